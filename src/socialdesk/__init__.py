@@ -1,0 +1,3 @@
+"""socialdesk: social customer care, worked from Slack."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from socialdesk.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""The composition root: the one place where settings become running parts."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from apscheduler.schedulers.background import BackgroundScheduler
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from sqlalchemy import Engine, text
+
+from socialdesk.config import Settings
+from socialdesk.domain import Network
+from socialdesk.jobs.poll import Poller
+from socialdesk.jobs.publish import Publisher
+from socialdesk.jobs.scheduler import build_scheduler
+from socialdesk.listeners import actions, commands, events
+from socialdesk.listeners.deps import Deps
+from socialdesk.sources.base import Source
+from socialdesk.sources.x import XSource
+from socialdesk.store.db import make_engine, upgrade
+
+log = logging.getLogger(__name__)
+SLACK_PATH = "/slack/events"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Socialdesk:
+    settings: Settings
+    engine: Engine
+    http: httpx.Client
+    slack: WebClient
+    bolt: App
+    poller: Poller
+    publisher: Publisher
+    scheduler: BackgroundScheduler
+
+    def __post_init__(self) -> None:
+        self.slack_handler = SlackRequestHandler(self.bolt, path=SLACK_PATH)
+
+    def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """HTTP mode: Slack's requests on /slack/events, and /healthz for load balancers."""
+        path = environ.get("PATH_INFO", "")
+        if path == SLACK_PATH:
+            return self.slack_handler(environ, start_response)
+        if path == "/healthz":
+            return self._health(start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found; Slack requests go to /slack/events\n"]
+
+    def _health(self, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            status, body = "200 OK", {"ok": True}
+        except Exception as exc:  # noqa: BLE001 - the health check reports any database failure
+            status, body = "503 Service Unavailable", {"ok": False, "error": type(exc).__name__}
+        start_response(status, [("Content-Type", "application/json")])
+        return [json.dumps(body).encode()]
+
+    def close(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        self.http.close()
+        self.engine.dispose()
+
+
+def build(
+    settings: Settings,
+    *,
+    slack_client: WebClient | None = None,
+    http: httpx.Client | None = None,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Socialdesk:
+    """Wire everything from settings; arguments replace parts (tests, the sandbox)."""
+    settings.require("slack_bot_token", "slack_signing_secret")
+    engine = engine or make_engine(settings.database_url)
+    upgrade(engine)
+    http = http or httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0), headers={"User-Agent": "socialdesk"})
+    slack = slack_client or WebClient(
+        token=settings.slack_bot_token.get_secret_value(),  # type: ignore[union-attr]
+        base_url=settings.slack_api_url,
+        timeout=15,
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+    bolt = App(
+        client=slack,
+        signing_secret=settings.slack_signing_secret.get_secret_value(),  # type: ignore[union-attr]
+        token_verification_enabled=False,  # no auth.test call at start: the app starts even when Slack is down
+        process_before_response=False,  # ack first; listeners run after the response is sent
+    )
+    deps = Deps(engine=engine, clock=clock)
+    for module in (events, actions, commands):
+        module.register(bolt, deps)
+
+    sources: dict[Network, Source] = {}
+    if settings.x_bearer_token:
+        sources[Network.X] = XSource(
+            http=http, api_url=settings.x_api_url, bearer_token=settings.x_bearer_token.get_secret_value()
+        )
+    publisher = Publisher(engine=engine, slack=slack, clock=clock, post_interval=settings.slack_post_interval)
+    poller = Poller(
+        engine=engine,
+        sources=sources,
+        own_handles=settings.own_handle_set,
+        clock=clock,
+        missing_source_hint={Network.X: "SOCIALDESK_X_BEARER_TOKEN is not set; add it and restart"},
+    )
+    scheduler = build_scheduler(engine=engine, poller=poller, publisher=publisher)
+    return Socialdesk(
+        settings=settings, engine=engine, http=http, slack=slack, bolt=bolt,
+        poller=poller, publisher=publisher, scheduler=scheduler,
+    )

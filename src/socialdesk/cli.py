@@ -1,0 +1,162 @@
+"""`socialdesk …` commands. Errors a user can fix print one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+import httpx
+
+from socialdesk import logs
+from socialdesk.config import ConfigError, Settings, load_settings
+from socialdesk.rules import DEFAULT_POLL_SECONDS, Filters, RuleInvalid, rejection, validate
+from socialdesk.sources.base import SourceError
+from socialdesk.sources.x import XSource
+from socialdesk.store import rules as rule_store
+from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def _store(settings: Settings):  # type: ignore[no-untyped-def]
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return engine
+
+
+def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
+    from socialdesk.app import build
+    from socialdesk.server import serve
+
+    serve(build(settings))
+    return 0
+
+
+def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
+    from socialdesk.store.db import current_revision
+
+    engine = _store(settings)
+    print(f"database is at revision {current_revision(engine)}")
+    return 0
+
+
+def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
+    validate(args.network, args.query, args.every, args.channel)
+    engine = _store(settings)
+    with session_scope(engine) as session:
+        rule = rule_store.add_rule(
+            session=session, network=args.network, query=args.query, channel_id=args.channel,
+            every_seconds=args.every, lang=args.lang, include_reposts=args.include_reposts, now=utcnow(),
+        )
+    print(f"rule {rule.id} added: {args.network} {args.query!r} → {args.channel} every {args.every} s")
+    if args.network == "x" and not settings.x_bearer_token:
+        print("note: SOCIALDESK_X_BEARER_TOKEN is not set; the rule will not poll until it is", file=sys.stderr)
+    return 0
+
+
+def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
+    engine = _store(settings)
+    with session_scope(engine) as session:
+        rules = rule_store.list_rules(session=session)
+    if not rules:
+        print("no rules yet; add one with: socialdesk rules add --network x --query 'acme phone' --channel C0123ABCD")
+        return 0
+    print(f"{'id':>4}  {'network':7}  {'channel':11}  {'every':>6}  {'state':6}  {'last success':20}  query / last error")
+    for r in rules:
+        success = r.last_success_at.strftime("%Y-%m-%d %H:%M:%S") if r.last_success_at else "never"
+        print(f"{r.id:>4}  {r.network:7}  {r.channel_id:11}  {r.every_seconds:>5}s  {'paused' if r.paused else 'active':6}  {success:20}  {r.query}")
+        if r.last_error:
+            print(f"{'':>4}  last error: {r.last_error}")
+    return 0
+
+
+def _set_paused(settings: Settings, rule_id: int, paused: bool) -> int:
+    engine = _store(settings)
+    with session_scope(engine) as session:
+        rule_store.set_paused(session=session, rule_id=rule_id, paused=paused)
+    print(f"rule {rule_id} {'paused' if paused else 'resumed'}")
+    return 0
+
+
+def cmd_rules_remove(settings: Settings, args: argparse.Namespace) -> int:
+    engine = _store(settings)
+    with session_scope(engine) as session:
+        rule_store.remove_rule(session=session, rule_id=args.id)
+    print(f"rule {args.id} removed; its cases stay")
+    return 0
+
+
+def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:
+    validate(args.network, args.query, DEFAULT_POLL_SECONDS, "C0")
+    settings.require("x_bearer_token")
+    with httpx.Client(timeout=15) as http:
+        source = XSource(http=http, api_url=settings.x_api_url, bearer_token=settings.x_bearer_token.get_secret_value(), page_size=args.limit)  # type: ignore[union-attr]
+        try:
+            page = source.fetch(args.query, None)
+        except SourceError as exc:
+            raise CliError(str(exc)) from None
+    filters = Filters(lang=args.lang, include_reposts=args.include_reposts, own_handles=settings.own_handle_set)
+    for post in page.posts:
+        record = post.to_json()
+        record["skipped"] = rejection(post, filters)
+        print(json.dumps(record, ensure_ascii=False))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="socialdesk", description="Social customer care, worked from Slack.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="start the app: polling, cards and Slack listeners")
+    run.set_defaults(func=cmd_run)
+
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply schema migrations").set_defaults(func=cmd_db_upgrade)
+
+    rules = commands.add_parser("rules", help="saved searches").add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    add = rules.add_parser("add", help="add a saved search")
+    add.add_argument("--network", required=True, choices=["x"])
+    add.add_argument("--query", required=True, help="the network's search query, e.g. '@acme OR \"acme phone\"'")
+    add.add_argument("--channel", required=True, help="Slack channel id for the cards (C0123ABCD)")
+    add.add_argument("--every", type=int, default=DEFAULT_POLL_SECONDS, metavar="SECONDS", help=f"poll interval (default {DEFAULT_POLL_SECONDS}, minimum 5)")
+    add.add_argument("--lang", help="only posts in this language (ISO code, e.g. en)")
+    add.add_argument("--include-reposts", action="store_true", help="also open cases for reposts")
+    add.set_defaults(func=cmd_rules_add)
+    rules.add_parser("list", help="list saved searches and their state").set_defaults(func=cmd_rules_list)
+    for name, paused in (("pause", True), ("resume", False)):
+        p = rules.add_parser(name, help=f"{name} a saved search")
+        p.add_argument("id", type=int)
+        p.set_defaults(func=lambda s, a, paused=paused: _set_paused(s, a.id, paused))
+    remove = rules.add_parser("remove", help="delete a saved search (its cases stay)")
+    remove.add_argument("id", type=int)
+    remove.set_defaults(func=cmd_rules_remove)
+    preview = rules.add_parser("preview", help="print what a query matches now, as JSON lines")
+    preview.add_argument("--network", required=True, choices=["x"])
+    preview.add_argument("--query", required=True)
+    preview.add_argument("--lang")
+    preview.add_argument("--include-reposts", action="store_true")
+    preview.add_argument("--limit", type=int, default=10, choices=range(10, 101), metavar="10..100")
+    preview.set_defaults(func=cmd_rules_preview)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        logs.configure(settings.log_level)
+        return int(args.func(settings, args))
+    except (ConfigError, RuleInvalid, CliError) as exc:
+        print(f"socialdesk: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except rule_store.RuleNotFound as exc:
+        print(f"socialdesk: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,73 @@
+"""Settings, read from the environment and a `.env` file.
+
+Never instantiated at import: `load_settings()` is called by the CLI, and tests
+build `Settings(...)` directly.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the variable and the fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("sqlite:///socialdesk.db", alias="SOCIALDESK_DATABASE_URL")
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", alias="SOCIALDESK_SLACK_API_URL")
+    http_host: str = Field("0.0.0.0", alias="SOCIALDESK_HTTP_HOST")
+    http_port: int = Field(3000, alias="SOCIALDESK_HTTP_PORT", ge=1, le=65535)
+    x_bearer_token: SecretStr | None = Field(None, alias="SOCIALDESK_X_BEARER_TOKEN")
+    x_api_url: str = Field("https://api.x.com", alias="SOCIALDESK_X_API_URL")
+    own_handles: str = Field("", alias="SOCIALDESK_OWN_HANDLES")
+    # Seconds between card posts in one channel; Slack allows about one per second.
+    slack_post_interval: float = Field(1.0, alias="SOCIALDESK_SLACK_POST_INTERVAL", ge=0)
+    log_level: str = Field("INFO", alias="SOCIALDESK_LOG_LEVEL")
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("x_api_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def own_handle_set(self) -> frozenset[str]:
+        """Our own accounts, lower-cased, without '@'."""
+        parts = self.own_handles.replace(",", " ").split()
+        return frozenset(p.lstrip("@").lower() for p in parts if p.strip("@"))
+
+    def require(self, *names: str) -> None:
+        """Raise ConfigError naming the first unset variable among `names` (field names)."""
+        for name in names:
+            if getattr(self, name) in (None, ""):
+                alias = type(self).model_fields[name].alias
+                raise ConfigError(f"{alias} is not set: {_HOW_TO_SET.get(name, 'set it in the environment or .env')}")
+
+
+_HOW_TO_SET = {
+    "slack_bot_token": "copy the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page",
+    "slack_signing_secret": "copy the Signing Secret from your Slack app's Basic Information page",
+    "x_bearer_token": "create an app at developer.x.com and copy its Bearer Token",
+}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; turn pydantic's report into one line naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        alias = Settings.model_fields[field].alias if field in Settings.model_fields else field
+        raise ConfigError(f"{alias} is invalid: {first['msg']}. Fix it in the environment or .env") from None

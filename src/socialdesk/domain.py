@@ -1,0 +1,99 @@
+"""Plain types shared by sources, rules, store and Slack builders. No DB, no Slack."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Network(str, enum.Enum):
+    X = "x"
+
+
+class CaseStatus(str, enum.Enum):
+    NEW = "new"
+    CLAIMED = "claimed"
+    REPLIED = "replied"
+    RESOLVED = "resolved"
+    IGNORED = "ignored"
+
+
+class EventKind(str, enum.Enum):
+    OPENED = "opened"
+    CLAIMED = "claimed"
+    UNCLAIMED = "unclaimed"
+    CARD_POSTED = "card_posted"
+
+
+@dataclass(frozen=True)
+class Author:
+    network: Network
+    external_id: str
+    handle: str
+    name: str
+    followers: int = 0
+    verified: bool = False
+    avatar_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Post:
+    """A post normalized from any network."""
+
+    network: Network
+    external_id: str
+    url: str
+    author: Author
+    text: str
+    created_at: datetime
+    lang: str | None = None
+    conversation_id: str | None = None
+    in_reply_to_id: str | None = None
+    is_repost: bool = False
+    is_reply: bool = False
+    metrics: dict[str, int] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The normalized post as JSON-ready data (for `rules preview`)."""
+        return {
+            "network": self.network.value,
+            "id": self.external_id,
+            "url": self.url,
+            "author": {
+                "id": self.author.external_id,
+                "handle": self.author.handle,
+                "name": self.author.name,
+                "followers": self.author.followers,
+                "verified": self.author.verified,
+                "avatar_url": self.author.avatar_url,
+            },
+            "text": self.text,
+            "created_at": self.created_at.isoformat(),
+            "lang": self.lang,
+            "conversation_id": self.conversation_id,
+            "in_reply_to_id": self.in_reply_to_id,
+            "is_repost": self.is_repost,
+            "is_reply": self.is_reply,
+            "metrics": self.metrics,
+        }
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What a card shows about a case: read from the store, rendered by slack.blocks."""
+
+    case_id: int
+    status: CaseStatus
+    post: Post
+    channel_id: str
+    opened_at: datetime
+    rule_id: int | None = None
+    rule_query: str | None = None
+    assignee: str | None = None
+    claimed_at: datetime | None = None
+    priority: str = "normal"
+    message_ts: str | None = None
+    version: int = 1

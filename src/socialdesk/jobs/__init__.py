@@ -1,0 +1,1 @@
+"""Scheduled work: polling sources and publishing cards."""

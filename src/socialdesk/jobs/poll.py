@@ -1,0 +1,142 @@
+"""Polling one saved search: fetch pages, store them, advance the cursor.
+
+The poller owns backoff, rate-limit waits and cursors (sources only fetch).
+Each page is stored together with the cursor that follows it, in one transaction,
+so a crash at any point repeats at most one page, and duplicates are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from socialdesk.domain import Network
+from socialdesk.rules import Filters, rejection
+from socialdesk.sources.base import CursorExpired, RateLimited, Source, SourceError, SourceUnavailable
+from socialdesk.store import ingest
+from socialdesk.store import rules as rule_store
+from socialdesk.store.db import session_scope
+
+log = logging.getLogger(__name__)
+
+MAX_PAGES_PER_POLL = 10
+LEASE_SECONDS = 300
+BACKOFF_START = timedelta(seconds=5)
+BACKOFF_MAX = timedelta(minutes=15)
+REJECTED_RETRY = timedelta(minutes=5)
+
+
+def backoff(failures: int) -> timedelta:
+    """5 s, 10 s, 20 s … up to 15 minutes."""
+    return min(BACKOFF_START * (2 ** max(failures - 1, 0)), BACKOFF_MAX)
+
+
+class Poller:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        sources: Mapping[Network, Source],
+        own_handles: frozenset[str],
+        clock: Callable[[], datetime],
+        on_new_cases: Callable[[list[int]], None] = lambda ids: None,
+        missing_source_hint: Mapping[Network, str] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._sources = sources
+        self._own = own_handles
+        self._now = clock
+        self._on_new_cases = on_new_cases
+        self._missing_hint = missing_source_hint or {}
+
+    def poll_due(self) -> None:
+        with session_scope(self._engine) as session:
+            due = rule_store.due_rule_ids(session=session, now=self._now())
+        for rule_id in due:
+            self.poll_rule(rule_id)
+
+    def poll_rule(self, rule_id: int) -> int:
+        """Poll one rule if it is due and free; returns how many cases it opened."""
+        now = self._now()
+        with session_scope(self._engine) as session:
+            try:
+                rule = rule_store.get_rule(session=session, rule_id=rule_id)
+            except rule_store.RuleNotFound:
+                return 0  # removed since the scheduler last looked
+            # Half the interval: a second replica's timer firing just after ours skips.
+            rule = rule_store.take_lease(
+                session=session, rule_id=rule_id, now=now, seconds=LEASE_SECONDS, min_gap=rule.every_seconds / 2
+            )
+        if rule is None:
+            return 0
+        opened = 0
+        try:
+            opened = self._walk(rule)
+        except SourceError as exc:
+            self._failed(rule.id, rule.consecutive_failures, exc)  # type: ignore[arg-type]
+        finally:
+            with session_scope(self._engine) as session:
+                rule_store.release_lease(session=session, rule_id=rule_id)
+        return opened
+
+    def _walk(self, rule) -> int:  # type: ignore[no-untyped-def]
+        network = Network(rule.network)
+        source = self._sources.get(network)
+        if source is None:
+            raise SourceError(self._missing_hint.get(network, f"no source configured for {network.value}"))
+        filters = Filters(lang=rule.lang, include_reposts=rule.include_reposts, own_handles=self._own)
+        cursor = rule.cursor
+        opened: list[int] = []
+        for _ in range(MAX_PAGES_PER_POLL):
+            page = source.fetch(rule.query, cursor)
+            accepted = [p for p in page.posts if rejection(p, filters) is None]
+            now = self._now()
+            try:
+                case_ids = self._store(rule, accepted, page.cursor, page.not_before, now)
+            except IntegrityError:
+                # Another worker stored one of these posts a moment ago: store again, skipping it.
+                case_ids = self._store(rule, accepted, page.cursor, page.not_before, now)
+            opened += case_ids
+            if case_ids:
+                self._on_new_cases(case_ids)
+            if rule.consecutive_failures:
+                log.info("rule %s: polling %s recovered", rule.id, network.value)
+                rule.consecutive_failures = 0
+            for warning in page.warnings:
+                log.warning("rule %s: %s returned a partial error: %s", rule.id, network.value, warning)
+            cursor = page.cursor
+            if page.done or page.not_before:
+                break
+        return len(opened)
+
+    def _store(self, rule, posts, cursor, not_before, now) -> list[int]:  # type: ignore[no-untyped-def]
+        with session_scope(self._engine) as session:
+            case_ids = ingest.store_posts(
+                session=session, posts=posts, rule_id=rule.id, channel_id=rule.channel_id, now=now
+            )
+            rule_store.save_cursor(session=session, rule_id=rule.id, cursor=cursor, not_before=not_before, now=now)
+        return case_ids
+
+    def _failed(self, rule_id: int, failures_before: int, exc: SourceError) -> None:
+        now = self._now()
+        with session_scope(self._engine) as session:
+            if isinstance(exc, CursorExpired):
+                rule_store.reset_cursor_walk(session=session, rule_id=rule_id)
+                log.warning("rule %s: %s; restarting the walk from the last seen post", rule_id, exc)
+                return
+            if isinstance(exc, RateLimited):
+                not_before = exc.reset_at
+            elif isinstance(exc, SourceUnavailable):
+                not_before = now + backoff(failures_before + 1)
+            else:
+                not_before = now + REJECTED_RETRY
+            failures = rule_store.record_failure(
+                session=session, rule_id=rule_id, error=str(exc), not_before=not_before, now=now
+            )
+        # Log the first failure loudly and the rest quietly, like an update coordinator.
+        level = logging.WARNING if failures == 1 else logging.DEBUG
+        log.log(level, "rule %s: polling failed (%s); next try at %s", rule_id, exc, not_before.isoformat())

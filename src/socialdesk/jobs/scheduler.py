@@ -1,0 +1,63 @@
+"""APScheduler wiring: one poll job per active rule, the publisher, and a sync job.
+
+Runs in UTC; every job has an explicit misfire grace, coalesces missed runs and
+never overlaps itself. The job store is in memory (never shared between
+processes): replicas coordinate through leases in the database instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+
+from socialdesk.jobs.poll import Poller
+from socialdesk.jobs.publish import Publisher
+from socialdesk.store import rules as rule_store
+from socialdesk.store.db import session_scope
+
+log = logging.getLogger(__name__)
+
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+SYNC_SECONDS = 5  # how soon `socialdesk rules add/pause/…` reaches a running app
+PUBLISH_SECONDS = 1
+
+
+def build_scheduler(*, engine: Engine, poller: Poller, publisher: Publisher) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(
+        timezone=UTC,
+        executors={"default": ThreadPoolExecutor(max_workers=8)},
+        job_defaults=JOB_DEFAULTS,
+    )
+    now = datetime.now(UTC)
+
+    def sync_rules() -> None:
+        """Match the poll jobs to the rules table (added, removed, paused, re-timed)."""
+        with session_scope(engine) as session:
+            rules = {r.id: r for r in rule_store.list_rules(session=session) if not r.paused}
+        jobs = {j.id: j for j in scheduler.get_jobs() if j.id.startswith("poll-rule-")}
+        for job_id, job in jobs.items():
+            rule = rules.get(int(job_id.removeprefix("poll-rule-")))
+            if rule is None or job.trigger.interval.total_seconds() != rule.every_seconds:
+                job.remove()
+        for rule_id, rule in rules.items():
+            job_id = f"poll-rule-{rule_id}"
+            if scheduler.get_job(job_id) is None:
+                scheduler.add_job(
+                    poller.poll_rule,
+                    IntervalTrigger(seconds=rule.every_seconds, timezone=UTC),
+                    args=[rule_id],
+                    id=job_id,
+                    name=f"poll rule {rule_id}",
+                    next_run_time=datetime.now(UTC),
+                )
+
+    scheduler.add_job(sync_rules, IntervalTrigger(seconds=SYNC_SECONDS, timezone=UTC), id="sync-rules", next_run_time=now)
+    scheduler.add_job(
+        publisher.run_once, IntervalTrigger(seconds=PUBLISH_SECONDS, timezone=UTC), id="publish", next_run_time=now
+    )
+    return scheduler

@@ -1,0 +1,1 @@
+"""Slack listeners. Each module exposes `register(app, deps)`; every listener acks first."""

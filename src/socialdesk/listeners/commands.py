@@ -1,0 +1,29 @@
+"""The `/social` slash command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from socialdesk.listeners.deps import Deps
+
+HELP = (
+    "*socialdesk* — social posts as cases you can work from Slack.\n"
+    "• `/social help` — this message\n"
+    "Cards for new posts appear in the channels named by the rules "
+    "(`socialdesk rules list` on the server). Click *Claim* on a card to take the case."
+)
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.command("/social")
+    def social(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        words = (command.get("text") or "").split()
+        if not words or words[0].lower() == "help":
+            ack(response_type="ephemeral", text=HELP)
+            return
+        ack(
+            response_type="ephemeral",
+            text=f"`/social {words[0][:40]}` is not a command socialdesk knows yet.\n\n{HELP}",
+        )

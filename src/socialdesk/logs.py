@@ -1,0 +1,40 @@
+"""Logging that never prints a secret.
+
+slack_sdk logs request headers and bodies at DEBUG; a filter on our handler masks
+tokens and bearer credentials whatever the level, and the SDK loggers stay at INFO.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+_SECRET = re.compile(r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|(?i:bearer)\s+[A-Za-z0-9._~+/%=-]+)")
+
+
+def redact(text: str) -> str:
+    return _SECRET.sub(lambda m: m.group(0)[:5] + "…[redacted]", text)
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+def configure(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("slack_sdk", "slack_bolt", "urllib3", "httpx", "httpcore", "waitress.queue"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+    # "Running job …" every second is noise; job failures are logged by the jobs.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

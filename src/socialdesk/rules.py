@@ -1,0 +1,51 @@
+"""Which fetched posts become cases. Pure functions: no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from socialdesk.domain import Network, Post
+
+MAX_QUERY_LENGTH = {Network.X: 512}
+MIN_POLL_SECONDS = 5
+DEFAULT_POLL_SECONDS = 60
+
+
+class RuleInvalid(ValueError):
+    """A rule cannot be saved; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    lang: str | None = None
+    include_reposts: bool = False
+    own_handles: frozenset[str] = frozenset()
+
+
+def validate(network: str, query: str, every_seconds: int, channel_id: str) -> Network:
+    try:
+        net = Network(network)
+    except ValueError:
+        known = ", ".join(n.value for n in Network)
+        raise RuleInvalid(f"unknown network {network!r}; choose one of: {known}") from None
+    if not query.strip():
+        raise RuleInvalid("the query is empty; give the words to search for")
+    limit = MAX_QUERY_LENGTH[net]
+    if len(query) > limit:
+        raise RuleInvalid(f"the query is {len(query)} characters; {net.value} accepts at most {limit}. Shorten it or split it into two rules")
+    if every_seconds < MIN_POLL_SECONDS:
+        raise RuleInvalid(f"--every {every_seconds} is too often; the minimum is {MIN_POLL_SECONDS} seconds")
+    if not channel_id or not channel_id[0] in "CGD" or not channel_id.isalnum():
+        raise RuleInvalid(f"{channel_id!r} is not a Slack channel id (like C0123ABCD); copy it from the channel's details")
+    return net
+
+
+def rejection(post: Post, filters: Filters) -> str | None:
+    """Why `post` opens no case, or None when it should."""
+    if post.author.handle.lower() in filters.own_handles:
+        return "own account"
+    if post.is_repost and not filters.include_reposts:
+        return "repost"
+    if filters.lang and post.lang and post.lang != filters.lang:
+        return f"language {post.lang}"
+    return None

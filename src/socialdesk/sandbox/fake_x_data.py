@@ -1,0 +1,334 @@
+"""Recorded X API v2 shapes and the pure helpers behind `FakeX`.
+
+Bodies are copied from real responses; each names where it was seen, so a
+reader can tell an observed shape from a documented one. The helpers build
+post objects (ids, entities, truncation) and evaluate search queries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from http import HTTPStatus
+
+TWITTER_EPOCH_MS = 1288834974657  # snowflake ids count milliseconds from here
+API_VERSION = "2.159"  # the `api-version` header; matches refs/x/openapi
+JSON = "application/json; charset=utf-8"  # X's content-type for 200s and invalid-request 400s
+PROBLEM_JSON = "application/problem+json"  # X's content-type for about:blank problems (401, 403, 429)
+
+# Observed from the live API (xdevplatform/xurl#8, node-twitter-api-v2#425: content-type
+# application/problem+json, no x-rate-limit-* headers).
+UNAUTHORIZED = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
+# refs/x/derived/error_samples.json "rate_limited_429_observed".
+TOO_MANY_REQUESTS = {"title": "Too Many Requests", "type": "about:blank", "status": 429, "detail": "Too Many Requests"}
+# refs/x/derived/error_samples.json "invalid_request_documented" (docs' example, verbatim).
+QUERY_REQUIRED = {
+    "title": "Invalid Request",
+    "detail": "The 'query' parameter is required.",
+    "type": "https://api.x.com/2/problems/invalid-request",
+}
+# refs/x/derived/error_samples.json "partial_error_in_200_documented": the `errors` half.
+PARTIAL_ERRORS = [
+    {
+        "resource_id": "456",
+        "resource_type": "tweet",
+        "title": "Not Found Error",
+        "detail": "Could not find tweet with id: [456].",
+        "type": "https://api.x.com/2/problems/resource-not-found",
+    }
+]
+# Both seen from the live API in many clients' error handling (POST /2/tweets, 403).
+DUPLICATE_CONTENT = {
+    "detail": "You are not allowed to create a Tweet with duplicate content.",
+    "type": "about:blank", "title": "Forbidden", "status": 403,
+}
+REPLY_TARGET_GONE = {
+    "detail": "You attempted to reply to a Tweet that is deleted or not visible to you.",
+    "type": "about:blank", "title": "Forbidden", "status": 403,
+}
+TEXT_TOO_LONG = (
+    "Your Tweet text is too long. For more information on how Twitter determines "
+    "text length see https://github.com/twitter/twitter-text."
+)
+NOT_JSON = "Requests with bodies must have content-type of application/json."
+NOT_FOUND_ROUTE = {"errors": [{"message": "Sorry, that page does not exist", "code": 34}]}
+
+# Per-15-minute limits as the recordings' x-rate-limit-limit headers show them.
+RATE_LIMITS = {"search": 450, "mentions": 450, "me": 75, "user": 300, "lookup": 300, "create": 200}
+
+# Allowed values, from refs/x/openapi (tweet.fields is the v2.159 name, post.fields v2.167).
+TWEET_FIELDS = frozenset(
+    "article attachments author_id card_uri community_id context_annotations conversation_id "
+    "created_at display_text_range edit_controls edit_history_tweet_ids entities geo id "
+    "in_reply_to_user_id lang media_metadata non_public_metrics note_tweet organic_metrics "
+    "possibly_sensitive promoted_metrics public_metrics referenced_tweets reply_settings "
+    "scopes source suggested_source_links text withheld".split()
+)
+USER_FIELDS = frozenset(
+    "affiliation confirmed_email connection_status created_at description entities id location "
+    "most_recent_tweet_id name parody pinned_tweet_id profile_banner_url profile_image_url "
+    "protected public_metrics receives_your_dm subscription subscription_type url username "
+    "verified verified_followers_count verified_type withheld".split()
+)
+EXPANSIONS = frozenset(
+    "attachments.media_keys attachments.poll_ids author_id edit_history_tweet_ids "
+    "entities.mentions.username geo.place_id in_reply_to_user_id referenced_tweets.id "
+    "referenced_tweets.id.author_id".split()
+)
+DEFAULT_TWEET_FIELDS = ("edit_history_tweet_ids", "id", "text")  # what X sends with no tweet.fields
+DEFAULT_USER_FIELDS = ("id", "name", "username")
+
+
+def invalid_request(errors: list[dict]) -> dict:
+    """The envelope X wraps parameter errors in (observed; see node-twitter-api-v2#591)."""
+    return {
+        "errors": errors,
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }
+
+
+def bad_param(name: str, value: str, message: str) -> dict:
+    return invalid_request([{"parameters": {name: [value]}, "message": message}])
+
+
+def not_found(parameter: str, value: str, what: str = "user") -> dict:
+    """X answers 200 with only `errors` when a looked-up user or post does not exist."""
+    return {"errors": [{
+        "value": value, "detail": f"Could not find {what} with {parameter}: [{value}].",
+        "title": "Not Found Error", "resource_type": what, "parameter": parameter,
+        "resource_id": value, "type": "https://api.twitter.com/2/problems/resource-not-found",
+    }]}
+
+
+def generic_problem(status: int) -> dict:
+    phrase = HTTPStatus(status).phrase
+    return {"title": phrase, "type": "about:blank", "status": status, "detail": phrase}
+
+
+# --- ids and times ---------------------------------------------------------------
+
+def snowflake(when: datetime, sequence: int = 0) -> int:
+    ms = int(when.timestamp() * 1000)
+    return ((ms - TWITTER_EPOCH_MS) << 22) | (sequence & 0x3FFFFF)
+
+
+def time_of(tweet_id: int) -> datetime:
+    return datetime.fromtimestamp(((tweet_id >> 22) + TWITTER_EPOCH_MS) / 1000, UTC)
+
+
+def x_time(when: datetime) -> str:
+    """X's timestamp style: whole seconds, literal `.000Z`."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+# --- text, entities, truncation ---------------------------------------------------
+
+_URL = re.compile(r"https?://[^\s]+")
+_MENTION = re.compile(r"(?<![A-Za-z0-9_@])@([A-Za-z0-9_]{1,15})(?![A-Za-z0-9_])")
+_HASHTAG = re.compile(r"(?<![\w&#])#(\w*[^\W\d]\w*)")
+_WORD = re.compile(r"\w+")
+
+
+def _url_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for m in _URL.finditer(text):
+        end = m.end()
+        while end > m.start() and text[end - 1] in ".,!?;:)'\"":  # trailing punctuation is prose
+            end -= 1
+        spans.append((m.start(), end))
+    return spans
+
+
+def shorten_urls(text: str) -> tuple[str, dict[str, str]]:
+    """Replace links with t.co ones as X does; returns the text and t.co -> original."""
+    out, expanded, last = [], {}, 0
+    for start, end in _url_spans(text):
+        url = text[start:end]
+        short = url if url.startswith("https://t.co/") else (
+            "https://t.co/" + hashlib.sha1(url.encode()).hexdigest()[:10])
+        expanded[short] = expanded.get(short, url)
+        out += [text[last:start], short]
+        last = end
+    return "".join(out) + text[last:], expanded
+
+
+def entities(text: str, expanded: dict[str, str], user_id_of) -> dict:
+    """X's entities: indices count code points, include the sigil, end is exclusive."""
+    found: dict[str, list] = {}
+    for start, end in _url_spans(text):
+        url = text[start:end]
+        full = expanded.get(url, url)
+        display = re.sub(r"^https?://(www\.)?", "", full)
+        display = display if len(display) <= 26 else display[:25] + "…"
+        found.setdefault("urls", []).append(
+            {"start": start, "end": end, "url": url, "expanded_url": full, "display_url": display})
+    for m in _HASHTAG.finditer(text):
+        found.setdefault("hashtags", []).append({"start": m.start(), "end": m.end(), "tag": m.group(1)})
+    for m in _MENTION.finditer(text):
+        mention = {"start": m.start(), "end": m.end(), "username": m.group(1)}
+        if (uid := user_id_of(m.group(1))) is not None:
+            mention["id"] = uid
+        found.setdefault("mentions", []).append(mention)
+    return found
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut to `limit` code points ending in an ellipsis, as X does for RTs and notes."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def truncate_note(text: str) -> str:
+    """A long post's `text`: the start of the note, cut at a word near 280."""
+    if len(text) <= 280:
+        return text
+    cut = text[:279]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > 200 else cut).rstrip() + "…"
+
+
+def weighted_length(text: str) -> int:
+    """twitter-text's count: links weigh 23, code points outside Latin-ish ranges weigh 2."""
+    spans = _url_spans(text)
+    total, last = 23 * len(spans), 0
+    for start, end in [*spans, (len(text), len(text))]:
+        for ch in text[last:start]:
+            cp = ord(ch)
+            light = cp <= 4351 or 8192 <= cp <= 8205 or 8208 <= cp <= 8223 or 8242 <= cp <= 8247
+            total += 1 if light else 2
+        last = end
+    return total
+
+
+def tokens(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+# --- search queries ----------------------------------------------------------------
+
+OPERATORS = frozenset(
+    "from to lang is has conversation_id url retweets_of in_reply_to_tweet_id".split())
+IS_FLAGS = frozenset({"retweet", "reply", "quote", "verified"})
+HAS_KEYS = {"links": "urls", "mentions": "mentions", "hashtags": "hashtags"}
+_QTOKEN = re.compile(r'\s*(-?\(|\)|-?"[^"]*"|[^\s()"]+)')
+
+
+class QueryError(ValueError):
+    """A query X would refuse; the message is X's wording where known."""
+
+
+def parse_query(query: str):
+    """Parse X's query language into a tree: ("and"|"or", [..]), ("not", n), ("term"|"phrase", tokens), ("op", name, value)."""
+    parts = [m.group(1) for m in _QTOKEN.finditer(query)]
+    pos = 0
+
+    def or_expr():
+        nonlocal pos
+        items = [and_expr()]
+        while pos < len(parts) and parts[pos] == "OR":
+            pos += 1
+            items.append(and_expr())
+        return items[0] if len(items) == 1 else ("or", items)
+
+    def and_expr():
+        nonlocal pos
+        items = []
+        while pos < len(parts) and parts[pos] not in (")", "OR"):
+            items.append(unary())
+        if not items:
+            raise QueryError(f"There were errors processing your request: empty expression in query '{query}'")
+        return items[0] if len(items) == 1 else ("and", items)
+
+    def unary():
+        nonlocal pos
+        part = parts[pos]
+        pos += 1
+        if part in ("(", "-("):
+            inner = or_expr()
+            if pos >= len(parts) or parts[pos] != ")":
+                raise QueryError("There were errors processing your request: missing ')'")
+            pos += 1
+            return ("not", inner) if part == "-(" else inner
+        if part.startswith("-") and len(part) > 1:
+            return ("not", atom(part[1:]))
+        return atom(part)
+
+    def atom(part: str):
+        if part.startswith('"'):
+            return ("phrase", tuple(tokens(part.strip('"'))))
+        name, colon, value = part.partition(":")
+        if colon and value and name.isalpha():
+            if name not in OPERATORS:
+                raise QueryError(
+                    f"There were errors processing your request: Reference to invalid operator '{name}'. "
+                    "Operator is not available in current product or product packaging.")
+            if name == "is" and value not in IS_FLAGS or name == "has" and value not in HAS_KEYS:
+                raise QueryError(
+                    f"There were errors processing your request: Reference to invalid field '{name}:{value}'")
+            return ("op", name, value)
+        if part[0] in "#@$":
+            return ("op", part[0], part[1:])
+        return ("term", tuple(tokens(part)))
+
+    tree = or_expr()
+    if pos != len(parts):
+        raise QueryError("There were errors processing your request: unbalanced ')'")
+    return tree
+
+
+def _contains(haystack: list[str], needle: tuple[str, ...]) -> bool:
+    n = len(needle)
+    return n == 0 or any(tuple(haystack[i:i + n]) == needle for i in range(len(haystack) - n + 1))
+
+
+def matches(tree, post: dict, ctx: dict) -> bool:
+    """ctx: words (tokens of text, note text and a retweeted post's text), author, reply_to_user, retweeted_author."""
+    kind = tree[0]
+    if kind == "and":
+        return all(matches(t, post, ctx) for t in tree[1])
+    if kind == "or":
+        return any(matches(t, post, ctx) for t in tree[1])
+    if kind == "not":
+        return not matches(tree[1], post, ctx)
+    if kind in ("term", "phrase"):
+        return _contains(ctx["words"], tree[1])
+    name, value = tree[1], tree[2].casefold()
+    ents = {**post.get("entities", {})}
+    for key, items in post.get("note_tweet", {}).get("entities", {}).items():
+        ents[key] = ents.get(key, []) + items
+    refs = {r["type"]: r["id"] for r in post.get("referenced_tweets", [])}
+    if name == "#":
+        return any(h["tag"].casefold() == value for h in ents.get("hashtags", []))
+    if name == "@":
+        return any(m["username"].casefold() == value for m in ents.get("mentions", []))
+    if name == "$":
+        return _contains(ctx["words"], (value,))
+    if name == "from":
+        return value in (ctx["author"]["username"].casefold(), ctx["author"]["id"])
+    if name == "to":
+        return value in {v.casefold() for v in ctx["reply_to_user"]}
+    if name == "retweets_of":
+        return value in {v.casefold() for v in ctx["retweeted_author"]}
+    if name == "lang":
+        return post.get("lang", "").casefold() == value
+    if name == "conversation_id":
+        return post.get("conversation_id") == value
+    if name == "in_reply_to_tweet_id":
+        return refs.get("replied_to") == value
+    if name == "url":
+        return any(value.strip('"') in u["expanded_url"].casefold() for u in ents.get("urls", []))
+    if name == "is":
+        flags = {"retweet": "retweeted" in refs, "reply": "replied_to" in refs,
+                 "quote": "quoted" in refs, "verified": bool(ctx["author"].get("verified"))}
+        return flags[value]
+    if name == "has":
+        return bool(ents.get(HAS_KEYS[value]))
+    raise QueryError(f"There were errors processing your request: unsupported operator '{name}'")

@@ -1,0 +1,1 @@
+"""Everything Slack sees: ids, text escaping, Block Kit builders, Web API calls."""

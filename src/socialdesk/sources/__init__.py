@@ -1,0 +1,1 @@
+"""Network sources: each turns a saved search into pages of normalized posts."""

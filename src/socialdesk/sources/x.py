@@ -1,0 +1,215 @@
+"""X (Twitter) API v2 recent search, polled the way X documents it.
+
+Polling: the first page of a walk carries `meta.newest_id`; follow `next_token`
+until it is absent, then the next walk starts with `since_id` = that newest id.
+A walk interrupted between pages resumes from the stored `next_token`, so nothing
+is skipped; duplicates are dropped downstream on (network, id).
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from socialdesk.domain import Author, Network, Post
+from socialdesk.sources.base import (
+    CursorExpired,
+    Page,
+    RateLimited,
+    SourceRejected,
+    SourceUnavailable,
+)
+
+SEARCH_PATH = "/2/tweets/search/recent"
+TWEET_FIELDS = (
+    "author_id,created_at,conversation_id,lang,public_metrics,referenced_tweets,"
+    "in_reply_to_user_id,entities,note_tweet"
+)
+USER_FIELDS = "name,username,profile_image_url,public_metrics,verified,verified_type"
+MAX_QUERY_LENGTH = 512  # recent search on self-serve plans
+_TWITTER_EPOCH_MS = 1288834974657
+_DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=15)  # X's rate-limit window
+
+
+def post_url(handle: str, tweet_id: str) -> str:
+    return f"https://x.com/{handle or 'i'}/status/{tweet_id}"
+
+
+def snowflake_time(tweet_id: str) -> datetime:
+    """The creation time encoded in an X id (used when `created_at` is absent)."""
+    ms = (int(tweet_id) >> 22) + _TWITTER_EPOCH_MS
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def parse_time(value: str | None, tweet_id: str) -> datetime:
+    if not value:
+        return snowflake_time(tweet_id)
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def parse_user(user: dict[str, Any]) -> Author:
+    metrics = user.get("public_metrics") or {}
+    verified = bool(user.get("verified")) or user.get("verified_type") in {"blue", "business", "government"}
+    return Author(
+        network=Network.X,
+        external_id=str(user["id"]),
+        handle=user.get("username") or "",
+        name=user.get("name") or user.get("username") or "",
+        followers=int(metrics.get("followers_count") or 0),
+        verified=verified,
+        avatar_url=user.get("profile_image_url"),
+    )
+
+
+def _expand_urls(text: str, entities: dict[str, Any] | None) -> str:
+    """Replace t.co links with what they point at, so agents see real links."""
+    for url in (entities or {}).get("urls") or []:
+        short, expanded = url.get("url"), url.get("expanded_url")
+        if short and expanded:
+            text = text.replace(short, expanded)
+    return text
+
+
+def parse_tweet(tweet: dict[str, Any], users: dict[str, Author]) -> Post:
+    tweet_id = str(tweet["id"])
+    author_id = str(tweet.get("author_id") or "")
+    author = users.get(author_id) or Author(Network.X, author_id or "unknown", "", "")
+    note = tweet.get("note_tweet") or {}
+    if note.get("text"):
+        text = _expand_urls(note["text"], note.get("entities"))
+    else:
+        text = _expand_urls(tweet.get("text") or "", tweet.get("entities"))
+    refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets") or []}
+    metrics = {k: int(v) for k, v in (tweet.get("public_metrics") or {}).items() if isinstance(v, int)}
+    return Post(
+        network=Network.X,
+        external_id=tweet_id,
+        url=post_url(author.handle, tweet_id),
+        author=author,
+        # v2 returns &, < and > HTML-escaped; store the real text, escape on output.
+        text=html.unescape(text),
+        created_at=parse_time(tweet.get("created_at"), tweet_id),
+        lang=tweet.get("lang"),
+        conversation_id=str(tweet["conversation_id"]) if tweet.get("conversation_id") else None,
+        in_reply_to_id=refs.get("replied_to"),
+        is_repost="retweeted" in refs,
+        is_reply="replied_to" in refs,
+        metrics=metrics,
+        raw=tweet,
+    )
+
+
+def parse_search_body(body: dict[str, Any]) -> tuple[list[Post], dict[str, Any], list[str]]:
+    """Posts (newest first), `meta`, and the partial errors X put beside `data`."""
+    users = {str(u["id"]): parse_user(u) for u in (body.get("includes") or {}).get("users") or []}
+    posts = [parse_tweet(t, users) for t in body.get("data") or []]
+    warnings = [describe_error(e) for e in body.get("errors") or []]
+    return posts, body.get("meta") or {}, warnings
+
+
+def describe_error(error: dict[str, Any]) -> str:
+    """One line from either of X's error shapes (problem details or code/message)."""
+    title = error.get("title") or error.get("code") or "error"
+    detail = error.get("detail") or error.get("message") or ""
+    return f"{title}: {detail}".strip(": ")
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(body, dict) and body.get("errors") and not body.get("detail"):
+        return "; ".join(describe_error(e) for e in body["errors"])
+    return describe_error(body) if isinstance(body, dict) else str(body)[:200]
+
+
+def _reset_time(response: httpx.Response, now: datetime) -> datetime:
+    reset = response.headers.get("x-rate-limit-reset")
+    if reset and reset.isdigit():
+        return datetime.fromtimestamp(int(reset), UTC)
+    retry_after = response.headers.get("retry-after")
+    if retry_after and retry_after.isdigit():
+        return now + timedelta(seconds=int(retry_after))
+    return now + _DEFAULT_RATE_LIMIT_WAIT
+
+
+class XSource:
+    """Recent search with an app bearer token."""
+
+    network = Network.X
+
+    def __init__(self, *, http: httpx.Client, api_url: str, bearer_token: str, page_size: int = 100) -> None:
+        self._http = http
+        self._url = api_url.rstrip("/") + SEARCH_PATH
+        self._headers = {"Authorization": f"Bearer {bearer_token}"}
+        self._page_size = page_size
+
+    def fetch(self, query: str, cursor: dict[str, Any] | None) -> Page:
+        cursor = dict(cursor or {})
+        since_id, next_token = cursor.get("since_id"), cursor.get("next_token")
+        params: dict[str, Any] = {
+            "query": query,
+            "max_results": self._page_size,
+            "expansions": "author_id",
+            "tweet.fields": TWEET_FIELDS,
+            "user.fields": USER_FIELDS,
+        }
+        if since_id:
+            params["since_id"] = since_id
+        if next_token:
+            params["next_token"] = next_token
+        response = self._get(params)
+        posts, meta, warnings = parse_search_body(response.json())
+
+        # The first page of a walk names the newest id; remember it until the walk ends.
+        newest = cursor.get("pending_newest_id") if next_token else meta.get("newest_id")
+        newest = newest or since_id
+        more = meta.get("next_token")
+        if more and since_id:
+            page_cursor = {"since_id": since_id, "next_token": more, "pending_newest_id": newest}
+        else:
+            # A new search takes only the newest page: no seven-day backfill.
+            page_cursor = {"since_id": newest}
+        return Page(
+            posts=posts,
+            cursor=page_cursor,
+            done=not (more and since_id),
+            not_before=self._quota_spent_until(response),
+            warnings=warnings,
+        )
+
+    def _get(self, params: dict[str, Any]) -> httpx.Response:
+        now = datetime.now(UTC)
+        try:
+            response = self._http.get(self._url, params=params, headers=self._headers)
+        except httpx.TimeoutException as exc:
+            raise SourceUnavailable(f"X did not answer in time ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise SourceUnavailable(f"could not reach X: {exc}") from exc
+        status = response.status_code
+        if status == 429:
+            reset_at = _reset_time(response, now)
+            raise RateLimited(f"X rate limit reached: {_error_text(response)}", reset_at=reset_at)
+        if status >= 500:
+            raise SourceUnavailable(f"X answered {status}: {_error_text(response)}")
+        if status in (401, 403):
+            raise SourceRejected(
+                f"X refused the credentials ({status}: {_error_text(response)}); "
+                "check SOCIALDESK_X_BEARER_TOKEN and the app's access level"
+            )
+        if status >= 400:
+            text = _error_text(response)
+            if "next_token" in text or "pagination_token" in text:
+                raise CursorExpired(f"X refused the stored page token: {text}")
+            raise SourceRejected(f"X refused the search ({status}): {text}")
+        return response
+
+    @staticmethod
+    def _quota_spent_until(response: httpx.Response) -> datetime | None:
+        if response.headers.get("x-rate-limit-remaining") == "0":
+            return _reset_time(response, datetime.now(UTC))
+        return None

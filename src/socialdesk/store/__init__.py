@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables and plain functions that take a keyword-only session."""

@@ -1,0 +1,192 @@
+"""Case reads and transitions. Every transition is one conditional UPDATE."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, select
+
+from socialdesk.domain import Author, CaseStatus, CaseView, EventKind, Network, Post
+from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, PostRow, RuleRow
+
+
+class CaseNotFound(LookupError):
+    def __init__(self, case_id: int) -> None:
+        super().__init__(f"there is no case {case_id}")
+        self.case_id = case_id
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    """`ok` when this call made the change; otherwise `case` shows what the case is now."""
+
+    ok: bool
+    case: CaseRow
+
+
+def get_case(*, session: Session, case_id: int) -> CaseRow:
+    case = session.get(CaseRow, case_id, populate_existing=True)
+    if case is None:
+        raise CaseNotFound(case_id)
+    return case
+
+
+def case_view(*, session: Session, case_id: int) -> CaseView:
+    case = get_case(session=session, case_id=case_id)
+    post_row = session.get(PostRow, case.first_post_id)
+    author_row = session.get(AuthorRow, post_row.author_id) if post_row else None
+    rule = session.get(RuleRow, case.rule_id) if case.rule_id else None
+    if post_row is None or author_row is None:
+        raise CaseNotFound(case_id)
+    author = Author(
+        network=Network(author_row.network),
+        external_id=author_row.external_id,
+        handle=author_row.handle,
+        name=author_row.name,
+        followers=author_row.followers,
+        verified=author_row.verified,
+        avatar_url=author_row.avatar_url,
+    )
+    post = Post(
+        network=Network(post_row.network),
+        external_id=post_row.external_id,
+        url=post_row.url,
+        author=author,
+        text=post_row.text,
+        created_at=post_row.created_at,
+        lang=post_row.lang,
+        conversation_id=post_row.conversation_id,
+        in_reply_to_id=post_row.in_reply_to_id,
+        is_repost=post_row.is_repost,
+        is_reply=post_row.is_reply,
+        metrics=dict(post_row.metrics or {}),
+    )
+    return CaseView(
+        case_id=case.id,  # type: ignore[arg-type]
+        status=CaseStatus(case.status),
+        post=post,
+        channel_id=case.channel_id,
+        opened_at=case.opened_at,
+        rule_id=case.rule_id,
+        rule_query=rule.query if rule else None,
+        assignee=case.assignee,
+        claimed_at=case.claimed_at,
+        priority=case.priority,
+        message_ts=case.message_ts,
+        version=case.version,
+    )
+
+
+def events(*, session: Session, case_id: int) -> list[CaseEventRow]:
+    return list(session.exec(select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.id)))
+
+
+def _record(session: Session, case_id: int, kind: EventKind, actor: str, now: datetime, **payload: object) -> None:
+    session.add(CaseEventRow(case_id=case_id, kind=kind.value, actor=actor, at=now, payload=payload or None))
+
+
+def claim(*, session: Session, case_id: int, user_id: str, now: datetime) -> TransitionResult:
+    """Make `user_id` the owner of a new case; exactly one of many concurrent callers wins."""
+    result = session.execute(
+        update(CaseRow)
+        .where(CaseRow.id == case_id, CaseRow.status == CaseStatus.NEW.value)
+        .values(
+            status=CaseStatus.CLAIMED.value,
+            assignee=user_id,
+            claimed_at=now,
+            updated_at=now,
+            version=CaseRow.version + 1,
+        )
+    )
+    won = result.rowcount == 1
+    if won:
+        _record(session, case_id, EventKind.CLAIMED, user_id, now)
+    return TransitionResult(ok=won, case=get_case(session=session, case_id=case_id))
+
+
+def unclaim(*, session: Session, case_id: int, user_id: str, now: datetime) -> TransitionResult:
+    """Give a claimed case back to the queue; only its owner can."""
+    result = session.execute(
+        update(CaseRow)
+        .where(
+            CaseRow.id == case_id,
+            CaseRow.status == CaseStatus.CLAIMED.value,
+            CaseRow.assignee == user_id,
+        )
+        .values(status=CaseStatus.NEW.value, assignee=None, claimed_at=None, updated_at=now, version=CaseRow.version + 1)
+    )
+    won = result.rowcount == 1
+    if won:
+        _record(session, case_id, EventKind.UNCLAIMED, user_id, now)
+    return TransitionResult(ok=won, case=get_case(session=session, case_id=case_id))
+
+
+# --- publishing: see jobs.publish for why each step is its own transaction ---
+
+
+def unpublished(*, session: Session, now: datetime, limit: int) -> list[CaseRow]:
+    """Cases whose card is not in Slack yet, oldest first, that nobody is publishing."""
+    return list(
+        session.exec(
+            select(CaseRow)
+            .where(
+                CaseRow.message_ts.is_(None),
+                or_(CaseRow.publish_lease_until.is_(None), CaseRow.publish_lease_until <= now),
+            )
+            .order_by(CaseRow.id)
+            .limit(limit)
+        )
+    )
+
+
+def lease_publish(*, session: Session, case_id: int, now: datetime, seconds: float) -> CaseRow | None:
+    """Take the right to post this case's card; None when it is posted or leased elsewhere."""
+    result = session.execute(
+        update(CaseRow)
+        .where(
+            CaseRow.id == case_id,
+            CaseRow.message_ts.is_(None),
+            or_(CaseRow.publish_lease_until.is_(None), CaseRow.publish_lease_until <= now),
+        )
+        .values(publish_lease_until=now + timedelta(seconds=seconds))
+    )
+    return get_case(session=session, case_id=case_id) if result.rowcount == 1 else None
+
+
+def mark_publish_attempt(*, session: Session, case_id: int, now: datetime) -> None:
+    session.execute(update(CaseRow).where(CaseRow.id == case_id).values(publish_attempted_at=now))
+
+
+def record_card(*, session: Session, case_id: int, message_ts: str, now: datetime, found_after_crash: bool = False) -> None:
+    session.execute(
+        update(CaseRow)
+        .where(CaseRow.id == case_id)
+        .values(message_ts=message_ts, publish_lease_until=None, publish_error=None)
+    )
+    _record(session, case_id, EventKind.CARD_POSTED, "system", now, ts=message_ts, recovered=found_after_crash or None)
+
+
+def record_publish_failure(*, session: Session, case_id: int, error: str, retry_at: datetime | None) -> None:
+    """Keep the case queued; `retry_at` holds it back (rate limit, backoff)."""
+    session.execute(
+        update(CaseRow)
+        .where(CaseRow.id == case_id)
+        .values(
+            publish_failures=CaseRow.publish_failures + 1,
+            publish_error=error[:2000],
+            publish_lease_until=retry_at,
+        )
+    )
+
+
+def queue_counts(*, session: Session, user_id: str) -> dict[str, int]:
+    """Cases waiting for a claim, and cases `user_id` holds."""
+    unclaimed = session.exec(select(func.count()).select_from(CaseRow).where(CaseRow.status == CaseStatus.NEW.value)).one()
+    mine = session.exec(
+        select(func.count()).select_from(CaseRow).where(
+            CaseRow.status == CaseStatus.CLAIMED.value, CaseRow.assignee == user_id
+        )
+    ).one()
+    return {"unclaimed": int(unclaimed), "mine": int(mine)}

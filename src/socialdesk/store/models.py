@@ -1,0 +1,121 @@
+"""Tables. Timestamps are aware UTC datetimes (SQLModel's UTCDateTime columns)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class AuthorRow(SQLModel, table=True):
+    __tablename__ = "authors"
+    __table_args__ = (UniqueConstraint("network", "external_id", name="uq_authors_network_external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    network: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    handle: str = Field(max_length=255)
+    name: str = Field(max_length=255)
+    followers: int = 0
+    verified: bool = False
+    avatar_url: str | None = Field(default=None, max_length=1024)
+    updated_at: datetime
+
+
+class RuleRow(SQLModel, table=True):
+    """A saved search and, beside it, where its polling stands."""
+
+    __tablename__ = "rules"
+
+    id: int | None = Field(default=None, primary_key=True)
+    network: str = Field(max_length=16)
+    query: str = Field(sa_column=Column(Text, nullable=False))
+    channel_id: str = Field(max_length=32)
+    every_seconds: int = 60
+    lang: str | None = Field(default=None, max_length=16)
+    include_reposts: bool = False
+    paused: bool = False
+    created_at: datetime
+    # Polling state ("cursor"): advanced in the same transaction that stores a page.
+    cursor: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    last_polled_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_error_at: datetime | None = None
+    consecutive_failures: int = 0
+    not_before: datetime | None = None  # rate-limit reset or backoff: no request before this
+    lease_until: datetime | None = None  # a replica polling it holds this lease
+
+
+class PostRow(SQLModel, table=True):
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("network", "external_id", name="uq_posts_network_external_id"),
+        Index("ix_posts_conversation", "network", "conversation_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    network: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    url: str = Field(max_length=1024)
+    author_id: int = Field(foreign_key="authors.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    lang: str | None = Field(default=None, max_length=16)
+    created_at: datetime
+    fetched_at: datetime
+    conversation_id: str | None = Field(default=None, max_length=64)
+    in_reply_to_id: str | None = Field(default=None, max_length=64)
+    is_repost: bool = False
+    is_reply: bool = False
+    metrics: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    raw: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    rule_id: int | None = Field(default=None, foreign_key="rules.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+
+
+class CaseRow(SQLModel, table=True):
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_unpublished", "message_ts", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_id: int | None = Field(default=None, foreign_key="rules.id", index=True)
+    first_post_id: int | None = Field(default=None)
+    network: str = Field(max_length=16)
+    conversation_id: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="new", max_length=16, index=True)
+    assignee: str | None = Field(default=None, max_length=32)
+    priority: str = Field(default="normal", max_length=16)
+    channel_id: str = Field(max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    publish_attempted_at: datetime | None = None  # set before chat.postMessage; see jobs.publish
+    publish_lease_until: datetime | None = None
+    publish_failures: int = 0
+    publish_error: str | None = Field(default=None, sa_column=Column(Text))
+    opened_at: datetime
+    claimed_at: datetime | None = None
+    updated_at: datetime
+    version: int = 1
+
+
+class CaseEventRow(SQLModel, table=True):
+    """Append-only case history."""
+
+    __tablename__ = "case_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    kind: str = Field(max_length=32)
+    actor: str = Field(max_length=64)  # a Slack user id, or "system"
+    at: datetime
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class SlackEventRow(SQLModel, table=True):
+    """Slack event ids already handled: a retried delivery is dropped."""
+
+    __tablename__ = "slack_events"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    received_at: datetime

@@ -1,0 +1,143 @@
+"""Saved searches and their polling state."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, select
+
+from socialdesk.store.models import CaseRow, PostRow, RuleRow
+
+
+class RuleNotFound(LookupError):
+    def __init__(self, rule_id: int) -> None:
+        super().__init__(f"there is no rule {rule_id}; `socialdesk rules list` shows the rules")
+        self.rule_id = rule_id
+
+
+def add_rule(
+    *,
+    session: Session,
+    network: str,
+    query: str,
+    channel_id: str,
+    every_seconds: int,
+    lang: str | None,
+    include_reposts: bool,
+    now: datetime,
+) -> RuleRow:
+    rule = RuleRow(
+        network=network,
+        query=query,
+        channel_id=channel_id,
+        every_seconds=every_seconds,
+        lang=lang,
+        include_reposts=include_reposts,
+        created_at=now,
+    )
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def list_rules(*, session: Session) -> list[RuleRow]:
+    return list(session.exec(select(RuleRow).order_by(RuleRow.id)))
+
+
+def get_rule(*, session: Session, rule_id: int) -> RuleRow:
+    rule = session.get(RuleRow, rule_id)
+    if rule is None:
+        raise RuleNotFound(rule_id)
+    return rule
+
+
+def set_paused(*, session: Session, rule_id: int, paused: bool) -> RuleRow:
+    rule = get_rule(session=session, rule_id=rule_id)
+    rule.paused = paused
+    session.add(rule)
+    return rule
+
+
+def remove_rule(*, session: Session, rule_id: int) -> RuleRow:
+    """Delete the rule; its cases and posts stay, no longer linked to it."""
+    rule = get_rule(session=session, rule_id=rule_id)
+    session.execute(update(CaseRow).where(CaseRow.rule_id == rule_id).values(rule_id=None))
+    session.execute(update(PostRow).where(PostRow.rule_id == rule_id).values(rule_id=None))
+    session.delete(rule)
+    return rule
+
+
+def due_rule_ids(*, session: Session, now: datetime) -> list[int]:
+    """Active rules whose interval has passed and that no replica is polling."""
+    rows = session.exec(
+        select(RuleRow).where(
+            RuleRow.paused == False,  # noqa: E712
+            or_(RuleRow.not_before.is_(None), RuleRow.not_before <= now),
+            or_(RuleRow.lease_until.is_(None), RuleRow.lease_until <= now),
+        )
+    )
+    return [
+        r.id for r in rows
+        if r.last_polled_at is None or r.last_polled_at + timedelta(seconds=r.every_seconds) <= now
+    ]
+
+
+def take_lease(*, session: Session, rule_id: int, now: datetime, seconds: float, min_gap: float) -> RuleRow | None:
+    """Claim the right to poll the rule now, or None when it should not be polled.
+
+    Not when paused, held back (`not_before`), leased by another worker, or polled
+    less than `min_gap` seconds ago (two replicas' timers firing close together).
+    The UPDATE is conditional on what was read, so two workers never both win.
+    """
+    rule = session.get(RuleRow, rule_id, populate_existing=True)
+    if rule is None or rule.paused:
+        return None
+    if (rule.not_before and rule.not_before > now) or (rule.lease_until and rule.lease_until > now):
+        return None
+    if rule.last_polled_at and rule.last_polled_at > now - timedelta(seconds=min_gap):
+        return None
+    last = RuleRow.last_polled_at
+    result = session.execute(
+        update(RuleRow)
+        .where(
+            RuleRow.id == rule_id,
+            last.is_(None) if rule.last_polled_at is None else last == rule.last_polled_at,
+            or_(RuleRow.lease_until.is_(None), RuleRow.lease_until <= now),
+        )
+        .values(lease_until=now + timedelta(seconds=seconds), last_polled_at=now)
+    )
+    if result.rowcount != 1:
+        return None
+    return session.get(RuleRow, rule_id, populate_existing=True)
+
+
+def release_lease(*, session: Session, rule_id: int) -> None:
+    session.execute(update(RuleRow).where(RuleRow.id == rule_id).values(lease_until=None))
+
+
+def save_cursor(*, session: Session, rule_id: int, cursor: dict[str, Any], not_before: datetime | None, now: datetime) -> None:
+    session.execute(
+        update(RuleRow)
+        .where(RuleRow.id == rule_id)
+        .values(cursor=cursor, last_success_at=now, consecutive_failures=0, last_error=None, not_before=not_before)
+    )
+
+
+def reset_cursor_walk(*, session: Session, rule_id: int) -> None:
+    """Drop an expired page token but keep since_id: the walk restarts, nothing is skipped."""
+    rule = get_rule(session=session, rule_id=rule_id)
+    rule.cursor = {"since_id": (rule.cursor or {}).get("since_id")}
+    session.add(rule)
+
+
+def record_failure(*, session: Session, rule_id: int, error: str, not_before: datetime | None, now: datetime) -> int:
+    """Note a failed poll; returns how many polls in a row have failed."""
+    rule = get_rule(session=session, rule_id=rule_id)
+    rule.consecutive_failures += 1
+    rule.last_error = error[:2000]
+    rule.last_error_at = now
+    rule.not_before = not_before
+    session.add(rule)
+    return rule.consecutive_failures
