@@ -73,24 +73,24 @@ class Poller:
             )
         if rule is None:
             return 0
-        opened = 0
+        opened: list[int] = []
         try:
-            opened = self._walk(rule)
+            self._walk(rule, opened)
         except SourceError as exc:
             self._failed(rule.id, rule.consecutive_failures, exc)  # type: ignore[arg-type]
         finally:
             with session_scope(self._engine) as session:
                 rule_store.release_lease(session=session, rule_id=rule_id)
-        return opened
+        return len(opened)
 
-    def _walk(self, rule) -> int:  # type: ignore[no-untyped-def]
+    def _walk(self, rule, opened: list[int]) -> None:  # type: ignore[no-untyped-def]
+        """Fetch and store pages; appends each new case id to `opened` as it is stored."""
         network = Network(rule.network)
         source = self._sources.get(network)
         if source is None:
             raise SourceError(self._missing_hint.get(network, f"no source configured for {network.value}"))
         filters = Filters(lang=rule.lang, include_reposts=rule.include_reposts, own_handles=self._own)
         cursor = rule.cursor
-        opened: list[int] = []
         for _ in range(MAX_PAGES_PER_POLL):
             page = source.fetch(rule.query, cursor)
             accepted = [p for p in page.posts if rejection(p, filters) is None]
@@ -111,7 +111,6 @@ class Poller:
             cursor = page.cursor
             if page.done or page.not_before:
                 break
-        return len(opened)
 
     def _store(self, rule, posts, cursor, not_before, now) -> list[int]:  # type: ignore[no-untyped-def]
         with session_scope(self._engine) as session:

@@ -149,6 +149,7 @@ class XSource:
         self._page_size = page_size
 
     def fetch(self, query: str, cursor: dict[str, Any] | None) -> Page:
+        fresh = cursor is None  # a new search: only its newest page, no backfill
         cursor = dict(cursor or {})
         since_id, next_token = cursor.get("since_id"), cursor.get("next_token")
         params: dict[str, Any] = {
@@ -168,16 +169,15 @@ class XSource:
         # The first page of a walk names the newest id; remember it until the walk ends.
         newest = cursor.get("pending_newest_id") if next_token else meta.get("newest_id")
         newest = newest or since_id
-        more = meta.get("next_token")
-        if more and since_id:
+        more = meta.get("next_token") if not fresh else None
+        if more:
             page_cursor = {"since_id": since_id, "next_token": more, "pending_newest_id": newest}
         else:
-            # A new search takes only the newest page: no seven-day backfill.
             page_cursor = {"since_id": newest}
         return Page(
             posts=posts,
             cursor=page_cursor,
-            done=not (more and since_id),
+            done=not more,
             not_before=self._quota_spent_until(response),
             warnings=warnings,
         )

@@ -112,7 +112,8 @@ def buttons(view: CaseView) -> list[ButtonElement]:
 def fallback_text(view: CaseView) -> str:
     author = view.post.author
     who = f"@{author.handle}" if author.handle else "someone"
-    return escape(plain_cut(f"{NETWORK_NAME[view.post.network]} post from {who}: {view.post.text}", FALLBACK_LIMIT))
+    text, cut = escape_within(f"{NETWORK_NAME[view.post.network]} post from {who}: {view.post.text}", FALLBACK_LIMIT - 1)
+    return text + "…" if cut else text
 
 
 def case_card(view: CaseView) -> Card:

@@ -1,0 +1,1 @@
+from tests.support.db import engine  # noqa: F401  (fixture)

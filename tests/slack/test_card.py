@@ -1,0 +1,83 @@
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from slack_sdk.models.blocks import ActionsBlock
+
+from socialdesk.domain import Author, CaseStatus, CaseView, Network, Post
+from socialdesk.slack import ids
+from socialdesk.slack.blocks.card import SECTION_TEXT_LIMIT, case_card
+from tests.support.snapshots import assert_snapshot
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+WHEN = datetime(2026, 11, 27, 14, 5, tzinfo=UTC)
+
+
+def view(text="My Acme X2 screen cracked after one day. Support? https://acme.example/help", **changes) -> CaseView:
+    author = Author(Network.X, "42", "dana_k", "Dana K.", 1234, False, "https://pbs.twimg.com/profile_images/1/a.jpg")
+    post = Post(Network.X, "1578516068309794817", "https://x.com/dana_k/status/1578516068309794817", author, text, WHEN)
+    base = CaseView(case_id=7, status=CaseStatus.NEW, post=post, channel_id="C0SOCIAL", opened_at=WHEN,
+                    rule_id=3, rule_query="acme (broken OR cracked) -is:retweet", message_ts="1700000000.000100")
+    return replace(base, **changes)
+
+
+def button_ids(card) -> list[str]:
+    actions = [b for b in card.blocks if isinstance(b, ActionsBlock)][0]
+    return [e.action_id for e in actions.elements]
+
+
+def test_new_card_snapshot():
+    card = case_card(view())
+    assert_snapshot({"text": card.text, "blocks": [b.to_dict() for b in card.blocks],
+                     "metadata": card.metadata.to_dict()}, SNAPSHOTS / "card_new.json")
+
+
+def test_claimed_card_snapshot():
+    card = case_card(view(status=CaseStatus.CLAIMED, assignee="U0ALICE", claimed_at=WHEN))
+    assert_snapshot({"text": card.text, "blocks": [b.to_dict() for b in card.blocks]}, SNAPSHOTS / "card_claimed.json")
+
+
+def test_new_card_offers_claim_and_claimed_card_offers_unclaim():
+    assert button_ids(case_card(view())) == [ids.CLAIM, ids.OPEN_POST]
+    claimed = case_card(view(status=CaseStatus.CLAIMED, assignee="U0ALICE", claimed_at=WHEN))
+    assert button_ids(claimed) == [ids.UNCLAIM, ids.OPEN_POST]
+    assert "Claimed* by <@U0ALICE>" in str(claimed.blocks[3].to_dict())
+
+
+@pytest.mark.parametrize("hostile", ["<!channel> refund now", "<!here|here>", "<@U0ADMIN> look", "<https://evil.example|bank>", "a & b > c"])
+def test_hostile_post_text_shows_literally_and_pings_nobody(hostile):
+    card = case_card(view(text=hostile))
+    rendered = str([b.to_dict() for b in card.blocks]) + card.text
+    assert "<!" not in rendered.replace("<!date^", "")
+    assert "<@U0ADMIN>" not in rendered
+    assert "<https://evil" not in rendered
+    assert card.blocks[1].to_dict()["text"]["text"] == hostile.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def test_hostile_author_name_is_escaped():
+    v = view()
+    author = replace(v.post.author, name="<!channel> Evil & Co")
+    card = case_card(replace(v, post=replace(v.post, author=author)))
+    assert "&lt;!channel&gt; Evil &amp; Co" in card.blocks[0].to_dict()["elements"][1]["text"]
+
+
+def test_long_post_is_cut_to_block_kit_limits_with_a_link_to_the_rest():
+    long_text = ("Ärger & <Frust> 😡 " * 2000)[:25_000]  # X allows 25,000 characters
+    card = case_card(view(text=long_text))
+    section = card.blocks[1].to_dict()["text"]["text"]
+    assert len(section) <= SECTION_TEXT_LIMIT
+    assert section.endswith("|read the whole post on X>")
+    assert "&am…" not in section and "&l…" not in section  # never a cut inside an entity
+    assert len(card.text) <= 300
+    for block in card.blocks:
+        block.validate_json()  # slack_sdk's own Block Kit limit checks
+
+
+def test_empty_post_shows_a_placeholder():
+    assert case_card(view(text="")).blocks[1].to_dict()["text"]["text"] == "_(no text)_"
+
+
+def test_metadata_carries_the_case_id():
+    metadata = case_card(view()).metadata.to_dict()
+    assert metadata == {"event_type": ids.CASE_METADATA_TYPE, "event_payload": {"case_id": 7}}

@@ -1,0 +1,40 @@
+import pytest
+
+from socialdesk.config import ConfigError, Settings, load_settings
+
+
+def test_defaults_need_no_environment(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no .env here
+    settings = load_settings()
+    assert settings.database_url == "sqlite:///socialdesk.db"
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.x_api_url == "https://api.x.com"
+    assert settings.http_port == 3000
+
+
+def test_invalid_value_names_the_variable(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SOCIALDESK_HTTP_PORT", "eighty")
+    with pytest.raises(ConfigError, match="^SOCIALDESK_HTTP_PORT is invalid"):
+        load_settings()
+
+
+def test_missing_required_setting_names_it_and_says_what_to_do():
+    with pytest.raises(ConfigError, match="^SLACK_SIGNING_SECRET is not set: copy the Signing Secret"):
+        Settings(SLACK_BOT_TOKEN="xoxb-1").require("slack_bot_token", "slack_signing_secret")
+
+
+def test_own_handles_are_normalised():
+    settings = Settings(SOCIALDESK_OWN_HANDLES="@AcmePhones, acme_help  @")
+    assert settings.own_handle_set == {"acmephones", "acme_help"}
+
+
+def test_env_file_is_read(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("SOCIALDESK_X_API_URL=http://127.0.0.1:9/\n")
+    assert load_settings().x_api_url == "http://127.0.0.1:9"
+
+
+def test_secrets_do_not_show_in_repr():
+    settings = Settings(SLACK_BOT_TOKEN="xoxb-very-secret")
+    assert "very-secret" not in repr(settings)
