@@ -1,0 +1,92 @@
+"""A proxy in front of the Slack emulator that can answer 429 like Slack does.
+
+The emulator has no Slack rate limiting; this adds it for the tests: the next N
+calls to a method get `429 Too Many Requests` with `Retry-After`, and every call's
+arrival time is recorded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    at: float  # time.monotonic() on arrival
+    status: int
+
+
+class SlackProxy:
+    def __init__(self, upstream_api_url: str) -> None:
+        self.upstream = upstream_api_url
+        self.calls: list[Call] = []
+        self._limits: dict[str, list[int]] = {}  # method -> [times, retry_after]
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                method = self.path.rsplit("/", 1)[-1]
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                retry_after = proxy._take_limit(method)
+                if retry_after is not None:
+                    proxy._note(method, 429)
+                    payload = b'{"ok":false,"error":"ratelimited"}'
+                    self.send_response(429)
+                    self.send_header("Retry-After", str(retry_after))
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")}
+                upstream = httpx.post(proxy.upstream + method, content=body, headers=headers, timeout=30)
+                proxy._note(method, upstream.status_code)
+                self.send_response(upstream.status_code)
+                self.send_header("Content-Type", upstream.headers.get("content-type", "application/json"))
+                self.send_header("Content-Length", str(len(upstream.content)))
+                self.end_headers()
+                self.wfile.write(upstream.content)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+
+    def __enter__(self) -> SlackProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def rate_limit(self, method: str, *, retry_after: int, times: int = 1) -> None:
+        with self._lock:
+            self._limits[method] = [times, retry_after]
+
+    def times_of(self, method: str, status: int | None = 200) -> list[float]:
+        return [c.at for c in self.calls if c.method == method and (status is None or c.status == status)]
+
+    def _take_limit(self, method: str) -> int | None:
+        with self._lock:
+            limit = self._limits.get(method)
+            if not limit or limit[0] <= 0:
+                return None
+            limit[0] -= 1
+            return limit[1]
+
+    def _note(self, method: str, status: int) -> None:
+        with self._lock:
+            self.calls.append(Call(method, time.monotonic(), status))
