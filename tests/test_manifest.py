@@ -11,9 +11,10 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
+from socialdesk.slack.scopes import BOT_SCOPES as CODE_SCOPES
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
-BOT_SCOPES = {"chat:write", "commands", "users:read", "channels:history", "groups:history"}
+BOT_SCOPES = set(CODE_SCOPES)
 # Where the top schema's $refs point; the same files are in refs/.../schemas/.
 VERSIONED_URL = "https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas/"
 

@@ -11,6 +11,7 @@ import httpx
 
 from socialdesk import logs
 from socialdesk.config import ConfigError, Settings, load_settings
+from socialdesk.sandbox import run as sandbox
 from socialdesk.rules import DEFAULT_POLL_SECONDS, Filters, RuleInvalid, rejection, validate
 from socialdesk.sources.base import SourceError
 from socialdesk.sources.x import XSource
@@ -143,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--include-reposts", action="store_true")
     preview.add_argument("--limit", type=int, default=10, choices=range(10, 101), metavar="10..100")
     preview.set_defaults(func=cmd_rules_preview)
+    sandbox.add_parser(commands)
     return parser
 
 

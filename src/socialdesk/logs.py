@@ -17,6 +17,13 @@ def redact(text: str) -> str:
     return _SECRET.sub(lambda m: m.group(0)[:5] + "…[redacted]", text)
 
 
+class _PublisherOverlapFilter(logging.Filter):
+    """The publisher drains for longer than its 1 s interval on purpose; skipped runs are expected."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Publisher.run_once" not in record.getMessage()
+
+
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -33,8 +40,12 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("slack_sdk", "slack_bolt", "urllib3", "httpx", "httpcore", "waitress.queue"):
+    for noisy in ("slack_sdk", "slack_bolt", "urllib3", "waitress.queue"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
     # "Running job …" every second is noise; job failures are logged by the jobs.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").addFilter(_PublisherOverlapFilter())
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # One line per HTTP request to X is noise; failures are logged by the poll job.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)

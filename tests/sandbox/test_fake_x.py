@@ -412,3 +412,17 @@ def test_post_builds_x_shaped_objects(fake: FakeX) -> None:
     assert long["note_tweet"]["text"].endswith("#Long @bob")
     assert {"hashtags", "mentions"} <= set(long["note_tweet"]["entities"])
     assert original["edit_history_tweet_ids"] == [original["id"]] == [original["conversation_id"]]
+
+
+def test_text_is_html_escaped_like_x_v2_and_matches_on_what_was_written():
+    import httpx
+
+    from socialdesk.sandbox.fake_x import FakeX
+
+    with FakeX(bearer_token="t") as fx:
+        original = fx.post(username="a", text="acme <b> & co")
+        fx.post(username="b", text="", retweet_of=original["id"])
+        body = httpx.get(fx.url + "/2/tweets/search/recent", params={"query": "acme"},
+                         headers={"Authorization": "Bearer t"}).json()
+    texts = sorted(t["text"] for t in body["data"])
+    assert texts == ["RT @a: acme &lt;b&gt; &amp; co", "acme &lt;b&gt; &amp; co"]

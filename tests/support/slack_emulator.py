@@ -38,6 +38,7 @@ import httpx
 import yaml
 
 from tests.support.ports import free_port
+from socialdesk.slack.scopes import BOT_SCOPES
 
 BOT_TOKEN = "xoxb-socialdesk-test"
 # The helpers' own identity: the default "admin" user, a member of every channel.
@@ -50,7 +51,6 @@ BOT_NAME = "socialdesk"
 APP_ID = "A0SOCIALDK"
 BOT_ID = "B0SOCIALDK"
 BOT_USER_ID = "U0SOCIALDK"
-BOT_SCOPES = ["chat:write", "commands", "users:read", "channels:history", "groups:history"]
 
 
 def seed_config() -> dict[str, Any]:
@@ -74,7 +74,7 @@ def seed_config() -> dict[str, Any]:
                     "bot_id": BOT_ID,
                     "bot_user_id": BOT_USER_ID,
                     "redirect_uris": ["http://127.0.0.1/slack/oauth_redirect"],
-                    "scopes": BOT_SCOPES,
+                    "scopes": list(BOT_SCOPES),
                 }
             ],
             "tokens": [
@@ -85,7 +85,7 @@ def seed_config() -> dict[str, Any]:
                     "bot_id": BOT_ID,
                     "bot_user_id": BOT_USER_ID,
                     "app_id": APP_ID,
-                    "scopes": BOT_SCOPES,
+                    "scopes": list(BOT_SCOPES),
                 },
                 {"token": OBSERVER_TOKEN, "type": "user", "user": "U000000001"},
             ],

@@ -64,7 +64,12 @@ class _Window:
 
 
 class FakeX(XApi):
-    """In-memory X API v2 stand-in on 127.0.0.1."""
+    """In-memory X API v2 stand-in on 127.0.0.1.
+
+    `with FakeX() as x:` serves GET /2/tweets/search/recent, /2/users/me,
+    /2/users/by/username/:u, /2/users/:id/mentions, /2/tweets[/:id] and
+    POST /2/tweets (as `own_user`) at `x.url`; `x.requests` records every call.
+    """
 
     def __init__(self, *, bearer_token: str = "sandbox-bearer", host: str = "127.0.0.1",
                  port: int = 0, own_username: str = "acmephones"):
@@ -93,7 +98,9 @@ class FakeX(XApi):
     # --- lifecycle -------------------------------------------------------------
     def start(self) -> FakeX:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="FakeX", daemon=True)
+            # A short poll interval so stop() (and each test's teardown) takes milliseconds.
+            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                            name="FakeX", daemon=True)
             self._thread.start()
         return self
 
@@ -208,6 +215,10 @@ class FakeX(XApi):
                 if ref is not None:
                     ref["public_metrics"][metric] += 1
             author["public_metrics"]["tweet_count"] += 1
+            # X's v2 JSON carries text with &, < and > HTML-escaped (see the recordings).
+            post["text"] = d.html_escape(post["text"])
+            if has_note:
+                post["note_tweet"]["text"] = d.html_escape(post["note_tweet"]["text"])
             post = dict(sorted(post.items()))  # X sends keys alphabetically
             self._posts[tid] = post
             self._match_ctx[tid] = self._context(post, original)

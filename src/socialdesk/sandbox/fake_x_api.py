@@ -147,8 +147,7 @@ class XApi:
     # --- helpers -----------------------------------------------------------------
     def _page(self, posts: list[dict], q: dict, max_results: int, token_name: str) -> dict:
         since, until = _id_param(q, "since_id"), _id_param(q, "until_id")
-        start = d.parse_time(q["start_time"]) if q.get("start_time") else None
-        end = d.parse_time(q["end_time"]) if q.get("end_time") else None
+        start, end = _time_param(q, "start_time"), _time_param(q, "end_time")
         bound = None
         if token := q.get(token_name):
             bound = self._tokens.get(token)
@@ -249,3 +248,13 @@ def _id_param(q: dict, name: str) -> int | None:
     if not (raw.isdigit() and len(raw) <= 19):
         raise _Refusal(d.bad_param(name, raw, f"The `{name}` query parameter value [{raw}] is not valid"))
     return int(raw)
+
+
+def _time_param(q: dict, name: str):
+    if not q.get(name):
+        return None
+    try:
+        return d.parse_time(q[name])
+    except ValueError:
+        raise _Refusal(d.bad_param(name, q[name], f"The `{name}` query parameter value [{q[name]}] is not "
+                                                  "a valid RFC 3339 timestamp")) from None

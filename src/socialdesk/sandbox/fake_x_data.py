@@ -7,6 +7,8 @@ post objects: snowflake ids, timestamps, t.co links, entities, truncation.
 
 from __future__ import annotations
 
+import html
+
 import hashlib
 import re
 from datetime import UTC, datetime
@@ -21,7 +23,8 @@ PROBLEM_JSON = "application/problem+json"  # X's content-type for about:blank pr
 # application/problem+json, no x-rate-limit-* headers).
 UNAUTHORIZED = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
 # refs/x/derived/error_samples.json "rate_limited_429_observed".
-TOO_MANY_REQUESTS = {"title": "Too Many Requests", "type": "about:blank", "status": 429, "detail": "Too Many Requests"}
+TOO_MANY_REQUESTS = {"title": "Too Many Requests", "type": "about:blank", "status": 429,
+                     "detail": "Too Many Requests"}
 # refs/x/derived/error_samples.json "invalid_request_documented" (docs' example, verbatim).
 QUERY_REQUIRED = {
     "title": "Invalid Request",
@@ -208,7 +211,8 @@ def weighted_length(text: str) -> int:
 
 
 def full_text(post: dict) -> str:
-    return post.get("note_tweet", {}).get("text") or post["text"]
+    """What the author wrote (stored posts hold X's escaped form)."""
+    return html.unescape(post.get("note_tweet", {}).get("text") or post["text"])
 
 
 def all_entities(post: dict) -> dict:
@@ -217,3 +221,8 @@ def all_entities(post: dict) -> dict:
     for key, items in post.get("note_tweet", {}).get("entities", {}).items():
         merged.setdefault(key, []).extend(items)
     return merged
+
+
+def html_escape(text: str) -> str:
+    """Escape as X does in v2 text: only &, < and > (quotes stay as they are)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

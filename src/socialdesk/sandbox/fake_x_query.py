@@ -30,7 +30,8 @@ class QueryError(ValueError):
 
 
 def parse_query(query: str):
-    """Parse X's query language into a tree: ("and"|"or", [..]), ("not", n), ("term"|"phrase", tokens), ("op", name, value)."""
+    """Parse a query into a tree of ("and"|"or", [..]), ("not", node),
+    ("term"|"phrase", words) and ("op", name, value) nodes."""
     parts = [m.group(1) for m in _QTOKEN.finditer(query)]
     pos = 0
 
@@ -94,7 +95,9 @@ def _contains(haystack: list[str], needle: tuple[str, ...]) -> bool:
 
 
 def matches(tree, post: dict, ctx: dict) -> bool:
-    """ctx: words (tokens of text, note text and a retweeted post's text), author, reply_to_user, retweeted_author."""
+    """Does `post` satisfy `tree`? ctx holds what FakeX fixed when the post was made:
+    words (of its text, its note and a retweeted post's text), author (the user
+    object), reply_to_user and retweeted_author (sets of username and id)."""
     kind = tree[0]
     if kind == "and":
         return all(matches(t, post, ctx) for t in tree[1])

@@ -1,0 +1,331 @@
+"""`socialdesk sandbox`: the whole main job on one machine, with no credentials.
+
+A Slack emulator (the `emulate` npm package), FakeX playing a scripted day at
+"Acme Phones", and the real app built by `socialdesk.app.build` between them,
+all on 127.0.0.1. Ctrl-C, SIGTERM or `--duration` stops every part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import yaml
+
+from socialdesk.sandbox.fake_x import FakeX
+from socialdesk.slack.scopes import BOT_SCOPES
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8700
+CHANNEL = "social-care"
+OWN_HANDLE = "acmephones"
+QUERY = "acme"
+POLL_SECONDS = 5
+SCENARIO_SECONDS = 120
+NPM_HINT = "the sandbox needs the Slack emulator: run `npm ci` in the socialdesk checkout"
+
+
+class SandboxError(Exception):
+    """The sandbox cannot start; the message says why."""
+
+
+@dataclass(frozen=True)
+class Beat:
+    """One post in the scenario: `at` seconds in (at speed 1); 0 means seeded before start."""
+
+    at: float
+    handle: str
+    text: str
+    name: str = ""
+    reply_to: str | None = None  # handle whose first post this answers
+    repost_of: str | None = None  # handle whose first post this reposts
+
+    @property
+    def opens_case(self) -> bool:
+        return self.handle != OWN_HANDLE and self.repost_of is None
+
+
+_BURST = [
+    ("jo_tanaka", "Since the Acme X3 update 4.2 my wifi drops every few minutes. Anyone else?"),
+    ("ravi_codes", "Acme X3 on 4.2: wifi keeps disconnecting. Was fine yesterday."),
+    ("bea_outdoors", "Wifi on my Acme phone is useless since last night's update"),
+    ("kofi_m", "@acmephones the 4.2 update broke wifi on my Acme X3, please fix"),
+    ("ellie_reads", "Is the Acme X3 wifi bug from update 4.2 known? It drops every 5 minutes"),
+    ("tomas_v", "Acme X3 update 4.2 = no wifi. Rolling back if I can"),
+]
+# Fictional customers only; every customer post says "acme" so the rule's query finds it.
+SCENARIO: list[Beat] = [
+    Beat(0, "dana_k", "Dropped my Acme X3 from waist height and the screen cracked like a spiderweb. "
+         "Is that covered by the warranty?", "Dana K."),
+    Beat(0, "mo_rivera", "My Acme X3 battery goes from 100% to 20% by lunch. Three weeks old. Not impressed.",
+         "Mo Rivera"),
+    Beat(0, "lena_ontario", "Ordered an Acme X3 on Monday and it still says 'preparing'. "
+         "How long does shipping to Canada take?", "Lena"),
+    Beat(10, "sam_writes", "Shout-out to Acme support: fixed my charging port in one visit. Best phone I've owned.",
+         "Sam"),
+    Beat(20, "gadget_gossip", "", "Gadget Gossip", repost_of="dana_k"),
+    Beat(30, OWN_HANDLE, "@dana_k Sorry to hear that! Acme Care covers one screen repair a year. "
+         "DM us your order number.", reply_to="dana_k"),
+    Beat(40, "free_phones_4u", "Acme fans!! Get a FREE phone today https://free-phones.example/claim 100% legit",
+         "FREE PHONES"),
+    Beat(50, "angry_andy", "<!channel> refund now & <@U0ADMIN> my Acme X3 died after 2 days", "Andy"),
+    *[Beat(60 + 2 * i, handle, text) for i, (handle, text) in enumerate(_BURST)],
+    Beat(100, "nina_b", "Does the Acme X3 support eSIM? Thinking of switching from my old phone.", "Nina B."),
+]
+
+
+class Scenario:
+    """Posts SCENARIO's seeded beats now and the rest from a background thread."""
+
+    def __init__(self, fake: FakeX, speed: float) -> None:
+        self._fake, self._speed = fake, speed
+        self._first: dict[str, str] = {}  # handle -> id of its first post
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._play, name="sandbox-scenario", daemon=True)
+        for beat in SCENARIO:
+            if beat.handle != OWN_HANDLE:  # FakeX made the brand account (verified) already
+                self._fake.add_user(username=beat.handle, name=beat.name or None, followers=120)
+
+    def seed(self) -> None:
+        for beat in SCENARIO:
+            if beat.at == 0:
+                self._post(beat)
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    def _play(self) -> None:
+        for beat in (b for b in SCENARIO if b.at > 0):
+            if self._stop.wait(max(0.0, self._started + beat.at / self._speed - time.monotonic())):
+                return
+            self._post(beat)
+
+    def _post(self, beat: Beat) -> None:
+        post = self._fake.post(username=beat.handle, text=beat.text,
+                               in_reply_to=self._first.get(beat.reply_to or ""),
+                               retweet_of=self._first.get(beat.repost_of or ""))
+        self._first.setdefault(beat.handle, post["id"])
+        kind = "card expected" if beat.opens_case else "no card: " + ("repost" if beat.repost_of else "own account")
+        log.info("X: @%s posted %s (%s)", beat.handle, post["id"], kind)
+
+
+# --- the Slack emulator -------------------------------------------------------------
+def find_emulate() -> Path | None:
+    """node_modules/.bin/emulate above the current directory or above this package."""
+    for start in (Path.cwd(), Path(__file__).resolve().parent):
+        for folder in (start, *start.parents):
+            exe = folder / "node_modules" / ".bin" / "emulate"
+            if exe.exists():
+                return exe
+    return None
+
+
+def _seed(bot_token: str) -> dict:
+    users = [{"name": n, "real_name": n.capitalize(), "email": f"{n}@acme-phones.test"} for n in ("alice", "bob", "carol")]
+    bot = {"app_id": "A0SOCIALDK", "bot_id": "B0SOCIALDK", "bot_user_id": "U0SOCIALDK"}
+    return {"slack": {
+        "team": {"name": "Acme Phones", "domain": "acme-phones"},
+        "users": users,  # before channels: the emulator makes existing users members
+        "channels": [{"name": CHANNEL, "topic": "Posts about Acme Phones, worked by the care team"}],
+        "oauth_apps": [{"client_id": "1111.2222", "client_secret": secrets.token_hex(8), "name": "socialdesk",
+                        "bot_name": "socialdesk", "redirect_uris": ["http://127.0.0.1/slack/oauth_redirect"],
+                        "scopes": list(BOT_SCOPES), **bot}],
+        "tokens": [{"token": bot_token, "type": "bot", "user": bot["bot_user_id"], "scopes": list(BOT_SCOPES), **bot}],
+    }}
+
+
+def _die_with_parent() -> None:
+    # Linux: if the sandbox is killed -9, the kernel still stops the emulator.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def start_emulator(exe: Path, port: int, workdir: Path, bot_token: str) -> subprocess.Popen:
+    seed = workdir / "emulate-seed.yaml"
+    seed.write_text(yaml.safe_dump(_seed(bot_token), sort_keys=False))
+    with (workdir / "emulate.log").open("wb") as out:
+        return subprocess.Popen(
+            [str(exe), "start", "-s", "slack", "-p", str(port), "--seed", str(seed)],
+            cwd=workdir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, killed as one on the way out
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+
+
+def stop_emulator(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+def wait_for_channel(proc: subprocess.Popen, api: str, token: str, workdir: Path, timeout: float = 30) -> str:
+    """Wait until auth.test answers; returns the id of #social-care."""
+    headers = {"Authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            tail = (workdir / "emulate.log").read_text(errors="replace")[-2000:]
+            raise SandboxError(f"the Slack emulator exited with {proc.returncode}:\n{tail}")
+        with contextlib.suppress(httpx.TransportError, ValueError):
+            if httpx.post(api + "auth.test", headers=headers, timeout=2).json().get("ok"):
+                break
+        if time.monotonic() > deadline:
+            raise SandboxError(f"the Slack emulator did not answer within {timeout:.0f} s")
+        time.sleep(0.1)
+    listing = httpx.post(api + "conversations.list", headers=headers, json={"limit": 1000}, timeout=5).json()
+    return next(c["id"] for c in listing["channels"] if c["name"] == CHANNEL)
+
+
+# --- the command ----------------------------------------------------------------------
+def _positive(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return number
+
+
+def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
+    p = subparsers.add_parser(
+        "sandbox", help="try it locally: a Slack emulator, a fake X and the app, no credentials",
+        description="Run the app against a local Slack emulator and a fake X playing a scripted "
+                    "day at a fictional phone maker. Nothing leaves 127.0.0.1.")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"the Slack emulator's port; its web inspector shows the cards (default {DEFAULT_PORT})")
+    p.add_argument("--db", type=Path, metavar="PATH", help="SQLite file to keep (default: a temporary one)")
+    p.add_argument("--speed", type=_positive, default=1.0,
+                   help=f"play the {SCENARIO_SECONDS // 60}-minute scenario this many times faster (default 1)")
+    p.add_argument("--duration", type=_positive, metavar="SECONDS", help="stop by itself this long after starting")
+    p.set_defaults(func=lambda _settings, args: run(args))
+
+
+def _bind(port: int) -> int | None:
+    """The port bound (0: any free one), or None when it is taken."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return None
+        return sock.getsockname()[1]
+
+
+def _raise_interrupt(_signum, _frame):  # type: ignore[no-untyped-def]
+    raise KeyboardInterrupt  # SIGTERM while starting: unwind so every part is stopped
+
+
+def run(args: argparse.Namespace) -> int:
+    exe = find_emulate()
+    if exe is None:
+        print(NPM_HINT, file=sys.stderr)
+        return 2
+    if _bind(args.port) is None:
+        print(f"port {args.port} on 127.0.0.1 is in use; choose another with --port", file=sys.stderr)
+        return 2
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)  # serve() installs its own handlers later
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="socialdesk-sandbox-")))
+        try:
+            _run(args, exe, workdir, stack)
+        except SandboxError as exc:
+            print(f"socialdesk sandbox: {exc}", file=sys.stderr)
+            return 1
+    print("sandbox stopped: the Slack emulator, fake X and the app are down", flush=True)
+    return 0
+
+
+def _run(args: argparse.Namespace, exe: Path, workdir: Path, stack: contextlib.ExitStack) -> None:
+    from socialdesk.app import build
+    from socialdesk.config import Settings
+    from socialdesk.server import serve
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import session_scope, utcnow
+
+    bot_token = "xoxb-sandbox-" + secrets.token_hex(8)
+    proc = start_emulator(exe, args.port, workdir, bot_token)
+    stack.callback(stop_emulator, proc)
+    inspector, api = f"http://127.0.0.1:{args.port}", f"http://127.0.0.1:{args.port}/api/"
+    channel = wait_for_channel(proc, api, bot_token, workdir)
+
+    fake = FakeX(bearer_token="sandbox-" + secrets.token_hex(8), port=0, own_username=OWN_HANDLE)
+    stack.callback(fake.stop)
+    scenario = Scenario(fake, args.speed)
+    stack.callback(scenario.stop)
+    scenario.seed()
+    fake.start()
+
+    db = args.db.resolve() if args.db else workdir / "socialdesk.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    app_port, signing_secret = _bind(0), secrets.token_hex(16)
+    settings = Settings(
+        _env_file=None,  # a sandbox never picks up real credentials from .env
+        SOCIALDESK_DATABASE_URL=f"sqlite:///{db}", SLACK_BOT_TOKEN=bot_token, SLACK_SIGNING_SECRET=signing_secret,
+        SLACK_APP_TOKEN=None, SOCIALDESK_SLACK_API_URL=api, SOCIALDESK_X_API_URL=fake.url,
+        SOCIALDESK_X_BEARER_TOKEN=fake.bearer_token, SOCIALDESK_OWN_HANDLES=OWN_HANDLE,
+        SOCIALDESK_HTTP_HOST="127.0.0.1", SOCIALDESK_HTTP_PORT=app_port,
+    )
+    desk = build(settings)
+    with session_scope(desk.engine) as session:
+        rules = rule_store.list_rules(session=session)
+        if not rules:
+            rule_store.add_rule(session=session, network="x", query=QUERY, channel_id=channel,
+                                every_seconds=POLL_SECONDS, lang=None, include_reposts=False, now=utcnow())
+        for rule in rules:
+            # Emulator channel ids are new each run: a kept --db points its rules at today's channel.
+            if rule.channel_id != channel:
+                rule.channel_id = channel
+                session.add(rule)
+
+    later = len([b for b in SCENARIO if b.at > 0])
+    expect = (f"What to expect: {len(SCENARIO) - later} posts are waiting and {later} more arrive over the next "
+              f"{SCENARIO_SECONDS / args.speed:.0f} s, among them a burst of 6 similar complaints. Each customer "
+              f"post gets a card within about {POLL_SECONDS} s (at most one card a second per channel). The repost "
+              f"and @{OWN_HANDLE}'s own reply get no card. Reload the inspector page to see new cards.")
+    stop = (f"Stops by itself after {args.duration:g} s; Ctrl-C stops it sooner." if args.duration
+            else "Press Ctrl-C to stop everything.")
+    print(f"""
+socialdesk sandbox: Acme Phones, all on 127.0.0.1, no credentials
+
+  Cards appear here (#{CHANNEL}):  {inspector}/?tab=messages&channel={channel}
+  Slack requests go to:            http://127.0.0.1:{app_port}/slack/events  (signing secret {signing_secret})
+  Fake X API:                      {fake.url}  (rule: "{QUERY}" every {POLL_SECONDS} s)
+  Database:                        {db}
+
+{textwrap.fill(expect, 88)}
+
+{stop}
+""", flush=True)
+
+    scenario.start()
+    if args.duration:
+        # The same path as Ctrl-C / SIGTERM: serve() handles the signal and closes the app.
+        timer = threading.Timer(args.duration, os.kill, args=(os.getpid(), signal.SIGTERM))
+        timer.daemon = True
+        timer.start()
+        stack.callback(timer.cancel)
+    serve(desk)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from socialdesk.sandbox.fake_x import FakeX
+from tests.support.app_process import AppProcess, app_env
+from tests.support.slack_proxy import SlackProxy
+
+X_TOKEN = "e2e-bearer"
+
+
+@pytest.fixture
+def fake_x() -> Iterator[FakeX]:
+    with FakeX(bearer_token=X_TOKEN, own_username="acmephones") as server:
+        yield server
+
+
+@pytest.fixture
+def slack_proxy(slack_emulator) -> Iterator[SlackProxy]:
+    with SlackProxy(slack_emulator.url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def app(db_url, slack_proxy, fake_x, tmp_path) -> Iterator[AppProcess]:
+    """The app as a process (not started): tests add rules with its CLI, then start it."""
+    process = AppProcess(
+        env=app_env(db_url=db_url, slack_api_url=slack_proxy.url, x_url=fake_x.url, x_token=X_TOKEN,
+                    SOCIALDESK_SLACK_POST_INTERVAL="0.3"),
+        log_path=tmp_path / "app.log",
+    )
+    yield process
+    if process.proc is not None and process.proc.poll() is None:
+        process.stop()
+    print(process.log()[-4000:])  # shown by pytest on failure

@@ -1,0 +1,68 @@
+"""Faults through the running app: kill -9 mid-publish, X rate limits and outages, Slack retries."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from socialdesk.sources.x import SEARCH_PATH
+from tests.e2e.helpers import case_id_of, cards
+from tests.support.slack_signing import JSON, app_home_opened_event, event_callback_body, post_signed
+from tests.support.waiting import wait_for
+
+
+def test_kill_9_during_publishing_loses_and_doubles_nothing(app, fake_x, slack_emulator, db_url):
+    channel = slack_emulator.new_channel("kill")
+    app.cli("rules", "add", "--network", "x", "--query", "acme", "--channel", channel, "--every", "5")
+    app.start()
+    time.sleep(1)  # the rule's first poll sees nothing: everything after it is new
+    posts = [fake_x.post(username=f"c{i % 5}", text=f"acme order {i} never arrived") for i in range(24)]
+    rng = random.Random(7)
+    for _ in range(3):
+        before = len(cards(slack_emulator, channel))
+        wait_for(lambda: len(cards(slack_emulator, channel)) > before, timeout=20, what="publishing to progress")
+        time.sleep(rng.uniform(0.0, 0.6))  # land anywhere in the post → record window
+        app.kill9()
+        app.start()
+    final = wait_for(lambda: (c := cards(slack_emulator, channel)) and len(c) >= len(posts) and c,
+                     timeout=60, what="every card")
+    time.sleep(3)
+    final = cards(slack_emulator, channel)
+    case_ids = [case_id_of(c) for c in final]
+    assert len(final) == len(posts) and len(set(case_ids)) == len(posts)
+    texts = sorted(c["blocks"][1]["text"]["text"] for c in final)
+    assert texts == sorted(p["text"] for p in posts)
+
+
+def test_a_burst_with_x_429_and_503_loses_nothing_and_waits_for_the_reset(app, fake_x, slack_emulator):
+    channel = slack_emulator.new_channel("burst")
+    app.cli("rules", "add", "--network", "x", "--query", "acme", "--channel", channel, "--every", "5")
+    app.start()
+    wait_for(lambda: fake_x.requests_to(SEARCH_PATH), timeout=10, what="the first poll")
+    burst = [fake_x.post(username=f"b{i}", text=f"acme battery died {i}") for i in range(12)]
+    fake_x.unavailable_next(SEARCH_PATH)
+    reset = fake_x.rate_limit_next(SEARCH_PATH, 12)
+    wait_for(lambda: any(r.at > 0 for r in fake_x.requests_to(SEARCH_PATH)[-1:]) and len(fake_x.requests_to(SEARCH_PATH)) >= 3,
+             timeout=30, what="the 503 and the 429")
+    limited_at = fake_x.requests_to(SEARCH_PATH)[2].at
+    final = wait_for(lambda: (c := cards(slack_emulator, channel)) and len(c) >= 12 and c, timeout=60, what="12 cards")
+    after_limit = [r.at for r in fake_x.requests_to(SEARCH_PATH) if r.at > limited_at]
+    assert after_limit and min(after_limit) >= reset, "a request went out before x-rate-limit-reset"
+    time.sleep(6)
+    assert len(cards(slack_emulator, channel)) == 12
+    assert sorted(c["blocks"][1]["text"]["text"] for c in final) == sorted(p["text"] for p in burst)
+    rules = app.cli("rules", "list").stdout
+    assert "last error:" not in rules  # recovered
+
+
+def test_a_retried_event_is_handled_once(app, slack_emulator, slack_proxy):
+    app.start()
+    user = slack_emulator.users["alice"]
+    body = event_callback_body(event=app_home_opened_event(user_id=user), event_id="Ev0SOCIAL1", team_id=slack_emulator.team_id)
+    first = post_signed(app.events_url, body, app.signing_secret, JSON)
+    retry = post_signed(app.events_url, body, app.signing_secret, JSON,
+                        extra_headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    assert first.status_code == 200 and retry.status_code == 200
+    wait_for(lambda: slack_proxy.times_of("views.publish"), timeout=10, what="the App Home")
+    time.sleep(1)
+    assert len(slack_proxy.times_of("views.publish", status=None)) == 1

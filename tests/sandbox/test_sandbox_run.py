@@ -1,0 +1,95 @@
+"""`socialdesk sandbox` end to end: emulator, FakeX scenario and the app, then nothing left running."""
+
+from __future__ import annotations
+
+import html
+import re
+import sqlite3
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from socialdesk.sandbox.run import OWN_HANDLE, SCENARIO, find_emulate
+from tests.support.ports import free_port
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(find_emulate() is None and not os.environ.get("CI"), reason="node_modules/.bin/emulate is missing: run npm ci"),
+]
+
+def _emulators_on(port: int) -> str:
+    found = subprocess.run(["pgrep", "-af", f"emulate start -s slack -p {port} "], capture_output=True, text=True)
+    return found.stdout.strip()
+
+
+def test_sandbox_plays_the_scenario_and_stops_cleanly(tmp_path: Path) -> None:
+    port, db = free_port(), tmp_path / "s.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "socialdesk", "sandbox", "--port", str(port), "--speed", "20", "--duration", "25", "--db", str(db)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=_read_into, args=(proc, lines), daemon=True)
+    reader.start()
+    try:
+        inspector = _wait_for_inspector_url(lines, port)
+        # The printed URL shows the channel's messages; the hostile post appears as text, not a ping.
+        page = _wait_for(lambda: _page_with(inspector, "refund now"), timeout=20)
+        assert "Messages In # social-care" in page
+        shown = html.unescape(page)
+        assert "&lt;!channel&gt; refund now &amp; &lt;@U0ADMIN&gt;" in shown
+        assert proc.wait(timeout=45) == 0, "".join(lines)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(5)
+    output = "".join(lines)
+    assert "sandbox stopped" in output
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT a.handle, p.is_repost, c.message_ts FROM cases c "
+            "JOIN posts p ON p.id = c.first_post_id JOIN authors a ON a.id = p.author_id"
+        ).fetchall()
+    expected = sorted(b.handle for b in SCENARIO if b.opens_case)
+    assert sorted(handle for handle, _, _ in rows) == expected, output
+    assert OWN_HANDLE not in {handle for handle, _, _ in rows}
+    assert not any(is_repost for _, is_repost, _ in rows)
+    assert all(ts for _, _, ts in rows), f"cards not posted: {rows}"
+    assert _emulators_on(port) == ""
+
+
+def _read_into(proc: subprocess.Popen, lines: list[str]) -> None:
+    for line in proc.stdout:  # type: ignore[union-attr]
+        lines.append(line)
+
+
+def _wait_for_inspector_url(lines: list[str], port: int) -> str:
+    pattern = re.compile(rf"http://127\.0\.0\.1:{port}/\?tab=messages&channel=C[A-Z0-9]+")
+    found = _wait_for(lambda: next((m.group(0) for line in lines if (m := pattern.search(line))), None), timeout=30)
+    assert found, "no inspector URL printed:\n" + "".join(lines)
+    return found
+
+
+def _page_with(url: str, needle: str) -> str | None:
+    try:
+        page = httpx.get(url, timeout=5).text
+    except httpx.TransportError:
+        return None
+    return page if needle in page else None
+
+
+def _wait_for(probe, *, timeout: float):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (value := probe()) is not None:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"gave up after {timeout} s")

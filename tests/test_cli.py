@@ -1,0 +1,81 @@
+"""The `socialdesk` command as a user runs it (a real process, a real database)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from socialdesk.sandbox.fake_x import FakeX
+
+
+def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SOCIALDESK_", "SLACK_"))}
+    return subprocess.run([sys.executable, "-m", "socialdesk", *args], env={**base, **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def env(db_url) -> dict[str, str]:
+    return {"SOCIALDESK_DATABASE_URL": db_url}
+
+
+def test_rules_lifecycle(env):
+    added = run("rules", "add", "--network", "x", "--query", "acme phone", "--channel", "C0123ABCD", "--every", "30", env=env)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "rule 1 added: x 'acme phone' → C0123ABCD every 30 s"
+    assert "SOCIALDESK_X_BEARER_TOKEN is not set" in added.stderr
+    listed = run("rules", "list", env=env).stdout
+    assert "C0123ABCD" in listed and "active" in listed and "acme phone" in listed and "never" in listed
+    assert run("rules", "pause", "1", env=env).stdout.strip() == "rule 1 paused"
+    assert "paused" in run("rules", "list", env=env).stdout
+    assert run("rules", "resume", "1", env=env).stdout.strip() == "rule 1 resumed"
+    assert run("rules", "remove", "1", env=env).stdout.strip() == "rule 1 removed; its cases stay"
+    assert run("rules", "list", env=env).stdout.startswith("no rules yet")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_user_errors_are_one_line_with_exit_code_2(env):
+    too_long = run("rules", "add", "--network", "x", "--query", "q" * 513, "--channel", "C0123ABCD", env=env)
+    assert too_long.returncode == 2
+    assert too_long.stderr == ("socialdesk: the query is 513 characters; x accepts at most 512. "
+                               "Shorten it or split it into two rules\n")
+    missing = run("rules", "pause", "42", env=env)
+    assert missing.returncode == 1 and missing.stderr.strip() == (
+        "socialdesk: there is no rule 42; `socialdesk rules list` shows the rules")
+    bad_port = run("run", env={**env, "SOCIALDESK_HTTP_PORT": "eighty"})
+    assert bad_port.returncode == 2 and bad_port.stderr.startswith("socialdesk: SOCIALDESK_HTTP_PORT is invalid")
+    assert "Traceback" not in bad_port.stderr
+    no_token = run("run", env=env)
+    assert no_token.returncode == 2
+    assert no_token.stderr.strip().startswith("socialdesk: SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token")
+    usage = run("rules", "frobnicate", env=env)
+    assert usage.returncode == 2 and "invalid choice" in usage.stderr
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_db_upgrade_reports_the_revision(env):
+    result = run("db", "upgrade", env=env)
+    assert result.returncode == 0 and result.stdout.strip() == "database is at revision 0001"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_preview_prints_normalized_posts_as_json_lines(env):
+    with FakeX(bearer_token="preview-token") as fake_x:
+        fake_x.post(username="dana_k", text="acme phone <!channel> & cracked")
+        original = fake_x.post(username="eli", text="acme phone is great")
+        fake_x.post(username="fan", text="", retweet_of=original["id"])
+        result = run("rules", "preview", "--network", "x", "--query", "acme phone",
+                     env={**env, "SOCIALDESK_X_API_URL": fake_x.url, "SOCIALDESK_X_BEARER_TOKEN": "preview-token"})
+        assert result.returncode == 0, result.stderr
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [r["author"]["handle"] for r in records] == ["fan", "eli", "dana_k"]
+        assert records[2]["text"] == "acme phone <!channel> & cracked"
+        assert records[0]["is_repost"] and records[0]["skipped"] == "repost"
+        assert records[1]["skipped"] is None
+        bad = run("rules", "preview", "--network", "x", "--query", "acme",
+                  env={**env, "SOCIALDESK_X_API_URL": fake_x.url, "SOCIALDESK_X_BEARER_TOKEN": "wrong"})
+        assert bad.returncode == 2 and "X refused the credentials (401" in bad.stderr
