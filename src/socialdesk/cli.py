@@ -54,6 +54,7 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
         rule = rule_store.add_rule(
             session=session, network=args.network, query=args.query, channel_id=args.channel,
             every_seconds=args.every, lang=args.lang, include_reposts=args.include_reposts, now=utcnow(),
+            backfill=args.backfill,
         )
     print(f"rule {rule.id} added: {args.network} {args.query!r} → {args.channel} every {args.every} s")
     if args.network == "x" and not settings.x_bearer_token:
@@ -128,6 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--every", type=int, default=DEFAULT_POLL_SECONDS, metavar="SECONDS", help=f"poll interval (default {DEFAULT_POLL_SECONDS}, minimum 5)")
     add.add_argument("--lang", help="only posts in this language (ISO code, e.g. en)")
     add.add_argument("--include-reposts", action="store_true", help="also open cases for reposts")
+    add.add_argument("--backfill", action="store_true",
+                     help="open cases for every match X still has (recent search: 7 days), not just the newest page")
     add.set_defaults(func=cmd_rules_add)
     rules.add_parser("list", help="list saved searches and their state").set_defaults(func=cmd_rules_list)
     for name, paused in (("pause", True), ("resume", False)):

@@ -51,7 +51,8 @@ def add_rule(engine, **kw) -> int:
     with session_scope(engine) as session:
         rule = rule_store.add_rule(session=session, network="x", query=kw.pop("query", QUERY), channel_id="C1",
                                    every_seconds=kw.pop("every", 60), lang=None,
-                                   include_reposts=kw.pop("include_reposts", False), now=datetime.now(UTC))
+                                   include_reposts=kw.pop("include_reposts", False), now=datetime.now(UTC),
+                                   backfill=kw.pop("backfill", False))
         return rule.id
 
 
@@ -90,6 +91,14 @@ def test_new_rule_takes_only_the_newest_page(engine, fake_x, clock):
     assert "since_id" not in request.query and request.query["max_results"] == "10"
     assert request.query["expansions"] == "author_id"
     assert "note_tweet" in request.query["tweet.fields"] and "conversation_id" in request.query["tweet.fields"]
+
+
+def test_backfill_walks_every_page_of_a_new_rule(engine, fake_x, clock):
+    old = post_many(fake_x, 25)
+    rule_id = add_rule(engine, backfill=True)
+    assert make_poller(engine, fake_x, clock, page_size=10).poll_rule(rule_id) == 25
+    assert stored_ids(engine) == sorted(old)
+    assert rule(engine, rule_id).cursor == {"since_id": old[-1]}
 
 
 def test_walks_every_page_then_continues_from_the_newest(engine, fake_x, clock):

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from socialdesk.listeners.deps import Deps
+from socialdesk.slack.text import escape
 
 HELP = (
     "*socialdesk* — social posts as cases you can work from Slack.\n"
@@ -25,5 +26,5 @@ def register(app: App, deps: Deps) -> None:
             return
         ack(
             response_type="ephemeral",
-            text=f"`/social {words[0][:40]}` is not a command socialdesk knows yet.\n\n{HELP}",
+            text=f"`/social {escape(words[0][:40])}` is not a command socialdesk knows yet.\n\n{HELP}",
         )

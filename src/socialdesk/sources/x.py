@@ -149,7 +149,7 @@ class XSource:
         self._page_size = page_size
 
     def fetch(self, query: str, cursor: dict[str, Any] | None) -> Page:
-        fresh = cursor is None  # a new search: only its newest page, no backfill
+        fresh = cursor is None  # a new search: only its newest page; {} asks for a backfill
         cursor = dict(cursor or {})
         since_id, next_token = cursor.get("since_id"), cursor.get("next_token")
         params: dict[str, Any] = {

@@ -27,7 +27,9 @@ def add_rule(
     lang: str | None,
     include_reposts: bool,
     now: datetime,
+    backfill: bool = False,
 ) -> RuleRow:
+    """A new rule starts from the newest page (cursor None); `backfill` walks every page instead."""
     rule = RuleRow(
         network=network,
         query=query,
@@ -36,6 +38,7 @@ def add_rule(
         lang=lang,
         include_reposts=include_reposts,
         created_at=now,
+        cursor={} if backfill else None,
     )
     session.add(rule)
     session.flush()
