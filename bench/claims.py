@@ -150,6 +150,7 @@ class SlowSlack:
 
             do_GET = do_POST
 
+        ThreadingHTTPServer.request_queue_size = 128  # the default listen backlog of 5 would drop SYNs
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._client = client

@@ -27,6 +27,22 @@ class Settings(BaseSettings):
     x_bearer_token: SecretStr | None = Field(None, alias="SOCIALDESK_X_BEARER_TOKEN")
     x_api_url: str = Field("https://api.x.com", alias="SOCIALDESK_X_API_URL")
     own_handles: str = Field("", alias="SOCIALDESK_OWN_HANDLES")
+    # Replying on X as the brand: OAuth 2.0 (PKCE; `socialdesk auth x`) or OAuth 1.0a keys.
+    x_client_id: str | None = Field(None, alias="SOCIALDESK_X_CLIENT_ID")
+    x_client_secret: SecretStr | None = Field(None, alias="SOCIALDESK_X_CLIENT_SECRET")
+    x_redirect_uri: str = Field("http://127.0.0.1:8765/x/callback", alias="SOCIALDESK_X_REDIRECT_URI")
+    x_authorize_url: str = Field("https://x.com/i/oauth2/authorize", alias="SOCIALDESK_X_AUTHORIZE_URL")
+    x_api_key: SecretStr | None = Field(None, alias="SOCIALDESK_X_API_KEY")
+    x_api_secret: SecretStr | None = Field(None, alias="SOCIALDESK_X_API_SECRET")
+    x_access_token: SecretStr | None = Field(None, alias="SOCIALDESK_X_ACCESS_TOKEN")
+    x_access_secret: SecretStr | None = Field(None, alias="SOCIALDESK_X_ACCESS_SECRET")
+    # Who may send public replies: user ids and/or user group ids; empty = the rule's channel members.
+    reply_users: str = Field("", alias="SOCIALDESK_REPLY_USERS")
+    reply_groups: str = Field("", alias="SOCIALDESK_REPLY_GROUPS")
+    # Two-person rule: when approvers are set, replies by anyone else wait for one of them.
+    approvers: str = Field("", alias="SOCIALDESK_APPROVERS")
+    tags: str = Field("bug,billing,shipping,praise,question,refund", alias="SOCIALDESK_TAGS")
+    saved_replies_file: str | None = Field(None, alias="SOCIALDESK_SAVED_REPLIES_FILE")
     # Seconds between card posts in one channel; Slack allows about one per second.
     slack_post_interval: float = Field(1.0, alias="SOCIALDESK_SLACK_POST_INTERVAL", ge=0)
     log_level: str = Field("INFO", alias="SOCIALDESK_LOG_LEVEL")
@@ -46,6 +62,26 @@ class Settings(BaseSettings):
         """Our own accounts, lower-cased, without '@'."""
         parts = self.own_handles.replace(",", " ").split()
         return frozenset(p.lstrip("@").lower() for p in parts if p.strip("@"))
+
+    @staticmethod
+    def _ids(value: str) -> frozenset[str]:
+        return frozenset(p for p in value.replace(",", " ").split() if p)
+
+    @property
+    def reply_user_set(self) -> frozenset[str]:
+        return self._ids(self.reply_users)
+
+    @property
+    def reply_group_set(self) -> frozenset[str]:
+        return self._ids(self.reply_groups)
+
+    @property
+    def approver_set(self) -> frozenset[str]:
+        return self._ids(self.approvers)
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t.strip() for t in self.tags.split(",") if t.strip()]
 
     def require(self, *names: str) -> None:
         """Raise ConfigError naming the first unset variable among `names` (field names)."""

@@ -14,6 +14,7 @@ class Network(str, enum.Enum):
 
 class CaseStatus(str, enum.Enum):
     NEW = "new"
+    REOPENED = "reopened"  # the customer wrote again after it was resolved: claimable like new
     CLAIMED = "claimed"
     REPLIED = "replied"
     RESOLVED = "resolved"
@@ -24,6 +25,21 @@ class EventKind(str, enum.Enum):
     OPENED = "opened"
     CLAIMED = "claimed"
     UNCLAIMED = "unclaimed"
+    ASSIGNED = "assigned"
+    NOTE = "note"
+    REPLY_REQUESTED = "reply_requested"
+    REPLY_APPROVED = "reply_approved"
+    REPLY_REJECTED = "reply_rejected"
+    REPLY_SENT = "reply_sent"
+    REPLY_FAILED = "reply_failed"
+    REPLY_REFUSED = "reply_refused"  # not allowed to reply: the attempt is audited
+    MARKED_REPLIED = "marked_replied"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    IGNORED = "ignored"
+    TAGGED = "tagged"
+    PRIORITY = "priority"
+    FOLLOW_UP = "follow_up"
     CARD_POSTED = "card_posted"
 
 

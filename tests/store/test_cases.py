@@ -22,7 +22,7 @@ def open_case(engine, text="my Acme phone broke") -> int:
 
 
 def test_migrations_reach_head(engine):
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
 
 
 def test_a_post_is_stored_once_and_opens_one_case(engine):
@@ -115,3 +115,23 @@ def test_removing_a_rule_keeps_its_cases(engine):
     with session_scope(engine) as session:
         view = cases.case_view(session=session, case_id=case_id)
     assert view.rule_id is None and view.post.text == "my Acme phone broke"
+
+
+def test_upgrading_a_0001_database_keeps_its_rules_and_cases(db_url):
+    from alembic import command
+
+    from socialdesk.store.db import alembic_config, make_engine, upgrade
+
+    engine = make_engine(db_url)
+    try:
+        command.upgrade(alembic_config(engine), "0001")
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO rules (network, query, channel_id, every_seconds, include_reposts, paused, created_at, "
+                "consecutive_failures) VALUES ('x', 'acme', 'C1', 60, false, false, '2026-01-01 00:00:00', 0)")
+        upgrade(engine)
+        with session_scope(engine) as session:
+            [rule] = rule_store.list_rules(session=session)
+        assert rule.kind == "search" and rule.query == "acme"
+    finally:
+        engine.dispose()

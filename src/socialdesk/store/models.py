@@ -38,6 +38,10 @@ class RuleRow(SQLModel, table=True):
     include_reposts: bool = False
     paused: bool = False
     created_at: datetime
+    kind: str = Field(default="search", max_length=16)  # "search" or "mentions" (of our account)
+    # Triage: a post matching one of these words, or from an account this big, is high priority.
+    priority_keywords: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    priority_followers: int | None = None
     # Polling state ("cursor"): advanced in the same transaction that stores a page.
     cursor: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     last_polled_at: datetime | None = None
@@ -73,6 +77,10 @@ class PostRow(SQLModel, table=True):
     raw: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     rule_id: int | None = Field(default=None, foreign_key="rules.id", index=True)
     case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    sentiment: float | None = None  # VADER compound score, -1 … 1
+    # A follow-up in an existing case goes into the card's thread; same crash-safety as cards.
+    thread_ts: str | None = Field(default=None, max_length=32)
+    thread_attempted_at: datetime | None = None
 
 
 class CaseRow(SQLModel, table=True):
@@ -97,6 +105,52 @@ class CaseRow(SQLModel, table=True):
     claimed_at: datetime | None = None
     updated_at: datetime
     version: int = 1
+    customer_author_id: int | None = Field(default=None, index=True)
+    sentiment: float | None = None
+    tags: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    ignored_reason: str | None = Field(default=None, max_length=32)
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    last_action: str | None = Field(default=None, max_length=200)
+    customer_wrote_at: datetime | None = None  # a follow-up not yet seen by an agent
+    replying_user: str | None = Field(default=None, max_length=32)
+    replying_since: datetime | None = None
+
+
+class ReplyRow(SQLModel, table=True):
+    """A public reply: asked for, maybe approved, then sent once (or marked as sent elsewhere)."""
+
+    __tablename__ = "replies"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    key: str = Field(max_length=128, unique=True)  # idempotency: a retried submission finds this row
+    agent: str = Field(max_length=32)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(max_length=24)  # awaiting_approval, sending, sent, failed, rejected, marked
+    via: str | None = Field(default=None, max_length=16)  # api, intent, manual
+    external_id: str | None = Field(default=None, max_length=64)
+    url: str | None = Field(default=None, max_length=1024)
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    approver: str | None = Field(default=None, max_length=32)
+    approval_channel: str | None = Field(default=None, max_length=32)
+    approval_ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime
+    sent_at: datetime | None = None
+
+
+class CredentialRow(SQLModel, table=True):
+    """A network account we post as (X OAuth 2.0 user tokens), refreshed as they expire."""
+
+    __tablename__ = "credentials"
+
+    network: str = Field(primary_key=True, max_length=16)
+    access_token: str = Field(sa_column=Column(Text, nullable=False))
+    refresh_token: str | None = Field(default=None, sa_column=Column(Text))
+    expires_at: datetime | None = None
+    account_id: str | None = Field(default=None, max_length=64)
+    account_handle: str | None = Field(default=None, max_length=255)
+    updated_at: datetime
 
 
 class CaseEventRow(SQLModel, table=True):
