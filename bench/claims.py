@@ -20,6 +20,7 @@ a time.
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import secrets
 import shutil
@@ -320,8 +321,12 @@ def check_slack(emu, cases: dict[int, CaseRow], clicks: Counter, problems: list[
     losers = {cid: n - 1 for cid, n in clicks.items() if n > 1}
     for cid, expected in losers.items():
         case = cases[cid]
-        texts = [t for t in emu.ephemeral_texts(case.channel_id) if f"#{cid}" in t]
-        told = [t for t in texts if f"already claimed by <@{case.assignee}>" in t]
+        while True:  # the losers' replies go out after their acks, a few at a time
+            texts = [t for t in emu.ephemeral_texts(case.channel_id) if f"#{cid}" in t]
+            told = [t for t in texts if f"already claimed by <@{case.assignee}>" in t]
+            if len(texts) >= min(expected, 20) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         # The inspector lists at most 20 ephemerals per channel.
         print(f"  losers: {len(told)} of the {min(expected, 20)} most recent ephemerals visible say "
               f"'already claimed by <@{case.assignee}>' ({expected} losing clicks)")
@@ -332,22 +337,30 @@ def check_slack(emu, cases: dict[int, CaseRow], clicks: Counter, problems: list[
           f"{len(cases) - len(stale)}/{len(cases)} cards show the owner")
 
 
-def app_log_problems(log: Path) -> list[str]:
-    """Warnings and errors in the app's log; waitress's queue warnings are summarised."""
+BOLT_TOKEN_WARNING = "As you gave `client` as well, `token` will be unused."
+
+
+def app_log_findings(log: Path) -> tuple[list[str], list[str]]:
+    """(notes, problems) from the app's log. Notes: waitress queueing under the burst, and
+    bolt's start-up warning (App() reads SLACK_BOT_TOKEN itself although app.build passes
+    a client). Any other warning or error is a problem."""
     lines = log.read_text(errors="replace").splitlines()
     bad = [ln for ln in lines if any(w in ln for w in (" ERROR ", " CRITICAL ", "Traceback", " WARNING "))]
     depths = [int(ln.rsplit(" ", 1)[1]) for ln in bad if "Task queue depth is" in ln]
     limits = [ln for ln in bad if "connection limit" in ln]
-    other = [ln for ln in bad if "Task queue depth is" not in ln and "connection limit" not in ln]
-    found = []
+    token = [ln for ln in bad if BOLT_TOKEN_WARNING in ln]
+    other = [ln for ln in bad if ln not in limits and ln not in token and "Task queue depth is" not in ln]
+    notes, problems = [], []
     if depths:
-        found.append(f"waitress logged 'Task queue depth is N' {len(depths)} times (deepest {max(depths)}): "
+        notes.append(f"waitress logged 'Task queue depth is N' {len(depths)} times (deepest {max(depths)}): "
                      "requests waited for one of its 16 threads")
     if limits:
-        found.append(f"waitress reached its connection limit {len(limits)} times (stopped accepting connections)")
+        notes.append(f"waitress reached its connection limit {len(limits)} times (stopped accepting for a moment)")
+    if token:
+        notes.append(f"slack_bolt warned at start: {BOLT_TOKEN_WARNING!r}")
     if other:
-        found.append(f"the app logged {len(other)} other warning/error lines, e.g.:\n    " + "\n    ".join(other[:10]))
-    return found
+        problems.append(f"the app logged {len(other)} other warning/error lines, e.g.:\n    " + "\n    ".join(other[:10]))
+    return notes, problems
 
 
 # --- main -----------------------------------------------------------------------------
@@ -362,9 +375,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="repeat both scenarios on fresh cases (default 1)")
     parser.add_argument("--slack-latency", type=float, default=0, metavar="MS",
                         help="add this many ms to each of the app's Slack Web API calls (default 0: the bare emulator)")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, database)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the work directory (app and emulator logs, database, clicks.csv)")
     args = parser.parse_args(argv)
 
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=REPO, capture_output=True, text=True).stdout
+    print(f"code: {head or 'unknown'}{' + uncommitted changes in src/' if dirty.strip() else ''}")
+    print(f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          "(other work on the machine skews the figures)")
     workdir = Path(tempfile.mkdtemp(prefix="socialdesk-claims-"))
     secret = secrets.token_hex(16)
     problems: list[str] = []
@@ -418,7 +437,17 @@ def main(argv: list[str] | None = None) -> int:
             slow.close()
         slack_emulator.stop(emu_proc)
 
-    problems += app_log_problems(workdir / "socialdesk.log")
+    notes, log_problems = app_log_findings(workdir / "socialdesk.log")
+    problems += log_problems
+    with (workdir / "clicks.csv").open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["scenario", "case_id", "user_id", "seconds", "status", "error"])
+        for scenario, outcomes in (("a", all_a), ("b", all_b)):
+            out.writerows([scenario, o.click.case_id, o.click.user_id, f"{o.seconds:.4f}", o.status, o.error or ""]
+                          for o in outcomes)
+    print("\nnotes from the app's log:")
+    for n in notes:
+        print(f"  - {n}")
     print("\nproblems:" if problems else "\nno problems: every click acknowledged, one owner per case, Slack updated")
     for p in problems:
         print(f"  - {p}")

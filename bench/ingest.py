@@ -19,6 +19,7 @@ Figures only; nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import sys
@@ -193,6 +194,17 @@ def run(backend: str, url: str, pages: list[dict]) -> Result:
 
 # --- reporting ------------------------------------------------------------------------
 
+def code_version() -> str:
+    """The commit measured, and whether src/ had uncommitted changes."""
+    import subprocess
+
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + (" + uncommitted changes in src/" if git("status", "--porcelain", "--", "src") else "")
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -208,10 +220,13 @@ def report(result: Result) -> None:
           f"{result.accepted:,} accepted, {result.stored:,} cases opened, "
           f"{result.stored / s['store']:,.0f} cases/s)")
     print(f"  overall    {result.posts / total:>10,.0f} posts/s   ({total:.2f} s in the stages, {result.wall:.2f} s wall)")
-    print(f"  rows       posts={result.rows[0]:,} cases={result.rows[1]:,}")
+    posts, cases = result.rows
+    # A stored post opens a case or, when it continues a case's conversation, joins it.
+    print(f"  rows       posts={posts:,} cases={cases:,} (so {posts - cases:,} posts joined existing cases)")
     print(f"  peak RSS   {peak_rss_mib():,.0f} MiB (whole process so far)")
-    if result.rows != (result.stored, result.stored):
-        print(f"  WARNING: {result.stored:,} cases opened but the tables hold {result.rows}", file=sys.stderr)
+    if cases != result.stored or posts != result.accepted:
+        print(f"  WARNING: {result.accepted:,} posts accepted and {result.stored:,} cases opened, "
+              f"but the tables hold {posts:,} posts and {cases:,} cases", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="after SQLite, run again on a throwaway PostgreSQL (tests/support/postgres.py)")
     args = parser.parse_args(argv)
 
+    print(f"code: {code_version()}")
+    print(f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          "(other work on the machine skews the figures)")
     t = time.perf_counter()
     pages = build_pages(args.posts)
     n = sum(len(p.get("data", [])) for p in pages)

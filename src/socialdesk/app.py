@@ -22,10 +22,16 @@ from socialdesk.domain import Network
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.publish import Publisher
 from socialdesk.jobs.scheduler import build_scheduler
-from socialdesk.listeners import actions, commands, events
+from socialdesk.listeners import actions, commands, events, replies, views
 from socialdesk.listeners.deps import Deps
+from socialdesk.replying import ReplyDesk
+from socialdesk.saved_replies import load_saved_replies
+from socialdesk.slack.permissions import ReplyPermissions
+from socialdesk.sources.x_auth import XAuthError, XUserAuth
+from socialdesk.sources.x_reply import XReplier
 from socialdesk.sources.base import Source
 from socialdesk.sources.x import XSource
+from socialdesk.sources.x_mentions import XMentionsSource
 from socialdesk.store.db import make_engine, upgrade
 
 log = logging.getLogger(__name__)
@@ -77,6 +83,15 @@ class Socialdesk:
         self.engine.dispose()
 
 
+def brand_handle(x_auth: XUserAuth, settings: Settings) -> str:
+    """The account replies go out as: the authorized one, else the first own handle."""
+    try:
+        handle = x_auth.cached_handle()
+    except XAuthError:
+        handle = None
+    return handle or next(iter(sorted(settings.own_handle_set)), "our account")
+
+
 def build(
     settings: Settings,
     *,
@@ -102,13 +117,32 @@ def build(
         token_verification_enabled=False,  # no auth.test call at start: the app starts even when Slack is down
         process_before_response=False,  # ack first; listeners run after the response is sent
     )
-    deps = Deps(engine=engine, clock=clock)
-    for module in (events, actions, commands):
+    x_auth = XUserAuth(settings, http=http, engine=engine, clock=clock)
+    desk = ReplyDesk(
+        engine=engine,
+        replier=XReplier(http=http, api_url=settings.x_api_url, auth=x_auth, clock=clock),
+        clock=clock,
+        approvers=settings.approver_set,
+        not_configured="Replies to X are not set up: an admin must run `socialdesk auth x`.",
+    )
+    deps = Deps(
+        engine=engine,
+        clock=clock,
+        desk=desk,
+        permissions=ReplyPermissions(client=slack, users=settings.reply_user_set, groups=settings.reply_group_set),
+        brand=lambda: brand_handle(x_auth, settings),
+        saved_replies=load_saved_replies(settings.saved_replies_file),
+        tags=settings.tag_list,
+    )
+    for module in (events, actions, views, replies, commands):
         module.register(bolt, deps)
 
-    sources: dict[Network, Source] = {}
+    sources: dict[Network | tuple[Network, str], Source] = {}
     if settings.x_bearer_token:
         sources[Network.X] = XSource(
+            http=http, api_url=settings.x_api_url, bearer_token=settings.x_bearer_token.get_secret_value()
+        )
+        sources[(Network.X, "mentions")] = XMentionsSource(
             http=http, api_url=settings.x_api_url, bearer_token=settings.x_bearer_token.get_secret_value()
         )
     publisher = Publisher(engine=engine, slack=slack, clock=clock, post_interval=settings.slack_post_interval)
@@ -118,6 +152,7 @@ def build(
         own_handles=settings.own_handle_set,
         clock=clock,
         missing_source_hint={Network.X: "SOCIALDESK_X_BEARER_TOKEN is not set; add it and restart"},
+        follow_conversations=True,
     )
     scheduler = build_scheduler(engine=engine, poller=poller, publisher=publisher)
     return Socialdesk(

@@ -9,12 +9,13 @@ from collections.abc import Sequence
 
 import httpx
 
-from socialdesk import logs
+from socialdesk import cli_auth, logs
 from socialdesk.config import ConfigError, Settings, load_settings
 from socialdesk.sandbox import run as sandbox
-from socialdesk.rules import DEFAULT_POLL_SECONDS, Filters, RuleInvalid, rejection, validate
+from socialdesk.rules import DEFAULT_POLL_SECONDS, KINDS, Filters, RuleInvalid, rejection, validate, validate_schedule
 from socialdesk.sources.base import SourceError
 from socialdesk.sources.x import XSource
+from socialdesk.sources.x_mentions import lookup_user_id, mentions_query
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow
 
@@ -48,18 +49,48 @@ def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
-    validate(args.network, args.query, args.every, args.channel)
+    if args.kind == "mentions":
+        validate_schedule(args.every, args.channel)
+        handle = _own_account(settings, args)
+        query = mentions_query(_resolve_user_id(settings, handle))
+        what = f"mentions of @{handle} ({query})"
+    else:
+        if not args.query:
+            raise CliError("--query is required for a search rule (or use --kind mentions)")
+        query, what = args.query, repr(args.query)
+    validate(args.network, query, args.every, args.channel, kind=args.kind)
     engine = _store(settings)
     with session_scope(engine) as session:
         rule = rule_store.add_rule(
-            session=session, network=args.network, query=args.query, channel_id=args.channel,
+            session=session, network=args.network, query=query, channel_id=args.channel,
             every_seconds=args.every, lang=args.lang, include_reposts=args.include_reposts, now=utcnow(),
-            backfill=args.backfill,
+            backfill=args.backfill, kind=args.kind,
         )
-    print(f"rule {rule.id} added: {args.network} {args.query!r} → {args.channel} every {args.every} s")
+    print(f"rule {rule.id} added: {args.network} {what} → {args.channel} every {args.every} s")
     if args.network == "x" and not settings.x_bearer_token:
         print("note: SOCIALDESK_X_BEARER_TOKEN is not set; the rule will not poll until it is", file=sys.stderr)
     return 0
+
+
+def _own_account(settings: Settings, args: argparse.Namespace) -> str:
+    """--account, else the first of SOCIALDESK_OWN_HANDLES (in the order written)."""
+    if args.account and args.account.strip("@"):
+        return args.account.strip().lstrip("@")
+    handles = [h.lstrip("@") for h in settings.own_handles.replace(",", " ").split() if h.strip("@")]
+    if not handles:
+        raise CliError("a mentions rule needs our account: pass --account HANDLE or set SOCIALDESK_OWN_HANDLES")
+    return handles[0]
+
+
+def _resolve_user_id(settings: Settings, handle: str) -> str:
+    """Looked up once, when the rule is added: the rule keeps the id, which survives renames."""
+    settings.require("x_bearer_token")
+    with httpx.Client(timeout=15) as http:
+        try:
+            return lookup_user_id(http=http, api_url=settings.x_api_url, handle=handle,
+                                  bearer_token=settings.x_bearer_token.get_secret_value())  # type: ignore[union-attr]
+        except SourceError as exc:
+            raise CliError(f"could not look up @{handle} on X: {exc}") from None
 
 
 def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
@@ -111,6 +142,32 @@ def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_case_show(settings: Settings, args: argparse.Namespace) -> int:
+    from socialdesk.store import cases as case_store
+
+    engine = _store(settings)
+    try:
+        with session_scope(engine) as session:
+            view = case_store.case_view(session=session, case_id=args.id)
+            history = case_store.events(session=session, case_id=args.id)
+            posts = case_store.posts_of(session=session, case_id=args.id)
+    except case_store.CaseNotFound as exc:
+        raise CliError(f"{exc}; cases are numbered on their cards (\"case #12\")") from None
+    author = view.post.author
+    print(f"case #{view.case_id} · {view.status.value} · {view.priority} priority"
+          + (f" · owner {view.assignee}" if view.assignee else "") + (f" · tags {', '.join(view.tags)}" if view.tags else ""))
+    print(f"  {view.post.network.value} @{author.handle} ({author.name}, {author.followers} followers) · {view.post.url}")
+    print(f"  rule: {view.rule_query or '(removed)'} · channel {view.channel_id} · card ts {view.message_ts or '(not posted yet)'}")
+    print("posts:")
+    for post in posts:
+        print(f"  {post.created_at:%Y-%m-%d %H:%M} {post.url}\n    " + post.text.replace("\n", "\n    "))
+    print("history:")
+    for event in history:
+        details = " ".join(f"{k}={v!r}" for k, v in (event.payload or {}).items() if v is not None)
+        print(f"  {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<16} {event.actor:<12} {details}".rstrip())
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="socialdesk", description="Social customer care, worked from Slack.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -124,7 +181,11 @@ def _parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="saved searches").add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     add = rules.add_parser("add", help="add a saved search")
     add.add_argument("--network", required=True, choices=["x"])
-    add.add_argument("--query", required=True, help="the network's search query, e.g. '@acme OR \"acme phone\"'")
+    add.add_argument("--kind", choices=KINDS, default="search",
+                     help="search: posts matching --query (default); mentions: posts mentioning our account")
+    add.add_argument("--query", help="the network's search query, e.g. '@acme OR \"acme phone\"' (search rules)")
+    add.add_argument("--account", metavar="HANDLE",
+                     help="our account whose mentions to watch (mentions rules; default: the first of SOCIALDESK_OWN_HANDLES)")
     add.add_argument("--channel", required=True, help="Slack channel id for the cards (C0123ABCD)")
     add.add_argument("--every", type=int, default=DEFAULT_POLL_SECONDS, metavar="SECONDS", help=f"poll interval (default {DEFAULT_POLL_SECONDS}, minimum 5)")
     add.add_argument("--lang", help="only posts in this language (ISO code, e.g. en)")
@@ -147,7 +208,13 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--include-reposts", action="store_true")
     preview.add_argument("--limit", type=int, default=10, choices=range(10, 101), metavar="10..100")
     preview.set_defaults(func=cmd_rules_preview)
+    case = commands.add_parser("case", help="look at cases").add_subparsers(dest="case_command", required=True, metavar="ACTION")
+    show = case.add_parser("show", help="a case with its posts and full history")
+    show.add_argument("id", type=int)
+    show.set_defaults(func=cmd_case_show)
+
     sandbox.add_parser(commands)
+    cli_auth.add_parser(commands)
     return parser
 
 

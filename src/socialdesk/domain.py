@@ -113,3 +113,11 @@ class CaseView:
     priority: str = "normal"
     message_ts: str | None = None
     version: int = 1
+    sentiment: float | None = None
+    tags: tuple[str, ...] = ()
+    ignored_reason: str | None = None
+    last_action: str | None = None
+    customer_wrote_at: datetime | None = None
+    replying_user: str | None = None
+    first_response_at: datetime | None = None
+    updated_at: datetime | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from socialdesk.domain import Network, Post
@@ -9,6 +10,7 @@ from socialdesk.domain import Network, Post
 MAX_QUERY_LENGTH = {Network.X: 512}
 MIN_POLL_SECONDS = 5
 DEFAULT_POLL_SECONDS = 60
+KINDS = ("search", "mentions")  # a saved search, or the mentions of our own account
 
 
 class RuleInvalid(ValueError):
@@ -22,22 +24,34 @@ class Filters:
     own_handles: frozenset[str] = frozenset()
 
 
-def validate(network: str, query: str, every_seconds: int, channel_id: str) -> Network:
+def validate(network: str, query: str, every_seconds: int, channel_id: str, *, kind: str = "search") -> Network:
     try:
         net = Network(network)
     except ValueError:
         known = ", ".join(n.value for n in Network)
         raise RuleInvalid(f"unknown network {network!r}; choose one of: {known}") from None
-    if not query.strip():
-        raise RuleInvalid("the query is empty; give the words to search for")
-    limit = MAX_QUERY_LENGTH[net]
-    if len(query) > limit:
-        raise RuleInvalid(f"the query is {len(query)} characters; {net.value} accepts at most {limit}. Shorten it or split it into two rules")
+    if kind not in KINDS:
+        raise RuleInvalid(f"unknown rule kind {kind!r}; choose one of: {', '.join(KINDS)}")
+    if kind == "mentions":
+        # The account is resolved to its id once (`rules add --kind mentions`): renames don't break it.
+        if not re.fullmatch(r"user:\d+", query):
+            raise RuleInvalid(f"a mentions rule's query is our account's id, like 'user:12345', not {query!r}")
+    else:
+        if not query.strip():
+            raise RuleInvalid("the query is empty; give the words to search for")
+        limit = MAX_QUERY_LENGTH[net]
+        if len(query) > limit:
+            raise RuleInvalid(f"the query is {len(query)} characters; {net.value} accepts at most {limit}. Shorten it or split it into two rules")
+    validate_schedule(every_seconds, channel_id)
+    return net
+
+
+def validate_schedule(every_seconds: int, channel_id: str) -> None:
+    """The parts of a rule every kind has: how often, and which channel."""
     if every_seconds < MIN_POLL_SECONDS:
         raise RuleInvalid(f"--every {every_seconds} is too often; the minimum is {MIN_POLL_SECONDS} seconds")
     if not channel_id or not channel_id[0] in "CGD" or not channel_id.isalnum():
         raise RuleInvalid(f"{channel_id!r} is not a Slack channel id (like C0123ABCD); copy it from the channel's details")
-    return net
 
 
 def rejection(post: Post, filters: Filters) -> str | None:

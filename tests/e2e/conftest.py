@@ -13,7 +13,7 @@ X_TOKEN = "e2e-bearer"
 
 @pytest.fixture
 def fake_x() -> Iterator[FakeX]:
-    with FakeX(bearer_token=X_TOKEN, own_username="acmephones") as server:
+    with FakeX(bearer_token=X_TOKEN, own_username="acmephones", require_user_context=True) as server:
         yield server
 
 
@@ -23,12 +23,19 @@ def slack_proxy(slack_emulator) -> Iterator[SlackProxy]:
         yield proxy
 
 
+def oauth1_env(fake_x: FakeX) -> dict[str, str]:
+    """The brand account's OAuth 1.0a keys, as FakeX knows them: replies are signed for real."""
+    keys = fake_x.oauth1_keys
+    return {"SOCIALDESK_X_API_KEY": keys.consumer_key, "SOCIALDESK_X_API_SECRET": keys.consumer_secret,
+            "SOCIALDESK_X_ACCESS_TOKEN": keys.token, "SOCIALDESK_X_ACCESS_SECRET": keys.token_secret}
+
+
 @pytest.fixture
 def app(db_url, slack_proxy, fake_x, tmp_path) -> Iterator[AppProcess]:
     """The app as a process (not started): tests add rules with its CLI, then start it."""
     process = AppProcess(
         env=app_env(db_url=db_url, slack_api_url=slack_proxy.url, x_url=fake_x.url, x_token=X_TOKEN,
-                    SOCIALDESK_SLACK_POST_INTERVAL="0.3"),
+                    SOCIALDESK_SLACK_POST_INTERVAL="0.3", **oauth1_env(fake_x)),
         log_path=tmp_path / "app.log",
     )
     yield process

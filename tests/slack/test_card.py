@@ -27,6 +27,11 @@ def button_ids(card) -> list[str]:
     return [e.action_id for e in actions.elements]
 
 
+def menu_values(card) -> list[str]:
+    actions = [b for b in card.blocks if isinstance(b, ActionsBlock)][0]
+    return [o.value for o in actions.elements[-1].options]
+
+
 def test_new_card_snapshot():
     card = case_card(view())
     assert_snapshot({"text": card.text, "blocks": [b.to_dict() for b in card.blocks],
@@ -38,11 +43,38 @@ def test_claimed_card_snapshot():
     assert_snapshot({"text": card.text, "blocks": [b.to_dict() for b in card.blocks]}, SNAPSHOTS / "card_claimed.json")
 
 
-def test_new_card_offers_claim_and_claimed_card_offers_unclaim():
-    assert button_ids(case_card(view())) == [ids.CLAIM, ids.OPEN_POST]
-    claimed = case_card(view(status=CaseStatus.CLAIMED, assignee="U0ALICE", claimed_at=WHEN))
-    assert button_ids(claimed) == [ids.UNCLAIM, ids.OPEN_POST]
-    assert "Claimed* by <@U0ALICE>" in str(claimed.blocks[3].to_dict())
+@pytest.mark.parametrize(("status", "expected"), [
+    (CaseStatus.NEW, [ids.CLAIM, ids.REPLY, ids.NOTE, ids.RESOLVE, ids.MENU]),
+    (CaseStatus.REOPENED, [ids.CLAIM, ids.REPLY, ids.NOTE, ids.RESOLVE, ids.MENU]),
+    (CaseStatus.CLAIMED, [ids.REPLY, ids.NOTE, ids.RESOLVE, ids.MENU]),
+    (CaseStatus.REPLIED, [ids.RESOLVE, ids.REPLY, ids.NOTE, ids.MENU]),
+    (CaseStatus.RESOLVED, [ids.REOPEN, ids.NOTE, ids.MENU]),
+    (CaseStatus.IGNORED, [ids.REOPEN, ids.NOTE, ids.MENU]),
+])
+def test_buttons_follow_the_status(status, expected):
+    card = case_card(view(status=status, assignee="U0ALICE", claimed_at=WHEN))
+    assert button_ids(card) == expected
+    values = menu_values(card)
+    assert len(values) <= 5 and values[-1] == "open:7"  # Block Kit allows five overflow options
+    assert ("unclaim:7" in values) == (status is CaseStatus.CLAIMED)
+    assert ("ignore:7" in values) == (status not in (CaseStatus.RESOLVED, CaseStatus.IGNORED))
+
+
+def test_status_line_shows_owner_age_last_action_collision_and_follow_up():
+    card = case_card(view(status=CaseStatus.CLAIMED, assignee="U0ALICE", claimed_at=WHEN, updated_at=WHEN,
+                          last_action="note by <@U0BOB>", replying_user="U0BOB", customer_wrote_at=WHEN))
+    line = card.blocks[4].to_dict()["elements"][0]["text"]
+    assert line.startswith("🙋 *Claimed* by <@U0ALICE> <!date^")
+    assert "last: note by <@U0BOB>" in line
+    assert "✍️ <@U0BOB> is replying…" in line
+    assert "📨 *New reply from the customer*" in line
+
+
+def test_triage_line_shows_priority_sentiment_and_tags():
+    card = case_card(view(priority="high", sentiment=-0.72, tags=("billing", "refund")))
+    line = card.blocks[3].to_dict()["elements"][0]["text"]
+    assert line == "🔥 *High priority* · 😠 negative (-0.72) · `#billing` `#refund`"
+    assert case_card(view()).blocks[3].to_dict()["elements"][0]["text"] == "Normal priority"
 
 
 @pytest.mark.parametrize("hostile", ["<!channel> refund now", "<!here|here>", "<@U0ADMIN> look", "<https://evil.example|bank>", "a & b > c"])

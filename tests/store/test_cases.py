@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from sqlmodel import select
 
 from socialdesk.domain import CaseStatus
-from socialdesk.store import cases, ingest
+from socialdesk.store import cases, ingest, lifecycle
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import current_revision, session_scope
 from socialdesk.store.models import CaseEventRow, CaseRow, PostRow
@@ -48,9 +48,9 @@ def test_unicode_and_hostile_text_round_trips(engine):
 def test_claim_then_second_claim_loses_and_names_the_owner(engine):
     case_id = open_case(engine)
     with session_scope(engine) as session:
-        first = cases.claim(session=session, case_id=case_id, user_id="UALICE", now=NOW)
+        first = lifecycle.claim(session=session, case_id=case_id, user_id="UALICE", now=NOW)
     with session_scope(engine) as session:
-        second = cases.claim(session=session, case_id=case_id, user_id="UBOB", now=NOW)
+        second = lifecycle.claim(session=session, case_id=case_id, user_id="UBOB", now=NOW)
     assert first.ok and not second.ok
     assert second.case.assignee == "UALICE" and second.case.status == CaseStatus.CLAIMED.value
     assert second.case.version == 2
@@ -64,7 +64,7 @@ def test_concurrent_claims_have_exactly_one_winner(engine):
     def click(user: str) -> None:
         barrier.wait()
         with session_scope(engine) as session:
-            results[user] = cases.claim(session=session, case_id=case_id, user_id=user, now=NOW).ok
+            results[user] = lifecycle.claim(session=session, case_id=case_id, user_id=user, now=NOW).ok
 
     threads = [threading.Thread(target=click, args=(f"U{i:02d}",)) for i in range(20)]
     for t in threads:
@@ -83,11 +83,11 @@ def test_concurrent_claims_have_exactly_one_winner(engine):
 def test_only_the_owner_can_unclaim(engine):
     case_id = open_case(engine)
     with session_scope(engine) as session:
-        cases.claim(session=session, case_id=case_id, user_id="UALICE", now=NOW)
+        lifecycle.claim(session=session, case_id=case_id, user_id="UALICE", now=NOW)
     with session_scope(engine) as session:
-        refused = cases.unclaim(session=session, case_id=case_id, user_id="UBOB", now=NOW)
+        refused = lifecycle.unclaim(session=session, case_id=case_id, user_id="UBOB", now=NOW)
     with session_scope(engine) as session:
-        done = cases.unclaim(session=session, case_id=case_id, user_id="UALICE", now=NOW)
+        done = lifecycle.unclaim(session=session, case_id=case_id, user_id="UALICE", now=NOW)
     assert not refused.ok and done.ok
     assert done.case.status == "new" and done.case.assignee is None
     with session_scope(engine) as session:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -20,6 +22,8 @@ class Call:
     method: str
     at: float  # time.monotonic() on arrival
     status: int
+    params: dict = field(default_factory=dict)  # the request, decoded (JSON or form)
+    response: dict = field(default_factory=dict)
 
 
 class SlackProxy:
@@ -27,6 +31,7 @@ class SlackProxy:
         self.upstream = upstream_api_url
         self.calls: list[Call] = []
         self._limits: dict[str, list[int]] = {}  # method -> [times, retry_after]
+        self._canned: dict[str, dict] = {}
         self._lock = threading.Lock()
         proxy = self
 
@@ -37,6 +42,16 @@ class SlackProxy:
             def do_POST(self) -> None:  # noqa: N802
                 method = self.path.rsplit("/", 1)[-1]
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                canned = proxy._canned.get(method)
+                if canned is not None:  # a method the emulator lacks (user groups)
+                    payload = json.dumps(canned).encode()
+                    proxy._note(method, 200, _decode(body, self.headers.get("Content-Type", "")), canned)
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 retry_after = proxy._take_limit(method)
                 if retry_after is not None:
                     proxy._note(method, 429)
@@ -50,7 +65,8 @@ class SlackProxy:
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")}
                 upstream = httpx.post(proxy.upstream + method, content=body, headers=headers, timeout=30)
-                proxy._note(method, upstream.status_code)
+                proxy._note(method, upstream.status_code, _decode(body, self.headers.get("Content-Type", "")),
+                            _json(upstream.content))
                 self.send_response(upstream.status_code)
                 self.send_header("Content-Type", upstream.headers.get("content-type", "application/json"))
                 self.send_header("Content-Length", str(len(upstream.content)))
@@ -72,6 +88,10 @@ class SlackProxy:
         self._server.shutdown()
         self._server.server_close()
 
+    def answer(self, method: str, response: dict) -> None:
+        """Answer `method` with `response` (Slack's shape) instead of the emulator."""
+        self._canned[method] = response
+
     def rate_limit(self, method: str, *, retry_after: int, times: int = 1) -> None:
         with self._lock:
             self._limits[method] = [times, retry_after]
@@ -87,6 +107,28 @@ class SlackProxy:
             limit[0] -= 1
             return limit[1]
 
-    def _note(self, method: str, status: int) -> None:
+    def _note(self, method: str, status: int, params: dict | None = None, response: dict | None = None) -> None:
         with self._lock:
-            self.calls.append(Call(method, time.monotonic(), status))
+            self.calls.append(Call(method, time.monotonic(), status, params or {}, response or {}))
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+
+def _decode(body: bytes, content_type: str) -> dict:
+    if "json" in content_type:
+        return _json(body)
+    params = dict(parse_qsl(body.decode(errors="replace")))
+    for key in ("view", "blocks", "metadata"):
+        if key in params:
+            params[key] = _json(params[key].encode())
+    return params
+
+
+def _json(raw: bytes) -> dict:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {"value": value}

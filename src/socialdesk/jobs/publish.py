@@ -7,6 +7,11 @@ Crash safety, step by step (each step its own transaction):
 3. otherwise note the attempt, then post the card, then record its ts.
 A kill -9 between 3's post and its record leaves `publish_attempted_at` set, so the
 next run finds the card in step 2 instead of posting a second one.
+
+Follow-ups (a customer's later posts in a case) go into the card's thread once the
+card exists, the same way: `posts.thread_attempted_at` is noted before posting (and
+is the lease), a later try looks the message up in the thread by its metadata, and
+`posts.thread_ts` is recorded after. Then the card is refreshed.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -23,11 +29,13 @@ from sqlalchemy import Engine
 
 from socialdesk.slack import cards
 from socialdesk.store import cases as case_store
+from socialdesk.store import conversations
 from socialdesk.store.db import session_scope
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60
+THREAD_LEASE = timedelta(seconds=60)  # a follow-up tried this recently is left alone (retry pace too)
 BATCH = 50
 BACKOFF_MAX = timedelta(minutes=10)
 # Errors that need a person (invite the bot, fix the channel id): retry slowly.
@@ -62,7 +70,11 @@ class Publisher:
         self._lock = threading.Lock()
 
     def run_once(self) -> int:
-        """Publish what is waiting, pacing each channel; returns how many cards went out."""
+        """Publish what is waiting, pacing each channel; returns how many messages went out.
+
+        Cards first, then follow-ups into card threads; at most one message per
+        channel per round, and none before the channel's next slot.
+        """
         if not self._lock.acquire(blocking=False):
             return 0  # another run is already draining the queue
         try:
@@ -75,20 +87,28 @@ class Publisher:
         deadline = time.monotonic() + self._budget
         while time.monotonic() < deadline:
             with session_scope(self._engine) as session:
-                waiting = case_store.unpublished(session=session, now=self._now(), limit=BATCH)
+                now = self._now()
+                waiting: list[tuple[str, Callable[[], int]]] = [
+                    (c.channel_id, partial(self._publish, c.id))
+                    for c in case_store.unpublished(session=session, now=now, limit=BATCH)
+                ]
+                waiting += [
+                    (f.channel_id, partial(self._thread, f))
+                    for f in conversations.unthreaded(session=session, now=now, lease=THREAD_LEASE, limit=BATCH)
+                ]
             if not waiting:
                 break
-            ready = [c for c in waiting if self._next_slot.get(c.channel_id, 0.0) <= time.monotonic()]
+            ready = [w for w in waiting if self._next_slot.get(w[0], 0.0) <= time.monotonic()]
             if not ready:
-                wait = min(self._next_slot.get(c.channel_id, 0.0) for c in waiting) - time.monotonic()
+                wait = min(self._next_slot.get(channel, 0.0) for channel, _ in waiting) - time.monotonic()
                 self._sleep(max(0.01, min(wait, deadline - time.monotonic())))
                 continue
             busy: set[str] = set()
-            for case in ready:
-                if case.channel_id in busy:
+            for channel, work in ready:
+                if channel in busy:
                     continue  # one per channel per round keeps the pace
-                busy.add(case.channel_id)
-                posted += self._publish(case.id)
+                busy.add(channel)
+                posted += work()
         return posted
 
     def _publish(self, case_id: int) -> int:
@@ -141,3 +161,52 @@ class Publisher:
         log.error("case %s: card not posted (%s); retrying in %s", case_id, message, delay)
         with session_scope(self._engine) as session:
             case_store.record_publish_failure(session=session, case_id=case_id, error=message, retry_at=self._now() + delay)
+
+    def _thread(self, follow_up: conversations.FollowUp) -> int:
+        """Post one follow-up into its card's thread (see the module's docstring)."""
+        f, now = follow_up, self._now()
+        with session_scope(self._engine) as session:
+            if not conversations.take_thread_attempt(session=session, post_id=f.post_id, seen=f.attempted_at, now=now):
+                return 0  # another worker has it
+        try:
+            ts = None
+            if f.attempted_at is not None:
+                ts = cards.find_follow_up(self._slack, channel_id=f.channel_id, thread_ts=f.card_ts,
+                                          post_id=f.post_id, since=f.attempted_at)
+                if ts:
+                    log.info("case %s: found follow-up %s posted before a restart", f.case_id, f.post.external_id)
+            if ts is None:
+                self._next_slot[f.channel_id] = time.monotonic() + self._interval
+                ts = cards.post_follow_up(self._slack, channel_id=f.channel_id, thread_ts=f.card_ts,
+                                          case_id=f.case_id, post_id=f.post_id, post=f.post)
+                posted = 1
+            else:
+                posted = 0
+        except SlackApiError as exc:
+            self._thread_failed(f, now, exc)
+            return 0
+        except OSError as exc:  # maybe posted: the next try (after THREAD_LEASE) looks first
+            log.error("case %s: follow-up not posted (could not reach Slack: %s); retrying later", f.case_id, exc)
+            return 0
+        with session_scope(self._engine) as session:
+            conversations.record_thread(session=session, post_id=f.post_id, thread_ts=ts)
+            view = case_store.case_view(session=session, case_id=f.case_id)
+        try:
+            cards.update_card(self._slack, view)  # the card says the customer wrote again
+        except SlackApiError as exc:
+            log.warning("case %s: card not refreshed after a follow-up: %s", f.case_id, exc.response.get("error"))
+        return posted
+
+    def _thread_failed(self, f: conversations.FollowUp, taken: datetime, exc: SlackApiError) -> None:
+        error = str(exc.response.get("error") or exc)
+        if exc.response.status_code == 429:
+            retry_after = float(exc.response.headers.get("Retry-After", "1") or 1)
+            self._next_slot[f.channel_id] = time.monotonic() + retry_after
+            log.warning("Slack rate limit in %s: waiting %.0f s as Retry-After asks", f.channel_id, retry_after)
+            # Nothing was posted by this try: free it for the channel's next slot.
+            with session_scope(self._engine) as session:
+                conversations.give_back_attempt(session=session, post_id=f.post_id, taken=taken, previous=f.attempted_at)
+            return
+        hint = NEEDS_ADMIN.get(error)
+        log.error("case %s: follow-up %s not posted (%s); retrying in %s", f.case_id, f.post.external_id,
+                  f"{error}: {hint}" if hint else error, THREAD_LEASE)

@@ -1,62 +1,91 @@
-"""Buttons on the card."""
+"""Buttons and the overflow menu on the card. Every listener acks first."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from socialdesk.domain import CaseStatus
+from socialdesk.listeners.common import action_case_id, channel_of, load_view, missing, refresh, tell
 from socialdesk.listeners.deps import Deps
-from socialdesk.slack import cards, ids, messages
-from socialdesk.store import cases as case_store
+from socialdesk.slack import ids, messages
+from socialdesk.slack.blocks import modals
+from socialdesk.store import lifecycle
 from socialdesk.store.db import session_scope
 
 log = logging.getLogger(__name__)
 
 
-def _case_id(body: dict[str, Any]) -> int | None:
-    value = (body.get("actions") or [{}])[0].get("value", "")
-    return int(value) if str(value).isdigit() else None
-
-
-def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
-
-
 def register(app: App, deps: Deps) -> None:
-    def transition(body: dict[str, Any], client: WebClient, change, thread_text, refusal) -> None:  # type: ignore[no-untyped-def]
-        case_id = _case_id(body)
-        user = body["user"]["id"]
-        if case_id is None:
-            _tell(client, body, "That button carries no case number; it may come from an old card.")
+    def transition(body: dict[str, Any], client: WebClient, change: Callable[..., lifecycle.TransitionResult],
+                   thread_text: Callable[[str], str], refusal: Callable[[CaseStatus, str | None, int], str],
+                   **extra: Any) -> None:
+        case_id, user = action_case_id(body), body["user"]["id"]
+        if case_id is None or load_view(deps, case_id) is None:
+            missing(client, body, case_id)
             return
-        try:
-            with session_scope(deps.engine) as session:
-                result = change(session=session, case_id=case_id, user_id=user, now=deps.clock())
-                view = case_store.case_view(session=session, case_id=case_id)
-        except case_store.CaseNotFound:
-            _tell(client, body, messages.case_missing(str(case_id)))
-            return
+        with session_scope(deps.engine) as session:
+            result = change(session=session, case_id=case_id, user_id=user, now=deps.clock(), **extra)
         if result.ok:
-            cards.update_card(client, view)
-            cards.thread_note(client, view, thread_text(user))
-        else:  # the winner's update refreshes the card for everyone
-            _tell(client, body, refusal(CaseStatus(result.case.status), result.case.assignee, case_id))
+            refresh(client, deps, case_id, thread_text(user))
+        else:  # a stale or losing click: the winner's update refreshes the card for everyone
+            tell(client, channel=channel_of(body), user=user,
+                 text=refusal(CaseStatus(result.case.status), result.case.assignee, case_id))
+
+    def refused(action: str) -> Callable[[CaseStatus, str | None, int], str]:
+        return lambda status, assignee, case_id: messages.transition_refused(action, status, assignee, case_id)
 
     @app.action(ids.CLAIM)
     def claim_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        transition(body, client, case_store.claim, messages.claimed, messages.claim_lost)
+        transition(body, client, lifecycle.claim, messages.claimed, messages.claim_lost)
 
     @app.action(ids.UNCLAIM)
     def unclaim_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        transition(body, client, case_store.unclaim, messages.unclaimed, messages.unclaim_refused)
+        transition(body, client, lifecycle.unclaim, messages.unclaimed, messages.unclaim_refused)
+
+    @app.action(ids.RESOLVE)
+    def resolve_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        transition(body, client, lifecycle.resolve, messages.resolved, refused("resolved"))
+
+    @app.action(ids.REOPEN)
+    def reopen_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        transition(body, client, lifecycle.reopen, messages.reopened, refused("reopened"))
+
+    @app.action(ids.NOTE)
+    def note_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        open_modal(body, client, modals.note_modal)
 
     @app.action(ids.OPEN_POST)
     def open_post_clicked(ack: Ack) -> None:
         ack()  # a link button: Slack opens the URL; the click still needs an answer
+
+    @app.action(ids.MENU)
+    def menu_chosen(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        verb = str(body["actions"][0]["selected_option"]["value"]).split(":", 1)[0]
+        if verb == ids.MENU_ASSIGN:
+            open_modal(body, client, modals.assign_modal)
+        elif verb == ids.MENU_IGNORE:
+            open_modal(body, client, modals.ignore_modal)
+        elif verb == ids.MENU_TAGS:
+            open_modal(body, client, lambda view: modals.tags_modal(view, deps.tags))
+        elif verb == ids.MENU_UNCLAIM:
+            transition(body, client, lifecycle.unclaim, messages.unclaimed, messages.unclaim_refused)
+        # MENU_OPEN carries a URL: Slack opens it, nothing to do here.
+
+    def open_modal(body: dict[str, Any], client: WebClient, build: Callable[..., Any]) -> None:
+        case_id = action_case_id(body)
+        view = load_view(deps, case_id) if case_id is not None else None
+        if view is None:
+            missing(client, body, case_id)
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=build(view))

@@ -13,7 +13,9 @@ HELP = (
     "*socialdesk* — social posts as cases you can work from Slack.\n"
     "• `/social help` — this message\n"
     "Cards for new posts appear in the channels named by the rules "
-    "(`socialdesk rules list` on the server). Click *Claim* on a card to take the case."
+    "(`socialdesk rules list` on the server). On a card: *Claim* takes the case, *Reply* answers "
+    "publicly as the brand, *Note* adds an internal note, *Resolve* closes it; the ⋯ menu assigns, "
+    "ignores, tags or opens the post. The card's thread holds the case's history."
 )
 
 

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine
+
+from socialdesk.replying import ReplyDesk
+from socialdesk.slack.blocks.modals import SavedReply
+from socialdesk.slack.permissions import ReplyPermissions
 
 
 @dataclass(frozen=True)
 class Deps:
     engine: Engine
     clock: Callable[[], datetime]
+    desk: ReplyDesk | None = None
+    permissions: ReplyPermissions | None = None
+    brand: Callable[[], str] = lambda: "our account"
+    saved_replies: Sequence[SavedReply] = ()
+    tags: Sequence[str] = field(default_factory=list)

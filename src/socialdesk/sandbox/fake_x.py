@@ -24,6 +24,9 @@ from urllib.parse import parse_qsl, urlsplit
 from socialdesk.sandbox import fake_x_data as d
 from socialdesk.sandbox import fake_x_query as xq
 from socialdesk.sandbox.fake_x_api import XApi, _Refusal
+from socialdesk.sandbox.fake_x_auth import TOKEN_PATH, USER_CONTEXT_ONLY, OAuth1Keys, XAuthServer, _AuthError
+
+__all__ = ["FakeX", "OAuth1Keys", "RecordedRequest", "TOKEN_PATH"]
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +66,27 @@ class _Window:
     used: int = 0
 
 
-class FakeX(XApi):
+class FakeX(XApi, XAuthServer):
     """In-memory X API v2 stand-in on 127.0.0.1.
 
     `with FakeX() as x:` serves GET /2/tweets/search/recent, /2/users/me,
-    /2/users/by/username/:u, /2/users/:id/mentions, /2/tweets[/:id] and
-    POST /2/tweets (as `own_user`) at `x.url`; `x.requests` records every call.
+    /2/users/by/username/:u, /2/users/:id/mentions, /2/tweets[/:id],
+    POST /2/tweets (as `own_user`) and POST /2/oauth2/token at `x.url`;
+    `x.requests` records every call.
+
+    Callers: the app bearer token, user tokens from `authorize()` + the token
+    endpoint, or OAuth 1.0a signed with `oauth1_keys`. `require_user_context=True`
+    refuses the app token on POST /2/tweets and GET /2/users/me as X does (the
+    default lets it act as own_user, for tests written before user auth existed).
+    `restrict_replies = True` applies X's rule for self-serve apps: replies only to
+    posts that mention, quote or answer own_user (else `reply_restriction_body`).
     """
 
     def __init__(self, *, bearer_token: str = "sandbox-bearer", host: str = "127.0.0.1",
-                 port: int = 0, own_username: str = "acmephones"):
+                 port: int = 0, own_username: str = "acmephones", require_user_context: bool = False):
         self.bearer_token = bearer_token
+        self.restrict_replies = False
+        self.reply_restriction_body: dict = d.REPLY_NOT_ENGAGED
         self.requests: list[RecordedRequest] = []
         self._lock = threading.RLock()
         self._users: dict[str, dict] = {}
@@ -87,6 +100,7 @@ class FakeX(XApi):
         self._seq = 0
         self._last_auto_id = 0
         self._stopping = threading.Event()
+        self._init_auth(require_user_context=require_user_context)
         # Bound now (not in start) so `url` is known before serving begins.
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
@@ -280,8 +294,13 @@ class FakeX(XApi):
         path, query = split.path, dict(parse_qsl(split.query, keep_blank_values=True))
         with self._lock:
             self.requests.append(RecordedRequest(method, path, query, headers, body, time.time()))
-        if headers.get("authorization") != f"Bearer {self.bearer_token}":
-            return 401, d.UNAUTHORIZED, {}
+        if path != TOKEN_PATH:  # the token endpoint authenticates the client itself
+            try:
+                caller = self._identify(method, raw_path, headers, body)
+            except _AuthError as refused:
+                return refused.status, refused.body, {}
+            if caller == "app" and self.require_user_context and self._route(method, path)[0] in USER_CONTEXT_ONLY:
+                return 403, d.UNSUPPORTED_AUTH, {}
         fault = self._take_fault(method, path)
         if fault is not None and fault.delay:
             self._stopping.wait(fault.delay)

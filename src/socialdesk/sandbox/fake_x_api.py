@@ -40,7 +40,8 @@ class _Refusal(Exception):
 
 
 class XApi:
-    """Endpoints; FakeX supplies _users, _user_ids, _posts, _match_ctx, _tokens, own_user, post()."""
+    """Endpoints; FakeX supplies _users, _user_ids, _posts, _match_ctx, _tokens, own_user, post(),
+    restrict_replies, reply_restriction_body, and _token (fake_x_auth)."""
 
     def _route(self, method: str, path: str):
         parts = path.strip("/").split("/")
@@ -59,6 +60,8 @@ class XApi:
                 return "lookup", self._lookup, (parts[2],)
         if method == "POST" and path == "/2/tweets":
             return "create", self._create, ()
+        if method == "POST" and path == "/2/oauth2/token":
+            return "token", self._token, ()
         return None, None, ()
 
     # --- endpoints ---------------------------------------------------------------
@@ -136,8 +139,14 @@ class XApi:
         reply_to = (payload.get("reply") or {}).get("in_reply_to_tweet_id")
         if reply_to is not None and not (str(reply_to).isdigit() and int(reply_to) in self._posts):
             raise _Refusal(d.REPLY_TARGET_GONE, 403)
+        parent = self._posts[int(reply_to)] if reply_to is not None else None
+        if parent is not None and self._users[parent["author_id"]].get("protected"):
+            raise _Refusal(d.REPLY_TARGET_GONE, 403)  # "not visible to you"
+        if parent is not None and self.restrict_replies and not self._engaged(parent):
+            raise _Refusal(self.reply_restriction_body, 403)
         own_id = self._own_id
-        if any(p["author_id"] == own_id and p["text"] == d.shorten_urls(text)[0] for p in self._posts.values()):
+        # Stored text is X's escaped form; compare what was written.
+        if any(p["author_id"] == own_id and d.full_text(p) == d.shorten_urls(text)[0] for p in self._posts.values()):
             raise _Refusal(d.DUPLICATE_CONTENT, 403)
         made = self.post(username=self.own_user["username"], text=text, in_reply_to=reply_to,
                          quote_of=payload.get("quote_tweet_id"))
@@ -145,6 +154,17 @@ class XApi:
         return 201, {"data": data}, {"location": f"{self.url}/2/tweets/{made['id']}"}
 
     # --- helpers -----------------------------------------------------------------
+    def _engaged(self, parent: dict) -> bool:
+        """May a self-serve app reply to this post as own_user? (X's rule since 2026-02.)"""
+        own = self._own_id
+        if own in (parent["author_id"], parent.get("in_reply_to_user_id")):
+            return True
+        name = self._users[own]["username"].casefold()
+        if any(m["username"].casefold() == name for m in d.all_entities(parent).get("mentions", [])):
+            return True
+        quoted = [self._posts.get(int(r["id"])) for r in parent.get("referenced_tweets", []) if r["type"] == "quoted"]
+        return any(q is not None and q["author_id"] == own for q in quoted)
+
     def _page(self, posts: list[dict], q: dict, max_results: int, token_name: str) -> dict:
         since, until = _id_param(q, "since_id"), _id_param(q, "until_id")
         start, end = _time_param(q, "start_time"), _time_param(q, "end_time")

@@ -14,6 +14,8 @@ import re
 from datetime import UTC, datetime
 from http import HTTPStatus
 
+from socialdesk.sources import x_text
+
 TWITTER_EPOCH_MS = 1288834974657  # snowflake ids count milliseconds from here
 API_VERSION = "2.159"  # the `api-version` header; matches refs/x/openapi
 JSON = "application/json; charset=utf-8"  # X's content-type for 200s and invalid-request 400s
@@ -41,7 +43,8 @@ PARTIAL_ERRORS = [
         "type": "https://api.x.com/2/problems/resource-not-found",
     }
 ]
-# Both seen from the live API in many clients' error handling (POST /2/tweets, 403).
+# Both seen from the live API in many clients' error handling (POST /2/tweets, 403). The
+# duplicate body verbatim, 2026-02: github.com/akrherz/iembot/issues/163 (also sferik/x-ruby#24).
 DUPLICATE_CONTENT = {
     "detail": "You are not allowed to create a Tweet with duplicate content.",
     "type": "about:blank", "title": "Forbidden", "status": 403,
@@ -50,6 +53,58 @@ REPLY_TARGET_GONE = {
     "detail": "You attempted to reply to a Tweet that is deleted or not visible to you.",
     "type": "about:blank", "title": "Forbidden", "status": 403,
 }
+# Replying as a self-serve app to a post whose author did not mention or quote the account
+# (X's anti-spam change of February 2026, github.com/plhery/node-twitter-api-v2/issues/629).
+# Two wordings are observed, both 403. This one is quoted verbatim as "the real X 403
+# reply-restriction body" in third-party tests (GitHub code index: a vitest
+# `isReplyForbiddenError` spec, a Rust `test_format_x_api_error_reply_engagement_gate`) and in a
+# plugin's notes "in live testing ... X API `403 Forbidden`".
+REPLY_NOT_ENGAGED = {
+    "detail": "Reply to this conversation is not allowed because you have not been mentioned or "
+              "otherwise engaged by the author of the post you are replying to.",
+    "type": "about:blank", "title": "Forbidden", "status": 403,
+}
+# The later wording: "the EXACT raw error body" of a 2026-07-16 incident, replayed in a
+# third-party regression fixture (GitHub code index, `fixture-classify-403.ts`).
+REPLY_ONLY_MENTIONED = {
+    "detail": "You can only reply to or quote posts where you are mentioned or are the author.",
+    "status": 403, "title": "Authorization Error",
+    "type": "https://api.x.com/2/problems/not-authorized-for-resource",
+}
+# An app-only bearer token on a user-context endpoint. It is a 403, not a 401:
+# POST /2/tweets github.com/plhery/node-twitter-api-v2/issues/475, GET /2/users/me
+# github.com/xdevplatform/bookmarks-search/issues/10 (note X's two spaces after "endpoint.").
+UNSUPPORTED_AUTH = {
+    "title": "Unsupported Authentication",
+    "detail": "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  "
+              "Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
+    "type": "https://api.twitter.com/2/problems/unsupported-authentication",
+    "status": 403,
+}
+# OAuth 1.0a keys of an app whose permissions are "Read" only (third-party test, GitHub code index).
+OAUTH1_READ_ONLY = {
+    "title": "Forbidden", "status": 403,
+    "detail": "Your client app is not configured with the appropriate oauth1 app permissions for this endpoint.",
+    "type": "https://api.twitter.com/2/problems/oauth1-permissions",
+}
+
+# POST /2/oauth2/token answers in RFC 6749 shape, and X says invalid_request where the RFC says
+# invalid_grant. Code spent, expired (30 s) or PKCE mismatch: github.com/plhery/node-twitter-api-v2/issues/496.
+TOKEN_BAD_CODE = {"error": "invalid_request",
+                  "error_description": "Value passed for the authorization code was invalid."}
+# A refresh token already used or revoked: the same text in several clients' tests (GitHub code index).
+TOKEN_BAD_REFRESH = {"error": "invalid_request", "error_description": "Value passed for the token was invalid."}
+# Confidential client without (or with a wrong) Basic header, 401:
+# github.com/unasuke/omniauth-twitter2/issues/4, github.com/plhery/node-twitter-api-v2/issues/319.
+TOKEN_NO_BASIC = {"error": "unauthorized_client", "error_description": "Missing valid authorization header"}
+# client_id missing from the form, even with a Basic header (a Japanese walkthrough of the flow).
+TOKEN_NO_CLIENT_ID = {"error": "invalid_request", "error_description": "Missing required parameter [client_id]."}
+# Assumed, not observed: an unknown client id or grant type.
+TOKEN_BAD_CLIENT = {"error": "invalid_client", "error_description": "Client authentication failed."}
+TOKEN_BAD_GRANT_TYPE = {"error": "invalid_request", "error_description": "Value passed for the grant type was invalid."}
+TOKEN_SCOPES = "tweet.read tweet.write users.read offline.access"
+AUTHORIZE_CODE_SECONDS = 30  # docs: an approved code is valid for 30 seconds
+
 TEXT_TOO_LONG = (
     "Your Tweet text is too long. For more information on how Twitter determines "
     "text length see https://github.com/twitter/twitter-text."
@@ -58,7 +113,8 @@ NOT_JSON = "Requests with bodies must have content-type of application/json."
 NOT_FOUND_ROUTE = {"errors": [{"message": "Sorry, that page does not exist", "code": 34}]}
 
 # Per-15-minute limits as the recordings' x-rate-limit-limit headers show them.
-RATE_LIMITS = {"search": 450, "mentions": 450, "me": 75, "user": 300, "lookup": 300, "create": 200}
+RATE_LIMITS = {"search": 450, "mentions": 450, "me": 75, "user": 300, "lookup": 300, "create": 200,
+               "token": 10_000}  # the token endpoint publishes no limit
 
 # Allowed values, from refs/x/openapi (tweet.fields is the v2.159 name, post.fields v2.167).
 TWEET_FIELDS = frozenset(
@@ -198,16 +254,8 @@ def truncate_note(text: str) -> str:
 
 
 def weighted_length(text: str) -> int:
-    """twitter-text's count: links weigh 23, code points outside Latin-ish ranges weigh 2."""
-    spans = _url_spans(text)
-    total, last = 23 * len(spans), 0
-    for start, end in [*spans, (len(text), len(text))]:
-        for ch in text[last:start]:
-            cp = ord(ch)
-            light = cp <= 4351 or 8192 <= cp <= 8205 or 8208 <= cp <= 8223 or 8242 <= cp <= 8247
-            total += 1 if light else 2
-        last = end
-    return total
+    """X's weighted length (the one implementation lives in `sources.x_text`)."""
+    return x_text.weighted_length(text)
 
 
 def full_text(post: dict) -> str:

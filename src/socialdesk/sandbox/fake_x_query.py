@@ -70,7 +70,7 @@ def parse_query(query: str):
         if part.startswith('"'):
             return ("phrase", tuple(tokens(part.strip('"'))))
         name, colon, value = part.partition(":")
-        if colon and value and name.isalpha():
+        if colon and value and name.replace("_", "").isalpha():  # conversation_id, retweets_of …
             if name not in OPERATORS:
                 raise QueryError(
                     f"There were errors processing your request: Reference to invalid operator '{name}'. "

@@ -288,6 +288,9 @@ def _run(args: argparse.Namespace, exe: Path, workdir: Path, stack: contextlib.E
         SLACK_APP_TOKEN=None, SOCIALDESK_SLACK_API_URL=api, SOCIALDESK_X_API_URL=fake.url,
         SOCIALDESK_X_BEARER_TOKEN=fake.bearer_token, SOCIALDESK_OWN_HANDLES=OWN_HANDLE,
         SOCIALDESK_HTTP_HOST="127.0.0.1", SOCIALDESK_HTTP_PORT=app_port,
+        # Replies are signed as the fake brand account: they work with no sign-in.
+        SOCIALDESK_X_API_KEY=fake.oauth1_keys.consumer_key, SOCIALDESK_X_API_SECRET=fake.oauth1_keys.consumer_secret,
+        SOCIALDESK_X_ACCESS_TOKEN=fake.oauth1_keys.token, SOCIALDESK_X_ACCESS_SECRET=fake.oauth1_keys.token_secret,
     )
     desk = build(settings)
     with session_scope(desk.engine) as session:

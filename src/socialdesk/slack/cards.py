@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from slack_sdk import WebClient
+from typing import Any
 
-from socialdesk.domain import CaseView
+from slack_sdk import WebClient
+from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.metadata import Metadata
+
+from socialdesk.domain import CaseView, Network, Post
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.card import case_card
+from socialdesk.slack.text import escape, escape_within, link
 
 HISTORY_PAGES = 5  # how far back to look for a card posted just before a crash
+# Message metadata on each follow-up in a card's thread (finds it after a crash).
+FOLLOW_UP_METADATA_TYPE = "socialdesk_follow_up"
+SECTION_TEXT_LIMIT = 3000
+FALLBACK_LIMIT = 300
+NETWORK_NAME = {Network.X: "X"}
 
 
 def post_card(client: WebClient, view: CaseView) -> str:
@@ -45,3 +55,47 @@ def update_card(client: WebClient, view: CaseView) -> None:
 def thread_note(client: WebClient, view: CaseView, text: str) -> None:
     if view.message_ts:
         client.chat_postMessage(channel=view.channel_id, thread_ts=view.message_ts, text=text)
+
+
+def follow_up_message(*, case_id: int, post_id: int, post: Post) -> dict[str, Any]:
+    """chat.postMessage arguments for a customer's follow-up, escaped and cut to fit."""
+    head = f"💬 *New reply from @{escape(post.author.handle)}*: "
+    body, cut = escape_within(post.text, SECTION_TEXT_LIMIT - len(head) - 1)
+    short, short_cut = escape_within(post.text, FALLBACK_LIMIT)
+    where = NETWORK_NAME.get(post.network, post.network.value)
+    blocks = [
+        SectionBlock(text=MarkdownTextObject(text=head + body + ("…" if cut else "")), block_id="follow_up"),
+        ContextBlock(elements=[MarkdownTextObject(text=link(post.url, f"Open on {where}"))], block_id="follow_up_link"),
+    ]
+    return {
+        "text": f"New reply from @{escape(post.author.handle)}: {short}{'…' if short_cut else ''}",
+        "blocks": [b.to_dict() for b in blocks],
+        "metadata": Metadata(event_type=FOLLOW_UP_METADATA_TYPE,
+                             event_payload={"case_id": case_id, "post_id": post_id}),
+    }
+
+
+def post_follow_up(client: WebClient, *, channel_id: str, thread_ts: str, case_id: int, post_id: int, post: Post) -> str:
+    """Post the follow-up into the card's thread; returns its ts."""
+    response = client.chat_postMessage(channel=channel_id, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False,
+                                       **follow_up_message(case_id=case_id, post_id=post_id, post=post))
+    return str(response["ts"])
+
+
+def find_follow_up(client: WebClient, *, channel_id: str, thread_ts: str, post_id: int, since: datetime) -> str | None:
+    """The ts of a follow-up already in the thread for `post_id` (by its metadata), if any."""
+    cursor = None
+    oldest = f"{(since - timedelta(minutes=2)).timestamp():.6f}"
+    for _ in range(HISTORY_PAGES):
+        response = client.conversations_replies(
+            channel=channel_id, ts=thread_ts, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
+        )
+        for message in response.get("messages") or []:
+            meta = message.get("metadata") or {}
+            if (meta.get("event_type") == FOLLOW_UP_METADATA_TYPE
+                    and (meta.get("event_payload") or {}).get("post_id") == post_id):
+                return str(message["ts"])
+        cursor = (response.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return None
+    return None

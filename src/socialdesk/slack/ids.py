@@ -1,9 +1,48 @@
 """Every action_id, callback_id and metadata type, defined once."""
 
+# Card buttons and overflow menu (values carry the case id).
 CLAIM = "case_claim"
 UNCLAIM = "case_unclaim"
+REPLY = "case_reply"
+NOTE = "case_note"
+RESOLVE = "case_resolve"
+REOPEN = "case_reopen"
+MENU = "case_menu"  # overflow: assign, ignore, tags, unclaim, open in network
 OPEN_POST = "case_open_post"
+
+# Overflow option values are "<verb>:<case id>".
+MENU_ASSIGN = "assign"
+MENU_IGNORE = "ignore"
+MENU_TAGS = "tags"
+MENU_UNCLAIM = "unclaim"
+MENU_OPEN = "open"
+
+# Modals (callback ids) and what acts inside them.
+NOTE_MODAL = "note_modal"
+REPLY_MODAL = "reply_modal"
+ASSIGN_MODAL = "assign_modal"
+IGNORE_MODAL = "ignore_modal"
+TAGS_MODAL = "tags_modal"
+MARK_REPLIED_MODAL = "mark_replied_modal"
+SAVED_REPLY = "reply_saved_select"
+
+# Input blocks/elements inside modals.
+NOTE_INPUT = "note_text"
+REPLY_INPUT = "reply_text"
+ASSIGNEE_INPUT = "assignee"
+IGNORE_REASON_INPUT = "ignore_reason"
+TAGS_INPUT = "tags"
+PRIORITY_INPUT = "priority"
+REPLY_URL_INPUT = "reply_url"
+
+# After a refused reply (ephemeral buttons), and approvals (in the card's thread).
+OPEN_IN_NETWORK = "reply_open_in_network"
+MARK_REPLIED = "reply_mark_replied"
+APPROVE_REPLY = "reply_approve"
+REJECT_REPLY = "reply_reject"
+EDIT_REPLY = "reply_edit"
 
 # Message metadata on every card: lets a restarted publisher find a card it posted
 # just before a crash instead of posting a second one.
 CASE_METADATA_TYPE = "socialdesk_case"
+APPROVE_EDIT_MODAL = "reply_approve_edit_modal"

@@ -1,8 +1,24 @@
-"""Short texts the app says in threads and ephemeral replies."""
+"""Short texts the app says in threads and ephemeral replies. Untrusted text is escaped."""
 
 from __future__ import annotations
 
 from socialdesk.domain import CaseStatus
+from socialdesk.slack.text import escape_within, link
+
+S = CaseStatus
+NOW_IS = {
+    S.NEW: "waiting for someone to claim it",
+    S.REOPENED: "reopened and waiting for someone to claim it",
+    S.CLAIMED: "claimed",
+    S.REPLIED: "replied",
+    S.RESOLVED: "resolved",
+    S.IGNORED: "ignored",
+}
+
+
+def quote(text: str, limit: int = 2500) -> str:
+    body, cut = escape_within(text, limit)
+    return ">" + body.replace("\n", "\n>") + ("…" if cut else "")
 
 
 def claimed(user_id: str) -> str:
@@ -13,17 +29,78 @@ def unclaimed(user_id: str) -> str:
     return f"↩️ <@{user_id}> gave this case back to the queue."
 
 
-def claim_lost(status: CaseStatus, assignee: str | None, case_id: int) -> str:
-    if status is CaseStatus.CLAIMED and assignee:
+def assigned(user_id: str, assignee: str) -> str:
+    return f"👉 <@{user_id}> assigned this case to <@{assignee}>."
+
+
+def resolved(user_id: str) -> str:
+    return f"✅ <@{user_id}> resolved this case."
+
+
+def reopened(user_id: str) -> str:
+    return f"🔁 <@{user_id}> reopened this case."
+
+
+def ignored(user_id: str, reason: str) -> str:
+    return f"🚫 <@{user_id}> ignored this case as {reason.replace('_', ' ')}."
+
+
+def tagged(user_id: str, tags: list[str], priority: str) -> str:
+    shown = ", ".join(f"#{t}" for t in tags) or "no tags"
+    body, _ = escape_within(shown, 500)
+    return f"🏷️ <@{user_id}> set {body} · {priority} priority."
+
+
+def note(user_id: str, text: str) -> str:
+    return f"📝 *Internal note* by <@{user_id}> (not sent to the customer):\n{quote(text)}"
+
+
+def reply_sent(agent: str, text: str, url: str, approver: str | None = None) -> str:
+    by = f"<@{agent}>" + (f", approved by <@{approver}>," if approver and approver != agent else "")
+    return f"📣 {by} replied publicly:\n{quote(text)}\n{link(url, 'View the reply on X')}"
+
+
+def reply_marked(agent: str, url: str, via: str) -> str:
+    how = "from X's own composer" if via == "intent" else "outside socialdesk"
+    return f"📣 <@{agent}> replied {how}: {link(url, 'view the reply on X')}"
+
+
+def awaiting_approval(agent: str, approvers: list[str], text: str) -> str:
+    who = " or ".join(f"<@{a}>" for a in approvers)
+    return f"✋ <@{agent}> wrote a public reply that needs approval by {who}:\n{quote(text)}"
+
+
+def approval_decided(verb: str, approver: str, agent: str, text: str) -> str:
+    return f"{'✅' if verb == 'approved' else '✖️'} <@{approver}> {verb} <@{agent}>'s reply:\n{quote(text)}"
+
+
+def transition_refused(action: str, status: S, assignee: str | None, case_id: int) -> str:
+    """A stale or conflicting click: say what the case is now."""
+    owner = f" by <@{assignee}>" if assignee and status in (S.CLAIMED, S.REPLIED) else ""
+    return f"Case #{case_id} is now {NOW_IS[status]}{owner}, so it can't be {action}. The card shows it as it is now."
+
+
+def claim_lost(status: S, assignee: str | None, case_id: int) -> str:
+    if status is S.CLAIMED and assignee:
         return f"Case #{case_id} is already claimed by <@{assignee}>."
-    return f"Case #{case_id} is now {status.value}; it can no longer be claimed."
+    return transition_refused("claimed", status, assignee, case_id)
 
 
-def unclaim_refused(status: CaseStatus, assignee: str | None, case_id: int) -> str:
-    if status is CaseStatus.CLAIMED and assignee:
+def unclaim_refused(status: S, assignee: str | None, case_id: int) -> str:
+    if status is S.CLAIMED and assignee:
         return f"Only <@{assignee}>, who claimed case #{case_id}, can give it back."
-    return f"Case #{case_id} is now {status.value}; there is no claim to give back."
+    return f"Case #{case_id} is now {NOW_IS[status]}; there is no claim to give back."
 
 
 def case_missing(case_id: str) -> str:
     return f"Case {case_id} is not in socialdesk's database any more. Ask an admin to check the server logs."
+
+
+def not_allowed_to_reply(case_id: int) -> str:
+    return (f"You can't send public replies for case #{case_id}. Replies go out as the company, so only the "
+            "people an admin allows can send them (members of the case's channel, unless the admin chose "
+            "users or groups). Add a note instead, or ask a teammate. This attempt was recorded.")
+
+
+def reply_failed(error: str) -> str:
+    return f"⚠️ Your reply was *not* sent. {error}"

@@ -9,6 +9,8 @@ is skipped; duplicates are dropped downstream on (network, id).
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +34,7 @@ USER_FIELDS = "name,username,profile_image_url,public_metrics,verified,verified_
 MAX_QUERY_LENGTH = 512  # recent search on self-serve plans
 _TWITTER_EPOCH_MS = 1288834974657
 _DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=15)  # X's rate-limit window
+RECENT_SEARCH_REACH = timedelta(days=7) - timedelta(minutes=10)  # with a margin for clock skew
 
 
 def post_url(handle: str, tweet_id: str) -> str:
@@ -42,6 +45,47 @@ def snowflake_time(tweet_id: str) -> datetime:
     """The creation time encoded in an X id (used when `created_at` is absent)."""
     ms = (int(tweet_id) >> 22) + _TWITTER_EPOCH_MS
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def snowflake_at(when: datetime) -> int:
+    """The smallest X id created at `when` (for since_id)."""
+    return (int(when.timestamp() * 1000) - _TWITTER_EPOCH_MS) << 22
+
+
+@dataclass(frozen=True)
+class ConversationWalk:
+    """One recent search for new posts in some conversations (see `conversation_walks`)."""
+
+    query: str
+    cursor: dict[str, Any]
+    conversation_ids: list[str]
+
+
+def conversation_walks(floors: Mapping[str, int], now: datetime) -> list[ConversationWalk]:
+    """As few searches as fit X's query length for new posts in these conversations.
+
+    `floors` maps a conversation id to the newest post id already seen in it.
+    Conversations with similar floors share a search. Recent search reaches back 7
+    days and refuses an older since_id, so older floors are raised to that.
+    """
+    oldest = snowflake_at(now - RECENT_SEARCH_REACH)
+    walks: list[ConversationWalk] = []
+    members: list[str] = []
+
+    def close() -> None:
+        since = max(min(floors[c] for c in members), oldest)
+        query = " OR ".join(f"conversation_id:{c}" for c in members)
+        walks.append(ConversationWalk(query, {"since_id": str(since)}, list(members)))
+
+    for conversation in sorted(floors, key=lambda c: floors[c]):
+        clause_length = len(" OR conversation_id:") + len(conversation)
+        if members and len(" OR ".join(f"conversation_id:{c}" for c in members)) + clause_length > MAX_QUERY_LENGTH:
+            close()
+            members = []
+        members.append(conversation)
+    if members:
+        close()
+    return walks
 
 
 def parse_time(value: str | None, tweet_id: str) -> datetime:
@@ -124,7 +168,11 @@ def _error_text(response: httpx.Response) -> str:
         return response.text[:200] or response.reason_phrase
     if isinstance(body, dict) and body.get("errors") and not body.get("detail"):
         return "; ".join(describe_error(e) for e in body["errors"])
-    return describe_error(body) if isinstance(body, dict) else str(body)[:200]
+    if not isinstance(body, dict):
+        return str(body)[:200]
+    # "Invalid Request" says which parameter only inside `errors`: keep that part.
+    inner = "; ".join(e["message"] for e in body.get("errors") or [] if isinstance(e, dict) and e.get("message"))
+    return describe_error(body) + (f" ({inner})" if inner else "")
 
 
 def _reset_time(response: httpx.Response, now: datetime) -> datetime:
@@ -135,6 +183,76 @@ def _reset_time(response: httpx.Response, now: datetime) -> datetime:
     if retry_after and retry_after.isdigit():
         return now + timedelta(seconds=int(retry_after))
     return now + _DEFAULT_RATE_LIMIT_WAIT
+
+
+def start_walk(cursor: dict[str, Any] | None) -> tuple[dict[str, Any], str | None, str | None]:
+    """The stored cursor as (a copy, since_id, page token to resume with)."""
+    cursor = dict(cursor or {})
+    return cursor, cursor.get("since_id"), cursor.get("next_token")
+
+
+def page_of(response: httpx.Response, cursor: dict[str, Any] | None) -> Page:
+    """One page of a walk (search or timeline), and the cursor that follows it.
+
+    `cursor` None is a new rule: only its newest page is taken; {} walks every page.
+    """
+    fresh = cursor is None
+    cursor, since_id, token = start_walk(cursor)
+    posts, meta, warnings = parse_search_body(response.json())
+    # The first page of a walk names the newest id; remember it until the walk ends.
+    newest = cursor.get("pending_newest_id") if token else meta.get("newest_id")
+    newest = newest or since_id
+    more = meta.get("next_token") if not fresh else None
+    if more:
+        page_cursor = {"since_id": since_id, "next_token": more, "pending_newest_id": newest}
+    else:
+        page_cursor = {"since_id": newest}
+    return Page(posts=posts, cursor=page_cursor, done=not more, not_before=quota_spent_until(response),
+                warnings=warnings)
+
+
+def get(http: httpx.Client, url: str, params: dict[str, Any], headers: dict[str, str], *, what: str) -> httpx.Response:
+    """GET from X, turning its failures into the source errors (`what`: "search", …)."""
+    now = datetime.now(UTC)
+    try:
+        response = http.get(url, params=params, headers=headers)
+    except httpx.TimeoutException as exc:
+        raise SourceUnavailable(f"X did not answer in time ({type(exc).__name__})") from exc
+    except httpx.TransportError as exc:
+        raise SourceUnavailable(f"could not reach X: {exc}") from exc
+    status = response.status_code
+    if status == 429:
+        reset_at = _reset_time(response, now)
+        raise RateLimited(f"X rate limit reached: {_error_text(response)}", reset_at=reset_at)
+    if status >= 500:
+        raise SourceUnavailable(f"X answered {status}: {_error_text(response)}")
+    if status in (401, 403):
+        raise SourceRejected(
+            f"X refused the credentials ({status}: {_error_text(response)}); "
+            "check SOCIALDESK_X_BEARER_TOKEN and the app's access level"
+        )
+    if status >= 400:
+        text = _error_text(response)
+        if "next_token" in text or "pagination_token" in text:
+            raise CursorExpired(f"X refused the stored page token: {text}")
+        raise SourceRejected(f"X refused the {what} ({status}): {text}")
+    return response
+
+
+def quota_spent_until(response: httpx.Response) -> datetime | None:
+    if response.headers.get("x-rate-limit-remaining") == "0":
+        return _reset_time(response, datetime.now(UTC))
+    return None
+
+
+def field_params(page_size: int) -> dict[str, Any]:
+    """The fields and expansions every X fetch asks for."""
+    return {
+        "max_results": page_size,
+        "expansions": "author_id",
+        "tweet.fields": TWEET_FIELDS,
+        "user.fields": USER_FIELDS,
+    }
 
 
 class XSource:
@@ -149,67 +267,14 @@ class XSource:
         self._page_size = page_size
 
     def fetch(self, query: str, cursor: dict[str, Any] | None) -> Page:
-        fresh = cursor is None  # a new search: only its newest page; {} asks for a backfill
-        cursor = dict(cursor or {})
-        since_id, next_token = cursor.get("since_id"), cursor.get("next_token")
-        params: dict[str, Any] = {
-            "query": query,
-            "max_results": self._page_size,
-            "expansions": "author_id",
-            "tweet.fields": TWEET_FIELDS,
-            "user.fields": USER_FIELDS,
-        }
+        _, since_id, next_token = start_walk(cursor)
+        params: dict[str, Any] = {"query": query, **field_params(self._page_size)}
         if since_id:
             params["since_id"] = since_id
         if next_token:
             params["next_token"] = next_token
-        response = self._get(params)
-        posts, meta, warnings = parse_search_body(response.json())
+        return page_of(get(self._http, self._url, params, self._headers, what="search"), cursor)
 
-        # The first page of a walk names the newest id; remember it until the walk ends.
-        newest = cursor.get("pending_newest_id") if next_token else meta.get("newest_id")
-        newest = newest or since_id
-        more = meta.get("next_token") if not fresh else None
-        if more:
-            page_cursor = {"since_id": since_id, "next_token": more, "pending_newest_id": newest}
-        else:
-            page_cursor = {"since_id": newest}
-        return Page(
-            posts=posts,
-            cursor=page_cursor,
-            done=not more,
-            not_before=self._quota_spent_until(response),
-            warnings=warnings,
-        )
-
-    def _get(self, params: dict[str, Any]) -> httpx.Response:
-        now = datetime.now(UTC)
-        try:
-            response = self._http.get(self._url, params=params, headers=self._headers)
-        except httpx.TimeoutException as exc:
-            raise SourceUnavailable(f"X did not answer in time ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise SourceUnavailable(f"could not reach X: {exc}") from exc
-        status = response.status_code
-        if status == 429:
-            reset_at = _reset_time(response, now)
-            raise RateLimited(f"X rate limit reached: {_error_text(response)}", reset_at=reset_at)
-        if status >= 500:
-            raise SourceUnavailable(f"X answered {status}: {_error_text(response)}")
-        if status in (401, 403):
-            raise SourceRejected(
-                f"X refused the credentials ({status}: {_error_text(response)}); "
-                "check SOCIALDESK_X_BEARER_TOKEN and the app's access level"
-            )
-        if status >= 400:
-            text = _error_text(response)
-            if "next_token" in text or "pagination_token" in text:
-                raise CursorExpired(f"X refused the stored page token: {text}")
-            raise SourceRejected(f"X refused the search ({status}): {text}")
-        return response
-
-    @staticmethod
-    def _quota_spent_until(response: httpx.Response) -> datetime | None:
-        if response.headers.get("x-rate-limit-remaining") == "0":
-            return _reset_time(response, datetime.now(UTC))
-        return None
+    def conversation_walks(self, floors: Mapping[str, int], now: datetime) -> list[ConversationWalk]:
+        """Searches for follow-ups in watched conversations (jobs.poll); fetch each with `fetch`."""
+        return conversation_walks(floors, now)

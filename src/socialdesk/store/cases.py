@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, select
 
 from socialdesk.domain import Author, CaseStatus, CaseView, EventKind, Network, Post
+from socialdesk.store.events import record_event
 from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, PostRow, RuleRow
 
 
@@ -16,14 +16,6 @@ class CaseNotFound(LookupError):
     def __init__(self, case_id: int) -> None:
         super().__init__(f"there is no case {case_id}")
         self.case_id = case_id
-
-
-@dataclass(frozen=True)
-class TransitionResult:
-    """`ok` when this call made the change; otherwise `case` shows what the case is now."""
-
-    ok: bool
-    case: CaseRow
 
 
 def get_case(*, session: Session, case_id: int) -> CaseRow:
@@ -76,51 +68,19 @@ def case_view(*, session: Session, case_id: int) -> CaseView:
         priority=case.priority,
         message_ts=case.message_ts,
         version=case.version,
+        sentiment=case.sentiment,
+        tags=tuple(case.tags or ()),
+        ignored_reason=case.ignored_reason,
+        last_action=case.last_action,
+        customer_wrote_at=case.customer_wrote_at,
+        replying_user=case.replying_user,
+        first_response_at=case.first_response_at,
+        updated_at=case.updated_at,
     )
 
 
 def events(*, session: Session, case_id: int) -> list[CaseEventRow]:
     return list(session.exec(select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.id)))
-
-
-def _record(session: Session, case_id: int, kind: EventKind, actor: str, now: datetime, **payload: object) -> None:
-    session.add(CaseEventRow(case_id=case_id, kind=kind.value, actor=actor, at=now, payload=payload or None))
-
-
-def claim(*, session: Session, case_id: int, user_id: str, now: datetime) -> TransitionResult:
-    """Make `user_id` the owner of a new case; exactly one of many concurrent callers wins."""
-    result = session.execute(
-        update(CaseRow)
-        .where(CaseRow.id == case_id, CaseRow.status == CaseStatus.NEW.value)
-        .values(
-            status=CaseStatus.CLAIMED.value,
-            assignee=user_id,
-            claimed_at=now,
-            updated_at=now,
-            version=CaseRow.version + 1,
-        )
-    )
-    won = result.rowcount == 1
-    if won:
-        _record(session, case_id, EventKind.CLAIMED, user_id, now)
-    return TransitionResult(ok=won, case=get_case(session=session, case_id=case_id))
-
-
-def unclaim(*, session: Session, case_id: int, user_id: str, now: datetime) -> TransitionResult:
-    """Give a claimed case back to the queue; only its owner can."""
-    result = session.execute(
-        update(CaseRow)
-        .where(
-            CaseRow.id == case_id,
-            CaseRow.status == CaseStatus.CLAIMED.value,
-            CaseRow.assignee == user_id,
-        )
-        .values(status=CaseStatus.NEW.value, assignee=None, claimed_at=None, updated_at=now, version=CaseRow.version + 1)
-    )
-    won = result.rowcount == 1
-    if won:
-        _record(session, case_id, EventKind.UNCLAIMED, user_id, now)
-    return TransitionResult(ok=won, case=get_case(session=session, case_id=case_id))
 
 
 # --- publishing: see jobs.publish for why each step is its own transaction ---
@@ -165,7 +125,7 @@ def record_card(*, session: Session, case_id: int, message_ts: str, now: datetim
         .where(CaseRow.id == case_id)
         .values(message_ts=message_ts, publish_lease_until=None, publish_error=None)
     )
-    _record(session, case_id, EventKind.CARD_POSTED, "system", now, ts=message_ts, recovered=found_after_crash or None)
+    record_event(session, case_id, EventKind.CARD_POSTED, "system", now, ts=message_ts, recovered=found_after_crash or None)
 
 
 def record_publish_failure(*, session: Session, case_id: int, error: str, retry_at: datetime | None) -> None:
@@ -183,10 +143,16 @@ def record_publish_failure(*, session: Session, case_id: int, error: str, retry_
 
 def queue_counts(*, session: Session, user_id: str) -> dict[str, int]:
     """Cases waiting for a claim, and cases `user_id` holds."""
-    unclaimed = session.exec(select(func.count()).select_from(CaseRow).where(CaseRow.status == CaseStatus.NEW.value)).one()
+    waiting = [CaseStatus.NEW.value, CaseStatus.REOPENED.value]
+    unclaimed = session.exec(select(func.count()).select_from(CaseRow).where(CaseRow.status.in_(waiting))).one()
     mine = session.exec(
         select(func.count()).select_from(CaseRow).where(
             CaseRow.status == CaseStatus.CLAIMED.value, CaseRow.assignee == user_id
         )
     ).one()
     return {"unclaimed": int(unclaimed), "mine": int(mine)}
+
+
+def posts_of(*, session: Session, case_id: int) -> list[PostRow]:
+    """The case's posts, oldest first: the first post and the customer's follow-ups."""
+    return list(session.exec(select(PostRow).where(PostRow.case_id == case_id).order_by(PostRow.created_at, PostRow.id)))

@@ -1,14 +1,17 @@
-"""Storing fetched posts: dedupe on (network, id), upsert authors, open cases."""
+"""Storing fetched posts: dedupe on (network, id), upsert authors, open cases or follow them up."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from socialdesk.domain import Author, EventKind, Post
-from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, PostRow
+from socialdesk.store import conversations
+from socialdesk.store.events import record_event
+from socialdesk.store.models import AuthorRow, CaseRow, PostRow
 
 SYSTEM = "system"
 
@@ -46,6 +49,14 @@ def _upsert_authors(session: Session, authors: Sequence[Author], now: datetime) 
     return ids
 
 
+def _known_author_ids(session: Session, network: str, external_ids: Sequence[str]) -> dict[str, int]:
+    rows = session.exec(
+        select(AuthorRow.external_id, AuthorRow.id)
+        .where(AuthorRow.network == network, col(AuthorRow.external_id).in_(list(set(external_ids))))
+    )
+    return {external_id: row_id for external_id, row_id in rows}  # type: ignore[misc]
+
+
 def known_post_ids(*, session: Session, network: str, external_ids: Sequence[str]) -> set[str]:
     if not external_ids:
         return set()
@@ -55,33 +66,66 @@ def known_post_ids(*, session: Session, network: str, external_ids: Sequence[str
     return set(rows)
 
 
+@dataclass(frozen=True)
+class Stored:
+    """What storing a page did: cases opened, and posts that joined existing cases."""
+
+    new_case_ids: list[int] = field(default_factory=list)
+    follow_up_post_ids: list[int] = field(default_factory=list)
+
+
 def store_posts(
     *, session: Session, posts: Sequence[Post], rule_id: int | None, channel_id: str, now: datetime
 ) -> list[int]:
-    """Store posts not seen before and open one case for each; returns the new case ids.
+    """Store posts not seen before and open one case for each; returns the new case ids."""
+    return store_page(session=session, posts=posts, rule_id=rule_id, channel_id=channel_id, now=now).new_case_ids
+
+
+def store_page(
+    *,
+    session: Session,
+    posts: Sequence[Post],
+    rule_id: int | None,
+    channel_id: str,
+    now: datetime,
+    own_handles: Collection[str] = frozenset(),
+    follow_ups_only: bool = False,
+) -> Stored:
+    """Store posts not seen before: each opens a case, or joins one as a follow-up.
 
     Posts already stored (another rule matched them, or a page was fetched twice)
-    are left alone, so a post never opens two cases.
+    are left alone, so a post never opens two cases nor counts twice as a follow-up.
+    Posts by our own accounts (`own_handles`, lower-case) are never stored here: they
+    open no case and are no follow-up. See store.conversations for what joins a case.
+    `follow_ups_only` (posts found by watching conversations, not by the rule's query):
+    posts that are not follow-ups are dropped instead of opening cases.
     """
+    stored = Stored()
+    posts = [p for p in posts if p.author.handle.lower() not in own_handles]
     if not posts:
-        return []
+        return stored
     network = posts[0].network.value
     seen = known_post_ids(session=session, network=network, external_ids=[p.external_id for p in posts])
     fresh: dict[str, Post] = {}
     for post in posts:
         if post.external_id not in seen:
             fresh.setdefault(post.external_id, post)
+    if follow_ups_only:
+        known = _known_author_ids(session, network, [p.author.external_id for p in fresh.values()])
+        fresh = {k: p for k, p in fresh.items() if conversations.case_for(
+            session=session, post=p, author_id=known.get(p.author.external_id), own_handles=own_handles) is not None}
     if not fresh:
-        return []
+        return stored
     author_ids = _upsert_authors(session, [p.author for p in fresh.values()], now)
-    case_ids: list[int] = []
-    # Oldest first, so cards appear in the order the customers wrote.
+    # Oldest first, so cards appear in the order the customers wrote (and a first post
+    # opens its case before its follow-ups in the same page look for it).
     for post in sorted(fresh.values(), key=lambda p: (p.created_at, int_or_zero(p.external_id))):
+        author_id = author_ids[(network, post.author.external_id)]
         row = PostRow(
             network=network,
             external_id=post.external_id,
             url=post.url,
-            author_id=author_ids[(network, post.author.external_id)],
+            author_id=author_id,
             text=post.text,
             lang=post.lang,
             created_at=post.created_at,
@@ -96,12 +140,18 @@ def store_posts(
         )
         session.add(row)
         session.flush()
+        existing = conversations.case_for(session=session, post=post, author_id=author_id, own_handles=own_handles)
+        if existing is not None:
+            conversations.attach(session=session, case_id=existing, post_row=row, now=now)
+            stored.follow_up_post_ids.append(row.id)  # type: ignore[arg-type]
+            continue
         case = CaseRow(
             rule_id=rule_id,
             first_post_id=row.id,
             network=network,
             conversation_id=post.conversation_id,
             channel_id=channel_id,
+            customer_author_id=author_id,
             opened_at=now,
             updated_at=now,
         )
@@ -109,10 +159,10 @@ def store_posts(
         session.flush()
         row.case_id = case.id
         session.add(row)
-        session.add(CaseEventRow(case_id=case.id, kind=EventKind.OPENED.value, actor=SYSTEM, at=now,  # type: ignore[arg-type]
-                                 payload={"post": post.external_id, "rule_id": rule_id}))
-        case_ids.append(case.id)  # type: ignore[arg-type]
-    return case_ids
+        record_event(session, case.id, EventKind.OPENED, SYSTEM, now,  # type: ignore[arg-type]
+                     post=post.external_id, rule_id=rule_id)
+        stored.new_case_ids.append(case.id)  # type: ignore[arg-type]
+    return stored
 
 
 def int_or_zero(value: str) -> int:

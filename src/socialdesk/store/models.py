@@ -115,6 +115,7 @@ class CaseRow(SQLModel, table=True):
     customer_wrote_at: datetime | None = None  # a follow-up not yet seen by an agent
     replying_user: str | None = Field(default=None, max_length=32)
     replying_since: datetime | None = None
+    sending_reply_id: int | None = None  # one public reply in flight per case, taken conditionally
 
 
 class ReplyRow(SQLModel, table=True):

@@ -28,10 +28,12 @@ def add_rule(
     include_reposts: bool,
     now: datetime,
     backfill: bool = False,
+    kind: str = "search",
 ) -> RuleRow:
     """A new rule starts from the newest page (cursor None); `backfill` walks every page instead."""
     rule = RuleRow(
         network=network,
+        kind=kind,
         query=query,
         channel_id=channel_id,
         every_seconds=every_seconds,

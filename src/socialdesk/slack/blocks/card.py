@@ -13,26 +13,33 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     ImageElement,
     MarkdownTextObject,
+    Option,
+    OverflowMenuElement,
     SectionBlock,
 )
 from slack_sdk.models.metadata import Metadata
 
 from socialdesk.domain import CaseStatus, CaseView, Network
 from socialdesk.slack import ids
-from socialdesk.slack.text import escape, escape_within, link, plain_cut
+from socialdesk.slack.text import escape, escape_within, link
+from socialdesk.triage import sentiment_label
 
+S = CaseStatus
 SECTION_TEXT_LIMIT = 3000  # Block Kit's limit for a section's text
 POST_TEXT_BUDGET = 2800  # leaves room for the "read the rest" link
 FALLBACK_LIMIT = 300  # notification text: short, like Slack's own previews
 NETWORK_LABEL = {Network.X: "𝕏"}
 NETWORK_NAME = {Network.X: "X"}
-STATUS_LINE = {
-    CaseStatus.NEW: "🆕 *New* · unclaimed",
-    CaseStatus.CLAIMED: "🙋 *Claimed*",
-    CaseStatus.REPLIED: "💬 *Replied*",
-    CaseStatus.RESOLVED: "✅ *Resolved*",
-    CaseStatus.IGNORED: "🚫 *Ignored*",
+STATUS_LABEL = {
+    S.NEW: "🆕 *New*",
+    S.REOPENED: "🔁 *Reopened*",
+    S.CLAIMED: "🙋 *Claimed*",
+    S.REPLIED: "💬 *Replied*",
+    S.RESOLVED: "✅ *Resolved*",
+    S.IGNORED: "🚫 *Ignored*",
 }
+SENTIMENT_LABEL = {"negative": "😠 negative", "positive": "🙂 positive", "neutral": "😐 neutral"}
+PRIORITY_LABEL = {"high": "🔥 *High priority*", "normal": "Normal priority", "low": "Low priority"}
 
 
 @dataclass(frozen=True)
@@ -79,15 +86,6 @@ def author_line(view: CaseView) -> str:
     return " · ".join(parts)
 
 
-def status_line(view: CaseView) -> str:
-    line = STATUS_LINE[view.status]
-    if view.assignee and view.status is not CaseStatus.NEW:
-        line += f" by <@{view.assignee}>"
-        if view.claimed_at:
-            line += f" · {slack_date(view.claimed_at, '{ago}')}"
-    return line
-
-
 def rule_line(view: CaseView) -> str:
     posted = f"{link(view.post.url, 'posted')} {slack_date(view.post.created_at, '{date_short_pretty} at {time}')}"
     if view.rule_id is None:
@@ -96,17 +94,69 @@ def rule_line(view: CaseView) -> str:
     return f"{posted} · rule #{view.rule_id} `{query}{'…' if cut else ''}` · case #{view.case_id}"
 
 
-def buttons(view: CaseView) -> list[ButtonElement]:
+def triage_line(view: CaseView) -> str:
+    parts = [PRIORITY_LABEL.get(view.priority, escape(view.priority))]
+    label = sentiment_label(view.sentiment)
+    if label in SENTIMENT_LABEL:
+        parts.append(f"{SENTIMENT_LABEL[label]} ({view.sentiment:+.2f})")
+    if view.tags:
+        parts.append(" ".join(f"`#{escape(t)}`" for t in view.tags))
+    return " · ".join(parts)
+
+
+def status_line(view: CaseView) -> str:
+    parts = [STATUS_LABEL[view.status]]
+    if view.status is S.IGNORED and view.ignored_reason:
+        parts[0] += f" as {view.ignored_reason.replace('_', ' ')}"
+    if view.assignee and view.status is S.CLAIMED:
+        parts[0] += f" by <@{view.assignee}>" + (f" {slack_date(view.claimed_at, '{ago}')}" if view.claimed_at else "")
+    elif view.assignee and view.status is not S.NEW:
+        parts.append(f"owner <@{view.assignee}>")
+    if view.status in (S.NEW, S.REOPENED):
+        parts.append(f"opened {slack_date(view.opened_at, '{ago}')}")
+    if view.last_action:
+        when = f" {slack_date(view.updated_at, '{ago}')}" if view.updated_at else ""
+        parts.append(f"last: {view.last_action}{when}")
+    line = " · ".join(parts)
+    if view.customer_wrote_at:
+        line += f"\n📨 *New reply from the customer* {slack_date(view.customer_wrote_at, '{ago}')} — see the thread"
+    if view.replying_user:
+        line += f"\n✍️ <@{view.replying_user}> is replying…"
+    return line
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> ButtonElement:
+    return ButtonElement(text=text, action_id=action_id, value=value, style=style)
+
+
+def buttons(view: CaseView) -> list[Any]:
     value = str(view.case_id)
-    items: list[ButtonElement] = []
-    if view.status is CaseStatus.NEW:
-        items.append(ButtonElement(text="Claim", action_id=ids.CLAIM, value=value, style="primary"))
-    elif view.status is CaseStatus.CLAIMED:
-        items.append(ButtonElement(text="Unclaim", action_id=ids.UNCLAIM, value=value))
-    items.append(
-        ButtonElement(text=f"Open in {NETWORK_NAME[view.post.network]}", action_id=ids.OPEN_POST, url=view.post.url, value=value)
-    )
-    return items
+    reply, note = _button("Reply", ids.REPLY, value), _button("Note", ids.NOTE, value)
+    resolve = _button("Resolve", ids.RESOLVE, value)
+    if view.status in (S.NEW, S.REOPENED):
+        items = [_button("Claim", ids.CLAIM, value, "primary"), reply, note, resolve]
+    elif view.status is S.CLAIMED:
+        items = [_button("Reply", ids.REPLY, value, "primary"), note, resolve]
+    elif view.status is S.REPLIED:
+        items = [_button("Resolve", ids.RESOLVE, value, "primary"), reply, note]
+    else:
+        items = [_button("Reopen", ids.REOPEN, value), note]
+    return [*items, menu(view)]
+
+
+def menu(view: CaseView) -> OverflowMenuElement:
+    """At most five options (Block Kit's limit for an overflow menu)."""
+    cid = view.case_id
+    options = []
+    if view.status in (S.NEW, S.REOPENED, S.CLAIMED, S.REPLIED):
+        options += [Option(text="Assign…", value=f"{ids.MENU_ASSIGN}:{cid}"),
+                    Option(text="Ignore…", value=f"{ids.MENU_IGNORE}:{cid}")]
+    options.append(Option(text="Tags & priority…", value=f"{ids.MENU_TAGS}:{cid}"))
+    if view.status is S.CLAIMED:
+        options.append(Option(text="Unclaim", value=f"{ids.MENU_UNCLAIM}:{cid}"))
+    options.append(Option(text=f"Open in {NETWORK_NAME[view.post.network]}", value=f"{ids.MENU_OPEN}:{cid}",
+                          url=view.post.url))
+    return OverflowMenuElement(action_id=ids.MENU, options=options)
 
 
 def fallback_text(view: CaseView) -> str:
@@ -119,12 +169,13 @@ def fallback_text(view: CaseView) -> str:
 def case_card(view: CaseView) -> Card:
     header: list[Any] = []
     if view.post.author.avatar_url:
-        header.append(ImageElement(image_url=view.post.author.avatar_url, alt_text=plain_cut(view.post.author.handle or "avatar", 100)))
+        header.append(ImageElement(image_url=view.post.author.avatar_url, alt_text=(view.post.author.handle or "avatar")[:100]))
     header.append(MarkdownTextObject(text=author_line(view)))
     blocks: list[Block] = [
         ContextBlock(block_id="author", elements=header),
         SectionBlock(block_id="post", text=MarkdownTextObject(text=post_text(view))),
         ContextBlock(block_id="meta", elements=[MarkdownTextObject(text=rule_line(view))]),
+        ContextBlock(block_id="triage", elements=[MarkdownTextObject(text=triage_line(view))]),
         ContextBlock(block_id="status", elements=[MarkdownTextObject(text=status_line(view))]),
         ActionsBlock(block_id="actions", elements=buttons(view)),
     ]

@@ -59,6 +59,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('customer_wrote_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('replying_user', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True))
         batch_op.add_column(sa.Column('replying_since', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('sending_reply_id', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_cases_customer_author_id'), ['customer_author_id'], unique=False)
 
     with op.batch_alter_table('posts', schema=None) as batch_op:
@@ -86,6 +87,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cases_customer_author_id'))
+        batch_op.drop_column('sending_reply_id')
         batch_op.drop_column('replying_since')
         batch_op.drop_column('replying_user')
         batch_op.drop_column('customer_wrote_at')

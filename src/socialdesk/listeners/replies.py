@@ -1,0 +1,253 @@
+"""Public replies from the card: permission, modal, collision marker, sending, approval, fallbacks."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
+
+from socialdesk.domain import EventKind
+from socialdesk.listeners.common import action_case_id, channel_of, load_view, missing, refresh, tell, view_metadata
+from socialdesk.listeners.deps import Deps
+from socialdesk.listeners.views import state_value
+from socialdesk.replying import STATUS_URL, Outcome
+from socialdesk.slack import ids, messages
+from socialdesk.slack.blocks import modals
+from socialdesk.slack.text import escape
+from socialdesk.sources.x_reply import intent_url
+from socialdesk.sources.x_text import MAX_WEIGHTED_LENGTH, weighted_length
+from socialdesk.store import lifecycle
+from socialdesk.store.db import session_scope
+from socialdesk.store.events import record_event
+
+log = logging.getLogger(__name__)
+
+
+def length_error(text: str) -> str | None:
+    if not text.strip():
+        return "Write the reply, or press Cancel."
+    length = weighted_length(text)
+    if length > MAX_WEIGHTED_LENGTH:
+        return (f"That is {length} characters as X counts them (links count 23, emoji and CJK characters 2): "
+                f"{length - MAX_WEIGHTED_LENGTH} too many.")
+    return None
+
+
+def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the whole reply flow
+    desk, permissions = deps.desk, deps.permissions
+    assert desk is not None and permissions is not None
+
+    def agent_name(client: WebClient, user: str) -> str:
+        try:
+            profile = client.users_info(user=user)["user"]
+            return profile.get("profile", {}).get("display_name") or profile.get("real_name") or profile["name"]
+        except Exception:  # noqa: BLE001 - a name is a nicety; the template still works without it
+            return "the team"
+
+    def announce(client: WebClient, outcome: Outcome, *, agent: str, approver: str | None = None) -> None:
+        """Tell the case (thread + card) and the agent how a send went."""
+        case_id = outcome.case_id
+        view = load_view(deps, case_id) if case_id else None
+        if view is None:
+            return
+        if outcome.status == "sent":
+            refresh(client, deps, case_id, messages.reply_sent(agent, outcome.text or "", outcome.url or "", approver))
+        elif outcome.status in ("failed", "busy"):
+            refresh(client, deps, case_id)
+            blocks = [SectionBlock(text=MarkdownTextObject(text=escape(messages.reply_failed(outcome.error or ""))))]
+            if outcome.kind == "not_allowed" and outcome.in_reply_to:
+                blocks.append(ActionsBlock(elements=[
+                    ButtonElement(text="Open in X", action_id=ids.OPEN_IN_NETWORK, value=str(case_id),
+                                  url=intent_url(outcome.text or "", outcome.in_reply_to), style="primary"),
+                    ButtonElement(text="Mark as replied", action_id=ids.MARK_REPLIED, value=f"intent:{case_id}"),
+                ]))
+            tell(client, channel=view.channel_id, user=agent, text=messages.reply_failed(outcome.error or ""),
+                 blocks=[b.to_dict() for b in blocks])
+
+    @app.action(ids.REPLY)
+    def reply_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        case_id, user = action_case_id(body), body["user"]["id"]
+        view = load_view(deps, case_id) if case_id is not None else None
+        if view is None:
+            missing(client, body, case_id)
+            return
+        if not permissions.allowed(user, view.channel_id):
+            with session_scope(deps.engine) as session:
+                record_event(session, case_id, EventKind.REPLY_REFUSED, user, deps.clock(), reason="not allowed")
+            tell(client, channel=channel_of(body), user=user, text=messages.not_allowed_to_reply(case_id))
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=modals.reply_modal(
+            view, brand=deps.brand(), saved=deps.saved_replies, opened_at=time.time()))
+        with session_scope(deps.engine) as session:
+            lifecycle.set_replying(session=session, case_id=case_id, user_id=user, now=deps.clock())
+        refresh(client, deps, case_id)
+
+    @app.action(ids.SAVED_REPLY)
+    def saved_reply_chosen(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        modal, meta = body["view"], view_metadata(body["view"])
+        index = int(body["actions"][0]["selected_option"]["value"])
+        view = load_view(deps, meta.get("case_id", -1))
+        if view is None or not 0 <= index < len(deps.saved_replies):
+            return
+        author = f"@{view.post.author.handle}" if view.post.author.handle else "there"
+        text = deps.saved_replies[index].text.replace("{author}", author).replace("{agent}", agent_name(client, body["user"]["id"]))
+        client.views_update(view_id=modal["id"], hash=modal.get("hash"), view=modals.reply_modal(
+            view, brand=deps.brand(), saved=deps.saved_replies, text=text,
+            opened_at=meta.get("opened_at", time.time()), revision=int(meta.get("revision", 0)) + 1))
+
+    @app.view(ids.REPLY_MODAL)
+    def reply_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        modal, user = body["view"], body["user"]["id"]
+        meta = view_metadata(modal)
+        case_id = meta.get("case_id")
+        revision = int(meta.get("revision", 0))
+        block = f"{ids.REPLY_INPUT}-{revision}"
+        text = (state_value(modal, ids.REPLY_INPUT, ids.REPLY_INPUT).get("value") or "").strip()
+        view = load_view(deps, case_id) if isinstance(case_id, int) else None
+        error = "This case no longer exists." if view is None else length_error(text)
+        if error is None and not permissions.allowed(user, view.channel_id):  # type: ignore[union-attr]
+            error = "You are not allowed to send public replies for this case."
+        if error is None:
+            others = [r for r in desk.replies_since(case_id=case_id, since=_when(meta)) if r.agent != user]
+            if others:
+                error = ("A teammate replied to this customer while you were writing. Read the card's thread "
+                         "first; close this and reply again if you still need to.")
+        if error:
+            ack(response_action="errors", errors={block: error})
+            return
+        ack()
+        with session_scope(deps.engine) as session:
+            lifecycle.set_replying(session=session, case_id=case_id, user_id=None, now=deps.clock(), only_if=user)
+        outcome = desk.request(case_id=case_id, agent=user, text=text, key=f"view:{modal['id']}", since=_when(meta))
+        if outcome.status == "awaiting_approval":
+            ask_approval(client, outcome, agent=user)
+        elif outcome.status != "duplicate":
+            announce(client, outcome, agent=user)
+
+    @app.view_closed(ids.REPLY_MODAL)
+    def reply_closed(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        case_id = view_metadata(body["view"]).get("case_id")
+        if isinstance(case_id, int):
+            with session_scope(deps.engine) as session:
+                lifecycle.set_replying(session=session, case_id=case_id, user_id=None, now=deps.clock(),
+                                       only_if=body["user"]["id"])
+            refresh(client, deps, case_id)
+
+    def ask_approval(client: WebClient, outcome: Outcome, *, agent: str) -> None:
+        view = load_view(deps, outcome.case_id)  # type: ignore[arg-type]
+        if view is None or not view.message_ts:
+            return
+        value = str(outcome.reply_id)
+        approvers = sorted(desk.approvers)
+        text = messages.awaiting_approval(agent, approvers, outcome.text or "")
+        client.chat_postMessage(channel=view.channel_id, thread_ts=view.message_ts, text=text, blocks=[
+            SectionBlock(text=MarkdownTextObject(text=text)).to_dict(),
+            ActionsBlock(elements=[
+                ButtonElement(text="Approve and send", action_id=ids.APPROVE_REPLY, value=value, style="primary"),
+                ButtonElement(text="Edit…", action_id=ids.EDIT_REPLY, value=value),
+                ButtonElement(text="Reject", action_id=ids.REJECT_REPLY, value=value, style="danger"),
+            ]).to_dict(),
+        ])
+        refresh(client, deps, view.case_id)
+        tell(client, channel=view.channel_id, user=agent,
+             text="Your reply waits for approval; it goes out when an approver accepts it. It is in the card's thread.")
+
+    def decide(body: dict[str, Any], client: WebClient, verb: str, text: str | None = None) -> None:
+        user = body["user"]["id"]
+        reply_id = int(body["actions"][0]["value"]) if body.get("actions") else int(view_metadata(body["view"])["reply_id"])
+        reply = desk.reply(reply_id)
+        if reply is None:
+            return
+        if not desk.is_approver(user):
+            view = load_view(deps, reply.case_id)
+            tell(client, channel=view.channel_id if view else None, user=user,
+                 text="Only the approvers an admin named can approve or reject replies.")
+            return
+        outcome = desk.reject(reply_id=reply_id, approver=user) if verb == "rejected" else \
+            desk.approve(reply_id=reply_id, approver=user, text=text)
+        view = load_view(deps, reply.case_id)
+        if outcome.status == "stale":
+            tell(client, channel=view.channel_id if view else None, user=user, text=f"Nothing done: {outcome.error}.")
+            return
+        message = body.get("message") or {}
+        if message.get("ts") and view:
+            done = messages.approval_decided(verb, user, reply.agent, text or reply.text)
+            client.chat_update(channel=view.channel_id, ts=message["ts"], text=done, blocks=[])
+        if verb == "rejected":
+            tell(client, channel=view.channel_id if view else None, user=reply.agent,
+                 text=f"<@{user}> rejected your reply to case #{reply.case_id}; it was not sent.")
+        else:
+            announce(client, outcome, agent=reply.agent, approver=user)
+
+    @app.action(ids.APPROVE_REPLY)
+    def approve_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        decide(body, client, "approved")
+
+    @app.action(ids.REJECT_REPLY)
+    def reject_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        decide(body, client, "rejected")
+
+    @app.action(ids.EDIT_REPLY)
+    def edit_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        reply = desk.reply(int(body["actions"][0]["value"]))
+        view = load_view(deps, reply.case_id) if reply else None
+        if reply is None or view is None:
+            return
+        modal = modals.reply_modal(view, brand=deps.brand(), saved=(), text=reply.text, opened_at=time.time())
+        modal.callback_id, modal.notify_on_close, modal.submit = ids.APPROVE_EDIT_MODAL, False, "Approve and send"
+        modal.private_metadata = modals.metadata(view.case_id, reply_id=reply.id, message_ts=body["message"]["ts"])
+        client.views_open(trigger_id=body["trigger_id"], view=modal)
+
+    @app.view(ids.APPROVE_EDIT_MODAL)
+    def edited_approval(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        text = (state_value(body["view"], ids.REPLY_INPUT, ids.REPLY_INPUT).get("value") or "").strip()
+        error = length_error(text)
+        if error:
+            ack(response_action="errors", errors={f"{ids.REPLY_INPUT}-0": error})
+            return
+        ack()
+        body = dict(body, message={"ts": view_metadata(body["view"]).get("message_ts")})
+        decide(body, client, "approved", text=text)
+
+    @app.action(ids.OPEN_IN_NETWORK)
+    def opened_in_network(ack: Ack) -> None:
+        ack()  # a link button; "Mark as replied" records the way it went out
+
+    @app.action(ids.MARK_REPLIED)
+    def mark_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        value = str(body["actions"][0]["value"])
+        via, _, case = value.rpartition(":")
+        view = load_view(deps, int(case)) if case.isdigit() else None
+        if view is None:
+            missing(client, body, case)
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=modals.mark_replied_modal(view, via=via or "manual"))
+
+    @app.view(ids.MARK_REPLIED_MODAL)
+    def marked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        meta, user = view_metadata(body["view"]), body["user"]["id"]
+        url = (state_value(body["view"], ids.REPLY_URL_INPUT, ids.REPLY_URL_INPUT).get("value") or "").strip()
+        if not STATUS_URL.match(url):
+            ack(response_action="errors", errors={ids.REPLY_URL_INPUT: "Paste the link of a post on X, like https://x.com/acmephones/status/123…"})
+            return
+        ack()
+        outcome = desk.mark_replied(case_id=meta["case_id"], agent=user, url=url, via=meta.get("via", "manual"))
+        if outcome.status == "marked":
+            refresh(client, deps, meta["case_id"], messages.reply_marked(user, url, meta.get("via", "manual")))
+
+
+def _when(meta: dict[str, Any]) -> datetime:
+    """When the agent opened the modal (kept in its private metadata)."""
+    return datetime.fromtimestamp(float(meta.get("opened_at") or time.time()), UTC)

@@ -1,0 +1,133 @@
+"""Modals: note, reply, assign, ignore, tags & priority, mark as replied. Pure builders."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    SectionBlock,
+    StaticMultiSelectElement,
+    StaticSelectElement,
+    UserSelectElement,
+)
+from slack_sdk.models.views import View
+
+from socialdesk.domain import CaseView
+from socialdesk.slack import ids
+from socialdesk.slack.text import escape_within
+from socialdesk.sources.x_text import MAX_WEIGHTED_LENGTH
+from socialdesk.store.lifecycle import IGNORE_REASONS, PRIORITIES
+
+REPLY_MAX_INPUT = 3000  # Slack's plain_text_input limit; X's own limit is checked on submit
+
+
+@dataclass(frozen=True)
+class SavedReply:
+    name: str
+    text: str
+
+
+def metadata(case_id: int, **extra: object) -> str:
+    return json.dumps({"case_id": case_id, **extra})
+
+
+def quoted_post(view: CaseView, limit: int = 600) -> SectionBlock:
+    text, cut = escape_within(view.post.text, limit)
+    who = f"@{view.post.author.handle}" if view.post.author.handle else "the customer"
+    return SectionBlock(text=MarkdownTextObject(text=f"*{who}* wrote:\n>{text.replace(chr(10), chr(10) + '>')}{'…' if cut else ''}"))
+
+
+def note_modal(view: CaseView) -> View:
+    return View(
+        type="modal", callback_id=ids.NOTE_MODAL, private_metadata=metadata(view.case_id),
+        title="Internal note", submit="Add note", close="Cancel",
+        blocks=[
+            quoted_post(view, 300),
+            InputBlock(block_id=ids.NOTE_INPUT, label="Note",
+                       element=PlainTextInputElement(action_id=ids.NOTE_INPUT, multiline=True, max_length=2900,
+                                                     placeholder="Only your team sees this"),
+                       hint="Goes into the card's thread and the case history. Never sent to the customer."),
+        ],
+    )
+
+
+def reply_modal(view: CaseView, *, brand: str, saved: Sequence[SavedReply], text: str = "",
+                opened_at: float, revision: int = 0) -> View:
+    """`revision` renames the input block so Slack shows a new initial value (a saved reply)."""
+    blocks: list = [
+        quoted_post(view),
+        ContextBlock(elements=[MarkdownTextObject(
+            text=f"⚠️ Sending *publicly* as *@{brand}*, in reply to this post. Everyone can see it.")]),
+    ]
+    if saved:
+        blocks.append(ActionsBlock(block_id="saved", elements=[StaticSelectElement(
+            action_id=ids.SAVED_REPLY, placeholder="Use a saved reply…",
+            options=[Option(text=s.name[:75], value=str(i)) for i, s in enumerate(saved[:100])])]))
+    blocks.append(InputBlock(
+        block_id=f"{ids.REPLY_INPUT}-{revision}", label="Reply",
+        element=PlainTextInputElement(action_id=ids.REPLY_INPUT, multiline=True, initial_value=text or None,
+                                      max_length=REPLY_MAX_INPUT),
+        hint=f"X allows {MAX_WEIGHTED_LENGTH} characters; links count 23, emoji and CJK characters count 2."))
+    return View(
+        type="modal", callback_id=ids.REPLY_MODAL, notify_on_close=True,
+        private_metadata=metadata(view.case_id, opened_at=opened_at, revision=revision),
+        title="Reply publicly", submit="Send reply", close="Cancel", blocks=blocks,
+    )
+
+
+def assign_modal(view: CaseView) -> View:
+    return View(
+        type="modal", callback_id=ids.ASSIGN_MODAL, private_metadata=metadata(view.case_id),
+        title=f"Assign case #{view.case_id}"[:24], submit="Assign", close="Cancel",
+        blocks=[InputBlock(block_id=ids.ASSIGNEE_INPUT, label="Assign to",
+                           element=UserSelectElement(action_id=ids.ASSIGNEE_INPUT, initial_user=view.assignee))],
+    )
+
+
+def ignore_modal(view: CaseView) -> View:
+    return View(
+        type="modal", callback_id=ids.IGNORE_MODAL, private_metadata=metadata(view.case_id),
+        title="Ignore this case", submit="Ignore", close="Cancel",
+        blocks=[InputBlock(block_id=ids.IGNORE_REASON_INPUT, label="Why",
+                           element=StaticSelectElement(action_id=ids.IGNORE_REASON_INPUT, options=[
+                               Option(text=label.capitalize(), value=key) for key, label in IGNORE_REASONS.items()]))],
+    )
+
+
+def tags_modal(view: CaseView, tags: Sequence[str]) -> View:
+    known = list(dict.fromkeys([*tags, *view.tags]))[:100]
+    tag_options = [Option(text=t[:75], value=t[:150]) for t in known]
+    selected = [o for o in tag_options if o.value in view.tags]
+    priority_options = [Option(text=p.capitalize(), value=p) for p in PRIORITIES]
+    blocks: list = []
+    if tag_options:
+        blocks.append(InputBlock(block_id=ids.TAGS_INPUT, label="Tags", optional=True,
+                                 element=StaticMultiSelectElement(action_id=ids.TAGS_INPUT, options=tag_options,
+                                                                  initial_options=selected or None)))
+    blocks.append(InputBlock(block_id=ids.PRIORITY_INPUT, label="Priority",
+                             element=StaticSelectElement(action_id=ids.PRIORITY_INPUT, options=priority_options,
+                                                         initial_option=next(o for o in priority_options if o.value == view.priority)
+                                                         if view.priority in PRIORITIES else None)))
+    return View(type="modal", callback_id=ids.TAGS_MODAL, private_metadata=metadata(view.case_id),
+                title="Tags & priority", submit="Save", close="Cancel", blocks=blocks)
+
+
+def mark_replied_modal(view: CaseView, *, via: str) -> View:
+    return View(
+        type="modal", callback_id=ids.MARK_REPLIED_MODAL, private_metadata=metadata(view.case_id, via=via),
+        title="Mark as replied", submit="Save", close="Cancel",
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text="Paste the link of the reply you posted on X.")),
+            InputBlock(block_id=ids.REPLY_URL_INPUT, label="Link to your reply",
+                       element=PlainTextInputElement(action_id=ids.REPLY_URL_INPUT,
+                                                     placeholder="https://x.com/acmephones/status/…")),
+        ],
+    )

@@ -1,0 +1,187 @@
+"""Conversations: a customer's later posts join their case instead of opening new ones.
+
+A new post joins a case of the same (network, conversation) when it comes from that
+case's customer, or when it answers us: a reply we sent (`replies.external_id`) or a
+post by one of our own accounts. Anyone else in the conversation opens a case of
+their own, like any post matching a rule.
+
+What joining does to the case:
+- `resolved`: reopened (status `reopened`, assignee kept), the customer wrote again;
+- `ignored`: stays ignored (noise stays out of the queue) and nothing is threaded
+  under its card while it is ignored; the follow-up is still attached and recorded,
+  so reopening the case by hand brings it into the thread;
+- otherwise: `customer_wrote_at` is set, so the card shows that the customer wrote.
+The follow-up itself goes into the card's thread later (jobs.publish).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, select
+
+from socialdesk.domain import Author, CaseStatus, EventKind, Network, Post
+from socialdesk.store.events import record_event
+from socialdesk.store.models import AuthorRow, CaseRow, PostRow, ReplyRow
+
+SYSTEM = "system"
+
+
+def case_for(*, session: Session, post: Post, author_id: int | None, own_handles: Collection[str]) -> int | None:
+    """The case `post` continues, or None when it is not a follow-up (`author_id`: its authors row)."""
+    if not post.conversation_id:
+        return None
+    # Through the posts (indexed on the conversation; cases are not): their cases, by primary key.
+    cases = session.exec(
+        select(CaseRow.id, CaseRow.customer_author_id)
+        .distinct()
+        .join(PostRow, PostRow.case_id == CaseRow.id)
+        .where(PostRow.network == post.network.value, PostRow.conversation_id == post.conversation_id)
+        .order_by(col(CaseRow.id).desc())
+    ).all()
+    if not cases:
+        return None
+    for case_id, customer in cases:
+        if author_id is not None and customer == author_id:
+            return case_id
+    if not post.in_reply_to_id:
+        return None
+    replied = session.exec(
+        select(ReplyRow.case_id).where(ReplyRow.external_id == post.in_reply_to_id).order_by(col(ReplyRow.id).desc())
+    ).first()
+    if replied is not None:
+        return replied
+    if _answers_own_account(post, own_handles):
+        return cases[0][0]  # an answer to our post on X: the conversation's latest case
+    return None
+
+
+def _answers_own_account(post: Post, own_handles: Collection[str]) -> bool:
+    """Whether `post` replies to one of our accounts (X: `in_reply_to_user_id`).
+
+    Our own posts are never stored, so their author ids are unknown here; but X starts
+    a reply with the @ of whom it answers, so that id is in the post's own mentions.
+    """
+    target = post.raw.get("in_reply_to_user_id")
+    if not target or not own_handles:
+        return False
+    mentions = (post.raw.get("entities") or {}).get("mentions") or []
+    return any(str(m.get("id")) == str(target) and str(m.get("username", "")).lower() in own_handles
+               for m in mentions)
+
+
+def attach(*, session: Session, case_id: int, post_row: PostRow, now: datetime) -> None:
+    """Make the stored post a follow-up of the case; reopen the case if it was resolved."""
+    post_row.case_id = case_id
+    session.add(post_row)
+    session.execute(
+        update(CaseRow)
+        .where(CaseRow.id == case_id, CaseRow.status != CaseStatus.IGNORED.value)
+        .values(customer_wrote_at=now, updated_at=now)
+    )
+    record_event(session, case_id, EventKind.FOLLOW_UP, SYSTEM, now, post=post_row.external_id)
+    # Conditional: an agent resolving or reopening it at this moment wins or loses cleanly.
+    reopened = session.execute(
+        update(CaseRow)
+        .where(CaseRow.id == case_id, CaseRow.status == CaseStatus.RESOLVED.value)
+        .values(status=CaseStatus.REOPENED.value, resolved_at=None, updated_at=now,
+                version=CaseRow.version + 1, last_action="reopened: the customer wrote again")
+    )
+    if reopened.rowcount == 1:
+        record_event(session, case_id, EventKind.REOPENED, SYSTEM, now, post=post_row.external_id)
+
+
+def watched(*, session: Session, rule_id: int, network: str, active_since: datetime, limit: int) -> dict[str, int]:
+    """Conversations of the rule's cases active since then (not ignored), newest activity first,
+    each with the newest post id stored from it: where a search for follow-ups starts."""
+    ids = session.exec(
+        select(CaseRow.conversation_id)
+        .where(CaseRow.rule_id == rule_id, CaseRow.network == network, CaseRow.conversation_id.is_not(None),
+               CaseRow.status != CaseStatus.IGNORED.value, CaseRow.updated_at >= active_since)
+        .order_by(col(CaseRow.updated_at).desc())
+        .limit(limit)
+    ).all()
+    floors: dict[str, int] = dict.fromkeys(ids, 0)  # type: ignore[arg-type]
+    if not floors:
+        return floors
+    rows = session.exec(
+        select(PostRow.conversation_id, PostRow.external_id)
+        .where(PostRow.network == network, col(PostRow.conversation_id).in_(list(floors)))
+    )
+    for conversation, external_id in rows:
+        if external_id.isdigit():
+            floors[conversation] = max(floors[conversation], int(external_id))  # type: ignore[index]
+    return floors
+
+
+# --- threading follow-ups under the card: see jobs.publish for the crash-safety steps ---
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A follow-up waiting to go into its card's thread."""
+
+    post_id: int
+    case_id: int
+    channel_id: str
+    card_ts: str
+    post: Post
+    attempted_at: datetime | None  # an earlier try may have posted it: look it up first
+
+
+def unthreaded(*, session: Session, now: datetime, lease: timedelta, limit: int) -> list[FollowUp]:
+    """Follow-ups whose card exists and that nobody tried in the last `lease`, oldest first."""
+    rows = session.exec(
+        select(
+            PostRow.id, PostRow.case_id, CaseRow.channel_id, CaseRow.message_ts, PostRow.thread_attempted_at,
+            PostRow.network, PostRow.external_id, PostRow.url, PostRow.text, PostRow.created_at,
+            AuthorRow.external_id, AuthorRow.handle, AuthorRow.name,
+        )
+        .join(CaseRow, CaseRow.id == PostRow.case_id)
+        .join(AuthorRow, AuthorRow.id == PostRow.author_id)
+        .where(
+            PostRow.thread_ts.is_(None),
+            PostRow.id != CaseRow.first_post_id,
+            CaseRow.message_ts.is_not(None),
+            CaseRow.status != CaseStatus.IGNORED.value,
+            or_(PostRow.thread_attempted_at.is_(None), PostRow.thread_attempted_at <= now - lease),
+        )
+        .order_by(PostRow.id)
+        .limit(limit)
+    ).all()
+    follow_ups = []
+    for (post_id, case_id, channel, card_ts, attempted, network, ext_id, url, text, created,
+         author_ext, handle, name) in rows:
+        net = Network(network)
+        post = Post(network=net, external_id=ext_id, url=url, author=Author(net, author_ext, handle, name),
+                    text=text, created_at=created)
+        follow_ups.append(FollowUp(post_id, case_id, channel, card_ts, post, attempted))
+    return follow_ups
+
+
+def take_thread_attempt(*, session: Session, post_id: int, seen: datetime | None, now: datetime) -> bool:
+    """Note the attempt before posting; also a lease: of two workers, one wins."""
+    attempted = PostRow.thread_attempted_at
+    result = session.execute(
+        update(PostRow)
+        .where(PostRow.id == post_id, PostRow.thread_ts.is_(None),
+               attempted.is_(None) if seen is None else attempted == seen)
+        .values(thread_attempted_at=now)
+    )
+    return result.rowcount == 1
+
+
+def give_back_attempt(*, session: Session, post_id: int, taken: datetime, previous: datetime | None) -> None:
+    """Slack said no (rate limit): the attempt posted nothing; restore what was there."""
+    session.execute(
+        update(PostRow)
+        .where(PostRow.id == post_id, PostRow.thread_attempted_at == taken, PostRow.thread_ts.is_(None))
+        .values(thread_attempted_at=previous)
+    )
+
+
+def record_thread(*, session: Session, post_id: int, thread_ts: str) -> None:
+    session.execute(update(PostRow).where(PostRow.id == post_id).values(thread_ts=thread_ts))

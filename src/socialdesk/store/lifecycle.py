@@ -1,0 +1,153 @@
+"""Case transitions. Each is one conditional UPDATE: of many concurrent callers, one wins.
+
+`new → claimed → replied → resolved`, `ignored` (with a reason), `reopened` (claimable
+like new). A loser gets `ok=False` and the case as it is now, to tell the agent why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session
+
+from socialdesk.domain import CaseStatus, EventKind
+from socialdesk.store.cases import get_case
+from socialdesk.store.events import record_event
+from socialdesk.store.models import CaseRow
+
+S = CaseStatus
+OPEN = {S.NEW, S.REOPENED, S.CLAIMED, S.REPLIED}
+IGNORE_REASONS = {"spam": "spam", "not_relevant": "not relevant", "duplicate": "duplicate"}
+PRIORITIES = ("high", "normal", "low")
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    """`ok` when this call made the change; otherwise `case` shows what the case is now."""
+
+    ok: bool
+    case: CaseRow
+
+
+def _apply(
+    session: Session,
+    *,
+    case_id: int,
+    actor: str,
+    now: datetime,
+    allowed_from: Collection[CaseStatus],
+    event: EventKind,
+    last_action: str,
+    values: dict[str, Any],
+    expected_version: int | None = None,
+    assignee_must_be: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> TransitionResult:
+    conditions = [CaseRow.id == case_id, CaseRow.status.in_([s.value for s in allowed_from])]
+    if expected_version is not None:
+        conditions.append(CaseRow.version == expected_version)
+    if assignee_must_be is not None:
+        conditions.append(CaseRow.assignee == assignee_must_be)
+    result = session.execute(
+        update(CaseRow)
+        .where(*conditions)
+        .values(updated_at=now, version=CaseRow.version + 1, last_action=last_action[:200], **values)
+    )
+    won = result.rowcount == 1
+    if won:
+        record_event(session, case_id, event, actor, now, **(payload or {}))
+    return TransitionResult(ok=won, case=get_case(session=session, case_id=case_id))
+
+
+def claim(*, session: Session, case_id: int, user_id: str, now: datetime) -> TransitionResult:
+    return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from={S.NEW, S.REOPENED},
+                  event=EventKind.CLAIMED, last_action=f"claimed by <@{user_id}>",
+                  values={"status": S.CLAIMED.value, "assignee": user_id, "claimed_at": now})
+
+
+def unclaim(*, session: Session, case_id: int, user_id: str, now: datetime) -> TransitionResult:
+    """Only the owner can give a case back."""
+    return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from={S.CLAIMED},
+                  assignee_must_be=user_id, event=EventKind.UNCLAIMED, last_action=f"unclaimed by <@{user_id}>",
+                  values={"status": S.NEW.value, "assignee": None, "claimed_at": None})
+
+
+def assign(*, session: Session, case_id: int, user_id: str, assignee: str, now: datetime) -> TransitionResult:
+    return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from=OPEN,
+                  event=EventKind.ASSIGNED, last_action=f"assigned to <@{assignee}> by <@{user_id}>",
+                  values={"status": func.coalesce(_replied_or_none(), S.CLAIMED.value), "assignee": assignee,
+                          "claimed_at": now},
+                  payload={"to": assignee})
+
+
+def _replied_or_none():  # type: ignore[no-untyped-def]
+    """Assigning a replied case keeps it replied; anything else becomes claimed."""
+    from sqlalchemy import case as sql_case
+
+    return sql_case((CaseRow.status == S.REPLIED.value, S.REPLIED.value), else_=None)
+
+
+def resolve(*, session: Session, case_id: int, user_id: str, now: datetime, expected_version: int | None = None) -> TransitionResult:
+    return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from=OPEN,
+                  expected_version=expected_version, event=EventKind.RESOLVED,
+                  last_action=f"resolved by <@{user_id}>",
+                  values={"status": S.RESOLVED.value, "resolved_at": now, "customer_wrote_at": None})
+
+
+def ignore(*, session: Session, case_id: int, user_id: str, reason: str, now: datetime,
+           expected_version: int | None = None) -> TransitionResult:
+    if reason not in IGNORE_REASONS:
+        raise ValueError(f"unknown reason {reason!r}")
+    return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from=OPEN,
+                  expected_version=expected_version, event=EventKind.IGNORED,
+                  last_action=f"ignored as {IGNORE_REASONS[reason]} by <@{user_id}>",
+                  values={"status": S.IGNORED.value, "ignored_reason": reason, "customer_wrote_at": None},
+                  payload={"reason": reason})
+
+
+def reopen(*, session: Session, case_id: int, user_id: str, now: datetime) -> TransitionResult:
+    return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from={S.RESOLVED, S.IGNORED},
+                  event=EventKind.REOPENED, last_action=f"reopened by <@{user_id}>",
+                  values={"status": S.REOPENED.value, "resolved_at": None, "ignored_reason": None})
+
+
+def replied(*, session: Session, case_id: int, user_id: str, now: datetime, kind: EventKind,
+            payload: dict[str, Any]) -> TransitionResult:
+    """A public reply went out (sent by us, or marked as sent from X): the case is `replied`."""
+    return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from=OPEN | {S.RESOLVED},
+                  event=kind, last_action=f"replied by <@{user_id}>",
+                  values={"status": S.REPLIED.value, "customer_wrote_at": None,
+                          "first_response_at": func.coalesce(CaseRow.first_response_at, now),
+                          "assignee": func.coalesce(CaseRow.assignee, user_id),
+                          "claimed_at": func.coalesce(CaseRow.claimed_at, now)},
+                  payload=payload)
+
+
+def set_tags(*, session: Session, case_id: int, user_id: str, tags: list[str], priority: str, now: datetime) -> TransitionResult:
+    if priority not in PRIORITIES:
+        raise ValueError(f"unknown priority {priority!r}")
+    return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from=set(S),
+                  event=EventKind.TAGGED, last_action=f"tagged by <@{user_id}>",
+                  values={"tags": sorted(set(tags)), "priority": priority},
+                  payload={"tags": sorted(set(tags)), "priority": priority})
+
+
+def add_note(*, session: Session, case_id: int, user_id: str, text: str, now: datetime) -> TransitionResult:
+    """Notes are internal: history and the card's thread, never the network."""
+    return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from=set(S),
+                  event=EventKind.NOTE, last_action=f"note by <@{user_id}>", values={}, payload={"text": text})
+
+
+def set_replying(*, session: Session, case_id: int, user_id: str | None, now: datetime, only_if: str | None = None) -> bool:
+    """Show (or clear) "@alice is replying…"; `only_if` clears only that user's marker."""
+    conditions = [CaseRow.id == case_id]
+    if only_if is not None:
+        conditions.append(CaseRow.replying_user == only_if)
+    result = session.execute(
+        update(CaseRow).where(*conditions).values(replying_user=user_id, replying_since=now if user_id else None)
+    )
+    return result.rowcount == 1
