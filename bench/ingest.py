@@ -22,6 +22,7 @@ import argparse
 import os
 import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -164,6 +165,7 @@ def run(backend: str, url: str, pages: list[dict]) -> Result:
             t1 = clock()
             accepted = []
             for post in posts:
+                # Every rule is checked (each would open its own case), not just the first that fits.
                 matched = [rule_id for rule_id, _channel, filters in rules if rejection(post, filters) is None]
                 if matched:
                     accepted.append(post)
@@ -196,8 +198,6 @@ def run(backend: str, url: str, pages: list[dict]) -> Result:
 
 def code_version() -> str:
     """The commit measured, and whether src/ had uncommitted changes."""
-    import subprocess
-
     def git(*a: str) -> str:
         return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()
 

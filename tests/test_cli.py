@@ -59,7 +59,7 @@ def test_user_errors_are_one_line_with_exit_code_2(env):
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_db_upgrade_reports_the_revision(env):
     result = run("db", "upgrade", env=env)
-    assert result.returncode == 0 and result.stdout.strip() == "database is at revision 0002"
+    assert result.returncode == 0 and result.stdout.strip() == "database is at revision 0003"
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

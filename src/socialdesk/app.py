@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from socialdesk.store.db import make_engine, upgrade
 
 log = logging.getLogger(__name__)
 SLACK_PATH = "/slack/events"
+LISTENER_THREADS = 64
 
 
 def utc_now() -> datetime:
@@ -116,6 +118,9 @@ def build(
         signing_secret=settings.slack_signing_secret.get_secret_value(),  # type: ignore[union-attr]
         token_verification_enabled=False,  # no auth.test call at start: the app starts even when Slack is down
         process_before_response=False,  # ack first; listeners run after the response is sent
+        # Bolt's default of 5 workers queues clicks behind slow Slack calls, delaying their
+        # acks past Slack's 3 s under a burst (bench/claims.py); I/O-bound work, so more threads.
+        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
     )
     x_auth = XUserAuth(settings, http=http, engine=engine, clock=clock)
     desk = ReplyDesk(

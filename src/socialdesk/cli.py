@@ -50,6 +50,8 @@ def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
     if args.kind == "mentions":
+        if args.query:
+            raise CliError("a mentions rule takes no --query; it watches --account (or SOCIALDESK_OWN_HANDLES' first)")
         validate_schedule(args.every, args.channel)
         handle = _own_account(settings, args)
         query = mentions_query(_resolve_user_id(settings, handle))

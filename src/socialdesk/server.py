@@ -39,7 +39,7 @@ def _http_mode(desk: Socialdesk, stop: threading.Event) -> None:
     from waitress.server import create_server
 
     settings = desk.settings
-    server = create_server(desk.wsgi, host=settings.http_host, port=settings.http_port, threads=16, ident="socialdesk")
+    server = create_server(desk.wsgi, host=settings.http_host, port=settings.http_port, threads=32, ident="socialdesk")
     thread = threading.Thread(target=server.run, name="http", daemon=True)
     thread.start()
     log.info("listening on http://%s:%s/slack/events", settings.http_host, server.effective_port)

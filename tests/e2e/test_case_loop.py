@@ -106,7 +106,7 @@ def test_a_refused_reply_offers_open_in_x_and_mark_as_replied(app, fake_x, slack
     url = "https://x.com/acmephones/status/2000000000000000001"
     ws.submit("bob", mark_view, text_value(ids.REPLY_URL_INPUT, ids.REPLY_URL_INPUT, url))
     wait_for(lambda: "*Replied*" in status(ws, case_id), timeout=10, what="marked as replied")
-    assert any("from X's own composer" in t for t in ws.thread_texts(card))
+    wait_for(lambda: any("from X's own composer" in t for t in ws.thread_texts(card)), timeout=10, what="the thread line")
     history = app.cli("case", "show", str(case_id)).stdout
     assert "reply_failed" in history and "kind='not_allowed'" in history
     assert "marked_replied" in history and "via='intent'" in history

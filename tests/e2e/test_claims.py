@@ -15,11 +15,12 @@ from tests.support.slack_signing import FORM, block_actions_body, new_trigger_id
 from tests.support.waiting import wait_for
 
 
-def click(app, slack_emulator, *, user: str, card: dict, channel: str, action_id: str):
+def click(app, slack_emulator, *, user: str, card: dict, channel: str, action_id: str, value: str | None = None,
+          action_type: str = "button"):
     body = block_actions_body(
         user_id=slack_emulator.users[user], user_name=user, team_id=slack_emulator.team_id,
-        channel_id=channel, message_ts=card["ts"], action_id=action_id, value=str(case_id_of(card)),
-        trigger_id=new_trigger_id(), message=card,
+        channel_id=channel, message_ts=card["ts"], action_id=action_id, value=value or str(case_id_of(card)),
+        trigger_id=new_trigger_id(), message=card, action_type=action_type,
     )
     started = time.monotonic()
     response = post_signed(app.events_url, body, app.signing_secret, FORM)
@@ -68,7 +69,7 @@ def test_twenty_concurrent_claims_give_exactly_one_owner(app, one_card, slack_em
                        timeout=10, what="the card updated in place")
     assert len(cards(slack_emulator, channel)) == 1 and updated[0]["ts"] == card["ts"]
     assert f"by <@{winner_id}>" in block_text(updated[0], "status")
-    assert button_ids(updated[0]) == [ids.UNCLAIM, ids.OPEN_POST]
+    assert button_ids(updated[0]) == [ids.REPLY, ids.NOTE, ids.RESOLVE, ids.MENU]
 
     thread = wait_for(lambda: slack_emulator.replies(channel, card["ts"])[1:], timeout=10, what="the thread line")
     assert [m["text"] for m in thread] == [f"🙋 <@{winner_id}> claimed this case."]
@@ -85,14 +86,15 @@ def test_unclaim_is_for_the_owner_only(app, one_card, slack_emulator, db_url):
     assert response.status_code == 200
     wait_for(lambda: "Claimed" in block_text(cards(slack_emulator, channel)[0], "status"), timeout=10, what="claim")
 
-    click(app, slack_emulator, user="bob", card=card, channel=channel, action_id=ids.UNCLAIM)
+    unclaim = {"action_id": ids.MENU, "value": f"unclaim:{case_id_of(card)}", "action_type": "overflow"}
+    click(app, slack_emulator, user="bob", card=card, channel=channel, **unclaim)
     wait_for(lambda: any("Only <@" in t for t in slack_emulator.ephemeral_texts(channel)), timeout=10, what="refusal")
     assert "Claimed" in block_text(cards(slack_emulator, channel)[0], "status")
 
-    click(app, slack_emulator, user="alice", card=card, channel=channel, action_id=ids.UNCLAIM)
+    click(app, slack_emulator, user="alice", card=card, channel=channel, **unclaim)
     back = wait_for(lambda: (c := cards(slack_emulator, channel)[0]) and "New" in block_text(c, "status") and c,
                     timeout=10, what="the card back in the queue")
-    assert button_ids(back) == [ids.CLAIM, ids.OPEN_POST]
+    assert button_ids(back) == [ids.CLAIM, ids.REPLY, ids.NOTE, ids.RESOLVE, ids.MENU]
     kinds = [k for k, _ in claim_events(db_url, case_id_of(card))]
     assert kinds == ["opened", "card_posted", "claimed", "unclaimed"]
 

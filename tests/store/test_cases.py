@@ -22,7 +22,7 @@ def open_case(engine, text="my Acme phone broke") -> int:
 
 
 def test_migrations_reach_head(engine):
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
 
 
 def test_a_post_is_stored_once_and_opens_one_case(engine):

@@ -189,3 +189,16 @@ def test_follow_ups_wait_for_the_card_and_are_taken_once(engine):
     with session_scope(engine) as session:
         conversations.record_thread(session=session, post_id=post_id, thread_ts="1.000200")
         assert conversations.unthreaded(session=session, now=LATER, lease=lease, limit=10) == []
+
+
+def test_a_window_looks_only_among_the_newest_posts(engine):
+    first = x_post("my acme phone broke")
+    [case_id] = store(engine, [first]).new_case_ids
+    [post_id] = store(engine, [reply_to(first, "hello?")]).follow_up_post_ids
+    store(engine, [x_post(f"other post {i}", handle=f"h{i}") for i in range(3)])
+    lease = timedelta(seconds=60)
+    with session_scope(engine) as session:
+        cases.record_card(session=session, case_id=case_id, message_ts="1.000100", now=NOW)
+    with session_scope(engine) as session:
+        assert [f.post_id for f in conversations.unthreaded(session=session, now=NOW, lease=lease, limit=10, newest=4)] == [post_id]
+        assert conversations.unthreaded(session=session, now=NOW, lease=lease, limit=10, newest=3) == []

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60
 THREAD_LEASE = timedelta(seconds=60)  # a follow-up tried this recently is left alone (retry pace too)
+RECENT_POSTS = 5000  # follow-ups are looked for among the newest posts each round …
+FULL_LOOK_SECONDS = 300  # … and among all of them this often (a scan of the posts table)
 BATCH = 50
 BACKOFF_MAX = timedelta(minutes=10)
 # Errors that need a person (invite the bot, fix the channel id): retry slowly.
@@ -67,6 +69,7 @@ class Publisher:
         self._sleep = sleep
         self._budget = time_budget
         self._next_slot: dict[str, float] = {}  # channel → monotonic time of its next post
+        self._next_full_look = 0.0  # monotonic; the first round looks at every post
         self._lock = threading.Lock()
 
     def run_once(self) -> int:
@@ -94,7 +97,8 @@ class Publisher:
                 ]
                 waiting += [
                     (f.channel_id, partial(self._thread, f))
-                    for f in conversations.unthreaded(session=session, now=now, lease=THREAD_LEASE, limit=BATCH)
+                    for f in conversations.unthreaded(session=session, now=now, lease=THREAD_LEASE, limit=BATCH,
+                                                      newest=self._follow_up_window())
                 ]
             if not waiting:
                 break
@@ -110,6 +114,12 @@ class Publisher:
                 busy.add(channel)
                 posted += work()
         return posted
+
+    def _follow_up_window(self) -> int | None:
+        if time.monotonic() < self._next_full_look:
+            return RECENT_POSTS
+        self._next_full_look = time.monotonic() + FULL_LOOK_SECONDS
+        return None
 
     def _publish(self, case_id: int) -> int:
         now = self._now()
@@ -170,18 +180,16 @@ class Publisher:
                 return 0  # another worker has it
         try:
             ts = None
-            if f.attempted_at is not None:
+            if f.attempted_at is not None:  # an earlier try may have posted it
                 ts = cards.find_follow_up(self._slack, channel_id=f.channel_id, thread_ts=f.card_ts,
                                           post_id=f.post_id, since=f.attempted_at)
                 if ts:
                     log.info("case %s: found follow-up %s posted before a restart", f.case_id, f.post.external_id)
+            posted = ts is None
             if ts is None:
                 self._next_slot[f.channel_id] = time.monotonic() + self._interval
                 ts = cards.post_follow_up(self._slack, channel_id=f.channel_id, thread_ts=f.card_ts,
                                           case_id=f.case_id, post_id=f.post_id, post=f.post)
-                posted = 1
-            else:
-                posted = 0
         except SlackApiError as exc:
             self._thread_failed(f, now, exc)
             return 0
@@ -193,9 +201,9 @@ class Publisher:
             view = case_store.case_view(session=session, case_id=f.case_id)
         try:
             cards.update_card(self._slack, view)  # the card says the customer wrote again
-        except SlackApiError as exc:
-            log.warning("case %s: card not refreshed after a follow-up: %s", f.case_id, exc.response.get("error"))
-        return posted
+        except (SlackApiError, OSError) as exc:  # the follow-up is in; the card catches up on its next update
+            log.warning("case %s: card not refreshed after a follow-up: %s", f.case_id, exc)
+        return int(posted)
 
     def _thread_failed(self, f: conversations.FollowUp, taken: datetime, exc: SlackApiError) -> None:
         error = str(exc.response.get("error") or exc)

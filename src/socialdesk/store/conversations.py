@@ -20,7 +20,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from socialdesk.domain import Author, CaseStatus, EventKind, Network, Post
@@ -132,8 +132,15 @@ class FollowUp:
     attempted_at: datetime | None  # an earlier try may have posted it: look it up first
 
 
-def unthreaded(*, session: Session, now: datetime, lease: timedelta, limit: int) -> list[FollowUp]:
-    """Follow-ups whose card exists and that nobody tried in the last `lease`, oldest first."""
+def unthreaded(*, session: Session, now: datetime, lease: timedelta, limit: int, newest: int | None = None) -> list[FollowUp]:
+    """Follow-ups whose card exists and that nobody tried in the last `lease`, oldest first.
+
+    `newest`: look only among the newest that many posts (a primary-key range, not a
+    scan of every post); follow-ups are recent, and a full look now and then finds the rest.
+    """
+    floor = 0
+    if newest is not None:
+        floor = (session.exec(select(func.max(PostRow.id))).one() or 0) - newest
     rows = session.exec(
         select(
             PostRow.id, PostRow.case_id, CaseRow.channel_id, CaseRow.message_ts, PostRow.thread_attempted_at,
@@ -143,6 +150,7 @@ def unthreaded(*, session: Session, now: datetime, lease: timedelta, limit: int)
         .join(CaseRow, CaseRow.id == PostRow.case_id)
         .join(AuthorRow, AuthorRow.id == PostRow.author_id)
         .where(
+            PostRow.id > floor,
             PostRow.thread_ts.is_(None),
             PostRow.id != CaseRow.first_post_id,
             CaseRow.message_ts.is_not(None),

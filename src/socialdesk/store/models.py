@@ -85,11 +85,14 @@ class PostRow(SQLModel, table=True):
 
 class CaseRow(SQLModel, table=True):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_unpublished", "message_ts", "id"),)
+    __table_args__ = (
+        Index("ix_cases_unpublished", "message_ts", "id"),
+        Index("ix_cases_conversation", "network", "conversation_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     rule_id: int | None = Field(default=None, foreign_key="rules.id", index=True)
-    first_post_id: int | None = Field(default=None)
+    first_post_id: int | None = Field(default=None, index=True)
     network: str = Field(max_length=16)
     conversation_id: str | None = Field(default=None, max_length=64)
     status: str = Field(default="new", max_length=16, index=True)
