@@ -34,6 +34,7 @@ from socialdesk.sources.base import Source
 from socialdesk.sources.x import XSource
 from socialdesk.sources.x_mentions import XMentionsSource
 from socialdesk.store.db import make_engine, upgrade
+from socialdesk.triage import Triage
 
 log = logging.getLogger(__name__)
 SLACK_PATH = "/slack/events"
@@ -85,12 +86,16 @@ class Socialdesk:
         self.engine.dispose()
 
 
+def signed_in_handle(x_auth: XUserAuth) -> str | None:
+    try:
+        return x_auth.cached_handle()
+    except XAuthError:
+        return None
+
+
 def brand_handle(x_auth: XUserAuth, settings: Settings) -> str:
     """The account replies go out as: the authorized one, else the first own handle."""
-    try:
-        handle = x_auth.cached_handle()
-    except XAuthError:
-        handle = None
+    handle = signed_in_handle(x_auth)
     return handle or next(iter(sorted(settings.own_handle_set)), "our account")
 
 
@@ -158,6 +163,8 @@ def build(
         clock=clock,
         missing_source_hint={Network.X: "SOCIALDESK_X_BEARER_TOKEN is not set; add it and restart"},
         follow_conversations=True,
+        triage=Triage(),
+        signed_in_handle=lambda: signed_in_handle(x_auth),
     )
     scheduler = build_scheduler(engine=engine, poller=poller, publisher=publisher)
     return Socialdesk(

@@ -67,6 +67,8 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
             session=session, network=args.network, query=query, channel_id=args.channel,
             every_seconds=args.every, lang=args.lang, include_reposts=args.include_reposts, now=utcnow(),
             backfill=args.backfill, kind=args.kind,
+            priority_keywords=[k.strip() for k in (args.priority_keywords or "").split(",") if k.strip()],
+            priority_followers=args.priority_followers,
         )
     print(f"rule {rule.id} added: {args.network} {what} → {args.channel} every {args.every} s")
     if args.network == "x" and not settings.x_bearer_token:
@@ -192,6 +194,10 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--every", type=int, default=DEFAULT_POLL_SECONDS, metavar="SECONDS", help=f"poll interval (default {DEFAULT_POLL_SECONDS}, minimum 5)")
     add.add_argument("--lang", help="only posts in this language (ISO code, e.g. en)")
     add.add_argument("--include-reposts", action="store_true", help="also open cases for reposts")
+    add.add_argument("--priority-keywords", metavar="WORDS",
+                     help="comma-separated words or phrases that make a post high priority, e.g. 'refund,lawsuit'")
+    add.add_argument("--priority-followers", type=int, metavar="N",
+                     help="posts by accounts with at least N followers are high priority")
     add.add_argument("--backfill", action="store_true",
                      help="open cases for every match X still has (recent search: 7 days), not just the newest page")
     add.set_defaults(func=cmd_rules_add)

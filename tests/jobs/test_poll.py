@@ -237,3 +237,43 @@ def test_paused_rules_are_not_polled(engine, fake_x, clock):
         rule_store.set_paused(session=session, rule_id=rule_id, paused=True)
     make_poller(engine, fake_x, clock).poll_rule(rule_id)
     assert fake_x.requests_to(SEARCH_PATH) == []
+
+
+def test_triage_scores_posts_and_sets_priority_from_the_rule(engine, fake_x, clock):
+    from socialdesk.triage import Triage
+
+    with session_scope(engine) as session:
+        rule_id = rule_store.add_rule(session=session, network="x", query="acme", channel_id="C1", every_seconds=60,
+                                      lang=None, include_reposts=False, now=datetime.now(UTC),
+                                      priority_keywords=["refund"], priority_followers=50_000).id
+    http = httpx.Client()
+    source = XSource(http=http, api_url=fake_x.url, bearer_token="test-bearer")
+    poller = Poller(engine=engine, sources={Network.X: source}, own_handles=frozenset(), clock=clock, triage=Triage())
+    poller.poll_rule(rule_id)
+    fake_x.add_user(username="big_name", followers=120_000)
+    fake_x.post(username="calm", text="does the acme x2 come in blue?")
+    fake_x.post(username="angry", text="I want a REFUND for this acme junk")
+    fake_x.post(username="big_name", text="trying the acme x2 today")
+    fake_x.post(username="happy", text="love my acme phone, best purchase ever!! 😍")
+    assert poll_again(poller, clock, rule_id) == 4
+    with session_scope(engine) as session:
+        rows = session.exec(select(CaseRow, PostRow).where(PostRow.id == CaseRow.first_post_id)).all()
+    by_text = {post.text: (case.priority, case.sentiment, post.sentiment) for case, post in rows}
+    assert by_text["I want a REFUND for this acme junk"][0] == "high"
+    assert by_text["trying the acme x2 today"][0] == "high"
+    assert by_text["does the acme x2 come in blue?"][0] == "normal"
+    assert by_text["love my acme phone, best purchase ever!! 😍"][1] > 0.5
+    assert all(case_mood == post_mood for _, case_mood, post_mood in by_text.values())
+
+
+def test_the_signed_in_brand_account_never_opens_cases(engine, fake_x, clock):
+    rule_id = add_rule(engine)
+    http = httpx.Client()
+    source = XSource(http=http, api_url=fake_x.url, bearer_token="test-bearer")
+    poller = Poller(engine=engine, sources={Network.X: source}, own_handles=frozenset(), clock=clock,
+                    signed_in_handle=lambda: "AcmeCare")
+    poller.poll_rule(rule_id)
+    fake_x.post(username="acmecare", text="our acme phone update is out")
+    customer = fake_x.post(username="dana", text="acme phone question")
+    assert poll_again(poller, clock, rule_id) == 1
+    assert stored_ids(engine) == [customer["id"]]

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from socialdesk.domain import Network
 from socialdesk.rules import Filters, rejection
+from socialdesk.triage import Triage, priority
 from socialdesk.sources.base import CursorExpired, RateLimited, Source, SourceError, SourceUnavailable
 from socialdesk.store import conversations, ingest
 from socialdesk.store import rules as rule_store
@@ -54,16 +55,36 @@ class Poller:
         on_new_cases: Callable[[list[int]], None] = lambda ids: None,
         missing_source_hint: Mapping[Network, str] | None = None,
         follow_conversations: bool = False,
+        triage: Triage | None = None,
+        signed_in_handle: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._engine = engine
         self._sources = sources
-        self._own = own_handles
+        self._own_configured = own_handles
+        self._signed_in = signed_in_handle  # the X account replies go out as: ours too
+        self._triage = triage
         self._now = clock
         self._on_new_cases = on_new_cases
         self._missing_hint = missing_source_hint or {}
         self._follow = follow_conversations
         # (network, conversation) -> (monotonic time checked, post id seen up to): rotation and a start hint.
         self._watched: dict[tuple[str, str], tuple[float, int]] = {}
+
+    @property
+    def _own(self) -> frozenset[str]:
+        handle = self._signed_in()
+        return self._own_configured | {handle.lower()} if handle else self._own_configured
+
+    def _scores(self, rule, posts) -> dict[str, tuple[float | None, str]]:  # type: ignore[no-untyped-def]
+        """Sentiment and priority per post (by external id), from the rule's triage settings."""
+        if self._triage is None:
+            return {}
+        scores = {}
+        for post in posts:
+            mood = self._triage.sentiment(post.text)
+            scores[post.external_id] = (mood, priority(post, keywords=tuple(rule.priority_keywords or ()),
+                                                       followers_threshold=rule.priority_followers, sentiment=mood))
+        return scores
 
     def poll_due(self) -> None:
         with session_scope(self._engine) as session:
@@ -176,7 +197,7 @@ class Poller:
         with session_scope(self._engine) as session:
             stored = ingest.store_page(
                 session=session, posts=posts, rule_id=rule.id, channel_id=rule.channel_id, now=now,
-                own_handles=self._own,
+                own_handles=self._own, scores=self._scores(rule, posts),
             )
             rule_store.save_cursor(session=session, rule_id=rule.id, cursor=cursor, not_before=not_before, now=now)
         if stored.follow_up_post_ids:

@@ -121,6 +121,15 @@ class Publisher:
         self._next_full_look = time.monotonic() + FULL_LOOK_SECONDS
         return None
 
+    def _paced(self, channel: str, post: Callable[[], str]) -> str:
+        """Post, then hold the channel for the interval counted from Slack's answer, so the
+        gap Slack sees between two messages is never shorter than the interval."""
+        self._next_slot[channel] = float("inf")  # nothing else in this channel meanwhile
+        try:
+            return post()
+        finally:  # on a 429, the failure handler then pushes this back to Retry-After
+            self._next_slot[channel] = time.monotonic() + self._interval
+
     def _publish(self, case_id: int) -> int:
         now = self._now()
         with session_scope(self._engine) as session:
@@ -139,8 +148,7 @@ class Publisher:
                     return 0
             with session_scope(self._engine) as session:
                 case_store.mark_publish_attempt(session=session, case_id=case_id, now=now)
-            self._next_slot[channel] = time.monotonic() + self._interval
-            ts = cards.post_card(self._slack, view)
+            ts = self._paced(channel, lambda: cards.post_card(self._slack, view))
         except SlackApiError as exc:
             self._failed(case_id, case.publish_failures, channel, exc)
             return 0
@@ -187,9 +195,9 @@ class Publisher:
                     log.info("case %s: found follow-up %s posted before a restart", f.case_id, f.post.external_id)
             posted = ts is None
             if ts is None:
-                self._next_slot[f.channel_id] = time.monotonic() + self._interval
-                ts = cards.post_follow_up(self._slack, channel_id=f.channel_id, thread_ts=f.card_ts,
-                                          case_id=f.case_id, post_id=f.post_id, post=f.post)
+                ts = self._paced(f.channel_id, lambda: cards.post_follow_up(
+                    self._slack, channel_id=f.channel_id, thread_ts=f.card_ts, case_id=f.case_id,
+                    post_id=f.post_id, post=f.post))
         except SlackApiError as exc:
             self._thread_failed(f, now, exc)
             return 0

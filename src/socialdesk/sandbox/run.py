@@ -21,114 +21,23 @@ import tempfile
 import textwrap
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import yaml
 
 from socialdesk.sandbox.fake_x import FakeX
+from socialdesk.sandbox.scenario import CHANNEL, OWN_HANDLE, POLL_SECONDS, QUERY, SCENARIO, SCENARIO_SECONDS, Scenario
 from socialdesk.slack.scopes import BOT_SCOPES
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8700
-CHANNEL = "social-care"
-OWN_HANDLE = "acmephones"
-QUERY = "acme"
-POLL_SECONDS = 5
-SCENARIO_SECONDS = 120
 NPM_HINT = "the sandbox needs the Slack emulator: run `npm ci` in the socialdesk checkout"
 
 
 class SandboxError(Exception):
     """The sandbox cannot start; the message says why."""
-
-
-@dataclass(frozen=True)
-class Beat:
-    """One post in the scenario: `at` seconds in (at speed 1); 0 means seeded before start."""
-
-    at: float
-    handle: str
-    text: str
-    name: str = ""
-    reply_to: str | None = None  # handle whose first post this answers
-    repost_of: str | None = None  # handle whose first post this reposts
-
-    @property
-    def opens_case(self) -> bool:
-        return self.handle != OWN_HANDLE and self.repost_of is None
-
-
-_BURST = [
-    ("jo_tanaka", "Since the Acme X3 update 4.2 my wifi drops every few minutes. Anyone else?"),
-    ("ravi_codes", "Acme X3 on 4.2: wifi keeps disconnecting. Was fine yesterday."),
-    ("bea_outdoors", "Wifi on my Acme phone is useless since last night's update"),
-    ("kofi_m", "@acmephones the 4.2 update broke wifi on my Acme X3, please fix"),
-    ("ellie_reads", "Is the Acme X3 wifi bug from update 4.2 known? It drops every 5 minutes"),
-    ("tomas_v", "Acme X3 update 4.2 = no wifi. Rolling back if I can"),
-]
-# Fictional customers only; every customer post says "acme" so the rule's query finds it.
-SCENARIO: list[Beat] = [
-    Beat(0, "dana_k", "Dropped my Acme X3 from waist height and the screen cracked like a spiderweb. "
-         "Is that covered by the warranty?", "Dana K."),
-    Beat(0, "mo_rivera", "My Acme X3 battery goes from 100% to 20% by lunch. Three weeks old. Not impressed.",
-         "Mo Rivera"),
-    Beat(0, "lena_ontario", "Ordered an Acme X3 on Monday and it still says 'preparing'. "
-         "How long does shipping to Canada take?", "Lena"),
-    Beat(10, "sam_writes", "Shout-out to Acme support: fixed my charging port in one visit. Best phone I've owned.",
-         "Sam"),
-    Beat(20, "gadget_gossip", "", "Gadget Gossip", repost_of="dana_k"),
-    Beat(30, OWN_HANDLE, "@dana_k Sorry to hear that! Acme Care covers one screen repair a year. "
-         "DM us your order number.", reply_to="dana_k"),
-    Beat(40, "free_phones_4u", "Acme fans!! Get a FREE phone today https://free-phones.example/claim 100% legit",
-         "FREE PHONES"),
-    Beat(50, "angry_andy", "<!channel> refund now & <@U0ADMIN> my Acme X3 died after 2 days", "Andy"),
-    *[Beat(60 + 2 * i, handle, text) for i, (handle, text) in enumerate(_BURST)],
-    Beat(100, "nina_b", "Does the Acme X3 support eSIM? Thinking of switching from my old phone.", "Nina B."),
-]
-
-
-class Scenario:
-    """Posts SCENARIO's seeded beats now and the rest from a background thread."""
-
-    def __init__(self, fake: FakeX, speed: float) -> None:
-        self._fake, self._speed = fake, speed
-        self._first: dict[str, str] = {}  # handle -> id of its first post
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._play, name="sandbox-scenario", daemon=True)
-        for beat in SCENARIO:
-            if beat.handle != OWN_HANDLE:  # FakeX made the brand account (verified) already
-                self._fake.add_user(username=beat.handle, name=beat.name or None, followers=120)
-
-    def seed(self) -> None:
-        for beat in SCENARIO:
-            if beat.at == 0:
-                self._post(beat)
-
-    def start(self) -> None:
-        self._started = time.monotonic()
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
-
-    def _play(self) -> None:
-        for beat in (b for b in SCENARIO if b.at > 0):
-            if self._stop.wait(max(0.0, self._started + beat.at / self._speed - time.monotonic())):
-                return
-            self._post(beat)
-
-    def _post(self, beat: Beat) -> None:
-        post = self._fake.post(username=beat.handle, text=beat.text,
-                               in_reply_to=self._first.get(beat.reply_to or ""),
-                               retweet_of=self._first.get(beat.repost_of or ""))
-        self._first.setdefault(beat.handle, post["id"])
-        kind = "card expected" if beat.opens_case else "no card: " + ("repost" if beat.repost_of else "own account")
-        log.info("X: @%s posted %s (%s)", beat.handle, post["id"], kind)
 
 
 # --- the Slack emulator -------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -90,6 +90,7 @@ def store_page(
     now: datetime,
     own_handles: Collection[str] = frozenset(),
     follow_ups_only: bool = False,
+    scores: Mapping[str, tuple[float | None, str]] | None = None,
 ) -> Stored:
     """Store posts not seen before: each opens a case, or joins one as a follow-up.
 
@@ -99,7 +100,9 @@ def store_page(
     open no case and are no follow-up. See store.conversations for what joins a case.
     `follow_ups_only` (posts found by watching conversations, not by the rule's query):
     posts that are not follow-ups are dropped instead of opening cases.
+    `scores`: (sentiment, priority) by post id, from triage; stored on posts and new cases.
     """
+    scores = scores or {}
     stored = Stored()
     posts = [p for p in posts if p.author.handle.lower() not in own_handles]
     if not posts:
@@ -137,6 +140,7 @@ def store_page(
             metrics=post.metrics,
             raw=post.raw,
             rule_id=rule_id,
+            sentiment=scores.get(post.external_id, (None, ""))[0],
         )
         session.add(row)
         session.flush()
@@ -152,6 +156,8 @@ def store_page(
             conversation_id=post.conversation_id,
             channel_id=channel_id,
             customer_author_id=author_id,
+            sentiment=scores.get(post.external_id, (None, ""))[0],
+            priority=scores.get(post.external_id, (None, "normal"))[1] or "normal",
             opened_at=now,
             updated_at=now,
         )

@@ -29,11 +29,15 @@ def add_rule(
     now: datetime,
     backfill: bool = False,
     kind: str = "search",
+    priority_keywords: list[str] | None = None,
+    priority_followers: int | None = None,
 ) -> RuleRow:
     """A new rule starts from the newest page (cursor None); `backfill` walks every page instead."""
     rule = RuleRow(
         network=network,
         kind=kind,
+        priority_keywords=priority_keywords or None,
+        priority_followers=priority_followers,
         query=query,
         channel_id=channel_id,
         every_seconds=every_seconds,
