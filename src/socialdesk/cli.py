@@ -11,6 +11,7 @@ import httpx
 
 from socialdesk import cli_auth, logs
 from socialdesk.config import ConfigError, Settings, load_settings
+from socialdesk.demo import run as demo
 from socialdesk.sandbox import run as sandbox
 from socialdesk.rules import DEFAULT_POLL_SECONDS, KINDS, Filters, RuleInvalid, rejection, validate, validate_schedule
 from socialdesk.sources.base import SourceError
@@ -222,6 +223,7 @@ def _parser() -> argparse.ArgumentParser:
     show.set_defaults(func=cmd_case_show)
 
     sandbox.add_parser(commands)
+    demo.add_parser(commands)
     cli_auth.add_parser(commands)
     return parser
 

@@ -8,6 +8,7 @@ all on 127.0.0.1. Ctrl-C, SIGTERM or `--duration` stops every part.
 from __future__ import annotations
 
 import argparse
+import json
 import contextlib
 import ctypes
 import logging
@@ -24,7 +25,6 @@ import time
 from pathlib import Path
 
 import httpx
-import yaml
 
 from socialdesk.sandbox.fake_x import FakeX
 from socialdesk.sandbox.scenario import CHANNEL, OWN_HANDLE, POLL_SECONDS, QUERY, SCENARIO, SCENARIO_SECONDS, Scenario
@@ -72,8 +72,8 @@ def _die_with_parent() -> None:
 
 
 def start_emulator(exe: Path, port: int, workdir: Path, bot_token: str) -> subprocess.Popen:
-    seed = workdir / "emulate-seed.yaml"
-    seed.write_text(yaml.safe_dump(_seed(bot_token), sort_keys=False))
+    seed = workdir / "emulate-seed.json"  # emulate reads JSON as well as YAML
+    seed.write_text(json.dumps(_seed(bot_token), indent=2))
     with (workdir / "emulate.log").open("wb") as out:
         return subprocess.Popen(
             [str(exe), "start", "-s", "slack", "-p", str(port), "--seed", str(seed)],

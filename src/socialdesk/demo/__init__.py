@@ -1,0 +1,1 @@
+"""A local demo: a Slack stand-in workspace and its page."""

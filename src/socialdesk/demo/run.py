@@ -1,0 +1,202 @@
+"""`socialdesk demo`: try the app in a browser, with no credentials and no Node.
+
+A local Slack stand-in with a web page (`socialdesk.demo.workspace.Workspace`), FakeX
+playing the sandbox's scripted day at "Acme Phones", and the real app built by
+`socialdesk.app.build` and run by `socialdesk.server.serve` between them, all on
+127.0.0.1. Ctrl-C, SIGTERM or `--duration` stops every part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from socialdesk.sandbox.fake_x import FakeX
+from socialdesk.sandbox.scenario import (
+    CHANNEL,
+    OWN_HANDLE,
+    POLL_SECONDS,
+    QUERY,
+    SCENARIO,
+    SCENARIO_SECONDS,
+    Beat,
+    Scenario,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8700
+TEAM = "Acme Phones"
+AGENTS = ("alice", "bob", "carol")
+# The sandbox's day, plus a customer who writes back after the brand's reply: it joins her case.
+DEMO_SCENARIO: list[Beat] = [
+    *SCENARIO,
+    Beat(45, "dana_k", "@acmephones Thanks! Order number is in your DMs. Can I drop the Acme X3 off "
+         "at a store instead of mailing it?", reply_to=OWN_HANDLE),
+]
+
+
+def _positive(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return number
+
+
+def _configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"the demo workspace's web page and Slack API port (default {DEFAULT_PORT})")
+    p.add_argument("--speed", type=_positive, default=1.0,
+                   help=f"play the {SCENARIO_SECONDS // 60}-minute scenario this many times faster (default 1)")
+    p.add_argument("--db", type=Path, metavar="PATH", help="SQLite file to keep (default: a temporary one)")
+    p.add_argument("--duration", type=_positive, metavar="SECONDS", help="stop by itself this long after starting")
+
+
+def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
+    p = subparsers.add_parser(
+        "demo", help="try it in your browser: a local Slack workspace, a fake X and the app, no credentials",
+        description="Run the app against a local Slack workspace you open in a browser and a fake X "
+                    "playing a scripted day at a fictional phone maker. Nothing leaves 127.0.0.1.")
+    _configure(p)
+    p.set_defaults(func=lambda _settings, args: run(args))
+
+
+def _bind(port: int) -> int | None:
+    """The port bound (0: any free one), or None when it is taken."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return None
+        return sock.getsockname()[1]
+
+
+def _raise_interrupt(_signum, _frame):  # type: ignore[no-untyped-def]
+    raise KeyboardInterrupt  # SIGTERM while starting: unwind so every part is stopped
+
+
+def run(args: argparse.Namespace) -> int:
+    if _bind(args.port) is None:
+        print(f"port {args.port} on 127.0.0.1 is in use; choose another with --port", file=sys.stderr)
+        return 2
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)  # serve() installs its own handlers later
+    try:
+        with contextlib.ExitStack() as stack:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="socialdesk-demo-")))
+            _run(args, workdir, stack)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C before serve() took over: the stack has stopped every part
+    print("demo stopped: the workspace, fake X and the app are down", flush=True)
+    return 0
+
+
+def _run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -> None:
+    from socialdesk.app import build
+    from socialdesk.config import Settings
+    from socialdesk.demo.workspace import Workspace
+    from socialdesk.server import serve
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import session_scope, utcnow
+
+    signing_secret = secrets.token_hex(16)
+    ws = Workspace(host="127.0.0.1", port=args.port, signing_secret=signing_secret, app_events_url=None,
+                   team_name=TEAM, users=AGENTS, channels=(CHANNEL,)).start()
+    stack.callback(ws.stop)
+    channel = ws.channel_id(CHANNEL)
+
+    fake = FakeX(bearer_token="demo-" + secrets.token_hex(8), port=0, own_username=OWN_HANDLE)
+    stack.callback(fake.stop)
+    scenario = Scenario(fake, args.speed, DEMO_SCENARIO)
+    stack.callback(scenario.stop)
+    scenario.seed()
+    fake.start()
+
+    db = args.db.resolve() if args.db else workdir / "socialdesk.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    app_port = _bind(0)
+    keys = fake.oauth1_keys
+    settings = Settings(
+        _env_file=None,  # a demo never picks up real credentials from .env
+        SOCIALDESK_DATABASE_URL=f"sqlite:///{db}", SLACK_BOT_TOKEN=ws.bot_token, SLACK_SIGNING_SECRET=signing_secret,
+        SLACK_APP_TOKEN=None, SOCIALDESK_SLACK_API_URL=ws.api_url, SOCIALDESK_X_API_URL=fake.url,
+        SOCIALDESK_X_BEARER_TOKEN=fake.bearer_token, SOCIALDESK_OWN_HANDLES=OWN_HANDLE,
+        SOCIALDESK_HTTP_HOST="127.0.0.1", SOCIALDESK_HTTP_PORT=app_port,
+        # Replies are signed as the fake brand account: they work with no sign-in.
+        SOCIALDESK_X_API_KEY=keys.consumer_key, SOCIALDESK_X_API_SECRET=keys.consumer_secret,
+        SOCIALDESK_X_ACCESS_TOKEN=keys.token, SOCIALDESK_X_ACCESS_SECRET=keys.token_secret,
+    )
+    desk = build(settings)
+    stack.callback(desk.close)  # closing twice is harmless; covers a failure before serve()
+    ws.app_events_url = f"http://127.0.0.1:{app_port}/slack/events"
+    with session_scope(desk.engine) as session:
+        rules = rule_store.list_rules(session=session)
+        if not any(r.query == QUERY for r in rules):
+            rule_store.add_rule(session=session, network="x", query=QUERY, channel_id=channel,
+                                every_seconds=POLL_SECONDS, lang=None, include_reposts=False, now=utcnow())
+        for rule in rules:
+            # A kept --db may point its rules at another run's channel id: use today's.
+            if rule.channel_id != channel:
+                rule.channel_id = channel
+                session.add(rule)
+
+    later = len([b for b in DEMO_SCENARIO if b.at > 0])
+    stop = (f"Stops by itself after {args.duration:g} s; Ctrl-C stops it sooner." if args.duration
+            else "Press Ctrl-C to stop everything.")
+    print(f"""
+socialdesk demo: {TEAM}, all on 127.0.0.1, no credentials
+
+  Open in your browser:  {ws.url}
+  Fake X API:            {fake.url}  (rule: "{QUERY}" every {POLL_SECONDS} s, cards in #{CHANNEL})
+  Database:              {db}
+
+What to try:
+  - Watch cards arrive in #{CHANNEL}: {len(DEMO_SCENARIO) - later} posts are waiting and {later} more arrive
+    over the next {SCENARIO_SECONDS / args.speed:.0f} s: a storm of 6 similar wifi complaints, spam,
+    a customer who writes back after @{OWN_HANDLE}'s reply (it joins her card), and a
+    repost and a brand post that get no card.
+  - Switch agents ({", ".join(AGENTS)}) with the picker; everyone sees the same cards.
+  - Claim a card, then Reply: type the answer and send it; it goes out to (fake) X.
+  - Note adds an internal note; open the card's thread to see notes and replies.
+  - Resolve when done (Reopen brings it back).
+  - Type `/social help` in the composer for the slash commands.
+
+{stop}
+""", flush=True)
+
+    scenario.start()
+    if args.duration:
+        # The same path as Ctrl-C / SIGTERM: serve() handles the signal and closes the app.
+        timer = threading.Timer(args.duration, os.kill, args=(os.getpid(), signal.SIGTERM))
+        timer.daemon = True
+        timer.start()
+        stack.callback(timer.cancel)
+    serve(desk)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m socialdesk.demo.run`: the same as `socialdesk demo`."""
+    from socialdesk import logs
+
+    parser = argparse.ArgumentParser(prog="socialdesk demo", description=__doc__.splitlines()[0])
+    _configure(parser)
+    args = parser.parse_args(argv)
+    logs.configure(os.environ.get("SOCIALDESK_LOG_LEVEL", "INFO"))
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

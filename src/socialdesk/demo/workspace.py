@@ -1,0 +1,560 @@
+"""A local stand-in for Slack: a Web API for the app, and a web page for people.
+
+The app talks to `api_url` exactly as to slack.com (slack_sdk's WebClient with
+`base_url`). People use the page at `url`; each click becomes the signed request
+Slack would send (`block_actions`, `view_submission`, `view_closed`, slash
+commands, `app_home_opened`), POSTed to `app_events_url`.
+
+Standard library only. No HTML is ever built from message text: the page builds
+DOM nodes from Block Kit JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import mimetypes
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from socialdesk.demo.workspace_api import APP_ID, BOT_USER_ID, WorkspaceState
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+VERIFICATION_TOKEN = "legacy-verification-token"
+LONG_POLL_SECONDS = 20.0
+APP_TIMEOUT = 10.0
+
+
+def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    """Slack's v0 signature: HMAC-SHA256 of `v0:{timestamp}:{body}`."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+class Workspace:
+    """A local stand-in for Slack: a Web API for the app, and a web page for people."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 8700, signing_secret: str,
+                 app_events_url: str | None = None, team_name: str = "Acme Phones",
+                 users: tuple[str, ...] | list[str] = ("alice", "bob", "carol"),
+                 channels: tuple[str, ...] | list[str] = ("social-care",)) -> None:
+        self.host, self.port = host, port
+        self.signing_secret = signing_secret
+        self.app_events_url = app_events_url
+        self.state = WorkspaceState(team_name=team_name, users=users, channels=channels)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._response_urls: dict[str, tuple[str, str | None, str | None]] = {}  # token -> (user, channel, thread)
+
+    # --- life ------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api/"
+
+    @property
+    def bot_token(self) -> str:
+        return self.state.bot_token
+
+    @property
+    def team_id(self) -> str:
+        return self.state.team_id
+
+    def channel_id(self, name: str) -> str:
+        return self.state.channel_id(name)
+
+    def user_id(self, name: str) -> str:
+        return self.state.user_id(name)
+
+    def start(self) -> Workspace:
+        workspace = self
+
+        class Handler(_Handler):
+            ws = workspace
+
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="demo-workspace", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self.state.touch()  # wake long polls
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Workspace:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- toward the app --------------------------------------------------------------------
+
+    def _user_obj(self, user_id: str) -> dict:
+        name = self.state.users[user_id]["name"]
+        return {"id": user_id, "username": name, "name": name, "team_id": self.team_id}
+
+    def _team(self) -> dict:
+        return {"id": self.team_id, "domain": self.state.domain}
+
+    def _response_url(self, user: str, channel: str | None, thread_ts: str | None = None) -> str:
+        token = uuid.uuid4().hex
+        self._response_urls[token] = (user, channel, thread_ts)
+        return f"{self.url}/response/{self.team_id}/{token}"
+
+    def send_to_app(self, body: bytes, content_type: str, kind: str) -> tuple[int, bytes]:
+        """POST a signed request to the app; returns (status, body). Status 0: unreachable."""
+        if not self.app_events_url:
+            self._log(kind, 0, "app_events_url is not set")
+            return 0, b"The app is not connected (app_events_url is not set)."
+        headers = {"Content-Type": content_type, **sign(body, self.signing_secret)}
+        req = urllib.request.Request(self.app_events_url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=APP_TIMEOUT) as resp:  # noqa: S310 - a local URL we were given
+                status, data = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, data = exc.code, exc.read()
+        except (urllib.error.URLError, OSError) as exc:
+            self._log(kind, 0, str(exc))
+            return 0, f"The app did not answer: {exc}".encode()
+        self._log(kind, status, data[:300].decode(errors="replace"))
+        return status, data
+
+    def _log(self, kind: str, status: int, detail: str) -> None:
+        with self.state.lock:
+            self.state.log.append({"at": time.time(), "kind": kind, "status": status, "detail": detail})
+            del self.state.log[:-100]
+
+    @staticmethod
+    def _form_payload(payload: dict) -> bytes:
+        return urlencode({"payload": json.dumps(payload)}).encode()
+
+    def _find_element(self, blocks: list[dict], block_id: str, action_id: str) -> dict | None:
+        for i, block in enumerate(blocks or []):
+            bid = block.get("block_id") or f"b{i}"
+            if bid != block_id:
+                continue
+            elements = []
+            if block.get("type") == "actions":
+                elements = block.get("elements") or []
+            elif block.get("type") == "input" and block.get("element"):
+                elements = [block["element"]]
+            elif block.get("type") == "section" and block.get("accessory"):
+                elements = [block["accessory"]]
+            for j, el in enumerate(elements):
+                if (el.get("action_id") or f"a{j}") == action_id:
+                    return el
+        return None
+
+    @staticmethod
+    def _option(el: dict, value: Any) -> dict | None:
+        for opt in el.get("options") or []:
+            if opt.get("value") == value:
+                return opt
+        for group in el.get("option_groups") or []:
+            for opt in group.get("options") or []:
+                if opt.get("value") == value:
+                    return opt
+        return None
+
+    def _state_values(self, view: dict, raw: dict) -> dict:
+        """The page sends {block_id: {action_id: raw}}; Slack sends typed values."""
+        values: dict[str, dict] = {}
+        for block_id, actions in (raw or {}).items():
+            for action_id, value in (actions or {}).items():
+                el = self._find_element(view.get("blocks") or [], block_id, action_id) or {}
+                kind = el.get("type", "plain_text_input")
+                if kind in ("static_select", "external_select"):
+                    entry = {"type": kind, "selected_option": self._option(el, value) if value else None}
+                elif kind in ("multi_static_select", "multi_external_select"):
+                    entry = {"type": kind, "selected_options": [o for v in (value or []) if (o := self._option(el, v))]}
+                elif kind == "users_select":
+                    entry = {"type": kind, "selected_user": value or None}
+                elif kind == "multi_users_select":
+                    entry = {"type": kind, "selected_users": list(value or [])}
+                else:
+                    entry = {"type": kind, "value": value if value not in ("",) else None}
+                values.setdefault(block_id, {})[action_id] = entry
+        return values
+
+    def click(self, *, user: str, block_id: str, action_id: str, value: Any = None, channel: str | None = None,
+              message_ts: str | None = None, ephemeral: bool = False, view_id: str | None = None,
+              values: dict | None = None) -> dict:
+        """A click on an interactive element of a message, a modal or App Home."""
+        trigger = self.state.issue_trigger(user)
+        view = self.state.view(view_id) if view_id else None
+        if view_id and view is None:
+            return {"ok": False, "error": "view_not_found"}
+        blocks: list[dict] = []
+        message = None
+        if view is not None:
+            blocks = view["blocks"]
+        elif channel and message_ts:
+            with self.state.lock:
+                if ephemeral:
+                    found = [e for e in self.state.ephemerals if e["ts"] == message_ts and e["user"] == user]
+                else:
+                    ch = self.state.channels.get(channel)
+                    found = [m for m in (ch.messages if ch else []) if m["ts"] == message_ts]
+                if not found:
+                    return {"ok": False, "error": "message_not_found"}
+                message = json.loads(json.dumps(found[0]))
+            blocks = message.get("blocks") or []
+        el = self._find_element(blocks, block_id, action_id)
+        if el is None:
+            return {"ok": False, "error": "element_not_found"}
+        action: dict[str, Any] = {"action_id": action_id, "block_id": block_id, "type": el.get("type"),
+                                  "action_ts": f"{time.time():.6f}"}
+        kind = el.get("type")
+        if kind == "button":
+            action["text"] = el.get("text")
+            if "value" in el:
+                action["value"] = el["value"]
+            if el.get("style"):
+                action["style"] = el["style"]
+            if el.get("url"):
+                action["url"] = el["url"]
+        elif kind in ("overflow", "static_select", "radio_buttons"):
+            opt = self._option(el, value)
+            if opt is None:
+                return {"ok": False, "error": "option_not_found"}
+            action["selected_option"] = opt
+        elif kind == "multi_static_select":
+            action["selected_options"] = [o for v in (value or []) if (o := self._option(el, v))]
+        elif kind == "users_select":
+            action["selected_user"] = value
+        elif kind == "plain_text_input":
+            action["value"] = value
+        else:
+            action["value"] = value
+        payload: dict[str, Any] = {
+            "type": "block_actions", "user": self._user_obj(user), "api_app_id": APP_ID, "token": VERIFICATION_TOKEN,
+            "trigger_id": trigger, "team": self._team(), "enterprise": None, "is_enterprise_install": False,
+        }
+        if view is not None:
+            view["state"] = {"values": self._state_values(view, values or {})}
+            payload["container"] = {"type": "view", "view_id": view["id"]}
+            payload["view"] = view
+            payload["state"] = view["state"]
+        else:
+            ch = self.state.channels[channel]  # type: ignore[index]
+            payload["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel,
+                                    "is_ephemeral": ephemeral}
+            payload["channel"] = {"id": channel, "name": "directmessage" if ch.is_im else ch.name}
+            payload["state"] = {"values": {}}
+            if message is not None and not ephemeral:
+                payload["message"] = message
+            thread = (message or {}).get("thread_ts")
+            payload["response_url"] = self._response_url(user, channel, thread)
+        payload["actions"] = [action]
+        status, body = self.send_to_app(self._form_payload(payload), "application/x-www-form-urlencoded",
+                                        f"block_actions {action_id}")
+        return {"ok": 200 <= status < 300, "status": status, "trigger_id": trigger,
+                "error": None if 200 <= status < 300 else body.decode(errors="replace")[:500]}
+
+    def submit(self, *, user: str, view_id: str, values: dict | None = None) -> dict:
+        """Press a modal's submit button."""
+        view = self.state.view(view_id)
+        if view is None:
+            return {"ok": False, "error": "view_not_found"}
+        view["state"] = {"values": self._state_values(view, values or {})}
+        payload = {
+            "type": "view_submission", "team": self._team(), "user": self._user_obj(user), "api_app_id": APP_ID,
+            "token": VERIFICATION_TOKEN, "trigger_id": self.state.issue_trigger(user), "view": view,
+            "response_urls": [], "is_enterprise_install": False, "enterprise": None,
+        }
+        status, body = self.send_to_app(self._form_payload(payload), "application/x-www-form-urlencoded",
+                                        f"view_submission {view.get('callback_id')}")
+        if not 200 <= status < 300:
+            return {"ok": False, "status": status, "error": "We had some trouble connecting. Try again? "
+                    + body.decode(errors="replace")[:300]}
+        answer: dict = {}
+        if body.strip():
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                answer = {}
+        action = answer.get("response_action")
+        if action == "errors":
+            return {"ok": True, "errors": answer.get("errors") or {}}
+        if action == "update" and isinstance(answer.get("view"), dict):
+            self.state.call("views.update", {"view_id": view_id, "view": answer["view"]}, self.bot_token)
+            return {"ok": True, "updated": True}
+        if action == "push" and isinstance(answer.get("view"), dict):
+            trigger = self.state.issue_trigger(user)
+            self.state.call("views.push", {"trigger_id": trigger, "view": answer["view"]}, self.bot_token)
+            return {"ok": True, "pushed": True}
+        self.state.close_view(user, view_id, all_views=action == "clear")
+        return {"ok": True, "closed": True}
+
+    def cancel(self, *, user: str, view_id: str, values: dict | None = None) -> dict:
+        """Close a modal (the Cancel button or ×): view_closed if it asked for it."""
+        view = self.state.view(view_id)
+        self.state.close_view(user, view_id)
+        if view is None or not view.get("notify_on_close"):
+            return {"ok": True, "notified": False}
+        view["state"] = {"values": self._state_values(view, values or {})}
+        payload = {
+            "type": "view_closed", "team": self._team(), "user": self._user_obj(user), "api_app_id": APP_ID,
+            "token": VERIFICATION_TOKEN, "view": view, "is_cleared": False, "is_enterprise_install": False,
+            "enterprise": None,
+        }
+        status, _ = self.send_to_app(self._form_payload(payload), "application/x-www-form-urlencoded",
+                                     f"view_closed {view.get('callback_id')}")
+        return {"ok": 200 <= status < 300, "notified": True, "status": status}
+
+    def command(self, *, user: str, channel: str, text: str) -> dict:
+        """A slash command typed in the message box: "/social help"."""
+        command, _, rest = text.strip().partition(" ")
+        ch = self.state.channels.get(channel)
+        fields = {
+            "token": VERIFICATION_TOKEN, "team_id": self.team_id, "team_domain": self.state.domain,
+            "channel_id": channel, "channel_name": ("directmessage" if ch and ch.is_im else ch.name if ch else ""),
+            "user_id": user, "user_name": self.state.users[user]["name"], "command": command, "text": rest.strip(),
+            "api_app_id": APP_ID, "is_enterprise_install": "false",
+            "response_url": self._response_url(user, channel), "trigger_id": self.state.issue_trigger(user),
+        }
+        status, body = self.send_to_app(urlencode(fields).encode(), "application/x-www-form-urlencoded", command)
+        if not 200 <= status < 300:
+            msg = f"{command} failed with the error \"dispatch_failed\" ({status or 'no answer'})"
+            self.state.add_ephemeral(channel, user, text=msg)
+            return {"ok": False, "status": status, "error": msg}
+        self._show_response(user, channel, None, body)
+        return {"ok": True, "status": status}
+
+    def _show_response(self, user: str, channel: str | None, thread_ts: str | None, body: bytes | dict) -> None:
+        if isinstance(body, (bytes, bytearray)):
+            if not body.strip():
+                return
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                answer = {"text": body.decode(errors="replace")}
+        else:
+            answer = body
+        if not isinstance(answer, dict) or not (answer.get("text") or answer.get("blocks")):
+            return
+        channel = channel or self.state.dm_of(user).id
+        if answer.get("response_type") == "in_channel":
+            params = {"channel": channel, "text": answer.get("text") or "", "blocks": answer.get("blocks")}
+            if thread_ts:
+                params["thread_ts"] = thread_ts
+            self.state.call("chat.postMessage", params, self.bot_token)
+        else:
+            self.state.add_ephemeral(channel, user, text=answer.get("text") or "", blocks=answer.get("blocks"),
+                                     thread_ts=thread_ts)
+
+    def response_url_post(self, token: str, body: dict) -> dict:
+        target = self._response_urls.get(token)
+        if target is None:
+            return {"ok": False, "error": "expired_url"}
+        user, channel, thread = target
+        self._show_response(user, channel, thread, body)
+        return {"ok": True}
+
+    def open_home(self, *, user: str) -> dict:
+        event = {"type": "app_home_opened", "user": user, "channel": self.state.dm_of(user).id, "tab": "home",
+                 "event_ts": f"{time.time():.6f}"}
+        home = self.state.home.get(user)
+        if home:
+            event["view"] = self.state.view(home)
+        payload = {
+            "token": VERIFICATION_TOKEN, "team_id": self.team_id, "api_app_id": APP_ID, "event": event,
+            "type": "event_callback", "event_id": "Ev" + uuid.uuid4().hex[:10].upper(), "event_time": int(time.time()),
+            "authorizations": [{"enterprise_id": None, "team_id": self.team_id, "user_id": BOT_USER_ID,
+                                "is_bot": True, "is_enterprise_install": False}],
+            "is_ext_shared_channel": False, "event_context": f"4-{uuid.uuid4().hex}",
+        }
+        status, _ = self.send_to_app(json.dumps(payload).encode(), "application/json", "app_home_opened")
+        return {"ok": 200 <= status < 300, "status": status, "event_id": payload["event_id"]}
+
+    def post_as(self, *, user: str, channel: str, text: str, thread_ts: str | None = None) -> dict:
+        """A person's own message (not sent to the app: it subscribes to no message events)."""
+        with self.state.lock:
+            ch = self.state.channels.get(channel)
+            if ch is None or user not in ch.members:
+                return {"ok": False, "error": "channel_not_found"}
+            ts = self.state.next_ts()
+            msg = {"type": "message", "text": text, "user": user, "ts": ts, "team": self.team_id}
+            if thread_ts:
+                parent = next((m for m in ch.messages if m["ts"] == thread_ts), None)
+                if parent is None:
+                    return {"ok": False, "error": "thread_not_found"}
+                msg["thread_ts"] = thread_ts
+                parent["thread_ts"] = thread_ts
+                parent["reply_count"] = parent.get("reply_count", 0) + 1
+                parent["latest_reply"] = ts
+                if user not in parent.setdefault("reply_users", []):
+                    parent["reply_users"].append(user)
+                parent["reply_users_count"] = len(parent["reply_users"])
+            ch.messages.append(msg)
+        self.state.touch()
+        return {"ok": True, "ts": ts}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    ws: Workspace
+    protocol_version = "HTTP/1.1"
+    server_version = "socialdesk-demo"
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):  # the page went away mid-answer (reload, long poll)
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        log.debug("workspace: " + format, *args)
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, data: Any, status: int = 200) -> None:
+        self._send(status, json.dumps(data).encode(), "application/json; charset=utf-8")
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def do_GET(self) -> None:  # noqa: N802
+        parts = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        if parts.path in ("/", "/index.html"):
+            return self._static("index.html")
+        if parts.path.startswith("/static/"):
+            return self._static(parts.path[len("/static/"):])
+        if parts.path == "/state":
+            return self._state(query)
+        if parts.path == "/healthz":
+            return self._json({"ok": True})
+        if parts.path.startswith("/api/"):
+            return self._api(parts.path[5:], query)
+        self._json({"ok": False, "error": "not_found"}, 404)
+
+    do_HEAD = do_GET
+
+    def _static(self, name: str) -> None:
+        path = (STATIC / name).resolve()
+        if STATIC.resolve() not in path.parents or not path.is_file():
+            return self._json({"ok": False, "error": "not_found"}, 404)
+        ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if ctype.startswith("text/") or ctype.endswith("javascript"):
+            ctype += "; charset=utf-8"
+        self._send(200, path.read_bytes(), ctype)
+
+    def _state(self, query: dict[str, str]) -> None:
+        state = self.ws.state
+        try:
+            user = state.user_id(query.get("user") or next(u["name"] for u in state.users.values() if not u["is_bot"]))
+        except KeyError:
+            return self._json({"ok": False, "error": "user_not_found"}, 404)
+        since = int(query.get("since") or -1)
+        wait = min(float(query.get("wait") or 0), LONG_POLL_SECONDS)
+        if wait > 0 and since >= state.version:
+            state.wait(since, wait)
+        snap = state.snapshot(user)
+        self._json({"ok": True, "team_id": state.team_id, "bot_user_id": BOT_USER_ID, **snap})
+
+    def do_POST(self) -> None:  # noqa: N802
+        parts = urlsplit(self.path)
+        raw = self._body()
+        if parts.path.startswith("/api/"):
+            params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+            ctype = (self.headers.get("Content-Type") or "").lower()
+            if "json" in ctype:
+                try:
+                    data = json.loads(raw or b"{}")
+                except ValueError:
+                    return self._json({"ok": False, "error": "invalid_json"})
+                params.update(data if isinstance(data, dict) else {})
+            else:
+                params.update({k: v[-1] for k, v in parse_qs(raw.decode(errors="replace")).items()})
+            return self._api(parts.path[5:], params)
+        if parts.path.startswith("/response/"):
+            token = parts.path.rsplit("/", 1)[-1]
+            try:
+                data = json.loads(raw or b"{}")
+            except ValueError:
+                data = {"text": raw.decode(errors="replace")}
+            return self._json(self.ws.response_url_post(token, data if isinstance(data, dict) else {}))
+        if parts.path.startswith("/ui/"):
+            try:
+                data = json.loads(raw or b"{}")
+            except ValueError:
+                return self._json({"ok": False, "error": "invalid_json"}, 400)
+            return self._ui(parts.path[4:], data if isinstance(data, dict) else {})
+        self._json({"ok": False, "error": "not_found"}, 404)
+
+    def _api(self, method: str, params: dict[str, Any]) -> None:
+        auth = self.headers.get("Authorization") or ""
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else params.pop("token", None)
+        params.pop("token", None)
+        result = self.ws.state.call(method, params, token)
+        if result.get("error") == "unknown_method":
+            return self._json(result, 404)
+        self._json(result)
+
+    def _ui(self, action: str, data: dict) -> None:
+        ws = self.ws
+        try:
+            user = ws.state.user_id(str(data.get("user") or ""))
+        except KeyError:
+            return self._json({"ok": False, "error": "user_not_found"}, 400)
+        try:
+            if action == "click":
+                result = ws.click(user=user, block_id=str(data.get("block_id") or ""),
+                                  action_id=str(data.get("action_id") or ""), value=data.get("value"),
+                                  channel=data.get("channel"), message_ts=data.get("message_ts"),
+                                  ephemeral=bool(data.get("ephemeral")), view_id=data.get("view_id"),
+                                  values=data.get("values"))
+            elif action == "submit":
+                result = ws.submit(user=user, view_id=str(data.get("view_id") or ""), values=data.get("values"))
+            elif action == "close":
+                result = ws.cancel(user=user, view_id=str(data.get("view_id") or ""), values=data.get("values"))
+            elif action == "command":
+                result = ws.command(user=user, channel=str(data.get("channel") or ""), text=str(data.get("text") or ""))
+            elif action == "home":
+                result = ws.open_home(user=user)
+            elif action == "post":
+                result = ws.post_as(user=user, channel=str(data.get("channel") or ""), text=str(data.get("text") or ""),
+                                    thread_ts=data.get("thread_ts"))
+            elif action == "dismiss":
+                with ws.state.lock:
+                    ws.state.ephemerals = [e for e in ws.state.ephemerals
+                                           if not (e["user"] == user and e["ts"] == data.get("ts"))]
+                ws.state.touch()
+                result = {"ok": True}
+            else:
+                return self._json({"ok": False, "error": "not_found"}, 404)
+        except Exception as exc:  # noqa: BLE001 - the page shows what went wrong
+            log.exception("workspace UI %s failed", action)
+            return self._json({"ok": False, "error": f"{type(exc).__name__}: {exc}"}, 500)
+        self._json(result, HTTPStatus.OK)

@@ -1,0 +1,485 @@
+"""The demo workspace's state and its Slack Web API methods (in memory, thread-safe).
+
+Shapes follow Slack's answers (and the `emulate` emulator the tests use):
+`{"ok": true, ...}` or `{"ok": false, "error": "..."}`. Everything the page shows
+is read from here; every change bumps `version` and wakes the page's long polls.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+APP_ID = "A0SOCIALDK"
+BOT_ID = "B0SOCIALDK"
+BOT_USER_ID = "U0SOCIALDK"
+BOT_NAME = "socialdesk"
+TRIGGER_TTL = 3.0  # seconds, like Slack
+
+
+class ApiError(Exception):
+    def __init__(self, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.extra = extra
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str
+    members: list[str]
+    is_im: bool = False
+    im_user: str | None = None
+    messages: list[dict] = field(default_factory=list)  # every message, oldest first (incl. thread replies)
+
+
+def _as_json(value: Any) -> Any:
+    """Form bodies carry blocks/metadata/view as JSON strings."""
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _truthy(value: Any) -> bool:
+    return value in (True, 1, "1", "true", "True")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"type": "plain_text", "text": value, "emoji": True}
+    return value
+
+
+class WorkspaceState:
+    def __init__(self, *, team_name: str, users: tuple[str, ...] | list[str], channels: tuple[str, ...] | list[str],
+                 domain: str = "acme-phones") -> None:
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self.version = 0
+        self.team_id = "T0DEMO0001"
+        self.team_name = team_name
+        self.domain = domain
+        self.bot_token = "xoxb-demo-" + uuid.uuid4().hex[:16]
+        self.users: dict[str, dict] = {}
+        for i, name in enumerate(users):
+            uid = f"U0{name.upper().replace('-', '')[:6]}{i + 1:02d}"
+            self.users[uid] = self._user(uid, name, is_bot=False)
+        self.users[BOT_USER_ID] = self._user(BOT_USER_ID, BOT_NAME, is_bot=True)
+        self.channels: dict[str, Channel] = {}
+        humans = [u for u in self.users if u != BOT_USER_ID]
+        for i, name in enumerate(channels):
+            cid = f"C0{name.upper().replace('-', '')[:6]}{i + 1:02d}"
+            self.channels[cid] = Channel(id=cid, name=name, members=[*humans, BOT_USER_ID])
+        for i, uid in enumerate(humans):
+            did = f"D0{uid[2:8]}{i + 1:02d}"
+            self.channels[did] = Channel(id=did, name=uid, members=[uid, BOT_USER_ID], is_im=True, im_user=uid)
+        self.ephemerals: list[dict] = []  # {channel, user, ts, text, blocks, thread_ts?, from_command?}
+        self.views: dict[str, dict] = {}  # view id -> full view
+        self.modal_stacks: dict[str, list[str]] = {}  # user -> view ids, bottom first
+        self.home: dict[str, str] = {}  # user -> view id
+        self.triggers: dict[str, tuple[str, float]] = {}  # trigger id -> (user, issued at)
+        self.used_triggers: set[str] = set()
+        self.last_ts = 0.0
+        self.log: list[dict] = []  # what was sent to the app and how it answered (newest last)
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _user(self, uid: str, name: str, *, is_bot: bool) -> dict:
+        real = name.capitalize() if not is_bot else name
+        return {
+            "id": uid, "team_id": self.team_id, "name": name, "deleted": False, "real_name": real,
+            "tz": "Europe/London", "tz_label": "British Summer Time", "tz_offset": 3600,
+            "profile": {"real_name": real, "display_name": name, "email": None if is_bot else f"{name}@acme-phones.test",
+                        "image_48": "", "team": self.team_id},
+            "is_admin": False, "is_owner": False, "is_bot": is_bot, "is_app_user": False,
+            "updated": int(time.time()),
+        } | ({"profile": {"real_name": real, "display_name": name, "bot_id": BOT_ID, "api_app_id": APP_ID,
+                          "team": self.team_id}} if is_bot else {})
+
+    def touch(self) -> None:
+        with self.changed:
+            self.version += 1
+            self.changed.notify_all()
+
+    def wait(self, since: int, timeout: float) -> int:
+        with self.changed:
+            if self.version <= since:
+                self.changed.wait(timeout)
+            return self.version
+
+    def next_ts(self) -> str:
+        with self.lock:
+            now = max(time.time(), self.last_ts + 0.000001)
+            self.last_ts = now
+            return f"{now:.6f}"
+
+    def user_id(self, name: str) -> str:
+        for uid, user in self.users.items():
+            if user["name"] == name or uid == name:
+                return uid
+        raise KeyError(name)
+
+    def channel_id(self, name: str) -> str:
+        name = name.lstrip("#")
+        for cid, ch in self.channels.items():
+            if cid == name or (ch.name == name and not ch.is_im):
+                return cid
+        raise KeyError(name)
+
+    def dm_of(self, user_id: str) -> Channel:
+        for ch in self.channels.values():
+            if ch.is_im and ch.im_user == user_id:
+                return ch
+        raise ApiError("channel_not_found")
+
+    def _channel(self, ref: Any, *, allow_user: bool = False) -> Channel:
+        if not ref:
+            raise ApiError("channel_not_found")
+        ref = str(ref)
+        if allow_user and ref in self.users and ref != BOT_USER_ID:
+            return self.dm_of(ref)
+        try:
+            return self.channels[self.channel_id(ref)]
+        except KeyError:
+            raise ApiError("channel_not_found") from None
+
+    def _find(self, ch: Channel, ts: Any) -> dict:
+        for m in ch.messages:
+            if m["ts"] == str(ts):
+                return m
+        raise ApiError("message_not_found")
+
+    def issue_trigger(self, user_id: str) -> str:
+        trigger = f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}"
+        with self.lock:
+            self.triggers[trigger] = (user_id, time.time())
+        return trigger
+
+    def _use_trigger(self, trigger: Any) -> str:
+        with self.lock:
+            issued = self.triggers.pop(str(trigger or ""), None)
+            if issued is None:
+                raise ApiError("exchanged_trigger_id" if str(trigger) in self.used_triggers else "invalid_trigger_id")
+            self.used_triggers.add(str(trigger))
+        user, at = issued
+        if time.time() - at > TRIGGER_TTL:
+            raise ApiError("expired_trigger_id")
+        return user
+
+    # --- the Web API -----------------------------------------------------------------------
+
+    def call(self, method: str, params: dict[str, Any], token: str | None) -> dict:
+        handler = getattr(self, "api_" + method.replace(".", "_"), None)
+        if handler is None:
+            return {"ok": False, "error": "unknown_method", "req_method": method}
+        if not token:
+            return {"ok": False, "error": "not_authed"}
+        if token != self.bot_token:
+            return {"ok": False, "error": "invalid_auth"}
+        params = {k: _as_json(v) if k in ("blocks", "attachments", "metadata", "view") else v
+                  for k, v in params.items()}
+        try:
+            with self.lock:
+                result = handler(params)
+        except ApiError as exc:
+            return {"ok": False, "error": exc.error, **exc.extra}
+        self.touch()
+        return {"ok": True, **result}
+
+    def api_auth_test(self, p: dict) -> dict:
+        return {"url": f"https://{self.domain}.slack.com/", "team": self.team_name, "user": BOT_NAME,
+                "team_id": self.team_id, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "app_id": APP_ID,
+                "is_enterprise_install": False}
+
+    def api_views_generateTriggerId(self, p: dict) -> dict:  # noqa: N802 - the emulator's method, for tests
+        user = str(p.get("user_id") or next(iter(self.users)))
+        return {"trigger_id": self.issue_trigger(user)}
+
+    def _bot_message(self, p: dict, ts: str) -> dict:
+        msg: dict[str, Any] = {"type": "message", "text": str(p.get("text") or ""), "user": BOT_USER_ID,
+                               "bot_id": BOT_ID, "app_id": APP_ID, "ts": ts, "team": self.team_id}
+        if p.get("blocks"):
+            msg["blocks"] = p["blocks"]
+        if isinstance(p.get("metadata"), dict):
+            msg["metadata"] = p["metadata"]
+        msg["bot_profile"] = {"id": BOT_ID, "app_id": APP_ID, "name": BOT_NAME, "deleted": False,
+                              "team_id": self.team_id}
+        return msg
+
+    def api_chat_postMessage(self, p: dict) -> dict:  # noqa: N802
+        ch = self._channel(p.get("channel"), allow_user=True)
+        if BOT_USER_ID not in ch.members:
+            raise ApiError("not_in_channel")
+        if not p.get("text") and not p.get("blocks") and not p.get("attachments"):
+            raise ApiError("no_text")
+        ts = self.next_ts()
+        msg = self._bot_message(p, ts)
+        thread_ts = p.get("thread_ts")
+        if thread_ts:
+            parent = self._find(ch, thread_ts)
+            root = parent.get("thread_ts", parent["ts"])
+            parent = self._find(ch, root)
+            msg["thread_ts"] = root
+            msg["parent_user_id"] = parent.get("user")
+            parent["thread_ts"] = root
+            parent["reply_count"] = parent.get("reply_count", 0) + 1
+            parent["latest_reply"] = ts
+            users = parent.setdefault("reply_users", [])
+            if msg["user"] not in users:
+                users.append(msg["user"])
+            parent["reply_users_count"] = len(users)
+        ch.messages.append(msg)
+        return {"channel": ch.id, "ts": ts, "message": self._public(msg)}
+
+    def api_chat_update(self, p: dict) -> dict:
+        ch = self._channel(p.get("channel"))
+        msg = self._find(ch, p.get("ts"))
+        if msg.get("user") != BOT_USER_ID:
+            raise ApiError("cant_update_message")
+        if "text" in p and p["text"] is not None:
+            msg["text"] = str(p["text"])
+        if "blocks" in p and p["blocks"] is not None:
+            if p["blocks"]:
+                msg["blocks"] = p["blocks"]
+            else:
+                msg.pop("blocks", None)
+        elif "text" in p:
+            msg.pop("blocks", None)  # Slack: text without blocks replaces the blocks
+        if isinstance(p.get("metadata"), dict):
+            msg["metadata"] = p["metadata"]
+        msg["edited"] = {"user": BOT_USER_ID, "ts": self.next_ts()}
+        return {"channel": ch.id, "ts": msg["ts"], "text": msg["text"], "message": self._public(msg)}
+
+    def api_chat_postEphemeral(self, p: dict) -> dict:  # noqa: N802
+        ch = self._channel(p.get("channel"), allow_user=True)
+        user = str(p.get("user") or "")
+        if user not in self.users:
+            raise ApiError("user_not_found")
+        if user not in ch.members:
+            raise ApiError("user_not_in_channel")
+        if not p.get("text") and not p.get("blocks"):
+            raise ApiError("no_text")
+        ts = self.next_ts()
+        self.add_ephemeral(ch.id, user, text=str(p.get("text") or ""), blocks=p.get("blocks") or None,
+                           thread_ts=p.get("thread_ts") or None, ts=ts)
+        return {"message_ts": ts}
+
+    def add_ephemeral(self, channel: str, user: str, *, text: str, blocks: list | None = None,
+                      thread_ts: str | None = None, ts: str | None = None) -> dict:
+        eph = {"type": "message", "subtype": "ephemeral", "channel": channel, "user": user, "ts": ts or self.next_ts(),
+               "text": text, "bot_id": BOT_ID, "sender": BOT_USER_ID}
+        if blocks:
+            eph["blocks"] = blocks
+        if thread_ts:
+            eph["thread_ts"] = str(thread_ts)
+        with self.lock:
+            self.ephemerals.append(eph)
+        self.touch()
+        return eph
+
+    def api_chat_getPermalink(self, p: dict) -> dict:  # noqa: N802
+        ch = self._channel(p.get("channel"))
+        msg = self._find(ch, p.get("message_ts"))
+        link = f"https://{self.domain}.slack.com/archives/{ch.id}/p{msg['ts'].replace('.', '')}"
+        if msg.get("thread_ts") and msg["thread_ts"] != msg["ts"]:
+            link += f"?thread_ts={msg['thread_ts']}&cid={ch.id}"
+        return {"channel": ch.id, "permalink": link}
+
+    @staticmethod
+    def _public(msg: dict) -> dict:
+        return copy.deepcopy(msg)
+
+    def _page(self, items: list, p: dict, key: str) -> dict:
+        limit = int(p.get("limit") or 100) or 100
+        limit = max(1, min(limit, 1000))
+        start = int(p.get("cursor") or 0) if str(p.get("cursor") or "0").isdigit() else 0
+        page = items[start:start + limit]
+        more = start + limit < len(items)
+        return {key: page, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+    def _in_range(self, msgs: list[dict], p: dict) -> list[dict]:
+        oldest, latest = p.get("oldest"), p.get("latest")
+        inclusive = _truthy(p.get("inclusive"))
+        out = []
+        for m in msgs:
+            t = float(m["ts"])
+            if oldest and (t < float(oldest) or (t == float(oldest) and not inclusive)):
+                continue
+            if latest and (t > float(latest) or (t == float(latest) and not inclusive)):
+                continue
+            out.append(m)
+        return out
+
+    def api_conversations_history(self, p: dict) -> dict:
+        ch = self._channel(p.get("channel"))
+        top = [m for m in ch.messages if m.get("thread_ts", m["ts"]) == m["ts"]]
+        top = self._in_range(list(reversed(top)), p)
+        result = self._page([self._public(m) for m in top], p, "messages")
+        return result | {"pin_count": 0, "channel_actions_ts": None, "channel_actions_count": 0}
+
+    def api_conversations_replies(self, p: dict) -> dict:
+        ch = self._channel(p.get("channel"))
+        msg = self._find(ch, p.get("ts"))
+        root = msg.get("thread_ts", msg["ts"])
+        thread = [m for m in ch.messages if m["ts"] == root or m.get("thread_ts") == root]
+        parent, replies = thread[0], self._in_range(thread[1:], p)
+        page = self._page([self._public(m) for m in replies], p, "messages")
+        page["messages"] = [self._public(parent), *page["messages"]]
+        return page
+
+    def api_conversations_members(self, p: dict) -> dict:
+        ch = self._channel(p.get("channel"))
+        return self._page(list(ch.members), p, "members")
+
+    def api_conversations_info(self, p: dict) -> dict:
+        ch = self._channel(p.get("channel"))
+        return {"channel": self.channel_info(ch)}
+
+    def channel_info(self, ch: Channel) -> dict:
+        if ch.is_im:
+            return {"id": ch.id, "is_im": True, "user": ch.im_user, "created": 0, "is_org_shared": False}
+        return {"id": ch.id, "name": ch.name, "is_channel": True, "is_private": False, "is_im": False,
+                "is_archived": False, "is_member": BOT_USER_ID in ch.members, "num_members": len(ch.members),
+                "topic": {"value": f"#{ch.name}"}, "purpose": {"value": ""}, "created": 0}
+
+    def api_conversations_list(self, p: dict) -> dict:
+        chans = [self.channel_info(c) for c in self.channels.values() if not c.is_im]
+        return self._page(chans, p, "channels")
+
+    def api_users_info(self, p: dict) -> dict:
+        user = self.users.get(str(p.get("user") or ""))
+        if user is None:
+            raise ApiError("user_not_found")
+        return {"user": copy.deepcopy(user)}
+
+    def api_users_list(self, p: dict) -> dict:
+        return self._page([copy.deepcopy(u) for u in self.users.values()], p, "members") | {"cache_ts": int(time.time())}
+
+    def api_usergroups_users_list(self, p: dict) -> dict:
+        return {"users": []}
+
+    # --- views ----------------------------------------------------------------------------
+
+    def _full_view(self, view: Any, *, view_id: str | None = None, previous: dict | None = None,
+                   root_id: str | None = None) -> dict:
+        if not isinstance(view, dict):
+            raise ApiError("invalid_arguments", response_metadata={"messages": ["[ERROR] missing required field: view"]})
+        if view.get("type") not in ("modal", "home"):
+            raise ApiError("invalid_arguments", response_metadata={"messages": ["[ERROR] view.type must be modal or home"]})
+        vid = view_id or "V" + uuid.uuid4().hex[:10].upper()
+        full = {
+            "id": vid, "team_id": self.team_id, "type": view["type"], "blocks": view.get("blocks") or [],
+            "private_metadata": view.get("private_metadata") or "", "callback_id": view.get("callback_id") or "",
+            "state": {"values": {}}, "hash": f"{int(time.time())}.{uuid.uuid4().hex[:8]}",
+            "title": _plain(view.get("title") or {"type": "plain_text", "text": BOT_NAME}),
+            "clear_on_close": bool(view.get("clear_on_close", False)),
+            "notify_on_close": bool(view.get("notify_on_close", False)),
+            "close": _plain(view.get("close")), "submit": _plain(view.get("submit")),
+            "previous_view_id": (previous or {}).get("id"), "root_view_id": root_id or vid,
+            "app_id": APP_ID, "external_id": view.get("external_id") or "",
+            "app_installed_team_id": self.team_id, "bot_id": BOT_ID,
+        }
+        if view["type"] == "home":
+            for key in ("close", "submit", "title"):
+                if not view.get(key):
+                    full[key] = None
+        return full
+
+    def api_views_open(self, p: dict) -> dict:
+        user = self._use_trigger(p.get("trigger_id"))
+        full = self._full_view(p.get("view"))
+        if full["type"] != "modal":
+            raise ApiError("invalid_arguments")
+        self.views[full["id"]] = full | {"_user": user}
+        self.modal_stacks[user] = [full["id"]]
+        return {"view": self._view_out(full)}
+
+    def api_views_push(self, p: dict) -> dict:
+        user = self._use_trigger(p.get("trigger_id"))
+        stack = self.modal_stacks.get(user) or []
+        if not stack:
+            raise ApiError("not_found")
+        if len(stack) >= 3:
+            raise ApiError("push_limit_reached")
+        prev = self.views[stack[-1]]
+        full = self._full_view(p.get("view"), previous=prev, root_id=prev["root_view_id"])
+        self.views[full["id"]] = full | {"_user": user}
+        stack.append(full["id"])
+        return {"view": self._view_out(full)}
+
+    def api_views_update(self, p: dict) -> dict:
+        vid = p.get("view_id")
+        if not vid and p.get("external_id"):
+            vid = next((k for k, v in self.views.items() if v.get("external_id") == p["external_id"]), None)
+        old = self.views.get(str(vid or ""))
+        if old is None:
+            raise ApiError("not_found")
+        if p.get("hash") and p["hash"] != old["hash"]:
+            raise ApiError("hash_conflict")
+        full = self._full_view(p.get("view"), view_id=old["id"], root_id=old["root_view_id"])
+        full["previous_view_id"] = old.get("previous_view_id")
+        self.views[old["id"]] = full | {"_user": old["_user"]}
+        return {"view": self._view_out(full)}
+
+    def api_views_publish(self, p: dict) -> dict:
+        user = str(p.get("user_id") or "")
+        if user not in self.users:
+            raise ApiError("user_not_found")
+        view = p.get("view")
+        if not isinstance(view, dict) or view.get("type") != "home":
+            raise ApiError("invalid_arguments")
+        old = self.views.get(self.home.get(user, ""))
+        if old and p.get("hash") and p["hash"] != old["hash"]:
+            raise ApiError("hash_conflict")
+        full = self._full_view(view, view_id=old["id"] if old else None)
+        self.views[full["id"]] = full | {"_user": user}
+        self.home[user] = full["id"]
+        return {"view": self._view_out(full)}
+
+    @staticmethod
+    def _view_out(full: dict) -> dict:
+        return {k: copy.deepcopy(v) for k, v in full.items() if not k.startswith("_")}
+
+    def view(self, view_id: str) -> dict | None:
+        with self.lock:
+            v = self.views.get(view_id)
+            return self._view_out(v) if v else None
+
+    def close_view(self, user: str, view_id: str, *, all_views: bool = False) -> None:
+        with self.lock:
+            stack = self.modal_stacks.get(user) or []
+            if all_views:
+                stack.clear()
+            elif view_id in stack:
+                del stack[stack.index(view_id):]
+        self.touch()
+
+    # --- what the page sees ---------------------------------------------------------------
+
+    def snapshot(self, user: str) -> dict:
+        with self.lock:
+            channels = []
+            for ch in self.channels.values():
+                if user not in ch.members:
+                    continue
+                channels.append({"id": ch.id, "name": ch.name if not ch.is_im else "App Home", "is_im": ch.is_im,
+                                 "messages": [self._public(m) for m in ch.messages]})
+            ephemerals = [copy.deepcopy(e) for e in self.ephemerals if e["user"] == user]
+            stack = self.modal_stacks.get(user) or []
+            modal = self._view_out(self.views[stack[-1]]) if stack else None
+            home = self._view_out(self.views[self.home[user]]) if user in self.home else None
+            users = {uid: {"name": u["name"], "real_name": u["real_name"], "is_bot": u["is_bot"]}
+                     for uid, u in self.users.items()}
+            return {"version": self.version, "team": self.team_name, "user": user, "users": users,
+                    "channels": channels, "ephemerals": ephemerals, "modal": modal, "home": home,
+                    "modal_depth": len(stack), "log": self.log[-30:]}

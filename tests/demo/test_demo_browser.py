@@ -1,0 +1,186 @@
+"""`socialdesk demo` in a real browser: cards arrive, alice claims and replies, bob sees it.
+
+Drives the demo workspace's page in the system Chromium (Debian's `chromium`, see
+scripts/install-browser.sh) through Playwright; Playwright's own browsers are never used.
+Saves test-artifacts/demo.png and docs/demo.png (the README's screenshot).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from tests.support.ports import free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+REPLY_TEXT = "So sorry about the battery, Mo! Please DM us your order number and we'll swap it."
+T = TypeVar("T")
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(what, pytrace=False)
+    pytest.skip(what)
+
+
+def _demo_command() -> list[str]:
+    """`python -m socialdesk demo` once the CLI has it, else the module's own entry point."""
+    wired = subprocess.run([sys.executable, "-m", "socialdesk", "demo", "--help"], capture_output=True, timeout=30)
+    if wired.returncode == 0:
+        return [sys.executable, "-m", "socialdesk", "demo"]
+    return [sys.executable, "-m", "socialdesk.demo.run"]
+
+
+def _wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _browser_api():  # type: ignore[no-untyped-def]
+    """playwright.sync_api, when the system Chromium and the package are there (else skip, or fail in CI)."""
+    if not CHROMIUM.exists():
+        _missing(f"{CHROMIUM} is missing: run scripts/install-browser.sh")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        _missing("the playwright package is missing: pip install -e '.[dev]'")
+    return sync_api
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[str, list[str], subprocess.Popen]]:
+    _browser_api()  # skip before starting anything
+    port = free_port()
+    env = {**os.environ, "SOCIALDESK_LOG_LEVEL": "INFO"}
+    proc = subprocess.Popen(
+        [*_demo_command(), "--speed", "10", "--port", str(port), "--db", str(tmp_path / "demo.db"), "--duration", "85"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, env=env,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    try:
+        pattern = re.compile(rf"Open in your browser:\s+(http://127\.0\.0\.1:{port}\S*)")
+        url = _wait_for(lambda: next((m.group(1) for line in list(lines) if (m := pattern.search(line))), None)
+                        or (proc.poll() is not None and "exited") or None, 30, "the demo's URL")
+        assert url != "exited", "the demo exited early:\n" + "".join(lines)
+        yield url, lines, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        reader.join(5)
+
+
+def _act_as(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    switch = page.locator('[data-testid="agent-switch"]')
+    options = switch.locator("option")
+    options.first.wait_for(state="attached")
+    for i in range(options.count()):
+        option = options.nth(i)
+        if name in (option.inner_text() or "").casefold() or name == option.get_attribute("value"):
+            switch.select_option(value=option.get_attribute("value"))
+            return
+    raise AssertionError(f"no agent {name!r} in the picker: {options.all_inner_texts()}")
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(120)
+def test_demo_claim_reply_and_another_agent_sees_it(demo: tuple[str, list[str], subprocess.Popen]) -> None:
+    sync_api = _browser_api()
+    expect = sync_api.expect
+    url, lines, proc = demo
+    output = lambda: "".join(lines)  # noqa: E731
+
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.set_default_timeout(15_000)
+            page.goto(url)
+            _act_as(page, "alice")
+            page.locator('[data-testid="channel"][data-name="social-care"]').click()
+
+            # A card arrives (mo_rivera's post is seeded before start) and alice claims it.
+            card = page.locator('[data-testid="message"]').filter(has_text="battery goes from 100%").first
+            expect(card).to_be_visible(timeout=30_000)
+            ts = card.get_attribute("data-ts")
+            assert ts, "card without data-ts"
+            card = page.locator(f'[data-testid="message"][data-ts="{ts}"]').first
+            card.get_by_role("button", name="Claim", exact=True).click()
+            expect(card).to_contain_text("Claimed")
+
+            # Reply: the modal's textarea, submit, and the card says Replied.
+            card.get_by_role("button", name="Reply", exact=True).click()
+            modal = page.locator('[data-testid="modal"]')
+            expect(modal).to_be_visible()
+            modal.locator("textarea").first.fill(REPLY_TEXT)
+            modal.locator('[data-testid="modal-submit"]').click()
+            expect(modal).to_be_hidden()
+            expect(card).to_contain_text("Replied")
+
+            # The reply is logged in the card's thread.
+            card.locator('[data-testid="open-thread"]').click()
+            thread = page.locator('[data-testid="thread"]')
+            expect(thread).to_be_visible()
+            expect(thread).to_contain_text(REPLY_TEXT[:40])
+
+            # bob sees the same card state.
+            _act_as(page, "bob")
+            page.locator('[data-testid="channel"][data-name="social-care"]').click()
+            expect(page.locator('[data-testid="message"]').filter(has_text="wifi").first).to_be_visible(timeout=30_000)
+            bobs = page.locator(f'[data-testid="message"][data-ts="{ts}"]').first
+            expect(bobs).to_contain_text("Replied")
+            bobs.scroll_into_view_if_needed()
+            bobs.locator('[data-testid="open-thread"]').click()
+            expect(thread).to_contain_text(REPLY_TEXT[:40])
+
+            artifacts = REPO_ROOT / "test-artifacts"
+            artifacts.mkdir(exist_ok=True)
+            shot = artifacts / "demo.png"
+            page.screenshot(path=str(shot))
+            (REPO_ROOT / "docs").mkdir(exist_ok=True)
+            shutil.copyfile(shot, REPO_ROOT / "docs" / "demo.png")
+        except Exception:
+            with contextlib.suppress(Exception):
+                (REPO_ROOT / "test-artifacts").mkdir(exist_ok=True)
+                page.screenshot(path=str(REPO_ROOT / "test-artifacts" / "demo-failure.png"))
+            print(output())
+            raise
+        finally:
+            browser.close()
+
+    assert proc.poll() is None, "the demo stopped during the test:\n" + output()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0, output()
+    time.sleep(0.2)
+    assert "demo stopped" in output()
+    # A browser that leaves mid long-poll is a broken pipe in the workspace's log, not a failure.
+    tracebacks = output().count("Traceback (most recent call last)")
+    disconnects = output().count("BrokenPipeError") + output().count("ConnectionResetError")
+    assert tracebacks <= disconnects, output()
+
