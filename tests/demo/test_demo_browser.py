@@ -159,12 +159,23 @@ def test_demo_claim_reply_and_another_agent_sees_it(demo: tuple[str, list[str], 
             bobs.locator('[data-testid="open-thread"]').click()
             expect(thread).to_contain_text(REPLY_TEXT[:40])
 
+            # bob adds an internal note, then resolves the case.
+            bobs.get_by_role("button", name="Note", exact=True).click()
+            expect(modal).to_be_visible()
+            modal.locator("textarea").first.fill("Swap approved, tracking sent by DM.")
+            modal.locator('[data-testid="modal-submit"]').click()
+            expect(modal).to_be_hidden()
+            expect(thread).to_contain_text("Swap approved, tracking sent by DM.")
+            bobs.get_by_role("button", name="Resolve", exact=True).click()
+            expect(bobs).to_contain_text("Resolved")
+            expect(bobs.get_by_role("button", name="Reopen", exact=True)).to_be_visible()
+
             artifacts = REPO_ROOT / "test-artifacts"
             artifacts.mkdir(exist_ok=True)
             shot = artifacts / "demo.png"
             page.screenshot(path=str(shot))
-            (REPO_ROOT / "docs").mkdir(exist_ok=True)
-            shutil.copyfile(shot, REPO_ROOT / "docs" / "demo.png")
+            if os.environ.get("UPDATE_SCREENSHOT") == "1":  # the README's picture
+                shutil.copyfile(shot, REPO_ROOT / "docs" / "demo.png")
         except Exception:
             with contextlib.suppress(Exception):
                 (REPO_ROOT / "test-artifacts").mkdir(exist_ok=True)
