@@ -14,7 +14,6 @@ import logging
 import os
 import secrets
 import signal
-import socket
 import sys
 import tempfile
 import threading
@@ -22,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from socialdesk.sandbox.fake_x import FakeX
+from socialdesk.sandbox.local import bind_port, raise_interrupt
 from socialdesk.sandbox.scenario import (
     CHANNEL,
     OWN_HANDLE,
@@ -71,26 +71,12 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
     p.set_defaults(func=lambda _settings, args: run(args))
 
 
-def _bind(port: int) -> int | None:
-    """The port bound (0: any free one), or None when it is taken."""
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return None
-        return sock.getsockname()[1]
-
-
-def _raise_interrupt(_signum, _frame):  # type: ignore[no-untyped-def]
-    raise KeyboardInterrupt  # SIGTERM while starting: unwind so every part is stopped
-
-
 def run(args: argparse.Namespace) -> int:
-    if _bind(args.port) is None:
+    if bind_port(args.port) is None:
         print(f"port {args.port} on 127.0.0.1 is in use; choose another with --port", file=sys.stderr)
         return 2
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_interrupt)  # serve() installs its own handlers later
+        signal.signal(signal.SIGTERM, raise_interrupt)  # serve() installs its own handlers later
     try:
         with contextlib.ExitStack() as stack:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="socialdesk-demo-")))
@@ -124,7 +110,7 @@ def _run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -
 
     db = args.db.resolve() if args.db else workdir / "socialdesk.db"
     db.parent.mkdir(parents=True, exist_ok=True)
-    app_port = _bind(0)
+    app_port = bind_port(0)
     keys = fake.oauth1_keys
     settings = Settings(
         _env_file=None,  # a demo never picks up real credentials from .env

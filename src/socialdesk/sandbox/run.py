@@ -15,7 +15,6 @@ import logging
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import httpx
 from socialdesk.sandbox.fake_x import FakeX
 from socialdesk.sandbox.scenario import CHANNEL, OWN_HANDLE, POLL_SECONDS, QUERY, SCENARIO, SCENARIO_SECONDS, Scenario
 from socialdesk.slack.scopes import BOT_SCOPES
+from socialdesk.sandbox.local import bind_port, raise_interrupt
 
 log = logging.getLogger(__name__)
 
@@ -133,30 +133,16 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
     p.set_defaults(func=lambda _settings, args: run(args))
 
 
-def _bind(port: int) -> int | None:
-    """The port bound (0: any free one), or None when it is taken."""
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return None
-        return sock.getsockname()[1]
-
-
-def _raise_interrupt(_signum, _frame):  # type: ignore[no-untyped-def]
-    raise KeyboardInterrupt  # SIGTERM while starting: unwind so every part is stopped
-
-
 def run(args: argparse.Namespace) -> int:
     exe = find_emulate()
     if exe is None:
         print(NPM_HINT, file=sys.stderr)
         return 2
-    if _bind(args.port) is None:
+    if bind_port(args.port) is None:
         print(f"port {args.port} on 127.0.0.1 is in use; choose another with --port", file=sys.stderr)
         return 2
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_interrupt)  # serve() installs its own handlers later
+        signal.signal(signal.SIGTERM, raise_interrupt)  # serve() installs its own handlers later
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="socialdesk-sandbox-")))
         try:
@@ -190,7 +176,7 @@ def _run(args: argparse.Namespace, exe: Path, workdir: Path, stack: contextlib.E
 
     db = args.db.resolve() if args.db else workdir / "socialdesk.db"
     db.parent.mkdir(parents=True, exist_ok=True)
-    app_port, signing_secret = _bind(0), secrets.token_hex(16)
+    app_port, signing_secret = bind_port(0), secrets.token_hex(16)
     settings = Settings(
         _env_file=None,  # a sandbox never picks up real credentials from .env
         SOCIALDESK_DATABASE_URL=f"sqlite:///{db}", SLACK_BOT_TOKEN=bot_token, SLACK_SIGNING_SECRET=signing_secret,

@@ -120,7 +120,7 @@ def _token_request(http: httpx.Client, settings: Settings, form: dict[str, str],
         raise XAuthUnavailable(f"could not reach X's token endpoint ({type(exc).__name__}); try again shortly") from exc
     if response.status_code >= 500:
         raise XAuthUnavailable(f"X's token endpoint answered {response.status_code}; try again shortly")
-    body = _json(response)
+    body = json_object(response)
     if response.status_code != 200 or not body.get("access_token"):
         error, description = str(body.get("error") or ""), str(body.get("error_description") or "")
         said = description or error or response.text[:200] or response.reason_phrase
@@ -136,7 +136,7 @@ def fetch_me(http: httpx.Client, api_url: str, headers: dict[str, str]) -> tuple
         response = http.get(api_url + ME_PATH, headers=headers)
     except httpx.TransportError as exc:
         raise XAuthUnavailable(f"could not reach X to look up the account ({type(exc).__name__})") from exc
-    body = _json(response)
+    body = json_object(response)
     if response.status_code in (401, 403):
         detail = body.get("detail") or body.get("title") or response.reason_phrase
         raise XTokenRefused(f"X refused the credentials ({response.status_code}: {detail})",
@@ -147,7 +147,8 @@ def fetch_me(http: httpx.Client, api_url: str, headers: dict[str, str]) -> tuple
     return str(data["id"]), str(data.get("username") or "")
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The response's JSON object, or {} (X's error pages are not always JSON)."""
     try:
         body = response.json()
     except ValueError:

@@ -30,7 +30,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from socialdesk.sources.x import describe_error, post_url
-from socialdesk.sources.x_auth import XAuthError, XAuthMissing, XAuthUnavailable, XUserAuth
+from socialdesk.sources.x_auth import XAuthError, XAuthMissing, XAuthUnavailable, XUserAuth, json_object
 from socialdesk.store.db import utcnow
 
 __all__ = ["ReplyFailed", "SentReply", "XReplier", "intent_url", "post_url"]
@@ -74,7 +74,7 @@ class XReplier:
         body = {"text": text, "reply": {"in_reply_to_tweet_id": str(in_reply_to)}}
         response = self._send(body, retry_on_401=self._auth.mode == "oauth2")
         if response.status_code in (200, 201):
-            data = (_json(response).get("data") or {})
+            data = (json_object(response).get("data") or {})
             reply_id = str(data.get("id") or "")
             if reply_id:
                 log.info("X reply %s sent for key %s in reply to %s", reply_id, idempotency_key, in_reply_to)
@@ -116,7 +116,7 @@ class XReplier:
 
     # --- reading X's answer -----------------------------------------------------------
     def _failure(self, response: httpx.Response) -> ReplyFailed:
-        status, body = response.status_code, _json(response)
+        status, body = response.status_code, json_object(response)
         detail = _detail(response, body)
         lowered = f"{body.get('type', '')} {detail}".lower()
         brand = self._brand()
@@ -176,14 +176,6 @@ class XReplier:
     def _brand(self) -> str:
         handle = self._handle(lookup=False)
         return f"@{handle}" if handle != "i" else "the brand account"
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _detail(response: httpx.Response, body: dict[str, Any]) -> str:

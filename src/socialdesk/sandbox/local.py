@@ -1,0 +1,19 @@
+"""What the sandbox and the demo share about running parts on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+
+
+def bind_port(port: int) -> int | None:
+    """The port bound (0: any free one), or None when it is taken."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return None
+        return sock.getsockname()[1]
+
+
+def raise_interrupt(_signum, _frame):  # type: ignore[no-untyped-def]
+    raise KeyboardInterrupt  # SIGTERM while starting: unwind so every part is stopped
