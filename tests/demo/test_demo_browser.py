@@ -170,6 +170,18 @@ def test_demo_claim_reply_and_another_agent_sees_it(demo: tuple[str, list[str], 
             expect(bobs).to_contain_text("Resolved")
             expect(bobs.get_by_role("button", name="Reopen", exact=True)).to_be_visible()
 
+            # The overflow menu: bob assigns Lena's shipping question to alice.
+            lena = page.locator('[data-testid="message"]').filter(has_text="still says 'preparing'").first
+            lena.scroll_into_view_if_needed()
+            lena.locator('[data-testid="overflow"]').click()
+            lena.get_by_role("menuitem", name="Assign…").click()
+            expect(modal).to_be_visible()
+            modal.locator("select").first.select_option(label="Alice (@alice)")
+            modal.locator('[data-testid="modal-submit"]').click()
+            expect(modal).to_be_hidden()
+            expect(lena).to_contain_text("Claimed")
+            expect(lena).to_contain_text("@alice")
+
             artifacts = REPO_ROOT / "test-artifacts"
             artifacts.mkdir(exist_ok=True)
             shot = artifacts / "demo.png"
