@@ -120,55 +120,89 @@ def store_page(
     if not fresh:
         return stored
     author_ids = _upsert_authors(session, [p.author for p in fresh.values()], now)
+    # Only a conversation that already has posts can hold a case to join: one query for the
+    # page instead of a case lookup per post (most posts start a conversation of their own).
+    active = _conversations_with_posts(session, network, {p.conversation_id for p in fresh.values() if p.conversation_id})
     # Oldest first, so cards appear in the order the customers wrote (and a first post
     # opens its case before its follow-ups in the same page look for it).
-    for post in sorted(fresh.values(), key=lambda p: (p.created_at, int_or_zero(p.external_id))):
-        author_id = author_ids[(network, post.author.external_id)]
-        row = PostRow(
-            network=network,
-            external_id=post.external_id,
-            url=post.url,
-            author_id=author_id,
-            text=post.text,
-            lang=post.lang,
-            created_at=post.created_at,
-            fetched_at=now,
-            conversation_id=post.conversation_id,
-            in_reply_to_id=post.in_reply_to_id,
-            is_repost=post.is_repost,
-            is_reply=post.is_reply,
-            metrics=post.metrics,
-            raw=post.raw,
-            rule_id=rule_id,
-            sentiment=scores.get(post.external_id, (None, ""))[0],
-        )
-        session.add(row)
+    ordered = sorted(fresh.values(), key=lambda p: (p.created_at, int_or_zero(p.external_id)))
+    rows = [(post, _post_row(post, network, author_ids, rule_id, now, scores)) for post in ordered]
+    session.add_all([row for _, row in rows])
+    session.flush()  # one batched INSERT for the page: flushing per post was most of the cost
+    pending: list[tuple[Post, PostRow, CaseRow]] = []
+
+    def settle() -> None:
+        """Give the cases opened so far their ids, links and events (batched, like the posts)."""
+        if not pending:
+            return
         session.flush()
-        existing = conversations.case_for(session=session, post=post, author_id=author_id, own_handles=own_handles)
+        for post, row, case in pending:
+            row.case_id = case.id
+            record_event(session, case.id, EventKind.OPENED, SYSTEM, now,  # type: ignore[arg-type]
+                         post=post.external_id, rule_id=rule_id)
+            stored.new_case_ids.append(case.id)  # type: ignore[arg-type]
+        session.flush()
+        pending.clear()
+
+    for post, row in rows:
+        existing = None
+        if post.conversation_id in active:
+            settle()  # a case opened earlier in this page may be the one this post continues
+            existing = conversations.case_for(session=session, post=post, author_id=row.author_id,
+                                              own_handles=own_handles)
+        if post.conversation_id:
+            active.add(post.conversation_id)
         if existing is not None:
             conversations.attach(session=session, case_id=existing, post_row=row, now=now)
             stored.follow_up_post_ids.append(row.id)  # type: ignore[arg-type]
             continue
+        score = scores.get(post.external_id, (None, "normal"))
         case = CaseRow(
             rule_id=rule_id,
             first_post_id=row.id,
             network=network,
             conversation_id=post.conversation_id,
             channel_id=channel_id,
-            customer_author_id=author_id,
-            sentiment=scores.get(post.external_id, (None, ""))[0],
-            priority=scores.get(post.external_id, (None, "normal"))[1] or "normal",
+            customer_author_id=row.author_id,
+            sentiment=score[0],
+            priority=score[1] or "normal",
             opened_at=now,
             updated_at=now,
         )
         session.add(case)
-        session.flush()
-        row.case_id = case.id
-        session.add(row)
-        record_event(session, case.id, EventKind.OPENED, SYSTEM, now,  # type: ignore[arg-type]
-                     post=post.external_id, rule_id=rule_id)
-        stored.new_case_ids.append(case.id)  # type: ignore[arg-type]
+        pending.append((post, row, case))
+    settle()
     return stored
+
+
+def _post_row(post: Post, network: str, author_ids: Mapping[tuple[str, str], int], rule_id: int | None,
+              now: datetime, scores: Mapping[str, tuple[float | None, str]]) -> PostRow:
+    return PostRow(
+        network=network,
+        external_id=post.external_id,
+        url=post.url,
+        author_id=author_ids[(network, post.author.external_id)],
+        text=post.text,
+        lang=post.lang,
+        created_at=post.created_at,
+        fetched_at=now,
+        conversation_id=post.conversation_id,
+        in_reply_to_id=post.in_reply_to_id,
+        is_repost=post.is_repost,
+        is_reply=post.is_reply,
+        metrics=post.metrics,
+        raw=post.raw,
+        rule_id=rule_id,
+        sentiment=scores.get(post.external_id, (None, ""))[0],
+    )
+
+
+def _conversations_with_posts(session: Session, network: str, conversation_ids: set[str]) -> set[str]:
+    if not conversation_ids:
+        return set()
+    rows = session.exec(select(PostRow.conversation_id).distinct().where(
+        PostRow.network == network, col(PostRow.conversation_id).in_(conversation_ids)))
+    return {r for r in rows if r}
 
 
 def int_or_zero(value: str) -> int:
