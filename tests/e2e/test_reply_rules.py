@@ -105,3 +105,24 @@ def test_two_agents_replying_at_once_send_one_reply(app, fake_x, ws):
     wait_for(lambda: in_modal or any("at the same moment" in t for t in ws.ephemerals()), timeout=10,
              what="the loser told")
     assert len(x_replies(fake_x)) == 1
+
+
+def test_an_approver_can_edit_before_sending(app, fake_x, ws, slack_emulator):
+    card = start_with_card(app, fake_x, ws, SOCIALDESK_APPROVERS=slack_emulator.users["alice"])
+    view = open_reply(ws, "bob", card)
+    send(ws, "bob", view, "We'll refund you today!!!")
+    request = wait_for(lambda: [m for m in ws.thread(card) if "needs approval" in m.get("text", "")], timeout=10,
+                       what="the approval request")[0]
+    edit = next(e for b in request["blocks"] if b["type"] == "actions" for e in b["elements"]
+                if e["action_id"] == ids.EDIT_REPLY)
+    before = ws.views_opened()
+    ws.click("alice", card, ids.EDIT_REPLY, value=edit["value"], message=request)
+    modal = ws.opened_view(before, ids.APPROVE_EDIT_MODAL)
+    assert "We'll refund you today!!!" in str(modal["blocks"])
+    block = input_block_id(modal, ids.REPLY_INPUT)
+    too_long = ws.submit("alice", modal, text_value(block, ids.REPLY_INPUT, "y" * 300))
+    assert too_long.json()["response_action"] == "errors"
+    ws.submit("alice", modal, text_value(block, ids.REPLY_INPUT, "We'll refund you today."))
+    [sent] = wait_for(lambda: x_replies(fake_x), timeout=10, what="the edited reply")
+    assert sent.json()["text"] == "We'll refund you today."
+    wait_for(lambda: any("approved <@" in t for t in ws.thread_texts(card)), timeout=10, what="the decision line")

@@ -204,10 +204,10 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
         view = load_view(deps, reply.case_id) if reply else None
         if reply is None or view is None:
             return
-        modal = modals.reply_modal(view, brand=deps.brand(), saved=(), text=reply.text, opened_at=time.time())
-        modal.callback_id, modal.notify_on_close, modal.submit = ids.APPROVE_EDIT_MODAL, False, "Approve and send"
-        modal.private_metadata = modals.metadata(view.case_id, reply_id=reply.id, message_ts=body["message"]["ts"])
-        client.views_open(trigger_id=body["trigger_id"], view=modal)
+        client.views_open(trigger_id=body["trigger_id"], view=modals.reply_modal(
+            view, brand=deps.brand(), saved=(), text=reply.text, opened_at=time.time(),
+            callback_id=ids.APPROVE_EDIT_MODAL, submit="Approve and send", notify_on_close=False,
+            reply_id=reply.id, message_ts=body["message"]["ts"]))
 
     @app.view(ids.APPROVE_EDIT_MODAL)
     def edited_approval(ack: Ack, body: dict[str, Any], client: WebClient) -> None:

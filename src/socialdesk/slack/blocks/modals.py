@@ -60,8 +60,10 @@ def note_modal(view: CaseView) -> View:
 
 
 def reply_modal(view: CaseView, *, brand: str, saved: Sequence[SavedReply], text: str = "",
-                opened_at: float, revision: int = 0) -> View:
-    """`revision` renames the input block so Slack shows a new initial value (a saved reply)."""
+                opened_at: float, revision: int = 0, callback_id: str = ids.REPLY_MODAL,
+                submit: str = "Send reply", notify_on_close: bool = True, **extra: object) -> View:
+    """`revision` renames the input block so Slack shows a new initial value (a saved reply).
+    An approver's "Edit…" reuses it with its own callback id, submit label and metadata."""
     blocks: list = [
         quoted_post(view),
         ContextBlock(elements=[MarkdownTextObject(
@@ -77,9 +79,9 @@ def reply_modal(view: CaseView, *, brand: str, saved: Sequence[SavedReply], text
                                       max_length=REPLY_MAX_INPUT),
         hint=f"X allows {MAX_WEIGHTED_LENGTH} characters; links count 23, emoji and CJK characters count 2."))
     return View(
-        type="modal", callback_id=ids.REPLY_MODAL, notify_on_close=True,
-        private_metadata=metadata(view.case_id, opened_at=opened_at, revision=revision),
-        title="Reply publicly", submit="Send reply", close="Cancel", blocks=blocks,
+        type="modal", callback_id=callback_id, notify_on_close=notify_on_close,
+        private_metadata=metadata(view.case_id, opened_at=opened_at, revision=revision, **extra),
+        title="Reply publicly", submit=submit, close="Cancel", blocks=blocks,
     )
 
 
