@@ -6,7 +6,7 @@ from sqlmodel import select
 from socialdesk.domain import CaseStatus
 from socialdesk.store import cases, ingest, lifecycle
 from socialdesk.store import rules as rule_store
-from socialdesk.store.db import current_revision, session_scope
+from socialdesk.store.db import current_revision, head_revision, session_scope
 from socialdesk.store.models import CaseEventRow, CaseRow, PostRow
 from tests.support.factories import x_post
 
@@ -22,7 +22,7 @@ def open_case(engine, text="my Acme phone broke") -> int:
 
 
 def test_migrations_reach_head(engine):
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == head_revision() and head_revision() >= "0003"
 
 
 def test_a_post_is_stored_once_and_opens_one_case(engine):
