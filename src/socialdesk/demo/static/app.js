@@ -388,6 +388,8 @@ function renderMessage(msg, channel, { inThread = false } = {}) {
     }));
   }
   node.append(body);
+  // What this node shows: an unchanged message keeps its DOM node (see keepScroll).
+  node.dataset.key = JSON.stringify([msg.ts, msg.edited || "", msg.text || "", msg.blocks || [], msg.reply_count || 0, inThread, Object.keys(snap.users).length]);
   return node;
 }
 
@@ -402,7 +404,12 @@ function dmChannel() {
 function keepScroll(container, build) {
   const atBottom = container.scrollHeight - container.scrollTop - container.clientHeight < 40;
   const top = container.scrollTop;
-  container.replaceChildren(...build());
+  // Reuse the nodes of unchanged messages: re-creating every message on each update
+  // made buttons vanish under people's (and the browser test's) pointers.
+  const old = new Map([...container.children].filter((n) => n.dataset && n.dataset.key).map((n) => [n.dataset.key, n]));
+  const next = build().map((n) => (n.dataset && n.dataset.key && old.has(n.dataset.key) ? old.get(n.dataset.key) : n));
+  const same = next.length === container.children.length && next.every((n, i) => container.children[i] === n);
+  if (!same) container.replaceChildren(...next);
   container.scrollTop = atBottom ? container.scrollHeight : top;
 }
 
