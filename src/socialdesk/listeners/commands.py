@@ -1,32 +1,225 @@
-"""The `/social` slash command."""
+"""The `/social` slash command.
+
+Slack wants a slash command answered within 3 seconds. Every lookup here is a few
+indexed reads plus at most PAGE_SIZE `chat.getPermalink` calls (made in parallel, each
+bounded), so the answer is computed before acking and goes back *in the ack itself*
+(`ack(response_type="ephemeral", blocks=..., text=...)`): the HTTP response to Slack's
+request. That needs no `response_url`, which is also why the end-to-end tests can see the
+answer (their response_url points nowhere). Prev/Next buttons on lists ack at once and
+then replace the ephemeral message through `respond(replace_original=True, ...)`, the
+only way to change an ephemeral message.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
+from socialdesk import search_query
 from socialdesk.listeners.deps import Deps
+from socialdesk.slack import ids
+from socialdesk.slack.blocks import lookup as blocks
+from socialdesk.slack.blocks.lookup import PAGE_SIZE, Reply, plain
 from socialdesk.slack.text import escape
+from socialdesk.store import cases as case_store
+from socialdesk.store import lookups
+from socialdesk.store import search as search_store
+from socialdesk.store.db import session_scope
+
+log = logging.getLogger(__name__)
 
 HELP = (
     "*socialdesk* — social posts as cases you can work from Slack.\n"
     "• `/social help` — this message\n"
+    "• `/social search <text>` — find posts and cases by their text\n"
+    "• `/social case <id>` — one case: status, owner, the post, its card, recent history\n"
+    "• `/social mine` — the open cases you hold, newest activity first\n"
+    "• `/social queue` — cases nobody has claimed yet, oldest first\n"
+    "• `/social author <handle>` — one customer's cases and posts (`@` optional)\n"
+    "• `/social stats [today|7d|30d]` — team figures for the period (default: today, UTC)\n"
     "Cards for new posts appear in the channels named by the rules "
     "(`socialdesk rules list` on the server). On a card: *Claim* takes the case, *Reply* answers "
     "publicly as the brand, *Note* adds an internal note, *Resolve* closes it; the ⋯ menu assigns, "
     "ignores, tags or opens the post. The card's thread holds the case's history."
 )
 
+USAGE = {
+    "case": "Usage: `/social case <id>`, e.g. `/social case 42`.",
+    "author": "Usage: `/social author <handle>`, e.g. `/social author @dana_k`.",
+    "stats": "Usage: `/social stats [today|7d|30d]` (default: today, UTC).",
+    "search": "Usage: `/social search <words> [status:…] [rule:3] [network:x] [from:@handle] [since:7d]`, "
+              "e.g. `/social search battery status:new`.",
+}
+PERIODS = {"today", "7d", "30d"}
+MAX_CASE_ID = 2**31 - 1  # an INTEGER column: a bigger number is no case, not a database error
+HANDLE = re.compile(r"^@?[A-Za-z0-9_.\-]{1,64}$")
+PERMALINK_TIMEOUT = 1.5
+_permalink_pool = ThreadPoolExecutor(max_workers=PAGE_SIZE, thread_name_prefix="permalink")
+
+
+def permalink(client: WebClient | None, channel: str, ts: str | None) -> str | None:
+    if client is None or not ts:
+        return None
+    try:
+        return client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+    except Exception as exc:  # noqa: BLE001 - a missing link must not cost the whole answer
+        log.info("no permalink for %s/%s: %s", channel, ts, exc)
+        return None
+
+
+def permalinks(client: WebClient | None, items: Sequence[Any]) -> dict[int, str | None]:
+    """Card links for a page of cases, fetched in parallel; slow or failed ones are left out."""
+    wanted = [i for i in items if i.message_ts]
+    if client is None or not wanted:
+        return {}
+    futures = {i.case_id: _permalink_pool.submit(permalink, client, i.channel_id, i.message_ts) for i in wanted}
+    wait(futures.values(), timeout=PERMALINK_TIMEOUT)
+    return {cid: f.result() for cid, f in futures.items() if f.done()}
+
+
+def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:
+    now = now.astimezone(UTC)
+    if period == "today":
+        return datetime.combine(now.date(), time(0), tzinfo=UTC), now
+    return now - timedelta(days=int(period[:-1])), now
+
+
+def usage(name: str, problem: str | None = None) -> Reply:
+    return plain((f"{problem}\n" if problem else "") + USAGE[name])
+
+
+# --- the subcommands: each returns a Reply, none raises on bad input ---
+
+
+def case_cmd(deps: Deps, client: WebClient | None, args: list[str]) -> Reply:
+    if len(args) != 1:
+        return usage("case")
+    raw = args[0].lstrip("#")
+    if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_CASE_ID:
+        return usage("case", f"`{escape(args[0][:40])}` is not a case number.")
+    case_id = int(raw)
+    try:
+        with session_scope(deps.engine) as session:
+            view = case_store.case_view(session=session, case_id=case_id, policy=deps.sla_policy)
+            history = case_store.events(session=session, case_id=case_id)
+    except case_store.CaseNotFound:
+        return plain(f"There is no case #{case_id}.")
+    link = permalink(client, view.channel_id, view.message_ts)
+    return blocks.case_reply(view, history, permalink=link, now=deps.clock())
+
+
+def list_page(deps: Deps, client: WebClient | None, *, view: str, arg: str, user_id: str, offset: int) -> Reply:
+    """One page of `mine`, `queue` or `author <handle>` (also what Prev/Next ask for)."""
+    now = deps.clock()
+    with session_scope(deps.engine) as session:
+        if view == "mine":
+            page = lookups.my_cases(session=session, user_id=user_id, limit=PAGE_SIZE, offset=offset)
+        elif view == "queue":
+            page = lookups.queue(session=session, limit=PAGE_SIZE, offset=offset)
+        elif view == "author":
+            page = lookups.author_cases(session=session, handle=arg, limit=PAGE_SIZE, offset=offset)
+        else:
+            return plain("That list is no longer available; run the command again.")
+    links = permalinks(client, page.items)
+    if view == "mine":
+        return blocks.case_list_reply(page, title=f"*Cases held by <@{user_id}>*", empty="You hold no open cases.",
+                                      view="mine", permalinks=links, now=now, show_owner=False)
+    if view == "queue":
+        return blocks.case_list_reply(page, title="*Waiting for a claim*", empty="Nothing is waiting. 🎉",
+                                      view="queue", permalinks=links, now=now, show_age=True, show_owner=False)
+    return blocks.author_reply(page, asked=arg, permalinks=links, now=now)  # type: ignore[arg-type]
+
+
+def author_cmd(deps: Deps, client: WebClient | None, args: list[str], user_id: str) -> Reply:
+    if len(args) != 1 or not HANDLE.match(args[0]):
+        return usage("author")
+    return list_page(deps, client, view="author", arg=lookups.normalize_handle(args[0]), user_id=user_id, offset=0)
+
+
+def stats_cmd(deps: Deps, args: list[str]) -> Reply:
+    if len(args) > 1:
+        return usage("stats")
+    period = args[0].lower() if args else "today"
+    if period not in PERIODS:
+        return usage("stats", f"`{escape(args[0][:40])}` is not a period socialdesk knows.")
+    since, until = period_bounds(period, deps.clock())
+    with session_scope(deps.engine) as session:
+        figures = lookups.stats(session=session, since=since, until=until)
+    label = {"today": "today (UTC)", "7d": "last 7 days", "30d": "last 30 days"}[period]
+    return blocks.stats_reply(figures, period=label)
+
+
+def search_page(deps: Deps, client: WebClient | None, *, text: str, offset: int) -> Reply:
+    """One page of `/social search <text>` (also what Prev/Next ask for)."""
+    if not text.strip():
+        return usage("search")
+    try:
+        query = search_query.parse(text)
+    except search_query.QueryError as exc:
+        return plain(escape(str(exc)[:500]))
+    now = deps.clock()
+    with session_scope(deps.engine) as session:
+        page = search_store.search(session=session, query=query, now=now, limit=PAGE_SIZE, offset=offset)
+    links = permalinks(client, page.hits[:PAGE_SIZE])
+    return blocks.search_reply(page, text=text, offset=offset, limit=PAGE_SIZE, permalinks=links, now=now)
+
+
+def answer(deps: Deps, client: WebClient | None, *, user_id: str, text: str) -> Reply:
+    words = text.split()
+    if not words or words[0].lower() == "help":
+        return plain(HELP)
+    name, args = words[0].lower(), words[1:]
+    if name == "case":
+        return case_cmd(deps, client, args)
+    if name in ("mine", "queue"):
+        if args:
+            return plain(f"Usage: `/social {name}` (no arguments).")
+        return list_page(deps, client, view=name, arg="", user_id=user_id, offset=0)
+    if name == "author":
+        return author_cmd(deps, client, args, user_id)
+    if name == "stats":
+        return stats_cmd(deps, args)
+    if name == "search":
+        return search_page(deps, client, text=text.strip()[len(words[0]):].strip(), offset=0)
+    return plain(f"`/social {escape(words[0][:40])}` is not a command socialdesk knows yet.\n\n{HELP}")
+
+
+def safely(what: str, build: Callable[[], Reply]) -> Reply:
+    try:
+        return build()
+    except Exception:  # noqa: BLE001 - the person gets a short apology, the log gets the trace
+        log.exception("/social %s failed", what)
+        return plain("Sorry, that did not work. Try again in a moment.")
+
 
 def register(app: App, deps: Deps) -> None:
     @app.command("/social")
-    def social(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-        words = (command.get("text") or "").split()
-        if not words or words[0].lower() == "help":
-            ack(response_type="ephemeral", text=HELP)
-            return
-        ack(
-            response_type="ephemeral",
-            text=f"`/social {escape(words[0][:40])}` is not a command socialdesk knows yet.\n\n{HELP}",
-        )
+    def social(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
+        text = command.get("text") or ""
+        reply = safely(text.split()[0] if text.split() else "help",
+                       lambda: answer(deps, client, user_id=command.get("user_id", ""), text=text))
+        ack(response_type="ephemeral", **reply.as_kwargs())
+
+    @app.action(re.compile(f"^({ids.LOOKUP_PREV}|{ids.LOOKUP_NEXT})$"))
+    def page(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        ack()
+        action = (body.get("actions") or [{}])[0]
+        parsed = blocks.parse_nav_value(str(action.get("value") or ""))
+        if parsed is None:
+            reply = plain("That list is no longer available; run the command again.")
+        else:
+            view, arg, offset = parsed
+            user_id = (body.get("user") or {}).get("id", "")
+            if view == "search":
+                reply = safely(view, lambda: search_page(deps, client, text=arg, offset=offset))
+            else:
+                reply = safely(view, lambda: list_page(deps, client, view=view, arg=arg, user_id=user_id,
+                                                       offset=offset))
+        respond(replace_original=True, response_type="ephemeral", **reply.as_kwargs())

@@ -46,3 +46,8 @@ EDIT_REPLY = "reply_edit"
 # just before a crash instead of posting a second one.
 CASE_METADATA_TYPE = "socialdesk_case"
 APPROVE_EDIT_MODAL = "reply_approve_edit_modal"
+
+# `/social` lists (mine, queue, author): Prev/Next replace the ephemeral with another page.
+# The button value is JSON: {"v": subcommand, "a": argument, "o": offset}.
+LOOKUP_PREV = "lookup_prev"
+LOOKUP_NEXT = "lookup_next"
