@@ -23,6 +23,7 @@ from socialdesk.domain import Network
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.publish import Publisher
 from socialdesk.jobs.scheduler import build_scheduler
+from socialdesk.jobs.sla import SlaSweep
 from socialdesk.listeners import actions, commands, events, replies, views
 from socialdesk.listeners.deps import Deps
 from socialdesk.replying import ReplyDesk
@@ -55,6 +56,7 @@ class Socialdesk:
     poller: Poller
     publisher: Publisher
     scheduler: BackgroundScheduler
+    sla_sweep: SlaSweep | None = None
 
     def __post_init__(self) -> None:
         self.slack_handler = SlackRequestHandler(self.bolt, path=SLACK_PATH)
@@ -127,6 +129,7 @@ def build(
         # acks past Slack's 3 s under a burst (bench/claims.py); I/O-bound work, so more threads.
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
     )
+    sla_policy = settings.sla_policy
     x_auth = XUserAuth(settings, http=http, engine=engine, clock=clock)
     desk = ReplyDesk(
         engine=engine,
@@ -143,6 +146,7 @@ def build(
         brand=lambda: brand_handle(x_auth, settings),
         saved_replies=load_saved_replies(settings.saved_replies_file),
         tags=settings.tag_list,
+        sla_policy=sla_policy,
     )
     for module in (events, actions, views, replies, commands):
         module.register(bolt, deps)
@@ -155,7 +159,9 @@ def build(
         sources[(Network.X, "mentions")] = XMentionsSource(
             http=http, api_url=settings.x_api_url, bearer_token=settings.x_bearer_token.get_secret_value()
         )
-    publisher = Publisher(engine=engine, slack=slack, clock=clock, post_interval=settings.slack_post_interval)
+    publisher = Publisher(engine=engine, slack=slack, clock=clock, post_interval=settings.slack_post_interval,
+                          sla_policy=sla_policy)
+    sla_sweep = SlaSweep(engine=engine, slack=slack, clock=clock, policy=sla_policy, lead=settings.sla_lead)
     poller = Poller(
         engine=engine,
         sources=sources,
@@ -166,8 +172,8 @@ def build(
         triage=Triage(),
         signed_in_handle=lambda: signed_in_handle(x_auth),
     )
-    scheduler = build_scheduler(engine=engine, poller=poller, publisher=publisher)
+    scheduler = build_scheduler(engine=engine, poller=poller, publisher=publisher, sla_sweep=sla_sweep)
     return Socialdesk(
         settings=settings, engine=engine, http=http, slack=slack, bolt=bolt,
-        poller=poller, publisher=publisher, scheduler=scheduler,
+        poller=poller, publisher=publisher, scheduler=scheduler, sla_sweep=sla_sweep,
     )

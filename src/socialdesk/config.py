@@ -9,6 +9,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from socialdesk.sla import DEFAULT_TARGETS, BusinessHours, Policy, parse_targets
+
 
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names the variable and the fix."""
@@ -46,6 +48,12 @@ class Settings(BaseSettings):
     # Seconds between card posts in one channel; Slack allows about one per second.
     slack_post_interval: float = Field(1.0, alias="SOCIALDESK_SLACK_POST_INTERVAL", ge=0)
     log_level: str = Field("INFO", alias="SOCIALDESK_LOG_LEVEL")
+    # First-response SLAs (see socialdesk.sla): targets per priority, the at-risk point as a
+    # fraction of the target, who gets a DM on a breach, and optional business hours.
+    sla_targets: str = Field(DEFAULT_TARGETS, alias="SOCIALDESK_SLA_TARGETS")
+    sla_at_risk: float = Field(0.75, alias="SOCIALDESK_SLA_AT_RISK", gt=0, lt=1)
+    sla_lead: str = Field("", alias="SOCIALDESK_SLA_LEAD")
+    business_hours: str = Field("", alias="SOCIALDESK_BUSINESS_HOURS")
 
     @field_validator("slack_api_url")
     @classmethod
@@ -56,6 +64,35 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("sla_targets")
+    @classmethod
+    def _valid_targets(cls, value: str) -> str:
+        parse_targets(value)  # ValueError → named by load_settings
+        return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _valid_hours(cls, value: str) -> str:
+        if value.strip():
+            BusinessHours.parse(value)
+        return value.strip()
+
+    @field_validator("sla_lead")
+    @classmethod
+    def _lead_id(cls, value: str) -> str:
+        value = value.strip().removeprefix("<@").removesuffix(">").lstrip("@")
+        if value and not value[:1] in ("U", "W"):
+            raise ValueError("must be a Slack user id like U012ABCDEF (not a name)")
+        return value
+
+    @property
+    def sla_policy(self) -> Policy:
+        return Policy(
+            targets=parse_targets(self.sla_targets),
+            at_risk=self.sla_at_risk,
+            business_hours=BusinessHours.parse(self.business_hours) if self.business_hours else None,
+        )
 
     @property
     def own_handle_set(self) -> frozenset[str]:

@@ -41,6 +41,8 @@ class EventKind(str, enum.Enum):
     PRIORITY = "priority"
     FOLLOW_UP = "follow_up"
     CARD_POSTED = "card_posted"
+    SLA_AT_RISK = "sla_at_risk"
+    SLA_BREACHED = "sla_breached"
 
 
 @dataclass(frozen=True)
@@ -121,3 +123,4 @@ class CaseView:
     replying_user: str | None = None
     first_response_at: datetime | None = None
     updated_at: datetime | None = None
+    sla_due: datetime | None = None  # first reply due (open cases without one), when an SLA policy is set

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.helpers import block_text, button_ids, case_id_of, ids
 from tests.e2e.workspace import Workspace, input_block_id, text_value
 from tests.support.waiting import wait_for
@@ -11,6 +13,7 @@ def status(ws: Workspace, case_id: int) -> str:
     return block_text(ws.card(case_id), "status")
 
 
+@pytest.mark.both_databases
 def test_claim_note_reply_refused_mark_resolve_and_the_customer_writes_again(app, fake_x, slack_emulator, slack_proxy):
     ws = Workspace(app, slack_emulator, slack_proxy, slack_emulator.new_channel("loop"))
     app.cli("rules", "add", "--network", "x", "--query", "acme", "--channel", ws.channel, "--every", "5")

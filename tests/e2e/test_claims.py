@@ -47,6 +47,7 @@ def claim_events(db_url: str, case_id: int) -> list[tuple[str, str]]:
         engine.dispose()
 
 
+@pytest.mark.both_databases
 def test_twenty_concurrent_claims_give_exactly_one_owner(app, one_card, slack_emulator, db_url):
     channel, card = one_card
     agents = [f"agent{i:02d}" for i in range(1, 21)]

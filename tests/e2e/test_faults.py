@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import random
 import time
 
@@ -11,6 +13,7 @@ from tests.support.slack_signing import JSON, app_home_opened_event, event_callb
 from tests.support.waiting import wait_for
 
 
+@pytest.mark.both_databases
 def test_kill_9_during_publishing_loses_and_doubles_nothing(app, fake_x, slack_emulator, db_url):
     channel = slack_emulator.new_channel("kill")
     app.cli("rules", "add", "--network", "x", "--query", "acme", "--channel", channel, "--every", "5")
@@ -34,6 +37,7 @@ def test_kill_9_during_publishing_loses_and_doubles_nothing(app, fake_x, slack_e
     assert texts == sorted(p["text"] for p in posts)
 
 
+@pytest.mark.both_databases
 def test_a_burst_with_x_429_and_503_loses_nothing_and_waits_for_the_reset(app, fake_x, slack_emulator):
     channel = slack_emulator.new_channel("burst")
     app.cli("rules", "add", "--network", "x", "--query", "acme", "--channel", channel, "--every", "5")

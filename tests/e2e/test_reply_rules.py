@@ -84,6 +84,7 @@ def test_replies_by_non_approvers_wait_for_an_approver(app, fake_x, ws, slack_em
     assert "reply_approved" in history and "reply_sent" in history
 
 
+@pytest.mark.both_databases
 def test_two_agents_replying_at_once_send_one_reply(app, fake_x, ws):
     card = start_with_card(app, fake_x, ws)
     alice_view, bob_view = open_reply(ws, "alice", card), open_reply(ws, "bob", card)

@@ -77,6 +77,16 @@ def test_triage_line_shows_priority_sentiment_and_tags():
     assert case_card(view()).blocks[3].to_dict()["elements"][0]["text"] == "Normal priority"
 
 
+def test_triage_line_shows_when_the_first_reply_is_due_while_nobody_has_answered():
+    due = datetime(2026, 11, 27, 16, 5, tzinfo=UTC)
+    line = lambda v: case_card(v).blocks[3].to_dict()["elements"][0]["text"]  # noqa: E731
+    assert line(view(sla_due=due)) == (
+        f"Normal priority · ⏱ reply due <!date^{int(due.timestamp())}^{{date_short_pretty}} at {{time}}|2026-11-27 16:05 UTC>")
+    assert "⏱" not in line(view(sla_due=due, status=CaseStatus.REPLIED, first_response_at=WHEN))
+    assert "⏱" not in line(view(sla_due=due, status=CaseStatus.RESOLVED))
+    assert "⏱" not in line(view())  # no SLA policy
+
+
 @pytest.mark.parametrize("hostile", ["<!channel> refund now", "<!here|here>", "<@U0ADMIN> look", "<https://evil.example|bank>", "a & b > c"])
 def test_hostile_post_text_shows_literally_and_pings_nobody(hostile):
     card = case_card(view(text=hostile))

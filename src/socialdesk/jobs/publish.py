@@ -27,6 +27,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
+from socialdesk.sla import Policy
 from socialdesk.slack import cards
 from socialdesk.store import cases as case_store
 from socialdesk.store import conversations
@@ -61,6 +62,7 @@ class Publisher:
         post_interval: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         time_budget: float = 20.0,
+        sla_policy: Policy | None = None,
     ) -> None:
         self._engine = engine
         self._slack = slack
@@ -68,6 +70,7 @@ class Publisher:
         self._interval = post_interval
         self._sleep = sleep
         self._budget = time_budget
+        self._sla_policy = sla_policy  # cards show when the first reply is due
         self._next_slot: dict[str, float] = {}  # channel → monotonic time of its next post
         self._next_full_look = 0.0  # monotonic; the first round looks at every post
         self._lock = threading.Lock()
@@ -136,7 +139,7 @@ class Publisher:
             case = case_store.lease_publish(session=session, case_id=case_id, now=now, seconds=LEASE_SECONDS)
             if case is None:
                 return 0
-            view = case_store.case_view(session=session, case_id=case_id)
+            view = case_store.case_view(session=session, case_id=case_id, policy=self._sla_policy)
         channel = case.channel_id
         try:
             if case.publish_attempted_at is not None:
@@ -206,7 +209,7 @@ class Publisher:
             return 0
         with session_scope(self._engine) as session:
             conversations.record_thread(session=session, post_id=f.post_id, thread_ts=ts)
-            view = case_store.case_view(session=session, case_id=f.case_id)
+            view = case_store.case_view(session=session, case_id=f.case_id, policy=self._sla_policy)
         try:
             cards.update_card(self._slack, view)  # the card says the customer wrote again
         except (SlackApiError, OSError) as exc:  # the follow-up is in; the card catches up on its next update

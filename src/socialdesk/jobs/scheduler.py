@@ -1,4 +1,4 @@
-"""APScheduler wiring: one poll job per active rule, the publisher, and a sync job.
+"""APScheduler wiring: one poll job per active rule, the publisher, the SLA sweep, and a sync job.
 
 Runs in UTC; every job has an explicit misfire grace, coalesces missed runs and
 never overlaps itself. The job store is in memory (never shared between
@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.publish import Publisher
+from socialdesk.jobs.sla import SlaSweep
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import session_scope
 
@@ -25,9 +26,12 @@ log = logging.getLogger(__name__)
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 SYNC_SECONDS = 5  # how soon `socialdesk rules add/pause/…` reaches a running app
 PUBLISH_SECONDS = 1
+SLA_SECONDS = 30
 
 
-def build_scheduler(*, engine: Engine, poller: Poller, publisher: Publisher) -> BackgroundScheduler:
+def build_scheduler(
+    *, engine: Engine, poller: Poller, publisher: Publisher, sla_sweep: SlaSweep | None = None
+) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(
         timezone=UTC,
         executors={"default": ThreadPoolExecutor(max_workers=8)},
@@ -60,4 +64,8 @@ def build_scheduler(*, engine: Engine, poller: Poller, publisher: Publisher) -> 
     scheduler.add_job(
         publisher.run_once, IntervalTrigger(seconds=PUBLISH_SECONDS, timezone=UTC), id="publish", next_run_time=now
     )
+    if sla_sweep is not None:
+        scheduler.add_job(
+            sla_sweep.run_once, IntervalTrigger(seconds=SLA_SECONDS, timezone=UTC), id="sla-sweep", next_run_time=now
+        )
     return scheduler

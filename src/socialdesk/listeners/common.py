@@ -48,7 +48,7 @@ def tell(client: WebClient, *, channel: str | None, user: str, text: str, blocks
 def load_view(deps: Deps, case_id: int) -> CaseView | None:
     try:
         with session_scope(deps.engine) as session:
-            return case_store.case_view(session=session, case_id=case_id)
+            return case_store.case_view(session=session, case_id=case_id, policy=deps.sla_policy)
     except case_store.CaseNotFound:
         return None
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from socialdesk.replying import ReplyDesk
+from socialdesk.sla import Policy
 from socialdesk.slack.blocks.modals import SavedReply
 from socialdesk.slack.permissions import ReplyPermissions
 
@@ -22,3 +23,4 @@ class Deps:
     brand: Callable[[], str] = lambda: "our account"
     saved_replies: Sequence[SavedReply] = ()
     tags: Sequence[str] = field(default_factory=list)
+    sla_policy: Policy | None = None  # cards show when the first reply is due

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, select
 
+from socialdesk import sla
 from socialdesk.domain import Author, CaseStatus, CaseView, EventKind, Network, Post
 from socialdesk.store.events import record_event
 from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, PostRow, RuleRow
@@ -25,7 +26,8 @@ def get_case(*, session: Session, case_id: int) -> CaseRow:
     return case
 
 
-def case_view(*, session: Session, case_id: int) -> CaseView:
+def case_view(*, session: Session, case_id: int, policy: sla.Policy | None = None) -> CaseView:
+    """What the card shows; with an SLA `policy`, `sla_due` is when the first reply is due."""
     case = get_case(session=session, case_id=case_id)
     post_row = session.get(PostRow, case.first_post_id)
     author_row = session.get(AuthorRow, post_row.author_id) if post_row else None
@@ -76,7 +78,14 @@ def case_view(*, session: Session, case_id: int) -> CaseView:
         replying_user=case.replying_user,
         first_response_at=case.first_response_at,
         updated_at=case.updated_at,
+        sla_due=_sla_due(case, policy),
     )
+
+
+def _sla_due(case: CaseRow, policy: sla.Policy | None) -> datetime | None:
+    if policy is None or case.first_response_at is not None or case.status not in sla.OPEN_STATUSES:
+        return None
+    return sla.deadline(case.opened_at, case.priority, policy)
 
 
 def events(*, session: Session, case_id: int) -> list[CaseEventRow]:

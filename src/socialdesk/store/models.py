@@ -119,6 +119,8 @@ class CaseRow(SQLModel, table=True):
     replying_user: str | None = Field(default=None, max_length=32)
     replying_since: datetime | None = None
     sending_reply_id: int | None = None  # one public reply in flight per case, taken conditionally
+    sla_at_risk_at: datetime | None = None  # the at-risk nudge was taken (at most once; see jobs.sla)
+    sla_breached_at: datetime | None = None  # the breach was announced (at most once)
 
 
 class ReplyRow(SQLModel, table=True):

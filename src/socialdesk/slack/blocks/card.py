@@ -101,6 +101,8 @@ def triage_line(view: CaseView) -> str:
         parts.append(f"{SENTIMENT_LABEL[label]} ({view.sentiment:+.2f})")
     if view.tags:
         parts.append(" ".join(f"`#{escape(t)}`" for t in view.tags))
+    if view.sla_due and view.first_response_at is None and view.status in (S.NEW, S.REOPENED, S.CLAIMED):
+        parts.append(f"⏱ reply due {slack_date(view.sla_due, '{date_short_pretty} at {time}', '%Y-%m-%d %H:%M UTC')}")
     return " · ".join(parts)
 
 

@@ -1,0 +1,94 @@
+"""SLA nudges in the store: which open cases to look at, and taking each nudge once.
+
+`mark` is a conditional UPDATE (`… WHERE sla_at_risk_at IS NULL`): of several sweeps
+(threads or replicas) racing for the same nudge, exactly one gets True.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from socialdesk import sla
+from socialdesk.domain import CaseStatus, EventKind
+from socialdesk.store.events import record_event
+from socialdesk.store.models import CaseRow
+
+Which = Literal["at_risk", "breached"]
+WAITING = [CaseStatus.NEW.value, CaseStatus.REOPENED.value, CaseStatus.CLAIMED.value]  # "replied" has a response
+_COLUMN = {"at_risk": CaseRow.sla_at_risk_at, "breached": CaseRow.sla_breached_at}
+_EVENT = {"at_risk": EventKind.SLA_AT_RISK, "breached": EventKind.SLA_BREACHED}
+LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Nudge:
+    """A case that needs an SLA message now: `which` says which one."""
+
+    case_id: int
+    which: Which
+    channel_id: str
+    message_ts: str
+    priority: str
+    assignee: str | None
+    opened_at: datetime
+    due: datetime
+
+
+def due_nudges(*, session: Session, now: datetime, policy: sla.Policy, limit: int = LIMIT) -> list[Nudge]:
+    """Open cases with a card and no first response whose at-risk or breach nudge is due and not yet taken.
+
+    A case found already past its deadline gets only the breach (no late "at risk").
+    """
+    targets = [t for t in policy.targets.values()]
+    if not targets:
+        return []
+    # Working time never runs faster than the wall clock: nothing opened after this can be due yet.
+    newest = now - min(targets) * policy.at_risk
+    rows = session.exec(
+        select(CaseRow)
+        .where(
+            CaseRow.status.in_(WAITING),
+            CaseRow.first_response_at.is_(None),
+            CaseRow.message_ts.is_not(None),
+            CaseRow.sla_breached_at.is_(None),
+            CaseRow.opened_at <= newest,
+            CaseRow.priority.in_(list(policy.targets)),
+        )
+        .order_by(CaseRow.opened_at, CaseRow.id)
+        .limit(limit)
+    )
+    nudges = []
+    for case in rows:
+        where = sla.state(case, now, policy)
+        if where == "breached":
+            which: Which = "breached"
+        elif where == "at_risk" and case.sla_at_risk_at is None:
+            which = "at_risk"
+        else:
+            continue
+        due = sla.deadline(case.opened_at, case.priority, policy)
+        assert due is not None and case.id is not None and case.message_ts is not None
+        nudges.append(Nudge(case_id=case.id, which=which, channel_id=case.channel_id, message_ts=case.message_ts,
+                            priority=case.priority, assignee=case.assignee, opened_at=case.opened_at, due=due))
+    return nudges
+
+
+def mark(*, session: Session, case_id: int, which: Which, now: datetime, due: datetime | None = None) -> bool:
+    """Take the nudge: True for exactly one caller, and only while the case still waits for a reply."""
+    column = _COLUMN[which]
+    result = session.execute(
+        update(CaseRow)
+        .where(CaseRow.id == case_id, column.is_(None), CaseRow.first_response_at.is_(None),
+               CaseRow.status.in_(WAITING))
+        .values({column.key: now})
+    )
+    won = result.rowcount == 1
+    if won:
+        payload = {"due": due.isoformat()} if due else {}
+        record_event(session, case_id, _EVENT[which], "system", now, **payload)
+    return won
