@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from socialdesk.sandbox.fake_x import FakeX
-from socialdesk.sandbox.local import bind_port, raise_interrupt
+from socialdesk.sandbox.local import bind_port, raise_interrupt, stop_after
 from socialdesk.sandbox.scenario import (
     CHANNEL,
     OWN_HANDLE,
@@ -161,12 +161,7 @@ What to try:
 """, flush=True)
 
     scenario.start()
-    if args.duration:
-        # The same path as Ctrl-C / SIGTERM: serve() handles the signal and closes the app.
-        timer = threading.Timer(args.duration, os.kill, args=(os.getpid(), signal.SIGTERM))
-        timer.daemon = True
-        timer.start()
-        stack.callback(timer.cancel)
+    stop_after(args.duration, stack)
     serve(desk)
 
 

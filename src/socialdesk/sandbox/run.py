@@ -28,7 +28,7 @@ import httpx
 from socialdesk.sandbox.fake_x import FakeX
 from socialdesk.sandbox.scenario import CHANNEL, OWN_HANDLE, POLL_SECONDS, QUERY, SCENARIO, SCENARIO_SECONDS, Scenario
 from socialdesk.slack.scopes import BOT_SCOPES
-from socialdesk.sandbox.local import bind_port, raise_interrupt
+from socialdesk.sandbox.local import bind_port, raise_interrupt, stop_after
 
 log = logging.getLogger(__name__)
 
@@ -220,10 +220,5 @@ socialdesk sandbox: Acme Phones, all on 127.0.0.1, no credentials
 """, flush=True)
 
     scenario.start()
-    if args.duration:
-        # The same path as Ctrl-C / SIGTERM: serve() handles the signal and closes the app.
-        timer = threading.Timer(args.duration, os.kill, args=(os.getpid(), signal.SIGTERM))
-        timer.daemon = True
-        timer.start()
-        stack.callback(timer.cancel)
+    stop_after(args.duration, stack)
     serve(desk)
