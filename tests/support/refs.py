@@ -1,7 +1,7 @@
 """Where the shared reference recordings live, and a loader for them.
 
-The repo is /work/main and the recordings /work/shared/refs (see
-../shared/refs/README.md), so from tests/support/refs.py that is parents[3].
+The recordings live beside the repository, in ../shared/refs (see its README.md),
+so from tests/support/refs.py that is parents[3] / "shared" / "refs".
 """
 
 from __future__ import annotations
