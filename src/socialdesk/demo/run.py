@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from socialdesk.sandbox.fake_x import FakeX
-from socialdesk.sandbox.local import bind_port, raise_interrupt, stop_after
+from socialdesk.sandbox.local import bind_port, ensure_scenario_rule, raise_interrupt, stop_after
 from socialdesk.sandbox.scenario import (
     CHANNEL,
     OWN_HANDLE,
@@ -92,8 +92,6 @@ def _run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -
     from socialdesk.config import Settings
     from socialdesk.demo.workspace import Workspace
     from socialdesk.server import serve
-    from socialdesk.store import rules as rule_store
-    from socialdesk.store.db import session_scope, utcnow
 
     signing_secret = secrets.token_hex(16)
     ws = Workspace(host="127.0.0.1", port=args.port, signing_secret=signing_secret, app_events_url=None,
@@ -125,16 +123,7 @@ def _run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -
     desk = build(settings)
     stack.callback(desk.close)  # closing twice is harmless; covers a failure before serve()
     ws.app_events_url = f"http://127.0.0.1:{app_port}/slack/events"
-    with session_scope(desk.engine) as session:
-        rules = rule_store.list_rules(session=session)
-        if not any(r.query == QUERY for r in rules):
-            rule_store.add_rule(session=session, network="x", query=QUERY, channel_id=channel,
-                                every_seconds=POLL_SECONDS, lang=None, include_reposts=False, now=utcnow())
-        for rule in rules:
-            # A kept --db may point its rules at another run's channel id: use today's.
-            if rule.channel_id != channel:
-                rule.channel_id = channel
-                session.add(rule)
+    ensure_scenario_rule(desk.engine, channel)
 
     later = len([b for b in DEMO_SCENARIO if b.at > 0])
     stop = (f"Stops by itself after {args.duration:g} s; Ctrl-C stops it sooner." if args.duration

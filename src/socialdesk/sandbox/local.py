@@ -31,3 +31,20 @@ def stop_after(seconds: float | None, stack: contextlib.ExitStack) -> None:
     timer.daemon = True
     timer.start()
     stack.callback(timer.cancel)
+
+
+def ensure_scenario_rule(engine, channel: str) -> None:  # type: ignore[no-untyped-def]
+    """The scenario's rule, pointed at this run's channel (a kept --db may name another run's)."""
+    from socialdesk.sandbox.scenario import POLL_SECONDS, QUERY
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import session_scope, utcnow
+
+    with session_scope(engine) as session:
+        rules = rule_store.list_rules(session=session)
+        if not any(r.query == QUERY for r in rules):
+            rule_store.add_rule(session=session, network="x", query=QUERY, channel_id=channel,
+                                every_seconds=POLL_SECONDS, lang=None, include_reposts=False, now=utcnow())
+        for rule in rules:
+            if rule.channel_id != channel:
+                rule.channel_id = channel
+                session.add(rule)

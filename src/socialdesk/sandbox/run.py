@@ -28,7 +28,7 @@ import httpx
 from socialdesk.sandbox.fake_x import FakeX
 from socialdesk.sandbox.scenario import CHANNEL, OWN_HANDLE, POLL_SECONDS, QUERY, SCENARIO, SCENARIO_SECONDS, Scenario
 from socialdesk.slack.scopes import BOT_SCOPES
-from socialdesk.sandbox.local import bind_port, raise_interrupt, stop_after
+from socialdesk.sandbox.local import bind_port, ensure_scenario_rule, raise_interrupt, stop_after
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +158,6 @@ def _run(args: argparse.Namespace, exe: Path, workdir: Path, stack: contextlib.E
     from socialdesk.app import build
     from socialdesk.config import Settings
     from socialdesk.server import serve
-    from socialdesk.store import rules as rule_store
-    from socialdesk.store.db import session_scope, utcnow
 
     bot_token = "xoxb-sandbox-" + secrets.token_hex(8)
     proc = start_emulator(exe, args.port, workdir, bot_token)
@@ -188,16 +186,7 @@ def _run(args: argparse.Namespace, exe: Path, workdir: Path, stack: contextlib.E
         SOCIALDESK_X_ACCESS_TOKEN=fake.oauth1_keys.token, SOCIALDESK_X_ACCESS_SECRET=fake.oauth1_keys.token_secret,
     )
     desk = build(settings)
-    with session_scope(desk.engine) as session:
-        rules = rule_store.list_rules(session=session)
-        if not rules:
-            rule_store.add_rule(session=session, network="x", query=QUERY, channel_id=channel,
-                                every_seconds=POLL_SECONDS, lang=None, include_reposts=False, now=utcnow())
-        for rule in rules:
-            # Emulator channel ids are new each run: a kept --db points its rules at today's channel.
-            if rule.channel_id != channel:
-                rule.channel_id = channel
-                session.add(rule)
+    ensure_scenario_rule(desk.engine, channel)
 
     later = len([b for b in SCENARIO if b.at > 0])
     expect = (f"What to expect: {len(SCENARIO) - later} posts are waiting and {later} more arrive over the next "
