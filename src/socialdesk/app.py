@@ -28,7 +28,7 @@ from socialdesk.listeners import actions, commands, events, replies, views
 from socialdesk.listeners.deps import Deps
 from socialdesk.replying import ReplyDesk
 from socialdesk.saved_replies import load_saved_replies
-from socialdesk.slack.permissions import ReplyPermissions
+from socialdesk.slack.permissions import AdminCheck, ReplyPermissions
 from socialdesk.sources.x_auth import XAuthError, XUserAuth
 from socialdesk.sources.x_reply import XReplier
 from socialdesk.sources.base import Source
@@ -147,6 +147,9 @@ def build(
         saved_replies=load_saved_replies(settings.saved_replies_file),
         tags=settings.tag_list,
         sla_policy=sla_policy,
+        admins=AdminCheck(client=slack, admins=settings.admin_set),
+        tz=settings.tz,
+        settings=settings,
     )
     for module in (events, actions, views, replies, commands):
         module.register(bolt, deps)

@@ -6,6 +6,8 @@ build `Settings(...)` directly.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -54,6 +56,13 @@ class Settings(BaseSettings):
     sla_at_risk: float = Field(0.75, alias="SOCIALDESK_SLA_AT_RISK", gt=0, lt=1)
     sla_lead: str = Field("", alias="SOCIALDESK_SLA_LEAD")
     business_hours: str = Field("", alias="SOCIALDESK_BUSINESS_HOURS")
+    # Who may manage rules, digests and webhooks from Slack (user ids), besides workspace admins/owners.
+    admins: str = Field("", alias="SOCIALDESK_ADMINS")
+    # The team's time zone (IANA name): digest days and weeks, schedules and business hours.
+    timezone: str = Field("UTC", alias="SOCIALDESK_TIMEZONE")
+    # Retention (days; 0 keeps forever): raw network payloads, then whole resolved/ignored cases.
+    retention_raw_days: int = Field(30, alias="SOCIALDESK_RETENTION_RAW_DAYS", ge=0)
+    retention_closed_days: int = Field(0, alias="SOCIALDESK_RETENTION_CLOSED_DAYS", ge=0)
 
     @field_validator("slack_api_url")
     @classmethod
@@ -85,6 +94,23 @@ class Settings(BaseSettings):
         if value and not value[:1] in ("U", "W"):
             raise ValueError("must be a Slack user id like U012ABCDEF (not a name)")
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone name like Europe/Paris or America/New_York") from None
+        return value.strip()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def admin_set(self) -> frozenset[str]:
+        return self._ids(self.admins)
 
     @property
     def sla_policy(self) -> Policy:

@@ -45,6 +45,7 @@ BOT_TOKEN = "xoxb-socialdesk-test"
 OBSERVER_TOKEN = "xoxp-socialdesk-observer"
 TEAM_NAME = "Acme Phones"
 USER_NAMES = ["alice", "bob", "carol"] + [f"agent{i:02d}" for i in range(1, 21)]
+ADMIN_NAMES = ["mia"]  # a workspace admin (users.info says is_admin): manages rules, digests, webhooks
 CHANNEL_NAMES = ["social-care", "vip-care"]
 # Fixed so tests and app config can name them; other ids are random per run.
 BOT_NAME = "socialdesk"
@@ -57,6 +58,9 @@ def seed_config() -> dict[str, Any]:
     users = [
         {"name": n, "real_name": n.capitalize(), "email": f"{n}@acme-phones.test"}
         for n in USER_NAMES
+    ] + [
+        {"name": n, "real_name": n.capitalize(), "email": f"{n}@acme-phones.test", "is_admin": True}
+        for n in ADMIN_NAMES
     ]
     return {
         "slack": {

@@ -1,4 +1,5 @@
-"""APScheduler wiring: one poll job per active rule, the publisher, the SLA sweep, and a sync job.
+"""APScheduler wiring: one poll job per active rule, the publisher, the SLA sweep, periodic
+jobs handed in by `app.build` (webhooks, retention …), and a sync job.
 
 Runs in UTC; every job has an explicit misfire grace, coalesces missed runs and
 never overlaps itself. The job store is in memory (never shared between
@@ -8,6 +9,8 @@ processes): replicas coordinate through leases in the database instead.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -29,8 +32,25 @@ PUBLISH_SECONDS = 1
 SLA_SECONDS = 30
 
 
+@dataclass(frozen=True)
+class PeriodicJob:
+    id: str
+    run: Callable[[], object]
+    seconds: float
+
+
+# Called with the scheduler on every sync tick: matches jobs to a table (digest schedules).
+SchedulerSync = Callable[[BackgroundScheduler], None]
+
+
 def build_scheduler(
-    *, engine: Engine, poller: Poller, publisher: Publisher, sla_sweep: SlaSweep | None = None
+    *,
+    engine: Engine,
+    poller: Poller,
+    publisher: Publisher,
+    sla_sweep: SlaSweep | None = None,
+    periodic: Sequence[PeriodicJob] = (),
+    syncs: Sequence[SchedulerSync] = (),
 ) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(
         timezone=UTC,
@@ -59,6 +79,11 @@ def build_scheduler(
                     name=f"poll rule {rule_id}",
                     next_run_time=datetime.now(UTC),
                 )
+        for sync in syncs:
+            try:
+                sync(scheduler)
+            except Exception:  # noqa: BLE001 - one bad table must not stop rule syncing
+                log.exception("scheduler sync %r failed", sync)
 
     scheduler.add_job(sync_rules, IntervalTrigger(seconds=SYNC_SECONDS, timezone=UTC), id="sync-rules", next_run_time=now)
     scheduler.add_job(
@@ -68,4 +93,6 @@ def build_scheduler(
         scheduler.add_job(
             sla_sweep.run_once, IntervalTrigger(seconds=SLA_SECONDS, timezone=UTC), id="sla-sweep", next_run_time=now
         )
+    for job in periodic:
+        scheduler.add_job(job.run, IntervalTrigger(seconds=job.seconds, timezone=UTC), id=job.id, next_run_time=now)
     return scheduler

@@ -23,7 +23,9 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from socialdesk import search_query
+from socialdesk.listeners import digest_commands, export_commands, rule_commands, webhook_commands
 from socialdesk.listeners.deps import Deps
+from socialdesk.listeners.subcommand import Subcommand
 from socialdesk.slack import ids
 from socialdesk.slack.blocks import lookup as blocks
 from socialdesk.slack.blocks.lookup import PAGE_SIZE, Reply, plain
@@ -44,6 +46,7 @@ HELP = (
     "• `/social queue` — cases nobody has claimed yet, oldest first\n"
     "• `/social author <handle>` — one customer's cases and posts (`@` optional)\n"
     "• `/social stats [today|7d|30d]` — team figures for the period (default: today, UTC)\n"
+    "{more}"
     "Cards for new posts appear in the channels named by the rules "
     "(`socialdesk rules list` on the server). On a card: *Claim* takes the case, *Reply* answers "
     "publicly as the brand, *Note* adds an internal note, *Resolve* closes it; the ⋯ menu assigns, "
@@ -58,6 +61,14 @@ USAGE = {
               "e.g. `/social search battery status:new`.",
 }
 PERIODS = {"today", "7d", "30d"}
+
+# Subcommands that live in their own modules: name -> (run, help lines).
+MORE: dict[str, tuple[Subcommand, str]] = {
+    name: (module.run, module.HELP)
+    for name, module in (("rules", rule_commands), ("digest", digest_commands),
+                         ("export", export_commands), ("webhooks", webhook_commands))
+}
+HELP = HELP.format(more="".join(help_lines for _, help_lines in MORE.values()))
 MAX_CASE_ID = 2**31 - 1  # an INTEGER column: a bigger number is no case, not a database error
 HANDLE = re.compile(r"^@?[A-Za-z0-9_.\-]{1,64}$")
 PERMALINK_TIMEOUT = 1.5
@@ -188,6 +199,9 @@ def answer(deps: Deps, client: WebClient | None, *, user_id: str, text: str) -> 
         return stats_cmd(deps, args)
     if name == "search":
         return search_page(deps, client, text=text.strip()[len(words[0]):].strip(), offset=0)
+    if name in MORE:
+        run, _ = MORE[name]
+        return run(deps, client, user_id=user_id, args=args, text=text.strip()[len(words[0]):].strip())
     return plain(f"`/social {escape(words[0][:40])}` is not a command socialdesk knows yet.\n\n{HELP}")
 
 
@@ -206,6 +220,11 @@ def register(app: App, deps: Deps) -> None:
         reply = safely(text.split()[0] if text.split() else "help",
                        lambda: answer(deps, client, user_id=command.get("user_id", ""), text=text))
         ack(response_type="ephemeral", **reply.as_kwargs())
+        if reply.after is not None:  # slow work (an upload, a digest) runs after the ack
+            try:
+                reply.after()  # tells the person itself how it went (chat.postEphemeral or a DM)
+            except Exception:  # noqa: BLE001 - the log gets the trace
+                log.exception("/social %s failed after the ack", text.split()[0])
 
     @app.action(re.compile(f"^({ids.LOOKUP_PREV}|{ids.LOOKUP_NEXT})$"))
     def page(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:

@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from socialdesk.replying import ReplyDesk
 from socialdesk.sla import Policy
 from socialdesk.slack.blocks.modals import SavedReply
-from socialdesk.slack.permissions import ReplyPermissions
+from socialdesk.slack.permissions import AdminCheck, ReplyPermissions
+
+if TYPE_CHECKING:
+    from socialdesk.config import Settings
 
 
 @dataclass(frozen=True)
@@ -24,3 +29,9 @@ class Deps:
     saved_replies: Sequence[SavedReply] = ()
     tags: Sequence[str] = field(default_factory=list)
     sla_policy: Policy | None = None  # cards show when the first reply is due
+    admins: AdminCheck | None = None  # None: nobody manages from Slack (tests of agent features)
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # the team's time zone
+    settings: Settings | None = None  # shown to admins in App Home (never the secrets)
+
+    def is_admin(self, user_id: str) -> bool:
+        return self.admins is not None and self.admins.is_admin(user_id)

@@ -49,3 +49,37 @@ class ReplyPermissions:
 
     def _group_members(self, group_id: str) -> frozenset[str]:
         return frozenset(self._client.usergroups_users_list(usergroup=group_id).get("users") or [])
+
+
+class AdminCheck:
+    """Who may manage rules, digests and webhooks from Slack.
+
+    SOCIALDESK_ADMINS, plus the workspace's admins and owners (users.info), cached
+    for CACHE_SECONDS so App Home and commands stay fast.
+    """
+
+    def __init__(self, *, client: WebClient | None, admins: frozenset[str],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._client = client
+        self._admins = admins
+        self._clock = clock
+        self._cache: dict[str, tuple[float, bool]] = {}
+        self._lock = threading.Lock()
+
+    def is_admin(self, user_id: str) -> bool:
+        if user_id in self._admins:
+            return True
+        if self._client is None or not user_id:
+            return False
+        with self._lock:
+            cached = self._cache.get(user_id)
+            if cached and cached[0] > self._clock():
+                return cached[1]
+        try:
+            user = self._client.users_info(user=user_id).get("user") or {}
+            answer = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+        except Exception:  # noqa: BLE001 - unknown stays "not an admin"; the refusal says whom to ask
+            return False
+        with self._lock:
+            self._cache[user_id] = (self._clock() + CACHE_SECONDS, answer)
+        return answer

@@ -81,6 +81,9 @@ class PostRow(SQLModel, table=True):
     # A follow-up in an existing case goes into the card's thread; same crash-safety as cards.
     thread_ts: str | None = Field(default=None, max_length=32)
     thread_attempted_at: datetime | None = None
+    # Deleted or withheld at the source (X's terms): the text is gone or hidden; see jobs.retention.
+    removed_at: datetime | None = None
+    removed_reason: str | None = Field(default=None, max_length=32)  # deleted, withheld, purged
 
 
 class CaseRow(SQLModel, table=True):
@@ -179,3 +182,89 @@ class SlackEventRow(SQLModel, table=True):
 
     event_id: str = Field(primary_key=True, max_length=64)
     received_at: datetime
+
+
+class DigestScheduleRow(SQLModel, table=True):
+    """A recurring digest: "daily 09:00" or "weekly mon 09:00" in the team's time zone, to channels/DMs."""
+
+    __tablename__ = "digest_schedules"
+
+    id: int | None = Field(default=None, primary_key=True)
+    spec: str = Field(max_length=64)
+    targets: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    paused: bool = False
+    created_by: str = Field(max_length=64)
+    created_at: datetime
+
+
+class DigestRunRow(SQLModel, table=True):
+    """One digest per schedule and period: the replica that inserts this row posts it."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("schedule_id", "period_start", name="uq_digest_runs_schedule_period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    schedule_id: int = Field(foreign_key="digest_schedules.id", index=True)
+    period_start: datetime
+    claimed_at: datetime
+    finished_at: datetime | None = None
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))  # posted/failed per target
+
+
+class CuratedEntryRow(SQLModel, table=True):
+    """A question and the answer that worked, curated from a resolved case ("Save as FAQ")."""
+
+    __tablename__ = "curated_entries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    answer: str = Field(sa_column=Column(Text, nullable=False))
+    notes: str = Field(default="", sa_column=Column(Text, nullable=False))
+    tags: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    status: str = Field(default="active", max_length=16)  # active, withdrawn
+    created_by: str = Field(max_length=64)
+    created_at: datetime
+    updated_by: str = Field(max_length=64)
+    updated_at: datetime
+
+
+class WebhookRow(SQLModel, table=True):
+    """An outbound webhook: case events are signed (HMAC-SHA256) and POSTed to `url`."""
+
+    __tablename__ = "webhooks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2048)
+    secret: str = Field(max_length=255)
+    events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # empty = all kinds
+    active: bool = True
+    created_by: str = Field(max_length=64)
+    created_at: datetime
+    # Outbox cursor: case_events with a larger id have not been queued for this webhook yet.
+    last_event_id: int = 0
+
+
+class WebhookDeliveryRow(SQLModel, table=True):
+    """The delivery log: one row per webhook and case event (or test ping), with its attempts."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "case_event_id", name="uq_webhook_deliveries_event"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    webhook_id: int = Field(foreign_key="webhooks.id", index=True)
+    case_event_id: int | None = None  # None for a test ping
+    case_id: int | None = Field(default=None, index=True)
+    kind: str = Field(max_length=32)
+    body: str = Field(sa_column=Column(Text, nullable=False))  # the exact JSON signed and sent
+    status: str = Field(default="pending", max_length=16)  # pending, delivered, failed
+    attempts: int = 0
+    next_attempt_at: datetime
+    lease_until: datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime
+    delivered_at: datetime | None = None

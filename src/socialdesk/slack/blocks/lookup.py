@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -42,10 +42,11 @@ class HistoryEvent(Protocol):
 
 @dataclass(frozen=True)
 class Reply:
-    """An ephemeral answer: fallback text and blocks."""
+    """An ephemeral answer: fallback text and blocks, and optional slow work to do after the ack."""
 
     text: str
     blocks: list[Block]
+    after: Callable[[], None] | None = field(default=None, compare=False)
 
     def as_kwargs(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": [b.to_dict() for b in self.blocks]}

@@ -1,0 +1,20 @@
+"""The shape of a `/social` subcommand that lives in its own module."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from slack_sdk import WebClient
+
+from socialdesk.listeners.deps import Deps
+from socialdesk.slack.blocks.lookup import Reply
+
+
+class Subcommand(Protocol):
+    def __call__(self, deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], text: str) -> Reply:
+        """`args` are the words after the subcommand's name, `text` the same as one string.
+
+        Never raises on bad input: answers with a usage message. Work that cannot finish
+        within Slack's 3 s goes into `Reply.after`, run after the ack.
+        """
+        ...
