@@ -43,6 +43,8 @@ class EventKind(str, enum.Enum):
     CARD_POSTED = "card_posted"
     SLA_AT_RISK = "sla_at_risk"
     SLA_BREACHED = "sla_breached"
+    CURATED = "curated"  # saved as a FAQ entry (or the entry edited / withdrawn: payload says)
+    REMOVED_AT_SOURCE = "removed_at_source"  # a post was deleted or withheld on the network
 
 
 @dataclass(frozen=True)

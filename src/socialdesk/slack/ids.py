@@ -51,3 +51,20 @@ APPROVE_EDIT_MODAL = "reply_approve_edit_modal"
 # The button value is JSON: {"v": subcommand, "a": argument, "o": offset}.
 LOOKUP_PREV = "lookup_prev"
 LOOKUP_NEXT = "lookup_next"
+
+# App Home (admins): rules, digest schedules, webhooks.
+HOME_RULE_PAUSE = "home_rule_pause"
+HOME_RULE_RESUME = "home_rule_resume"
+HOME_RULE_EDIT = "home_rule_edit"
+RULE_MODAL = "rule_modal"
+HOME_DIGEST_ADD = "home_digest_add"
+HOME_DIGEST_REMOVE = "home_digest_remove"
+DIGEST_MODAL = "digest_modal"
+WEBHOOK_TEST = "webhook_test"  # value: the webhook id; handled in listeners/webhooks.py
+HOME_REFRESH = "home_refresh"
+
+# Save as FAQ (resolved cards) and the curated entry's own buttons.
+FAQ_SAVE = "case_faq_save"
+FAQ_MODAL = "faq_modal"
+FAQ_EDIT = "faq_edit"
+FAQ_WITHDRAW = "faq_withdraw"

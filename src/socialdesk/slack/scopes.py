@@ -8,5 +8,7 @@ BOT_SCOPES = (
     "channels:read",  # who is in a case's channel: by default they may reply publicly
     "groups:read",
     "usergroups:read",  # SOCIALDESK_REPLY_GROUPS: members of user groups may reply
-    "users:read",  # an agent's name for saved replies ({agent})
+    "users:read",  # an agent's name for saved replies ({agent}); is this user a workspace admin
+    "im:write",  # DMs: digests and SLA escalations to managers, exports to the requester
+    "files:write",  # /social export uploads the file (files upload v2)
 )
