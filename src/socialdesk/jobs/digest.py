@@ -11,17 +11,21 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
 from socialdesk.slack.blocks.digest import digest_blocks, digest_text
+from socialdesk.store import digests as digest_store
 from socialdesk.store.db import session_scope
 from socialdesk.store.figures import Figures, PeriodKind, figures, period_info, previous
+from socialdesk.store.models import DigestScheduleRow
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,15 @@ def parse_schedule(text: str, *, tz: ZoneInfo) -> Schedule:
     if match["daily"]:
         return Schedule("day", CronTrigger(hour=hour, minute=minute, timezone=tz))
     return Schedule("week", CronTrigger(day_of_week=match["dow"].lower(), hour=hour, minute=minute, timezone=tz))
+
+
+def canonical_spec(text: str) -> str:
+    """"Daily 9:00" → "daily 09:00", "weekly Monday 9:30" → "weekly mon 09:30"; ValueError as `parse_schedule`."""
+    parse_schedule(text, tz=ZoneInfo("UTC"))
+    match = _SPEC.match(text)
+    assert match is not None  # parse_schedule accepted it
+    when = f"{int(match['h']):02d}:{match['m']}"
+    return f"daily {when}" if match["daily"] else f"weekly {match['dow'].lower()} {when}"
 
 
 def schedule_spec(text: str, *, tz: ZoneInfo) -> CronTrigger:
@@ -125,3 +138,133 @@ class DigestJob:
             except SlackApiError as exc:
                 log.info("no permalink for case %s: %s", case.case_id, exc.response.get("error"))
         return links
+
+
+def post_digest(
+    *,
+    engine: Engine,
+    slack: WebClient,
+    clock: Callable[[], datetime],
+    tz: ZoneInfo,
+    targets: list[str],
+    kind: PeriodKind = "day",
+) -> DigestResult:
+    """One digest of the last complete local day or week, now, to `targets` (`/social digest now`)."""
+    return DigestJob(engine=engine, slack=slack, clock=clock, tz=tz, targets=targets, kind=kind).run_once()
+
+
+# -- scheduled digests ---------------------------------------------------------------------------
+
+JOB_PREFIX = "digest-"
+MISFIRE_GRACE_SECONDS = 600  # a digest up to 10 minutes late (a restart, a busy pool) is still worth posting
+
+
+def scheduled_time(trigger: CronTrigger, *, now: datetime, grace: float = MISFIRE_GRACE_SECONDS) -> datetime | None:
+    """The trigger's latest fire time in (now - grace, now], if any."""
+    fire = trigger.get_next_fire_time(None, now - timedelta(seconds=grace))
+    return fire if fire is not None and fire <= now else None
+
+
+class DigestScheduler:
+    """Keeps one cron job per running row of digest_schedules and posts each period's digest once.
+
+    The in-memory APScheduler job store is per process; every replica schedules every
+    digest, and the run row claimed in the database (store.digests.claim_run) decides
+    which replica posts it. A replica that dies between the claim and the post costs
+    that period its digest: at most once, never twice.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        slack: WebClient,
+        clock: Callable[[], datetime],
+        tz: ZoneInfo,
+        grace: float = MISFIRE_GRACE_SECONDS,
+    ) -> None:
+        self.engine, self.slack, self.clock, self.tz, self.grace = engine, slack, clock, tz, grace
+
+    @staticmethod
+    def job_id(schedule_id: int) -> str:
+        return f"{JOB_PREFIX}{schedule_id}"
+
+    def sync(self, scheduler: BaseScheduler) -> None:
+        """Match the cron jobs to the running schedules: added, removed, paused, spec changed."""
+        with session_scope(self.engine) as session:
+            rows = {r.id: r for r in digest_store.list_schedules(session=session) if not r.paused}
+        for job in scheduler.get_jobs():
+            if not job.id.startswith(JOB_PREFIX):
+                continue
+            row = rows.get(int(job.id.removeprefix(JOB_PREFIX)))
+            if row is None or job.name != self._job_name(row):
+                job.remove()
+        now = self.clock()
+        for schedule_id, row in rows.items():
+            if schedule_id is None or scheduler.get_job(self.job_id(schedule_id)) is not None:
+                continue
+            try:
+                trigger = parse_schedule(row.spec, tz=self.tz).trigger
+            except ValueError as exc:  # written by hand into the table: skip it, keep the others
+                log.warning("digest schedule %s is not valid and is skipped: %s", schedule_id, exc)
+                continue
+            # A fire missed within the grace (the app was restarting) still runs; the claim
+            # keeps it from posting twice. A schedule created after that fire does not.
+            missed = scheduled_time(trigger, now=now, grace=self.grace)
+            created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+            catch_up = missed is not None and missed >= created
+            scheduler.add_job(
+                self.run_schedule,
+                trigger,
+                args=[schedule_id],
+                id=self.job_id(schedule_id),
+                name=self._job_name(row),
+                misfire_grace_time=int(self.grace),
+                coalesce=True,
+                max_instances=1,
+                **({"next_run_time": missed} if catch_up else {}),
+            )
+            log.info("digest schedule %s (%s) scheduled", schedule_id, row.spec)
+
+    @staticmethod
+    def _job_name(row: DigestScheduleRow) -> str:
+        # The spec is in the name so that a changed spec replaces the job.
+        return f"digest {row.id}: {row.spec}"
+
+    def run_schedule(self, schedule_id: int) -> DigestResult | None:
+        """Post this schedule's digest for the period of its latest fire, unless that period is taken."""
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            row = digest_store.get_schedule(session=session, schedule_id=schedule_id)
+            if row is None or row.paused:
+                return None
+            spec, targets = row.spec, list(row.targets)
+        schedule = parse_schedule(spec, tz=self.tz)
+        # The period follows the time the digest was due, not the time it ran: a fire
+        # delayed past midnight still reports the day it was meant for.
+        due = scheduled_time(schedule.trigger, now=now, grace=self.grace) or now
+        _, period_start, _ = period_info(schedule.kind, now=due, tz=self.tz)
+        with session_scope(self.engine) as session:
+            run = digest_store.claim_run(session=session, schedule_id=schedule_id, period_start=period_start, now=now)
+            run_id = run.id if run is not None else None
+        if run_id is None:
+            log.info("digest %s for %s already claimed; not posting", schedule_id, period_start.isoformat())
+            return None
+        try:
+            result = DigestJob(
+                engine=self.engine, slack=self.slack, clock=lambda: due, tz=self.tz, targets=targets, kind=schedule.kind
+            ).run_once()
+        except Exception as exc:
+            self._finish(run_id, {"posted": {}, "failed": dict.fromkeys(targets, type(exc).__name__)})
+            raise
+        self._finish(run_id, {"posted": result.posted, "failed": result.failed})
+        log.info("digest %s posted to %d of %d targets", schedule_id, len(result.posted), len(targets))
+        return result
+
+    def _finish(self, run_id: int, result: dict[str, Any]) -> None:
+        with session_scope(self.engine) as session:
+            digest_store.finish_run(session=session, run_id=run_id, result=result, now=self.clock())
+
+    def post_now(self, targets: list[str], kind: PeriodKind = "day") -> DigestResult:
+        """An unscheduled digest (`/social digest now`): no claim, it is asked for."""
+        return post_digest(engine=self.engine, slack=self.slack, clock=self.clock, tz=self.tz, targets=targets, kind=kind)
