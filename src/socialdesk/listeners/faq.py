@@ -1,0 +1,212 @@
+"""Save as FAQ: the card's button, the modal's submission, and the entry's Edit… / Withdraw in the thread.
+
+Who may curate: whoever may send public replies for the case (deps.permissions), since
+an entry is what the team will answer customers with.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from socialdesk.domain import CaseStatus, CaseView
+from socialdesk.listeners.common import action_case_id, channel_of, load_view, missing, refresh, tell, view_metadata
+from socialdesk.listeners.deps import Deps
+from socialdesk.listeners.views import state_value
+from socialdesk.slack import ids
+from socialdesk.slack.blocks import faq as faq_blocks
+from socialdesk.slack.blocks.faq import FaqForm
+from socialdesk.store import curated
+from socialdesk.store.db import session_scope
+from socialdesk.store.models import CuratedEntryRow
+
+log = logging.getLogger(__name__)
+THREAD_PAGES = 5  # how far into a card's thread to look for an entry's line
+
+
+def not_allowed(case_id: int) -> str:
+    return (f"You can't save case #{case_id} as a FAQ entry. FAQ entries become the team's answers, so they are "
+            "curated by the people who may send public replies for the case (members of its channel, unless an "
+            "admin chose users or groups). Ask one of them, or an admin.")
+
+
+def not_resolved(view: CaseView) -> str:
+    return (f"Case #{view.case_id} is {view.status.value}, not resolved: only a resolved case has an answer that "
+            "worked. Resolve it first, then save it as FAQ.")
+
+
+def withdrawn(entry: CuratedEntryRow) -> str:
+    return (f"FAQ entry #{entry.id} was already withdrawn by {faq_blocks.mention(entry.updated_by)}. "
+            f"To keep case #{entry.case_id} as FAQ again, use 📖 Save as FAQ on its card.")
+
+
+def form_from_entry(entry: CuratedEntryRow, view: CaseView, deps: Deps, message_ts: str | None = None) -> FaqForm:
+    return FaqForm(case_id=entry.case_id, question=entry.question, answer=entry.answer, notes=entry.notes,
+                   tags=tuple(entry.tags or ()), entry_id=entry.id, message_ts=message_ts,
+                   customer=view.post.author.handle or None, known_tags=tuple(deps.tags))
+
+
+def submitted_values(modal: dict[str, Any]) -> tuple[str, str, str, list[str]]:
+    def text(block: str) -> str:
+        return (state_value(modal, block, block).get("value") or "").strip()
+
+    tags = [o["value"] for o in state_value(modal, faq_blocks.TAGS_INPUT, faq_blocks.TAGS_INPUT).get("selected_options") or []]
+    return text(faq_blocks.QUESTION_INPUT), text(faq_blocks.ANSWER_INPUT), text(faq_blocks.NOTES_INPUT), tags
+
+
+def find_entry_line(client: WebClient, view: CaseView, entry_id: int) -> str | None:
+    """The ts of the entry's line in the card's thread (by its message metadata), if any."""
+    cursor = None
+    for _ in range(THREAD_PAGES):
+        response = client.conversations_replies(channel=view.channel_id, ts=view.message_ts, include_all_metadata=True,
+                                                limit=200, cursor=cursor)
+        for message in response.get("messages") or []:
+            meta = message.get("metadata") or {}
+            if (meta.get("event_type") == faq_blocks.FAQ_METADATA_TYPE
+                    and (meta.get("event_payload") or {}).get("entry_id") == entry_id):
+                return str(message["ts"])
+        cursor = (response.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return None
+    return None
+
+
+def show_entry(client: WebClient, view: CaseView, entry: CuratedEntryRow, message_ts: str | None = None) -> None:
+    """Post the entry's line in the card's thread, or update it where it already is."""
+    if not view.message_ts:
+        return
+    # Same actor and time: never edited. (A save by the same agent a second later counts as an edit.)
+    edited = entry.updated_at - entry.created_at > timedelta(0)
+    message = faq_blocks.entry_message(entry_id=entry.id, case_id=entry.case_id, question=entry.question,  # type: ignore[arg-type]
+                                       status=entry.status, created_by=entry.created_by,
+                                       updated_by=entry.updated_by, edited=edited)
+    ts = message_ts or find_entry_line(client, view, entry.id)  # type: ignore[arg-type]
+    if ts:
+        client.chat_update(channel=view.channel_id, ts=ts, **message)
+    else:
+        client.chat_postMessage(channel=view.channel_id, thread_ts=view.message_ts, unfurl_links=False,
+                                unfurl_media=False, **message)
+
+
+def register(app: App, deps: Deps) -> None:
+    permissions = deps.permissions
+    assert permissions is not None, "Save as FAQ needs the reply permissions (app.build sets them)"
+
+    def entry_and_view(body: dict[str, Any], client: WebClient) -> tuple[CuratedEntryRow, CaseView] | None:
+        """The entry a thread button names, and its case; tells the clicker when either is gone."""
+        user, value = body["user"]["id"], str(body["actions"][0].get("value") or "")
+        try:
+            with session_scope(deps.engine) as session:
+                entry = curated.get_entry(session=session, entry_id=int(value))
+        except (ValueError, curated.EntryNotFound):
+            tell(client, channel=channel_of(body), user=user,
+                 text=f"FAQ entry {value} is not in socialdesk's database any more. Ask an admin to check the server logs.")
+            return None
+        view = load_view(deps, entry.case_id)
+        if view is None:
+            missing(client, body, entry.case_id)
+            return None
+        if not permissions.allowed(user, view.channel_id):
+            tell(client, channel=channel_of(body), user=user, text=not_allowed(view.case_id))
+            return None
+        if entry.status != curated.ACTIVE:
+            tell(client, channel=channel_of(body), user=user, text=withdrawn(entry))
+            return None
+        return entry, view
+
+    @app.action(ids.FAQ_SAVE)
+    def save_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        case_id, user = action_case_id(body), body["user"]["id"]
+        view = load_view(deps, case_id) if case_id is not None else None
+        if view is None:
+            missing(client, body, case_id)
+            return
+        if not permissions.allowed(user, view.channel_id):
+            tell(client, channel=channel_of(body), user=user, text=not_allowed(view.case_id))
+            return
+        if view.status is not CaseStatus.RESOLVED:  # a stale card: the case was reopened since
+            tell(client, channel=channel_of(body), user=user, text=not_resolved(view))
+            return
+        with session_scope(deps.engine) as session:
+            entry = curated.active_entry(session=session, case_id=view.case_id)
+            draft = None if entry else curated.draft_for_case(session=session, case_id=view.case_id)
+        if entry is not None:  # "📖 Edit FAQ": the entry as it was saved, not a fresh draft
+            form = form_from_entry(entry, view, deps)
+        else:
+            assert draft is not None
+            form = FaqForm(case_id=view.case_id, question=draft.question, answer=draft.answer, notes=draft.notes,
+                           tags=draft.tags, customer=view.post.author.handle or None, known_tags=tuple(deps.tags))
+        client.views_open(trigger_id=body["trigger_id"], view=faq_blocks.faq_modal(form))
+
+    @app.action(ids.FAQ_EDIT)
+    def edit_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        found = entry_and_view(body, client)
+        if found is None:
+            return
+        entry, view = found
+        message_ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
+        client.views_open(trigger_id=body["trigger_id"],
+                          view=faq_blocks.faq_modal(form_from_entry(entry, view, deps, message_ts)))
+
+    @app.action(ids.FAQ_WITHDRAW)
+    def withdraw_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        found = entry_and_view(body, client)
+        if found is None:
+            return
+        entry, view = found
+        user = body["user"]["id"]
+        try:
+            with session_scope(deps.engine) as session:
+                entry = curated.withdraw_entry(session=session, entry_id=entry.id, actor=user, now=deps.clock())  # type: ignore[arg-type]
+        except curated.EntryWithdrawn as exc:  # a teammate withdrew it a moment ago
+            tell(client, channel=channel_of(body), user=user, text=withdrawn(exc.entry))
+            return
+        message_ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
+        show_entry(client, view, entry, message_ts)
+        refresh(client, deps, view.case_id)  # the card offers "Save as FAQ" again
+
+    @app.view(ids.FAQ_MODAL)
+    def modal_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        modal, user = body["view"], body["user"]["id"]
+        meta = view_metadata(modal)
+        case_id, entry_id = meta.get("case_id"), meta.get("entry_id")
+        question, answer, notes, tags = submitted_values(modal)
+        errors: dict[str, str] = {}
+        if not question:
+            errors[faq_blocks.QUESTION_INPUT] = "Write the question customers ask, or press Cancel."
+        if not answer:
+            errors[faq_blocks.ANSWER_INPUT] = "Write the answer that worked, or press Cancel."
+        view = load_view(deps, case_id) if isinstance(case_id, int) else None
+        if view is None:
+            errors[faq_blocks.QUESTION_INPUT] = ("This case is no longer in socialdesk's database, so it can't be "
+                                                 "saved. Copy your text, press Cancel, and ask an admin.")
+        elif not permissions.allowed(user, view.channel_id):
+            errors[faq_blocks.QUESTION_INPUT] = not_allowed(view.case_id)
+        elif entry_id is None and view.status is not CaseStatus.RESOLVED:
+            errors[faq_blocks.QUESTION_INPUT] = (f"Case #{view.case_id} was {view.status.value} while you wrote this. "
+                                                 "Resolve it again, then save; copy your text first.")
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        assert view is not None
+        try:
+            with session_scope(deps.engine) as session:
+                if isinstance(entry_id, int):
+                    entry = curated.update_entry(session=session, entry_id=entry_id, question=question, answer=answer,
+                                                 notes=notes, tags=tags, actor=user, now=deps.clock())
+                else:
+                    entry = curated.save_entry(session=session, case_id=view.case_id, question=question,
+                                               answer=answer, notes=notes, tags=tags, actor=user, now=deps.clock())
+        except curated.CurationError as exc:  # lost a race: withdrawn or reopened after the checks above
+            tell(client, channel=view.channel_id, user=user, text=f"Your FAQ entry was not saved: {exc}.")
+            return
+        show_entry(client, view, entry, meta.get("message_ts"))
+        refresh(client, deps, view.case_id)  # the card's button now reads "Edit FAQ"
