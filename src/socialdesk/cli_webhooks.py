@@ -1,0 +1,133 @@
+"""`socialdesk webhooks …`: outbound webhooks for CRMs, and their delivery log."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from socialdesk.config import Settings
+from socialdesk.jobs.webhooks import send_test_ping
+from socialdesk.store import webhooks as store
+from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow
+from socialdesk.store.webhook_payloads import EVENT_KINDS
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
+    hooks = subparsers.add_parser(
+        "webhooks", help="send case events to a CRM or any URL (signed JSON POSTs)",
+        description="Case events (" + ", ".join(EVENT_KINDS) + ") are POSTed as JSON, signed with "
+                    "HMAC-SHA256 in X-Socialdesk-Signature, retried with backoff for about 3 h 40 min.",
+    ).add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
+    add = hooks.add_parser("add", help="add a webhook; prints its signing secret once")
+    add.add_argument("url", help="https:// address that receives the POSTs (http:// only for localhost)")
+    add.add_argument("--events", metavar="NAMES",
+                     help="comma-separated events to send, e.g. case.opened,case.resolved (default: all)")
+    add.add_argument("--secret", help="the signing secret to use (default: a new random one)")
+    add.set_defaults(func=_guarded(cmd_add))
+    hooks.add_parser("list", help="webhooks, their state and last delivery").set_defaults(func=_guarded(cmd_list))
+    for name, what, func in (("remove", "delete a webhook and its delivery log", cmd_remove),
+                             ("pause", "stop sending (events are kept and sent on resume)", cmd_pause),
+                             ("resume", "send again, starting with what happened while paused", cmd_resume),
+                             ("test", "send a test ping now and print the outcome", cmd_test)):
+        p = hooks.add_parser(name, help=what)
+        p.add_argument("id", type=int)
+        p.set_defaults(func=_guarded(func))
+    log = hooks.add_parser("deliveries", help="the delivery log, newest first")
+    log.add_argument("id", type=int)
+    log.add_argument("--limit", type=int, default=20, metavar="N")
+    log.set_defaults(func=_guarded(cmd_deliveries))
+
+
+def _guarded(func):  # type: ignore[no-untyped-def]
+    """Problems a user can fix print one line: exit 2 for bad input, 1 for an unknown id."""
+    def run(settings: Settings, args: argparse.Namespace) -> int:
+        try:
+            return func(settings, args)
+        except store.WebhookInvalid as exc:
+            print(f"socialdesk: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except store.WebhookNotFound as exc:
+            print(f"socialdesk: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    return run
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return engine
+
+
+def _when(value) -> str:  # type: ignore[no-untyped-def]
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
+    with session_scope(_engine(settings)) as session:
+        hook = store.add_webhook(session=session, url=args.url, events=args.events, secret=args.secret,
+                                 created_by="cli", now=utcnow())
+    print(f"webhook {hook.id} added: {hook.url} (events: {', '.join(hook.events) or 'all'})")
+    print(f"signing secret (shown once; give it to the receiver): {hook.secret}")
+    print(f"check it with: socialdesk webhooks test {hook.id}")
+    return 0
+
+
+def cmd_list(settings: Settings, _args: argparse.Namespace) -> int:
+    with session_scope(_engine(settings)) as session:
+        rows = store.summaries(session=session)
+    if not rows:
+        print("no webhooks yet; add one with: socialdesk webhooks add https://crm.example.com/hooks/socialdesk")
+        return 0
+    print(f"{'id':>4}  {'state':6}  {'pending':>7}  {'failed':>6}  {'last delivery':40}  url / events")
+    for s in rows:
+        w, last = s.webhook, s.last
+        latest = f"{last.status} {last.kind} {_when(last.created_at)}" if last else "none yet"
+        print(f"{w.id:>4}  {'active' if w.active else 'paused':6}  {s.pending:>7}  {s.failed:>6}  {latest:40}  {w.url}")
+        print(f"{'':>4}  events: {', '.join(w.events) or 'all'}")
+    return 0
+
+
+def cmd_remove(settings: Settings, args: argparse.Namespace) -> int:
+    with session_scope(_engine(settings)) as session:
+        store.remove_webhook(session=session, webhook_id=args.id)
+    print(f"webhook {args.id} removed, with its delivery log")
+    return 0
+
+
+def _set_active(settings: Settings, webhook_id: int, active: bool) -> int:
+    with session_scope(_engine(settings)) as session:
+        store.set_active(session=session, webhook_id=webhook_id, active=active)
+    print(f"webhook {webhook_id} {'resumed' if active else 'paused'}")
+    return 0
+
+
+def cmd_pause(settings: Settings, args: argparse.Namespace) -> int:
+    return _set_active(settings, args.id, False)
+
+
+def cmd_resume(settings: Settings, args: argparse.Namespace) -> int:
+    return _set_active(settings, args.id, True)
+
+
+def cmd_test(settings: Settings, args: argparse.Namespace) -> int:
+    result = send_test_ping(engine=_engine(settings), clock=utcnow, webhook_id=args.id)
+    print(f"webhook {args.id} test ping (delivery {result.delivery_id}): {result.describe()}")
+    return 0 if result.outcome == "delivered" else EXIT_FAILED
+
+
+def cmd_deliveries(settings: Settings, args: argparse.Namespace) -> int:
+    with session_scope(_engine(settings)) as session:
+        rows = store.deliveries(session=session, webhook_id=args.id, limit=max(1, args.limit))
+    if not rows:
+        print(f"webhook {args.id} has no deliveries yet; `socialdesk webhooks test {args.id}` sends one")
+        return 0
+    print(f"{'id':>6}  {'queued':19}  {'event':15}  {'case':>5}  {'status':9}  {'tries':>5}  {'code':>4}  "
+          f"{'delivered / next try':20}  last error")
+    for d in rows:
+        when = _when(d.delivered_at) if d.status == "delivered" else (_when(d.next_attempt_at) if d.status == "pending" else "-")
+        print(f"{d.id:>6}  {_when(d.created_at):19}  {d.kind:15}  {d.case_id or '-':>5}  {d.status:9}  {d.attempts:>5}  "
+              f"{d.last_status_code or '-':>4}  {when:20}  {(d.last_error or '')[:100]}")
+    return 0

@@ -1,0 +1,70 @@
+"""`socialdesk webhooks …` as an admin runs it: a real process, a real database, a real receiver."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.webhook_receiver import Scripted, WebhookReceiver
+
+
+def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SOCIALDESK_", "SLACK_"))}
+    return subprocess.run([sys.executable, "-m", "socialdesk", "webhooks", *args], env={**base, **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def env(db_url) -> dict[str, str]:
+    return {"SOCIALDESK_DATABASE_URL": db_url}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_add_test_list_and_the_delivery_log(env):
+    with WebhookReceiver(secret="unknown yet", script=[Scripted(500, body="crm is down")]) as receiver:
+        added = run("add", receiver.url, "--events", "case.opened,case.resolved", env=env)
+        assert added.returncode == 0, added.stderr
+        assert added.stdout.splitlines()[0] == f"webhook 1 added: {receiver.url} (events: case.opened, case.resolved)"
+        receiver.secret = re.search(r"shown once; give it to the receiver\): (\S+)", added.stdout).group(1)
+        assert len(receiver.secret) >= 32
+
+        failed = run("test", "1", env=env)
+        assert failed.returncode == 1
+        assert failed.stdout.strip() == "webhook 1 test ping (delivery 1): failed: HTTP 500: crm is down"
+        ok = run("test", "1", env=env)
+        assert ok.returncode == 0, ok.stderr
+        assert re.fullmatch(r"webhook 1 test ping \(delivery 2\): delivered \(HTTP 200 in \d+ ms, attempt 1\)\n",
+                            ok.stdout)
+    assert [r.verified for r in receiver.received] == [True, True]  # signed with the printed secret
+    assert receiver.received[1].json["type"] == "ping"
+
+    listed = run("list", env=env).stdout.splitlines()
+    assert listed[1].split()[:4] == ["1", "active", "0", "1"] and "delivered ping" in listed[1]
+    assert listed[1].endswith(receiver.url) and listed[2].strip() == "events: case.opened, case.resolved"
+    log = run("deliveries", "1", env=env).stdout.splitlines()
+    # id, queued (date time), event, case, status, tries, code, …: newest first
+    assert [line.split()[3:8] for line in log[1:]] == [["ping", "-", "delivered", "1", "200"],
+                                                        ["ping", "-", "failed", "1", "500"]]
+    assert log[2].endswith("HTTP 500: crm is down")
+
+    assert run("pause", "1", env=env).stdout.strip() == "webhook 1 paused"
+    assert "paused" in run("list", env=env).stdout
+    assert run("resume", "1", env=env).stdout.strip() == "webhook 1 resumed"
+    assert run("remove", "1", env=env).stdout.strip() == "webhook 1 removed, with its delivery log"
+    assert run("list", env=env).stdout.startswith("no webhooks yet")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_mistakes_are_one_line(env):
+    plain_http = run("add", "http://crm.example.com/hook", env=env)
+    assert plain_http.returncode == 2 and plain_http.stderr.startswith("socialdesk: use https://")
+    bad_event = run("add", "https://crm.example.com/hook", "--events", "case.opend", env=env)
+    assert bad_event.returncode == 2 and "unknown event case.opend; choose from case.opened" in bad_event.stderr
+    missing = run("test", "7", env=env)
+    assert missing.returncode == 1
+    assert missing.stderr == "socialdesk: there is no webhook 7; `socialdesk webhooks list` shows them\n"
+    assert "Traceback" not in plain_http.stderr + bad_event.stderr + missing.stderr
