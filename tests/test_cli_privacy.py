@@ -1,0 +1,118 @@
+"""`socialdesk forget` and `socialdesk purge` as an admin runs them: a real process on a seeded SQLite file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from socialdesk.store.db import make_engine, session_scope, upgrade
+from socialdesk.store.models import CaseRow, PostRow
+from tests.store.test_retention import HANDLE, Seeded, every_string, seed_people
+
+
+def run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SOCIALDESK_", "SLACK_"))}
+    return subprocess.run([sys.executable, "-m", "socialdesk", *args], env={**base, **env}, cwd=cwd,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> tuple[dict[str, str], Seeded]:
+    url = f"sqlite:///{tmp_path}/desk.db"
+    engine = make_engine(url)
+    upgrade(engine)
+    seeded = seed_people(engine, now=datetime.now(UTC))
+    engine.dispose()
+    return {"SOCIALDESK_DATABASE_URL": url}, seeded
+
+
+def strings(env: dict[str, str]) -> list[tuple[str, str]]:
+    engine = make_engine(env["SOCIALDESK_DATABASE_URL"])
+    try:
+        return sorted(every_string(engine))
+    finally:
+        engine.dispose()
+
+
+def test_forget_without_yes_shows_what_it_would_remove_and_changes_nothing(seeded, tmp_path):
+    env, _ = seeded
+    before = strings(env)
+    shown = run("forget", "--network", "x", "--author", "@jane_doe", env=env, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith(f"Would remove everything about @{HANDLE} (Jane Zanzibar-Doe, x account u-jane):")
+    assert "  cases                      1\n" in shown.stdout and "  posts                      4\n" in shown.stdout
+    assert shown.stdout.rstrip().endswith("Nothing was removed. Run again with --yes to remove it.")
+    assert strings(env) == before
+
+
+def test_forget_with_yes_removes_and_prints_the_counts(seeded, tmp_path):
+    env, s = seeded
+    done = run("forget", "--network", "x", "--author", "JANE_DOE", "--yes", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith(f"Removed everything about @{HANDLE}")
+    for table, n in (("webhook_deliveries", 1), ("curated_entries", 1), ("replies", 1), ("case_events", 4),
+                     ("posts", 4), ("cases", 1), ("authors", 2)):
+        assert f"  {table:<20} {n:>7}\n" in out
+    assert "Slack is not configured (SLACK_BOT_TOKEN is not set)" in out
+    assert f"card of case #{s.jane_case}: channel C1, ts 1700000000.000100" in out
+    assert f"follow-up of case #{s.bob_case}: channel C1, ts 1700000000.000200" in out
+    assert not [v for _, v in strings(env) if "jane_doe" in v or "zanzibar" in v]
+    again = run("forget", "--network", "x", "--author", "jane_doe", "--yes", env=env, cwd=tmp_path)
+    assert again.returncode == 1 and "no x author @jane_doe is stored" in again.stderr and again.stdout == ""
+
+
+def test_forget_deletes_the_slack_cards_and_says_so(seeded, tmp_path, slack_emulator):
+    env, s = seeded
+    channel = slack_emulator.new_channel("forget")
+    post = lambda **kw: slack_emulator.call("chat.postMessage", channel=channel, **kw)["ts"]  # noqa: E731
+    card = post(text="X post from @Jane_Doe: zanzibarscreen")
+    post(text="a note about Jane", thread_ts=card)
+    person = slack_emulator.call("chat.postMessage", token="xoxp-a-person", channel=channel,
+                                 text="alice: on it", thread_ts=card)
+    bob_card = post(text="X post from @bob_builds")
+    follow_up = post(text="New reply from @Jane_Doe: jellyfishcharger", thread_ts=bob_card)
+    with session_scope(make_engine(env["SOCIALDESK_DATABASE_URL"])) as session:
+        session.execute(update(CaseRow).where(CaseRow.id == s.jane_case).values(channel_id=channel, message_ts=card))
+        session.execute(update(CaseRow).where(CaseRow.id == s.bob_case).values(channel_id=channel, message_ts=bob_card))
+        session.execute(update(PostRow).where(PostRow.thread_ts.is_not(None)).values(thread_ts=follow_up))
+    env = {**env, "SLACK_BOT_TOKEN": slack_emulator.token, "SOCIALDESK_SLACK_API_URL": slack_emulator.url}
+
+    done = run("forget", "--network", "x", "--author", "jane_doe", "--yes", env=env, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert (f"  card {channel}/{card} (case #{s.jane_case}): deleted; 1 thread message deleted, 1 written by "
+            "people remain in the thread: delete them in Slack (a workspace admin can)") in done.stdout
+    assert f"  follow-up {channel}/{follow_up} (case #{s.bob_case}): deleted" in done.stdout
+    left = {m["ts"] for m in slack_emulator.history(channel)}
+    assert card not in left and bob_card in left
+    assert [m["ts"] for m in slack_emulator.replies(channel, bob_card)] == [bob_card]
+    assert person["ok"]
+
+
+def test_purge_dry_run_counts_and_changes_nothing_then_purges(tmp_path):
+    url = f"sqlite:///{tmp_path}/desk.db"
+    engine = make_engine(url)
+    upgrade(engine)
+    seed_people(engine, now=datetime.now(UTC) - timedelta(days=40))
+    engine.dispose()
+    env = {"SOCIALDESK_DATABASE_URL": url, "SOCIALDESK_RETENTION_RAW_DAYS": "30"}
+    before = strings(env)
+    dry = run("purge", "--dry-run", env=env, cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines() == [
+        "raw payloads to drop: 6 posts fetched more than 30 days ago",
+        "closed cases: kept (SOCIALDESK_RETENTION_CLOSED_DAYS=0)",
+        "Nothing was removed (--dry-run).",
+    ]
+    assert strings(env) == before
+    done = run("purge", env=env, cwd=tmp_path)
+    assert done.stdout.splitlines()[0] == "raw payloads dropped: 6 posts fetched more than 30 days ago"
+    assert run("purge", env=env, cwd=tmp_path).stdout.splitlines()[0] == \
+        "raw payloads dropped: 0 posts fetched more than 30 days ago"
