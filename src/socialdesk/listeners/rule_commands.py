@@ -1,14 +1,161 @@
-"""`/social rules …`."""
+"""`/social rules …`: list the saved searches (anyone); add, pause, resume, remove them (admins).
+
+The same validation and store functions as `socialdesk rules …` on the server, so a
+rule added here is the rule the CLI would have added.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+
 from slack_sdk import WebClient
 
+from socialdesk import rules as rule_rules
 from socialdesk.listeners.deps import Deps
+from socialdesk.slack.blocks.home import channel as channel_mention
+from socialdesk.slack.blocks.admin import rules_reply
 from socialdesk.slack.blocks.lookup import Reply, plain
+from socialdesk.slack.text import escape
+from socialdesk.store import rules as rule_store
+from socialdesk.store.db import session_scope
 
-HELP = ""
+log = logging.getLogger(__name__)
+
+HELP = (
+    "• `/social rules` — the saved searches: query, channel, interval, state and last error\n"
+    "• `/social rules add <query> [channel:#chan] [every:60] [kind:mentions]` — a new saved search whose "
+    "cards go to this channel unless `channel:` says otherwise (admins)\n"
+    "• `/social rules pause|resume|remove <id>` — stop, restart or delete a saved search; its cases stay (admins)\n"
+)
+USAGE = {
+    "add": "Usage: `/social rules add <query> [channel:#chan] [every:60] [kind:mentions]`, "
+           "e.g. `/social rules add @acme OR \"acme phone\" every:120`.",
+    "id": "Usage: `/social rules {verb} <id>`, e.g. `/social rules {verb} 3` (`/social rules` shows the ids).",
+    "rules": "Usage: `/social rules`, `/social rules add <query> [channel:#chan] [every:60] [kind:mentions]`, "
+             "`/social rules pause|resume|remove <id>`.",
+}
+NOT_ADMIN = ("Only socialdesk admins can add, pause, resume or remove rules. Ask a workspace admin, or someone "
+             "listed in SOCIALDESK_ADMINS, to do it or to add you there.")
+OPTION = re.compile(r"(?<!\S)(channel|every|kind):(\S*)", re.IGNORECASE)
+CHANNEL_LINK = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
+MAX_RULE_ID = 2**31 - 1
+EXAMPLE = {"channel": "#social-care", "every": "60", "kind": "mentions"}
+CHANNEL_PAGES = 5  # conversations.list pages (1000 each) searched for a #name
 
 
-def run(deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], text: str) -> Reply:
-    return plain("`/social rules` is not available yet.")
+class Malformed(ValueError):
+    """The command cannot be understood; the message says why (safe mrkdwn)."""
+
+
+def run(deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], text: str,
+        channel_id: str = "") -> Reply:
+    verb = args[0].lower() if args else "list"
+    if verb == "list":
+        if len(args) > 1:
+            return plain(USAGE["rules"])
+        with session_scope(deps.engine) as session:
+            return rules_reply(rule_store.list_rules(session=session))
+    if verb == "help":
+        return plain(HELP)
+    if verb not in ("add", "pause", "resume", "remove"):
+        return plain(f"`{escape(args[0][:40])}` is not something `/social rules` does.\n{USAGE['rules']}")
+    if not deps.is_admin(user_id):
+        return plain(NOT_ADMIN)
+    if verb == "add":
+        return add(deps, client, text=text.strip()[len(args[0]):].strip(), user_id=user_id, here=channel_id)
+    return change(deps, verb, args[1:], user_id=user_id)
+
+
+def parse_add(text: str) -> tuple[str, dict[str, str]]:
+    """'acme phone every:120 channel:<#C1|care>' → ('acme phone', {'every': '120', 'channel': '<#C1|care>'})."""
+    options: dict[str, str] = {}
+    for match in OPTION.finditer(text):
+        name = match[1].lower()
+        if name in options:
+            raise Malformed(f"`{name}:` is given twice.")
+        if not match[2]:
+            raise Malformed(f"`{name}:` needs a value, like `{name}:{EXAMPLE[name]}`.")
+        options[name] = match[2]
+    query = " ".join(OPTION.sub(" ", text).split())
+    return query, options
+
+
+def resolve_channel(client: WebClient | None, value: str) -> str:
+    """A channel id from `<#C123|name>`, `C123` or `#name` (looked up with conversations.list)."""
+    link = CHANNEL_LINK.match(value)
+    if link:
+        return link[1]
+    if CHANNEL_ID.match(value):
+        return value
+    name = value.lstrip("#").lower()
+    if client is not None and value.startswith("#") and name:
+        cursor = None
+        for _ in range(CHANNEL_PAGES):
+            page = client.conversations_list(types="public_channel,private_channel", exclude_archived=True,
+                                             limit=1000, cursor=cursor)
+            for conversation in page.get("channels") or []:
+                if conversation.get("name") == name:
+                    return str(conversation["id"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+    raise Malformed(f"I can't find the channel `{escape(value[:80])}`. Pick it with `#` so Slack links it, "
+                    "give its id (like C0123ABCD, from the channel's details), or invite @socialdesk to a "
+                    "private channel first.")
+
+
+def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: str) -> Reply:
+    try:
+        query, options = parse_add(text)
+        every = options.get("every", str(rule_rules.DEFAULT_POLL_SECONDS))
+        if not every.isascii() or not every.isdigit() or len(every) > 9:
+            raise Malformed(f"`every:{escape(every[:20])}` is not a number of seconds.")
+        kind = options.get("kind", "search").lower()
+        target = resolve_channel(client, options["channel"]) if "channel" in options else here
+        if not query:
+            raise Malformed("Give the words to search for." if kind != "mentions" else
+                            "A mentions rule needs our account's X id, as `user:12345` (or run "
+                            "`socialdesk rules add --network x --kind mentions --channel C…` on the server, "
+                            "which looks the account up).")
+        if not target:
+            raise Malformed("I don't know which channel this was typed in: add `channel:#name`.")
+        network = rule_rules.validate("x", query, int(every), target, kind=kind).value
+    except Malformed as exc:
+        return plain(f"{exc}\n{USAGE['add']}")
+    except rule_rules.RuleInvalid as exc:
+        return plain(f"{escape(str(exc)[:1000])}.\n{USAGE['add']}")
+    with session_scope(deps.engine) as session:
+        rule = rule_store.add_rule(session=session, network=network, query=query, channel_id=target,
+                                   every_seconds=int(every), lang=None, include_reposts=False, now=deps.clock(),
+                                   kind=kind)
+        rule_id = rule.id
+    log.info("rule %s added by %s from Slack", rule_id, user_id)
+    lines = [f"Rule {rule_id} added: {network} {kind} `{escape(query)}` → {channel_mention(target)} every {every} s.",
+             f"Cards appear in {channel_mention(target)} once @socialdesk is a member there "
+             "(`/invite @socialdesk`)."]
+    settings = deps.settings
+    if network == "x" and settings is not None and not settings.x_bearer_token:
+        lines.append("Note: SOCIALDESK_X_BEARER_TOKEN is not set; the rule will not poll until it is.")
+    return plain("\n".join(lines))
+
+
+def change(deps: Deps, verb: str, args: list[str], *, user_id: str) -> Reply:
+    raw = args[0].lstrip("#") if len(args) == 1 else ""
+    if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_RULE_ID:
+        problem = f"`{escape(args[0][:40])}` is not a rule number.\n" if len(args) == 1 else ""
+        return plain(problem + USAGE["id"].format(verb=verb))
+    rule_id = int(raw)
+    try:
+        with session_scope(deps.engine) as session:
+            if verb == "remove":
+                rule_store.remove_rule(session=session, rule_id=rule_id)
+            else:
+                rule_store.set_paused(session=session, rule_id=rule_id, paused=verb == "pause")
+    except rule_store.RuleNotFound:
+        return plain(f"There is no rule {rule_id}; `/social rules` lists them.")
+    log.info("rule %s: %s by %s from Slack", rule_id, verb, user_id)
+    done = {"pause": "paused: it polls no more until resumed", "resume": "resumed: it polls again",
+            "remove": "removed; its cases stay"}[verb]
+    return plain(f"Rule {rule_id} {done}.")

@@ -1,0 +1,247 @@
+"""App Home: publishing the tab, and what admins do there (pause, resume and edit rules; add and remove digests).
+
+Every click is acked first. Whether the clicker may manage things is checked again on
+every action and submission (a Home published for an admin stays on screen after they
+stop being one). A refusal, or a rule that vanished meanwhile, is shown as a line at
+the top of the re-published Home: the Home tab has no channel for an ephemeral message.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, time
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from socialdesk import rules as rule_rules
+from socialdesk.jobs.digest import canonical_spec
+from socialdesk.listeners.commands import permalinks
+from socialdesk.listeners.deps import Deps
+from socialdesk.listeners.views import state_value
+from socialdesk.listeners.common import view_metadata
+from socialdesk.slack import ids
+from socialdesk.slack.blocks.admin import digest_modal, rule_modal
+from socialdesk.slack.blocks.home import Home, HomeSettings, home_view
+from socialdesk.store import digests as digest_store
+from socialdesk.store import figures as figure_store
+from socialdesk.store import lookups
+from socialdesk.store import rules as rule_store
+from socialdesk.store import sla as sla_store
+from socialdesk.store import webhooks as webhook_store
+from socialdesk.store.db import session_scope
+
+log = logging.getLogger(__name__)
+
+NOT_ADMIN = ("Only socialdesk admins can {what}. Ask a workspace admin, or someone listed in "
+             "SOCIALDESK_ADMINS, to do it or to add you there.")
+MAX_FOLLOWERS = 10**12
+
+
+def today_start(now: datetime, deps: Deps) -> datetime:
+    """Midnight of the team's local day, in UTC."""
+    return datetime.combine(now.astimezone(deps.tz).date(), time(0), tzinfo=deps.tz).astimezone(UTC)
+
+
+def load_home(deps: Deps, client: WebClient | None, user_id: str, *, notice: str | None = None) -> Home:
+    now = deps.clock()
+    admin = deps.is_admin(user_id)
+    with session_scope(deps.engine) as session:
+        mine = lookups.my_cases(session=session, user_id=user_id, limit=10, offset=0)
+        queue = lookups.queue(session=session, limit=10, offset=0)
+        at_risk = sla_store.at_risk(session=session, now=now, policy=deps.sla_policy) if deps.sla_policy else []
+        today = figure_store.figures(session=session, start=today_start(now, deps), end=now, tz=deps.tz)
+        managed: dict[str, Any] = {}
+        if admin:
+            managed = dict(rules=rule_store.list_rules(session=session),
+                           digests=digest_store.list_schedules(session=session),
+                           webhooks=webhook_store.list_webhooks(session=session))
+    links = permalinks(client, [*mine.items, *queue.items, *at_risk[:10]])
+    settings = None
+    if admin and deps.settings is not None:
+        settings = HomeSettings.from_settings(deps.settings, saved_replies=[s.name for s in deps.saved_replies],
+                                              tags=list(deps.tags))
+    return Home(user_id=user_id, now=now, mine=mine, queue=queue, at_risk=at_risk, today=today, permalinks=links,
+                timezone=deps.tz.key, is_admin=admin, settings=settings, notice=notice, **managed)
+
+
+def publish(deps: Deps, client: WebClient, user_id: str, *, notice: str | None = None) -> None:
+    """Show `user_id` their Home as it is now (and `notice`, safe mrkdwn, at the top)."""
+    client.views_publish(user_id=user_id, view=home_view(load_home(deps, client, user_id, notice=notice)))
+
+
+def _action_id_value(body: dict[str, Any]) -> int | None:
+    value = str(((body.get("actions") or [{}])[0]).get("value") or "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+
+
+def _user(body: dict[str, Any]) -> str:
+    return (body.get("user") or {}).get("id", "")
+
+
+def _selected(view: dict[str, Any], block: str, key: str) -> Any:
+    return state_value(view, block, block).get(key)
+
+
+def rule_errors(view: dict[str, Any], rule: Any) -> tuple[dict[str, str], dict[str, Any]]:
+    """The rule editor's values checked like `socialdesk rules add`: (errors per block, the new values)."""
+    errors: dict[str, str] = {}
+    query = rule.query if rule.kind == "mentions" else (_selected(view, ids.RULE_QUERY_INPUT, "value") or "").strip()
+    channel = _selected(view, ids.RULE_CHANNEL_INPUT, "selected_conversation") or ""
+    every_text = (_selected(view, ids.RULE_EVERY_INPUT, "value") or "").strip()
+    followers_text = (_selected(view, ids.RULE_FOLLOWERS_INPUT, "value") or "").strip().replace(",", "")
+    keywords = rule_rules.parse_keywords(_selected(view, ids.RULE_KEYWORDS_INPUT, "value"))
+    every = int(every_text) if every_text.isascii() and every_text.isdigit() else None
+    if every is None:
+        errors[ids.RULE_EVERY_INPUT] = f"Give a whole number of seconds, at least {rule_rules.MIN_POLL_SECONDS}."
+    elif every < rule_rules.MIN_POLL_SECONDS:
+        errors[ids.RULE_EVERY_INPUT] = (f"{every} s is too often; the minimum is {rule_rules.MIN_POLL_SECONDS} "
+                                        "seconds.")
+    followers = None
+    if followers_text:
+        if followers_text.isascii() and followers_text.isdigit() and int(followers_text) < MAX_FOLLOWERS:
+            followers = int(followers_text)
+        else:
+            errors[ids.RULE_FOLLOWERS_INPUT] = "Give a number of followers, like 10000, or leave it empty."
+    if not errors:
+        try:
+            rule_rules.validate(rule.network, query, every or 0, channel, kind=rule.kind)
+        except rule_rules.RuleInvalid as exc:
+            block = ids.RULE_CHANNEL_INPUT if "channel" in str(exc) else ids.RULE_QUERY_INPUT
+            if rule.kind == "mentions":
+                block = ids.RULE_CHANNEL_INPUT
+            errors[block] = str(exc)[:2000]
+    values = dict(query=query, channel_id=channel, every_seconds=every or 0, priority_keywords=keywords,
+                  priority_followers=followers)
+    return errors, values
+
+
+def register(app: App, deps: Deps) -> None:
+    def refused(client: WebClient, user: str, what: str) -> bool:
+        """Publish the refusal and say so, unless `user` may manage things."""
+        if deps.is_admin(user):
+            return False
+        publish(deps, client, user, notice=NOT_ADMIN.format(what=what))
+        return True
+
+    @app.action(ids.HOME_REFRESH)
+    def refresh_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        publish(deps, client, _user(body))
+
+    def set_paused(body: dict[str, Any], client: WebClient, paused: bool) -> None:
+        user = _user(body)
+        if refused(client, user, "pause or resume rules"):
+            return
+        rule_id = _action_id_value(body)
+        notice = None
+        try:
+            with session_scope(deps.engine) as session:
+                rule_store.set_paused(session=session, rule_id=rule_id or 0, paused=paused)
+            log.info("rule %s %s by %s from App Home", rule_id, "paused" if paused else "resumed", user)
+        except rule_store.RuleNotFound:
+            notice = f"Rule {rule_id or '?'} no longer exists; someone removed it. The list below is current."
+        publish(deps, client, user, notice=notice)
+
+    @app.action(ids.HOME_RULE_PAUSE)
+    def pause_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        set_paused(body, client, True)
+
+    @app.action(ids.HOME_RULE_RESUME)
+    def resume_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        set_paused(body, client, False)
+
+    @app.action(ids.HOME_RULE_EDIT)
+    def edit_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user = _user(body)
+        if refused(client, user, "edit rules"):
+            return
+        rule_id = _action_id_value(body) or 0
+        try:
+            with session_scope(deps.engine) as session:
+                rule = rule_store.get_rule(session=session, rule_id=rule_id)
+        except rule_store.RuleNotFound:
+            publish(deps, client, user, notice=f"Rule {rule_id} no longer exists; someone removed it.")
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=rule_modal(rule))
+
+    @app.view(ids.RULE_MODAL)
+    def rule_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        user, view = _user(body), body["view"]
+        first_block = next((b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"),
+                           ids.RULE_CHANNEL_INPUT)
+        if not deps.is_admin(user):
+            ack(response_action="errors", errors={first_block: NOT_ADMIN.format(what="edit rules")})
+            return
+        rule_id = view_metadata(view).get("rule_id")
+        try:
+            with session_scope(deps.engine) as session:
+                rule = rule_store.get_rule(session=session, rule_id=rule_id if isinstance(rule_id, int) else 0)
+        except rule_store.RuleNotFound:
+            ack(response_action="errors", errors={first_block: "This rule no longer exists; close this window."})
+            return
+        errors, values = rule_errors(view, rule)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        notice = None
+        try:
+            with session_scope(deps.engine) as session:
+                rule_store.update_rule(session=session, rule_id=rule.id, **values)  # type: ignore[arg-type]
+            log.info("rule %s edited by %s from App Home", rule.id, user)
+        except rule_store.RuleNotFound:
+            notice = f"Rule {rule.id} was removed while you edited it; nothing was saved."
+        publish(deps, client, user, notice=notice)
+
+    @app.action(ids.HOME_DIGEST_ADD)
+    def add_digest_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        if refused(client, _user(body), "schedule digests"):
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=digest_modal(timezone=deps.tz.key))
+
+    @app.view(ids.DIGEST_MODAL)
+    def digest_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        user, view = _user(body), body["view"]
+        if not deps.is_admin(user):
+            ack(response_action="errors", errors={ids.DIGEST_SPEC_INPUT: NOT_ADMIN.format(what="schedule digests")})
+            return
+        spec = (_selected(view, ids.DIGEST_SPEC_INPUT, "value") or "").strip()
+        targets = [*(_selected(view, ids.DIGEST_CHANNELS_INPUT, "selected_conversations") or []),
+                   *(_selected(view, ids.DIGEST_USERS_INPUT, "selected_users") or [])]
+        errors: dict[str, str] = {}
+        try:
+            canonical_spec(spec)
+        except ValueError as exc:
+            errors[ids.DIGEST_SPEC_INPUT] = f"{str(exc)[:1900]} Write e.g. daily 09:00 or weekly mon 09:00."
+        try:
+            digest_store.check_targets(targets)
+        except ValueError as exc:
+            errors[ids.DIGEST_CHANNELS_INPUT] = str(exc)[:2000]
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        with session_scope(deps.engine) as session:
+            row = digest_store.add_schedule(session=session, spec=spec, targets=targets, created_by=user,
+                                            now=deps.clock())
+        log.info("digest schedule %s (%s) added by %s from App Home", row.id, row.spec, user)
+        publish(deps, client, user)
+
+    @app.action(ids.HOME_DIGEST_REMOVE)
+    def remove_digest_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user = _user(body)
+        if refused(client, user, "remove digests"):
+            return
+        schedule_id = _action_id_value(body) or 0
+        with session_scope(deps.engine) as session:
+            removed = digest_store.remove_schedule(session=session, schedule_id=schedule_id)
+        if removed:
+            log.info("digest schedule %s removed by %s from App Home", schedule_id, user)
+        publish(deps, client, user, notice=None if removed else "That digest was already removed.")

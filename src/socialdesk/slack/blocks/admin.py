@@ -1,0 +1,108 @@
+"""Managing rules and digests from Slack: the rule and digest modals, and the `/social rules` answer. Pure builders."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    ConversationFilter,
+    ConversationMultiSelectElement,
+    ConversationSelectElement,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    SectionBlock,
+    UserMultiSelectElement,
+)
+from slack_sdk.models.views import View
+
+from socialdesk.rules import MIN_POLL_SECONDS
+from socialdesk.slack import ids
+from socialdesk.slack.blocks.home import rule_text
+from socialdesk.slack.blocks.lookup import Reply
+from socialdesk.slack.text import escape
+from socialdesk.store.models import RuleRow
+
+
+def _section(text: str, block_id: str | None = None) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=text), block_id=block_id)
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=text)])
+
+
+def rule_modal(rule: RuleRow) -> View:
+    """Edit a rule: the query (search rules), channel, poll interval and priority triage."""
+    blocks: list[Block] = []
+    if rule.kind == "mentions":
+        blocks.append(_section(f"Watches the mentions of our account ({escape(rule.query)}); "
+                               "to watch another account, remove this rule and add a new one."))
+    else:
+        blocks.append(InputBlock(
+            block_id=ids.RULE_QUERY_INPUT, label="Search query",
+            element=PlainTextInputElement(action_id=ids.RULE_QUERY_INPUT, initial_value=rule.query[:3000] or None,
+                                          multiline=True, max_length=3000),
+            hint="The network's search syntax, e.g. @acme OR \"acme phone\" -is:retweet. X allows 512 characters."))
+    blocks += [
+        InputBlock(block_id=ids.RULE_CHANNEL_INPUT, label="Cards go to",
+                   element=ConversationSelectElement(
+                       action_id=ids.RULE_CHANNEL_INPUT, initial_conversation=rule.channel_id or None,
+                       filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True)),
+                   hint="Invite the app to a private channel first (/invite @socialdesk)."),
+        InputBlock(block_id=ids.RULE_EVERY_INPUT, label="Poll every (seconds)",
+                   element=PlainTextInputElement(action_id=ids.RULE_EVERY_INPUT,
+                                                 initial_value=str(rule.every_seconds), max_length=7),
+                   hint=f"At least {MIN_POLL_SECONDS}. X's search allows a few hundred requests per 15 minutes."),
+        InputBlock(block_id=ids.RULE_KEYWORDS_INPUT, label="Priority keywords", optional=True,
+                   element=PlainTextInputElement(action_id=ids.RULE_KEYWORDS_INPUT, max_length=1000,
+                                                 initial_value=", ".join(rule.priority_keywords or []) or None,
+                                                 placeholder="refund, lawsuit, broken screen"),
+                   hint="A post with one of these words or phrases (comma-separated) opens as high priority."),
+        InputBlock(block_id=ids.RULE_FOLLOWERS_INPUT, label="Priority followers", optional=True,
+                   element=PlainTextInputElement(
+                       action_id=ids.RULE_FOLLOWERS_INPUT, max_length=12,
+                       initial_value=str(rule.priority_followers) if rule.priority_followers is not None else None,
+                       placeholder="10000"),
+                   hint="Posts by accounts with at least this many followers open as high priority."),
+    ]
+    return View(type="modal", callback_id=ids.RULE_MODAL, private_metadata=json.dumps({"rule_id": rule.id}),
+                title=f"Edit rule {rule.id}"[:24], submit="Save", close="Cancel", blocks=blocks)
+
+
+def digest_modal(*, timezone: str) -> View:
+    """A new digest schedule: when, and to which channels and people."""
+    return View(
+        type="modal", callback_id=ids.DIGEST_MODAL, title="Add a digest", submit="Add", close="Cancel",
+        blocks=[
+            InputBlock(block_id=ids.DIGEST_SPEC_INPUT, label="When",
+                       element=PlainTextInputElement(action_id=ids.DIGEST_SPEC_INPUT, max_length=64,
+                                                     placeholder="daily 09:00"),
+                       hint=f"\"daily 09:00\" covers the day before; \"weekly mon 09:00\" the week before. "
+                            f"Times are {timezone[:60]} time."),
+            InputBlock(block_id=ids.DIGEST_CHANNELS_INPUT, label="Post to channels", optional=True,
+                       element=ConversationMultiSelectElement(
+                           action_id=ids.DIGEST_CHANNELS_INPUT, max_selected_items=20,
+                           filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True))),
+            InputBlock(block_id=ids.DIGEST_USERS_INPUT, label="Send to people (DM)", optional=True,
+                       element=UserMultiSelectElement(action_id=ids.DIGEST_USERS_INPUT, max_selected_items=20)),
+        ],
+    )
+
+
+RULE_LIST_LIMIT = 45  # an ephemeral message holds 50 blocks
+
+
+def rules_reply(rules: Sequence[RuleRow]) -> Reply:
+    """`/social rules`: every rule with its channel, interval and state."""
+    if not rules:
+        text = "No rules yet. An admin adds one with `/social rules add <query>` in the channel for the cards."
+        return Reply(text=text, blocks=[_section(text)])
+    blocks: list[Block] = [_section(f"*Rules* ({len(rules)})")]
+    blocks += [_section(rule_text(r), f"rule_{r.id}") for r in rules[:RULE_LIST_LIMIT]]
+    if len(rules) > RULE_LIST_LIMIT:
+        blocks.append(_context(f"…and {len(rules) - RULE_LIST_LIMIT} more — `socialdesk rules list` on the server"))
+    return Reply(text=f"{len(rules)} rule{'s' if len(rules) != 1 else ''}", blocks=blocks)
