@@ -1,11 +1,14 @@
-"""`/social search` latency over a large store.
+"""`/social search` latency and digest figures over a large store.
 
-Seeds N posts, one case each (plus notes on 1 in 10 cases and replies on 1 in 20),
-with bulk executemany INSERTs straight through the driver (the search triggers and
-indexes of migration 0004 are in place, so seeding pays for indexing as ingest would),
-then times `store.search.search` for 200 queries: common words, rare words, two-word
-queries and filtered queries. Prints seed time and median / p95 latency per kind of
-query. Figures only; nothing here asserts a time.
+Seeds N posts over a year, one case each (plus notes on 1 in 10 cases and replies on 1
+in 20), and each case's history as the app writes it (opened; claimed, replied or marked
+replied, resolved or ignored by a handful of agents; an SLA breach on slow answers), with
+bulk executemany INSERTs straight through the driver (the search triggers and indexes of
+migrations 0004 and 0007 are in place, so seeding pays for indexing as ingest would).
+Then times `store.search.search` for 200 queries (common words, rare words, two-word
+queries, filtered queries) and `store.figures.figures` for the last day, the last week
+and 30 days (what the digests and `/social stats` compute) in the team's time zone.
+Prints seed time and median / p95 per kind. Figures only; nothing here asserts a time.
 
     python bench/search.py                       # 200,000 posts, SQLite in a temp file
     python bench/search.py --posts 1000000
@@ -31,7 +34,10 @@ sys.path.insert(0, str(REPO))  # tests.support
 
 from sqlalchemy import Engine  # noqa: E402
 
+from zoneinfo import ZoneInfo  # noqa: E402
+
 from socialdesk.search_query import parse  # noqa: E402
+from socialdesk.store.figures import figures, period  # noqa: E402
 from socialdesk.store.db import make_engine, session_scope, upgrade  # noqa: E402
 from socialdesk.store.rules import add_rule  # noqa: E402
 from socialdesk.store.search import search  # noqa: E402
@@ -43,6 +49,32 @@ COMMON = ["phone", "battery", "screen", "charger", "update", "support", "broken"
 FILLER = ("my the is it and on for since after with this again still not working why does every time "
           "just got new old please fix today yesterday week month store app camera wifi bluetooth").split()
 STATUSES = ["new", "new", "new", "claimed", "replied", "resolved", "ignored", "reopened"]
+AGENTS = [f"UAGENT{i:02d}" for i in range(8)]
+TEAM_TZ = ZoneInfo("Europe/Berlin")
+SLA = timedelta(hours=2)
+
+
+def history(i: int, status: str, created: datetime, rng: random.Random) -> tuple[list[tuple], datetime | None]:
+    """(kind, actor, at, payload) events for a case in `status`, and its first response time."""
+    events = [("opened", "system", created, "{}")]
+    first_response = None
+    if status == "new":
+        return events, None
+    agent = rng.choice(AGENTS)
+    claimed = created + timedelta(minutes=rng.uniform(1, 90))
+    if status == "ignored":
+        return events + [("ignored", agent, claimed, '{"reason": "spam"}')], None
+    events.append(("claimed", agent, claimed, "{}"))
+    if status in ("replied", "resolved", "reopened"):
+        first_response = claimed + timedelta(minutes=rng.uniform(1, 120))
+        if first_response - created > SLA:
+            events.append(("sla_breached", "system", created + SLA, "{}"))
+        events.append(("reply_sent" if rng.random() < 0.8 else "marked_replied", agent, first_response, "{}"))
+    if status in ("resolved", "reopened"):
+        events.append(("resolved", agent, first_response + timedelta(hours=rng.uniform(0.1, 30)), "{}"))
+    if status == "reopened":
+        events.append(("reopened", "system", first_response + timedelta(hours=31), "{}"))
+    return events, first_response
 
 
 def rare_word(i: int) -> str:
@@ -81,7 +113,7 @@ def seed(engine: Engine, n_posts: int, rng: random.Random) -> dict[str, int]:
         rule_ids = [add_rule(session=session, network="x", query=f"acme {i}", channel_id="C1", every_seconds=60,
                              lang=None, include_reposts=False, now=NOW).id for i in range(5)]
 
-    counts = {"posts": n_posts, "notes": 0, "replies": 0}
+    counts = {"posts": n_posts, "notes": 0, "replies": 0, "events": 0}
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
@@ -108,11 +140,17 @@ def seed(engine: Engine, n_posts: int, rng: random.Random) -> dict[str, int]:
                 created = NOW - timedelta(seconds=span * (1 - i / n_posts) + rng.random() * 60)
                 author = rng.randint(1, AUTHORS)
                 status = rng.choice(STATUSES)
+                lifecycle, first_response = history(i, status, created, rng)
+                for kind, actor, at, payload in lifecycle:
+                    event_id += 1
+                    events.append((event_id, i, kind, actor, when(at), payload))
                 cases.append((i, rng.choice(rule_ids), i, "x", f"c{i}", status, "C1", f"1700000000.{i:06d}",
-                              when(created), when(created), author))
+                              when(created), when(created), author,
+                              when(first_response) if first_response else None, rng.uniform(-1, 1)))
                 posts.append((i, f"{i}", f"https://x.com/user{author}/status/{i}", author, post_text(rng, n_posts),
                               when(created), when(created), f"c{i}", i, rng.choice(rule_ids)))
                 if i % 10 == 0:
+                    counts["notes"] += 1
                     event_id += 1
                     note = {"text": f"note: customer on plan {rng.choice(['A', 'B', 'C'])} "
                                     f"{rng.choice(COMMON)} {rare_word(rng.randrange(max(1, n_posts // 3)))}"}
@@ -123,8 +161,9 @@ def seed(engine: Engine, n_posts: int, rng: random.Random) -> dict[str, int]:
                                     f"Sorry about the {rng.choice(COMMON)}, please DM us", "sent",
                                     when(created + timedelta(minutes=10))))
             many("INSERT INTO cases (id, rule_id, first_post_id, network, conversation_id, status, priority, channel_id, "
-                 "message_ts, publish_failures, opened_at, updated_at, version, customer_author_id) "
-                 "VALUES (?, ?, ?, ?, ?, ?, 'normal', ?, ?, 0, ?, ?, 1, ?)", cases)
+                 "message_ts, publish_failures, opened_at, updated_at, version, customer_author_id, "
+                 "first_response_at, sentiment) "
+                 "VALUES (?, ?, ?, ?, ?, ?, 'normal', ?, ?, 0, ?, ?, 1, ?, ?, ?)", cases)
             many("INSERT INTO posts (id, network, external_id, url, author_id, text, created_at, fetched_at, "
                  "conversation_id, is_repost, is_reply, case_id, rule_id) "
                  "VALUES (?, 'x', ?, ?, ?, ?, ?, ?, ?, false, false, ?, ?)", posts)
@@ -133,7 +172,7 @@ def seed(engine: Engine, n_posts: int, rng: random.Random) -> dict[str, int]:
             many("INSERT INTO replies (id, case_id, key, agent, text, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                  replies)
             raw.commit()
-        counts.update(notes=event_id, replies=reply_id)
+        counts.update(events=event_id, replies=reply_id)
         if not sqlite:
             for table in ("authors", "cases", "posts", "case_events", "replies"):
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
@@ -158,7 +197,7 @@ def timed(engine: Engine, queries: list[str]) -> tuple[list[float], list[int]]:
         with session_scope(engine) as session:
             page = search(session=session, query=query, now=NOW, limit=10)
         latencies.append((time.perf_counter() - started) * 1000)
-        totals.append(page.total or 0)
+        totals.append(page.total if page.total is not None else -1)  # -1: a full page from a window, not counted
     return latencies, totals
 
 
@@ -166,7 +205,15 @@ def report(label: str, latencies: list[float], totals: list[int]) -> None:
     ordered = sorted(latencies)
     p95 = ordered[min(len(ordered) - 1, int(round(0.95 * len(ordered))) - 1)]
     print(f"  {label:<28} n={len(latencies):>3}  median {statistics.median(latencies):8.1f} ms   "
-          f"p95 {p95:8.1f} ms   max {ordered[-1]:8.1f} ms   hits/query ~{statistics.median(totals):,.0f}")
+          f"p95 {p95:8.1f} ms   max {ordered[-1]:8.1f} ms   {matches(totals)}")
+
+
+def matches(totals: list[int]) -> str:
+    counted = [t for t in totals if t >= 0]
+    windowed = len(totals) - len(counted)
+    shown = f"cases/query ~{statistics.median(counted):,.0f}" if counted else ""
+    return shown + (f"{', ' if shown else ''}{windowed} answered from a time window (total not counted)"
+                    if windowed else "")
 
 
 def main() -> None:
@@ -183,8 +230,9 @@ def main() -> None:
         started = time.perf_counter()
         counts = seed(engine, args.posts, rng)
         seconds = time.perf_counter() - started
-        print(f"{engine.dialect.name}: seeded {counts['posts']:,} posts + cases, {counts['notes']:,} notes, "
-              f"{counts['replies']:,} replies in {seconds:.1f} s ({counts['posts'] / seconds:,.0f} posts/s)")
+        print(f"{engine.dialect.name}: seeded {counts['posts']:,} posts + cases, {counts['events']:,} case events "
+              f"({counts['notes']:,} notes), {counts['replies']:,} replies in {seconds:.1f} s "
+              f"({counts['posts'] / seconds:,.0f} posts/s)")
 
         n_rare = max(1, args.posts // 3)
         groups: dict[str, Callable[[], str]] = {
@@ -203,8 +251,30 @@ def main() -> None:
             latencies, totals = timed(engine, [make() for _ in range(weights[label])])
             everything += latencies
             report(label, latencies, totals)
-        report("all", everything, [0])
+        report("all", everything, [])
+        time_figures(engine)
         engine.dispose()
+
+
+def time_figures(engine: Engine, runs: int = 5) -> None:
+    """store.figures for the digests' last day and last week, and 30 days (`/social stats 30d`)."""
+    print(f"digest figures (store.figures, {TEAM_TZ.key}, {runs} runs each):")
+    day, week = period("day", now=NOW, tz=TEAM_TZ), period("week", now=NOW, tz=TEAM_TZ)
+    for label, (start, end) in [("day", day), ("week", week), ("30 days", (NOW - timedelta(days=30), NOW))]:
+        latencies, result = [], None
+        try:
+            for _ in range(runs):
+                started = time.perf_counter()
+                with session_scope(engine) as session:
+                    result = figures(session=session, start=start, end=end, tz=TEAM_TZ)
+                latencies.append((time.perf_counter() - started) * 1000)
+        except Exception as exc:  # noqa: BLE001 - a figure that fails is a finding, not the end of the bench
+            print(f"  {label:<28} FAILED: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+            continue
+        assert result is not None
+        print(f"  {label:<28} median {statistics.median(latencies):8.1f} ms   max {max(latencies):8.1f} ms   "
+              f"opened {result.opened:,}, replied {result.replied:,}, resolved {result.resolved:,}, "
+              f"SLA breaches {result.sla_breached:,}")
 
 
 if __name__ == "__main__":

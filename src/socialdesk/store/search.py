@@ -8,6 +8,17 @@ bound parameters, as are all filters.
 
 One hit per case: its newest matching document. Hits are newest first. With no
 words, the filters alone list cases (each by its first post).
+
+A very common word must not cost a sort of everything it matches: words are first
+searched among the documents of the last day, then 7 days, then 30 (WINDOWS), and only when that
+does not fill the page (past `offset + limit`) among all of them. A case whose newest
+matching document is inside a window ranks above every case outside it, so a full page
+from a window is exactly the page a search of everything gives; its total is then
+unknown (None: "more than this page"), and has_more is True. Windows find their start by
+the time indexes of migration 0007; on SQLite each kind of document (post, note, reply) is
+also bounded by rowid (`id * 4 + kind`, migration 0004), which FTS5 seeks to directly, so
+only the window's part of a word's document list is read. When no document is older
+than a window, that window is everything and the search is exact (totals included).
 """
 
 from __future__ import annotations
@@ -15,18 +26,23 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Integer, String, bindparam, text
-from sqlmodel import Session
+from sqlalchemy import JSON, Integer, String, bindparam, func, text
+from sqlmodel import Session, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from socialdesk.search_query import Query
+from socialdesk.store.models import CaseEventRow, PostRow, ReplyRow
 
 MAX_TERMS = 32  # FTS5 caps expression depth; 32 ANDed words is already very specific
 MAX_LIMIT = 100
 SNIPPET_CHARS = 160
+# Then everything. The first is short because PostgreSQL checks a window's posts one by one
+# (its time index first, then to_tsvector on each) when a word is too common for the GIN
+# index to pay: a day of posts is a few thousand checks.
+WINDOWS = (timedelta(days=1), timedelta(days=7), timedelta(days=30))
 
 DocKind = Literal["post", "note", "reply"]
 
@@ -91,6 +107,29 @@ _POSTGRES_MATCHES = """
     FROM replies AS r
     WHERE to_tsvector('simple', r.text) @@ plainto_tsquery('simple', :words)
 """
+# A window on SQLite: one FTS5 query per kind of document, each bounded by rowid
+# (id * 4 + kind: 1 post, 2 note, 3 reply) so FTS5 reads only that stretch of the word's list.
+_SQLITE_WINDOW_KIND = """
+    SELECT s.case_id AS case_id, s.doc_kind AS kind, s.doc_id AS doc_id, s.at AS at
+    FROM search_index AS s
+    WHERE search_index MATCH :match AND s.rowid BETWEEN :lo_{kind} AND :hi_{kind}
+      AND s.doc_kind = '{kind}' AND s.at >= :window
+"""
+_POSTGRES_WINDOW = """
+    SELECT p.case_id AS case_id, 'post' AS kind, p.id AS doc_id, p.created_at AS at
+    FROM posts AS p
+    WHERE to_tsvector('simple', p.text) @@ plainto_tsquery('simple', :words) AND p.created_at >= :window
+    UNION ALL
+    SELECT e.case_id, 'note', e.id, e.at
+    FROM case_events AS e
+    WHERE e.kind = 'note' AND to_tsvector('simple', e.payload ->> 'text') @@ plainto_tsquery('simple', :words)
+      AND e.at >= :window
+    UNION ALL
+    SELECT r.case_id, 'reply', r.id, r.created_at
+    FROM replies AS r
+    WHERE to_tsvector('simple', r.text) @@ plainto_tsquery('simple', :words) AND r.created_at >= :window
+"""
+_KIND_NUMBER = {"post": 1, "note": 2, "reply": 3}
 _FIRST_POSTS = """
     SELECT c.id AS case_id, 'post' AS kind, p.id AS doc_id, p.created_at AS at
     FROM cases AS c JOIN posts AS p ON p.id = c.first_post_id
@@ -120,9 +159,10 @@ def search(*, session: Session, query: Query, now: datetime, limit: int = 10, of
         matches = _FIRST_POSTS  # the case filters are added below, inside it too, so indexes drive it
 
     doc_where = ""
+    since_cutoff = None
     if query.since is not None:
         doc_where = "WHERE m.at >= :cutoff"
-        params["cutoff"] = now - query.since
+        since_cutoff = params["cutoff"] = now - query.since
         binds.append(bindparam("cutoff", type_=UTCDateTime()))
 
     case_where = ["b.rn = 1"]
@@ -154,7 +194,23 @@ def search(*, session: Session, query: Query, now: datetime, limit: int = 10, of
     if matches is _FIRST_POSTS:
         inner_where = [w.replace("b.rn = 1", "1 = 1") for w in case_where]
         matches = f"{_FIRST_POSTS} WHERE {' AND '.join(inner_where)}"
+    else:
+        page = _windowed(session, dialect, now=now, since=since_cutoff, doc_where=doc_where, case_where=case_where,
+                         params=params, binds=binds, words=query.words, offset=offset, limit=limit)
+        if page is not None:
+            return page
 
+    statement = _statement(matches, doc_where, case_where, binds)
+    rows = session.execute(statement, params).all()
+    if not rows:
+        total = _count_only(session, statement, params) if offset else 0
+        return SearchPage(hits=[], total=total, has_more=False)
+    total = int(rows[0].total)
+    hits = [_hit(session, row, query.words) for row in rows]
+    return SearchPage(hits=hits, total=total, has_more=offset + len(hits) < total)
+
+
+def _statement(matches: str, doc_where: str, case_where: list[str], binds: list[Any]) -> Any:
     sql = f"""
         WITH m AS ({matches}),
         b AS (
@@ -168,14 +224,67 @@ def search(*, session: Session, query: Query, now: datetime, limit: int = 10, of
         ORDER BY b.at DESC, b.case_id DESC
         LIMIT :limit OFFSET :offset
     """
-    statement = text(sql).bindparams(*binds).columns(at=UTCDateTime())
-    rows = session.execute(statement, params).all()
-    if not rows:
-        total = _count_only(session, statement, params) if offset else 0
-        return SearchPage(hits=[], total=total, has_more=False)
-    total = int(rows[0].total)
-    hits = [_hit(session, row, query.words) for row in rows]
-    return SearchPage(hits=hits, total=total, has_more=offset + len(hits) < total)
+    return text(sql).bindparams(*binds).columns(at=UTCDateTime())
+
+
+def _windowed(session: Session, dialect: str, *, now: datetime, since: datetime | None, doc_where: str,
+              case_where: list[str], params: dict[str, Any], binds: list[Any], words: str, offset: int,
+              limit: int) -> SearchPage | None:
+    """The page from the narrowest window that holds more than `offset + limit` cases, or None
+    when no window short of everything (or of `since:`) does."""
+    oldest = _oldest_document(session)
+    if oldest is None:
+        return None
+    for window in WINDOWS:
+        cutoff = now - window
+        if cutoff <= oldest or (since is not None and cutoff <= since):
+            return None  # this window already holds everything asked for: the plain search is as cheap
+        window_params = {**params, "window": cutoff}
+        window_binds = [*binds, bindparam("window", type_=UTCDateTime())]
+        if dialect == "sqlite":
+            parts = []
+            for kind, (lo, hi) in _id_ranges(session, cutoff).items():
+                parts.append(_SQLITE_WINDOW_KIND.format(kind=kind))
+                n = _KIND_NUMBER[kind]
+                window_params[f"lo_{kind}"], window_params[f"hi_{kind}"] = lo * 4 + n, hi * 4 + n
+                window_binds += [bindparam(f"lo_{kind}", type_=Integer), bindparam(f"hi_{kind}", type_=Integer)]
+            if not parts:
+                continue  # nothing at all in this window: try the next
+            matches = " UNION ALL ".join(parts)
+        else:
+            matches = _POSTGRES_WINDOW
+        rows = session.execute(_statement(matches, doc_where, case_where, window_binds), window_params).all()
+        if rows and int(rows[0].total) > offset + limit:
+            return SearchPage(hits=[_hit(session, row, words) for row in rows], total=None, has_more=True)
+    return None
+
+
+def _oldest_document(session: Session) -> datetime | None:
+    """The time of the oldest searchable document (each an index's first entry, migration 0007)."""
+    times = [
+        session.exec(select(func.min(PostRow.created_at))).one(),
+        session.exec(select(func.min(CaseEventRow.at)).where(CaseEventRow.kind == "note")).one(),
+        session.exec(select(func.min(ReplyRow.created_at))).one(),
+    ]
+    present = [t for t in times if t is not None]
+    return min(present) if present else None
+
+
+def _id_ranges(session: Session, cutoff: datetime) -> dict[str, tuple[int, int]]:
+    """Per kind, the lowest and highest id of the documents at or after `cutoff` (kinds with none left out).
+
+    Ids need not follow time: the range is every id a document in the window has, and the
+    query still checks each document's time.
+    """
+    found = {
+        "post": session.exec(select(func.min(PostRow.id), func.max(PostRow.id))
+                             .where(PostRow.created_at >= cutoff)).one(),
+        "note": session.exec(select(func.min(CaseEventRow.id), func.max(CaseEventRow.id))
+                             .where(CaseEventRow.kind == "note", CaseEventRow.at >= cutoff)).one(),
+        "reply": session.exec(select(func.min(ReplyRow.id), func.max(ReplyRow.id))
+                              .where(ReplyRow.created_at >= cutoff)).one(),
+    }
+    return {kind: (lo, hi) for kind, (lo, hi) in found.items() if lo is not None}
 
 
 def _count_only(session: Session, statement: Any, params: dict[str, Any]) -> int:
