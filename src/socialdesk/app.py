@@ -20,11 +20,14 @@ from sqlalchemy import Engine, text
 
 from socialdesk.config import Settings
 from socialdesk.domain import Network
+from socialdesk.jobs.digest import DigestScheduler
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.publish import Publisher
-from socialdesk.jobs.scheduler import build_scheduler
+from socialdesk.jobs.retention import periodic_jobs as retention_jobs
+from socialdesk.jobs.scheduler import PeriodicJob, build_scheduler
 from socialdesk.jobs.sla import SlaSweep
-from socialdesk.listeners import actions, commands, events, replies, views
+from socialdesk.jobs.webhooks import WebhookSender
+from socialdesk.listeners import actions, commands, events, faq, home, replies, views, webhooks
 from socialdesk.listeners.deps import Deps
 from socialdesk.replying import ReplyDesk
 from socialdesk.saved_replies import load_saved_replies
@@ -40,6 +43,7 @@ from socialdesk.triage import Triage
 log = logging.getLogger(__name__)
 SLACK_PATH = "/slack/events"
 LISTENER_THREADS = 64
+WEBHOOK_SECONDS = 2  # how soon a case event reaches a CRM
 
 
 def utc_now() -> datetime:
@@ -151,7 +155,7 @@ def build(
         tz=settings.tz,
         settings=settings,
     )
-    for module in (events, actions, views, replies, commands):
+    for module in (events, actions, views, replies, commands, faq, home, webhooks):
         module.register(bolt, deps)
 
     sources: dict[Network | tuple[Network, str], Source] = {}
@@ -175,7 +179,16 @@ def build(
         triage=Triage(),
         signed_in_handle=lambda: signed_in_handle(x_auth),
     )
-    scheduler = build_scheduler(engine=engine, poller=poller, publisher=publisher, sla_sweep=sla_sweep)
+    digests = DigestScheduler(engine=engine, slack=slack, clock=clock, tz=settings.tz)
+    webhook_sender = WebhookSender(engine=engine, http=http, clock=clock)
+    scheduler = build_scheduler(
+        engine=engine, poller=poller, publisher=publisher, sla_sweep=sla_sweep,
+        sla_seconds=settings.sla_check_seconds, syncs=[digests.sync],
+        periodic=[
+            *retention_jobs(settings, engine=engine, slack=slack, http=http, clock=clock),
+            PeriodicJob("webhooks", webhook_sender.run_once, WEBHOOK_SECONDS),
+        ],
+    )
     return Socialdesk(
         settings=settings, engine=engine, http=http, slack=slack, bolt=bolt,
         poller=poller, publisher=publisher, scheduler=scheduler, sla_sweep=sla_sweep,

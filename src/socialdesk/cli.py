@@ -10,10 +10,15 @@ from collections.abc import Sequence
 import httpx
 
 from socialdesk import cli_auth, logs
+from socialdesk import cli_faq
+from socialdesk import cli_export
+from socialdesk import cli_privacy
+from socialdesk import cli_webhooks
 from socialdesk.config import ConfigError, Settings, load_settings
 from socialdesk.demo import run as demo
 from socialdesk.sandbox import run as sandbox
-from socialdesk.rules import DEFAULT_POLL_SECONDS, KINDS, Filters, RuleInvalid, rejection, validate, validate_schedule
+from socialdesk.rules import (DEFAULT_POLL_SECONDS, KINDS, Filters, RuleInvalid, parse_keywords, rejection,
+                              validate, validate_schedule)
 from socialdesk.sources.base import SourceError
 from socialdesk.sources.x import XSource
 from socialdesk.sources.x_mentions import lookup_user_id, mentions_query
@@ -68,7 +73,7 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
             session=session, network=args.network, query=query, channel_id=args.channel,
             every_seconds=args.every, lang=args.lang, include_reposts=args.include_reposts, now=utcnow(),
             backfill=args.backfill, kind=args.kind,
-            priority_keywords=[k.strip() for k in (args.priority_keywords or "").split(",") if k.strip()],
+            priority_keywords=parse_keywords(args.priority_keywords),
             priority_followers=args.priority_followers,
         )
     print(f"rule {rule.id} added: {args.network} {what} → {args.channel} every {args.every} s")
@@ -225,6 +230,10 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_parser(commands)
     demo.add_parser(commands)
     cli_auth.add_parser(commands)
+    cli_faq.add_parser(commands)
+    cli_export.add_parser(commands)
+    cli_privacy.add_parser(commands)
+    cli_webhooks.add_parser(commands)
     return parser
 
 

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     sla_at_risk: float = Field(0.75, alias="SOCIALDESK_SLA_AT_RISK", gt=0, lt=1)
     sla_lead: str = Field("", alias="SOCIALDESK_SLA_LEAD")
     business_hours: str = Field("", alias="SOCIALDESK_BUSINESS_HOURS")
+    # How often open cases are checked against their SLA (the nudges are that late at most).
+    sla_check_seconds: int = Field(30, alias="SOCIALDESK_SLA_CHECK_SECONDS", ge=1, le=3600)
     # Who may manage rules, digests and webhooks from Slack (user ids), besides workspace admins/owners.
     admins: str = Field("", alias="SOCIALDESK_ADMINS")
     # The team's time zone (IANA name): digest days and weeks, schedules and business hours.

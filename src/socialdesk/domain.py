@@ -126,3 +126,6 @@ class CaseView:
     first_response_at: datetime | None = None
     updated_at: datetime | None = None
     sla_due: datetime | None = None  # first reply due (open cases without one), when an SLA policy is set
+    sla_state: str | None = None  # "at_risk" / "breached" once the SLA sweep has announced it (jobs.sla)
+    faq_entry_id: int | None = None  # the case's active curated entry ("Save as FAQ"), if any
+    post_removed: str | None = None  # "deleted"/"withheld" at the source: post.text is a notice (store.retention)

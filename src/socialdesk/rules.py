@@ -54,6 +54,11 @@ def validate_schedule(every_seconds: int, channel_id: str) -> None:
         raise RuleInvalid(f"{channel_id!r} is not a Slack channel id (like C0123ABCD); copy it from the channel's details")
 
 
+def parse_keywords(text: str | None) -> list[str]:
+    """'refund, lawsuit,,broken screen' → ['refund', 'lawsuit', 'broken screen'] (priority keywords)."""
+    return [k.strip() for k in (text or "").split(",") if k.strip()]
+
+
 def rejection(post: Post, filters: Filters) -> str | None:
     """Why `post` opens no case, or None when it should."""
     if post.author.handle.lower() in filters.own_handles:

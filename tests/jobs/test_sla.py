@@ -110,3 +110,36 @@ def test_a_breach_found_late_skips_the_at_risk_nudge_and_without_a_lead_sends_no
     assert sum(taken) == 1
     [text] = thread_texts(engine, slack_emulator, channel, cid)
     assert text.startswith("🚨 SLA breached")
+
+
+def card_triage(slack_emulator, channel, case_id) -> str:
+    from tests.e2e.helpers import block_text, case_id_of, cards
+
+    [card] = [c for c in cards(slack_emulator, channel) if case_id_of(c) == case_id]
+    return block_text(card, "triage")
+
+
+def test_the_card_shows_at_risk_then_overdue(engine, slack_emulator):
+    channel = slack_emulator.new_channel("sla3")
+    clock = Clock()
+    [cid] = cards_for(engine, slack_emulator, clock, channel, 1)
+    assert "⏱ reply due <!date^" in card_triage(slack_emulator, channel, cid)
+    sweep = sweep_for(engine, slack_emulator, clock, lead="")
+
+    clock.now += timedelta(minutes=95)
+    assert sweep.run_once() == 1
+    at_risk = card_triage(slack_emulator, channel, cid)
+    assert "⚠️ *SLA at risk* — due <!date^" in at_risk and "reply due" not in at_risk
+
+    clock.now += timedelta(minutes=30)
+    assert sweep.run_once() == 1
+    due = int((clock.now - timedelta(minutes=125) + timedelta(hours=2)).timestamp())
+    overdue = card_triage(slack_emulator, channel, cid)
+    assert f"🔴 *First response overdue* — was due <!date^{due}^" in overdue and "^{ago}|" in overdue
+    assert "SLA at risk" not in overdue
+
+    with session_scope(engine) as session:  # answered late: the deadline line goes away on the next redraw
+        lifecycle.replied(session=session, case_id=cid, user_id="UALICE", now=clock(), kind=EventKind.REPLY_SENT,
+                          payload={})
+        view = case_store.case_view(session=session, case_id=cid, policy=POLICY)
+    assert view.sla_due is None and view.sla_state == "breached"

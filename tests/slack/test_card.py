@@ -48,7 +48,7 @@ def test_claimed_card_snapshot():
     (CaseStatus.REOPENED, [ids.CLAIM, ids.REPLY, ids.NOTE, ids.RESOLVE, ids.MENU]),
     (CaseStatus.CLAIMED, [ids.REPLY, ids.NOTE, ids.RESOLVE, ids.MENU]),
     (CaseStatus.REPLIED, [ids.RESOLVE, ids.REPLY, ids.NOTE, ids.MENU]),
-    (CaseStatus.RESOLVED, [ids.REOPEN, ids.NOTE, ids.MENU]),
+    (CaseStatus.RESOLVED, [ids.REOPEN, ids.NOTE, ids.FAQ_SAVE, ids.MENU]),
     (CaseStatus.IGNORED, [ids.REOPEN, ids.NOTE, ids.MENU]),
 ])
 def test_buttons_follow_the_status(status, expected):

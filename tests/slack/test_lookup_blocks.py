@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 from socialdesk.domain import Author, CaseStatus, CaseView, Network, Post
 from socialdesk.slack import ids
 from socialdesk.slack.blocks import lookup
-from socialdesk.store.lookups import AuthorPage, CaseItem, CasePage, Stats
+from socialdesk.store.figures import Figures, Spread
+from socialdesk.store.lookups import AuthorPage, CaseItem, CasePage
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 HOSTILE = "<!channel> <@U999> & <https://evil.example|click>"
@@ -111,9 +112,11 @@ def test_author_reply_escapes_and_handles_unknown():
 
 
 def test_stats_reply():
-    stats = Stats(since=NOW, until=NOW, opened=3, claimed=1, replied=2, resolved=1, ignored=0,
-                  median_first_response=timedelta(minutes=20), responded_cases=2)
-    reply = lookup.stats_reply(stats, period="last 7 days")
-    assert "*Opened* 3" in all_text(reply) and "20m" in all_text(reply) and "replied 2" in reply.text
-    none = lookup.stats_reply(Stats(since=NOW, until=NOW), period="today (UTC)")
-    assert "first response —" in none.text
+    figures = Figures(start=NOW, end=NOW, opened=3, claimed=1, replied=2, resolved=1, ignored=0, sla_breached=1,
+                      first_response=Spread(count=2, median=600.0, p90=1200.0))
+    reply = lookup.stats_reply(figures, period="last 7 days (UTC)")
+    text = all_text(reply)
+    assert "*Opened* 3" in text and "*SLA breaches* 1" in text and "replied 2" in reply.text
+    assert "*Median first response* 10m (p90 20m, over 2 cases first answered in the period)" in text
+    none = lookup.stats_reply(Figures(start=NOW, end=NOW), period="today (UTC)")
+    assert "first response —" in none.text and "*Median time to resolve* —" in all_text(none)

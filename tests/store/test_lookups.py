@@ -1,6 +1,9 @@
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from socialdesk.domain import EventKind
+from socialdesk.listeners import commands
+from socialdesk.listeners.deps import Deps
 from socialdesk.store import ingest, lifecycle, lookups
 from socialdesk.store.db import session_scope
 from tests.support.factories import x_post
@@ -55,9 +58,17 @@ def test_author_is_case_insensitive_with_optional_at(engine):
     assert none.items == [] and none.total == 0 and none.name is None
 
 
-def test_stats_counts_events_in_the_period_and_the_median_first_response(engine):
+def test_stats_counts_like_the_digests_in_the_team_time_zone(engine):
+    """`/social stats` is store.figures over whole local days (lookups.stats, its duplicate, is gone).
+
+    Changed from the old counting, on purpose: "today" starts at local midnight, "7d" is today
+    and the 6 local days before it; the first-response median is over the cases first answered
+    in the period (not opened in it), nearest rank (the lower middle value, no averaging).
+    """
     a, b, c = open_cases(engine, *(x_post(f"s{i}", handle=f"s{i}") for i in range(3)))
     old = open_cases(engine, x_post("old", handle="old"), now=NOW - timedelta(days=3))[0]
+    # 23:30 UTC the day before is 00:30 in Berlin: today there, yesterday in UTC.
+    open_cases(engine, x_post("night", handle="night"), now=datetime(2026, 11, 26, 23, 30, tzinfo=UTC))
     with session_scope(engine) as session:
         lifecycle.claim(session=session, case_id=a, user_id="UALICE", now=NOW + timedelta(minutes=1))
         lifecycle.replied(session=session, case_id=a, user_id="UALICE", now=NOW + timedelta(minutes=10),
@@ -68,12 +79,24 @@ def test_stats_counts_events_in_the_period_and_the_median_first_response(engine)
         lifecycle.resolve(session=session, case_id=a, user_id="UALICE", now=NOW + timedelta(minutes=11))
         lifecycle.replied(session=session, case_id=old, user_id="UBOB", now=NOW + timedelta(minutes=1),
                           kind=EventKind.REPLY_SENT, payload={})
-    with session_scope(engine) as session:
-        today = lookups.stats(session=session, since=NOW - timedelta(hours=12), until=NOW + timedelta(hours=1))
-        week = lookups.stats(session=session, since=NOW - timedelta(days=7), until=NOW + timedelta(hours=1))
-        empty = lookups.stats(session=session, since=NOW + timedelta(days=1), until=NOW + timedelta(days=2))
-    assert (today.opened, today.claimed, today.replied, today.resolved, today.ignored) == (3, 1, 3, 1, 1)
-    assert today.median_first_response == timedelta(minutes=20) and today.responded_cases == 2
-    assert week.opened == 4 and week.responded_cases == 3
-    assert week.median_first_response == timedelta(minutes=30)
-    assert empty == lookups.Stats(since=empty.since, until=empty.until)
+
+    def stats(text: str, tz: str = "Europe/Berlin") -> str:
+        deps = Deps(engine=engine, clock=lambda: NOW + timedelta(hours=1), tz=ZoneInfo(tz))
+        return commands.answer(deps, None, user_id="UALICE", text=text).text
+
+    # First responses answered today: 10 m, 30 m and 3 d 1 m (the old case): nearest-rank median 30 m.
+    assert stats("stats") == ("today (Europe/Berlin): opened 4, claimed 1, replied 3, resolved 1, ignored 1, "
+                              "SLA breaches 0, median first response 30m")
+    assert stats("stats today", "UTC").startswith("today (UTC): opened 3, claimed 1,")
+    assert stats("stats 7d").startswith("last 7 days (Europe/Berlin): opened 5, claimed 1, replied 3,")
+    assert stats("stats 30d").endswith("median first response 30m")
+    assert stats("stats yesterday").startswith("`yesterday` is not a period")
+
+
+def test_stats_periods_are_whole_local_days():
+    berlin = ZoneInfo("Europe/Berlin")
+    now = datetime(2026, 3, 30, 10, 0, tzinfo=UTC)  # the day after the spring-forward night
+    assert commands.period_bounds("today", now, berlin) == (datetime(2026, 3, 29, 22, 0, tzinfo=UTC), now)
+    # Today and the 6 days before: back across the DST change, still from local midnight.
+    assert commands.period_bounds("7d", now, berlin)[0] == datetime(2026, 3, 23, 23, 0, tzinfo=UTC)
+    assert commands.period_bounds("30d", now, ZoneInfo("UTC"))[0] == datetime(2026, 3, 1, tzinfo=UTC)

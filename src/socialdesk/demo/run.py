@@ -119,6 +119,8 @@ def _run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -
         # Replies are signed as the fake brand account: they work with no sign-in.
         SOCIALDESK_X_API_KEY=keys.consumer_key, SOCIALDESK_X_API_SECRET=keys.consumer_secret,
         SOCIALDESK_X_ACCESS_TOKEN=keys.token, SOCIALDESK_X_ACCESS_SECRET=keys.token_secret,
+        # carol leads the team: her App Home shows the rules, digests and settings.
+        SOCIALDESK_ADMINS=ws.user_id("carol"),
     )
     desk = build(settings)
     stack.callback(desk.close)  # closing twice is harmless; covers a failure before serve()
@@ -143,8 +145,11 @@ What to try:
   - Switch agents ({", ".join(AGENTS)}) with the picker; everyone sees the same cards.
   - Claim a card, then Reply: type the answer and send it; it goes out to (fake) X.
   - Note adds an internal note; open the card's thread to see notes and replies.
-  - Resolve when done (Reopen brings it back).
-  - Type `/social help` in the composer for the slash commands.
+  - Resolve when done (Reopen brings it back); a resolved card offers "Save as FAQ".
+  - Type `/social help` in the composer for the slash commands; `/social digest now`
+    posts yesterday's digest into the channel.
+  - App Home: your cases, the backlog, SLA risks and today's figures; as carol (the
+    team lead, an admin) also the rules (pause, edit), digests, webhooks and settings.
 
 {stop}
 """, flush=True)

@@ -49,6 +49,7 @@ def build_scheduler(
     poller: Poller,
     publisher: Publisher,
     sla_sweep: SlaSweep | None = None,
+    sla_seconds: float = SLA_SECONDS,
     periodic: Sequence[PeriodicJob] = (),
     syncs: Sequence[SchedulerSync] = (),
 ) -> BackgroundScheduler:
@@ -91,7 +92,7 @@ def build_scheduler(
     )
     if sla_sweep is not None:
         scheduler.add_job(
-            sla_sweep.run_once, IntervalTrigger(seconds=SLA_SECONDS, timezone=UTC), id="sla-sweep", next_run_time=now
+            sla_sweep.run_once, IntervalTrigger(seconds=sla_seconds, timezone=UTC), id="sla-sweep", next_run_time=now
         )
     for job in periodic:
         scheduler.add_job(job.run, IntervalTrigger(seconds=job.seconds, timezone=UTC), id=job.id, next_run_time=now)

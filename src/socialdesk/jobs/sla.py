@@ -1,5 +1,7 @@
 """The SLA sweep: nudge a case's thread when its first reply is at risk, and on a breach
-tell the thread and DM the team lead a link to the card.
+tell the thread and DM the team lead a link to the card. Either way the card itself is
+updated in place (chat.update, the same builder as every other refresh) so its deadline
+reads "SLA at risk" or "overdue" to whoever looks at the channel.
 
 Each nudge is *marked before it is posted* (`store.sla.mark`, a conditional UPDATE in
 its own committed transaction). At most once beats at least once here: a crash or a
@@ -20,7 +22,9 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
 from socialdesk import sla
+from socialdesk.slack import cards
 from socialdesk.slack.blocks.card import slack_date
+from socialdesk.store import cases as case_store
 from socialdesk.store import sla as sla_store
 from socialdesk.store.db import session_scope
 
@@ -69,9 +73,23 @@ class SlaSweep:
                     self._at_risk(nudge, now)
                 else:
                     self._breached(nudge, now)
+                self._refresh_card(nudge)
             return taken
         finally:
             self._lock.release()
+
+    def _refresh_card(self, n: sla_store.Nudge) -> None:
+        """Redraw the card from the store: it now carries the mark just taken."""
+        try:
+            with session_scope(self._engine) as session:
+                view = case_store.case_view(session=session, case_id=n.case_id, policy=self._policy)
+            cards.update_card(self._slack, view)
+        except case_store.CaseNotFound:
+            log.warning("case %s: gone before its card could show the SLA %s", n.case_id, n.which)
+        except (SlackApiError, OSError) as exc:
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+            log.error("case %s: card not updated for the SLA %s (%s); the next change to the case redraws it",
+                      n.case_id, n.which, error)
 
     def _post(self, what: str, case_id: int, **kwargs: object) -> dict | None:
         try:

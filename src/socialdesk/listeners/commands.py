@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -31,6 +32,7 @@ from socialdesk.slack.blocks import lookup as blocks
 from socialdesk.slack.blocks.lookup import PAGE_SIZE, Reply, plain
 from socialdesk.slack.text import escape
 from socialdesk.store import cases as case_store
+from socialdesk.store import figures
 from socialdesk.store import lookups
 from socialdesk.store import search as search_store
 from socialdesk.store.db import session_scope
@@ -45,7 +47,7 @@ HELP = (
     "• `/social mine` — the open cases you hold, newest activity first\n"
     "• `/social queue` — cases nobody has claimed yet, oldest first\n"
     "• `/social author <handle>` — one customer's cases and posts (`@` optional)\n"
-    "• `/social stats [today|7d|30d]` — team figures for the period (default: today, UTC)\n"
+    "• `/social stats [today|7d|30d]` — team figures for the period (default: today, team time zone)\n"
     "{more}"
     "Cards for new posts appear in the channels named by the rules "
     "(`socialdesk rules list` on the server). On a card: *Claim* takes the case, *Reply* answers "
@@ -56,7 +58,7 @@ HELP = (
 USAGE = {
     "case": "Usage: `/social case <id>`, e.g. `/social case 42`.",
     "author": "Usage: `/social author <handle>`, e.g. `/social author @dana_k`.",
-    "stats": "Usage: `/social stats [today|7d|30d]` (default: today, UTC).",
+    "stats": "Usage: `/social stats [today|7d|30d]` (default: today, in the team's time zone).",
     "search": "Usage: `/social search <words> [status:…] [rule:3] [network:x] [from:@handle] [since:7d]`, "
               "e.g. `/social search battery status:new`.",
 }
@@ -95,11 +97,14 @@ def permalinks(client: WebClient | None, items: Sequence[Any]) -> dict[int, str 
     return {cid: f.result() for cid, f in futures.items() if f.done()}
 
 
-def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:
-    now = now.astimezone(UTC)
-    if period == "today":
-        return datetime.combine(now.date(), time(0), tzinfo=UTC), now
-    return now - timedelta(days=int(period[:-1])), now
+def period_bounds(period: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """[local midnight, now): today, or today and the 6 (29) local days before it.
+
+    Whole local days, like the digests: a week's figures are the daily digests' plus today so far.
+    """
+    today = now.astimezone(tz).date()
+    first = today if period == "today" else today - timedelta(days=int(period[:-1]) - 1)
+    return datetime.combine(first, time(0), tzinfo=tz).astimezone(UTC), now.astimezone(UTC)
 
 
 def usage(name: str, problem: str | None = None) -> Reply:
@@ -160,11 +165,11 @@ def stats_cmd(deps: Deps, args: list[str]) -> Reply:
     period = args[0].lower() if args else "today"
     if period not in PERIODS:
         return usage("stats", f"`{escape(args[0][:40])}` is not a period socialdesk knows.")
-    since, until = period_bounds(period, deps.clock())
+    since, until = period_bounds(period, deps.clock(), deps.tz)
     with session_scope(deps.engine) as session:
-        figures = lookups.stats(session=session, since=since, until=until)
-    label = {"today": "today (UTC)", "7d": "last 7 days", "30d": "last 30 days"}[period]
-    return blocks.stats_reply(figures, period=label)
+        counted = figures.figures(session=session, start=since, end=until, tz=deps.tz)
+    label = {"today": "today", "7d": "last 7 days", "30d": "last 30 days"}[period] + f" ({deps.tz.key})"
+    return blocks.stats_reply(counted, period=label)
 
 
 def search_page(deps: Deps, client: WebClient | None, *, text: str, offset: int) -> Reply:
@@ -182,7 +187,7 @@ def search_page(deps: Deps, client: WebClient | None, *, text: str, offset: int)
     return blocks.search_reply(page, text=text, offset=offset, limit=PAGE_SIZE, permalinks=links, now=now)
 
 
-def answer(deps: Deps, client: WebClient | None, *, user_id: str, text: str) -> Reply:
+def answer(deps: Deps, client: WebClient | None, *, user_id: str, text: str, channel_id: str = "") -> Reply:
     words = text.split()
     if not words or words[0].lower() == "help":
         return plain(HELP)
@@ -201,7 +206,8 @@ def answer(deps: Deps, client: WebClient | None, *, user_id: str, text: str) -> 
         return search_page(deps, client, text=text.strip()[len(words[0]):].strip(), offset=0)
     if name in MORE:
         run, _ = MORE[name]
-        return run(deps, client, user_id=user_id, args=args, text=text.strip()[len(words[0]):].strip())
+        return run(deps, client, user_id=user_id, args=args, text=text.strip()[len(words[0]):].strip(),
+                   channel_id=channel_id)
     return plain(f"`/social {escape(words[0][:40])}` is not a command socialdesk knows yet.\n\n{HELP}")
 
 
@@ -218,7 +224,8 @@ def register(app: App, deps: Deps) -> None:
     def social(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
         text = command.get("text") or ""
         reply = safely(text.split()[0] if text.split() else "help",
-                       lambda: answer(deps, client, user_id=command.get("user_id", ""), text=text))
+                       lambda: answer(deps, client, user_id=command.get("user_id", ""), text=text,
+                                      channel_id=command.get("channel_id", "")))
         ack(response_type="ephemeral", **reply.as_kwargs())
         if reply.after is not None:  # slow work (an upload, a digest) runs after the ack
             try:

@@ -9,9 +9,8 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from sqlalchemy.exc import IntegrityError
 
+from socialdesk.listeners import home
 from socialdesk.listeners.deps import Deps
-from socialdesk.slack.blocks.home import home_view
-from socialdesk.store import cases as case_store
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import SlackEventRow
 
@@ -35,7 +34,4 @@ def register(app: App, deps: Deps) -> None:
     def home_opened(event: dict[str, Any], client) -> None:  # type: ignore[no-untyped-def]
         if event.get("tab") not in (None, "home"):
             return
-        user = event["user"]
-        with session_scope(deps.engine) as session:
-            counts = case_store.queue_counts(session=session, user_id=user)
-        client.views_publish(user_id=user, view=home_view(user_id=user, **counts))
+        home.publish(deps, client, event["user"])

@@ -11,8 +11,10 @@ from socialdesk.slack.blocks.lookup import Reply
 
 
 class Subcommand(Protocol):
-    def __call__(self, deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], text: str) -> Reply:
-        """`args` are the words after the subcommand's name, `text` the same as one string.
+    def __call__(self, deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], text: str,
+                 channel_id: str = "") -> Reply:
+        """`args` are the words after the subcommand's name, `text` the same as one string,
+        `channel_id` the channel the command was typed in ("" when unknown).
 
         Never raises on bad input: answers with a usage message. Work that cannot finish
         within Slack's 3 s goes into `Reply.after`, run after the ack.

@@ -238,6 +238,18 @@ class FakeX(XApi, XAuthServer):
             self._match_ctx[tid] = self._context(post, original)
             return copy.deepcopy(post)
 
+    def delete_post(self, tweet_id: str) -> None:
+        """The author deleted it: lookups answer X's "Not Found Error", searches no longer find it."""
+        with self._lock:
+            self._posts.pop(int(tweet_id))
+            self._match_ctx.pop(int(tweet_id), None)
+
+    def withhold_post(self, tweet_id: str, country_codes: list[str], *, copyright: bool = False) -> None:
+        """Withheld in these countries: the post gains X's `withheld` field (tweet.fields=withheld)."""
+        with self._lock:
+            self._posts[int(tweet_id)]["withheld"] = {
+                "copyright": copyright, "country_codes": [c.upper() for c in country_codes], "scope": "tweet"}
+
     # --- fault injection -------------------------------------------------------
     def fail_next(self, path: str, *, status: int, body: dict | str | None = None,
                   headers: dict | None = None, times: int = 1, delay: float = 0.0,

@@ -62,6 +62,15 @@ HOME_DIGEST_REMOVE = "home_digest_remove"
 DIGEST_MODAL = "digest_modal"
 WEBHOOK_TEST = "webhook_test"  # value: the webhook id; handled in listeners/webhooks.py
 HOME_REFRESH = "home_refresh"
+# Inputs of the rule editor and the digest schedule modal (block id = action id).
+RULE_QUERY_INPUT = "rule_query"
+RULE_CHANNEL_INPUT = "rule_channel"
+RULE_EVERY_INPUT = "rule_every"
+RULE_KEYWORDS_INPUT = "rule_keywords"
+RULE_FOLLOWERS_INPUT = "rule_followers"
+DIGEST_SPEC_INPUT = "digest_spec"
+DIGEST_CHANNELS_INPUT = "digest_channels"
+DIGEST_USERS_INPUT = "digest_users"
 
 # Save as FAQ (resolved cards) and the curated entry's own buttons.
 FAQ_SAVE = "case_faq_save"

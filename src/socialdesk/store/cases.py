@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from socialdesk import sla
 from socialdesk.domain import Author, CaseStatus, CaseView, EventKind, Network, Post
 from socialdesk.store.events import record_event
-from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, PostRow, RuleRow
+from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, CuratedEntryRow, PostRow, RuleRow
 
 
 class CaseNotFound(LookupError):
@@ -79,6 +79,9 @@ def case_view(*, session: Session, case_id: int, policy: sla.Policy | None = Non
         first_response_at=case.first_response_at,
         updated_at=case.updated_at,
         sla_due=_sla_due(case, policy),
+        faq_entry_id=_active_faq_entry(session, case_id),
+        post_removed=post_row.removed_reason,
+        sla_state="breached" if case.sla_breached_at else "at_risk" if case.sla_at_risk_at else None,
     )
 
 
@@ -86,6 +89,12 @@ def _sla_due(case: CaseRow, policy: sla.Policy | None) -> datetime | None:
     if policy is None or case.first_response_at is not None or case.status not in sla.OPEN_STATUSES:
         return None
     return sla.deadline(case.opened_at, case.priority, policy)
+
+
+def _active_faq_entry(session: Session, case_id: int) -> int | None:
+    """The case's active curated entry: its card offers "Edit FAQ" instead of "Save as FAQ"."""
+    return session.exec(select(CuratedEntryRow.id).where(
+        CuratedEntryRow.case_id == case_id, CuratedEntryRow.status == "active")).first()
 
 
 def events(*, session: Session, case_id: int) -> list[CaseEventRow]:
@@ -148,18 +157,6 @@ def record_publish_failure(*, session: Session, case_id: int, error: str, retry_
             publish_lease_until=retry_at,
         )
     )
-
-
-def queue_counts(*, session: Session, user_id: str) -> dict[str, int]:
-    """Cases waiting for a claim, and cases `user_id` holds."""
-    waiting = [CaseStatus.NEW.value, CaseStatus.REOPENED.value]
-    unclaimed = session.exec(select(func.count()).select_from(CaseRow).where(CaseRow.status.in_(waiting))).one()
-    mine = session.exec(
-        select(func.count()).select_from(CaseRow).where(
-            CaseRow.status == CaseStatus.CLAIMED.value, CaseRow.assignee == user_id
-        )
-    ).one()
-    return {"unclaimed": int(unclaimed), "mine": int(mine)}
 
 
 def posts_of(*, session: Session, case_id: int) -> list[PostRow]:

@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from socialdesk.domain import CaseStatus
@@ -195,13 +196,17 @@ def figures(*, session: Session, start: datetime, end: datetime, tz: ZoneInfo | 
     ).all()
     kinds = Counter(kind for _, kind, _, _ in events)
 
-    case_ids = {case_id for case_id, kind, _, _ in events if kind in (OPENED, RESOLVED)}
-    cases: dict[int, tuple[datetime, float | None, int | None]] = {}
-    if case_ids:
+    # The cases opened or resolved in the period, by a subquery: an IN list of ids would
+    # hit PostgreSQL's 65,535 bound parameters on a busy month.
+    in_period = select(CaseEventRow.case_id).where(
+        CaseEventRow.at >= start, CaseEventRow.at < end, col(CaseEventRow.kind).in_((OPENED, RESOLVED)))
+    cases: dict[int, tuple[datetime, float | None, int | None]] = {
+        cid: (_utc(opened_at), sentiment, rule_id)
         for cid, opened_at, sentiment, rule_id in session.exec(
-            select(CaseRow.id, CaseRow.opened_at, CaseRow.sentiment, CaseRow.rule_id).where(col(CaseRow.id).in_(case_ids))
-        ).all():
-            cases[cid] = (_utc(opened_at), sentiment, rule_id)
+            select(CaseRow.id, CaseRow.opened_at, CaseRow.sentiment, CaseRow.rule_id)
+            .where(col(CaseRow.id).in_(in_period))
+        ).all()
+    }
 
     # Time to resolve: every resolved event in the period, from the case's opening.
     to_resolve = [
@@ -307,15 +312,17 @@ def _hourly(events, *, start: datetime, end: datetime, tz: ZoneInfo) -> list[int
 
 
 def _top_authors(session: Session, start: datetime, end: datetime) -> list[AuthorFigures]:
-    """Authors with the most posts created in the period (ties: by handle)."""
+    """Authors with the most posts created in the period (ties: by handle), counted in SQL."""
+    posts = func.count(col(PostRow.id))
     rows = session.exec(
-        select(AuthorRow.network, AuthorRow.handle, PostRow.author_id)
+        select(AuthorRow.network, AuthorRow.handle, posts)
         .join(AuthorRow, col(AuthorRow.id) == col(PostRow.author_id))
         .where(PostRow.created_at >= start, PostRow.created_at < end)
+        .group_by(col(AuthorRow.id), col(AuthorRow.network), col(AuthorRow.handle))
+        .order_by(posts.desc(), func.lower(col(AuthorRow.handle)), col(AuthorRow.id))
+        .limit(TOP_AUTHORS)
     ).all()
-    counts: Counter[tuple[int, str, str]] = Counter((aid, net, handle) for net, handle, aid in rows)
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][2].lower(), kv[0][0]))
-    return [AuthorFigures(net, handle, n) for (_, net, handle), n in ranked[:TOP_AUTHORS]]
+    return [AuthorFigures(net, handle, int(n)) for net, handle, n in rows]
 
 
 def _oldest_unclaimed(session: Session, end: datetime) -> list[UnclaimedCase]:

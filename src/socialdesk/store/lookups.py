@@ -1,17 +1,18 @@
-"""Read-only lookups behind `/social`: my cases, the queue, one customer's cases, team figures."""
+"""Read-only lookups behind `/social`: my cases, the queue, one customer's cases.
+
+Team figures (`/social stats`) come from store.figures, the same counting as the digests."""
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from socialdesk.domain import CaseStatus, EventKind
-from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, PostRow
+from socialdesk.domain import CaseStatus
+from socialdesk.store.models import AuthorRow, CaseRow, PostRow
 
 S = CaseStatus
 WAITING = (S.NEW.value, S.REOPENED.value)
@@ -61,19 +62,6 @@ class AuthorPage(CasePage):
     name: str | None = None
     followers: int | None = None
     post_count: int = 0
-
-
-@dataclass(frozen=True)
-class Stats:
-    since: datetime
-    until: datetime
-    opened: int = 0
-    claimed: int = 0
-    replied: int = 0  # reply_sent + marked_replied
-    resolved: int = 0
-    ignored: int = 0
-    median_first_response: timedelta | None = None
-    responded_cases: int = 0  # cases opened in the period that have a first response
 
 
 def _bounds(limit: int, offset: int) -> tuple[int, int]:
@@ -151,34 +139,3 @@ def author_cases(*, session: Session, handle: str, limit: int, offset: int) -> A
     newest = max(authors, key=lambda a: a.updated_at)
     return AuthorPage(items=page.items, total=page.total, offset=page.offset, limit=page.limit,
                       handle=newest.handle, name=newest.name, followers=newest.followers, post_count=int(post_count))
-
-
-def stats(*, session: Session, since: datetime, until: datetime) -> Stats:
-    """What happened in [since, until): counted from case events; first response from the cases."""
-    counts = dict(
-        session.exec(
-            select(CaseEventRow.kind, func.count())
-            .where(CaseEventRow.at >= since, CaseEventRow.at < until)
-            .group_by(CaseEventRow.kind)
-        ).all()
-    )
-    K = EventKind
-    waits = [
-        (responded - opened).total_seconds()
-        for opened, responded in session.exec(
-            select(CaseRow.opened_at, CaseRow.first_response_at).where(
-                CaseRow.opened_at >= since, CaseRow.opened_at < until, CaseRow.first_response_at.is_not(None)
-            )
-        ).all()
-    ]
-    return Stats(
-        since=since,
-        until=until,
-        opened=int(counts.get(K.OPENED.value, 0)),
-        claimed=int(counts.get(K.CLAIMED.value, 0)),
-        replied=int(counts.get(K.REPLY_SENT.value, 0)) + int(counts.get(K.MARKED_REPLIED.value, 0)),
-        resolved=int(counts.get(K.RESOLVED.value, 0)),
-        ignored=int(counts.get(K.IGNORED.value, 0)),
-        median_first_response=timedelta(seconds=statistics.median(waits)) if waits else None,
-        responded_cases=len(waits),
-    )

@@ -84,6 +84,7 @@ class PostRow(SQLModel, table=True):
     # Deleted or withheld at the source (X's terms): the text is gone or hidden; see jobs.retention.
     removed_at: datetime | None = None
     removed_reason: str | None = Field(default=None, max_length=32)  # deleted, withheld, purged
+    source_checked_at: datetime | None = None  # X last confirmed the post still exists (jobs.retention)
 
 
 class CaseRow(SQLModel, table=True):

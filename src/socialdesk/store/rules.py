@@ -69,6 +69,28 @@ def set_paused(*, session: Session, rule_id: int, paused: bool) -> RuleRow:
     return rule
 
 
+def update_rule(
+    *,
+    session: Session,
+    rule_id: int,
+    query: str,
+    channel_id: str,
+    every_seconds: int,
+    priority_keywords: list[str] | None,
+    priority_followers: int | None,
+) -> RuleRow:
+    """Change what an existing rule searches and where its cards go; its cursor and history stay."""
+    rule = get_rule(session=session, rule_id=rule_id)
+    rule.query = query
+    rule.channel_id = channel_id
+    rule.every_seconds = every_seconds
+    rule.priority_keywords = priority_keywords or None
+    rule.priority_followers = priority_followers
+    session.add(rule)
+    session.flush()
+    return rule
+
+
 def remove_rule(*, session: Session, rule_id: int) -> RuleRow:
     """Delete the rule; its cases and posts stay, no longer linked to it."""
     rule = get_rule(session=session, rule_id=rule_id)

@@ -92,3 +92,50 @@ def mark(*, session: Session, case_id: int, which: Which, now: datetime, due: da
         payload = {"due": due.isoformat()} if due else {}
         record_event(session, case_id, _EVENT[which], "system", now, **payload)
     return won
+
+
+@dataclass(frozen=True)
+class AtRisk:
+    """An open case still waiting for its first reply, at risk or past due (App Home)."""
+
+    case_id: int
+    state: sla.State  # "at_risk" or "breached"
+    status: str
+    priority: str
+    assignee: str | None
+    opened_at: datetime
+    due: datetime
+    channel_id: str
+    message_ts: str | None
+
+
+def at_risk(*, session: Session, now: datetime, policy: sla.Policy, limit: int = LIMIT) -> list[AtRisk]:
+    """Open unanswered cases whose first-response due time is near (at risk) or past, soonest due first.
+
+    Unlike `due_nudges`, a case stays listed after its nudge went out: it is still at risk.
+    """
+    targets = list(policy.targets.values())
+    if not targets:
+        return []
+    newest = now - min(targets) * policy.at_risk
+    rows = session.exec(
+        select(CaseRow)
+        .where(
+            CaseRow.status.in_(WAITING),
+            CaseRow.first_response_at.is_(None),
+            CaseRow.opened_at <= newest,
+            CaseRow.priority.in_(list(policy.targets)),
+        )
+        .order_by(CaseRow.opened_at, CaseRow.id)
+        .limit(limit)
+    )
+    found = []
+    for case in rows:
+        where = sla.state(case, now, policy)
+        due = sla.deadline(case.opened_at, case.priority, policy)
+        if where not in ("at_risk", "breached") or due is None or case.id is None:
+            continue
+        found.append(AtRisk(case_id=case.id, state=where, status=case.status, priority=case.priority,
+                            assignee=case.assignee, opened_at=case.opened_at, due=due, channel_id=case.channel_id,
+                            message_ts=case.message_ts))
+    return sorted(found, key=lambda c: (c.due, c.case_id))

@@ -69,6 +69,8 @@ def followers_label(count: int) -> str:
 
 def post_text(view: CaseView) -> str:
     """The post, escaped, cut to fit a section with a link to the rest."""
+    if view.post_removed:  # deleted/withheld at the source: the text is already the notice (store.retention)
+        return f"{'🗑️' if view.post_removed == 'deleted' else '🚫'} _{escape(view.post.text)}_"
     body, cut = escape_within(view.post.text, POST_TEXT_BUDGET)
     if cut:
         body += f"… {link(view.post.url, 'read the whole post on ' + NETWORK_NAME[view.post.network])}"
@@ -102,8 +104,22 @@ def triage_line(view: CaseView) -> str:
     if view.tags:
         parts.append(" ".join(f"`#{escape(t)}`" for t in view.tags))
     if view.sla_due and view.first_response_at is None and view.status in (S.NEW, S.REOPENED, S.CLAIMED):
-        parts.append(f"⏱ reply due {slack_date(view.sla_due, '{date_short_pretty} at {time}', '%Y-%m-%d %H:%M UTC')}")
+        parts.append(sla_label(view.sla_state, view.sla_due))
     return " · ".join(parts)
+
+
+def sla_label(state: str | None, due: datetime) -> str:
+    """The first-reply deadline as the SLA sweep last saw it (see jobs.sla).
+
+    "Overdue" uses Slack's `{ago}` token: each client shows how late it is *now*, which a
+    number written into the card at breach time (about 0 min then) could not.
+    """
+    when = slack_date(due, "{date_short_pretty} at {time}", "%Y-%m-%d %H:%M UTC")
+    if state == "breached":
+        return f"🔴 *First response overdue* — was due {when} ({slack_date(due, '{ago}', '%H:%M UTC')})"
+    if state == "at_risk":
+        return f"⚠️ *SLA at risk* — due {when}"
+    return f"⏱ reply due {when}"
 
 
 def status_line(view: CaseView) -> str:
@@ -143,6 +159,8 @@ def buttons(view: CaseView) -> list[Any]:
         items = [_button("Resolve", ids.RESOLVE, value, "primary"), reply, note]
     else:
         items = [_button("Reopen", ids.REOPEN, value), note]
+    if view.status is S.RESOLVED:  # the answer worked: keep it for the team (listeners/faq.py)
+        items.append(_button("📖 Edit FAQ" if view.faq_entry_id else "📖 Save as FAQ", ids.FAQ_SAVE, value))
     return [*items, menu(view)]
 
 

@@ -22,7 +22,8 @@ from socialdesk.domain import CaseStatus, CaseView
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.card import PRIORITY_LABEL, STATUS_LABEL, slack_date
 from socialdesk.slack.text import escape, escape_within, link, plain_cut
-from socialdesk.store.lookups import AuthorPage, CaseItem, CasePage, Stats
+from socialdesk.store.figures import Figures, Spread
+from socialdesk.store.lookups import AuthorPage, CaseItem, CasePage
 
 PAGE_SIZE = 10
 LIST_EXCERPT = 140
@@ -274,22 +275,33 @@ def author_reply(page: AuthorPage, *, asked: str, permalinks: Mapping[int, str |
                            permalinks=permalinks, now=now)
 
 
-def stats_reply(stats: Stats, *, period: str) -> Reply:
-    median = duration(stats.median_first_response) if stats.median_first_response is not None else "—"
+def _spread(value: Spread, which: str) -> str:
+    """'12m (p90 40m, over 7 cases first answered in the period)', or '—'."""
+    if value.median is None:
+        return "—"
+    p90 = f"p90 {duration(timedelta(seconds=value.p90))}, " if value.p90 is not None else ""
+    cases = f"{value.count} case{'s' if value.count != 1 else ''}"
+    return f"{duration(timedelta(seconds=value.median))} ({p90}over {cases} {which} in the period)"
+
+
+def stats_reply(figures: Figures, *, period: str) -> Reply:
+    """`/social stats`: the digest's counts for [start, end) (store.figures, nearest-rank percentiles)."""
+    f = figures
     lines = [
-        f"*Opened* {stats.opened}",
-        f"*Claimed* {stats.claimed}",
-        f"*Replied* {stats.replied}",
-        f"*Resolved* {stats.resolved}",
-        f"*Ignored* {stats.ignored}",
-        f"*Median first response* {median}"
-        + (f" (over {stats.responded_cases} case{'s' if stats.responded_cases != 1 else ''} opened in the period)"
-           if stats.responded_cases else ""),
+        f"*Opened* {f.opened}",
+        f"*Claimed* {f.claimed}",
+        f"*Replied* {f.replied}",
+        f"*Resolved* {f.resolved}",
+        f"*Ignored* {f.ignored}",
+        f"*SLA breaches* {f.sla_breached}",
+        f"*Median first response* {_spread(f.first_response, 'first answered')}",
+        f"*Median time to resolve* {_spread(f.time_to_resolve, 'resolved')}",
     ]
-    since = slack_date(stats.since, "{date_short} {time}")
+    since = slack_date(f.start, "{date_short} {time}")
     head = f"*Team figures · {escape(period)}* (since {since})"
-    text = (f"{period}: opened {stats.opened}, claimed {stats.claimed}, replied {stats.replied}, "
-            f"resolved {stats.resolved}, ignored {stats.ignored}, median first response {median}")
+    median = duration(timedelta(seconds=f.first_response.median)) if f.first_response.median is not None else "—"
+    text = (f"{period}: opened {f.opened}, claimed {f.claimed}, replied {f.replied}, resolved {f.resolved}, "
+            f"ignored {f.ignored}, SLA breaches {f.sla_breached}, median first response {median}")
     return Reply(text=escape(text), blocks=[_section(head, "stats_head"), _section("\n".join(lines), "stats")])
 
 
