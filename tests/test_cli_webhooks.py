@@ -50,6 +50,9 @@ def test_add_test_list_and_the_delivery_log(env):
     assert [line.split()[3:8] for line in log[1:]] == [["ping", "-", "delivered", "1", "200"],
                                                         ["ping", "-", "failed", "1", "500"]]
     assert log[2].endswith("HTTP 500: crm is down")
+    retried = run("retry", "1", env=env).stdout
+    assert retried.startswith("webhook 1: 1 failed delivery queued again")
+    assert run("retry", "1", env=env).stdout.strip() == "webhook 1 has no failed deliveries"
 
     assert run("pause", "1", env=env).stdout.strip() == "webhook 1 paused"
     assert "paused" in run("list", env=env).stdout

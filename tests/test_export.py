@@ -11,6 +11,7 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from markdown_it import MarkdownIt
 from sqlalchemy import event, insert, update
 
 from socialdesk import export
@@ -220,6 +221,27 @@ def test_markdown_shows_hostile_text_literally():
     assert not any(line.startswith(("- not", "> ", "1. ", "    ", "===")) for line in lines)
     assert "<https://x.com/dana_k/status/1>" in text and "<javascript:" not in text  # only http(s) links are links
     assert text.count("\n## ") == 2 and "**Question**" in text and "**Answer**" in text
+
+
+def test_markdown_renders_as_commonmark_with_hostile_text_as_text():
+    """Rendered by a CommonMark parser that lets raw HTML through: only our structure survives."""
+    hostile = record(question=HOSTILE + "\n# not a heading\n<img src=x onerror=alert(1)>",
+                     answer="[click](javascript:alert(1)) and <a href='https://evil.example'>x</a>",
+                     links=("javascript:alert(1)", "https://x.com/dana_k/status/1"))
+    out = io.StringIO()
+    export.write_markdown([hostile, record(case_id=8)], out)
+    tokens = MarkdownIt("commonmark", {"html": True}).parse(out.getvalue())
+
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert headings == ["socialdesk export", "Case 7 · resolved · x", "Case 8 · resolved · x"]
+    inline = [child for t in tokens if t.type == "inline" for child in (t.children or [])]
+    assert not [t for t in tokens + inline if t.type in ("html_block", "html_inline")]
+    hrefs = [t.attrs["href"] for t in inline if t.type == "link_open"]
+    assert hrefs and all(h.startswith("https://") for h in hrefs)
+    html = MarkdownIt("commonmark", {"html": True}).render(out.getvalue())
+    assert "<img" not in html and "<a href='https://evil" not in html
+    assert 'href="javascript' not in html and "javascript:alert(1)" in html  # shown as text, never a link
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
 def test_markdown_of_nothing_says_so():

@@ -31,7 +31,8 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
     for name, what, func in (("remove", "delete a webhook and its delivery log", cmd_remove),
                              ("pause", "stop sending (events are kept and sent on resume)", cmd_pause),
                              ("resume", "send again, starting with what happened while paused", cmd_resume),
-                             ("test", "send a test ping now and print the outcome", cmd_test)):
+                             ("test", "send a test ping now and print the outcome", cmd_test),
+                             ("retry", "queue the failed deliveries again (a running app sends them)", cmd_retry)):
         p = hooks.add_parser(name, help=what)
         p.add_argument("id", type=int)
         p.set_defaults(func=_guarded(func))
@@ -116,6 +117,17 @@ def cmd_test(settings: Settings, args: argparse.Namespace) -> int:
     result = send_test_ping(engine=_engine(settings), clock=utcnow, webhook_id=args.id)
     print(f"webhook {args.id} test ping (delivery {result.delivery_id}): {result.describe()}")
     return 0 if result.outcome == "delivered" else EXIT_FAILED
+
+
+def cmd_retry(settings: Settings, args: argparse.Namespace) -> int:
+    with session_scope(_engine(settings)) as session:
+        count = store.retry_failed(session=session, webhook_id=args.id, now=utcnow())
+    if not count:
+        print(f"webhook {args.id} has no failed deliveries")
+    else:
+        print(f"webhook {args.id}: {count} failed deliver{'y' if count == 1 else 'ies'} queued again; "
+              f"the running app sends them within seconds (`socialdesk webhooks deliveries {args.id}` shows how it went)")
+    return 0
 
 
 def cmd_deliveries(settings: Settings, args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from sqlmodel import Session
 
 from socialdesk.jobs.digest import DigestJob, parse_schedule, schedule_spec
-from socialdesk.slack.blocks.digest import BACKLOG_ACTION
+from socialdesk.slack import ids
 from socialdesk.store.models import CaseEventRow, CaseRow
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -47,7 +47,7 @@ def test_run_once_posts_to_a_channel_and_as_a_dm(engine, slack_emulator):
     rendered = str(message["blocks"])
     assert f"|Case #{case_id}>" in rendered  # linked to the card's permalink
     [actions] = [b for b in message["blocks"] if b["type"] == "actions"]
-    assert actions["elements"][0]["action_id"] == BACKLOG_ACTION and actions["elements"][0]["url"].startswith("http")
+    assert actions["elements"][0]["action_id"] == ids.DIGEST_BACKLOG and actions["elements"][0]["url"].startswith("http")
     dm = slack.conversations_open(users=alice)["channel"]["id"]
     assert dm != channel
     # The observer is not in the bot's DM with alice: read it as the bot.

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from slack_sdk.models.blocks import ActionsBlock
 
+from socialdesk.slack import ids
 from socialdesk.slack.blocks.digest import (
-    BACKLOG_ACTION,
     change,
     digest_blocks,
     digest_text,
@@ -73,7 +73,7 @@ def test_figures_and_their_changes_are_shown():
     assert "<https://acme.slack.com/archives/C1/p1|Case #7> 🔥" in text and "Case #9 · waiting" in text
     [actions] = [b for b in blocks if isinstance(b, ActionsBlock)]
     button = actions.to_dict()["elements"][0]
-    assert button["action_id"] == BACKLOG_ACTION and button["url"] == "https://acme.slack.com/archives/C1/p1"
+    assert button["action_id"] == ids.DIGEST_BACKLOG and button["url"] == "https://acme.slack.com/archives/C1/p1"
     assert digest_text(busy(), title="Daily digest", period_label="Thu 15 Jan 2026").startswith("Daily digest — Thu 15 Jan 2026: 12 opened")
 
 

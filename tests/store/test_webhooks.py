@@ -229,6 +229,26 @@ def test_retries_wait_for_their_time_and_paused_webhooks_are_not_sent(engine):
     assert again.attempt == 2
 
 
+def test_failed_deliveries_can_be_queued_again_once(engine):
+    hook = add(engine)
+    open_case(engine)
+    enqueue(engine)
+    with session_scope(engine) as session:
+        [c] = store.claim_due(session=session, now=NOW, limit=10, lease=LEASE)
+        store.record_attempt(session=session, claimed=c, now=NOW, status_code=410, error="HTTP 410",
+                             delivered=False, retry_at=None)
+    with session_scope(engine) as session:
+        assert store.claim_due(session=session, now=NOW + timedelta(days=1), limit=10, lease=LEASE) == []
+        assert store.retry_failed(session=session, webhook_id=hook.id, now=NOW + timedelta(days=1)) == 1
+    with session_scope(engine) as session:
+        [again] = store.claim_due(session=session, now=NOW + timedelta(days=1), limit=10, lease=LEASE)
+        assert store.retry_failed(session=session, webhook_id=hook.id, now=NOW) == 0  # pending, not failed
+    assert (again.delivery_id, again.attempt) == (c.delivery_id, 2)
+    with session_scope(engine) as session:
+        with pytest.raises(store.WebhookNotFound):
+            store.retry_failed(session=session, webhook_id=hook.id + 99, now=NOW)
+
+
 def test_test_pings_summaries_and_removal(engine):
     hook = add(engine)
     other = add(engine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -64,8 +65,8 @@ def register(app: App, deps: Deps) -> None:
         ack()
         open_modal(body, client, modals.note_modal)
 
-    @app.action(ids.OPEN_POST)
-    def open_post_clicked(ack: Ack) -> None:
+    @app.action(re.compile(f"^({ids.OPEN_POST}|{ids.DIGEST_BACKLOG})$"))
+    def link_clicked(ack: Ack) -> None:
         ack()  # a link button: Slack opens the URL; the click still needs an answer
 
     @app.action(ids.MENU)

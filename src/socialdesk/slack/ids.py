@@ -62,6 +62,7 @@ HOME_DIGEST_REMOVE = "home_digest_remove"
 DIGEST_MODAL = "digest_modal"
 WEBHOOK_TEST = "webhook_test"  # value: the webhook id; handled in listeners/webhooks.py
 HOME_REFRESH = "home_refresh"
+DIGEST_BACKLOG = "digest_backlog"  # a link button in digests: to the oldest waiting card
 # Inputs of the rule editor and the digest schedule modal (block id = action id).
 RULE_QUERY_INPUT = "rule_query"
 RULE_CHANNEL_INPUT = "rule_channel"

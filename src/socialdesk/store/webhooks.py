@@ -294,6 +294,22 @@ def defer(*, session: Session, delivery_ids: Sequence[int], until: datetime) -> 
         )
 
 
+def retry_failed(*, session: Session, webhook_id: int, now: datetime) -> int:
+    """Put the webhook's failed deliveries back in the queue, due now; returns how many.
+
+    Each gets one more attempt (its count goes on, so a receiver still down fails it again
+    at once instead of starting hours of backoff); the body and delivery id are unchanged,
+    so a receiver that got it after all dedupes it.
+    """
+    get_webhook(session=session, webhook_id=webhook_id)
+    result = session.execute(
+        update(WebhookDeliveryRow)
+        .where(WebhookDeliveryRow.webhook_id == webhook_id, WebhookDeliveryRow.status == FAILED)
+        .values(status=PENDING, next_attempt_at=now, lease_until=None)
+    )
+    return result.rowcount
+
+
 # --- the delivery log ---
 
 

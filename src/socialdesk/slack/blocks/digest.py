@@ -21,10 +21,10 @@ from slack_sdk.models.blocks import (
 )
 
 from socialdesk.slack.blocks.card import slack_date
+from socialdesk.slack import ids
 from socialdesk.slack.text import escape, link, plain_cut
 from socialdesk.store.figures import Figures, Spread
 
-BACKLOG_ACTION = "digest_backlog"  # TODO(lead): move to slack/ids.py as ids.DIGEST_BACKLOG
 SECTION_TEXT_LIMIT = 3000
 FIELD_TEXT_LIMIT = 2000
 HEADER_LIMIT = 150
@@ -167,7 +167,7 @@ def digest_blocks(
     if url:
         blocks.append(
             ActionsBlock(
-                elements=[ButtonElement(text="Open the backlog", action_id=BACKLOG_ACTION, url=url, style="primary")]
+                elements=[ButtonElement(text="Open the backlog", action_id=ids.DIGEST_BACKLOG, url=url, style="primary")]
             )
         )
     assert len(blocks) <= MAX_BLOCKS
