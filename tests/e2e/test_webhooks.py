@@ -125,6 +125,7 @@ def test_admins_list_and_test_webhooks_from_slack(app, slack_emulator, slack_pro
                                     "Signing secret — shown only this once")
     plain_http = social(app, emu, "mia", channel, "webhooks add http://crm.example.com/hook")["text"]
     assert plain_http.startswith("use https://") and "Usage:" in plain_http
+    assert social(app, emu, "mia", channel, "webhooks retry 2")["text"] == "Webhook 2 has no failed deliveries."
     assert social(app, emu, "mia", channel, "webhooks pause 2")["text"].startswith("Webhook 2 paused")
     assert "⏸ paused" in social(app, emu, "mia", channel, "webhooks")["blocks"][2]["text"]["text"]
     assert social(app, emu, "mia", channel, "webhooks resume 2")["text"].startswith("Webhook 2 resumed")

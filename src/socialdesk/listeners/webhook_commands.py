@@ -19,14 +19,16 @@ from socialdesk.store.db import session_scope
 log = logging.getLogger(__name__)
 
 HELP = (
-    "• `/social webhooks` — (admins) the webhooks that send case events to a CRM, with their last delivery\n"
-    "• `/social webhooks test <id>` — (admins) send a test ping now and hear how it went\n"
-    "• `/social webhooks add <https url> [case.opened,case.resolved]` — (admins) add one; its signing secret "
-    "is shown once\n"
-    "• `/social webhooks log|pause|resume|remove <id>` — (admins) recent deliveries; stop, restart or delete one\n"
+    "• `/social webhooks` — the webhooks that send case events to a CRM, with their last delivery (admins)\n"
+    "• `/social webhooks test <id>` — send a test ping now and hear how it went (admins)\n"
+    "• `/social webhooks add <https url> [case.opened,case.resolved]` — add one; its signing secret "
+    "is shown once (admins)\n"
+    "• `/social webhooks log|retry|pause|resume|remove <id>` — recent deliveries; send the failed ones again; "
+    "stop, restart or delete one (admins)\n"
 )
 USAGE = ("Usage: `/social webhooks [list]`, `/social webhooks test <id>`, `/social webhooks log <id>`, "
-         "`/social webhooks add <https url> [events]`, `/social webhooks pause|resume|remove <id>`.")
+         "`/social webhooks retry <id>`, `/social webhooks add <https url> [events]`, "
+         "`/social webhooks pause|resume|remove <id>`.")
 NOT_ADMIN = ("Only socialdesk admins can manage webhooks: they send case data out of Slack. Ask a workspace admin, "
              "or someone listed in SOCIALDESK_ADMINS, to do it or to add you there.")
 LOG_LIMIT = 10
@@ -58,6 +60,13 @@ def run(deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], 
             with session_scope(deps.engine) as session:
                 rows = store.deliveries(session=session, webhook_id=webhook_id, limit=LOG_LIMIT)
             return delivery_log_reply(webhook_id, rows)
+        if verb == "retry":
+            with session_scope(deps.engine) as session:
+                count = store.retry_failed(session=session, webhook_id=webhook_id, now=deps.clock())
+            if not count:
+                return plain(f"Webhook {webhook_id} has no failed deliveries.")
+            return plain(f"Webhook {webhook_id}: {count} failed deliver{'y' if count == 1 else 'ies'} queued again; "
+                         f"`/social webhooks log {webhook_id}` shows how it goes.")
         if verb in ("pause", "resume"):
             with session_scope(deps.engine) as session:
                 store.set_active(session=session, webhook_id=webhook_id, active=verb == "resume")
