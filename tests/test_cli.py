@@ -39,6 +39,24 @@ def test_rules_lifecycle(env):
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_rule_can_have_its_own_first_response_targets(env):
+    added = run("rules", "add", "--network", "x", "--query", "acme vip", "--channel", "C0123ABCD",
+                "--sla", "high=15m, normal=1h", env=env)
+    assert added.returncode == 0, added.stderr
+    assert "SLA: high=15m,normal=1h" in run("rules", "list", env=env).stdout
+    assert run("rules", "sla", "1", "low=1d", env=env).stdout.strip() == "rule 1: first-response targets low=1d"
+    default = run("rules", "sla", "1", "default", env=env)
+    assert default.stdout.strip() == "rule 1: first-response targets from SOCIALDESK_SLA_TARGETS"
+    assert "SLA:" not in run("rules", "list", env=env).stdout
+    bad = run("rules", "sla", "1", "vip=5m", env=env)
+    assert bad.returncode == 2 and bad.stderr.strip() == "socialdesk: --sla: unknown priority 'vip'; use high, normal, low"
+    worse = run("rules", "add", "--network", "x", "--query", "acme", "--channel", "C0123ABCD", "--sla", "high=soon",
+                env=env)
+    assert worse.returncode == 2 and "is not a duration like 30m" in worse.stderr
+    assert run("rules", "sla", "9", "high=5m", env=env).returncode == 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_user_errors_are_one_line_with_exit_code_2(env):
     too_long = run("rules", "add", "--network", "x", "--query", "q" * 513, "--channel", "C0123ABCD", env=env)
     assert too_long.returncode == 2

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from socialdesk.domain import Author, Network, Post
-from socialdesk.rules import Filters, RuleInvalid, rejection, validate
+from socialdesk.rules import Filters, RuleInvalid, parse_rule_sla, rejection, validate
 
 
 def make_post(*, handle="customer", repost=False, lang="en") -> Post:
@@ -49,3 +49,23 @@ def test_language_filter():
     assert rejection(make_post(lang="de"), Filters(lang="en")) == "language de"
     assert rejection(make_post(lang="en"), Filters(lang="en")) is None
     assert rejection(make_post(lang="de"), Filters()) is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("high=15m, normal=1h", "high=15m,normal=1h"),
+    ("LOW = 1d", "low=1d"),
+    ("", None), ("  default ", None), (None, None),
+])
+def test_a_rules_sla_is_normalized(text, expected):
+    assert parse_rule_sla(text) == expected
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("vip=5m", "unknown priority 'vip'"),
+    ("high=soon", "is not a duration"),
+    ("high=5m,high=6m", "given twice"),
+    ("high", "should look like priority=duration"),
+])
+def test_a_bad_rule_sla_says_what_to_fix(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_rule_sla(text)

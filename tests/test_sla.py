@@ -22,6 +22,7 @@ class Case:
     priority: str = "normal"
     status: str = "new"
     first_response_at: datetime | None = None
+    rule_id: int | None = None
 
 
 def berlin(*args: int) -> datetime:
@@ -125,3 +126,16 @@ def test_at_risk_follows_business_hours():
 def test_bad_business_hours_are_refused(text):
     with pytest.raises(ValueError):
         BusinessHours.parse(text)
+
+
+def test_a_rules_own_targets_win_for_its_cases_and_the_rest_fall_back():
+    policy = Policy({"high": timedelta(minutes=30), "normal": timedelta(hours=2)}).with_rule_targets(
+        {7: "high=10m,low=1d"})
+    opened = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    assert deadline(opened, "high", policy, 7) == opened + timedelta(minutes=10)
+    assert deadline(opened, "normal", policy, 7) == opened + timedelta(hours=2)  # not in the rule's: the team's
+    assert deadline(opened, "low", policy, 7) == opened + timedelta(days=1)
+    assert deadline(opened, "low", policy, 8) is None and deadline(opened, "high", policy) == opened + timedelta(minutes=30)
+    assert policy.priorities == {"high", "normal", "low"} and policy.shortest == timedelta(minutes=10)
+    assert state(Case(opened, priority="high", rule_id=7), opened + timedelta(minutes=11), policy) == "breached"
+    assert state(Case(opened, priority="high", rule_id=8), opened + timedelta(minutes=11), policy) == "ok"

@@ -17,8 +17,8 @@ from socialdesk import cli_webhooks
 from socialdesk.config import ConfigError, Settings, load_settings
 from socialdesk.demo import run as demo
 from socialdesk.sandbox import run as sandbox
-from socialdesk.rules import (DEFAULT_POLL_SECONDS, KINDS, Filters, RuleInvalid, parse_keywords, rejection,
-                              validate, validate_schedule)
+from socialdesk.rules import (DEFAULT_POLL_SECONDS, KINDS, Filters, RuleInvalid, parse_keywords, parse_rule_sla,
+                              rejection, validate, validate_schedule)
 from socialdesk.sources.base import SourceError
 from socialdesk.sources.x import XSource
 from socialdesk.sources.x_mentions import lookup_user_id, mentions_query
@@ -67,6 +67,7 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
             raise CliError("--query is required for a search rule (or use --kind mentions)")
         query, what = args.query, repr(args.query)
     validate(args.network, query, args.every, args.channel, kind=args.kind)
+    sla_targets = _rule_sla(args.sla)
     engine = _store(settings)
     with session_scope(engine) as session:
         rule = rule_store.add_rule(
@@ -75,10 +76,27 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
             backfill=args.backfill, kind=args.kind,
             priority_keywords=parse_keywords(args.priority_keywords),
             priority_followers=args.priority_followers,
+            sla_targets=sla_targets,
         )
     print(f"rule {rule.id} added: {args.network} {what} → {args.channel} every {args.every} s")
     if args.network == "x" and not settings.x_bearer_token:
         print("note: SOCIALDESK_X_BEARER_TOKEN is not set; the rule will not poll until it is", file=sys.stderr)
+    return 0
+
+
+def _rule_sla(text: str | None) -> str | None:
+    try:
+        return parse_rule_sla(text)
+    except ValueError as exc:
+        raise CliError(f"--sla: {exc}") from None
+
+
+def cmd_rules_sla(settings: Settings, args: argparse.Namespace) -> int:
+    targets = _rule_sla(args.targets)
+    engine = _store(settings)
+    with session_scope(engine) as session:
+        rule_store.set_sla_targets(session=session, rule_id=args.id, sla_targets=targets)
+    print(f"rule {args.id}: first-response targets {targets or 'from SOCIALDESK_SLA_TARGETS'}")
     return 0
 
 
@@ -114,6 +132,8 @@ def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
     for r in rules:
         success = r.last_success_at.strftime("%Y-%m-%d %H:%M:%S") if r.last_success_at else "never"
         print(f"{r.id:>4}  {r.network:7}  {r.channel_id:11}  {r.every_seconds:>5}s  {'paused' if r.paused else 'active':6}  {success:20}  {r.query}")
+        if r.sla_targets:
+            print(f"{'':>4}  SLA: {r.sla_targets}")
         if r.last_error:
             print(f"{'':>4}  last error: {r.last_error}")
     return 0
@@ -204,6 +224,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="comma-separated words or phrases that make a post high priority, e.g. 'refund,lawsuit'")
     add.add_argument("--priority-followers", type=int, metavar="N",
                      help="posts by accounts with at least N followers are high priority")
+    add.add_argument("--sla", metavar="TARGETS",
+                     help="first-response targets for this rule's cases, e.g. 'high=15m,normal=1h' "
+                          "(priorities left out use SOCIALDESK_SLA_TARGETS)")
     add.add_argument("--backfill", action="store_true",
                      help="open cases for every match X still has (recent search: 7 days), not just the newest page")
     add.set_defaults(func=cmd_rules_add)
@@ -212,6 +235,10 @@ def _parser() -> argparse.ArgumentParser:
         p = rules.add_parser(name, help=f"{name} a saved search")
         p.add_argument("id", type=int)
         p.set_defaults(func=lambda s, a, paused=paused: _set_paused(s, a.id, paused))
+    sla = rules.add_parser("sla", help="set a saved search's own first-response targets")
+    sla.add_argument("id", type=int)
+    sla.add_argument("targets", help="e.g. 'high=15m,normal=1h', or 'default' for SOCIALDESK_SLA_TARGETS")
+    sla.set_defaults(func=cmd_rules_sla)
     remove = rules.add_parser("remove", help="delete a saved search (its cases stay)")
     remove.add_argument("id", type=int)
     remove.set_defaults(func=cmd_rules_remove)

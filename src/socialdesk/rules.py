@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass
 
 from socialdesk.domain import Network, Post
+from socialdesk.sla import parse_targets
+
+RULE_SLA_PRIORITIES = ("high", "normal", "low")
 
 MAX_QUERY_LENGTH = {Network.X: 512}
 MIN_POLL_SECONDS = 5
@@ -68,3 +71,20 @@ def rejection(post: Post, filters: Filters) -> str | None:
     if filters.lang and post.lang and post.lang != filters.lang:
         return f"language {post.lang}"
     return None
+
+
+def parse_rule_sla(text: str | None) -> str | None:
+    """A rule's own SLA targets, normalized ("high=15m, normal=1h" → "high=15m,normal=1h").
+
+    Empty or "default" means the global SOCIALDESK_SLA_TARGETS. Raises ValueError with a
+    message fit for a person.
+    """
+    text = (text or "").strip()
+    if not text or text.lower() == "default":
+        return None
+    targets = parse_targets(text)
+    unknown = sorted(set(targets) - set(RULE_SLA_PRIORITIES))
+    if unknown:
+        raise ValueError(f"unknown priority {unknown[0]!r}; use {', '.join(RULE_SLA_PRIORITIES)}")
+    return ",".join(f"{name}={part.split('=', 1)[1].strip()}" for name, part in
+                    zip(targets, (p for p in text.replace(";", ",").split(",") if p.strip())))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -152,9 +152,27 @@ class Policy:
     targets: Mapping[str, timedelta]
     at_risk: float = 0.75  # fraction of the target after which the case is "at risk"
     business_hours: BusinessHours | None = None
+    # Per-rule targets (rule id -> priority -> target), over `targets` for that rule's cases.
+    rule_targets: Mapping[int, Mapping[str, timedelta]] = field(default_factory=dict)
 
-    def target(self, priority: str) -> timedelta | None:
-        return self.targets.get(priority)
+    def target(self, priority: str, rule_id: int | None = None) -> timedelta | None:
+        own = self.rule_targets.get(rule_id, {}) if rule_id is not None else {}
+        return own.get(priority, self.targets.get(priority))
+
+    def with_rule_targets(self, specs: Mapping[int, str]) -> Policy:
+        """This policy with the rules' own targets (rule id -> "high=15m,normal=1h")."""
+        return replace(self, rule_targets={rid: parse_targets(spec) for rid, spec in specs.items()})
+
+    @property
+    def priorities(self) -> set[str]:
+        """Every priority that has a target somewhere."""
+        return set(self.targets).union(*(t.keys() for t in self.rule_targets.values()))
+
+    @property
+    def shortest(self) -> timedelta | None:
+        """The shortest target anywhere: nothing opened less than its at-risk share ago can be due."""
+        every = [*self.targets.values(), *(v for t in self.rule_targets.values() for v in t.values())]
+        return min(every) if every else None
 
     def _after(self, start: datetime, duration: timedelta) -> datetime:
         start = start.astimezone(UTC)
@@ -167,15 +185,15 @@ class Policy:
         return max(due - now, timedelta(0))
 
 
-def deadline(opened_at: datetime, priority: str, policy: Policy) -> datetime | None:
+def deadline(opened_at: datetime, priority: str, policy: Policy, rule_id: int | None = None) -> datetime | None:
     """When the first reply is due; None for a priority without a target."""
-    target = policy.target(priority)
+    target = policy.target(priority, rule_id)
     return None if target is None else policy._after(opened_at, target)
 
 
-def at_risk_from(opened_at: datetime, priority: str, policy: Policy) -> datetime | None:
+def at_risk_from(opened_at: datetime, priority: str, policy: Policy, rule_id: int | None = None) -> datetime | None:
     """When the case becomes "at risk" (the policy's fraction of the target elapsed)."""
-    target = policy.target(priority)
+    target = policy.target(priority, rule_id)
     return None if target is None else policy._after(opened_at, target * policy.at_risk)
 
 
@@ -187,7 +205,7 @@ def state(case: Any, now: datetime, policy: Policy) -> State:
     waiting past the deadline (or a breach was already recorded); "at_risk": waiting
     and past the at-risk point; "ok": waiting, with time left.
     """
-    due = deadline(case.opened_at, case.priority, policy)
+    due = deadline(case.opened_at, case.priority, policy, getattr(case, "rule_id", None))
     if due is None:
         return "met"
     first = case.first_response_at
@@ -198,5 +216,5 @@ def state(case: Any, now: datetime, policy: Policy) -> State:
         return "breached" if getattr(case, "sla_breached_at", None) else "met"
     if now >= due:
         return "breached"
-    risk = at_risk_from(case.opened_at, case.priority, policy)
+    risk = at_risk_from(case.opened_at, case.priority, policy, getattr(case, "rule_id", None))
     return "at_risk" if risk is not None and now >= risk else "ok"

@@ -152,8 +152,9 @@ def test_admin_pauses_and_edits_a_rule_from_home_and_others_are_refused(app, sla
                               if c.response.get("ok")], timeout=10, what="the rule modal")[-1]
     assert modal["callback_id"] == ids.RULE_MODAL
 
-    def values(every: str, query: str = "acme phone -is:retweet") -> dict:
+    def values(every: str, query: str = "acme phone -is:retweet", sla: str = "high=15m") -> dict:
         return {
+            ids.RULE_SLA_INPUT: {ids.RULE_SLA_INPUT: {"type": "plain_text_input", "value": sla}},
             ids.RULE_QUERY_INPUT: {ids.RULE_QUERY_INPUT: {"type": "plain_text_input", "value": query}},
             ids.RULE_CHANNEL_INPUT: {ids.RULE_CHANNEL_INPUT: {"type": "conversations_select",
                                                               "selected_conversation": channel}},
@@ -173,6 +174,8 @@ def test_admin_pauses_and_edits_a_rule_from_home_and_others_are_refused(app, sla
     assert bad["response_action"] == "errors" and "minimum is 5 seconds" in bad["errors"][ids.RULE_EVERY_INPUT]
     too_long = submit("mia", values("60", "a" * 513))
     assert "513 characters" in too_long["errors"][ids.RULE_QUERY_INPUT]
+    bad_sla = submit("mia", values("60", sla="vip=5m"))
+    assert "unknown priority 'vip'" in bad_sla["errors"][ids.RULE_SLA_INPUT]
     assert submit("alice", values("60"))["response_action"] == "errors"  # not an admin
     assert rule_row(db_url, 1).every_seconds == 300
 
@@ -181,7 +184,9 @@ def test_admin_pauses_and_edits_a_rule_from_home_and_others_are_refused(app, sla
     saved = wait_for(lambda: rule_row(db_url, 1).every_seconds == 120 and rule_row(db_url, 1), timeout=10,
                      what="the rule saved")
     assert saved.query == "acme phone -is:retweet" and saved.priority_keywords == ["refund", "lawsuit"]
-    assert "every 120 s" in texts(next_home(slack_proxy, mia, before))
+    assert saved.sla_targets == "high=15m"
+    home_text = texts(next_home(slack_proxy, mia, before))
+    assert "every 120 s" in home_text and "First-response targets: high=15m" in home_text
 
 
 def test_admin_adds_and_removes_a_digest_from_home(app, slack_emulator, slack_proxy, db_url):

@@ -10,6 +10,7 @@ import pytest
 from socialdesk.domain import EventKind
 from socialdesk.sla import Policy
 from socialdesk.store import cases, ingest, lifecycle
+from socialdesk.store import rules as rule_store
 from socialdesk.store import sla as sla_store
 from socialdesk.store.db import session_scope
 from tests.support.factories import x_post
@@ -18,9 +19,9 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 POLICY = Policy({"high": timedelta(minutes=30), "normal": timedelta(hours=2)}, at_risk=0.75)
 
 
-def open_case(engine, *, priority="normal", card=True, opened=NOW) -> int:
+def open_case(engine, *, priority="normal", card=True, opened=NOW, rule_id=None) -> int:
     with session_scope(engine) as session:
-        [cid] = ingest.store_posts(session=session, posts=[x_post()], rule_id=None, channel_id="C1", now=opened)
+        [cid] = ingest.store_posts(session=session, posts=[x_post()], rule_id=rule_id, channel_id="C1", now=opened)
         if card:
             cases.record_card(session=session, case_id=cid, message_ts=f"1700000000.{cid:06d}", now=opened)
         cases.get_case(session=session, case_id=cid).priority = priority
@@ -49,6 +50,24 @@ def test_due_nudges_follow_the_clock(engine):
     assert due(engine, NOW + timedelta(minutes=25)) == {(high, "at_risk")}
     assert due(engine, NOW + timedelta(minutes=95)) == {(high, "breached"), (normal, "at_risk")}
     assert no_card not in {c for c, _ in due(engine, NOW + timedelta(hours=5))}  # no thread to nudge in yet
+
+
+def test_a_rules_own_targets_time_its_cases(engine):
+    with session_scope(engine) as session:
+        vip = rule_store.add_rule(session=session, network="x", query="acme vip", channel_id="C1", every_seconds=60,
+                                  lang=None, include_reposts=False, now=NOW, sla_targets="normal=20m").id
+    fast, usual = open_case(engine, rule_id=vip), open_case(engine)
+    assert due(engine, NOW + timedelta(minutes=16)) == {(fast, "at_risk")}  # 75 % of 20 min
+    assert due(engine, NOW + timedelta(minutes=21)) == {(fast, "breached")}
+    with session_scope(engine) as session:
+        [nudge] = sla_store.due_nudges(session=session, now=NOW + timedelta(minutes=21), policy=POLICY)
+        assert (nudge.due, nudge.target) == (NOW + timedelta(minutes=20), timedelta(minutes=20))
+        assert cases.case_view(session=session, case_id=fast, policy=POLICY).sla_due == NOW + timedelta(minutes=20)
+        assert cases.case_view(session=session, case_id=usual, policy=POLICY).sla_due == NOW + timedelta(hours=2)
+        [at_risk] = sla_store.at_risk(session=session, now=NOW + timedelta(minutes=21), policy=POLICY)
+        assert at_risk.case_id == fast and at_risk.state == "breached"
+        rule_store.set_sla_targets(session=session, rule_id=vip, sla_targets=None)  # back to the team's
+    assert due(engine, NOW + timedelta(minutes=21)) == set()
 
 
 def test_answered_and_closed_cases_get_no_nudge(engine):

@@ -39,11 +39,6 @@ def _minutes(delta: timedelta) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def _target(policy: sla.Policy, priority: str) -> str:
-    target = policy.target(priority)
-    return _minutes(target) if target is not None else "?"
-
-
 class SlaSweep:
     def __init__(self, *, engine: Engine, slack: WebClient, clock: Callable[[], datetime], policy: sla.Policy,
                  lead: str | None = None) -> None:
@@ -108,7 +103,7 @@ class SlaSweep:
 
     def _breached(self, n: sla_store.Nudge, now: datetime) -> None:
         due = slack_date(n.due, DUE_FORMAT, "%Y-%m-%d %H:%M UTC")
-        target = _target(self._policy, n.priority)
+        target = _minutes(n.target)
         who = f" <@{n.assignee}>" if n.assignee else ""
         text = f"🚨 SLA breached: no first response within {target} ({n.priority} priority, was due {due}){who}"
         self._post("breach notice", n.case_id, channel=n.channel_id, thread_ts=n.message_ts, text=text)

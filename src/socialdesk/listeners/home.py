@@ -98,6 +98,11 @@ def rule_errors(view: dict[str, Any], rule: Any) -> tuple[dict[str, str], dict[s
     elif every < rule_rules.MIN_POLL_SECONDS:
         errors[ids.RULE_EVERY_INPUT] = (f"{every} s is too often; the minimum is {rule_rules.MIN_POLL_SECONDS} "
                                         "seconds.")
+    try:
+        sla_targets = rule_rules.parse_rule_sla(_selected(view, ids.RULE_SLA_INPUT, "value"))
+    except ValueError as exc:
+        sla_targets = None
+        errors[ids.RULE_SLA_INPUT] = f"{str(exc)[:200]}. Write targets like high=15m, normal=1h, or leave it empty."
     followers = None
     if followers_text:
         if followers_text.isascii() and followers_text.isdigit() and int(followers_text) < MAX_FOLLOWERS:
@@ -113,7 +118,7 @@ def rule_errors(view: dict[str, Any], rule: Any) -> tuple[dict[str, str], dict[s
                 block = ids.RULE_CHANNEL_INPUT
             errors[block] = str(exc)[:2000]
     values = dict(query=query, channel_id=channel, every_seconds=every or 0, priority_keywords=keywords,
-                  priority_followers=followers)
+                  priority_followers=followers, sla_targets=sla_targets)
     return errors, values
 
 

@@ -24,24 +24,26 @@ log = logging.getLogger(__name__)
 
 HELP = (
     "• `/social rules` — the saved searches: query, channel, interval, state and last error\n"
-    "• `/social rules add <query> [channel:#chan] [every:60] [kind:mentions]` — a new saved search whose "
+    "• `/social rules add <query> [channel:#chan] [every:60] [kind:mentions] [sla:high=15m,normal=1h]` — "
+    "a new saved search whose "
     "cards go to this channel unless `channel:` says otherwise (admins)\n"
     "• `/social rules pause|resume|remove <id>` — stop, restart or delete a saved search; its cases stay (admins)\n"
 )
 USAGE = {
-    "add": "Usage: `/social rules add <query> [channel:#chan] [every:60] [kind:mentions]`, "
+    "add": "Usage: `/social rules add <query> [channel:#chan] [every:60] [kind:mentions] [sla:high=15m,normal=1h]`, "
            "e.g. `/social rules add @acme OR \"acme phone\" every:120`.",
     "id": "Usage: `/social rules {verb} <id>`, e.g. `/social rules {verb} 3` (`/social rules` shows the ids).",
-    "rules": "Usage: `/social rules`, `/social rules add <query> [channel:#chan] [every:60] [kind:mentions]`, "
+    "rules": "Usage: `/social rules`, "
+             "`/social rules add <query> [channel:#chan] [every:60] [kind:mentions] [sla:high=15m,normal=1h]`, "
              "`/social rules pause|resume|remove <id>`.",
 }
 NOT_ADMIN = ("Only socialdesk admins can add, pause, resume or remove rules. Ask a workspace admin, or someone "
              "listed in SOCIALDESK_ADMINS, to do it or to add you there.")
-OPTION = re.compile(r"(?<!\S)(channel|every|kind):(\S*)", re.IGNORECASE)
+OPTION = re.compile(r"(?<!\S)(channel|every|kind|sla):(\S*)", re.IGNORECASE)
 CHANNEL_LINK = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 MAX_RULE_ID = 2**31 - 1
-EXAMPLE = {"channel": "#social-care", "every": "60", "kind": "mentions"}
+EXAMPLE = {"channel": "#social-care", "every": "60", "kind": "mentions", "sla": "high=15m,normal=1h"}
 CHANNEL_PAGES = 5  # conversations.list pages (1000 each) searched for a #name
 
 
@@ -122,6 +124,10 @@ def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: 
         if not target:
             raise Malformed("I don't know which channel this was typed in: add `channel:#name`.")
         network = rule_rules.validate("x", query, int(every), target, kind=kind).value
+        try:
+            sla_targets = rule_rules.parse_rule_sla(options.get("sla"))
+        except ValueError as exc:
+            raise Malformed(f"`sla:` {escape(str(exc)[:200])}.") from None
     except Malformed as exc:
         return plain(f"{exc}\n{USAGE['add']}")
     except rule_rules.RuleInvalid as exc:
@@ -129,10 +135,12 @@ def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: 
     with session_scope(deps.engine) as session:
         rule = rule_store.add_rule(session=session, network=network, query=query, channel_id=target,
                                    every_seconds=int(every), lang=None, include_reposts=False, now=deps.clock(),
-                                   kind=kind)
+                                   kind=kind, sla_targets=sla_targets)
         rule_id = rule.id
     log.info("rule %s added by %s from Slack", rule_id, user_id)
-    lines = [f"Rule {rule_id} added: {network} {kind} `{escape(query)}` → {channel_mention(target)} every {every} s.",
+    sla_line = f" First-response targets: {escape(sla_targets)}." if sla_targets else ""
+    lines = [f"Rule {rule_id} added: {network} {kind} `{escape(query)}` → {channel_mention(target)} every {every} s."
+             + sla_line,
              f"Cards appear in {channel_mention(target)} once @socialdesk is a member there "
              "(`/invite @socialdesk`)."]
     settings = deps.settings

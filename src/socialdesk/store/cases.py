@@ -78,17 +78,23 @@ def case_view(*, session: Session, case_id: int, policy: sla.Policy | None = Non
         replying_user=case.replying_user,
         first_response_at=case.first_response_at,
         updated_at=case.updated_at,
-        sla_due=_sla_due(case, policy),
+        sla_due=_sla_due(session, case, policy),
         faq_entry_id=_active_faq_entry(session, case_id),
         post_removed=post_row.removed_reason,
         sla_state="breached" if case.sla_breached_at else "at_risk" if case.sla_at_risk_at else None,
     )
 
 
-def _sla_due(case: CaseRow, policy: sla.Policy | None) -> datetime | None:
+def _sla_due(session: Session, case: CaseRow, policy: sla.Policy | None) -> datetime | None:
     if policy is None or case.first_response_at is not None or case.status not in sla.OPEN_STATUSES:
         return None
-    return sla.deadline(case.opened_at, case.priority, policy)
+    rule = session.get(RuleRow, case.rule_id) if case.rule_id is not None else None
+    if rule is not None and rule.sla_targets:
+        try:
+            policy = policy.with_rule_targets({rule.id: rule.sla_targets})  # type: ignore[dict-item]
+        except ValueError:
+            pass  # validated when set; a hand-edited row falls back to the global targets
+    return sla.deadline(case.opened_at, case.priority, policy, case.rule_id)
 
 
 def _active_faq_entry(session: Session, case_id: int) -> int | None:

@@ -42,6 +42,9 @@ class RuleRow(SQLModel, table=True):
     # Triage: a post matching one of these words, or from an account this big, is high priority.
     priority_keywords: list[str] | None = Field(default=None, sa_column=Column(JSON))
     priority_followers: int | None = None
+    # First-response targets for this rule's cases ("high=15m,normal=1h"); priorities left
+    # out, or no value at all, use SOCIALDESK_SLA_TARGETS.
+    sla_targets: str | None = Field(default=None, max_length=200)
     # Polling state ("cursor"): advanced in the same transaction that stores a page.
     cursor: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     last_polled_at: datetime | None = None

@@ -31,9 +31,11 @@ def add_rule(
     kind: str = "search",
     priority_keywords: list[str] | None = None,
     priority_followers: int | None = None,
+    sla_targets: str | None = None,
 ) -> RuleRow:
     """A new rule starts from the newest page (cursor None); `backfill` walks every page instead."""
     rule = RuleRow(
+        sla_targets=sla_targets or None,
         network=network,
         kind=kind,
         priority_keywords=priority_keywords or None,
@@ -78,6 +80,7 @@ def update_rule(
     every_seconds: int,
     priority_keywords: list[str] | None,
     priority_followers: int | None,
+    sla_targets: str | None = None,
 ) -> RuleRow:
     """Change what an existing rule searches and where its cards go; its cursor and history stay."""
     rule = get_rule(session=session, rule_id=rule_id)
@@ -86,6 +89,16 @@ def update_rule(
     rule.every_seconds = every_seconds
     rule.priority_keywords = priority_keywords or None
     rule.priority_followers = priority_followers
+    rule.sla_targets = sla_targets or None
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def set_sla_targets(*, session: Session, rule_id: int, sla_targets: str | None) -> RuleRow:
+    """The rule's own first-response targets ("high=15m,normal=1h"), or None for the global ones."""
+    rule = get_rule(session=session, rule_id=rule_id)
+    rule.sla_targets = sla_targets or None
     session.add(rule)
     session.flush()
     return rule

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import update
@@ -16,13 +16,33 @@ from sqlmodel import Session, select
 from socialdesk import sla
 from socialdesk.domain import CaseStatus, EventKind
 from socialdesk.store.events import record_event
-from socialdesk.store.models import CaseRow
+from socialdesk.store.models import CaseRow, RuleRow
 
 Which = Literal["at_risk", "breached"]
 WAITING = [CaseStatus.NEW.value, CaseStatus.REOPENED.value, CaseStatus.CLAIMED.value]  # "replied" has a response
 _COLUMN = {"at_risk": CaseRow.sla_at_risk_at, "breached": CaseRow.sla_breached_at}
 _EVENT = {"at_risk": EventKind.SLA_AT_RISK, "breached": EventKind.SLA_BREACHED}
 LIMIT = 500
+
+
+def with_rule_targets(*, session: Session, policy: sla.Policy) -> sla.Policy:
+    """`policy` plus the rules' own first-response targets (rules.sla_targets), read now."""
+    specs = {rid: spec for rid, spec in session.exec(
+        select(RuleRow.id, RuleRow.sla_targets).where(RuleRow.sla_targets.is_not(None))).all() if spec}
+    if not specs:
+        return policy
+    try:
+        return policy.with_rule_targets(specs)
+    except ValueError:  # validated when set; a hand-edited row must not stop every SLA
+        return policy.with_rule_targets({rid: spec for rid, spec in specs.items() if _valid(spec)})
+
+
+def _valid(spec: str) -> bool:
+    try:
+        sla.parse_targets(spec)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -37,6 +57,7 @@ class Nudge:
     assignee: str | None
     opened_at: datetime
     due: datetime
+    target: timedelta
 
 
 def due_nudges(*, session: Session, now: datetime, policy: sla.Policy, limit: int = LIMIT) -> list[Nudge]:
@@ -44,11 +65,12 @@ def due_nudges(*, session: Session, now: datetime, policy: sla.Policy, limit: in
 
     A case found already past its deadline gets only the breach (no late "at risk").
     """
-    targets = [t for t in policy.targets.values()]
-    if not targets:
+    policy = with_rule_targets(session=session, policy=policy)
+    shortest = policy.shortest
+    if shortest is None:
         return []
     # Working time never runs faster than the wall clock: nothing opened after this can be due yet.
-    newest = now - min(targets) * policy.at_risk
+    newest = now - shortest * policy.at_risk
     rows = session.exec(
         select(CaseRow)
         .where(
@@ -57,7 +79,7 @@ def due_nudges(*, session: Session, now: datetime, policy: sla.Policy, limit: in
             CaseRow.message_ts.is_not(None),
             CaseRow.sla_breached_at.is_(None),
             CaseRow.opened_at <= newest,
-            CaseRow.priority.in_(list(policy.targets)),
+            CaseRow.priority.in_(sorted(policy.priorities)),
         )
         .order_by(CaseRow.opened_at, CaseRow.id)
         .limit(limit)
@@ -71,10 +93,12 @@ def due_nudges(*, session: Session, now: datetime, policy: sla.Policy, limit: in
             which = "at_risk"
         else:
             continue
-        due = sla.deadline(case.opened_at, case.priority, policy)
-        assert due is not None and case.id is not None and case.message_ts is not None
+        due = sla.deadline(case.opened_at, case.priority, policy, case.rule_id)
+        target = policy.target(case.priority, case.rule_id)
+        assert due is not None and target is not None and case.id is not None and case.message_ts is not None
         nudges.append(Nudge(case_id=case.id, which=which, channel_id=case.channel_id, message_ts=case.message_ts,
-                            priority=case.priority, assignee=case.assignee, opened_at=case.opened_at, due=due))
+                            priority=case.priority, assignee=case.assignee, opened_at=case.opened_at, due=due,
+                            target=target))
     return nudges
 
 
@@ -114,17 +138,18 @@ def at_risk(*, session: Session, now: datetime, policy: sla.Policy, limit: int =
 
     Unlike `due_nudges`, a case stays listed after its nudge went out: it is still at risk.
     """
-    targets = list(policy.targets.values())
-    if not targets:
+    policy = with_rule_targets(session=session, policy=policy)
+    shortest = policy.shortest
+    if shortest is None:
         return []
-    newest = now - min(targets) * policy.at_risk
+    newest = now - shortest * policy.at_risk
     rows = session.exec(
         select(CaseRow)
         .where(
             CaseRow.status.in_(WAITING),
             CaseRow.first_response_at.is_(None),
             CaseRow.opened_at <= newest,
-            CaseRow.priority.in_(list(policy.targets)),
+            CaseRow.priority.in_(sorted(policy.priorities)),
         )
         .order_by(CaseRow.opened_at, CaseRow.id)
         .limit(limit)
@@ -132,7 +157,7 @@ def at_risk(*, session: Session, now: datetime, policy: sla.Policy, limit: int =
     found = []
     for case in rows:
         where = sla.state(case, now, policy)
-        due = sla.deadline(case.opened_at, case.priority, policy)
+        due = sla.deadline(case.opened_at, case.priority, policy, case.rule_id)
         if where not in ("at_risk", "breached") or due is None or case.id is None:
             continue
         found.append(AtRisk(case_id=case.id, state=where, status=case.status, priority=case.priority,

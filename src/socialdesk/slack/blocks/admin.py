@@ -68,6 +68,11 @@ def rule_modal(rule: RuleRow) -> View:
                        initial_value=str(rule.priority_followers) if rule.priority_followers is not None else None,
                        placeholder="10000"),
                    hint="Posts by accounts with at least this many followers open as high priority."),
+        InputBlock(block_id=ids.RULE_SLA_INPUT, label="First-response targets", optional=True,
+                   element=PlainTextInputElement(action_id=ids.RULE_SLA_INPUT, max_length=200,
+                                                 initial_value=rule.sla_targets or None,
+                                                 placeholder="high=15m, normal=1h"),
+                   hint="This rule's own SLA per priority; empty: the team's targets (SOCIALDESK_SLA_TARGETS)."),
     ]
     return View(type="modal", callback_id=ids.RULE_MODAL, private_metadata=json.dumps({"rule_id": rule.id}),
                 title=f"Edit rule {rule.id}"[:24], submit="Save", close="Cancel", blocks=blocks)

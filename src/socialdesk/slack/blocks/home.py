@@ -218,6 +218,8 @@ def rule_text(rule: RuleRow) -> str:
     lines = [f"*Rule {rule.id}* · {escape(rule.network)} {kind} · {channel(rule.channel_id)} · "
              f"every {rule.every_seconds} s · {rule_state(rule)}",
              f"`{query}{'…' if cut else ''}`" if query else "_(empty query)_"]
+    if rule.sla_targets:
+        lines.append(f"First-response targets: {escape(rule.sla_targets)}")
     if rule.last_error:
         error, cut = escape_within(" ".join(rule.last_error.split()), ERROR_EXCERPT)
         when = f" ({slack_date(rule.last_error_at, '{date_short} {time}')})" if rule.last_error_at else ""
