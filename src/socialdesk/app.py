@@ -24,7 +24,7 @@ from socialdesk.jobs.digest import DigestScheduler
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.publish import Publisher
 from socialdesk.jobs.retention import periodic_jobs as retention_jobs
-from socialdesk.jobs.scheduler import PeriodicJob, build_scheduler
+from socialdesk.jobs.scheduler import PeriodicJob, RunningJobs, build_scheduler
 from socialdesk.jobs.sla import SlaSweep
 from socialdesk.jobs.webhooks import WebhookSender
 from socialdesk.listeners import actions, commands, events, faq, home, replies, views, webhooks
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 SLACK_PATH = "/slack/events"
 LISTENER_THREADS = 64
 WEBHOOK_SECONDS = 2  # how soon a case event reaches a CRM
+STOP_GRACE_SECONDS = 10.0  # how long a stop waits for running jobs
 
 
 def utc_now() -> datetime:
@@ -61,6 +62,7 @@ class Socialdesk:
     publisher: Publisher
     scheduler: BackgroundScheduler
     sla_sweep: SlaSweep | None = None
+    running_jobs: RunningJobs | None = None
 
     def __post_init__(self) -> None:
         self.slack_handler = SlackRequestHandler(self.bolt, path=SLACK_PATH)
@@ -85,11 +87,22 @@ class Socialdesk:
         start_response(status, [("Content-Type", "application/json")])
         return [json.dumps(body).encode()]
 
-    def close(self) -> None:
+    def close(self, grace: float = STOP_GRACE_SECONDS) -> bool:
+        """Stop the jobs, waiting `grace` seconds for those running; False if some still were.
+
+        Every job is safe to cut off (leases expire, marks are taken before posting), so a
+        stop never waits on one stuck Slack or X call for longer than that.
+        """
+        idle = True
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown(wait=False)
+            if self.running_jobs is not None and not self.running_jobs.wait_idle(grace):
+                idle = False
+                log.warning("%d job(s) still running %g s after the stop; leaving them", self.running_jobs.count,
+                            grace)
         self.http.close()
         self.engine.dispose()
+        return idle
 
 
 def signed_in_handle(x_auth: XUserAuth) -> str | None:
@@ -181,8 +194,9 @@ def build(
     )
     digests = DigestScheduler(engine=engine, slack=slack, clock=clock, tz=settings.tz)
     webhook_sender = WebhookSender(engine=engine, http=http, clock=clock)
+    running_jobs = RunningJobs()
     scheduler = build_scheduler(
-        engine=engine, poller=poller, publisher=publisher, sla_sweep=sla_sweep,
+        engine=engine, poller=poller, publisher=publisher, sla_sweep=sla_sweep, running=running_jobs,
         sla_seconds=settings.sla_check_seconds, syncs=[digests.sync],
         periodic=[
             *retention_jobs(settings, engine=engine, slack=slack, http=http, clock=clock),
@@ -191,5 +205,5 @@ def build(
     )
     return Socialdesk(
         settings=settings, engine=engine, http=http, slack=slack, bolt=bolt,
-        poller=poller, publisher=publisher, scheduler=scheduler, sla_sweep=sla_sweep,
+        poller=poller, publisher=publisher, scheduler=scheduler, sla_sweep=sla_sweep, running_jobs=running_jobs,
     )

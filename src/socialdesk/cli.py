@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import threading
 from collections.abc import Sequence
 
 import httpx
 
-from socialdesk import cli_auth, logs
-from socialdesk import cli_faq
-from socialdesk import cli_export
-from socialdesk import cli_privacy
-from socialdesk import cli_webhooks
+from socialdesk import cli_auth, cli_export, cli_faq, cli_privacy, cli_webhooks, logs
 from socialdesk.config import ConfigError, Settings, load_settings
 from socialdesk.demo import run as demo
 from socialdesk.sandbox import run as sandbox
@@ -38,11 +36,19 @@ def _store(settings: Settings):  # type: ignore[no-untyped-def]
     return engine
 
 
+EXIT_GRACE_SECONDS = 10.0
+
+
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     from socialdesk.app import build
     from socialdesk.server import serve
 
     serve(build(settings))
+    # Listener threads still busy are joined at exit; each is safe to cut off like a kill -9,
+    # so a stopped process never hangs on one stuck Slack call.
+    watchdog = threading.Timer(EXIT_GRACE_SECONDS, os._exit, args=(0,))
+    watchdog.daemon = True
+    watchdog.start()
     return 0
 
 

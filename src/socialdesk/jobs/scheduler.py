@@ -9,10 +9,12 @@ processes): replicas coordinate through leases in the database instead.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -39,6 +41,27 @@ class PeriodicJob:
     seconds: float
 
 
+class RunningJobs:
+    """How many jobs are running now, so a stop can wait for them, but not forever."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def on_event(self, event: JobEvent) -> None:
+        with self._idle:
+            self._count += 1 if event.code == EVENT_JOB_SUBMITTED else -1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count <= 0, timeout=timeout)
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+
 # Called with the scheduler on every sync tick: matches jobs to a table (digest schedules).
 SchedulerSync = Callable[[BackgroundScheduler], None]
 
@@ -52,6 +75,7 @@ def build_scheduler(
     sla_seconds: float = SLA_SECONDS,
     periodic: Sequence[PeriodicJob] = (),
     syncs: Sequence[SchedulerSync] = (),
+    running: RunningJobs | None = None,
 ) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(
         timezone=UTC,
@@ -59,6 +83,8 @@ def build_scheduler(
         job_defaults=JOB_DEFAULTS,
     )
     now = datetime.now(UTC)
+    if running is not None:
+        scheduler.add_listener(running.on_event, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
 
     def sync_rules() -> None:
         """Match the poll jobs to the rules table (added, removed, paused, re-timed)."""
