@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from socialdesk.store.db import make_engine, upgrade
 from tests.support import postgres
 from tests.support import slack_emulator as emulator
 from tests.support.slack_emulator import SlackEmulator
@@ -67,6 +68,28 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with psycopg.connect(admin, autocommit=True) as conn:
         # FORCE: a test that leaked a connection must not break the next one.
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session: `engine` copies it (faster than migrating)."""
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # the last connection checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_url: str) -> str:
+    """A database migrated to head once per session: `engine` creates each test's database from it."""
+    name = f"migrated_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres.admin_conninfo(postgres_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    engine = make_engine(make_url(postgres_url).set(database=name).render_as_string(hide_password=False))
+    upgrade(engine)
+    engine.dispose()  # CREATE DATABASE … TEMPLATE needs the template without connections
+    return name
 
 
 @pytest.fixture(scope="session")

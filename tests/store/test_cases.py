@@ -6,7 +6,7 @@ from sqlmodel import select
 from socialdesk.domain import CaseStatus
 from socialdesk.store import cases, ingest, lifecycle
 from socialdesk.store import rules as rule_store
-from socialdesk.store.db import current_revision, head_revision, session_scope
+from socialdesk.store.db import current_revision, head_revision, make_engine, session_scope, upgrade
 from socialdesk.store.models import CaseEventRow, CaseRow, PostRow
 from tests.support.factories import x_post
 
@@ -21,8 +21,14 @@ def open_case(engine, text="my Acme phone broke") -> int:
     return case_id
 
 
-def test_migrations_reach_head(engine):
-    assert current_revision(engine) == head_revision() and head_revision() >= "0003"
+def test_migrations_reach_head_from_an_empty_database(db_url):
+    empty = make_engine(db_url)
+    try:
+        assert current_revision(empty) is None
+        upgrade(empty)
+        assert current_revision(empty) == head_revision() and head_revision() >= "0009"
+    finally:
+        empty.dispose()
 
 
 def test_a_post_is_stored_once_and_opens_one_case(engine):
