@@ -188,6 +188,20 @@ def test_demo_claim_reply_and_another_agent_sees_it(demo: tuple[str, list[str], 
             page.screenshot(path=str(shot))
             if os.environ.get("UPDATE_SCREENSHOT") == "1":  # the README's picture
                 shutil.copyfile(shot, REPO_ROOT / "docs" / "demo.png")
+
+            # carol leads the team (an admin): her App Home manages rules and digests.
+            _act_as(page, "carol")
+            page.locator("#app-home").click()
+            home = page.locator('[data-testid="home-view"]')
+            expect(home).to_contain_text("Waiting for a claim", timeout=30_000)
+            expect(home).to_contain_text("Rule 1")
+            home.get_by_role("button", name="Add digest…").click()
+            expect(modal).to_be_visible()
+            modal.locator("input[type=text]").first.fill("daily 09:00")
+            modal.locator("select").first.select_option(label="#social-care")
+            modal.locator('[data-testid="modal-submit"]').click()
+            expect(modal).to_be_hidden()
+            expect(home).to_contain_text("daily 09:00")
         except Exception:
             with contextlib.suppress(Exception):
                 (REPO_ROOT / "test-artifacts").mkdir(exist_ok=True)

@@ -121,6 +121,10 @@ MODAL = {
              {"text": {"type": "plain_text", "text": "High"}, "value": "high"}]}},
         {"type": "input", "block_id": "who", "label": {"type": "plain_text", "text": "Who"},
          "element": {"type": "users_select", "action_id": "who"}},
+        {"type": "input", "block_id": "where", "label": {"type": "plain_text", "text": "Where"},
+         "element": {"type": "conversations_select", "action_id": "where"}},
+        {"type": "input", "block_id": "also", "label": {"type": "plain_text", "text": "Also"},
+         "element": {"type": "multi_conversations_select", "action_id": "also"}},
     ],
 }
 
@@ -181,6 +185,10 @@ def test_users_members_dm_and_ephemeral(ws: Workspace, client: WebClient) -> Non
     assert client.usergroups_users_list(usergroup="S123")["users"] == []
     dm = client.chat_postMessage(channel=bob, text="for bob")
     assert dm["channel"].startswith("D")
+    assert client.conversations_open(users=bob)["channel"]["id"] == dm["channel"]
+    with pytest.raises(SlackApiError) as unknown:
+        client.conversations_open(users="U0NOBODY")
+    assert unknown.value.response["error"] == "user_not_found"
     eph = client.chat_postEphemeral(channel=channel, user=alice, text="only alice")
     assert eph["message_ts"]
     alice_view = state(ws, "alice")
@@ -240,7 +248,9 @@ def test_modal_submit_errors_then_close_and_view_closed(ws: Workspace, client: W
     alice = ws.user_id("alice")
     view = client.views_open(trigger_id=ws.state.issue_trigger(alice), view=MODAL)["view"]
     receiver.answer({"response_action": "errors", "errors": {"note_input": "Write something, or press Cancel."}})
-    values = {"note_input": {"note_input": ""}, "prio": {"prio": "high"}, "who": {"who": ws.user_id("bob")}}
+    care = ws.channel_id("social-care")
+    values = {"note_input": {"note_input": ""}, "prio": {"prio": "high"}, "who": {"who": ws.user_id("bob")},
+              "where": {"where": care}, "also": {"also": [care]}}
     result = ui(ws, "submit", user="alice", view_id=view["id"], values=values)
     assert result["errors"] == {"note_input": "Write something, or press Cancel."}
     headers, body, payload = receiver.last()
@@ -250,6 +260,8 @@ def test_modal_submit_errors_then_close_and_view_closed(ws: Workspace, client: W
         "prio": {"prio": {"type": "static_select",
                           "selected_option": {"text": {"type": "plain_text", "text": "High"}, "value": "high"}}},
         "who": {"who": {"type": "users_select", "selected_user": ws.user_id("bob")}},
+        "where": {"where": {"type": "conversations_select", "selected_conversation": care}},
+        "also": {"also": {"type": "multi_conversations_select", "selected_conversations": [care]}},
     }
     assert payload["view"]["private_metadata"] == '{"case_id": 7}' and payload["view"]["hash"]
     assert state(ws, "alice")["modal"]["id"] == view["id"]  # still open

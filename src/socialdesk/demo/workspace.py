@@ -192,6 +192,10 @@ class Workspace:
                     entry = {"type": kind, "selected_user": value or None}
                 elif kind == "multi_users_select":
                     entry = {"type": kind, "selected_users": list(value or [])}
+                elif kind == "conversations_select":
+                    entry = {"type": kind, "selected_conversation": value or None}
+                elif kind == "multi_conversations_select":
+                    entry = {"type": kind, "selected_conversations": list(value or [])}
                 else:
                     entry = {"type": kind, "value": value if value not in ("",) else None}
                 values.setdefault(block_id, {})[action_id] = entry

@@ -352,6 +352,13 @@ class WorkspaceState:
                 "is_archived": False, "is_member": BOT_USER_ID in ch.members, "num_members": len(ch.members),
                 "topic": {"value": f"#{ch.name}"}, "purpose": {"value": ""}, "created": 0}
 
+    def api_conversations_open(self, p: dict) -> dict:
+        """The bot's DM with one person (digests, SLA escalations, test pings go there)."""
+        users = [u for u in str(p.get("users") or "").split(",") if u]
+        if len(users) != 1 or users[0] not in self.users or users[0] == BOT_USER_ID:
+            raise ApiError("user_not_found" if len(users) == 1 else "not_enough_users")
+        return {"channel": {"id": self.dm_of(users[0]).id}}
+
     def api_conversations_list(self, p: dict) -> dict:
         chans = [self.channel_info(c) for c in self.channels.values() if not c.is_im]
         return self._page(chans, p, "channels")

@@ -231,6 +231,12 @@ function select(elem, blockId, actionId, { multiple = false, onChange = null } =
       if (elem.initial_user === id || (elem.initial_users || []).includes(id)) o.selected = true;
       s.append(o);
     }
+  } else if (elem.type === "conversations_select" || elem.type === "multi_conversations_select") {
+    for (const c of ((snap && snap.channels) || []).filter((c) => !c.is_im)) {
+      const o = el("option", { value: c.id, text: `#${c.name}` });
+      if (elem.initial_conversation === c.id || (elem.initial_conversations || []).includes(c.id)) o.selected = true;
+      s.append(o);
+    }
   } else {
     const initial = new Set([elem.initial_option && elem.initial_option.value, ...(elem.initial_options || []).map((o) => o.value)].filter(Boolean));
     for (const opt of options(elem)) {
@@ -336,7 +342,8 @@ function inputBlock(block, ctx, blockId) {
     if (elem.max_length) field.maxLength = elem.max_length;
     field.setAttribute("data-block-id", blockId);
     field.setAttribute("data-action-id", actionId);
-  } else if (["static_select", "multi_static_select", "users_select", "multi_users_select", "external_select"].includes(elem.type)) {
+  } else if (["static_select", "multi_static_select", "users_select", "multi_users_select", "external_select",
+              "conversations_select", "multi_conversations_select"].includes(elem.type)) {
     field = select(elem, blockId, actionId, { multiple: elem.type.startsWith("multi_") });
   } else {
     field = el("input", { type: "text", "data-block-id": blockId, "data-action-id": actionId, placeholder: `[${elem.type}]` });
