@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import update
 from sqlmodel import Session, select
@@ -60,30 +60,34 @@ class Nudge:
     target: timedelta
 
 
+def _waiting(session: Session, now: datetime, policy: sla.Policy, limit: int, *where: Any) -> list[CaseRow]:
+    """Open cases still waiting for a first reply that could be at risk by now, oldest first."""
+    shortest = policy.shortest
+    if shortest is None:
+        return []
+    # Working time never runs faster than the wall clock: nothing opened after this can be due yet.
+    newest = now - shortest * policy.at_risk
+    return list(session.exec(
+        select(CaseRow)
+        .where(
+            CaseRow.status.in_(WAITING),
+            CaseRow.first_response_at.is_(None),
+            CaseRow.opened_at <= newest,
+            CaseRow.priority.in_(sorted(policy.priorities)),
+            *where,
+        )
+        .order_by(CaseRow.opened_at, CaseRow.id)
+        .limit(limit)
+    ))
+
+
 def due_nudges(*, session: Session, now: datetime, policy: sla.Policy, limit: int = LIMIT) -> list[Nudge]:
     """Open cases with a card and no first response whose at-risk or breach nudge is due and not yet taken.
 
     A case found already past its deadline gets only the breach (no late "at risk").
     """
     policy = with_rule_targets(session=session, policy=policy)
-    shortest = policy.shortest
-    if shortest is None:
-        return []
-    # Working time never runs faster than the wall clock: nothing opened after this can be due yet.
-    newest = now - shortest * policy.at_risk
-    rows = session.exec(
-        select(CaseRow)
-        .where(
-            CaseRow.status.in_(WAITING),
-            CaseRow.first_response_at.is_(None),
-            CaseRow.message_ts.is_not(None),
-            CaseRow.sla_breached_at.is_(None),
-            CaseRow.opened_at <= newest,
-            CaseRow.priority.in_(sorted(policy.priorities)),
-        )
-        .order_by(CaseRow.opened_at, CaseRow.id)
-        .limit(limit)
-    )
+    rows = _waiting(session, now, policy, limit, CaseRow.message_ts.is_not(None), CaseRow.sla_breached_at.is_(None))
     nudges = []
     for case in rows:
         where = sla.state(case, now, policy)
@@ -139,21 +143,7 @@ def at_risk(*, session: Session, now: datetime, policy: sla.Policy, limit: int =
     Unlike `due_nudges`, a case stays listed after its nudge went out: it is still at risk.
     """
     policy = with_rule_targets(session=session, policy=policy)
-    shortest = policy.shortest
-    if shortest is None:
-        return []
-    newest = now - shortest * policy.at_risk
-    rows = session.exec(
-        select(CaseRow)
-        .where(
-            CaseRow.status.in_(WAITING),
-            CaseRow.first_response_at.is_(None),
-            CaseRow.opened_at <= newest,
-            CaseRow.priority.in_(sorted(policy.priorities)),
-        )
-        .order_by(CaseRow.opened_at, CaseRow.id)
-        .limit(limit)
-    )
+    rows = _waiting(session, now, policy, limit)
     found = []
     for case in rows:
         where = sla.state(case, now, policy)
