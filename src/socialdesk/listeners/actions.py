@@ -11,7 +11,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from socialdesk.domain import CaseStatus
-from socialdesk.listeners.common import action_case_id, channel_of, load_view, missing, refresh, tell
+from socialdesk.listeners.common import action_case_id, channel_of, clicked_case, load_view, missing, refresh, tell
 from socialdesk.listeners.deps import Deps
 from socialdesk.slack import ids, messages
 from socialdesk.slack.blocks import modals
@@ -84,9 +84,6 @@ def register(app: App, deps: Deps) -> None:
         # MENU_OPEN carries a URL: Slack opens it, nothing to do here.
 
     def open_modal(body: dict[str, Any], client: WebClient, build: Callable[..., Any]) -> None:
-        case_id = action_case_id(body)
-        view = load_view(deps, case_id) if case_id is not None else None
-        if view is None:
-            missing(client, body, case_id)
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=build(view))
+        view = clicked_case(deps, client, body)
+        if view is not None:
+            client.views_open(trigger_id=body["trigger_id"], view=build(view))

@@ -66,3 +66,12 @@ def refresh(client: WebClient, deps: Deps, case_id: int, thread_text: str | None
 
 def missing(client: WebClient, body: dict[str, Any], case_id: int | str | None) -> None:
     tell(client, channel=channel_of(body), user=body["user"]["id"], text=messages.case_missing(str(case_id)))
+
+
+def clicked_case(deps: Deps, client: WebClient, body: dict[str, Any]) -> CaseView | None:
+    """The case a card button was clicked for; None (and the clicker is told) when it is gone."""
+    case_id = action_case_id(body)
+    view = load_view(deps, case_id) if case_id is not None else None
+    if view is None:
+        missing(client, body, case_id)
+    return view

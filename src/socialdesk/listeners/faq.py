@@ -14,7 +14,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from socialdesk.domain import CaseStatus, CaseView
-from socialdesk.listeners.common import action_case_id, channel_of, load_view, missing, refresh, tell, view_metadata
+from socialdesk.listeners.common import channel_of, clicked_case, load_view, missing, refresh, tell, view_metadata
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.views import state_value
 from socialdesk.slack import ids
@@ -121,10 +121,9 @@ def register(app: App, deps: Deps) -> None:
     @app.action(ids.FAQ_SAVE)
     def save_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        case_id, user = action_case_id(body), body["user"]["id"]
-        view = load_view(deps, case_id) if case_id is not None else None
+        user = body["user"]["id"]
+        view = clicked_case(deps, client, body)
         if view is None:
-            missing(client, body, case_id)
             return
         if not permissions.allowed(user, view.channel_id):
             tell(client, channel=channel_of(body), user=user, text=not_allowed(view.case_id))

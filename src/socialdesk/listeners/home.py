@@ -130,20 +130,27 @@ def register(app: App, deps: Deps) -> None:
         publish(deps, client, user, notice=NOT_ADMIN.format(what=what))
         return True
 
+    def admin_click(body: dict[str, Any], client: WebClient, what: str) -> tuple[str, int] | None:
+        """(who clicked, the id on the button) when they may `what`; else None, with the refusal shown."""
+        user = _user(body)
+        if refused(client, user, what):
+            return None
+        return user, _action_id_value(body) or 0
+
     @app.action(ids.HOME_REFRESH)
     def refresh_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         publish(deps, client, _user(body))
 
     def set_paused(body: dict[str, Any], client: WebClient, paused: bool) -> None:
-        user = _user(body)
-        if refused(client, user, "pause or resume rules"):
+        clicked = admin_click(body, client, "pause or resume rules")
+        if clicked is None:
             return
-        rule_id = _action_id_value(body)
+        user, rule_id = clicked
         notice = None
         try:
             with session_scope(deps.engine) as session:
-                rule_store.set_paused(session=session, rule_id=rule_id or 0, paused=paused)
+                rule_store.set_paused(session=session, rule_id=rule_id, paused=paused)
             log.info("rule %s %s by %s from App Home", rule_id, "paused" if paused else "resumed", user)
         except rule_store.RuleNotFound:
             notice = f"Rule {rule_id or '?'} no longer exists; someone removed it. The list below is current."
@@ -162,10 +169,10 @@ def register(app: App, deps: Deps) -> None:
     @app.action(ids.HOME_RULE_EDIT)
     def edit_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        user = _user(body)
-        if refused(client, user, "edit rules"):
+        clicked = admin_click(body, client, "edit rules")
+        if clicked is None:
             return
-        rule_id = _action_id_value(body) or 0
+        user, rule_id = clicked
         try:
             with session_scope(deps.engine) as session:
                 rule = rule_store.get_rule(session=session, rule_id=rule_id)
@@ -241,10 +248,10 @@ def register(app: App, deps: Deps) -> None:
     @app.action(ids.HOME_DIGEST_REMOVE)
     def remove_digest_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        user = _user(body)
-        if refused(client, user, "remove digests"):
+        clicked = admin_click(body, client, "remove digests")
+        if clicked is None:
             return
-        schedule_id = _action_id_value(body) or 0
+        user, schedule_id = clicked
         with session_scope(deps.engine) as session:
             removed = digest_store.remove_schedule(session=session, schedule_id=schedule_id)
         if removed:

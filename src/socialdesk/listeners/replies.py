@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
 from socialdesk.domain import EventKind
-from socialdesk.listeners.common import action_case_id, channel_of, load_view, missing, refresh, tell, view_metadata
+from socialdesk.listeners.common import channel_of, clicked_case, load_view, missing, refresh, tell, view_metadata
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.views import state_value
 from socialdesk.replying import STATUS_URL, Outcome
@@ -72,11 +72,11 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
     @app.action(ids.REPLY)
     def reply_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        case_id, user = action_case_id(body), body["user"]["id"]
-        view = load_view(deps, case_id) if case_id is not None else None
+        user = body["user"]["id"]
+        view = clicked_case(deps, client, body)
         if view is None:
-            missing(client, body, case_id)
             return
+        case_id = view.case_id
         if not permissions.allowed(user, view.channel_id):
             with session_scope(deps.engine) as session:
                 record_event(session, case_id, EventKind.REPLY_REFUSED, user, deps.clock(), reason="not allowed")

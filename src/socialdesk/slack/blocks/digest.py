@@ -198,24 +198,24 @@ def _sentiment(now: dict[str, int], before: dict[str, int]) -> str:
     return "*Sentiment of new cases*\n" + " · ".join(parts)
 
 
+def _table(title: str, rows: list[str], *, empty: str, noun: str) -> str:
+    """A titled list of at most TABLE_ROWS rows, then "…and N more"."""
+    if not rows:
+        return f"*{title}*\n_{empty}_"
+    lines = rows[:TABLE_ROWS]
+    if len(rows) > TABLE_ROWS:
+        lines.append(f"_…and {len(rows) - TABLE_ROWS} more {noun}_")
+    return _fit([f"*{title}*", *lines])
+
+
 def _agents(f: Figures) -> str:
-    if not f.agents:
-        return "*By agent*\n_No claims, replies or resolutions._"
-    lines = [f"{_actor(a.actor)} · {a.claims} claimed · {a.replies} replied · {a.resolves} resolved" for a in f.agents[:TABLE_ROWS]]
-    rest = f.agents[TABLE_ROWS:]
-    if rest:
-        lines.append(f"_…and {len(rest)} more agents_")
-    return _fit(["*By agent*", *lines])
+    rows = [f"{_actor(a.actor)} · {a.claims} claimed · {a.replies} replied · {a.resolves} resolved" for a in f.agents]
+    return _table("By agent", rows, empty="No claims, replies or resolutions.", noun="agents")
 
 
 def _rules(f: Figures) -> str:
-    if not f.rules:
-        return "*By rule*\n_No cases opened or resolved._"
-    lines = [f"{escape(plain_cut(r.label, 80))} · {r.opened} opened · {r.resolved} resolved" for r in f.rules[:TABLE_ROWS]]
-    rest = f.rules[TABLE_ROWS:]
-    if rest:
-        lines.append(f"_…and {len(rest)} more rules_")
-    return _fit(["*By rule*", *lines])
+    rows = [f"{escape(plain_cut(r.label, 80))} · {r.opened} opened · {r.resolved} resolved" for r in f.rules]
+    return _table("By rule", rows, empty="No cases opened or resolved.", noun="rules")
 
 
 def _authors(f: Figures) -> str:
