@@ -264,7 +264,3 @@ class DigestScheduler:
     def _finish(self, run_id: int, result: dict[str, Any]) -> None:
         with session_scope(self.engine) as session:
             digest_store.finish_run(session=session, run_id=run_id, result=result, now=self.clock())
-
-    def post_now(self, targets: list[str], kind: PeriodKind = "day") -> DigestResult:
-        """An unscheduled digest (`/social digest now`): no claim, it is asked for."""
-        return post_digest(engine=self.engine, slack=self.slack, clock=self.clock, tz=self.tz, targets=targets, kind=kind)
