@@ -37,8 +37,8 @@ from sqlalchemy import func  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from socialdesk.rules import Filters, rejection  # noqa: E402
-from socialdesk.sandbox.fake_x import FakeX  # noqa: E402
-from socialdesk.sources.x import TWEET_FIELDS, USER_FIELDS, parse_search_body  # noqa: E402
+from socialdesk.networks.x.fake.server import FakeX  # noqa: E402
+from socialdesk.networks.x.search import TWEET_FIELDS, USER_FIELDS, parse_search_body  # noqa: E402
 from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow  # noqa: E402
 from socialdesk.store.ingest import store_posts  # noqa: E402
 from socialdesk.store.models import CaseRow, PostRow  # noqa: E402

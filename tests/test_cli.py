@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from socialdesk.sandbox.fake_x import FakeX
+from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.store.db import head_revision
 
 

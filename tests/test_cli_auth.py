@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from socialdesk.config import Settings
-from socialdesk.sandbox.fake_x import FakeX
-from socialdesk.sources.x_auth import XUserAuth
-from socialdesk.sources.x_reply import XReplier
+from socialdesk.networks.x.fake.server import FakeX
+from socialdesk.networks.x.auth import XUserAuth
+from socialdesk.networks.x.reply import XReplier
 from socialdesk.store.credentials import get_credential
 from socialdesk.store.db import make_engine, session_scope
 

@@ -32,11 +32,11 @@ from socialdesk.listeners.deps import Deps
 from socialdesk.replying import ReplyDesk
 from socialdesk.saved_replies import load_saved_replies
 from socialdesk.slack.permissions import AdminCheck, ReplyPermissions
-from socialdesk.sources.x_auth import XAuthError, XUserAuth
-from socialdesk.sources.x_reply import XReplier
-from socialdesk.sources.base import Source
-from socialdesk.sources.x import XSource
-from socialdesk.sources.x_mentions import XMentionsSource
+from socialdesk.networks.x.auth import XAuthError, XUserAuth
+from socialdesk.networks.x.reply import XReplier
+from socialdesk.networks.base import Source
+from socialdesk.networks.x.search import XSource
+from socialdesk.networks.x.mentions import XMentionsSource
 from socialdesk.store.db import make_engine, upgrade
 from socialdesk.triage import Triage
 

@@ -17,9 +17,9 @@ from socialdesk.demo import run as demo
 from socialdesk.sandbox import run as sandbox
 from socialdesk.rules import (DEFAULT_POLL_SECONDS, KINDS, Filters, RuleInvalid, parse_keywords, parse_rule_sla,
                               rejection, validate, validate_schedule)
-from socialdesk.sources.base import SourceError
-from socialdesk.sources.x import XSource
-from socialdesk.sources.x_mentions import lookup_user_id, mentions_query
+from socialdesk.networks.base import SourceError
+from socialdesk.networks.x.search import XSource
+from socialdesk.networks.x.mentions import lookup_user_id, mentions_query
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow
 

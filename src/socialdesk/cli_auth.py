@@ -19,7 +19,7 @@ import httpx
 from sqlalchemy import Engine
 
 from socialdesk.config import ConfigError, Settings, load_settings
-from socialdesk.sources.x_auth import (NETWORK, XAuthError, XTokenRefused, authorize_url, exchange_code,
+from socialdesk.networks.x.auth import (NETWORK, XAuthError, XTokenRefused, authorize_url, exchange_code,
                                        fetch_me, new_pkce, new_state)
 from socialdesk.store.credentials import delete_credential, get_credential, save_credential
 from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from socialdesk.sandbox.fake_x import FakeX
+from socialdesk.networks.x.fake.server import FakeX
 from tests.support.app_process import AppProcess, app_env
 from tests.support.slack_proxy import SlackProxy
 

@@ -7,7 +7,7 @@ import pytest
 import random
 import time
 
-from socialdesk.sources.x import SEARCH_PATH
+from socialdesk.networks.x.search import SEARCH_PATH
 from tests.e2e.helpers import case_id_of, cards
 from tests.support.slack_signing import JSON, app_home_opened_event, event_callback_body, post_signed
 from tests.support.waiting import wait_for

@@ -166,7 +166,7 @@ def test_an_ignored_cases_follow_ups_stay_out_of_the_thread(engine, slack_emulat
 
 @pytest.fixture
 def fake_x():
-    from socialdesk.sandbox.fake_x import FakeX
+    from socialdesk.networks.x.fake.server import FakeX
 
     with FakeX(bearer_token="watch-bearer") as server:
         yield server
@@ -177,7 +177,7 @@ def watching_poller(engine, fake_x, **kw):
 
     from socialdesk.domain import Network
     from socialdesk.jobs.poll import Poller
-    from socialdesk.sources.x import XSource
+    from socialdesk.networks.x.search import XSource
 
     source = XSource(http=httpx.Client(timeout=5), api_url=fake_x.url, bearer_token="watch-bearer")
     return Poller(engine=engine, sources={Network.X: source}, own_handles=frozenset({"acmephones"}),
@@ -213,7 +213,7 @@ class Clock:
 
 
 def test_answers_without_the_keywords_are_found_in_the_conversation(engine, fake_x):
-    from socialdesk.sources.x import SEARCH_PATH
+    from socialdesk.networks.x.search import SEARCH_PATH
 
     rule_id = add_rule(engine)
     first = fake_x.post(username="dana_k", text="my acme phone will not charge")
@@ -240,7 +240,7 @@ def test_answers_without_the_keywords_are_found_in_the_conversation(engine, fake
 
 
 def test_a_restarted_poller_starts_from_the_stored_posts(engine, fake_x):
-    from socialdesk.sources.x import SEARCH_PATH
+    from socialdesk.networks.x.search import SEARCH_PATH
 
     rule_id = add_rule(engine)
     first = fake_x.post(username="dana_k", text="my acme phone will not charge")

@@ -11,8 +11,8 @@ from sqlmodel import select
 
 from socialdesk.domain import Network
 from socialdesk.jobs.poll import Poller
-from socialdesk.sandbox.fake_x import FakeX
-from socialdesk.sources.x import SEARCH_PATH, XSource
+from socialdesk.networks.x.fake.server import FakeX
+from socialdesk.networks.x.search import SEARCH_PATH, XSource
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import CaseRow, PostRow

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from socialdesk.domain import Post
 from socialdesk.jobs.publish import Publisher
 from socialdesk.jobs.retention import FIRST_CHECK, RetentionJob, SourceCheck, parse_lookup
-from socialdesk.sandbox.fake_x import FakeX
+from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.slack import cards
 from socialdesk.store import cases as case_store
 from socialdesk.store import ingest, lifecycle

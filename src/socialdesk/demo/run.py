@@ -20,7 +20,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from socialdesk.sandbox.fake_x import FakeX
+from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.sandbox.local import bind_port, ensure_scenario_rule, raise_interrupt, stop_after
 from socialdesk.sandbox.scenario import (
     CHANNEL,

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from socialdesk.domain import Network
 from socialdesk.rules import Filters, rejection
 from socialdesk.triage import Triage, priority
-from socialdesk.sources.base import CursorExpired, RateLimited, Source, SourceError, SourceUnavailable
+from socialdesk.networks.base import CursorExpired, RateLimited, Source, SourceError, SourceUnavailable
 from socialdesk.store import conversations, ingest
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import session_scope

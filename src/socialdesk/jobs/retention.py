@@ -43,8 +43,8 @@ from socialdesk.store import cases as case_store
 from socialdesk.store import retention as store
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import PostRow
-from socialdesk.sources.base import RateLimited, SourceError
-from socialdesk.sources.x import get as x_get
+from socialdesk.networks.base import RateLimited, SourceError
+from socialdesk.networks.x.search import get as x_get
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from socialdesk.replying import STATUS_URL, Outcome
 from socialdesk.slack import ids, messages
 from socialdesk.slack.blocks import modals
 from socialdesk.slack.text import escape
-from socialdesk.sources.x_reply import intent_url
-from socialdesk.sources.x_text import MAX_WEIGHTED_LENGTH, weighted_length
+from socialdesk.networks.x.reply import intent_url
+from socialdesk.networks.x.text import MAX_WEIGHTED_LENGTH, weighted_length
 from socialdesk.store import lifecycle
 from socialdesk.store.db import session_scope
 from socialdesk.store.events import record_event

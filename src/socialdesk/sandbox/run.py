@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from socialdesk.sandbox.fake_x import FakeX
+from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.sandbox.scenario import CHANNEL, OWN_HANDLE, POLL_SECONDS, QUERY, SCENARIO, SCENARIO_SECONDS, Scenario
 from socialdesk.slack.scopes import BOT_SCOPES
 from socialdesk.sandbox.local import bind_port, ensure_scenario_rule, raise_interrupt, stop_after

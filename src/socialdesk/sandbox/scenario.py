@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from socialdesk.sandbox.fake_x import FakeX
+from socialdesk.networks.x.fake.server import FakeX
 
 log = logging.getLogger(__name__)
 

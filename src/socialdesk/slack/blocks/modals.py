@@ -23,7 +23,7 @@ from slack_sdk.models.views import View
 from socialdesk.domain import CaseView
 from socialdesk.slack import ids
 from socialdesk.slack.text import escape_within
-from socialdesk.sources.x_text import MAX_WEIGHTED_LENGTH
+from socialdesk.networks.x.text import MAX_WEIGHTED_LENGTH
 from socialdesk.store.lifecycle import IGNORE_REASONS, PRIORITIES
 
 REPLY_MAX_INPUT = 3000  # Slack's plain_text_input limit; X's own limit is checked on submit

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from socialdesk.domain import Author, Network, Post
-from socialdesk.sources.base import (
+from socialdesk.networks.base import (
     CursorExpired,
     Page,
     RateLimited,

@@ -22,15 +22,15 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
 
-from socialdesk.sources.x import describe_error, post_url
-from socialdesk.sources.x_auth import XAuthError, XAuthMissing, XAuthUnavailable, XUserAuth, json_object
+from socialdesk.networks.base import ReplyFailed, SentReply
+from socialdesk.networks.x.search import describe_error, post_url
+from socialdesk.networks.x.auth import XAuthError, XAuthMissing, XAuthUnavailable, XUserAuth, json_object
 from socialdesk.store.db import utcnow
 
 __all__ = ["ReplyFailed", "SentReply", "XReplier", "intent_url", "post_url"]
@@ -43,21 +43,6 @@ _RESTRICTED = ("not been mentioned or otherwise engaged", "reply to this convers
                "only reply to or quote posts where you are mentioned")
 _AUTH_PROBLEMS = ("unsupported-authentication", "oauth1-permissions", "client-forbidden")
 _DEFAULT_WAIT = timedelta(minutes=15)
-
-
-@dataclass(frozen=True)
-class SentReply:
-    id: str
-    url: str
-    text: str
-
-
-class ReplyFailed(Exception):
-    def __init__(self, message: str, *, kind: str, detail: str = "", retryable: bool = False,
-                 reset_at: datetime | None = None, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message, self.kind, self.detail = message, kind, detail
-        self.retryable, self.reset_at, self.status = retryable, reset_at, status
 
 
 def intent_url(text: str, in_reply_to: str) -> str:

@@ -14,10 +14,10 @@ from sqlmodel import select
 
 from socialdesk.domain import Network
 from socialdesk.jobs.poll import Poller
-from socialdesk.sandbox.fake_x import FakeX
-from socialdesk.sources.base import CursorExpired, RateLimited, SourceRejected, SourceUnavailable
-from socialdesk.sources.x import SEARCH_PATH, XSource
-from socialdesk.sources.x_mentions import XMentionsSource, lookup_user_id
+from socialdesk.networks.x.fake.server import FakeX
+from socialdesk.networks.base import CursorExpired, RateLimited, SourceRejected, SourceUnavailable
+from socialdesk.networks.x.search import SEARCH_PATH, XSource
+from socialdesk.networks.x.mentions import XMentionsSource, lookup_user_id
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import PostRow

@@ -6,8 +6,8 @@ import unicodedata
 
 import pytest
 
-from socialdesk.sandbox import fake_x_data
-from socialdesk.sources.x_text import MAX_WEIGHTED_LENGTH, fits, remaining, weighted_length
+from socialdesk.networks.x.fake import data as fake_x_data
+from socialdesk.networks.x.text import MAX_WEIGHTED_LENGTH, fits, remaining, weighted_length
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # 👨‍👩‍👧‍👦
 ENGLAND = "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"

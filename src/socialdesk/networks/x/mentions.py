@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 
 from socialdesk.domain import Network
-from socialdesk.sources.base import Page, SourceRejected
-from socialdesk.sources.x import field_params, get, page_of, start_walk
+from socialdesk.networks.base import Page, SourceRejected
+from socialdesk.networks.x.search import field_params, get, page_of, start_walk
 
 MENTIONS_PATH = "/2/users/{id}/mentions"
 USER_BY_NAME_PATH = "/2/users/by/username/{username}"

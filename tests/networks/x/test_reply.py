@@ -10,11 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from socialdesk.sandbox import fake_x_data as d
-from socialdesk.sandbox.fake_x import TOKEN_PATH, FakeX
-from socialdesk.sources.x_auth import XUserAuth
-from socialdesk.sources.x_reply import ReplyFailed, SentReply, XReplier, intent_url, post_url
-from tests.sources.test_x_auth import Clock, engine, fake, http, oauth1_settings, sign_in, x_settings  # noqa: F401
+from socialdesk.networks.x.fake import data as d
+from socialdesk.networks.x.fake.server import TOKEN_PATH, FakeX
+from socialdesk.networks.x.auth import XUserAuth
+from socialdesk.networks.x.reply import ReplyFailed, SentReply, XReplier, intent_url, post_url
+from tests.networks.x.test_auth import Clock, engine, fake, http, oauth1_settings, sign_in, x_settings  # noqa: F401
 
 CREATE = "/2/tweets"
 

@@ -14,7 +14,7 @@ import re
 from datetime import UTC, datetime
 from http import HTTPStatus
 
-from socialdesk.sources import x_text
+from socialdesk.networks.x import text as x_text
 
 TWITTER_EPOCH_MS = 1288834974657  # snowflake ids count milliseconds from here
 API_VERSION = "2.159"  # the `api-version` header; matches refs/x/openapi

@@ -15,8 +15,8 @@ import secrets
 import string
 from typing import Any
 
-from socialdesk.sandbox import fake_x_data as d
-from socialdesk.sandbox import fake_x_query as xq
+from socialdesk.networks.x.fake import data as d
+from socialdesk.networks.x.fake import query as xq
 
 _PAGE_PARAMS = {"since_id", "until_id", "max_results", "start_time", "end_time",
                 "expansions", "tweet.fields", "post.fields", "user.fields",

@@ -21,10 +21,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from socialdesk.sandbox import fake_x_data as d
-from socialdesk.sandbox import fake_x_query as xq
-from socialdesk.sandbox.fake_x_api import XApi, _Refusal
-from socialdesk.sandbox.fake_x_auth import TOKEN_PATH, USER_CONTEXT_ONLY, OAuth1Keys, XAuthServer, _AuthError
+from socialdesk.networks.x.fake import data as d
+from socialdesk.networks.x.fake import query as xq
+from socialdesk.networks.x.fake.api import XApi, _Refusal
+from socialdesk.networks.x.fake.auth import TOKEN_PATH, USER_CONTEXT_ONLY, OAuth1Keys, XAuthServer, _AuthError
 
 __all__ = ["FakeX", "OAuth1Keys", "RecordedRequest", "TOKEN_PATH"]
 

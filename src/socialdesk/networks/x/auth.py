@@ -32,6 +32,7 @@ from oauthlib.oauth1 import SIGNATURE_HMAC, Client as OAuth1Client
 from sqlalchemy import Engine
 
 from socialdesk.config import Settings
+from socialdesk.networks.base import AuthError, AuthMissing, AuthRefused, AuthUnavailable
 from socialdesk.store.credentials import get_credential, save_credential, set_account
 from socialdesk.store.db import session_scope, utcnow
 
@@ -44,21 +45,20 @@ _OAUTH1_VARS = ("x_api_key", "x_api_secret", "x_access_token", "x_access_secret"
 _SIGN_IN_AGAIN = "run `socialdesk auth x` again to sign in the brand account"
 
 
-class XAuthError(Exception):
+class XAuthError(AuthError):
     """Replying as the brand on X is not possible right now; the message says what to do."""
 
 
-class XAuthMissing(XAuthError):
+class XAuthMissing(XAuthError, AuthMissing):
     pass
 
 
-class XTokenRefused(XAuthError):
+class XTokenRefused(XAuthError, AuthRefused):
     def __init__(self, message: str, *, status: int, error: str = "", description: str = "") -> None:
-        super().__init__(message)
-        self.status, self.error, self.description = status, error, description
+        AuthRefused.__init__(self, message, status=status, error=error, description=description)
 
 
-class XAuthUnavailable(XAuthError):
+class XAuthUnavailable(XAuthError, AuthUnavailable):
     pass
 
 

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import Engine
 
 from socialdesk.config import Settings
-from socialdesk.sandbox import fake_x_data as d
-from socialdesk.sandbox.fake_x import TOKEN_PATH, FakeX
-from socialdesk.sources.x_auth import (SCOPES, XAuthMissing, XTokenRefused, XUserAuth, authorize_url,
+from socialdesk.networks.x.fake import data as d
+from socialdesk.networks.x.fake.server import TOKEN_PATH, FakeX
+from socialdesk.networks.x.auth import (SCOPES, XAuthMissing, XTokenRefused, XUserAuth, authorize_url,
                                        exchange_code, new_pkce, new_state, refresh)
 from socialdesk.store.credentials import get_credential, save_credential
 from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth1.rfc5849 import signature
 
-from socialdesk.sandbox import fake_x_data as d
+from socialdesk.networks.x.fake import data as d
 
 TOKEN_PATH = "/2/oauth2/token"
 USER_CONTEXT_ONLY = frozenset({"create", "me"})  # route keys refusing an app-only token

@@ -16,7 +16,7 @@ from datetime import datetime
 import httpx
 import pytest
 
-from socialdesk.sandbox.fake_x import FakeX
+from socialdesk.networks.x.fake.server import FakeX
 from tests.support.refs import REFS, ref_json
 
 SEARCH = "/2/tweets/search/recent"
@@ -417,7 +417,7 @@ def test_post_builds_x_shaped_objects(fake: FakeX) -> None:
 def test_text_is_html_escaped_like_x_v2_and_matches_on_what_was_written():
     import httpx
 
-    from socialdesk.sandbox.fake_x import FakeX
+    from socialdesk.networks.x.fake.server import FakeX
 
     with FakeX(bearer_token="t") as fx:
         original = fx.post(username="a", text="acme <b> & co")

@@ -1,0 +1,285 @@
+"""The one interface every network implements, and the one family of errors it raises.
+
+A network is a package under `socialdesk.networks`; nothing outside those packages
+names one. The rest of the code sees a `Network`: what it is called and how it counts
+text (`NetworkInfo`, pure), and the parts it has when configured (sources by kind, a
+stream, a replier, a removal check, a follow-up search).
+
+Exception tree:
+
+    NetworkError                anything a network could not do
+    ├── SourceError             a source could not fetch a page, or a stream dropped
+    │   ├── RateLimited         the network said "not before <reset_at>" (429 + its reset header)
+    │   ├── SourceUnavailable   5xx, timeouts, connection failures, a dropped stream: retry with backoff
+    │   └── SourceRejected      the network refused the request (bad query, bad token): needs a human
+    │       └── CursorExpired   the stored page token is no longer accepted: restart from the last seen post
+    ├── AuthError               the brand account cannot be used right now; the message says what to do
+    │   ├── AuthMissing         nothing configured: sign in (`socialdesk auth <network>`) or set the keys
+    │   ├── AuthRefused         the network refused the credentials: sign in again
+    │   └── AuthUnavailable     the network's sign-in endpoint did not answer (retry later)
+    └── ReplyFailed             a public reply was not sent (or may have been): `kind` says why
+
+The poller and the stream worker own scheduling, backoff, cursors and logging; a source
+only fetches one page (or streams until its connection drops). Cursors are opaque to
+them: a dict of JSON values the network alone reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from socialdesk.domain import Post
+
+# --- errors -----------------------------------------------------------------------------
+
+
+class NetworkError(Exception):
+    """A network could not do what was asked."""
+
+
+class SourceError(NetworkError):
+    """A source could not fetch a page, or its stream dropped."""
+
+
+class RateLimited(SourceError):
+    def __init__(self, message: str, *, reset_at: datetime) -> None:
+        super().__init__(message)
+        self.reset_at = reset_at
+
+
+class SourceUnavailable(SourceError):
+    """Temporary: the network is down, slow or answering 5xx; a stream connection dropped."""
+
+
+class SourceRejected(SourceError):
+    """Permanent until someone changes the rule or the credentials."""
+
+
+class CursorExpired(SourceRejected):
+    """The pagination token in the stored cursor was refused."""
+
+
+class AuthError(NetworkError):
+    """Acting as the brand account is not possible right now; the message says what to do."""
+
+
+class AuthMissing(AuthError):
+    pass
+
+
+class AuthRefused(AuthError):
+    def __init__(self, message: str, *, status: int | None = None, error: str = "", description: str = "") -> None:
+        super().__init__(message)
+        self.status, self.error, self.description = status, error, description
+
+
+class AuthUnavailable(AuthError):
+    pass
+
+
+class ReplyFailed(NetworkError):
+    """A reply was not sent; the message is written for the agent who clicked Send.
+
+    kind:
+        not_allowed      the network does not let apps reply here: offer "Open in <network>"
+                         and "Mark as replied"
+        duplicate        the brand already posted this exact text: reword
+        too_long         the text is over the network's limit
+        gone             the post was deleted or is not visible
+        auth             credentials missing, revoked or expired beyond refresh: an admin signs in again
+        rate_limited     posting quota spent until `reset_at`
+        unavailable      the network did not take the request (5xx, connection failed): safe to retry
+        rejected         any other refusal, with the network's detail
+        unknown_outcome  it may have been posted (timeout after sending): check before resending
+    """
+
+    def __init__(self, message: str, *, kind: str, detail: str = "", retryable: bool = False,
+                 reset_at: datetime | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message, self.kind, self.detail = message, kind, detail
+        self.retryable, self.reset_at, self.status = retryable, reset_at, status
+
+
+# --- what a network fetches -------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """One fetched page and the cursor to store with it.
+
+    `cursor` is what to pass to the next fetch; `done` says the source is caught up
+    (no more pages until new posts arrive). `not_before`, when set, is the earliest
+    time the network allows the next request (its quota is spent).
+    """
+
+    posts: list[Post]
+    cursor: dict[str, Any]
+    done: bool
+    not_before: datetime | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class Source(Protocol):
+    """Search (a rule's query) or mentions (of our account): one page at a time."""
+
+    def fetch(self, query: str, cursor: dict[str, Any] | None) -> Page:
+        """The next page for `query` after `cursor` (None: a new rule, its newest page only)."""
+        ...
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One thing a stream said. `cursor` is where to resume once this event is handled.
+
+    kind: "post" (new), "update" (edited: `post` is the new version), "delete"
+    (`external_id` was removed at the source), "tick" (nothing to do; the cursor moved).
+    """
+
+    kind: str
+    cursor: dict[str, Any]
+    post: Post | None = None
+    external_id: str | None = None
+
+
+class Stream(Protocol):
+    """A live connection to the network's firehose (one per deployment, not per rule)."""
+
+    def events(self, cursor: dict[str, Any] | None) -> Iterator[StreamEvent]:
+        """Connect (resuming from `cursor`, rewinding as the network needs) and yield events.
+
+        Raises SourceUnavailable when the connection drops or cannot be made,
+        SourceRejected when the server refuses it. The caller reconnects.
+        """
+        ...
+
+    def complete(self, posts: Sequence[Post]) -> list[Post]:
+        """The posts with their authors filled in (streams may carry only an account id)."""
+        ...
+
+    def close(self) -> None:
+        """Drop the connection (from another thread); `events` then ends or raises."""
+        ...
+
+
+@dataclass(frozen=True)
+class SentReply:
+    id: str
+    url: str
+    text: str
+
+
+class Replier(Protocol):
+    def reply(self, text: str, in_reply_to: str, *, idempotency_key: str) -> SentReply:
+        """Post `text` publicly as the brand in reply to post `in_reply_to` (its external id).
+
+        Raises ReplyFailed; never retries a request that may have reached the network.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What the network said about some posts: deleted ids, withheld ids with their countries."""
+
+    deleted: list[str]
+    withheld: dict[str, list[str]] = field(default_factory=dict)
+
+
+class RemovalCheck(Protocol):
+    """Which stored posts are gone at the source (the network's terms say hide them)."""
+
+    batch_size: int
+
+    def check(self, external_ids: Sequence[str]) -> Removal:
+        """Raises SourceError (RateLimited with its reset) when the network cannot say."""
+        ...
+
+
+@dataclass(frozen=True)
+class ConversationWalk:
+    """One search for new posts in some conversations; fetch it with the search source."""
+
+    query: str
+    cursor: dict[str, Any]
+    conversation_ids: list[str]
+
+
+class FollowUps(Protocol):
+    """Searches for a customer's later posts in conversations we watch."""
+
+    def walks(self, floors: Mapping[str, str], now: datetime) -> list[ConversationWalk]:
+        """`floors` maps a conversation id to the newest post id seen in it."""
+        ...
+
+
+class CredentialStore(Protocol):
+    """Where a network keeps the brand account's tokens (the database, shared by replicas)."""
+
+    def load(self, *, lock: bool = False) -> StoredCredential | None: ...
+
+    def save(self, credential: StoredCredential) -> None: ...
+
+    def delete(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class StoredCredential:
+    access_token: str
+    refresh_token: str | None = None
+    expires_at: datetime | None = None
+    account_id: str | None = None
+    account_handle: str | None = None
+
+
+# --- what a network is ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    """What the rest of the app may know about a network without configuring it (pure)."""
+
+    name: str  # the id stored in rules and posts: "x", …
+    label: str  # shown to people
+    icon: str  # an emoji or glyph on the card
+    text_limit: int  # the longest reply, counted by `text_length`
+    text_length: Callable[[str], int]
+    text_hint: str  # how the network counts, for the reply modal
+    query_max_length: int
+    kinds: tuple[str, ...]  # rule kinds it has: "search", "mentions"
+    post_url_example: str  # for "Mark as replied": what a link to a post looks like
+    query_hint: str  # the query syntax, for the rule editor
+    poll_hint: str = ""
+    profile_url: Callable[[str], str] = lambda handle: ""
+    conversation_url: Callable[[str, str], str | None] = lambda conversation_id, post_url: None
+    reply_link_id: Callable[[str], str | None] = lambda url: None  # the post id a pasted link names
+    redact_link: Callable[[str], str | None] = lambda url: None  # a link without the account name, or None
+    handle_link_pattern: str = ""  # regex (with {handle}) of links naming an account, for `forget`
+    is_newer: Callable[[str, str], bool] = lambda a, b: a > b  # post id a is newer than b
+    setting_hint: Mapping[str, str] = field(default_factory=dict)  # rule kind → what to set when unconfigured
+    mentions_query_example: str = ""
+
+
+@dataclass
+class Network:
+    """A configured network: its description and the parts its settings allow."""
+
+    info: NetworkInfo
+    sources: dict[str, Source] = field(default_factory=dict)  # by rule kind: "search", "mentions"
+    stream: Stream | None = None
+    replier: Replier | None = None
+    removal: RemovalCheck | None = None
+    follow_ups: FollowUps | None = None
+    brand_handle: Callable[[], str | None] = lambda: None  # the account replies go out as, if known
+    reply_not_configured: str = ""
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def missing(self, kind: str) -> str:
+        """Why a rule of `kind` cannot run here, and what to set."""
+        return self.info.setting_hint.get(kind) or f"{self.info.label} has no {kind} source configured"

@@ -1,1 +1,0 @@
-"""Network sources: each turns a saved search into pages of normalized posts."""
