@@ -60,7 +60,7 @@ def test_a_rule_can_have_its_own_first_response_targets(env):
 def test_user_errors_are_one_line_with_exit_code_2(env):
     too_long = run("rules", "add", "--network", "x", "--query", "q" * 513, "--channel", "C0123ABCD", env=env)
     assert too_long.returncode == 2
-    assert too_long.stderr == ("socialdesk: the query is 513 characters; x accepts at most 512. "
+    assert too_long.stderr == ("socialdesk: the query is 513 characters; X accepts at most 512. "
                                "Shorten it or split it into two rules\n")
     missing = run("rules", "pause", "42", env=env)
     assert missing.returncode == 1 and missing.stderr.strip() == (

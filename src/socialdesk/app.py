@@ -19,10 +19,11 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from sqlalchemy import Engine, text
 
 from socialdesk.config import Settings
-from socialdesk.domain import Network
+
 from socialdesk.jobs.digest import DigestScheduler
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.publish import Publisher
+from socialdesk.jobs.removal import periodic_jobs as removal_jobs
 from socialdesk.jobs.retention import periodic_jobs as retention_jobs
 from socialdesk.jobs.scheduler import PeriodicJob, RunningJobs, build_scheduler
 from socialdesk.jobs.sla import SlaSweep
@@ -32,11 +33,8 @@ from socialdesk.listeners.deps import Deps
 from socialdesk.replying import ReplyDesk
 from socialdesk.saved_replies import load_saved_replies
 from socialdesk.slack.permissions import AdminCheck, ReplyPermissions
-from socialdesk.networks.x.auth import XAuthError, XUserAuth
-from socialdesk.networks.x.reply import XReplier
-from socialdesk.networks.base import Source
-from socialdesk.networks.x.search import XSource
-from socialdesk.networks.x.mentions import XMentionsSource
+from socialdesk.networks import registry
+from socialdesk.networks.base import Network
 from socialdesk.store.db import make_engine, upgrade
 from socialdesk.triage import Triage
 
@@ -91,7 +89,7 @@ class Socialdesk:
         """Stop the jobs, waiting `grace` seconds for those running; False if some still were.
 
         Every job is safe to cut off (leases expire, marks are taken before posting), so a
-        stop never waits on one stuck Slack or X call for longer than that.
+        stop never waits on one stuck Slack or network call for longer than that.
         """
         idle = True
         if self.scheduler.running:
@@ -105,17 +103,14 @@ class Socialdesk:
         return idle
 
 
-def signed_in_handle(x_auth: XUserAuth) -> str | None:
-    try:
-        return x_auth.cached_handle()
-    except XAuthError:
-        return None
+def brand_handle(networks: dict[str, Network], settings: Settings) -> Callable[[str], str]:
+    """The account replies on a network go out as: the signed-in one, else the first own handle."""
+    def handle(name: str) -> str:
+        network = networks.get(name)
+        signed_in = network.brand_handle() if network is not None else None
+        return signed_in or next(iter(sorted(settings.own_handle_set)), "our account")
 
-
-def brand_handle(x_auth: XUserAuth, settings: Settings) -> str:
-    """The account replies go out as: the authorized one, else the first own handle."""
-    handle = signed_in_handle(x_auth)
-    return handle or next(iter(sorted(settings.own_handle_set)), "our account")
+    return handle
 
 
 def build(
@@ -147,50 +142,35 @@ def build(
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
     )
     sla_policy = settings.sla_policy
-    x_auth = XUserAuth(settings, http=http, engine=engine, clock=clock)
-    desk = ReplyDesk(
-        engine=engine,
-        replier=XReplier(http=http, api_url=settings.x_api_url, auth=x_auth, clock=clock),
-        clock=clock,
-        approvers=settings.approver_set,
-        not_configured="Replies to X are not set up: an admin must run `socialdesk auth x`.",
-    )
+    networks = registry.build(settings, http=http, engine=engine, clock=clock)
+    desk = ReplyDesk(engine=engine, networks=networks, clock=clock, approvers=settings.approver_set)
     deps = Deps(
         engine=engine,
         clock=clock,
         desk=desk,
         permissions=ReplyPermissions(client=slack, users=settings.reply_user_set, groups=settings.reply_group_set),
-        brand=lambda: brand_handle(x_auth, settings),
+        brand=brand_handle(networks, settings),
         saved_replies=load_saved_replies(settings.saved_replies_file),
         tags=settings.tag_list,
         sla_policy=sla_policy,
         admins=AdminCheck(client=slack, admins=settings.admin_set),
         tz=settings.tz,
         settings=settings,
+        networks=networks,
     )
     for module in (events, actions, views, replies, commands, faq, home, webhooks):
         module.register(bolt, deps)
 
-    sources: dict[Network | tuple[Network, str], Source] = {}
-    if settings.x_bearer_token:
-        sources[Network.X] = XSource(
-            http=http, api_url=settings.x_api_url, bearer_token=settings.x_bearer_token.get_secret_value()
-        )
-        sources[(Network.X, "mentions")] = XMentionsSource(
-            http=http, api_url=settings.x_api_url, bearer_token=settings.x_bearer_token.get_secret_value()
-        )
     publisher = Publisher(engine=engine, slack=slack, clock=clock, post_interval=settings.slack_post_interval,
                           sla_policy=sla_policy)
     sla_sweep = SlaSweep(engine=engine, slack=slack, clock=clock, policy=sla_policy, lead=settings.sla_lead)
     poller = Poller(
         engine=engine,
-        sources=sources,
+        networks=networks,
         own_handles=settings.own_handle_set,
         clock=clock,
-        missing_source_hint={Network.X: "SOCIALDESK_X_BEARER_TOKEN is not set; add it and restart"},
         follow_conversations=True,
         triage=Triage(),
-        signed_in_handle=lambda: signed_in_handle(x_auth),
     )
     digests = DigestScheduler(engine=engine, slack=slack, clock=clock, tz=settings.tz)
     webhook_sender = WebhookSender(engine=engine, http=http, clock=clock)
@@ -199,7 +179,8 @@ def build(
         engine=engine, poller=poller, publisher=publisher, sla_sweep=sla_sweep, running=running_jobs,
         sla_seconds=settings.sla_check_seconds, syncs=[digests.sync],
         periodic=[
-            *retention_jobs(settings, engine=engine, slack=slack, http=http, clock=clock),
+            *retention_jobs(settings, engine=engine, clock=clock),
+            *removal_jobs(networks, engine=engine, slack=slack, clock=clock),
             PeriodicJob("webhooks", webhook_sender.run_once, WEBHOOK_SECONDS),
         ],
     )

@@ -11,15 +11,14 @@ from collections.abc import Sequence
 
 import httpx
 
-from socialdesk import cli_auth, cli_export, cli_faq, cli_privacy, cli_webhooks, logs
+from socialdesk import cli_export, cli_faq, cli_privacy, cli_webhooks, logs
 from socialdesk.config import ConfigError, Settings, load_settings
 from socialdesk.demo import run as demo
 from socialdesk.sandbox import run as sandbox
 from socialdesk.rules import (DEFAULT_POLL_SECONDS, KINDS, Filters, RuleInvalid, parse_keywords, parse_rule_sla,
                               rejection, validate, validate_schedule)
-from socialdesk.networks.base import SourceError
-from socialdesk.networks.x.search import XSource
-from socialdesk.networks.x.mentions import lookup_user_id, mentions_query
+from socialdesk.networks import registry
+from socialdesk.networks.base import NetworkError, SourceError
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow
 
@@ -66,7 +65,7 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
             raise CliError("a mentions rule takes no --query; it watches --account (or SOCIALDESK_OWN_HANDLES' first)")
         validate_schedule(args.every, args.channel)
         handle = _own_account(settings, args)
-        query = mentions_query(_resolve_user_id(settings, handle))
+        query = _mentions_query(settings, args.network, handle)
         what = f"mentions of @{handle} ({query})"
     else:
         if not args.query:
@@ -85,9 +84,15 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
             sla_targets=sla_targets,
         )
     print(f"rule {rule.id} added: {args.network} {what} → {args.channel} every {args.every} s")
-    if args.network == "x" and not settings.x_bearer_token:
-        print("note: SOCIALDESK_X_BEARER_TOKEN is not set; the rule will not poll until it is", file=sys.stderr)
+    network = _networks(settings, engine)[args.network]
+    if args.kind not in network.sources and network.stream is None:
+        print(f"note: {network.missing(args.kind)}; the rule will not poll until then", file=sys.stderr)
     return 0
+
+
+def _networks(settings: Settings, engine):  # type: ignore[no-untyped-def]
+    with httpx.Client(timeout=15) as http:  # nothing is fetched while building
+        return registry.build(settings, http=http, engine=engine, clock=utcnow)
 
 
 def _rule_sla(text: str | None) -> str | None:
@@ -116,15 +121,15 @@ def _own_account(settings: Settings, args: argparse.Namespace) -> str:
     return handles[0]
 
 
-def _resolve_user_id(settings: Settings, handle: str) -> str:
-    """Looked up once, when the rule is added: the rule keeps the id, which survives renames."""
-    settings.require("x_bearer_token")
-    with httpx.Client(timeout=15) as http:
-        try:
-            return lookup_user_id(http=http, api_url=settings.x_api_url, handle=handle,
-                                  bearer_token=settings.x_bearer_token.get_secret_value())  # type: ignore[union-attr]
-        except SourceError as exc:
-            raise CliError(f"could not look up @{handle} on X: {exc}") from None
+def _mentions_query(settings: Settings, network: str, handle: str) -> str:
+    """Looked up once, when the rule is added: the rule keeps the account's id, which survives renames."""
+    for module in registry.cli_modules():
+        if getattr(module, "NETWORK", None) == network and hasattr(module, "mentions_query"):
+            try:
+                return str(module.mentions_query(settings, handle))
+            except (NetworkError, ValueError) as exc:
+                raise CliError(str(exc)) from None
+    raise CliError(f"{registry.label(network)} has no mentions rules")
 
 
 def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
@@ -132,7 +137,8 @@ def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
     with session_scope(engine) as session:
         rules = rule_store.list_rules(session=session)
     if not rules:
-        print("no rules yet; add one with: socialdesk rules add --network x --query 'acme phone' --channel C0123ABCD")
+        print(f"no rules yet; add one with: socialdesk rules add --network {registry.names()[0]} --query 'acme phone' "
+              "--channel C0123ABCD")
         return 0
     print(f"{'id':>4}  {'network':7}  {'channel':11}  {'every':>6}  {'state':6}  {'last success':20}  query / last error")
     for r in rules:
@@ -163,13 +169,17 @@ def cmd_rules_remove(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:
     validate(args.network, args.query, DEFAULT_POLL_SECONDS, "C0")
-    settings.require("x_bearer_token")
+    engine = _store(settings)
     with httpx.Client(timeout=15) as http:
-        source = XSource(http=http, api_url=settings.x_api_url, bearer_token=settings.x_bearer_token.get_secret_value(), page_size=args.limit)  # type: ignore[union-attr]
+        network = registry.build(settings, http=http, engine=engine, clock=utcnow)[args.network]
+        source = network.sources.get("search")
+        if source is None:
+            raise CliError(network.missing("search"))
         try:
             page = source.fetch(args.query, None)
         except SourceError as exc:
             raise CliError(str(exc)) from None
+    page.posts[:] = page.posts[:args.limit]
     filters = Filters(lang=args.lang, include_reposts=args.include_reposts, own_handles=settings.own_handle_set)
     for post in page.posts:
         record = post.to_json()
@@ -192,7 +202,7 @@ def cmd_case_show(settings: Settings, args: argparse.Namespace) -> int:
     author = view.post.author
     print(f"case #{view.case_id} · {view.status.value} · {view.priority} priority"
           + (f" · owner {view.assignee}" if view.assignee else "") + (f" · tags {', '.join(view.tags)}" if view.tags else ""))
-    print(f"  {view.post.network.value} @{author.handle} ({author.name}, {author.followers} followers) · {view.post.url}")
+    print(f"  {view.post.network} @{author.handle} ({author.name}, {author.followers} followers) · {view.post.url}")
     print(f"  rule: {view.rule_query or '(removed)'} · channel {view.channel_id} · card ts {view.message_ts or '(not posted yet)'}")
     print("posts:")
     for post in posts:
@@ -216,7 +226,7 @@ def _parser() -> argparse.ArgumentParser:
 
     rules = commands.add_parser("rules", help="saved searches").add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     add = rules.add_parser("add", help="add a saved search")
-    add.add_argument("--network", required=True, choices=["x"])
+    add.add_argument("--network", required=True, choices=registry.names())
     add.add_argument("--kind", choices=KINDS, default="search",
                      help="search: posts matching --query (default); mentions: posts mentioning our account")
     add.add_argument("--query", help="the network's search query, e.g. '@acme OR \"acme phone\"' (search rules)")
@@ -234,7 +244,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="first-response targets for this rule's cases, e.g. 'high=15m,normal=1h' "
                           "(priorities left out use SOCIALDESK_SLA_TARGETS)")
     add.add_argument("--backfill", action="store_true",
-                     help="open cases for every match X still has (recent search: 7 days), not just the newest page")
+                     help="open cases for every match the network's search still has, not just the newest page")
     add.set_defaults(func=cmd_rules_add)
     rules.add_parser("list", help="list saved searches and their state").set_defaults(func=cmd_rules_list)
     for name, paused in (("pause", True), ("resume", False)):
@@ -249,7 +259,7 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("id", type=int)
     remove.set_defaults(func=cmd_rules_remove)
     preview = rules.add_parser("preview", help="print what a query matches now, as JSON lines")
-    preview.add_argument("--network", required=True, choices=["x"])
+    preview.add_argument("--network", required=True, choices=registry.names())
     preview.add_argument("--query", required=True)
     preview.add_argument("--lang")
     preview.add_argument("--include-reposts", action="store_true")
@@ -262,7 +272,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sandbox.add_parser(commands)
     demo.add_parser(commands)
-    cli_auth.add_parser(commands)
+    auth = commands.add_parser("auth", help="sign in the accounts socialdesk replies as")
+    auth_networks = auth.add_subparsers(dest="auth_network", required=True, metavar="NETWORK")
+    for module in registry.cli_modules():
+        module.add_auth_parser(auth_networks)
     cli_faq.add_parser(commands)
     cli_export.add_parser(commands)
     cli_privacy.add_parser(commands)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from socialdesk.networks import registry
 from socialdesk.sla import DEFAULT_TARGETS, BusinessHours, Policy, parse_targets
 
 
@@ -18,7 +19,9 @@ class ConfigError(Exception):
     """A setting is missing or invalid; the message names the variable and the fix."""
 
 
-class Settings(BaseSettings):
+class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc]
+    """Everything socialdesk reads; each network package adds its own fields (networks.registry)."""
+
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     database_url: str = Field("sqlite:///socialdesk.db", alias="SOCIALDESK_DATABASE_URL")
@@ -28,18 +31,7 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", alias="SOCIALDESK_SLACK_API_URL")
     http_host: str = Field("0.0.0.0", alias="SOCIALDESK_HTTP_HOST")
     http_port: int = Field(3000, alias="SOCIALDESK_HTTP_PORT", ge=1, le=65535)
-    x_bearer_token: SecretStr | None = Field(None, alias="SOCIALDESK_X_BEARER_TOKEN")
-    x_api_url: str = Field("https://api.x.com", alias="SOCIALDESK_X_API_URL")
     own_handles: str = Field("", alias="SOCIALDESK_OWN_HANDLES")
-    # Replying on X as the brand: OAuth 2.0 (PKCE; `socialdesk auth x`) or OAuth 1.0a keys.
-    x_client_id: str | None = Field(None, alias="SOCIALDESK_X_CLIENT_ID")
-    x_client_secret: SecretStr | None = Field(None, alias="SOCIALDESK_X_CLIENT_SECRET")
-    x_redirect_uri: str = Field("http://127.0.0.1:8765/x/callback", alias="SOCIALDESK_X_REDIRECT_URI")
-    x_authorize_url: str = Field("https://x.com/i/oauth2/authorize", alias="SOCIALDESK_X_AUTHORIZE_URL")
-    x_api_key: SecretStr | None = Field(None, alias="SOCIALDESK_X_API_KEY")
-    x_api_secret: SecretStr | None = Field(None, alias="SOCIALDESK_X_API_SECRET")
-    x_access_token: SecretStr | None = Field(None, alias="SOCIALDESK_X_ACCESS_TOKEN")
-    x_access_secret: SecretStr | None = Field(None, alias="SOCIALDESK_X_ACCESS_SECRET")
     # Who may send public replies: user ids and/or user group ids; empty = the rule's channel members.
     reply_users: str = Field("", alias="SOCIALDESK_REPLY_USERS")
     reply_groups: str = Field("", alias="SOCIALDESK_REPLY_GROUPS")
@@ -70,11 +62,6 @@ class Settings(BaseSettings):
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
-
-    @field_validator("x_api_url")
-    @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
-        return value.rstrip("/")
 
     @field_validator("sla_targets")
     @classmethod
@@ -159,7 +146,7 @@ class Settings(BaseSettings):
 _HOW_TO_SET = {
     "slack_bot_token": "copy the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page",
     "slack_signing_secret": "copy the Signing Secret from your Slack app's Basic Information page",
-    "x_bearer_token": "create an app at developer.x.com and copy its Bearer Token",
+    **registry.how_to_set(),
 }
 
 

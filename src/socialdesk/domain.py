@@ -8,10 +8,6 @@ from datetime import datetime
 from typing import Any
 
 
-class Network(str, enum.Enum):
-    X = "x"
-
-
 class CaseStatus(str, enum.Enum):
     NEW = "new"
     REOPENED = "reopened"  # the customer wrote again after it was resolved: claimable like new
@@ -49,7 +45,7 @@ class EventKind(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Author:
-    network: Network
+    network: str  # a network package's name (socialdesk.networks)
     external_id: str
     handle: str
     name: str
@@ -62,7 +58,7 @@ class Author:
 class Post:
     """A post normalized from any network."""
 
-    network: Network
+    network: str  # a network package's name (socialdesk.networks)
     external_id: str
     url: str
     author: Author
@@ -73,13 +69,14 @@ class Post:
     in_reply_to_id: str | None = None
     is_repost: bool = False
     is_reply: bool = False
+    in_reply_to_account: str | None = None  # the handle it answers, when the network says
     metrics: dict[str, int] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """The normalized post as JSON-ready data (for `rules preview`)."""
         return {
-            "network": self.network.value,
+            "network": self.network,
             "id": self.external_id,
             "url": self.url,
             "author": {
@@ -97,6 +94,7 @@ class Post:
             "in_reply_to_id": self.in_reply_to_id,
             "is_repost": self.is_repost,
             "is_reply": self.is_reply,
+            "in_reply_to_account": self.in_reply_to_account,
             "metrics": self.metrics,
         }
 

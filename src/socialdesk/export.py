@@ -26,6 +26,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from socialdesk.domain import CaseStatus, EventKind
+from socialdesk.networks import registry
 from socialdesk.redact import redact, redact_url
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, CuratedEntryRow, PostRow, ReplyRow, RuleRow
@@ -34,7 +35,7 @@ FORMATS = ("jsonl", "csv", "md")
 STATUSES = tuple(s.value for s in CaseStatus)
 ANSWER_STATUSES = ("sent", "marked")  # replies that went out (or were sent by hand and recorded)
 DEFAULT_BATCH = 500
-REMOVED_TEXT = "(removed at the source)"  # deleted or withheld posts are not exported (X's terms)
+REMOVED_TEXT = "(removed at the source)"  # deleted or withheld posts are not exported (the networks' terms)
 
 
 @dataclass(frozen=True)
@@ -283,8 +284,9 @@ def _record(case: Any, posts: list[Any], replies: list[Any], notes: list[str], r
 
 
 def _conversation_url(network: str, conversation_id: str | None, fallback: str) -> str:
-    if network == "x" and conversation_id and conversation_id.isdigit():
-        return f"https://x.com/i/web/status/{conversation_id}"  # the thread's root, whoever wrote it
+    """The thread's root, whoever wrote it, where the network has such a link."""
+    if conversation_id and network in registry.names():
+        return registry.info(network).conversation_url(conversation_id, fallback) or fallback
     return fallback
 
 

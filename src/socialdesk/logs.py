@@ -46,6 +46,6 @@ def configure(level: str = "INFO") -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("apscheduler.scheduler").addFilter(_PublisherOverlapFilter())
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    # One line per HTTP request to X is noise; failures are logged by the poll job.
+    # One line per HTTP request to a network is noise; failures are logged by the poll job.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -10,6 +10,8 @@ import re
 from collections.abc import Collection
 from urllib.parse import urlsplit
 
+from socialdesk.networks import registry
+
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"]+")
 _FEDI_HANDLE = re.compile(r"(?<![\w@＠])[@＠]\w[\w.-]*@[\w-]+(?:\.[\w-]+)+")  # @user@instance.social
 _EMAIL = re.compile(r"(?<![\w.+%-])\w[\w.+%'-]*@[\w-]+(?:\.[\w-]+)*\.\w{2,}")
@@ -17,9 +19,6 @@ _HANDLE = re.compile(r"(?<![\w@＠])[@＠](\w(?:[\w.-]*\w)?)")
 # Digit groups with single separators; `_is_phone` decides (dates, prices, versions stay).
 _PHONE = re.compile(r"(?<![\w+#$€£¥.,/-])(?:\+|00)?\(?\d{1,5}+\)?(?:[ .\-]?\(?\d{1,5}+\)?){1,6}+(?![\w])(?![.,]\d)")
 _DATE = re.compile(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$")
-_X_HOSTS = {"x.com", "twitter.com", "www.x.com", "www.twitter.com", "mobile.twitter.com", "mobile.x.com"}
-_X_PATHS = {"i", "search", "hashtag", "home", "intent", "explore", "settings", "notifications", "messages"}
-_X_STATUS = re.compile(r"^/[^/]+/status(?:es)?/(\d+)")
 
 
 def _is_phone(candidate: str) -> bool:
@@ -41,20 +40,16 @@ def _phones(text: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """E-mail addresses in a link, and the account name in an X link (…/dana/status/1 → …/i/web/status/1)."""
+    """E-mail addresses in a link, and the account a network's link names (each network says how)."""
     url = _EMAIL.sub("[email]", url)
     try:
-        parts = urlsplit(url if "://" in url else "https://" + url)
+        urlsplit(url if "://" in url else "https://" + url)
     except ValueError:
         return "[link]"
-    if parts.hostname not in _X_HOSTS:
-        return url
-    status = _X_STATUS.match(parts.path)
-    if status:
-        return f"https://x.com/i/web/status/{status.group(1)}"
-    first = parts.path.strip("/").split("/", 1)[0]
-    if first and first.lower() not in _X_PATHS:
-        return "https://x.com/[handle]"
+    for name in registry.names():
+        redacted = registry.info(name).redact_link(url)
+        if redacted is not None:
+            return redacted
     return url
 
 

@@ -8,33 +8,23 @@ on `cases.sending_reply_id`), so two agents answering at once send one reply.
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from socialdesk.domain import EventKind
+from socialdesk.networks import registry
+from socialdesk.networks.base import Network
 from socialdesk.store import lifecycle
 from socialdesk.store.db import session_scope
 from socialdesk.store.events import record_event
 from socialdesk.store.models import CaseRow, PostRow, ReplyRow
 
 log = logging.getLogger(__name__)
-STATUS_URL = re.compile(r"^https://(?:www\.|mobile\.)?(?:x|twitter)\.com/([A-Za-z0-9_]{1,15})/status(?:es)?/(\d{1,25})(?:[/?#].*)?$")
-
-
-class Sent(Protocol):
-    id: str
-    url: str
-
-
-class Replier(Protocol):
-    def reply(self, text: str, in_reply_to: str, *, idempotency_key: str) -> Sent: ...
 
 
 class ReplyError(Exception):
@@ -58,13 +48,12 @@ class Outcome:
 
 
 class ReplyDesk:
-    def __init__(self, *, engine: Engine, replier: Replier | None, clock: Callable[[], datetime],
-                 approvers: frozenset[str], not_configured: str) -> None:
+    def __init__(self, *, engine: Engine, networks: Mapping[str, Network], clock: Callable[[], datetime],
+                 approvers: frozenset[str]) -> None:
         self._engine = engine
-        self._replier = replier
+        self._networks = networks
         self._now = clock
         self._approvers = approvers
-        self._not_configured = not_configured
 
     @property
     def approvers(self) -> frozenset[str]:
@@ -123,15 +112,20 @@ class ReplyDesk:
 
     def mark_replied(self, *, case_id: int, agent: str, url: str, via: str) -> Outcome:
         """The agent replied on the network itself; keep the link and count it as the response."""
-        match = STATUS_URL.match(url.strip())
-        if not match:
+        with session_scope(self._engine) as session:
+            case = session.get(CaseRow, case_id)
+            network = case.network if case is not None else ""
+        info = registry.info(network) if network in registry.names() else None
+        post_id = info.reply_link_id(url) if info is not None else None
+        if info is None or post_id is None:
+            label, example = (info.label, info.post_url_example) if info else ("its network", "")
             return Outcome("failed", case_id=case_id, kind="bad_url",
-                           error="That is not a link to a post on X (like https://x.com/acmephones/status/123…).")
+                           error=f"That is not a link to a post on {label} (like {example}).")
         now = self._now()
         try:
             with session_scope(self._engine) as session:
-                row = ReplyRow(case_id=case_id, key=f"marked:{case_id}:{match.group(2)}", agent=agent, text="",
-                               status="marked", via=via, external_id=match.group(2), url=url.strip(),
+                row = ReplyRow(case_id=case_id, key=f"marked:{case_id}:{post_id}", agent=agent, text="",
+                               status="marked", via=via, external_id=post_id, url=url.strip(),
                                created_at=now, sent_at=now)
                 session.add(row)
                 session.flush()
@@ -160,14 +154,16 @@ class ReplyDesk:
                     session.execute(update(CaseRow).where(CaseRow.id == case_id).values(sending_reply_id=None))
             target = self._reply_target(session, case_id)
             text, agent = reply.text, reply.agent
+            network = self._networks.get(session.get(CaseRow, case_id).network)
         if not locked or overtaken:
             return Outcome("busy", reply_id=reply_id, case_id=case_id, text=text, kind="busy",
                            error="A teammate answered this customer at the same moment, so yours was not sent. "
                                  "Read the card's thread; reply again if something is still missing.")
         try:
-            if self._replier is None:
-                raise ReplyError(self._not_configured, kind="auth")
-            sent = self._replier.reply(text, target, idempotency_key=f"reply-{reply_id}")
+            if network is None or network.replier is None:
+                raise ReplyError(network.reply_not_configured if network else "This network is not set up here.",
+                                 kind="auth")
+            sent = network.replier.reply(text, target, idempotency_key=f"reply-{reply_id}")
         except Exception as exc:  # noqa: BLE001 - every failure is recorded and shown to the agent
             kind = getattr(exc, "kind", "unexpected")
             message = str(exc) if kind != "unexpected" else f"Unexpected error while sending ({type(exc).__name__}); nothing was recorded as sent. Check the brand account before trying again."

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from socialdesk.domain import Network, Post
+from socialdesk.domain import Post
+from socialdesk.networks import registry
 from socialdesk.sla import parse_targets
 
 RULE_SLA_PRIORITIES = ("high", "normal", "low")
-
-MAX_QUERY_LENGTH = {Network.X: 512}
 MIN_POLL_SECONDS = 5
 DEFAULT_POLL_SECONDS = 60
 KINDS = ("search", "mentions")  # a saved search, or the mentions of our own account
@@ -27,26 +26,30 @@ class Filters:
     own_handles: frozenset[str] = frozenset()
 
 
-def validate(network: str, query: str, every_seconds: int, channel_id: str, *, kind: str = "search") -> Network:
+def validate(network: str, query: str, every_seconds: int, channel_id: str, *, kind: str = "search") -> str:
+    """The network's name when the rule can be saved; RuleInvalid saying why not."""
     try:
-        net = Network(network)
-    except ValueError:
-        known = ", ".join(n.value for n in Network)
-        raise RuleInvalid(f"unknown network {network!r}; choose one of: {known}") from None
+        info = registry.info(network)
+    except registry.UnknownNetwork as exc:
+        raise RuleInvalid(str(exc)) from None
     if kind not in KINDS:
         raise RuleInvalid(f"unknown rule kind {kind!r}; choose one of: {', '.join(KINDS)}")
+    if kind not in info.kinds:
+        raise RuleInvalid(f"{info.label} has no {kind} rules; choose one of: {', '.join(info.kinds)}")
     if kind == "mentions":
         # The account is resolved to its id once (`rules add --kind mentions`): renames don't break it.
-        if not re.fullmatch(r"user:\d+", query):
-            raise RuleInvalid(f"a mentions rule's query is our account's id, like 'user:12345', not {query!r}")
+        if not re.fullmatch(info.mentions_query, query):
+            raise RuleInvalid(f"a mentions rule's query is our account's id, like {info.mentions_query_example!r}, "
+                              f"not {query!r}")
     else:
         if not query.strip():
             raise RuleInvalid("the query is empty; give the words to search for")
-        limit = MAX_QUERY_LENGTH[net]
+        limit = info.query_max_length
         if len(query) > limit:
-            raise RuleInvalid(f"the query is {len(query)} characters; {net.value} accepts at most {limit}. Shorten it or split it into two rules")
+            raise RuleInvalid(f"the query is {len(query)} characters; {info.label} accepts at most {limit}. "
+                              "Shorten it or split it into two rules")
     validate_schedule(every_seconds, channel_id)
-    return net
+    return info.name
 
 
 def validate_schedule(every_seconds: int, channel_id: str) -> None:

@@ -15,10 +15,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from socialdesk.domain import CaseStatus, Network
+from socialdesk.domain import CaseStatus
+from socialdesk.networks import registry
 
 STATUSES = tuple(s.value for s in CaseStatus)
-NETWORKS = tuple(n.value for n in Network)
+NETWORKS = registry.names()
 USAGE = (
     "usage: /social search <words> [status:" + "|".join(STATUSES) + "] [rule:3] "
     "[network:" + "|".join(NETWORKS) + "] [from:@handle] [since:7d|24h|30m|2w]"

@@ -19,6 +19,7 @@ from socialdesk.store import conversations, ingest
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import CaseRow, PostRow
 from tests.support.factories import x_post
+from tests.support.networks import x_network
 from tests.support.slack_proxy import SlackProxy
 
 HOSTILE = "<!channel> still broken & nobody answers <@U0ADMIN>"
@@ -175,12 +176,12 @@ def fake_x():
 def watching_poller(engine, fake_x, **kw):
     import httpx
 
-    from socialdesk.domain import Network
+    
     from socialdesk.jobs.poll import Poller
     from socialdesk.networks.x.search import XSource
 
     source = XSource(http=httpx.Client(timeout=5), api_url=fake_x.url, bearer_token="watch-bearer")
-    return Poller(engine=engine, sources={Network.X: source}, own_handles=frozenset({"acmephones"}),
+    return Poller(engine=engine, networks=x_network(source), own_handles=frozenset({"acmephones"}),
                   clock=kw.pop("clock", now), follow_conversations=True, **kw)
 
 

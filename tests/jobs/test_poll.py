@@ -9,8 +9,9 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from socialdesk.domain import Network
+
 from socialdesk.jobs.poll import Poller
+from tests.support.networks import x_network
 from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.networks.x.search import SEARCH_PATH, XSource
 from socialdesk.store import rules as rule_store
@@ -44,7 +45,7 @@ def clock() -> Clock:
 def make_poller(engine, fake_x: FakeX, clock: Clock, *, page_size=100, timeout=5.0, own=frozenset()) -> Poller:
     http = httpx.Client(timeout=timeout)
     source = XSource(http=http, api_url=fake_x.url, bearer_token="test-bearer", page_size=page_size)
-    return Poller(engine=engine, sources={Network.X: source}, own_handles=own, clock=clock)
+    return Poller(engine=engine, networks=x_network(source), own_handles=own, clock=clock)
 
 
 def add_rule(engine, **kw) -> int:
@@ -220,15 +221,14 @@ def test_bad_credentials_are_reported_on_the_rule(engine, fake_x, clock):
     rule_id = add_rule(engine)
     http = httpx.Client()
     source = XSource(http=http, api_url=fake_x.url, bearer_token="wrong")
-    Poller(engine=engine, sources={Network.X: source}, own_handles=frozenset(), clock=clock).poll_rule(rule_id)
+    Poller(engine=engine, networks=x_network(source), own_handles=frozenset(), clock=clock).poll_rule(rule_id)
     assert "SOCIALDESK_X_BEARER_TOKEN" in rule(engine, rule_id).last_error
 
 
 def test_missing_source_is_reported_on_the_rule(engine, clock):
     rule_id = add_rule(engine)
-    hint = {Network.X: "SOCIALDESK_X_BEARER_TOKEN is not set; add it and restart"}
-    Poller(engine=engine, sources={}, own_handles=frozenset(), clock=clock, missing_source_hint=hint).poll_rule(rule_id)
-    assert rule(engine, rule_id).last_error == hint[Network.X]
+    Poller(engine=engine, networks=x_network(), own_handles=frozenset(), clock=clock).poll_rule(rule_id)
+    assert rule(engine, rule_id).last_error == "SOCIALDESK_X_BEARER_TOKEN is not set; add it and restart"
 
 
 def test_paused_rules_are_not_polled(engine, fake_x, clock):
@@ -248,7 +248,7 @@ def test_triage_scores_posts_and_sets_priority_from_the_rule(engine, fake_x, clo
                                       priority_keywords=["refund"], priority_followers=50_000).id
     http = httpx.Client()
     source = XSource(http=http, api_url=fake_x.url, bearer_token="test-bearer")
-    poller = Poller(engine=engine, sources={Network.X: source}, own_handles=frozenset(), clock=clock, triage=Triage())
+    poller = Poller(engine=engine, networks=x_network(source), own_handles=frozenset(), clock=clock, triage=Triage())
     poller.poll_rule(rule_id)
     fake_x.add_user(username="big_name", followers=120_000)
     fake_x.post(username="calm", text="does the acme x2 come in blue?")
@@ -270,8 +270,9 @@ def test_the_signed_in_brand_account_never_opens_cases(engine, fake_x, clock):
     rule_id = add_rule(engine)
     http = httpx.Client()
     source = XSource(http=http, api_url=fake_x.url, bearer_token="test-bearer")
-    poller = Poller(engine=engine, sources={Network.X: source}, own_handles=frozenset(), clock=clock,
-                    signed_in_handle=lambda: "AcmeCare")
+    networks = x_network(source)
+    networks["x"].brand_handle = lambda: "AcmeCare"  # the account `socialdesk auth x` signed in
+    poller = Poller(engine=engine, networks=networks, own_handles=frozenset(), clock=clock)
     poller.poll_rule(rule_id)
     fake_x.post(username="acmecare", text="our acme phone update is out")
     customer = fake_x.post(username="dana", text="acme phone question")

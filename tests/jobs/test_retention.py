@@ -13,7 +13,9 @@ from sqlalchemy import update
 
 from socialdesk.domain import Post
 from socialdesk.jobs.publish import Publisher
-from socialdesk.jobs.retention import FIRST_CHECK, RetentionJob, SourceCheck, parse_lookup
+from socialdesk.jobs.removal import FIRST_CHECK, SourceCheck
+from socialdesk.jobs.retention import RetentionJob
+from socialdesk.networks.x.removal import XRemovalCheck, parse_lookup
 from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.slack import cards
 from socialdesk.store import cases as case_store
@@ -49,8 +51,9 @@ def on_x(fake_x: FakeX, text: str, handle: str, *, reply_to: Post | None = None)
 
 
 def checker(engine, slack_emulator, fake_x: FakeX, clock: Clock) -> SourceCheck:
+    removal = XRemovalCheck(http=httpx.Client(timeout=5), api_url=fake_x.url, bearer_token=BEARER)
     return SourceCheck(engine=engine, slack=WebClient(token=slack_emulator.token, base_url=slack_emulator.url),
-                       http=httpx.Client(timeout=5), api_url=fake_x.url, bearer_token=BEARER, clock=clock)
+                       network="x", removal=removal, clock=clock)
 
 
 def published_case(engine, slack_emulator, clock: Clock, channel: str, first: Post, *later: Post) -> int:

@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from socialdesk.sandbox.run import OWN_HANDLE, SCENARIO, find_emulate
+from socialdesk.sandbox.run import find_emulate
+from socialdesk.sandbox.scenario import OWN_HANDLE, SCENARIO
 from tests.support.ports import free_port
 
 pytestmark = [

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from slack_sdk.models.blocks import ActionsBlock
 
-from socialdesk.domain import Author, CaseStatus, CaseView, Network, Post
+from socialdesk.domain import Author, CaseStatus, CaseView, Post
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.card import SECTION_TEXT_LIMIT, case_card
 from tests.support.snapshots import assert_snapshot
@@ -15,8 +15,8 @@ WHEN = datetime(2026, 11, 27, 14, 5, tzinfo=UTC)
 
 
 def view(text="My Acme X2 screen cracked after one day. Support? https://acme.example/help", **changes) -> CaseView:
-    author = Author(Network.X, "42", "dana_k", "Dana K.", 1234, False, "https://pbs.twimg.com/profile_images/1/a.jpg")
-    post = Post(Network.X, "1578516068309794817", "https://x.com/dana_k/status/1578516068309794817", author, text, WHEN)
+    author = Author("x", "42", "dana_k", "Dana K.", 1234, False, "https://pbs.twimg.com/profile_images/1/a.jpg")
+    post = Post("x", "1578516068309794817", "https://x.com/dana_k/status/1578516068309794817", author, text, WHEN)
     base = CaseView(case_id=7, status=CaseStatus.NEW, post=post, channel_id="C0SOCIAL", opened_at=WHEN,
                     rule_id=3, rule_query="acme (broken OR cracked) -is:retweet", message_ts="1700000000.000100")
     return replace(base, **changes)

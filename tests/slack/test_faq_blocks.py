@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from slack_sdk.models.blocks import ActionsBlock
 
-from socialdesk.domain import Author, CaseStatus, CaseView, Network, Post
+from socialdesk.domain import Author, CaseStatus, CaseView, Post
 from socialdesk.slack import ids
 from socialdesk.slack.blocks import faq
 from socialdesk.slack.blocks.card import case_card
@@ -125,8 +125,8 @@ def test_the_thread_line_offers_edit_and_withdraw_until_withdrawn():
 
 
 def card_view(**changes) -> CaseView:
-    author = Author(Network.X, "42", "dana_k", "Dana K.", 1234)
-    post = Post(Network.X, "1578516068309794817", "https://x.com/dana_k/status/1578516068309794817", author, "hi", WHEN)
+    author = Author("x", "42", "dana_k", "Dana K.", 1234)
+    post = Post("x", "1578516068309794817", "https://x.com/dana_k/status/1578516068309794817", author, "hi", WHEN)
     return replace(CaseView(case_id=7, status=CaseStatus.RESOLVED, post=post, channel_id="C1", opened_at=WHEN), **changes)
 
 

@@ -2,7 +2,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from socialdesk.domain import Author, CaseStatus, CaseView, Network, Post
+from socialdesk.domain import Author, CaseStatus, CaseView, Post
 from socialdesk.slack import ids
 from socialdesk.slack.blocks import lookup
 from socialdesk.store.figures import Figures, Spread
@@ -44,8 +44,8 @@ def all_text(reply) -> str:
 
 
 def test_case_reply_escapes_post_and_note_and_limits_history():
-    author = Author(Network.X, "42", "dana_k", "<!here> Dana", 10)
-    post = Post(Network.X, "1", "https://x.com/dana_k/status/1", author, HOSTILE * 100, NOW)
+    author = Author("x", "42", "dana_k", "<!here> Dana", 10)
+    post = Post("x", "1", "https://x.com/dana_k/status/1", author, HOSTILE * 100, NOW)
     view = CaseView(case_id=7, status=CaseStatus.CLAIMED, post=post, channel_id="C1", opened_at=NOW,
                     assignee="UALICE", message_ts="1.2")
     history = [Event("note", "UBOB", NOW, {"text": HOSTILE}) for _ in range(14)] + [Event("claimed", "UALICE", NOW)]
@@ -62,8 +62,8 @@ def test_case_reply_escapes_post_and_note_and_limits_history():
 
 
 def test_case_reply_without_card_says_so():
-    author = Author(Network.X, "42", "dana_k", "Dana", 10)
-    post = Post(Network.X, "1", "https://x.com/dana_k/status/1", author, "hi", NOW)
+    author = Author("x", "42", "dana_k", "Dana", 10)
+    post = Post("x", "1", "https://x.com/dana_k/status/1", author, "hi", NOW)
     view = CaseView(case_id=7, status=CaseStatus.NEW, post=post, channel_id="C1", opened_at=NOW)
     reply = lookup.case_reply(view, [], permalink=None, now=NOW)
     assert "*Case #7*" in all_text(reply) and "not in Slack yet" in all_text(reply)

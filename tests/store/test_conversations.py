@@ -9,6 +9,7 @@ from sqlalchemy import update
 from sqlmodel import select
 
 from socialdesk.domain import Post
+from socialdesk.networks.x.search import _answered_handle
 from socialdesk.store import cases, conversations, ingest
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import CaseRow, PostRow, ReplyRow
@@ -23,7 +24,7 @@ def reply_to(parent: Post, text: str, *, handle: str = "customer", **raw) -> Pos
     """A reply in `parent`'s conversation, shaped like the X parser's output."""
     post = x_post(text, handle=handle)
     return dataclasses.replace(post, conversation_id=parent.conversation_id, in_reply_to_id=parent.external_id,
-                               is_reply=True, raw=raw)
+                               is_reply=True, raw=raw, in_reply_to_account=_answered_handle(raw))
 
 
 def store(engine, posts, now=NOW) -> ingest.Stored:

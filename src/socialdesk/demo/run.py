@@ -1,7 +1,7 @@
 """`socialdesk demo`: try the app in a browser, with no credentials and no Node.
 
-A local Slack stand-in with a web page (`socialdesk.demo.workspace.Workspace`), FakeX
-playing the sandbox's scripted day at "Acme Phones", and the real app built by
+A local Slack stand-in with a web page (`socialdesk.demo.workspace.Workspace`), each
+network's local stand-in playing the sandbox's scripted day at "Acme Phones", and the real app built by
 `socialdesk.app.build` and run by `socialdesk.server.serve` between them, all on
 127.0.0.1. Ctrl-C, SIGTERM or `--duration` stops every part.
 """
@@ -20,30 +20,15 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from socialdesk.networks.x.fake.server import FakeX
-from socialdesk.sandbox.local import bind_port, ensure_scenario_rule, raise_interrupt, stop_after
-from socialdesk.sandbox.scenario import (
-    CHANNEL,
-    OWN_HANDLE,
-    POLL_SECONDS,
-    QUERY,
-    SCENARIO,
-    SCENARIO_SECONDS,
-    Beat,
-    Scenario,
-)
+from socialdesk.sandbox.local import (bind_port, endpoint_lines, ensure_scenario_rules, raise_interrupt, settings_of,
+                                      stop_after)
+from socialdesk.sandbox.scenario import CHANNEL, OWN_HANDLE, SCENARIO_SECONDS
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8700
 TEAM = "Acme Phones"
 AGENTS = ("alice", "bob", "carol")
-# The sandbox's day, plus a customer who writes back after the brand's reply: it joins her case.
-DEMO_SCENARIO: list[Beat] = [
-    *SCENARIO,
-    Beat(45, "dana_k", "@acmephones Thanks! Order number is in your DMs. Can I drop the Acme X3 off "
-         "at a store instead of mailing it?", reply_to=OWN_HANDLE),
-]
 
 
 def _positive(value: str) -> float:
@@ -64,8 +49,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
     p = subparsers.add_parser(
-        "demo", help="try it in your browser: a local Slack workspace, a fake X and the app, no credentials",
-        description="Run the app against a local Slack workspace you open in a browser and a fake X "
+        "demo", help="try it in your browser: a local Slack workspace, local social networks and the app, no credentials",
+        description="Run the app against a local Slack workspace you open in a browser and local social networks "
                     "playing a scripted day at a fictional phone maker. Nothing leaves 127.0.0.1.")
     _configure(p)
     p.set_defaults(func=lambda _settings, args: run(args))
@@ -83,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             _run(args, workdir, stack)
     except KeyboardInterrupt:
         pass  # Ctrl-C before serve() took over: the stack has stopped every part
-    print("demo stopped: the workspace, fake X and the app are down", flush=True)
+    print("demo stopped: the workspace, the local networks and the app are down", flush=True)
     return 0
 
 
@@ -99,51 +84,47 @@ def _run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -
     stack.callback(ws.stop)
     channel = ws.channel_id(CHANNEL)
 
-    fake = FakeX(bearer_token="demo-" + secrets.token_hex(8), port=0, own_username=OWN_HANDLE)
-    stack.callback(fake.stop)
-    scenario = Scenario(fake, args.speed, DEMO_SCENARIO)
-    stack.callback(scenario.stop)
-    scenario.seed()
-    fake.start()
+    from socialdesk.networks import registry
+
+    plays = registry.local_plays(speed=args.speed, demo=True)
+    for play in plays:
+        stack.callback(play.stop)
 
     db = args.db.resolve() if args.db else workdir / "socialdesk.db"
     db.parent.mkdir(parents=True, exist_ok=True)
     app_port = bind_port(0)
-    keys = fake.oauth1_keys
     settings = Settings(
         _env_file=None,  # a demo never picks up real credentials from .env
         SOCIALDESK_DATABASE_URL=f"sqlite:///{db}", SLACK_BOT_TOKEN=ws.bot_token, SLACK_SIGNING_SECRET=signing_secret,
-        SLACK_APP_TOKEN=None, SOCIALDESK_SLACK_API_URL=ws.api_url, SOCIALDESK_X_API_URL=fake.url,
-        SOCIALDESK_X_BEARER_TOKEN=fake.bearer_token, SOCIALDESK_OWN_HANDLES=OWN_HANDLE,
+        SLACK_APP_TOKEN=None, SOCIALDESK_SLACK_API_URL=ws.api_url, SOCIALDESK_OWN_HANDLES=OWN_HANDLE,
         SOCIALDESK_HTTP_HOST="127.0.0.1", SOCIALDESK_HTTP_PORT=app_port,
-        # Replies are signed as the fake brand account: they work with no sign-in.
-        SOCIALDESK_X_API_KEY=keys.consumer_key, SOCIALDESK_X_API_SECRET=keys.consumer_secret,
-        SOCIALDESK_X_ACCESS_TOKEN=keys.token, SOCIALDESK_X_ACCESS_SECRET=keys.token_secret,
+        # The local networks: replies go out as their fake brand accounts, with no sign-in.
+        **settings_of(plays),
         # carol leads the team: her App Home shows the rules, digests and settings.
         SOCIALDESK_ADMINS=ws.user_id("carol"),
     )
     desk = build(settings)
     stack.callback(desk.close)  # closing twice is harmless; covers a failure before serve()
     ws.app_events_url = f"http://127.0.0.1:{app_port}/slack/events"
-    ensure_scenario_rule(desk.engine, channel)
+    ensure_scenario_rules(desk.engine, channel, plays)
 
-    later = len([b for b in DEMO_SCENARIO if b.at > 0])
+    waiting, later = sum(p.waiting for p in plays), sum(p.later for p in plays)
     stop = (f"Stops by itself after {args.duration:g} s; Ctrl-C stops it sooner." if args.duration
             else "Press Ctrl-C to stop everything.")
     print(f"""
 socialdesk demo: {TEAM}, all on 127.0.0.1, no credentials
 
   Open in your browser:  {ws.url}
-  Fake X API:            {fake.url}  (rule: "{QUERY}" every {POLL_SECONDS} s, cards in #{CHANNEL})
+{endpoint_lines(plays, 23)}  (cards in #{CHANNEL})
   Database:              {db}
 
 What to try:
-  - Watch cards arrive in #{CHANNEL}: {len(DEMO_SCENARIO) - later} posts are waiting and {later} more arrive
+  - Watch cards arrive in #{CHANNEL}: {waiting} posts are waiting and {later} more arrive
     over the next {SCENARIO_SECONDS / args.speed:.0f} s: a storm of 6 similar wifi complaints, spam,
     a customer who writes back after @{OWN_HANDLE}'s reply (it joins her card), and a
     repost and a brand post that get no card.
   - Switch agents ({", ".join(AGENTS)}) with the picker; everyone sees the same cards.
-  - Claim a card, then Reply: type the answer and send it; it goes out to (fake) X.
+  - Claim a card, then Reply: type the answer and send it; it goes out to the (local) network.
   - Note adds an internal note; open the card's thread to see notes and replies.
   - Resolve when done (Reopen brings it back); a resolved card offers "Save as FAQ".
   - Type `/social help` in the composer for the slash commands; `/social digest now`
@@ -154,7 +135,8 @@ What to try:
 {stop}
 """, flush=True)
 
-    scenario.start()
+    for play in plays:
+        play.play()
     stop_after(args.duration, stack)
     serve(desk)
 

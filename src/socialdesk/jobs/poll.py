@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from socialdesk.domain import Network
+
+from socialdesk.networks.base import CursorExpired, Network, RateLimited, SourceError, SourceRejected, SourceUnavailable
 from socialdesk.rules import Filters, rejection
 from socialdesk.triage import Triage, priority
-from socialdesk.networks.base import CursorExpired, RateLimited, Source, SourceError, SourceUnavailable
 from socialdesk.store import conversations, ingest
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import session_scope
@@ -34,9 +34,9 @@ LEASE_SECONDS = 300
 BACKOFF_START = timedelta(seconds=5)
 BACKOFF_MAX = timedelta(minutes=15)
 REJECTED_RETRY = timedelta(minutes=5)
-WATCH_WINDOW = timedelta(days=7)  # cases active this recently have their conversations watched (X: 7-day search)
+WATCH_WINDOW = timedelta(days=7)  # cases active this recently have their conversations watched (a week of search)
 WATCH_CANDIDATES = 500
-WATCH_PER_POLL = 26  # conversations searched per poll of a rule (two X searches), least recently first
+WATCH_PER_POLL = 26  # conversations searched per poll of a rule (a couple of searches), least recently first
 
 
 def backoff(failures: int) -> timedelta:
@@ -49,31 +49,30 @@ class Poller:
         self,
         *,
         engine: Engine,
-        sources: Mapping[Network | tuple[Network, str], Source],
+        networks: Mapping[str, Network],
         own_handles: frozenset[str],
         clock: Callable[[], datetime],
         on_new_cases: Callable[[list[int]], None] = lambda ids: None,
-        missing_source_hint: Mapping[Network, str] | None = None,
         follow_conversations: bool = False,
         triage: Triage | None = None,
-        signed_in_handle: Callable[[], str | None] = lambda: None,
+        streamed: Callable[[str], bool] = lambda network: False,
     ) -> None:
         self._engine = engine
-        self._sources = sources
+        self._networks = networks
         self._own_configured = own_handles
-        self._signed_in = signed_in_handle  # the X account replies go out as: ours too
+        self._streamed = streamed  # the network's stream is live: its search rules need no polling
         self._triage = triage
         self._now = clock
         self._on_new_cases = on_new_cases
-        self._missing_hint = missing_source_hint or {}
         self._follow = follow_conversations
         # (network, conversation) -> (monotonic time checked, post id seen up to): rotation and a start hint.
-        self._watched: dict[tuple[str, str], tuple[float, int]] = {}
+        self._watched: dict[tuple[str, str], tuple[float, str]] = {}
 
     @property
     def _own(self) -> frozenset[str]:
-        handle = self._signed_in()
-        return self._own_configured | {handle.lower()} if handle else self._own_configured
+        """Our configured handles and the accounts replies go out as."""
+        signed_in = {h.lower() for n in self._networks.values() if (h := n.brand_handle())}
+        return self._own_configured | signed_in
 
     def _scores(self, rule, posts) -> dict[str, tuple[float | None, str]]:  # type: ignore[no-untyped-def]
         """Sentiment and priority per post (by external id), from the rule's triage settings."""
@@ -92,14 +91,21 @@ class Poller:
         for rule_id in due:
             self.poll_rule(rule_id)
 
-    def poll_rule(self, rule_id: int) -> int:
-        """Poll one rule if it is due and free; returns how many cases it opened."""
+    def poll_rule(self, rule_id: int, *, gap: bool = False) -> int:
+        """Poll one rule if it is due and free; returns how many cases it opened.
+
+        A search rule of a network whose stream is live is polled only when new (its
+        newest page) or when `gap` (the stream worker fills what its stream missed).
+        """
         now = self._now()
         with session_scope(self._engine) as session:
             try:
                 rule = rule_store.get_rule(session=session, rule_id=rule_id)
             except rule_store.RuleNotFound:
                 return 0  # removed since the scheduler last looked
+            if rule.kind == "search" and rule.cursor is not None and not gap and self._streamed(rule.network):
+                rule_store.skip_poll(session=session, rule_id=rule_id, now=now)
+                return 0
             # Half the interval: a second replica's timer firing just after ours skips.
             rule = rule_store.take_lease(
                 session=session, rule_id=rule_id, now=now, seconds=LEASE_SECONDS, min_gap=rule.every_seconds / 2
@@ -118,13 +124,12 @@ class Poller:
 
     def _walk(self, rule, opened: list[int]) -> None:  # type: ignore[no-untyped-def]
         """Fetch and store pages; appends each new case id to `opened` as it is stored."""
-        network = Network(rule.network)
-        # A (network, kind) entry serves that kind of rule; a bare network serves searches.
-        source = self._sources.get((network, rule.kind))
-        if source is None and rule.kind == "search":
-            source = self._sources.get(network)
+        network = self._networks.get(rule.network)
+        if network is None:
+            raise SourceRejected(f"this socialdesk does not know the network {rule.network!r}; remove the rule")
+        source = network.sources.get(rule.kind)
         if source is None:
-            raise SourceError(self._missing_hint.get(network, f"no source configured for {network.value}"))
+            raise SourceRejected(network.missing(rule.kind))
         filters = Filters(lang=rule.lang, include_reposts=rule.include_reposts, own_handles=self._own)
         cursor = rule.cursor
         for _ in range(MAX_PAGES_PER_POLL):
@@ -140,10 +145,10 @@ class Poller:
             if case_ids:
                 self._on_new_cases(case_ids)
             if rule.consecutive_failures:
-                log.info("rule %s: polling %s recovered", rule.id, network.value)
+                log.info("rule %s: polling %s recovered", rule.id, network.info.label)
                 rule.consecutive_failures = 0
             for warning in page.warnings:
-                log.warning("rule %s: %s returned a partial error: %s", rule.id, network.value, warning)
+                log.warning("rule %s: %s returned a partial error: %s", rule.id, network.info.label, warning)
             cursor = page.cursor
             if page.done or page.not_before:
                 break
@@ -152,21 +157,26 @@ class Poller:
 
     def _follow_conversations(self, rule, network: Network) -> None:  # type: ignore[no-untyped-def]
         """Search the conversations of the rule's recent cases; what is found only joins cases."""
-        source = self._sources.get(network)
-        walks_for = getattr(source, "conversation_walks", None)
-        if source is None or walks_for is None:
+        source = network.sources.get("search")
+        if source is None or network.follow_ups is None:
             return
+        name, newer = network.name, network.info.is_newer
         now, clock = self._now(), time.monotonic()
         with session_scope(self._engine) as session:
-            floors = conversations.watched(session=session, rule_id=rule.id, network=network.value,
-                                           active_since=now - WATCH_WINDOW, limit=WATCH_CANDIDATES)
-        memory = {c: self._watched.get((network.value, c), (0.0, 0)) for c in floors}
+            floors = conversations.watched(session=session, rule_id=rule.id, network=name,
+                                           active_since=now - WATCH_WINDOW, limit=WATCH_CANDIDATES, is_newer=newer)
+        memory = {c: self._watched.get((name, c), (0.0, "")) for c in floors}
+
+        def later(a: str, b: str) -> str:
+            return a if not b or (a and newer(a, b)) else b
+
         chosen = sorted(floors, key=lambda c: memory[c][0])[:WATCH_PER_POLL]
-        for walk in walks_for({c: max(floors[c], memory[c][1]) for c in chosen}, now):
-            newest, cursor = int(walk.cursor["since_id"]), walk.cursor
+        for walk in network.follow_ups.walks({c: later(floors[c], memory[c][1]) for c in chosen}, now):
+            newest, cursor = "", walk.cursor
             for _ in range(MAX_PAGES_PER_POLL):
                 page = source.fetch(walk.query, cursor)
-                newest = max([newest, *(int(p.external_id) for p in page.posts if p.external_id.isdigit())])
+                for post in page.posts:
+                    newest = later(post.external_id, newest)
                 self._store_follow_ups(rule, page.posts)
                 cursor = page.cursor
                 if page.done or page.not_before:
@@ -174,7 +184,7 @@ class Poller:
             if not page.done:
                 return  # unfinished: these conversations start from the stored posts again next time
             for conversation in walk.conversation_ids:
-                self._watched[(network.value, conversation)] = (clock, newest)
+                self._watched[(name, conversation)] = (clock, later(newest, memory.get(conversation, (0.0, ""))[1]))
             if page.not_before:
                 return
         horizon = clock - WATCH_WINDOW.total_seconds()
@@ -208,7 +218,7 @@ class Poller:
         now = self._now()
         with session_scope(self._engine) as session:
             if isinstance(exc, CursorExpired):
-                rule_store.reset_cursor_walk(session=session, rule_id=rule_id)
+                rule_store.reset_cursor_walk(session=session, rule_id=rule_id, cursor=exc.restart)
                 log.warning("rule %s: %s; restarting the walk from the last seen post", rule_id, exc)
                 return
             if isinstance(exc, RateLimited):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from socialdesk.networks import registry
+from socialdesk.networks.base import Network
 from socialdesk.replying import ReplyDesk
 from socialdesk.sla import Policy
 from socialdesk.slack.blocks.modals import SavedReply
@@ -25,13 +27,20 @@ class Deps:
     clock: Callable[[], datetime]
     desk: ReplyDesk | None = None
     permissions: ReplyPermissions | None = None
-    brand: Callable[[], str] = lambda: "our account"
+    brand: Callable[[str], str] = lambda network: "our account"  # whom replies on a network go out as
     saved_replies: Sequence[SavedReply] = ()
     tags: Sequence[str] = field(default_factory=list)
     sla_policy: Policy | None = None  # cards show when the first reply is due
     admins: AdminCheck | None = None  # None: nobody manages from Slack (tests of agent features)
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # the team's time zone
     settings: Settings | None = None  # shown to admins in App Home (never the secrets)
+    networks: Mapping[str, Network] = field(default_factory=dict)  # every known network, configured or not
+
+    def default_network(self) -> str:
+        """For rules that name none: the first network with something configured, else the first known."""
+        ready = [name for name in registry.names() if name in self.networks
+                 and (self.networks[name].sources or self.networks[name].stream)]
+        return (ready or list(registry.names()))[0]
 
     def is_admin(self, user_id: str) -> bool:
         return self.admins is not None and self.admins.is_admin(user_id)

@@ -15,12 +15,12 @@ from socialdesk.domain import EventKind
 from socialdesk.listeners.common import channel_of, clicked_case, load_view, missing, refresh, tell, view_metadata
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.views import state_value
-from socialdesk.replying import STATUS_URL, Outcome
+from socialdesk.replying import Outcome
 from socialdesk.slack import ids, messages
 from socialdesk.slack.blocks import modals
 from socialdesk.slack.text import escape
-from socialdesk.networks.x.reply import intent_url
-from socialdesk.networks.x.text import MAX_WEIGHTED_LENGTH, weighted_length
+from socialdesk.networks import registry
+from socialdesk.networks.base import NetworkInfo
 from socialdesk.store import lifecycle
 from socialdesk.store.db import session_scope
 from socialdesk.store.events import record_event
@@ -28,13 +28,13 @@ from socialdesk.store.events import record_event
 log = logging.getLogger(__name__)
 
 
-def length_error(text: str) -> str | None:
+def length_error(text: str, network: NetworkInfo) -> str | None:
     if not text.strip():
         return "Write the reply, or press Cancel."
-    length = weighted_length(text)
-    if length > MAX_WEIGHTED_LENGTH:
-        return (f"That is {length} characters as X counts them (links count 23, emoji and CJK characters 2): "
-                f"{length - MAX_WEIGHTED_LENGTH} too many.")
+    length = network.text_length(text)
+    if length > network.text_limit:
+        return (f"That is {length} as {network.label} counts ({network.text_hint}): "
+                f"{length - network.text_limit} too many.")
     return None
 
 
@@ -56,14 +56,17 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
         if view is None:
             return
         if outcome.status == "sent":
-            refresh(client, deps, case_id, messages.reply_sent(agent, outcome.text or "", outcome.url or "", approver))
+            refresh(client, deps, case_id, messages.reply_sent(agent, outcome.text or "", outcome.url or "", approver,
+                                                               network=registry.label(view.post.network)))
         elif outcome.status in ("failed", "busy"):
             refresh(client, deps, case_id)
             blocks = [SectionBlock(text=MarkdownTextObject(text=escape(messages.reply_failed(outcome.error or ""))))]
-            if outcome.kind == "not_allowed" and outcome.in_reply_to:
+            network = registry.info(view.post.network)
+            compose = network.compose_url(outcome.text or "", outcome.in_reply_to or "") if outcome.in_reply_to else None
+            if outcome.kind == "not_allowed" and compose:
                 blocks.append(ActionsBlock(elements=[
-                    ButtonElement(text="Open in X", action_id=ids.OPEN_IN_NETWORK, value=str(case_id),
-                                  url=intent_url(outcome.text or "", outcome.in_reply_to), style="primary"),
+                    ButtonElement(text=f"Open in {network.label}", action_id=ids.OPEN_IN_NETWORK, value=str(case_id),
+                                  url=compose, style="primary"),
                     ButtonElement(text="Mark as replied", action_id=ids.MARK_REPLIED, value=f"intent:{case_id}"),
                 ]))
             tell(client, channel=view.channel_id, user=agent, text=messages.reply_failed(outcome.error or ""),
@@ -83,7 +86,7 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
             tell(client, channel=channel_of(body), user=user, text=messages.not_allowed_to_reply(case_id))
             return
         client.views_open(trigger_id=body["trigger_id"], view=modals.reply_modal(
-            view, brand=deps.brand(), saved=deps.saved_replies, opened_at=time.time()))
+            view, brand=deps.brand(view.post.network), saved=deps.saved_replies, opened_at=time.time()))
         with session_scope(deps.engine) as session:
             lifecycle.set_replying(session=session, case_id=case_id, user_id=user, now=deps.clock())
         refresh(client, deps, case_id)
@@ -99,7 +102,7 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
         author = f"@{view.post.author.handle}" if view.post.author.handle else "there"
         text = deps.saved_replies[index].text.replace("{author}", author).replace("{agent}", agent_name(client, body["user"]["id"]))
         client.views_update(view_id=modal["id"], hash=modal.get("hash"), view=modals.reply_modal(
-            view, brand=deps.brand(), saved=deps.saved_replies, text=text,
+            view, brand=deps.brand(view.post.network), saved=deps.saved_replies, text=text,
             opened_at=meta.get("opened_at", time.time()), revision=int(meta.get("revision", 0)) + 1))
 
     @app.view(ids.REPLY_MODAL)
@@ -111,7 +114,7 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
         block = f"{ids.REPLY_INPUT}-{revision}"
         text = (state_value(modal, ids.REPLY_INPUT, ids.REPLY_INPUT).get("value") or "").strip()
         view = load_view(deps, case_id) if isinstance(case_id, int) else None
-        error = "This case no longer exists." if view is None else length_error(text)
+        error = "This case no longer exists." if view is None else length_error(text, registry.info(view.post.network))
         if error is None and not permissions.allowed(user, view.channel_id):  # type: ignore[union-attr]
             error = "You are not allowed to send public replies for this case."
         if error is None:
@@ -205,7 +208,7 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
         if reply is None or view is None:
             return
         client.views_open(trigger_id=body["trigger_id"], view=modals.reply_modal(
-            view, brand=deps.brand(), saved=(), text=reply.text, opened_at=time.time(),
+            view, brand=deps.brand(view.post.network), saved=(), text=reply.text, opened_at=time.time(),
             callback_id=ids.APPROVE_EDIT_MODAL, submit="Approve and send", notify_on_close=False,
             reply_id=reply.id, message_ts=body["message"]["ts"]))
 
@@ -239,13 +242,20 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
     def marked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         meta, user = view_metadata(body["view"]), body["user"]["id"]
         url = (state_value(body["view"], ids.REPLY_URL_INPUT, ids.REPLY_URL_INPUT).get("value") or "").strip()
-        if not STATUS_URL.match(url):
-            ack(response_action="errors", errors={ids.REPLY_URL_INPUT: "Paste the link of a post on X, like https://x.com/acmephones/status/123…"})
+        view = load_view(deps, meta.get("case_id", -1)) if isinstance(meta.get("case_id"), int) else None
+        if view is None:
+            ack(response_action="errors", errors={ids.REPLY_URL_INPUT: "This case no longer exists."})
+            return
+        network = registry.info(view.post.network)
+        if network.reply_link_id(url) is None:
+            ack(response_action="errors", errors={
+                ids.REPLY_URL_INPUT: f"Paste the link of a post on {network.label}, like {network.post_url_example}"})
             return
         ack()
         outcome = desk.mark_replied(case_id=meta["case_id"], agent=user, url=url, via=meta.get("via", "manual"))
         if outcome.status == "marked":
-            refresh(client, deps, meta["case_id"], messages.reply_marked(user, url, meta.get("via", "manual")))
+            refresh(client, deps, meta["case_id"], messages.reply_marked(user, url, meta.get("via", "manual"),
+                                                                                 network=network.label))
 
 
 def _when(meta: dict[str, Any]) -> datetime:

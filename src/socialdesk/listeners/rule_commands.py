@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from socialdesk import rules as rule_rules
 from socialdesk.listeners.deps import Deps
+from socialdesk.networks import registry
 from socialdesk.slack.blocks.home import channel as channel_mention
 from socialdesk.slack.blocks.admin import rules_reply
 from socialdesk.slack.blocks.lookup import Reply, plain
@@ -24,26 +25,26 @@ log = logging.getLogger(__name__)
 
 HELP = (
     "• `/social rules` — the saved searches: query, channel, interval, state and last error\n"
-    "• `/social rules add <query> [channel:#chan] [every:60] [kind:mentions] [sla:high=15m,normal=1h]` — "
+    "• `/social rules add <query> [network:NAME] [channel:#chan] [every:60] [kind:mentions] [sla:high=15m,normal=1h]` — "
     "a new saved search whose "
     "cards go to this channel unless `channel:` says otherwise (admins)\n"
     "• `/social rules pause|resume|remove <id>` — stop, restart or delete a saved search; its cases stay (admins)\n"
 )
 USAGE = {
-    "add": "Usage: `/social rules add <query> [channel:#chan] [every:60] [kind:mentions] [sla:high=15m,normal=1h]`, "
+    "add": "Usage: `/social rules add <query> [network:NAME] [channel:#chan] [every:60] [kind:mentions] [sla:high=15m,normal=1h]`, "
            "e.g. `/social rules add @acme OR \"acme phone\" every:120`.",
     "id": "Usage: `/social rules {verb} <id>`, e.g. `/social rules {verb} 3` (`/social rules` shows the ids).",
     "rules": "Usage: `/social rules`, "
-             "`/social rules add <query> [channel:#chan] [every:60] [kind:mentions] [sla:high=15m,normal=1h]`, "
+             "`/social rules add <query> [network:NAME] [channel:#chan] [every:60] [kind:mentions] [sla:high=15m,normal=1h]`, "
              "`/social rules pause|resume|remove <id>`.",
 }
 NOT_ADMIN = ("Only socialdesk admins can add, pause, resume or remove rules. Ask a workspace admin, or someone "
              "listed in SOCIALDESK_ADMINS, to do it or to add you there.")
-OPTION = re.compile(r"(?<!\S)(channel|every|kind|sla):(\S*)", re.IGNORECASE)
+OPTION = re.compile(r"(?<!\S)(network|channel|every|kind|sla):(\S*)", re.IGNORECASE)
 CHANNEL_LINK = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 MAX_RULE_ID = 2**31 - 1
-EXAMPLE = {"channel": "#social-care", "every": "60", "kind": "mentions", "sla": "high=15m,normal=1h"}
+EXAMPLE = {"network": registry.names()[0], "channel": "#social-care", "every": "60", "kind": "mentions", "sla": "high=15m,normal=1h"}
 CHANNEL_PAGES = 5  # conversations.list pages (1000 each) searched for a #name
 
 
@@ -115,15 +116,17 @@ def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: 
         if not every.isascii() or not every.isdigit() or len(every) > 9:
             raise Malformed(f"`every:{escape(every[:20])}` is not a number of seconds.")
         kind = options.get("kind", "search").lower()
+        network = options.get("network", "").lower() or deps.default_network()
         target = resolve_channel(client, options["channel"]) if "channel" in options else here
         if not query:
+            example = registry.info(network).mentions_query_example if network in registry.names() else "…"
             raise Malformed("Give the words to search for." if kind != "mentions" else
-                            "A mentions rule needs our account's X id, as `user:12345` (or run "
-                            "`socialdesk rules add --network x --kind mentions --channel C…` on the server, "
-                            "which looks the account up).")
+                            f"A mentions rule needs our account's id, as `{escape(example)}` (or run "
+                            f"`socialdesk rules add --network {escape(network[:20])} --kind mentions --channel C…` "
+                            "on the server, which looks the account up).")
         if not target:
             raise Malformed("I don't know which channel this was typed in: add `channel:#name`.")
-        network = rule_rules.validate("x", query, int(every), target, kind=kind).value
+        network = rule_rules.validate(network, query, int(every), target, kind=kind)
         try:
             sla_targets = rule_rules.parse_rule_sla(options.get("sla"))
         except ValueError as exc:
@@ -139,13 +142,13 @@ def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: 
         rule_id = rule.id
     log.info("rule %s added by %s from Slack", rule_id, user_id)
     sla_line = f" First-response targets: {escape(sla_targets)}." if sla_targets else ""
-    lines = [f"Rule {rule_id} added: {network} {kind} `{escape(query)}` → {channel_mention(target)} every {every} s."
+    lines = [f"Rule {rule_id} added: {registry.label(network)} {kind} `{escape(query)}` → {channel_mention(target)} every {every} s."
              + sla_line,
              f"Cards appear in {channel_mention(target)} once @socialdesk is a member there "
              "(`/invite @socialdesk`)."]
-    settings = deps.settings
-    if network == "x" and settings is not None and not settings.x_bearer_token:
-        lines.append("Note: SOCIALDESK_X_BEARER_TOKEN is not set; the rule will not poll until it is.")
+    configured = deps.networks.get(network)
+    if configured is not None and kind not in configured.sources and configured.stream is None:
+        lines.append(f"Note: {escape(configured.missing(kind))}; the rule will not poll until then.")
     return plain("\n".join(lines))
 
 

@@ -59,7 +59,11 @@ class SourceRejected(SourceError):
 
 
 class CursorExpired(SourceRejected):
-    """The pagination token in the stored cursor was refused."""
+    """The pagination token in the stored cursor was refused; `restart` is the cursor to use instead."""
+
+    def __init__(self, message: str, *, restart: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.restart: dict[str, Any] = restart if restart is not None else {}
 
 
 class AuthError(NetworkError):
@@ -237,6 +241,25 @@ class StoredCredential:
 # --- what a network is ------------------------------------------------------------------
 
 
+@dataclass
+class LocalPlay:
+    """A network played on 127.0.0.1 for `socialdesk sandbox` and `socialdesk demo`.
+
+    Its fakes are running; `settings` (Settings aliases) point the app at them; `rules`
+    are the story's saved searches as (kind, query, every seconds); `play()` starts the
+    story's later posts and `stop()` stops everything it started.
+    """
+
+    name: str
+    settings: dict[str, Any]
+    rules: list[tuple[str, str, int]]
+    endpoints: list[tuple[str, str]]  # (what, address), for the banner
+    waiting: int  # posts there before the app starts
+    later: int  # posts the story makes while it runs
+    play: Callable[[], None]
+    stop: Callable[[], None]
+
+
 @dataclass(frozen=True)
 class NetworkInfo:
     """What the rest of the app may know about a network without configuring it (pure)."""
@@ -255,10 +278,12 @@ class NetworkInfo:
     profile_url: Callable[[str], str] = lambda handle: ""
     conversation_url: Callable[[str, str], str | None] = lambda conversation_id, post_url: None
     reply_link_id: Callable[[str], str | None] = lambda url: None  # the post id a pasted link names
+    compose_url: Callable[[str, str], str | None] = lambda text, in_reply_to: None  # the network's own composer
     redact_link: Callable[[str], str | None] = lambda url: None  # a link without the account name, or None
     handle_link_pattern: str = ""  # regex (with {handle}) of links naming an account, for `forget`
     is_newer: Callable[[str, str], bool] = lambda a, b: a > b  # post id a is newer than b
     setting_hint: Mapping[str, str] = field(default_factory=dict)  # rule kind → what to set when unconfigured
+    mentions_query: str = r"$^"  # regex a mentions rule's query (our account's id) matches
     mentions_query_example: str = ""
 
 

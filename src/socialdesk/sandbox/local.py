@@ -33,18 +33,34 @@ def stop_after(seconds: float | None, stack: contextlib.ExitStack) -> None:
     stack.callback(timer.cancel)
 
 
-def ensure_scenario_rule(engine, channel: str) -> None:  # type: ignore[no-untyped-def]
-    """The scenario's rule, pointed at this run's channel (a kept --db may name another run's)."""
-    from socialdesk.sandbox.scenario import POLL_SECONDS, QUERY
+def ensure_scenario_rules(engine, channel: str, plays) -> None:  # type: ignore[no-untyped-def]
+    """The story's rules of every local network, pointed at this run's channel (a kept --db may name
+    another run's)."""
     from socialdesk.store import rules as rule_store
     from socialdesk.store.db import session_scope, utcnow
 
     with session_scope(engine) as session:
         rules = rule_store.list_rules(session=session)
-        if not any(r.query == QUERY for r in rules):
-            rule_store.add_rule(session=session, network="x", query=QUERY, channel_id=channel,
-                                every_seconds=POLL_SECONDS, lang=None, include_reposts=False, now=utcnow())
+        have = {(r.network, r.kind, r.query) for r in rules}
+        for play in plays:
+            for kind, query, every in play.rules:
+                if (play.name, kind, query) not in have:
+                    rule_store.add_rule(session=session, network=play.name, query=query, channel_id=channel,
+                                        every_seconds=every, lang=None, include_reposts=False, now=utcnow(),
+                                        kind=kind)
         for rule in rules:
             if rule.channel_id != channel:
                 rule.channel_id = channel
                 session.add(rule)
+
+
+def settings_of(plays) -> dict:  # type: ignore[no-untyped-def]
+    """What points the app at every local network's fakes."""
+    merged: dict = {}
+    for play in plays:
+        merged.update(play.settings)
+    return merged
+
+
+def endpoint_lines(plays, width: int) -> str:  # type: ignore[no-untyped-def]
+    return "\n".join(f"  {what + ':':{width}}{where}" for play in plays for what, where in play.endpoints)

@@ -1,7 +1,7 @@
 """`socialdesk sandbox`: the whole main job on one machine, with no credentials.
 
-A Slack emulator (the `emulate` npm package), FakeX playing a scripted day at
-"Acme Phones", and the real app built by `socialdesk.app.build` between them,
+A Slack emulator (the `emulate` npm package), each network's local stand-in playing a
+scripted day at "Acme Phones", and the real app built by `socialdesk.app.build` between them,
 all on 127.0.0.1. Ctrl-C, SIGTERM or `--duration` stops every part.
 """
 
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import httpx
 
-from socialdesk.networks.x.fake.server import FakeX
-from socialdesk.sandbox.scenario import CHANNEL, OWN_HANDLE, POLL_SECONDS, QUERY, SCENARIO, SCENARIO_SECONDS, Scenario
+from socialdesk.sandbox.local import (bind_port, endpoint_lines, ensure_scenario_rules, raise_interrupt, settings_of,
+                                      stop_after)
+from socialdesk.sandbox.scenario import CHANNEL, OWN_HANDLE, POLL_SECONDS, SCENARIO_SECONDS
 from socialdesk.slack.scopes import BOT_SCOPES
-from socialdesk.sandbox.local import bind_port, ensure_scenario_rule, raise_interrupt, stop_after
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +121,8 @@ def _positive(value: str) -> float:
 
 def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
     p = subparsers.add_parser(
-        "sandbox", help="try it locally: a Slack emulator, a fake X and the app, no credentials",
-        description="Run the app against a local Slack emulator and a fake X playing a scripted "
+        "sandbox", help="try it locally: a Slack emulator, local social networks and the app, no credentials",
+        description="Run the app against a local Slack emulator and local social networks playing a scripted "
                     "day at a fictional phone maker. Nothing leaves 127.0.0.1.")
     p.add_argument("--port", type=int, default=DEFAULT_PORT,
                    help=f"the Slack emulator's port; its web inspector shows the cards (default {DEFAULT_PORT})")
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         except SandboxError as exc:
             print(f"socialdesk sandbox: {exc}", file=sys.stderr)
             return 1
-    print("sandbox stopped: the Slack emulator, fake X and the app are down", flush=True)
+    print("sandbox stopped: the Slack emulator, the local networks and the app are down", flush=True)
     return 0
 
 
@@ -165,12 +165,11 @@ def _run(args: argparse.Namespace, exe: Path, workdir: Path, stack: contextlib.E
     inspector, api = f"http://127.0.0.1:{args.port}", f"http://127.0.0.1:{args.port}/api/"
     channel = wait_for_channel(proc, api, bot_token, workdir)
 
-    fake = FakeX(bearer_token="sandbox-" + secrets.token_hex(8), port=0, own_username=OWN_HANDLE)
-    stack.callback(fake.stop)
-    scenario = Scenario(fake, args.speed)
-    stack.callback(scenario.stop)
-    scenario.seed()
-    fake.start()
+    from socialdesk.networks import registry
+
+    plays = registry.local_plays(speed=args.speed, demo=False)
+    for play in plays:
+        stack.callback(play.stop)
 
     db = args.db.resolve() if args.db else workdir / "socialdesk.db"
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -178,18 +177,16 @@ def _run(args: argparse.Namespace, exe: Path, workdir: Path, stack: contextlib.E
     settings = Settings(
         _env_file=None,  # a sandbox never picks up real credentials from .env
         SOCIALDESK_DATABASE_URL=f"sqlite:///{db}", SLACK_BOT_TOKEN=bot_token, SLACK_SIGNING_SECRET=signing_secret,
-        SLACK_APP_TOKEN=None, SOCIALDESK_SLACK_API_URL=api, SOCIALDESK_X_API_URL=fake.url,
-        SOCIALDESK_X_BEARER_TOKEN=fake.bearer_token, SOCIALDESK_OWN_HANDLES=OWN_HANDLE,
+        SLACK_APP_TOKEN=None, SOCIALDESK_SLACK_API_URL=api, SOCIALDESK_OWN_HANDLES=OWN_HANDLE,
         SOCIALDESK_HTTP_HOST="127.0.0.1", SOCIALDESK_HTTP_PORT=app_port,
-        # Replies are signed as the fake brand account: they work with no sign-in.
-        SOCIALDESK_X_API_KEY=fake.oauth1_keys.consumer_key, SOCIALDESK_X_API_SECRET=fake.oauth1_keys.consumer_secret,
-        SOCIALDESK_X_ACCESS_TOKEN=fake.oauth1_keys.token, SOCIALDESK_X_ACCESS_SECRET=fake.oauth1_keys.token_secret,
+        # The local networks: replies go out as their fake brand accounts, with no sign-in.
+        **settings_of(plays),
     )
     desk = build(settings)
-    ensure_scenario_rule(desk.engine, channel)
+    ensure_scenario_rules(desk.engine, channel, plays)
 
-    later = len([b for b in SCENARIO if b.at > 0])
-    expect = (f"What to expect: {len(SCENARIO) - later} posts are waiting and {later} more arrive over the next "
+    waiting, later = sum(p.waiting for p in plays), sum(p.later for p in plays)
+    expect = (f"What to expect: {waiting} posts are waiting and {later} more arrive over the next "
               f"{SCENARIO_SECONDS / args.speed:.0f} s, among them a burst of 6 similar complaints. Each customer "
               f"post gets a card within about {POLL_SECONDS} s (at most one card a second per channel). The repost "
               f"and @{OWN_HANDLE}'s own reply get no card. Reload the inspector page to see new cards.")
@@ -200,7 +197,7 @@ socialdesk sandbox: Acme Phones, all on 127.0.0.1, no credentials
 
   Cards appear here (#{CHANNEL}):  {inspector}/?tab=messages&channel={channel}
   Slack requests go to:            http://127.0.0.1:{app_port}/slack/events  (signing secret {signing_secret})
-  Fake X API:                      {fake.url}  (rule: "{QUERY}" every {POLL_SECONDS} s)
+{endpoint_lines(plays, 33)}
   Database:                        {db}
 
 {textwrap.fill(expect, 88)}
@@ -208,6 +205,7 @@ socialdesk sandbox: Acme Phones, all on 127.0.0.1, no credentials
 {stop}
 """, flush=True)
 
-    scenario.start()
+    for play in plays:
+        play.play()
     stop_after(args.duration, stack)
     serve(desk)

@@ -1,19 +1,12 @@
-"""The scripted day at "Acme Phones" that `socialdesk sandbox` and `socialdesk demo` play on FakeX.
+"""The scripted day at "Acme Phones" that `socialdesk sandbox` and `socialdesk demo` play.
 
 Fictional customers only; every customer post says "acme" so the rule's query finds it.
+Each network's local stand-in (networks/<name>/fake/local.py) plays beats on its fake.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass
-
-from socialdesk.networks.x.fake.server import FakeX
-
-log = logging.getLogger(__name__)
 
 CHANNEL = "social-care"
 OWN_HANDLE = "acmephones"
@@ -66,51 +59,9 @@ SCENARIO: list[Beat] = [
     Beat(100, "nina_b", "Does the Acme X3 support eSIM? Thinking of switching from my old phone.", "Nina B."),
 ]
 
-
-class Scenario:
-    """Posts SCENARIO's seeded beats now and the rest from a background thread."""
-
-    def __init__(self, fake: FakeX, speed: float, beats: Sequence[Beat] | None = None) -> None:
-        self._fake, self._speed = fake, speed
-        self._beats = list(SCENARIO if beats is None else beats)
-        self._first: dict[str, str] = {}  # handle -> id of its first post
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._play, name="sandbox-scenario", daemon=True)
-        for beat in self._beats:
-            if beat.handle != OWN_HANDLE:  # FakeX made the brand account (verified) already
-                self._fake.add_user(username=beat.handle, name=beat.name or None, followers=120)
-
-    def seed(self) -> None:
-        for beat in self._beats:
-            if beat.at == 0:
-                self._post(beat)
-
-    def start(self) -> None:
-        self._started = time.monotonic()
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
-
-    def _play(self) -> None:
-        for beat in sorted((b for b in self._beats if b.at > 0), key=lambda b: b.at):
-            if self._stop.wait(max(0.0, self._started + beat.at / self._speed - time.monotonic())):
-                return
-            self._post(beat)
-
-    def _post(self, beat: Beat) -> None:
-        post = self._fake.post(username=beat.handle, text=beat.text,
-                               in_reply_to=self._first.get(beat.reply_to or ""),
-                               retweet_of=self._first.get(beat.repost_of or ""))
-        self._first.setdefault(beat.handle, post["id"])
-        if beat.opens_case:
-            kind = "card expected"
-        elif beat.repost_of or beat.handle == OWN_HANDLE:
-            kind = "no card: " + ("repost" if beat.repost_of else "own account")
-        else:
-            kind = "joins the case it answers"
-        log.info("X: @%s posted %s (%s)", beat.handle, post["id"], kind)
-
-
+# The sandbox's day, plus a customer who writes back after the brand's reply: it joins her case.
+DEMO_SCENARIO: list[Beat] = [
+    *SCENARIO,
+    Beat(45, "dana_k", "@acmephones Thanks! Order number is in your DMs. Can I drop the Acme X3 off "
+         "at a store instead of mailing it?", reply_to=OWN_HANDLE),
+]

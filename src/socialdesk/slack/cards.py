@@ -10,7 +10,8 @@ from slack_sdk import WebClient
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
 from slack_sdk.models.metadata import Metadata
 
-from socialdesk.domain import CaseView, Network, Post
+from socialdesk.domain import CaseView, Post
+from socialdesk.networks import registry
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.card import case_card
 from socialdesk.slack.text import escape, escape_within, link
@@ -20,7 +21,6 @@ HISTORY_PAGES = 5  # how far back to look for a card posted just before a crash
 FOLLOW_UP_METADATA_TYPE = "socialdesk_follow_up"
 SECTION_TEXT_LIMIT = 3000
 FALLBACK_LIMIT = 300
-NETWORK_NAME = {Network.X: "X"}
 
 
 def post_card(client: WebClient, view: CaseView) -> str:
@@ -62,7 +62,7 @@ def follow_up_message(*, case_id: int, post_id: int, post: Post) -> dict[str, An
     head = f"💬 *New reply from @{escape(post.author.handle)}*: "
     body, cut = escape_within(post.text, SECTION_TEXT_LIMIT - len(head) - 1)
     short, short_cut = escape_within(post.text, FALLBACK_LIMIT)
-    where = NETWORK_NAME.get(post.network, post.network.value)
+    where = registry.label(post.network)
     blocks = [
         SectionBlock(text=MarkdownTextObject(text=head + body + ("…" if cut else "")), block_id="follow_up"),
         ContextBlock(elements=[MarkdownTextObject(text=link(post.url, f"Open on {where}"))], block_id="follow_up_link"),

@@ -55,14 +55,15 @@ def note(user_id: str, text: str) -> str:
     return f"📝 *Internal note* by <@{user_id}> (not sent to the customer):\n{quote(text)}"
 
 
-def reply_sent(agent: str, text: str, url: str, approver: str | None = None) -> str:
+def reply_sent(agent: str, text: str, url: str, approver: str | None = None, *, network: str) -> str:
+    """`network`: its label for people (NetworkInfo.label)."""
     by = f"<@{agent}>" + (f", approved by <@{approver}>," if approver and approver != agent else "")
-    return f"📣 {by} replied publicly:\n{quote(text)}\n{link(url, 'View the reply on X')}"
+    return f"📣 {by} replied publicly:\n{quote(text)}\n{link(url, f'View the reply on {network}')}"
 
 
-def reply_marked(agent: str, url: str, via: str) -> str:
-    how = "from X's own composer" if via == "intent" else "outside socialdesk"
-    return f"📣 <@{agent}> replied {how}: {link(url, 'view the reply on X')}"
+def reply_marked(agent: str, url: str, via: str, *, network: str) -> str:
+    how = f"from {network}'s own composer" if via == "intent" else "outside socialdesk"
+    return f"📣 <@{agent}> replied {how}: {link(url, f'view the reply on {network}')}"
 
 
 def awaiting_approval(agent: str, approvers: list[str], text: str) -> str:

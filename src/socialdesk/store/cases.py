@@ -8,7 +8,7 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from socialdesk import sla
-from socialdesk.domain import Author, CaseStatus, CaseView, EventKind, Network, Post
+from socialdesk.domain import Author, CaseStatus, CaseView, EventKind, Post
 from socialdesk.store.events import record_event
 from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, CuratedEntryRow, PostRow, RuleRow
 
@@ -35,7 +35,7 @@ def case_view(*, session: Session, case_id: int, policy: sla.Policy | None = Non
     if post_row is None or author_row is None:
         raise CaseNotFound(case_id)
     author = Author(
-        network=Network(author_row.network),
+        network=author_row.network,
         external_id=author_row.external_id,
         handle=author_row.handle,
         name=author_row.name,
@@ -44,7 +44,7 @@ def case_view(*, session: Session, case_id: int, policy: sla.Policy | None = Non
         avatar_url=author_row.avatar_url,
     )
     post = Post(
-        network=Network(post_row.network),
+        network=post_row.network,
         external_id=post_row.external_id,
         url=post_row.url,
         author=author,

@@ -16,14 +16,14 @@ The follow-up itself goes into the card's thread later (jobs.publish).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
-from socialdesk.domain import Author, CaseStatus, EventKind, Network, Post
+from socialdesk.domain import Author, CaseStatus, EventKind, Post
 from socialdesk.store.events import record_event
 from socialdesk.store.models import AuthorRow, CaseRow, PostRow, ReplyRow
 
@@ -39,7 +39,7 @@ def case_for(*, session: Session, post: Post, author_id: int | None, own_handles
         select(CaseRow.id, CaseRow.customer_author_id)
         .distinct()
         .join(PostRow, PostRow.case_id == CaseRow.id)
-        .where(PostRow.network == post.network.value, PostRow.conversation_id == post.conversation_id)
+        .where(PostRow.network == post.network, PostRow.conversation_id == post.conversation_id)
         .order_by(col(CaseRow.id).desc())
     ).all()
     if not cases:
@@ -55,22 +55,13 @@ def case_for(*, session: Session, post: Post, author_id: int | None, own_handles
     if replied is not None:
         return replied
     if _answers_own_account(post, own_handles):
-        return cases[0][0]  # an answer to our post on X: the conversation's latest case
+        return cases[0][0]  # an answer to one of our posts: the conversation's latest case
     return None
 
 
 def _answers_own_account(post: Post, own_handles: Collection[str]) -> bool:
-    """Whether `post` replies to one of our accounts (X: `in_reply_to_user_id`).
-
-    Our own posts are never stored, so their author ids are unknown here; but X starts
-    a reply with the @ of whom it answers, so that id is in the post's own mentions.
-    """
-    target = post.raw.get("in_reply_to_user_id")
-    if not target or not own_handles:
-        return False
-    mentions = (post.raw.get("entities") or {}).get("mentions") or []
-    return any(str(m.get("id")) == str(target) and str(m.get("username", "")).lower() in own_handles
-               for m in mentions)
+    """Whether `post` replies to one of our accounts (our own posts are never stored)."""
+    return bool(post.in_reply_to_account) and post.in_reply_to_account.lower() in own_handles
 
 
 def attach(*, session: Session, case_id: int, post_row: PostRow, now: datetime) -> None:
@@ -94,7 +85,8 @@ def attach(*, session: Session, case_id: int, post_row: PostRow, now: datetime) 
         record_event(session, case_id, EventKind.REOPENED, SYSTEM, now, post=post_row.external_id)
 
 
-def watched(*, session: Session, rule_id: int, network: str, active_since: datetime, limit: int) -> dict[str, int]:
+def watched(*, session: Session, rule_id: int, network: str, active_since: datetime, limit: int,
+            is_newer: Callable[[str, str], bool]) -> dict[str, str]:
     """Conversations of the rule's cases active since then (not ignored), newest activity first,
     each with the newest post id stored from it: where a search for follow-ups starts."""
     ids = session.exec(
@@ -104,7 +96,7 @@ def watched(*, session: Session, rule_id: int, network: str, active_since: datet
         .order_by(col(CaseRow.updated_at).desc())
         .limit(limit)
     ).all()
-    floors: dict[str, int] = dict.fromkeys(ids, 0)  # type: ignore[arg-type]
+    floors: dict[str, str] = dict.fromkeys(ids, "")  # type: ignore[arg-type]
     if not floors:
         return floors
     rows = session.exec(
@@ -112,8 +104,8 @@ def watched(*, session: Session, rule_id: int, network: str, active_since: datet
         .where(PostRow.network == network, col(PostRow.conversation_id).in_(list(floors)))
     )
     for conversation, external_id in rows:
-        if external_id.isdigit():
-            floors[conversation] = max(floors[conversation], int(external_id))  # type: ignore[index]
+        if not floors[conversation] or is_newer(external_id, floors[conversation]):  # type: ignore[index]
+            floors[conversation] = external_id  # type: ignore[index]
     return floors
 
 
@@ -163,7 +155,7 @@ def unthreaded(*, session: Session, now: datetime, lease: timedelta, limit: int,
     follow_ups = []
     for (post_id, case_id, channel, card_ts, attempted, network, ext_id, url, text, created,
          author_ext, handle, name) in rows:
-        net = Network(network)
+        net = network
         post = Post(network=net, external_id=ext_id, url=url, author=Author(net, author_ext, handle, name),
                     text=text, created_at=created)
         follow_ups.append(FollowUp(post_id, case_id, channel, card_ts, post, attempted))

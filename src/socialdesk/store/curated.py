@@ -24,6 +24,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from socialdesk.domain import CaseStatus, EventKind
+from socialdesk.networks import registry
 from socialdesk.store.cases import get_case
 from socialdesk.store.events import record_event
 from socialdesk.store.models import CaseEventRow, CaseRow, CuratedEntryRow, PostRow, ReplyRow
@@ -32,7 +33,7 @@ ACTIVE = "active"
 WITHDRAWN = "withdrawn"
 STATUSES = (ACTIVE, WITHDRAWN)
 ANSWERED = ("sent", "marked")  # replies that reached the customer
-# "@acmephones @dana_k my phone…": X starts a reply with whom it answers; a FAQ does not need that.
+# "@acmephones @dana_k my phone…": replies start with whom they answer; a FAQ does not need that.
 _LEADING_MENTIONS = re.compile(r"^(?:@\w{1,50}\s+)+")
 
 
@@ -95,8 +96,9 @@ def draft_for_case(*, session: Session, case_id: int) -> Draft:
         .where(ReplyRow.case_id == case_id, col(ReplyRow.status).in_(ANSWERED))
         .order_by(func.coalesce(ReplyRow.sent_at, ReplyRow.created_at), ReplyRow.id)
     )
-    # A reply marked as sent from X's own composer has no text here, only its link.
-    answer = [without_leading_mentions(r.text) if r.text.strip() else f"(replied on X: {r.url})" for r in replies]
+    # A reply marked as sent from the network's own composer has no text here, only its link.
+    where = registry.label(case.network)
+    answer = [without_leading_mentions(r.text) if r.text.strip() else f"(replied on {where}: {r.url})" for r in replies]
     notes = session.exec(
         select(CaseEventRow).where(CaseEventRow.case_id == case_id, CaseEventRow.kind == EventKind.NOTE.value)
         .order_by(CaseEventRow.id)

@@ -17,7 +17,7 @@ SYSTEM = "system"
 
 
 def _upsert_authors(session: Session, authors: Sequence[Author], now: datetime) -> dict[tuple[str, str], int]:
-    by_key = {(a.network.value, a.external_id): a for a in authors}
+    by_key = {(a.network, a.external_id): a for a in authors}
     ids: dict[tuple[str, str], int] = {}
     for network in {k[0] for k in by_key}:
         wanted = [k[1] for k in by_key if k[0] == network]
@@ -34,7 +34,7 @@ def _upsert_authors(session: Session, authors: Sequence[Author], now: datetime) 
         if key in ids:
             continue
         row = AuthorRow(
-            network=author.network.value,
+            network=author.network,
             external_id=author.external_id,
             handle=author.handle,
             name=author.name,
@@ -107,7 +107,7 @@ def store_page(
     posts = [p for p in posts if p.author.handle.lower() not in own_handles]
     if not posts:
         return stored
-    network = posts[0].network.value
+    network = posts[0].network
     seen = known_post_ids(session=session, network=network, external_ids=[p.external_id for p in posts])
     fresh: dict[str, Post] = {}
     for post in posts:

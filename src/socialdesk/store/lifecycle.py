@@ -117,7 +117,7 @@ def reopen(*, session: Session, case_id: int, user_id: str, now: datetime) -> Tr
 
 def replied(*, session: Session, case_id: int, user_id: str, now: datetime, kind: EventKind,
             payload: dict[str, Any]) -> TransitionResult:
-    """A public reply went out (sent by us, or marked as sent from X): the case is `replied`."""
+    """A public reply went out (sent by us, or marked as sent from the network): the case is `replied`."""
     return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from=OPEN | {S.RESOLVED},
                   event=kind, last_action=f"replied by <@{user_id}>",
                   values={"status": S.REPLIED.value, "customer_wrote_at": None,

@@ -15,7 +15,7 @@ class AuthorRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     network: str = Field(max_length=16)
-    external_id: str = Field(max_length=64)
+    external_id: str = Field(max_length=512)
     handle: str = Field(max_length=255)
     name: str = Field(max_length=255)
     followers: int = 0
@@ -65,15 +65,15 @@ class PostRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     network: str = Field(max_length=16)
-    external_id: str = Field(max_length=64)
+    external_id: str = Field(max_length=512)
     url: str = Field(max_length=1024)
     author_id: int = Field(foreign_key="authors.id", index=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
     lang: str | None = Field(default=None, max_length=16)
     created_at: datetime
     fetched_at: datetime
-    conversation_id: str | None = Field(default=None, max_length=64)
-    in_reply_to_id: str | None = Field(default=None, max_length=64)
+    conversation_id: str | None = Field(default=None, max_length=512)
+    in_reply_to_id: str | None = Field(default=None, max_length=512)
     is_repost: bool = False
     is_reply: bool = False
     metrics: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
@@ -84,10 +84,10 @@ class PostRow(SQLModel, table=True):
     # A follow-up in an existing case goes into the card's thread; same crash-safety as cards.
     thread_ts: str | None = Field(default=None, max_length=32)
     thread_attempted_at: datetime | None = None
-    # Deleted or withheld at the source (X's terms): the text is gone or hidden; see jobs.retention.
+    # Deleted or withheld at the source (the network's terms): the text is gone or hidden; see jobs.retention.
     removed_at: datetime | None = None
     removed_reason: str | None = Field(default=None, max_length=32)  # deleted, withheld, purged
-    source_checked_at: datetime | None = None  # X last confirmed the post still exists (jobs.retention)
+    source_checked_at: datetime | None = None  # the network last confirmed the post still exists (jobs.removal)
 
 
 class CaseRow(SQLModel, table=True):
@@ -101,7 +101,7 @@ class CaseRow(SQLModel, table=True):
     rule_id: int | None = Field(default=None, foreign_key="rules.id", index=True)
     first_post_id: int | None = Field(default=None, index=True)
     network: str = Field(max_length=16)
-    conversation_id: str | None = Field(default=None, max_length=64)
+    conversation_id: str | None = Field(default=None, max_length=512)
     status: str = Field(default="new", max_length=16, index=True)
     assignee: str | None = Field(default=None, max_length=32)
     priority: str = Field(default="normal", max_length=16)
@@ -142,7 +142,7 @@ class ReplyRow(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(max_length=24)  # awaiting_approval, sending, sent, failed, rejected, marked
     via: str | None = Field(default=None, max_length=16)  # api, intent, manual
-    external_id: str | None = Field(default=None, max_length=64)
+    external_id: str | None = Field(default=None, max_length=512)
     url: str | None = Field(default=None, max_length=1024)
     error: str | None = Field(default=None, sa_column=Column(Text))
     approver: str | None = Field(default=None, max_length=32)
@@ -153,7 +153,7 @@ class ReplyRow(SQLModel, table=True):
 
 
 class CredentialRow(SQLModel, table=True):
-    """A network account we post as (X OAuth 2.0 user tokens), refreshed as they expire."""
+    """A network account we post as (its user tokens), refreshed as they expire."""
 
     __tablename__ = "credentials"
 
@@ -161,8 +161,23 @@ class CredentialRow(SQLModel, table=True):
     access_token: str = Field(sa_column=Column(Text, nullable=False))
     refresh_token: str | None = Field(default=None, sa_column=Column(Text))
     expires_at: datetime | None = None
-    account_id: str | None = Field(default=None, max_length=64)
+    account_id: str | None = Field(default=None, max_length=512)
     account_handle: str | None = Field(default=None, max_length=255)
+    updated_at: datetime
+
+
+class StreamRow(SQLModel, table=True):
+    """A network's live stream: where it resumes (`cursor`, opaque) and which replica holds it."""
+
+    __tablename__ = "streams"
+
+    network: str = Field(primary_key=True, max_length=16)
+    cursor: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    cursor_at: datetime | None = None  # when the cursor was last stored
+    holder: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    connected_at: datetime | None = None
+    last_error: str | None = Field(default=None, max_length=500)
     updated_at: datetime
 
 

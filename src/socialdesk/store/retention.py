@@ -38,6 +38,7 @@ from sqlalchemy import Text, and_, cast, delete, exists, func, null, or_, select
 from sqlmodel import Session
 
 from socialdesk.domain import CaseStatus, EventKind
+from socialdesk.networks import registry
 from socialdesk.store.events import record_event
 from socialdesk.store.models import (
     AuthorRow,
@@ -259,9 +260,10 @@ def _slack_messages(session: Session, case_ids: Sequence[int], own_post_ids: Seq
 
 
 def _mentions(handle: str) -> re.Pattern[str]:
-    """@handle and links to the profile, not inside a longer handle."""
+    """@handle and links to the profile (as each network writes them), not inside a longer handle."""
     h = re.escape(handle)
-    return re.compile(rf"(?i)(?<![\w@])@{h}(?!\w)|\b(?:x|twitter)\.com/{h}(?!\w)")
+    links = [p.replace("{handle}", h) for n in registry.names() if (p := registry.info(n).handle_link_pattern)]
+    return re.compile("|".join([rf"(?i)(?<![\w@])@{h}(?!\w)", *(f"(?i:{p})" for p in links)]))
 
 
 def _redact_text(text: str, pattern: re.Pattern[str]) -> str:
@@ -374,7 +376,7 @@ def mark_removed_at_source(*, session: Session, network: str, external_ids: Coll
                            now: datetime, countries: Sequence[str] = ()) -> list[RemovedPost]:
     """Hide posts deleted (`reason="deleted"`) or withheld (`"withheld"`, in `countries`) on the network.
 
-    Text and raw payload are dropped (X's terms: deleted content must go, withheld
+    Text and raw payload are dropped (the networks' terms: deleted content must go, withheld
     content must not be shown); the text becomes the notice. Posts already marked are
     skipped. Each affected case gets a `removed_at_source` event.
     """
@@ -415,7 +417,7 @@ def posts_to_check(*, session: Session, network: str, opened_since: datetime, ch
 
     Live: not yet removed, in an open case or one opened since `opened_since`. Due: checked
     before `checked_before`, or never checked and fetched before `fetched_before` (a post
-    fetched moments ago is known to exist; asking again would only spend X's read cap).
+    fetched moments ago is known to exist; asking again would only spend the network's read cap).
     """
     open_statuses = [s.value for s in CaseStatus if s.value not in CLOSED]
     rows = session.execute(
@@ -432,7 +434,7 @@ def posts_to_check(*, session: Session, network: str, opened_since: datetime, ch
 
 
 def mark_checked(*, session: Session, post_ids: Collection[int], now: datetime) -> None:
-    """X answered for these posts (whatever it said): not due again until the next recheck."""
+    """The network answered for these posts (whatever it said): not due again until the next recheck."""
     if post_ids:
         session.execute(update(PostRow).where(PostRow.id.in_(list(post_ids))).values(source_checked_at=now))
 

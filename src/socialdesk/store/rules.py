@@ -169,11 +169,14 @@ def save_cursor(*, session: Session, rule_id: int, cursor: dict[str, Any], not_b
     )
 
 
-def reset_cursor_walk(*, session: Session, rule_id: int) -> None:
-    """Drop an expired page token but keep since_id: the walk restarts, nothing is skipped."""
-    rule = get_rule(session=session, rule_id=rule_id)
-    rule.cursor = {"since_id": (rule.cursor or {}).get("since_id")}
-    session.add(rule)
+def reset_cursor_walk(*, session: Session, rule_id: int, cursor: dict[str, Any]) -> None:
+    """Replace a refused cursor with the one its network restarts from (nothing is skipped)."""
+    session.execute(update(RuleRow).where(RuleRow.id == rule_id).values(cursor=cursor))
+
+
+def skip_poll(*, session: Session, rule_id: int, now: datetime) -> None:
+    """The rule's posts arrive by stream: count this turn as polled so it is not due again at once."""
+    session.execute(update(RuleRow).where(RuleRow.id == rule_id).values(last_polled_at=now))
 
 
 def record_failure(*, session: Session, rule_id: int, error: str, not_before: datetime | None, now: datetime) -> int:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from socialdesk.domain import Network
+
 from socialdesk.jobs.poll import Poller
 from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.networks.base import CursorExpired, RateLimited, SourceRejected, SourceUnavailable
@@ -22,6 +22,7 @@ from socialdesk.store import rules as rule_store
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import PostRow
 from tests.support.db import engine  # noqa: F401  (fixture)
+from tests.support.networks import x_network
 
 TOKEN = "mentions-bearer"
 
@@ -125,9 +126,8 @@ def test_the_poller_polls_a_mentions_rule_with_the_mentions_source(engine, fake_
                                       now=datetime.now(UTC), backfill=True).id
     ids = mention(fake_x, 3)
     fake_x.post(username="acmephones", text="@cust1 sorry! DM us")  # our own: no case
-    sources = {Network.X: XSource(http=http, api_url=fake_x.url, bearer_token=TOKEN),
-               (Network.X, "mentions"): source(fake_x, http)}
-    poller = Poller(engine=engine, sources=sources, own_handles=frozenset({"acmephones"}),
+    search = XSource(http=http, api_url=fake_x.url, bearer_token=TOKEN)
+    poller = Poller(engine=engine, networks=x_network(search, source(fake_x, http)), own_handles=frozenset({"acmephones"}),
                     clock=lambda: datetime.now(UTC))
     assert poller.poll_rule(rule_id) == 3
     with session_scope(engine) as session:
@@ -138,10 +138,10 @@ def test_the_poller_polls_a_mentions_rule_with_the_mentions_source(engine, fake_
         other = rule_store.add_rule(session=session, network="x", kind="mentions", query=query(fake_x),
                                     channel_id="C1", every_seconds=60, lang=None, include_reposts=False,
                                     now=datetime.now(UTC)).id
-    Poller(engine=engine, sources={Network.X: sources[Network.X]}, own_handles=frozenset(),
+    Poller(engine=engine, networks=x_network(search), own_handles=frozenset(),
            clock=lambda: datetime.now(UTC)).poll_rule(other)
     with session_scope(engine) as session:
-        assert "no source configured" in rule_store.get_rule(session=session, rule_id=other).last_error
+        assert "SOCIALDESK_X_BEARER_TOKEN" in rule_store.get_rule(session=session, rule_id=other).last_error
     assert fake_x.requests_to(SEARCH_PATH) == []
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 
-from socialdesk.domain import Network
+
 from socialdesk.networks.base import Page, SourceRejected
-from socialdesk.networks.x.search import field_params, get, page_of, start_walk
+from socialdesk.networks.x.search import field_params, get, get_page, page_of, start_walk
 
 MENTIONS_PATH = "/2/users/{id}/mentions"
 USER_BY_NAME_PATH = "/2/users/by/username/{username}"
@@ -46,8 +46,6 @@ def lookup_user_id(*, http: httpx.Client, api_url: str, bearer_token: str, handl
 class XMentionsSource:
     """Posts that mention our account, with an app bearer token."""
 
-    network = Network.X
-
     def __init__(self, *, http: httpx.Client, api_url: str, bearer_token: str, page_size: int = 100) -> None:
         self._http = http
         self._base = api_url.rstrip("/")
@@ -62,4 +60,5 @@ class XMentionsSource:
             params["since_id"] = since_id
         if token:
             params["pagination_token"] = token  # the timeline's name for search's next_token
-        return page_of(get(self._http, url, params, self._headers, what="mentions request"), cursor)
+        return page_of(get_page(self._http, url, params, self._headers, what="mentions request", since_id=since_id),
+                       cursor)

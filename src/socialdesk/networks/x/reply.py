@@ -24,30 +24,24 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import httpx
 
 from socialdesk.networks.base import ReplyFailed, SentReply
-from socialdesk.networks.x.search import describe_error, post_url
+from socialdesk.networks.x.links import post_url
+from socialdesk.networks.x.search import describe_error
 from socialdesk.networks.x.auth import XAuthError, XAuthMissing, XAuthUnavailable, XUserAuth, json_object
 from socialdesk.store.db import utcnow
 
-__all__ = ["ReplyFailed", "SentReply", "XReplier", "intent_url", "post_url"]
+__all__ = ["ReplyFailed", "SentReply", "XReplier", "post_url"]
 
 log = logging.getLogger(__name__)
 CREATE_PATH = "/2/tweets"
-INTENT_URL = "https://x.com/intent/tweet"  # docs.x.com: Post Web Intent (text, in_reply_to, …)
 _NOT_SENT = frozenset({httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol})
 _RESTRICTED = ("not been mentioned or otherwise engaged", "reply to this conversation is not allowed",
                "only reply to or quote posts where you are mentioned")
 _AUTH_PROBLEMS = ("unsupported-authentication", "oauth1-permissions", "client-forbidden")
 _DEFAULT_WAIT = timedelta(minutes=15)
-
-
-def intent_url(text: str, in_reply_to: str) -> str:
-    """X's reply composer, prefilled: the agent sends it from the brand account by hand."""
-    return f"{INTENT_URL}?{urlencode({'text': text, 'in_reply_to': in_reply_to}, quote_via=quote)}"
 
 
 class XReplier:

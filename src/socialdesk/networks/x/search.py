@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from socialdesk.domain import Author, Network, Post
+from socialdesk.domain import Author, Post
+from socialdesk.networks.x.links import post_url
 from socialdesk.networks.base import (
+    ConversationWalk,
     CursorExpired,
     Page,
     RateLimited,
@@ -31,14 +32,10 @@ TWEET_FIELDS = (
     "in_reply_to_user_id,entities,note_tweet"
 )
 USER_FIELDS = "name,username,profile_image_url,public_metrics,verified,verified_type"
-MAX_QUERY_LENGTH = 512  # recent search on self-serve plans
+MAX_QUERY_LENGTH = 512  # recent search on self-serve plans (network.INFO says the same)
 _TWITTER_EPOCH_MS = 1288834974657
 _DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=15)  # X's rate-limit window
 RECENT_SEARCH_REACH = timedelta(days=7) - timedelta(minutes=10)  # with a margin for clock skew
-
-
-def post_url(handle: str, tweet_id: str) -> str:
-    return f"https://x.com/{handle or 'i'}/status/{tweet_id}"
 
 
 def snowflake_time(tweet_id: str) -> datetime:
@@ -50,15 +47,6 @@ def snowflake_time(tweet_id: str) -> datetime:
 def snowflake_at(when: datetime) -> int:
     """The smallest X id created at `when` (for since_id)."""
     return (int(when.timestamp() * 1000) - _TWITTER_EPOCH_MS) << 22
-
-
-@dataclass(frozen=True)
-class ConversationWalk:
-    """One recent search for new posts in some conversations (see `conversation_walks`)."""
-
-    query: str
-    cursor: dict[str, Any]
-    conversation_ids: list[str]
 
 
 def conversation_walks(floors: Mapping[str, int], now: datetime) -> list[ConversationWalk]:
@@ -98,7 +86,7 @@ def parse_user(user: dict[str, Any]) -> Author:
     metrics = user.get("public_metrics") or {}
     verified = bool(user.get("verified")) or user.get("verified_type") in {"blue", "business", "government"}
     return Author(
-        network=Network.X,
+        network="x",
         external_id=str(user["id"]),
         handle=user.get("username") or "",
         name=user.get("name") or user.get("username") or "",
@@ -120,7 +108,7 @@ def _expand_urls(text: str, entities: dict[str, Any] | None) -> str:
 def parse_tweet(tweet: dict[str, Any], users: dict[str, Author]) -> Post:
     tweet_id = str(tweet["id"])
     author_id = str(tweet.get("author_id") or "")
-    author = users.get(author_id) or Author(Network.X, author_id or "unknown", "", "")
+    author = users.get(author_id) or Author("x", author_id or "unknown", "", "")
     note = tweet.get("note_tweet") or {}
     if note.get("text"):
         text = _expand_urls(note["text"], note.get("entities"))
@@ -129,7 +117,7 @@ def parse_tweet(tweet: dict[str, Any], users: dict[str, Author]) -> Post:
     refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets") or []}
     metrics = {k: int(v) for k, v in (tweet.get("public_metrics") or {}).items() if isinstance(v, int)}
     return Post(
-        network=Network.X,
+        network="x",
         external_id=tweet_id,
         url=post_url(author.handle, tweet_id),
         author=author,
@@ -141,9 +129,21 @@ def parse_tweet(tweet: dict[str, Any], users: dict[str, Author]) -> Post:
         in_reply_to_id=refs.get("replied_to"),
         is_repost="retweeted" in refs,
         is_reply="replied_to" in refs,
+        in_reply_to_account=_answered_handle(tweet),
         metrics=metrics,
         raw=tweet,
     )
+
+
+def _answered_handle(tweet: dict[str, Any]) -> str | None:
+    """Whom a reply answers: X starts a reply with the @ of that account, so it is in the mentions."""
+    target = tweet.get("in_reply_to_user_id")
+    if not target:
+        return None
+    for mention in (tweet.get("entities") or {}).get("mentions") or []:
+        if str(mention.get("id")) == str(target) and mention.get("username"):
+            return str(mention["username"]).lower()
+    return None
 
 
 def parse_search_body(body: dict[str, Any]) -> tuple[list[Post], dict[str, Any], list[str]]:
@@ -239,6 +239,15 @@ def get(http: httpx.Client, url: str, params: dict[str, Any], headers: dict[str,
     return response
 
 
+def get_page(http: httpx.Client, url: str, params: dict[str, Any], headers: dict[str, str], *, what: str,
+             since_id: str | None) -> httpx.Response:
+    """`get` for a walk: a refused page token restarts the walk from since_id (nothing skipped)."""
+    try:
+        return get(http, url, params, headers, what=what)
+    except CursorExpired as exc:
+        raise CursorExpired(str(exc), restart={"since_id": since_id}) from exc
+
+
 def quota_spent_until(response: httpx.Response) -> datetime | None:
     if response.headers.get("x-rate-limit-remaining") == "0":
         return _reset_time(response, datetime.now(UTC))
@@ -258,8 +267,6 @@ def field_params(page_size: int) -> dict[str, Any]:
 class XSource:
     """Recent search with an app bearer token."""
 
-    network = Network.X
-
     def __init__(self, *, http: httpx.Client, api_url: str, bearer_token: str, page_size: int = 100) -> None:
         self._http = http
         self._url = api_url.rstrip("/") + SEARCH_PATH
@@ -273,8 +280,4 @@ class XSource:
             params["since_id"] = since_id
         if next_token:
             params["next_token"] = next_token
-        return page_of(get(self._http, self._url, params, self._headers, what="search"), cursor)
-
-    def conversation_walks(self, floors: Mapping[str, int], now: datetime) -> list[ConversationWalk]:
-        """Searches for follow-ups in watched conversations (jobs.poll); fetch each with `fetch`."""
-        return conversation_walks(floors, now)
+        return page_of(get_page(self._http, self._url, params, self._headers, what="search", since_id=since_id), cursor)

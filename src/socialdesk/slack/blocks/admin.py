@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from socialdesk.networks import registry
 from socialdesk.rules import MIN_POLL_SECONDS
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.home import rule_text
@@ -38,6 +39,7 @@ def _context(text: str) -> ContextBlock:
 def rule_modal(rule: RuleRow) -> View:
     """Edit a rule: the query (search rules), channel, poll interval and priority triage."""
     blocks: list[Block] = []
+    network = registry.info(rule.network)
     if rule.kind == "mentions":
         blocks.append(_section(f"Watches the mentions of our account ({escape(rule.query)}); "
                                "to watch another account, remove this rule and add a new one."))
@@ -46,7 +48,7 @@ def rule_modal(rule: RuleRow) -> View:
             block_id=ids.RULE_QUERY_INPUT, label="Search query",
             element=PlainTextInputElement(action_id=ids.RULE_QUERY_INPUT, initial_value=rule.query[:3000] or None,
                                           multiline=True, max_length=3000),
-            hint="The network's search syntax, e.g. @acme OR \"acme phone\" -is:retweet. X allows 512 characters."))
+            hint=network.query_hint))
     blocks += [
         InputBlock(block_id=ids.RULE_CHANNEL_INPUT, label="Cards go to",
                    element=ConversationSelectElement(
@@ -56,7 +58,7 @@ def rule_modal(rule: RuleRow) -> View:
         InputBlock(block_id=ids.RULE_EVERY_INPUT, label="Poll every (seconds)",
                    element=PlainTextInputElement(action_id=ids.RULE_EVERY_INPUT,
                                                  initial_value=str(rule.every_seconds), max_length=7),
-                   hint=f"At least {MIN_POLL_SECONDS}. X's search allows a few hundred requests per 15 minutes."),
+                   hint=f"At least {MIN_POLL_SECONDS}. {network.poll_hint}".strip()),
         InputBlock(block_id=ids.RULE_KEYWORDS_INPUT, label="Priority keywords", optional=True,
                    element=PlainTextInputElement(action_id=ids.RULE_KEYWORDS_INPUT, max_length=1000,
                                                  initial_value=", ".join(rule.priority_keywords or []) or None,

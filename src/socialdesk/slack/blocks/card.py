@@ -19,7 +19,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.metadata import Metadata
 
-from socialdesk.domain import CaseStatus, CaseView, Network
+from socialdesk.domain import CaseStatus, CaseView
+from socialdesk.networks import registry
 from socialdesk.slack import ids
 from socialdesk.slack.text import escape, escape_within, link
 from socialdesk.triage import sentiment_label
@@ -28,8 +29,6 @@ S = CaseStatus
 SECTION_TEXT_LIMIT = 3000  # Block Kit's limit for a section's text
 POST_TEXT_BUDGET = 2800  # leaves room for the "read the rest" link
 FALLBACK_LIMIT = 300  # notification text: short, like Slack's own previews
-NETWORK_LABEL = {Network.X: "𝕏"}
-NETWORK_NAME = {Network.X: "X"}
 STATUS_LABEL = {
     S.NEW: "🆕 *New*",
     S.REOPENED: "🔁 *Reopened*",
@@ -73,15 +72,16 @@ def post_text(view: CaseView) -> str:
         return f"{'🗑️' if view.post_removed == 'deleted' else '🚫'} _{escape(view.post.text)}_"
     body, cut = escape_within(view.post.text, POST_TEXT_BUDGET)
     if cut:
-        body += f"… {link(view.post.url, 'read the whole post on ' + NETWORK_NAME[view.post.network])}"
+        body += f"… {link(view.post.url, 'read the whole post on ' + registry.label(view.post.network))}"
     return body or "_(no text)_"
 
 
 def author_line(view: CaseView) -> str:
     author = view.post.author
     handle = f"@{author.handle}" if author.handle else "unknown account"
-    profile = f"https://x.com/{author.handle}" if author.handle else view.post.url
-    parts = [f"{NETWORK_LABEL[view.post.network]} *{escape(author.name or handle)}* {link(profile, handle)}"]
+    network = registry.info(view.post.network)
+    profile = (network.profile_url(author.handle) if author.handle else "") or view.post.url
+    parts = [f"{network.icon} {network.label} · *{escape(author.name or handle)}* {link(profile, handle)}"]
     parts.append(followers_label(author.followers))
     if author.verified:
         parts.append("verified ✔︎")
@@ -174,7 +174,7 @@ def menu(view: CaseView) -> OverflowMenuElement:
     options.append(Option(text="Tags & priority…", value=f"{ids.MENU_TAGS}:{cid}"))
     if view.status is S.CLAIMED:
         options.append(Option(text="Unclaim", value=f"{ids.MENU_UNCLAIM}:{cid}"))
-    options.append(Option(text=f"Open in {NETWORK_NAME[view.post.network]}", value=f"{ids.MENU_OPEN}:{cid}",
+    options.append(Option(text=f"Open in {registry.label(view.post.network)}", value=f"{ids.MENU_OPEN}:{cid}",
                           url=view.post.url))
     return OverflowMenuElement(action_id=ids.MENU, options=options)
 
@@ -182,7 +182,7 @@ def menu(view: CaseView) -> OverflowMenuElement:
 def fallback_text(view: CaseView) -> str:
     author = view.post.author
     who = f"@{author.handle}" if author.handle else "someone"
-    text, cut = escape_within(f"{NETWORK_NAME[view.post.network]} post from {who}: {view.post.text}", FALLBACK_LIMIT - 1)
+    text, cut = escape_within(f"{registry.label(view.post.network)} post from {who}: {view.post.text}", FALLBACK_LIMIT - 1)
     return text + "…" if cut else text
 
 

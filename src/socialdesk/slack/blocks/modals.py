@@ -23,10 +23,10 @@ from slack_sdk.models.views import View
 from socialdesk.domain import CaseView
 from socialdesk.slack import ids
 from socialdesk.slack.text import escape_within
-from socialdesk.networks.x.text import MAX_WEIGHTED_LENGTH
+from socialdesk.networks import registry
 from socialdesk.store.lifecycle import IGNORE_REASONS, PRIORITIES
 
-REPLY_MAX_INPUT = 3000  # Slack's plain_text_input limit; X's own limit is checked on submit
+REPLY_MAX_INPUT = 3000  # Slack's plain_text_input limit; the network's own limit is checked on submit
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def reply_modal(view: CaseView, *, brand: str, saved: Sequence[SavedReply], text
         block_id=f"{ids.REPLY_INPUT}-{revision}", label="Reply",
         element=PlainTextInputElement(action_id=ids.REPLY_INPUT, multiline=True, initial_value=text or None,
                                       max_length=REPLY_MAX_INPUT),
-        hint=f"X allows {MAX_WEIGHTED_LENGTH} characters; links count 23, emoji and CJK characters count 2."))
+        hint=registry.info(view.post.network).text_hint))
     return View(
         type="modal", callback_id=callback_id, notify_on_close=notify_on_close,
         private_metadata=metadata(view.case_id, opened_at=opened_at, revision=revision, **extra),
@@ -123,13 +123,14 @@ def tags_modal(view: CaseView, tags: Sequence[str]) -> View:
 
 
 def mark_replied_modal(view: CaseView, *, via: str) -> View:
+    network = registry.info(view.post.network)
     return View(
         type="modal", callback_id=ids.MARK_REPLIED_MODAL, private_metadata=metadata(view.case_id, via=via),
         title="Mark as replied", submit="Save", close="Cancel",
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text="Paste the link of the reply you posted on X.")),
+            SectionBlock(text=MarkdownTextObject(text=f"Paste the link of the reply you posted on {network.label}.")),
             InputBlock(block_id=ids.REPLY_URL_INPUT, label="Link to your reply",
                        element=PlainTextInputElement(action_id=ids.REPLY_URL_INPUT,
-                                                     placeholder="https://x.com/acmephones/status/…")),
+                                                     placeholder=network.post_url_example[:150])),
         ],
     )

@@ -1,7 +1,7 @@
-"""when X last confirmed a post still exists (the deleted/withheld check)
+"""when the network last confirmed a post still exists (the deleted/withheld check)
 
 Kept in the database rather than in memory, so a restart or a second replica does
-not ask X about the same posts again (every lookup counts against the read cap).
+not ask the network about the same posts again (every lookup counts against the read cap).
 
 Revision ID: 0008
 Revises: 0007

@@ -31,7 +31,7 @@ def _command() -> list[str]:
             return [sys.executable, "-m", "socialdesk", "auth", "x"]
     except Exception:  # noqa: BLE001  (a half-wired cli.py must not hide this command's tests)
         pass
-    return [sys.executable, "-m", "socialdesk.cli_auth", "x"]
+    return [sys.executable, "-m", "socialdesk.networks.x.cli", "x"]
 
 
 AUTH_X = _command()

@@ -33,9 +33,8 @@ class AuthCliError(Exception):
     """A sign-in problem the admin can fix; printed as one line."""
 
 
-def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
-    auth = subparsers.add_parser("auth", help="sign in the accounts socialdesk replies as")
-    networks = auth.add_subparsers(dest="auth_network", required=True, metavar="NETWORK")
+def add_auth_parser(networks) -> None:  # type: ignore[no-untyped-def]
+    """`socialdesk auth x` (cli.py makes `auth` and hands over its subparsers)."""
     x = networks.add_parser(
         "x", help="sign in the brand's X account (OAuth 2.0 with PKCE)",
         description="Print X's authorize address, then read the address the browser lands on after "
@@ -44,6 +43,20 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
                    help="the address the browser landed on after approving; finishes the sign-in the last "
                         "`socialdesk auth x` started")
     x.set_defaults(func=cmd_auth_x)
+
+
+def mentions_query(settings: Settings, handle: str) -> str:
+    """A mentions rule's query for `handle`: its account id, looked up once (ids survive renames)."""
+    from socialdesk.networks.base import SourceError, SourceRejected
+    from socialdesk.networks.x.mentions import lookup_user_id, mentions_query as query_for
+
+    settings.require("x_bearer_token")
+    with httpx.Client(timeout=15) as http:
+        try:
+            return query_for(lookup_user_id(http=http, api_url=settings.x_api_url, handle=handle,
+                                            bearer_token=settings.x_bearer_token.get_secret_value()))  # type: ignore[union-attr]
+        except SourceError as exc:
+            raise SourceRejected(f"could not look up @{handle} on X: {exc}") from None
 
 
 def cmd_auth_x(settings: Settings, args: argparse.Namespace) -> int:
@@ -150,10 +163,10 @@ def _finish(settings: Settings, engine: Engine, http: httpx.Client, redirect_url
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m socialdesk.cli_auth x …`, for use before cli.py wires `auth` in."""
-    parser = argparse.ArgumentParser(prog="socialdesk")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["auth", *(argv if argv is not None else sys.argv[1:])])
+    """`python -m socialdesk.networks.x.cli x …`: `socialdesk auth x …` without the rest of the CLI."""
+    parser = argparse.ArgumentParser(prog="socialdesk auth")
+    add_auth_parser(parser.add_subparsers(dest="auth_network", required=True))
+    args = parser.parse_args(list(argv if argv is not None else sys.argv[1:]))
     try:
         settings = load_settings()
     except ConfigError as exc:

@@ -1,0 +1,80 @@
+"""X as a socialdesk network: what it is (INFO) and its parts once configured (build)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+
+from socialdesk.networks.base import ConversationWalk, Network, NetworkInfo
+from socialdesk.networks.x import links
+from socialdesk.networks.x.text import MAX_WEIGHTED_LENGTH, weighted_length
+
+NAME = "x"
+MAX_QUERY_LENGTH = 512  # recent search on self-serve plans
+
+INFO = NetworkInfo(
+    name=NAME,
+    label="X",
+    icon="𝕏",
+    text_limit=MAX_WEIGHTED_LENGTH,
+    text_length=weighted_length,
+    text_hint=f"X allows {MAX_WEIGHTED_LENGTH} characters; links count 23, emoji and CJK characters count 2.",
+    query_max_length=MAX_QUERY_LENGTH,
+    kinds=("search", "mentions"),
+    post_url_example="https://x.com/acmephones/status/123…",
+    query_hint="X's search syntax, e.g. @acme OR \"acme phone\" -is:retweet. X allows 512 characters.",
+    poll_hint="X's search allows a few hundred requests per 15 minutes.",
+    profile_url=links.profile_url,
+    conversation_url=links.conversation_url,
+    reply_link_id=links.reply_link_id,
+    compose_url=links.intent_url,
+    redact_link=links.redact_link,
+    handle_link_pattern=links.HANDLE_LINK,
+    is_newer=links.is_newer,
+    setting_hint={kind: "SOCIALDESK_X_BEARER_TOKEN is not set; add it and restart" for kind in ("search", "mentions")},
+    mentions_query=r"user:\d+",
+    mentions_query_example="user:12345",
+)
+
+
+class FollowUpSearch:
+    def walks(self, floors: Mapping[str, str], now: datetime) -> list[ConversationWalk]:
+        from socialdesk.networks.x.search import conversation_walks
+
+        return conversation_walks({c: int(f) if str(f).isdigit() else 0 for c, f in floors.items()}, now)
+
+
+def build(settings: Any, *, http: httpx.Client, engine: Engine, clock: Callable[[], datetime]) -> Network:
+    from socialdesk.networks.x.auth import XAuthError, XUserAuth
+    from socialdesk.networks.x.mentions import XMentionsSource
+    from socialdesk.networks.x.removal import XRemovalCheck
+    from socialdesk.networks.x.reply import XReplier
+    from socialdesk.networks.x.search import XSource
+
+    auth = XUserAuth(settings, http=http, engine=engine, clock=clock)
+
+    def brand_handle() -> str | None:
+        try:
+            return auth.cached_handle()
+        except XAuthError:
+            return None
+
+    network = Network(
+        info=INFO,
+        replier=XReplier(http=http, api_url=settings.x_api_url, auth=auth, clock=clock),
+        brand_handle=brand_handle,
+        reply_not_configured="Replies to X are not set up: an admin must run `socialdesk auth x`.",
+    )
+    if settings.x_bearer_token:
+        token = settings.x_bearer_token.get_secret_value()
+        network.sources = {
+            "search": XSource(http=http, api_url=settings.x_api_url, bearer_token=token),
+            "mentions": XMentionsSource(http=http, api_url=settings.x_api_url, bearer_token=token),
+        }
+        network.removal = XRemovalCheck(http=http, api_url=settings.x_api_url, bearer_token=token)
+        network.follow_ups = FollowUpSearch()
+    return network
