@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -23,10 +26,12 @@ from socialdesk.config import Settings
 from socialdesk.jobs.digest import DigestScheduler
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.publish import Publisher
+from socialdesk.jobs.removal import RemovalMarker
 from socialdesk.jobs.removal import periodic_jobs as removal_jobs
 from socialdesk.jobs.retention import periodic_jobs as retention_jobs
-from socialdesk.jobs.scheduler import PeriodicJob, RunningJobs, build_scheduler
+from socialdesk.jobs.scheduler import PUBLISH_JOB, PeriodicJob, RunningJobs, build_scheduler
 from socialdesk.jobs.sla import SlaSweep
+from socialdesk.jobs.stream import StreamWorker, stream_workers
 from socialdesk.jobs.webhooks import WebhookSender
 from socialdesk.listeners import actions, commands, events, faq, home, replies, views, webhooks
 from socialdesk.listeners.deps import Deps
@@ -35,6 +40,7 @@ from socialdesk.saved_replies import load_saved_replies
 from socialdesk.slack.permissions import AdminCheck, ReplyPermissions
 from socialdesk.networks import registry
 from socialdesk.networks.base import Network
+from socialdesk.store.credentials import DatabaseCredentials
 from socialdesk.store.db import make_engine, upgrade
 from socialdesk.triage import Triage
 
@@ -61,6 +67,7 @@ class Socialdesk:
     scheduler: BackgroundScheduler
     sla_sweep: SlaSweep | None = None
     running_jobs: RunningJobs | None = None
+    streams: list[StreamWorker] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.slack_handler = SlackRequestHandler(self.bolt, path=SLACK_PATH)
@@ -85,6 +92,12 @@ class Socialdesk:
         start_response(status, [("Content-Type", "application/json")])
         return [json.dumps(body).encode()]
 
+    def start(self) -> None:
+        """Start the jobs and the live streams (`socialdesk run` does; tests may run jobs by hand)."""
+        self.scheduler.start()
+        for stream in self.streams:
+            stream.start()
+
     def close(self, grace: float = STOP_GRACE_SECONDS) -> bool:
         """Stop the jobs, waiting `grace` seconds for those running; False if some still were.
 
@@ -92,6 +105,8 @@ class Socialdesk:
         stop never waits on one stuck Slack or network call for longer than that.
         """
         idle = True
+        for stream in self.streams:
+            stream.stop(timeout=grace)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
             if self.running_jobs is not None and not self.running_jobs.wait_idle(grace):
@@ -142,7 +157,8 @@ def build(
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
     )
     sla_policy = settings.sla_policy
-    networks = registry.build(settings, http=http, engine=engine, clock=clock)
+    networks = registry.build(settings, http=http, engine=engine, clock=clock,
+                              credentials=lambda name: DatabaseCredentials(engine, name))
     desk = ReplyDesk(engine=engine, networks=networks, clock=clock, approvers=settings.approver_set)
     deps = Deps(
         engine=engine,
@@ -171,7 +187,18 @@ def build(
         clock=clock,
         follow_conversations=True,
         triage=Triage(),
+        on_new_cases=lambda case_ids: wake_publisher(),
     )
+    streams = stream_workers(
+        list(networks.values()), engine=engine, poller=poller, clock=clock,
+        removed_for=lambda name: RemovalMarker(engine=engine, slack=slack, network=name),
+    )
+
+    def wake_publisher() -> None:
+        """New cases: publish now rather than at the next tick (a stream's card within a second)."""
+        with contextlib.suppress(JobLookupError, SchedulerNotRunningError):
+            scheduler.modify_job(PUBLISH_JOB, next_run_time=datetime.now(UTC))
+
     digests = DigestScheduler(engine=engine, slack=slack, clock=clock, tz=settings.tz)
     webhook_sender = WebhookSender(engine=engine, http=http, clock=clock)
     running_jobs = RunningJobs()
@@ -187,4 +214,5 @@ def build(
     return Socialdesk(
         settings=settings, engine=engine, http=http, slack=slack, bolt=bolt,
         poller=poller, publisher=publisher, scheduler=scheduler, sla_sweep=sla_sweep, running_jobs=running_jobs,
+        streams=streams,
     )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import httpx
 
@@ -20,6 +21,7 @@ from socialdesk.rules import (DEFAULT_POLL_SECONDS, KINDS, Filters, RuleInvalid,
 from socialdesk.networks import registry
 from socialdesk.networks.base import NetworkError, SourceError
 from socialdesk.store import rules as rule_store
+from socialdesk.store.credentials import DatabaseCredentials
 from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow
 
 EXIT_USAGE = 2
@@ -92,7 +94,8 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
 
 def _networks(settings: Settings, engine):  # type: ignore[no-untyped-def]
     with httpx.Client(timeout=15) as http:  # nothing is fetched while building
-        return registry.build(settings, http=http, engine=engine, clock=utcnow)
+        return registry.build(settings, http=http, engine=engine, clock=utcnow,
+                              credentials=lambda name: DatabaseCredentials(engine, name))
 
 
 def _rule_sla(text: str | None) -> str | None:
@@ -119,6 +122,16 @@ def _own_account(settings: Settings, args: argparse.Namespace) -> str:
     if not handles:
         raise CliError("a mentions rule needs our account: pass --account HANDLE or set SOCIALDESK_OWN_HANDLES")
     return handles[0]
+
+
+@contextlib.contextmanager
+def credential_stores(settings: Settings) -> Iterator[Callable[[str], DatabaseCredentials]]:
+    """Where `socialdesk auth <network>` keeps tokens: the configured database, migrated first."""
+    engine = _store(settings)
+    try:
+        yield lambda name: DatabaseCredentials(engine, name)
+    finally:
+        engine.dispose()
 
 
 def _mentions_query(settings: Settings, network: str, handle: str) -> str:
@@ -171,7 +184,8 @@ def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:
     validate(args.network, args.query, DEFAULT_POLL_SECONDS, "C0")
     engine = _store(settings)
     with httpx.Client(timeout=15) as http:
-        network = registry.build(settings, http=http, engine=engine, clock=utcnow)[args.network]
+        network = registry.build(settings, http=http, engine=engine, clock=utcnow,
+                                 credentials=lambda name: DatabaseCredentials(engine, name))[args.network]
         source = network.sources.get("search")
         if source is None:
             raise CliError(network.missing("search"))
@@ -181,9 +195,16 @@ def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
     page.posts[:] = page.posts[:args.limit]
     filters = Filters(lang=args.lang, include_reposts=args.include_reposts, own_handles=settings.own_handle_set)
+    local = None
+    if network.info.local_match:  # the stream matches the query itself; the network's search differs a little
+        from socialdesk.matcher import parse, target_of
+
+        local = parse(args.query)
     for post in page.posts:
         record = post.to_json()
-        record["skipped"] = rejection(post, filters)
+        record["skipped"] = rejection(post, filters) or (
+            "does not match the query as the stream matches it" if local and not local.matches(target_of(post))
+            else None)
         print(json.dumps(record, ensure_ascii=False))
     return 0
 
@@ -273,6 +294,7 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_parser(commands)
     demo.add_parser(commands)
     auth = commands.add_parser("auth", help="sign in the accounts socialdesk replies as")
+    auth.set_defaults(credentials=credential_stores)
     auth_networks = auth.add_subparsers(dest="auth_network", required=True, metavar="NETWORK")
     for module in registry.cli_modules():
         module.add_auth_parser(auth_networks)

@@ -12,17 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
-from socialdesk.domain import EventKind
 from socialdesk.networks import registry
 from socialdesk.networks.base import Network
-from socialdesk.store import lifecycle
+from socialdesk.store import replies as reply_store
 from socialdesk.store.db import session_scope
-from socialdesk.store.events import record_event
-from socialdesk.store.models import CaseRow, PostRow, ReplyRow
+from socialdesk.store.replies import Decision, Reply
 
 log = logging.getLogger(__name__)
 
@@ -71,90 +68,67 @@ class ReplyDesk:
         status = "awaiting_approval" if self.needs_approval(agent) else "queued"
         try:
             with session_scope(self._engine) as session:
-                row = ReplyRow(case_id=case_id, key=key, agent=agent, text=text, status=status, created_at=self._now())
-                session.add(row)
-                session.flush()
-                record_event(session, case_id, EventKind.REPLY_REQUESTED, agent, self._now(), reply_id=row.id,
-                             text=text, approval=status == "awaiting_approval")
-                reply_id = row.id
+                reply_id = reply_store.create_request(session=session, case_id=case_id, key=key, agent=agent,
+                                                      text=text, status=status, now=self._now())
         except IntegrityError:
             log.info("reply %s was already submitted; not sending it again", key)
             return Outcome("duplicate", case_id=case_id)
         if status == "awaiting_approval":
             return Outcome("awaiting_approval", reply_id=reply_id, case_id=case_id, text=text)
-        return self._send(reply_id, actor=agent, since=since)  # type: ignore[arg-type]
+        return self._send(reply_id, actor=agent, since=since)
 
     def approve(self, *, reply_id: int, approver: str, text: str | None = None) -> Outcome:
         with session_scope(self._engine) as session:
-            values = {"status": "queued", "approver": approver} | ({"text": text} if text else {})
-            won = session.execute(update(ReplyRow).where(ReplyRow.id == reply_id, ReplyRow.status == "awaiting_approval")
-                                  .values(**values)).rowcount == 1
-            row = session.get(ReplyRow, reply_id, populate_existing=True)
-            if won:
-                record_event(session, row.case_id, EventKind.REPLY_APPROVED, approver, self._now(), reply_id=reply_id,
-                             edited=bool(text))
-        if not won:
-            return Outcome("stale", reply_id=reply_id, case_id=row.case_id if row else None,
-                           error=f"this reply is already {row.status}" if row else "this reply no longer exists")
+            decision = reply_store.approve(session=session, reply_id=reply_id, approver=approver, text=text,
+                                           now=self._now())
+        if not decision.won:
+            return _stale(reply_id, decision)
         return self._send(reply_id, actor=approver)
 
     def reject(self, *, reply_id: int, approver: str) -> Outcome:
         with session_scope(self._engine) as session:
-            won = session.execute(update(ReplyRow).where(ReplyRow.id == reply_id, ReplyRow.status == "awaiting_approval")
-                                  .values(status="rejected", approver=approver)).rowcount == 1
-            row = session.get(ReplyRow, reply_id, populate_existing=True)
-            if won:
-                record_event(session, row.case_id, EventKind.REPLY_REJECTED, approver, self._now(), reply_id=reply_id)
-        if not won:
-            return Outcome("stale", reply_id=reply_id, case_id=row.case_id if row else None,
-                           error=f"this reply is already {row.status}" if row else "this reply no longer exists")
-        return Outcome("rejected", reply_id=reply_id, case_id=row.case_id, text=row.text)
+            decision = reply_store.reject(session=session, reply_id=reply_id, approver=approver, now=self._now())
+        if not decision.won:
+            return _stale(reply_id, decision)
+        row = decision.reply
+        return Outcome("rejected", reply_id=reply_id, case_id=row.case_id, text=row.text)  # type: ignore[union-attr]
 
     def mark_replied(self, *, case_id: int, agent: str, url: str, via: str) -> Outcome:
         """The agent replied on the network itself; keep the link and count it as the response."""
         with session_scope(self._engine) as session:
-            case = session.get(CaseRow, case_id)
-            network = case.network if case is not None else ""
+            network = reply_store.case_network(session=session, case_id=case_id) or ""
         info = registry.info(network) if network in registry.names() else None
         post_id = info.reply_link_id(url) if info is not None else None
         if info is None or post_id is None:
             label, example = (info.label, info.post_url_example) if info else ("its network", "")
             return Outcome("failed", case_id=case_id, kind="bad_url",
                            error=f"That is not a link to a post on {label} (like {example}).")
-        now = self._now()
         try:
             with session_scope(self._engine) as session:
-                row = ReplyRow(case_id=case_id, key=f"marked:{case_id}:{post_id}", agent=agent, text="",
-                               status="marked", via=via, external_id=post_id, url=url.strip(),
-                               created_at=now, sent_at=now)
-                session.add(row)
-                session.flush()
-                lifecycle.replied(session=session, case_id=case_id, user_id=agent, now=now,
-                                  kind=EventKind.MARKED_REPLIED, payload={"url": url.strip(), "via": via})
-                return Outcome("marked", reply_id=row.id, case_id=case_id, url=url.strip())
+                reply_id = reply_store.mark_replied(session=session, case_id=case_id, agent=agent, post_id=post_id,
+                                                    url=url.strip(), via=via, now=self._now())
         except IntegrityError:
             return Outcome("duplicate", case_id=case_id, url=url.strip())
+        return Outcome("marked", reply_id=reply_id, case_id=case_id, url=url.strip())
 
     def _send(self, reply_id: int, *, actor: str, since: datetime | None = None) -> Outcome:
         with session_scope(self._engine) as session:
-            reply = session.get(ReplyRow, reply_id)
-            case_id = reply.case_id
-            locked = session.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.sending_reply_id.is_(None))
-                                     .values(sending_reply_id=reply_id)).rowcount == 1
+            reply = reply_store.get_reply(session=session, reply_id=reply_id)
+            case_id = reply.case_id  # type: ignore[union-attr]
+            locked = reply_store.take_send_lock(session=session, case_id=case_id, reply_id=reply_id)
             # Holding the case's send lock, look for a reply that went out while this one was written.
-            overtaken = locked and since is not None and session.exec(select(ReplyRow.id).where(
-                ReplyRow.case_id == case_id, ReplyRow.id != reply_id, ReplyRow.status.in_(["sent", "marked"]),
-                ReplyRow.created_at >= since)).first() is not None
+            overtaken = locked and since is not None and reply_store.answered_since(
+                session=session, case_id=case_id, since=since, other_than=reply_id)
             if locked and not overtaken:
-                session.execute(update(ReplyRow).where(ReplyRow.id == reply_id).values(status="sending"))
+                reply_store.mark_sending(session=session, reply_id=reply_id)
             else:
                 reason = "a teammate's reply went out first" if overtaken else "another reply to this case was being sent"
-                session.execute(update(ReplyRow).where(ReplyRow.id == reply_id).values(status="failed", error=reason))
+                reply_store.record_refused(session=session, reply_id=reply_id, reason=reason)
                 if locked:
-                    session.execute(update(CaseRow).where(CaseRow.id == case_id).values(sending_reply_id=None))
-            target = self._reply_target(session, case_id)
-            text, agent = reply.text, reply.agent
-            network = self._networks.get(session.get(CaseRow, case_id).network)
+                    reply_store.release_send_lock(session=session, case_id=case_id)
+            target = reply_store.reply_target(session=session, case_id=case_id)
+            text, agent = reply.text, reply.agent  # type: ignore[union-attr]
+            network = self._networks.get(reply_store.case_network(session=session, case_id=case_id) or "")
         if not locked or overtaken:
             return Outcome("busy", reply_id=reply_id, case_id=case_id, text=text, kind="busy",
                            error="A teammate answered this customer at the same moment, so yours was not sent. "
@@ -172,39 +146,27 @@ class ReplyDesk:
             with session_scope(self._engine) as session:
                 # An unknown outcome may have gone out: never resent on its own.
                 failed_status = "unknown" if kind == "unknown_outcome" else "failed"
-                session.execute(update(ReplyRow).where(ReplyRow.id == reply_id).values(status=failed_status, error=message[:2000]))
-                session.execute(update(CaseRow).where(CaseRow.id == case_id, CaseRow.sending_reply_id == reply_id)
-                                .values(sending_reply_id=None))
-                record_event(session, case_id, EventKind.REPLY_FAILED, actor, self._now(), reply_id=reply_id,
-                             kind=kind, error=message[:500])
+                reply_store.record_failed(session=session, reply_id=reply_id, case_id=case_id, status=failed_status,
+                                          kind=kind, error=message, actor=actor, now=self._now())
             return Outcome("failed", reply_id=reply_id, case_id=case_id, error=message, kind=kind, text=text,
                            in_reply_to=target)
         with session_scope(self._engine) as session:
-            session.execute(update(ReplyRow).where(ReplyRow.id == reply_id)
-                            .values(status="sent", via="api", external_id=sent.id, url=sent.url, sent_at=self._now()))
-            session.execute(update(CaseRow).where(CaseRow.id == case_id).values(sending_reply_id=None))
-            lifecycle.replied(session=session, case_id=case_id, user_id=agent, now=self._now(),
-                              kind=EventKind.REPLY_SENT, payload={"reply_id": reply_id, "url": sent.url, "via": "api",
-                                                                  "approver": actor if actor != agent else None})
+            reply_store.record_sent(session=session, reply_id=reply_id, case_id=case_id, agent=agent,
+                                    approver=actor if actor != agent else None, external_id=sent.id, url=sent.url,
+                                    now=self._now())
         return Outcome("sent", reply_id=reply_id, case_id=case_id, url=sent.url, text=text)
 
-    @staticmethod
-    def _reply_target(session, case_id: int) -> str:  # type: ignore[no-untyped-def]
-        """Answer the customer's latest post in the case (a follow-up, or the first post)."""
-        case = session.get(CaseRow, case_id)
-        latest = session.exec(
-            select(PostRow).where(PostRow.case_id == case_id, PostRow.author_id == case.customer_author_id)
-            .order_by(PostRow.created_at.desc()).limit(1)
-        ).first() if case.customer_author_id else None
-        post = latest or session.get(PostRow, case.first_post_id)
-        return post.external_id
-
-    def replies_since(self, *, case_id: int, since: datetime) -> list[ReplyRow]:
+    def replies_since(self, *, case_id: int, since: datetime) -> list[Reply]:
         with session_scope(self._engine) as session:
-            return list(session.exec(select(ReplyRow).where(
-                ReplyRow.case_id == case_id, ReplyRow.status.in_(["sent", "marked", "sending", "queued"]),
-                ReplyRow.created_at >= since)))
+            return reply_store.replies_since(session=session, case_id=case_id, since=since)
 
-    def reply(self, reply_id: int) -> ReplyRow | None:
+    def reply(self, reply_id: int) -> Reply | None:
         with session_scope(self._engine) as session:
-            return session.get(ReplyRow, reply_id)
+            return reply_store.get_reply(session=session, reply_id=reply_id)
+
+
+def _stale(reply_id: int, decision: Decision) -> Outcome:
+    """Someone decided first (or the reply is gone): say what it is now."""
+    row = decision.reply
+    return Outcome("stale", reply_id=reply_id, case_id=row.case_id if row else None,
+                   error=f"this reply is already {row.status}" if row else "this reply no longer exists")

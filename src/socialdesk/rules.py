@@ -48,6 +48,13 @@ def validate(network: str, query: str, every_seconds: int, channel_id: str, *, k
         if len(query) > limit:
             raise RuleInvalid(f"the query is {len(query)} characters; {info.label} accepts at most {limit}. "
                               "Shorten it or split it into two rules")
+        if info.local_match:
+            from socialdesk.matcher import QueryInvalid, parse
+
+            try:
+                parse(query)
+            except QueryInvalid as exc:
+                raise RuleInvalid(str(exc).rstrip(".")) from None
     validate_schedule(every_seconds, channel_id)
     return info.name
 

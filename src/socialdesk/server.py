@@ -23,7 +23,7 @@ def _stop_on_signals(stop: threading.Event) -> None:
 def serve(desk: Socialdesk) -> None:
     stop = threading.Event()
     _stop_on_signals(stop)
-    desk.scheduler.start()
+    desk.start()
     settings = desk.settings
     try:
         if settings.slack_app_token:

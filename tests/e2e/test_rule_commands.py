@@ -29,7 +29,7 @@ def test_admin_manages_rules_with_the_slash_command(app, slack_emulator):
     assert "No rules yet" in social(app, emu, "rules", channel=channel, user="alice")
 
     added = social(app, emu, 'rules add @acme OR "acme phone" every:120', channel=channel, user="mia")
-    assert added.startswith("Rule 1 added: x search `@acme OR \"acme phone\"`") and f"<#{channel}>" in added
+    assert added.startswith("Rule 1 added: X search `@acme OR \"acme phone\"`") and f"<#{channel}>" in added
     listing = cli_rules(app)
     assert '@acme OR "acme phone"' in listing and channel in listing and "120s" in listing
 
@@ -37,7 +37,7 @@ def test_admin_manages_rules_with_the_slash_command(app, slack_emulator):
     assert to_other.startswith("Rule 2 added") and "`acme &lt;refund&gt;`" in to_other and f"<#{other}>" in to_other
     linked = social(app, emu, f"rules add kind:mentions user:42 channel:<#{other}|{other_name}>", channel=channel,
                     user="mia")
-    assert linked.startswith("Rule 3 added: x mentions `user:42`")
+    assert linked.startswith("Rule 3 added: X mentions `user:42`")
     listing = cli_rules(app)
     assert "acme <refund>" in listing and other in listing and "user:42" in listing
 
@@ -73,7 +73,7 @@ def test_non_admins_are_refused_and_malformed_input_gets_usage(app, slack_emulat
     assert "`every:` is given twice" in usage("rules add acme every:60 every:90")
     assert "unknown rule kind 'cats'" in usage("rules add acme kind:cats")
     assert "can't find the channel `#no-such-channel`" in usage("rules add acme channel:#no-such-channel")
-    assert "513 characters; x accepts at most 512" in usage("rules add " + "a" * 513)
+    assert "513 characters; X accepts at most 512" in usage("rules add " + "a" * 513)
     assert "user:12345" in usage("rules add kind:mentions acme")
     assert "`abc` is not a rule number" in usage("rules pause abc")
     usage("rules resume")

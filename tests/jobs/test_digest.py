@@ -10,7 +10,8 @@ from apscheduler.triggers.cron import CronTrigger
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from socialdesk.jobs.digest import DigestJob, parse_schedule, schedule_spec
+from socialdesk.jobs.digest import DigestJob
+from socialdesk.schedules import parse_schedule, schedule_spec
 from socialdesk.slack import ids
 from socialdesk.store.models import CaseEventRow, CaseRow
 

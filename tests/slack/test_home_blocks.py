@@ -12,7 +12,7 @@ from socialdesk.slack.blocks.admin import digest_modal, rule_modal, rules_reply
 from socialdesk.slack.blocks.home import Home, HomeSettings, home_view
 from socialdesk.store.figures import Figures, Spread
 from socialdesk.store.lookups import CaseItem, CasePage
-from socialdesk.store.models import DigestScheduleRow, RuleRow, WebhookRow
+from socialdesk.store.views import DigestView, RuleView, WebhookView
 from socialdesk.store.sla import AtRisk
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -31,9 +31,9 @@ def page(items: list[CaseItem], total: int | None = None) -> CasePage:
     return CasePage(items=items, total=len(items) if total is None else total, offset=0, limit=10)
 
 
-def rule(rule_id: int, query: str = "acme phone", **changes) -> RuleRow:
-    base = dict(id=rule_id, network="x", query=query, channel_id="C0CARE", every_seconds=60, created_at=NOW)
-    return RuleRow(**(base | changes))
+def rule(rule_id: int, query: str = "acme phone", **changes) -> RuleView:
+    base = dict(id=rule_id, network="x", query=query, channel_id="C0CARE", every_seconds=60)
+    return RuleView(**(base | changes))
 
 
 def risk(case_id: int, state: str = "at_risk", minutes: int = 10) -> AtRisk:
@@ -63,11 +63,9 @@ def admin(**changes) -> Home:
                 rules=[rule(1, HOSTILE, last_error="429 <!here> too many", consecutive_failures=2,
                             last_error_at=NOW),
                        rule(2, paused=True)],
-                digests=[DigestScheduleRow(id=5, spec="daily 09:00", targets=["C0CARE", "UMIA"], created_by="UMIA",
-                                           created_at=NOW)],
-                webhooks=[WebhookRow(id=9, url="https://hooks.example/in?token=s3cr3t&x=<!channel>",
-                                     secret="whsec-never-shown", events=["resolved"], created_by="UMIA",
-                                     created_at=NOW)])
+                digests=[DigestView(id=5, spec="daily 09:00", targets=("C0CARE", "UMIA"), created_by="UMIA")],
+                webhooks=[WebhookView(id=9, url="https://hooks.example/in?token=s3cr3t&x=<!channel>",
+                                      events=("resolved",))])
     return make(**(base | changes))
 
 
@@ -147,10 +145,8 @@ def test_the_view_never_exceeds_100_blocks_and_says_where_the_rest_is():
         queue=page([item(100 + i) for i in range(10)], total=250),
         at_risk=[risk(200 + i) for i in range(30)],
         rules=[rule(i, f"query {i}") for i in range(1, 61)],
-        digests=[DigestScheduleRow(id=i, spec="daily 09:00", targets=["C0CARE"], created_by="UMIA", created_at=NOW)
-                 for i in range(1, 21)],
-        webhooks=[WebhookRow(id=i, url=f"https://hooks.example/{i}", secret="s", created_by="UMIA", created_at=NOW)
-                  for i in range(1, 21)],
+        digests=[DigestView(id=i, spec="daily 09:00", targets=("C0CARE",), created_by="UMIA") for i in range(1, 21)],
+        webhooks=[WebhookView(id=i, url=f"https://hooks.example/{i}") for i in range(1, 21)],
         notice="something happened",
     )
     blocks = blocks_of(many)
@@ -181,7 +177,7 @@ def test_empty_home_explains_itself():
 
 
 def test_rule_modal_prefills_the_rule():
-    view = rule_modal(rule(3, "acme <phone>", priority_keywords=["refund", "lawsuit"], priority_followers=5000,
+    view = rule_modal(rule(3, "acme <phone>", priority_keywords=("refund", "lawsuit"), priority_followers=5000,
                            every_seconds=120)).to_dict()
     assert view["callback_id"] == ids.RULE_MODAL and json.loads(view["private_metadata"]) == {"rule_id": 3}
     by_id = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}

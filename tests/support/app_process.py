@@ -95,5 +95,6 @@ def app_env(*, db_url: str, slack_api_url: str, x_url: str, x_token: str, **extr
         "SOCIALDESK_X_BEARER_TOKEN": x_token,
         "SOCIALDESK_OWN_HANDLES": "acmephones",
         "SOCIALDESK_LOG_LEVEL": "INFO",
+        "SOCIALDESK_BLUESKY_JETSTREAM_URL": "",  # no stream unless a test starts a local one: no internet
         **extra,
     }

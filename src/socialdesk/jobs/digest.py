@@ -1,14 +1,13 @@
 """The digest job: figures for the last complete local day or week, posted to channels and DMs.
 
-Schedules are written like "daily 09:00" or "weekly mon 09:00" and fire at that
-local time in the team's time zone (APScheduler's CronTrigger handles daylight-
-saving changes); the scheduler itself keeps running in UTC.
+Schedules are written like "daily 09:00" or "weekly mon 09:00" (parsed in
+socialdesk.schedules) and fire at that local time in the team's time zone; the
+scheduler itself keeps running in UTC.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
+from socialdesk.schedules import parse_schedule
 from socialdesk.slack.blocks.digest import digest_blocks, digest_text
 from socialdesk.store import digests as digest_store
 from socialdesk.store.db import session_scope
@@ -29,47 +29,7 @@ from socialdesk.store.models import DigestScheduleRow
 
 log = logging.getLogger(__name__)
 
-_SPEC = re.compile(
-    r"^\s*(?:(?P<daily>daily)|weekly\s+(?P<dow>mon|tue|wed|thu|fri|sat|sun)[a-z]*)\s+(?P<h>\d{1,2}):(?P<m>\d{2})\s*$",
-    re.IGNORECASE,
-)
 TITLES = {"day": "Daily social care digest", "week": "Weekly social care digest"}
-
-
-@dataclass(frozen=True)
-class Schedule:
-    kind: PeriodKind
-    trigger: CronTrigger
-
-
-def parse_schedule(text: str, *, tz: ZoneInfo) -> Schedule:
-    """"daily 09:00" or "weekly mon 09:00" (any day name that starts mon…sun) → kind and trigger.
-
-    Raises ValueError on anything else, with a message fit to show to a user.
-    """
-    match = _SPEC.match(text)
-    if not match:
-        raise ValueError(f'not a digest schedule: {text!r} (try "daily 09:00" or "weekly mon 09:00")')
-    hour, minute = int(match["h"]), int(match["m"])
-    if hour > 23 or minute > 59:
-        raise ValueError(f"not a time of day: {match['h']}:{match['m']}")
-    if match["daily"]:
-        return Schedule("day", CronTrigger(hour=hour, minute=minute, timezone=tz))
-    return Schedule("week", CronTrigger(day_of_week=match["dow"].lower(), hour=hour, minute=minute, timezone=tz))
-
-
-def canonical_spec(text: str) -> str:
-    """"Daily 9:00" → "daily 09:00", "weekly Monday 9:30" → "weekly mon 09:30"; ValueError as `parse_schedule`."""
-    parse_schedule(text, tz=ZoneInfo("UTC"))
-    match = _SPEC.match(text)
-    assert match is not None  # parse_schedule accepted it
-    when = f"{int(match['h']):02d}:{match['m']}"
-    return f"daily {when}" if match["daily"] else f"weekly {match['dow'].lower()} {when}"
-
-
-def schedule_spec(text: str, *, tz: ZoneInfo) -> CronTrigger:
-    """The trigger alone; see `parse_schedule`."""
-    return parse_schedule(text, tz=tz).trigger
 
 
 def _is_user(target: str) -> bool:

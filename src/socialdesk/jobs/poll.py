@@ -25,11 +25,13 @@ from socialdesk.rules import Filters, rejection
 from socialdesk.triage import Triage, priority
 from socialdesk.store import conversations, ingest
 from socialdesk.store import rules as rule_store
+from socialdesk.store import streams as stream_store
 from socialdesk.store.db import session_scope
 
 log = logging.getLogger(__name__)
 
 MAX_PAGES_PER_POLL = 10
+GAP_PAGES_FACTOR = 10  # filling a stream's gap may read this many times more pages in one go
 LEASE_SECONDS = 300
 BACKOFF_START = timedelta(seconds=5)
 BACKOFF_MAX = timedelta(minutes=15)
@@ -55,12 +57,10 @@ class Poller:
         on_new_cases: Callable[[list[int]], None] = lambda ids: None,
         follow_conversations: bool = False,
         triage: Triage | None = None,
-        streamed: Callable[[str], bool] = lambda network: False,
     ) -> None:
         self._engine = engine
         self._networks = networks
         self._own_configured = own_handles
-        self._streamed = streamed  # the network's stream is live: its search rules need no polling
         self._triage = triage
         self._now = clock
         self._on_new_cases = on_new_cases
@@ -103,18 +103,22 @@ class Poller:
                 rule = rule_store.get_rule(session=session, rule_id=rule_id)
             except rule_store.RuleNotFound:
                 return 0  # removed since the scheduler last looked
-            if rule.kind == "search" and rule.cursor is not None and not gap and self._streamed(rule.network):
+            network = self._networks.get(rule.network)
+            if rule.kind == "search" and rule.cursor is not None and not gap and network is not None \
+                    and network.stream is not None and stream_store.is_live(session=session, network=rule.network,
+                                                                            now=now):
                 rule_store.skip_poll(session=session, rule_id=rule_id, now=now)
                 return 0
             # Half the interval: a second replica's timer firing just after ours skips.
             rule = rule_store.take_lease(
-                session=session, rule_id=rule_id, now=now, seconds=LEASE_SECONDS, min_gap=rule.every_seconds / 2
+                session=session, rule_id=rule_id, now=now, seconds=LEASE_SECONDS,
+                min_gap=0 if gap else rule.every_seconds / 2,
             )
         if rule is None:
             return 0
         opened: list[int] = []
         try:
-            self._walk(rule, opened)
+            self._walk(rule, opened, pages=MAX_PAGES_PER_POLL * (GAP_PAGES_FACTOR if gap else 1))
         except SourceError as exc:
             self._failed(rule.id, rule.consecutive_failures, exc)  # type: ignore[arg-type]
         finally:
@@ -122,7 +126,7 @@ class Poller:
                 rule_store.release_lease(session=session, rule_id=rule_id)
         return len(opened)
 
-    def _walk(self, rule, opened: list[int]) -> None:  # type: ignore[no-untyped-def]
+    def _walk(self, rule, opened: list[int], *, pages: int) -> None:  # type: ignore[no-untyped-def]
         """Fetch and store pages; appends each new case id to `opened` as it is stored."""
         network = self._networks.get(rule.network)
         if network is None:
@@ -130,9 +134,9 @@ class Poller:
         source = network.sources.get(rule.kind)
         if source is None:
             raise SourceRejected(network.missing(rule.kind))
-        filters = Filters(lang=rule.lang, include_reposts=rule.include_reposts, own_handles=self._own)
+        filters = self.filters(rule)
         cursor = rule.cursor
-        for _ in range(MAX_PAGES_PER_POLL):
+        for _ in range(pages):
             page = source.fetch(rule.query, cursor)
             accepted = [p for p in page.posts if rejection(p, filters) is None]
             now = self._now()
@@ -194,22 +198,48 @@ class Poller:
         for attempt in range(2):
             try:
                 with session_scope(self._engine) as session:
-                    stored = ingest.store_page(session=session, posts=posts, rule_id=rule.id, channel_id=rule.channel_id,
-                                               now=self._now(), own_handles=self._own, follow_ups_only=True)
+                    stored = ingest.store_page(session=session, posts=posts, rule_id=rule.id if rule else None,
+                                               channel_id=rule.channel_id if rule else "", now=self._now(),
+                                               own_handles=self._own, follow_ups_only=True)
                 break
             except IntegrityError:  # stored by another worker meanwhile: again, skipping it
                 if attempt:
                     raise
         if stored.follow_up_post_ids:
-            log.info("rule %s: %d follow-up(s) found in watched conversations", rule.id, len(stored.follow_up_post_ids))
+            log.info("%s: %d follow-up(s) found in watched conversations", f"rule {rule.id}" if rule else "stream",
+                     len(stored.follow_up_post_ids))
+
+    def filters(self, rule) -> Filters:  # type: ignore[no-untyped-def]
+        return Filters(lang=rule.lang, include_reposts=rule.include_reposts, own_handles=self._own)
+
+    def store_matches(self, rule, posts) -> list[int]:  # type: ignore[no-untyped-def]
+        """Store posts a stream matched to `rule` (filters applied here); returns the cases opened."""
+        filters = self.filters(rule)
+        accepted = [p for p in posts if rejection(p, filters) is None]
+        if not accepted:
+            return []
+        try:
+            case_ids = self._store(rule, accepted, None, None, self._now())
+        except IntegrityError:  # stored by another worker meanwhile: again, skipping it
+            case_ids = self._store(rule, accepted, None, None, self._now())
+        if case_ids:
+            self._on_new_cases(case_ids)
+        return case_ids
+
+    def store_follow_ups(self, posts) -> None:  # type: ignore[no-untyped-def]
+        """Posts a stream saw in watched conversations: they only join cases (never open one)."""
+        self._store_follow_ups(None, posts)
 
     def _store(self, rule, posts, cursor, not_before, now) -> list[int]:  # type: ignore[no-untyped-def]
+        """Store a page (and the rule's cursor with it, when `cursor` is not None: a poll)."""
         with session_scope(self._engine) as session:
             stored = ingest.store_page(
                 session=session, posts=posts, rule_id=rule.id, channel_id=rule.channel_id, now=now,
                 own_handles=self._own, scores=self._scores(rule, posts),
             )
-            rule_store.save_cursor(session=session, rule_id=rule.id, cursor=cursor, not_before=not_before, now=now)
+            if cursor is not None:
+                rule_store.save_cursor(session=session, rule_id=rule.id, cursor=cursor, not_before=not_before,
+                                       now=now)
         if stored.follow_up_post_ids:
             log.info("rule %s: %d follow-up(s) joined existing cases", rule.id, len(stored.follow_up_post_ids))
         return stored.new_case_ids

@@ -37,6 +37,46 @@ FIRST_CHECK = timedelta(hours=1)
 SOURCE_CHECK_SECONDS = 15 * 60
 
 
+class RemovalMarker:
+    """Marks posts one network says are gone, and rewrites their card or thread message."""
+
+    def __init__(self, *, engine: Engine, slack: WebClient, network: str) -> None:
+        self._engine, self._slack, self._network = engine, slack, network
+
+    def apply(self, verdict: Removal, now: datetime) -> list[store.RemovedPost]:
+        removed = self.mark(verdict, now)
+        for post in removed:
+            self.refresh(post)
+        return removed
+
+    def mark(self, verdict: Removal, now: datetime) -> list[store.RemovedPost]:
+        with session_scope(self._engine) as session:
+            removed = store.mark_removed_at_source(session=session, network=self._network,
+                                                   external_ids=verdict.deleted, reason=store.DELETED, now=now)
+            for external_id, countries in verdict.withheld.items():
+                removed += store.mark_removed_at_source(session=session, network=self._network,
+                                                        external_ids=[external_id], reason=store.WITHHELD,
+                                                        now=now, countries=countries)
+        for post in removed:
+            log.info("post %s %s at the source; case %s updated", post.external_id, post.reason, post.case_id)
+        return removed
+
+    def refresh(self, post: store.RemovedPost) -> None:
+        try:
+            if post.first_post and post.card_ts and post.case_id is not None:
+                refresh_card(self._slack, self._engine, post.case_id, removed=post.reason)
+            elif post.thread_ts and post.channel_id and post.case_id is not None:
+                with session_scope(self._engine) as session:
+                    view = case_store.case_view(session=session, case_id=post.case_id)
+                shown = replace(view.post, text=post.notice, external_id=post.external_id)
+                message = cards.follow_up_message(case_id=post.case_id, post_id=post.post_id, post=shown)
+                self._slack.chat_update(channel=post.channel_id, ts=post.thread_ts, **message)
+        except (SlackApiError, OSError, case_store.CaseNotFound) as exc:
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+            log.error("case %s: the Slack message of removed post %s was not updated (%s); its text is gone "
+                      "from the database, edit or delete the message in Slack", post.case_id, post.external_id, error)
+
+
 class SourceCheck:
     """Marks posts of live cases that one network no longer shows, and updates their Slack messages."""
 
@@ -44,9 +84,9 @@ class SourceCheck:
                  clock: Callable[[], datetime], recheck: timedelta = timedelta(hours=24),
                  first_check: timedelta = FIRST_CHECK, max_requests: int = 10) -> None:
         self._engine = engine
-        self._slack = slack
         self._network = network
         self._removal = removal
+        self._marker = RemovalMarker(engine=engine, slack=slack, network=network)
         self._now = clock
         self._recheck = recheck
         self._first_check = first_check
@@ -82,39 +122,12 @@ class SourceCheck:
                     break
                 with session_scope(self._engine) as session:
                     store.mark_checked(session=session, post_ids=[post_id for post_id, _ in batch], now=now)
-                removed += self._mark(verdict, now)
+                removed += self._marker.mark(verdict, now)
             for post in removed:
-                self._refresh(post)
+                self._marker.refresh(post)
             return removed
         finally:
             self._lock.release()
-
-    def _mark(self, verdict: Removal, now: datetime) -> list[store.RemovedPost]:
-        with session_scope(self._engine) as session:
-            removed = store.mark_removed_at_source(session=session, network=self._network,
-                                                   external_ids=verdict.deleted, reason=store.DELETED, now=now)
-            for external_id, countries in verdict.withheld.items():
-                removed += store.mark_removed_at_source(session=session, network=self._network,
-                                                        external_ids=[external_id], reason=store.WITHHELD,
-                                                        now=now, countries=countries)
-        for post in removed:
-            log.info("post %s %s at the source; case %s updated", post.external_id, post.reason, post.case_id)
-        return removed
-
-    def _refresh(self, post: store.RemovedPost) -> None:
-        try:
-            if post.first_post and post.card_ts and post.case_id is not None:
-                refresh_card(self._slack, self._engine, post.case_id, removed=post.reason)
-            elif post.thread_ts and post.channel_id and post.case_id is not None:
-                with session_scope(self._engine) as session:
-                    view = case_store.case_view(session=session, case_id=post.case_id)
-                shown = replace(view.post, text=post.notice, external_id=post.external_id)
-                message = cards.follow_up_message(case_id=post.case_id, post_id=post.post_id, post=shown)
-                self._slack.chat_update(channel=post.channel_id, ts=post.thread_ts, **message)
-        except (SlackApiError, OSError, case_store.CaseNotFound) as exc:
-            error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
-            log.error("case %s: the Slack message of removed post %s was not updated (%s); its text is gone "
-                      "from the database, edit or delete the message in Slack", post.case_id, post.external_id, error)
 
 
 def periodic_jobs(networks: Mapping[str, Network], *, engine: Engine, slack: WebClient,

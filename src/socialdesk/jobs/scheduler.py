@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 SYNC_SECONDS = 5  # how soon `socialdesk rules add/pause/…` reaches a running app
 PUBLISH_SECONDS = 1
+PUBLISH_JOB = "publish"
 SLA_SECONDS = 30
 
 
@@ -114,7 +115,7 @@ def build_scheduler(
 
     scheduler.add_job(sync_rules, IntervalTrigger(seconds=SYNC_SECONDS, timezone=UTC), id="sync-rules", next_run_time=now)
     scheduler.add_job(
-        publisher.run_once, IntervalTrigger(seconds=PUBLISH_SECONDS, timezone=UTC), id="publish", next_run_time=now
+        publisher.run_once, IntervalTrigger(seconds=PUBLISH_SECONDS, timezone=UTC), id=PUBLISH_JOB, next_run_time=now
     )
     if sla_sweep is not None:
         scheduler.add_job(

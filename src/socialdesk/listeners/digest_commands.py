@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from socialdesk.jobs.digest import DigestResult, parse_schedule, post_digest
+from socialdesk.jobs.digest import DigestResult, post_digest
 from socialdesk.listeners.deps import Deps
+from socialdesk.schedules import parse_schedule
 from socialdesk.slack.blocks.lookup import Reply, plain
 from socialdesk.slack.text import escape
 from socialdesk.store import digests as digest_store

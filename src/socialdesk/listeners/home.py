@@ -16,10 +16,10 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from socialdesk import rules as rule_rules
-from socialdesk.jobs.digest import canonical_spec
 from socialdesk.listeners.commands import permalinks
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.views import state_value
+from socialdesk.schedules import canonical_spec
 from socialdesk.listeners.common import view_metadata
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.admin import digest_modal, rule_modal
@@ -31,6 +31,7 @@ from socialdesk.store import rules as rule_store
 from socialdesk.store import sla as sla_store
 from socialdesk.store import webhooks as webhook_store
 from socialdesk.store.db import session_scope
+from socialdesk.store.views import digest_view, rule_view, webhook_view
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,9 @@ def load_home(deps: Deps, client: WebClient | None, user_id: str, *, notice: str
         today = figure_store.figures(session=session, start=today_start(now, deps), end=now, tz=deps.tz)
         managed: dict[str, Any] = {}
         if admin:
-            managed = dict(rules=rule_store.list_rules(session=session),
-                           digests=digest_store.list_schedules(session=session),
-                           webhooks=webhook_store.list_webhooks(session=session))
+            managed = dict(rules=[rule_view(r) for r in rule_store.list_rules(session=session)],
+                           digests=[digest_view(d) for d in digest_store.list_schedules(session=session)],
+                           webhooks=[webhook_view(w) for w in webhook_store.list_webhooks(session=session)])
     links = permalinks(client, [*mine.items, *queue.items, *at_risk[:10]])
     settings = None
     if admin and deps.settings is not None:
@@ -175,7 +176,7 @@ def register(app: App, deps: Deps) -> None:
         user, rule_id = clicked
         try:
             with session_scope(deps.engine) as session:
-                rule = rule_store.get_rule(session=session, rule_id=rule_id)
+                rule = rule_view(rule_store.get_rule(session=session, rule_id=rule_id))
         except rule_store.RuleNotFound:
             publish(deps, client, user, notice=f"Rule {rule_id} no longer exists; someone removed it.")
             return

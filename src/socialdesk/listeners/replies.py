@@ -33,7 +33,7 @@ def length_error(text: str, network: NetworkInfo) -> str | None:
         return "Write the reply, or press Cancel."
     length = network.text_length(text)
     if length > network.text_limit:
-        return (f"That is {length} as {network.label} counts ({network.text_hint}): "
+        return (f"That is {length} characters as {network.label} counts them ({network.text_hint.rstrip('.')}): "
                 f"{length - network.text_limit} too many.")
     return None
 
@@ -215,7 +215,9 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
     @app.view(ids.APPROVE_EDIT_MODAL)
     def edited_approval(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         text = (state_value(body["view"], ids.REPLY_INPUT, ids.REPLY_INPUT).get("value") or "").strip()
-        error = length_error(text)
+        case_id = view_metadata(body["view"]).get("case_id")
+        view = load_view(deps, case_id) if isinstance(case_id, int) else None
+        error = "This case no longer exists." if view is None else length_error(text, registry.info(view.post.network))
         if error:
             ack(response_action="errors", errors={f"{ids.REPLY_INPUT}-0": error})
             return

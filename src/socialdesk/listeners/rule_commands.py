@@ -20,6 +20,7 @@ from socialdesk.slack.blocks.lookup import Reply, plain
 from socialdesk.slack.text import escape
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import session_scope
+from socialdesk.store.views import rule_view
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def run(deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], 
         if len(args) > 1:
             return plain(USAGE["rules"])
         with session_scope(deps.engine) as session:
-            return rules_reply(rule_store.list_rules(session=session))
+            return rules_reply([rule_view(r) for r in rule_store.list_rules(session=session)])
     if verb == "help":
         return plain(HELP)
     if verb not in ("add", "pause", "resume", "remove"):

@@ -15,6 +15,7 @@ from socialdesk.slack.blocks.webhooks import delivery_log_reply, webhook_list_re
 from socialdesk.slack.text import escape
 from socialdesk.store import webhooks as store
 from socialdesk.store.db import session_scope
+from socialdesk.store.views import delivery_view, webhook_summary_view
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def run(deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], 
     verb, rest = (args[0].lower(), args[1:]) if args else ("list", [])
     if verb == "list" and not rest:
         with session_scope(deps.engine) as session:
-            return webhook_list_reply(store.summaries(session=session))
+            return webhook_list_reply([webhook_summary_view(s) for s in store.summaries(session=session)])
     if verb == "add" and rest:
         return add(deps, user_id=user_id, url=rest[0], events=",".join(rest[1:]))
     webhook_id = _id(rest)
@@ -58,7 +59,7 @@ def run(deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], 
             return test(deps, client, user_id=user_id, channel_id=channel_id, webhook_id=webhook_id)
         if verb == "log":
             with session_scope(deps.engine) as session:
-                rows = store.deliveries(session=session, webhook_id=webhook_id, limit=LOG_LIMIT)
+                rows = [delivery_view(d) for d in store.deliveries(session=session, webhook_id=webhook_id, limit=LOG_LIMIT)]
             return delivery_log_reply(webhook_id, rows)
         if verb == "retry":
             with session_scope(deps.engine) as session:

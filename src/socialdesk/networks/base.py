@@ -151,8 +151,12 @@ class StreamEvent:
 class Stream(Protocol):
     """A live connection to the network's firehose (one per deployment, not per rule)."""
 
-    def events(self, cursor: dict[str, Any] | None) -> Iterator[StreamEvent]:
+    def events(self, cursor: dict[str, Any] | None,
+               connected: Callable[[dict[str, Any]], None] = lambda cursor: None) -> Iterator[StreamEvent]:
         """Connect (resuming from `cursor`, rewinding as the network needs) and yield events.
+
+        `connected(start)` is called once the connection is up, before any event arrives, with
+        a cursor for where it starts (so a replica taking over resumes there, not at its own start).
 
         Raises SourceUnavailable when the connection drops or cannot be made,
         SourceRejected when the server refuses it. The caller reconnects.
@@ -161,6 +165,10 @@ class Stream(Protocol):
 
     def complete(self, posts: Sequence[Post]) -> list[Post]:
         """The posts with their authors filled in (streams may carry only an account id)."""
+        ...
+
+    def is_stale(self, cursor: dict[str, Any]) -> bool:
+        """Whether the stream can no longer replay from `cursor` (search must fill the gap)."""
         ...
 
     def close(self) -> None:
@@ -222,9 +230,15 @@ class FollowUps(Protocol):
 class CredentialStore(Protocol):
     """Where a network keeps the brand account's tokens (the database, shared by replicas)."""
 
-    def load(self, *, lock: bool = False) -> StoredCredential | None: ...
+    def load(self, *, lock: bool = False) -> StoredCredential | None:
+        """`lock`: hold the row (across replicas) until `save` or `release`: refresh tokens are single-use."""
+        ...
 
     def save(self, credential: StoredCredential) -> None: ...
+
+    def release(self) -> None:
+        """End a `load(lock=True)` without saving (no-op when nothing is held)."""
+        ...
 
     def delete(self) -> bool: ...
 
@@ -283,6 +297,7 @@ class NetworkInfo:
     handle_link_pattern: str = ""  # regex (with {handle}) of links naming an account, for `forget`
     is_newer: Callable[[str, str], bool] = lambda a, b: a > b  # post id a is newer than b
     setting_hint: Mapping[str, str] = field(default_factory=dict)  # rule kind → what to set when unconfigured
+    local_match: bool = False  # its rules are in socialdesk's query language, matched on each post (matcher)
     mentions_query: str = r"$^"  # regex a mentions rule's query (our account's id) matches
     mentions_query_example: str = ""
 
@@ -297,6 +312,7 @@ class Network:
     replier: Replier | None = None
     removal: RemovalCheck | None = None
     follow_ups: FollowUps | None = None
+    search_since: Callable[[datetime], dict[str, Any]] | None = None  # a search cursor for posts since then
     brand_handle: Callable[[], str | None] = lambda: None  # the account replies go out as, if known
     reply_not_configured: str = ""
     closers: list[Callable[[], None]] = field(default_factory=list)

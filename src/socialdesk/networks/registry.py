@@ -14,13 +14,13 @@ from datetime import datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from socialdesk.networks.base import Network, NetworkInfo
+from socialdesk.networks.base import CredentialStore, Network, NetworkInfo
 
 if TYPE_CHECKING:
     import httpx
     from sqlalchemy import Engine
 
-PACKAGES = ("x",)
+PACKAGES = ("x", "bluesky")
 
 
 class UnknownNetwork(ValueError):
@@ -60,9 +60,14 @@ def how_to_set() -> dict[str, str]:
     return hints
 
 
-def build(settings: Any, *, http: httpx.Client, engine: Engine, clock: Callable[[], datetime]) -> dict[str, Network]:
-    """Every network, with the parts its settings configure (none: rules show what to set)."""
-    return {name: _module(name, "network").build(settings, http=http, engine=engine, clock=clock)
+def build(settings: Any, *, http: httpx.Client, engine: Engine, clock: Callable[[], datetime],
+          credentials: Callable[[str], CredentialStore]) -> dict[str, Network]:
+    """Every network, with the parts its settings configure (none: rules show what to set).
+
+    `credentials(name)` is where a network keeps its brand account's tokens.
+    """
+    return {name: _module(name, "network").build(settings, http=http, engine=engine, clock=clock,
+                                                 credentials=credentials)
             for name in PACKAGES}
 
 

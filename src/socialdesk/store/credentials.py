@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import threading
+from datetime import UTC, datetime
 
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from socialdesk.networks.base import StoredCredential
+from socialdesk.store.db import session_scope, utcnow
 from socialdesk.store.models import CredentialRow
 
 
@@ -59,3 +63,64 @@ def delete_credential(*, session: Session, network: str) -> bool:
         return False
     session.delete(row)
     return True
+
+
+class DatabaseCredentials:
+    """One network's brand-account tokens in the database: the CredentialStore networks are given.
+
+    `load(lock=True)` holds the row until the next `save` or `release` (FOR UPDATE on
+    PostgreSQL), so two replicas refreshing a single-use token queue up instead of both
+    spending it.
+    """
+
+    def __init__(self, engine: Engine, network: str) -> None:
+        self._engine, self._network = engine, network
+        self._held = threading.local()
+
+    def load(self, *, lock: bool = False) -> StoredCredential | None:
+        if lock:
+            session = Session(self._engine)
+            session.begin()
+            self._held.session = session
+            row = get_credential(session=session, network=self._network, lock=True)
+        else:
+            with session_scope(self._engine) as session:
+                row = get_credential(session=session, network=self._network)
+        if row is None:
+            return None
+        return StoredCredential(access_token=row.access_token, refresh_token=row.refresh_token,
+                                expires_at=_aware(row.expires_at), account_id=row.account_id,
+                                account_handle=row.account_handle)
+
+    def save(self, credential: StoredCredential) -> None:
+        held: Session | None = getattr(self._held, "session", None)
+        try:
+            if held is not None:
+                self._write(held, credential)
+                held.commit()
+            else:
+                with session_scope(self._engine) as session:
+                    self._write(session, credential)
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Let go of a row `load(lock=True)` holds, without writing."""
+        held: Session | None = getattr(self._held, "session", None)
+        if held is not None:
+            self._held.session = None
+            held.close()
+
+    def delete(self) -> bool:
+        with session_scope(self._engine) as session:
+            return delete_credential(session=session, network=self._network)
+
+    def _write(self, session: Session, credential: StoredCredential) -> None:
+        save_credential(session=session, network=self._network, access_token=credential.access_token,
+                        refresh_token=credential.refresh_token, expires_at=credential.expires_at,
+                        account_id=credential.account_id, account_handle=credential.account_handle, now=utcnow())
+
+
+def _aware(when: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; the store writes UTC."""
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when

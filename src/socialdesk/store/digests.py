@@ -16,6 +16,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from socialdesk.schedules import canonical_spec
 from socialdesk.store.models import DigestRunRow, DigestScheduleRow
 
 # Slack ids: channels C…/G… (private ones are G… in older workspaces), users U…/W… (W: Enterprise Grid).
@@ -44,9 +45,6 @@ def add_schedule(*, session: Session, spec: str, targets: list[str], created_by:
 
     Raises ValueError, with a message fit to show to a user, for a bad spec or target.
     """
-    # Imported here: jobs.digest imports this module for its scheduler.
-    from socialdesk.jobs.digest import canonical_spec
-
     row = DigestScheduleRow(
         spec=canonical_spec(spec),
         targets=check_targets(targets),

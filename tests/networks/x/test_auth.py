@@ -23,7 +23,7 @@ from socialdesk.networks.x.fake import data as d
 from socialdesk.networks.x.fake.server import TOKEN_PATH, FakeX
 from socialdesk.networks.x.auth import (SCOPES, XAuthMissing, XTokenRefused, XUserAuth, authorize_url,
                                        exchange_code, new_pkce, new_state, refresh)
-from socialdesk.store.credentials import get_credential, save_credential
+from socialdesk.store.credentials import DatabaseCredentials, get_credential, save_credential
 from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow
 
 
@@ -92,6 +92,11 @@ def sign_in(fake: FakeX, settings: Settings, http: httpx.Client, engine: Engine,
     return tokens
 
 
+def brand(engine: Engine) -> DatabaseCredentials:
+    """Where the app keeps the brand's X tokens (app.build gives XUserAuth the same)."""
+    return DatabaseCredentials(engine, "x")
+
+
 def stored(engine: Engine):
     with session_scope(engine) as session:
         return get_credential(session=session, network="x")
@@ -149,7 +154,7 @@ def test_expiring_token_is_refreshed_and_the_old_refresh_token_is_spent(fake: Fa
                                                                        engine: Engine) -> None:
     settings, clock = x_settings(fake), Clock()
     first = sign_in(fake, settings, http, engine, clock)
-    auth = XUserAuth(settings, http=http, engine=engine, clock=clock)
+    auth = XUserAuth(settings, http=http, credentials=brand(engine), clock=clock)
     assert auth.headers("POST", fake.url + "/2/tweets") == {"Authorization": f"Bearer {first.access_token}"}
     clock.advance(7200 - 61)
     assert auth.access_token() == first.access_token and fake.token_grants("refresh_token") == []
@@ -172,7 +177,7 @@ def test_concurrent_requests_refresh_once(fake: FakeX, http: httpx.Client, engin
     settings, clock = x_settings(fake), Clock()
     sign_in(fake, settings, http, engine, clock)
     clock.advance(7200)
-    auth = XUserAuth(settings, http=http, engine=engine, clock=clock)
+    auth = XUserAuth(settings, http=http, credentials=brand(engine), clock=clock)
     fake.fail_next(TOKEN_PATH, status=200, delay=0.3)  # a slow token endpoint widens the race
     start, got = threading.Barrier(2), []
 
@@ -196,7 +201,7 @@ def test_two_replicas_sharing_a_database_refresh_once(fake: FakeX, http: httpx.C
         upgrade(engines[0])
         sign_in(fake, settings, http, engines[0], clock)
         clock.advance(7200)
-        replicas = [XUserAuth(settings, http=http, engine=e, clock=clock) for e in engines]
+        replicas = [XUserAuth(settings, http=http, credentials=brand(e), clock=clock) for e in engines]
         fake.fail_next(TOKEN_PATH, status=200, delay=0.3)
         start, got = threading.Barrier(2), []
         threads = [threading.Thread(target=lambda a=a: (start.wait(), got.append(a.access_token())))
@@ -218,20 +223,20 @@ def test_revoked_access_tells_the_admin_to_sign_in_again(fake: FakeX, http: http
     fake.revoke_user_tokens()  # the owner removed the app in X's settings
     clock.advance(7200)
     with pytest.raises(XTokenRefused, match="run `socialdesk auth x` again") as refused:
-        XUserAuth(settings, http=http, engine=engine, clock=clock).headers("POST", fake.url + "/2/tweets")
+        XUserAuth(settings, http=http, credentials=brand(engine), clock=clock).headers("POST", fake.url + "/2/tweets")
     assert "Value passed for the token was invalid." in str(refused.value)
 
 
 def test_nothing_configured_says_exactly_what_to_do(fake: FakeX, http: httpx.Client, engine: Engine) -> None:
     with pytest.raises(XAuthMissing) as missing:
-        XUserAuth(x_settings(fake), http=http, engine=engine).headers("POST", fake.url + "/2/tweets")
+        XUserAuth(x_settings(fake), http=http, credentials=brand(engine)).headers("POST", fake.url + "/2/tweets")
     message = str(missing.value)
     assert "`socialdesk auth x`" in message
     assert all(v in message for v in ("SOCIALDESK_X_API_KEY", "SOCIALDESK_X_API_SECRET",
                                       "SOCIALDESK_X_ACCESS_TOKEN", "SOCIALDESK_X_ACCESS_SECRET"))
     partial = x_settings(fake, SOCIALDESK_X_API_KEY="k", SOCIALDESK_X_API_SECRET="s")
     with pytest.raises(XAuthMissing, match="SOCIALDESK_X_ACCESS_TOKEN, SOCIALDESK_X_ACCESS_SECRET are not set"):
-        XUserAuth(partial, http=http, engine=engine).headers("POST", fake.url + "/2/tweets")
+        XUserAuth(partial, http=http, credentials=brand(engine)).headers("POST", fake.url + "/2/tweets")
 
 
 def test_account_is_looked_up_once_and_kept_on_the_credential_row(fake: FakeX, http: httpx.Client,
@@ -242,17 +247,17 @@ def test_account_is_looked_up_once_and_kept_on_the_credential_row(fake: FakeX, h
         save_credential(session=session, network="x", access_token=tokens.access_token,
                         refresh_token=tokens.refresh_token, expires_at=tokens.expires_at,
                         account_id=None, account_handle=None, now=utcnow())
-    assert XUserAuth(settings, http=http, engine=engine).account() == (fake.own_user["id"], "acmephones")
+    assert XUserAuth(settings, http=http, credentials=brand(engine)).account() == (fake.own_user["id"], "acmephones")
     row = stored(engine)
     assert (row.account_id, row.account_handle) == (fake.own_user["id"], "acmephones")
-    assert XUserAuth(settings, http=http, engine=engine).account() == (fake.own_user["id"], "acmephones")
+    assert XUserAuth(settings, http=http, credentials=brand(engine)).account() == (fake.own_user["id"], "acmephones")
     assert len(fake.requests_to("/2/users/me")) == 1
 
 
 # --- OAuth 1.0a ------------------------------------------------------------------------
 
 def test_oauth1_signatures_are_verified_by_fakex(fake: FakeX, http: httpx.Client, engine: Engine) -> None:
-    auth = XUserAuth(oauth1_settings(fake), http=http, engine=engine)
+    auth = XUserAuth(oauth1_settings(fake), http=http, credentials=brand(engine))
     assert auth.mode == "oauth1" and auth.account() == (fake.own_user["id"], "acmephones")
     url = fake.url + "/2/users/me?user.fields=verified,public_metrics"  # the query is signed too
     header = auth.headers("GET", url)["Authorization"]
@@ -266,7 +271,7 @@ def test_oauth1_signatures_are_verified_by_fakex(fake: FakeX, http: httpx.Client
     assert created.status_code == 201
     tampered = auth.headers("GET", fake.url + "/2/users/me")
     assert http.get(fake.url + "/2/users/me?user.fields=id", headers=tampered).status_code == 401
-    wrong = XUserAuth(oauth1_settings(fake, SOCIALDESK_X_API_SECRET="not-the-secret"), http=http, engine=engine)
+    wrong = XUserAuth(oauth1_settings(fake, SOCIALDESK_X_API_SECRET="not-the-secret"), http=http, credentials=brand(engine))
     with pytest.raises(XTokenRefused, match="401"):
         wrong.account()
 

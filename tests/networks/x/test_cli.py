@@ -17,7 +17,7 @@ from socialdesk.config import Settings
 from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.networks.x.auth import XUserAuth
 from socialdesk.networks.x.reply import XReplier
-from socialdesk.store.credentials import get_credential
+from socialdesk.store.credentials import DatabaseCredentials, get_credential
 from socialdesk.store.db import make_engine, session_scope
 
 
@@ -31,7 +31,7 @@ def _command() -> list[str]:
             return [sys.executable, "-m", "socialdesk", "auth", "x"]
     except Exception:  # noqa: BLE001  (a half-wired cli.py must not hide this command's tests)
         pass
-    return [sys.executable, "-m", "socialdesk.networks.x.cli", "x"]
+    return [sys.executable, "-m", "socialdesk", "auth", "x"]
 
 
 AUTH_X = _command()
@@ -87,7 +87,7 @@ def test_sign_in_then_finish_with_redirect_url(fake: FakeX, env: dict[str, str])
         settings = Settings(_env_file=None, SOCIALDESK_X_API_URL=fake.url, SOCIALDESK_X_CLIENT_ID=fake.client_id,
                             SOCIALDESK_X_CLIENT_SECRET=fake.client_secret)
         with httpx.Client(timeout=5) as http:
-            replier = XReplier(http=http, api_url=fake.url, auth=XUserAuth(settings, http=http, engine=engine))
+            replier = XReplier(http=http, api_url=fake.url, auth=XUserAuth(settings, http=http, credentials=DatabaseCredentials(engine, "x")))
             assert replier.reply("@dana_k on it", question["id"], idempotency_key="k").url.startswith(
                 "https://x.com/acmephones/status/")
     finally:

@@ -15,7 +15,7 @@ from socialdesk.networks.x.fake.server import TOKEN_PATH, FakeX
 from socialdesk.networks.x.auth import XUserAuth
 from socialdesk.networks.x.links import intent_url
 from socialdesk.networks.x.reply import ReplyFailed, SentReply, XReplier, post_url
-from tests.networks.x.test_auth import Clock, engine, fake, http, oauth1_settings, sign_in, x_settings  # noqa: F401
+from tests.networks.x.test_auth import Clock, brand, engine, fake, http, oauth1_settings, sign_in, x_settings  # noqa: F401
 
 CREATE = "/2/tweets"
 
@@ -29,7 +29,7 @@ def clock() -> Clock:
 def replier(fake: FakeX, http: httpx.Client, engine: Engine, clock: Clock) -> XReplier:
     settings = x_settings(fake)
     sign_in(fake, settings, http, engine, clock)
-    auth = XUserAuth(settings, http=http, engine=engine, clock=clock)
+    auth = XUserAuth(settings, http=http, credentials=brand(engine), clock=clock)
     return XReplier(http=http, api_url=fake.url, auth=auth, clock=clock)
 
 
@@ -63,7 +63,7 @@ def test_a_sent_reply_is_a_reply_on_x(fake: FakeX, replier: XReplier, question: 
 
 
 def test_oauth1_keys_reply_too(fake: FakeX, http: httpx.Client, engine: Engine, question: dict) -> None:
-    auth = XUserAuth(oauth1_settings(fake), http=http, engine=engine)
+    auth = XUserAuth(oauth1_settings(fake), http=http, credentials=brand(engine))
     sent = XReplier(http=http, api_url=fake.url, auth=auth).reply("@dana_k on it", question["id"], idempotency_key="k")
     assert sent.url == post_url("acmephones", sent.id)
     assert fake.requests_to(CREATE, method="POST")[0].headers["authorization"].startswith("OAuth ")
@@ -102,7 +102,7 @@ def test_deleted_or_protected_posts_are_gone(fake: FakeX, replier: XReplier) -> 
 
 def test_no_sign_in_is_an_auth_failure_that_names_the_command(fake: FakeX, http: httpx.Client, engine: Engine,
                                                              question: dict) -> None:
-    replier = XReplier(http=http, api_url=fake.url, auth=XUserAuth(x_settings(fake), http=http, engine=engine))
+    replier = XReplier(http=http, api_url=fake.url, auth=XUserAuth(x_settings(fake), http=http, credentials=brand(engine)))
     refused = failure(replier, "@dana_k hi", question["id"])
     assert refused.kind == "auth" and "`socialdesk auth x`" in refused.message
     assert fake.requests_to(CREATE) == []
@@ -169,7 +169,7 @@ def test_a_timeout_after_sending_is_an_unknown_outcome(fake: FakeX, engine: Engi
         settings = x_settings(fake)
         sign_in(fake, settings, slow_http, engine, clock)
         replier = XReplier(http=slow_http, api_url=fake.url,
-                           auth=XUserAuth(settings, http=slow_http, engine=engine, clock=clock))
+                           auth=XUserAuth(settings, http=slow_http, credentials=brand(engine), clock=clock))
         fake.fail_next(CREATE, status=200, delay=0.6, method="POST")  # X is slow, but does post it
         refused = failure(replier, "@dana_k hi", question["id"])
     assert (refused.kind, refused.retryable) == ("unknown_outcome", False)

@@ -5,7 +5,8 @@ X's flow (docs.x.com, "OAuth 2.0 Authorization Code Flow with PKCE"): the owner 
 redirect URI with `state` and a `code` valid for 30 s; POST /2/oauth2/token turns it
 into an access token (2 hours) and, with offline.access, a refresh token. A refresh
 returns a new refresh token and the old one stops working, so refreshing is serialized:
-a lock in this process and a row lock in the database across replicas.
+a lock in this process and, across replicas, the credential store's lock on the row
+(`CredentialStore.load(lock=True)` until `save` or `release`).
 
 Exception tree:
 
@@ -22,19 +23,17 @@ import hashlib
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
 from oauthlib.oauth1 import SIGNATURE_HMAC, Client as OAuth1Client
-from sqlalchemy import Engine
 
 from socialdesk.config import Settings
-from socialdesk.networks.base import AuthError, AuthMissing, AuthRefused, AuthUnavailable
-from socialdesk.store.credentials import get_credential, save_credential, set_account
-from socialdesk.store.db import session_scope, utcnow
+from socialdesk.networks.base import (AuthError, AuthMissing, AuthRefused, AuthUnavailable, CredentialStore,
+                                      StoredCredential)
 
 NETWORK = "x"
 SCOPES = "tweet.read tweet.write users.read offline.access"
@@ -43,6 +42,11 @@ ME_PATH = "/2/users/me"
 REFRESH_MARGIN = timedelta(seconds=60)  # refresh a token that expires within this
 _OAUTH1_VARS = ("x_api_key", "x_api_secret", "x_access_token", "x_access_secret")
 _SIGN_IN_AGAIN = "run `socialdesk auth x` again to sign in the brand account"
+
+
+def utcnow() -> datetime:
+    """The default clock: aware UTC (token expiry times are compared with it)."""
+    return datetime.now(UTC)
 
 
 class XAuthError(AuthError):
@@ -160,13 +164,13 @@ class XUserAuth:
     """The Authorization header for requests made as the brand account.
 
     OAuth 1.0a when all four SOCIALDESK_X_API_KEY/_API_SECRET/_ACCESS_TOKEN/_ACCESS_SECRET
-    are set, else the OAuth 2.0 token `socialdesk auth x` stored, refreshed when it is
-    about to expire. Thread-safe; build one per process (app.build).
+    are set, else the OAuth 2.0 token `socialdesk auth x` stored in `credentials`,
+    refreshed when it is about to expire. Thread-safe; build one per process (app.build).
     """
 
-    def __init__(self, settings: Settings, *, http: httpx.Client, engine: Engine,
+    def __init__(self, settings: Settings, *, http: httpx.Client, credentials: CredentialStore,
                  clock: Callable[[], datetime] = utcnow) -> None:
-        self._settings, self._http, self._engine, self._clock = settings, http, engine, clock
+        self._settings, self._http, self._credentials, self._clock = settings, http, credentials, clock
         self._lock = threading.Lock()
         self._account: tuple[str, str] | None = None
         keys = [getattr(settings, name) for name in _OAUTH1_VARS]
@@ -194,12 +198,11 @@ class XUserAuth:
     def access_token(self) -> str:
         """The stored OAuth 2.0 access token, refreshed first when it expires within 60 s."""
         with self._lock:
-            with session_scope(self._engine) as session:
-                row = get_credential(session=session, network=NETWORK)
-                if row is None:
-                    raise XAuthMissing(self._missing_message())
-                if not self._due(row.expires_at):
-                    return row.access_token
+            stored = self._credentials.load()
+            if stored is None:
+                raise XAuthMissing(self._missing_message())
+            if not self._due(stored.expires_at):
+                return stored.access_token
             return self._refresh_locked(stale=None)
 
     def refresh_now(self, stale_token: str) -> str:
@@ -212,53 +215,62 @@ class XUserAuth:
 
     def _refresh_locked(self, *, stale: str | None) -> str:
         # The row stays locked while X answers: a second replica waits, then finds the new token.
-        with session_scope(self._engine) as session:
-            row = get_credential(session=session, network=NETWORK, lock=True)
-            if row is None:
+        stored = self._credentials.load(lock=True)
+        try:
+            if stored is None:
                 raise XAuthMissing(self._missing_message())
-            already_done = row.access_token != stale if stale else not self._due(row.expires_at)
+            already_done = stored.access_token != stale if stale else not self._due(stored.expires_at)
             if already_done:
-                return row.access_token
-            if not row.refresh_token:
+                return stored.access_token
+            if not stored.refresh_token:
                 raise XTokenRefused(f"the stored X sign-in has expired and cannot be renewed; {_SIGN_IN_AGAIN}",
                                     status=401)
             try:
-                tokens = refresh(self._http, self._settings, row.refresh_token, now=self._clock())
+                tokens = refresh(self._http, self._settings, stored.refresh_token, now=self._clock())
             except XTokenRefused as exc:
                 raise XTokenRefused(f"X no longer accepts the stored sign-in ({exc.description or exc}); "
                                     f"{_SIGN_IN_AGAIN}", status=exc.status, error=exc.error,
                                     description=exc.description) from exc
-            save_credential(session=session, network=NETWORK, access_token=tokens.access_token,
-                            refresh_token=tokens.refresh_token or row.refresh_token, expires_at=tokens.expires_at,
-                            account_id=None, account_handle=None, now=self._clock())
+            # No account given: a refresh does not change whose account it is (the store keeps it).
+            self._credentials.save(StoredCredential(
+                access_token=tokens.access_token, refresh_token=tokens.refresh_token or stored.refresh_token,
+                expires_at=tokens.expires_at))
             return tokens.access_token
+        finally:
+            self._credentials.release()  # after a save nothing is held: a no-op
 
     def account(self) -> tuple[str, str]:
         """(id, handle) of the brand account: cached, then the credential row, then GET /2/users/me."""
         if self._account is not None:
             return self._account
         if self._oauth1 is None:
-            with session_scope(self._engine) as session:
-                row = get_credential(session=session, network=NETWORK)
-                if row is not None and row.account_id and row.account_handle:
-                    self._account = (row.account_id, row.account_handle)
-                    return self._account
+            stored = self._credentials.load()
+            if stored is not None and stored.account_id and stored.account_handle:
+                self._account = (stored.account_id, stored.account_handle)
+                return self._account
         url = self._settings.x_api_url + ME_PATH
         found = fetch_me(self._http, self._settings.x_api_url, self.headers("GET", url))
         if self._oauth1 is None:
-            with session_scope(self._engine) as session:
-                set_account(session=session, network=NETWORK, account_id=found[0], account_handle=found[1])
+            self._remember_account(*found)
         self._account = found
         return found
+
+    def _remember_account(self, account_id: str, handle: str) -> None:
+        """Write the account beside the tokens, holding the row: a refresh meanwhile must not be undone."""
+        with self._lock:
+            stored = self._credentials.load(lock=True)
+            if stored is None:  # signed out meanwhile: nothing to annotate
+                self._credentials.release()
+                return
+            self._credentials.save(replace(stored, account_id=account_id, account_handle=handle))
 
     def cached_handle(self) -> str | None:
         """The brand's handle if already known (no request to X)."""
         if self._account is not None:
             return self._account[1]
         if self._oauth1 is None:
-            with session_scope(self._engine) as session:
-                row = get_credential(session=session, network=NETWORK)
-                return row.account_handle if row is not None else None
+            stored = self._credentials.load()
+            return stored.account_handle if stored is not None else None
         return None
 
     def _due(self, expires_at: datetime | None) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
-from socialdesk.networks.base import ConversationWalk, Network, NetworkInfo
+from socialdesk.networks.base import ConversationWalk, CredentialStore, Network, NetworkInfo
 from socialdesk.networks.x import links
 from socialdesk.networks.x.text import MAX_WEIGHTED_LENGTH, weighted_length
 
@@ -48,14 +48,15 @@ class FollowUpSearch:
         return conversation_walks({c: int(f) if str(f).isdigit() else 0 for c, f in floors.items()}, now)
 
 
-def build(settings: Any, *, http: httpx.Client, engine: Engine, clock: Callable[[], datetime]) -> Network:
+def build(settings: Any, *, http: httpx.Client, engine: Engine, clock: Callable[[], datetime],
+          credentials: Callable[[str], CredentialStore]) -> Network:
     from socialdesk.networks.x.auth import XAuthError, XUserAuth
     from socialdesk.networks.x.mentions import XMentionsSource
     from socialdesk.networks.x.removal import XRemovalCheck
     from socialdesk.networks.x.reply import XReplier
     from socialdesk.networks.x.search import XSource
 
-    auth = XUserAuth(settings, http=http, engine=engine, clock=clock)
+    auth = XUserAuth(settings, http=http, credentials=credentials(INFO.name), clock=clock)
 
     def brand_handle() -> str | None:
         try:

@@ -30,8 +30,7 @@ import httpx
 from socialdesk.networks.base import ReplyFailed, SentReply
 from socialdesk.networks.x.links import post_url
 from socialdesk.networks.x.search import describe_error
-from socialdesk.networks.x.auth import XAuthError, XAuthMissing, XAuthUnavailable, XUserAuth, json_object
-from socialdesk.store.db import utcnow
+from socialdesk.networks.x.auth import XAuthError, XAuthMissing, XAuthUnavailable, XUserAuth, json_object, utcnow
 
 __all__ = ["ReplyFailed", "SentReply", "XReplier", "post_url"]
 

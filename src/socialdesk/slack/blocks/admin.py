@@ -25,7 +25,7 @@ from socialdesk.slack import ids
 from socialdesk.slack.blocks.home import rule_text
 from socialdesk.slack.blocks.lookup import Reply
 from socialdesk.slack.text import escape
-from socialdesk.store.models import RuleRow
+from socialdesk.store.views import RuleView
 
 
 def _section(text: str, block_id: str | None = None) -> SectionBlock:
@@ -36,7 +36,7 @@ def _context(text: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=text)])
 
 
-def rule_modal(rule: RuleRow) -> View:
+def rule_modal(rule: RuleView) -> View:
     """Edit a rule: the query (search rules), channel, poll interval and priority triage."""
     blocks: list[Block] = []
     network = registry.info(rule.network)
@@ -103,7 +103,7 @@ def digest_modal(*, timezone: str) -> View:
 RULE_LIST_LIMIT = 45  # an ephemeral message holds 50 blocks
 
 
-def rules_reply(rules: Sequence[RuleRow]) -> Reply:
+def rules_reply(rules: Sequence[RuleView]) -> Reply:
     """`/social rules`: every rule with its channel, interval and state."""
     if not rules:
         text = "No rules yet. An admin adds one with `/social rules add <query>` in the channel for the cards."

@@ -32,8 +32,8 @@ from socialdesk.slack.blocks.lookup import age, case_label, duration, item_line,
 from socialdesk.slack.text import escape, escape_within
 from socialdesk.store.figures import Figures
 from socialdesk.store.lookups import CasePage
-from socialdesk.store.models import DigestScheduleRow, RuleRow, WebhookRow
 from socialdesk.store.sla import AtRisk
+from socialdesk.store.views import DigestView, RuleView, WebhookView
 from socialdesk.store.webhooks import display_url
 
 if TYPE_CHECKING:
@@ -89,9 +89,9 @@ class Home:
     permalinks: Mapping[int, str | None] = field(default_factory=dict)
     timezone: str = "UTC"  # the team's: "Today" starts at its midnight
     is_admin: bool = False
-    rules: Sequence[RuleRow] = ()
-    digests: Sequence[DigestScheduleRow] = ()
-    webhooks: Sequence[WebhookRow] = ()
+    rules: Sequence[RuleView] = ()
+    digests: Sequence[DigestView] = ()
+    webhooks: Sequence[WebhookView] = ()
     settings: HomeSettings | None = None
     notice: str | None = None  # safe mrkdwn: what went wrong with the last click, and what to do
 
@@ -204,7 +204,7 @@ def _today(home: Home) -> list[Block]:
             _context(f"Since midnight ({escape(home.timezone)}); first responses given today.")]
 
 
-def rule_state(rule: RuleRow) -> str:
+def rule_state(rule: RuleView) -> str:
     if rule.paused:
         return "⏸ *paused*"
     if rule.last_error and rule.consecutive_failures:
@@ -212,7 +212,7 @@ def rule_state(rule: RuleRow) -> str:
     return "✅ active"
 
 
-def rule_text(rule: RuleRow) -> str:
+def rule_text(rule: RuleView) -> str:
     query, cut = escape_within(" ".join(rule.query.split()), QUERY_EXCERPT)
     kind = "mentions" if rule.kind == "mentions" else "search"
     lines = [f"*Rule {rule.id}* · {escape(rule.network)} {kind} · {channel(rule.channel_id)} · "

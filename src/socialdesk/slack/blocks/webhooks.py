@@ -9,8 +9,8 @@ from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, Sec
 from socialdesk.slack.blocks.card import slack_date
 from socialdesk.slack.blocks.lookup import Reply
 from socialdesk.slack.text import escape, escape_within
-from socialdesk.store.models import WebhookDeliveryRow
-from socialdesk.store.webhooks import WebhookSummary, display_url
+from socialdesk.store.views import DeliveryView, WebhookSummaryView
+from socialdesk.store.webhooks import display_url
 
 STATUS_ICON = {"delivered": "✅", "pending": "⏳", "failed": "❌"}
 ERROR_EXCERPT = 160
@@ -25,7 +25,7 @@ def _context(text: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=text[:3000])])
 
 
-def delivery_line(d: WebhookDeliveryRow) -> str:
+def delivery_line(d: DeliveryView) -> str:
     """One delivery: status, event, case, when, answer; the receiver's words escaped (they are untrusted)."""
     when = slack_date(d.delivered_at or d.created_at, "{date_short_pretty} {time}")
     code = f"HTTP {d.last_status_code}" if d.last_status_code is not None else "no answer yet" if not d.attempts else "no answer"
@@ -39,7 +39,7 @@ def delivery_line(d: WebhookDeliveryRow) -> str:
     return line
 
 
-def webhook_list_reply(rows: Sequence[WebhookSummary]) -> Reply:
+def webhook_list_reply(rows: Sequence[WebhookSummaryView]) -> Reply:
     if not rows:
         text = ("No webhooks yet. `/social webhooks add https://crm.example.com/hooks/socialdesk` sends case "
                 "events there, signed; `socialdesk webhooks add` does the same on the server.")
@@ -60,7 +60,7 @@ def webhook_list_reply(rows: Sequence[WebhookSummary]) -> Reply:
     return Reply(text=f"{len(rows)} webhook(s)", blocks=blocks)
 
 
-def delivery_log_reply(webhook_id: int, deliveries: Sequence[WebhookDeliveryRow]) -> Reply:
+def delivery_log_reply(webhook_id: int, deliveries: Sequence[DeliveryView]) -> Reply:
     if not deliveries:
         text = f"Webhook {webhook_id} has sent nothing yet. `/social webhooks test {webhook_id}` sends a ping."
         return Reply(text=text, blocks=[_section(text)])

@@ -1,0 +1,112 @@
+"""Bluesky on 127.0.0.1 for the sandbox and the demo: a fake PDS and a fake Jetstream.
+
+Every post made in the fake world is relayed live by the fake Jetstream (replaying
+the recorded golden events first, so the stream carries real traffic the rules must
+not match), and the brand's replies land in the fake PDS.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from socialdesk.networks.base import LocalPlay
+from socialdesk.networks.bluesky.fake.jetstream import FakeJetstream
+from socialdesk.networks.bluesky.fake.pds import FakeBluesky
+from socialdesk.sandbox.scenario import QUERY
+
+log = logging.getLogger(__name__)
+
+BRAND = "acmephones.bsky.social"
+EVERY = 60  # search only fills gaps while the stream is live
+
+
+@dataclass(frozen=True)
+class Beat:
+    at: float  # seconds in (at speed 1); 0: before the app starts
+    handle: str
+    name: str
+    text: str
+    reply_to: str | None = None  # handle whose first post this answers
+
+
+# Fictional customers only; every customer post says "acme" so the rule matches it.
+STORY = [
+    Beat(0, "priya.bsky.social", "Priya", "My Acme X3 won't pair with my car since the update. Bluetooth shows "
+         "it for a second, then it's gone. Any fix?"),
+    Beat(15, "marcus.bsky.social", "Marcus", "Third Acme X3 order stuck in 'processing' for a week. #acme "
+         "support, can someone look? 📦"),
+    Beat(35, "wen.bsky.social", "Wen 文", "Acme X3 的相机很棒，但是电池续航太短了。有什么建议吗？ acme"),
+    Beat(55, "priya.bsky.social", "Priya", "Tried forgetting the device, still drops. It's the car's screen "
+         "that says 'unsupported'.", reply_to="priya.bsky.social"),
+    Beat(70, "ola.bsky.social", "Ola", "Just got my Acme X3 and the camera is stunning. Worth the wait."),
+]
+
+
+class Story:
+    def __init__(self, pds: FakeBluesky, speed: float, demo: bool) -> None:
+        self._pds, self._speed = pds, speed
+        self._beats = STORY if demo else STORY[:3]
+        self._first: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._play, name="bluesky-story", daemon=True)
+        self._dids = {b.handle: pds.world.add_account(b.handle, b.name, followers=85) for b in self._beats}
+
+    def seed(self) -> None:
+        for beat in self._beats:
+            if beat.at == 0:
+                self._post(beat)
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    def _play(self) -> None:
+        for beat in [b for b in self._beats if b.at > 0]:
+            if self._stop.wait(max(0.0, self._started + beat.at / self._speed - time.monotonic())):
+                return
+            self._post(beat)
+
+    def _post(self, beat: Beat) -> None:
+        post = self._pds.world.add_post(self._dids[beat.handle], beat.text,
+                                        reply_to=self._first.get(beat.reply_to or ""))
+        self._first.setdefault(beat.handle, post["uri"])
+        log.info("Bluesky: @%s posted %s", beat.handle, post["uri"])
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        later = len([b for b in self._beats if b.at > 0])
+        return len(self._beats) - later, later
+
+
+def start(*, speed: float, demo: bool) -> LocalPlay:
+    password = "local-" + secrets.token_hex(8)
+    pds = FakeBluesky(brand_handle=BRAND, brand_password=password).start()
+    jetstream = FakeJetstream(golden=True).start()
+    unsubscribe = pds.world.subscribe(jetstream.publish)
+    story = Story(pds, speed, demo)
+    story.seed()
+    waiting, later = story.counts
+
+    def stop() -> None:
+        story.stop()
+        unsubscribe()
+        jetstream.stop()
+        pds.stop()
+
+    return LocalPlay(
+        name="bluesky",
+        settings={"SOCIALDESK_BLUESKY_HANDLE": BRAND, "SOCIALDESK_BLUESKY_APP_PASSWORD": password,
+                  "SOCIALDESK_BLUESKY_SERVICE_URL": pds.url, "SOCIALDESK_BLUESKY_JETSTREAM_URL": jetstream.url},
+        rules=[("search", QUERY, EVERY)],
+        endpoints=[("Fake Bluesky PDS", pds.url), ("Fake Jetstream", f"{jetstream.url}  (rule: \"{QUERY}\", live)")],
+        waiting=waiting, later=later, play=story.start, stop=stop,
+    )

@@ -1,0 +1,80 @@
+"""Live streams: where each resumes, and which replica holds it (a lease, shared by replicas)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from socialdesk.store.models import CaseRow, RuleRow, StreamRow
+from socialdesk.domain import CaseStatus
+
+
+def take_lease(*, session: Session, network: str, holder: str, now: datetime, seconds: float) -> bool:
+    """Hold the network's stream for `seconds` (or renew our hold); False when another replica has it."""
+    if session.get(StreamRow, network) is None:
+        try:
+            with session.begin_nested():
+                session.add(StreamRow(network=network, updated_at=now))
+        except IntegrityError:
+            pass  # another replica made the row a moment ago
+    taken = session.execute(
+        update(StreamRow)
+        .where(StreamRow.network == network,
+               or_(StreamRow.holder == holder, StreamRow.lease_until.is_(None), StreamRow.lease_until <= now))
+        .values(holder=holder, lease_until=now + timedelta(seconds=seconds), updated_at=now)
+    )
+    return taken.rowcount == 1
+
+
+def release_lease(*, session: Session, network: str, holder: str) -> None:
+    session.execute(update(StreamRow).where(StreamRow.network == network, StreamRow.holder == holder)
+                    .values(lease_until=None, holder=None))
+
+
+def is_live(*, session: Session, network: str, now: datetime) -> bool:
+    """Whether some replica's stream of the network is connected (its search rules need no polling)."""
+    row = session.get(StreamRow, network, populate_existing=True)
+    return bool(row and row.holder and row.lease_until and _aware(row.lease_until) > now and row.connected_at
+                and not row.last_error)
+
+
+def _aware(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def stream_state(*, session: Session, network: str) -> StreamRow | None:
+    return session.get(StreamRow, network, populate_existing=True)
+
+
+def save_cursor(*, session: Session, network: str, holder: str, cursor: dict[str, Any] | None, now: datetime) -> bool:
+    """Store where to resume; only the holder may (False: the lease was lost, stop streaming)."""
+    saved = session.execute(update(StreamRow).where(StreamRow.network == network, StreamRow.holder == holder)
+                            .values(cursor=cursor, cursor_at=now, updated_at=now))
+    return saved.rowcount == 1
+
+
+def record_connection(*, session: Session, network: str, holder: str, now: datetime,
+                      error: str | None = None) -> None:
+    """A connection was made (error None) or failed (the error, for `socialdesk status` and App Home)."""
+    values: dict[str, Any] = {"last_error": error[:500] if error else None, "updated_at": now}
+    if error is None:
+        values["connected_at"] = now
+    session.execute(update(StreamRow).where(StreamRow.network == network, StreamRow.holder == holder).values(**values))
+
+
+def streamed_rules(*, session: Session, network: str) -> list[RuleRow]:
+    """The active search rules a stream matches its posts against."""
+    return list(session.exec(select(RuleRow).where(RuleRow.network == network, RuleRow.kind == "search",
+                                                   RuleRow.paused == False)))  # noqa: E712
+
+
+def watched_conversations(*, session: Session, network: str, active_since: datetime) -> set[str]:
+    """Conversations of cases active since then (not ignored): a customer's later posts in them join."""
+    rows = session.exec(select(CaseRow.conversation_id).where(
+        CaseRow.network == network, CaseRow.conversation_id.is_not(None),
+        CaseRow.status != CaseStatus.IGNORED.value, CaseRow.updated_at >= active_since))
+    return {c for c in rows if c}

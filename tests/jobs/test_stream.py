@@ -1,0 +1,260 @@
+"""The stream worker against a local Jetstream and PDS (Bluesky's fakes), on SQLite and PostgreSQL.
+
+Posts are made in the fake world; the fake Jetstream relays them live over a real
+WebSocket, after the recorded golden events (real traffic no rule should match).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from slack_sdk import WebClient
+from sqlmodel import select
+
+from socialdesk.config import Settings
+from socialdesk.jobs.poll import Poller
+from socialdesk.jobs.removal import RemovalMarker
+from socialdesk.jobs.stream import StreamWorker
+from socialdesk.networks.bluesky import network as bluesky
+from socialdesk.networks.bluesky.fake.jetstream import FakeJetstream
+from socialdesk.networks.bluesky.fake.pds import FakeBluesky
+from socialdesk.store import rules as rule_store
+from socialdesk.store import streams as stream_store
+from socialdesk.store.credentials import DatabaseCredentials
+from socialdesk.store.db import session_scope
+from socialdesk.store.models import CaseRow, PostRow
+
+BRAND, PASSWORD = "acme.bsky.social", "app-password"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def pds() -> Iterator[FakeBluesky]:
+    with FakeBluesky(brand_handle=BRAND, brand_password=PASSWORD) as server:
+        yield server
+
+
+@pytest.fixture
+def jetstream(pds: FakeBluesky) -> Iterator[FakeJetstream]:
+    with FakeJetstream(golden=True) as server:
+        unsubscribe = pds.world.subscribe(server.publish)
+        yield server
+        unsubscribe()
+
+
+class Desk:
+    """What app.build wires for one network's stream, built from the same settings."""
+
+    def __init__(self, engine, pds: FakeBluesky, jetstream: FakeJetstream, **worker) -> None:  # type: ignore[no-untyped-def]
+        self.http = httpx.Client(timeout=5)
+        settings = Settings(_env_file=None, SOCIALDESK_BLUESKY_HANDLE=BRAND, SOCIALDESK_BLUESKY_APP_PASSWORD=PASSWORD,
+                            SOCIALDESK_BLUESKY_SERVICE_URL=pds.url, SOCIALDESK_BLUESKY_JETSTREAM_URL=jetstream.url)
+        self.network = bluesky.build(settings, http=self.http, engine=engine, clock=now,
+                                     credentials=lambda name: DatabaseCredentials(engine, name))
+        self.opened: list[int] = []
+        self.poller = Poller(engine=engine, networks={"bluesky": self.network}, own_handles=frozenset({BRAND}),
+                             clock=now, on_new_cases=self.opened.extend)
+        marker = RemovalMarker(engine=engine, slack=WebClient(base_url="http://127.0.0.1:9/"), network="bluesky")
+        self.worker = StreamWorker(engine=engine, network=self.network, poller=self.poller, clock=now,
+                                   removed=marker, **worker)
+
+    def start(self) -> Desk:
+        self.worker.start()
+        return self
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.http.close()
+
+
+@pytest.fixture
+def desks(engine, pds, jetstream) -> Iterator[Callable[..., Desk]]:  # type: ignore[no-untyped-def]
+    made: list[Desk] = []
+
+    def make(**worker) -> Desk:  # type: ignore[no-untyped-def]
+        made.append(Desk(engine, pds, jetstream, **worker))
+        return made[-1]
+
+    yield make
+    for desk in made:
+        desk.stop()
+
+
+def add_rule(engine, query: str = "acme", channel: str = "C1") -> int:  # type: ignore[no-untyped-def]
+    with session_scope(engine) as session:
+        rule = rule_store.add_rule(session=session, network="bluesky", query=query, channel_id=channel,
+                                   every_seconds=60, lang=None, include_reposts=False, now=now())
+        # As if the rule's newest page had been taken: only the stream brings its posts.
+        rule_store.save_cursor(session=session, rule_id=rule.id, cursor={"since_id": None}, not_before=None,
+                               now=now())
+        return rule.id
+
+
+def stored(engine) -> dict[str, int | None]:  # type: ignore[no-untyped-def]
+    with session_scope(engine) as session:
+        return {p.external_id: p.case_id for p in session.exec(select(PostRow))}
+
+
+def connected(jetstream: FakeJetstream, count: int = 1) -> None:
+    wait_for(lambda: jetstream.live_connections >= count, what="the stream to connect")
+
+
+def test_a_matching_post_becomes_a_case_and_the_golden_traffic_does_not(engine, pds, jetstream, desks):
+    add_rule(engine, "acme OR \"screen cracked\"")
+    desk = desks().start()
+    connected(jetstream)
+    dana = pds.world.add_account("dana.bsky.social", "Dana K.", followers=321)
+    other = pds.world.add_account("sam.bsky.social", "Sam")
+    pds.world.add_post(other, "lovely weather today")
+    post = pds.world.add_post(dana, "The screen cracked like a spiderweb. Covered by the warranty?")
+    wait_for(lambda: post["uri"] in stored(engine), what="the matching post")
+    assert list(stored(engine)) == [post["uri"]]
+    with session_scope(engine) as session:
+        row = session.exec(select(PostRow)).one()
+        case = session.get(CaseRow, row.case_id)
+    assert (case.network, case.channel_id, case.conversation_id) == ("bluesky", "C1", post["uri"])
+    # The author was completed from the profile: handle and followers, not just the DID.
+    assert desk.opened == [case.id]
+    with session_scope(engine) as session:
+        author = session.exec(select(PostRow)).one()
+    assert author.url == f"https://bsky.app/profile/dana.bsky.social/post/{post['uri'].rsplit('/', 1)[1]}"
+
+
+def test_posts_of_our_own_account_and_of_paused_rules_open_nothing(engine, pds, jetstream, desks):
+    rule_id = add_rule(engine, "acme")
+    desks().start()
+    connected(jetstream)
+    pds.world.add_post(pds.world.brand_did, "acme update: the fix is rolling out")
+    cust = pds.world.add_account("cust.bsky.social")
+    first = pds.world.add_post(cust, "acme phone question")
+    wait_for(lambda: first["uri"] in stored(engine), what="the customer's post")
+    with session_scope(engine) as session:
+        rule_store.set_paused(session=session, rule_id=rule_id, paused=True)
+    time.sleep(3.5)  # the worker reloads rules every few seconds
+    pds.world.add_post(cust, "acme still broken")
+    marker = pds.world.add_post(cust, "unrelated marker")  # nothing matches; proves the stream got this far
+    wait_for(lambda: any(e.get("commit", {}).get("rkey") == marker["uri"].rsplit("/", 1)[1]
+                         for e in jetstream.events), what="the marker event")
+    time.sleep(0.5)
+    assert list(stored(engine)) == [first["uri"]]
+
+
+def test_a_customer_reply_in_the_thread_joins_the_case_without_matching(engine, pds, jetstream, desks):
+    add_rule(engine, "acme")
+    desks().start()
+    connected(jetstream)
+    cust = pds.world.add_account("cust.bsky.social")
+    first = pds.world.add_post(cust, "my acme phone will not charge")
+    wait_for(lambda: first["uri"] in stored(engine), what="the first post")
+    later = pds.world.add_post(cust, "tried another cable, same thing", reply_to=first["uri"])
+    wait_for(lambda: later["uri"] in stored(engine), timeout=30, what="the follow-up")
+    posts = stored(engine)
+    assert posts[later["uri"]] == posts[first["uri"]] is not None
+
+
+def test_dropped_connections_mid_burst_lose_and_duplicate_nothing(engine, pds, jetstream, desks):
+    add_rule(engine, "acme")
+    desks().start()
+    connected(jetstream)
+    cust = pds.world.add_account("burst.bsky.social")
+    made = []
+    for i in range(150):
+        made.append(pds.world.add_post(cust, f"acme question number {i}" if i % 3 else f"other words {i}")["uri"])
+        if i in (40, 90, 130):
+            jetstream.drop_connections()
+        time.sleep(0.005)
+    matching = [uri for i, uri in enumerate(made) if i % 3]
+    wait_for(lambda: set(matching) <= set(stored(engine)), timeout=60, what="every matching post")
+    posts = stored(engine)
+    assert sorted(posts) == sorted(matching) and len(set(posts.values())) == len(matching)
+    assert len(jetstream.connections) >= 4  # it reconnected after each drop
+
+
+def test_a_restarted_worker_resumes_from_its_cursor(engine, pds, jetstream, desks):
+    add_rule(engine, "acme")
+    first = desks().start()
+    connected(jetstream)
+    cust = pds.world.add_account("cust.bsky.social")
+    before = pds.world.add_post(cust, "acme before the restart")
+    wait_for(lambda: before["uri"] in stored(engine), what="the first post")
+    time.sleep(2.5)  # a cursor save is due
+    first.worker.stop()
+    while_down = [pds.world.add_post(cust, f"acme while down {i}")["uri"] for i in range(5)]
+    desks().start()
+    wait_for(lambda: set(while_down) <= set(stored(engine)), timeout=30, what="the posts made while down")
+    resumed = jetstream.connections[-1]
+    assert resumed.cursor is not None  # resumed, not from the live tip
+    assert len(stored(engine)) == 6
+
+
+def test_one_replica_holds_the_stream_and_another_takes_over(engine, pds, jetstream, desks):
+    add_rule(engine, "acme")
+    a = desks(lease_seconds=3).start()
+    connected(jetstream)
+    b = desks(lease_seconds=3).start()
+    time.sleep(3)
+    assert jetstream.live_connections == 1  # b waits for the lease
+    a.worker._stream.close()  # noqa: SLF001 - a replica dying: its connection gone, its lease not renewed
+    a.worker._stop.set()  # noqa: SLF001
+    cust = pds.world.add_account("cust.bsky.social")
+    post = pds.world.add_post(cust, "acme after the failover")
+    wait_for(lambda: post["uri"] in stored(engine), timeout=30, what="the other replica to take over")
+    with session_scope(engine) as session:
+        assert stream_store.stream_state(session=session, network="bluesky").holder == b.worker._holder  # noqa: SLF001
+
+
+def test_a_deleted_post_is_marked_removed_at_the_source(engine, pds, jetstream, desks):
+    add_rule(engine, "acme")
+    desks().start()
+    connected(jetstream)
+    cust = pds.world.add_account("cust.bsky.social")
+    post = pds.world.add_post(cust, "acme: my order number is 12345")
+    wait_for(lambda: post["uri"] in stored(engine), what="the post")
+    pds.world.delete_post(post["uri"])
+
+    def removed() -> bool:
+        with session_scope(engine) as session:
+            return session.exec(select(PostRow.removed_reason)).one() == "deleted"
+
+    wait_for(removed, what="the post to be marked deleted")
+    with session_scope(engine) as session:
+        assert "12345" not in session.exec(select(PostRow.text)).one()
+
+
+def test_with_the_stream_live_the_poller_leaves_search_rules_alone(engine, pds, jetstream, desks):
+    rule_id = add_rule(engine, "acme")
+    desk = desks().start()
+    connected(jetstream)
+    wait_for(lambda: _live(engine), what="the stream to be recorded as live")
+    searched = len(pds.requests("/xrpc/app.bsky.feed.searchPosts"))
+    desk.poller.poll_rule(rule_id)
+    assert len(pds.requests("/xrpc/app.bsky.feed.searchPosts")) == searched
+    # Without a live stream (it dropped and cannot reconnect), the poller searches again.
+    jetstream.refuse(503, times=1000)
+    jetstream.drop_connections()
+    wait_for(lambda: not _live(engine), what="the stream to be recorded as down")
+    with session_scope(engine) as session:
+        rule_store.get_rule(session=session, rule_id=rule_id).last_polled_at = None
+    desk.poller.poll_rule(rule_id)
+    assert len(pds.requests("/xrpc/app.bsky.feed.searchPosts")) == searched + 1
+
+
+def _live(engine) -> bool:  # type: ignore[no-untyped-def]
+    with session_scope(engine) as session:
+        return stream_store.is_live(session=session, network="bluesky", now=now())
