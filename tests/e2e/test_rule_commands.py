@@ -41,6 +41,17 @@ def test_admin_manages_rules_with_the_slash_command(app, slack_emulator):
     listing = cli_rules(app)
     assert "acme <refund>" in listing and other in listing and "user:42" in listing
 
+    on_bluesky = social(app, emu, 'rules add network:bluesky acme (refund OR "broken screen") -giveaway',
+                        channel=channel, user="mia")
+    assert on_bluesky.startswith("Rule 4 added: Bluesky search") and "giveaway" in on_bluesky
+    # Bluesky rules are matched by socialdesk: a query its language cannot read is refused at once.
+    unbalanced = social(app, emu, "rules add network:bluesky acme (refund", channel=channel, user="mia")
+    assert "never closed" in unbalanced and "Usage" in unbalanced
+    unknown = social(app, emu, "rules add network:myspace acme", channel=channel, user="mia")
+    assert "unknown network 'myspace'" in unknown and "bluesky" in unknown
+    listing = cli_rules(app)
+    assert "bluesky" in listing and 'acme (refund OR "broken screen") -giveaway' in listing
+
     everyone = social(app, emu, "rules", channel=channel, user="alice")
     assert "*Rule 1*" in everyone and "*Rule 2*" in everyone and "&lt;refund&gt;" in everyone
 

@@ -157,10 +157,10 @@ def test_x_down_is_retryable(fake: FakeX, replier: XReplier, question: dict, htt
     assert own_posts(fake) == 0
 
 
-def test_other_refusals_carry_x_detail(replier: XReplier, question: dict) -> None:
+def test_an_over_length_reply_is_too_long_with_x_detail(replier: XReplier, question: dict) -> None:
     refused = failure(replier, "@dana_k " + "x" * 280, question["id"])
-    assert (refused.kind, refused.status) == ("rejected", 400)
-    assert refused.detail == d.TEXT_TOO_LONG and "too long" in refused.message
+    assert (refused.kind, refused.status) == ("too_long", 400)
+    assert refused.detail == d.TEXT_TOO_LONG and "over 280 characters as X counts them" in refused.message
 
 
 def test_a_timeout_after_sending_is_an_unknown_outcome(fake: FakeX, engine: Engine, question: dict,

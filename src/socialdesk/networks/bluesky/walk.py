@@ -138,7 +138,9 @@ def walk_page(cursor: dict[str, Any] | None, list_page: Callable[[str | None, Ma
     fresh = [i for i in listing.items if floor.below(i) and (bottom is None or bottom.above(i))]
     top = newest([top], fresh)
     last = listing.bottom()
-    reached_floor = last is None or not floor.newer(*last)
+    # Only a last entry strictly older than the floor ends the walk: posts sharing the floor's
+    # time may be listed in any order, so an unseen one can follow a seen one.
+    reached_floor = last is None or last[0] < floor.at
     if reached_floor or not listing.next_page:
         next_floor = newest([floor, top], [])
         assert next_floor is not None

@@ -115,6 +115,10 @@ class XReplier:
             return ReplyFailed(f"X does not let apps reply to this post: its API only allows replies to people "
                                f"who mentioned or quoted {brand}. Open it in X, reply there as {brand}, then "
                                "click Mark as replied.", kind="not_allowed", detail=detail, status=status)
+        if "text is too long" in lowered:
+            return ReplyFailed("X refused the reply: it is over 280 characters as X counts them (links count 23, "
+                               "emoji and CJK characters 2). Nothing was sent; shorten it and send again.",
+                               kind="too_long", detail=detail, status=status)
         if "duplicate content" in lowered:
             return ReplyFailed(f"X refused the reply because {brand} already posted exactly this text. Change "
                                "the wording a little and send again.", kind="duplicate", detail=detail, status=status)
@@ -125,7 +129,7 @@ class XReplier:
             return ReplyFailed(f"X refused socialdesk's sign-in for {brand} ({detail}). Nothing was sent. An admin "
                                "needs to run `socialdesk auth x` again (or fix the OAuth 1.0a keys).",
                                kind="auth", detail=detail, status=status)
-        return ReplyFailed(f"X refused the reply: {detail}. Nothing was sent.", kind="rejected",
+        return ReplyFailed(f"X refused the reply: {detail.rstrip('.')}. Nothing was sent.", kind="rejected",
                            detail=detail, status=status)
 
     def _auth_failure(self, exc: XAuthError) -> ReplyFailed:
