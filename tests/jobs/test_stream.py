@@ -258,3 +258,31 @@ def test_with_the_stream_live_the_poller_leaves_search_rules_alone(engine, pds, 
 def _live(engine) -> bool:  # type: ignore[no-untyped-def]
     with session_scope(engine) as session:
         return stream_store.is_live(session=session, network="bluesky", now=now())
+
+
+def test_from_rules_match_streamed_posts_that_name_only_the_author_id(engine, pds, jetstream, desks):
+    add_rule(engine, "from:ann.bsky.social", channel="C-ann")
+    add_rule(engine, "acme -from:ann.bsky.social", channel="C-acme")
+    ann = pds.world.add_account("ann.bsky.social", "Ann")
+    bob = pds.world.add_account("bob.bsky.social", "Bob")
+    desks().start()
+    connected(jetstream)
+    by_ann = pds.world.add_post(ann, "acme: hello from ann")
+    by_bob = pds.world.add_post(bob, "acme: hello from bob")
+    wait_for(lambda: {by_ann["uri"], by_bob["uri"]} <= set(stored(engine)), what="both posts")
+    time.sleep(0.5)
+    with session_scope(engine) as session:
+        channels = {p.external_id: session.get(CaseRow, p.case_id).channel_id for p in session.exec(select(PostRow))}
+    assert channels == {by_ann["uri"]: "C-ann", by_bob["uri"]: "C-acme"}  # ann's post is not one for the acme rule
+
+
+def test_search_results_are_matched_again_as_the_stream_matches(engine, pds, jetstream, desks):
+    desk = desks()  # not started: the poller alone, as when a rule is new
+    cust = pds.world.add_account("cust.bsky.social")
+    wanted = pds.world.add_post(cust, "acme phone question")
+    pds.world.add_post(cust, "acme giveaway, click now")  # Bluesky's search finds it; the exclusion drops it
+    with session_scope(engine) as session:
+        rule_id = rule_store.add_rule(session=session, network="bluesky", query="acme -giveaway", channel_id="C1",
+                                      every_seconds=60, lang=None, include_reposts=False, now=now()).id
+    assert desk.poller.poll_rule(rule_id) == 1
+    assert list(stored(engine)) == [wanted["uri"]]

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 
+from socialdesk.matcher import QueryInvalid, parse, target_of
 from socialdesk.networks.base import CursorExpired, Network, RateLimited, SourceError, SourceRejected, SourceUnavailable
 from socialdesk.rules import Filters, rejection
 from socialdesk.triage import Triage, priority
@@ -39,6 +40,14 @@ REJECTED_RETRY = timedelta(minutes=5)
 WATCH_WINDOW = timedelta(days=7)  # cases active this recently have their conversations watched (a week of search)
 WATCH_CANDIDATES = 500
 WATCH_PER_POLL = 26  # conversations searched per poll of a rule (a couple of searches), least recently first
+
+
+def compile_local(query: str):  # type: ignore[no-untyped-def]
+    """The rule's query for local matching; SourceRejected when it cannot be read."""
+    try:
+        return parse(query)
+    except QueryInvalid as exc:
+        raise SourceRejected(f"the rule's query cannot be read: {exc}; edit or remove the rule") from None
 
 
 def backoff(failures: int) -> timedelta:
@@ -135,10 +144,14 @@ class Poller:
         if source is None:
             raise SourceRejected(network.missing(rule.kind))
         filters = self.filters(rule)
+        # Where the network's rules are in socialdesk's language, search results are matched
+        # again as the stream matches them: a card means the same whichever way the post came.
+        local = compile_local(rule.query) if network.info.local_match else None
         cursor = rule.cursor
         for _ in range(pages):
             page = source.fetch(rule.query, cursor)
-            accepted = [p for p in page.posts if rejection(p, filters) is None]
+            accepted = [p for p in page.posts if rejection(p, filters) is None
+                        and (local is None or local.matches(target_of(p)))]
             now = self._now()
             try:
                 case_ids = self._store(rule, accepted, page.cursor, page.not_before, now)

@@ -34,7 +34,7 @@ from sqlalchemy import Engine
 from socialdesk.domain import Post
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.removal import RemovalMarker
-from socialdesk.matcher import QueryInvalid, RuleIndex, parse, target_of
+from socialdesk.matcher import And, FromAuthor, MatchTarget, Not, Or, QueryInvalid, RuleIndex, parse, target_of
 from socialdesk.networks.base import CursorExpired, Network, Removal, SourceError, SourceRejected, StreamEvent
 from socialdesk.store import ingest
 from socialdesk.store import rules as rule_store
@@ -79,6 +79,7 @@ class StreamWorker:
         self._index = RuleIndex([])
         self._rules_at = self._watch_at = self._saved_at = self._renewed_at = 0.0
         self._watched: set[str] = set()
+        self._authors: dict[str, str] = {}  # account id → handle, for the `from:` terms of the rules
         self._live = False  # connected and past any gap: the poller may leave search rules to us
         self._connected = False  # this connection got as far as its first event
         self.events_seen = 0
@@ -168,7 +169,13 @@ class StreamWorker:
 
     def _post(self, post: Post) -> bool:
         self._load_rules()
-        matched = self._index.match(target_of(post)) if self._rules else []
+        if not self._rules:
+            matched = []
+        elif post.author.handle:
+            matched = self._index.match(target_of(post))
+        else:  # the event names only the account id: `from:` rules know theirs
+            handle = self._authors.get(post.author.external_id, "")
+            matched = self._index.match(MatchTarget.of(post.text, lang=post.lang, author_handle=handle))
         watched = bool(post.conversation_id) and post.conversation_id in self._watching()
         if not matched and not watched:
             return False
@@ -227,6 +234,8 @@ class StreamWorker:
                     log.warning("%s stream: rule %s is not matched: %s", self.name, rule.id, exc)
             self._index = RuleIndex(compiled)
             self._rules_key = key
+            handles = sorted({h for _, query in compiled for h in from_handles(query.root)})
+            self._authors = {did: handle for handle, did in self._stream.identify(handles).items()} if handles else {}
             log.info("%s stream: matching %d rule(s)", self.name, len(compiled))
         self._rules = {r.id: r for r in rules}
         return bool(rules)
@@ -273,6 +282,17 @@ class StreamWorker:
         log.log(logging.DEBUG if quiet else logging.WARNING, "%s stream: %s; reconnecting in %.0f s",
                 self.name, exc, wait)
         self._stop.wait(wait)
+
+
+def from_handles(node: Any) -> set[str]:
+    """The handles a query's `from:` terms name."""
+    if isinstance(node, FromAuthor):
+        return {node.handle}
+    if isinstance(node, And | Or):
+        return {h for child in node.children for h in from_handles(child)}
+    if isinstance(node, Not):
+        return from_handles(node.child)
+    return set()
 
 
 def stream_workers(networks: Sequence[Network], *, removed_for: Callable[[str], RemovalMarker],

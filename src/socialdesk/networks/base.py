@@ -167,6 +167,10 @@ class Stream(Protocol):
         """The posts with their authors filled in (streams may carry only an account id)."""
         ...
 
+    def identify(self, handles: Sequence[str]) -> dict[str, str]:
+        """The account ids of these handles (for `from:` rules: events may carry only the id)."""
+        ...
+
     def is_stale(self, cursor: dict[str, Any]) -> bool:
         """Whether the stream can no longer replay from `cursor` (search must fill the gap)."""
         ...

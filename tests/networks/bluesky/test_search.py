@@ -195,3 +195,24 @@ def test_profiles_fill_in_follower_counts(fake, clock, ann, xrpc) -> None:
     page = BlueskySearch(xrpc, profiles=Profiles(xrpc, clock=clock), clock=clock).fetch("order", None)
     [found] = page.posts
     assert found.author.followers == 77 and found.author.handle == "ann.bsky.social"
+
+
+def test_or_and_groups_become_one_search_per_alternative() -> None:
+    from socialdesk.networks.bluesky.search import search_queries
+
+    assert search_queries('acme (refund OR "money back") -spam') == ['acme refund', 'acme "money back"']
+    assert search_queries("late OR lost OR (broken screen)") == ["late", "lost", "broken screen"]
+    assert search_queries("from:ann.bsky.social lang:en order") == ["from:ann.bsky.social lang:en order"]
+    with pytest.raises(SourceRejected, match="more than 8 Bluesky searches"):
+        search_queries("(a OR b OR c) (d OR e OR f)")
+
+
+def test_a_rule_with_or_walks_each_alternative_and_misses_nothing(fake, clock, ann, search) -> None:
+    query = "order (late OR lost)"
+    first = search.fetch(query, None)  # a new rule: the newest page of each alternative
+    assert first.done and {r.query["q"][0] for r in fake.requests(SEARCH)} == {"order late", "order lost"}
+    made = [post(fake, clock, ann, f"my order {i} is {'late' if i % 2 else 'lost'}") for i in range(8)]
+    post(fake, clock, ann, "my order is fine")  # neither alternative
+    uris, cursor, pages = walk(search, query, first.cursor)
+    assert sorted(uris) == sorted(made) and len(uris) == len(set(uris)) and pages > 1
+    assert walk(search, query, cursor)[0] == []

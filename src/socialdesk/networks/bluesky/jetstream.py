@@ -163,6 +163,7 @@ class JetstreamStream:
     """
 
     def __init__(self, url: str = DEFAULT_URL, *, complete: Callable[[Sequence[Post]], list[Post]],
+                 resolve_handle: Callable[[str], str | None] = lambda handle: None,
                  dids: Sequence[str] = (), silence_timeout: float | None = SILENCE_TIMEOUT,
                  connect_timeout: float = 10.0, tick_every: timedelta = TICK_EVERY) -> None:
         parts = urlsplit(url)
@@ -170,6 +171,7 @@ class JetstreamStream:
             raise ValueError(f"a Jetstream URL is ws:// or wss://…/subscribe, not {url!r}")
         self.url = url
         self._complete = complete
+        self._resolve_handle = resolve_handle
         self._dids = list(dids)
         self._silence_timeout = silence_timeout
         self._connect_timeout = connect_timeout
@@ -233,6 +235,10 @@ class JetstreamStream:
     def complete(self, posts: Sequence[Post]) -> list[Post]:
         """The posts with their authors' profiles (events carry only the DID): `complete` given."""
         return self._complete(posts) if posts else []
+
+    def identify(self, handles: Sequence[str]) -> dict[str, str]:
+        """Handles → DIDs (commit events carry only the author's DID)."""
+        return {h: did for h in handles if (did := self._resolve_handle(h))}
 
     def is_stale(self, cursor: dict[str, Any]) -> bool:
         return cursor_is_stale(cursor)

@@ -79,5 +79,6 @@ def build(settings: Any, *, http: httpx.Client, engine: Engine, clock: Callable[
                            "mentions": BlueskyMentions(xrpc, profiles=profiles, clock=clock)}
         network.replier = BlueskyReplier(xrpc, session, resolve_handle=profiles.resolve_handle, clock=clock)
     if settings.bluesky_jetstream_url:
-        network.stream = JetstreamStream(settings.bluesky_jetstream_url, complete=profiles.complete)
+        network.stream = JetstreamStream(settings.bluesky_jetstream_url, complete=profiles.complete,
+                                         resolve_handle=profiles.resolve_handle)
     return network

@@ -16,8 +16,8 @@ Our rule language → searchPosts:
                                language, which may differ from the post's own `langs`)
     -word, -"phrase"           not sent: Bluesky's negation is unspecified, so these are
                                applied by the local re-match (more results, none lost)
-    a OR b                     refused (SourceRejected): Bluesky has no OR and would
-                               require every word; make one rule per alternative
+    a OR b, (groups)           one search per alternative (`search_queries`: at most 8),
+                               walked side by side in one cursor; results merged
 
 Bluesky stems and tokenizes words its own way ("refunds" may find "refund"), which is
 why results are matched again locally before they become cases.
@@ -31,7 +31,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from socialdesk.networks.base import Page, SourceRejected
+from socialdesk.domain import Post
+from socialdesk.matcher import And, Not, Or, QueryInvalid, parse
+from socialdesk.networks.base import CursorExpired, Page, SourceRejected
 from socialdesk.networks.bluesky.parse import BadUri, parse_datetime, post_from_view
 from socialdesk.networks.bluesky.profiles import Profiles
 from socialdesk.networks.bluesky.walk import Item, Listing, Mark, walk_page
@@ -40,9 +42,43 @@ from socialdesk.networks.bluesky.xrpc import XrpcClient, as_source_errors, utcno
 log = logging.getLogger(__name__)
 
 SEARCH = "app.bsky.feed.searchPosts"
+BRANCHES = "branches"  # the cursor of a rule with OR: one walk per alternative
+MAX_SEARCHES = 8
 MAX_LIMIT = 100  # searchPosts `limit` maximum
 _TOKEN = re.compile(r'-?"[^"]*"?|\S+')
 _SINCE_SLACK = timedelta(seconds=1)  # `since` may be compared at second precision
+
+
+def search_queries(query: str) -> list[str]:
+    """The searches that together find every post the rule matches: one per OR alternative.
+
+    Bluesky's search has no OR, so the query is spread out (`acme (refund OR return)` →
+    `acme refund`, `acme return`). Exclusions are left to the local match (the poller
+    matches every post search returns against the rule, as the stream does).
+    """
+    try:
+        root = parse(query).root
+    except QueryInvalid as exc:
+        raise SourceRejected(f"the rule's query cannot be read: {exc}") from None
+
+    def alternatives(node: Any) -> list[tuple[Any, ...]]:
+        if isinstance(node, Or):
+            return [b for child in node.children for b in alternatives(child)]
+        if isinstance(node, And):
+            spread: list[tuple[Any, ...]] = [()]
+            for child in node.children:
+                spread = [a + b for a in spread for b in alternatives(child)]
+                if len(spread) > MAX_SEARCHES:
+                    break
+            return spread
+        return [()] if isinstance(node, Not) else [(node,)]  # exclusions: matched locally
+
+    branches = alternatives(root)
+    if len(branches) > MAX_SEARCHES:
+        raise SourceRejected(f"this query needs more than {MAX_SEARCHES} Bluesky searches (one per OR alternative); "
+                             "split it into several rules")
+    found = [str(And(b) if len(b) > 1 else b[0]) for b in branches if b]
+    return list(dict.fromkeys(found)) or [str(root)]
 
 
 def translate(query: str) -> tuple[str, dict[str, Any]]:
@@ -111,6 +147,28 @@ class BlueskySearch:
         self._xrpc, self._limit, self._profiles, self._clock = xrpc, min(limit, MAX_LIMIT), profiles, clock
 
     def fetch(self, query: str, cursor: dict[str, Any] | None) -> Page:
+        """One page for the rule; a query with OR walks one search per alternative (`branches`)."""
+        queries = search_queries(query)
+        if len(queries) == 1:
+            return self._fetch_one(queries[0], cursor)
+        state = dict((cursor or {}).get(BRANCHES) or {})
+        pages: dict[str, Page] = {}
+        for q in queries:
+            try:
+                pages[q] = self._fetch_one(q, state.get(q) if cursor is not None else None)
+            except CursorExpired as exc:
+                restart = {k: v for k, v in state.items() if k in queries} | {q: exc.restart}
+                raise CursorExpired(str(exc), restart={BRANCHES: restart}) from exc
+        seen: dict[str, Post] = {}
+        for page in pages.values():
+            for post in page.posts:
+                seen.setdefault(post.external_id, post)
+        waits = [p.not_before for p in pages.values() if p.not_before is not None]
+        return Page(list(seen.values()), {BRANCHES: {q: p.cursor for q, p in pages.items()}},
+                    done=all(p.done for p in pages.values()), not_before=max(waits) if waits else None,
+                    warnings=[w for p in pages.values() for w in p.warnings])
+
+    def _fetch_one(self, query: str, cursor: dict[str, Any] | None) -> Page:
         q, params = translate(query)
 
         def list_page(token: str | None, floor: Mark | None) -> Listing:
