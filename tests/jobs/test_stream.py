@@ -173,11 +173,15 @@ def test_dropped_connections_mid_burst_lose_and_duplicate_nothing(engine, pds, j
     desks().start()
     connected(jetstream)
     cust = pds.world.add_account("burst.bsky.social")
-    made = []
+    made: list[str] = []
+    before = 0
     for i in range(150):
         made.append(pds.world.add_post(cust, f"acme question number {i}" if i % 3 else f"other words {i}")["uri"])
         if i in (40, 90, 130):
-            jetstream.drop_connections()
+            before = len(jetstream.connections)
+            jetstream.drop_connections()  # the next posts are made while it is down
+        if i in (45, 95, 135):
+            wait_for(lambda: len(jetstream.connections) > before, what="the stream to reconnect")
         time.sleep(0.005)
     matching = [uri for i, uri in enumerate(made) if i % 3]
     wait_for(lambda: set(matching) <= set(stored(engine)), timeout=60, what="every matching post")

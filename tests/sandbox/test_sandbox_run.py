@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from socialdesk.sandbox.run import find_emulate
+from socialdesk.networks.bluesky.fake.local import STORY as BLUESKY_STORY
 from socialdesk.sandbox.scenario import OWN_HANDLE, SCENARIO
 from tests.support.ports import free_port
 
@@ -57,10 +58,17 @@ def test_sandbox_plays_the_scenario_and_stops_cleanly(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
             "SELECT a.handle, p.is_repost, c.message_ts FROM cases c "
-            "JOIN posts p ON p.id = c.first_post_id JOIN authors a ON a.id = p.author_id"
+            "JOIN posts p ON p.id = c.first_post_id JOIN authors a ON a.id = p.author_id WHERE c.network = 'x'"
+        ).fetchall()
+        on_bluesky = conn.execute(
+            "SELECT a.handle, c.message_ts FROM cases c JOIN posts p ON p.id = c.first_post_id "
+            "JOIN authors a ON a.id = p.author_id WHERE c.network = 'bluesky'"
         ).fetchall()
     expected = sorted(b.handle for b in SCENARIO if b.opens_case)
     assert sorted(handle for handle, _, _ in rows) == expected, output
+    # Bluesky plays beside X: its first posts, the later ones live from the local Jetstream.
+    assert sorted(h for h, _ in on_bluesky) == sorted({b.handle for b in BLUESKY_STORY[:3] if not b.reply_to}), output
+    assert all(ts for _, ts in on_bluesky)
     assert OWN_HANDLE not in {handle for handle, _, _ in rows}
     assert not any(is_repost for _, is_repost, _ in rows)
     assert all(ts for _, _, ts in rows), f"cards not posted: {rows}"
