@@ -12,14 +12,19 @@ NETWORK = "bluesky"
 def mentions_query(settings: Any, handle: str) -> str:
     """A mentions rule's query for `handle`: its DID (a DID survives a change of handle)."""
     from socialdesk.networks.base import SourceRejected
-    from socialdesk.networks.bluesky.xrpc import XrpcClient, as_source_errors
+    from socialdesk.networks.bluesky.xrpc import XrpcClient, XrpcRejected, as_source_errors
 
     handle = handle.strip().lstrip("@")
     if "." not in handle:
         handle = f"{handle}.bsky.social"  # a bare name is a bsky.social account
-    with httpx.Client(timeout=15) as http, as_source_errors():
-        body = XrpcClient(http, settings.bluesky_service_url).get(
-            "com.atproto.identity.resolveHandle", {"handle": handle}, auth=False).body
+    try:
+        with httpx.Client(timeout=15) as http, as_source_errors():
+            body = XrpcClient(http, settings.bluesky_service_url).get(
+                "com.atproto.identity.resolveHandle", {"handle": handle}, auth=False).body
+    except XrpcRejected as exc:
+        if exc.status == 400:  # "Unable to resolve handle"
+            raise SourceRejected(f"Bluesky has no account @{handle}; check the handle") from None
+        raise
     did = body.get("did") if isinstance(body, dict) else None
     if not did:
         raise SourceRejected(f"Bluesky has no account @{handle}; check the handle")
