@@ -157,7 +157,7 @@ def build(
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
     )
     sla_policy = settings.sla_policy
-    networks = registry.build(settings, http=http, engine=engine, clock=clock,
+    networks = registry.build(settings, http=http, clock=clock,
                               credentials=lambda name: DatabaseCredentials(engine, name))
     desk = ReplyDesk(engine=engine, networks=networks, clock=clock, approvers=settings.approver_set)
     deps = Deps(

@@ -94,7 +94,7 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
 
 def _networks(settings: Settings, engine):  # type: ignore[no-untyped-def]
     with httpx.Client(timeout=15) as http:  # nothing is fetched while building
-        return registry.build(settings, http=http, engine=engine, clock=utcnow,
+        return registry.build(settings, http=http, clock=utcnow,
                               credentials=lambda name: DatabaseCredentials(engine, name))
 
 
@@ -184,7 +184,7 @@ def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:
     validate(args.network, args.query, DEFAULT_POLL_SECONDS, "C0")
     engine = _store(settings)
     with httpx.Client(timeout=15) as http:
-        network = registry.build(settings, http=http, engine=engine, clock=utcnow,
+        network = registry.build(settings, http=http, clock=utcnow,
                                  credentials=lambda name: DatabaseCredentials(engine, name))[args.network]
         source = network.sources.get("search")
         if source is None:

@@ -10,7 +10,10 @@ import logging
 import re
 import sys
 
-_SECRET = re.compile(r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|(?i:bearer)\s+[A-Za-z0-9._~+/%=-]+)")
+# Slack tokens, bearer credentials, JWTs (the networks' session tokens) and Bluesky app passwords.
+_SECRET = re.compile(r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|(?i:bearer)\s+[A-Za-z0-9._~+/%=-]+"
+                     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
+                     r"|\b[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}\b)")
 
 
 def redact(text: str) -> str:
@@ -30,6 +33,11 @@ class RedactingFilter(logging.Filter):
         clean = redact(message)
         if clean != message:
             record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:  # a traceback may quote a secret too
+            formatted = logging.Formatter().formatException(record.exc_info)
+            if redact(formatted) != formatted:
+                record.msg, record.args = f"{record.getMessage()}\n{redact(formatted)}", None
+                record.exc_info, record.exc_text = None, None
         return True
 
 

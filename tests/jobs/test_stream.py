@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -65,7 +65,7 @@ class Desk:
         self.http = httpx.Client(timeout=5)
         settings = Settings(_env_file=None, SOCIALDESK_BLUESKY_HANDLE=BRAND, SOCIALDESK_BLUESKY_APP_PASSWORD=PASSWORD,
                             SOCIALDESK_BLUESKY_SERVICE_URL=pds.url, SOCIALDESK_BLUESKY_JETSTREAM_URL=jetstream.url)
-        self.network = bluesky.build(settings, http=self.http, engine=engine, clock=now,
+        self.network = bluesky.build(settings, http=self.http, clock=now,
                                      credentials=lambda name: DatabaseCredentials(engine, name))
         self.opened: list[int] = []
         self.poller = Poller(engine=engine, networks={"bluesky": self.network}, own_handles=frozenset({BRAND}),
@@ -290,3 +290,43 @@ def test_search_results_are_matched_again_as_the_stream_matches(engine, pds, jet
                                       every_seconds=60, lang=None, include_reposts=False, now=now()).id
     assert desk.poller.poll_rule(rule_id) == 1
     assert list(stored(engine)) == [wanted["uri"]]
+
+
+def test_a_stream_down_longer_than_it_can_replay_is_filled_by_search(engine, pds, jetstream, desks):
+    rule_id = add_rule(engine, "acme (late OR lost)")
+    cust = pds.world.add_account("cust.bsky.social")
+    while_down = [pds.world.add_post(cust, f"acme order {i} is {'late' if i % 2 else 'lost'}")["uri"]
+                  for i in range(6)]
+    pds.world.add_post(cust, "acme order is fine")  # matches neither alternative
+    with session_scope(engine) as session:  # as a replica left it a day ago: a cursor Jetstream cannot replay
+        session.add(stream_store.StreamRow(network="bluesky", cursor={"time_us": 1}, cursor_at=now() - timedelta(days=2),
+                                           updated_at=now()))
+    desks().start()
+    wait_for(lambda: set(while_down) <= set(stored(engine)), timeout=30, what="the gap filled by search")
+    searches = pds.requests("/xrpc/app.bsky.feed.searchPosts")
+    assert {r.query["q"][0] for r in searches} >= {"acme late", "acme lost"}  # one search per alternative
+    assert all(r.query.get("since") for r in searches)  # from where the stream stopped, not the newest page
+    connected(jetstream)
+    resumed = jetstream.connections[-1]
+    assert resumed.cursor is not None and int(resumed.cursor) > 1  # from when the search began
+    live = pds.world.add_post(cust, "acme order 99 is late")
+    wait_for(lambda: live["uri"] in stored(engine), what="the next post, from the stream")
+    assert len(stored(engine)) == 7
+    with session_scope(engine) as session:
+        assert rule_store.get_rule(session=session, rule_id=rule_id).last_error is None
+
+
+def test_the_worker_outlives_a_database_failure(engine, pds, jetstream, desks):
+    add_rule(engine, "acme")
+    desks().start()
+    connected(jetstream)
+    cust = pds.world.add_account("cust.bsky.social")
+    with engine.begin() as conn:  # the table the worker writes its cursor to goes away for a while
+        conn.exec_driver_sql("ALTER TABLE streams RENAME TO streams_away")
+    lost = pds.world.add_post(cust, "acme while the database fails")
+    time.sleep(1.5)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE streams_away RENAME TO streams")
+    later = pds.world.add_post(cust, "acme after it is back")
+    wait_for(lambda: {lost["uri"], later["uri"]} <= set(stored(engine)), timeout=30,
+             what="both posts, the worker having lived through it")

@@ -105,7 +105,7 @@ class Adapter:
     def build(self, engine: Engine, http: httpx.Client, **overrides: Any) -> Network:
         settings = Settings(_env_file=None, **{**self.aliases(), **overrides})
         self.prepare(settings, engine, http)
-        networks = registry.build(settings, http=http, engine=engine, clock=utcnow,
+        networks = registry.build(settings, http=http, clock=utcnow,
                                   credentials=lambda name: DatabaseCredentials(engine, name))
         return networks[self.name]
 

@@ -84,8 +84,6 @@ def http() -> Iterator[httpx.Client]:
 def _closed(network: Network) -> None:
     if network.stream is not None:
         network.stream.close()
-    for close in network.closers:
-        close()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
@@ -100,11 +101,11 @@ class Poller:
         for rule_id in due:
             self.poll_rule(rule_id)
 
-    def poll_rule(self, rule_id: int, *, gap: bool = False) -> int:
+    def poll_rule(self, rule_id: int) -> int:
         """Poll one rule if it is due and free; returns how many cases it opened.
 
         A search rule of a network whose stream is live is polled only when new (its
-        newest page) or when `gap` (the stream worker fills what its stream missed).
+        newest page): the stream brings its posts, and `fill_gap` what the stream missed.
         """
         now = self._now()
         with session_scope(self._engine) as session:
@@ -113,30 +114,49 @@ class Poller:
             except rule_store.RuleNotFound:
                 return 0  # removed since the scheduler last looked
             network = self._networks.get(rule.network)
-            if rule.kind == "search" and rule.cursor is not None and not gap and network is not None \
+            if rule.kind == "search" and rule.cursor is not None and network is not None \
                     and network.stream is not None and stream_store.is_live(session=session, network=rule.network,
                                                                             now=now):
                 rule_store.skip_poll(session=session, rule_id=rule_id, now=now)
                 return 0
             # Half the interval: a second replica's timer firing just after ours skips.
-            rule = rule_store.take_lease(
-                session=session, rule_id=rule_id, now=now, seconds=LEASE_SECONDS,
-                min_gap=0 if gap else rule.every_seconds / 2,
-            )
+            rule = rule_store.take_lease(session=session, rule_id=rule_id, now=now, seconds=LEASE_SECONDS,
+                                         min_gap=rule.every_seconds / 2)
         if rule is None:
             return 0
         opened: list[int] = []
-        try:
-            self._walk(rule, opened, pages=MAX_PAGES_PER_POLL * (GAP_PAGES_FACTOR if gap else 1))
-        except SourceError as exc:
-            self._failed(rule.id, rule.consecutive_failures, exc)  # type: ignore[arg-type]
-        finally:
-            with session_scope(self._engine) as session:
-                rule_store.release_lease(session=session, rule_id=rule_id)
+        self._leased_walk(rule, opened, pages=MAX_PAGES_PER_POLL)
         return len(opened)
 
-    def _walk(self, rule, opened: list[int], *, pages: int) -> None:  # type: ignore[no-untyped-def]
-        """Fetch and store pages; appends each new case id to `opened` as it is stored."""
+    def fill_gap(self, rule_id: int, *, start: dict[str, Any] | None) -> bool:
+        """Search what a stream missed for one rule: from `start` (a cursor; None: go on with
+        the walk a previous call left), under the rule's lease. True once the walk is done."""
+        now = self._now()
+        with session_scope(self._engine) as session:
+            rule = rule_store.take_lease(session=session, rule_id=rule_id, now=now, seconds=LEASE_SECONDS,
+                                         min_gap=0)
+            if rule is not None and start is not None:
+                rule_store.reset_cursor_walk(session=session, rule_id=rule_id, cursor=start)
+                rule.cursor = start
+        if rule is None:
+            return False  # held back (rate limit), being polled elsewhere, or removed: try again later
+        return self._leased_walk(rule, [], pages=MAX_PAGES_PER_POLL * GAP_PAGES_FACTOR)
+
+    def _leased_walk(self, rule, opened: list[int], *, pages: int) -> bool:  # type: ignore[no-untyped-def]
+        """Walk, record a failure, release the lease; True when the walk caught up."""
+        try:
+            return self._walk(rule, opened, pages=pages)
+        except SourceError as exc:
+            self._failed(rule.id, rule.consecutive_failures, exc)  # type: ignore[arg-type]
+            return False
+        finally:
+            with session_scope(self._engine) as session:
+                rule_store.release_lease(session=session, rule_id=rule.id)
+
+    def _walk(self, rule, opened: list[int], *, pages: int) -> bool:  # type: ignore[no-untyped-def]
+        """Fetch and store pages; appends each new case id to `opened` as it is stored.
+
+        True when the source is caught up (its last page said done, with quota left)."""
         network = self._networks.get(rule.network)
         if network is None:
             raise SourceRejected(f"this socialdesk does not know the network {rule.network!r}; remove the rule")
@@ -169,8 +189,10 @@ class Poller:
             cursor = page.cursor
             if page.done or page.not_before:
                 break
-        if page.done and not page.not_before and self._follow:
+        caught_up = page.done and not page.not_before
+        if caught_up and self._follow:
             self._follow_conversations(rule, network)
+        return caught_up
 
     def _follow_conversations(self, rule, network: Network) -> None:  # type: ignore[no-untyped-def]
         """Search the conversations of the rule's recent cases; what is found only joins cases."""

@@ -15,8 +15,11 @@ For each event, in order:
 The cursor is stored after what came before it was stored, at most every SAVE_SECONDS
 when nothing was stored, so a crash repeats a few seconds of stream (the store drops
 duplicates) and loses nothing. Resuming after a gap longer than the stream can rewind
-(`Stream.events` raises CursorExpired, or the network says the cursor is stale),
-search fills it: every rule is polled once with `gap=True`, then the stream goes live.
+(`Stream.events` raises CursorExpired, or the stream says the cursor is stale), search
+fills it: each rule's walk starts where the stored cursor was and must catch up
+(`Poller.fill_gap`, under the rule's lease); then the stream resumes from when that
+search began. A heartbeat thread renews the lease whatever the stream is doing; card
+refreshes for deletions go to Slack from a thread of their own.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,9 +39,9 @@ from socialdesk.domain import Post
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.removal import RemovalMarker
 from socialdesk.matcher import And, FromAuthor, MatchTarget, Not, Or, QueryInvalid, RuleIndex, parse, target_of
-from socialdesk.networks.base import CursorExpired, Network, Removal, SourceError, SourceRejected, StreamEvent
+from socialdesk.networks.base import (CursorExpired, Network, RateLimited, Removal, SourceError, SourceRejected,
+                                     SourceUnavailable, StreamEvent)
 from socialdesk.store import ingest
-from socialdesk.store import rules as rule_store
 from socialdesk.store import streams as store
 from socialdesk.store.db import session_scope
 
@@ -51,6 +55,7 @@ WATCH_SECONDS = 5.0
 WATCH_WINDOW = timedelta(days=7)
 BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
 REJECTED_WAIT = 300.0
+RATE_LIMIT_MAX_WAIT = 900.0
 GAP_MARGIN = timedelta(minutes=1)  # search a little before the last stored cursor: clocks differ
 
 
@@ -71,78 +76,105 @@ class StreamWorker:
         self._removed = removed
         self._holder = holder or f"{uuid.uuid4().hex[:12]}"
         self._lease_seconds = lease_seconds
-        self._renew_every = lease_seconds / 3
         self._stop = threading.Event()
+        self._held = threading.Event()  # we hold the lease (the heartbeat keeps it, or clears this)
         self._thread: threading.Thread | None = None
+        self._heartbeat: threading.Thread | None = None
+        # Card refreshes for deletions go through Slack (paced, retried): not on the stream's thread.
+        self._slack_work = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stream-{network.name}-slack")
         self._rules: dict[int, Any] = {}
         self._rules_key: tuple = ()
         self._index = RuleIndex([])
-        self._rules_at = self._watch_at = self._saved_at = self._renewed_at = 0.0
+        self._rules_at = self._watch_at = self._saved_at = 0.0
         self._watched: set[str] = set()
         self._authors: dict[str, str] = {}  # account id → handle, for the `from:` terms of the rules
-        self._live = False  # connected and past any gap: the poller may leave search rules to us
-        self._connected = False  # this connection got as far as its first event
+        self._gap_started: datetime | None = None  # a gap is being filled: search began then
+        self._gap_done: set[int] = set()  # rules whose gap walk caught up
+        self._gap_tried: set[int] = set()  # rules whose gap walk has begun
+        self._got_event = False  # this connection delivered something (a drop after that retries at once)
         self.events_seen = 0
 
     @property
     def name(self) -> str:
         return self._network.name
 
-    @property
-    def live(self) -> bool:
-        return self._live
-
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"stream-{self.name}", daemon=True)
+        self._heartbeat = threading.Thread(target=self._beat, name=f"stream-{self.name}-lease", daemon=True)
         self._thread.start()
+        self._heartbeat.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop within `timeout`; the lease is given up only once the thread has ended."""
         self._stop.set()
         self._stream.close()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        with session_scope(self._engine) as session:
-            store.release_lease(session=session, network=self.name, holder=self._holder)
+        deadline = time.monotonic() + timeout
+        for thread in (self._thread, self._heartbeat):
+            if thread is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        ended = not any(t is not None and t.is_alive() for t in (self._thread, self._heartbeat))
+        self._slack_work.shutdown(wait=False, cancel_futures=True)
+        if ended:
+            with session_scope(self._engine) as session:
+                store.release_lease(session=session, network=self.name, holder=self._holder)
+        return ended
 
     # --- the loop ---------------------------------------------------------------------
 
     def _run(self) -> None:
         failures = 0
         while not self._stop.is_set():
-            self._live = False
-            if not self._load_rules(force=True) or not self._take_lease():
-                self._stop.wait(IDLE_SECONDS)
-                continue
-            self._connected = False
+            wait = 0.0
             try:
-                self._stream_once()
-                failures = 0
+                if not self._load_rules(force=True) or not self._take_lease():
+                    wait = IDLE_SECONDS
+                else:
+                    self._got_event = False
+                    self._stream_once()
+                    failures = 0
             except CursorExpired as exc:
                 log.warning("%s stream: %s; filling the gap with search", self.name, exc)
-                self._fill_gap(reset=True)
+                self._gap_started = self._gap_started or self._now()
+            except RateLimited as exc:
+                failures += 1
+                wait = self._failed(exc, min(max((exc.reset_at - self._now()).total_seconds(), BACKOFF_START),
+                                             RATE_LIMIT_MAX_WAIT))
             except SourceRejected as exc:
                 failures += 1
-                self._failed(exc, REJECTED_WAIT)
+                wait = self._failed(exc, REJECTED_WAIT)
             except SourceError as exc:
-                failures = 1 if self._connected else failures + 1  # a drop after a good connection: at once
-                self._failed(exc, backoff(failures) if failures > 1 else 0.0, quiet=failures > 2)
-            except Exception:  # noqa: BLE001 - the worker must outlive one bad event; the log says which
+                failures = 1 if self._got_event else failures + 1  # a drop after a good while: soon
+                wait = self._failed(exc, backoff(failures), quiet=failures > 2)
+            except Exception:  # noqa: BLE001 - the worker outlives one bad event or a database hiccup
                 failures += 1
-                log.exception("%s stream: unexpected error; reconnecting", self.name)
-                self._stop.wait(backoff(failures))
+                log.exception("%s stream: unexpected error; starting again", self.name)
+                wait = backoff(failures)
+            self._stop.wait(wait)
+
+    def _beat(self) -> None:
+        """Renew the lease every third of its length, whatever the stream is doing."""
+        while not self._stop.wait(self._lease_seconds / 3):
+            if not self._held.is_set():
+                continue
+            try:
+                if not self._renew():
+                    log.warning("%s stream: another replica holds the stream now; stopping here", self.name)
+                    self._held.clear()
+            except Exception:  # noqa: BLE001 - a missed renewal is retried; the lease outlasts two of them
+                log.exception("%s stream: could not renew the lease", self.name)
 
     def _stream_once(self) -> None:
         with session_scope(self._engine) as session:
             state = store.stream_state(session=session, network=self.name)
             cursor = state.cursor if state is not None else None
-        stale = getattr(self._stream, "is_stale", None)
-        if cursor is not None and stale is not None and stale(cursor):
+            cursor_at = state.cursor_at if state is not None else None
+        if cursor is not None and self._stream.is_stale(cursor) and self._gap_started is None:
             log.warning("%s stream: stopped too long ago to resume; filling the gap with search", self.name)
-            self._fill_gap(reset=True)
-            cursor = None
+            self._gap_started = self._now()
+        if self._gap_started is not None:
+            cursor = self._fill_gap(since=_aware(cursor_at) if cursor_at else None)
 
         def connected(start: dict[str, Any]) -> None:
-            self._connected = self._live = True
             with session_scope(self._engine) as session:
                 store.record_connection(session=session, network=self.name, holder=self._holder, now=self._now())
                 if cursor is None:  # from the live tip: whoever resumes after us starts here
@@ -153,9 +185,14 @@ class StreamWorker:
         for event in self._stream.events(cursor, connected):
             if self._stop.is_set():
                 return
+            if not self._held.is_set():
+                log.warning("%s stream: the lease was lost; reconnecting when it is ours again", self.name)
+                return
+            self._got_event = True
             stored = self._handle(event)
             if not self._checkpoint(event.cursor, stored):
                 log.warning("%s stream: another replica holds the stream now; stopping here", self.name)
+                self._held.clear()
                 return
 
     def _handle(self, event: StreamEvent) -> bool:
@@ -183,7 +220,7 @@ class StreamWorker:
         opened: list[int] = []
         for rule_id in matched:
             opened += self._poller.store_matches(self._rules[rule_id], [post])
-        if watched and not matched:
+        if watched and not opened:  # a customer's answer, whether or not a rule's words (and filters) took it
             self._poller.store_follow_ups([post])
         if opened and post.conversation_id:
             self._watched.add(post.conversation_id)
@@ -195,22 +232,18 @@ class StreamWorker:
         if not known:
             return False
         assert self._removed is not None
-        self._removed.apply(Removal(deleted=[external_id]), self._now())
+        for post in self._removed.mark(Removal(deleted=[external_id]), self._now()):
+            self._slack_work.submit(self._removed.refresh, post)
         return True
 
     def _checkpoint(self, cursor: dict[str, Any], stored: bool) -> bool:
-        """Save the cursor (now if something was stored, else now and then) and renew the lease."""
+        """Save the cursor: at once after something was stored, else now and then."""
         clock = time.monotonic()
-        if not stored and clock - self._saved_at < SAVE_SECONDS and clock - self._renewed_at < self._renew_every:
+        if not stored and clock - self._saved_at < SAVE_SECONDS:
             return True
-        now = self._now()
         with session_scope(self._engine) as session:
-            if clock - self._renewed_at >= self._renew_every:
-                if not store.take_lease(session=session, network=self.name, holder=self._holder, now=now,
-                                        seconds=self._lease_seconds):
-                    return False
-                self._renewed_at = clock
-            saved = store.save_cursor(session=session, network=self.name, holder=self._holder, cursor=cursor, now=now)
+            saved = store.save_cursor(session=session, network=self.name, holder=self._holder, cursor=cursor,
+                                      now=self._now())
         self._saved_at = clock
         return saved
 
@@ -250,38 +283,62 @@ class StreamWorker:
         return self._watched
 
     def _take_lease(self) -> bool:
-        with session_scope(self._engine) as session:
-            taken = store.take_lease(session=session, network=self.name, holder=self._holder, now=self._now(),
-                                     seconds=self._lease_seconds)
-        if taken:
-            self._renewed_at = time.monotonic()
-        return taken
+        if self._held.is_set():
+            return True
+        if self._renew():
+            self._held.set()
+            return True
+        return False
 
-    def _fill_gap(self, *, reset: bool) -> None:
-        """Search what the stream cannot replay (since its cursor was stored), then go live from its tip."""
+    def _renew(self) -> bool:
         with session_scope(self._engine) as session:
-            state = store.stream_state(session=session, network=self.name)
-            since = state.cursor_at if state is not None else None
-            if since is not None and self._network.search_since is not None:
-                start = self._network.search_since(since.replace(tzinfo=since.tzinfo or UTC) - GAP_MARGIN)
-                for rule_id in self._rules:
-                    rule_store.reset_cursor_walk(session=session, rule_id=rule_id, cursor=start)
-        if since is not None:
-            for rule_id in list(self._rules):
-                self._poller.poll_rule(rule_id, gap=True)
-        if reset:
-            with session_scope(self._engine) as session:
-                store.save_cursor(session=session, network=self.name, holder=self._holder, cursor=None,
-                                  now=self._now())
+            return store.take_lease(session=session, network=self.name, holder=self._holder, now=self._now(),
+                                    seconds=self._lease_seconds)
 
-    def _failed(self, exc: Exception, wait: float, *, quiet: bool = False) -> None:
-        self._live = False
+    def _fill_gap(self, *, since: datetime | None) -> dict[str, Any] | None:
+        """Search what the stream cannot replay (since its cursor was stored); the cursor to stream from.
+
+        Every rule's walk must catch up (a rate limit or an outage leaves it for the next
+        try, after a backoff); then the stream resumes from when the search began, which
+        it can replay, so nothing between the two is lost.
+        """
+        assert self._gap_started is not None
+        start = self._network.search_since(since - GAP_MARGIN) if since and self._network.search_since else None
+        for rule_id in list(self._rules):
+            if self._stop.is_set():
+                raise SourceUnavailable("stopping")
+            if rule_id in self._gap_done:
+                continue
+            fresh = rule_id not in self._gap_tried  # the first try starts the walk at the gap; later ones go on
+            if self._poller.fill_gap(rule_id, start=start if fresh else None):
+                self._gap_done.add(rule_id)
+            self._gap_tried.add(rule_id)
+        missing = set(self._rules) - self._gap_done
+        if missing:
+            raise SourceUnavailable(f"the gap is not filled yet for rule(s) {', '.join(map(str, sorted(missing)))}")
+        resume = self._stream.cursor_at(self._gap_started)
         with session_scope(self._engine) as session:
-            store.record_connection(session=session, network=self.name, holder=self._holder, now=self._now(),
-                                    error=str(exc))
+            store.save_cursor(session=session, network=self.name, holder=self._holder, cursor=resume, now=self._now())
+        log.info("%s stream: gap filled by search for %d rule(s)", self.name, len(self._gap_done))
+        self._gap_started, self._gap_done, self._gap_tried = None, set(), set()
+        return resume
+
+    def _failed(self, exc: Exception, wait: float, *, quiet: bool = False) -> float:
+        """Log the failure, note it for whoever looks (and for the poller: not live); the wait."""
+        wait = max(wait, BACKOFF_START)
         log.log(logging.DEBUG if quiet else logging.WARNING, "%s stream: %s; reconnecting in %.0f s",
                 self.name, exc, wait)
-        self._stop.wait(wait)
+        try:
+            with session_scope(self._engine) as session:
+                store.record_connection(session=session, network=self.name, holder=self._holder, now=self._now(),
+                                        error=str(exc))
+        except Exception:  # noqa: BLE001 - the database may be what failed; the log has it
+            log.exception("%s stream: could not record the failure", self.name)
+        return wait
+
+
+def _aware(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
 def from_handles(node: Any) -> set[str]:

@@ -215,9 +215,8 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
     @app.view(ids.APPROVE_EDIT_MODAL)
     def edited_approval(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         text = (state_value(body["view"], ids.REPLY_INPUT, ids.REPLY_INPUT).get("value") or "").strip()
-        case_id = view_metadata(body["view"]).get("case_id")
-        view = load_view(deps, case_id) if isinstance(case_id, int) else None
-        error = "This case no longer exists." if view is None else length_error(text, registry.info(view.post.network))
+        network = modal_network(view_metadata(body["view"]))
+        error = "This case's network is not known here." if network is None else length_error(text, network)
         if error:
             ack(response_action="errors", errors={f"{ids.REPLY_INPUT}-0": error})
             return
@@ -244,11 +243,10 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
     def marked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         meta, user = view_metadata(body["view"]), body["user"]["id"]
         url = (state_value(body["view"], ids.REPLY_URL_INPUT, ids.REPLY_URL_INPUT).get("value") or "").strip()
-        view = load_view(deps, meta.get("case_id", -1)) if isinstance(meta.get("case_id"), int) else None
-        if view is None:
-            ack(response_action="errors", errors={ids.REPLY_URL_INPUT: "This case no longer exists."})
+        network = modal_network(meta)
+        if network is None or not isinstance(meta.get("case_id"), int):
+            ack(response_action="errors", errors={ids.REPLY_URL_INPUT: "This case's network is not known here."})
             return
-        network = registry.info(view.post.network)
         if network.reply_link_id(url) is None:
             ack(response_action="errors", errors={
                 ids.REPLY_URL_INPUT: f"Paste the link of a post on {network.label}, like {network.post_url_example}"})
@@ -258,6 +256,12 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
         if outcome.status == "marked":
             refresh(client, deps, meta["case_id"], messages.reply_marked(user, url, meta.get("via", "manual"),
                                                                                  network=network.label))
+
+
+def modal_network(meta: dict[str, Any]) -> NetworkInfo | None:
+    """The case's network, from the modal's metadata: checked without the database, before the ack."""
+    name = meta.get("network")
+    return registry.info(name) if isinstance(name, str) and name in registry.names() else None
 
 
 def _when(meta: dict[str, Any]) -> datetime:

@@ -175,6 +175,10 @@ class Stream(Protocol):
         """Whether the stream can no longer replay from `cursor` (search must fill the gap)."""
         ...
 
+    def cursor_at(self, when: datetime) -> dict[str, Any]:
+        """A cursor that replays the stream from `when` (recent enough to replay)."""
+        ...
+
     def close(self) -> None:
         """Drop the connection (from another thread); `events` then ends or raises."""
         ...
@@ -319,7 +323,6 @@ class Network:
     search_since: Callable[[datetime], dict[str, Any]] | None = None  # a search cursor for posts since then
     brand_handle: Callable[[], str | None] = lambda: None  # the account replies go out as, if known
     reply_not_configured: str = ""
-    closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def name(self) -> str:

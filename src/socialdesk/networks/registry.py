@@ -2,7 +2,7 @@
 
 A network package has a `settings` module (its `SETTINGS` class, which config.Settings
 inherits, and `HOW_TO_SET` hints) and a `network` module with `INFO` (a NetworkInfo)
-and `build(settings, *, http, engine, clock) -> Network`. Modules are imported when
+and `build(settings, *, http, clock, credentials) -> Network`. Modules are imported when
 first asked for, so `socialdesk --help` pays for none of them.
 """
 
@@ -18,7 +18,6 @@ from socialdesk.networks.base import CredentialStore, Network, NetworkInfo
 
 if TYPE_CHECKING:
     import httpx
-    from sqlalchemy import Engine
 
 PACKAGES = ("x", "bluesky")
 
@@ -60,13 +59,13 @@ def how_to_set() -> dict[str, str]:
     return hints
 
 
-def build(settings: Any, *, http: httpx.Client, engine: Engine, clock: Callable[[], datetime],
+def build(settings: Any, *, http: httpx.Client, clock: Callable[[], datetime],
           credentials: Callable[[str], CredentialStore]) -> dict[str, Network]:
     """Every network, with the parts its settings configure (none: rules show what to set).
 
     `credentials(name)` is where a network keeps its brand account's tokens.
     """
-    return {name: _module(name, "network").build(settings, http=http, engine=engine, clock=clock,
+    return {name: _module(name, "network").build(settings, http=http, clock=clock,
                                                  credentials=credentials)
             for name in PACKAGES}
 

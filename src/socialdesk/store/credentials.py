@@ -69,8 +69,9 @@ class DatabaseCredentials:
     """One network's brand-account tokens in the database: the CredentialStore networks are given.
 
     `load(lock=True)` holds the row until the next `save` or `release` (FOR UPDATE on
-    PostgreSQL), so two replicas refreshing a single-use token queue up instead of both
-    spending it.
+    PostgreSQL; SQLite's BEGIN IMMEDIATE holds the database), so two replicas refreshing a
+    single-use token queue up instead of both spending it. Held while the network answers
+    a refresh, which is rare (tokens last hours).
     """
 
     def __init__(self, engine: Engine, network: str) -> None:
@@ -79,10 +80,15 @@ class DatabaseCredentials:
 
     def load(self, *, lock: bool = False) -> StoredCredential | None:
         if lock:
+            self.release()  # never two held sessions on one thread
             session = Session(self._engine)
-            session.begin()
+            try:
+                session.begin()
+                row = get_credential(session=session, network=self._network, lock=True)
+            except BaseException:
+                session.close()
+                raise
             self._held.session = session
-            row = get_credential(session=session, network=self._network, lock=True)
         else:
             with session_scope(self._engine) as session:
                 row = get_credential(session=session, network=self._network)

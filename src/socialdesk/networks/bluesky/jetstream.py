@@ -207,10 +207,10 @@ class JetstreamStream:
         connection = self._connect(self.subscribe_url(cursor))
         if connection is None:
             return
-        connected(dict(cursor) if cursor else {"time_us": int(time.time() * 1_000_000)})
         latest = _time_us(cursor) or 0  # the cursor we hand out never moves back
         last_yielded = 0
         try:
+            connected(dict(cursor) if cursor else {"time_us": int(time.time() * 1_000_000)})
             while True:
                 message = self._receive(connection)
                 if message is None:
@@ -239,6 +239,9 @@ class JetstreamStream:
     def identify(self, handles: Sequence[str]) -> dict[str, str]:
         """Handles → DIDs (commit events carry only the author's DID)."""
         return {h: did for h in handles if (did := self._resolve_handle(h))}
+
+    def cursor_at(self, when: datetime) -> dict[str, Any]:
+        return {"time_us": int(when.timestamp() * 1_000_000)}
 
     def is_stale(self, cursor: dict[str, Any]) -> bool:
         return cursor_is_stale(cursor)

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine
 
 from socialdesk.networks.base import CredentialStore, Network, NetworkInfo
 from socialdesk.networks.bluesky import links
@@ -50,7 +49,7 @@ INFO = NetworkInfo(
 )
 
 
-def build(settings: Any, *, http: httpx.Client, engine: Engine, clock: Callable[[], datetime],
+def build(settings: Any, *, http: httpx.Client, clock: Callable[[], datetime],
           credentials: Callable[[str], CredentialStore]) -> Network:
     from socialdesk.networks.bluesky.jetstream import JetstreamStream
     from socialdesk.networks.bluesky.mentions import BlueskyMentions

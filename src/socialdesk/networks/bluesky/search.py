@@ -36,7 +36,7 @@ from socialdesk.matcher import And, Not, Or, QueryInvalid, parse
 from socialdesk.networks.base import CursorExpired, Page, SourceRejected
 from socialdesk.networks.bluesky.parse import BadUri, parse_datetime, post_from_view
 from socialdesk.networks.bluesky.profiles import Profiles
-from socialdesk.networks.bluesky.walk import Item, Listing, Mark, walk_page
+from socialdesk.networks.bluesky.walk import FLOOR, Item, Listing, Mark, walk_page
 from socialdesk.networks.bluesky.xrpc import XrpcClient, as_source_errors, utcnow
 
 log = logging.getLogger(__name__)
@@ -152,10 +152,12 @@ class BlueskySearch:
         if len(queries) == 1:
             return self._fetch_one(queries[0], cursor)
         state = dict((cursor or {}).get(BRANCHES) or {})
+        # A plain floor (a gap to fill, or a rule whose query gained an OR) starts every branch.
+        shared = {FLOOR: cursor[FLOOR]} if cursor is not None and cursor.get(FLOOR) else None
         pages: dict[str, Page] = {}
         for q in queries:
             try:
-                pages[q] = self._fetch_one(q, state.get(q) if cursor is not None else None)
+                pages[q] = self._fetch_one(q, state.get(q, shared) if cursor is not None else None)
             except CursorExpired as exc:
                 restart = {k: v for k, v in state.items() if k in queries} | {q: exc.restart}
                 raise CursorExpired(str(exc), restart={BRANCHES: restart}) from exc

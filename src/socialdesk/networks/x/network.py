@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine
 
 from socialdesk.networks.base import ConversationWalk, CredentialStore, Network, NetworkInfo
 from socialdesk.networks.x import links
@@ -48,7 +47,7 @@ class FollowUpSearch:
         return conversation_walks({c: int(f) if str(f).isdigit() else 0 for c, f in floors.items()}, now)
 
 
-def build(settings: Any, *, http: httpx.Client, engine: Engine, clock: Callable[[], datetime],
+def build(settings: Any, *, http: httpx.Client, clock: Callable[[], datetime],
           credentials: Callable[[str], CredentialStore]) -> Network:
     from socialdesk.networks.x.auth import XAuthError, XUserAuth
     from socialdesk.networks.x.mentions import XMentionsSource

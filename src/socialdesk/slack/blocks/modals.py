@@ -80,7 +80,8 @@ def reply_modal(view: CaseView, *, brand: str, saved: Sequence[SavedReply], text
         hint=registry.info(view.post.network).text_hint))
     return View(
         type="modal", callback_id=callback_id, notify_on_close=notify_on_close,
-        private_metadata=metadata(view.case_id, opened_at=opened_at, revision=revision, **extra),
+        private_metadata=metadata(view.case_id, opened_at=opened_at, revision=revision, network=view.post.network,
+                                  **extra),
         title="Reply publicly", submit=submit, close="Cancel", blocks=blocks,
     )
 
@@ -125,7 +126,8 @@ def tags_modal(view: CaseView, tags: Sequence[str]) -> View:
 def mark_replied_modal(view: CaseView, *, via: str) -> View:
     network = registry.info(view.post.network)
     return View(
-        type="modal", callback_id=ids.MARK_REPLIED_MODAL, private_metadata=metadata(view.case_id, via=via),
+        type="modal", callback_id=ids.MARK_REPLIED_MODAL,
+        private_metadata=metadata(view.case_id, via=via, network=view.post.network),
         title="Mark as replied", submit="Save", close="Cancel",
         blocks=[
             SectionBlock(text=MarkdownTextObject(text=f"Paste the link of the reply you posted on {network.label}.")),
