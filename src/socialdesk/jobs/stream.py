@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -43,7 +43,7 @@ from socialdesk.networks.base import (CursorExpired, Network, RateLimited, Remov
                                      SourceUnavailable, StreamEvent)
 from socialdesk.store import ingest
 from socialdesk.store import streams as store
-from socialdesk.store.db import session_scope
+from socialdesk.store.db import as_utc, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class StreamWorker:
             log.warning("%s stream: stopped too long ago to resume; filling the gap with search", self.name)
             self._gap_started = self._now()
         if self._gap_started is not None:
-            cursor = self._fill_gap(since=_aware(cursor_at) if cursor_at else None)
+            cursor = self._fill_gap(since=as_utc(cursor_at) if cursor_at else None)
 
         def connected(start: dict[str, Any]) -> None:
             with session_scope(self._engine) as session:
@@ -335,10 +335,6 @@ class StreamWorker:
         except Exception:  # noqa: BLE001 - the database may be what failed; the log has it
             log.exception("%s stream: could not record the failure", self.name)
         return wait
-
-
-def _aware(when: datetime) -> datetime:
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
 def from_handles(node: Any) -> set[str]:

@@ -6,7 +6,11 @@ Each network's local stand-in (networks/<name>/fake/local.py) plays beats on its
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 CHANNEL = "social-care"
 OWN_HANDLE = "acmephones"
@@ -65,3 +69,41 @@ DEMO_SCENARIO: list[Beat] = [
     Beat(45, "dana_k", "@acmephones Thanks! Order number is in your DMs. Can I drop the Acme X3 off "
          "at a store instead of mailing it?", reply_to=OWN_HANDLE),
 ]
+
+
+class Player:
+    """Plays a network's beats on its fake: those at 0 s now (`seed`), the rest from a thread.
+
+    `post(beat)` makes one beat's post; beats need only an `at` (seconds at speed 1).
+    """
+
+    def __init__(self, beats: Sequence[Any], speed: float, post: Callable[[Any], None], name: str) -> None:
+        self._beats, self._speed, self._post = list(beats), speed, post
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._play, name=f"{name}-story", daemon=True)
+
+    def seed(self) -> None:
+        for beat in self._beats:
+            if beat.at == 0:
+                self._post(beat)
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        """(posts made before the start, posts made while it plays)."""
+        later = len([b for b in self._beats if b.at > 0])
+        return len(self._beats) - later, later
+
+    def _play(self) -> None:
+        for beat in sorted((b for b in self._beats if b.at > 0), key=lambda b: b.at):
+            if self._stop.wait(max(0.0, self._started + beat.at / self._speed - time.monotonic())):
+                return
+            self._post(beat)

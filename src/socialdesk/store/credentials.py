@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from socialdesk.networks.base import StoredCredential
-from socialdesk.store.db import session_scope, utcnow
+from socialdesk.store.db import as_utc, session_scope, utcnow
 from socialdesk.store.models import CredentialRow
 
 
@@ -95,7 +95,7 @@ class DatabaseCredentials:
         if row is None:
             return None
         return StoredCredential(access_token=row.access_token, refresh_token=row.refresh_token,
-                                expires_at=_aware(row.expires_at), account_id=row.account_id,
+                                expires_at=as_utc(row.expires_at) if row.expires_at else None, account_id=row.account_id,
                                 account_handle=row.account_handle)
 
     def save(self, credential: StoredCredential) -> None:
@@ -125,8 +125,3 @@ class DatabaseCredentials:
         save_credential(session=session, network=self._network, access_token=credential.access_token,
                         refresh_token=credential.refresh_token, expires_at=credential.expires_at,
                         account_id=credential.account_id, account_handle=credential.account_handle, now=utcnow())
-
-
-def _aware(when: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; the store writes UTC."""
-    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when

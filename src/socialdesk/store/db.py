@@ -24,6 +24,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(when: datetime) -> datetime:
+    """A time read back from the database: SQLite returns naive datetimes; the store writes UTC."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":

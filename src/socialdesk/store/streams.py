@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from socialdesk.store.db import as_utc
 from socialdesk.store.models import CaseRow, RuleRow, StreamRow
 from socialdesk.domain import CaseStatus
 
@@ -38,12 +39,8 @@ def release_lease(*, session: Session, network: str, holder: str) -> None:
 def is_live(*, session: Session, network: str, now: datetime) -> bool:
     """Whether some replica's stream of the network is connected (its search rules need no polling)."""
     row = session.get(StreamRow, network, populate_existing=True)
-    return bool(row and row.holder and row.lease_until and _aware(row.lease_until) > now and row.connected_at
+    return bool(row and row.holder and row.lease_until and as_utc(row.lease_until) > now and row.connected_at
                 and not row.last_error)
-
-
-def _aware(when: datetime) -> datetime:
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
 def stream_state(*, session: Session, network: str) -> StreamRow | None:

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 
 from socialdesk.networks.base import LocalPlay
 from socialdesk.networks.bluesky.fake.jetstream import FakeJetstream
 from socialdesk.networks.bluesky.fake.pds import FakeBluesky
-from socialdesk.sandbox.scenario import QUERY
+from socialdesk.sandbox.scenario import QUERY, Player
 
 log = logging.getLogger(__name__)
 
@@ -47,33 +45,14 @@ STORY = [
 
 
 class Story:
+    """The Bluesky beats in the fake world (the sandbox's Player does the timing)."""
+
     def __init__(self, pds: FakeBluesky, speed: float, demo: bool) -> None:
-        self._pds, self._speed = pds, speed
-        self._beats = STORY if demo else STORY[:3]
+        self._pds = pds
+        beats = STORY if demo else STORY[:3]
         self._first: dict[str, str] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._play, name="bluesky-story", daemon=True)
-        self._dids = {b.handle: pds.world.add_account(b.handle, b.name, followers=85) for b in self._beats}
-
-    def seed(self) -> None:
-        for beat in self._beats:
-            if beat.at == 0:
-                self._post(beat)
-
-    def start(self) -> None:
-        self._started = time.monotonic()
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
-
-    def _play(self) -> None:
-        for beat in [b for b in self._beats if b.at > 0]:
-            if self._stop.wait(max(0.0, self._started + beat.at / self._speed - time.monotonic())):
-                return
-            self._post(beat)
+        self._dids = {b.handle: pds.world.add_account(b.handle, b.name, followers=85) for b in beats}
+        self.player = Player(beats, speed, self._post, "bluesky")
 
     def _post(self, beat: Beat) -> None:
         post = self._pds.world.add_post(self._dids[beat.handle], beat.text,
@@ -81,18 +60,13 @@ class Story:
         self._first.setdefault(beat.handle, post["uri"])
         log.info("Bluesky: @%s posted %s", beat.handle, post["uri"])
 
-    @property
-    def counts(self) -> tuple[int, int]:
-        later = len([b for b in self._beats if b.at > 0])
-        return len(self._beats) - later, later
-
 
 def start(*, speed: float, demo: bool) -> LocalPlay:
     password = "local-" + secrets.token_hex(8)
     pds = FakeBluesky(brand_handle=BRAND, brand_password=password).start()
     jetstream = FakeJetstream(golden=True).start()
     unsubscribe = pds.world.subscribe(jetstream.publish)
-    story = Story(pds, speed, demo)
+    story = Story(pds, speed, demo).player
     story.seed()
     waiting, later = story.counts
 

@@ -4,49 +4,27 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
-import time
 from collections.abc import Sequence
 
 from socialdesk.networks.base import LocalPlay
 from socialdesk.networks.x.fake.server import FakeX
-from socialdesk.sandbox.scenario import DEMO_SCENARIO, OWN_HANDLE, POLL_SECONDS, QUERY, SCENARIO, Beat
+from socialdesk.sandbox.scenario import DEMO_SCENARIO, OWN_HANDLE, POLL_SECONDS, QUERY, SCENARIO, Beat, Player
 
 log = logging.getLogger(__name__)
 
 
 class Scenario:
-    """Posts the seeded beats now and the rest from a background thread."""
+    """The day's beats on FakeX (the sandbox's Player does the timing)."""
 
     def __init__(self, fake: FakeX, speed: float, beats: Sequence[Beat] | None = None) -> None:
-        self._fake, self._speed = fake, speed
-        self._beats = list(SCENARIO if beats is None else beats)
+        self._fake = fake
         self._first: dict[str, str] = {}  # handle -> id of its first post
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._play, name="sandbox-scenario", daemon=True)
-        for beat in self._beats:
+        beats = list(SCENARIO if beats is None else beats)
+        for beat in beats:
             if beat.handle != OWN_HANDLE:  # FakeX made the brand account (verified) already
                 self._fake.add_user(username=beat.handle, name=beat.name or None, followers=120)
-
-    def seed(self) -> None:
-        for beat in self._beats:
-            if beat.at == 0:
-                self._post(beat)
-
-    def start(self) -> None:
-        self._started = time.monotonic()
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
-
-    def _play(self) -> None:
-        for beat in sorted((b for b in self._beats if b.at > 0), key=lambda b: b.at):
-            if self._stop.wait(max(0.0, self._started + beat.at / self._speed - time.monotonic())):
-                return
-            self._post(beat)
+        self.player = Player(beats, speed, self._post, "x")
+        self.seed, self.start, self.stop = self.player.seed, self.player.start, self.player.stop
 
     def _post(self, beat: Beat) -> None:
         post = self._fake.post(username=beat.handle, text=beat.text,
@@ -75,7 +53,7 @@ def start(*, speed: float, demo: bool) -> LocalPlay:
         scenario.stop()
         fake.stop()
 
-    later = len([b for b in beats if b.at > 0])
+    waiting, later = scenario.player.counts
     return LocalPlay(
         name="x",
         settings={
@@ -85,5 +63,5 @@ def start(*, speed: float, demo: bool) -> LocalPlay:
         },
         rules=[("search", QUERY, POLL_SECONDS)],
         endpoints=[("Fake X API", f"{fake.url}  (rule: \"{QUERY}\" every {POLL_SECONDS} s)")],
-        waiting=len(beats) - later, later=later, play=scenario.start, stop=stop,
+        waiting=waiting, later=later, play=scenario.start, stop=stop,
     )
