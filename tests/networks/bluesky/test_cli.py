@@ -47,9 +47,13 @@ def test_auth_bluesky_signs_in_once_and_keeps_the_tokens(fake, env, tmp_path):
         row = get_credential(session=session, network="bluesky")
         assert (row.account_id, row.account_handle) == (fake.world.brand_did, BRAND) and row.refresh_token
     assert PASSWORD not in signed.stdout + signed.stderr and row.access_token not in signed.stdout + signed.stderr
-    # A second run uses the stored session: no new login.
+    # A second run checks the stored session with Bluesky (no new login); a revoked one is renewed.
     assert run("auth", "bluesky", env=env).returncode == 0
     assert len(fake.requests("/xrpc/com.atproto.server.createSession")) == 1
+    assert fake.requests("/xrpc/app.bsky.actor.getProfiles")[-1].headers["authorization"].startswith("Bearer ")
+    fake.expire_access_tokens()
+    assert run("auth", "bluesky", env=env).returncode == 0
+    assert len(fake.requests("/xrpc/com.atproto.server.refreshSession")) == 1
 
 
 def test_auth_bluesky_says_what_to_set_and_what_was_refused(fake, env):

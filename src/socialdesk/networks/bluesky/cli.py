@@ -43,8 +43,9 @@ def add_auth_parser(networks: Any) -> None:  # type: ignore[no-untyped-def]
 def cmd_auth_bluesky(settings: Any, args: Any) -> int:
     import sys
 
-    from socialdesk.networks.base import AuthError
+    from socialdesk.networks.base import AuthError, SourceError
     from socialdesk.networks.bluesky.session import Session
+    from socialdesk.networks.bluesky.xrpc import XrpcClient
 
     if not (settings.bluesky_handle and settings.bluesky_app_password):
         print("socialdesk: SOCIALDESK_BLUESKY_HANDLE and SOCIALDESK_BLUESKY_APP_PASSWORD are not set: set them to "
@@ -57,7 +58,10 @@ def cmd_auth_bluesky(settings: Any, args: Any) -> int:
                               app_password=settings.bluesky_app_password.get_secret_value(),
                               service_url=settings.bluesky_service_url)
             account = session.account()
-    except AuthError as exc:
+            # An authenticated call: the stored session must still be accepted (or be renewed now).
+            XrpcClient(http, settings.bluesky_service_url, session=session).get(
+                "app.bsky.actor.getProfiles", {"actors": [account.account_id]})
+    except (AuthError, SourceError) as exc:
         print(f"socialdesk: {exc}", file=sys.stderr)
         return 2
     print(f"signed in to Bluesky as @{account.account_handle} ({account.account_id}); replies go out from it")
