@@ -38,6 +38,7 @@ from socialdesk.listeners.deps import Deps
 from socialdesk.replying import ReplyDesk
 from socialdesk.saved_replies import load_saved_replies
 from socialdesk.slack.permissions import AdminCheck, ReplyPermissions
+from socialdesk.slack.verify import RequestGuard
 from socialdesk.networks import registry
 from socialdesk.networks.base import Network
 from socialdesk.store.credentials import DatabaseCredentials
@@ -71,12 +72,20 @@ class Socialdesk:
 
     def __post_init__(self) -> None:
         self.slack_handler = SlackRequestHandler(self.bolt, path=SLACK_PATH)
+        self.request_guard = RequestGuard(
+            signing_secret=self.settings.slack_signing_secret.get_secret_value(),  # type: ignore[union-attr]
+            engine=self.engine,
+        )
 
     def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """HTTP mode: Slack's requests on /slack/events, and /healthz for load balancers."""
+        """HTTP mode: Slack's requests on /slack/events, and /healthz for load balancers.
+
+        Slack's requests are verified (size, timestamp, signature), checked for shape and for
+        replays before Bolt parses them (slack.verify).
+        """
         path = environ.get("PATH_INFO", "")
         if path == SLACK_PATH:
-            return self.slack_handler(environ, start_response)
+            return self.request_guard(environ, start_response, self.slack_handler)
         if path == "/healthz":
             return self._health(start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain")])
@@ -113,6 +122,7 @@ class Socialdesk:
                 idle = False
                 log.warning("%d job(s) still running %g s after the stop; leaving them", self.running_jobs.count,
                             grace)
+        self.request_guard.close()
         self.http.close()
         self.engine.dispose()
         return idle

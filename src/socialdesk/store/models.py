@@ -287,3 +287,13 @@ class WebhookDeliveryRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime
     delivered_at: datetime | None = None
+
+
+class SeenRequestRow(SQLModel, table=True):
+    """A request from Slack already accepted, kept while its timestamp is inside Slack's 5-minute
+    window: the same signed request sent again is dropped, by whichever replica gets it (slack.verify)."""
+
+    __tablename__ = "seen_requests"
+
+    signature: str = Field(primary_key=True, max_length=80)  # X-Slack-Signature, "v0=" and 64 hex digits
+    sent_at: datetime = Field(index=True)  # X-Slack-Request-Timestamp; rows past the window are pruned

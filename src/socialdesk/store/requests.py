@@ -1,0 +1,45 @@
+"""Requests from Slack already accepted: a replay inside the 5-minute window is found here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from socialdesk.store.models import SeenRequestRow
+
+
+def remember_request(*, session: Session, signature: str, sent_at: datetime) -> bool:
+    """Record a request by its signature; False when it was recorded before (a replay).
+
+    One INSERT … ON CONFLICT DO NOTHING: on the ack path, and safe when two replicas get
+    the same request at once (one of them inserts it).
+    """
+    table = SeenRequestRow.__table__
+    values = {"signature": signature, "sent_at": sent_at}
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        module = postgresql if dialect == "postgresql" else sqlite
+        statement = (module.insert(table).values(values).on_conflict_do_nothing(index_elements=["signature"])
+                     .returning(table.c.signature))
+        # RETURNING, not rowcount: SQLAlchemy 2.1 with psycopg reports -1 for this INSERT.
+        return session.execute(statement).first() is not None
+    try:
+        with session.begin_nested():
+            session.execute(insert(table).values(values))
+    except IntegrityError:
+        return False
+    return True
+
+
+def prune_requests(*, session: Session, before: datetime) -> int:
+    """Forget requests sent before `before` (outside the window, they are refused anyway); how many."""
+    return session.execute(delete(SeenRequestRow).where(SeenRequestRow.sent_at < before)).rowcount
+
+
+def forget_request(*, session: Session, signature: str) -> None:
+    """A request that failed: Slack's resend of it (perhaps with the same timestamp and signature) is handled."""
+    session.execute(delete(SeenRequestRow).where(SeenRequestRow.signature == signature))

@@ -1,0 +1,307 @@
+"""Slack's requests are checked before Bolt parses them: through `Socialdesk.wsgi`, on a real database.
+
+The app is built in-process (`app.build`, jobs not started) on the test's database, with the
+Slack emulator as Slack's Web API; requests are signed as Slack signs them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import Engine, func, text
+from sqlmodel import select
+
+from socialdesk.app import Socialdesk, build
+from socialdesk.config import Settings
+from socialdesk.slack.verify import MAX_BODY, RequestGuard
+from socialdesk.store.db import make_engine, session_scope
+from socialdesk.store.models import RuleRow, SeenRequestRow
+from socialdesk.store.requests import prune_requests, remember_request
+from tests.support.db import engine  # noqa: F401  (fixture: SQLite and PostgreSQL)
+from tests.support.ports import free_port
+from tests.support.slack_signing import (
+    FORM,
+    JSON,
+    app_home_opened_event,
+    event_callback_body,
+    new_trigger_id,
+    sign,
+    slash_command_body,
+)
+
+SECRET = f"in-process-secret-{uuid.uuid4().hex}"
+GUARD_LOGGER = "socialdesk.slack.verify"
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+class Unreadable(io.RawIOBase):
+    """A request body that must not be read (an oversized one is refused by its Content-Length)."""
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        raise AssertionError("the body was read")
+
+
+def url_of(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def make_desk(url: str, slack_api_url: str) -> Socialdesk:
+    settings = Settings(
+        SOCIALDESK_DATABASE_URL=url,
+        SLACK_BOT_TOKEN=f"xoxb-verify-{uuid.uuid4().hex}",
+        SLACK_SIGNING_SECRET=SECRET,
+        SOCIALDESK_SLACK_API_URL=slack_api_url,
+        SOCIALDESK_OWN_HANDLES="acmephones",
+        SOCIALDESK_BLUESKY_JETSTREAM_URL="",
+    )
+    return build(settings, engine=make_engine(url))
+
+
+@pytest.fixture
+def desk(engine: Engine, slack_emulator) -> Iterator[Socialdesk]:
+    built = make_desk(url_of(engine), slack_emulator.url)
+    yield built
+    built.close(grace=0)
+
+
+def post(desk: Socialdesk, body: bytes | None, headers: dict[str, str] | None = None, *,
+         content_type: str | None = FORM, content_length: str | None = None, stream=None) -> Answer:
+    environ = {
+        "REQUEST_METHOD": "POST", "PATH_INFO": "/slack/events", "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "203.0.113.9", "wsgi.input": stream if stream is not None else io.BytesIO(body or b""),
+    }
+    if content_type is not None:
+        environ["CONTENT_TYPE"] = content_type
+    if content_length is not None:
+        environ["CONTENT_LENGTH"] = content_length
+    elif body is not None:
+        environ["CONTENT_LENGTH"] = str(len(body))
+    for name, value in (headers or {}).items():
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    started: list[str] = []
+    chunks = desk.wsgi(environ, lambda status, _headers, _exc=None: started.append(status))
+    answer = b"".join(chunks)
+    return Answer(int(started[0].split()[0]), answer)
+
+
+def signed(body: bytes, *, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
+    return sign(body, secret, timestamp)
+
+
+def challenge_body(challenge: str = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P") -> bytes:
+    return json.dumps({"token": "legacy", "challenge": challenge, "type": "url_verification"}).encode()
+
+
+def guard_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == GUARD_LOGGER]
+
+
+def seen_count(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        return session.exec(select(func.count()).select_from(SeenRequestRow)).one()
+
+
+def test_requests_that_are_not_slacks_get_401_and_one_line_each(desk, engine, caplog):
+    body = b"junk=" + b"x" * 40
+    now = int(time.time())
+    good = signed(body)
+    cases = [
+        ("no X-Slack-Request-Timestamp", {}),
+        ("X-Slack-Request-Timestamp is not a number", {**good, "X-Slack-Request-Timestamp": "soon"}),
+        ("X-Slack-Request-Timestamp is not a number", {**good, "X-Slack-Request-Timestamp": "\uff11\uff12\uff13"}),
+        ("X-Slack-Request-Timestamp is older than 5 minutes", signed(body, timestamp=now - 301)),
+        ("X-Slack-Request-Timestamp is ahead of now by more than 5 minutes", signed(body, timestamp=now + 400)),
+        ("no X-Slack-Signature", {"X-Slack-Request-Timestamp": good["X-Slack-Request-Timestamp"]}),
+        ("X-Slack-Signature does not match the body", signed(body, secret="someone-elses-secret")),
+        ("X-Slack-Signature does not match the body", {**good, "X-Slack-Signature": "v0=\u00e9" + "0" * 63}),
+    ]
+    with caplog.at_level(logging.INFO):
+        for reason, headers in cases:
+            caplog.clear()
+            answer = post(desk, body, headers)
+            assert (answer.status, answer.body.decode()) == (401, reason + "\n"), reason
+            [line] = guard_lines(caplog)
+            assert line.levelno == logging.WARNING and line.exc_info is None
+            assert reason in line.getMessage() and "203.0.113.9" in line.getMessage()
+            assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+            assert "junk" not in caplog.text and SECRET not in caplog.text
+        # A good signature on other bytes than the ones sent.
+        assert post(desk, body + b"&admin=1", good).status == 401
+    assert seen_count(engine) == 0
+
+
+def test_an_oversized_body_gets_413_without_being_read(desk, caplog):
+    with caplog.at_level(logging.WARNING):
+        big = post(desk, None, {}, content_length=str(MAX_BODY + 1), stream=Unreadable())
+        assert (big.status, big.body) == (413, f"body of {MAX_BODY + 1} bytes is over the {MAX_BODY} byte limit\n".encode())
+        # No Content-Length: no more than the limit (and one byte) is read, whatever comes.
+        body = b"a=" + b"x" * MAX_BODY
+        unsized = post(desk, None, signed(body), content_length="", stream=io.BytesIO(body))
+        assert unsized.status == 413
+        assert post(desk, b"a=1", signed(b"a=1"), content_length="12x").status == 400
+    assert len(guard_lines(caplog)) == 3 and not [r for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.parametrize(("content_type", "body", "reason"), [
+    ("text/plain", b"hello", "Content-Type 'text/plain' is neither"),
+    (None, b"a=1", "Content-Type 'missing' is neither"),
+    ("application/xml", b"<a/>", "Content-Type 'application/xml' is neither"),
+    (JSON, b"[1, 2]", "JSON body is not a JSON object"),
+    (JSON, b"{\"type\": ", "JSON body is not a JSON object"),
+    (JSON, b"[" * 100_000, "JSON body is not a JSON object"),  # deeper than the parser recurses
+    (FORM, b"{\"type\": ", "JSON body is not a JSON object"),  # Bolt reads a body starting with { as JSON
+    (FORM, urlencode({"payload": "not json"}).encode(), "form field `payload` is not a JSON object"),
+    (FORM, urlencode({"payload": "[1]"}).encode(), "form field `payload` is not a JSON object"),
+    (FORM, b"text=caf\xe9", "body is not UTF-8"),
+])
+def test_signed_but_malformed_bodies_get_400(desk, engine, caplog, content_type, body, reason):
+    with caplog.at_level(logging.INFO):
+        answer = post(desk, body, signed(body), content_type=content_type)
+    assert answer.status == 400 and answer.body.decode().startswith(reason)
+    [line] = guard_lines(caplog)
+    assert reason in line.getMessage() and line.exc_info is None
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert seen_count(engine) == 0  # refused requests are not remembered
+
+
+def test_url_verification_answers_and_a_replay_of_it_is_dropped(desk, engine, caplog):
+    body = challenge_body()
+    headers = signed(body)
+    first = post(desk, body, headers, content_type=JSON + "; charset=utf-8")
+    assert first.status == 200 and first.json() == {"challenge": json.loads(body)["challenge"]}
+    with caplog.at_level(logging.INFO):
+        again = post(desk, body, headers, content_type=JSON)
+    assert (again.status, again.body) == (200, b"")
+    [line] = guard_lines(caplog)
+    assert "replayed" in line.getMessage() and "203.0.113.9" in line.getMessage()
+    # The same body signed anew (as Slack signs each delivery) is a new request.
+    later = post(desk, body, signed(body, timestamp=int(time.time()) + 1), content_type=JSON)
+    assert later.status == 200 and "challenge" in later.json()
+    assert seen_count(engine) == 2
+
+
+def test_a_replayed_slash_command_has_no_second_effect(desk, engine, slack_emulator):
+    emu = slack_emulator
+    body = slash_command_body(command="/social", text="rules add acme every:120", user_id=emu.users["mia"],
+                              user_name="mia", channel_id=emu.new_channel("guard"), team_id=emu.team_id,
+                              trigger_id=new_trigger_id())
+    headers = signed(body)
+    first = post(desk, body, headers)
+    assert first.status == 200 and "added" in first.json()["text"]
+    for _ in range(2):
+        assert post(desk, body, headers) == Answer(200, b"")
+    with session_scope(engine) as session:
+        assert [rule.query for rule in session.exec(select(RuleRow)).all()] == ["acme"]
+
+
+def test_replicas_share_what_they_have_seen(desk, engine, slack_emulator):
+    other = make_desk(url_of(engine), slack_emulator.url)
+    try:
+        body = challenge_body("shared")
+        headers = signed(body)
+        assert post(desk, body, headers, content_type=JSON).json() == {"challenge": "shared"}
+        assert post(other, body, headers, content_type=JSON) == Answer(200, b"")
+    finally:
+        other.close(grace=0)
+
+
+def test_an_events_api_retry_passes_and_is_deduped_on_its_event_id(desk, slack_emulator, caplog):
+    emu = slack_emulator
+    body = event_callback_body(event=app_home_opened_event(user_id=emu.users["alice"]),
+                               event_id=f"Ev{uuid.uuid4().hex[:10].upper()}", team_id=emu.team_id)
+    assert post(desk, body, signed(body), content_type=JSON).status == 200
+    retry = {**signed(body, timestamp=int(time.time()) + 1), "X-Slack-Retry-Num": "1",
+             "X-Slack-Retry-Reason": "http_timeout"}
+    with caplog.at_level(logging.INFO):
+        assert post(desk, body, retry, content_type=JSON) == Answer(200, b"")
+    assert "already handled; ignoring Slack's retry" in caplog.text  # listeners.events, past the guard
+    assert not guard_lines(caplog)
+
+
+def test_a_busy_database_does_not_hold_the_ack(desk, engine, caplog):
+    """Another transaction holds the table: the request goes on after the timeout, unchecked but answered."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        with engine.connect() as conn:
+            conn.begin()  # on SQLite, BEGIN IMMEDIATE (store.db): the database's write lock
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("LOCK TABLE seen_requests IN EXCLUSIVE MODE"))
+            locked.set()
+            release.wait(30)
+            conn.rollback()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        body = challenge_body("busy")
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING):
+            answer = post(desk, body, signed(body), content_type=JSON)
+        took = time.monotonic() - started
+        assert answer.json() == {"challenge": "busy"} and 0.9 < took < 2.5
+        assert "replay check took over 1.0 s (database busy); request let through unchecked" in caplog.text
+    finally:
+        release.set()
+        holder.join(10)
+
+
+def test_the_store_remembers_once_and_forgets_outside_the_window(engine):
+    now = datetime.now(UTC).replace(microsecond=0)
+    with session_scope(engine) as session:
+        assert remember_request(session=session, signature="v0=aa", sent_at=now - timedelta(minutes=11))
+        assert remember_request(session=session, signature="v0=bb", sent_at=now)
+    with session_scope(engine) as session:
+        assert not remember_request(session=session, signature="v0=bb", sent_at=now)
+    with session_scope(engine) as session:
+        assert prune_requests(session=session, before=now - timedelta(minutes=10)) == 1
+    with session_scope(engine) as session:
+        assert [row.signature for row in session.exec(select(SeenRequestRow)).all()] == ["v0=bb"]
+
+
+def test_the_guard_prunes_with_twice_the_window(engine):
+    guard = RequestGuard(signing_secret=SECRET, engine=engine, clock=time.time)
+    now = datetime.now(UTC)
+    try:
+        with session_scope(engine) as session:
+            for signature, age in (("v0=old", 601), ("v0=recent", 400), ("v0=new", 0)):
+                remember_request(session=session, signature=signature, sent_at=now - timedelta(seconds=age))
+        assert guard.prune() == 1
+        with session_scope(engine) as session:
+            assert {row.signature for row in session.exec(select(SeenRequestRow)).all()} == {"v0=recent", "v0=new"}
+    finally:
+        guard.close()
+
+
+def test_a_request_that_failed_is_handled_again_when_resent(engine):
+    """Slack resends a request that got an error, at once and so maybe with the same signature:
+    it is forgotten, not dropped as a replay. Here Slack's Web API is down, so Bolt answers 500."""
+    down = make_desk(url_of(engine), f"http://127.0.0.1:{free_port()}/api/")
+    try:
+        body = event_callback_body(event=app_home_opened_event(user_id="U0ALICE"), event_id="Ev0FAILED1",
+                                   team_id="T0ACME")
+        headers = signed(body)
+        assert post(down, body, headers, content_type=JSON).status == 500
+        assert seen_count(engine) == 0
+        assert post(down, body, headers, content_type=JSON).status == 500  # handled (and failed) again
+    finally:
+        down.close(grace=0)
