@@ -1,5 +1,11 @@
+import io
 import logging
+import secrets
+from collections.abc import Callable, Iterator
 
+import pytest
+
+from socialdesk import logs
 from socialdesk.logs import RedactingFilter, redact
 
 
@@ -37,3 +43,83 @@ def test_a_traceback_quoting_a_secret_is_masked(caplog):
         except RuntimeError:
             logger.exception("sign-in failed")
     assert "ef12-gh34" not in caplog.text and "sign-in failed" in caplog.text and "RuntimeError" in caplog.text
+
+
+# --- through logs.configure(), as `socialdesk` configures it (cli.main) -----------------------------------------
+
+_CONFIGURED = ("", "slack_sdk", "slack_bolt", "urllib3", "waitress.queue", "apscheduler", "apscheduler.scheduler",
+               "alembic", "httpx", "httpcore")
+
+
+@pytest.fixture
+def app_logging() -> Iterator[Callable[[], str]]:
+    """logs.configure() on the real root logger, its handler writing to a buffer; undone afterwards."""
+    saved = {name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers),
+                    list(logging.getLogger(name).filters)) for name in _CONFIGURED}
+    logs.configure("DEBUG")
+    buffer = io.StringIO()
+    [handler] = logging.getLogger().handlers  # the one configure() installed, with its filter
+    handler.setStream(buffer)  # type: ignore[attr-defined]
+    yield buffer.getvalue
+    for name, (level, handlers, filters) in saved.items():
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+        logger.filters[:] = filters
+
+
+def test_webhook_secrets_are_masked_whichever_logger_logs_them(app_logging):
+    generated = secrets.token_urlsafe(32)  # what `socialdesk webhooks add` makes and prints
+    chosen = "our-own-receiver-secret-2026"  # --secret (at least 16 characters)
+    logging.getLogger("socialdesk.jobs.webhooks").warning("delivery failed for %r",
+                                                          {"url": "https://hooks.example/x", "secret": chosen})
+    logging.getLogger("socialdesk.cli_webhooks").info(
+        "signing secret (shown once; give it to the receiver): %s", generated)
+    logging.getLogger("socialdesk.jobs.webhooks").warning("claimed %s", f"Claimed(webhook_id=1, secret={generated!r})")
+    logging.getLogger("httpx").warning("retrying with %s", generated)  # bare, by its shape
+    out = app_logging()
+    assert generated not in out and chosen not in out
+    assert out.count("[redacted]") == 4 and "delivery failed" in out and "https://hooks.example/x" in out
+
+
+def test_oauth1_authorization_headers_are_masked(app_logging):
+    header = ('OAuth oauth_consumer_key="xvz1evFS4wEEPTGEFPHBog", oauth_nonce="kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg", '
+              'oauth_signature="tnnArxj06cWHq44gCs1OSKk%2FjLY%3D", oauth_signature_method="HMAC-SHA1", '
+              'oauth_timestamp="1318622958", oauth_token="370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb", '
+              'oauth_version="1.0"')
+    logging.getLogger("slack_sdk.web.base_client").info("Sending a request - headers: %s", {"Authorization": header})
+    logging.getLogger("httpx").warning("request headers %s", {"authorization": header})
+    logging.getLogger("socialdesk.networks.x.reply").error(
+        "X refused oauth_token=370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb&oauth_token_secret=LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE")
+    out = app_logging()
+    for secret in ("xvz1evFS4wEEPTGEFPHBog", "tnnArxj06cWHq44gCs1OSKk", "GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb",
+                   "kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg", "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE"):
+        assert secret not in out, secret
+    assert out.count("OAuth …[redacted]") == 2 and "Sending a request" in out and "X refused" in out
+
+
+def test_database_url_passwords_are_masked_in_messages_and_tracebacks(app_logging):
+    url = "postgresql+psycopg://socialdesk:Tr0ub4dor%263@db.internal:5432/socialdesk"
+    logging.getLogger("socialdesk.store.db").warning("connecting to %s", url)
+    try:
+        raise ConnectionError(f"could not connect to {url}")
+    except ConnectionError:
+        logging.getLogger("socialdesk.jobs.poll").exception("rule 1: polling failed")
+    out = app_logging()
+    assert "Tr0ub4dor" not in out
+    assert out.count("postgresql+psycopg://socialdesk:…[redacted]@db.internal:5432/socialdesk") == 2
+    assert "Traceback" in out and "ConnectionError" in out
+
+
+def test_ordinary_lines_are_left_alone(app_logging):
+    line = ("rule 3: polling failed (X answered 503: Service Unavailable); next try at 2026-01-01T00:00:00+00:00; "
+            "https://x.com/acme/status/1790000000000000000 http://127.0.0.1:8080/slack/events "
+            "a secret must be at least 16 characters; next_token=b26v89c19zqg8o3fpzbkk6ap2qbg2ya")
+    logging.getLogger("socialdesk.jobs.poll").warning(line)
+    assert line in app_logging()
+
+
+def test_slack_sdk_debug_bodies_stay_out_even_at_debug(app_logging):
+    logging.getLogger("slack_sdk.web.base_client").debug("Sending a request - body: token=xoxb-1-2-secretbody")
+    out = app_logging()
+    assert "secretbody" not in out and "Sending a request" not in out  # the SDK stays at INFO

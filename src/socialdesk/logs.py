@@ -1,7 +1,8 @@
 """Logging that never prints a secret.
 
 slack_sdk logs request headers and bodies at DEBUG; a filter on our handler masks
-tokens and bearer credentials whatever the level, and the SDK loggers stay at INFO.
+tokens, bearer and OAuth 1.0a credentials, webhook secrets and passwords in URLs
+whatever the level and whichever logger, and the SDK loggers stay at INFO.
 """
 
 from __future__ import annotations
@@ -10,14 +11,36 @@ import logging
 import re
 import sys
 
-# Slack tokens, bearer credentials, JWTs (the networks' session tokens) and Bluesky app passwords.
+# Slack tokens, bearer credentials, JWTs (the networks' session tokens) and app passwords (xxxx-xxxx-xxxx-xxxx).
 _SECRET = re.compile(r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|(?i:bearer)\s+[A-Za-z0-9._~+/%=-]+"
                      r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
                      r"|\b[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}\b)")
+# A webhook's generated signing secret (`socialdesk webhooks add`: secrets.token_urlsafe(32), 43
+# characters): a lone word of exactly that length mixing upper and lower case with a digit, - or _.
+_WEBHOOK_SECRET = re.compile(r"(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]{0,42}[A-Z])(?=[A-Za-z0-9_-]{0,42}[a-z])"
+                             r"(?=[A-Za-z0-9_-]{0,42}[0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
+# An OAuth 1.0a Authorization header: every parameter after "OAuth" (the signature, the keys, the nonce).
+_OAUTH1_HEADER = re.compile(r"\b((?i:OAuth))\s+(?:oauth_[a-z_]+\s*=\s*\\?\"[^\"\\]*\\?\"\s*,?\s*)+")
+# OAuth 1.0a credentials anywhere else (a query string, a form body, a dict's repr).
+_OAUTH1_PARAM = re.compile(r"\b(oauth_(?:token|token_secret|signature|consumer_key|verifier|nonce|callback_confirmed)"
+                           r"(?:['\"]?\s*[:=]\s*['\"]?|%3D))([^\s'\"&,;}]+)")
+# A password in a URL: postgresql+psycopg://user:PASSWORD@host/db (SQLAlchemy's own repr shows ***).
+_URL_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://[^\s:/@]*:)([^\s/@]+)(@)", re.IGNORECASE)
+# Named secrets: secret=…, "client_secret": "…", password: …, a webhook's secret='…' in a repr,
+# "signing secret (shown once; …): …" as `socialdesk webhooks add` prints it.
+_NAMED_SECRET = re.compile(r"((?:\b|_)(?:[a-z_]*secret(?:\s*\([^()\n]{0,80}\))?|password|passwd|access_token"
+                           r"|refresh_token)"
+                           r"['\"]?\s*[:=]\s*['\"]?)(?!\*\*\*)([^\s'\"&,;}]{6,})", re.IGNORECASE)
+_REDACTED = "…[redacted]"
 
 
 def redact(text: str) -> str:
-    return _SECRET.sub(lambda m: m.group(0)[:5] + "…[redacted]", text)
+    text = _SECRET.sub(lambda m: m.group(0)[:5] + _REDACTED, text)
+    text = _OAUTH1_HEADER.sub(lambda m: f"{m.group(1)} {_REDACTED}", text)
+    text = _OAUTH1_PARAM.sub(lambda m: m.group(1) + _REDACTED, text)
+    text = _URL_PASSWORD.sub(lambda m: m.group(1) + _REDACTED + m.group(3), text)
+    text = _NAMED_SECRET.sub(lambda m: m.group(1) + _REDACTED, text)
+    return _WEBHOOK_SECRET.sub(_REDACTED, text)
 
 
 class _PublisherOverlapFilter(logging.Filter):

@@ -10,6 +10,30 @@ from socialdesk.app import Socialdesk
 
 log = logging.getLogger(__name__)
 
+# waitress limits, chosen for Slack's traffic (small requests that want an answer in 3 s)
+# and for clients that open connections and then say nothing (slowloris). waitress's
+# defaults let 100 idle sockets stop it accepting anyone for minutes.
+#
+# Open connections waitress serves before it stops accepting new ones (its default: 100).
+# An idle connection costs one file descriptor and a few KiB, no thread: waitress reads
+# every request fully (headers and body) before a worker thread sees it.
+CONNECTION_LIMIT = 1000
+# Descriptors kept for everything else (database pool, HTTP clients to Slack and the networks, logs).
+FD_HEADROOM = 256
+# Seconds a connection may stay open while neither side sends anything (its default: 120).
+# Slack sends a request and wants the answer at once; keep-alive connections are reopened
+# by any client or proxy when closed, so 30 s costs nothing and frees idle sockets soon.
+CHANNEL_TIMEOUT = 30
+# How often idle connections are looked for (its default: 30 s): an idle one is closed at
+# most CHANNEL_TIMEOUT + CLEANUP_INTERVAL after its last byte.
+CLEANUP_INTERVAL = 5
+# Largest body waitress takes at all (its default: 1 GB, spooled to disk). The app refuses
+# bodies over slack.verify.MAX_BODY (256 KiB; Slack's largest are tens of KiB) with its own
+# 413 and reason; this limit, above that, stops anything bigger before it is even read.
+MAX_REQUEST_BODY_SIZE = 1024 * 1024
+# All request headers together (its default: 256 KiB); Slack's are well under 8 KiB.
+MAX_REQUEST_HEADER_SIZE = 64 * 1024
+
 
 def _stop_on_signals(stop: threading.Event) -> None:
     def handler(signum, _frame):  # type: ignore[no-untyped-def]
@@ -39,13 +63,46 @@ def _http_mode(desk: Socialdesk, stop: threading.Event) -> None:
     from waitress.server import create_server
 
     settings = desk.settings
-    server = create_server(desk.wsgi, host=settings.http_host, port=settings.http_port, threads=32, ident="socialdesk")
+    server = create_server(
+        desk.wsgi, host=settings.http_host, port=settings.http_port, threads=32, ident="socialdesk",
+        connection_limit=_connection_limit(),
+        channel_timeout=CHANNEL_TIMEOUT,
+        cleanup_interval=CLEANUP_INTERVAL,
+        max_request_body_size=MAX_REQUEST_BODY_SIZE,
+        max_request_header_size=MAX_REQUEST_HEADER_SIZE,
+        # poll() instead of select(): select() cannot watch a descriptor numbered 1024 or
+        # more and would stop the server's loop once that many connections are open.
+        asyncore_use_poll=True,
+    )
     thread = threading.Thread(target=server.run, name="http", daemon=True)
     thread.start()
     log.info("listening on http://%s:%s/slack/events", settings.http_host, server.effective_port)
     stop.wait()
     server.close()
     thread.join(timeout=5)
+
+
+def _connection_limit() -> int:
+    """CONNECTION_LIMIT, with the open-files limit raised to fit it (up to the hard limit) or the limit lowered to fit."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX: leave the OS limits alone
+        return CONNECTION_LIMIT
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = CONNECTION_LIMIT + FD_HEADROOM
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-files limit from %s to %s: %s", soft, raised, exc)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return CONNECTION_LIMIT
+    limit = max(soft - FD_HEADROOM, 50)
+    log.warning("open-files limit %s allows %s HTTP connections, not %s; raise `ulimit -n`", soft, limit,
+                CONNECTION_LIMIT)
+    return limit
 
 
 def _socket_mode(desk: Socialdesk, stop: threading.Event) -> None:

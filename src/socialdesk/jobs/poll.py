@@ -12,6 +12,7 @@ search starts comes from the posts stored, so nothing is lost across restarts.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 
+from socialdesk.logs import redact
 from socialdesk.matcher import QueryInvalid, parse, target_of
 from socialdesk.networks.base import CursorExpired, Network, RateLimited, SourceError, SourceRejected, SourceUnavailable
 from socialdesk.rules import Filters, rejection
@@ -77,6 +79,9 @@ class Poller:
         self._follow = follow_conversations
         # (network, conversation) -> (monotonic time checked, post id seen up to): rotation and a start hint.
         self._watched: dict[tuple[str, str], tuple[float, str]] = {}
+        # (rule id, exception type) whose traceback was logged: the next ones are logged quietly.
+        self._reported: set[tuple[int, str]] = set()
+        self._reported_lock = threading.Lock()
 
     @property
     def _own(self) -> frozenset[str]:
@@ -102,31 +107,37 @@ class Poller:
             self.poll_rule(rule_id)
 
     def poll_rule(self, rule_id: int) -> int:
-        """Poll one rule if it is due and free; returns how many cases it opened.
+        """Poll one rule if it is due and free; returns how many cases it opened. Never raises.
 
         A search rule of a network whose stream is live is polled only when new (its
         newest page): the stream brings its posts, and `fill_gap` what the stream missed.
         """
+        opened: list[int] = []
+        try:
+            self._poll_rule(rule_id, opened)
+        except Exception as exc:  # noqa: BLE001 - e.g. the database is away: the next run tries again
+            self._log_unexpected(rule_id, exc, "polling failed before or after the walk")
+        return len(opened)
+
+    def _poll_rule(self, rule_id: int, opened: list[int]) -> None:
         now = self._now()
         with session_scope(self._engine) as session:
             try:
                 rule = rule_store.get_rule(session=session, rule_id=rule_id)
             except rule_store.RuleNotFound:
-                return 0  # removed since the scheduler last looked
+                return  # removed since the scheduler last looked
             network = self._networks.get(rule.network)
             if rule.kind == "search" and rule.cursor is not None and network is not None \
                     and network.stream is not None and stream_store.is_live(session=session, network=rule.network,
                                                                             now=now):
                 rule_store.skip_poll(session=session, rule_id=rule_id, now=now)
-                return 0
+                return
             # Half the interval: a second replica's timer firing just after ours skips.
             rule = rule_store.take_lease(session=session, rule_id=rule_id, now=now, seconds=LEASE_SECONDS,
                                          min_gap=rule.every_seconds / 2)
         if rule is None:
-            return 0
-        opened: list[int] = []
+            return
         self._leased_walk(rule, opened, pages=MAX_PAGES_PER_POLL)
-        return len(opened)
 
     def fill_gap(self, rule_id: int, *, start: dict[str, Any] | None) -> bool:
         """Search what a stream missed for one rule: from `start` (a cursor; None: go on with
@@ -143,11 +154,19 @@ class Poller:
         return self._leased_walk(rule, [], pages=MAX_PAGES_PER_POLL * GAP_PAGES_FACTOR)
 
     def _leased_walk(self, rule, opened: list[int], *, pages: int) -> bool:  # type: ignore[no-untyped-def]
-        """Walk, record a failure, release the lease; True when the walk caught up."""
+        """Walk, record a failure, release the lease; True when the walk caught up.
+
+        A source's failure is recorded on the rule and backed off; so is anything
+        unexpected (a body of the wrong shape, a bug): it is treated like SourceUnavailable,
+        and its traceback is logged the first time only.
+        """
         try:
             return self._walk(rule, opened, pages=pages)
         except SourceError as exc:
             self._failed(rule.id, rule.consecutive_failures, exc)  # type: ignore[arg-type]
+            return False
+        except Exception as exc:  # noqa: BLE001 - nothing a source does may stop the poll job
+            self._failed(rule.id, rule.consecutive_failures, SourceUnavailable(_short(exc)), cause=exc)
             return False
         finally:
             with session_scope(self._engine) as session:
@@ -184,6 +203,8 @@ class Poller:
             if rule.consecutive_failures:
                 log.info("rule %s: polling %s recovered", rule.id, network.info.label)
                 rule.consecutive_failures = 0
+                with self._reported_lock:
+                    self._reported = {k for k in self._reported if k[0] != rule.id}
             for warning in page.warnings:
                 log.warning("rule %s: %s returned a partial error: %s", rule.id, network.info.label, warning)
             cursor = page.cursor
@@ -279,7 +300,9 @@ class Poller:
             log.info("rule %s: %d follow-up(s) joined existing cases", rule.id, len(stored.follow_up_post_ids))
         return stored.new_case_ids
 
-    def _failed(self, rule_id: int, failures_before: int, exc: SourceError) -> None:
+    def _failed(self, rule_id: int, failures_before: int, exc: SourceError, *,
+                cause: BaseException | None = None) -> None:
+        """Record the failure on the rule and when to try again; `cause`: the unexpected exception behind `exc`."""
         now = self._now()
         with session_scope(self._engine) as session:
             if isinstance(exc, CursorExpired):
@@ -295,6 +318,28 @@ class Poller:
             failures = rule_store.record_failure(
                 session=session, rule_id=rule_id, error=str(exc), not_before=not_before, now=now
             )
+        if cause is not None:
+            self._log_unexpected(rule_id, cause, f"polling failed ({exc}); next try at {not_before.isoformat()}")
+            return
         # Log the first failure loudly and the rest quietly, like an update coordinator.
         level = logging.WARNING if failures == 1 else logging.DEBUG
         log.log(level, "rule %s: polling failed (%s); next try at %s", rule_id, exc, not_before.isoformat())
+
+    def _log_unexpected(self, rule_id: int, exc: BaseException, message: str) -> None:
+        """With its traceback the first time this kind of exception hits this rule, quietly after that."""
+        key = (rule_id, f"{type(exc).__module__}.{type(exc).__qualname__}")
+        with self._reported_lock:
+            first = key not in self._reported
+            self._reported.add(key)
+        if first:
+            log.error("rule %s: %s", rule_id, message, exc_info=exc)
+        else:
+            log.debug("rule %s: %s", rule_id, message)
+
+
+def _short(exc: BaseException) -> str:
+    """A line for the rule's last_error (shown in Slack and `rules list`): the type and the start of the message."""
+    text = " ".join(str(exc).split())
+    if len(text) > 160:
+        text = text[:159] + "…"
+    return redact(f"unexpected {type(exc).__name__}" + (f": {text}" if text else "") + "; see the log")

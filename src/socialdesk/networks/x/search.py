@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -34,7 +35,10 @@ TWEET_FIELDS = (
 USER_FIELDS = "name,username,profile_image_url,public_metrics,verified,verified_type"
 MAX_QUERY_LENGTH = 512  # recent search on self-serve plans (network.INFO says the same)
 _TWITTER_EPOCH_MS = 1288834974657
-_DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=15)  # X's rate-limit window
+# A 429 that names no reset (a proxy or gateway in front of X, not X's own answer):
+# wait briefly, then ask again; X's own 429 always carries x-rate-limit-reset.
+_DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
+_MAX_RETRY_AFTER = timedelta(minutes=15)  # X's rate-limit window: no sane Retry-After is longer
 RECENT_SEARCH_REACH = timedelta(days=7) - timedelta(minutes=10)  # with a margin for clock skew
 
 
@@ -146,12 +150,52 @@ def _answered_handle(tweet: dict[str, Any]) -> str | None:
     return None
 
 
-def parse_search_body(body: dict[str, Any]) -> tuple[list[Post], dict[str, Any], list[str]]:
-    """Posts (newest first), `meta`, and the partial errors X put beside `data`."""
+def parse_search_body(body: Any) -> tuple[list[Post], dict[str, Any], list[str]]:
+    """Posts (newest first), `meta`, and the partial errors X put beside `data`.
+
+    SourceUnavailable when the body is not shaped like a page of posts (a proxy's or a
+    broken gateway's answer): the poller backs off and asks again, the cursor stays.
+    """
+    _check_shape(body)
     users = {str(u["id"]): parse_user(u) for u in (body.get("includes") or {}).get("users") or []}
     posts = [parse_tweet(t, users) for t in body.get("data") or []]
-    warnings = [describe_error(e) for e in body.get("errors") or []]
+    warnings = [describe_error(e) if isinstance(e, dict) else str(e)[:200] for e in body.get("errors") or []]
     return posts, body.get("meta") or {}, warnings
+
+
+def _not_a_page(what: str) -> SourceUnavailable:
+    return SourceUnavailable(f"X answered with a body that is not a page of posts ({what})")
+
+
+def _check_shape(body: Any) -> None:
+    """The cheap checks: the containers are what X's recordings show (deeper fields are parsed as read)."""
+    if not isinstance(body, dict):
+        raise _not_a_page(f"a JSON {type(body).__name__} where an object belongs")
+    data, includes, meta = body.get("data"), body.get("includes"), body.get("meta")
+    if data is not None and not (isinstance(data, list) and all(isinstance(t, dict) and "id" in t for t in data)):
+        raise _not_a_page("`data` is not a list of posts")
+    if includes is not None and not isinstance(includes, dict):
+        raise _not_a_page("`includes` is not an object")
+    users = (includes or {}).get("users")
+    if users is not None and not (isinstance(users, list) and all(isinstance(u, dict) and "id" in u for u in users)):
+        raise _not_a_page("`includes.users` is not a list of users")
+    if meta is not None and not isinstance(meta, dict):
+        raise _not_a_page("`meta` is not an object")
+    if not isinstance(body.get("errors") or [], list):
+        raise _not_a_page("`errors` is not a list")
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The body of a 200 as JSON; SourceUnavailable when it is not (an HTML page from a proxy, a cut-off body)."""
+    try:
+        return response.json()
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError both
+        kind = response.headers.get("content-type", "no content type").split(";")[0].strip() or "no content type"
+        start = " ".join(response.text[:60].split())
+        raise SourceUnavailable(
+            f"X answered with a body that is not JSON ({kind}, {len(response.content)} bytes"
+            + (f": {start!r}" if start else "") + ")"
+        ) from None
 
 
 def describe_error(error: dict[str, Any]) -> str:
@@ -176,13 +220,30 @@ def _error_text(response: httpx.Response) -> str:
 
 
 def _reset_time(response: httpx.Response, now: datetime) -> datetime:
-    reset = response.headers.get("x-rate-limit-reset")
-    if reset and reset.isdigit():
+    """When to ask again: x-rate-limit-reset, else Retry-After (seconds or an HTTP date), else a short wait."""
+    reset = (response.headers.get("x-rate-limit-reset") or "").strip()
+    if reset.isdigit():
         return datetime.fromtimestamp(int(reset), UTC)
-    retry_after = response.headers.get("retry-after")
-    if retry_after and retry_after.isdigit():
-        return now + timedelta(seconds=int(retry_after))
+    retry_after = _retry_after(response.headers.get("retry-after"), now)
+    if retry_after is not None:
+        return retry_after
     return now + _DEFAULT_RATE_LIMIT_WAIT
+
+
+def _retry_after(value: str | None, now: datetime) -> datetime | None:
+    """Retry-After as a time (RFC 9110: delay-seconds or an HTTP date), capped at X's window; None if unusable."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return now + min(timedelta(seconds=int(value)), _MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return min(max(when, now), now + _MAX_RETRY_AFTER)
 
 
 def start_walk(cursor: dict[str, Any] | None) -> tuple[dict[str, Any], str | None, str | None]:
@@ -198,7 +259,7 @@ def page_of(response: httpx.Response, cursor: dict[str, Any] | None) -> Page:
     """
     fresh = cursor is None
     cursor, since_id, token = start_walk(cursor)
-    posts, meta, warnings = parse_search_body(response.json())
+    posts, meta, warnings = parse_search_body(json_body(response))
     # The first page of a walk names the newest id; remember it until the walk ends.
     newest = cursor.get("pending_newest_id") if token else meta.get("newest_id")
     newest = newest or since_id

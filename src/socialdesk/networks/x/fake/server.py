@@ -251,16 +251,19 @@ class FakeX(XApi, XAuthServer):
                 "copyright": copyright, "country_codes": [c.upper() for c in country_codes], "scope": "tweet"}
 
     # --- fault injection -------------------------------------------------------
-    def fail_next(self, path: str, *, status: int, body: dict | str | None = None,
+    def fail_next(self, path: str, *, status: int, body: dict | list | str | None = None,
                   headers: dict | None = None, times: int = 1, delay: float = 0.0,
-                  method: str | None = None) -> None:
+                  method: str | None = None, rate_headers: bool = True) -> None:
         """Answer the next `times` requests whose path starts with `path` with this.
 
         body None gives X's body for the status (429, 401, else about:blank
         problem); status 200 with body None only adds `delay` to the real answer.
+        A str body is sent as it is (text/plain unless `headers` name a content-type),
+        so a 200 can carry a proxy's HTML page or cut-off JSON. `rate_headers=False`
+        leaves X's x-rate-limit-* headers off a 429 (what a proxy in front of X sends).
         """
         hdrs = {k.lower(): str(v) for k, v in (headers or {}).items()}
-        if status == 429:  # X always says when the window reopens
+        if status == 429 and rate_headers:  # X always says when the window reopens
             hdrs.setdefault("x-rate-limit-limit", str(self._limit_for(path, method)))
             hdrs.setdefault("x-rate-limit-remaining", "0")
             hdrs.setdefault("x-rate-limit-reset", str(int(time.time()) + 900))

@@ -1,0 +1,200 @@
+"""The poll job when X (or what stands in front of it) answers oddly: it backs off, never raises, loses nothing.
+
+Against FakeX's fault injection and a real database (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from socialdesk.jobs.poll import Poller
+from socialdesk.networks.base import Page
+from socialdesk.networks.x.fake.server import FakeX
+from socialdesk.networks.x.search import SEARCH_PATH, _reset_time
+from tests.jobs.test_poll import (
+    Clock,
+    add_rule,
+    make_poller,
+    poll_again,
+    post_many,
+    rule,
+    stored_ids,
+)
+from tests.support.networks import x_network
+
+
+@pytest.fixture
+def fake_x() -> Iterator[FakeX]:
+    with FakeX(bearer_token="test-bearer") as server:
+        yield server
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def seconds_until(when: datetime, clock: Any) -> float:
+    return (when - clock()).total_seconds()
+
+
+def real_time() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- 429 without x-rate-limit-reset ---------------------------------------------------------------------------
+
+
+def test_a_429_with_only_retry_after_waits_that_long(engine, fake_x, clock):
+    rule_id = add_rule(engine, every=5)
+    poller = make_poller(engine, fake_x, clock)
+    poller.poll_rule(rule_id)
+    burst = post_many(fake_x, 3)
+    fake_x.fail_next(SEARCH_PATH, status=429, rate_headers=False, headers={"Retry-After": "30"})
+    assert poll_again(poller, clock, rule_id, 6) == 0
+    state = rule(engine, rule_id)
+    assert "rate limit" in state.last_error
+    # Retry-After counts from when X answered (real time; the test's clock runs ahead).
+    assert seconds_until(state.not_before, real_time) == pytest.approx(30, abs=3)
+    sent = len(fake_x.requests_to(SEARCH_PATH))
+    assert poll_again(poller, clock, rule_id, 6) == 0  # still waiting: nothing goes out
+    assert len(fake_x.requests_to(SEARCH_PATH)) == sent
+    assert poll_again(poller, clock, rule_id, 30) == 3
+    assert stored_ids(engine) == sorted(burst)
+
+
+def test_a_429_naming_no_reset_waits_briefly_not_a_whole_window(engine, fake_x, clock):
+    rule_id = add_rule(engine, every=5)
+    poller = make_poller(engine, fake_x, clock)
+    poller.poll_rule(rule_id)
+    burst = post_many(fake_x, 2)
+    fake_x.fail_next(SEARCH_PATH, status=429, rate_headers=False)
+    assert poll_again(poller, clock, rule_id, 6) == 0
+    wait = seconds_until(rule(engine, rule_id).not_before, real_time)
+    assert 30 <= wait <= 90, wait  # a short backoff, not X's 15-minute window
+    assert poll_again(poller, clock, rule_id, 91) == 2
+    assert stored_ids(engine) == sorted(burst)
+
+
+# --- a 200 whose body is not a page of posts --------------------------------------------------------------------
+
+HTML = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+
+BAD_BODIES = {
+    "html-from-a-proxy": {"body": HTML, "headers": {"content-type": "text/html; charset=utf-8"}},
+    "truncated-json": {"body": '{"data": [{"id": "1790000000000000000", "text": "my acme ph',
+                       "headers": {"content-type": "application/json; charset=utf-8"}},
+    "empty-body": {"body": "", "headers": {"content-type": "application/json"}},
+    "data-not-a-list": {"body": {"data": {"id": "1790000000000000000", "text": "hi"}, "meta": {"result_count": 1}}},
+    "a-list-where-an-object-belongs": {"body": [{"id": "1790000000000000000", "text": "hi"}]},
+    "users-not-a-list": {"body": {"data": [], "includes": {"users": {"id": "1"}}}},
+    "meta-not-an-object": {"body": {"data": [], "meta": "newest"}},
+}
+
+
+@pytest.mark.parametrize("fault", BAD_BODIES.values(), ids=BAD_BODIES.keys())
+def test_a_200_that_is_not_a_page_backs_off_and_loses_nothing(engine, fake_x, clock, fault, caplog):
+    rule_id = add_rule(engine, every=5)
+    poller = make_poller(engine, fake_x, clock)
+    poller.poll_rule(rule_id)
+    cursor = rule(engine, rule_id).cursor
+    burst = post_many(fake_x, 4)
+    fake_x.fail_next(SEARCH_PATH, status=200, **fault)
+    with caplog.at_level(logging.DEBUG, logger="socialdesk.jobs.poll"):
+        assert poll_again(poller, clock, rule_id, 6) == 0  # no exception out of the job
+    state = rule(engine, rule_id)
+    assert state.last_error.startswith("X answered with a body that is not"), state.last_error
+    assert state.consecutive_failures == 1 and state.cursor == cursor
+    assert seconds_until(state.not_before, clock) == pytest.approx(5, abs=2)  # SourceUnavailable's backoff
+    assert state.lease_until is None  # released
+    assert not [r for r in caplog.records if r.exc_info]  # an expected failure: one line, no traceback
+    assert poll_again(poller, clock, rule_id, 6) == 4
+    recovered = rule(engine, rule_id)
+    assert recovered.last_error is None and recovered.consecutive_failures == 0
+    assert stored_ids(engine) == sorted(burst)
+
+
+def test_a_body_that_breaks_parsing_is_recorded_and_its_traceback_logged_once(engine, fake_x, clock, caplog):
+    rule_id = add_rule(engine, every=5)
+    poller = make_poller(engine, fake_x, clock)
+    poller.poll_rule(rule_id)
+    burst = post_many(fake_x, 2)
+    # The right shape, but an id that is not a number: parsing fails deep inside (ValueError).
+    fake_x.fail_next(SEARCH_PATH, status=200, body={"data": [{"id": "not-a-number", "text": "x"}]}, times=2)
+    with caplog.at_level(logging.DEBUG, logger="socialdesk.jobs.poll"):
+        assert poll_again(poller, clock, rule_id, 6) == 0
+        first = rule(engine, rule_id)
+        assert first.last_error.startswith("unexpected ValueError") and len(first.last_error) < 300
+        assert first.consecutive_failures == 1
+        assert seconds_until(first.not_before, clock) == pytest.approx(5, abs=2)
+        assert poll_again(poller, clock, rule_id, 6) == 0
+        second = rule(engine, rule_id)
+        assert second.consecutive_failures == 2
+        assert seconds_until(second.not_before, clock) == pytest.approx(10, abs=2)
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(loud) == 1 and loud[0].exc_info and loud[0].exc_info[0] is ValueError
+    assert "Traceback" in caplog.text and caplog.text.count("Traceback") == 1
+    quiet = [r for r in caplog.records if r.levelno == logging.DEBUG and "polling failed" in r.getMessage()]
+    assert len(quiet) == 1 and not quiet[0].exc_info
+    assert poll_again(poller, clock, rule_id, 11) == 2
+    assert rule(engine, rule_id).last_error is None
+    assert stored_ids(engine) == sorted(burst)
+
+
+class _Broken:
+    """A source with a bug: it raises what no source is meant to."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def fetch(self, query: str, cursor: dict[str, Any] | None) -> Page:
+        self.calls += 1
+        raise RuntimeError("boom while reading Authorization: Bearer AAAAsecretBEARER%3D")
+
+
+def test_any_exception_from_a_source_is_backed_off_and_never_escapes(engine, clock, caplog):
+    rule_id = add_rule(engine, every=5)
+    source = _Broken()
+    poller = Poller(engine=engine, networks=x_network(source), own_handles=frozenset(), clock=clock)
+    with caplog.at_level(logging.DEBUG, logger="socialdesk.jobs.poll"):
+        for _ in range(3):
+            assert poll_again(poller, clock, rule_id, 3600) == 0
+    state = rule(engine, rule_id)
+    assert source.calls == 3 and state.consecutive_failures == 3
+    assert state.last_error.startswith("unexpected RuntimeError: boom") and "secretBEARER" not in state.last_error
+    assert seconds_until(state.not_before, clock) == pytest.approx(20, abs=2)
+    assert sum(1 for r in caplog.records if r.exc_info) == 1
+
+
+def test_the_database_going_away_mid_poll_does_not_raise_out_of_the_job(engine, fake_x, clock, monkeypatch, caplog):
+    rule_id = add_rule(engine)
+    poller = make_poller(engine, fake_x, clock)
+
+    def gone(**kw: Any) -> None:
+        raise RuntimeError("database is away")
+
+    monkeypatch.setattr("socialdesk.store.rules.release_lease", gone)
+    with caplog.at_level(logging.ERROR, logger="socialdesk.jobs.poll"):
+        assert poller.poll_rule(rule_id) == 0
+    assert "database is away" in caplog.text
+
+
+def test_retry_after_as_an_http_date_and_nonsense():
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    def wait(**headers: str) -> float:
+        return (_reset_time(httpx.Response(429, headers=headers), now) - now).total_seconds()
+
+    assert wait(**{"retry-after": "Sun, 01 Mar 2026 12:02:00 GMT"}) == 120
+    assert wait(**{"retry-after": "Sun, 01 Mar 2026 11:00:00 GMT"}) == 0  # already past: ask now
+    assert wait(**{"retry-after": "86400"}) == 900  # capped at X's window
+    assert wait(**{"retry-after": "soon"}) == 60
+    assert wait() == 60
+    assert wait(**{"x-rate-limit-reset": str(int(now.timestamp()) + 300), "retry-after": "5"}) == 300
+    assert timedelta(seconds=wait()) < timedelta(minutes=15)
