@@ -20,7 +20,7 @@ def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def env(db_url) -> dict[str, str]:
-    return {"SOCIALDESK_DATABASE_URL": db_url}
+    return {"SOCIALDESK_DATABASE_URL": db_url, "SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK": "1"}  # the receiver is local
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -71,3 +71,25 @@ def test_mistakes_are_one_line(env):
     assert missing.returncode == 1
     assert missing.stderr == "socialdesk: there is no webhook 7; `socialdesk webhooks list` shows them\n"
     assert "Traceback" not in plain_http.stderr + bad_event.stderr + missing.stderr
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_addresses_that_point_inward_are_refused_in_one_line(env):
+    strict = {**env, "SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK": "0"}
+    metadata = run("add", "https://169.254.169.254/latest/meta-data/", env=strict)
+    assert metadata.returncode == 2
+    assert metadata.stderr == ("socialdesk: 169.254.169.254 is a link-local address (169.254/16, fe80::/10, where "
+                               "cloud metadata services answer): webhooks go only to public addresses, so they "
+                               "cannot reach internal services\n")
+    local = run("add", "http://localhost:8080/hook", env=strict)
+    assert local.returncode == 2
+    assert local.stderr == ("socialdesk: localhost resolves to 127.0.0.1, a loopback address (this machine): webhooks "
+                            "go only to public addresses; to send them to a local receiver (tests, the local demo) "
+                            "set SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK=1\n")
+    private = run("add", "https://10.20.30.40:8443/hook", env=env)  # the opt-in is for loopback only
+    assert private.returncode == 2 and private.stderr.startswith("socialdesk: 10.20.30.40 is a private address")
+    creds = run("add", "https://admin:hunter2@10.20.30.40/hook", env=env)
+    assert creds.returncode == 2 and "carries a user name or password" in creds.stderr
+    port = run("add", "https://127.0.0.1:99999/hook", env=env)
+    assert port.returncode == 2 and "has an invalid port; use a number from 1 to 65535" in port.stderr
+    assert run("list", env=env).stdout.startswith("no webhooks yet")

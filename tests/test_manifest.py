@@ -52,9 +52,11 @@ def test_manifest_asks_for_exactly_the_scopes_we_use(manifest: dict) -> None:
 
 def test_every_scope_says_why() -> None:
     lines = MANIFEST.read_text().splitlines()
-    for i, line in enumerate(lines):
-        if line.strip().removeprefix("- ") in BOT_SCOPES:
-            assert lines[i - 1].strip().startswith("#"), f"no comment above scope {line.strip()}"
+    where = {scope: [i for i, line in enumerate(lines) if line.strip() == f"- {scope}"] for scope in sorted(BOT_SCOPES)}
+    assert {scope: len(found) for scope, found in where.items()} == {scope: 1 for scope in where}, \
+        "each scope is listed once, as a `- scope` line of its own"
+    for scope, [i] in where.items():
+        assert i > 0 and lines[i - 1].strip().startswith("#"), f"no comment above scope {scope}"
 
 
 def test_slash_command_and_events(manifest: dict) -> None:

@@ -210,7 +210,8 @@ def build(
             scheduler.modify_job(PUBLISH_JOB, next_run_time=datetime.now(UTC))
 
     digests = DigestScheduler(engine=engine, slack=slack, clock=clock, tz=settings.tz)
-    webhook_sender = WebhookSender(engine=engine, http=http, clock=clock)
+    webhook_sender = WebhookSender(engine=engine, http=http, clock=clock,
+                                   allow_loopback=settings.webhooks_allow_loopback)
     running_jobs = RunningJobs()
     scheduler = build_scheduler(
         engine=engine, poller=poller, publisher=publisher, sla_sweep=sla_sweep, running=running_jobs,

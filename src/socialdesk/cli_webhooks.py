@@ -13,6 +13,7 @@ from socialdesk.store.webhook_payloads import EVENT_KINDS
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+ADD_RESOLVE_SECONDS = 5.0  # how long `add` waits for DNS to check where the URL's name points
 
 
 def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
@@ -22,7 +23,8 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
                     "HMAC-SHA256 in X-Socialdesk-Signature, retried with backoff for about 3 h 40 min.",
     ).add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
     add = hooks.add_parser("add", help="add a webhook; prints its signing secret once")
-    add.add_argument("url", help="https:// address that receives the POSTs (http:// only for localhost)")
+    add.add_argument("url", help="https:// address that receives the POSTs; public addresses only (a local "
+                                 "receiver, over http:// too, with SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK=1)")
     add.add_argument("--events", metavar="NAMES",
                      help="comma-separated events to send, e.g. case.opened,case.resolved (default: all)")
     add.add_argument("--secret", help="the signing secret to use (default: a new random one)")
@@ -69,7 +71,8 @@ def _when(value) -> str:  # type: ignore[no-untyped-def]
 def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
     with session_scope(_engine(settings)) as session:
         hook = store.add_webhook(session=session, url=args.url, events=args.events, secret=args.secret,
-                                 created_by="cli", now=utcnow())
+                                 created_by="cli", now=utcnow(), allow_loopback=settings.webhooks_allow_loopback,
+                                 resolve_timeout=ADD_RESOLVE_SECONDS)
     print(f"webhook {hook.id} added: {hook.url} (events: {', '.join(hook.events) or 'all'})")
     print(f"signing secret (shown once; give it to the receiver): {hook.secret}")
     print(f"check it with: socialdesk webhooks test {hook.id}")
@@ -114,7 +117,8 @@ def cmd_resume(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_test(settings: Settings, args: argparse.Namespace) -> int:
-    result = send_test_ping(engine=_engine(settings), clock=utcnow, webhook_id=args.id)
+    result = send_test_ping(engine=_engine(settings), clock=utcnow, webhook_id=args.id,
+                            allow_loopback=settings.webhooks_allow_loopback)
     print(f"webhook {args.id} test ping (delivery {result.delivery_id}): {result.describe()}")
     return 0 if result.outcome == "delivered" else EXIT_FAILED
 

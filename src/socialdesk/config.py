@@ -57,6 +57,7 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
     # Retention (days; 0 keeps forever): raw network payloads, then whole resolved/ignored cases.
     retention_raw_days: int = Field(30, alias="SOCIALDESK_RETENTION_RAW_DAYS", ge=0)
     retention_closed_days: int = Field(0, alias="SOCIALDESK_RETENTION_CLOSED_DAYS", ge=0)
+    webhooks_allow_loopback: bool = Field(False, alias="SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK")  # webhooks to 127/8, ::1: tests, local demo
 
     @field_validator("slack_api_url")
     @classmethod

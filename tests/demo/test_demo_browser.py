@@ -15,21 +15,19 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 from tests.support.ports import free_port
+from tests.support.waiting import wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 REPLY_TEXT = "So sorry about the battery, Mo! Please DM us your order number and we'll swap it."
-T = TypeVar("T")
 
 
 def _missing(what: str) -> None:
@@ -46,16 +44,6 @@ def _demo_command() -> list[str]:
     return [sys.executable, "-m", "socialdesk.demo.run"]
 
 
-def _wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 def _browser_api():  # type: ignore[no-untyped-def]
     """playwright.sync_api, when the system Chromium and the package are there (else skip, or fail in CI)."""
     if not CHROMIUM.exists():
@@ -68,7 +56,8 @@ def _browser_api():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[str, list[str], subprocess.Popen]]:
+def demo(tmp_path: Path) -> Iterator[tuple[str, list[str], subprocess.Popen, threading.Event]]:
+    """The demo's URL, its output lines so far, the process, and an event set once all its output is read."""
     _browser_api()  # skip before starting anything
     port = free_port()
     env = {**os.environ, "SOCIALDESK_LOG_LEVEL": "INFO"}
@@ -77,14 +66,22 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, list[str], subprocess.Popen]]:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, env=env,
     )
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
+    finished = threading.Event()
+
+    def read() -> None:
+        try:
+            lines.extend(proc.stdout)  # type: ignore[arg-type]  # until the process closes it
+        finally:
+            finished.set()
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
         pattern = re.compile(rf"Open in your browser:\s+(http://127\.0\.0\.1:{port}\S*)")
-        url = _wait_for(lambda: next((m.group(1) for line in list(lines) if (m := pattern.search(line))), None)
-                        or (proc.poll() is not None and "exited") or None, 30, "the demo's URL")
+        url = wait_for(lambda: next((m.group(1) for line in list(lines) if (m := pattern.search(line))), None)
+                       or (proc.poll() is not None and "exited") or None, timeout=30, what="the demo's URL", every=0.1)
         assert url != "exited", "the demo exited early:\n" + "".join(lines)
-        yield url, lines, proc
+        yield url, lines, proc, finished
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -110,10 +107,11 @@ def _act_as(page, name: str) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.e2e
 @pytest.mark.timeout(120)
-def test_demo_claim_reply_and_another_agent_sees_it(demo: tuple[str, list[str], subprocess.Popen]) -> None:
+def test_demo_claim_reply_and_another_agent_sees_it(
+        demo: tuple[str, list[str], subprocess.Popen, threading.Event]) -> None:
     sync_api = _browser_api()
     expect = sync_api.expect
-    url, lines, proc = demo
+    url, lines, proc, finished = demo
     output = lambda: "".join(lines)  # noqa: E731
 
     with sync_api.sync_playwright() as pw:
@@ -214,7 +212,7 @@ def test_demo_claim_reply_and_another_agent_sees_it(demo: tuple[str, list[str], 
     assert proc.poll() is None, "the demo stopped during the test:\n" + output()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0, output()
-    time.sleep(0.2)
+    wait_for(finished.is_set, timeout=10, what="the demo's output, read to its end")
     assert "demo stopped" in output()
     # A browser that leaves mid long-poll is a broken pipe in the workspace's log, not a failure.
     tracebacks = output().count("Traceback (most recent call last)")

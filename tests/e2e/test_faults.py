@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 import random
 import time
+
+import pytest
+from sqlalchemy import create_engine, text
 
 from socialdesk.networks.x.search import SEARCH_PATH
 from tests.e2e.helpers import case_id_of, cards
@@ -13,12 +14,24 @@ from tests.support.slack_signing import JSON, app_home_opened_event, event_callb
 from tests.support.waiting import wait_for
 
 
+def first_poll_stored(db_url: str) -> bool:
+    """Every rule's first poll has come back and been stored (its cursor with it)."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            polled = [r[0] for r in conn.execute(text("SELECT last_success_at FROM rules"))]
+        return bool(polled) and all(at is not None for at in polled)
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.both_databases
 def test_kill_9_during_publishing_loses_and_doubles_nothing(app, fake_x, slack_emulator, db_url):
     channel = slack_emulator.new_channel("kill")
     app.cli("rules", "add", "--network", "x", "--query", "acme", "--channel", channel, "--every", "5")
     app.start()
-    time.sleep(1)  # the rule's first poll sees nothing: everything after it is new
+    # The rule's first poll sees nothing: everything after it is new.
+    wait_for(lambda: first_poll_stored(db_url), timeout=20, what="the rule's first poll, stored")
     posts = [fake_x.post(username=f"c{i % 5}", text=f"acme order {i} never arrived") for i in range(24)]
     rng = random.Random(7)
     for _ in range(3):

@@ -23,6 +23,12 @@ from tests.support.webhook_receiver import WebhookReceiver
 SECRET = "whsec-e2e-0123456789abcdef"
 
 
+@pytest.fixture(autouse=True)
+def local_receivers_allowed(app) -> None:
+    """The receivers here listen on 127.0.0.1: the opt-in for tests and the local demo."""
+    app.env["SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK"] = "1"
+
+
 def events_of(receiver: WebhookReceiver, kind: str) -> list[dict]:
     return [r.json for r in receiver.verified() if r.headers["x-socialdesk-event"] == kind]
 
@@ -119,10 +125,20 @@ def test_admins_list_and_test_webhooks_from_slack(app, slack_emulator, slack_pro
     log = social(app, emu, "mia", channel, "webhooks log 1")
     assert log["blocks"][1]["text"]["text"].count("`ping`") == 2
 
-    # Managing from Slack: Slack sends a typed URL as <https://…>.
-    added = social(app, emu, "mia", channel, "webhooks add <https://crm.example.com/hooks/socialdesk> case.resolved")
-    assert added["text"].startswith("Webhook 2 added: `https://crm.example.com/hooks/socialdesk` (case.resolved).\n"
+    # Managing from Slack: Slack sends a typed URL as <https://…>. A public address, written as one so that
+    # nothing is looked up; nothing is sent to it (no case is resolved here).
+    added = social(app, emu, "mia", channel, "webhooks add <https://93.184.215.14/hooks/socialdesk> case.resolved")
+    assert added["text"].startswith("Webhook 2 added: `https://93.184.215.14/hooks/socialdesk` (case.resolved).\n"
                                     "Signing secret — shown only this once")
+    metadata = social(app, emu, "mia", channel, "webhooks add <http://169.254.169.254/latest/meta-data>")["text"]
+    assert metadata.startswith("use https://") and "Usage:" in metadata
+    metadata = social(app, emu, "mia", channel, "webhooks add <https://169.254.169.254/latest/meta-data>")["text"]
+    assert metadata.startswith("169.254.169.254 is a link-local address (169.254/16, fe80::/10, where cloud metadata "
+                               "services answer): webhooks go only to public addresses") and "Usage:" in metadata
+    private = social(app, emu, "mia", channel, "webhooks add <https://user:pw@10.1.2.3/hook>")["text"]
+    assert private.startswith("the URL carries a user name or password")
+    assert social(app, emu, "mia", channel, "webhooks add <https://10.1.2.3/hook>")["text"].startswith(
+        "10.1.2.3 is a private address")
     plain_http = social(app, emu, "mia", channel, "webhooks add http://crm.example.com/hook")["text"]
     assert plain_http.startswith("use https://") and "Usage:" in plain_http
     assert social(app, emu, "mia", channel, "webhooks retry 2")["text"] == "Webhook 2 has no failed deliveries."

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,9 +25,28 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
 
 
+# A local stand-in for DNS: these tests look no name up on the network (and send nothing).
+PUBLIC = "93.184.215.14"  # a public address; only ever written down, never contacted
+DNS = {"crm.example.com": [PUBLIC], "intranet.example.com": ["10.1.2.3"], "metadata.example.com": ["169.254.169.254"],
+       "split.example.com": [PUBLIC, "192.168.1.7"], "v6.example.com": ["2606:2800:21f:cb07:6820:80da:af6b:8b2c"],
+       "ula.example.com": ["fd12:3456::1"], "here.example.com": ["127.0.0.1"]}
+
+
+def fake_dns(host: str, port: int) -> list[str]:
+    if host not in DNS:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    return DNS[host]
+
+
 def add(engine, url="https://crm.example.com/hooks/socialdesk", **kw) -> WebhookRow:
+    kw.setdefault("resolve", fake_dns)
     with session_scope(engine) as session:
         return store.add_webhook(session=session, url=url, created_by="UADMIN", now=kw.pop("now", NOW), **kw)
+
+
+def count_webhooks(engine) -> int:
+    with session_scope(engine) as session:
+        return len(store.list_webhooks(session=session))
 
 
 def open_case(engine, text="my Acme phone broke", handle="dana_k") -> int:
@@ -57,7 +79,7 @@ def max_event_id(engine) -> int:
 def test_adding_checks_the_url_and_events_and_makes_a_secret(engine):
     hook = add(engine, events="case.opened, case.resolved")
     assert hook.events == ["case.opened", "case.resolved"] and len(hook.secret) >= 32
-    assert add(engine, url="http://127.0.0.1:8080/x").url == "http://127.0.0.1:8080/x"
+    assert add(engine, url="http://127.0.0.1:8080/x", allow_loopback=True).url == "http://127.0.0.1:8080/x"
     assert add(engine, secret="s" * 20).secret == "s" * 20
     assert add(engine, events="all").events == []
     with pytest.raises(store.WebhookInvalid, match="use https://"):
@@ -68,6 +90,105 @@ def test_adding_checks_the_url_and_events_and_makes_a_secret(engine):
         add(engine, events="case.opened,case.deleted")
     with pytest.raises(store.WebhookInvalid, match="at least 16"):
         add(engine, secret="short")
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("https://10.0.0.8/hook", "10.0.0.8 is a private address (10/8, 172.16/12, 192.168/16, fc00::/7)"),
+    ("https://172.16.4.1/hook", "172.16.4.1 is a private address"),
+    ("https://172.31.255.255/hook", "is a private address"),
+    ("https://192.168.1.1/hook", "192.168.1.1 is a private address"),
+    ("https://[fd00::1]/hook", "fd00::1 is a private address"),
+    ("https://127.0.0.1/hook", "127.0.0.1 is a loopback address"),
+    ("https://127.8.9.10/hook", "127.8.9.10 is a loopback address"),
+    ("https://[::1]/hook", "::1 is a loopback address"),
+    ("https://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
+    ("https://169.254.1.2/hook", "169.254.1.2 is a link-local address"),
+    ("https://[fe80::1]/hook", "fe80::1 is a link-local address"),
+    ("https://0.0.0.0/hook", "0.0.0.0 is the unspecified address"),
+    ("https://[::]/hook", ":: is the unspecified address"),
+    ("https://224.0.0.251/hook", "224.0.0.251 is a multicast address"),
+    ("https://[ff02::1]/hook", "ff02::1 is a multicast address"),
+    ("https://100.64.0.1/hook", "100.64.0.1 is a special-purpose address"),  # carrier-grade NAT, some clouds' metadata
+    ("https://[::ffff:169.254.169.254]/hook", ("is a link-local address (169.254/16, fe80::/10, where cloud metadata"
+                                                " services answer) (169.254.169.254 written as IPv6)")),
+    ("https://[::ffff:10.0.0.1]/hook", "is a private address"),
+    ("https://[2002:a9fe:a9fe::1]/hook", "is a link-local address"),  # 6to4 around 169.254.169.254
+    ("https://[64:ff9b::a9fe:a9fe]/hook", "is a link-local address"),  # NAT64 around it
+])
+def test_urls_that_point_inward_are_refused_at_add(engine, url, why):
+    with pytest.raises(store.WebhookRefused, match=re.escape(why)) as refused:
+        add(engine, url=url)
+    assert "webhooks go only to public addresses" in str(refused.value)
+    assert count_webhooks(engine) == 0
+
+
+def test_names_are_resolved_at_add_and_every_address_is_checked(engine):
+    assert add(engine, url="https://crm.example.com/hook").url == "https://crm.example.com/hook"
+    assert add(engine, url="https://v6.example.com/hook").url == "https://v6.example.com/hook"
+    for host, why in [("intranet.example.com", "intranet.example.com resolves to 10.1.2.3, a private address"),
+                      ("metadata.example.com", "metadata.example.com resolves to 169.254.169.254, a link-local"),
+                      ("split.example.com", "split.example.com resolves to 192.168.1.7, a private address"),
+                      ("ula.example.com", "ula.example.com resolves to fd12:3456::1, a private address"),
+                      ("here.example.com", "here.example.com resolves to 127.0.0.1, a loopback address")]:
+        with pytest.raises(store.WebhookRefused, match=re.escape(why)):
+            add(engine, url=f"https://{host}/hook")
+    # A name not in DNS (yet) is kept: every send resolves and checks it again.
+    assert add(engine, url="https://not-yet.example.com/hook").url == "https://not-yet.example.com/hook"
+    assert count_webhooks(engine) == 3
+
+
+def test_localhost_is_refused_unless_loopback_is_allowed(engine):
+    """The real resolver, on a name that resolves locally: the opt-in for tests and the local demo."""
+    for url in ("http://localhost:8080/hook", "http://127.0.0.1:8080/hook", "https://[::1]:8443/hook"):
+        with pytest.raises(store.WebhookRefused, match="set SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK=1"):
+            add(engine, url=url, resolve=store.system_resolve)
+        assert add(engine, url=url, resolve=store.system_resolve, allow_loopback=True).url == url
+    with pytest.raises(store.WebhookRefused, match="private address"):  # the opt-in is for loopback only
+        add(engine, url="https://10.0.0.8/hook", allow_loopback=True)
+    with pytest.raises(store.WebhookRefused, match="link-local"):
+        add(engine, url="https://169.254.169.254/hook", allow_loopback=True)
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("https://crm.example.com/hook\n", None),  # surrounding white space is trimmed: accepted
+    ("https://crm.example.com/ho\nok", "control or invisible character (U+000A)"),
+    ("https://crm.example.com/ho\rok", "(U+000D)"),
+    ("https://crm.example.com/h\x00", "(U+0000)"),
+    ("https://crm.example.com/h\x7f", "(U+007F)"),
+    ("https://crm.exam ple.com/hook", "(U+0020)"),
+    ("https://crm.example.com/\u202ekoob", "(U+202E)"),  # right-to-left override
+    ("https://crm.example.com\u200b/hook", "(U+200B)"),  # zero-width space
+    ("https://user:pass@crm.example.com/hook", "carries a user name or password"),
+    ("https://user@crm.example.com/hook", "carries a user name or password"),
+    ("https://crm.example.com@10.0.0.1/hook", "carries a user name or password"),
+    ("https://crm.example.com:0/hook", "'crm.example.com:0' has an invalid port; use a number from 1 to 65535"),
+    ("https://crm.example.com:65536/hook", "has an invalid port"),
+    ("https://crm.example.com:-1/hook", "has an invalid port"),
+    ("https://crm.example.com:https/hook", "has an invalid port"),
+    ("https://crm.example.com:/hook", "has an invalid port"),
+    ("https://2130706433/hook", "write an IPv4 address as four numbers"),  # 127.0.0.1 as one number
+    ("https://0x7f.1/hook", "write an IPv4 address as four numbers"),
+    ("https://127.1/hook", "write an IPv4 address as four numbers"),
+    ("https://-crm-.example.com/hook", "is not a valid host name"),
+    ("https://crm..example.com/hook", "is not a valid host name"),
+])
+def test_malformed_urls_are_refused_with_what_to_fix(engine, url, why):
+    if why is None:
+        assert add(engine, url=url).url == url.strip()
+        return
+    with pytest.raises(store.WebhookInvalid, match=re.escape(why)):
+        add(engine, url=url)
+    assert count_webhooks(engine) == 0
+
+
+def test_a_slow_dns_answer_is_not_waited_for(engine):
+    def slow(host: str, port: int) -> list[str]:
+        time.sleep(5)
+        return ["10.0.0.1"]
+
+    started = time.monotonic()
+    assert add(engine, url="https://slow.example.com/hook", resolve=slow, resolve_timeout=0.2).url
+    assert time.monotonic() - started < 2  # the send-time check refuses it if it really is private
 
 
 def test_the_outbox_queues_each_subscribed_event_once_and_moves_the_cursor(engine):

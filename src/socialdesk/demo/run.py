@@ -100,6 +100,7 @@ def _run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -
         SOCIALDESK_HTTP_HOST="127.0.0.1", SOCIALDESK_HTTP_PORT=app_port,
         # The local networks: replies go out as their fake brand accounts, with no sign-in.
         **settings_of(plays),
+        SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK=True,  # a webhook receiver tried locally listens on 127.0.0.1
         # carol leads the team: her App Home shows the rules, digests and settings.
         SOCIALDESK_ADMINS=ws.user_id("carol"),
     )

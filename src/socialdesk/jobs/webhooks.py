@@ -20,6 +20,14 @@ the failed one's retry instead of each spending a timeout.
 
 Each attempt is signed afresh (see webhook_signature); the body and the
 `X-Socialdesk-Delivery` id stay the same across attempts, so receivers dedupe on the id.
+
+Before each attempt the URL's host is resolved and every address it resolves to is
+checked (store.webhooks.check_address: public addresses only, loopback only when allowed);
+the POST then goes to a checked address itself, with the Host header and TLS server name
+(SNI, and the certificate check) of the URL, so DNS cannot point it elsewhere between the
+check and the connection. A refused address is an attempt that failed, with the reason in
+the log, retried like any other. The connection is closed after each POST: a pooled
+connection, made for one host's name, is never reused for another name at the same address.
 """
 
 from __future__ import annotations
@@ -118,6 +126,28 @@ def receiver_down(status_code: int | None) -> bool:
     return status_code is None or status_code in (408, 429) or status_code >= 500
 
 
+class Unresolved(Exception):
+    """The URL's host did not resolve (or not in time); the message says so."""
+
+
+def checked_addresses(url: str, *, allow_loopback: bool, resolve: store.Resolver, timeout: float) -> list[str]:
+    """The addresses the URL's host resolves to, every one checked (raises WebhookInvalid or Unresolved)."""
+    parts = store.check_url_form(url)
+    host = parts.hostname or ""
+    literal = store.literal_address(host)
+    if literal is not None:
+        store.check_address(host, str(literal), allow_loopback=allow_loopback)
+        return [str(literal)]
+    name = httpx.URL(url).raw_host.decode("ascii")  # IDN as punycode
+    try:
+        addresses = store.resolve_within(resolve, name, store.default_port(parts), timeout=timeout)
+    except OSError as exc:
+        raise Unresolved(f"could not resolve {host} ({exc.strerror or exc})") from None
+    for address in addresses:
+        store.check_address(host, address, allow_loopback=allow_loopback)
+    return addresses
+
+
 def _answer_excerpt(response: httpx.Response) -> str:
     text = " ".join(response.text.split())[:200]
     return f"HTTP {response.status_code}" + (f": {text}" if text else "")
@@ -126,8 +156,12 @@ def _answer_excerpt(response: httpx.Response) -> str:
 class WebhookSender:
     def __init__(self, *, engine: Engine, http: httpx.Client, clock: Callable[[], datetime] = utcnow,
                  timeout: float = TIMEOUT_SECONDS, batch: int = BATCH, workers: int = WORKERS,
-                 time_budget: float = 30.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 time_budget: float = 30.0, monotonic: Callable[[], float] = time.monotonic,
+                 allow_loopback: bool = False, resolve: store.Resolver = store.system_resolve) -> None:
+        """`allow_loopback`: Settings.webhooks_allow_loopback (receivers on this machine: tests, the demo)."""
         self._engine = engine
+        self._allow_loopback = allow_loopback
+        self._resolve = resolve
         self._http = http
         self._now = clock
         self._timeout = timeout
@@ -195,6 +229,24 @@ class WebhookSender:
         assert claimed is not None  # just queued in this transaction: nobody else can hold it
         return self.deliver(claimed)
 
+    def _post(self, claimed: store.Claimed, headers: dict[str, str]) -> httpx.Response:
+        """POST to an address the URL's host resolved to and that passed the check, trying the next on ConnectError."""
+        addresses = checked_addresses(claimed.url, allow_loopback=self._allow_loopback, resolve=self._resolve,
+                                      timeout=self._timeout)
+        url = httpx.URL(claimed.url)
+        is_name = store.literal_address(url.host) is None
+        extensions = {"sni_hostname": url.raw_host.decode("ascii")} if is_name and url.scheme == "https" else {}
+        headers = {**headers, "Host": url.netloc.decode("ascii"), "Connection": "close"}
+        for i, address in enumerate(addresses):
+            try:
+                return self._http.post(url.copy_with(host=address), content=claimed.body.encode(),
+                                       timeout=self._timeout, headers=headers, extensions=extensions,
+                                       follow_redirects=False)
+            except httpx.ConnectError:
+                if i == len(addresses) - 1:
+                    raise
+        raise AssertionError("unreachable: checked_addresses returns at least one address")
+
     def deliver(self, claimed: store.Claimed) -> DeliveryResult:
         """One signed POST and its recorded outcome."""
         sent_at = self._now()
@@ -202,9 +254,7 @@ class WebhookSender:
         status_code: int | None = None
         wait_asked: timedelta | None = None
         try:
-            response = self._http.post(claimed.url, content=claimed.body.encode(), timeout=self._timeout,
-                                       headers=headers_for(claimed, timestamp=int(sent_at.timestamp())),
-                                       follow_redirects=False)
+            response = self._post(claimed, headers_for(claimed, timestamp=int(sent_at.timestamp())))
             status_code = response.status_code
             error = None if response.is_success else _answer_excerpt(response)
             if status_code in RETRY_AFTER_STATUSES:
@@ -213,6 +263,10 @@ class WebhookSender:
             error = f"no answer within {self._timeout:g} s"
         except httpx.HTTPError as exc:
             error = f"could not reach the receiver ({type(exc).__name__}: {exc})"
+        except store.WebhookInvalid as exc:  # nothing was sent
+            error = f"not sent: {exc}"
+        except Unresolved as exc:
+            error = str(exc)
         elapsed_ms = int((time.monotonic() - started) * 1000)
         now = self._now()
         delivered = status_code is not None and 200 <= status_code < 300
@@ -241,9 +295,12 @@ class WebhookSender:
 
 
 def send_test_ping(*, engine: Engine, clock: Callable[[], datetime], webhook_id: int,
-                   http: httpx.Client | None = None) -> DeliveryResult:
+                   http: httpx.Client | None = None, allow_loopback: bool = False,
+                   resolve: store.Resolver = store.system_resolve) -> DeliveryResult:
     """The Test button and `webhooks test`: a ping sent now (with a client of its own if none is given)."""
     if http is not None:
-        return WebhookSender(engine=engine, http=http, clock=clock).send_test(webhook_id)
+        return WebhookSender(engine=engine, http=http, clock=clock, allow_loopback=allow_loopback,
+                             resolve=resolve).send_test(webhook_id)
     with httpx.Client(headers={"User-Agent": USER_AGENT}) as own:
-        return WebhookSender(engine=engine, http=own, clock=clock).send_test(webhook_id)
+        return WebhookSender(engine=engine, http=own, clock=clock, allow_loopback=allow_loopback,
+                             resolve=resolve).send_test(webhook_id)

@@ -33,6 +33,7 @@ USAGE = ("Usage: `/social webhooks [list]`, `/social webhooks test <id>`, `/soci
 NOT_ADMIN = ("Only socialdesk admins can manage webhooks: they send case data out of Slack. Ask a workspace admin, "
              "or someone listed in SOCIALDESK_ADMINS, to do it or to add you there.")
 LOG_LIMIT = 10
+ADD_RESOLVE_SECONDS = 1.0  # `add` answers in the ack: DNS slower than this is left to the send-time check
 MAX_ID = 2**31 - 1
 
 
@@ -81,12 +82,18 @@ def run(deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], 
     return plain(USAGE)
 
 
+def loopback_allowed(deps: Deps) -> bool:
+    return deps.settings is not None and deps.settings.webhooks_allow_loopback
+
+
 def add(deps: Deps, *, user_id: str, url: str, events: str) -> Reply:
     url = url.strip("<>").split("|", 1)[0]  # Slack turns a typed URL into <https://…> (or <https://…|label>)
+    url = url.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")  # and escapes these three
     try:
         with session_scope(deps.engine) as session:
             hook = store.add_webhook(session=session, url=url, events=events or None, created_by=user_id,
-                                     now=deps.clock())
+                                     now=deps.clock(), allow_loopback=loopback_allowed(deps),
+                                     resolve_timeout=ADD_RESOLVE_SECONDS)
     except store.WebhookInvalid as exc:
         return plain(f"{escape(str(exc))}\n{USAGE}")
     return plain(f"Webhook {hook.id} added: `{escape(store.display_url(hook.url))}` "
@@ -116,7 +123,8 @@ def test_outcome_text(webhook_id: int, outcome: str, description: str) -> str:
 
 def send_and_tell(deps: Deps, client: WebClient, *, user_id: str, channel_id: str, webhook_id: int) -> None:
     try:
-        result = send_test_ping(engine=deps.engine, clock=deps.clock, webhook_id=webhook_id)
+        result = send_test_ping(engine=deps.engine, clock=deps.clock, webhook_id=webhook_id,
+                                allow_loopback=loopback_allowed(deps))
         text = test_outcome_text(webhook_id, result.outcome, result.describe())
     except store.WebhookNotFound:
         text = f"Webhook {webhook_id} was removed before the test ping went out."

@@ -181,6 +181,7 @@ def _run(args: argparse.Namespace, exe: Path, workdir: Path, stack: contextlib.E
         SOCIALDESK_HTTP_HOST="127.0.0.1", SOCIALDESK_HTTP_PORT=app_port,
         # The local networks: replies go out as their fake brand accounts, with no sign-in.
         **settings_of(plays),
+        SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK=True,  # a webhook receiver tried locally listens on 127.0.0.1
     )
     desk = build(settings)
     ensure_scenario_rules(desk.engine, channel, plays)
