@@ -11,7 +11,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from socialdesk.domain import CaseStatus
-from socialdesk.listeners.common import action_case_id, channel_of, clicked_case, load_view, missing, refresh, tell
+from socialdesk.listeners.common import action_value, channel_of, clicked_case, refresh, tell, user_of
 from socialdesk.listeners.deps import Deps
 from socialdesk.slack import ids, messages
 from socialdesk.slack.blocks import modals
@@ -25,10 +25,10 @@ def register(app: App, deps: Deps) -> None:
     def transition(body: dict[str, Any], client: WebClient, change: Callable[..., lifecycle.TransitionResult],
                    thread_text: Callable[[str], str], refusal: Callable[[CaseStatus, str | None, int], str],
                    **extra: Any) -> None:
-        case_id, user = action_case_id(body), body["user"]["id"]
-        if case_id is None or load_view(deps, case_id) is None:
-            missing(client, body, case_id)
+        user, view = user_of(body), clicked_case(deps, client, body)
+        if view is None:  # no such case, or not this card's: the clicker was told
             return
+        case_id = view.case_id
         with session_scope(deps.engine) as session:
             result = change(session=session, case_id=case_id, user_id=user, now=deps.clock(), **extra)
         if result.ok:
@@ -72,7 +72,7 @@ def register(app: App, deps: Deps) -> None:
     @app.action(ids.MENU)
     def menu_chosen(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        verb = str(body["actions"][0]["selected_option"]["value"]).split(":", 1)[0]
+        verb = action_value(body).split(":", 1)[0]
         if verb == ids.MENU_ASSIGN:
             open_modal(body, client, modals.assign_modal)
         elif verb == ids.MENU_IGNORE:
@@ -81,9 +81,12 @@ def register(app: App, deps: Deps) -> None:
             open_modal(body, client, lambda view: modals.tags_modal(view, deps.tags))
         elif verb == ids.MENU_UNCLAIM:
             transition(body, client, lifecycle.unclaim, messages.unclaimed, messages.unclaim_refused)
-        # MENU_OPEN carries a URL: Slack opens it, nothing to do here.
+        elif verb != ids.MENU_OPEN:  # MENU_OPEN carries a URL: Slack opens it, nothing to do here
+            tell(client, channel=channel_of(body), user=user_of(body),
+                 text="That menu choice is not one socialdesk knows, so nothing was done. Try the card's ⋯ menu again.")
 
     def open_modal(body: dict[str, Any], client: WebClient, build: Callable[..., Any]) -> None:
         view = clicked_case(deps, client, body)
-        if view is not None:
-            client.views_open(trigger_id=body["trigger_id"], view=build(view))
+        trigger = body.get("trigger_id")
+        if view is not None and isinstance(trigger, str):
+            client.views_open(trigger_id=trigger, view=build(view))

@@ -25,6 +25,7 @@ from slack_sdk import WebClient
 
 from socialdesk import search_query
 from socialdesk.listeners import digest_commands, export_commands, rule_commands, webhook_commands
+from socialdesk.listeners.common import action_value
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.subcommand import Subcommand
 from socialdesk.slack import ids
@@ -73,6 +74,8 @@ MORE: dict[str, tuple[Subcommand, str]] = {
 HELP = HELP.format(more="".join(help_lines for _, help_lines in MORE.values()))
 MAX_CASE_ID = 2**31 - 1  # an INTEGER column: a bigger number is no case, not a database error
 HANDLE = re.compile(r"^@?[A-Za-z0-9_.\-]{1,64}$")
+NAV_VIEWS = ("mine", "queue", "author", "search")  # what Prev/Next buttons page through
+MAX_OFFSET = 100_000  # a Prev/Next offset past this was not made by us (and would overflow the database's OFFSET)
 PERMALINK_TIMEOUT = 1.5
 _permalink_pool = ThreadPoolExecutor(max_workers=PAGE_SIZE, thread_name_prefix="permalink")
 
@@ -236,9 +239,8 @@ def register(app: App, deps: Deps) -> None:
     @app.action(re.compile(f"^({ids.LOOKUP_PREV}|{ids.LOOKUP_NEXT})$"))
     def page(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
-        action = (body.get("actions") or [{}])[0]
-        parsed = blocks.parse_nav_value(str(action.get("value") or ""))
-        if parsed is None:
+        parsed = blocks.parse_nav_value(action_value(body))
+        if parsed is None or not (parsed[0] in NAV_VIEWS and 0 <= parsed[2] <= MAX_OFFSET and len(parsed[1]) <= 500):
             reply = plain("That list is no longer available; run the command again.")
         else:
             view, arg, offset = parsed

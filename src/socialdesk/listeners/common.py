@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from socialdesk.domain import CaseView
 from socialdesk.listeners.deps import Deps
@@ -17,32 +18,100 @@ from socialdesk.store.db import session_scope
 log = logging.getLogger(__name__)
 
 
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: a bigger number names nothing (and must not reach the database)
+MAX_VALUE = 2000  # Slack's most for a button's value; anything longer was not made by us
+
+
+def id_from(value: object) -> int | None:
+    """A database id (case, reply, entry…) from client-supplied data, or None.
+
+    Accepts an int or a string of ASCII digits within 1..2**31-1; anything else
+    ("abc", "99999999999999999999", a list, True, "٣") is no id.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        if not (0 < len(value) <= 10 and value.isascii() and value.isdigit()):
+            return None
+        value = int(value)
+    if not isinstance(value, int):
+        return None
+    return value if 1 <= value <= MAX_ID else None
+
+
+case_id_from = id_from
+
+
+def action_value(body: dict[str, Any]) -> str:
+    """The first action's value (a button's, or a select's chosen option's); "" when it has none."""
+    actions = body.get("actions")
+    action = actions[0] if isinstance(actions, list) and actions else None
+    if not isinstance(action, dict):
+        return ""
+    value = action.get("value")
+    if value is None:
+        option = action.get("selected_option")
+        value = option.get("value") if isinstance(option, dict) else None
+    return value if isinstance(value, str) and len(value) <= MAX_VALUE else ""
+
+
 def action_case_id(body: dict[str, Any]) -> int | None:
     """The case id in a button's value, or in an overflow option's "<verb>:<id>"."""
-    action = (body.get("actions") or [{}])[0]
-    value = str(action.get("value") or (action.get("selected_option") or {}).get("value") or "")
-    tail = value.rsplit(":", 1)[-1]
-    return int(tail) if tail.isdigit() else None
+    return id_from(action_value(body).rsplit(":", 1)[-1])
 
 
-def view_metadata(view: dict[str, Any]) -> dict[str, Any]:
+def metadata_of(view: object) -> dict[str, Any]:
+    """A modal's private metadata as we wrote it: a JSON object, else {} (never raises)."""
+    raw = view.get("private_metadata") if isinstance(view, dict) else None
+    if not isinstance(raw, str) or not raw or len(raw) > 3000:  # Slack keeps at most 3,000 characters
+        return {}
     try:
-        data = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
+        data = json.loads(raw)
+    except ValueError:  # also RecursionError's cousins: json raises ValueError for bad input
         return {}
     return data if isinstance(data, dict) else {}
 
 
+view_metadata = metadata_of  # the older name, still imported by other modules
+
+
+def meta_id(meta: dict[str, Any], key: str = "case_id") -> int | None:
+    """An id kept in a modal's metadata, checked like any other client-supplied id."""
+    return id_from(meta.get(key))
+
+
+def user_of(body: dict[str, Any]) -> str:
+    user = body.get("user")
+    uid = user.get("id") if isinstance(user, dict) else None
+    return uid if isinstance(uid, str) else ""
+
+
+def message_ts_of(body: dict[str, Any]) -> str | None:
+    return _one(((body.get("message") or {}), "ts"), ((body.get("container") or {}), "message_ts"))
+
+
+def _one(*places: tuple[object, str]) -> str | None:
+    """The value the places agree on; None when none has one, or two disagree (a forged body)."""
+    values = [p.get(key) for p, key in places if isinstance(p, dict) and p.get(key) is not None]
+    if not values or not all(isinstance(v, str) for v in values) or len(set(values)) != 1:
+        return None
+    return values[0]
+
+
 def channel_of(body: dict[str, Any]) -> str | None:
-    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    return _one(((body.get("channel") or {}), "id"), ((body.get("container") or {}), "channel_id"))
 
 
 def tell(client: WebClient, *, channel: str | None, user: str, text: str, blocks: list | None = None) -> None:
     """An ephemeral answer; when the channel is unknown (a modal), a DM from the app."""
     if channel:
-        client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
-    else:
-        client.chat_postMessage(channel=user, text=text, blocks=blocks)
+        try:
+            client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
+            return
+        except SlackApiError as exc:  # a channel the clicker is not in (or a forged one): say it in a DM
+            log.warning("no ephemeral in %s for %s (%s); sending a DM", channel[:32], user[:32],
+                        exc.response.get("error"))
+    client.chat_postMessage(channel=user, text=text, blocks=blocks)
 
 
 def load_view(deps: Deps, case_id: int) -> CaseView | None:
@@ -64,14 +133,43 @@ def refresh(client: WebClient, deps: Deps, case_id: int, thread_text: str | None
     return view
 
 
+NO_CASE = ("This button does not name a case socialdesk knows, so nothing was done. "
+           "Use the buttons on the case's card, or `/social case <id>` to find it.")
+
+
 def missing(client: WebClient, body: dict[str, Any], case_id: int | str | None) -> None:
-    tell(client, channel=channel_of(body), user=body["user"]["id"], text=messages.case_missing(str(case_id)))
+    """Tell the clicker the case is gone; a value that is no case id is never echoed back."""
+    known = id_from(case_id)
+    text = messages.case_missing(str(known)) if known is not None else NO_CASE
+    tell(client, channel=channel_of(body), user=user_of(body), text=text)
+
+
+def on_its_card(view: CaseView, body: dict[str, Any]) -> bool:
+    """Whether a click came from the case's own card (any click will do while the case has none)."""
+    if not view.message_ts:
+        return True
+    return channel_of(body) == view.channel_id and message_ts_of(body) == view.message_ts
+
+
+def other_card(case_id: int) -> str:
+    return (f"This button belongs to another card: it names case #{case_id}, whose card is elsewhere, so nothing "
+            f"was done. Use the buttons on case #{case_id}'s own card (`/social case {case_id}` links to it).")
 
 
 def clicked_case(deps: Deps, client: WebClient, body: dict[str, Any]) -> CaseView | None:
-    """The case a card button was clicked for; None (and the clicker is told) when it is gone."""
+    """The case a card button was clicked for, checked against the card it is on.
+
+    None (and the clicker is told why) when the value names no case, the case is gone,
+    or the click came from another card than the case's.
+    """
     case_id = action_case_id(body)
     view = load_view(deps, case_id) if case_id is not None else None
     if view is None:
         missing(client, body, case_id)
+        return None
+    if not on_its_card(view, body):
+        log.warning("click on case %s from message %s in %s, not its card", case_id,
+                    str(message_ts_of(body))[:32], str(channel_of(body))[:32])
+        tell(client, channel=channel_of(body), user=user_of(body), text=other_card(view.case_id))
+        return None
     return view

@@ -7,6 +7,7 @@ an entry is what the team will answer customers with.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -14,9 +15,26 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from socialdesk.domain import CaseStatus, CaseView
-from socialdesk.listeners.common import channel_of, clicked_case, load_view, missing, refresh, tell, view_metadata
+from socialdesk.listeners.common import (
+    action_value,
+    channel_of,
+    clicked_case,
+    id_from,
+    load_view,
+    meta_id,
+    metadata_of,
+    missing,
+    refresh,
+    tell,
+    user_of,
+)
 from socialdesk.listeners.deps import Deps
-from socialdesk.listeners.views import state_value
+from socialdesk.listeners.views import (
+    length_problem,
+    selected_values,
+    tags_problem,
+    text_input,
+)
 from socialdesk.slack import ids
 from socialdesk.slack.blocks import faq as faq_blocks
 from socialdesk.slack.blocks.faq import FaqForm
@@ -25,6 +43,7 @@ from socialdesk.store.db import session_scope
 from socialdesk.store.models import CuratedEntryRow
 
 log = logging.getLogger(__name__)
+MESSAGE_TS = re.compile(r"^\d{1,12}\.\d{1,8}$")
 THREAD_PAGES = 5  # how far into a card's thread to look for an entry's line
 
 
@@ -50,12 +69,29 @@ def form_from_entry(entry: CuratedEntryRow, view: CaseView, deps: Deps, message_
                    customer=view.post.author.handle or None, known_tags=tuple(deps.tags))
 
 
-def submitted_values(modal: dict[str, Any]) -> tuple[str, str, str, list[str]]:
-    def text(block: str) -> str:
-        return (state_value(modal, block, block).get("value") or "").strip()
+TEXT_INPUTS = {faq_blocks.QUESTION_INPUT: "question", faq_blocks.ANSWER_INPUT: "answer",
+               faq_blocks.NOTES_INPUT: "note"}
 
-    tags = [o["value"] for o in state_value(modal, faq_blocks.TAGS_INPUT, faq_blocks.TAGS_INPUT).get("selected_options") or []]
-    return text(faq_blocks.QUESTION_INPUT), text(faq_blocks.ANSWER_INPUT), text(faq_blocks.NOTES_INPUT), tags
+
+def submitted_values(modal: dict[str, Any]) -> tuple[str, str, str, list[str] | None]:
+    """Question, answer, notes (each "" when absent) and the chosen tags (None when malformed)."""
+    question, answer, notes = (text_input(modal, block, block).strip() for block in TEXT_INPUTS)
+    return question, answer, notes, selected_values(modal, faq_blocks.TAGS_INPUT, faq_blocks.TAGS_INPUT)
+
+
+def text_errors(modal: dict[str, Any]) -> dict[str, str]:
+    """Texts longer than the modal's boxes hold (a forged submission): refused before anything reads them."""
+    errors = {}
+    for block, what in TEXT_INPUTS.items():
+        problem = length_problem(text_input(modal, block, block), faq_blocks.INPUT_LIMIT, what)
+        if problem:
+            errors[block] = problem
+    return errors
+
+
+def thread_ts(value: object) -> str | None:
+    """A message ts as Slack writes them ("1712345678.123456"), from a modal's metadata."""
+    return value if isinstance(value, str) and MESSAGE_TS.match(value) else None
 
 
 def find_entry_line(client: WebClient, view: CaseView, entry_id: int) -> str | None:
@@ -98,13 +134,16 @@ def register(app: App, deps: Deps) -> None:
 
     def entry_and_view(body: dict[str, Any], client: WebClient) -> tuple[CuratedEntryRow, CaseView] | None:
         """The entry a thread button names, and its case; tells the clicker when either is gone."""
-        user, value = body["user"]["id"], str(body["actions"][0].get("value") or "")
+        user, entry_id = user_of(body), id_from(action_value(body))
         try:
+            if entry_id is None:
+                raise curated.EntryNotFound(0)
             with session_scope(deps.engine) as session:
-                entry = curated.get_entry(session=session, entry_id=int(value))
-        except (ValueError, curated.EntryNotFound):
+                entry = curated.get_entry(session=session, entry_id=entry_id)
+        except curated.EntryNotFound:
+            shown = f"FAQ entry {entry_id}" if entry_id is not None else "That FAQ entry"
             tell(client, channel=channel_of(body), user=user,
-                 text=f"FAQ entry {value} is not in socialdesk's database any more. Ask an admin to check the server logs.")
+                 text=f"{shown} is not in socialdesk's database any more. Ask an admin to check the server logs.")
             return None
         view = load_view(deps, entry.case_id)
         if view is None:
@@ -117,6 +156,16 @@ def register(app: App, deps: Deps) -> None:
             tell(client, channel=channel_of(body), user=user, text=withdrawn(entry))
             return None
         return entry, view
+
+    def entry_tags(entry_id: int | None) -> list[str]:
+        """An entry's own tags stay choosable (even one since dropped from SOCIALDESK_TAGS), as the modal offers them."""
+        if entry_id is None:
+            return []
+        try:
+            with session_scope(deps.engine) as session:
+                return list(curated.get_entry(session=session, entry_id=entry_id).tags or [])
+        except curated.EntryNotFound:
+            return []
 
     @app.action(ids.FAQ_SAVE)
     def save_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -174,15 +223,20 @@ def register(app: App, deps: Deps) -> None:
     @app.view(ids.FAQ_MODAL)
     def modal_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         modal, user = body["view"], body["user"]["id"]
-        meta = view_metadata(modal)
-        case_id, entry_id = meta.get("case_id"), meta.get("entry_id")
+        meta = metadata_of(modal)
+        case_id, entry_id = meta_id(meta), meta_id(meta, "entry_id")
+        errors = text_errors(modal)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
         question, answer, notes, tags = submitted_values(modal)
-        errors: dict[str, str] = {}
+        if meta.get("entry_id") is not None and entry_id is None:
+            case_id = None  # metadata we did not write: no case to save to
         if not question:
             errors[faq_blocks.QUESTION_INPUT] = "Write the question customers ask, or press Cancel."
         if not answer:
             errors[faq_blocks.ANSWER_INPUT] = "Write the answer that worked, or press Cancel."
-        view = load_view(deps, case_id) if isinstance(case_id, int) else None
+        view = load_view(deps, case_id) if case_id is not None else None
         if view is None:
             errors[faq_blocks.QUESTION_INPUT] = ("This case is no longer in socialdesk's database, so it can't be "
                                                  "saved. Copy your text, press Cancel, and ask an admin.")
@@ -191,6 +245,11 @@ def register(app: App, deps: Deps) -> None:
         elif entry_id is None and view.status is not CaseStatus.RESOLVED:
             errors[faq_blocks.QUESTION_INPUT] = (f"Case #{view.case_id} was {view.status.value} while you wrote this. "
                                                  "Resolve it again, then save; copy your text first.")
+        else:
+            # the modal offers the team's tags, and the case's and entry's own (a draft starts from the case's)
+            problem = tags_problem(tags, list(dict.fromkeys([*deps.tags, *view.tags, *entry_tags(entry_id)])))
+            if problem:
+                errors[faq_blocks.TAGS_INPUT] = problem
         if errors:
             ack(response_action="errors", errors=errors)
             return
@@ -198,7 +257,7 @@ def register(app: App, deps: Deps) -> None:
         assert view is not None
         try:
             with session_scope(deps.engine) as session:
-                if isinstance(entry_id, int):
+                if entry_id is not None:
                     entry = curated.update_entry(session=session, entry_id=entry_id, question=question, answer=answer,
                                                  notes=notes, tags=tags, actor=user, now=deps.clock())
                 else:
@@ -207,5 +266,5 @@ def register(app: App, deps: Deps) -> None:
         except curated.CurationError as exc:  # lost a race: withdrawn or reopened after the checks above
             tell(client, channel=view.channel_id, user=user, text=f"Your FAQ entry was not saved: {exc}.")
             return
-        show_entry(client, view, entry, meta.get("message_ts"))
+        show_entry(client, view, entry, thread_ts(meta.get("message_ts")))
         refresh(client, deps, view.case_id)  # the card's button now reads "Edit FAQ"

@@ -20,7 +20,7 @@ from socialdesk.listeners.commands import permalinks
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.views import state_value
 from socialdesk.schedules import canonical_spec
-from socialdesk.listeners.common import view_metadata
+from socialdesk.listeners.common import action_value, id_from, meta_id, metadata_of
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.admin import digest_modal, rule_modal
 from socialdesk.slack.blocks.home import Home, HomeSettings, home_view
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 NOT_ADMIN = ("Only socialdesk admins can {what}. Ask a workspace admin, or someone listed in "
              "SOCIALDESK_ADMINS, to do it or to add you there.")
 MAX_FOLLOWERS = 10**12
+MAX_INPUT = 3000  # Slack's most for a text box
 
 
 def today_start(now: datetime, deps: Deps) -> datetime:
@@ -73,8 +74,7 @@ def publish(deps: Deps, client: WebClient, user_id: str, *, notice: str | None =
 
 
 def _action_id_value(body: dict[str, Any]) -> int | None:
-    value = str(((body.get("actions") or [{}])[0]).get("value") or "")
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+    return id_from(action_value(body))
 
 
 def _user(body: dict[str, Any]) -> str:
@@ -82,14 +82,26 @@ def _user(body: dict[str, Any]) -> str:
 
 
 def _selected(view: dict[str, Any], block: str, key: str) -> Any:
-    return state_value(view, block, block).get(key)
+    """A submitted value as Slack sends it (text, or a list of ids); None for anything else (a forged view)."""
+    value = state_value(view, block, block).get(key)
+    if not key.endswith("s") and isinstance(value, str) and len(value) <= MAX_INPUT:
+        return value
+    if (key.endswith("s") and isinstance(value, list) and len(value) <= 100
+            and all(isinstance(v, str) and len(v) < 40 for v in value)):
+        return value
+    return None
+
+
+def _ids(value: Any) -> list[str]:
+    return value if isinstance(value, list) else []
 
 
 def rule_errors(view: dict[str, Any], rule: Any) -> tuple[dict[str, str], dict[str, Any]]:
     """The rule editor's values checked like `socialdesk rules add`: (errors per block, the new values)."""
     errors: dict[str, str] = {}
     query = rule.query if rule.kind == "mentions" else (_selected(view, ids.RULE_QUERY_INPUT, "value") or "").strip()
-    channel = _selected(view, ids.RULE_CHANNEL_INPUT, "selected_conversation") or ""
+    channel = _selected(view, ids.RULE_CHANNEL_INPUT, "selected_conversation")
+    channel = channel if isinstance(channel, str) else ""
     every_text = (_selected(view, ids.RULE_EVERY_INPUT, "value") or "").strip()
     followers_text = (_selected(view, ids.RULE_FOLLOWERS_INPUT, "value") or "").strip().replace(",", "")
     keywords = rule_rules.parse_keywords(_selected(view, ids.RULE_KEYWORDS_INPUT, "value"))
@@ -190,10 +202,10 @@ def register(app: App, deps: Deps) -> None:
         if not deps.is_admin(user):
             ack(response_action="errors", errors={first_block: NOT_ADMIN.format(what="edit rules")})
             return
-        rule_id = view_metadata(view).get("rule_id")
+        rule_id = meta_id(metadata_of(view), "rule_id")
         try:
             with session_scope(deps.engine) as session:
-                rule = rule_store.get_rule(session=session, rule_id=rule_id if isinstance(rule_id, int) else 0)
+                rule = rule_store.get_rule(session=session, rule_id=rule_id or 0)
         except rule_store.RuleNotFound:
             ack(response_action="errors", errors={first_block: "This rule no longer exists; close this window."})
             return
@@ -225,8 +237,8 @@ def register(app: App, deps: Deps) -> None:
             ack(response_action="errors", errors={ids.DIGEST_SPEC_INPUT: NOT_ADMIN.format(what="schedule digests")})
             return
         spec = (_selected(view, ids.DIGEST_SPEC_INPUT, "value") or "").strip()
-        targets = [*(_selected(view, ids.DIGEST_CHANNELS_INPUT, "selected_conversations") or []),
-                   *(_selected(view, ids.DIGEST_USERS_INPUT, "selected_users") or [])]
+        targets = [*_ids(_selected(view, ids.DIGEST_CHANNELS_INPUT, "selected_conversations")),
+                   *_ids(_selected(view, ids.DIGEST_USERS_INPUT, "selected_users"))]
         errors: dict[str, str] = {}
         try:
             canonical_spec(spec)

@@ -12,7 +12,8 @@ from slack_sdk import WebClient
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
 from socialdesk.domain import EventKind
-from socialdesk.listeners.common import channel_of, clicked_case, load_view, missing, refresh, tell, view_metadata
+from socialdesk.listeners.common import (action_value, channel_of, clicked_case, id_from, load_view, meta_id, missing,
+                                         refresh, tell, view_metadata)
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.views import state_value
 from socialdesk.replying import Outcome
@@ -26,9 +27,14 @@ from socialdesk.store.db import session_scope
 from socialdesk.store.events import record_event
 
 log = logging.getLogger(__name__)
+NO_REPLY = "That reply is not in socialdesk's database, so nothing was done. Look for it in the card's thread."
+VIAS = ("manual", "intent")  # how a reply marked as replied went out (the button's value says)
 
 
 def length_error(text: str, network: NetworkInfo) -> str | None:
+    if len(text) > modals.REPLY_MAX_INPUT:  # bounded before the network counts it (a forged 200,000 characters)
+        return (f"That is {len(text):,} characters, more than a reply box holds ({modals.REPLY_MAX_INPUT:,}); "
+                f"{network.label} takes far fewer. Shorten it.")
     if not text.strip():
         return "Write the reply, or press Cancel."
     length = network.text_length(text)
@@ -95,25 +101,26 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
     def saved_reply_chosen(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         modal, meta = body["view"], view_metadata(body["view"])
-        index = int(body["actions"][0]["selected_option"]["value"])
-        view = load_view(deps, meta.get("case_id", -1))
+        chosen, case_id = action_value(body), meta_id(meta)  # options are "0", "1", … (at most 100)
+        index = int(chosen) if chosen.isascii() and chosen.isdigit() and len(chosen) < 4 else -1
+        view = load_view(deps, case_id) if case_id is not None else None
         if view is None or not 0 <= index < len(deps.saved_replies):
             return
         author = f"@{view.post.author.handle}" if view.post.author.handle else "there"
         text = deps.saved_replies[index].text.replace("{author}", author).replace("{agent}", agent_name(client, body["user"]["id"]))
         client.views_update(view_id=modal["id"], hash=modal.get("hash"), view=modals.reply_modal(
             view, brand=deps.brand(view.post.network), saved=deps.saved_replies, text=text,
-            opened_at=meta.get("opened_at", time.time()), revision=int(meta.get("revision", 0)) + 1))
+            opened_at=_opened_at(meta), revision=_revision(meta) + 1))
 
     @app.view(ids.REPLY_MODAL)
     def reply_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         modal, user = body["view"], body["user"]["id"]
         meta = view_metadata(modal)
-        case_id = meta.get("case_id")
-        revision = int(meta.get("revision", 0))
+        case_id = meta_id(meta)
+        revision = _revision(meta)
         block = f"{ids.REPLY_INPUT}-{revision}"
-        text = (state_value(modal, ids.REPLY_INPUT, ids.REPLY_INPUT).get("value") or "").strip()
-        view = load_view(deps, case_id) if isinstance(case_id, int) else None
+        text = _input_text(modal)
+        view = load_view(deps, case_id) if case_id is not None else None
         error = "This case no longer exists." if view is None else length_error(text, registry.info(view.post.network))
         if error is None and not permissions.allowed(user, view.channel_id):  # type: ignore[union-attr]
             error = "You are not allowed to send public replies for this case."
@@ -137,8 +144,8 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
     @app.view_closed(ids.REPLY_MODAL)
     def reply_closed(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        case_id = view_metadata(body["view"]).get("case_id")
-        if isinstance(case_id, int):
+        case_id = meta_id(view_metadata(body.get("view")))
+        if case_id is not None:
             with session_scope(deps.engine) as session:
                 lifecycle.set_replying(session=session, case_id=case_id, user_id=None, now=deps.clock(),
                                        only_if=body["user"]["id"])
@@ -165,9 +172,10 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
 
     def decide(body: dict[str, Any], client: WebClient, verb: str, text: str | None = None) -> None:
         user = body["user"]["id"]
-        reply_id = int(body["actions"][0]["value"]) if body.get("actions") else int(view_metadata(body["view"])["reply_id"])
-        reply = desk.reply(reply_id)
+        reply_id = id_from(action_value(body)) if body.get("actions") else meta_id(view_metadata(body.get("view")), "reply_id")
+        reply = desk.reply(reply_id) if reply_id is not None else None
         if reply is None:
+            tell(client, channel=channel_of(body), user=user, text=NO_REPLY)
             return
         if not desk.is_approver(user):
             view = load_view(deps, reply.case_id)
@@ -203,9 +211,11 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
     @app.action(ids.EDIT_REPLY)
     def edit_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        reply = desk.reply(int(body["actions"][0]["value"]))
+        reply_id = id_from(action_value(body))
+        reply = desk.reply(reply_id) if reply_id is not None else None
         view = load_view(deps, reply.case_id) if reply else None
         if reply is None or view is None:
+            tell(client, channel=channel_of(body), user=body["user"]["id"], text=NO_REPLY)
             return
         client.views_open(trigger_id=body["trigger_id"], view=modals.reply_modal(
             view, brand=deps.brand(view.post.network), saved=(), text=reply.text, opened_at=time.time(),
@@ -214,14 +224,18 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
 
     @app.view(ids.APPROVE_EDIT_MODAL)
     def edited_approval(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        text = (state_value(body["view"], ids.REPLY_INPUT, ids.REPLY_INPUT).get("value") or "").strip()
-        network = modal_network(view_metadata(body["view"]))
+        text = _input_text(body["view"])
+        meta = view_metadata(body["view"])
+        network = modal_network(meta)
         error = "This case's network is not known here." if network is None else length_error(text, network)
+        if error is None and meta_id(meta, "reply_id") is None:
+            error = NO_REPLY
         if error:
             ack(response_action="errors", errors={f"{ids.REPLY_INPUT}-0": error})
             return
         ack()
-        body = dict(body, message={"ts": view_metadata(body["view"]).get("message_ts")})
+        ts = meta.get("message_ts")
+        body = dict(body, message={"ts": ts if isinstance(ts, str) and len(ts) < 40 else None})
         decide(body, client, "approved", text=text)
 
     @app.action(ids.OPEN_IN_NETWORK)
@@ -231,20 +245,24 @@ def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the wh
     @app.action(ids.MARK_REPLIED)
     def mark_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        value = str(body["actions"][0]["value"])
-        via, _, case = value.rpartition(":")
-        view = load_view(deps, int(case)) if case.isdigit() else None
+        via, _, case = action_value(body).rpartition(":")
+        case_id = id_from(case)
+        view = load_view(deps, case_id) if case_id is not None else None
         if view is None:
             missing(client, body, case)
             return
-        client.views_open(trigger_id=body["trigger_id"], view=modals.mark_replied_modal(view, via=via or "manual"))
+        client.views_open(trigger_id=body["trigger_id"], view=modals.mark_replied_modal(
+            view, via=via if via in VIAS else "manual"))
 
     @app.view(ids.MARK_REPLIED_MODAL)
     def marked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         meta, user = view_metadata(body["view"]), body["user"]["id"]
-        url = (state_value(body["view"], ids.REPLY_URL_INPUT, ids.REPLY_URL_INPUT).get("value") or "").strip()
+        url = state_value(body["view"], ids.REPLY_URL_INPUT, ids.REPLY_URL_INPUT).get("value")
+        url = url.strip() if isinstance(url, str) and len(url) <= 3000 else ""
         network = modal_network(meta)
-        if network is None or not isinstance(meta.get("case_id"), int):
+        if meta.get("via") not in VIAS:
+            meta["via"] = "manual"
+        if network is None or meta_id(meta) is None:
             ack(response_action="errors", errors={ids.REPLY_URL_INPUT: "This case's network is not known here."})
             return
         if network.reply_link_id(url) is None:
@@ -266,4 +284,22 @@ def modal_network(meta: dict[str, Any]) -> NetworkInfo | None:
 
 def _when(meta: dict[str, Any]) -> datetime:
     """When the agent opened the modal (kept in its private metadata)."""
-    return datetime.fromtimestamp(float(meta.get("opened_at") or time.time()), UTC)
+    return datetime.fromtimestamp(_opened_at(meta), UTC)
+
+
+def _opened_at(meta: dict[str, Any]) -> float:
+    """When the modal was opened, from its metadata; now when that is not a plausible time."""
+    value = meta.get("opened_at")
+    now = time.time()
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= now + 60
+    return float(value) if ok else now  # type: ignore[arg-type]
+
+
+def _revision(meta: dict[str, Any]) -> int:
+    value = meta.get("revision")
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1000 else 0
+
+
+def _input_text(modal: dict[str, Any]) -> str:
+    value = state_value(modal, ids.REPLY_INPUT, ids.REPLY_INPUT).get("value")
+    return value.strip() if isinstance(value, str) else ""

@@ -2,34 +2,99 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from socialdesk.domain import CaseStatus
-from socialdesk.listeners.common import load_view, refresh, tell, view_metadata
+from socialdesk.listeners.common import (
+    load_view,
+    meta_id,
+    metadata_of,
+    refresh,
+    tell,
+    user_of,
+)
 from socialdesk.listeners.deps import Deps
 from socialdesk.slack import ids, messages
+from socialdesk.slack.blocks import modals
 from socialdesk.store import lifecycle
 from socialdesk.store.db import session_scope
 
+MAX_SELECTED = 100  # a multi-select offers at most 100 options
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+BAD_METADATA = ("socialdesk can't tell which case this window is for, so nothing was saved. "
+                "Close it and open it again from the case's card.")
+
 
 def state_value(view: dict[str, Any], block_prefix: str, action_id: str) -> dict[str, Any]:
-    """The submitted element, whatever revision suffix its block id carries."""
-    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
-        if block_id == block_prefix or block_id.startswith(block_prefix + "-"):
-            return actions.get(action_id) or {}
+    """The submitted element, whatever revision suffix its block id carries; {} for anything malformed."""
+    state = view.get("state") if isinstance(view, dict) else None
+    values = state.get("values") if isinstance(state, dict) else None
+    if not isinstance(values, dict):
+        return {}
+    for block_id, actions in values.items():
+        if isinstance(block_id, str) and (block_id == block_prefix or block_id.startswith(block_prefix + "-")):
+            element = actions.get(action_id) if isinstance(actions, dict) else None
+            return element if isinstance(element, dict) else {}
     return {}
 
 
+def text_input(view: dict[str, Any], block_prefix: str, action_id: str) -> str:
+    """A plain_text_input's value, "" when absent or not text."""
+    value = state_value(view, block_prefix, action_id).get("value")
+    return value if isinstance(value, str) else ""
+
+
+def selected_value(view: dict[str, Any], block_prefix: str, action_id: str, key: str = "selected_option") -> str | None:
+    """A single select's chosen value (or `selected_user` etc. when `key` says so), None when absent."""
+    chosen = state_value(view, block_prefix, action_id).get(key)
+    if isinstance(chosen, dict):
+        chosen = chosen.get("value")
+    return chosen if isinstance(chosen, str) else None
+
+
+def selected_values(view: dict[str, Any], block_prefix: str, action_id: str) -> list[str] | None:
+    """A multi-select's chosen values, in order; None when they are not the list of options Slack sends."""
+    chosen = state_value(view, block_prefix, action_id).get("selected_options")
+    if chosen is None:
+        return []
+    if not isinstance(chosen, list) or len(chosen) > MAX_SELECTED:
+        return None
+    values = [o.get("value") if isinstance(o, dict) else None for o in chosen]
+    return values if all(isinstance(v, str) for v in values) else None  # type: ignore[return-value]
+
+
+def length_problem(text: str, limit: int, what: str) -> str | None:
+    if len(text) > limit:
+        return f"That {what} is {len(text):,} characters; the most is {limit:,}. Shorten it, or split it in two."
+    return None
+
+
+def tags_problem(chosen: list[str] | None, known: Sequence[str]) -> str | None:
+    """Why the submitted tags can't be kept, or None: only the team's tags (SOCIALDESK_TAGS) are."""
+    if chosen is None:
+        return "Choose tags from the list."
+    allowed = {modals.tag_value(t) for t in known}
+    unknown = [t for t in dict.fromkeys(chosen) if t not in allowed]
+    if not unknown:
+        return None
+    shown = ", ".join(f"“{t[:30]}{'…' if len(t) > 30 else ''}”" for t in unknown[:3])
+    more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+    listed = ", ".join(known[:20]) if known else "none are configured"
+    return (f"{shown}{more} {'is' if len(unknown) == 1 else 'are'} not one of the team's tags "
+            f"(SOCIALDESK_TAGS: {listed}). Choose from the list; an admin adds new tags.")[:2000]
+
+
 def register(app: App, deps: Deps) -> None:
-    def case_of(view: dict[str, Any]) -> int | None:
-        case_id = view_metadata(view).get("case_id")
-        return case_id if isinstance(case_id, int) else None
+    def case_of(body: dict[str, Any]) -> int | None:
+        return meta_id(metadata_of(body.get("view")))
 
     def apply(body: dict[str, Any], client: WebClient, change, thread_text: str, action: str, **extra: Any) -> None:  # type: ignore[no-untyped-def]
-        user, case_id = body["user"]["id"], case_of(body["view"])
+        user, case_id = user_of(body), case_of(body)
         view = load_view(deps, case_id) if case_id is not None else None
         if view is None:
             tell(client, channel=None, user=user, text=messages.case_missing(str(case_id)))
@@ -42,44 +107,64 @@ def register(app: App, deps: Deps) -> None:
             tell(client, channel=view.channel_id, user=user,
                  text=messages.transition_refused(action, CaseStatus(result.case.status), result.case.assignee, case_id))
 
+    def refused(ack: Ack, body: dict[str, Any], block: str, problem: str | None) -> bool:
+        """Answer the submission with `problem` inline (that is its ack); also when the modal names no case.
+
+        Checked without the database, before the ack: a missing case is told after it.
+        """
+        if problem is None and case_of(body) is None:
+            problem = BAD_METADATA
+        if problem is None:
+            return False
+        ack(response_action="errors", errors={block: problem})
+        return True
+
     @app.view(ids.NOTE_MODAL)
     def note_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        text = (state_value(body["view"], ids.NOTE_INPUT, ids.NOTE_INPUT).get("value") or "").strip()
-        if not text:
-            ack(response_action="errors", errors={ids.NOTE_INPUT: "Write something, or press Cancel."})
+        text = text_input(body.get("view") or {}, ids.NOTE_INPUT, ids.NOTE_INPUT)
+        problem = length_problem(text, modals.NOTE_MAX_LENGTH, "note")  # before anything else reads all of it
+        text = text.strip() if problem is None else ""
+        if problem is None and not text:
+            problem = "Write something, or press Cancel."
+        if refused(ack, body, ids.NOTE_INPUT, problem):
             return
         ack()
-        user = body["user"]["id"]
+        user = user_of(body)
         apply(body, client, lifecycle.add_note, messages.note(user, text), "noted", text=text)
 
     @app.view(ids.ASSIGN_MODAL)
     def assign_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        assignee = state_value(body["view"], ids.ASSIGNEE_INPUT, ids.ASSIGNEE_INPUT).get("selected_user")
-        if not assignee:
-            ack(response_action="errors", errors={ids.ASSIGNEE_INPUT: "Choose someone."})
+        assignee = selected_value(body.get("view") or {}, ids.ASSIGNEE_INPUT, ids.ASSIGNEE_INPUT, "selected_user")
+        valid = assignee is not None and SLACK_USER.match(assignee) is not None
+        if refused(ack, body, ids.ASSIGNEE_INPUT, None if valid else "Choose someone."):
             return
         ack()
-        user = body["user"]["id"]
+        user = user_of(body)
         apply(body, client, lifecycle.assign, messages.assigned(user, assignee), "assigned", assignee=assignee)
 
     @app.view(ids.IGNORE_MODAL)
     def ignore_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        reason = (state_value(body["view"], ids.IGNORE_REASON_INPUT, ids.IGNORE_REASON_INPUT).get("selected_option") or {}).get("value")
-        if reason not in lifecycle.IGNORE_REASONS:
-            ack(response_action="errors", errors={ids.IGNORE_REASON_INPUT: "Choose a reason."})
+        reason = selected_value(body.get("view") or {}, ids.IGNORE_REASON_INPUT, ids.IGNORE_REASON_INPUT)
+        if refused(ack, body, ids.IGNORE_REASON_INPUT,
+                   None if reason in lifecycle.IGNORE_REASONS else "Choose a reason."):
             return
         ack()
-        user = body["user"]["id"]
+        user = user_of(body)
         apply(body, client, lifecycle.ignore, messages.ignored(user, reason), "ignored", reason=reason)
 
     @app.view(ids.TAGS_MODAL)
     def tags_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        view = body["view"]
-        tags = [o["value"] for o in state_value(view, ids.TAGS_INPUT, ids.TAGS_INPUT).get("selected_options") or []]
-        priority = (state_value(view, ids.PRIORITY_INPUT, ids.PRIORITY_INPUT).get("selected_option") or {}).get("value")
-        if priority not in lifecycle.PRIORITIES:
-            ack(response_action="errors", errors={ids.PRIORITY_INPUT: "Choose a priority."})
+        view = body.get("view") or {}
+        chosen = selected_values(view, ids.TAGS_INPUT, ids.TAGS_INPUT)
+        priority = selected_value(view, ids.PRIORITY_INPUT, ids.PRIORITY_INPUT)
+        problem = tags_problem(chosen, deps.tags)
+        if problem is not None:
+            ack(response_action="errors", errors={ids.TAGS_INPUT: problem})
+            return
+        if refused(ack, body, ids.PRIORITY_INPUT, None if priority in lifecycle.PRIORITIES else "Choose a priority."):
             return
         ack()
-        user = body["user"]["id"]
+        user = user_of(body)
+        by_value = {modals.tag_value(t): t for t in deps.tags}
+        tags = list(dict.fromkeys(by_value[v] for v in chosen or []))
         apply(body, client, lifecycle.set_tags, messages.tagged(user, tags, priority), "tagged", tags=tags, priority=priority)

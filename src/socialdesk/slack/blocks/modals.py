@@ -27,6 +27,13 @@ from socialdesk.networks import registry
 from socialdesk.store.lifecycle import IGNORE_REASONS, PRIORITIES
 
 REPLY_MAX_INPUT = 3000  # Slack's plain_text_input limit; the network's own limit is checked on submit
+NOTE_MAX_LENGTH = 3000  # a note's most characters: the text box holds no more, and submissions are checked again
+TAG_OPTION_LIMIT = 100  # options in a multi-select
+
+
+def tag_value(tag: str) -> str:
+    """A tag's option value (Slack keeps at most 150 characters); submissions are checked against it."""
+    return tag[:150]
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ def note_modal(view: CaseView) -> View:
         blocks=[
             quoted_post(view, 300),
             InputBlock(block_id=ids.NOTE_INPUT, label="Note",
-                       element=PlainTextInputElement(action_id=ids.NOTE_INPUT, multiline=True, max_length=2900,
+                       element=PlainTextInputElement(action_id=ids.NOTE_INPUT, multiline=True, max_length=NOTE_MAX_LENGTH,
                                                      placeholder="Only your team sees this"),
                        hint="Goes into the card's thread and the case history. Never sent to the customer."),
         ],
@@ -106,11 +113,17 @@ def ignore_modal(view: CaseView) -> View:
 
 
 def tags_modal(view: CaseView, tags: Sequence[str]) -> View:
-    known = list(dict.fromkeys([*tags, *view.tags]))[:100]
-    tag_options = [Option(text=t[:75], value=t[:150]) for t in known]
-    selected = [o for o in tag_options if o.value in view.tags]
+    """The team's tags (SOCIALDESK_TAGS) only: a case's tag no longer among them is named, and dropped on save."""
+    known = list(dict.fromkeys(tags))[:TAG_OPTION_LIMIT]
+    tag_options = [Option(text=t[:75], value=tag_value(t)) for t in known]
+    selected = [o for o in tag_options if o.value in {tag_value(t) for t in view.tags}]
+    dropped = [t for t in view.tags if t not in known]
     priority_options = [Option(text=p.capitalize(), value=p) for p in PRIORITIES]
     blocks: list = []
+    if dropped:
+        names = ", ".join(f"`{escape_within(t, 40)[0]}`" for t in dropped[:5]) + (" …" if len(dropped) > 5 else "")
+        blocks.append(ContextBlock(block_id="tags_dropped", elements=[MarkdownTextObject(
+            text=f"Not among the team's tags any more, so removed when you save: {names}")]))
     if tag_options:
         blocks.append(InputBlock(block_id=ids.TAGS_INPUT, label="Tags", optional=True,
                                  element=StaticMultiSelectElement(action_id=ids.TAGS_INPUT, options=tag_options,
