@@ -100,12 +100,6 @@ class Poller:
                                                        followers_threshold=rule.priority_followers, sentiment=mood))
         return scores
 
-    def poll_due(self) -> None:
-        with session_scope(self._engine) as session:
-            due = rule_store.due_rule_ids(session=session, now=self._now())
-        for rule_id in due:
-            self.poll_rule(rule_id)
-
     def poll_rule(self, rule_id: int) -> int:
         """Poll one rule if it is due and free; returns how many cases it opened. Never raises.
 

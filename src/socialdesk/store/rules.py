@@ -113,21 +113,6 @@ def remove_rule(*, session: Session, rule_id: int) -> RuleRow:
     return rule
 
 
-def due_rule_ids(*, session: Session, now: datetime) -> list[int]:
-    """Active rules whose interval has passed and that no replica is polling."""
-    rows = session.exec(
-        select(RuleRow).where(
-            RuleRow.paused == False,  # noqa: E712
-            or_(RuleRow.not_before.is_(None), RuleRow.not_before <= now),
-            or_(RuleRow.lease_until.is_(None), RuleRow.lease_until <= now),
-        )
-    )
-    return [
-        r.id for r in rows
-        if r.last_polled_at is None or r.last_polled_at + timedelta(seconds=r.every_seconds) <= now
-    ]
-
-
 def take_lease(*, session: Session, rule_id: int, now: datetime, seconds: float, min_gap: float) -> RuleRow | None:
     """Claim the right to poll the rule now, or None when it should not be polled.
 
