@@ -278,3 +278,56 @@ def test_the_signed_in_brand_account_never_opens_cases(engine, fake_x, clock):
     customer = fake_x.post(username="dana", text="acme phone question")
     assert poll_again(poller, clock, rule_id) == 1
     assert stored_ids(engine) == [customer["id"]]
+
+
+def test_a_worker_killed_mid_poll_holds_its_rule_no_longer_than_the_lease(engine, fake_x, clock):
+    from socialdesk.jobs.poll import LEASE_SECONDS
+
+    rule_id = add_rule(engine, every=60)
+    with session_scope(engine) as session:  # a worker took the lease, then was killed -9
+        assert rule_store.take_lease(session=session, rule_id=rule_id, now=clock(), seconds=LEASE_SECONDS, min_gap=0)
+    poller = make_poller(engine, fake_x, clock)
+    fake_x.post(username="dana", text="acme phone broken")
+    clock.offset += timedelta(seconds=LEASE_SECONDS - 5)
+    assert poller.poll_rule(rule_id) == 0 and fake_x.requests_to(SEARCH_PATH) == []  # still held
+    clock.offset += timedelta(seconds=6)
+    assert poller.poll_rule(rule_id) == 1  # well within one poll interval of the kill
+
+
+def test_a_walk_renews_its_lease_and_gives_back_only_its_own(engine, fake_x, clock):
+    from socialdesk.jobs.poll import LEASE_SECONDS
+
+    rule_id = add_rule(engine, backfill=True)
+    post_many(fake_x, 30)
+
+    class SlowClock(Clock):
+        """Each reading is 20 s later: a walk of several pages outlives one lease."""
+
+        def __call__(self) -> datetime:
+            self.offset += timedelta(seconds=20)
+            return super().__call__()
+
+    slow = SlowClock()
+    renewals: list[tuple[datetime, datetime]] = []  # (lease_until seen before a page, the time then)
+    xsource = XSource(http=httpx.Client(timeout=5), api_url=fake_x.url, bearer_token="test-bearer", page_size=10)
+
+    class Watching:
+        """The real X source; before each page it reads the rule's lease as another worker would."""
+
+        def fetch(self, query, cursor):  # type: ignore[no-untyped-def]
+            with session_scope(engine) as session:
+                held = rule_store.get_rule(session=session, rule_id=rule_id).lease_until
+            renewals.append((held.replace(tzinfo=held.tzinfo or UTC), slow()))
+            return xsource.fetch(query, cursor)
+
+    poller = Poller(engine=engine, networks=x_network(Watching()), own_handles=frozenset(), clock=slow)
+    assert poller.poll_rule(rule_id) == 30
+    assert len(renewals) >= 3
+    assert all(until > at for until, at in renewals)  # still held before every page, 20 s apart each
+    assert [u for u, _ in renewals] == sorted(u for u, _ in renewals)  # pushed forward page after page
+    with session_scope(engine) as session:
+        assert rule_store.get_rule(session=session, rule_id=rule_id).lease_until is None  # given back at the end
+        # A lease another worker holds now is not given back by one whose lease lapsed.
+        taken = rule_store.take_lease(session=session, rule_id=rule_id, now=slow(), seconds=LEASE_SECONDS, min_gap=0)
+        rule_store.release_lease(session=session, rule_id=rule_id, taken_at=datetime(2000, 1, 1, tzinfo=UTC))
+        assert rule_store.get_rule(session=session, rule_id=rule_id).lease_until == taken.lease_until

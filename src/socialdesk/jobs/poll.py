@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_PAGES_PER_POLL = 10
 GAP_PAGES_FACTOR = 10  # filling a stream's gap may read this many times more pages in one go
-LEASE_SECONDS = 300
+LEASE_SECONDS = 30  # renewed with every stored page: a worker killed mid-poll holds its rule this long at most
 BACKOFF_START = timedelta(seconds=5)
 BACKOFF_MAX = timedelta(minutes=15)
 REJECTED_RETRY = timedelta(minutes=5)
@@ -164,7 +164,7 @@ class Poller:
             return False
         finally:
             with session_scope(self._engine) as session:
-                rule_store.release_lease(session=session, rule_id=rule.id)
+                rule_store.release_lease(session=session, rule_id=rule.id, taken_at=rule.last_polled_at)
 
     def _walk(self, rule, opened: list[int], *, pages: int) -> bool:  # type: ignore[no-untyped-def]
         """Fetch and store pages; appends each new case id to `opened` as it is stored.
@@ -290,6 +290,8 @@ class Poller:
             if cursor is not None:
                 rule_store.save_cursor(session=session, rule_id=rule.id, cursor=cursor, not_before=not_before,
                                        now=now)
+                rule_store.renew_lease(session=session, rule_id=rule.id, taken_at=rule.last_polled_at, now=now,
+                                       seconds=LEASE_SECONDS)
         if stored.follow_up_post_ids:
             log.info("rule %s: %d follow-up(s) joined existing cases", rule.id, len(stored.follow_up_post_ids))
         return stored.new_case_ids

@@ -142,8 +142,19 @@ def take_lease(*, session: Session, rule_id: int, now: datetime, seconds: float,
     return session.get(RuleRow, rule_id, populate_existing=True)
 
 
-def release_lease(*, session: Session, rule_id: int) -> None:
-    session.execute(update(RuleRow).where(RuleRow.id == rule_id).values(lease_until=None))
+def renew_lease(*, session: Session, rule_id: int, taken_at: datetime, now: datetime, seconds: float) -> bool:
+    """Keep a lease this worker took (`taken_at`: its `last_polled_at`, the lease's token) while it works."""
+    result = session.execute(update(RuleRow).where(RuleRow.id == rule_id, RuleRow.last_polled_at == taken_at)
+                             .values(lease_until=now + timedelta(seconds=seconds)))
+    return result.rowcount == 1
+
+
+def release_lease(*, session: Session, rule_id: int, taken_at: datetime | None = None) -> None:
+    """Give the lease back; with `taken_at`, only if it is still the one this worker took."""
+    query = update(RuleRow).where(RuleRow.id == rule_id)
+    if taken_at is not None:
+        query = query.where(RuleRow.last_polled_at == taken_at)
+    session.execute(query.values(lease_until=None))
 
 
 def save_cursor(*, session: Session, rule_id: int, cursor: dict[str, Any], not_before: datetime | None, now: datetime) -> None:
