@@ -9,6 +9,7 @@ import pytest
 
 from socialdesk.networks.bluesky.fake.jetstream import FakeJetstream
 from socialdesk.networks.bluesky.fake.pds import FakeBluesky
+from tests.support.bluesky import local_jetstream
 from tests.e2e.helpers import block_text, case_id_of, ids
 from tests.e2e.workspace import Workspace, input_block_id, text_value
 from tests.support.app_process import AppProcess
@@ -25,10 +26,8 @@ def pds() -> Iterator[FakeBluesky]:
 
 @pytest.fixture
 def jetstream(pds: FakeBluesky) -> Iterator[FakeJetstream]:
-    with FakeJetstream(golden=True) as server:
-        unsubscribe = pds.world.subscribe(server.publish)
+    with local_jetstream(pds) as server:
         yield server
-        unsubscribe()
 
 
 @pytest.fixture

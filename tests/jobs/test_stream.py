@@ -22,6 +22,7 @@ from socialdesk.jobs.stream import StreamWorker
 from socialdesk.networks.bluesky import network as bluesky
 from socialdesk.networks.bluesky.fake.jetstream import FakeJetstream
 from socialdesk.networks.bluesky.fake.pds import FakeBluesky
+from tests.support.bluesky import local_jetstream
 from socialdesk.store import rules as rule_store
 from socialdesk.store import streams as stream_store
 from socialdesk.store.credentials import DatabaseCredentials
@@ -52,10 +53,8 @@ def pds() -> Iterator[FakeBluesky]:
 
 @pytest.fixture
 def jetstream(pds: FakeBluesky) -> Iterator[FakeJetstream]:
-    with FakeJetstream(golden=True) as server:
-        unsubscribe = pds.world.subscribe(server.publish)
+    with local_jetstream(pds) as server:
         yield server
-        unsubscribe()
 
 
 class Desk:
