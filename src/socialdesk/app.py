@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from socialdesk.jobs.sla import SlaSweep
 from socialdesk.jobs.stream import StreamWorker, stream_workers
 from socialdesk.jobs.webhooks import WebhookSender
 from socialdesk.listeners import actions, commands, events, faq, home, replies, views, webhooks
+from socialdesk.listeners.binding import Later
 from socialdesk.listeners.deps import Deps
 from socialdesk.replying import ReplyDesk
 from socialdesk.saved_replies import load_saved_replies
@@ -47,7 +47,6 @@ from socialdesk.triage import Triage
 
 log = logging.getLogger(__name__)
 SLACK_PATH = "/slack/events"
-LISTENER_THREADS = 64
 WEBHOOK_SECONDS = 2  # how soon a case event reaches a CRM
 STOP_GRACE_SECONDS = 10.0  # how long a stop waits for running jobs
 
@@ -69,6 +68,8 @@ class Socialdesk:
     sla_sweep: SlaSweep | None = None
     running_jobs: RunningJobs | None = None
     streams: list[StreamWorker] = field(default_factory=list)
+    later: Later = field(default_factory=Later)  # listeners' work after their acks
+    deps: Deps | None = None  # what the listeners were given (tests call handlers with it)
 
     def __post_init__(self) -> None:
         self.slack_handler = SlackRequestHandler(self.bolt, path=SLACK_PATH)
@@ -122,6 +123,7 @@ class Socialdesk:
                 idle = False
                 log.warning("%d job(s) still running %g s after the stop; leaving them", self.running_jobs.count,
                             grace)
+        idle = self.later.close(grace) and idle  # acked clicks get the same grace as the jobs
         self.request_guard.close()
         self.http.close()
         self.engine.dispose()
@@ -161,11 +163,11 @@ def build(
         client=slack,
         signing_secret=settings.slack_signing_secret.get_secret_value(),  # type: ignore[union-attr]
         token_verification_enabled=False,  # no auth.test call at start: the app starts even when Slack is down
-        process_before_response=False,  # ack first; listeners run after the response is sent
-        # Bolt's default of 5 workers queues clicks behind slow Slack calls, delaying their
-        # acks past Slack's 3 s under a burst (bench/claims.py); I/O-bound work, so more threads.
-        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
+        # A listener runs in the request's own thread and its ack is the response; the work
+        # after the ack goes to `later` (listeners.binding). Acks never queue behind a pool.
+        process_before_response=True,
     )
+    later = Later()
     sla_policy = settings.sla_policy
     networks = registry.build(settings, http=http, clock=clock,
                               credentials=lambda name: DatabaseCredentials(engine, name))
@@ -183,6 +185,7 @@ def build(
         tz=settings.tz,
         settings=settings,
         networks=networks,
+        later=later,
     )
     for module in (events, actions, views, replies, commands, faq, home, webhooks):
         module.register(bolt, deps)
@@ -225,5 +228,5 @@ def build(
     return Socialdesk(
         settings=settings, engine=engine, http=http, slack=slack, bolt=bolt,
         poller=poller, publisher=publisher, scheduler=scheduler, sla_sweep=sla_sweep, running_jobs=running_jobs,
-        streams=streams,
+        streams=streams, later=later, deps=deps,
     )

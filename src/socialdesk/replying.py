@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from socialdesk.networks import registry
 from socialdesk.networks.base import Network
 from socialdesk.store import replies as reply_store
-from socialdesk.store.db import session_scope
+from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.replies import Decision, Reply
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class ReplyDesk:
 
     def mark_replied(self, *, case_id: int, agent: str, url: str, via: str) -> Outcome:
         """The agent replied on the network itself; keep the link and count it as the response."""
-        with session_scope(self._engine) as session:
+        with read_scope(self._engine) as session:
             network = reply_store.case_network(session=session, case_id=case_id) or ""
         info = registry.info(network) if network in registry.names() else None
         post_id = info.reply_link_id(url) if info is not None else None
@@ -157,11 +157,11 @@ class ReplyDesk:
         return Outcome("sent", reply_id=reply_id, case_id=case_id, url=sent.url, text=text)
 
     def replies_since(self, *, case_id: int, since: datetime) -> list[Reply]:
-        with session_scope(self._engine) as session:
+        with read_scope(self._engine) as session:
             return reply_store.replies_since(session=session, case_id=case_id, since=since)
 
     def reply(self, reply_id: int) -> Reply | None:
-        with session_scope(self._engine) as session:
+        with read_scope(self._engine) as session:
             return reply_store.get_reply(session=session, reply_id=reply_id)
 
 

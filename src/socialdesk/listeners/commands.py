@@ -1,11 +1,12 @@
 """The `/social` slash command.
 
 Slack wants a slash command answered within 3 seconds. Every lookup here is a few
-indexed reads plus at most PAGE_SIZE `chat.getPermalink` calls (made in parallel, each
-bounded), so the answer is computed before acking and goes back *in the ack itself*
-(`ack(response_type="ephemeral", blocks=..., text=...)`): the HTTP response to Slack's
-request. That needs no `response_url`, which is also why the end-to-end tests can see the
-answer (their response_url points nowhere). Prev/Next buttons on lists ack at once and
+indexed reads (which never wait for a writer) plus at most PAGE_SIZE `chat.getPermalink`
+calls (made in parallel, each bounded), so the answer is computed first and goes back *in
+the ack itself* (`ack(response_type="ephemeral", blocks=..., text=...)`): the HTTP response
+to Slack's request. That needs no `response_url`, which is also why the end-to-end tests
+can see the answer. An answer not ready within ANSWER_BUDGET (a command that writes while
+the database is locked) is acked as coming, and sent through the response_url when ready. Prev/Next buttons on lists ack at once and
 then replace the ephemeral message through `respond(replace_original=True, ...)`, the
 only way to change an ephemeral message.
 """
@@ -15,7 +16,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +27,7 @@ from slack_sdk import WebClient
 
 from socialdesk import search_query
 from socialdesk.listeners import digest_commands, export_commands, rule_commands, webhook_commands
+from socialdesk.listeners.binding import with_deps
 from socialdesk.listeners.common import action_value
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.subcommand import Subcommand
@@ -36,7 +39,7 @@ from socialdesk.store import cases as case_store
 from socialdesk.store import figures
 from socialdesk.store import lookups
 from socialdesk.store import search as search_store
-from socialdesk.store.db import session_scope
+from socialdesk.store.db import read_scope
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,7 @@ HANDLE = re.compile(r"^@?[A-Za-z0-9_.\-]{1,64}$")
 NAV_VIEWS = ("mine", "queue", "author", "search")  # what Prev/Next buttons page through
 MAX_OFFSET = 100_000  # a Prev/Next offset past this was not made by us (and would overflow the database's OFFSET)
 PERMALINK_TIMEOUT = 1.5
+ANSWER_BUDGET = 2.0  # seconds an answer may take and still go back in the ack (Slack's deadline is 3 s)
 _permalink_pool = ThreadPoolExecutor(max_workers=PAGE_SIZE, thread_name_prefix="permalink")
 
 
@@ -125,7 +129,7 @@ def case_cmd(deps: Deps, client: WebClient | None, args: list[str]) -> Reply:
         return usage("case", f"`{escape(args[0][:40])}` is not a case number.")
     case_id = int(raw)
     try:
-        with session_scope(deps.engine) as session:
+        with read_scope(deps.engine) as session:
             view = case_store.case_view(session=session, case_id=case_id, policy=deps.sla_policy)
             history = case_store.events(session=session, case_id=case_id)
     except case_store.CaseNotFound:
@@ -137,7 +141,7 @@ def case_cmd(deps: Deps, client: WebClient | None, args: list[str]) -> Reply:
 def list_page(deps: Deps, client: WebClient | None, *, view: str, arg: str, user_id: str, offset: int) -> Reply:
     """One page of `mine`, `queue` or `author <handle>` (also what Prev/Next ask for)."""
     now = deps.clock()
-    with session_scope(deps.engine) as session:
+    with read_scope(deps.engine) as session:
         if view == "mine":
             page = lookups.my_cases(session=session, user_id=user_id, limit=PAGE_SIZE, offset=offset)
         elif view == "queue":
@@ -169,7 +173,7 @@ def stats_cmd(deps: Deps, args: list[str]) -> Reply:
     if period not in PERIODS:
         return usage("stats", f"`{escape(args[0][:40])}` is not a period socialdesk knows.")
     since, until = period_bounds(period, deps.clock(), deps.tz)
-    with session_scope(deps.engine) as session:
+    with read_scope(deps.engine) as session:
         counted = figures.figures(session=session, start=since, end=until, tz=deps.tz)
     label = {"today": "today", "7d": "last 7 days", "30d": "last 30 days"}[period] + f" ({deps.tz.key})"
     return blocks.stats_reply(counted, period=label)
@@ -184,7 +188,7 @@ def search_page(deps: Deps, client: WebClient | None, *, text: str, offset: int)
     except search_query.QueryError as exc:
         return plain(escape(str(exc)[:500]))
     now = deps.clock()
-    with session_scope(deps.engine) as session:
+    with read_scope(deps.engine) as session:
         page = search_store.search(session=session, query=query, now=now, limit=PAGE_SIZE, offset=offset)
     links = permalinks(client, page.hits[:PAGE_SIZE])
     return blocks.search_reply(page, text=text, offset=offset, limit=PAGE_SIZE, permalinks=links, now=now)
@@ -222,32 +226,57 @@ def safely(what: str, build: Callable[[], Reply]) -> Reply:
         return plain("Sorry, that did not work. Try again in a moment.")
 
 
-def register(app: App, deps: Deps) -> None:
-    @app.command("/social")
-    def social(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
-        text = command.get("text") or ""
-        reply = safely(text.split()[0] if text.split() else "help",
-                       lambda: answer(deps, client, user_id=command.get("user_id", ""), text=text,
-                                      channel_id=command.get("channel_id", "")))
-        ack(response_type="ephemeral", **reply.as_kwargs())
-        if reply.after is not None:  # slow work (an upload, a digest) runs after the ack
-            try:
-                reply.after()  # tells the person itself how it went (chat.postEphemeral or a DM)
-            except Exception:  # noqa: BLE001 - the log gets the trace
-                log.exception("/social %s failed after the ack", text.split()[0])
+def social(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond, *, deps: Deps) -> None:
+    """`/social …`: the answer goes back in the ack when it is ready within ANSWER_BUDGET
+    (lookups are reads, which never wait for a writer); otherwise the ack says it is coming
+    and the answer follows through the command's response_url."""
+    text = command.get("text") or ""
+    what = text.split()[0][:40] if text.split() else "help"
+    pending = deps.later(safely, what, lambda: answer(deps, client, user_id=command.get("user_id", ""), text=text,
+                                                      channel_id=command.get("channel_id", "")))
+    try:
+        reply = pending.result(timeout=ANSWER_BUDGET)
+    except FutureTimeout:
+        ack(response_type="ephemeral", text=f"Working on `/social {escape(what)}`; the answer follows here.")
+        pending.add_done_callback(lambda done: answer_late(done, respond, deps, what))
+        return
+    ack(response_type="ephemeral", **reply.as_kwargs())
+    if reply.after is not None:  # slow work (an upload, a digest) runs after the ack
+        deps.later(reply.after)  # tells the person itself how it went (chat.postEphemeral or a DM)
 
-    @app.action(re.compile(f"^({ids.LOOKUP_PREV}|{ids.LOOKUP_NEXT})$"))
-    def page(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
-        parsed = blocks.parse_nav_value(action_value(body))
-        if parsed is None or not (parsed[0] in NAV_VIEWS and 0 <= parsed[2] <= MAX_OFFSET and len(parsed[1]) <= 500):
-            reply = plain("That list is no longer available; run the command again.")
+
+def answer_late(done: Future[Reply], respond: Respond, deps: Deps, what: str) -> None:
+    reply = done.result()  # `safely` turned any failure into an apology
+    try:
+        respond(response_type="ephemeral", **reply.as_kwargs())
+    except Exception:  # noqa: BLE001 - the response_url may have expired (30 minutes); the log says so
+        log.exception("the answer to /social %s could not be delivered", what)
+        return
+    if reply.after is not None:
+        deps.later(reply.after)
+
+
+def page_clicked(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, *, deps: Deps) -> None:
+    ack()
+    deps.later(show_page, body, respond, client, deps)
+
+
+def show_page(body: dict[str, Any], respond: Respond, client: WebClient, deps: Deps) -> None:
+    """Prev/Next on a list: the page replaces the ephemeral message (only response_url can)."""
+    parsed = blocks.parse_nav_value(action_value(body))
+    if parsed is None or not (parsed[0] in NAV_VIEWS and 0 <= parsed[2] <= MAX_OFFSET and len(parsed[1]) <= 500):
+        reply = plain("That list is no longer available; run the command again.")
+    else:
+        view, arg, offset = parsed
+        user_id = (body.get("user") or {}).get("id", "")
+        if view == "search":
+            reply = safely(view, lambda: search_page(deps, client, text=arg, offset=offset))
         else:
-            view, arg, offset = parsed
-            user_id = (body.get("user") or {}).get("id", "")
-            if view == "search":
-                reply = safely(view, lambda: search_page(deps, client, text=arg, offset=offset))
-            else:
-                reply = safely(view, lambda: list_page(deps, client, view=view, arg=arg, user_id=user_id,
-                                                       offset=offset))
-        respond(replace_original=True, response_type="ephemeral", **reply.as_kwargs())
+            reply = safely(view, lambda: list_page(deps, client, view=view, arg=arg, user_id=user_id,
+                                                   offset=offset))
+    respond(replace_original=True, response_type="ephemeral", **reply.as_kwargs())
+
+
+def register(app: App, deps: Deps) -> None:
+    app.command("/social")(with_deps(social, deps))
+    app.action(re.compile(f"^({ids.LOOKUP_PREV}|{ids.LOOKUP_NEXT})$"))(with_deps(page_clicked, deps))

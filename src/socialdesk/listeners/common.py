@@ -13,7 +13,7 @@ from socialdesk.domain import CaseView
 from socialdesk.listeners.deps import Deps
 from socialdesk.slack import cards, messages
 from socialdesk.store import cases as case_store
-from socialdesk.store.db import session_scope
+from socialdesk.store.db import read_scope
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,29 @@ def tell(client: WebClient, *, channel: str | None, user: str, text: str, blocks
     client.chat_postMessage(channel=user, text=text, blocks=blocks)
 
 
+TRIGGER_EXPIRED = ("Slack did not let socialdesk open the window in time (the click is good for 3 seconds, "
+                   "and socialdesk was busy), so nothing opened. Click again.")
+
+
+def open_view(client: WebClient, body: dict[str, Any], view: Any) -> bool:
+    """Open a modal for a click; a trigger that expired while socialdesk was busy is told, not raised."""
+    trigger = body.get("trigger_id")
+    if not isinstance(trigger, str):
+        return False
+    try:
+        client.views_open(trigger_id=trigger, view=view)
+        return True
+    except SlackApiError as exc:
+        if exc.response.get("error") != "expired_trigger_id":
+            raise
+        log.warning("a modal for %s opened too late: Slack's trigger had expired", user_of(body)[:32])
+        tell(client, channel=channel_of(body), user=user_of(body), text=TRIGGER_EXPIRED)
+        return False
+
+
 def load_view(deps: Deps, case_id: int) -> CaseView | None:
     try:
-        with session_scope(deps.engine) as session:
+        with read_scope(deps.engine) as session:
             return case_store.case_view(session=session, case_id=case_id, policy=deps.sla_policy)
     except case_store.CaseNotFound:
         return None

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from socialdesk.listeners.binding import run_now
 from socialdesk.networks import registry
 from socialdesk.networks.base import Network
 from socialdesk.replying import ReplyDesk
@@ -35,6 +37,7 @@ class Deps:
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # the team's time zone
     settings: Settings | None = None  # shown to admins in App Home (never the secrets)
     networks: Mapping[str, Network] = field(default_factory=dict)  # every known network, configured or not
+    later: Callable[..., Future[Any]] = run_now  # work after the ack (app.build gives a Later pool)
 
     def default_network(self) -> str:
         """For rules that name none: the first network with something configured, else the first known."""

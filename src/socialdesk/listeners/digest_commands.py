@@ -20,7 +20,7 @@ from socialdesk.schedules import parse_schedule
 from socialdesk.slack.blocks.lookup import Reply, plain
 from socialdesk.slack.text import escape
 from socialdesk.store import digests as digest_store
-from socialdesk.store.db import session_scope
+from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.figures import PeriodKind, period_info
 
 log = logging.getLogger(__name__)
@@ -250,7 +250,7 @@ def next_fire(spec: str, deps: Deps) -> str:
 
 
 def list_cmd(deps: Deps) -> Reply:
-    with session_scope(deps.engine) as session:
+    with read_scope(deps.engine) as session:
         rows = digest_store.list_schedules(session=session)
     if not rows:
         return plain("No digests are scheduled. An admin can add one: `/social digest schedule daily 09:00`.")

@@ -1,4 +1,4 @@
-"""Events API: drop Slack's retried deliveries, then route events."""
+"""Events API: acked at once; a delivery Slack retried is handled once."""
 
 from __future__ import annotations
 
@@ -6,32 +6,41 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltResponse
-from sqlalchemy.exc import IntegrityError
+from slack_bolt import App
+from slack_sdk import WebClient
 
 from socialdesk.listeners import home
+from socialdesk.listeners.binding import after_ack
 from socialdesk.listeners.deps import Deps
 from socialdesk.store.db import session_scope
-from socialdesk.store.models import SlackEventRow
+from socialdesk.store.requests import remember_event
 
 log = logging.getLogger(__name__)
+MAX_EVENT_ID = 64  # the column's width; Slack's ids are ~11 characters
+EventWork = Callable[..., None]
+
+
+def first_delivery(body: dict[str, Any], deps: Deps) -> bool:
+    """Whether this event is new; False for Slack's retry of one already handled (here or on a replica)."""
+    event_id = body.get("event_id")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_EVENT_ID:
+        return True  # nothing to tell deliveries apart by: handled (the handlers are safe to repeat)
+    with session_scope(deps.engine) as session:
+        first = remember_event(session=session, event_id=event_id, received_at=deps.clock())
+    if not first:
+        log.info("event %s was already handled; ignoring Slack's retry", event_id)
+    return first
+
+
+def once(work: EventWork) -> EventWork:
+    """`work` for an event's first delivery only."""
+    def handle(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+        if first_delivery(body, deps):
+            work(body, client, deps=deps)
+
+    handle.__name__ = handle.__qualname__ = work.__name__
+    return handle
 
 
 def register(app: App, deps: Deps) -> None:
-    @app.middleware
-    def drop_retried_events(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id:
-            try:
-                with session_scope(deps.engine) as session:
-                    session.add(SlackEventRow(event_id=event_id, received_at=deps.clock()))
-            except IntegrityError:
-                log.info("event %s was already handled; ignoring Slack's retry", event_id)
-                return BoltResponse(status=200, body="")
-        return next()
-
-    @app.event("app_home_opened")
-    def home_opened(event: dict[str, Any], client) -> None:  # type: ignore[no-untyped-def]
-        if event.get("tab") not in (None, "home"):
-            return
-        home.publish(deps, client, event["user"])
+    app.event("app_home_opened")(after_ack(once(home.home_opened), deps))

@@ -21,7 +21,7 @@ from socialdesk import export
 from socialdesk.listeners.deps import Deps
 from socialdesk.slack.blocks.lookup import Reply, plain
 from socialdesk.slack.text import escape
-from socialdesk.store.db import session_scope
+from socialdesk.store.db import read_scope
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def deliver(deps: Deps, client: WebClient, *, user_id: str, channel_id: str, req
     dm = None
     try:
         dm = client.conversations_open(users=user_id)["channel"]["id"]
-        with session_scope(deps.engine) as session:
+        with read_scope(deps.engine) as session:
             total = export.count_records(session=session, flt=request.flt)
         keep = deps.settings.own_handle_set if deps.settings is not None else frozenset()
         with tempfile.TemporaryDirectory(prefix="socialdesk-export-") as workdir:

@@ -15,6 +15,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from socialdesk.domain import CaseStatus, CaseView
+from socialdesk.listeners.binding import after_ack, with_deps
 from socialdesk.listeners.common import (
     action_value,
     channel_of,
@@ -24,6 +25,7 @@ from socialdesk.listeners.common import (
     meta_id,
     metadata_of,
     missing,
+    open_view,
     refresh,
     tell,
     user_of,
@@ -39,7 +41,7 @@ from socialdesk.slack import ids
 from socialdesk.slack.blocks import faq as faq_blocks
 from socialdesk.slack.blocks.faq import FaqForm
 from socialdesk.store import curated
-from socialdesk.store.db import session_scope
+from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.models import CuratedEntryRow
 
 log = logging.getLogger(__name__)
@@ -128,143 +130,155 @@ def show_entry(client: WebClient, view: CaseView, entry: CuratedEntryRow, messag
                                 unfurl_media=False, **message)
 
 
-def register(app: App, deps: Deps) -> None:
-    permissions = deps.permissions
-    assert permissions is not None, "Save as FAQ needs the reply permissions (app.build sets them)"
-
-    def entry_and_view(body: dict[str, Any], client: WebClient) -> tuple[CuratedEntryRow, CaseView] | None:
-        """The entry a thread button names, and its case; tells the clicker when either is gone."""
-        user, entry_id = user_of(body), id_from(action_value(body))
-        try:
-            if entry_id is None:
-                raise curated.EntryNotFound(0)
-            with session_scope(deps.engine) as session:
-                entry = curated.get_entry(session=session, entry_id=entry_id)
-        except curated.EntryNotFound:
-            shown = f"FAQ entry {entry_id}" if entry_id is not None else "That FAQ entry"
-            tell(client, channel=channel_of(body), user=user,
-                 text=f"{shown} is not in socialdesk's database any more. Ask an admin to check the server logs.")
-            return None
-        view = load_view(deps, entry.case_id)
-        if view is None:
-            missing(client, body, entry.case_id)
-            return None
-        if not permissions.allowed(user, view.channel_id):
-            tell(client, channel=channel_of(body), user=user, text=not_allowed(view.case_id))
-            return None
-        if entry.status != curated.ACTIVE:
-            tell(client, channel=channel_of(body), user=user, text=withdrawn(entry))
-            return None
-        return entry, view
-
-    def entry_tags(entry_id: int | None) -> list[str]:
-        """An entry's own tags stay choosable (even one since dropped from SOCIALDESK_TAGS), as the modal offers them."""
+def entry_and_view(body: dict[str, Any], client: WebClient, deps: Deps) -> tuple[CuratedEntryRow, CaseView] | None:
+    """The entry a thread button names, and its case; tells the clicker when either is gone."""
+    user, entry_id = user_of(body), id_from(action_value(body))
+    try:
         if entry_id is None:
-            return []
-        try:
-            with session_scope(deps.engine) as session:
-                return list(curated.get_entry(session=session, entry_id=entry_id).tags or [])
-        except curated.EntryNotFound:
-            return []
+            raise curated.EntryNotFound(0)
+        with read_scope(deps.engine) as session:
+            entry = curated.get_entry(session=session, entry_id=entry_id)
+    except curated.EntryNotFound:
+        shown = f"FAQ entry {entry_id}" if entry_id is not None else "That FAQ entry"
+        tell(client, channel=channel_of(body), user=user,
+             text=f"{shown} is not in socialdesk's database any more. Ask an admin to check the server logs.")
+        return None
+    view = load_view(deps, entry.case_id)
+    if view is None:
+        missing(client, body, entry.case_id)
+        return None
+    if not allowed(deps, user, view.channel_id):
+        tell(client, channel=channel_of(body), user=user, text=not_allowed(view.case_id))
+        return None
+    if entry.status != curated.ACTIVE:
+        tell(client, channel=channel_of(body), user=user, text=withdrawn(entry))
+        return None
+    return entry, view
 
-    @app.action(ids.FAQ_SAVE)
-    def save_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        user = body["user"]["id"]
-        view = clicked_case(deps, client, body)
-        if view is None:
-            return
-        if not permissions.allowed(user, view.channel_id):
-            tell(client, channel=channel_of(body), user=user, text=not_allowed(view.case_id))
-            return
-        if view.status is not CaseStatus.RESOLVED:  # a stale card: the case was reopened since
-            tell(client, channel=channel_of(body), user=user, text=not_resolved(view))
-            return
+
+def entry_tags(deps: Deps, entry_id: int | None) -> list[str]:
+    """An entry's own tags stay choosable (even one since dropped from SOCIALDESK_TAGS), as the modal offers them."""
+    if entry_id is None:
+        return []
+    try:
+        with read_scope(deps.engine) as session:
+            return list(curated.get_entry(session=session, entry_id=entry_id).tags or [])
+    except curated.EntryNotFound:
+        return []
+
+
+def save_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    user = body["user"]["id"]
+    view = clicked_case(deps, client, body)
+    if view is None:
+        return
+    if not allowed(deps, user, view.channel_id):
+        tell(client, channel=channel_of(body), user=user, text=not_allowed(view.case_id))
+        return
+    if view.status is not CaseStatus.RESOLVED:  # a stale card: the case was reopened since
+        tell(client, channel=channel_of(body), user=user, text=not_resolved(view))
+        return
+    with read_scope(deps.engine) as session:
+        entry = curated.active_entry(session=session, case_id=view.case_id)
+        draft = None if entry else curated.draft_for_case(session=session, case_id=view.case_id)
+    if entry is not None:  # "📖 Edit FAQ": the entry as it was saved, not a fresh draft
+        form = form_from_entry(entry, view, deps)
+    else:
+        assert draft is not None
+        form = FaqForm(case_id=view.case_id, question=draft.question, answer=draft.answer, notes=draft.notes,
+                       tags=draft.tags, customer=view.post.author.handle or None, known_tags=tuple(deps.tags))
+    open_view(client, body, faq_blocks.faq_modal(form))
+
+
+def edit_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    found = entry_and_view(body, client, deps)
+    if found is None:
+        return
+    entry, view = found
+    message_ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
+    open_view(client, body, faq_blocks.faq_modal(form_from_entry(entry, view, deps, message_ts)))
+
+
+def withdraw_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    found = entry_and_view(body, client, deps)
+    if found is None:
+        return
+    entry, view = found
+    user = body["user"]["id"]
+    try:
         with session_scope(deps.engine) as session:
-            entry = curated.active_entry(session=session, case_id=view.case_id)
-            draft = None if entry else curated.draft_for_case(session=session, case_id=view.case_id)
-        if entry is not None:  # "📖 Edit FAQ": the entry as it was saved, not a fresh draft
-            form = form_from_entry(entry, view, deps)
-        else:
-            assert draft is not None
-            form = FaqForm(case_id=view.case_id, question=draft.question, answer=draft.answer, notes=draft.notes,
-                           tags=draft.tags, customer=view.post.author.handle or None, known_tags=tuple(deps.tags))
-        client.views_open(trigger_id=body["trigger_id"], view=faq_blocks.faq_modal(form))
+            entry = curated.withdraw_entry(session=session, entry_id=entry.id, actor=user, now=deps.clock())  # type: ignore[arg-type]
+    except curated.EntryWithdrawn as exc:  # a teammate withdrew it a moment ago
+        tell(client, channel=channel_of(body), user=user, text=withdrawn(exc.entry))
+        return
+    message_ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
+    show_entry(client, view, entry, message_ts)
+    refresh(client, deps, view.case_id)  # the card offers "Save as FAQ" again
 
-    @app.action(ids.FAQ_EDIT)
-    def edit_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        found = entry_and_view(body, client)
-        if found is None:
-            return
-        entry, view = found
-        message_ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
-        client.views_open(trigger_id=body["trigger_id"],
-                          view=faq_blocks.faq_modal(form_from_entry(entry, view, deps, message_ts)))
 
-    @app.action(ids.FAQ_WITHDRAW)
-    def withdraw_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        found = entry_and_view(body, client)
-        if found is None:
-            return
-        entry, view = found
-        user = body["user"]["id"]
-        try:
-            with session_scope(deps.engine) as session:
-                entry = curated.withdraw_entry(session=session, entry_id=entry.id, actor=user, now=deps.clock())  # type: ignore[arg-type]
-        except curated.EntryWithdrawn as exc:  # a teammate withdrew it a moment ago
-            tell(client, channel=channel_of(body), user=user, text=withdrawn(exc.entry))
-            return
-        message_ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
-        show_entry(client, view, entry, message_ts)
-        refresh(client, deps, view.case_id)  # the card offers "Save as FAQ" again
+def modal_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    modal, user = body["view"], body["user"]["id"]
+    meta = metadata_of(modal)
+    case_id, entry_id = meta_id(meta), meta_id(meta, "entry_id")
+    errors = text_errors(modal)
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    question, answer, notes, tags = submitted_values(modal)
+    if meta.get("entry_id") is not None and entry_id is None:
+        case_id = None  # metadata we did not write: no case to save to
+    if not question:
+        errors[faq_blocks.QUESTION_INPUT] = "Write the question customers ask, or press Cancel."
+    if not answer:
+        errors[faq_blocks.ANSWER_INPUT] = "Write the answer that worked, or press Cancel."
+    view = load_view(deps, case_id) if case_id is not None else None
+    if view is None:
+        errors[faq_blocks.QUESTION_INPUT] = ("This case is no longer in socialdesk's database, so it can't be "
+                                             "saved. Copy your text, press Cancel, and ask an admin.")
+    elif not allowed(deps, user, view.channel_id):
+        errors[faq_blocks.QUESTION_INPUT] = not_allowed(view.case_id)
+    elif entry_id is None and view.status is not CaseStatus.RESOLVED:
+        errors[faq_blocks.QUESTION_INPUT] = (f"Case #{view.case_id} was {view.status.value} while you wrote this. "
+                                             "Resolve it again, then save; copy your text first.")
+    else:
+        # the modal offers the team's tags, and the case's and entry's own (a draft starts from the case's)
+        problem = tags_problem(tags, list(dict.fromkeys([*deps.tags, *view.tags, *entry_tags(deps, entry_id)])))
+        if problem:
+            errors[faq_blocks.TAGS_INPUT] = problem
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    ack()
+    assert view is not None
+    deps.later(save_entry, client, deps, view=view, user=user, entry_id=entry_id, meta=meta,
+               values=(question, answer, notes, tags))
 
-    @app.view(ids.FAQ_MODAL)
-    def modal_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        modal, user = body["view"], body["user"]["id"]
-        meta = metadata_of(modal)
-        case_id, entry_id = meta_id(meta), meta_id(meta, "entry_id")
-        errors = text_errors(modal)
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        question, answer, notes, tags = submitted_values(modal)
-        if meta.get("entry_id") is not None and entry_id is None:
-            case_id = None  # metadata we did not write: no case to save to
-        if not question:
-            errors[faq_blocks.QUESTION_INPUT] = "Write the question customers ask, or press Cancel."
-        if not answer:
-            errors[faq_blocks.ANSWER_INPUT] = "Write the answer that worked, or press Cancel."
-        view = load_view(deps, case_id) if case_id is not None else None
-        if view is None:
-            errors[faq_blocks.QUESTION_INPUT] = ("This case is no longer in socialdesk's database, so it can't be "
-                                                 "saved. Copy your text, press Cancel, and ask an admin.")
-        elif not permissions.allowed(user, view.channel_id):
-            errors[faq_blocks.QUESTION_INPUT] = not_allowed(view.case_id)
-        elif entry_id is None and view.status is not CaseStatus.RESOLVED:
-            errors[faq_blocks.QUESTION_INPUT] = (f"Case #{view.case_id} was {view.status.value} while you wrote this. "
-                                                 "Resolve it again, then save; copy your text first.")
-        else:
-            # the modal offers the team's tags, and the case's and entry's own (a draft starts from the case's)
-            problem = tags_problem(tags, list(dict.fromkeys([*deps.tags, *view.tags, *entry_tags(entry_id)])))
-            if problem:
-                errors[faq_blocks.TAGS_INPUT] = problem
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        ack()
-        assert view is not None
-        try:
-            with session_scope(deps.engine) as session:
-                if entry_id is not None:
-                    entry = curated.update_entry(session=session, entry_id=entry_id, question=question, answer=answer,
-                                                 notes=notes, tags=tags, actor=user, now=deps.clock())
-                else:
-                    entry = curated.save_entry(session=session, case_id=view.case_id, question=question,
-                                               answer=answer, notes=notes, tags=tags, actor=user, now=deps.clock())
-        except curated.CurationError as exc:  # lost a race: withdrawn or reopened after the checks above
-            tell(client, channel=view.channel_id, user=user, text=f"Your FAQ entry was not saved: {exc}.")
-            return
-        show_entry(client, view, entry, thread_ts(meta.get("message_ts")))
-        refresh(client, deps, view.case_id)  # the card's button now reads "Edit FAQ"
+
+def save_entry(client: WebClient, deps: Deps, *, view: CaseView, user: str, entry_id: int | None,
+               meta: dict[str, Any], values: tuple[str, str, str, list[str] | None]) -> None:
+    question, answer, notes, tags = values
+    try:
+        with session_scope(deps.engine) as session:
+            if entry_id is not None:
+                entry = curated.update_entry(session=session, entry_id=entry_id, question=question, answer=answer,
+                                             notes=notes, tags=tags, actor=user, now=deps.clock())
+            else:
+                entry = curated.save_entry(session=session, case_id=view.case_id, question=question,
+                                           answer=answer, notes=notes, tags=tags, actor=user, now=deps.clock())
+    except curated.CurationError as exc:  # lost a race: withdrawn or reopened after the checks above
+        tell(client, channel=view.channel_id, user=user, text=f"Your FAQ entry was not saved: {exc}.")
+        return
+    show_entry(client, view, entry, thread_ts(meta.get("message_ts")))
+    refresh(client, deps, view.case_id)  # the card's button now reads "Edit FAQ"
+
+
+def allowed(deps: Deps, user: str, channel_id: str) -> bool:
+    assert deps.permissions is not None, "Save as FAQ needs the reply permissions (app.build sets them)"
+    return deps.permissions.allowed(user, channel_id)
+
+
+def register(app: App, deps: Deps) -> None:
+    for action_id, work in ((ids.FAQ_SAVE, save_clicked), (ids.FAQ_EDIT, edit_clicked),
+                            (ids.FAQ_WITHDRAW, withdraw_clicked)):
+        app.action(action_id)(after_ack(work, deps))
+    app.view(ids.FAQ_MODAL)(with_deps(modal_submitted, deps))

@@ -16,11 +16,12 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from socialdesk import rules as rule_rules
+from socialdesk.listeners.binding import after_ack, with_deps
 from socialdesk.listeners.commands import permalinks
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.views import state_value
 from socialdesk.schedules import canonical_spec
-from socialdesk.listeners.common import action_value, id_from, meta_id, metadata_of
+from socialdesk.listeners.common import action_value, id_from, meta_id, metadata_of, open_view
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.admin import digest_modal, rule_modal
 from socialdesk.slack.blocks.home import Home, HomeSettings, home_view
@@ -30,7 +31,7 @@ from socialdesk.store import lookups
 from socialdesk.store import rules as rule_store
 from socialdesk.store import sla as sla_store
 from socialdesk.store import webhooks as webhook_store
-from socialdesk.store.db import session_scope
+from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.views import digest_view, rule_view, webhook_view
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def today_start(now: datetime, deps: Deps) -> datetime:
 def load_home(deps: Deps, client: WebClient | None, user_id: str, *, notice: str | None = None) -> Home:
     now = deps.clock()
     admin = deps.is_admin(user_id)
-    with session_scope(deps.engine) as session:
+    with read_scope(deps.engine) as session:
         mine = lookups.my_cases(session=session, user_id=user_id, limit=10, offset=0)
         queue = lookups.queue(session=session, limit=10, offset=0)
         at_risk = sla_store.at_risk(session=session, now=now, policy=deps.sla_policy) if deps.sla_policy else []
@@ -135,138 +136,158 @@ def rule_errors(view: dict[str, Any], rule: Any) -> tuple[dict[str, str], dict[s
     return errors, values
 
 
+def refused(client: WebClient, deps: Deps, user: str, what: str) -> bool:
+    """Publish the refusal and say so, unless `user` may manage things."""
+    if deps.is_admin(user):
+        return False
+    publish(deps, client, user, notice=NOT_ADMIN.format(what=what))
+    return True
+
+
+def admin_click(body: dict[str, Any], client: WebClient, deps: Deps, what: str) -> tuple[str, int] | None:
+    """(who clicked, the id on the button) when they may `what`; else None, with the refusal shown."""
+    user = _user(body)
+    if refused(client, deps, user, what):
+        return None
+    return user, _action_id_value(body) or 0
+
+
+def refresh_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    publish(deps, client, _user(body))
+
+
+def set_paused(body: dict[str, Any], client: WebClient, deps: Deps, paused: bool) -> None:
+    clicked = admin_click(body, client, deps, "pause or resume rules")
+    if clicked is None:
+        return
+    user, rule_id = clicked
+    notice = None
+    try:
+        with session_scope(deps.engine) as session:
+            rule_store.set_paused(session=session, rule_id=rule_id, paused=paused)
+        log.info("rule %s %s by %s from App Home", rule_id, "paused" if paused else "resumed", user)
+    except rule_store.RuleNotFound:
+        notice = f"Rule {rule_id or '?'} no longer exists; someone removed it. The list below is current."
+    publish(deps, client, user, notice=notice)
+
+
+def pause_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    set_paused(body, client, deps, True)
+
+
+def resume_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    set_paused(body, client, deps, False)
+
+
+def edit_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    clicked = admin_click(body, client, deps, "edit rules")
+    if clicked is None:
+        return
+    user, rule_id = clicked
+    try:
+        with read_scope(deps.engine) as session:
+            rule = rule_view(rule_store.get_rule(session=session, rule_id=rule_id))
+    except rule_store.RuleNotFound:
+        publish(deps, client, user, notice=f"Rule {rule_id} no longer exists; someone removed it.")
+        return
+    open_view(client, body, rule_modal(rule))
+
+
+def rule_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    user, view = _user(body), body["view"]
+    first_block = next((b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"),
+                       ids.RULE_CHANNEL_INPUT)
+    if not deps.is_admin(user):
+        ack(response_action="errors", errors={first_block: NOT_ADMIN.format(what="edit rules")})
+        return
+    rule_id = meta_id(metadata_of(view), "rule_id")
+    try:
+        with read_scope(deps.engine) as session:
+            rule = rule_store.get_rule(session=session, rule_id=rule_id or 0)
+    except rule_store.RuleNotFound:
+        ack(response_action="errors", errors={first_block: "This rule no longer exists; close this window."})
+        return
+    errors, values = rule_errors(view, rule)
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    ack()
+    deps.later(save_rule, client, deps, user=user, rule_id=rule.id, values=values)
+
+
+def save_rule(client: WebClient, deps: Deps, *, user: str, rule_id: int, values: dict[str, Any]) -> None:
+    notice = None
+    try:
+        with session_scope(deps.engine) as session:
+            rule_store.update_rule(session=session, rule_id=rule_id, **values)
+        log.info("rule %s edited by %s from App Home", rule_id, user)
+    except rule_store.RuleNotFound:
+        notice = f"Rule {rule_id} was removed while you edited it; nothing was saved."
+    publish(deps, client, user, notice=notice)
+
+
+def add_digest_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    if refused(client, deps, _user(body), "schedule digests"):
+        return
+    open_view(client, body, digest_modal(timezone=deps.tz.key))
+
+
+def digest_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    user, view = _user(body), body["view"]
+    if not deps.is_admin(user):
+        ack(response_action="errors", errors={ids.DIGEST_SPEC_INPUT: NOT_ADMIN.format(what="schedule digests")})
+        return
+    spec = (_selected(view, ids.DIGEST_SPEC_INPUT, "value") or "").strip()
+    targets = [*_ids(_selected(view, ids.DIGEST_CHANNELS_INPUT, "selected_conversations")),
+               *_ids(_selected(view, ids.DIGEST_USERS_INPUT, "selected_users"))]
+    errors: dict[str, str] = {}
+    try:
+        canonical_spec(spec)
+    except ValueError as exc:
+        errors[ids.DIGEST_SPEC_INPUT] = f"{str(exc)[:1900]} Write e.g. daily 09:00 or weekly mon 09:00."
+    try:
+        digest_store.check_targets(targets)
+    except ValueError as exc:
+        errors[ids.DIGEST_CHANNELS_INPUT] = str(exc)[:2000]
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    ack()
+    deps.later(save_digest, client, deps, user=user, spec=spec, targets=targets)
+
+
+def save_digest(client: WebClient, deps: Deps, *, user: str, spec: str, targets: list[str]) -> None:
+    with session_scope(deps.engine) as session:
+        row = digest_store.add_schedule(session=session, spec=spec, targets=targets, created_by=user,
+                                        now=deps.clock())
+    log.info("digest schedule %s (%s) added by %s from App Home", row.id, row.spec, user)
+    publish(deps, client, user)
+
+
+def remove_digest_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    clicked = admin_click(body, client, deps, "remove digests")
+    if clicked is None:
+        return
+    user, schedule_id = clicked
+    with session_scope(deps.engine) as session:
+        removed = digest_store.remove_schedule(session=session, schedule_id=schedule_id)
+    if removed:
+        log.info("digest schedule %s removed by %s from App Home", schedule_id, user)
+    publish(deps, client, user, notice=None if removed else "That digest was already removed.")
+
+
+def home_opened(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    """app_home_opened (listeners.events registers it): the Home as it is now."""
+    event = body.get("event") or {}
+    if event.get("tab") not in (None, "home") or not isinstance(event.get("user"), str):
+        return
+    publish(deps, client, event["user"])
+
+
 def register(app: App, deps: Deps) -> None:
-    def refused(client: WebClient, user: str, what: str) -> bool:
-        """Publish the refusal and say so, unless `user` may manage things."""
-        if deps.is_admin(user):
-            return False
-        publish(deps, client, user, notice=NOT_ADMIN.format(what=what))
-        return True
-
-    def admin_click(body: dict[str, Any], client: WebClient, what: str) -> tuple[str, int] | None:
-        """(who clicked, the id on the button) when they may `what`; else None, with the refusal shown."""
-        user = _user(body)
-        if refused(client, user, what):
-            return None
-        return user, _action_id_value(body) or 0
-
-    @app.action(ids.HOME_REFRESH)
-    def refresh_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        publish(deps, client, _user(body))
-
-    def set_paused(body: dict[str, Any], client: WebClient, paused: bool) -> None:
-        clicked = admin_click(body, client, "pause or resume rules")
-        if clicked is None:
-            return
-        user, rule_id = clicked
-        notice = None
-        try:
-            with session_scope(deps.engine) as session:
-                rule_store.set_paused(session=session, rule_id=rule_id, paused=paused)
-            log.info("rule %s %s by %s from App Home", rule_id, "paused" if paused else "resumed", user)
-        except rule_store.RuleNotFound:
-            notice = f"Rule {rule_id or '?'} no longer exists; someone removed it. The list below is current."
-        publish(deps, client, user, notice=notice)
-
-    @app.action(ids.HOME_RULE_PAUSE)
-    def pause_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        set_paused(body, client, True)
-
-    @app.action(ids.HOME_RULE_RESUME)
-    def resume_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        set_paused(body, client, False)
-
-    @app.action(ids.HOME_RULE_EDIT)
-    def edit_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        clicked = admin_click(body, client, "edit rules")
-        if clicked is None:
-            return
-        user, rule_id = clicked
-        try:
-            with session_scope(deps.engine) as session:
-                rule = rule_view(rule_store.get_rule(session=session, rule_id=rule_id))
-        except rule_store.RuleNotFound:
-            publish(deps, client, user, notice=f"Rule {rule_id} no longer exists; someone removed it.")
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=rule_modal(rule))
-
-    @app.view(ids.RULE_MODAL)
-    def rule_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        user, view = _user(body), body["view"]
-        first_block = next((b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"),
-                           ids.RULE_CHANNEL_INPUT)
-        if not deps.is_admin(user):
-            ack(response_action="errors", errors={first_block: NOT_ADMIN.format(what="edit rules")})
-            return
-        rule_id = meta_id(metadata_of(view), "rule_id")
-        try:
-            with session_scope(deps.engine) as session:
-                rule = rule_store.get_rule(session=session, rule_id=rule_id or 0)
-        except rule_store.RuleNotFound:
-            ack(response_action="errors", errors={first_block: "This rule no longer exists; close this window."})
-            return
-        errors, values = rule_errors(view, rule)
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        ack()
-        notice = None
-        try:
-            with session_scope(deps.engine) as session:
-                rule_store.update_rule(session=session, rule_id=rule.id, **values)  # type: ignore[arg-type]
-            log.info("rule %s edited by %s from App Home", rule.id, user)
-        except rule_store.RuleNotFound:
-            notice = f"Rule {rule.id} was removed while you edited it; nothing was saved."
-        publish(deps, client, user, notice=notice)
-
-    @app.action(ids.HOME_DIGEST_ADD)
-    def add_digest_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        if refused(client, _user(body), "schedule digests"):
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=digest_modal(timezone=deps.tz.key))
-
-    @app.view(ids.DIGEST_MODAL)
-    def digest_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        user, view = _user(body), body["view"]
-        if not deps.is_admin(user):
-            ack(response_action="errors", errors={ids.DIGEST_SPEC_INPUT: NOT_ADMIN.format(what="schedule digests")})
-            return
-        spec = (_selected(view, ids.DIGEST_SPEC_INPUT, "value") or "").strip()
-        targets = [*_ids(_selected(view, ids.DIGEST_CHANNELS_INPUT, "selected_conversations")),
-                   *_ids(_selected(view, ids.DIGEST_USERS_INPUT, "selected_users"))]
-        errors: dict[str, str] = {}
-        try:
-            canonical_spec(spec)
-        except ValueError as exc:
-            errors[ids.DIGEST_SPEC_INPUT] = f"{str(exc)[:1900]} Write e.g. daily 09:00 or weekly mon 09:00."
-        try:
-            digest_store.check_targets(targets)
-        except ValueError as exc:
-            errors[ids.DIGEST_CHANNELS_INPUT] = str(exc)[:2000]
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        ack()
-        with session_scope(deps.engine) as session:
-            row = digest_store.add_schedule(session=session, spec=spec, targets=targets, created_by=user,
-                                            now=deps.clock())
-        log.info("digest schedule %s (%s) added by %s from App Home", row.id, row.spec, user)
-        publish(deps, client, user)
-
-    @app.action(ids.HOME_DIGEST_REMOVE)
-    def remove_digest_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        clicked = admin_click(body, client, "remove digests")
-        if clicked is None:
-            return
-        user, schedule_id = clicked
-        with session_scope(deps.engine) as session:
-            removed = digest_store.remove_schedule(session=session, schedule_id=schedule_id)
-        if removed:
-            log.info("digest schedule %s removed by %s from App Home", schedule_id, user)
-        publish(deps, client, user, notice=None if removed else "That digest was already removed.")
+    for action_id, work in ((ids.HOME_REFRESH, refresh_clicked), (ids.HOME_RULE_PAUSE, pause_clicked),
+                            (ids.HOME_RULE_RESUME, resume_clicked), (ids.HOME_RULE_EDIT, edit_clicked),
+                            (ids.HOME_DIGEST_ADD, add_digest_clicked), (ids.HOME_DIGEST_REMOVE, remove_digest_clicked)):
+        app.action(action_id)(after_ack(work, deps))
+    app.view(ids.RULE_MODAL)(with_deps(rule_submitted, deps))
+    app.view(ids.DIGEST_MODAL)(with_deps(digest_submitted, deps))

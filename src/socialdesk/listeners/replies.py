@@ -12,12 +12,14 @@ from slack_sdk import WebClient
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
 from socialdesk.domain import EventKind
+from socialdesk.listeners.binding import ack_only, after_ack, with_deps
 from socialdesk.listeners.common import (action_value, channel_of, clicked_case, id_from, load_view, meta_id, missing,
-                                         refresh, tell, view_metadata)
+                                         open_view, refresh, tell, view_metadata)
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.views import state_value
-from socialdesk.replying import Outcome
+from socialdesk.replying import Outcome, ReplyDesk
 from socialdesk.slack import ids, messages
+from socialdesk.slack.permissions import ReplyPermissions
 from socialdesk.slack.blocks import modals
 from socialdesk.slack.text import escape
 from socialdesk.networks import registry
@@ -44,236 +46,257 @@ def length_error(text: str, network: NetworkInfo) -> str | None:
     return None
 
 
-def register(app: App, deps: Deps) -> None:  # noqa: C901 - one place for the whole reply flow
-    desk, permissions = deps.desk, deps.permissions
-    assert desk is not None and permissions is not None
+def agent_name(client: WebClient, user: str) -> str:
+    try:
+        profile = client.users_info(user=user)["user"]
+        return profile.get("profile", {}).get("display_name") or profile.get("real_name") or profile["name"]
+    except Exception:  # noqa: BLE001 - a name is a nicety; the template still works without it
+        return "the team"
 
-    def agent_name(client: WebClient, user: str) -> str:
-        try:
-            profile = client.users_info(user=user)["user"]
-            return profile.get("profile", {}).get("display_name") or profile.get("real_name") or profile["name"]
-        except Exception:  # noqa: BLE001 - a name is a nicety; the template still works without it
-            return "the team"
 
-    def announce(client: WebClient, outcome: Outcome, *, agent: str, approver: str | None = None) -> None:
-        """Tell the case (thread + card) and the agent how a send went."""
-        case_id = outcome.case_id
-        view = load_view(deps, case_id) if case_id else None
-        if view is None:
-            return
-        if outcome.status == "sent":
-            refresh(client, deps, case_id, messages.reply_sent(agent, outcome.text or "", outcome.url or "", approver,
-                                                               network=registry.label(view.post.network)))
-        elif outcome.status in ("failed", "busy"):
-            refresh(client, deps, case_id)
-            blocks = [SectionBlock(text=MarkdownTextObject(text=escape(messages.reply_failed(outcome.error or ""))))]
-            network = registry.info(view.post.network)
-            compose = network.compose_url(outcome.text or "", outcome.in_reply_to or "") if outcome.in_reply_to else None
-            if outcome.kind == "not_allowed" and compose:
-                blocks.append(ActionsBlock(elements=[
-                    ButtonElement(text=f"Open in {network.label}", action_id=ids.OPEN_IN_NETWORK, value=str(case_id),
-                                  url=compose, style="primary"),
-                    ButtonElement(text="Mark as replied", action_id=ids.MARK_REPLIED, value=f"intent:{case_id}"),
-                ]))
-            tell(client, channel=view.channel_id, user=agent, text=messages.reply_failed(outcome.error or ""),
-                 blocks=[b.to_dict() for b in blocks])
+def announce(client: WebClient, deps: Deps, outcome: Outcome, *, agent: str, approver: str | None = None) -> None:
+    """Tell the case (thread + card) and the agent how a send went."""
+    case_id = outcome.case_id
+    view = load_view(deps, case_id) if case_id else None
+    if view is None:
+        return
+    if outcome.status == "sent":
+        refresh(client, deps, case_id, messages.reply_sent(agent, outcome.text or "", outcome.url or "", approver,
+                                                           network=registry.label(view.post.network)))
+    elif outcome.status in ("failed", "busy"):
+        refresh(client, deps, case_id)
+        blocks = [SectionBlock(text=MarkdownTextObject(text=escape(messages.reply_failed(outcome.error or ""))))]
+        network = registry.info(view.post.network)
+        compose = network.compose_url(outcome.text or "", outcome.in_reply_to or "") if outcome.in_reply_to else None
+        if outcome.kind == "not_allowed" and compose:
+            blocks.append(ActionsBlock(elements=[
+                ButtonElement(text=f"Open in {network.label}", action_id=ids.OPEN_IN_NETWORK, value=str(case_id),
+                              url=compose, style="primary"),
+                ButtonElement(text="Mark as replied", action_id=ids.MARK_REPLIED, value=f"intent:{case_id}"),
+            ]))
+        tell(client, channel=view.channel_id, user=agent, text=messages.reply_failed(outcome.error or ""),
+             blocks=[b.to_dict() for b in blocks])
 
-    @app.action(ids.REPLY)
-    def reply_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        user = body["user"]["id"]
-        view = clicked_case(deps, client, body)
-        if view is None:
-            return
-        case_id = view.case_id
-        if not permissions.allowed(user, view.channel_id):
-            with session_scope(deps.engine) as session:
-                record_event(session, case_id, EventKind.REPLY_REFUSED, user, deps.clock(), reason="not allowed")
-            tell(client, channel=channel_of(body), user=user, text=messages.not_allowed_to_reply(case_id))
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=modals.reply_modal(
-            view, brand=deps.brand(view.post.network), saved=deps.saved_replies, opened_at=time.time()))
+
+def reply_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    user = body["user"]["id"]
+    view = clicked_case(deps, client, body)
+    if view is None:
+        return
+    case_id = view.case_id
+    if not permissions_of(deps).allowed(user, view.channel_id):
         with session_scope(deps.engine) as session:
-            lifecycle.set_replying(session=session, case_id=case_id, user_id=user, now=deps.clock())
+            record_event(session, case_id, EventKind.REPLY_REFUSED, user, deps.clock(), reason="not allowed")
+        tell(client, channel=channel_of(body), user=user, text=messages.not_allowed_to_reply(case_id))
+        return
+    if not open_view(client, body, modals.reply_modal(
+            view, brand=deps.brand(view.post.network), saved=deps.saved_replies, opened_at=time.time())):
+        return
+    with session_scope(deps.engine) as session:
+        lifecycle.set_replying(session=session, case_id=case_id, user_id=user, now=deps.clock())
+    refresh(client, deps, case_id)
+
+
+def saved_reply_chosen(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    modal, meta = body["view"], view_metadata(body["view"])
+    chosen, case_id = action_value(body), meta_id(meta)  # options are "0", "1", … (at most 100)
+    index = int(chosen) if chosen.isascii() and chosen.isdigit() and len(chosen) < 4 else -1
+    view = load_view(deps, case_id) if case_id is not None else None
+    if view is None or not 0 <= index < len(deps.saved_replies):
+        return
+    author = f"@{view.post.author.handle}" if view.post.author.handle else "there"
+    text = deps.saved_replies[index].text.replace("{author}", author).replace("{agent}", agent_name(client, body["user"]["id"]))
+    client.views_update(view_id=modal["id"], hash=modal.get("hash"), view=modals.reply_modal(
+        view, brand=deps.brand(view.post.network), saved=deps.saved_replies, text=text,
+        opened_at=_opened_at(meta), revision=_revision(meta) + 1))
+
+
+def reply_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    modal, user = body["view"], body["user"]["id"]
+    meta = view_metadata(modal)
+    case_id = meta_id(meta)
+    revision = _revision(meta)
+    block = f"{ids.REPLY_INPUT}-{revision}"
+    text = _input_text(modal)
+    view = load_view(deps, case_id) if case_id is not None else None
+    error = "This case no longer exists." if view is None else length_error(text, registry.info(view.post.network))
+    if error is None and not permissions_of(deps).allowed(user, view.channel_id):  # type: ignore[union-attr]
+        error = "You are not allowed to send public replies for this case."
+    if error is None:
+        others = [r for r in desk_of(deps).replies_since(case_id=case_id, since=_when(meta)) if r.agent != user]
+        if others:
+            error = ("A teammate replied to this customer while you were writing. Read the card's thread "
+                     "first; close this and reply again if you still need to.")
+    if error:
+        ack(response_action="errors", errors={block: error})
+        return
+    ack()
+    deps.later(send_reply, client, deps, case_id=case_id, user=user, text=text, key=f"view:{modal['id']}",
+               since=_when(meta))
+
+
+def send_reply(client: WebClient, deps: Deps, *, case_id: int, user: str, text: str, key: str,
+               since: datetime) -> None:
+    with session_scope(deps.engine) as session:
+        lifecycle.set_replying(session=session, case_id=case_id, user_id=None, now=deps.clock(), only_if=user)
+    outcome = desk_of(deps).request(case_id=case_id, agent=user, text=text, key=key, since=since)
+    if outcome.status == "awaiting_approval":
+        ask_approval(client, deps, outcome, agent=user)
+    elif outcome.status != "duplicate":
+        announce(client, deps, outcome, agent=user)
+
+
+def reply_closed(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    case_id = meta_id(view_metadata(body.get("view")))
+    if case_id is not None:
+        with session_scope(deps.engine) as session:
+            lifecycle.set_replying(session=session, case_id=case_id, user_id=None, now=deps.clock(),
+                                   only_if=body["user"]["id"])
         refresh(client, deps, case_id)
 
-    @app.action(ids.SAVED_REPLY)
-    def saved_reply_chosen(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        modal, meta = body["view"], view_metadata(body["view"])
-        chosen, case_id = action_value(body), meta_id(meta)  # options are "0", "1", … (at most 100)
-        index = int(chosen) if chosen.isascii() and chosen.isdigit() and len(chosen) < 4 else -1
-        view = load_view(deps, case_id) if case_id is not None else None
-        if view is None or not 0 <= index < len(deps.saved_replies):
-            return
-        author = f"@{view.post.author.handle}" if view.post.author.handle else "there"
-        text = deps.saved_replies[index].text.replace("{author}", author).replace("{agent}", agent_name(client, body["user"]["id"]))
-        client.views_update(view_id=modal["id"], hash=modal.get("hash"), view=modals.reply_modal(
-            view, brand=deps.brand(view.post.network), saved=deps.saved_replies, text=text,
-            opened_at=_opened_at(meta), revision=_revision(meta) + 1))
 
-    @app.view(ids.REPLY_MODAL)
-    def reply_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        modal, user = body["view"], body["user"]["id"]
-        meta = view_metadata(modal)
-        case_id = meta_id(meta)
-        revision = _revision(meta)
-        block = f"{ids.REPLY_INPUT}-{revision}"
-        text = _input_text(modal)
-        view = load_view(deps, case_id) if case_id is not None else None
-        error = "This case no longer exists." if view is None else length_error(text, registry.info(view.post.network))
-        if error is None and not permissions.allowed(user, view.channel_id):  # type: ignore[union-attr]
-            error = "You are not allowed to send public replies for this case."
-        if error is None:
-            others = [r for r in desk.replies_since(case_id=case_id, since=_when(meta)) if r.agent != user]
-            if others:
-                error = ("A teammate replied to this customer while you were writing. Read the card's thread "
-                         "first; close this and reply again if you still need to.")
-        if error:
-            ack(response_action="errors", errors={block: error})
-            return
-        ack()
-        with session_scope(deps.engine) as session:
-            lifecycle.set_replying(session=session, case_id=case_id, user_id=None, now=deps.clock(), only_if=user)
-        outcome = desk.request(case_id=case_id, agent=user, text=text, key=f"view:{modal['id']}", since=_when(meta))
-        if outcome.status == "awaiting_approval":
-            ask_approval(client, outcome, agent=user)
-        elif outcome.status != "duplicate":
-            announce(client, outcome, agent=user)
+def ask_approval(client: WebClient, deps: Deps, outcome: Outcome, *, agent: str) -> None:
+    view = load_view(deps, outcome.case_id)  # type: ignore[arg-type]
+    if view is None or not view.message_ts:
+        return
+    value = str(outcome.reply_id)
+    approvers = sorted(desk_of(deps).approvers)
+    text = messages.awaiting_approval(agent, approvers, outcome.text or "")
+    client.chat_postMessage(channel=view.channel_id, thread_ts=view.message_ts, text=text, blocks=[
+        SectionBlock(text=MarkdownTextObject(text=text)).to_dict(),
+        ActionsBlock(elements=[
+            ButtonElement(text="Approve and send", action_id=ids.APPROVE_REPLY, value=value, style="primary"),
+            ButtonElement(text="Edit…", action_id=ids.EDIT_REPLY, value=value),
+            ButtonElement(text="Reject", action_id=ids.REJECT_REPLY, value=value, style="danger"),
+        ]).to_dict(),
+    ])
+    refresh(client, deps, view.case_id)
+    tell(client, channel=view.channel_id, user=agent,
+         text="Your reply waits for approval; it goes out when an approver accepts it. It is in the card's thread.")
 
-    @app.view_closed(ids.REPLY_MODAL)
-    def reply_closed(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        case_id = meta_id(view_metadata(body.get("view")))
-        if case_id is not None:
-            with session_scope(deps.engine) as session:
-                lifecycle.set_replying(session=session, case_id=case_id, user_id=None, now=deps.clock(),
-                                       only_if=body["user"]["id"])
-            refresh(client, deps, case_id)
 
-    def ask_approval(client: WebClient, outcome: Outcome, *, agent: str) -> None:
-        view = load_view(deps, outcome.case_id)  # type: ignore[arg-type]
-        if view is None or not view.message_ts:
-            return
-        value = str(outcome.reply_id)
-        approvers = sorted(desk.approvers)
-        text = messages.awaiting_approval(agent, approvers, outcome.text or "")
-        client.chat_postMessage(channel=view.channel_id, thread_ts=view.message_ts, text=text, blocks=[
-            SectionBlock(text=MarkdownTextObject(text=text)).to_dict(),
-            ActionsBlock(elements=[
-                ButtonElement(text="Approve and send", action_id=ids.APPROVE_REPLY, value=value, style="primary"),
-                ButtonElement(text="Edit…", action_id=ids.EDIT_REPLY, value=value),
-                ButtonElement(text="Reject", action_id=ids.REJECT_REPLY, value=value, style="danger"),
-            ]).to_dict(),
-        ])
-        refresh(client, deps, view.case_id)
-        tell(client, channel=view.channel_id, user=agent,
-             text="Your reply waits for approval; it goes out when an approver accepts it. It is in the card's thread.")
-
-    def decide(body: dict[str, Any], client: WebClient, verb: str, text: str | None = None) -> None:
-        user = body["user"]["id"]
-        reply_id = id_from(action_value(body)) if body.get("actions") else meta_id(view_metadata(body.get("view")), "reply_id")
-        reply = desk.reply(reply_id) if reply_id is not None else None
-        if reply is None:
-            tell(client, channel=channel_of(body), user=user, text=NO_REPLY)
-            return
-        if not desk.is_approver(user):
-            view = load_view(deps, reply.case_id)
-            tell(client, channel=view.channel_id if view else None, user=user,
-                 text="Only the approvers an admin named can approve or reject replies.")
-            return
-        outcome = desk.reject(reply_id=reply_id, approver=user) if verb == "rejected" else \
-            desk.approve(reply_id=reply_id, approver=user, text=text)
+def decide(body: dict[str, Any], client: WebClient, deps: Deps, verb: str, text: str | None = None) -> None:
+    user = body["user"]["id"]
+    reply_id = id_from(action_value(body)) if body.get("actions") else meta_id(view_metadata(body.get("view")), "reply_id")
+    reply = desk_of(deps).reply(reply_id) if reply_id is not None else None
+    if reply is None:
+        tell(client, channel=channel_of(body), user=user, text=NO_REPLY)
+        return
+    if not desk_of(deps).is_approver(user):
         view = load_view(deps, reply.case_id)
-        if outcome.status == "stale":
-            tell(client, channel=view.channel_id if view else None, user=user, text=f"Nothing done: {outcome.error}.")
-            return
-        message = body.get("message") or {}
-        if message.get("ts") and view:
-            done = messages.approval_decided(verb, user, reply.agent, text or reply.text)
-            client.chat_update(channel=view.channel_id, ts=message["ts"], text=done, blocks=[])
-        if verb == "rejected":
-            tell(client, channel=view.channel_id if view else None, user=reply.agent,
-                 text=f"<@{user}> rejected your reply to case #{reply.case_id}; it was not sent.")
-        else:
-            announce(client, outcome, agent=reply.agent, approver=user)
+        tell(client, channel=view.channel_id if view else None, user=user,
+             text="Only the approvers an admin named can approve or reject replies.")
+        return
+    outcome = desk_of(deps).reject(reply_id=reply_id, approver=user) if verb == "rejected" else \
+        desk_of(deps).approve(reply_id=reply_id, approver=user, text=text)
+    view = load_view(deps, reply.case_id)
+    if outcome.status == "stale":
+        tell(client, channel=view.channel_id if view else None, user=user, text=f"Nothing done: {outcome.error}.")
+        return
+    message = body.get("message") or {}
+    if message.get("ts") and view:
+        done = messages.approval_decided(verb, user, reply.agent, text or reply.text)
+        client.chat_update(channel=view.channel_id, ts=message["ts"], text=done, blocks=[])
+    if verb == "rejected":
+        tell(client, channel=view.channel_id if view else None, user=reply.agent,
+             text=f"<@{user}> rejected your reply to case #{reply.case_id}; it was not sent.")
+    else:
+        announce(client, deps, outcome, agent=reply.agent, approver=user)
 
-    @app.action(ids.APPROVE_REPLY)
-    def approve_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        decide(body, client, "approved")
 
-    @app.action(ids.REJECT_REPLY)
-    def reject_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        decide(body, client, "rejected")
+def approve_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    decide(body, client, deps, "approved")
 
-    @app.action(ids.EDIT_REPLY)
-    def edit_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        reply_id = id_from(action_value(body))
-        reply = desk.reply(reply_id) if reply_id is not None else None
-        view = load_view(deps, reply.case_id) if reply else None
-        if reply is None or view is None:
-            tell(client, channel=channel_of(body), user=body["user"]["id"], text=NO_REPLY)
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=modals.reply_modal(
-            view, brand=deps.brand(view.post.network), saved=(), text=reply.text, opened_at=time.time(),
-            callback_id=ids.APPROVE_EDIT_MODAL, submit="Approve and send", notify_on_close=False,
-            reply_id=reply.id, message_ts=body["message"]["ts"]))
 
-    @app.view(ids.APPROVE_EDIT_MODAL)
-    def edited_approval(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        text = _input_text(body["view"])
-        meta = view_metadata(body["view"])
-        network = modal_network(meta)
-        error = "This case's network is not known here." if network is None else length_error(text, network)
-        if error is None and meta_id(meta, "reply_id") is None:
-            error = NO_REPLY
-        if error:
-            ack(response_action="errors", errors={f"{ids.REPLY_INPUT}-0": error})
-            return
-        ack()
-        ts = meta.get("message_ts")
-        body = dict(body, message={"ts": ts if isinstance(ts, str) and len(ts) < 40 else None})
-        decide(body, client, "approved", text=text)
+def reject_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    decide(body, client, deps, "rejected")
 
-    @app.action(ids.OPEN_IN_NETWORK)
-    def opened_in_network(ack: Ack) -> None:
-        ack()  # a link button; "Mark as replied" records the way it went out
 
-    @app.action(ids.MARK_REPLIED)
-    def mark_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        via, _, case = action_value(body).rpartition(":")
-        case_id = id_from(case)
-        view = load_view(deps, case_id) if case_id is not None else None
-        if view is None:
-            missing(client, body, case)
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=modals.mark_replied_modal(
-            view, via=via if via in VIAS else "manual"))
+def edit_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    reply_id = id_from(action_value(body))
+    reply = desk_of(deps).reply(reply_id) if reply_id is not None else None
+    view = load_view(deps, reply.case_id) if reply else None
+    if reply is None or view is None:
+        tell(client, channel=channel_of(body), user=body["user"]["id"], text=NO_REPLY)
+        return
+    open_view(client, body, modals.reply_modal(
+        view, brand=deps.brand(view.post.network), saved=(), text=reply.text, opened_at=time.time(),
+        callback_id=ids.APPROVE_EDIT_MODAL, submit="Approve and send", notify_on_close=False,
+        reply_id=reply.id, message_ts=body["message"]["ts"]))
 
-    @app.view(ids.MARK_REPLIED_MODAL)
-    def marked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        meta, user = view_metadata(body["view"]), body["user"]["id"]
-        url = state_value(body["view"], ids.REPLY_URL_INPUT, ids.REPLY_URL_INPUT).get("value")
-        url = url.strip() if isinstance(url, str) and len(url) <= 3000 else ""
-        network = modal_network(meta)
-        if meta.get("via") not in VIAS:
-            meta["via"] = "manual"
-        if network is None or meta_id(meta) is None:
-            ack(response_action="errors", errors={ids.REPLY_URL_INPUT: "This case's network is not known here."})
-            return
-        if network.reply_link_id(url) is None:
-            ack(response_action="errors", errors={
-                ids.REPLY_URL_INPUT: f"Paste the link of a post on {network.label}, like {network.post_url_example}"})
-            return
-        ack()
-        outcome = desk.mark_replied(case_id=meta["case_id"], agent=user, url=url, via=meta.get("via", "manual"))
-        if outcome.status == "marked":
-            refresh(client, deps, meta["case_id"], messages.reply_marked(user, url, meta.get("via", "manual"),
-                                                                                 network=network.label))
+
+def edited_approval(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    text = _input_text(body["view"])
+    meta = view_metadata(body["view"])
+    network = modal_network(meta)
+    error = "This case's network is not known here." if network is None else length_error(text, network)
+    if error is None and meta_id(meta, "reply_id") is None:
+        error = NO_REPLY
+    if error:
+        ack(response_action="errors", errors={f"{ids.REPLY_INPUT}-0": error})
+        return
+    ack()
+    ts = meta.get("message_ts")
+    body = dict(body, message={"ts": ts if isinstance(ts, str) and len(ts) < 40 else None})
+    deps.later(decide, body, client, deps, "approved", text=text)
+
+
+def mark_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    via, _, case = action_value(body).rpartition(":")
+    case_id = id_from(case)
+    view = load_view(deps, case_id) if case_id is not None else None
+    if view is None:
+        missing(client, body, case)
+        return
+    open_view(client, body, modals.mark_replied_modal(view, via=via if via in VIAS else "manual"))
+
+
+def marked(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    meta, user = view_metadata(body["view"]), body["user"]["id"]
+    url = state_value(body["view"], ids.REPLY_URL_INPUT, ids.REPLY_URL_INPUT).get("value")
+    url = url.strip() if isinstance(url, str) and len(url) <= 3000 else ""
+    network = modal_network(meta)
+    if meta.get("via") not in VIAS:
+        meta["via"] = "manual"
+    if network is None or meta_id(meta) is None:
+        ack(response_action="errors", errors={ids.REPLY_URL_INPUT: "This case's network is not known here."})
+        return
+    if network.reply_link_id(url) is None:
+        ack(response_action="errors", errors={
+            ids.REPLY_URL_INPUT: f"Paste the link of a post on {network.label}, like {network.post_url_example}"})
+        return
+    ack()
+    deps.later(mark_replied, client, deps, case_id=meta["case_id"], user=user, url=url,
+               via=meta.get("via", "manual"), network=network)
+
+
+def mark_replied(client: WebClient, deps: Deps, *, case_id: int, user: str, url: str, via: str,
+                 network: NetworkInfo) -> None:
+    outcome = desk_of(deps).mark_replied(case_id=case_id, agent=user, url=url, via=via)
+    if outcome.status == "marked":
+        refresh(client, deps, case_id, messages.reply_marked(user, url, via, network=network.label))
+
+
+def desk_of(deps: Deps) -> ReplyDesk:
+    assert deps.desk is not None, "replies need the reply desk (app.build sets it)"
+    return deps.desk
+
+
+def permissions_of(deps: Deps) -> ReplyPermissions:
+    assert deps.permissions is not None, "replies need the reply permissions (app.build sets them)"
+    return deps.permissions
+
+
+def register(app: App, deps: Deps) -> None:
+    for action_id, work in ((ids.REPLY, reply_clicked), (ids.SAVED_REPLY, saved_reply_chosen),
+                            (ids.APPROVE_REPLY, approve_clicked), (ids.REJECT_REPLY, reject_clicked),
+                            (ids.EDIT_REPLY, edit_clicked), (ids.MARK_REPLIED, mark_clicked)):
+        app.action(action_id)(after_ack(work, deps))
+    app.action(ids.OPEN_IN_NETWORK)(ack_only)  # a link button; "Mark as replied" records the way it went out
+    app.view_closed(ids.REPLY_MODAL)(after_ack(reply_closed, deps))
+    for callback_id, handler in ((ids.REPLY_MODAL, reply_submitted), (ids.APPROVE_EDIT_MODAL, edited_approval),
+                                 (ids.MARK_REPLIED_MODAL, marked)):
+        app.view(callback_id)(with_deps(handler, deps))
 
 
 def modal_network(meta: dict[str, Any]) -> NetworkInfo | None:

@@ -19,7 +19,7 @@ from socialdesk.slack.blocks.admin import rules_reply
 from socialdesk.slack.blocks.lookup import Reply, plain
 from socialdesk.slack.text import escape
 from socialdesk.store import rules as rule_store
-from socialdesk.store.db import session_scope
+from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.views import rule_view
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def run(deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], 
     if verb == "list":
         if len(args) > 1:
             return plain(USAGE["rules"])
-        with session_scope(deps.engine) as session:
+        with read_scope(deps.engine) as session:
             return rules_reply([rule_view(r) for r in rule_store.list_rules(session=session)])
     if verb == "help":
         return plain(HELP)

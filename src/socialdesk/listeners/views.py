@@ -18,6 +18,7 @@ from socialdesk.listeners.common import (
     tell,
     user_of,
 )
+from socialdesk.listeners.binding import with_deps
 from socialdesk.listeners.deps import Deps
 from socialdesk.slack import ids, messages
 from socialdesk.slack.blocks import modals
@@ -89,82 +90,91 @@ def tags_problem(chosen: list[str] | None, known: Sequence[str]) -> str | None:
             f"(SOCIALDESK_TAGS: {listed}). Choose from the list; an admin adds new tags.")[:2000]
 
 
+def case_of(body: dict[str, Any]) -> int | None:
+    return meta_id(metadata_of(body.get("view")))
+
+
+def apply(body: dict[str, Any], client: WebClient, deps: Deps, change, thread_text: str, action: str,  # type: ignore[no-untyped-def]
+          **extra: Any) -> None:
+    user, case_id = user_of(body), case_of(body)
+    view = load_view(deps, case_id) if case_id is not None else None
+    if view is None:
+        tell(client, channel=None, user=user, text=messages.case_missing(str(case_id)))
+        return
+    with session_scope(deps.engine) as session:
+        result = change(session=session, case_id=case_id, user_id=user, now=deps.clock(), **extra)
+    if result.ok:
+        refresh(client, deps, case_id, thread_text)
+    else:
+        tell(client, channel=view.channel_id, user=user,
+             text=messages.transition_refused(action, CaseStatus(result.case.status), result.case.assignee, case_id))
+
+
+def refused(ack: Ack, body: dict[str, Any], block: str, problem: str | None) -> bool:
+    """Answer the submission with `problem` inline (that is its ack); also when the modal names no case.
+
+    Checked without the database, before the ack: a missing case is told after it.
+    """
+    if problem is None and case_of(body) is None:
+        problem = BAD_METADATA
+    if problem is None:
+        return False
+    ack(response_action="errors", errors={block: problem})
+    return True
+
+
+def note_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    text = text_input(body.get("view") or {}, ids.NOTE_INPUT, ids.NOTE_INPUT)
+    problem = length_problem(text, modals.NOTE_MAX_LENGTH, "note")  # before anything else reads all of it
+    text = text.strip() if problem is None else ""
+    if problem is None and not text:
+        problem = "Write something, or press Cancel."
+    if refused(ack, body, ids.NOTE_INPUT, problem):
+        return
+    ack()
+    user = user_of(body)
+    deps.later(apply, body, client, deps, lifecycle.add_note, messages.note(user, text), "noted", text=text)
+
+
+def assign_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    assignee = selected_value(body.get("view") or {}, ids.ASSIGNEE_INPUT, ids.ASSIGNEE_INPUT, "selected_user")
+    valid = assignee is not None and SLACK_USER.match(assignee) is not None
+    if refused(ack, body, ids.ASSIGNEE_INPUT, None if valid else "Choose someone."):
+        return
+    ack()
+    user = user_of(body)
+    deps.later(apply, body, client, deps, lifecycle.assign, messages.assigned(user, assignee), "assigned",
+               assignee=assignee)
+
+
+def ignore_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    reason = selected_value(body.get("view") or {}, ids.IGNORE_REASON_INPUT, ids.IGNORE_REASON_INPUT)
+    if refused(ack, body, ids.IGNORE_REASON_INPUT, None if reason in lifecycle.IGNORE_REASONS else "Choose a reason."):
+        return
+    ack()
+    user = user_of(body)
+    deps.later(apply, body, client, deps, lifecycle.ignore, messages.ignored(user, reason), "ignored", reason=reason)
+
+
+def tags_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    view = body.get("view") or {}
+    chosen = selected_values(view, ids.TAGS_INPUT, ids.TAGS_INPUT)
+    priority = selected_value(view, ids.PRIORITY_INPUT, ids.PRIORITY_INPUT)
+    problem = tags_problem(chosen, deps.tags)
+    if problem is not None:
+        ack(response_action="errors", errors={ids.TAGS_INPUT: problem})
+        return
+    if refused(ack, body, ids.PRIORITY_INPUT, None if priority in lifecycle.PRIORITIES else "Choose a priority."):
+        return
+    ack()
+    user = user_of(body)
+    by_value = {modals.tag_value(t): t for t in deps.tags}
+    tags = list(dict.fromkeys(by_value[v] for v in chosen or []))
+    deps.later(apply, body, client, deps, lifecycle.set_tags, messages.tagged(user, tags, priority), "tagged",
+               tags=tags, priority=priority)
+
+
 def register(app: App, deps: Deps) -> None:
-    def case_of(body: dict[str, Any]) -> int | None:
-        return meta_id(metadata_of(body.get("view")))
-
-    def apply(body: dict[str, Any], client: WebClient, change, thread_text: str, action: str, **extra: Any) -> None:  # type: ignore[no-untyped-def]
-        user, case_id = user_of(body), case_of(body)
-        view = load_view(deps, case_id) if case_id is not None else None
-        if view is None:
-            tell(client, channel=None, user=user, text=messages.case_missing(str(case_id)))
-            return
-        with session_scope(deps.engine) as session:
-            result = change(session=session, case_id=case_id, user_id=user, now=deps.clock(), **extra)
-        if result.ok:
-            refresh(client, deps, case_id, thread_text)
-        else:
-            tell(client, channel=view.channel_id, user=user,
-                 text=messages.transition_refused(action, CaseStatus(result.case.status), result.case.assignee, case_id))
-
-    def refused(ack: Ack, body: dict[str, Any], block: str, problem: str | None) -> bool:
-        """Answer the submission with `problem` inline (that is its ack); also when the modal names no case.
-
-        Checked without the database, before the ack: a missing case is told after it.
-        """
-        if problem is None and case_of(body) is None:
-            problem = BAD_METADATA
-        if problem is None:
-            return False
-        ack(response_action="errors", errors={block: problem})
-        return True
-
-    @app.view(ids.NOTE_MODAL)
-    def note_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        text = text_input(body.get("view") or {}, ids.NOTE_INPUT, ids.NOTE_INPUT)
-        problem = length_problem(text, modals.NOTE_MAX_LENGTH, "note")  # before anything else reads all of it
-        text = text.strip() if problem is None else ""
-        if problem is None and not text:
-            problem = "Write something, or press Cancel."
-        if refused(ack, body, ids.NOTE_INPUT, problem):
-            return
-        ack()
-        user = user_of(body)
-        apply(body, client, lifecycle.add_note, messages.note(user, text), "noted", text=text)
-
-    @app.view(ids.ASSIGN_MODAL)
-    def assign_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        assignee = selected_value(body.get("view") or {}, ids.ASSIGNEE_INPUT, ids.ASSIGNEE_INPUT, "selected_user")
-        valid = assignee is not None and SLACK_USER.match(assignee) is not None
-        if refused(ack, body, ids.ASSIGNEE_INPUT, None if valid else "Choose someone."):
-            return
-        ack()
-        user = user_of(body)
-        apply(body, client, lifecycle.assign, messages.assigned(user, assignee), "assigned", assignee=assignee)
-
-    @app.view(ids.IGNORE_MODAL)
-    def ignore_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        reason = selected_value(body.get("view") or {}, ids.IGNORE_REASON_INPUT, ids.IGNORE_REASON_INPUT)
-        if refused(ack, body, ids.IGNORE_REASON_INPUT,
-                   None if reason in lifecycle.IGNORE_REASONS else "Choose a reason."):
-            return
-        ack()
-        user = user_of(body)
-        apply(body, client, lifecycle.ignore, messages.ignored(user, reason), "ignored", reason=reason)
-
-    @app.view(ids.TAGS_MODAL)
-    def tags_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        view = body.get("view") or {}
-        chosen = selected_values(view, ids.TAGS_INPUT, ids.TAGS_INPUT)
-        priority = selected_value(view, ids.PRIORITY_INPUT, ids.PRIORITY_INPUT)
-        problem = tags_problem(chosen, deps.tags)
-        if problem is not None:
-            ack(response_action="errors", errors={ids.TAGS_INPUT: problem})
-            return
-        if refused(ack, body, ids.PRIORITY_INPUT, None if priority in lifecycle.PRIORITIES else "Choose a priority."):
-            return
-        ack()
-        user = user_of(body)
-        by_value = {modals.tag_value(t): t for t in deps.tags}
-        tags = list(dict.fromkeys(by_value[v] for v in chosen or []))
-        apply(body, client, lifecycle.set_tags, messages.tagged(user, tags, priority), "tagged", tags=tags, priority=priority)
+    for callback_id, handler in ((ids.NOTE_MODAL, note_submitted), (ids.ASSIGN_MODAL, assign_submitted),
+                                 (ids.IGNORE_MODAL, ignore_submitted), (ids.TAGS_MODAL, tags_submitted)):
+        app.view(callback_id)(with_deps(handler, deps))

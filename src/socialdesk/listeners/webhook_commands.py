@@ -14,7 +14,7 @@ from socialdesk.slack.blocks.lookup import Reply, plain
 from socialdesk.slack.blocks.webhooks import delivery_log_reply, webhook_list_reply
 from socialdesk.slack.text import escape
 from socialdesk.store import webhooks as store
-from socialdesk.store.db import session_scope
+from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.views import delivery_view, webhook_summary_view
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def run(deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], 
         return plain(NOT_ADMIN)
     verb, rest = (args[0].lower(), args[1:]) if args else ("list", [])
     if verb == "list" and not rest:
-        with session_scope(deps.engine) as session:
+        with read_scope(deps.engine) as session:
             return webhook_list_reply([webhook_summary_view(s) for s in store.summaries(session=session)])
     if verb == "add" and rest:
         return add(deps, user_id=user_id, url=rest[0], events=",".join(rest[1:]))
@@ -59,7 +59,7 @@ def run(deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], 
         if verb == "test":
             return test(deps, client, user_id=user_id, channel_id=channel_id, webhook_id=webhook_id)
         if verb == "log":
-            with session_scope(deps.engine) as session:
+            with read_scope(deps.engine) as session:
                 rows = [delivery_view(d) for d in store.deliveries(session=session, webhook_id=webhook_id, limit=LOG_LIMIT)]
             return delivery_log_reply(webhook_id, rows)
         if verb == "retry":
@@ -103,7 +103,7 @@ def add(deps: Deps, *, user_id: str, url: str, events: str) -> Reply:
 
 
 def test(deps: Deps, client: WebClient | None, *, user_id: str, channel_id: str, webhook_id: int) -> Reply:
-    with session_scope(deps.engine) as session:
+    with read_scope(deps.engine) as session:
         store.get_webhook(session=session, webhook_id=webhook_id)  # raises WebhookNotFound: answered in the ack
     sending = plain(f"Sending a test ping to webhook {webhook_id}… I will tell you how it went.")
     if client is None:

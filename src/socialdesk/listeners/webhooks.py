@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_sdk import WebClient
 
+from socialdesk.listeners.binding import after_ack
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.webhook_commands import NOT_ADMIN, send_and_tell, tell
 from socialdesk.slack import ids
@@ -24,17 +25,18 @@ def _webhook_id(body: dict[str, Any]) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
+def test_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    user_id = (body.get("user") or {}).get("id", "")
+    webhook_id = _webhook_id(body)
+    if not deps.is_admin(user_id):
+        tell(client, user_id=user_id, channel_id="", text=NOT_ADMIN)
+        return
+    if webhook_id is None:
+        tell(client, user_id=user_id, channel_id="",
+             text="That Test button carries no webhook number; reopen the Home tab and try again.")
+        return
+    send_and_tell(deps, client, user_id=user_id, channel_id="", webhook_id=webhook_id)
+
+
 def register(app: App, deps: Deps) -> None:
-    @app.action(ids.WEBHOOK_TEST)
-    def test_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        user_id = (body.get("user") or {}).get("id", "")
-        webhook_id = _webhook_id(body)
-        if not deps.is_admin(user_id):
-            tell(client, user_id=user_id, channel_id="", text=NOT_ADMIN)
-            return
-        if webhook_id is None:
-            tell(client, user_id=user_id, channel_id="",
-                 text="That Test button carries no webhook number; reopen the Home tab and try again.")
-            return
-        send_and_tell(deps, client, user_id=user_id, channel_id="", webhook_id=webhook_id)
+    app.action(ids.WEBHOOK_TEST)(after_ack(test_clicked, deps))

@@ -56,6 +56,7 @@ REMEMBER_TIMEOUT_SECONDS = 1.0
 PRUNE_EVERY_SECONDS = 60.0  # remembered requests older than the window are deleted this often (per replica)
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
+MAX_RECENT = 200_000  # remembered here at most (a few MB); the database remembers the rest
 MAX_TIMESTAMP_DIGITS = 12  # int() of a long digit string is slow and means nothing here
 
 
@@ -160,6 +161,36 @@ def _is_json_object(text: str) -> bool:
         return False
 
 
+class RecentRequests:
+    """The signatures this replica accepted within the window (a replay is found without the database)."""
+
+    def __init__(self, window: int) -> None:
+        self._window = window
+        self._seen: dict[str, int] = {}  # signature -> timestamp, oldest first
+        self._lock = threading.Lock()
+
+    def add(self, signature: str, timestamp: int) -> bool:
+        """False when `signature` was accepted before."""
+        with self._lock:
+            if signature in self._seen:
+                return False
+            self._seen[signature] = timestamp
+            self._forget_old(timestamp)
+            return True
+
+    def discard(self, signature: str) -> None:
+        with self._lock:
+            self._seen.pop(signature, None)
+
+    def _forget_old(self, now: int) -> None:
+        # Timestamps arrive nearly in order, so the oldest entries are first; 2× the window, as on the database.
+        while self._seen:
+            signature, timestamp = next(iter(self._seen.items()))
+            if timestamp >= now - 2 * self._window and len(self._seen) <= MAX_RECENT:
+                return
+            del self._seen[signature]
+
+
 class RequestGuard:
     """WSGI: checks a request to /slack/events, then refuses it or hands it on to `app`."""
 
@@ -175,7 +206,11 @@ class RequestGuard:
         self._window = window
         self._remember_timeout = remember_timeout
         # The check runs here so that a stuck database delays the ack by `remember_timeout` at most.
-        self._db = ThreadPoolExecutor(max_workers=8, thread_name_prefix="request-guard")
+        # One thread: checks run in the order requests came, so clearing `_behind` after the
+        # queued ones means the database has caught up.
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="request-guard")
+        self._behind = threading.Event()
+        self._recent = RecentRequests(window)
         self._prune_lock = threading.Lock()
         self._next_prune = 0.0
 
@@ -227,18 +262,30 @@ class RequestGuard:
         return Checked(body=body, timestamp=timestamp, signature=signature)
 
     def _first_time(self, checked: Checked) -> bool:
-        """Remember the request; False when it was seen before. A database that does not answer
-        in time (or fails) lets the request through, with a warning."""
+        """Remember the request; False when it was seen before.
+
+        This replica's own memory answers first. The database (shared by the replicas) is
+        asked next; when it does not answer in time, the request goes through on the local
+        check alone, and until the database catches up later requests do not wait for it
+        at all: 100 clicks during a 5 s lock cost one wait, not a queue of them.
+        """
+        if not self._recent.add(checked.signature, checked.timestamp):
+            return False
         sent_at = datetime.fromtimestamp(checked.timestamp, UTC)
         future = self._db.submit(self._remember, checked.signature, sent_at)
+        if self._behind.is_set():  # the database is still working through earlier requests
+            return True
         try:
             first = future.result(timeout=self._remember_timeout)
         except FutureTimeout:
-            log.warning("replay check took over %.1f s (database busy); request let through unchecked",
-                        self._remember_timeout)
+            if not self._behind.is_set():
+                self._behind.set()
+                log.warning("replay check took over %.1f s (database busy); requests are checked by this "
+                            "replica alone until it answers", self._remember_timeout)
+                self._db.submit(self._behind.clear)  # runs once the queued checks before it are done
             return True
         except Exception as exc:  # noqa: BLE001 - any database failure: the request still gets its answer
-            log.warning("replay check failed (%s); request let through unchecked", type(exc).__name__)
+            log.warning("replay check failed (%s); request checked by this replica alone", type(exc).__name__)
             return True
         self._maybe_prune()
         return first
@@ -248,6 +295,8 @@ class RequestGuard:
             return remember_request(session=session, signature=signature, sent_at=sent_at)
 
     def _forget(self, signature: str) -> None:
+        self._recent.discard(signature)
+
         def forget() -> None:
             with session_scope(self._engine) as session:
                 forget_request(session=session, signature=signature)

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "socialdesk_read_only"  # execution option: a transaction that only reads (see read_scope)
 log = logging.getLogger(__name__)
 
 
@@ -56,10 +57,13 @@ def _sqlite_engine(url: str) -> Engine:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(conn):  # type: ignore[no-untyped-def]
-        # Take the write lock up front: a deferred transaction that later writes can
-        # fail with SQLITE_BUSY without waiting, which the busy timeout cannot help.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    def _begin(conn):  # type: ignore[no-untyped-def]
+        # A writer takes the write lock up front: a deferred transaction that later writes
+        # can fail with SQLITE_BUSY without waiting, which the busy timeout cannot help.
+        # A reader must not take it: in WAL mode it then reads a snapshot and never waits
+        # for a writer (a click's card lookup while another process holds the lock).
+        reading = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -74,6 +78,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A transaction that only reads: on SQLite it takes no write lock, so it never waits
+    for a writer; on PostgreSQL it is READ ONLY, so a write by mistake fails loudly."""
+    reader = engine.execution_options(**{READ_ONLY: True})
+    with Session(reader, expire_on_commit=False) as session:
+        if engine.dialect.name == "postgresql":
+            session.connection().exec_driver_sql("SET TRANSACTION READ ONLY")
+        yield session  # never committed: closing ends the snapshot, and what was read stays loaded
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -1,15 +1,17 @@
-"""Requests from Slack already accepted: a replay inside the 5-minute window is found here."""
+"""Requests and events from Slack already accepted: a replay inside the 5-minute window, or a
+retried event delivery, is found here."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from socialdesk.store.models import SeenRequestRow
+from socialdesk.store.models import SeenRequestRow, SlackEventRow
 
 
 def remember_request(*, session: Session, signature: str, sent_at: datetime) -> bool:
@@ -18,13 +20,21 @@ def remember_request(*, session: Session, signature: str, sent_at: datetime) -> 
     One INSERT … ON CONFLICT DO NOTHING: on the ack path, and safe when two replicas get
     the same request at once (one of them inserts it).
     """
-    table = SeenRequestRow.__table__
-    values = {"signature": signature, "sent_at": sent_at}
+    return _insert_once(session, SeenRequestRow.__table__, {"signature": signature, "sent_at": sent_at}, "signature")
+
+
+def remember_event(*, session: Session, event_id: str, received_at: datetime) -> bool:
+    """Record an Events API delivery by its event id; False when it was handled before (Slack's retry)."""
+    return _insert_once(session, SlackEventRow.__table__, {"event_id": event_id, "received_at": received_at},
+                        "event_id")
+
+
+def _insert_once(session: Session, table: Any, values: dict[str, Any], key: str) -> bool:
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
         module = postgresql if dialect == "postgresql" else sqlite
-        statement = (module.insert(table).values(values).on_conflict_do_nothing(index_elements=["signature"])
-                     .returning(table.c.signature))
+        statement = (module.insert(table).values(values).on_conflict_do_nothing(index_elements=[key])
+                     .returning(table.c[key]))
         # RETURNING, not rowcount: SQLAlchemy 2.1 with psycopg reports -1 for this INSERT.
         return session.execute(statement).first() is not None
     try:

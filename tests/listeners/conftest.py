@@ -1,0 +1,108 @@
+"""Listener handlers called in this process: a real database (SQLite and PostgreSQL), the Slack
+emulator's Web API, cards published by the real publisher. Handlers are the module-level
+functions `register()` binds; here their work runs at once (`run_now`), so a test reads the
+outcome right after the call. How Bolt acks and hands work on is tested in test_binding.py."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from sqlalchemy import Engine
+
+from socialdesk.app import Socialdesk
+from socialdesk.jobs.publish import Publisher
+from socialdesk.listeners.binding import run_now
+from socialdesk.listeners.deps import Deps
+from socialdesk.store import ingest
+from socialdesk.store.db import session_scope
+from tests.support.db import engine  # noqa: F401  (fixture: SQLite and PostgreSQL)
+from tests.support.factories import x_post
+from tests.support.in_process import make_desk, url_of
+from tests.support.slack_proxy import SlackProxy
+from tests.support.slack_signing import block_actions_body, new_trigger_id, view_submission_body
+
+SECRET = f"listener-tests-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def slack_proxy(slack_emulator) -> Iterator[SlackProxy]:
+    """In front of the emulator: records the app's Web API calls (views.open answers the opened modal)."""
+    with SlackProxy(slack_emulator.url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def desk(engine: Engine, slack_proxy: SlackProxy) -> Iterator[Socialdesk]:
+    built = make_desk(url_of(engine), slack_proxy.url, secret=SECRET, SOCIALDESK_TAGS="battery,screen,billing")
+    yield built
+    built.close(grace=5)
+
+
+@pytest.fixture
+def deps(desk: Socialdesk) -> Deps:
+    assert desk.deps is not None
+    return dataclasses.replace(desk.deps, later=run_now)
+
+
+@pytest.fixture
+def channel(slack_emulator) -> str:
+    return slack_emulator.new_channel("listen")
+
+
+def publish_cases(desk: Socialdesk, channel: str, texts: list[str]) -> list[int]:
+    """Cases for `texts`, their cards posted by the publisher; the case ids, in order."""
+    with session_scope(desk.engine) as session:
+        case_ids = ingest.store_posts(session=session, posts=[x_post(t, handle=f"cust{n}") for n, t in enumerate(texts)],
+                                      rule_id=None, channel_id=channel, now=datetime.now(UTC))
+    Publisher(engine=desk.engine, slack=desk.slack, clock=lambda: datetime.now(UTC), post_interval=0).run_once()
+    return case_ids
+
+
+def card_of(slack_emulator, channel: str, case_id: int) -> dict:
+    for message in slack_emulator.history(channel):
+        if ((message.get("metadata") or {}).get("event_payload") or {}).get("case_id") == case_id:
+            return message
+    raise AssertionError(f"no card for case {case_id} in {channel}")
+
+
+def payload(form: bytes) -> dict[str, Any]:
+    """A form-encoded interactivity request as the dict Bolt hands a listener (`body`)."""
+    return json.loads(parse_qs(form.decode())["payload"][0])
+
+
+def click(slack_emulator, *, user: str, channel: str, card: dict, action_id: str, value: str,
+          action_type: str = "button", trigger_id: str | None = None) -> dict[str, Any]:
+    return payload(block_actions_body(
+        user_id=slack_emulator.users[user], user_name=user, team_id=slack_emulator.team_id, channel_id=channel,
+        message_ts=card["ts"], action_id=action_id, value=value, message=card, action_type=action_type,
+        trigger_id=trigger_id or slack_emulator.trigger_id(user)))
+
+
+def submission(slack_emulator, *, user: str, view: dict, values: dict | None = None) -> dict[str, Any]:
+    return payload(view_submission_body(user_id=slack_emulator.users[user], user_name=user,
+                                        team_id=slack_emulator.team_id, view=view, values=values))
+
+
+class Acks:
+    """Stands in for Bolt's `ack`: what the handler answered Slack with."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, **answer: Any) -> None:
+        self.calls.append(answer)
+
+    @property
+    def only(self) -> dict[str, Any]:
+        assert len(self.calls) == 1, f"acked {len(self.calls)} times: {self.calls}"
+        return self.calls[0]
+
+
+__all__ = ["Acks", "card_of", "click", "new_trigger_id", "publish_cases", "submission"]
