@@ -121,7 +121,9 @@ class Poller:
             except rule_store.RuleNotFound:
                 return  # removed since the scheduler last looked
             network = self._networks.get(rule.network)
-            if rule.kind == "search" and rule.cursor is not None and network is not None \
+            leased = rule.lease_until is not None and rule.lease_until > now
+            # (Not while another worker's walk holds the lease: last_polled_at is that lease's token.)
+            if rule.kind == "search" and rule.cursor is not None and network is not None and not leased \
                     and network.stream is not None and stream_store.is_live(session=session, network=rule.network,
                                                                             now=now):
                 rule_store.skip_poll(session=session, rule_id=rule_id, now=now)
@@ -187,10 +189,10 @@ class Poller:
                         and (local is None or local.matches(target_of(p)))]
             now = self._now()
             try:
-                case_ids = self._store(rule, accepted, page.cursor, page.not_before, now)
+                case_ids, held = self._store(rule, accepted, page.cursor, page.not_before, now)
             except IntegrityError:
                 # Another worker stored one of these posts a moment ago: store again, skipping it.
-                case_ids = self._store(rule, accepted, page.cursor, page.not_before, now)
+                case_ids, held = self._store(rule, accepted, page.cursor, page.not_before, now)
             opened += case_ids
             if case_ids:
                 self._on_new_cases(case_ids)
@@ -201,6 +203,10 @@ class Poller:
                     self._reported = {k for k in self._reported if k[0] != rule.id}
             for warning in page.warnings:
                 log.warning("rule %s: %s returned a partial error: %s", rule.id, network.info.label, warning)
+            if not held:
+                log.warning("rule %s: this walk outlived its lease and another worker took the rule; "
+                            "leaving the walk to it", rule.id)
+                return False
             cursor = page.cursor
             if page.done or page.not_before:
                 break
@@ -269,9 +275,9 @@ class Poller:
         if not accepted:
             return []
         try:
-            case_ids = self._store(rule, accepted, None, None, self._now())
+            case_ids, _ = self._store(rule, accepted, None, None, self._now())
         except IntegrityError:  # stored by another worker meanwhile: again, skipping it
-            case_ids = self._store(rule, accepted, None, None, self._now())
+            case_ids, _ = self._store(rule, accepted, None, None, self._now())
         if case_ids:
             self._on_new_cases(case_ids)
         return case_ids
@@ -280,21 +286,28 @@ class Poller:
         """Posts a stream saw in watched conversations: they only join cases (never open one)."""
         self._store_follow_ups(None, posts)
 
-    def _store(self, rule, posts, cursor, not_before, now) -> list[int]:  # type: ignore[no-untyped-def]
-        """Store a page (and the rule's cursor with it, when `cursor` is not None: a poll)."""
+    def _store(self, rule, posts, cursor, not_before, now) -> tuple[list[int], bool]:  # type: ignore[no-untyped-def]
+        """Store a page (and the rule's cursor with it, when `cursor` is not None: a poll).
+
+        Returns the cases opened, and False when the poll's lease was taken by another worker
+        (ours ran out mid-walk): the posts are stored (duplicates are dropped anyway) but the
+        cursor is not, since that worker walks on from the one it read; this walk must stop.
+        """
+        held = True
         with session_scope(self._engine) as session:
             stored = ingest.store_page(
                 session=session, posts=posts, rule_id=rule.id, channel_id=rule.channel_id, now=now,
                 own_handles=self._own, scores=self._scores(rule, posts),
             )
             if cursor is not None:
-                rule_store.save_cursor(session=session, rule_id=rule.id, cursor=cursor, not_before=not_before,
-                                       now=now)
-                rule_store.renew_lease(session=session, rule_id=rule.id, taken_at=rule.last_polled_at, now=now,
-                                       seconds=LEASE_SECONDS)
+                held = rule_store.renew_lease(session=session, rule_id=rule.id, taken_at=rule.last_polled_at,
+                                              now=now, seconds=LEASE_SECONDS)
+                if held:
+                    rule_store.save_cursor(session=session, rule_id=rule.id, cursor=cursor, not_before=not_before,
+                                           now=now)
         if stored.follow_up_post_ids:
             log.info("rule %s: %d follow-up(s) joined existing cases", rule.id, len(stored.follow_up_post_ids))
-        return stored.new_case_ids
+        return stored.new_case_ids, held
 
     def _failed(self, rule_id: int, failures_before: int, exc: SourceError, *,
                 cause: BaseException | None = None) -> None:

@@ -368,6 +368,25 @@ def test_unavailable_partial_error_and_delay(fake: FakeX) -> None:
     assert len(fake.requests_to(SEARCH)) == 4
 
 
+def test_a_fault_narrowed_to_one_query_and_expired_page_tokens(fake: FakeX) -> None:
+    for i in range(12):
+        fake.post(username=f"u{i}", text=f"phone {i}")
+    fake.fail_next(SEARCH, status=200, delay=2.0, query={"query": "phone"})  # one rule's search hangs
+    with client(fake) as http:
+        other = http.get(SEARCH, params={"query": "conversation_id:1"})  # a follow-up search beside it
+        assert fake.faults_pending(SEARCH) == 1
+        with pytest.raises(httpx.ReadTimeout):
+            http.get(SEARCH, params={"query": "phone"}, timeout=0.3)
+        assert fake.faults_pending(SEARCH) == 0
+        token = http.get(SEARCH, params={"query": "phone"}).json()["meta"]["next_token"]
+        fake.expire_page_tokens()
+        stale = http.get(SEARCH, params={"query": "phone", "next_token": token})
+    assert other.status_code == 200
+    assert stale.status_code == 400 and stale.json()["title"] == "Invalid Request"
+    assert stale.json()["errors"] == [{"parameters": {"next_token": [token]},
+                                       "message": f"The `next_token` query parameter value [{token}] is not valid"}]
+
+
 # --- posting and mentions --------------------------------------------------------------
 
 def test_replies_mentions_and_refusals(fake: FakeX) -> None:

@@ -54,6 +54,11 @@ class _Fault:
     times: int
     delay: float
     extra_errors: list | None = None  # merged into the real answer instead of replacing it
+    query: dict[str, str] | None = None  # only requests whose query string has these values
+
+    def applies(self, method: str, path: str, query: dict[str, str]) -> bool:
+        return (path.startswith(self.path) and self.method in (None, method)
+                and all(query.get(k) == v for k, v in (self.query or {}).items()))
 
     @property
     def passthrough(self) -> bool:
@@ -253,7 +258,8 @@ class FakeX(XApi, XAuthServer):
     # --- fault injection -------------------------------------------------------
     def fail_next(self, path: str, *, status: int, body: dict | list | str | None = None,
                   headers: dict | None = None, times: int = 1, delay: float = 0.0,
-                  method: str | None = None, rate_headers: bool = True) -> None:
+                  method: str | None = None, rate_headers: bool = True,
+                  query: dict[str, str] | None = None) -> None:
         """Answer the next `times` requests whose path starts with `path` with this.
 
         body None gives X's body for the status (429, 401, else about:blank
@@ -261,6 +267,8 @@ class FakeX(XApi, XAuthServer):
         A str body is sent as it is (text/plain unless `headers` name a content-type),
         so a 200 can carry a proxy's HTML page or cut-off JSON. `rate_headers=False`
         leaves X's x-rate-limit-* headers off a 429 (what a proxy in front of X sends).
+        `query` narrows the fault to requests carrying these query parameters (one rule's
+        search, say `{"query": "acme"}`, and not the follow-up searches beside it).
         """
         hdrs = {k.lower(): str(v) for k, v in (headers or {}).items()}
         if status == 429 and rate_headers:  # X always says when the window reopens
@@ -268,7 +276,8 @@ class FakeX(XApi, XAuthServer):
             hdrs.setdefault("x-rate-limit-remaining", "0")
             hdrs.setdefault("x-rate-limit-reset", str(int(time.time()) + 900))
         with self._lock:
-            self._faults.append(_Fault(path, method, status, body, hdrs, times, delay))
+            self._faults.append(_Fault(path, method, status, body, hdrs, times, delay,
+                                       query=dict(query) if query else None))
 
     def rate_limit_next(self, path: str, reset_in_seconds: float, *, times: int = 1,
                         method: str | None = None) -> int:
@@ -279,6 +288,12 @@ class FakeX(XApi, XAuthServer):
 
     def unavailable_next(self, path: str, times: int = 1, *, method: str | None = None) -> None:
         self.fail_next(path, status=503, times=times, method=method)
+
+    def expire_page_tokens(self) -> None:
+        """Forget every `next_token` / `pagination_token` handed out so far, as X does with old
+        ones: a walk resumed from a stored token gets X's 400 naming the refused parameter."""
+        with self._lock:
+            self._tokens.clear()
 
     def partial_error_next(self, path: str, *, errors: list | None = None, times: int = 1,
                            method: str | None = None) -> None:
@@ -296,6 +311,12 @@ class FakeX(XApi, XAuthServer):
         with self._lock:
             self._limits[key] = (limit, window_seconds)
             self._windows.pop(key, None)
+
+    def faults_pending(self, path: str = "") -> int:
+        """How many injected answers for paths starting with `path` are still to be served
+        (0 once a delayed one has been taken: that request is waiting out its delay)."""
+        with self._lock:
+            return sum(f.times for f in self._faults if f.path.startswith(path) or path.startswith(f.path))
 
     def requests_to(self, path: str, *, method: str | None = None) -> list[RecordedRequest]:
         with self._lock:
@@ -316,7 +337,7 @@ class FakeX(XApi, XAuthServer):
                 return refused.status, refused.body, {}
             if caller == "app" and self.require_user_context and self._route(method, path)[0] in USER_CONTEXT_ONLY:
                 return 403, d.UNSUPPORTED_AUTH, {}
-        fault = self._take_fault(method, path)
+        fault = self._take_fault(method, path, query)
         if fault is not None and fault.delay:
             self._stopping.wait(fault.delay)
         if fault is not None and not fault.passthrough:
@@ -343,10 +364,10 @@ class FakeX(XApi, XAuthServer):
         access = "read-write-directmessages" if method != "GET" else "read"
         return status, payload, {"api-version": d.API_VERSION, "x-access-level": access, **rate_headers, **extra}
 
-    def _take_fault(self, method: str, path: str) -> _Fault | None:
+    def _take_fault(self, method: str, path: str, query: dict[str, str]) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
-                if path.startswith(fault.path) and fault.method in (None, method):
+                if fault.applies(method, path, query):
                     fault.times -= 1
                     if fault.times <= 0:
                         self._faults.remove(fault)
