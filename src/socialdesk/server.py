@@ -33,6 +33,11 @@ CLEANUP_INTERVAL = 5
 MAX_REQUEST_BODY_SIZE = 1024 * 1024
 # All request headers together (its default: 256 KiB); Slack's are well under 8 KiB.
 MAX_REQUEST_HEADER_SIZE = 64 * 1024
+# Socket Mode: seconds between the client's pings, which is also how often it checks that its
+# connection is alive and reconnects if not. slack_bolt's handler uses 10 (slack_sdk's client
+# itself defaults to 5): a connection reset by the network then goes unnoticed, and every click
+# and command in that time fails, for up to 10 s; an unanswered connection for over 40.
+SOCKET_MODE_PING_SECONDS = 5
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -108,7 +113,8 @@ def _connection_limit() -> int:
 def _socket_mode(desk: Socialdesk, stop: threading.Event) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    handler = SocketModeHandler(desk.bolt, desk.settings.slack_app_token.get_secret_value())  # type: ignore[union-attr]
+    handler = SocketModeHandler(desk.bolt, desk.settings.slack_app_token.get_secret_value(),  # type: ignore[union-attr]
+                                ping_interval=SOCKET_MODE_PING_SECONDS)
     handler.connect()
     log.info("connected to Slack in Socket Mode")
     stop.wait()

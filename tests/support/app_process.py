@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +43,9 @@ class AppProcess:
             raise AssertionError(f"socialdesk {' '.join(args)} failed ({result.returncode}): {result.stderr}")
         return result
 
-    def start(self, timeout: float = 30) -> AppProcess:
+    def start(self, timeout: float = 30, ready: Callable[[], object] | None = None) -> AppProcess:
+        """Run `socialdesk run`; return once it answers /healthz, or once `ready()` is truthy
+        (Socket Mode serves no HTTP: there, ready is "it connected")."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "socialdesk", "run"], env=self._env(), stdout=log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -50,13 +53,18 @@ class AppProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"socialdesk run exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+            if ready is not None:
+                if ready():
                     return self
-            except httpx.TransportError:
-                pass
+            else:
+                try:
+                    if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    pass
             time.sleep(0.1)
-        raise AssertionError(f"socialdesk run did not answer /healthz in {timeout} s:\n{self.log()}")
+        waited = "was not ready" if ready is not None else "did not answer /healthz"
+        raise AssertionError(f"socialdesk run {waited} in {timeout} s:\n{self.log()}")
 
     def kill9(self) -> None:
         assert self.proc is not None

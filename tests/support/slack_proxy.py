@@ -2,7 +2,9 @@
 
 The emulator has no Slack rate limiting; this adds it for the tests: the next N
 calls to a method get `429 Too Many Requests` with `Retry-After`, and every call's
-arrival time is recorded.
+arrival time is recorded. Methods the emulator lacks can be answered here instead
+(`answer`): with a fixed response, or by a function of the call (e.g.
+`apps.connections.open` from tests.support.socket_mode, a fresh URL each call).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,7 +34,7 @@ class SlackProxy:
         self.upstream = upstream_api_url
         self.calls: list[Call] = []
         self._limits: dict[str, list[int]] = {}  # method -> [times, retry_after]
-        self._canned: dict[str, dict] = {}
+        self._canned: dict[str, dict | Callable[[dict, str], dict]] = {}
         self._lock = threading.Lock()
         proxy = self
 
@@ -43,9 +46,12 @@ class SlackProxy:
                 method = self.path.rsplit("/", 1)[-1]
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 canned = proxy._canned.get(method)
-                if canned is not None:  # a method the emulator lacks (user groups)
+                if canned is not None:  # a method the emulator lacks (user groups, apps.connections.open)
+                    params = _decode(body, self.headers.get("Content-Type", ""))
+                    if callable(canned):
+                        canned = canned(params, self.headers.get("Authorization", ""))
                     payload = json.dumps(canned).encode()
-                    proxy._note(method, 200, _decode(body, self.headers.get("Content-Type", "")), canned)
+                    proxy._note(method, 200, params, canned)
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
@@ -88,8 +94,9 @@ class SlackProxy:
         self._server.shutdown()
         self._server.server_close()
 
-    def answer(self, method: str, response: dict) -> None:
-        """Answer `method` with `response` (Slack's shape) instead of the emulator."""
+    def answer(self, method: str, response: dict | Callable[[dict, str], dict]) -> None:
+        """Answer `method` with `response` (Slack's shape) instead of the emulator; a callable
+        gets the decoded request and its Authorization header and returns the response."""
         self._canned[method] = response
 
     def rate_limit(self, method: str, *, retry_after: int, times: int = 1) -> None:
