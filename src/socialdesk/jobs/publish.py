@@ -60,7 +60,7 @@ class Publisher:
         slack: WebClient,
         clock: Callable[[], datetime],
         post_interval: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
         time_budget: float = 20.0,
         sla_policy: Policy | None = None,
     ) -> None:
@@ -68,12 +68,17 @@ class Publisher:
         self._slack = slack
         self._now = clock
         self._interval = post_interval
-        self._sleep = sleep
+        self._stopping = threading.Event()
+        self._sleep = sleep or self._stopping.wait  # a stop ends the wait for a channel's next slot
         self._budget = time_budget
         self._sla_policy = sla_policy  # cards show when the first reply is due
         self._next_slot: dict[str, float] = {}  # channel → monotonic time of its next post
         self._next_full_look = 0.0  # monotonic; the first round looks at every post
         self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        """Finish the card being posted and post no more (a stop, SIGTERM): the rest wait for the next start."""
+        self._stopping.set()
 
     def run_once(self) -> int:
         """Publish what is waiting, pacing each channel; returns how many messages went out.
@@ -91,7 +96,7 @@ class Publisher:
     def _drain(self) -> int:
         posted = 0
         deadline = time.monotonic() + self._budget
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self._stopping.is_set():
             with session_scope(self._engine) as session:
                 now = self._now()
                 waiting: list[tuple[str, Callable[[], int]]] = [
@@ -112,7 +117,7 @@ class Publisher:
                 continue
             busy: set[str] = set()
             for channel, work in ready:
-                if channel in busy:
+                if channel in busy or self._stopping.is_set():
                     continue  # one per channel per round keeps the pace
                 busy.add(channel)
                 posted += work()

@@ -5,10 +5,16 @@ from __future__ import annotations
 from urllib.parse import quote
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# Dropped from untrusted text: control characters (a terminal escape, a bell) and the
+# bidirectional overrides and isolates that can make a post display as something it is
+# not (U+202E turns "evil" around). Newlines and tabs stay; so do ordinary RTL letters.
+_DROPPED = {chr(c): "" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0),
+                                 *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+_ESCAPES.update(_DROPPED)
 
 
 def escape(text: str) -> str:
-    """Escape the three characters Slack treats as control sequences.
+    """Escape the three characters Slack treats as control sequences (and drop control characters).
 
     After this, `<!channel>` or `<@U123>` in a post shows literally and pings nobody.
     """
