@@ -37,6 +37,7 @@ from socialdesk.listeners.binding import Later
 from socialdesk.listeners.deps import Deps
 from socialdesk.replying import ReplyDesk
 from socialdesk.saved_replies import load_saved_replies
+from socialdesk.slack.identity import BotIdentity
 from socialdesk.slack.permissions import AdminCheck, ReplyPermissions
 from socialdesk.slack.verify import RequestGuard
 from socialdesk.networks import registry
@@ -70,6 +71,7 @@ class Socialdesk:
     streams: list[StreamWorker] = field(default_factory=list)
     later: Later = field(default_factory=Later)  # listeners' work after their acks
     deps: Deps | None = None  # what the listeners were given (tests call handlers with it)
+    identity: BotIdentity | None = None  # who the app is in Slack, looked up off the ack path
 
     def __post_init__(self) -> None:
         self.slack_handler = SlackRequestHandler(self.bolt, path=SLACK_PATH)
@@ -104,6 +106,8 @@ class Socialdesk:
 
     def start(self) -> None:
         """Start the jobs and the live streams (`socialdesk run` does; tests may run jobs by hand)."""
+        if self.identity is not None:
+            self.identity.start()
         self.scheduler.start()
         for stream in self.streams:
             stream.start()
@@ -115,8 +119,11 @@ class Socialdesk:
         stop never waits on one stuck Slack or network call for longer than that.
         """
         idle = True
+        if self.identity is not None:
+            self.identity.stop()
         for stream in self.streams:
             stream.stop(timeout=grace)
+        self.publisher.stop()  # between two cards: the rest are posted after the next start
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
             if self.running_jobs is not None and not self.running_jobs.wait_idle(grace):
@@ -159,10 +166,11 @@ def build(
         timeout=15,
         retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=2)],
     )
+    identity = BotIdentity(slack, settings.slack_bot_token.get_secret_value())  # type: ignore[union-attr]
     bolt = App(
         client=slack,
+        authorize=identity.authorizer(),  # no auth.test inside a request (slack.identity)
         signing_secret=settings.slack_signing_secret.get_secret_value(),  # type: ignore[union-attr]
-        token_verification_enabled=False,  # no auth.test call at start: the app starts even when Slack is down
         # A listener runs in the request's own thread and its ack is the response; the work
         # after the ack goes to `later` (listeners.binding). Acks never queue behind a pool.
         process_before_response=True,
@@ -228,5 +236,5 @@ def build(
     return Socialdesk(
         settings=settings, engine=engine, http=http, slack=slack, bolt=bolt,
         poller=poller, publisher=publisher, scheduler=scheduler, sla_sweep=sla_sweep, running_jobs=running_jobs,
-        streams=streams, later=later, deps=deps,
+        streams=streams, later=later, deps=deps, identity=identity,
     )

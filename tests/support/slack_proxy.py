@@ -79,8 +79,12 @@ class SlackProxy:
                 self.end_headers()
                 self.wfile.write(upstream.content)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # Slack takes a burst of concurrent calls; http.server queues only 5 connections by default
+        # (the rest are reset, and the app's retries would make a test measure the proxy).
+        Server = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 128, "daemon_threads": True})
+        self._server = Server(("127.0.0.1", 0), Handler)
+        # Polled every 50 ms, not 500: a test's teardown waits that long for the shutdown.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def url(self) -> str:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from socialdesk.listeners.deps import Deps
 
 log = logging.getLogger(__name__)
-LATER_THREADS = 64  # the work is I/O-bound (Slack calls, the database), and a burst of clicks is many at once
+LATER_THREADS = 16  # I/O-bound work (Slack calls, the database); more threads only contend for the GIL and SQLite
 
 
 class Later:
