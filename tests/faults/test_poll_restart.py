@@ -1,8 +1,9 @@
-"""kill -9 while a poll is in flight: after a restart the rule is polled again within a lease
-and an interval, not minutes later, and nothing is lost or doubled.
+"""kill -9 while a poll is in flight: after a restart the rule is polled again within about one
+poll interval, not minutes later, and nothing is lost or doubled.
 
 The issue: a worker killed during a poll left the rule's lease five minutes ahead, so posts
-arrived 4 min 50 s late. A lease now lasts 30 s (jobs.poll.LEASE_SECONDS), renewed with every stored page.
+arrived 4 min 50 s late. A lease now lasts as long as the rule's interval (at most 30 s,
+jobs.poll.lease_seconds), renewed while the walk runs (jobs.poll.LeaseKeeper).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tests.e2e.helpers import cards, case_id_of
 from tests.support.waiting import wait_for
 
 EVERY = 5  # the shortest poll interval `rules add --every` accepts
-LEASE = 30  # seconds: the longest a dead worker may hold its rule (jobs.poll.LEASE_SECONDS; pinned here)
+LEASE = EVERY  # seconds a dead worker may hold a rule polled every EVERY s (jobs.poll.lease_seconds; pinned here)
 QUERY = "acme"
 SETTLE = 10  # a restart (~2 s), the publisher's tick (1 s) and Slack's posting pace, with room to spare
 
@@ -80,11 +81,12 @@ def test_kill_9_during_a_poll_holds_the_rule_one_lease_at_most_and_loses_nothing
     in_flight = wait_for(
         lambda: fake_x.faults_pending(SEARCH_PATH) == 0 and (r := db.rule(rule_id)).lease_until is not None and r,
         timeout=EVERY + SETTLE, what="a poll in flight, holding the rule's lease")
-    held_until, taken_at = as_utc(in_flight.lease_until), as_utc(in_flight.last_polled_at)
-    assert held_until - taken_at <= timedelta(seconds=LEASE), f"a lease of more than {LEASE} s"
+    # Renewed while the walk runs, but never more than LEASE ahead of now.
+    assert as_utc(in_flight.lease_until) - datetime.now(UTC) <= timedelta(seconds=LEASE), f"a lease over {LEASE} s"
     app.kill9()
     killed_at = time.monotonic()
-    assert as_utc(db.rule(rule_id).lease_until) == held_until  # the dead worker gave nothing back
+    left = as_utc(db.rule(rule_id).lease_until)
+    assert left is not None and left > datetime.now(UTC) - timedelta(seconds=1)  # the dead worker gave nothing back
 
     app.start()
     after = fake_x.post(username="after_restart", text="acme charger sparks when plugged in")

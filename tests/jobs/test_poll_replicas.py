@@ -22,7 +22,7 @@ from socialdesk.networks.base import Network, Page
 from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.networks.x.search import XSource
 from socialdesk.store import streams as stream_store
-from socialdesk.store.db import make_engine, session_scope
+from socialdesk.store.db import as_utc, make_engine, session_scope
 from socialdesk.store.models import CaseRow, PostRow
 from tests.jobs.test_poll import Clock, add_rule, post_many, rule, stored_ids
 from tests.support.networks import x_network
@@ -237,3 +237,24 @@ def test_a_replica_seeing_the_stream_live_leaves_the_other_s_walk_alone(engine, 
     state = rule(engine, rule_id)
     assert state.cursor == {"since_id": backlog[-1]} and state.lease_until is None  # a finished and gave it back
     assert cases_by_post(engine) == {p: 1 for p in backlog}
+
+
+def test_a_walk_slower_than_its_short_lease_keeps_it_renewed(engine, replicas, fake_x, clock):
+    """A rule polled every 5 s has a 5 s lease (a dead worker holds it no longer than an interval);
+    a fetch that takes longer keeps it, renewed by the walk's LeaseKeeper, so no replica takes over."""
+    a, b, fetches = replicas
+    rule_id = add_rule(engine, every=5)
+    post_many(fake_x, 2)
+    a.source.gate = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        polling = pool.submit(a.poller.poll_rule, rule_id)
+        assert a.source.entered.wait(WAIT), "replica a never fetched"
+        first = rule(engine, rule_id).lease_until
+        assert first is not None and as_utc(first) - as_utc(rule(engine, rule_id).last_polled_at) <= timedelta(seconds=5)
+        clock.offset += timedelta(seconds=6)  # past that lease: only a renewal keeps b out now
+        wait_for(lambda: as_utc(rule(engine, rule_id).lease_until) > clock(), timeout=WAIT,
+                 what="the lease renewed while the fetch hangs")
+        assert b.poller.poll_rule(rule_id) == 0 and fetches.log == ["a"]
+        a.source.gate.set()
+        assert polling.result(WAIT) == 2
+    assert rule(engine, rule_id).lease_until is None

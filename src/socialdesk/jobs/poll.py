@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 MAX_PAGES_PER_POLL = 10
 GAP_PAGES_FACTOR = 10  # filling a stream's gap may read this many times more pages in one go
-LEASE_SECONDS = 30  # renewed with every stored page: a worker killed mid-poll holds its rule this long at most
+LEASE_SECONDS = 30  # the longest lease; a rule polled more often has a lease as long as its interval
+MIN_LEASE_SECONDS = 5  # the shortest poll interval (rules.MIN_POLL_SECONDS)
 BACKOFF_START = timedelta(seconds=5)
 BACKOFF_MAX = timedelta(minutes=15)
 REJECTED_RETRY = timedelta(minutes=5)
@@ -56,6 +57,47 @@ def compile_local(query: str):  # type: ignore[no-untyped-def]
 def backoff(failures: int) -> timedelta:
     """5 s, 10 s, 20 s … up to 15 minutes."""
     return min(BACKOFF_START * (2 ** max(failures - 1, 0)), BACKOFF_MAX)
+
+
+def lease_seconds(rule: Any) -> float:
+    """A poll's lease: as long as the rule's interval, between MIN_LEASE_SECONDS and LEASE_SECONDS.
+
+    A worker killed mid-poll holds its rule this long at most, so a restarted process (or
+    another replica) polls it again within about one interval. LeaseKeeper renews the lease
+    while the walk runs, so a page slower than the lease does not lose it.
+    """
+    return float(max(MIN_LEASE_SECONDS, min(LEASE_SECONDS, rule.every_seconds)))
+
+
+class LeaseKeeper:
+    """Renews a walk's lease every third of its length until the walk ends (or the lease is lost)."""
+
+    def __init__(self, engine: Engine, rule: Any, *, clock: Callable[[], datetime]) -> None:
+        self._engine, self._rule, self._now = engine, rule, clock
+        self._seconds = lease_seconds(rule)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name=f"lease-{rule.id}", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=5)
+
+    def _renew(self) -> None:
+        while not self._done.wait(self._seconds / 3):
+            try:
+                with session_scope(self._engine) as session:
+                    held = rule_store.renew_lease(session=session, rule_id=self._rule.id,
+                                                  taken_at=self._rule.last_polled_at, now=self._now(),
+                                                  seconds=self._seconds)
+            except Exception as exc:  # noqa: BLE001 - the walk's own renewal per page still tries
+                log.warning("rule %s: could not renew its poll lease (%s)", self._rule.id, type(exc).__name__)
+                continue
+            if not held:
+                return  # taken by another worker: the walk finds out at its next page and stops
 
 
 class Poller:
@@ -129,7 +171,7 @@ class Poller:
                 rule_store.skip_poll(session=session, rule_id=rule_id, now=now)
                 return
             # Half the interval: a second replica's timer firing just after ours skips.
-            rule = rule_store.take_lease(session=session, rule_id=rule_id, now=now, seconds=LEASE_SECONDS,
+            rule = rule_store.take_lease(session=session, rule_id=rule_id, now=now, seconds=lease_seconds(rule),
                                          min_gap=rule.every_seconds / 2)
         if rule is None:
             return
@@ -140,8 +182,11 @@ class Poller:
         the walk a previous call left), under the rule's lease. True once the walk is done."""
         now = self._now()
         with session_scope(self._engine) as session:
-            rule = rule_store.take_lease(session=session, rule_id=rule_id, now=now, seconds=LEASE_SECONDS,
-                                         min_gap=0)
+            try:
+                seconds = lease_seconds(rule_store.get_rule(session=session, rule_id=rule_id))
+            except rule_store.RuleNotFound:
+                return False
+            rule = rule_store.take_lease(session=session, rule_id=rule_id, now=now, seconds=seconds, min_gap=0)
             if rule is not None and start is not None:
                 rule_store.reset_cursor_walk(session=session, rule_id=rule_id, cursor=start)
                 rule.cursor = start
@@ -157,7 +202,8 @@ class Poller:
         and its traceback is logged the first time only.
         """
         try:
-            return self._walk(rule, opened, pages=pages)
+            with LeaseKeeper(self._engine, rule, clock=self._now):
+                return self._walk(rule, opened, pages=pages)
         except SourceError as exc:
             self._failed(rule.id, rule.consecutive_failures, exc)  # type: ignore[arg-type]
             return False
@@ -301,7 +347,7 @@ class Poller:
             )
             if cursor is not None:
                 held = rule_store.renew_lease(session=session, rule_id=rule.id, taken_at=rule.last_polled_at,
-                                              now=now, seconds=LEASE_SECONDS)
+                                              now=now, seconds=lease_seconds(rule))
                 if held:
                     rule_store.save_cursor(session=session, rule_id=rule.id, cursor=cursor, not_before=not_before,
                                            now=now)
