@@ -118,7 +118,8 @@ class ReplyDesk:
             locked = reply_store.take_send_lock(session=session, case_id=case_id, reply_id=reply_id)
             # Holding the case's send lock, look for a reply that went out while this one was written.
             overtaken = locked and since is not None and reply_store.answered_since(
-                session=session, case_id=case_id, since=since, other_than=reply_id)
+                session=session, case_id=case_id, since=since, other_than=reply_id,
+                agent=reply.agent)  # type: ignore[union-attr]
             if locked and not overtaken:
                 reply_store.mark_sending(session=session, reply_id=reply_id)
             else:

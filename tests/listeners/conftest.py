@@ -15,13 +15,15 @@ from urllib.parse import parse_qs
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import select
 
 from socialdesk.app import Socialdesk
 from socialdesk.jobs.publish import Publisher
 from socialdesk.listeners.binding import run_now
 from socialdesk.listeners.deps import Deps
 from socialdesk.store import ingest
-from socialdesk.store.db import session_scope
+from socialdesk.store.db import read_scope, session_scope
+from socialdesk.store.models import CaseEventRow, CaseRow
 from tests.support.db import engine  # noqa: F401  (fixture: SQLite and PostgreSQL)
 from tests.support.factories import x_post
 from tests.support.in_process import make_desk, url_of
@@ -39,8 +41,15 @@ def slack_proxy(slack_emulator) -> Iterator[SlackProxy]:
 
 
 @pytest.fixture
-def desk(engine: Engine, slack_proxy: SlackProxy) -> Iterator[Socialdesk]:
-    built = make_desk(url_of(engine), slack_proxy.url, secret=SECRET, SOCIALDESK_TAGS="battery,screen,billing")
+def desk_settings() -> dict[str, str]:
+    """Extra settings for `desk` (SOCIALDESK_… names); a test module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+def desk(engine: Engine, slack_proxy: SlackProxy, desk_settings: dict[str, str]) -> Iterator[Socialdesk]:
+    built = make_desk(url_of(engine), slack_proxy.url, secret=SECRET,
+                      **({"SOCIALDESK_TAGS": "battery,screen,billing"} | desk_settings))
     yield built
     built.close(grace=5)
 
@@ -105,4 +114,65 @@ class Acks:
         return self.calls[0]
 
 
-__all__ = ["Acks", "card_of", "click", "new_trigger_id", "publish_cases", "submission"]
+class Responses:
+    """Stands in for Bolt's `respond` (the response_url): what the handler sent through it."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, **message: Any) -> None:
+        self.calls.append(message)
+
+    @property
+    def only(self) -> dict[str, Any]:
+        assert len(self.calls) == 1, f"responded {len(self.calls)} times: {self.calls}"
+        return self.calls[0]
+
+
+def case_row(deps: Deps, case_id: int) -> CaseRow:
+    with read_scope(deps.engine) as session:
+        return session.get(CaseRow, case_id)
+
+
+def event_kinds(deps: Deps, case_id: int) -> list[tuple[str, str]]:
+    """The case's history as (kind, actor), oldest first."""
+    with read_scope(deps.engine) as session:
+        rows = session.exec(select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.id))
+        return [(r.kind, r.actor) for r in rows]
+
+
+def opened_views(slack_proxy: SlackProxy, callback_id: str | None = None) -> list[dict]:
+    """The modals the app opened (as views.open answered them), oldest first."""
+    views = [c.response["view"] for c in slack_proxy.calls_to("views.open") if c.response.get("ok")]
+    return [v for v in views if callback_id is None or v.get("callback_id") == callback_id]
+
+
+def published_homes(slack_proxy: SlackProxy, user_id: str) -> list[dict]:
+    """The Home views published for `user_id` (as Slack answered them), oldest first."""
+    return [c.response["view"] for c in slack_proxy.calls_to("views.publish")
+            if c.params.get("user_id") == user_id and c.response.get("ok")]
+
+
+def sent_texts(slack_proxy: SlackProxy, method: str, **match: str) -> list[str]:
+    """Texts the app sent with `method` (chat.postMessage, chat.postEphemeral…) whose params match."""
+    return [c.params.get("text", "") for c in slack_proxy.calls_to(method)
+            if all(c.params.get(k) == v for k, v in match.items())]
+
+
+def card_updates(slack_proxy: SlackProxy, card: dict) -> list[dict]:
+    """chat.update calls that redrew `card` (params as sent)."""
+    return [c.params for c in slack_proxy.calls_to("chat.update") if c.params.get("ts") == card["ts"]]
+
+
+def text_input(block_id: str, value: str, action_id: str | None = None) -> dict:
+    """A plain_text_input's submitted state, as in view.state.values."""
+    return {block_id: {action_id or block_id: {"type": "plain_text_input", "value": value}}}
+
+
+def case_metadata(case_id: object, **extra: object) -> str:
+    return json.dumps({"case_id": case_id, **extra})
+
+
+__all__ = ["Acks", "Responses", "card_of", "card_updates", "case_metadata", "case_row", "click", "event_kinds",
+           "new_trigger_id", "opened_views", "publish_cases", "published_homes", "sent_texts", "submission",
+           "text_input"]

@@ -20,7 +20,7 @@ from socialdesk.store.models import CaseRow, RuleRow
 from sqlmodel import select
 from tests.listeners.conftest import SECRET, card_of, publish_cases
 from tests.support.in_process import post
-from tests.support.slack_signing import FORM, block_actions_body, sign, slash_command_body
+from tests.support.slack_signing import block_actions_body, sign, slash_command_body
 from tests.support.waiting import wait_for
 from tests.support.webhook_receiver import WebhookReceiver
 

@@ -96,12 +96,14 @@ def test_the_send_lock_is_held_by_one_reply(engine, case_id):
 def test_answered_since_sees_other_replies_that_went_out(engine, case_id):
     mine = request(engine, case_id, key="mine", now=NOW)
     with session_scope(engine) as session:
-        assert not store.answered_since(session=session, case_id=case_id, since=NOW, other_than=mine)
+        assert not store.answered_since(session=session, case_id=case_id, since=NOW, other_than=mine, agent="UALICE")
         store.mark_replied(session=session, case_id=case_id, agent="UBOB", post_id="191",
                            url="https://x.com/acme/status/191", via="manual", now=NOW + timedelta(minutes=1))
-        assert store.answered_since(session=session, case_id=case_id, since=NOW, other_than=mine)
+        assert store.answered_since(session=session, case_id=case_id, since=NOW, other_than=mine, agent="UALICE")
+        assert not store.answered_since(session=session, case_id=case_id, since=NOW, other_than=mine,
+                                        agent="UBOB")  # one's own earlier reply is not a teammate's
         assert not store.answered_since(session=session, case_id=case_id, since=NOW + timedelta(minutes=2),
-                                        other_than=mine)
+                                        other_than=mine, agent="UALICE")
         since = store.replies_since(session=session, case_id=case_id, since=NOW)
     assert sorted((r.agent, r.status) for r in since) == [("UALICE", "queued"), ("UBOB", "marked")]
     assert kinds(engine, case_id)[-1] == EventKind.MARKED_REPLIED

@@ -130,11 +130,12 @@ def release_send_lock(*, session: Session, case_id: int) -> None:
     session.execute(update(CaseRow).where(CaseRow.id == case_id).values(sending_reply_id=None))
 
 
-def answered_since(*, session: Session, case_id: int, since: datetime, other_than: int) -> bool:
-    """Whether another reply to the case was sent (or marked) after `since`."""
+def answered_since(*, session: Session, case_id: int, since: datetime, other_than: int, agent: str) -> bool:
+    """Whether a teammate's reply to the case was sent (or marked) after `since` (the agent's own
+    earlier ones do not count: they read their own thread)."""
     return session.exec(select(ReplyRow.id).where(
         ReplyRow.case_id == case_id, ReplyRow.id != other_than, ReplyRow.status.in_(ANSWERED),
-        ReplyRow.created_at >= since)).first() is not None
+        ReplyRow.agent != agent, ReplyRow.created_at >= since)).first() is not None
 
 
 def mark_sending(*, session: Session, reply_id: int) -> None:
