@@ -34,6 +34,7 @@ from tests.support.slack_signing import (
     FORM,
     JSON,
     app_home_opened_event,
+    block_actions_body,
     event_callback_body,
     new_trigger_id,
     sign,
@@ -223,7 +224,7 @@ def test_a_busy_database_does_not_hold_the_ack(desk, engine, caplog):
                 assert post(desk, body, signature, content_type=JSON).json() == {"challenge": json.loads(body)["challenge"]}
             replayed = post(desk, bodies[0], headers[0], content_type=JSON)
         assert replayed == Answer(200, b"")  # this replica remembers it without the database
-        assert caplog.text.count("replay check took over 1.0 s (database busy)") == 1  # one wait, not five
+        assert caplog.text.count("replay check took over 0.25 s (database busy)") == 1  # one wait, not five
         assert holder.is_alive()  # all of it while the lock was held
     finally:
         release.set()
@@ -263,16 +264,13 @@ def test_the_guard_prunes_with_twice_the_window(engine):
         guard.close()
 
 
-def test_a_request_that_failed_is_handled_again_when_resent(engine):
+def test_a_request_that_failed_is_handled_again_when_resent(desk, engine):
     """Slack resends a request that got an error, at once and so maybe with the same signature:
-    it is forgotten, not dropped as a replay. Here Slack's Web API is down, so Bolt answers 500."""
-    down = make_desk(url_of(engine), f"http://127.0.0.1:{free_port()}/api/")
-    try:
-        body = event_callback_body(event=app_home_opened_event(user_id="U0ALICE"), event_id="Ev0FAILED1",
-                                   team_id="T0ACME")
-        headers = signed(body)
-        assert post(down, body, headers, content_type=JSON).status == 500
-        assert seen_count(engine) == 0
-        assert post(down, body, headers, content_type=JSON).status == 500  # handled (and failed) again
-    finally:
-        down.close(grace=0)
+    it is forgotten, not dropped as a replay. Here no listener handles the click, so Bolt answers 404."""
+    body = block_actions_body(user_id="U0ALICE", user_name="alice", team_id="T0ACME", channel_id="C0CARE",
+                              message_ts="1.000001", action_id="no_such_button", value="1",
+                              trigger_id=new_trigger_id())
+    headers = signed(body)
+    assert post(desk, body, headers).status == 404
+    assert seen_count(engine) == 0
+    assert post(desk, body, headers).status == 404  # handled (and refused) again, not dropped as a replay

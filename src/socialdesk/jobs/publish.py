@@ -27,6 +27,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
+from socialdesk.domain import CaseView
 from socialdesk.sla import Policy
 from socialdesk.slack import cards
 from socialdesk.store import cases as case_store
@@ -214,9 +215,13 @@ class Publisher:
             return 0
         with session_scope(self._engine) as session:
             conversations.record_thread(session=session, post_id=f.post_id, thread_ts=ts)
-            view = case_store.case_view(session=session, case_id=f.case_id, policy=self._sla_policy)
+
+        def load() -> CaseView:
+            with session_scope(self._engine) as session:
+                return case_store.case_view(session=session, case_id=f.case_id, policy=self._sla_policy)
+
         try:
-            cards.update_card(self._slack, view)  # the card says the customer wrote again
+            cards.redraw(self._slack, load)  # the card says the customer wrote again
         except (SlackApiError, OSError) as exc:  # the follow-up is in; the card catches up on its next update
             log.warning("case %s: card not refreshed after a follow-up: %s", f.case_id, exc)
         return int(posted)

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from socialdesk.config import Settings
+from socialdesk.domain import CaseView
 
 from socialdesk.jobs.scheduler import PeriodicJob
 from socialdesk.slack import cards
@@ -118,12 +119,14 @@ class RetentionJob:
 
 def refresh_card(slack: WebClient, engine: Engine, case_id: int, *, removed: str | None = None) -> None:
     """Rebuild the case's card from the store and chat.update it (`removed`: its first post's reason)."""
-    with session_scope(engine) as session:
-        view = case_store.case_view(session=session, case_id=case_id)
-        if removed is None:
+    def load() -> CaseView:
+        with session_scope(engine) as session:
+            view = case_store.case_view(session=session, case_id=case_id)
             first = session.get(PostRow, case_store.get_case(session=session, case_id=case_id).first_post_id)
-            removed = first.removed_reason if first is not None else None
-    cards.update_card(slack, replace(view, post_removed=removed or view.post_removed))
+            stored = first.removed_reason if first is not None else None
+        return replace(view, post_removed=removed or stored or view.post_removed)
+
+    cards.redraw(slack, load)
 
 
 # --- the Slack side of `socialdesk forget` ----------------------------------------------

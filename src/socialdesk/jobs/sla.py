@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
 from socialdesk import sla
+from socialdesk.domain import CaseView
 from socialdesk.slack import cards
 from socialdesk.slack.blocks.card import slack_date
 from socialdesk.store import cases as case_store
@@ -76,9 +77,11 @@ class SlaSweep:
     def _refresh_card(self, n: sla_store.Nudge) -> None:
         """Redraw the card from the store: it now carries the mark just taken."""
         try:
-            with session_scope(self._engine) as session:
-                view = case_store.case_view(session=session, case_id=n.case_id, policy=self._policy)
-            cards.update_card(self._slack, view)
+            def load() -> CaseView:
+                with session_scope(self._engine) as session:
+                    return case_store.case_view(session=session, case_id=n.case_id, policy=self._policy)
+
+            cards.redraw(self._slack, load)
         except case_store.CaseNotFound:
             log.warning("case %s: gone before its card could show the SLA %s", n.case_id, n.which)
         except (SlackApiError, OSError) as exc:

@@ -144,10 +144,9 @@ def load_view(deps: Deps, case_id: int) -> CaseView | None:
 
 def refresh(client: WebClient, deps: Deps, case_id: int, thread_text: str | None = None) -> CaseView | None:
     """Show everyone the case as it is now; add a line to the card's thread."""
-    view = load_view(deps, case_id)
+    view = cards.redraw(client, lambda: load_view(deps, case_id))
     if view is None:
         return None
-    cards.update_card(client, view)
     if thread_text:
         cards.thread_note(client, view, thread_text)
     return view

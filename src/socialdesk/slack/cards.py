@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from typing import Any
@@ -50,6 +51,26 @@ def find_card(client: WebClient, *, channel_id: str, case_id: int, since: dateti
 def update_card(client: WebClient, view: CaseView) -> None:
     if view.message_ts:
         client.chat_update(channel=view.channel_id, ts=view.message_ts, **case_card(view).as_kwargs())
+
+
+REDRAWS = 3
+
+
+def redraw(client: WebClient, load: Callable[[], CaseView | None]) -> CaseView | None:
+    """Update the card from `load()` (the case as stored now) until what was drawn is still current.
+
+    Two updaters race: one that read the case just before another's change can reach Slack
+    after it, and its older card would stay. So each updater reads the case again after its
+    update and draws again if it changed meanwhile: the last to finish draws the newest.
+    """
+    drawn = None
+    for _ in range(REDRAWS):
+        view = load()
+        if view is None or view == drawn:
+            break
+        update_card(client, view)
+        drawn = view
+    return drawn
 
 
 def thread_note(client: WebClient, view: CaseView, text: str) -> None:

@@ -280,7 +280,7 @@ class RequestGuard:
         except FutureTimeout:
             if not self._behind.is_set():
                 self._behind.set()
-                log.warning("replay check took over %.1f s (database busy); requests are checked by this "
+                log.warning("replay check took over %.2f s (database busy); requests are checked by this "
                             "replica alone until it answers", self._remember_timeout)
                 self._db.submit(self._behind.clear)  # runs once the queued checks before it are done
             return True
