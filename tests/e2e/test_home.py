@@ -20,6 +20,7 @@ from tests.support.slack_signing import (
     view_submission_body,
 )
 from tests.support.waiting import wait_for
+from tests.support.home_view import listed, texts
 
 
 def open_home(app, emu, proxy, user: str) -> dict:
@@ -40,21 +41,6 @@ def published(proxy, user_id: str) -> list[dict]:
 
 def next_home(proxy, user_id: str, before: int) -> dict:
     return wait_for(lambda: published(proxy, user_id)[before:], timeout=15, what="the Home tab published")[-1]
-
-
-def texts(view: dict) -> str:
-    out = []
-    for b in view["blocks"]:
-        if isinstance(b.get("text"), dict):
-            out.append(b["text"]["text"])
-        out += [f["text"] for f in b.get("fields") or []]
-        out += [e["text"] for e in b.get("elements") or [] if isinstance(e.get("text"), str)]
-    return "\n".join(out)
-
-
-def listed(view: dict, prefix: str) -> list[int]:
-    return [int(b["block_id"].removeprefix(prefix)) for b in view["blocks"]
-            if b.get("block_id", "").startswith(prefix)]
 
 
 def click_in_home(app, emu, user: str, home: dict, action_id: str, value: str):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -29,17 +28,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return datetime.now(UTC) + self.offset
-
-
-@pytest.fixture
-def fake_x() -> Iterator[FakeX]:
-    with FakeX(bearer_token="test-bearer") as server:
-        yield server
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def make_poller(engine, fake_x: FakeX, clock: Clock, *, page_size=100, timeout=5.0, own=frozenset()) -> Poller:

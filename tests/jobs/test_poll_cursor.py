@@ -10,16 +10,13 @@ keep the rule polling. Against FakeX and a real database (SQLite and PostgreSQL)
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from socialdesk.jobs.poll import Poller
-from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.networks.x.search import SEARCH_PATH, XSource
 from tests.jobs.test_poll import (
-    Clock,
     add_rule,
     case_count,
     poll_again,
@@ -31,17 +28,6 @@ from tests.support.networks import x_network
 
 PAGE = 10
 PAGES_PER_POLL = 2  # a walk of 25 posts takes two polls: its token is stored in between
-
-
-@pytest.fixture
-def fake_x() -> Iterator[FakeX]:
-    with FakeX(bearer_token="test-bearer") as server:
-        yield server
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.mark.parametrize("walk", ["search", "backfill"])

@@ -6,7 +6,6 @@ Against FakeX's fault injection and a real database (SQLite and PostgreSQL).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,10 +14,8 @@ import pytest
 
 from socialdesk.jobs.poll import Poller
 from socialdesk.networks.base import Page
-from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.networks.x.search import SEARCH_PATH, _reset_time
 from tests.jobs.test_poll import (
-    Clock,
     add_rule,
     make_poller,
     poll_again,
@@ -27,17 +24,6 @@ from tests.jobs.test_poll import (
     stored_ids,
 )
 from tests.support.networks import x_network
-
-
-@pytest.fixture
-def fake_x() -> Iterator[FakeX]:
-    with FakeX(bearer_token="test-bearer") as server:
-        yield server
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def seconds_until(when: datetime, clock: Any) -> float:

@@ -19,28 +19,16 @@ from sqlmodel import select
 
 from socialdesk.jobs.poll import LEASE_SECONDS, Poller
 from socialdesk.networks.base import Network, Page
-from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.networks.x.search import XSource
 from socialdesk.store import streams as stream_store
 from socialdesk.store.db import as_utc, make_engine, session_scope
 from socialdesk.store.models import CaseRow, PostRow
-from tests.jobs.test_poll import Clock, add_rule, post_many, rule, stored_ids
+from tests.jobs.test_poll import add_rule, post_many, rule, stored_ids
 from tests.support.networks import x_network
 from tests.support.waiting import wait_for
 
 EVERY = 60
 WAIT = 10  # seconds: the most any step here should take (a bound on waits, never a pause)
-
-
-@pytest.fixture
-def fake_x() -> Iterator[FakeX]:
-    with FakeX(bearer_token="test-bearer") as server:
-        yield server
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @dataclass

@@ -29,6 +29,7 @@ from tests.listeners.conftest import (
     submission,
     text_input,
 )
+from tests.support.home_view import listed, texts
 
 
 def add_rule(deps, channel: str, *, query: str = "acme phone", kind: str = "search", paused: bool = False) -> int:
@@ -67,20 +68,6 @@ def home_click(slack_emulator, user: str, action_id: str, value: str) -> dict:
 def opened(slack_emulator, user: str) -> dict:
     return {"type": "event_callback", "event_id": "Ev0HOME", "event": {
         "type": "app_home_opened", "user": slack_emulator.users[user], "tab": "home", "channel": "D0HOME"}}
-
-
-def texts(view: dict) -> str:
-    out = []
-    for b in view["blocks"]:
-        if isinstance(b.get("text"), dict):
-            out.append(b["text"]["text"])
-        out += [f["text"] for f in b.get("fields") or []]
-        out += [e["text"] for e in b.get("elements") or [] if isinstance(e.get("text"), str)]
-    return "\n".join(out)
-
-
-def listed(view: dict, prefix: str) -> list[int]:
-    return [int(b["block_id"].removeprefix(prefix)) for b in view["blocks"] if b.get("block_id", "").startswith(prefix)]
 
 
 def notice(view: dict) -> str | None:
