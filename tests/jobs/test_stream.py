@@ -167,6 +167,56 @@ def test_a_customer_reply_in_the_thread_joins_the_case_without_matching(engine, 
     assert posts[later["uri"]] == posts[first["uri"]] is not None
 
 
+def test_a_reply_joins_a_case_the_search_opened_moments_before(engine, pds, jetstream, desks, monkeypatch):
+    """The poller's search can store a post before the stream relays it: the stream's copy is
+    then a duplicate, and the customer's answer right after must still join (CI lost one)."""
+    monkeypatch.setattr("socialdesk.jobs.stream.WATCH_SECONDS", 600.0)  # no reload of the watched set comes to help
+    with session_scope(engine) as session:  # a new rule: its newest page is taken by search
+        rule_id = rule_store.add_rule(session=session, network="bluesky", query="acme", channel_id="C1",
+                                      every_seconds=60, lang=None, include_reposts=False, now=now()).id
+    desk = desks().start()
+    connected(jetstream)
+    cust = pds.world.add_account("cust.bsky.social")
+    seen = desk.worker.events_seen
+    pds.world.add_post(cust, "lovely weather today")  # the worker reads the watched set here: empty
+    wait_for(lambda: desk.worker.events_seen > seen, what="the first event")
+    jetstream.pause()
+    first = pds.world.add_post(cust, "my acme phone will not charge")
+    desk.poller.poll_rule(rule_id)
+    assert first["uri"] in stored(engine), "the search stored the post before the stream relayed it"
+    seen = desk.worker.events_seen
+    jetstream.resume()
+    wait_for(lambda: desk.worker.events_seen > seen, what="the stream's copy of the post")
+    later = pds.world.add_post(cust, "tried another cable, same thing", reply_to=first["uri"])
+    wait_for(lambda: later["uri"] in stored(engine), what="the follow-up")
+    posts = stored(engine)
+    assert posts[later["uri"]] == posts[first["uri"]] is not None
+
+
+def test_a_reply_that_came_before_its_case_was_opened_elsewhere_joins_it(engine, pds, jetstream, desks,
+                                                                          monkeypatch):
+    """A case opened by another replica's search (or a mentions poll) just after its customer's
+    answer streamed by: the answer was kept, and joins once the watched set is read again."""
+    monkeypatch.setattr("socialdesk.jobs.stream.WATCH_SECONDS", 0.5)
+    add_rule(engine, "acme")
+    desk = desks().start()
+    connected(jetstream)
+    cust = pds.world.add_account("cust.bsky.social")
+    root = pds.world.add_post(cust, "my phone will not charge")  # no rule matches it yet
+    reply = pds.world.add_post(cust, "tried another cable, same thing", reply_to=root["uri"])
+    wait_for(lambda: desk.worker.events_seen >= 2, what="both posts at the worker")
+    with session_scope(engine) as session:  # another replica's new rule took its newest page
+        rule_id = rule_store.add_rule(session=session, network="bluesky", query="charge", channel_id="C1",
+                                      every_seconds=60, lang=None, include_reposts=False, now=now()).id
+    desk.poller.poll_rule(rule_id)
+    assert root["uri"] in stored(engine) and reply["uri"] not in stored(engine)
+    time.sleep(0.6)
+    pds.world.add_post(cust, "lovely weather today")  # any event: the worker reads the watched set again
+    wait_for(lambda: reply["uri"] in stored(engine), what="the kept reply")
+    posts = stored(engine)
+    assert posts[reply["uri"]] == posts[root["uri"]] is not None
+
+
 def test_dropped_connections_mid_burst_lose_and_duplicate_nothing(engine, pds, jetstream, desks):
     add_rule(engine, "acme")
     desks().start()

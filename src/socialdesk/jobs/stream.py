@@ -10,6 +10,11 @@ For each event, in order:
   rebuilt when the rules change); a matched post has its author completed (streams may
   carry only an account id), then the rule's filters decide and the poller's store path
   opens its case. A post in a conversation we watch joins that case, matched or not.
+  The watched set is read again every WATCH_SECONDS; a matched post's conversation is
+  watched at once (its case may have been opened by search a moment before, so this
+  copy opened nothing), and replies in conversations not watched yet are kept for
+  REPLIES_KEPT and looked at again after each read, for cases opened elsewhere (by a
+  poll, on another replica) just before their customer answered.
 - an edit updates nothing yet (cards show the post as first seen);
 - a delete of a stored post marks it removed at the source and rewrites its card.
 The cursor is stored after what came before it was stored, at most every SAVE_SECONDS
@@ -28,6 +33,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -53,6 +59,8 @@ SAVE_SECONDS = 2.0
 RULES_SECONDS = 3.0  # how soon a new or paused rule is seen by the stream
 WATCH_SECONDS = 5.0
 WATCH_WINDOW = timedelta(days=7)
+REPLIES_KEPT = 2 * WATCH_SECONDS + 1.0  # two reads of the watched set: one committed after the first is in the second
+REPLIES_KEPT_MAX = 5_000  # Bluesky's firehose carries ~25 replies a second: bounded memory whatever the rate
 BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
 REJECTED_WAIT = 300.0
 RATE_LIMIT_MAX_WAIT = 900.0
@@ -87,6 +95,7 @@ class StreamWorker:
         self._index = RuleIndex([])
         self._rules_at = self._watch_at = self._saved_at = 0.0
         self._watched: set[str] = set()
+        self._replies: deque[tuple[float, Post]] = deque(maxlen=REPLIES_KEPT_MAX)  # not watched when they came
         self._authors: dict[str, str] = {}  # account id → handle, for the `from:` terms of the rules
         self._gap_started: datetime | None = None  # a gap is being filled: search began then
         self._gap_done: set[int] = set()  # rules whose gap walk caught up
@@ -213,17 +222,27 @@ class StreamWorker:
         else:  # the event names only the account id: `from:` rules know theirs
             handle = self._authors.get(post.author.external_id, "")
             matched = self._index.match(MatchTarget.of(post.text, lang=post.lang, author_handle=handle))
-        watched = bool(post.conversation_id) and post.conversation_id in self._watching()
+        joined = self._join(self._watching())
+        watched = bool(post.conversation_id) and post.conversation_id in self._watched
         if not matched and not watched:
-            return False
+            if post.conversation_id and post.conversation_id != post.external_id:
+                self._replies.append((time.monotonic(), post))
+            return joined
         [post] = self._stream.complete([post])
         opened: list[int] = []
         for rule_id in matched:
             opened += self._poller.store_matches(self._rules[rule_id], [post])
         if watched and not opened:  # a customer's answer, whether or not a rule's words (and filters) took it
             self._poller.store_follow_ups([post])
-        if opened and post.conversation_id:
+        if matched and post.conversation_id:  # opened now, or stored by search a moment ago
             self._watched.add(post.conversation_id)
+        return True
+
+    def _join(self, posts: list[Post]) -> bool:
+        """Store kept replies whose conversations turned out to be watched; True when there were any."""
+        if not posts:
+            return False
+        self._poller.store_follow_ups(self._stream.complete(posts))
         return True
 
     def _delete(self, external_id: str) -> bool:
@@ -273,14 +292,22 @@ class StreamWorker:
         self._rules = {r.id: r for r in rules}
         return bool(rules)
 
-    def _watching(self) -> set[str]:
+    def _watching(self) -> list[Post]:
+        """Read the watched set again when due; the kept replies it now covers (taken out of the keep)."""
         clock = time.monotonic()
-        if clock - self._watch_at >= WATCH_SECONDS:
-            with session_scope(self._engine) as session:
-                self._watched = store.watched_conversations(session=session, network=self.name,
-                                                            active_since=self._now() - WATCH_WINDOW)
-            self._watch_at = clock
-        return self._watched
+        if clock - self._watch_at < WATCH_SECONDS:
+            return []
+        with session_scope(self._engine) as session:
+            self._watched = store.watched_conversations(session=session, network=self.name,
+                                                        active_since=self._now() - WATCH_WINDOW)
+        self._watch_at = clock
+        while self._replies and clock - self._replies[0][0] > REPLIES_KEPT:
+            self._replies.popleft()
+        late = [post for _, post in self._replies if post.conversation_id in self._watched]
+        if late:
+            self._replies = deque(((t, p) for t, p in self._replies if p.conversation_id not in self._watched),
+                                  maxlen=REPLIES_KEPT_MAX)
+        return late
 
     def _take_lease(self) -> bool:
         if self._held.is_set():
