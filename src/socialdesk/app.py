@@ -23,6 +23,7 @@ from sqlalchemy import Engine, text
 from socialdesk.config import Settings
 
 from socialdesk.jobs.digest import DigestScheduler
+from socialdesk.jobs.edits import EditMarker
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.publish import Publisher
 from socialdesk.jobs.removal import RemovalMarker
@@ -213,6 +214,7 @@ def build(
     streams = stream_workers(
         list(networks.values()), engine=engine, poller=poller, clock=clock,
         removed_for=lambda name: RemovalMarker(engine=engine, slack=slack, network=name),
+        edited=EditMarker(engine=engine, slack=slack),
     )
 
     def wake_publisher() -> None:

@@ -41,6 +41,7 @@ class EventKind(str, enum.Enum):
     SLA_BREACHED = "sla_breached"
     CURATED = "curated"  # saved as a FAQ entry (or the entry edited / withdrawn: payload says)
     REMOVED_AT_SOURCE = "removed_at_source"  # a post was deleted or withheld on the network
+    EDITED_AT_SOURCE = "edited_at_source"  # its author edited a post on the network (the text is the new one)
 
 
 @dataclass(frozen=True)
@@ -127,3 +128,4 @@ class CaseView:
     sla_state: str | None = None  # "at_risk" / "breached" once the SLA sweep has announced it (jobs.sla)
     faq_entry_id: int | None = None  # the case's active curated entry ("Save as FAQ"), if any
     post_removed: str | None = None  # "deleted"/"withheld" at the source: post.text is a notice (store.retention)
+    post_edited_at: datetime | None = None  # the author edited the post at the source: post.text is the new version

@@ -16,18 +16,19 @@ from slack_sdk import WebClient
 from sqlmodel import select
 
 from socialdesk.config import Settings
+from socialdesk.jobs.edits import EditMarker
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.removal import RemovalMarker
 from socialdesk.jobs.stream import StreamWorker
 from socialdesk.networks.bluesky import network as bluesky
-from socialdesk.networks.bluesky.fake.jetstream import FakeJetstream
+from socialdesk.networks.bluesky.fake.jetstream import FakeJetstream, post_commit
 from socialdesk.networks.bluesky.fake.pds import FakeBluesky
 from tests.support.bluesky import local_jetstream
 from socialdesk.store import rules as rule_store
 from socialdesk.store import streams as stream_store
 from socialdesk.store.credentials import DatabaseCredentials
 from socialdesk.store.db import session_scope
-from socialdesk.store.models import CaseRow, PostRow
+from socialdesk.store.models import CaseEventRow, CaseRow, PostRow
 
 BRAND, PASSWORD = "acme.bsky.social", "app-password"
 
@@ -69,9 +70,10 @@ class Desk:
         self.opened: list[int] = []
         self.poller = Poller(engine=engine, networks={"bluesky": self.network}, own_handles=frozenset({BRAND}),
                              clock=now, on_new_cases=self.opened.extend)
-        marker = RemovalMarker(engine=engine, slack=WebClient(base_url="http://127.0.0.1:9/"), network="bluesky")
+        slack = WebClient(base_url="http://127.0.0.1:9/")  # no card was posted: nothing to redraw
+        marker = RemovalMarker(engine=engine, slack=slack, network="bluesky")
         self.worker = StreamWorker(engine=engine, network=self.network, poller=self.poller, clock=now,
-                                   removed=marker, **worker)
+                                   removed=marker, edited=EditMarker(engine=engine, slack=slack), **worker)
 
     def start(self) -> Desk:
         self.worker.start()
@@ -215,6 +217,29 @@ def test_a_reply_that_came_before_its_case_was_opened_elsewhere_joins_it(engine,
     wait_for(lambda: reply["uri"] in stored(engine), what="the kept reply")
     posts = stored(engine)
     assert posts[reply["uri"]] == posts[root["uri"]] is not None
+
+
+def test_an_edit_rewrites_the_stored_post_and_an_unknown_or_unchanged_one_is_left_alone(engine, pds, jetstream,
+                                                                                          desks):
+    add_rule(engine, "acme")
+    desk = desks().start()
+    connected(jetstream)
+    cust = pds.world.add_account("cust.bsky.social")
+    first = pds.world.add_post(cust, "my acme phone will not charge")
+    wait_for(lambda: first["uri"] in stored(engine), what="the post")
+    did, rkey = cust, first["uri"].rsplit("/", 1)[1]
+    seen = desk.worker.events_seen
+    jetstream.publish(post_commit(did, rkey, "my acme phone will not charge", operation="update"))  # unchanged
+    jetstream.publish(post_commit(did, "3zzzzzzzzzzzz", "never stored acme", operation="update"))
+    jetstream.publish(post_commit(did, rkey, "my acme phone will not charge, even with a new cable",
+                                  operation="update"))
+    wait_for(lambda: desk.worker.events_seen >= seen + 3, what="the three updates")
+    with session_scope(engine) as session:
+        row = session.exec(select(PostRow).where(PostRow.external_id == first["uri"])).one()
+        assert (row.text, row.edited_at is not None) == ("my acme phone will not charge, even with a new cable", True)
+        events = [e.kind for e in session.exec(select(CaseEventRow).where(CaseEventRow.case_id == row.case_id))]
+    assert events.count("edited_at_source") == 1
+    assert list(stored(engine)) == [first["uri"]]  # an edit of a post we never stored opens nothing
 
 
 def test_dropped_connections_mid_burst_lose_and_duplicate_nothing(engine, pds, jetstream, desks):

@@ -123,3 +123,14 @@ def test_empty_post_shows_a_placeholder():
 def test_metadata_carries_the_case_id():
     metadata = case_card(view()).metadata.to_dict()
     assert metadata == {"event_type": ids.CASE_METADATA_TYPE, "event_payload": {"case_id": 7}}
+
+
+def test_a_post_edited_at_the_source_says_so_and_a_removed_one_does_not():
+    def rule_text(card) -> str:
+        return str([b.to_dict() for b in card.blocks if b.block_id == "meta"])
+
+    edited = WHEN.replace(hour=15)
+    assert "edited" not in rule_text(case_card(view()))
+    assert f"edited <!date^{int(edited.timestamp())}^" in rule_text(case_card(view(post_edited_at=edited)))
+    removed = case_card(view(post_edited_at=edited, post_removed="deleted"))
+    assert "edited" not in rule_text(removed)

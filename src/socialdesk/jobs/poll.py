@@ -165,9 +165,9 @@ class Poller:
             network = self._networks.get(rule.network)
             leased = rule.lease_until is not None and rule.lease_until > now
             # (Not while another worker's walk holds the lease: last_polled_at is that lease's token.)
-            if rule.kind == "search" and rule.cursor is not None and network is not None and not leased \
-                    and network.stream is not None and stream_store.is_live(session=session, network=rule.network,
-                                                                            now=now):
+            streamed = network is not None and network.stream is not None and rule.kind in network.stream.kinds
+            if rule.cursor is not None and streamed and not leased \
+                    and stream_store.is_live(session=session, network=rule.network, now=now):
                 rule_store.skip_poll(session=session, rule_id=rule_id, now=now)
                 return
             # Half the interval: a second replica's timer firing just after ours skips.

@@ -15,7 +15,9 @@ For each event, in order:
   copy opened nothing), and replies in conversations not watched yet are kept for
   REPLIES_KEPT and looked at again after each read, for cases opened elsewhere (by a
   poll, on another replica) just before their customer answered.
-- an edit updates nothing yet (cards show the post as first seen);
+- a post that came as a mention of our account (`mention_of`) goes to the mentions
+  rules naming that account (streams whose `kinds` include "mentions");
+- an edit of a stored post rewrites its text and its card (or thread message);
 - a delete of a stored post marks it removed at the source and rewrites its card.
 The cursor is stored after what came before it was stored, at most every SAVE_SECONDS
 when nothing was stored, so a crash repeats a few seconds of stream (the store drops
@@ -42,11 +44,12 @@ from typing import Any
 from sqlalchemy import Engine
 
 from socialdesk.domain import Post
+from socialdesk.jobs.edits import EditMarker
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.removal import RemovalMarker
 from socialdesk.matcher import And, FromAuthor, MatchTarget, Not, Or, QueryInvalid, RuleIndex, parse, target_of
 from socialdesk.networks.base import (CursorExpired, Network, RateLimited, Removal, SourceError, SourceRejected,
-                                     SourceUnavailable, StreamEvent)
+                                     SourceUnavailable, StreamEvent, TrackedRule)
 from socialdesk.store import ingest
 from socialdesk.store import streams as store
 from socialdesk.store.db import as_utc, session_scope
@@ -76,12 +79,12 @@ class StreamWorker:
     """Runs one network's stream in a thread of its own."""
 
     def __init__(self, *, engine: Engine, network: Network, poller: Poller, clock: Callable[[], datetime],
-                 removed: RemovalMarker | None = None, holder: str | None = None,
-                 lease_seconds: float = LEASE_SECONDS) -> None:
+                 removed: RemovalMarker | None = None, edited: EditMarker | None = None,
+                 holder: str | None = None, lease_seconds: float = LEASE_SECONDS) -> None:
         assert network.stream is not None
         self._engine, self._network, self._poller, self._now = engine, network, poller, clock
         self._stream = network.stream
-        self._removed = removed
+        self._removed, self._edited = removed, edited
         self._holder = holder or f"{uuid.uuid4().hex[:12]}"
         self._lease_seconds = lease_seconds
         self._stop = threading.Event()
@@ -93,6 +96,7 @@ class StreamWorker:
         self._rules: dict[int, Any] = {}
         self._rules_key: tuple = ()
         self._index = RuleIndex([])
+        self._mentions: dict[str, list[int]] = {}  # account id → the mentions rules naming it
         self._rules_at = self._watch_at = self._saved_at = 0.0
         self._watched: set[str] = set()
         self._replies: deque[tuple[float, Post]] = deque(maxlen=REPLIES_KEPT_MAX)  # not watched when they came
@@ -208,12 +212,16 @@ class StreamWorker:
         """Act on one event; True when something was stored (the cursor must be saved now)."""
         self.events_seen += 1
         if event.kind == "post" and event.post is not None:
-            return self._post(event.post)
+            return self._post(event.post, mention_of=event.mention_of)
+        if event.kind == "update" and event.post is not None and self._edited is not None:
+            return self._update(event.post)
         if event.kind == "delete" and event.external_id and self._removed is not None:
             return self._delete(event.external_id)
+        if event.kind == "tick":
+            self._load_rules()  # a quiet stream still sees new and paused rules (and subscribes to them)
         return False
 
-    def _post(self, post: Post) -> bool:
+    def _post(self, post: Post, *, mention_of: str | None = None) -> bool:
         self._load_rules()
         if not self._rules:
             matched = []
@@ -222,6 +230,8 @@ class StreamWorker:
         else:  # the event names only the account id: `from:` rules know theirs
             handle = self._authors.get(post.author.external_id, "")
             matched = self._index.match(MatchTarget.of(post.text, lang=post.lang, author_handle=handle))
+        if mention_of:
+            matched = [*matched, *(r for r in self._mentions.get(mention_of, ()) if r not in matched)]
         joined = self._join(self._watching())
         watched = bool(post.conversation_id) and post.conversation_id in self._watched
         if not matched and not watched:
@@ -243,6 +253,15 @@ class StreamWorker:
         if not posts:
             return False
         self._poller.store_follow_ups(self._stream.complete(posts))
+        return True
+
+    def _update(self, post: Post) -> bool:
+        assert self._edited is not None
+        [post] = self._stream.complete([post])
+        edited = self._edited.mark(post, self._now())
+        if edited is None:
+            return False
+        self._slack_work.submit(self._edited.refresh, edited, post)
         return True
 
     def _delete(self, external_id: str) -> bool:
@@ -275,11 +294,15 @@ class StreamWorker:
             return bool(self._rules)
         self._rules_at = clock
         with session_scope(self._engine) as session:
-            rules = store.streamed_rules(session=session, network=self.name)
-        key = tuple(sorted((r.id, r.query, r.channel_id, r.lang, r.include_reposts) for r in rules))
+            rules = store.streamed_rules(session=session, network=self.name, kinds=self._stream.kinds)
+        key = tuple(sorted((r.id, r.kind, r.query, r.channel_id, r.lang, r.include_reposts) for r in rules))
         if key != self._rules_key:
             compiled = []
+            self._mentions = {}
             for rule in rules:
+                if rule.kind == "mentions":
+                    self._mentions.setdefault(rule.query, []).append(rule.id)
+                    continue
                 try:
                     compiled.append((rule.id, parse(rule.query)))
                 except QueryInvalid as exc:
@@ -288,7 +311,9 @@ class StreamWorker:
             self._rules_key = key
             handles = sorted({h for _, query in compiled for h in from_handles(query.root)})
             self._authors = {did: handle for handle, did in self._stream.identify(handles).items()} if handles else {}
-            log.info("%s stream: matching %d rule(s)", self.name, len(compiled))
+            self._stream.track([TrackedRule(r.kind, r.query) for r in rules])
+            log.info("%s stream: matching %d rule(s)%s", self.name, len(compiled),
+                     f", {sum(map(len, self._mentions.values()))} for mentions" if self._mentions else "")
         self._rules = {r.id: r for r in rules}
         return bool(rules)
 
@@ -376,7 +401,7 @@ def from_handles(node: Any) -> set[str]:
 
 
 def stream_workers(networks: Sequence[Network], *, removed_for: Callable[[str], RemovalMarker],
-                   **parts: Any) -> list[StreamWorker]:
+                   edited: EditMarker | None = None, **parts: Any) -> list[StreamWorker]:
     """A worker for each network that has a stream configured."""
-    return [StreamWorker(network=network, removed=removed_for(network.name), **parts)
+    return [StreamWorker(network=network, removed=removed_for(network.name), edited=edited, **parts)
             for network in networks if network.stream is not None]

@@ -139,17 +139,44 @@ class StreamEvent:
     """One thing a stream said. `cursor` is where to resume once this event is handled.
 
     kind: "post" (new), "update" (edited: `post` is the new version), "delete"
-    (`external_id` was removed at the source), "tick" (nothing to do; the cursor moved).
+    (`external_id` was removed at the source), "tick" (nothing to do; the cursor moved,
+    or time passed: the worker looks at its rules again).
+    `mention_of`: the post came as a mention of this account id (the network said so, as
+    a notification): it goes to the mentions rules naming that account.
     """
 
     kind: str
     cursor: dict[str, Any]
     post: Post | None = None
     external_id: str | None = None
+    mention_of: str | None = None
+
+
+@dataclass(frozen=True)
+class TrackedRule:
+    """A rule the stream must carry: what it subscribes to follows from these (`Stream.track`)."""
+
+    kind: str  # "search" or "mentions"
+    query: str
 
 
 class Stream(Protocol):
-    """A live connection to the network's firehose (one per deployment, not per rule)."""
+    """A live connection to the network's firehose (one per deployment, not per rule).
+
+    `kinds`: the rule kinds its events carry ("search"; "mentions" when the network streams
+    notifications). Rules of those kinds are matched on the stream and not polled while it is live.
+    """
+
+    kinds: tuple[str, ...]
+
+    def track(self, rules: Sequence[TrackedRule]) -> None:
+        """The active rules the stream carries, each time they change (and before the first connect).
+
+        A firehose takes everything and ignores this; a stream of subscriptions (hashtags,
+        notifications) subscribes to what the rules need, on the open connection too. Called
+        from the thread that iterates `events`.
+        """
+        ...
 
     def events(self, cursor: dict[str, Any] | None,
                connected: Callable[[dict[str, Any]], None] = lambda cursor: None) -> Iterator[StreamEvent]:
@@ -323,10 +350,17 @@ class Network:
     search_since: Callable[[datetime], dict[str, Any]] | None = None  # a search cursor for posts since then
     brand_handle: Callable[[], str | None] = lambda: None  # the account replies go out as, if known
     reply_not_configured: str = ""
+    # How replies are counted where the limit is the server's own (an instance's setting): `info`
+    # with the server's limit and count. None: `info` as it is.
+    reply_rules: Callable[[], NetworkInfo] | None = None
 
     @property
     def name(self) -> str:
         return self.info.name
+
+    def text_rules(self) -> NetworkInfo:
+        """`info` with the limit and the count replies are held to here (the server's, when it sets them)."""
+        return self.reply_rules() if self.reply_rules is not None else self.info
 
     def missing(self, kind: str) -> str:
         """Why a rule of `kind` cannot run here, and what to set."""

@@ -81,6 +81,7 @@ def case_view(*, session: Session, case_id: int, policy: sla.Policy | None = Non
         sla_due=_sla_due(session, case, policy),
         faq_entry_id=_active_faq_entry(session, case_id),
         post_removed=post_row.removed_reason,
+        post_edited_at=post_row.edited_at,
         sla_state="breached" if case.sla_breached_at else "at_risk" if case.sla_at_risk_at else None,
     )
 

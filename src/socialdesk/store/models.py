@@ -88,6 +88,7 @@ class PostRow(SQLModel, table=True):
     removed_at: datetime | None = None
     removed_reason: str | None = Field(default=None, max_length=32)  # deleted, withheld, purged
     source_checked_at: datetime | None = None  # the network last confirmed the post still exists (jobs.removal)
+    edited_at: datetime | None = None  # the author edited it at the source; `text` is the newest version
 
 
 class CaseRow(SQLModel, table=True):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from socialdesk.store.db import as_utc
 from socialdesk.store.models import CaseRow, RuleRow, StreamRow
@@ -63,9 +64,9 @@ def record_connection(*, session: Session, network: str, holder: str, now: datet
     session.execute(update(StreamRow).where(StreamRow.network == network, StreamRow.holder == holder).values(**values))
 
 
-def streamed_rules(*, session: Session, network: str) -> list[RuleRow]:
-    """The active search rules a stream matches its posts against."""
-    return list(session.exec(select(RuleRow).where(RuleRow.network == network, RuleRow.kind == "search",
+def streamed_rules(*, session: Session, network: str, kinds: Sequence[str] = ("search",)) -> list[RuleRow]:
+    """The active rules of these kinds a stream carries (it matches its posts against them)."""
+    return list(session.exec(select(RuleRow).where(RuleRow.network == network, col(RuleRow.kind).in_(list(kinds)),
                                                    RuleRow.paused == False)))  # noqa: E712
 
 

@@ -46,6 +46,7 @@ from socialdesk.networks.base import (
     SourceRejected,
     SourceUnavailable,
     StreamEvent,
+    TrackedRule,
 )
 from socialdesk.networks.bluesky.parse import POST_COLLECTION, at_uri, post_from_record
 
@@ -162,6 +163,8 @@ class JetstreamStream:
     and every later call: it is for shutdown.
     """
 
+    kinds = ("search",)  # the firehose: every post, matched locally; mentions are polled (notifications)
+
     def __init__(self, url: str = DEFAULT_URL, *, complete: Callable[[Sequence[Post]], list[Post]],
                  resolve_handle: Callable[[str], str | None] = lambda handle: None,
                  dids: Sequence[str] = (), silence_timeout: float | None = SILENCE_TIMEOUT,
@@ -231,6 +234,9 @@ class JetstreamStream:
             with self._lock:
                 self._connection = None
             connection.close()
+
+    def track(self, rules: Sequence[TrackedRule]) -> None:
+        """Nothing to subscribe to: the firehose carries every post."""
 
     def complete(self, posts: Sequence[Post]) -> list[Post]:
         """The posts with their authors' profiles (events carry only the DID): `complete` given."""

@@ -90,6 +90,8 @@ def author_line(view: CaseView) -> str:
 
 def rule_line(view: CaseView) -> str:
     posted = f"{link(view.post.url, 'posted')} {slack_date(view.post.created_at, '{date_short_pretty} at {time}')}"
+    if view.post_edited_at is not None and not view.post_removed:
+        posted += f" · edited {slack_date(view.post_edited_at, '{date_short_pretty} at {time}')}"
     if view.rule_id is None:
         return f"{posted} · rule removed · case #{view.case_id}"
     query, cut = escape_within(view.rule_query or "", 120)

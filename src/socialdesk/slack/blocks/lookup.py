@@ -121,6 +121,8 @@ EVENT_LABEL = {
     "priority": "priority changed",
     "follow_up": "customer wrote again",
     "card_posted": "card posted",
+    "removed_at_source": "post removed at the source",
+    "edited_at_source": "post edited by its author",
 }
 
 
