@@ -27,6 +27,7 @@ from socialdesk.networks.base import (
     SentReply,
     SourceRejected,
     SourceUnavailable,
+    TrackedRule,
 )
 from socialdesk.replying import ReplyDesk
 from socialdesk.store import ingest
@@ -255,6 +256,7 @@ def test_a_stream_resumes_from_its_cursor(adapter: Adapter, network: Network) ->
         return
     stream = network.stream
     assert stream is not None, f"{network.name} is configured with a stream but built none"
+    stream.track([TrackedRule("search", adapter.query("search"))])  # as the worker does with its rules
     first = StreamReader(stream, None)
     guard = threading.Timer(20, adapter.drop_stream_connections)  # a hang fails instead of blocking
     guard.start()

@@ -63,7 +63,7 @@ RULES_SECONDS = 3.0  # how soon a new or paused rule is seen by the stream
 WATCH_SECONDS = 5.0
 WATCH_WINDOW = timedelta(days=7)
 REPLIES_KEPT = 2 * WATCH_SECONDS + 1.0  # two reads of the watched set: one committed after the first is in the second
-REPLIES_KEPT_MAX = 5_000  # Bluesky's firehose carries ~25 replies a second: bounded memory whatever the rate
+REPLIES_KEPT_MAX = 5_000  # a firehose carries tens of replies a second: bounded memory whatever the rate
 BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
 REJECTED_WAIT = 300.0
 RATE_LIMIT_MAX_WAIT = 900.0

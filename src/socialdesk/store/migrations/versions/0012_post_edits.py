@@ -3,7 +3,7 @@
 Revision ID: 0012
 Revises: 0011
 
-A stream that reports edits (Mastodon's `status.update`) rewrites the stored text;
+A stream that reports edits (a StreamEvent of kind "update") rewrites the stored text;
 `edited_at` says when, so the card can say the post was edited.
 """
 from alembic import op
