@@ -1,0 +1,100 @@
+"""Mastodon on 127.0.0.1 for the sandbox and the demo: a fake instance and its streaming server.
+
+The brand is @acmecare on the fake instance (mastodon.example). Fictional customers, most of
+them on other (made-up) servers, post on #acmephones and one mentions the brand without the
+hashtag, so both saved searches have work: the hashtag rule and the mentions rule. Their
+statuses go out live on the streaming server; the brand's replies land in the fake instance.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from socialdesk.networks.base import LocalPlay
+from socialdesk.networks.mastodon.fake.rest import FakeMastodon
+from socialdesk.networks.mastodon.fake.world import Account, MastodonWorld
+from socialdesk.sandbox.scenario import Player
+
+log = logging.getLogger(__name__)
+
+BRAND = "acmecare"
+BRAND_ID = "109312345678901234"  # fixed, so a kept database's mentions rule still names the brand
+HASHTAG = "#acmephones"
+EVERY = 60  # the timelines only fill gaps while the stream is live
+
+
+@dataclass(frozen=True)
+class Beat:
+    at: float  # seconds in (at speed 1); 0: before the app starts
+    username: str
+    domain: str | None  # None: an account on the brand's instance
+    name: str
+    text: str
+    reply_to: str | None = None  # username whose first status this answers
+    visibility: str = "public"
+    spoiler_text: str = ""
+    media: Sequence[str] = ()
+    language: str = "en"
+
+
+# Fictional people on made-up servers only.
+STORY = [
+    Beat(0, "tomasz", "social.example", "Tomasz", "My #AcmePhones X3 reboots every time I open the camera "
+         "since yesterday's update. Anyone else?"),
+    Beat(0, "aiko", None, "Aiko", f"@{BRAND} I was charged twice for order 4471. Who can I talk to?"),
+    Beat(20, "noor", "toot.example", "Noor", "A thin green line runs down my X3 screen since this morning. "
+         "Dropped it? Never. #acmephones", spoiler_text="hardware fault",
+         media=("Phone screen with a thin green vertical line on the left",)),
+    Beat(40, "ines", "fedi.example", "Inês", "O #AcmePhones X3 existe em azul em Portugal? 💙", language="pt"),
+    Beat(60, "tomasz", "social.example", "Tomasz", "Tried safe mode, it still reboots. The camera app is the "
+         "trigger. #acmephones", reply_to="tomasz"),
+    Beat(80, "rafa", "fedi.example", "Rafa", "Two days on one charge with the Acme X3, impressed! "
+         "Review here: https://blog.fedi.example/2026/acme-x3-battery-review #acmephones"),
+]
+
+
+class Story:
+    """The Mastodon beats in the fake world (the sandbox's Player does the timing)."""
+
+    def __init__(self, world: MastodonWorld, speed: float, demo: bool) -> None:
+        self._world = world
+        beats = STORY if demo else STORY[:4]
+        self._first: dict[str, str] = {}
+        self._accounts: dict[str, Account] = {}
+        for beat in beats:
+            if beat.username not in self._accounts:
+                self._accounts[beat.username] = world.add_account(beat.username, beat.name, domain=beat.domain,
+                                                                  followers=40 + 7 * len(self._accounts))
+        self.player = Player(beats, speed, self._post, "mastodon")
+
+    def _post(self, beat: Beat) -> None:
+        status = self._world.add_status(self._accounts[beat.username], beat.text,
+                                        reply_to=self._first.get(beat.reply_to or ""), visibility=beat.visibility,
+                                        spoiler_text=beat.spoiler_text, media=beat.media, language=beat.language)
+        self._first.setdefault(beat.username, status["id"])
+        log.info("Mastodon: @%s posted %s", self._accounts[beat.username].acct, status["url"])
+
+
+def start(*, speed: float, demo: bool) -> LocalPlay:
+    token = "local-" + secrets.token_hex(8)
+    fake = FakeMastodon(brand_username=BRAND, brand_token=token, brand_id=BRAND_ID, brand_name="Acme Care").start()
+    story = Story(fake.world, speed, demo).player
+    story.seed()
+    waiting, later = story.counts
+
+    def stop() -> None:
+        story.stop()
+        fake.stop()
+
+    return LocalPlay(
+        name="mastodon",
+        settings={"SOCIALDESK_MASTODON_URL": fake.url, "SOCIALDESK_MASTODON_TOKEN": token},
+        rules=[("search", HASHTAG, EVERY), ("mentions", fake.world.brand.id, EVERY)],
+        endpoints=[("Fake Mastodon", f"{fake.url}  (@{BRAND}@{fake.world.domain})"),
+                   ("Fake Mastodon streaming",
+                    f"{fake.streaming.url}/api/v1/streaming  (rules: \"{HASHTAG}\" and mentions, live)")],
+        waiting=waiting, later=later, play=story.start, stop=stop,
+    )
