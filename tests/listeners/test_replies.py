@@ -94,6 +94,7 @@ def x_replies(fake_x: FakeX) -> list[dict]:
 def reply_modal(deps, case_id: int, *, opened_at: float | None = None, revision: int = 0, **extra) -> dict:
     """The reply modal as Reply opens it, with an id as Slack gives one (the reply's idempotency key)."""
     view = modals.reply_modal(load_view(deps, case_id), brand="acmephones", saved=(), revision=revision,
+                              rules=replies.reply_rules(deps, "x"),
                               opened_at=time.time() - 5 if opened_at is None else opened_at, **extra).to_dict()
     return dict(view, id=f"V{uuid.uuid4().hex[:10].upper()}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
 from socialdesk.domain import EventKind
@@ -16,6 +18,7 @@ from socialdesk.listeners.binding import ack_only, after_ack, with_deps
 from socialdesk.listeners.common import (action_value, channel_of, clicked_case, id_from, load_view, meta_id, missing,
                                          open_view, refresh, tell, view_metadata)
 from socialdesk.listeners.deps import Deps
+from socialdesk.listeners.redraws import Redraws
 from socialdesk.listeners.views import state_value
 from socialdesk.replying import Outcome, ReplyDesk
 from socialdesk.slack import ids, messages
@@ -31,6 +34,8 @@ from socialdesk.store.events import record_event
 log = logging.getLogger(__name__)
 NO_REPLY = "That reply is not in socialdesk's database, so nothing was done. Look for it in the card's thread."
 VIAS = ("manual", "intent")  # how a reply marked as replied went out (the button's value says)
+# views.update errors a count redraw expects: a newer redraw (or a saved reply) won, or the modal was closed.
+STALE_VIEW = ("hash_conflict", "not_found")
 
 
 def length_error(text: str, network: NetworkInfo) -> str | None:
@@ -90,7 +95,8 @@ def reply_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> Non
         tell(client, channel=channel_of(body), user=user, text=messages.not_allowed_to_reply(case_id))
         return
     if not open_view(client, body, modals.reply_modal(
-            view, brand=deps.brand(view.post.network), saved=deps.saved_replies, opened_at=time.time())):
+            view, brand=deps.brand(view.post.network), saved=deps.saved_replies,
+            rules=reply_rules(deps, view.post.network), opened_at=time.time())):
         return
     with session_scope(deps.engine) as session:
         lifecycle.set_replying(session=session, case_id=case_id, user_id=user, now=deps.clock())
@@ -108,7 +114,41 @@ def saved_reply_chosen(body: dict[str, Any], client: WebClient, *, deps: Deps) -
     text = deps.saved_replies[index].text.replace("{author}", author).replace("{agent}", agent_name(client, body["user"]["id"]))
     client.views_update(view_id=modal["id"], hash=modal.get("hash"), view=modals.reply_modal(
         view, brand=deps.brand(view.post.network), saved=deps.saved_replies, text=text,
-        opened_at=_opened_at(meta), revision=_revision(meta) + 1))
+        rules=reply_rules(deps, view.post.network), opened_at=_opened_at(meta), revision=_revision(meta) + 1))
+
+
+def reply_typed(body: dict[str, Any], client: WebClient, *, deps: Deps, redraws: Redraws | None = None) -> None:
+    """The agent typed in the reply box (after the ack): redraw the count under it, as the network counts.
+
+    Only the count block changes, so Slack keeps the typed text. The view's hash makes a redraw
+    that lost the race (to a saved reply, or a newer keystroke) fail cleanly; it is dropped
+    quietly. `redraws` (one per app) sends a modal's redraws one at a time, the newest last.
+    """
+    modal = body.get("view")
+    view_id = modal.get("id") if isinstance(modal, dict) else None
+    if not isinstance(view_id, str) or len(view_id) > 40:
+        return
+    rules = modal_rules(deps, view_metadata(modal))
+    text = _input_text(modal)
+    if rules is None or len(text) > modals.REPLY_MAX_INPUT:  # forged: the box holds no more, nothing to count
+        return
+    updated = modals.with_count(modal, text, rules)
+    if updated is None:
+        return
+
+    def send(hash_: str | None) -> str | None:
+        try:
+            answer = client.views_update(view_id=view_id, hash=hash_, view=updated)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in STALE_VIEW:
+                raise
+            log.debug("a stale count redraw for view %s was dropped (%s)", view_id, exc.response.get("error"))
+            return None
+        made = (answer.get("view") or {}).get("hash")
+        return made if isinstance(made, str) else None
+
+    hash_ = modal.get("hash")
+    (redraws or Redraws()).draw(view_id, _action_ts(body), hash_ if isinstance(hash_, str) else None, send)
 
 
 def reply_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
@@ -119,7 +159,7 @@ def reply_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: 
     block = f"{ids.REPLY_INPUT}-{revision}"
     text = _input_text(modal)
     view = load_view(deps, case_id) if case_id is not None else None
-    error = "This case no longer exists." if view is None else length_error(text, registry.info(view.post.network))
+    error = "This case no longer exists." if view is None else length_error(text, reply_rules(deps, view.post.network))
     if error is None and not permissions_of(deps).allowed(user, view.channel_id):  # type: ignore[union-attr]
         error = "You are not allowed to send public replies for this case."
     if error is None:
@@ -221,6 +261,7 @@ def edit_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None
         return
     open_view(client, body, modals.reply_modal(
         view, brand=deps.brand(view.post.network), saved=(), text=reply.text, opened_at=time.time(),
+        rules=reply_rules(deps, view.post.network),
         callback_id=ids.APPROVE_EDIT_MODAL, submit="Approve and send", notify_on_close=False,
         reply_id=reply.id, message_ts=body["message"]["ts"]))
 
@@ -228,8 +269,8 @@ def edit_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None
 def edited_approval(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
     text = _input_text(body["view"])
     meta = view_metadata(body["view"])
-    network = modal_network(meta)
-    error = "This case's network is not known here." if network is None else length_error(text, network)
+    rules = modal_rules(deps, meta)
+    error = "This case's network is not known here." if rules is None else length_error(text, rules)
     if error is None and meta_id(meta, "reply_id") is None:
         error = NO_REPLY
     if error:
@@ -292,6 +333,8 @@ def register(app: App, deps: Deps) -> None:
                             (ids.APPROVE_REPLY, approve_clicked), (ids.REJECT_REPLY, reject_clicked),
                             (ids.EDIT_REPLY, edit_clicked), (ids.MARK_REPLIED, mark_clicked)):
         app.action(action_id)(after_ack(work, deps))
+    typed = functools.update_wrapper(functools.partial(reply_typed, redraws=Redraws()), reply_typed)
+    app.action(ids.REPLY_INPUT)(after_ack(typed, deps))  # every keystroke: ack, then redraw the count
     app.action(ids.OPEN_IN_NETWORK)(ack_only)  # a link button; "Mark as replied" records the way it went out
     app.view_closed(ids.REPLY_MODAL)(after_ack(reply_closed, deps))
     for callback_id, handler in ((ids.REPLY_MODAL, reply_submitted), (ids.APPROVE_EDIT_MODAL, edited_approval),
@@ -301,8 +344,26 @@ def register(app: App, deps: Deps) -> None:
 
 def modal_network(meta: dict[str, Any]) -> NetworkInfo | None:
     """The case's network, from the modal's metadata: checked without the database, before the ack."""
+    name = _network_name(meta)
+    return registry.info(name) if name else None
+
+
+def modal_rules(deps: Deps, meta: dict[str, Any]) -> NetworkInfo | None:
+    """How replies on the modal's network are counted here; None when its metadata names no known network."""
+    name = _network_name(meta)
+    return reply_rules(deps, name) if name else None
+
+
+def reply_rules(deps: Deps, name: str) -> NetworkInfo:
+    """The limit and the count replies on `name` are held to: the configured network's (its server's own,
+    when it sets one), else the network's static description."""
+    network = deps.networks.get(name)
+    return network.text_rules() if network is not None else registry.info(name)
+
+
+def _network_name(meta: dict[str, Any]) -> str | None:
     name = meta.get("network")
-    return registry.info(name) if isinstance(name, str) and name in registry.names() else None
+    return name if isinstance(name, str) and name in registry.names() else None
 
 
 def _when(meta: dict[str, Any]) -> datetime:
@@ -321,6 +382,16 @@ def _opened_at(meta: dict[str, Any]) -> float:
 def _revision(meta: dict[str, Any]) -> int:
     value = meta.get("revision")
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1000 else 0
+
+
+def _action_ts(body: dict[str, Any]) -> float:
+    """When Slack saw the keystroke (orders a modal's redraws); now, for a payload without one."""
+    actions = body.get("actions")
+    stamp = actions[0].get("action_ts") if isinstance(actions, list) and actions and isinstance(actions[0], dict) else None
+    try:
+        return float(stamp) if isinstance(stamp, str) and len(stamp) < 32 else time.time()
+    except ValueError:
+        return time.time()
 
 
 def _input_text(modal: dict[str, Any]) -> str:

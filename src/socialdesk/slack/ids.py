@@ -28,7 +28,8 @@ SAVED_REPLY = "reply_saved_select"
 
 # Input blocks/elements inside modals.
 NOTE_INPUT = "note_text"
-REPLY_INPUT = "reply_text"
+REPLY_INPUT = "reply_text"  # dispatches as the agent types (listeners.replies redraws the count)
+REPLY_COUNT = "reply_count"  # the block id of the count under it
 ASSIGNEE_INPUT = "assignee"
 IGNORE_REASON_INPUT = "ignore_reason"
 TAGS_INPUT = "tags"

@@ -13,20 +13,26 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     Option,
     PlainTextInputElement,
+    PlainTextObject,
     SectionBlock,
     StaticMultiSelectElement,
     StaticSelectElement,
     UserSelectElement,
 )
+from slack_sdk.models.blocks.basic_components import DispatchActionConfig
 from slack_sdk.models.views import View
 
 from socialdesk.domain import CaseView
 from socialdesk.slack import ids
 from socialdesk.slack.text import escape_within
 from socialdesk.networks import registry
+from socialdesk.networks.base import NetworkInfo
 from socialdesk.store.lifecycle import IGNORE_REASONS, PRIORITIES
 
-REPLY_MAX_INPUT = 3000  # Slack's plain_text_input limit; the network's own limit is checked on submit
+REPLY_MAX_INPUT = 3000  # Slack's plain_text_input limit; the network's own is counted live and checked on submit
+# Fields of a view Slack sends back that views.update takes again (the rest are Slack's own: id, hash, state…).
+VIEW_FIELDS = ("type", "callback_id", "title", "submit", "close", "private_metadata", "notify_on_close",
+               "clear_on_close")
 NOTE_MAX_LENGTH = 3000  # a note's most characters: the text box holds no more, and submissions are checked again
 TAG_OPTION_LIMIT = 100  # options in a multi-select
 
@@ -66,11 +72,12 @@ def note_modal(view: CaseView) -> View:
     )
 
 
-def reply_modal(view: CaseView, *, brand: str, saved: Sequence[SavedReply], text: str = "",
+def reply_modal(view: CaseView, *, brand: str, saved: Sequence[SavedReply], rules: NetworkInfo, text: str = "",
                 opened_at: float, revision: int = 0, callback_id: str = ids.REPLY_MODAL,
                 submit: str = "Send reply", notify_on_close: bool = True, **extra: object) -> View:
     """`revision` renames the input block so Slack shows a new initial value (a saved reply).
-    An approver's "Edit…" reuses it with its own callback id, submit label and metadata."""
+    An approver's "Edit…" reuses it with its own callback id, submit label and metadata.
+    `rules`: how replies are counted where they go (the network's, or its server's own limit)."""
     blocks: list = [
         quoted_post(view),
         ContextBlock(elements=[MarkdownTextObject(
@@ -81,16 +88,48 @@ def reply_modal(view: CaseView, *, brand: str, saved: Sequence[SavedReply], text
             action_id=ids.SAVED_REPLY, placeholder="Use a saved reply…",
             options=[Option(text=s.name[:75], value=str(i)) for i, s in enumerate(saved[:100])])]))
     blocks.append(InputBlock(
-        block_id=f"{ids.REPLY_INPUT}-{revision}", label="Reply",
+        block_id=f"{ids.REPLY_INPUT}-{revision}", label="Reply", dispatch_action=True,  # each keystroke: the count
         element=PlainTextInputElement(action_id=ids.REPLY_INPUT, multiline=True, initial_value=text or None,
-                                      max_length=REPLY_MAX_INPUT),
-        hint=registry.info(view.post.network).text_hint))
+                                      max_length=REPLY_MAX_INPUT, dispatch_action_config=DispatchActionConfig(
+                                          trigger_actions_on=["on_character_entered"])),
+        hint=rules.text_hint))
+    blocks.append(reply_count(text, rules))
     return View(
         type="modal", callback_id=callback_id, notify_on_close=notify_on_close,
         private_metadata=metadata(view.case_id, opened_at=opened_at, revision=revision, network=view.post.network,
                                   **extra),
         title="Reply publicly", submit=submit, close="Cancel", blocks=blocks,
     )
+
+
+def count_line(text: str, rules: NetworkInfo) -> str:
+    """The reply counted as it will be sent (stripped), against the limit, and by how much it is over."""
+    length = rules.text_length(text.strip())
+    line = f"{length:,} of {rules.text_limit:,} characters, as {rules.label} counts them"
+    return f"{line}: {length - rules.text_limit:,} too many" if length > rules.text_limit else line
+
+
+def reply_count(text: str, rules: NetworkInfo) -> ContextBlock:
+    """The count under the reply box. Plain text: nothing in it is read as markup or a mention."""
+    return ContextBlock(block_id=ids.REPLY_COUNT, elements=[PlainTextObject(text=count_line(text, rules), emoji=False)])
+
+
+def with_count(modal: dict, text: str, rules: NetworkInfo) -> dict | None:
+    """`modal` as Slack sent it back with its count redrawn for `text`; None if it has no count line.
+
+    Every other block goes back as Slack holds it, so the input keeps its block and action ids
+    and Slack keeps what the agent typed (a views.update keeps an input's value only then).
+    """
+    blocks = modal.get("blocks")
+    if not isinstance(blocks, list) or not any(_is_count(b) for b in blocks):
+        return None
+    count = reply_count(text, rules).to_dict()
+    return {k: modal[k] for k in VIEW_FIELDS if modal.get(k) is not None} | {
+        "blocks": [count if _is_count(b) else b for b in blocks]}
+
+
+def _is_count(block: object) -> bool:
+    return isinstance(block, dict) and block.get("block_id") == ids.REPLY_COUNT
 
 
 def assign_modal(view: CaseView) -> View:
