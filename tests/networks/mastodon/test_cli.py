@@ -1,0 +1,109 @@
+"""`socialdesk auth mastodon` and mentions rules: in-process against FakeMastodon, then as a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from pydantic import ValidationError
+
+from socialdesk.networks import registry
+from socialdesk.networks.base import SourceRejected
+from socialdesk.networks.mastodon import cli
+from socialdesk.networks.mastodon.fake.rest import FakeMastodon
+from socialdesk.networks.mastodon.settings import MastodonSettings
+
+BRAND = "acmecare@mastodon.example"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeMastodon]:
+    with FakeMastodon() as server:
+        yield server
+
+
+def settings_for(url: str | None, token: str | None) -> MastodonSettings:
+    return MastodonSettings(SOCIALDESK_MASTODON_URL=url, SOCIALDESK_MASTODON_TOKEN=token)
+
+
+def test_settings_take_what_people_paste() -> None:
+    assert settings_for("mastodon.social/", " Bearer abc ").mastodon_url == "https://mastodon.social"
+    assert settings_for("https://mastodon.social", "Bearer abc").mastodon_token.get_secret_value() == "abc"
+    assert settings_for("http://127.0.0.1:8080", None).mastodon_url == "http://127.0.0.1:8080"
+    assert settings_for("", "").mastodon_url is None and settings_for("", "").mastodon_token is None
+    with pytest.raises(ValidationError, match="address only"):
+        settings_for("https://mastodon.social/@acme", "t")
+    with pytest.raises(ValidationError, match="instance's address"):
+        settings_for("ftp://mastodon.social", "t")
+    assert "abc" not in repr(settings_for("https://m.example", "abc"))
+
+
+def test_auth_says_whose_token_it_is_and_how_to_add_its_mentions_rule(fake, capsys) -> None:
+    assert cli.cmd_auth_mastodon(settings_for(fake.url, fake.world.brand_token), SimpleNamespace()) == 0
+    out = capsys.readouterr()
+    assert f"@{BRAND} (account id {fake.world.brand.id})" in out.out
+    assert f"socialdesk rules add --network mastodon --kind mentions --account {BRAND}" in out.out
+    assert "mastodon.example allows 500 characters" in out.out
+    assert fake.world.brand_token not in out.out + out.err
+
+
+def test_auth_explains_a_missing_or_refused_token(fake, capsys) -> None:
+    assert cli.cmd_auth_mastodon(settings_for(fake.url, None), SimpleNamespace()) == 2
+    assert "SOCIALDESK_MASTODON_TOKEN" in capsys.readouterr().err
+    assert cli.cmd_auth_mastodon(settings_for(fake.url, "wrong-token-123"), SimpleNamespace()) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("socialdesk: ") and "SOCIALDESK_MASTODON_TOKEN" in err and "wrong-token-123" not in err
+    assert cli.cmd_auth_mastodon(settings_for("http://127.0.0.1:9", "t"), SimpleNamespace()) == 2
+    assert "could not be reached" in capsys.readouterr().err
+
+
+def test_a_mentions_rule_keeps_the_tokens_account_id(fake) -> None:
+    settings = settings_for(fake.url, fake.world.brand_token)
+    assert cli.mentions_query(settings, BRAND) == fake.world.brand.id
+    assert cli.mentions_query(settings, "@acmecare") == fake.world.brand.id
+    with pytest.raises(SourceRejected, match=f"belongs to @{BRAND}"):
+        cli.mentions_query(settings, "someone@else.example")
+
+
+# --- the real command line (once the registry lists mastodon) -----------------------------------
+
+needs_registry = pytest.mark.skipif("mastodon" not in registry.names(),
+                                    reason="networks.registry.PACKAGES does not list mastodon yet")
+
+
+@pytest.fixture
+def env(fake: FakeMastodon, tmp_path: Path) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SOCIALDESK_", "SLACK_"))}
+    return {**base, "SOCIALDESK_DATABASE_URL": f"sqlite:///{tmp_path}/s.db", "SOCIALDESK_MASTODON_URL": fake.url,
+            "SOCIALDESK_MASTODON_TOKEN": fake.world.brand_token}
+
+
+def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "socialdesk", *args], env=env, capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL, check=False)
+
+
+@needs_registry
+def test_the_commands_run_as_an_admin_runs_them(fake, env) -> None:
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import make_engine, session_scope
+
+    signed = run("auth", "mastodon", env=env)
+    assert signed.returncode == 0, signed.stderr
+    assert f"@{BRAND}" in signed.stdout and fake.world.brand_token not in signed.stdout + signed.stderr
+    added = run("rules", "add", "--network", "mastodon", "--kind", "mentions", "--account", BRAND,
+                "--channel", "C0123ABCD", env=env)
+    assert added.returncode == 0, added.stderr
+    with session_scope(make_engine(env["SOCIALDESK_DATABASE_URL"])) as session:
+        [rule] = rule_store.list_rules(session=session)
+        assert (rule.network, rule.kind, rule.query) == ("mastodon", "mentions", fake.world.brand.id)
+    other = run("rules", "add", "--network", "mastodon", "--kind", "mentions", "--account", "bob@else.example",
+                "--channel", "C0123ABCD", env=env)
+    assert other.returncode == 2 and f"belongs to @{BRAND}" in other.stderr
+    refused = run("auth", "mastodon", env={**env, "SOCIALDESK_MASTODON_TOKEN": "nope-42"})
+    assert refused.returncode == 2 and "SOCIALDESK_MASTODON_TOKEN" in refused.stderr and "nope-42" not in refused.stderr
