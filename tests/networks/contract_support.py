@@ -80,6 +80,7 @@ class Adapter:
     length_checked_locally: bool  # an over-length reply is refused before any request (else: the API says so)
     # The `http` client timeout that makes a "timeout" fault a timeout.
     short_timeout: float = 0.5
+    reads_before_reply = 0  # requests a reply makes before it is counted (to learn whom it answers)
 
     def __enter__(self) -> Self:
         raise NotImplementedError
@@ -127,6 +128,10 @@ class Adapter:
     def reply_parent(self, reply_id: str) -> str | None:
         """The external id of the post the reply `reply_id` answers, as the fake stored it."""
         raise NotImplementedError
+
+    def sent_text(self, text: str, post: Any) -> str:
+        """What the network posts when the agent writes `text` in reply to `post` (as written, mostly)."""
+        return text
 
     def brand_posts(self) -> int:
         """How many posts the brand account has on the fake."""
@@ -481,7 +486,128 @@ class BlueskyAdapter(Adapter):
         }
 
 
-ADAPTERS: dict[str, Callable[[], Adapter]] = {"x": XAdapter, "bluesky": BlueskyAdapter}
+class MastodonAdapter(Adapter):
+    name = "mastodon"
+    page_size: ClassVar[dict[str, int]] = {"search": 40, "mentions": 40}
+    has_stream = True
+    credential_setting = "SOCIALDESK_MASTODON_TOKEN"
+    connection_faults = ("drop", "timeout")
+    length_checked_locally = True  # MastodonReplier counts with the instance's rules before sending
+    reads_before_reply = 1  # the customer's status: its visibility and its author's address start the reply
+    WORD = "acmecontract"
+    PATH: ClassVar[dict[str, str]] = {"search": "/api/v1/timelines/tag/:hashtag", "mentions": "/api/v1/notifications"}
+    CREATE = "/api/v1/statuses"
+
+    def __enter__(self) -> Self:
+        from socialdesk.networks.mastodon.fake.rest import FakeMastodon
+
+        self.clock = TickingClock()
+        self.fake = FakeMastodon(clock=self.clock).start()
+        self.world = self.fake.world
+        self.customers = [self.world.add_account(f"cust{i}", f"Customer {i}", domain="other.example",
+                                                 followers=10 + i) for i in range(3)]
+        self._n = itertools.count()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.fake.stop()
+
+    def aliases(self) -> dict[str, Any]:
+        return {"SOCIALDESK_MASTODON_URL": self.fake.url, "SOCIALDESK_MASTODON_TOKEN": self.world.brand_token}
+
+    def bad_credentials(self) -> dict[str, Any]:
+        return {"SOCIALDESK_MASTODON_TOKEN": "not-the-token"}
+
+    def no_credentials(self) -> dict[str, Any]:
+        return {"SOCIALDESK_MASTODON_TOKEN": None}
+
+    def query(self, kind: str) -> str:
+        return {"search": f"#{self.WORD}", "mentions": self.world.brand.id}[kind]
+
+    def post(self, kind: str, *, reply_to: str | None = None) -> str:
+        n = next(self._n)
+        text = {"search": f"#{self.WORD} my phone broke, case {n}",
+                "mentions": f"@{self.world.brand.username}@{self.world.domain} help please, case {n}"}[kind]
+        self.clock.tick()
+        return str(self.world.add_status(self.customers[n % 3], text, reply_to=reply_to)["id"])
+
+    def sent_text(self, text: str, post: Any) -> str:
+        return f"@{post.author.handle} {text}"  # a reply starts with the customer's address, as Mastodon's own do
+
+    @contextlib.contextmanager
+    def same_instant(self) -> Iterator[None]:
+        """The world's clock stands still: statuses share created_at (ids still differ in their low bits)."""
+        self.clock.tick()
+        self.clock.frozen = True
+        try:
+            yield
+        finally:
+            self.clock.frozen = False
+
+    def reply_parent(self, reply_id: str) -> str | None:
+        status = self.world.statuses.get(reply_id)
+        return status.get("in_reply_to_id") if status else None
+
+    def brand_posts(self) -> int:
+        return sum(1 for s in self.world.statuses.values() if s["account"]["id"] == self.world.brand.id)
+
+    def requested_page_size(self, kind: str) -> int:
+        return int(self.fake.requests(self.PATH[kind])[-1].query["limit"][0])
+
+    def rate_limit_next(self, kind: str) -> datetime:
+        reset = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=120)
+        self.fake.limit(self.PATH[kind], 0, reset_at=reset)  # 429 with X-RateLimit-Reset (an ISO time)
+        return reset
+
+    def unavailable_next(self, kind: str) -> None:
+        self.fake.fail(self.PATH[kind], 503)
+
+    def break_connection_next(self, kind: str, fault: str) -> None:
+        if fault == "drop":
+            self.fake.fail(self.PATH[kind], 0)
+        else:
+            self.fake.fail(self.PATH[kind], None, delay=self.short_timeout * 3)
+
+    def create_requests(self) -> int:
+        return len(self.fake.requests(self.CREATE, method="POST"))
+
+    def all_requests(self) -> int:
+        return len(self.fake.requests())
+
+    def fail_create_next(self, status: int) -> None:
+        self.fake.fail(self.CREATE, status, method="POST")
+
+    def fake_accepts(self, text: str) -> bool:
+        with httpx.Client(timeout=5) as http:
+            answer = http.post(f"{self.fake.url}{self.CREATE}", data={"status": text},
+                               headers={"Authorization": f"Bearer {self.world.brand_token}"})
+        if answer.status_code == 200:
+            return True
+        assert answer.status_code == 422 and "character limit" in answer.text, answer.text
+        return False
+
+    def drop_stream_connections(self) -> None:
+        self.fake.streaming.drop_connections()
+
+    def text_cases(self) -> dict[str, list[tuple[str, int]]]:
+        """Mastodon counts graphemes, a link as 23 and a mention as its local part (the instance says so).
+
+        `derived` are the cases tests/networks/mastodon/test_text.py checks.
+        """
+        derived = parametrized_cases("tests.networks.mastodon.test_text", "test_text_length_counts_as_mastodon")
+        return {
+            "ascii": [("Hello, world!", 13), ("a" * 500, 500), ("", 0)],
+            "url": [(LONG_URL, 23), (f"see {LONG_URL} now", 23 + 8), ("acme.com/help", 13)],
+            "emoji": [("😡", 1), (THUMBS, 1), ("Thanks! 🙏", 8 + 1)],
+            "zwj": [(FAMILY, 1), (COUPLE, 1), ("🏳\ufe0f\u200d🌈", 1)],
+            "flag": [(JAPAN, 1), (JAPAN + "\U0001f1fa\U0001f1f8", 2), (ENGLAND, 1)],
+            "cjk": [("日本語", 3), ("안녕하세요", 5), ("Hello こんにちは", 6 + 5)],
+            "combining": [("e\u0301", 1), ("Cafe\u0301", 4), ("A\u0301x", 2), ("a\u0308\u0301\u0323", 1)],
+            "derived": [(str(t), int(e)) for t, e in derived],
+        }
+
+
+ADAPTERS: dict[str, Callable[[], Adapter]] = {"x": XAdapter, "bluesky": BlueskyAdapter, "mastodon": MastodonAdapter}
 
 
 # --- reading a stream with bounded waits ---------------------------------------------------

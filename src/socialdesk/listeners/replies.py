@@ -94,9 +94,10 @@ def reply_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> Non
             record_event(session, case_id, EventKind.REPLY_REFUSED, user, deps.clock(), reason="not allowed")
         tell(client, channel=channel_of(body), user=user, text=messages.not_allowed_to_reply(case_id))
         return
+    rules = reply_rules(deps, view.post.network)
     if not open_view(client, body, modals.reply_modal(
-            view, brand=deps.brand(view.post.network), saved=deps.saved_replies,
-            rules=reply_rules(deps, view.post.network), opened_at=time.time())):
+            view, brand=deps.brand(view.post.network), saved=deps.saved_replies, rules=rules,
+            text=rules.reply_opening(view.post.author.handle), opened_at=time.time())):
         return
     with session_scope(deps.engine) as session:
         lifecycle.set_replying(session=session, case_id=case_id, user_id=user, now=deps.clock())

@@ -335,6 +335,8 @@ class NetworkInfo:
     local_match: bool = False  # its rules are in socialdesk's query language, matched on each post (matcher)
     mentions_query: str = r"$^"  # regex a mentions rule's query (our account's id) matches
     mentions_query_example: str = ""
+    # What a reply to this author starts with, written into the reply box (so the count includes it).
+    reply_opening: Callable[[str], str] = lambda handle: ""
 
 
 @dataclass

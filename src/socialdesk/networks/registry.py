@@ -19,7 +19,7 @@ from socialdesk.networks.base import CredentialStore, Network, NetworkInfo
 if TYPE_CHECKING:
     import httpx
 
-PACKAGES = ("x", "bluesky")
+PACKAGES = ("x", "bluesky", "mastodon")
 
 
 class UnknownNetwork(ValueError):
