@@ -181,6 +181,12 @@ def test_a_refused_token_an_unhealthy_server_and_malformed_messages(fake, http, 
     fake.streaming.refuse(503)
     with pytest.raises(SourceUnavailable, match="503"):
         next(stream_of(fake, http).events(None))
+    fake.streaming.unhealthy = True
+    connections = len(fake.streaming.connections)
+    with pytest.raises(SourceUnavailable, match="not healthy"):
+        next(stream_of(fake, http).events(None))
+    assert len(fake.streaming.connections) == connections, "connected to a server that said it is not healthy"
+    fake.streaming.unhealthy = False
     stream = stream_of(fake, http)
     reader = read(reading, stream)
     assert fake.streaming.wait_for_subscription("hashtag", "acmephones")

@@ -84,6 +84,7 @@ class _Client:
 class FakeStreaming:
     def __init__(self, world: MastodonWorld) -> None:
         self.world = world
+        self.unhealthy = False  # the health check answers 503 (connections are still taken)
         self._cond = threading.Condition()
         self._clients: dict[ServerConnection, _Client] = {}
         self._pending: dict[ServerConnection, _Client] = {}
@@ -222,8 +223,8 @@ class FakeStreaming:
         parts = urlsplit(request.path)
         path = parts.path.rstrip("/")
         query = parse_qs(parts.query)
-        if path == f"{PATH}/health":
-            return connection.respond(200, "OK")
+        if path == f"{PATH}/health":  # `unhealthy`: up but not serving (Redis gone, say)
+            return connection.respond(503, "Service Unavailable") if self.unhealthy else connection.respond(200, "OK")
         token, auth = _token(request.headers, query)
         with self._cond:
             refused, body = None, ""
