@@ -12,7 +12,6 @@ from types import SimpleNamespace
 import pytest
 from pydantic import ValidationError
 
-from socialdesk.networks import registry
 from socialdesk.networks.base import SourceRejected
 from socialdesk.networks.mastodon import cli
 from socialdesk.networks.mastodon.fake.rest import FakeMastodon
@@ -70,10 +69,7 @@ def test_a_mentions_rule_keeps_the_tokens_account_id(fake) -> None:
         cli.mentions_query(settings, "someone@else.example")
 
 
-# --- the real command line (once the registry lists mastodon) -----------------------------------
-
-needs_registry = pytest.mark.skipif("mastodon" not in registry.names(),
-                                    reason="networks.registry.PACKAGES does not list mastodon yet")
+# --- the real command line ------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -88,7 +84,6 @@ def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
                           timeout=60, stdin=subprocess.DEVNULL, check=False)
 
 
-@needs_registry
 def test_the_commands_run_as_an_admin_runs_them(fake, env) -> None:
     from socialdesk.store import rules as rule_store
     from socialdesk.store.db import make_engine, session_scope
@@ -107,3 +102,23 @@ def test_the_commands_run_as_an_admin_runs_them(fake, env) -> None:
     assert other.returncode == 2 and f"belongs to @{BRAND}" in other.stderr
     refused = run("auth", "mastodon", env={**env, "SOCIALDESK_MASTODON_TOKEN": "nope-42"})
     assert refused.returncode == 2 and "SOCIALDESK_MASTODON_TOKEN" in refused.stderr and "nope-42" not in refused.stderr
+
+
+def test_rules_preview_shows_hashtag_keyword_and_mention_posts_as_cards_would(fake, env) -> None:
+    import json
+
+    ann = fake.world.add_account("ann", "Ann", domain="other.example")
+    tagged = fake.world.add_status(ann, "my #AcmePhones X3 will not charge")
+    fake.world.add_status(ann, "#acmephones giveaway!!! click")
+    worded = fake.world.add_status(ann, "the acme battery died again")
+
+    def preview(*args: str) -> list[dict]:
+        done = run("rules", "preview", "--network", "mastodon", *args, env=env)
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+    shown = preview("--query", "#acmephones -giveaway")
+    taken = [p["id"] for p in shown if not p.get("skipped")]
+    assert taken == [tagged["id"]]
+    assert [p for p in shown if p["id"] == tagged["id"]][0]["author"]["handle"] == "ann@other.example"
+    assert worded["id"] in [p["id"] for p in preview("--query", "acme battery")]
