@@ -98,6 +98,7 @@ class StreamWorker:
         self._index = RuleIndex([])
         self._mentions: dict[str, list[int]] = {}  # account id → the mentions rules naming it
         self._rules_at = self._watch_at = self._saved_at = 0.0
+        self._saved_cursor: dict[str, Any] | None = None  # what the last save stored (saving it again says nothing)
         self._watched: set[str] = set()
         self._replies: deque[tuple[float, Post]] = deque(maxlen=REPLIES_KEPT_MAX)  # not watched when they came
         self._authors: dict[str, str] = {}  # account id → handle, for the `from:` terms of the rules
@@ -148,6 +149,8 @@ class StreamWorker:
             except CursorExpired as exc:
                 log.warning("%s stream: %s; filling the gap with search", self.name, exc)
                 self._gap_started = self._gap_started or self._now()
+                failures += 1
+                wait = backoff(failures) if failures > 1 else 0.0  # at once, but never in a tight loop
             except RateLimited as exc:
                 failures += 1
                 wait = self._failed(exc, min(max((exc.reset_at - self._now()).total_seconds(), BACKOFF_START),
@@ -181,6 +184,10 @@ class StreamWorker:
             state = store.stream_state(session=session, network=self.name)
             cursor = state.cursor if state is not None else None
             cursor_at = state.cursor_at if state is not None else None
+        self._saved_cursor = dict(cursor) if cursor is not None else None
+        if cursor is None:  # a first connection: from the rules' last polls, so nothing between is lost
+            polled = [as_utc(r.last_polled_at) for r in self._rules.values() if r.last_polled_at is not None]
+            cursor = self._stream.cursor_at(min(polled)) if polled else None
         if cursor is not None and self._stream.is_stale(cursor) and self._gap_started is None:
             log.warning("%s stream: stopped too long ago to resume; filling the gap with search", self.name)
             self._gap_started = self._now()
@@ -219,6 +226,7 @@ class StreamWorker:
             return self._delete(event.external_id)
         if event.kind == "tick":
             self._load_rules()  # a quiet stream still sees new and paused rules (and subscribes to them)
+            return self._join(self._watching())  # and kept replies whose case was opened meanwhile
         return False
 
     def _post(self, post: Post, *, mention_of: str | None = None) -> bool:
@@ -277,12 +285,14 @@ class StreamWorker:
     def _checkpoint(self, cursor: dict[str, Any], stored: bool) -> bool:
         """Save the cursor: at once after something was stored, else now and then."""
         clock = time.monotonic()
+        if cursor == self._saved_cursor:
+            return True  # saving it again would only move cursor_at, where a gap search would start
         if not stored and clock - self._saved_at < SAVE_SECONDS:
             return True
         with session_scope(self._engine) as session:
             saved = store.save_cursor(session=session, network=self.name, holder=self._holder, cursor=cursor,
                                       now=self._now())
-        self._saved_at = clock
+        self._saved_at, self._saved_cursor = clock, dict(cursor)
         return saved
 
     # --- rules, conversations, lease, gaps ----------------------------------------------
@@ -326,12 +336,10 @@ class StreamWorker:
             self._watched = store.watched_conversations(session=session, network=self.name,
                                                         active_since=self._now() - WATCH_WINDOW)
         self._watch_at = clock
-        while self._replies and clock - self._replies[0][0] > REPLIES_KEPT:
-            self._replies.popleft()
         late = [post for _, post in self._replies if post.conversation_id in self._watched]
-        if late:
-            self._replies = deque(((t, p) for t, p in self._replies if p.conversation_id not in self._watched),
-                                  maxlen=REPLIES_KEPT_MAX)
+        self._replies = deque(((t, p) for t, p in self._replies  # looked at once more, then given up
+                               if p.conversation_id not in self._watched and clock - t <= REPLIES_KEPT),
+                              maxlen=REPLIES_KEPT_MAX)
         return late
 
     def _take_lease(self) -> bool:

@@ -234,7 +234,7 @@ class MastodonApi:
         if reset_at is None:
             return
         if reset_at <= self._clock():
-            del self._spent[budget]
+            self._spent.pop(budget, None)  # polls, the stream and replies all pass the reset together
             return
         raise RateLimited(f"Mastodon's rate limit is spent until {reset_at.isoformat()} (not calling {what})",
                           reset_at=reset_at)
@@ -252,6 +252,11 @@ class MastodonApi:
 
     def _raise_for(self, response: httpx.Response, method: str, path: str) -> None:
         status = response.status_code
+        if 300 <= status < 400:  # redirects are not followed: the setting names another address
+            where = response.headers.get("location", "")
+            raise ApiRejected(f"Mastodon answered {method} {path} with a redirect ({status}) to {where or 'elsewhere'}: "
+                              "set SOCIALDESK_MASTODON_URL to the instance's own address (https://…, its web "
+                              "domain)", path=path, status=status, error="redirect")
         if status < 400:
             return
         if status == 429:

@@ -17,9 +17,11 @@ does not confirm a subscription, so the read waits SETTLE_SECONDS after subscrib
 a first connection (no cursor) reads from its own start: what came while the
 subscriptions were taking effect is not lost. A status read twice is yielded once. Replayed
 posts come with the cursor the connection started from, so a crash mid-replay replays
-again; the store drops duplicates. A replay that does not catch up within REPLAY_PAGES
-per timeline raises CursorExpired: the stream worker fills the gap with the rules' own
-searches. While the stream is quiet a "tick" comes every TICK_SECONDS, so the worker
+again; the store drops duplicates. A replay of a tag or of the mentions that does not
+catch up within REPLAY_PAGES raises CursorExpired: the stream worker fills the gap with
+the rules' own searches, then resumes from a cursor for a time, which is not rewound. The
+public timeline is read back as far as REPLAY_PAGES only (a busy instance federates more
+than that in a minute). While the stream is quiet a "tick" comes every TICK_SECONDS, so the worker
 still sees rule changes (and `track` subscribes to them on the open connection).
 """
 
@@ -144,8 +146,9 @@ class MastodonStream:
             connected(dict(start))
             if self._closed.wait(self._settle):
                 return
-            resumed = bool(cursor and cursor.get("since_id"))
-            for event in self._replay(str(start["since_id"]), me, rewind=resumed):
+            # A cursor the worker made for a time (after its searches filled a gap) is not rewound.
+            rewind = bool(cursor and cursor.get("since_id") and not cursor.get("exact"))
+            for event in self._replay(str(start["since_id"]), me, rewind=rewind):
                 yield StreamEvent("post", dict(start), post=event.post, mention_of=event.mention_of)
             yield StreamEvent("tick", dict(start))
             while True:
@@ -174,7 +177,7 @@ class MastodonStream:
         return {}  # posts carry handles: `from:` rules match them as they are
 
     def cursor_at(self, when: datetime) -> dict[str, Any]:
-        return {"since_id": snowflake_at(when)}
+        return {"since_id": snowflake_at(when), "exact": True}
 
     def is_stale(self, cursor: dict[str, Any]) -> bool:
         since = time_of(str(cursor.get("since_id") or ""))
@@ -295,6 +298,12 @@ class MastodonStream:
         shown = status.get("reblog") if isinstance(status.get("reblog"), Mapping) else status
         if shown.get("in_reply_to_id"):
             root = self._threads.known_root(shown) if public else self._threads.root_of(shown)
+            reset = self._api.spent_until()
+            if not public and reset is not None and self._threads.known_root(shown) is None:
+                # The thread could not be asked: filed under its parent, the reply would miss its case
+                # for good. Wait for the budget instead; the replay after it reads the reply again.
+                raise RateLimited(f"Mastodon's rate limit is spent until {reset.isoformat()}; the thread of "
+                                  f"status {shown['id']} is read after it", reset_at=reset)
         else:
             root = str(shown["id"])
         if root:
@@ -314,15 +323,20 @@ class MastodonStream:
             else:
                 path = (f"/api/v1/timelines/tag/{stream[1]}" if stream[0] == "hashtag"
                         else "/api/v1/timelines/public")
-                statuses = self._timeline_since(path, floor)
+                statuses = self._timeline_since(path, floor, expire=stream != PUBLIC)
             for status in statuses:
                 event = self._post_event("post", status, mention=stream == NOTIFICATION, me=me,
                                          public=stream == PUBLIC)
                 if event is not None:
                     yield event
 
-    def _timeline_since(self, path: str, floor: str) -> Iterator[Mapping[str, Any]]:
-        """Statuses after `floor`, oldest first, forward with min_id (a tag never used: none)."""
+    def _timeline_since(self, path: str, floor: str, *, expire: bool = True) -> Iterator[Mapping[str, Any]]:
+        """Statuses after `floor`, oldest first, forward with min_id (a tag never used: none).
+
+        Past REPLAY_PAGES: CursorExpired (`expire`), or, for the public timeline, a warning: a
+        busy instance federates more in a minute than can be read back, and keyword rules are
+        matched on what the stream carries from now on (the README says so).
+        """
         min_id: str | None = floor
         for _ in range(self._replay_pages):
             try:
@@ -335,6 +349,10 @@ class MastodonStream:
             if not page.more:
                 return
             min_id = page.min_id
+        if not expire:
+            log.warning("Mastodon: more than %d pages of %s came while the stream was down; keyword rules "
+                        "miss the rest of that gap", self._replay_pages, path)
+            return
         raise CursorExpired(f"Mastodon: more than {self._replay_pages} pages of {path} were posted while the "
                             "stream was down; the rules' searches fill the gap")
 

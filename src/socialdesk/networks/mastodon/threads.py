@@ -12,6 +12,7 @@ stands in for the root and nothing is remembered, so a later read may find the r
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +27,7 @@ class Threads:
     def __init__(self, api: MastodonApi, *, size: int = 50_000) -> None:
         self._api, self._size = api, size
         self._roots: OrderedDict[str, str] = OrderedDict()  # status id → its thread's root, least recent first
+        self._lock = threading.Lock()  # the stream, the polls and the replies share one cache
 
     def known_root(self, status: Mapping[str, Any]) -> str | None:
         """The root without asking the instance (None: it would have to be asked)."""
@@ -33,11 +35,12 @@ class Threads:
         parent = status.get("in_reply_to_id")
         if not parent:
             return status_id or None
-        for key in (status_id, str(parent)):
-            root = self._roots.get(key)
-            if root is not None:
-                self._roots.move_to_end(key)
-                return root
+        with self._lock:
+            for key in (status_id, str(parent)):
+                root = self._roots.get(key)
+                if root is not None:
+                    self._roots.move_to_end(key)
+                    return root
         return None
 
     def root_of(self, status: Mapping[str, Any]) -> str:
@@ -65,7 +68,8 @@ class Threads:
 
     def remember(self, status_id: str, root: str) -> None:
         """`status_id` belongs to the thread starting at `root` (a reply the brand just posted, say)."""
-        self._roots[status_id] = root
-        self._roots.move_to_end(status_id)
-        while len(self._roots) > self._size:
-            self._roots.popitem(last=False)
+        with self._lock:
+            self._roots[status_id] = root
+            self._roots.move_to_end(status_id)
+            while len(self._roots) > self._size:
+                self._roots.popitem(last=False)
