@@ -33,24 +33,22 @@ import random
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.support, bench.match
 
-import httpx  # noqa: E402
 from sqlalchemy import func  # noqa: E402
 from sqlmodel import col, select  # noqa: E402
 
+from bench._latency import (Collect, RecordingProxy, ask, code_version, log_findings,  # noqa: E402
+                            percentile, wait_until)
 from bench.match import CJK_POSTS, COMPLAINTS, EMOJI, EVERYDAY, SPANISH, brand_names  # noqa: E402
 from socialdesk.domain import Author  # noqa: E402
 from socialdesk.jobs.poll import Poller  # noqa: E402
@@ -65,21 +63,6 @@ BRAND, PASSWORD = "acmephones.bsky.social", "bench-app-password"
 ORDER0 = 70_000  # matching post i says "order {ORDER0 + i}": how its card is found
 CARD_WAIT = 30.0  # seconds after the last post for the last card
 CUSTOMERS = 200
-
-
-def code_version() -> str:
-    def git(*a: str) -> str:
-        return subprocess.run(["git", *a], check=False, cwd=REPO, capture_output=True, text=True).stdout.strip()
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return head + (" + uncommitted changes in src/" if git("status", "--porcelain", "--", "src") else "")
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * p // 100))
-    return ordered[int(rank) - 1]
 
 
 def shape(value: Any) -> Any:
@@ -309,54 +292,6 @@ def store(args: argparse.Namespace, texts: list[str], matched: list[tuple[Any, l
 
 # --- part 2: the child process (fakes, load, recording proxy) -------------------------
 
-class RecordingProxy:
-    """Passes the app's Web API calls to the emulator with one shared client, and notes when
-    each chat.postMessage was answered (the card exists in Slack from then on)."""
-
-    def __init__(self, target: str) -> None:
-        target = target.rstrip("/") + "/"
-        client = httpx.Client(timeout=30)
-        self.cards: list[tuple[float, str, bool]] = []  # (monotonic when answered, request body, ok)
-        self.methods: Counter[str] = Counter()
-        lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                method = self.path.rsplit("/", 1)[-1]
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")}
-                answer = client.post(target + method, content=body, headers=headers)
-                answered = time.monotonic()
-                with lock:
-                    proxy.methods[method] += 1
-                    if method == "chat.postMessage":
-                        ok = answer.status_code == 200 and b'"ok":true' in answer.content.replace(b" ", b"")
-                        proxy.cards.append((answered, body.decode("utf-8", "replace"), ok))
-                self.send_response(answer.status_code)
-                for name in ("content-type", "retry-after"):
-                    if name in answer.headers:
-                        self.send_header(name, answer.headers[name])
-                self.send_header("content-length", str(len(answer.content)))
-                self.end_headers()
-                self.wfile.write(answer.content)
-
-        ThreadingHTTPServer.request_queue_size = 128
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/api/"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 CARD_TEXTS = [
     "my {brand} phone is broken again, order {order} 😡",
     "{Brand} support please help, order {order} still not working",
@@ -438,33 +373,6 @@ def make_posts(pds: Any, jetstream: Any, customers: list[str], brands: list[str]
 
 
 # --- part 2: the app ------------------------------------------------------------------
-
-class Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-def ask(conn: Any, command: str, timeout: float = 30.0) -> Any:
-    conn.send(command)
-    if not conn.poll(timeout):
-        raise RuntimeError(f"the fakes' process did not answer {command!r} within {timeout:.0f} s")
-    return conn.recv()
-
-
-def wait_until(what: str, check: Any, timeout: float, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
-
 
 def latency(args: argparse.Namespace, problems: list[str]) -> None:
     from socialdesk.app import build
@@ -619,19 +527,6 @@ def report_latency(args: argparse.Namespace, emu: Any, channels: list[str], post
     expected = len(posted) + run["chatter"]
     if seen_events < expected:
         problems.append(f"latency: the stream worker saw {seen_events} events, {expected} were sent")
-
-
-BOLT_TOKEN_WARNING = "As you gave `client` as well, `token` will be unused."
-
-
-def log_findings(records: list[logging.LogRecord], problems: list[str]) -> None:
-    token = [r for r in records if BOLT_TOKEN_WARNING in r.getMessage()]
-    other = [r for r in records if r not in token]
-    if token:
-        print(f"  note: slack_bolt warned at start: {BOLT_TOKEN_WARNING!r}")
-    if other:
-        lines = [f"{r.levelname} {r.name}: {r.getMessage()[:200]}" for r in other[:10]]
-        problems.append(f"the app logged {len(other)} warning/error lines, e.g.:\n    " + "\n    ".join(lines))
 
 
 # --- main -----------------------------------------------------------------------------
