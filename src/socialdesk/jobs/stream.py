@@ -52,7 +52,7 @@ from socialdesk.networks.base import (CursorExpired, Network, RateLimited, Remov
                                      SourceUnavailable, StreamEvent, TrackedRule)
 from socialdesk.store import ingest
 from socialdesk.store import streams as store
-from socialdesk.store.db import as_utc, session_scope
+from socialdesk.store.db import as_utc, read_scope, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ class StreamWorker:
         return True
 
     def _delete(self, external_id: str) -> bool:
-        with session_scope(self._engine) as session:  # reads only: most deletes are of posts we never saw
+        with read_scope(self._engine) as session:  # most deletes are of posts we never saw: no write lock
             known = ingest.known_post_ids(session=session, network=self.name, external_ids=[external_id])
         if not known:
             return False
@@ -332,7 +332,7 @@ class StreamWorker:
         clock = time.monotonic()
         if clock - self._watch_at < WATCH_SECONDS:
             return []
-        with session_scope(self._engine) as session:
+        with read_scope(self._engine) as session:
             self._watched = store.watched_conversations(session=session, network=self.name,
                                                         active_since=self._now() - WATCH_WINDOW)
         self._watch_at = clock
