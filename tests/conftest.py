@@ -62,12 +62,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     server_url: str = request.getfixturevalue("postgres_url")
     name = f"t_{uuid.uuid4().hex[:16]}"
     admin = postgres.admin_conninfo(server_url)
+    # A test with a migrated `engine` (tests/support/db.py) starts from the migrated template at
+    # once, rather than from an empty database dropped and created again.
+    migrated = "migrated_database" in request.fixturenames
+    template = request.getfixturevalue("postgres_template") if migrated else "template0"
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         # FORCE: a test that leaked a connection must not break the next one.
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def migrated_database() -> None:
+    """Asked for (by `engine`): `db_url` is a copy of the migrated template, not an empty database."""
 
 
 @pytest.fixture(scope="session")

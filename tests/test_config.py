@@ -38,3 +38,16 @@ def test_env_file_is_read(monkeypatch, tmp_path):
 def test_secrets_do_not_show_in_repr():
     settings = Settings(SLACK_BOT_TOKEN="xoxb-very-secret")
     assert "very-secret" not in repr(settings)
+
+
+def test_leases_default_to_what_the_jobs_use(monkeypatch, tmp_path):
+    """The lease settings exist so tests can shorten a dead process's leases; production keeps the jobs' own."""
+    from socialdesk.jobs import publish, stream
+
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.publish_lease_seconds == publish.LEASE_SECONDS == 60
+    assert settings.stream_lease_seconds == stream.LEASE_SECONDS == 30
+    monkeypatch.setenv("SOCIALDESK_PUBLISH_LEASE_SECONDS", "0")
+    with pytest.raises(ConfigError, match="^SOCIALDESK_PUBLISH_LEASE_SECONDS is invalid"):
+        load_settings()

@@ -200,7 +200,7 @@ def build(
         module.register(bolt, deps)
 
     publisher = Publisher(engine=engine, slack=slack, clock=clock, post_interval=settings.slack_post_interval,
-                          sla_policy=sla_policy)
+                          sla_policy=sla_policy, lease_seconds=settings.publish_lease_seconds)
     sla_sweep = SlaSweep(engine=engine, slack=slack, clock=clock, policy=sla_policy, lead=settings.sla_lead)
     poller = Poller(
         engine=engine,
@@ -214,7 +214,7 @@ def build(
     streams = stream_workers(
         list(networks.values()), engine=engine, poller=poller, clock=clock,
         removed_for=lambda name: RemovalMarker(engine=engine, slack=slack, network=name),
-        edited=EditMarker(engine=engine, slack=slack),
+        edited=EditMarker(engine=engine, slack=slack), lease_seconds=settings.stream_lease_seconds,
     )
 
     def wake_publisher() -> None:

@@ -41,6 +41,12 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
     saved_replies_file: str | None = Field(None, alias="SOCIALDESK_SAVED_REPLIES_FILE")
     # Seconds between card posts in one channel; Slack allows about one per second.
     slack_post_interval: float = Field(1.0, alias="SOCIALDESK_SLACK_POST_INTERVAL", ge=0)
+    # Leases a dead process leaves behind (kill -9, a crashed replica): a card being posted is
+    # retried (looked up first) this much later; another replica takes over a stream this soon.
+    # A publish lease must outlast one Slack call (15 s timeout, retried); a stream lease is renewed
+    # every third of its length.
+    publish_lease_seconds: float = Field(60.0, alias="SOCIALDESK_PUBLISH_LEASE_SECONDS", ge=1, le=3600)
+    stream_lease_seconds: float = Field(30.0, alias="SOCIALDESK_STREAM_LEASE_SECONDS", ge=1, le=3600)
     log_level: str = Field("INFO", alias="SOCIALDESK_LOG_LEVEL")
     # First-response SLAs (see socialdesk.sla): targets per priority, the at-risk point as a
     # fraction of the target, who gets a DM on a breach, and optional business hours.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
+import socket
 import threading
 
 from socialdesk.app import Socialdesk
@@ -38,6 +40,8 @@ MAX_REQUEST_HEADER_SIZE = 64 * 1024
 # itself defaults to 5): a connection reset by the network then goes unnoticed, and every click
 # and command in that time fails, for up to 10 s; an unanswered connection for over 40.
 SOCKET_MODE_PING_SECONDS = 5
+# How often the main thread wakes to run a pending signal handler (see _wait_for_stop).
+SIGNAL_CHECK_SECONDS = 0.25
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -47,6 +51,17 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+
+
+def _wait_for_stop(stop: threading.Event) -> None:
+    """Wait for a signal's handler to set `stop`, waking now and then.
+
+    Python runs signal handlers in the main thread only; a SIGINT or SIGTERM the kernel hands
+    to another thread (any of ours may take it) does not wake an untimed wait, so the main
+    thread would sleep on, its handler pending, and the stop never come.
+    """
+    while not stop.wait(SIGNAL_CHECK_SECONDS):
+        pass
 
 
 def serve(desk: Socialdesk) -> None:
@@ -82,7 +97,7 @@ def _http_mode(desk: Socialdesk, stop: threading.Event) -> None:
     thread = threading.Thread(target=server.run, name="http", daemon=True)
     thread.start()
     log.info("listening on http://%s:%s/slack/events", settings.http_host, server.effective_port)
-    stop.wait()
+    _wait_for_stop(stop)
     server.close()
     thread.join(timeout=5)
 
@@ -117,5 +132,30 @@ def _socket_mode(desk: Socialdesk, stop: threading.Event) -> None:
                                 ping_interval=SOCKET_MODE_PING_SECONDS)
     handler.connect()
     log.info("connected to Slack in Socket Mode")
-    stop.wait()
+    _wait_for_stop(stop)
+    _close_socket_mode(handler)
+
+
+def _close_socket_mode(handler) -> None:  # type: ignore[no-untyped-def]
+    """Close the Socket Mode connection now, not at the next pong.
+
+    slack_sdk's built-in client closes its socket under the lock its reader holds while
+    blocked in recv(), so `close()` alone waits for Slack's next frame (up to a ping interval,
+    SOCKET_MODE_PING_SECONDS), and then for its message queue's one-second poll. Marked closed
+    first (no reconnect), the socket is shut down so the read returns at once, and a None (which
+    the client skips) wakes the queue; then the client closes as usual.
+    """
+    client = handler.client
+    session = getattr(client, "current_session", None)
+    sock = getattr(session, "sock", None)
+    state = getattr(client, "current_session_state", None)
+    if sock is not None and state is not None and hasattr(client, "auto_reconnect_enabled"):
+        client.closed = True
+        client.auto_reconnect_enabled = False
+        state.terminated = True  # the reader's loop ends when its read returns
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        queue = getattr(client, "message_queue", None)
+        if queue is not None:
+            queue.put(None)
     handler.close()

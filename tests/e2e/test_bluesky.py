@@ -111,6 +111,8 @@ def test_a_dropped_stream_and_a_kill_9_lose_and_duplicate_nothing(bsky_app, pds,
     ws = Workspace(bsky_app, slack_emulator, slack_proxy, slack_emulator.new_channel("bsky-faults"))
     bsky_app.cli("rules", "add", "--network", "bluesky", "--query", "acme", "--channel", ws.channel)
     bsky_app.env["SOCIALDESK_SLACK_POST_INTERVAL"] = "0.05"
+    # The killed process's stream lease (30 s in production) holds the stream from the restarted one.
+    bsky_app.env["SOCIALDESK_STREAM_LEASE_SECONDS"] = "4"
     bsky_app.start()
     live(jetstream)
     people = [pds.world.add_account(f"c{i}.bsky.social", f"Customer {i}") for i in range(6)]

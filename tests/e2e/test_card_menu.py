@@ -18,8 +18,8 @@ def select_value(block_id: str, action_id: str, value: str) -> dict:
 def test_ignore_tags_reopen_and_saved_replies(app, fake_x, slack_emulator, slack_proxy):
     ws = Workspace(app, slack_emulator, slack_proxy, slack_emulator.new_channel("menu"))
     app.cli("rules", "add", "--network", "x", "--query", "acme", "--channel", ws.channel, "--every", "5")
-    app.start()
     fake_x.post(username="dana_k", text="@acmephones is the acme x2 waterproof?")
+    app.start()  # the rule's first poll opens the case
     [card] = wait_for(ws.cards, timeout=20, what="the card")
     case_id = case_id_of(card)
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.helpers import block_text, button_ids, case_id_of, cards, ids
+from datetime import UTC, datetime
+
+from tests.e2e.helpers import block_text, button_ids, case_id_of, cards, ids, nothing_to_post, polled_since
 from tests.support.waiting import wait_for
 
 HOSTILE = "<!channel> refund NOW & tell <@U0ADMIN> <https://evil.example|your bank>"
 
 
-def test_one_card_per_new_original_post_and_none_for_reposts_or_own_posts(app, fake_x, slack_emulator, slack_proxy):
+def test_one_card_per_new_original_post_and_none_for_reposts_or_own_posts(app, fake_x, slack_emulator, slack_proxy,
+                                                                           db_url):
     channel = slack_emulator.new_channel("cards")
     fake_x.post(username="old_timer", text="acme phone from last week")  # before the rule: taken as the newest page
     app.cli("rules", "add", "--network", "x", "--query", "acme phone", "--channel", channel, "--every", "5")
@@ -29,7 +32,10 @@ def test_one_card_per_new_original_post_and_none_for_reposts_or_own_posts(app, f
     found = wait_for(lambda: (c := cards(slack_emulator, channel)) and len(c) >= 4 and c, timeout=30,
                      what="three new cards")
     arrival = time.monotonic()
-    time.sleep(6)  # one more poll interval: nothing more may arrive
+    # One more poll, and the publisher with nothing left to post: nothing more may arrive after this.
+    seen = datetime.now(UTC)
+    wait_for(lambda: polled_since(db_url, seen) and nothing_to_post(db_url), timeout=15,
+             what="a poll after the cards, and nothing left to post")
     final = cards(slack_emulator, channel)
     assert len(final) == 4, [block_text(c, "post")[:60] for c in final]
     assert len({case_id_of(c) for c in final}) == 4

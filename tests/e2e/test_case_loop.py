@@ -17,8 +17,8 @@ def status(ws: Workspace, case_id: int) -> str:
 def test_claim_note_reply_refused_mark_resolve_and_the_customer_writes_again(app, fake_x, slack_emulator, slack_proxy):
     ws = Workspace(app, slack_emulator, slack_proxy, slack_emulator.new_channel("loop"))
     app.cli("rules", "add", "--network", "x", "--query", "acme", "--channel", ws.channel, "--every", "5")
-    app.start()
     first = fake_x.post(username="dana_k", text="@acmephones my acme phone will not charge since the update")
+    app.start()  # the rule's first poll opens the case
     [card] = wait_for(ws.cards, timeout=20, what="the card")
     case_id = case_id_of(card)
 
@@ -84,8 +84,8 @@ def test_a_refused_reply_offers_open_in_x_and_mark_as_replied(app, fake_x, slack
     ws = Workspace(app, slack_emulator, slack_proxy, slack_emulator.new_channel("refused"))
     fake_x.restrict_replies = True  # self-serve apps may only answer posts that mention the brand
     app.cli("rules", "add", "--network", "x", "--query", "acme", "--channel", ws.channel, "--every", "5")
-    app.start()
     fake_x.post(username="eli", text="is the acme x2 worth it?")
+    app.start()  # the rule's first poll opens the case
     [card] = wait_for(ws.cards, timeout=20, what="the card")
     case_id = case_id_of(card)
     before = ws.views_opened()

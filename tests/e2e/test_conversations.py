@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime
 
 from socialdesk.slack.cards import FOLLOW_UP_METADATA_TYPE
-from tests.e2e.helpers import case_id_of, cards
+from tests.e2e.helpers import case_id_of, cards, nothing_to_post, polled_since
 from tests.support.waiting import wait_for
 
 
@@ -14,11 +14,11 @@ def follow_ups(slack_emulator, channel: str, card: dict) -> list[dict]:
             if (m.get("metadata") or {}).get("event_type") == FOLLOW_UP_METADATA_TYPE]
 
 
-def test_the_customers_next_post_goes_into_the_cards_thread(app, fake_x, slack_emulator, slack_proxy):
+def test_the_customers_next_post_goes_into_the_cards_thread(app, fake_x, slack_emulator, slack_proxy, db_url):
     channel = slack_emulator.new_channel("convo")
     app.cli("rules", "add", "--network", "x", "--query", "acme phone", "--channel", channel, "--every", "5")
-    app.start()
     first = fake_x.post(username="dana_k", text="My acme phone screen cracked after one day")
+    app.start()  # the rule's first poll opens the case
     [card] = wait_for(lambda: cards(slack_emulator, channel), timeout=20, what="the card")
 
     # We answer from X (our own account: never a case), and the customer answers us.
@@ -33,6 +33,10 @@ def test_the_customers_next_post_goes_into_the_cards_thread(app, fake_x, slack_e
     wait_for(lambda: [c for c in slack_proxy.calls_to("chat.update") if c.params.get("ts") == card["ts"]],
              timeout=10, what="the card refreshed after the follow-up")
 
-    time.sleep(6)  # one more poll interval: no second card, no second follow-up
+    # One more poll (it reads the conversation again), and the publisher with nothing left to post:
+    # no second card, no second follow-up can come after this.
+    seen = datetime.now(UTC)
+    wait_for(lambda: polled_since(db_url, seen) and nothing_to_post(db_url), timeout=15,
+             what="a poll after the follow-up, and nothing left to post")
     assert [case_id_of(c) for c in cards(slack_emulator, channel)] == [case_id_of(card)]
     assert len(follow_ups(slack_emulator, channel, card)) == 1

@@ -36,8 +36,8 @@ def faq_values(question: str, answer: str, notes: str, tags: list[str]) -> dict:
 def test_save_a_resolved_case_as_faq_edit_it_and_withdraw_it(app, fake_x, slack_emulator, slack_proxy):
     ws = Workspace(app, slack_emulator, slack_proxy, slack_emulator.new_channel("faq"))
     app.cli("rules", "add", "--network", "x", "--query", "acme", "--channel", ws.channel, "--every", "5")
-    app.start()
     fake_x.post(username="dana_k", text="@acmephones my acme phone will not charge since the update")
+    app.start()  # the rule's first poll opens the case
     [card] = wait_for(ws.cards, timeout=20, what="the card")
     case_id = case_id_of(card)
 
@@ -152,8 +152,8 @@ def test_only_resolved_cases_and_allowed_people_can_curate(app, fake_x, slack_em
     ws = Workspace(app, slack_emulator, slack_proxy, slack_emulator.new_channel("faqno"))
     app.env["SOCIALDESK_REPLY_USERS"] = slack_emulator.users["alice"]  # only alice may reply, so curate
     app.cli("rules", "add", "--network", "x", "--query", "acme", "--channel", ws.channel, "--every", "5")
-    app.start()
     fake_x.post(username="eli", text="is the acme x2 waterproof?")
+    app.start()  # the rule's first poll opens the case
     [card] = wait_for(ws.cards, timeout=20, what="the card")
     case_id = case_id_of(card)
 

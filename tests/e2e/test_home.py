@@ -71,10 +71,10 @@ def test_home_shows_my_cases_and_the_same_backlog_as_the_channel(app, fake_x, sl
     emu, channel = slack_emulator, slack_emulator.new_channel("home")
     app.cli("rules", "add", "--network", "x", "--query", "acme", "--channel", channel, "--every", "5")
     app.env["SOCIALDESK_SLA_TARGETS"] = "high=6s,normal=6s,low=6s"  # every case is soon at risk, then late
-    app.start()
     for handle, text in (("dana_k", "acme battery <!channel> dies"), ("lee", "acme screen cracked"),
                          ("sam", "acme support & returns?")):
         fake_x.post(username=handle, text=text)
+    app.start()  # the rule's first poll opens the cases
     posted = wait_for(lambda: len(c := cards(emu, channel)) == 3 and c, timeout=45, what="three cards")
     claimed = posted[1]
     claim = block_actions_body(user_id=emu.users["alice"], user_name="alice", team_id=emu.team_id, channel_id=channel,

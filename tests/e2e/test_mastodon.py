@@ -132,6 +132,8 @@ def test_a_dropped_stream_and_a_kill_9_lose_and_duplicate_nothing(masto_app, ins
     ws = Workspace(masto_app, slack_emulator, slack_proxy, slack_emulator.new_channel("masto-faults"))
     masto_app.cli("rules", "add", "--network", "mastodon", "--query", "#acmephones", "--channel", ws.channel)
     masto_app.env["SOCIALDESK_SLACK_POST_INTERVAL"] = "0.05"
+    # The killed process's stream lease (30 s in production) holds the stream from the restarted one.
+    masto_app.env["SOCIALDESK_STREAM_LEASE_SECONDS"] = "4"
     masto_app.start()
     live(instance, ("hashtag", "acmephones"))
     world = instance.world

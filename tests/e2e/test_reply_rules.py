@@ -19,8 +19,8 @@ def ws(app, slack_emulator, slack_proxy) -> Workspace:
 def start_with_card(app, fake_x, ws: Workspace, **env: str) -> dict:
     app.env.update(env)
     app.cli("rules", "add", "--network", "x", "--query", "acme", "--channel", ws.channel, "--every", "5")
-    app.start()
     fake_x.post(username="dana_k", text="@acmephones where is my acme order?")
+    app.start()  # the rule's first poll opens the case
     return wait_for(ws.cards, timeout=20, what="the card")[0]
 
 

@@ -45,9 +45,9 @@ def forged_view(callback_id: str, private_metadata: str, view_id: str | None = N
 def one_card(app, fake_x, emu, proxy, name: str, posts: int = 1) -> tuple[Workspace, list[dict]]:
     ws = Workspace(app, emu, proxy, emu.new_channel(name))
     app.cli("rules", "add", "--network", "x", "--query", "acme", "--channel", ws.channel, "--every", "5")
-    app.start()
     for i in range(posts):
         fake_x.post(username=f"cust{i}", text=f"@acmephones acme question number {i}")
+    app.start()  # the rule's first poll opens the cases
     found = wait_for(lambda: len(c := ws.cards()) == posts and c, timeout=30, what=f"{posts} card(s)")
     return ws, found
 

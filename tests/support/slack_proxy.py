@@ -5,6 +5,9 @@ calls to a method get `429 Too Many Requests` with `Retry-After`, and every call
 arrival time is recorded. Methods the emulator lacks can be answered here instead
 (`answer`): with a fixed response, or by a function of the call (e.g.
 `apps.connections.open` from tests.support.socket_mode, a fresh URL each call).
+`hold_next` lets a call through to the emulator but keeps its answer back until
+`release()`: the message is in Slack and the app does not know it yet (a crash then
+lands exactly between "posted" and "ts recorded").
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ class SlackProxy:
         self.calls: list[Call] = []
         self._limits: dict[str, list[int]] = {}  # method -> [times, retry_after]
         self._canned: dict[str, dict | Callable[[dict, str], dict]] = {}
+        self._holds: dict[str, int] = {}  # method -> how many more calls to hold
+        self._held: list[str] = []  # methods of the calls whose answers are held now
+        self._released = threading.Event()
         self._lock = threading.Lock()
         proxy = self
 
@@ -73,6 +79,15 @@ class SlackProxy:
                 upstream = httpx.post(proxy.upstream + method, content=body, headers=headers, timeout=30)
                 proxy._note(method, upstream.status_code, _decode(body, self.headers.get("Content-Type", "")),
                             _json(upstream.content))
+                if proxy._hold(method):
+                    try:
+                        self._answer(upstream)
+                    except OSError:  # the app died while its answer was held: nobody to tell
+                        pass
+                    return
+                self._answer(upstream)
+
+            def _answer(self, upstream: httpx.Response) -> None:
                 self.send_response(upstream.status_code)
                 self.send_header("Content-Type", upstream.headers.get("content-type", "application/json"))
                 self.send_header("Content-Length", str(len(upstream.content)))
@@ -95,6 +110,7 @@ class SlackProxy:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()
 
@@ -106,6 +122,37 @@ class SlackProxy:
     def rate_limit(self, method: str, *, retry_after: int, times: int = 1) -> None:
         with self._lock:
             self._limits[method] = [times, retry_after]
+
+    def hold_next(self, method: str, *, times: int = 1) -> None:
+        """Forward the next `times` calls to `method`, then keep their answers until `release()`."""
+        with self._lock:
+            self._holds[method] = times
+            self._released.clear()
+
+    def held(self, method: str) -> int:
+        """How many calls to `method` are in the emulator and waiting for their answer here."""
+        with self._lock:
+            return self._held.count(method)
+
+    def release(self) -> None:
+        """Send the held answers (to whoever is still there) and hold nothing more."""
+        with self._lock:
+            self._holds.clear()
+            self._released.set()
+
+    def _hold(self, method: str) -> bool:
+        """Hold this call's answer if asked to (until `release()`, a minute at most); True if it was held."""
+        with self._lock:
+            if self._holds.get(method, 0) <= 0:
+                return False
+            self._holds[method] -= 1
+            self._held.append(method)
+        try:
+            self._released.wait(60)
+        finally:
+            with self._lock:
+                self._held.remove(method)
+        return True
 
     def times_of(self, method: str, status: int | None = 200) -> list[float]:
         return [c.at for c in self.calls if c.method == method and (status is None or c.status == status)]

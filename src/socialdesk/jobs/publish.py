@@ -36,8 +36,10 @@ from socialdesk.store.db import session_scope
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 60
-THREAD_LEASE = timedelta(seconds=60)  # a follow-up tried this recently is left alone (retry pace too)
+# A card or follow-up being posted is left to its poster this long (SOCIALDESK_PUBLISH_LEASE_SECONDS):
+# after a crash mid-post it is looked up and retried this much later; a follow-up tried this
+# recently is left alone (the retry pace of a refused one too).
+LEASE_SECONDS = 60.0
 RECENT_POSTS = 5000  # follow-ups are looked for among the newest posts each round …
 FULL_LOOK_SECONDS = 300  # … and among all of them this often (a scan of the posts table)
 BATCH = 50
@@ -64,6 +66,7 @@ class Publisher:
         sleep: Callable[[float], object] | None = None,
         time_budget: float = 20.0,
         sla_policy: Policy | None = None,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self._engine = engine
         self._slack = slack
@@ -73,6 +76,8 @@ class Publisher:
         self._sleep = sleep or self._stopping.wait  # a stop ends the wait for a channel's next slot
         self._budget = time_budget
         self._sla_policy = sla_policy  # cards show when the first reply is due
+        self._lease = lease_seconds
+        self._thread_lease = timedelta(seconds=lease_seconds)
         self._next_slot: dict[str, float] = {}  # channel → monotonic time of its next post
         self._next_full_look = 0.0  # monotonic; the first round looks at every post
         self._lock = threading.Lock()
@@ -106,7 +111,7 @@ class Publisher:
                 ]
                 waiting += [
                     (f.channel_id, partial(self._thread, f))
-                    for f in conversations.unthreaded(session=session, now=now, lease=THREAD_LEASE, limit=BATCH,
+                    for f in conversations.unthreaded(session=session, now=now, lease=self._thread_lease, limit=BATCH,
                                                       newest=self._follow_up_window())
                 ]
             if not waiting:
@@ -142,7 +147,7 @@ class Publisher:
     def _publish(self, case_id: int) -> int:
         now = self._now()
         with session_scope(self._engine) as session:
-            case = case_store.lease_publish(session=session, case_id=case_id, now=now, seconds=LEASE_SECONDS)
+            case = case_store.lease_publish(session=session, case_id=case_id, now=now, seconds=self._lease)
             if case is None:
                 return 0
             view = case_store.case_view(session=session, case_id=case_id, policy=self._sla_policy)
@@ -210,7 +215,7 @@ class Publisher:
         except SlackApiError as exc:
             self._thread_failed(f, now, exc)
             return 0
-        except OSError as exc:  # maybe posted: the next try (after THREAD_LEASE) looks first
+        except OSError as exc:  # maybe posted: the next try (after the lease) looks first
             log.error("case %s: follow-up not posted (could not reach Slack: %s); retrying later", f.case_id, exc)
             return 0
         with session_scope(self._engine) as session:
@@ -238,4 +243,4 @@ class Publisher:
             return
         hint = NEEDS_ADMIN.get(error)
         log.error("case %s: follow-up %s not posted (%s); retrying in %s", f.case_id, f.post.external_id,
-                  f"{error}: {hint}" if hint else error, THREAD_LEASE)
+                  f"{error}: {hint}" if hint else error, self._thread_lease)
