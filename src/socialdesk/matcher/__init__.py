@@ -57,6 +57,7 @@ from socialdesk.matcher.query import (
     QueryInvalid,
     Unspaced,
     Word,
+    alternatives,
     describe,
     parse,
 )
@@ -65,5 +66,5 @@ from socialdesk.matcher.text import MatchTarget, normalize, target_of
 __all__ = [
     "QUERY_LANGUAGE_HELP", "And", "FromAuthor", "Hashtag", "IndexStats", "Lang", "MatchTarget",
     "Mention", "Not", "Or", "Phrase", "Query", "QueryInvalid", "RuleIndex", "Unspaced", "Word",
-    "describe", "normalize", "parse", "target_of",
+    "alternatives", "describe", "normalize", "parse", "target_of",
 ]

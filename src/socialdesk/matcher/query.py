@@ -194,6 +194,25 @@ class Query:
         return str(self.root)
 
 
+def alternatives(node: Node, *, limit: int) -> list[tuple[Node, ...]]:
+    """The query spread into OR-free alternatives (the terms each must have); exclusions dropped.
+
+    For a search without OR: every post the query matches has all terms of one alternative
+    (the exclusions are applied by matching the results locally). Stops growing past `limit`:
+    a longer list means "too many", whatever its length.
+    """
+    if isinstance(node, Or):
+        return [b for child in node.children for b in alternatives(child, limit=limit)]
+    if isinstance(node, And):
+        spread: list[tuple[Node, ...]] = [()]
+        for child in node.children:
+            spread = [a + b for a in spread for b in alternatives(child, limit=limit)]
+            if len(spread) > limit:
+                break
+        return spread
+    return [()] if isinstance(node, Not) else [(node,)]
+
+
 def describe(query: Query) -> str:
     """The normalized form: parse(describe(q)) == q, and equal queries print the same."""
     return str(query.root)

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from socialdesk.domain import Post
-from socialdesk.matcher import And, Not, Or, QueryInvalid, parse
+from socialdesk.matcher import And, QueryInvalid, alternatives, parse
 from socialdesk.networks.base import CursorExpired, Page, SourceRejected
 from socialdesk.networks.bluesky.parse import BadUri, parse_datetime, post_from_view
 from socialdesk.networks.bluesky.profiles import Profiles
@@ -61,19 +61,7 @@ def search_queries(query: str) -> list[str]:
     except QueryInvalid as exc:
         raise SourceRejected(f"the rule's query cannot be read: {exc}") from None
 
-    def alternatives(node: Any) -> list[tuple[Any, ...]]:
-        if isinstance(node, Or):
-            return [b for child in node.children for b in alternatives(child)]
-        if isinstance(node, And):
-            spread: list[tuple[Any, ...]] = [()]
-            for child in node.children:
-                spread = [a + b for a in spread for b in alternatives(child)]
-                if len(spread) > MAX_SEARCHES:
-                    break
-            return spread
-        return [()] if isinstance(node, Not) else [(node,)]  # exclusions: matched locally
-
-    branches = alternatives(root)
+    branches = alternatives(root, limit=MAX_SEARCHES)
     if len(branches) > MAX_SEARCHES:
         raise SourceRejected(f"this query needs more than {MAX_SEARCHES} Bluesky searches (one per OR alternative); "
                              "split it into several rules")

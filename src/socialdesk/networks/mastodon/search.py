@@ -31,15 +31,13 @@ from urllib.parse import quote
 
 from socialdesk.domain import Post
 from socialdesk.matcher import (
-    And,
     FromAuthor,
     Hashtag,
     Lang,
     Mention,
-    Not,
-    Or,
     Phrase,
     QueryInvalid,
+    alternatives,
     parse,
 )
 from socialdesk.networks.base import Page, RateLimited, SourceError, SourceRejected
@@ -75,19 +73,7 @@ def branches(query: str) -> tuple[list[str], list[str]]:
     except QueryInvalid as exc:
         raise SourceRejected(f"the rule's query cannot be read: {exc}") from None
 
-    def alternatives(node: Any) -> list[tuple[Any, ...]]:
-        if isinstance(node, Or):
-            return [b for child in node.children for b in alternatives(child)]
-        if isinstance(node, And):
-            spread: list[tuple[Any, ...]] = [()]
-            for child in node.children:
-                spread = [a + b for a in spread for b in alternatives(child)]
-                if len(spread) > MAX_BRANCHES:
-                    break
-            return spread
-        return [()] if isinstance(node, Not) else [(node,)]  # exclusions: matched locally
-
-    spread = alternatives(root)
+    spread = alternatives(root, limit=MAX_BRANCHES)
     if len(spread) > MAX_BRANCHES:
         raise SourceRejected(f"this query needs more than {MAX_BRANCHES} Mastodon requests (one per OR "
                              "alternative); split it into several rules")
