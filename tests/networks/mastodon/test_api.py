@@ -7,9 +7,7 @@ REST tests of this package: `from tests.networks.mastodon.test_api import *`.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -18,52 +16,6 @@ from socialdesk.networks.base import RateLimited, SourceRejected, SourceUnavaila
 from socialdesk.networks.mastodon.api import ApiRejected, ApiUnavailable, MastodonApi
 from socialdesk.networks.mastodon.fake.rest import FakeMastodon
 from socialdesk.networks.mastodon.fake.world import MastodonWorld
-from socialdesk.networks.mastodon.threads import Threads
-
-__all__ = ["Clock", "api", "clock", "fake", "http", "threads"]
-
-
-class Clock:
-    """Now, as the test says: rate-limit resets without sleeping."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self.now
-
-    def advance(self, **delta: float) -> None:
-        with self._lock:
-            self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def fake(clock: Clock) -> Iterator[FakeMastodon]:
-    with FakeMastodon(MastodonWorld(clock=clock, max_characters=500)) as server:
-        yield server
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=httpx.Timeout(5.0)) as client:
-        yield client
-
-
-@pytest.fixture
-def api(fake: FakeMastodon, http: httpx.Client, clock: Clock) -> MastodonApi:
-    return MastodonApi(http, fake.url, fake.world.brand_token, clock=clock)
-
-
-@pytest.fixture
-def threads(api: MastodonApi) -> Threads:
-    return Threads(api)
 
 
 TAG = "/api/v1/timelines/tag/:hashtag"

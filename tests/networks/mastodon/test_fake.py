@@ -3,7 +3,6 @@ limits, fails, counts and keeps visibility as Mastodon does (docs/*.md)."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,28 +15,15 @@ from socialdesk.networks.mastodon.fake.markup import status_length
 from socialdesk.networks.mastodon.fake.rest import FakeMastodon
 from socialdesk.networks.mastodon.fake.world import MastodonWorld
 from tests.support.refs import ref_json
+from tests.networks.mastodon.clock import Clock
 
 CASSETTES = "mastodon/mastodonpy-cassettes/decoded"
 BRAND = {"Authorization": "Bearer brand-token"}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 8, 1, 13, 53, 15, 714000, tzinfo=UTC)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self.now
-
-    def advance(self, **delta: float) -> None:
-        with self._lock:
-            self.now += timedelta(**delta)
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2026, 8, 1, 13, 53, 15, 714000, tzinfo=UTC))
 
 
 @pytest.fixture

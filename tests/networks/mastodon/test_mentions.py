@@ -9,7 +9,6 @@ import pytest
 from socialdesk.networks.base import RateLimited, SourceRejected
 from socialdesk.networks.mastodon.mentions import MastodonMentions
 from socialdesk.networks.mastodon.search import cursor_since
-from tests.networks.mastodon.test_api import *
 
 NOTIFICATIONS = "/api/v1/notifications"
 BRAND = "@acmecare@mastodon.example"

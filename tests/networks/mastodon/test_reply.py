@@ -17,7 +17,6 @@ from socialdesk.networks.mastodon.reply import (
     with_mention,
 )
 from socialdesk.networks.mastodon.threads import Threads
-from tests.networks.mastodon.test_api import *
 
 STATUSES = "/api/v1/statuses"
 

@@ -14,7 +14,6 @@ from socialdesk.networks.mastodon.search import (
     branches,
     cursor_since,
 )
-from tests.networks.mastodon.test_api import *
 
 TAG = "/api/v1/timelines/tag/:hashtag"
 SEARCH = "/api/v2/search"
