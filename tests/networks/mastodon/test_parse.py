@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +19,9 @@ from socialdesk.networks.mastodon.parse import (
     text_of,
     time_of,
 )
+from tests.support.refs import REFS
 
-RECORDINGS = Path("/work/shared/refs/mastodon/mastodonpy-cassettes/decoded")
+RECORDINGS = REFS / "mastodon" / "mastodonpy-cassettes" / "decoded"
 HOST = "localhost:3000"
 
 
