@@ -89,7 +89,8 @@ class Socialdesk:
         """
         path = environ.get("PATH_INFO", "")
         if path == SLACK_PATH:
-            return self.request_guard(environ, start_response, self.slack_handler)
+            with self.later.acks.answering():  # the work of earlier acks waits a moment for this one
+                return self.request_guard(environ, start_response, self.slack_handler)
         if path == "/healthz":
             return self._health(start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain")])

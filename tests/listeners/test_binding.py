@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import parse_qs, urlencode
@@ -13,7 +14,7 @@ from urllib.parse import parse_qs, urlencode
 import pytest
 from sqlalchemy import Engine, text
 
-from socialdesk.listeners.binding import Later
+from socialdesk.listeners.binding import Later, awaited_by_ack
 from socialdesk.slack import ids
 from socialdesk.store.db import read_scope
 from socialdesk.store.models import CaseRow, RuleRow
@@ -130,3 +131,28 @@ def test_close_gives_up_after_its_grace_and_says_so(caplog):
         assert later.close(grace=0.2) is False
     assert "still unfinished at the stop" in caplog.text
     gate.set()
+
+
+def test_work_after_an_ack_lets_the_acks_in_flight_go_first_but_not_for_long():
+    """50 clicks' work competing for the GIL with the last clicks' acks made those acks slow: work
+    waits while requests are being answered, for ACKS_FIRST_WAIT at most; work the ack waits for does not."""
+    patient, brief = Later(threads=2, acks_first=60), Later(threads=2, acks_first=0.2)
+    started: list[str] = []
+    try:
+        with patient.acks.answering():
+            queued = patient(started.append, "queued")
+            with awaited_by_ack():
+                awaited = patient(started.append, "awaited")
+            awaited.result(timeout=30)
+            assert started == ["awaited"]  # while the request is being answered
+            time.sleep(0.05)
+            assert not queued.done()
+        queued.result(timeout=30)
+        assert started == ["awaited", "queued"]
+
+        with brief.acks.answering():  # an ack that never ends does not hold the work for ever
+            brief(started.append, "after a moment").result(timeout=30)
+        assert started[-1] == "after a moment"
+    finally:
+        patient.close(grace=1)
+        brief.close(grace=1)

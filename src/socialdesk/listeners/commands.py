@@ -13,6 +13,7 @@ only way to change an ephemeral message.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -27,7 +28,7 @@ from slack_sdk import WebClient
 
 from socialdesk import search_query
 from socialdesk.listeners import digest_commands, export_commands, rule_commands, webhook_commands
-from socialdesk.listeners.binding import with_deps
+from socialdesk.listeners.binding import Replayed, awaited_by_ack, with_deps
 from socialdesk.listeners.common import action_value
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.subcommand import Subcommand
@@ -35,6 +36,7 @@ from socialdesk.slack import ids
 from socialdesk.slack.blocks import lookup as blocks
 from socialdesk.slack.blocks.lookup import PAGE_SIZE, Reply, plain
 from socialdesk.slack.text import escape
+from socialdesk.slack.verify import replay_harmless
 from socialdesk.store import cases as case_store
 from socialdesk.store import figures
 from socialdesk.store import lookups
@@ -232,13 +234,19 @@ def social(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respon
     and the answer follows through the command's response_url."""
     text = command.get("text") or ""
     what = text.split()[0][:40] if text.split() else "help"
-    pending = deps.later(safely, what, lambda: answer(deps, client, user_id=command.get("user_id", ""), text=text,
-                                                      channel_id=command.get("channel_id", "")))
+    # A lookup only reads: it is answered in the ack even while the database is locked, without
+    # waiting for the replay check (which writes). Anything else waits for it, and a replay does nothing.
+    with replay_harmless() if what.lower() not in MORE else contextlib.nullcontext(), awaited_by_ack():
+        pending = deps.later(safely, what, lambda: answer(deps, client, user_id=command.get("user_id", ""),
+                                                          text=text, channel_id=command.get("channel_id", "")))
     try:
         reply = pending.result(timeout=ANSWER_BUDGET)
     except FutureTimeout:
         ack(response_type="ephemeral", text=f"Working on `/social {escape(what)}`; the answer follows here.")
         pending.add_done_callback(lambda done: answer_late(done, respond, deps, what))
+        return
+    except Replayed:  # another replica answered it: an empty ack, as for any replay
+        ack()
         return
     ack(response_type="ephemeral", **reply.as_kwargs())
     if reply.after is not None:  # slow work (an upload, a digest) runs after the ack
@@ -246,6 +254,8 @@ def social(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respon
 
 
 def answer_late(done: Future[Reply], respond: Respond, deps: Deps, what: str) -> None:
+    if isinstance(done.exception(), Replayed):
+        return
     reply = done.result()  # `safely` turned any failure into an apology
     try:
         respond(response_type="ephemeral", **reply.as_kwargs())

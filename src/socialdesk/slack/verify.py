@@ -9,13 +9,18 @@ In front of Bolt on /slack/events, in this order:
 4. shape, now that the body is known to be Slack's: UTF-8, a form or JSON; a JSON body
    and a form's `payload` field are JSON objects → 400 (what Bolt would otherwise
    turn into a 500 and a traceback);
-5. replay: the signature is remembered in the database while its timestamp is inside the
-   window (store.requests), so a signed request sent again, to this replica or another,
-   gets 200 with an empty body and has no effect. Slack's Events API retries carry a new
-   timestamp and signature: they pass, and are deduped on `event_id` (listeners.events).
-   A request Bolt did not answer with a 2xx is forgotten again: Slack resends those
-   (an Events API retry after an error comes at once, maybe within the same second, so
-   with the same signature) and the resend must be handled, not dropped.
+5. replay: the signature is remembered while its timestamp is inside the window, so a
+   signed request sent again, to this replica or another, has no effect. This replica's
+   own memory answers at once: a replay of what it accepted gets 200 with an empty body.
+   The database (store.requests, shared by the replicas) is asked without holding up the
+   ack: the request goes on to Bolt while its check runs, and the work its listener leaves
+   for after the ack (listeners.binding.Later, which reads `replay_check()`) waits for the
+   answer and is dropped if another replica had the request first. Checks are batched: one
+   transaction takes every request that came while the last one ran. Slack's Events API
+   retries carry a new timestamp and signature: they pass, and are deduped on `event_id`
+   (listeners.events). A request Bolt did not answer with a 2xx is forgotten again: Slack
+   resends those (an Events API retry after an error comes at once, maybe within the same
+   second, so with the same signature) and the resend must be handled, not dropped.
 
 Each refusal is one log line: the reason and the client's address, never the body, the
 signature or the secret. An accepted request goes on to Bolt with its body untouched.
@@ -30,9 +35,10 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,18 +47,33 @@ from urllib.parse import parse_qsl
 from sqlalchemy import Engine
 
 from socialdesk.store.db import session_scope
-from socialdesk.store.requests import forget_request, prune_requests, remember_request
+from socialdesk.store.requests import forget_request, prune_requests, remember_requests
 
 log = logging.getLogger(__name__)
+
+# The database's answer for the request this thread is handling (True: the first time any
+# replica saw it). Set around Bolt's handling of an accepted request; None elsewhere.
+_REPLAY_CHECK: ContextVar[Future[bool] | None] = ContextVar("replay_check", default=None)
+
+
+def replay_check() -> Future[bool] | None:
+    """The shared replay check of the request being handled in this thread, if any."""
+    return _REPLAY_CHECK.get()
+
+
+@contextmanager
+def replay_harmless() -> Iterator[None]:
+    """Work started inside only reads: a replay of it repeats nothing, so it need not wait for the check."""
+    token = _REPLAY_CHECK.set(None)
+    try:
+        yield
+    finally:
+        _REPLAY_CHECK.reset(token)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 MAX_BODY = 256 * 1024  # Slack's largest (a view_submission with many blocks) are tens of KiB
 WINDOW_SECONDS = 5 * 60  # Slack's replay window: a request is accepted within 5 minutes of its timestamp
-# How long the replay check may hold up the ack (Slack waits 3 s). Past it the request goes on
-# unchecked (a warning says so): the signature and timestamp were verified, and a click that
-# times out because the database is busy is worse than the unlikely replay at that instant.
-REMEMBER_TIMEOUT_SECONDS = 0.25  # the replay check's share of the 3 s ack; past it, this replica's memory decides
 PRUNE_EVERY_SECONDS = 60.0  # remembered requests older than the window are deleted this often (per replica)
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -195,8 +216,7 @@ class RequestGuard:
     """WSGI: checks a request to /slack/events, then refuses it or hands it on to `app`."""
 
     def __init__(self, *, signing_secret: str, engine: Engine, clock: Callable[[], float] = time.time,
-                 max_body: int = MAX_BODY, window: int = WINDOW_SECONDS,
-                 remember_timeout: float = REMEMBER_TIMEOUT_SECONDS) -> None:
+                 max_body: int = MAX_BODY, window: int = WINDOW_SECONDS) -> None:
         if not signing_secret:
             raise ValueError("a signing secret is required")
         self._secret = signing_secret
@@ -204,12 +224,12 @@ class RequestGuard:
         self._clock = clock
         self._max_body = max_body
         self._window = window
-        self._remember_timeout = remember_timeout
-        # The check runs here so that a stuck database delays the ack by `remember_timeout` at most.
-        # One thread: checks run in the order requests came, so clearing `_behind` after the
-        # queued ones means the database has caught up.
+        # The database's part runs here, never on the ack's thread. One thread: a request's
+        # check and a later `_forget` of it run in the order they were asked for.
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="request-guard")
-        self._behind = threading.Event()
+        # Requests waiting for their check: each transaction takes all that came while the last ran.
+        self._waiting: list[tuple[str, datetime, Future[bool]]] = []
+        self._waiting_lock = threading.Lock()
         self._recent = RecentRequests(window)
         self._prune_lock = threading.Lock()
         self._next_prune = 0.0
@@ -226,7 +246,8 @@ class RequestGuard:
                         environ.get("REMOTE_ADDR", "?"), outcome.reason, outcome.status)
             start_response(outcome.status, [("Content-Type", "text/plain; charset=utf-8")])
             return [f"{outcome.reason}\n".encode()]
-        if not self._first_time(outcome):
+        shared = self._first_time(outcome)
+        if shared is None:
             log.warning("dropped a replayed request from %s (timestamp %d, already handled)",
                         environ.get("REMOTE_ADDR", "?"), outcome.timestamp)
             start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "0")])
@@ -239,11 +260,14 @@ class RequestGuard:
             statuses.append(status)
             return start_response(status, headers, exc_info)
 
+        checking = _REPLAY_CHECK.set(shared)
         try:
             answer = app(environ, recording_start_response)  # Bolt's adapter answers before returning
         except BaseException:
             self._forget(outcome.signature)
             raise
+        finally:
+            _REPLAY_CHECK.reset(checking)
         if not statuses or not statuses[-1].startswith("2"):
             self._forget(outcome.signature)
         return answer
@@ -261,38 +285,41 @@ class RequestGuard:
         timestamp, signature = signed
         return Checked(body=body, timestamp=timestamp, signature=signature)
 
-    def _first_time(self, checked: Checked) -> bool:
-        """Remember the request; False when it was seen before.
+    def _first_time(self, checked: Checked) -> Future[bool] | None:
+        """None when this replica saw the request before; else the database's check, under way.
 
-        This replica's own memory answers first. The database (shared by the replicas) is
-        asked next; when it does not answer in time, the request goes through on the local
-        check alone, and until the database catches up later requests do not wait for it
-        at all: 100 clicks during a 5 s lock cost one wait, not a queue of them.
+        This replica's own memory answers at once. The database (shared by the replicas) is
+        asked in the background: whoever acts on the request waits for its answer, the ack
+        does not, so a busy database (or 50 clicks at once) never delays an acknowledgement.
         """
         if not self._recent.add(checked.signature, checked.timestamp):
-            return False
-        sent_at = datetime.fromtimestamp(checked.timestamp, UTC)
-        future = self._db.submit(self._remember, checked.signature, sent_at)
-        if self._behind.is_set():  # the database is still working through earlier requests
-            return True
-        try:
-            first = future.result(timeout=self._remember_timeout)
-        except FutureTimeout:
-            if not self._behind.is_set():
-                self._behind.set()
-                log.warning("replay check took over %.2f s (database busy); requests are checked by this "
-                            "replica alone until it answers", self._remember_timeout)
-                self._db.submit(self._behind.clear)  # runs once the queued checks before it are done
-            return True
-        except Exception as exc:  # noqa: BLE001 - any database failure: the request still gets its answer
-            log.warning("replay check failed (%s); request checked by this replica alone", type(exc).__name__)
-            return True
+            return None
+        check = self._remember(checked.signature, datetime.fromtimestamp(checked.timestamp, UTC))
         self._maybe_prune()
-        return first
+        return check
 
-    def _remember(self, signature: str, sent_at: datetime) -> bool:
-        with session_scope(self._engine) as session:
-            return remember_request(session=session, signature=signature, sent_at=sent_at)
+    def _remember(self, signature: str, sent_at: datetime) -> Future[bool]:
+        """Queue the request for the next check; its future says whether it was new."""
+        future: Future[bool] = Future()
+        with self._waiting_lock:
+            self._waiting.append((signature, sent_at, future))
+            first = len(self._waiting) == 1  # otherwise a check is queued already and will take this one
+        if first:
+            self._db.submit(self._remember_waiting)
+        return future
+
+    def _remember_waiting(self) -> None:
+        with self._waiting_lock:
+            batch, self._waiting = self._waiting, []
+        try:
+            with session_scope(self._engine) as session:
+                fresh = remember_requests(session=session, requests=[(sig, at) for sig, at, _ in batch])
+        except Exception as exc:  # noqa: BLE001 - each waiting request decides what a failure means
+            for _, _, future in batch:
+                future.set_exception(exc)
+            return
+        for signature, _, future in batch:
+            future.set_result(signature in fresh)
 
     def _forget(self, signature: str) -> None:
         self._recent.discard(signature)
@@ -301,11 +328,12 @@ class RequestGuard:
             with session_scope(self._engine) as session:
                 forget_request(session=session, signature=signature)
 
-        try:
-            self._db.submit(forget).result(timeout=self._remember_timeout)
-        except Exception as exc:  # noqa: BLE001 - a resend within the window is then dropped; logged
-            log.warning("could not forget a failed request (%s); Slack's resend of it would be dropped",
-                        type(exc).__name__)
+        def forgotten(done: Future[None]) -> None:
+            if done.exception() is not None:  # a resend within the window would be dropped: say so
+                log.warning("could not forget a failed request (%s); Slack's resend of it would be dropped",
+                            type(done.exception()).__name__)
+
+        self._db.submit(forget).add_done_callback(forgotten)
 
     def _maybe_prune(self) -> None:
         """Now and then, off the ack path: forget requests whose timestamps have left the window."""
@@ -325,6 +353,10 @@ class RequestGuard:
         except Exception as exc:  # noqa: BLE001 - pruning is tidying; the next run retries
             log.warning("could not prune remembered Slack requests (%s)", type(exc).__name__)
             return 0
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the database has done every check and forget asked of it so far."""
+        self._db.submit(lambda: None).result(timeout=timeout)
 
     def close(self) -> None:
         self._db.shutdown(wait=False, cancel_futures=True)
