@@ -1,4 +1,4 @@
-"""Ingest throughput: normalize → match against 100 rules → store.
+"""Ingest throughput: normalize → match against 100 rules → store (with triage).
 
 Builds X API v2 recent-search response pages in memory (100 tweets a page, with
 `includes.users`, exactly as FakeX answers the query XSource sends), then runs each
@@ -6,10 +6,16 @@ page through the pipeline the poll job runs:
 
 1. normalize: `sources.x.parse_search_body(page)` (JSON decoding is not timed);
 2. match: `rules.rejection(post, filters)` for each of 100 rules' Filters, per post;
-3. store: one transaction per page holding `store.ingest.store_posts` for the posts
-   at least one rule accepts, plus `store.rules.save_cursor`, as `Poller._store` does.
+3. store: one transaction per page holding `store.ingest.store_page` for the posts
+   at least one rule accepts, with the rule's triage (`Poller._scores`, called by the
+   store for the posts it stores), plus `store.rules.save_cursor`, as `Poller._store` does.
 
-Prints posts/second for each stage and overall, and the process's peak RSS.
+Then the rows the store wrote (authors, cases, posts) are written again, page by page,
+with a plain core `executemany` per table into a fresh database of the same schema: the
+ratio of the two says how close the store is to what the database can take, a figure
+that means something on a machine shared with other work.
+
+Prints posts/second for each stage, overall (wall and CPU), the ratio, and the peak RSS.
 Figures only; nothing here asserts a time.
 
     python bench/ingest.py                      # 20,000 posts on SQLite
@@ -19,6 +25,7 @@ Figures only; nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import resource
@@ -33,16 +40,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.support.postgres
 
-from sqlalchemy import func  # noqa: E402
+from sqlalchemy import func, insert, text  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
-from socialdesk.rules import Filters, rejection  # noqa: E402
+from socialdesk.jobs.poll import Poller  # noqa: E402
 from socialdesk.networks.x.fake.server import FakeX  # noqa: E402
 from socialdesk.networks.x.search import TWEET_FIELDS, USER_FIELDS, parse_search_body  # noqa: E402
+from socialdesk.rules import Filters, rejection  # noqa: E402
 from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow  # noqa: E402
-from socialdesk.store.ingest import store_posts  # noqa: E402
-from socialdesk.store.models import CaseRow, PostRow  # noqa: E402
+from socialdesk.store.ingest import store_page  # noqa: E402
+from socialdesk.store.models import AuthorRow, CaseRow, PostRow, RuleRow  # noqa: E402
 from socialdesk.store.rules import add_rule, save_cursor  # noqa: E402
+from socialdesk.triage import Triage  # noqa: E402
 
 PAGE_SIZE = 100
 RULES = 100
@@ -131,67 +140,134 @@ class Result:
     stored: int = 0
     evaluations: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: {"normalize": 0.0, "match": 0.0, "store": 0.0})
+    cpu_stage: dict[str, float] = field(default_factory=lambda: {"normalize": 0.0, "match": 0.0, "store": 0.0})
+    triage: float = 0.0  # of the store's seconds, scoring the posts it stored (Poller._scores)
+    scored: int = 0
     wall: float = 0.0
+    cpu: float = 0.0
+    plain: float = 0.0  # seconds for the same rows by plain executemany (0: not measured)
     rows: tuple[int, int] = (0, 0)
+    indexed: int | None = None  # posts in SQLite's full-text index (each stored post once)
 
 
-def make_rules(engine) -> list[tuple[int, str, Filters]]:  # type: ignore[no-untyped-def]
-    """100 saved searches, each with its own Filters (language, reposts, own handles)."""
+def make_rules(engine) -> list[tuple[object, Filters]]:  # type: ignore[no-untyped-def]
+    """100 saved searches, each with its own Filters (language, reposts, own handles) and triage."""
     rules = []
     with session_scope(engine) as session:
         for i in range(RULES):
             lang = RULE_LANGS[i % len(RULE_LANGS)]
             reposts = i % 2 == 1
-            channel = f"C0BENCH{i:03d}"
-            row = add_rule(session=session, network="x", query=f"acme phone {i}", channel_id=channel,
-                           every_seconds=60, lang=lang, include_reposts=reposts, now=utcnow())
+            row = add_rule(session=session, network="x", query=f"acme phone {i}", channel_id=f"C0BENCH{i:03d}",
+                           every_seconds=60, lang=lang, include_reposts=reposts, now=utcnow(),
+                           priority_keywords=["refund", "two weeks"] if i % 3 == 0 else None,
+                           priority_followers=5_000 if i % 2 == 0 else None)
             # Every rule skips our own account; each also knows a regional account of its own.
             own = frozenset({OWN_HANDLE, f"acme_region{i:03d}"})
-            rules.append((row.id, channel, Filters(lang=lang, include_reposts=reposts, own_handles=own)))
+            rules.append((row, Filters(lang=lang, include_reposts=reposts, own_handles=own)))
     return rules
 
 
-def run(backend: str, url: str, pages: list[dict]) -> Result:
+def run(backend: str, url: str, pages: list[dict], plain_url: str) -> Result:
     engine = make_engine(url)
     try:
         upgrade(engine)
         rules = make_rules(engine)
+        # The poll job's own scoring: VADER and the rule's priority settings, per stored post.
+        poller = Poller(engine=engine, networks={}, own_handles=frozenset({OWN_HANDLE}), clock=utcnow,
+                        triage=Triage())
         result = Result(backend)
         clock = time.perf_counter
-        began = clock()
+
+        def scorer(rule):  # type: ignore[no-untyped-def]
+            def scores(posts):  # type: ignore[no-untyped-def]
+                t = clock()
+                scored = poller._scores(rule, posts)
+                result.triage += clock() - t
+                result.scored += len(posts)
+                return scored
+            return scores
+
+        began, cpu = clock(), time.process_time()
         for number, page in enumerate(pages):
-            t0 = clock()
+            t0, c0 = clock(), time.process_time()
             posts, meta, _warnings = parse_search_body(page)
-            t1 = clock()
+            t1, c1 = clock(), time.process_time()
             accepted = []
             for post in posts:
                 # Every rule is checked (each would open its own case), not just the first that fits.
-                matched = [rule_id for rule_id, _channel, filters in rules if rejection(post, filters) is None]
+                matched = [rule for rule, filters in rules if rejection(post, filters) is None]
                 if matched:
                     accepted.append(post)
-            t2 = clock()
+            t2, c2 = clock(), time.process_time()
             # The page was fetched by one rule's walk; its posts open cases in that rule's channel.
-            rule_id, channel, _ = rules[number % RULES]
+            rule, _ = rules[number % RULES]
             now = utcnow()
             with session_scope(engine) as session:
-                case_ids = store_posts(session=session, posts=accepted, rule_id=rule_id, channel_id=channel, now=now)
+                stored = store_page(session=session, posts=accepted, rule_id=rule.id, channel_id=rule.channel_id,
+                                    now=now, own_handles=frozenset({OWN_HANDLE}), scores=scorer(rule))
                 cursor = {"since_id": None, "next_token": meta.get("next_token"), "pending_newest_id": meta.get("newest_id")}
-                save_cursor(session=session, rule_id=rule_id, cursor=cursor, not_before=None, now=now)
-            t3 = clock()
+                save_cursor(session=session, rule_id=rule.id, cursor=cursor, not_before=None, now=now)
+            t3, c3 = clock(), time.process_time()
+            for stage, seconds in (("normalize", c1 - c0), ("match", c2 - c1), ("store", c3 - c2)):
+                result.cpu_stage[stage] += seconds
             result.posts += len(posts)
             result.accepted += len(accepted)
-            result.stored += len(case_ids)
+            result.stored += len(stored.new_case_ids)
             result.evaluations += len(posts) * len(rules)
             result.seconds["normalize"] += t1 - t0
             result.seconds["match"] += t2 - t1
             result.seconds["store"] += t3 - t2
         result.wall = clock() - began
+        result.cpu = time.process_time() - cpu
         with session_scope(engine) as session:
             result.rows = (session.exec(select(func.count()).select_from(PostRow)).one(),
                            session.exec(select(func.count()).select_from(CaseRow)).one())
+            if backend == "sqlite":
+                result.indexed = session.execute(text("SELECT count(*) FROM search_index WHERE doc_kind = 'post'")).scalar()
+        result.plain = plain_executemany(engine, plain_url)
         return result
     finally:
         engine.dispose()
+
+
+def plain_executemany(engine, url: str) -> float:  # type: ignore[no-untyped-def]
+    """Seconds to write the rows the store wrote (authors, cases, posts) into a fresh database
+    of the same schema (triggers included), a page per transaction, one core executemany per
+    table: the floor for the store on this machine, measured in the same run."""
+    tables = (AuthorRow.__table__, CaseRow.__table__, PostRow.__table__)
+    with engine.connect() as conn:
+        rows = {t.name: [_aware(dict(r)) for r in conn.execute(select(t).order_by(t.c.id)).mappings()]
+                for t in (*tables, RuleRow.__table__)}
+    first_page: dict[int, object] = {}  # each author goes in with the page that stored its first post
+    pages: dict[object, dict[str, list[dict]]] = {}
+    for post in rows["posts"]:
+        first_page.setdefault(post["author_id"], post["fetched_at"])
+        pages.setdefault(post["fetched_at"], {t.name: [] for t in tables})["posts"].append(post)
+    for author in rows["authors"]:
+        if author["id"] in first_page:
+            pages[first_page[author["id"]]]["authors"].append(author)
+    for case in rows["cases"]:
+        pages[case["opened_at"]]["cases"].append(case)
+    target = make_engine(url)
+    try:
+        upgrade(target)
+        with target.begin() as conn:  # the cases' rules, not timed
+            conn.execute(insert(RuleRow.__table__), rows["rules"])
+        clock = time.perf_counter
+        began = clock()
+        for page in pages.values():
+            with target.begin() as conn:
+                for table in tables:
+                    if page[table.name]:
+                        conn.execute(insert(table), page[table.name])
+        return clock() - began
+    finally:
+        target.dispose()
+
+
+def _aware(row: dict) -> dict:
+    """SQLite gives naive datetimes back; the columns take aware UTC ones."""
+    return {k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v for k, v in row.items()}
 
 
 # --- reporting ------------------------------------------------------------------------
@@ -210,23 +286,44 @@ def peak_rss_mib() -> float:
 
 
 def report(result: Result) -> None:
-    s = result.seconds
+    s, c, n = result.seconds, result.cpu_stage, result.posts
     total = sum(s.values())
-    print(f"\n== {result.backend}: {result.posts:,} posts in {result.posts // PAGE_SIZE:,} pages, {RULES} rules ==")
-    print(f"  normalize  {result.posts / s['normalize']:>10,.0f} posts/s   ({s['normalize']:.2f} s)")
-    print(f"  match      {result.posts / s['match']:>10,.0f} posts/s   ({s['match']:.2f} s; "
+    print(f"\n== {result.backend}: {n:,} posts in {n // PAGE_SIZE:,} pages, {RULES} rules ==")
+    print("  stage          posts/s   posts per CPU s")
+    print(f"  normalize  {n / s['normalize']:>10,.0f}  {n / c['normalize']:>10,.0f}   ({s['normalize']:.2f} s)")
+    print(f"  match      {n / s['match']:>10,.0f}  {n / c['match']:>10,.0f}   ({s['match']:.2f} s; "
           f"{result.evaluations / s['match']:,.0f} rule checks/s)")
-    print(f"  store      {result.posts / s['store']:>10,.0f} posts/s   ({s['store']:.2f} s; "
-          f"{result.accepted:,} accepted, {result.stored:,} cases opened, "
-          f"{result.stored / s['store']:,.0f} cases/s)")
-    print(f"  overall    {result.posts / total:>10,.0f} posts/s   ({total:.2f} s in the stages, {result.wall:.2f} s wall)")
+    print(f"  store      {n / s['store']:>10,.0f}  {n / c['store']:>10,.0f}   ({s['store']:.2f} s; "
+          f"{result.accepted:,} accepted, {result.stored:,} cases opened, {result.stored / s['store']:,.0f} cases/s)")
+    if result.scored:
+        print(f"   (triage   {n / result.triage:>10,.0f}               {result.triage:.2f} s of the store's; "
+              f"{result.scored:,} posts scored, {result.triage / result.scored * 1e6:.1f} µs each)")
+    print(f"  overall    {n / total:>10,.0f}  {n / result.cpu:>10,.0f}   ({total:.2f} s in the stages, "
+          f"{result.wall:.2f} s wall)")
+    if result.plain:
+        print(f"  plain      {n / result.plain:>10,.0f}               ({result.plain:.2f} s: the same rows by plain "
+              f"executemany)\n  ratio      store {result.plain / s['store']:.2f} x plain, overall {result.plain / total:.2f} x plain")
     posts, cases = result.rows
     # A stored post opens a case or, when it continues a case's conversation, joins it.
-    print(f"  rows       posts={posts:,} cases={cases:,} (so {posts - cases:,} posts joined existing cases)")
+    print(f"  rows       posts={posts:,} cases={cases:,} (so {posts - cases:,} posts joined existing cases)"
+          + (f"; {result.indexed:,} posts in the full-text index" if result.indexed is not None else ""))
     print(f"  peak RSS   {peak_rss_mib():,.0f} MiB (whole process so far)")
-    if cases != result.stored or posts != result.accepted:
+    if cases != result.stored or posts != result.accepted or result.indexed not in (None, posts):
         print(f"  WARNING: {result.accepted:,} posts accepted and {result.stored:,} cases opened, "
-              f"but the tables hold {posts:,} posts and {cases:,} cases", file=sys.stderr)
+              f"but the tables hold {posts:,} posts and {cases:,} cases"
+              + (f" and the index {result.indexed:,} posts" if result.indexed is not None else ""), file=sys.stderr)
+
+
+def plain_database(url: str) -> str:
+    """A second database on the same PostgreSQL server, for the plain executemany."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from tests.support.postgres import admin_conninfo
+
+    with psycopg.connect(admin_conninfo(url), autocommit=True) as conn:
+        conn.execute('CREATE DATABASE "bench_plain"')
+    return make_url(url).set(database="bench_plain").render_as_string(hide_password=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,18 +338,22 @@ def main(argv: list[str] | None = None) -> int:
           "(other work on the machine skews the figures)")
     t = time.perf_counter()
     pages = build_pages(args.posts)
+    # The pages are input built before timing, as a fetch would hand them over one at a time:
+    # kept out of the garbage collector's way, or each collection would walk all of them.
+    gc.collect()
+    gc.freeze()
     n = sum(len(p.get("data", [])) for p in pages)
     users = sum(len(p.get("includes", {}).get("users", [])) for p in pages)
     print(f"built {len(pages):,} X search pages ({n:,} tweets, {users:,} includes.users entries) "
           f"in {time.perf_counter() - t:.1f} s; peak RSS {peak_rss_mib():,.0f} MiB")
 
     with tempfile.TemporaryDirectory(prefix="socialdesk-bench-") as tmp:
-        report(run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", pages))
+        report(run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", pages, f"sqlite:///{Path(tmp) / 'plain.db'}"))
     if args.postgres:
         from tests.support.postgres import postgres_server
 
         with postgres_server() as url:
-            report(run("postgresql", url, pages))
+            report(run("postgresql", url, pages, plain_database(url)))
     return 0
 
 

@@ -16,6 +16,7 @@ STRONGLY_NEGATIVE = -0.6  # compound score at or below which a post is high prio
 # VADER's cost grows with the square of the length and it is tuned for short posts;
 # the opening of a 25,000-character long post says enough (and scores in ~50 ms).
 _SENTIMENT_CHARS = 5000
+_CACHED_TEXTS = 2048  # at most ~10 MB of text; most posts are far under the 5,000 characters
 
 
 class Triage:
@@ -23,10 +24,16 @@ class Triage:
 
     def __init__(self) -> None:
         self._vader = SentimentIntensityAnalyzer()
+        # Reposts and copied campaign texts repeat a text many times: each is scored once
+        # (~30 µs a post, more than storing it). Per instance, and safe across threads.
+        self._score = functools.lru_cache(maxsize=_CACHED_TEXTS)(self._compound)
 
     def sentiment(self, text: str) -> float:
         """VADER's compound score, from -1 (most negative) to 1 (most positive)."""
-        return self._vader.polarity_scores(text[:_SENTIMENT_CHARS])["compound"]
+        return self._score(text[:_SENTIMENT_CHARS])
+
+    def _compound(self, text: str) -> float:
+        return self._vader.polarity_scores(text)["compound"]
 
 
 def sentiment_label(score: float | None) -> str:

@@ -343,7 +343,7 @@ class Poller:
         with session_scope(self._engine) as session:
             stored = ingest.store_page(
                 session=session, posts=posts, rule_id=rule.id, channel_id=rule.channel_id, now=now,
-                own_handles=self._own, scores=self._scores(rule, posts),
+                own_handles=self._own, scores=lambda fresh: self._scores(rule, fresh),  # only what is stored
             )
             if cursor is not None:
                 held = rule_store.renew_lease(session=session, rule_id=rule.id, taken_at=rule.last_polled_at,

@@ -16,7 +16,7 @@ The follow-up itself goes into the card's thread later (jobs.publish).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,39 +24,98 @@ from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from socialdesk.domain import Author, CaseStatus, EventKind, Post
-from socialdesk.store.events import record_event
+from socialdesk.store.events import event_row, record_events
 from socialdesk.store.models import AuthorRow, CaseRow, PostRow, ReplyRow
 
 SYSTEM = "system"
 
 
-def case_for(*, session: Session, post: Post, author_id: int | None, own_handles: Collection[str]) -> int | None:
-    """The case `post` continues, or None when it is not a follow-up (`author_id`: its authors row)."""
-    if not post.conversation_id:
+@dataclass(frozen=True)
+class Opened:
+    """A case opened by an earlier post of the page being stored (its index among them): no id yet."""
+
+    index: int
+
+
+CaseRef = int | Opened  # a stored case's id, or a case this page opens
+
+
+class PageCases:
+    """What `post` continues, for a whole page: the cases of its conversations read in one query.
+
+    Posts are looked at oldest first, and what earlier posts of the page did (opened a case,
+    joined one) counts for the later ones, exactly as if they had been stored one at a time.
+    """
+
+    def __init__(self, *, session: Session, network: str, posts: Sequence[Post], own_handles: Collection[str]) -> None:
+        self._session, self._network, self._own = session, network, own_handles
+        self._replied: dict[str, int] | None = None
+        self._in_reply_to = {p.in_reply_to_id for p in posts if p.conversation_id and p.in_reply_to_id}
+        self._cases: dict[str, set[CaseRef]] = {}  # by conversation: only one with posts can have cases
+        self._customers: dict[CaseRef, int | None] = {}  # each case's customer (an authors row)
+        conversation_ids = {p.conversation_id for p in posts if p.conversation_id}
+        if conversation_ids:
+            # Through the posts (indexed on the conversation; cases are not): their cases, by primary key.
+            rows = session.exec(
+                select(PostRow.conversation_id, CaseRow.id, CaseRow.customer_author_id)
+                .distinct()
+                .join(CaseRow, PostRow.case_id == CaseRow.id)
+                .where(PostRow.network == network, col(PostRow.conversation_id).in_(conversation_ids))
+            )
+            for conversation, case_id, customer in rows:
+                self._cases.setdefault(conversation, set()).add(case_id)  # type: ignore[arg-type]
+                self._customers[case_id] = customer  # type: ignore[index]
+        self._opened = 0
+
+    def case_for(self, post: Post, author_id: int | None) -> CaseRef | None:
+        """The case `post` continues, or None when it is not a follow-up (`author_id`: its authors row)."""
+        if not post.conversation_id or not (known := self._cases.get(post.conversation_id)):
+            return None
+        cases = sorted(known, key=_newest_first)
+        for case in cases:
+            if author_id is not None and self._customers[case] == author_id:
+                return case
+        if not post.in_reply_to_id:
+            return None
+        replied = self._replies().get(post.in_reply_to_id)
+        if replied is not None:
+            return replied
+        if _answers_own_account(post, self._own):
+            return cases[0]  # an answer to one of our posts: the conversation's latest case
         return None
-    # Through the posts (indexed on the conversation; cases are not): their cases, by primary key.
-    cases = session.exec(
-        select(CaseRow.id, CaseRow.customer_author_id)
-        .distinct()
-        .join(PostRow, PostRow.case_id == CaseRow.id)
-        .where(PostRow.network == post.network, PostRow.conversation_id == post.conversation_id)
-        .order_by(col(CaseRow.id).desc())
-    ).all()
-    if not cases:
-        return None
-    for case_id, customer in cases:
-        if author_id is not None and customer == author_id:
-            return case_id
-    if not post.in_reply_to_id:
-        return None
-    replied = session.exec(
-        select(ReplyRow.case_id).where(ReplyRow.external_id == post.in_reply_to_id).order_by(col(ReplyRow.id).desc())
-    ).first()
-    if replied is not None:
-        return replied
-    if _answers_own_account(post, own_handles):
-        return cases[0][0]  # an answer to one of our posts: the conversation's latest case
-    return None
+
+    def open(self, post: Post, author_id: int | None) -> Opened:
+        """`post` opens a case of its own: later posts of its conversation may join it."""
+        case = Opened(self._opened)
+        self._opened += 1
+        self._customers[case] = author_id
+        if post.conversation_id:
+            self._cases.setdefault(post.conversation_id, set()).add(case)
+        return case
+
+    def join(self, post: Post, case: CaseRef) -> None:
+        """`post` joins `case`: later posts of its conversation find the case there."""
+        if not post.conversation_id:
+            return
+        if case not in self._customers:  # a case of another conversation, found by our reply
+            self._customers[case] = self._session.exec(
+                select(CaseRow.customer_author_id).where(CaseRow.id == case)).one()
+        self._cases.setdefault(post.conversation_id, set()).add(case)
+
+    def _replies(self) -> dict[str, int]:
+        """Our replies the page's posts answer, by the reply's post id: its case (the newest reply's)."""
+        if self._replied is None:
+            rows = self._session.exec(
+                select(ReplyRow.external_id, ReplyRow.case_id)
+                .where(col(ReplyRow.external_id).in_(self._in_reply_to)).order_by(ReplyRow.id)
+            ) if self._in_reply_to else []
+            self._replied = {external_id: case_id for external_id, case_id in rows}  # type: ignore[misc]
+        return self._replied
+
+
+def _newest_first(case: CaseRef) -> tuple[int, int]:
+    # Cases this page opens get ids above every stored case, in the order they are opened.
+    return (-1, -case.index) if isinstance(case, Opened) else (0, -case)
 
 
 def _answers_own_account(post: Post, own_handles: Collection[str]) -> bool:
@@ -64,25 +123,32 @@ def _answers_own_account(post: Post, own_handles: Collection[str]) -> bool:
     return bool(post.in_reply_to_account) and post.in_reply_to_account.lower() in own_handles
 
 
-def attach(*, session: Session, case_id: int, post_row: PostRow, now: datetime) -> None:
-    """Make the stored post a follow-up of the case; reopen the case if it was resolved."""
-    post_row.case_id = case_id
-    session.add(post_row)
+def attach(*, session: Session, follow_ups: Sequence[tuple[int, str]], now: datetime) -> None:
+    """What follow-ups do to their cases (`follow_ups`: case id and post id, oldest first; the
+    posts are stored with their case already): the customer wrote; a resolved case is reopened."""
+    if not follow_ups:
+        return
+    case_ids = sorted({case_id for case_id, _ in follow_ups})
     session.execute(
         update(CaseRow)
-        .where(CaseRow.id == case_id, CaseRow.status != CaseStatus.IGNORED.value)
+        .where(col(CaseRow.id).in_(case_ids), CaseRow.status != CaseStatus.IGNORED.value)
         .values(customer_wrote_at=now, updated_at=now)
     )
-    record_event(session, case_id, EventKind.FOLLOW_UP, SYSTEM, now, post=post_row.external_id)
     # Conditional: an agent resolving or reopening it at this moment wins or loses cleanly.
-    reopened = session.execute(
+    reopened = set(session.execute(
         update(CaseRow)
-        .where(CaseRow.id == case_id, CaseRow.status == CaseStatus.RESOLVED.value)
+        .where(col(CaseRow.id).in_(case_ids), CaseRow.status == CaseStatus.RESOLVED.value)
         .values(status=CaseStatus.REOPENED.value, resolved_at=None, updated_at=now,
                 version=CaseRow.version + 1, last_action="reopened: the customer wrote again")
-    )
-    if reopened.rowcount == 1:
-        record_event(session, case_id, EventKind.REOPENED, SYSTEM, now, post=post_row.external_id)
+        .returning(CaseRow.id)
+    ).scalars())
+    events = []
+    for case_id, post in follow_ups:
+        events.append(event_row(case_id, EventKind.FOLLOW_UP, SYSTEM, now, post=post))
+        if case_id in reopened:  # by its first follow-up in the page
+            reopened.discard(case_id)
+            events.append(event_row(case_id, EventKind.REOPENED, SYSTEM, now, post=post))
+    record_events(session, events)
 
 
 def watched(*, session: Session, rule_id: int, network: str, active_since: datetime, limit: int,
