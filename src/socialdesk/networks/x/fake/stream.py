@@ -51,6 +51,9 @@ OPERATIONAL_DISCONNECT = {"errors": [{
     "type": "https://api.x.com/2/problems/operational-disconnect",
 }]}
 _RULES_PROBLEMS = "https://api.twitter.com/2/problems/"
+# X's details for a rule of negations only, as a client recorded them (the rule "--b", 2022-10-21).
+NEGATION_ONLY = ("Rules must contain a non-negation term (at position 1)",
+                 "Rules must contain at least one positive, non-stopword clause (at position 1)")
 _QUERY_ERROR_PREFIX = "There were errors processing your request: "
 
 
@@ -255,9 +258,12 @@ class StreamApi:
                 errors.append(rule_too_long(value, self.stream_rule_max_length))
                 continue
             try:
-                xq.parse_query(value)
+                tree = xq.parse_query(value)
             except xq.QueryError as exc:
                 errors.append(invalid_rule(value, [str(exc).removeprefix(_QUERY_ERROR_PREFIX) + " (at position 1)"]))
+                continue
+            if not xq.has_positive_term(tree):
+                errors.append(invalid_rule(value, list(NEGATION_ONLY)))
                 continue
             if value in values:
                 errors.append(duplicate_rule(value, values[value] or ""))
