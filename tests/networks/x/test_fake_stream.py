@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from socialdesk.config import Settings
+from socialdesk.networks.x import auth
 from socialdesk.networks.x.fake.server import FakeX
 from tests.support.refs import REFS, ref_json
 
@@ -176,3 +179,18 @@ def test_a_connection_refused_on_purpose_only_refuses_the_stream(x: httpx.Client
     assert x.get(RULES).status_code == 200
     assert x.get(STREAM).status_code == 503
     assert x.get(STREAM, params={"nope": "1"}).status_code == 400
+
+
+def test_the_stream_and_its_rules_take_the_app_token_only(fake: FakeX) -> None:
+    settings = Settings(_env_file=None, SOCIALDESK_X_API_URL=fake.url, SOCIALDESK_X_CLIENT_ID=fake.client_id,
+                        SOCIALDESK_X_CLIENT_SECRET=fake.client_secret,
+                        SOCIALDESK_X_AUTHORIZE_URL=fake.url + "/i/oauth2/authorize")
+    verifier, challenge = auth.new_pkce()
+    landed = fake.approve(auth.authorize_url(settings, state=auth.new_state(), challenge=challenge))
+    with httpx.Client(timeout=5) as http:
+        user = auth.exchange_code(http, settings, code=parse_qs(urlsplit(landed).query)["code"][0],
+                                  verifier=verifier).access_token
+    with httpx.Client(base_url=fake.url, headers={"Authorization": f"Bearer {user}"}, timeout=5) as as_user:
+        assert as_user.get("/2/users/me").status_code == 200  # the token is good
+        for answer in (as_user.get(RULES), as_user.post(RULES, json={"add": [{"value": "x"}]}), as_user.get(STREAM)):
+            assert answer.status_code == 403 and answer.json()["title"] == "Unsupported Authentication"

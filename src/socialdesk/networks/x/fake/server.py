@@ -25,7 +25,7 @@ from socialdesk.networks.x.fake import data as d
 from socialdesk.networks.x.fake import query as xq
 from socialdesk.networks.x.fake.api import XApi, _Refusal
 from socialdesk.networks.x.fake.auth import TOKEN_PATH, USER_CONTEXT_ONLY, OAuth1Keys, XAuthServer, _AuthError
-from socialdesk.networks.x.fake.stream import STREAM_PATH, StreamApi, StreamConnection
+from socialdesk.networks.x.fake.stream import APP_ONLY, APP_ONLY_AUTH, STREAM_PATH, StreamApi, StreamConnection
 
 __all__ = ["FakeX", "OAuth1Keys", "RecordedRequest", "TOKEN_PATH"]
 
@@ -350,6 +350,8 @@ class FakeX(XApi, StreamApi, XAuthServer):
                 return refused.status, refused.body, {}
             if caller == "app" and self.require_user_context and self._route(method, path)[0] in USER_CONTEXT_ONLY:
                 return 403, d.UNSUPPORTED_AUTH, {}
+            if caller != "app" and self._route(method, path)[0] in APP_ONLY:
+                return 403, APP_ONLY_AUTH, {}
         fault = self._take_fault(method, path, query)
         if fault is not None and fault.delay:
             self._stopping.wait(fault.delay)

@@ -50,6 +50,16 @@ OPERATIONAL_DISCONNECT = {"errors": [{
     "detail": "This stream has been disconnected upstream for operational reasons.",
     "type": "https://api.x.com/2/problems/operational-disconnect",
 }]}
+# The filtered stream and its rules take the app's bearer token only (the spec's `BearerToken` security);
+# a user's token gets the shape of d.UNSUPPORTED_AUTH with the supported type turned round (assumed).
+APP_ONLY = frozenset({"stream", "rules", "rules_update"})
+APP_ONLY_AUTH = {
+    "title": "Unsupported Authentication",
+    "detail": "Authenticating with OAuth 2.0 User Context is forbidden for this endpoint.  "
+              "Supported authentication types are [OAuth 2.0 Application-Only].",
+    "type": "https://api.twitter.com/2/problems/unsupported-authentication",
+    "status": 403,
+}
 _RULES_PROBLEMS = "https://api.twitter.com/2/problems/"
 # X's details for a rule of negations only, as a client recorded them (the rule "--b", 2022-10-21).
 NEGATION_ONLY = ("Rules must contain a non-negation term (at position 1)",
