@@ -14,9 +14,9 @@ import pytest
 from socialdesk.networks.base import (CursorExpired, RateLimited, SourceRejected, SourceUnavailable, StreamEvent,
                                      TrackedRule)
 from socialdesk.networks.x.fake.server import FakeX
-from socialdesk.networks.x.fake.stream import OPERATIONAL_DISCONNECT
 from socialdesk.networks.x.search import SEARCH_PATH, XSource, snowflake_at, snowflake_time
-from socialdesk.networks.x.stream import STREAM_PATH, XStream, parse_line
+from socialdesk.networks.x.stream import STREAM_PATH, XStream
+from socialdesk.networks.x.stream_lines import parse_line
 from tests.networks.contract_support import StreamReader, post_ids
 from tests.support.refs import ref_json
 
@@ -237,6 +237,10 @@ def test_a_gap_past_recent_search_reach_is_left_to_the_rules_searches(fake: Fake
     assert not stream.is_stale(stream.cursor_at(datetime.now(UTC) - timedelta(days=6)))
     assert isinstance(ended(StreamReader(stream, old)), CursorExpired)
     assert [r for r in fake.requests if r.path == STREAM_PATH] == []  # not even connected
+
+
+def test_a_cursor_that_is_not_an_x_id_is_left_to_the_rules_searches(stream: XStream) -> None:
+    assert isinstance(ended(StreamReader(stream, {"since_id": "at:bsky/123"})), CursorExpired)
 
 
 def test_a_spent_search_limit_leaves_the_gap_to_the_rules_searches(fake: FakeX, stream: XStream) -> None:

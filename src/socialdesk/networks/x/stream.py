@@ -6,7 +6,7 @@ and nothing is matched locally. The connection asks for the fields and expansion
 recent search asks for, so a streamed post is the same Post a search finds.
 
 The response is newline-delimited JSON (`\\r\\n` between objects) with a blank line as
-keep-alive at least every 20 s. A reader thread feeds the bytes to a queue so `events`
+keep-alive at least every 20 s. A reader thread (stream_lines.py) feeds the bytes to a queue so `events`
 can say "tick" every TICK_SECONDS of quiet (the worker looks at its rules) and call a
 connection that sent nothing for SILENCE_SECONDS dropped (an httpx read timeout would end
 the response for good). Lines with only `errors` (X's operational disconnect) end the
@@ -29,14 +29,10 @@ a minute (or until the reset X names, if later).
 
 from __future__ import annotations
 
-import json
 import logging
-import queue
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,11 +41,11 @@ import httpx
 from socialdesk.domain import Post
 from socialdesk.networks.base import (CursorExpired, RateLimited, SourceRejected, SourceUnavailable, StreamEvent,
                                      TrackedRule)
-from socialdesk.networks.x.search import (RECENT_SEARCH_REACH, SEARCH_PATH, TWEET_FIELDS, USER_FIELDS,
-                                         describe_error, error_text, field_params, get, json_body,
-                                         parse_search_body, parse_tweet, parse_user, reset_time, snowflake_at,
+from socialdesk.networks.x.search import (RECENT_SEARCH_REACH, SEARCH_PATH, TWEET_FIELDS, USER_FIELDS, error_text,
+                                         field_params, get, json_body, parse_search_body, reset_time, snowflake_at,
                                          snowflake_time)
-from socialdesk.networks.x.stream_rules import StreamRules, ids_from_tag
+from socialdesk.networks.x.stream_lines import Connection, StreamLine, parse_line
+from socialdesk.networks.x.stream_rules import StreamRules
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +57,6 @@ GAP_PAGES = 10  # per query, 100 posts a page; past that the worker's searches f
 STALE_AFTER = timedelta(days=6, hours=12)  # recent search reaches 7 days back: leave room to fill
 CONNECT_TIMEOUT = 10.0
 STREAM_FIELDS = {"expansions": "author_id", "tweet.fields": TWEET_FIELDS, "user.fields": USER_FIELDS}
-_END = object()
 
 
 # --- errors and X's reconnect policy ----------------------------------------------------
@@ -108,100 +103,6 @@ def reconnect_delay(error: Exception, failures: int, *, now: datetime | None = N
     return None
 
 
-# --- one line of the stream ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StreamLine:
-    post: Post | None = None
-    rule_ids: tuple[int, ...] = ()
-    disconnect: str | None = None  # X said it is ending the connection (an `errors`-only line)
-
-
-def parse_line(line: bytes) -> StreamLine | None:
-    """One non-blank line of the stream; None for what is not a post or an error (new message types)."""
-    body = json.loads(line)
-    if not isinstance(body, dict):
-        return None
-    data = body.get("data")
-    if isinstance(data, dict) and "id" in data:
-        users = {str(u["id"]): parse_user(u) for u in (body.get("includes") or {}).get("users") or []
-                 if isinstance(u, dict) and "id" in u}
-        ids = sorted({i for rule in body.get("matching_rules") or [] if isinstance(rule, dict)
-                      for i in ids_from_tag(rule.get("tag"))})
-        return StreamLine(post=parse_tweet(data, users), rule_ids=tuple(ids))
-    errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
-    if errors:
-        return StreamLine(disconnect="; ".join(describe_error(e) for e in errors))
-    return None
-
-
-# --- the connection ---------------------------------------------------------------------
-
-
-class _Connection:
-    """An open stream response read by a thread of its own; `lines` hands out what it read."""
-
-    def __init__(self, client: httpx.Client, response: httpx.Response) -> None:
-        self.client, self.response = client, response
-        self._queue: queue.Queue[Any] = queue.Queue()
-        self.last_byte = time.monotonic()
-        self._reader = threading.Thread(target=self._read, name="x-stream-reader", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        try:
-            for chunk in self.response.iter_bytes():
-                self.last_byte = time.monotonic()
-                self._queue.put(chunk)
-            self._queue.put(SourceUnavailable("X closed the stream connection"))
-        except Exception as exc:  # noqa: BLE001 - any way the read ends is a drop (or our close)
-            self._queue.put(SourceUnavailable(f"X's stream connection dropped: {type(exc).__name__}: {exc}"))
-
-    def lines(self, *, tick: float, silence: float) -> Iterator[bytes | None]:
-        """Complete lines (b"" for a keep-alive); None after `tick` seconds without one.
-
-        Returns after `end()`; raises SourceUnavailable when the connection drops or stays
-        silent (not even a keep-alive) for `silence` seconds.
-        """
-        buffer = b""
-        while True:
-            quiet = time.monotonic() - self.last_byte
-            if quiet >= silence:
-                raise SourceUnavailable(f"X's stream was silent for {silence:.0f} s (no keep-alive)")
-            try:
-                item = self._queue.get(timeout=min(tick, silence - quiet))
-            except queue.Empty:
-                yield None
-                continue
-            if item is _END:
-                return
-            if isinstance(item, Exception):
-                raise item
-            buffer += item
-            *complete, buffer = buffer.split(b"\n")
-            for line in complete:
-                yield line.strip(b"\r")
-
-    def end(self) -> None:
-        """From any thread: `lines` returns, the socket is shut (the reader wakes and ends)."""
-        self._queue.put(_END)
-        stream = self.response.extensions.get("network_stream")
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if isinstance(sock, socket.socket):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        self.end()
-        try:
-            self.response.close()
-        finally:
-            self.client.close()
-
-
 # --- the Stream ---------------------------------------------------------------------------
 
 
@@ -222,7 +123,7 @@ class XStream:
         self._clock = clock
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        self._connection: _Connection | None = None
+        self._connection: Connection | None = None
         self._synced: dict[str, tuple[int, ...]] | None = None  # what X was last made to carry
         self._refused: dict[int, str] = {}
         self._carried: dict[str, tuple[int, ...]] = {}  # query → rule ids, as X carries them
@@ -256,6 +157,8 @@ class XStream:
         if self._closed.is_set():
             return
         since = str((cursor or {}).get("since_id") or "")
+        if since and not since.isdigit():
+            raise CursorExpired(f"X's stream cannot resume from {since!r}; the rules' searches fill the gap")
         if since and self._clock() - snowflake_time(since) > RECENT_SEARCH_REACH:
             raise CursorExpired("X's recent search reaches 7 days back, the stream's cursor is older; "
                                 "the rules' searches fill the gap")
@@ -317,7 +220,7 @@ class XStream:
 
     # --- connecting -----------------------------------------------------------------------
 
-    def _connect(self) -> _Connection | None:
+    def _connect(self) -> Connection | None:
         url = self._api_url + STREAM_PATH
         # A client of its own: closing it from another thread touches nothing else.
         client = httpx.Client(timeout=httpx.Timeout(CONNECT_TIMEOUT, read=self._silence + 5.0),
@@ -338,7 +241,7 @@ class XStream:
                 pass
             client.close()
             raise _refusal(response)
-        connection = _Connection(client, response)
+        connection = Connection(client, response)
         with self._lock:
             if self._closed.is_set():
                 connection.close()
