@@ -69,7 +69,8 @@ _QUERY_ERROR_PREFIX = "There were errors processing your request: "
 
 def invalid_rule(value: str, details: list[str]) -> dict:
     """X's refusal of one rule (recorded by a client: "Rules must contain a non-negation term (at position 1)")."""
-    return {"value": value, "details": details, "title": "UnprocessableEntity", "type": _RULES_PROBLEMS + "invalid-rules"}
+    return {"value": value, "details": details, "title": "UnprocessableEntity",
+            "type": _RULES_PROBLEMS + "invalid-rules"}
 
 
 def duplicate_rule(value: str, rule_id: str) -> dict:
