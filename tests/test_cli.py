@@ -39,6 +39,26 @@ def test_rules_lifecycle(env):
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_rule_is_streamed_with_stream_and_turned_on_and_off(env):
+    added = run("rules", "add", "--network", "x", "--query", "acme phone", "--channel", "C0123ABCD", "--stream",
+                env=env)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "rule 1 added: x 'acme phone' → C0123ABCD every 60 s, streamed"
+    assert run("rules", "add", "--network", "x", "--query", "acme refund", "--channel", "C0123ABCD",
+               env=env).returncode == 0
+    listed = run("rules", "list", env=env).stdout.splitlines()
+    assert listed[2].split() == ["streamed"] and "acme refund" in listed[3] and len(listed) == 4
+    assert run("rules", "stream", "2", "on", env=env).stdout.strip() == \
+        "rule 2: streamed (polled only while the stream is down)"
+    assert run("rules", "stream", "1", "off", env=env).stdout.strip() == "rule 1: polled, not streamed"
+    assert [line.split() for line in run("rules", "list", env=env).stdout.splitlines()[2:]][1] == ["streamed"]
+    bluesky = run("rules", "add", "--network", "bluesky", "--query", "acme", "--channel", "C0123ABCD", "--stream",
+                  env=env)
+    assert bluesky.returncode == 2 and "Bluesky has no such stream" in bluesky.stderr
+    assert run("rules", "stream", "9", "on", env=env).returncode == 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_rule_can_have_its_own_first_response_targets(env):
     added = run("rules", "add", "--network", "x", "--query", "acme vip", "--channel", "C0123ABCD",
                 "--sla", "high=15m, normal=1h", env=env)

@@ -3,7 +3,8 @@ from datetime import UTC, datetime
 import pytest
 
 from socialdesk.domain import Author, Post
-from socialdesk.rules import Filters, RuleInvalid, parse_rule_sla, rejection, validate
+from socialdesk.networks import registry
+from socialdesk.rules import Filters, RuleInvalid, parse_rule_sla, rejection, validate, validate_stream
 
 
 def make_post(*, handle="customer", repost=False, lang="en") -> Post:
@@ -69,3 +70,36 @@ def test_a_rules_sla_is_normalized(text, expected):
 def test_a_bad_rule_sla_says_what_to_fix(text, message):
     with pytest.raises(ValueError, match=message):
         parse_rule_sla(text)
+
+
+# --- `--stream`: a stream that carries only the rules marked for it ----------------------------
+
+OPT_IN = next(n for n in registry.names() if registry.info(n).opt_in_stream)
+
+
+def test_stream_is_only_for_a_network_whose_stream_takes_marked_rules():
+    for name in registry.names():
+        info = registry.info(name)
+        if info.opt_in_stream:
+            validate_stream(name, "acme phone", streamed=0)
+        else:
+            with pytest.raises(RuleInvalid, match=f"{info.label} has no such stream.*Leave out --stream"):
+                validate_stream(name, "acme phone", streamed=0)
+    with pytest.raises(RuleInvalid, match="unknown network"):
+        validate_stream("myspace", "acme", streamed=0)
+
+
+def test_a_streamed_query_and_the_number_of_streamed_rules_are_held_to_the_streams_limits():
+    info = registry.info(OPT_IN)
+    longest = "a" * info.stream_query_max_length
+    validate_stream(OPT_IN, longest, streamed=info.stream_rules_max - 1)
+    with pytest.raises(RuleInvalid) as too_long:
+        validate_stream(OPT_IN, longest + "a", streamed=0)
+    assert str(too_long.value) == (f"the query is {len(longest) + 1} characters; {info.label}'s stream takes at most "
+                                   f"{info.stream_query_max_length}. Shorten it, or leave out --stream to have it "
+                                   "polled")
+    with pytest.raises(RuleInvalid) as full:
+        validate_stream(OPT_IN, "acme", streamed=info.stream_rules_max)
+    assert str(full.value) == (f"{info.label}'s stream carries at most {info.stream_rules_max} rules and "
+                               f"{info.stream_rules_max} are marked already; turn one off (`rules stream ID off`) "
+                               "or remove one, or leave out --stream to have this one polled")

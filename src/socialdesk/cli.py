@@ -17,7 +17,7 @@ from socialdesk.config import ConfigError, Settings, load_settings
 from socialdesk.demo import run as demo
 from socialdesk.sandbox import run as sandbox
 from socialdesk.rules import (DEFAULT_POLL_SECONDS, KINDS, Filters, RuleInvalid, parse_keywords, parse_rule_sla,
-                              rejection, validate, validate_schedule)
+                              rejection, validate, validate_schedule, validate_stream)
 from socialdesk.networks import registry
 from socialdesk.networks.base import NetworkError, SourceError
 from socialdesk.store import rules as rule_store
@@ -77,18 +77,38 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
     sla_targets = _rule_sla(args.sla)
     engine = _store(settings)
     with session_scope(engine) as session:
+        if args.stream:
+            validate_stream(args.network, query,
+                            streamed=rule_store.streamed_count(session=session, network=args.network))
         rule = rule_store.add_rule(
             session=session, network=args.network, query=query, channel_id=args.channel,
             every_seconds=args.every, lang=args.lang, include_reposts=args.include_reposts, now=utcnow(),
             backfill=args.backfill, kind=args.kind,
             priority_keywords=parse_keywords(args.priority_keywords),
             priority_followers=args.priority_followers,
-            sla_targets=sla_targets,
+            sla_targets=sla_targets, stream=args.stream,
         )
-    print(f"rule {rule.id} added: {args.network} {what} → {args.channel} every {args.every} s")
+    print(f"rule {rule.id} added: {args.network} {what} → {args.channel} every {args.every} s"
+          + (", streamed" if args.stream else ""))
     network = _networks(settings, engine)[args.network]
     if args.kind not in network.sources and network.stream is None:
         print(f"note: {network.missing(args.kind)}; the rule will not poll until then", file=sys.stderr)
+    elif args.stream and network.stream is None:
+        print(f"note: {network.info.label}'s stream is not configured; the rule is polled until it is",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_rules_stream(settings: Settings, args: argparse.Namespace) -> int:
+    on = args.state == "on"
+    engine = _store(settings)
+    with session_scope(engine) as session:
+        rule = rule_store.get_rule(session=session, rule_id=args.id)
+        if on and not rule.stream:
+            validate_stream(rule.network, rule.query, streamed=rule_store.streamed_count(
+                session=session, network=rule.network, excluding=rule.id))
+        rule_store.set_stream(session=session, rule_id=args.id, stream=on)
+    print(f"rule {args.id}: " + ("streamed (polled only while the stream is down)" if on else "polled, not streamed"))
     return 0
 
 
@@ -157,6 +177,8 @@ def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
     for r in rules:
         success = r.last_success_at.strftime("%Y-%m-%d %H:%M:%S") if r.last_success_at else "never"
         print(f"{r.id:>4}  {r.network:7}  {r.channel_id:11}  {r.every_seconds:>5}s  {'paused' if r.paused else 'active':6}  {success:20}  {r.query}")
+        if r.stream:
+            print(f"{'':>4}  streamed" + (f" (refused: {r.stream_refused}; polled instead)" if r.stream_refused else ""))
         if r.sla_targets:
             print(f"{'':>4}  SLA: {r.sla_targets}")
         if r.last_error:
@@ -266,12 +288,19 @@ def _parser() -> argparse.ArgumentParser:
                           "(priorities left out use SOCIALDESK_SLA_TARGETS)")
     add.add_argument("--backfill", action="store_true",
                      help="open cases for every match the network's search still has, not just the newest page")
+    add.add_argument("--stream", action="store_true",
+                     help="carried by the network's live stream, where it takes only the rules marked so "
+                          "(cards within a second; polled while the stream is down)")
     add.set_defaults(func=cmd_rules_add)
     rules.add_parser("list", help="list saved searches and their state").set_defaults(func=cmd_rules_list)
     for name, paused in (("pause", True), ("resume", False)):
         p = rules.add_parser(name, help=f"{name} a saved search")
         p.add_argument("id", type=int)
         p.set_defaults(func=lambda s, a, paused=paused: _set_paused(s, a.id, paused))
+    stream = rules.add_parser("stream", help="carry a saved search on its network's live stream, or stop")
+    stream.add_argument("id", type=int)
+    stream.add_argument("state", choices=("on", "off"))
+    stream.set_defaults(func=cmd_rules_stream)
     sla = rules.add_parser("sla", help="set a saved search's own first-response targets")
     sla.add_argument("id", type=int)
     sla.add_argument("targets", help="e.g. 'high=15m,normal=1h', or 'default' for SOCIALDESK_SLA_TARGETS")

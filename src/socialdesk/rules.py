@@ -59,6 +59,32 @@ def validate(network: str, query: str, every_seconds: int, channel_id: str, *, k
     return info.name
 
 
+STREAM_OFF_HINT = "`rules stream ID off`"
+
+
+def validate_stream(network: str, query: str, *, streamed: int) -> None:
+    """A rule of `network` may be marked `stream` (`--stream`); RuleInvalid saying why not.
+
+    `streamed`: how many of the network's other rules are marked already (its stream takes
+    at most `stream_rules_max`, each query at most `stream_query_max_length` long).
+    """
+    try:
+        info = registry.info(network)
+    except registry.UnknownNetwork as exc:
+        raise RuleInvalid(str(exc)) from None
+    if not info.opt_in_stream:
+        raise RuleInvalid(f"--stream is for networks whose stream carries only the rules marked for it; "
+                          f"{info.label} has no such stream (its stream, where configured, carries every rule). "
+                          "Leave out --stream")
+    if info.stream_query_max_length and len(query) > info.stream_query_max_length:
+        raise RuleInvalid(f"the query is {len(query)} characters; {info.label}'s stream takes at most "
+                          f"{info.stream_query_max_length}. Shorten it, or leave out --stream to have it polled")
+    if info.stream_rules_max and streamed >= info.stream_rules_max:
+        raise RuleInvalid(f"{info.label}'s stream carries at most {info.stream_rules_max} rules and {streamed} "
+                          f"are marked already; turn one off ({STREAM_OFF_HINT}) or remove one, or leave out "
+                          "--stream to have this one polled")
+
+
 def validate_schedule(every_seconds: int, channel_id: str) -> None:
     """The parts of a rule every kind has: how often, and which channel."""
     if every_seconds < MIN_POLL_SECONDS:

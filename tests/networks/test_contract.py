@@ -256,7 +256,7 @@ def test_a_stream_resumes_from_its_cursor(adapter: Adapter, network: Network) ->
         return
     stream = network.stream
     assert stream is not None, f"{network.name} is configured with a stream but built none"
-    stream.track([TrackedRule("search", adapter.query("search"))])  # as the worker does with its rules
+    stream.track([TrackedRule("search", adapter.query("search"), rule_id=1)])  # as the worker does with its rules
     first = StreamReader(stream, None)
     guard = threading.Timer(20, adapter.drop_stream_connections)  # a hang fails instead of blocking
     guard.start()

@@ -54,6 +54,16 @@ def compile_local(query: str):  # type: ignore[no-untyped-def]
         raise SourceRejected(f"the rule's query cannot be read: {exc}; edit or remove the rule") from None
 
 
+def carried(network: Network, rule: Any) -> bool:
+    """Whether the network's stream carries the rule (when it is live, the rule needs no polling).
+
+    Of a kind the stream carries, marked `stream` where the stream takes only those, and not
+    refused by the network (a refused rule is polled)."""
+    stream = network.stream
+    return (stream is not None and rule.kind in stream.kinds and (not stream.opt_in or bool(rule.stream))
+            and rule.stream_refused is None)
+
+
 def backoff(failures: int) -> timedelta:
     """5 s, 10 s, 20 s … up to 15 minutes."""
     return min(BACKOFF_START * (2 ** max(failures - 1, 0)), BACKOFF_MAX)
@@ -145,7 +155,7 @@ class Poller:
     def poll_rule(self, rule_id: int) -> int:
         """Poll one rule if it is due and free; returns how many cases it opened. Never raises.
 
-        A search rule of a network whose stream is live is polled only when new (its
+        A rule the live stream of its network carries (`carried`) is polled only when new (its
         newest page): the stream brings its posts, and `fill_gap` what the stream missed.
         """
         opened: list[int] = []
@@ -165,7 +175,7 @@ class Poller:
             network = self._networks.get(rule.network)
             leased = rule.lease_until is not None and rule.lease_until > now
             # (Not while another worker's walk holds the lease: last_polled_at is that lease's token.)
-            streamed = network is not None and network.stream is not None and rule.kind in network.stream.kinds
+            streamed = network is not None and carried(network, rule)
             if rule.cursor is not None and streamed and not leased \
                     and stream_store.is_live(session=session, network=rule.network, now=now):
                 rule_store.skip_poll(session=session, rule_id=rule_id, now=now)

@@ -1,15 +1,17 @@
-"""The stream worker: one live connection per network, its posts matched locally against every rule.
+"""The stream worker: one live connection per network, its posts matched to the rules it carries.
 
 One replica holds each network's stream (a lease in `streams`, renewed every few
 seconds; another replica takes over within LEASE_SECONDS of its death). The worker
 owns what the poller owns for polling: backoff, the cursor, logging. A stream only
 connects and yields events.
 
+Which rules the stream carries, and which of them a post belongs to, is `StreamRules`
+(jobs/stream_rules.py): matched locally, or tagged by a network that matches its rules itself.
+
 For each event, in order:
-- a new post is matched against the network's active search rules (one `RuleIndex`,
-  rebuilt when the rules change); a matched post has its author completed (streams may
-  carry only an account id), then the rule's filters decide and the poller's store path
-  opens its case. A post in a conversation we watch joins that case, matched or not.
+- a new post goes to the rules it matched; a matched post has its author completed
+  (streams may carry only an account id), then the rule's filters decide and the poller's
+  store path opens its case. A post in a conversation we watch joins that case, matched or not.
   The watched set is read again every WATCH_SECONDS; a matched post's conversation is
   watched at once (its case may have been opened by search a moment before, so this
   copy opened nothing), and replies in conversations not watched yet are kept for
@@ -47,9 +49,9 @@ from socialdesk.domain import Post
 from socialdesk.jobs.edits import EditMarker
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.removal import RemovalMarker
-from socialdesk.matcher import And, FromAuthor, MatchTarget, Not, Or, QueryInvalid, RuleIndex, parse, target_of
+from socialdesk.jobs.stream_rules import StreamRules
 from socialdesk.networks.base import (CursorExpired, Network, RateLimited, Removal, SourceError, SourceRejected,
-                                     SourceUnavailable, StreamEvent, TrackedRule)
+                                     SourceUnavailable, StreamEvent)
 from socialdesk.store import ingest
 from socialdesk.store import streams as store
 from socialdesk.store.db import as_utc, read_scope, session_scope
@@ -59,7 +61,6 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 30.0  # another replica takes over within this of a holder's death
 IDLE_SECONDS = 2.0  # how often a worker without the lease, or without rules, looks again
 SAVE_SECONDS = 2.0
-RULES_SECONDS = 3.0  # how soon a new or paused rule is seen by the stream
 WATCH_SECONDS = 5.0
 WATCH_WINDOW = timedelta(days=7)
 REPLIES_KEPT = 2 * WATCH_SECONDS + 1.0  # two reads of the watched set: one committed after the first is in the second
@@ -93,15 +94,11 @@ class StreamWorker:
         self._heartbeat: threading.Thread | None = None
         # Card refreshes for deletions go through Slack (paced, retried): not on the stream's thread.
         self._slack_work = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stream-{network.name}-slack")
-        self._rules: dict[int, Any] = {}
-        self._rules_key: tuple = ()
-        self._index = RuleIndex([])
-        self._mentions: dict[str, list[int]] = {}  # account id → the mentions rules naming it
-        self._rules_at = self._watch_at = self._saved_at = 0.0
+        self._carried = StreamRules(engine=engine, network=network.name, stream=self._stream, clock=clock)
+        self._watch_at = self._saved_at = 0.0
         self._saved_cursor: dict[str, Any] | None = None  # what the last save stored (saving it again says nothing)
         self._watched: set[str] = set()
         self._replies: deque[tuple[float, Post]] = deque(maxlen=REPLIES_KEPT_MAX)  # not watched when they came
-        self._authors: dict[str, str] = {}  # account id → handle, for the `from:` terms of the rules
         self._gap_started: datetime | None = None  # a gap is being filled: search began then
         self._gap_done: set[int] = set()  # rules whose gap walk caught up
         self._gap_tried: set[int] = set()  # rules whose gap walk has begun
@@ -140,7 +137,7 @@ class StreamWorker:
         while not self._stop.is_set():
             wait = 0.0
             try:
-                if not self._load_rules(force=True) or not self._take_lease():
+                if not self._carried.load(force=True) or not self._take_lease():
                     wait = IDLE_SECONDS
                 else:
                     self._got_event = False
@@ -153,14 +150,14 @@ class StreamWorker:
                 wait = backoff(failures) if failures > 1 else 0.0  # at once, but never in a tight loop
             except RateLimited as exc:
                 failures += 1
-                wait = self._failed(exc, min(max((exc.reset_at - self._now()).total_seconds(), BACKOFF_START),
-                                             RATE_LIMIT_MAX_WAIT))
+                wait = self._failed(exc, failures, min(max((exc.reset_at - self._now()).total_seconds(),
+                                                           BACKOFF_START), RATE_LIMIT_MAX_WAIT))
             except SourceRejected as exc:
                 failures += 1
-                wait = self._failed(exc, REJECTED_WAIT)
+                wait = self._failed(exc, failures, REJECTED_WAIT)
             except SourceError as exc:
                 failures = 1 if self._got_event else failures + 1  # a drop after a good while: soon
-                wait = self._failed(exc, backoff(failures), quiet=failures > 2)
+                wait = self._failed(exc, failures, backoff(failures), quiet=failures > 2)
             except Exception:  # noqa: BLE001 - the worker outlives one bad event or a database hiccup
                 failures += 1
                 log.exception("%s stream: unexpected error; starting again", self.name)
@@ -186,7 +183,7 @@ class StreamWorker:
             cursor_at = state.cursor_at if state is not None else None
         self._saved_cursor = dict(cursor) if cursor is not None else None
         if cursor is None:  # a first connection: from the rules' last polls, so nothing between is lost
-            polled = [as_utc(r.last_polled_at) for r in self._rules.values() if r.last_polled_at is not None]
+            polled = [as_utc(r.last_polled_at) for r in self._carried.carried.values() if r.last_polled_at is not None]
             cursor = self._stream.cursor_at(min(polled)) if polled else None
         if cursor is not None and self._stream.is_stale(cursor) and self._gap_started is None:
             log.warning("%s stream: stopped too long ago to resume; filling the gap with search", self.name)
@@ -219,27 +216,19 @@ class StreamWorker:
         """Act on one event; True when something was stored (the cursor must be saved now)."""
         self.events_seen += 1
         if event.kind == "post" and event.post is not None:
-            return self._post(event.post, mention_of=event.mention_of)
+            return self._post(event.post, mention_of=event.mention_of, rule_ids=event.rule_ids)
         if event.kind == "update" and event.post is not None and self._edited is not None:
             return self._update(event.post)
         if event.kind == "delete" and event.external_id and self._removed is not None:
             return self._delete(event.external_id)
         if event.kind == "tick":
-            self._load_rules()  # a quiet stream still sees new and paused rules (and subscribes to them)
+            self._carried.load()  # a quiet stream still sees new and paused rules (and subscribes to them)
             return self._join(self._watching())  # and kept replies whose case was opened meanwhile
         return False
 
-    def _post(self, post: Post, *, mention_of: str | None = None) -> bool:
-        self._load_rules()
-        if not self._rules:
-            matched = []
-        elif post.author.handle:
-            matched = self._index.match(target_of(post))
-        else:  # the event names only the account id: `from:` rules know theirs
-            handle = self._authors.get(post.author.external_id, "")
-            matched = self._index.match(MatchTarget.of(post.text, lang=post.lang, author_handle=handle))
-        if mention_of:
-            matched = [*matched, *(r for r in self._mentions.get(mention_of, ()) if r not in matched)]
+    def _post(self, post: Post, *, mention_of: str | None = None, rule_ids: Sequence[int] | None = None) -> bool:
+        self._carried.load()
+        matched = self._carried.match(post, mention_of=mention_of, rule_ids=rule_ids)
         joined = self._join(self._watching())
         watched = bool(post.conversation_id) and post.conversation_id in self._watched
         if not matched and not watched:
@@ -249,7 +238,7 @@ class StreamWorker:
         [post] = self._stream.complete([post])
         opened: list[int] = []
         for rule_id in matched:
-            opened += self._poller.store_matches(self._rules[rule_id], [post])
+            opened += self._poller.store_matches(self._carried.carried[rule_id], [post])
         if watched and not opened:  # a customer's answer, whether or not a rule's words (and filters) took it
             self._poller.store_follow_ups([post])
         if matched and post.conversation_id:  # opened now, or stored by search a moment ago
@@ -295,37 +284,7 @@ class StreamWorker:
         self._saved_at, self._saved_cursor = clock, dict(cursor)
         return saved
 
-    # --- rules, conversations, lease, gaps ----------------------------------------------
-
-    def _load_rules(self, *, force: bool = False) -> bool:
-        """Rebuild the index when the network's rules changed; False when it has none."""
-        clock = time.monotonic()
-        if not force and clock - self._rules_at < RULES_SECONDS:
-            return bool(self._rules)
-        self._rules_at = clock
-        with session_scope(self._engine) as session:
-            rules = store.streamed_rules(session=session, network=self.name, kinds=self._stream.kinds)
-        key = tuple(sorted((r.id, r.kind, r.query, r.channel_id, r.lang, r.include_reposts) for r in rules))
-        if key != self._rules_key:
-            compiled = []
-            self._mentions = {}
-            for rule in rules:
-                if rule.kind == "mentions":
-                    self._mentions.setdefault(rule.query, []).append(rule.id)
-                    continue
-                try:
-                    compiled.append((rule.id, parse(rule.query)))
-                except QueryInvalid as exc:
-                    log.warning("%s stream: rule %s is not matched: %s", self.name, rule.id, exc)
-            self._index = RuleIndex(compiled)
-            self._rules_key = key
-            handles = sorted({h for _, query in compiled for h in from_handles(query.root)})
-            self._authors = {did: handle for handle, did in self._stream.identify(handles).items()} if handles else {}
-            self._stream.track([TrackedRule(r.kind, r.query) for r in rules])
-            log.info("%s stream: matching %d rule(s)%s", self.name, len(compiled),
-                     f", {sum(map(len, self._mentions.values()))} for mentions" if self._mentions else "")
-        self._rules = {r.id: r for r in rules}
-        return bool(rules)
+    # --- conversations, lease, gaps -----------------------------------------------------
 
     def _watching(self) -> list[Post]:
         """Read the watched set again when due; the kept replies it now covers (taken out of the keep)."""
@@ -364,7 +323,8 @@ class StreamWorker:
         """
         assert self._gap_started is not None
         start = self._network.search_since(since - GAP_MARGIN) if since and self._network.search_since else None
-        for rule_id in list(self._rules):
+        rules = self._carried.carried
+        for rule_id in list(rules):
             if self._stop.is_set():
                 raise SourceUnavailable("stopping")
             if rule_id in self._gap_done:
@@ -373,7 +333,7 @@ class StreamWorker:
             if self._poller.fill_gap(rule_id, start=start if fresh else None):
                 self._gap_done.add(rule_id)
             self._gap_tried.add(rule_id)
-        missing = set(self._rules) - self._gap_done
+        missing = set(rules) - self._gap_done
         if missing:
             raise SourceUnavailable(f"the gap is not filled yet for rule(s) {', '.join(map(str, sorted(missing)))}")
         resume = self._stream.cursor_at(self._gap_started)
@@ -383,10 +343,14 @@ class StreamWorker:
         self._gap_started, self._gap_done, self._gap_tried = None, set(), set()
         return resume
 
-    def _failed(self, exc: Exception, wait: float, *, quiet: bool = False) -> float:
-        """Log the failure, note it for whoever looks (and for the poller: not live); the wait."""
-        wait = max(wait, BACKOFF_START)
-        log.log(logging.DEBUG if quiet else logging.WARNING, "%s stream: %s; reconnecting in %.0f s",
+    def _failed(self, exc: Exception, failures: int, wait: float, *, quiet: bool = False) -> float:
+        """Log the failure, note it for whoever looks (and for the poller: not live); the wait.
+
+        The network's own reconnect policy, where it documents one (`Stream.reconnect_wait`),
+        else `wait`, at least BACKOFF_START."""
+        documented = self._stream.reconnect_wait(exc, failures)
+        wait = documented if documented is not None else max(wait, BACKOFF_START)
+        log.log(logging.DEBUG if quiet else logging.WARNING, "%s stream: %s; reconnecting in %.3g s",
                 self.name, exc, wait)
         try:
             with session_scope(self._engine) as session:
@@ -395,17 +359,6 @@ class StreamWorker:
         except Exception:  # noqa: BLE001 - the database may be what failed; the log has it
             log.exception("%s stream: could not record the failure", self.name)
         return wait
-
-
-def from_handles(node: Any) -> set[str]:
-    """The handles a query's `from:` terms name."""
-    if isinstance(node, FromAuthor):
-        return {node.handle}
-    if isinstance(node, And | Or):
-        return {h for child in node.children for h in from_handles(child)}
-    if isinstance(node, Not):
-        return from_handles(node.child)
-    return set()
 
 
 def stream_workers(networks: Sequence[Network], *, removed_for: Callable[[str], RemovalMarker],

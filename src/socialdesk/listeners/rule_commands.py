@@ -1,4 +1,4 @@
-"""`/social rules …`: list the saved searches (anyone); add, pause, resume, remove them (admins).
+"""`/social rules …`: list the saved searches (anyone); add, pause, resume, remove, stream them (admins).
 
 The same validation and store functions as `socialdesk rules …` on the server, so a
 rule added here is the rule the CLI would have added.
@@ -24,24 +24,32 @@ from socialdesk.store.views import rule_view
 
 log = logging.getLogger(__name__)
 
+ADD_SYNTAX = ("/social rules add <query> [network:NAME] [channel:#chan] [every:60] [kind:mentions] "
+              "[sla:high=15m,normal=1h] [--stream]")
 HELP = (
     "• `/social rules` — the saved searches: query, channel, interval, state and last error\n"
-    "• `/social rules add <query> [network:NAME] [channel:#chan] [every:60] [kind:mentions] [sla:high=15m,normal=1h]` — "
+    f"• `{ADD_SYNTAX}` — "
     "a new saved search whose "
-    "cards go to this channel unless `channel:` says otherwise (admins)\n"
+    "cards go to this channel unless `channel:` says otherwise; `--stream`: carried by the network's live "
+    "stream where it takes only the rules marked so (admins)\n"
     "• `/social rules pause|resume|remove <id>` — stop, restart or delete a saved search; its cases stay (admins)\n"
+    "• `/social rules stream <id> on|off` — carry a saved search on its network's live stream, or poll it only "
+    "(admins)\n"
 )
 USAGE = {
-    "add": "Usage: `/social rules add <query> [network:NAME] [channel:#chan] [every:60] [kind:mentions] [sla:high=15m,normal=1h]`, "
+    "add": f"Usage: `{ADD_SYNTAX}`, "
            "e.g. `/social rules add @acme OR \"acme phone\" every:120`.",
     "id": "Usage: `/social rules {verb} <id>`, e.g. `/social rules {verb} 3` (`/social rules` shows the ids).",
+    "stream": "Usage: `/social rules stream <id> on|off`, e.g. `/social rules stream 3 on` (`/social rules` shows "
+              "the ids).",
     "rules": "Usage: `/social rules`, "
-             "`/social rules add <query> [network:NAME] [channel:#chan] [every:60] [kind:mentions] [sla:high=15m,normal=1h]`, "
-             "`/social rules pause|resume|remove <id>`.",
+             f"`{ADD_SYNTAX}`, "
+             "`/social rules pause|resume|remove <id>`, `/social rules stream <id> on|off`.",
 }
-NOT_ADMIN = ("Only socialdesk admins can add, pause, resume or remove rules. Ask a workspace admin, or someone "
-             "listed in SOCIALDESK_ADMINS, to do it or to add you there.")
+NOT_ADMIN = ("Only socialdesk admins can add, pause, resume, stream or remove rules. Ask a workspace admin, or "
+             "someone listed in SOCIALDESK_ADMINS, to do it or to add you there.")
 OPTION = re.compile(r"(?<!\S)(network|channel|every|kind|sla):(\S*)", re.IGNORECASE)
+STREAM_FLAG = re.compile(r"(?<!\S)--stream(?!\S)", re.IGNORECASE)
 CHANNEL_LINK = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 MAX_RULE_ID = 2**31 - 1
@@ -63,18 +71,28 @@ def run(deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], 
             return rules_reply([rule_view(r) for r in rule_store.list_rules(session=session)])
     if verb == "help":
         return plain(HELP)
-    if verb not in ("add", "pause", "resume", "remove"):
+    if verb not in ("add", "pause", "resume", "remove", "stream"):
         return plain(f"`{escape(args[0][:40])}` is not something `/social rules` does.\n{USAGE['rules']}")
     if not deps.is_admin(user_id):
         return plain(NOT_ADMIN)
     if verb == "add":
         return add(deps, client, text=text.strip()[len(args[0]):].strip(), user_id=user_id, here=channel_id)
+    if verb == "stream":
+        return stream(deps, args[1:], user_id=user_id)
     return change(deps, verb, args[1:], user_id=user_id)
 
 
 def parse_add(text: str) -> tuple[str, dict[str, str]]:
-    """'acme phone every:120 channel:<#C1|care>' → ('acme phone', {'every': '120', 'channel': '<#C1|care>'})."""
+    """'acme phone every:120 channel:<#C1|care>' → ('acme phone', {'every': '120', 'channel': '<#C1|care>'}).
+
+    `--stream` is {'stream': 'on'}."""
     options: dict[str, str] = {}
+    flags = STREAM_FLAG.findall(text)
+    if len(flags) > 1:
+        raise Malformed("`--stream` is given twice.")
+    if flags:
+        options["stream"] = "on"
+        text = STREAM_FLAG.sub(" ", text)
     for match in OPTION.finditer(text):
         name = match[1].lower()
         if name in options:
@@ -128,6 +146,11 @@ def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: 
         if not target:
             raise Malformed("I don't know which channel this was typed in: add `channel:#name`.")
         network = rule_rules.validate(network, query, int(every), target, kind=kind)
+        streamed = "stream" in options
+        if streamed:
+            with read_scope(deps.engine) as session:
+                count = rule_store.streamed_count(session=session, network=network)
+            rule_rules.validate_stream(network, query, streamed=count)
         try:
             sla_targets = rule_rules.parse_rule_sla(options.get("sla"))
         except ValueError as exc:
@@ -139,18 +162,45 @@ def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: 
     with session_scope(deps.engine) as session:
         rule = rule_store.add_rule(session=session, network=network, query=query, channel_id=target,
                                    every_seconds=int(every), lang=None, include_reposts=False, now=deps.clock(),
-                                   kind=kind, sla_targets=sla_targets)
+                                   kind=kind, sla_targets=sla_targets, stream=streamed)
         rule_id = rule.id
     log.info("rule %s added by %s from Slack", rule_id, user_id)
     sla_line = f" First-response targets: {escape(sla_targets)}." if sla_targets else ""
+    stream_line = " Streamed: cards within seconds (polled while the stream is down)." if streamed else ""
     lines = [f"Rule {rule_id} added: {registry.label(network)} {kind} `{escape(query)}` → {channel_mention(target)} every {every} s."
-             + sla_line,
+             + sla_line + stream_line,
              f"Cards appear in {channel_mention(target)} once @socialdesk is a member there "
              "(`/invite @socialdesk`)."]
     configured = deps.networks.get(network)
     if configured is not None and kind not in configured.sources and configured.stream is None:
         lines.append(f"Note: {escape(configured.missing(kind))}; the rule will not poll until then.")
+    elif streamed and configured is not None and configured.stream is None:
+        lines.append(f"Note: {escape(configured.info.label)}'s stream is not configured here; the rule is polled "
+                     "until it is.")
     return plain("\n".join(lines))
+
+
+def stream(deps: Deps, args: list[str], *, user_id: str) -> Reply:
+    """`/social rules stream <id> on|off`."""
+    raw = args[0].lstrip("#") if args else ""
+    state = args[1].lower() if len(args) == 2 else ""
+    if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_RULE_ID or state not in ("on", "off"):
+        return plain(USAGE["stream"])
+    rule_id, on = int(raw), state == "on"
+    try:
+        with session_scope(deps.engine) as session:
+            rule = rule_store.get_rule(session=session, rule_id=rule_id)
+            if on and not rule.stream:
+                rule_rules.validate_stream(rule.network, rule.query, streamed=rule_store.streamed_count(
+                    session=session, network=rule.network, excluding=rule_id))
+            rule_store.set_stream(session=session, rule_id=rule_id, stream=on)
+    except rule_store.RuleNotFound:
+        return plain(f"There is no rule {rule_id}; `/social rules` lists them.")
+    except rule_rules.RuleInvalid as exc:
+        return plain(f"{escape(str(exc)[:1000])}.")
+    log.info("rule %s: stream %s by %s from Slack", rule_id, state, user_id)
+    return plain(f"Rule {rule_id} " + ("is streamed now: cards within seconds (polled while the stream is down)."
+                                       if on else "is polled now, not streamed."))
 
 
 def change(deps: Deps, verb: str, args: list[str], *, user_id: str) -> Reply:

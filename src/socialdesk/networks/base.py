@@ -143,6 +143,8 @@ class StreamEvent:
     or time passed: the worker looks at its rules again).
     `mention_of`: the post came as a mention of this account id (the network said so, as
     a notification): it goes to the mentions rules naming that account.
+    `rule_ids`: the network matched the post to these rules itself (a stream that
+    `matches_rules`); the worker stores it under those of them it carries, unmatched locally.
     """
 
     kind: str
@@ -150,6 +152,7 @@ class StreamEvent:
     post: Post | None = None
     external_id: str | None = None
     mention_of: str | None = None
+    rule_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,7 @@ class TrackedRule:
 
     kind: str  # "search" or "mentions"
     query: str
+    rule_id: int | None = None  # a network that matches rules itself tags its events with this
 
 
 class Stream(Protocol):
@@ -165,17 +169,29 @@ class Stream(Protocol):
 
     `kinds`: the rule kinds its events carry ("search"; "mentions" when the network streams
     notifications). Rules of those kinds are matched on the stream and not polled while it is live.
+    `opt_in`: it carries only the rules marked `stream` (`rules add --stream`); the others are polled.
+    `matches_rules`: the network matches posts against the rules it was given (`track`) and
+    tags each event with their ids (`StreamEvent.rule_ids`): nothing is matched locally.
     """
 
     kinds: tuple[str, ...]
+    opt_in: bool
+    matches_rules: bool
 
-    def track(self, rules: Sequence[TrackedRule]) -> None:
+    def track(self, rules: Sequence[TrackedRule]) -> dict[int, str]:
         """The active rules the stream carries, each time they change (and before the first connect).
 
         A firehose takes everything and ignores this; a stream of subscriptions (hashtags,
-        notifications) subscribes to what the rules need, on the open connection too. Called
-        from the thread that iterates `events`.
+        notifications) subscribes to what the rules need, on the open connection too; a network
+        that matches rules itself is given them (by `rule_id`). Returns the rules the network
+        refused (rule id → its reason, for a person): those are polled instead. Called from the
+        thread that iterates `events`; raises SourceError when the network could not be told.
         """
+        ...
+
+    def reconnect_wait(self, error: Exception, failures: int) -> float | None:
+        """Seconds to wait before reconnecting after `error`, the `failures`-th in a row, as the
+        network documents it; None: the worker's own backoff."""
         ...
 
     def events(self, cursor: dict[str, Any] | None,
@@ -335,6 +351,15 @@ class NetworkInfo:
     local_match: bool = False  # its rules are in socialdesk's query language, matched on each post (matcher)
     mentions_query: str = r"$^"  # regex a mentions rule's query (our account's id) matches
     mentions_query_example: str = ""
+    # Its stream carries only the rules marked `stream` (`rules add --stream`), at most this many,
+    # each query at most this long. 0 and 0: no such stream (every rule is streamed, or none is).
+    stream_rules_max: int = 0
+    stream_query_max_length: int = 0
+
+    @property
+    def opt_in_stream(self) -> bool:
+        """Whether rules are marked to be streamed (`--stream`) here."""
+        return bool(self.stream_rules_max or self.stream_query_max_length)
     # What a reply to this author starts with, written into the reply box (so the count includes it).
     reply_opening: Callable[[str], str] = lambda handle: ""
 

@@ -38,6 +38,10 @@ class RuleRow(SQLModel, table=True):
     include_reposts: bool = False
     paused: bool = False
     created_at: datetime
+    # Carried by the network's stream where it takes only the rules marked so (`rules add --stream`).
+    stream: bool = False
+    # Why the network's stream refused to carry it (it is polled meanwhile); None: not refused.
+    stream_refused: str | None = Field(default=None, sa_column=Column(Text))
     kind: str = Field(default="search", max_length=16)  # "search" or "mentions" (of our account)
     # Triage: a post matching one of these words, or from an account this big, is high priority.
     priority_keywords: list[str] | None = Field(default=None, sa_column=Column(JSON))

@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import case, func, or_, update
 from sqlmodel import Session, select
 
 from socialdesk.store.models import CaseRow, PostRow, RuleRow
+
+# A rule's last_error when the network's stream refused it (it is polled instead). A poll that
+# succeeds keeps it: it says why the rule is not streamed until the stream takes it.
+STREAM_REFUSED = "not streamed: "
 
 
 class RuleNotFound(LookupError):
@@ -32,9 +36,13 @@ def add_rule(
     priority_keywords: list[str] | None = None,
     priority_followers: int | None = None,
     sla_targets: str | None = None,
+    stream: bool = False,
 ) -> RuleRow:
-    """A new rule starts from the newest page (cursor None); `backfill` walks every page instead."""
+    """A new rule starts from the newest page (cursor None); `backfill` walks every page instead.
+
+    `stream`: carried by the network's stream where it takes only the rules marked so."""
     rule = RuleRow(
+        stream=stream,
         sla_targets=sla_targets or None,
         network=network,
         kind=kind,
@@ -69,6 +77,56 @@ def set_paused(*, session: Session, rule_id: int, paused: bool) -> RuleRow:
     rule.paused = paused
     session.add(rule)
     return rule
+
+
+def set_stream(*, session: Session, rule_id: int, stream: bool) -> RuleRow:
+    """Mark the rule to be carried by its network's stream (or polled only); a refusal noted goes."""
+    rule = get_rule(session=session, rule_id=rule_id)
+    rule.stream = stream
+    if not stream and rule.stream_refused is not None:
+        _unrefuse(rule)
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def streamed_count(*, session: Session, network: str, excluding: int | None = None) -> int:
+    """How many of the network's rules are marked `stream` (paused ones too: resuming one needs its place)."""
+    query = select(func.count()).select_from(RuleRow).where(RuleRow.network == network,
+                                                            RuleRow.stream == True)  # noqa: E712
+    if excluding is not None:
+        query = query.where(RuleRow.id != excluding)
+    return int(session.exec(query).one())
+
+
+def record_stream_refusal(*, session: Session, rule_id: int, reason: str, now: datetime) -> bool:
+    """The network's stream refused the rule: it is polled instead, and its last error says why.
+
+    False when that was already noted (or the rule is gone)."""
+    rule = session.get(RuleRow, rule_id)
+    if rule is None or rule.stream_refused == reason[:2000]:
+        return False
+    rule.stream_refused = reason[:2000]
+    rule.last_error, rule.last_error_at = (STREAM_REFUSED + reason)[:2000], now
+    session.add(rule)
+    return True
+
+
+def clear_stream_refusal(*, session: Session, rule_ids: list[int]) -> list[int]:
+    """The stream carries these rules now: the refusals noted on them go (other errors stay); which did."""
+    cleared = []
+    for rule in session.exec(select(RuleRow).where(RuleRow.id.in_(rule_ids),  # type: ignore[union-attr]
+                                                   RuleRow.stream_refused.is_not(None))):  # type: ignore[union-attr]
+        _unrefuse(rule)
+        session.add(rule)
+        cleared.append(rule.id)
+    return cleared
+
+
+def _unrefuse(rule: RuleRow) -> None:
+    rule.stream_refused = None
+    if rule.last_error and rule.last_error.startswith(STREAM_REFUSED):
+        rule.last_error = rule.last_error_at = None
 
 
 def update_rule(
@@ -161,7 +219,9 @@ def save_cursor(*, session: Session, rule_id: int, cursor: dict[str, Any], not_b
     session.execute(
         update(RuleRow)
         .where(RuleRow.id == rule_id)
-        .values(cursor=cursor, last_success_at=now, consecutive_failures=0, last_error=None, not_before=not_before)
+        .values(cursor=cursor, last_success_at=now, consecutive_failures=0, not_before=not_before,
+                last_error=case((RuleRow.last_error.like(STREAM_REFUSED + "%"),  # type: ignore[union-attr]
+                                 RuleRow.last_error), else_=None))
     )
 
 

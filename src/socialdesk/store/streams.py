@@ -64,10 +64,16 @@ def record_connection(*, session: Session, network: str, holder: str, now: datet
     session.execute(update(StreamRow).where(StreamRow.network == network, StreamRow.holder == holder).values(**values))
 
 
-def streamed_rules(*, session: Session, network: str, kinds: Sequence[str] = ("search",)) -> list[RuleRow]:
-    """The active rules of these kinds a stream carries (it matches its posts against them)."""
-    return list(session.exec(select(RuleRow).where(RuleRow.network == network, col(RuleRow.kind).in_(list(kinds)),
-                                                   RuleRow.paused == False)))  # noqa: E712
+def streamed_rules(*, session: Session, network: str, kinds: Sequence[str] = ("search",),
+                   opted_in_only: bool = False) -> list[RuleRow]:
+    """The active rules of these kinds a stream carries (its posts are matched to them).
+
+    `opted_in_only`: only those marked `stream` (a stream that takes only those)."""
+    query = select(RuleRow).where(RuleRow.network == network, col(RuleRow.kind).in_(list(kinds)),
+                                  RuleRow.paused == False)  # noqa: E712
+    if opted_in_only:
+        query = query.where(RuleRow.stream == True)  # noqa: E712
+    return list(session.exec(query.order_by(RuleRow.id)))
 
 
 def watched_conversations(*, session: Session, network: str, active_since: datetime) -> set[str]:

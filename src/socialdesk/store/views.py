@@ -35,6 +35,8 @@ class RuleView:
     last_error: str | None = None
     last_error_at: datetime | None = None
     consecutive_failures: int = 0
+    stream: bool = False  # marked to be carried by its network's stream (where it takes only those)
+    stream_refused: str | None = None  # the network's reason for not carrying it (polled meanwhile)
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,8 @@ def rule_view(row: RuleRow) -> RuleView:
                     every_seconds=row.every_seconds, kind=row.kind, paused=row.paused,
                     priority_keywords=tuple(row.priority_keywords or ()), priority_followers=row.priority_followers,
                     sla_targets=row.sla_targets, last_error=row.last_error, last_error_at=row.last_error_at,
-                    consecutive_failures=row.consecutive_failures)
+                    consecutive_failures=row.consecutive_failures, stream=row.stream,
+                    stream_refused=row.stream_refused)
 
 
 def digest_view(row: DigestScheduleRow) -> DigestView:

@@ -164,6 +164,8 @@ class JetstreamStream:
     """
 
     kinds = ("search",)  # the firehose: every post, matched locally; mentions are polled (notifications)
+    opt_in = False
+    matches_rules = False
 
     def __init__(self, url: str = DEFAULT_URL, *, complete: Callable[[Sequence[Post]], list[Post]],
                  resolve_handle: Callable[[str], str | None] = lambda handle: None,
@@ -235,8 +237,12 @@ class JetstreamStream:
                 self._connection = None
             connection.close()
 
-    def track(self, rules: Sequence[TrackedRule]) -> None:
+    def track(self, rules: Sequence[TrackedRule]) -> dict[int, str]:
         """Nothing to subscribe to: the firehose carries every post."""
+        return {}
+
+    def reconnect_wait(self, error: Exception, failures: int) -> float | None:
+        return None  # Jetstream documents no policy: the worker's backoff
 
     def complete(self, posts: Sequence[Post]) -> list[Post]:
         """The posts with their authors' profiles (events carry only the DID): `complete` given."""

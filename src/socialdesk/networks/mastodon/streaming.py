@@ -95,6 +95,8 @@ class MastodonStream:
     """The `Stream` of one instance, as the brand account (the token's)."""
 
     kinds = ("search", "mentions")
+    opt_in = False  # every rule is streamed (its hashtags, or the public timeline)
+    matches_rules = False  # statuses are matched locally
 
     def __init__(self, api: MastodonApi, threads: Threads, *, http_get: Callable[[str], Any] | None = None,
                  tick_seconds: float = TICK_SECONDS, connect_timeout: float = 10.0,
@@ -115,12 +117,16 @@ class MastodonStream:
 
     # --- the Stream interface -------------------------------------------------------------
 
-    def track(self, rules: Sequence[TrackedRule]) -> None:
+    def track(self, rules: Sequence[TrackedRule]) -> dict[int, str]:
         self._wanted = subscriptions_for(rules)
         with self._lock:
             connection = self._connection
         if connection is not None:
             self._subscribe(connection)
+        return {}  # a rule is subscribed to, or matched on the public timeline: none is refused
+
+    def reconnect_wait(self, error: Exception, failures: int) -> float | None:
+        return None  # no documented policy: the worker's backoff
 
     def events(self, cursor: dict[str, Any] | None,
                connected: Callable[[dict[str, Any]], None] = lambda cursor: None) -> Iterator[StreamEvent]:

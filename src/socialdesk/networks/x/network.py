@@ -37,6 +37,10 @@ INFO = NetworkInfo(
     setting_hint={kind: "SOCIALDESK_X_BEARER_TOKEN is not set; add it and restart" for kind in ("search", "mentions")},
     mentions_query=r"user:\d+",
     mentions_query_example="user:12345",
+    # The filtered stream on pay-per-use access: 1,000 rules of 1,024 characters per project
+    # (refs/x/docs/introduction.mdx; Enterprise allows 25,000+ of 2,048).
+    stream_rules_max=1000,
+    stream_query_max_length=1024,
 )
 
 
@@ -53,7 +57,8 @@ def build(settings: Any, *, http: httpx.Client, clock: Callable[[], datetime],
     from socialdesk.networks.x.mentions import XMentionsSource
     from socialdesk.networks.x.removal import XRemovalCheck
     from socialdesk.networks.x.reply import XReplier
-    from socialdesk.networks.x.search import XSource
+    from socialdesk.networks.x.search import XSource, cursor_since
+    from socialdesk.networks.x.stream import XStream
 
     auth = XUserAuth(settings, http=http, credentials=credentials(INFO.name), clock=clock)
 
@@ -77,4 +82,8 @@ def build(settings: Any, *, http: httpx.Client, clock: Callable[[], datetime],
         }
         network.removal = XRemovalCheck(http=http, api_url=settings.x_api_url, bearer_token=token)
         network.follow_ups = FollowUpSearch()
+        network.search_since = lambda when: cursor_since(when, clock())  # the stream's gaps, when the worker fills them
+        # Always there, so rules added with --stream are streamed; with none the worker does not connect.
+        network.stream = XStream(http=http, api_url=settings.x_api_url, bearer_token=token,
+                                 opt_in=not settings.x_stream, clock=clock)
     return network

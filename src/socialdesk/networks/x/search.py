@@ -9,7 +9,7 @@ is skipped; duplicates are dropped downstream on (network, id).
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -51,6 +51,11 @@ def snowflake_time(tweet_id: str) -> datetime:
 def snowflake_at(when: datetime) -> int:
     """The smallest X id created at `when` (for since_id)."""
     return (int(when.timestamp() * 1000) - _TWITTER_EPOCH_MS) << 22
+
+
+def cursor_since(when: datetime, now: datetime) -> dict[str, Any]:
+    """A search cursor for posts since `when` (no further back than recent search reaches)."""
+    return {"since_id": str(snowflake_at(max(when, now - RECENT_SEARCH_REACH)))}
 
 
 def conversation_walks(floors: Mapping[str, int], now: datetime) -> list[ConversationWalk]:
@@ -205,7 +210,7 @@ def describe_error(error: dict[str, Any]) -> str:
     return f"{title}: {detail}".strip(": ")
 
 
-def _error_text(response: httpx.Response) -> str:
+def error_text(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
@@ -219,7 +224,7 @@ def _error_text(response: httpx.Response) -> str:
     return describe_error(body) + (f" ({inner})" if inner else "")
 
 
-def _reset_time(response: httpx.Response, now: datetime) -> datetime:
+def reset_time(response: httpx.Response, now: datetime) -> datetime:
     """When to ask again: x-rate-limit-reset, else Retry-After (seconds or an HTTP date), else a short wait."""
     reset = (response.headers.get("x-rate-limit-reset") or "").strip()
     if reset.isdigit():
@@ -228,6 +233,9 @@ def _reset_time(response: httpx.Response, now: datetime) -> datetime:
     if retry_after is not None:
         return retry_after
     return now + _DEFAULT_RATE_LIMIT_WAIT
+
+
+_reset_time = reset_time  # the name tests/jobs imports
 
 
 def _retry_after(value: str | None, now: datetime) -> datetime | None:
@@ -274,26 +282,37 @@ def page_of(response: httpx.Response, cursor: dict[str, Any] | None) -> Page:
 
 def get(http: httpx.Client, url: str, params: dict[str, Any], headers: dict[str, str], *, what: str) -> httpx.Response:
     """GET from X, turning its failures into the source errors (`what`: "search", …)."""
+    return send(http, "GET", url, params, headers, what=what)
+
+
+def send(http: httpx.Client, method: str, url: str, params: dict[str, Any], headers: dict[str, str], *,
+         what: str, body: Any = None, accept: Callable[[httpx.Response], bool] | None = None) -> httpx.Response:
+    """A request to X (`body`: sent as JSON), its failures turned into the source errors.
+
+    `accept`: an error answer the caller reads itself (returned, not raised).
+    """
     now = datetime.now(UTC)
     try:
-        response = http.get(url, params=params, headers=headers)
+        response = http.request(method, url, params=params, headers=headers, json=body)
     except httpx.TimeoutException as exc:
         raise SourceUnavailable(f"X did not answer in time ({type(exc).__name__})") from exc
     except httpx.TransportError as exc:
         raise SourceUnavailable(f"could not reach X: {exc}") from exc
     status = response.status_code
+    if status >= 400 and accept is not None and accept(response):
+        return response
     if status == 429:
-        reset_at = _reset_time(response, now)
-        raise RateLimited(f"X rate limit reached: {_error_text(response)}", reset_at=reset_at)
+        reset_at = reset_time(response, now)
+        raise RateLimited(f"X rate limit reached: {error_text(response)}", reset_at=reset_at)
     if status >= 500:
-        raise SourceUnavailable(f"X answered {status}: {_error_text(response)}")
+        raise SourceUnavailable(f"X answered {status}: {error_text(response)}")
     if status in (401, 403):
         raise SourceRejected(
-            f"X refused the credentials ({status}: {_error_text(response)}); "
+            f"X refused the credentials ({status}: {error_text(response)}); "
             "check SOCIALDESK_X_BEARER_TOKEN and the app's access level"
         )
     if status >= 400:
-        text = _error_text(response)
+        text = error_text(response)
         if "next_token" in text or "pagination_token" in text:
             raise CursorExpired(f"X refused the stored page token: {text}")
         raise SourceRejected(f"X refused the {what} ({status}): {text}")
@@ -311,7 +330,7 @@ def get_page(http: httpx.Client, url: str, params: dict[str, Any], headers: dict
 
 def quota_spent_until(response: httpx.Response) -> datetime | None:
     if response.headers.get("x-rate-limit-remaining") == "0":
-        return _reset_time(response, datetime.now(UTC))
+        return reset_time(response, datetime.now(UTC))
     return None
 
 

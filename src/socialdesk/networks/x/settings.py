@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings
 class XSettings(BaseSettings):
     x_bearer_token: SecretStr | None = Field(None, alias="SOCIALDESK_X_BEARER_TOKEN")
     x_api_url: str = Field("https://api.x.com", alias="SOCIALDESK_X_API_URL")
+    # The filtered stream carries every X search rule (else only those added with --stream).
+    x_stream: bool = Field(False, alias="SOCIALDESK_X_STREAM")
     # Replying on X as the brand: OAuth 2.0 (PKCE; `socialdesk auth x`) or OAuth 1.0a keys.
     x_client_id: str | None = Field(None, alias="SOCIALDESK_X_CLIENT_ID")
     x_client_secret: SecretStr | None = Field(None, alias="SOCIALDESK_X_CLIENT_SECRET")

@@ -215,8 +215,9 @@ def rule_state(rule: RuleView) -> str:
 def rule_text(rule: RuleView) -> str:
     query, cut = escape_within(" ".join(rule.query.split()), QUERY_EXCERPT)
     kind = "mentions" if rule.kind == "mentions" else "search"
+    streamed = " · streamed" if rule.stream and not rule.stream_refused else ""
     lines = [f"*Rule {rule.id}* · {escape(rule.network)} {kind} · {channel(rule.channel_id)} · "
-             f"every {rule.every_seconds} s · {rule_state(rule)}",
+             f"every {rule.every_seconds} s{streamed} · {rule_state(rule)}",
              f"`{query}{'…' if cut else ''}`" if query else "_(empty query)_"]
     if rule.sla_targets:
         lines.append(f"First-response targets: {escape(rule.sla_targets)}")

@@ -45,7 +45,11 @@ class XApi:
 
     def _route(self, method: str, path: str):
         parts = path.strip("/").split("/")
+        if path == "/2/tweets/search/stream/rules" and method in ("GET", "POST"):
+            return ("rules", self._rules_get, ()) if method == "GET" else ("rules_update", self._rules_post, ())
         if method == "GET":
+            if path == "/2/tweets/search/stream":
+                return "stream", self._stream_connect, ()
             if path == "/2/tweets/search/recent":
                 return "search", self._search, ()
             if path == "/2/users/me":

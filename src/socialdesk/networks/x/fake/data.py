@@ -114,7 +114,9 @@ NOT_FOUND_ROUTE = {"errors": [{"message": "Sorry, that page does not exist", "co
 
 # Per-15-minute limits as the recordings' x-rate-limit-limit headers show them.
 RATE_LIMITS = {"search": 450, "mentions": 450, "me": 75, "user": 300, "lookup": 300, "create": 200,
-               "token": 10_000}  # the token endpoint publishes no limit
+               "token": 10_000,  # the token endpoint publishes no limit
+               # The filtered stream per app (X's rate-limit table): 50 connects, 450 reads and changes of rules.
+               "stream": 50, "rules": 450, "rules_update": 450}
 
 # Allowed values, from refs/x/openapi (tweet.fields is the v2.159 name, post.fields v2.167).
 TWEET_FIELDS = frozenset(

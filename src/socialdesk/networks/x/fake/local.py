@@ -1,4 +1,8 @@
-"""X on 127.0.0.1 for the sandbox and the demo: FakeX playing the scripted day."""
+"""X on 127.0.0.1 for the sandbox and the demo: FakeX playing the scripted day.
+
+FakeX serves the filtered stream at the same address, so `SOCIALDESK_X_STREAM=1` (or a
+rule marked `--stream`) streams the day's posts instead of polling them.
+"""
 
 from __future__ import annotations
 

@@ -21,7 +21,9 @@ def tokens(text: str) -> list[str]:
 OPERATORS = frozenset(
     "from to lang is has conversation_id url retweets_of in_reply_to_tweet_id".split())
 IS_FLAGS = frozenset({"retweet", "reply", "quote", "verified"})
-HAS_KEYS = {"links": "urls", "mentions": "mentions", "hashtags": "hashtags"}
+# FakeX posts carry no media or places: has:media, has:images … are valid and never match.
+HAS_KEYS = {"links": "urls", "mentions": "mentions", "hashtags": "hashtags", "media": "media", "images": "media",
+            "videos": "media", "geo": "geo"}
 _QTOKEN = re.compile(r'\s*(-?\(|\)|-?"[^"]*"|[^\s()"]+)')
 
 
@@ -139,3 +141,15 @@ def matches(tree, post: dict, ctx: dict) -> bool:
     if name == "has":
         return bool(ents.get(HAS_KEYS[value]))
     raise QueryError(f"There were errors processing your request: unsupported operator '{name}'")
+
+
+def has_positive_term(tree) -> bool:
+    """Whether a query asks for something, not only for what to leave out (X refuses a rule without)."""
+    kind = tree[0]
+    if kind == "not":
+        return False
+    if kind == "and":
+        return any(has_positive_term(t) for t in tree[1])
+    if kind == "or":
+        return all(has_positive_term(t) for t in tree[1])
+    return True

@@ -25,6 +25,7 @@ from socialdesk.networks.x.fake import data as d
 from socialdesk.networks.x.fake import query as xq
 from socialdesk.networks.x.fake.api import XApi, _Refusal
 from socialdesk.networks.x.fake.auth import TOKEN_PATH, USER_CONTEXT_ONLY, OAuth1Keys, XAuthServer, _AuthError
+from socialdesk.networks.x.fake.stream import APP_ONLY, APP_ONLY_AUTH, STREAM_PATH, StreamApi, StreamConnection
 
 __all__ = ["FakeX", "OAuth1Keys", "RecordedRequest", "TOKEN_PATH"]
 
@@ -55,9 +56,10 @@ class _Fault:
     delay: float
     extra_errors: list | None = None  # merged into the real answer instead of replacing it
     query: dict[str, str] | None = None  # only requests whose query string has these values
+    exact: bool = False  # only this path, not the paths under it
 
     def applies(self, method: str, path: str, query: dict[str, str]) -> bool:
-        return (path.startswith(self.path) and self.method in (None, method)
+        return ((path == self.path if self.exact else path.startswith(self.path)) and self.method in (None, method)
                 and all(query.get(k) == v for k, v in (self.query or {}).items()))
 
     @property
@@ -71,12 +73,13 @@ class _Window:
     used: int = 0
 
 
-class FakeX(XApi, XAuthServer):
+class FakeX(XApi, StreamApi, XAuthServer):
     """In-memory X API v2 stand-in on 127.0.0.1.
 
     `with FakeX() as x:` serves GET /2/tweets/search/recent, /2/users/me,
     /2/users/by/username/:u, /2/users/:id/mentions, /2/tweets[/:id],
-    POST /2/tweets (as `own_user`) and POST /2/oauth2/token at `x.url`;
+    POST /2/tweets (as `own_user`), POST /2/oauth2/token and the filtered stream
+    (GET /2/tweets/search/stream, GET/POST …/stream/rules: fake/stream.py) at `x.url`;
     `x.requests` records every call.
 
     Callers: the app bearer token, user tokens from `authorize()` + the token
@@ -106,6 +109,7 @@ class FakeX(XApi, XAuthServer):
         self._last_auto_id = 0
         self._stopping = threading.Event()
         self._init_auth(require_user_context=require_user_context)
+        self._init_stream()
         # Bound now (not in start) so `url` is known before serving begins.
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
@@ -125,6 +129,7 @@ class FakeX(XApi, XAuthServer):
 
     def stop(self) -> None:
         self._stopping.set()  # wakes handlers sleeping on an injected delay
+        self._end_streams()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(5)
@@ -241,6 +246,7 @@ class FakeX(XApi, XAuthServer):
             post = dict(sorted(post.items()))  # X sends keys alphabetically
             self._posts[tid] = post
             self._match_ctx[tid] = self._context(post, original)
+            self._publish(tid)
             return copy.deepcopy(post)
 
     def delete_post(self, tweet_id: str) -> None:
@@ -259,7 +265,7 @@ class FakeX(XApi, XAuthServer):
     def fail_next(self, path: str, *, status: int, body: dict | list | str | None = None,
                   headers: dict | None = None, times: int = 1, delay: float = 0.0,
                   method: str | None = None, rate_headers: bool = True,
-                  query: dict[str, str] | None = None) -> None:
+                  query: dict[str, str] | None = None, exact: bool = False) -> None:
         """Answer the next `times` requests whose path starts with `path` with this.
 
         body None gives X's body for the status (429, 401, else about:blank
@@ -268,7 +274,8 @@ class FakeX(XApi, XAuthServer):
         so a 200 can carry a proxy's HTML page or cut-off JSON. `rate_headers=False`
         leaves X's x-rate-limit-* headers off a 429 (what a proxy in front of X sends).
         `query` narrows the fault to requests carrying these query parameters (one rule's
-        search, say `{"query": "acme"}`, and not the follow-up searches beside it).
+        search, say `{"query": "acme"}`, and not the follow-up searches beside it); `exact`
+        to `path` itself (the stream, not its rules under it).
         """
         hdrs = {k.lower(): str(v) for k, v in (headers or {}).items()}
         if status == 429 and rate_headers:  # X always says when the window reopens
@@ -277,7 +284,13 @@ class FakeX(XApi, XAuthServer):
             hdrs.setdefault("x-rate-limit-reset", str(int(time.time()) + 900))
         with self._lock:
             self._faults.append(_Fault(path, method, status, body, hdrs, times, delay,
-                                       query=dict(query) if query else None))
+                                       query=dict(query) if query else None, exact=exact))
+
+    def refuse_stream_next(self, status: int, *, body: dict | None = None, times: int = 1,
+                           headers: dict | None = None) -> None:
+        """The next `times` connections to the stream are answered `status` (429, 503, 401 …)."""
+        self.fail_next(STREAM_PATH, status=status, body=body, times=times, method="GET", exact=True,
+                       headers=headers)
 
     def rate_limit_next(self, path: str, reset_in_seconds: float, *, times: int = 1,
                         method: str | None = None) -> int:
@@ -337,6 +350,8 @@ class FakeX(XApi, XAuthServer):
                 return refused.status, refused.body, {}
             if caller == "app" and self.require_user_context and self._route(method, path)[0] in USER_CONTEXT_ONLY:
                 return 403, d.UNSUPPORTED_AUTH, {}
+            if caller != "app" and self._route(method, path)[0] in APP_ONLY:
+                return 403, APP_ONLY_AUTH, {}
         fault = self._take_fault(method, path, query)
         if fault is not None and fault.delay:
             self._stopping.wait(fault.delay)
@@ -444,6 +459,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a bug in the fake must show as a 500, not a hung client
             log.exception("FakeX failed on %s %s", self.command, self.path)
             status, payload, extra = 500, d.generic_problem(500), {}
+        if isinstance(payload, StreamConnection):
+            payload.serve(self, extra)  # until the connection ends
+            return
         if isinstance(payload, str):
             data = payload.encode()
         else:

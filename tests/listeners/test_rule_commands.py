@@ -1,0 +1,85 @@
+"""`/social rules … --stream` and `/social rules stream <id> on|off` (listeners.rule_commands), in-process.
+
+The rest of `/social rules` is driven end to end in tests/e2e/test_rule_commands.py.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from socialdesk.listeners import rule_commands
+from socialdesk.networks import registry
+from socialdesk.store import rules as rule_store
+from socialdesk.store.db import session_scope
+
+OPT_IN = next(n for n in registry.names() if registry.info(n).opt_in_stream)  # a network whose stream takes marked rules
+ALL_STREAMED = next(n for n in registry.names() if not registry.info(n).opt_in_stream)
+
+
+def rules(deps, slack_emulator, text: str, *, user: str = "mia") -> str:
+    args = text.split()
+    reply = rule_commands.run(deps, None, user_id=slack_emulator.users[user], args=args, text=text, channel_id="C0CARE1")
+    return reply.text + "\n" + "\n".join(b.get("text", {}).get("text", "") for b in
+                                         [b.to_dict() if hasattr(b, "to_dict") else b for b in reply.blocks or []])
+
+
+def marked(deps) -> dict[int, bool]:
+    with session_scope(deps.engine) as session:
+        return {r.id: r.stream for r in rule_store.list_rules(session=session)}
+
+
+def test_a_rule_added_with_stream_is_marked_and_shown_so(deps, slack_emulator):
+    added = rules(deps, slack_emulator, f"add network:{OPT_IN} acme phone --stream every:30")
+    assert "Rule 1 added" in added and "`acme phone`" in added and "Streamed" in added
+    plain = rules(deps, slack_emulator, f"add network:{OPT_IN} acme refund")
+    assert "Rule 2 added" in plain and "Streamed" not in plain
+    assert marked(deps) == {1: True, 2: False}
+    with session_scope(deps.engine) as session:
+        assert rule_store.get_rule(session=session, rule_id=1).query == "acme phone"
+    listed = rules(deps, slack_emulator, "list")
+    first, second = (line for line in listed.splitlines() if line.startswith("*Rule "))
+    assert "streamed" in first and "streamed" not in second
+
+
+def test_stream_is_turned_on_and_off_for_an_existing_rule(deps, slack_emulator):
+    rules(deps, slack_emulator, f"add network:{OPT_IN} acme")
+    assert "is streamed now" in rules(deps, slack_emulator, "stream 1 on")
+    assert marked(deps) == {1: True}
+    with session_scope(deps.engine) as session:  # a refusal noted by the stream goes when it is polled only
+        rule_store.record_stream_refusal(session=session, rule_id=1, reason="too complex", now=datetime.now(UTC))
+    assert "is polled now" in rules(deps, slack_emulator, "stream 1 off")
+    with session_scope(deps.engine) as session:
+        rule = rule_store.get_rule(session=session, rule_id=1)
+        assert (rule.stream, rule.stream_refused, rule.last_error) == (False, None, None)
+    assert "There is no rule 7" in rules(deps, slack_emulator, "stream 7 on")
+    assert "Usage: `/social rules stream <id> on|off`" in rules(deps, slack_emulator, "stream 1 maybe")
+    assert "Only socialdesk admins" in rules(deps, slack_emulator, "stream 1 on", user="alice")
+    assert marked(deps) == {1: False}
+
+
+def test_stream_is_refused_where_the_network_streams_every_rule_or_past_its_limit(deps, slack_emulator):
+    label = registry.info(ALL_STREAMED).label
+    refused = rules(deps, slack_emulator, f"add network:{ALL_STREAMED} acme --stream")
+    assert f"{label} has no such stream" in refused and "Leave out --stream" in refused
+    assert marked(deps) == {}
+    info = registry.info(OPT_IN)
+    assert "is given twice" in rules(deps, slack_emulator, f"add network:{OPT_IN} acme --stream --stream")
+
+    # One place left on the stream: the next marked rule takes it, the one after is refused.
+    limit = info.stream_rules_max
+    with session_scope(deps.engine) as session:
+        for i in range(limit - 1):
+            rule_store.add_rule(session=session, network=OPT_IN, query=f"acme {i}", channel_id="C0CARE1",
+                                every_seconds=60, lang=None, include_reposts=False, now=datetime.now(UTC),
+                                stream=True)
+    last = rules(deps, slack_emulator, f"add network:{OPT_IN} acme last --stream")
+    assert f"Rule {limit} added" in last and "Streamed" in last
+    over = rules(deps, slack_emulator, f"add network:{OPT_IN} acme over --stream")
+    assert f"carries at most {limit} rules and {limit} are marked already" in over
+    assert "`rules stream ID off`" in over
+    assert f"Rule {limit + 1} added" in rules(deps, slack_emulator, f"add network:{OPT_IN} acme over")
+    assert f"carries at most {limit} rules" in rules(deps, slack_emulator, f"stream {limit + 1} on")
+    assert "is streamed now" in rules(deps, slack_emulator, f"stream {limit} on")  # already on: not counted twice
+    assert "is polled now" in rules(deps, slack_emulator, "stream 1 off")
+    assert "is streamed now" in rules(deps, slack_emulator, f"stream {limit + 1} on")
+    assert sum(marked(deps).values()) == limit
