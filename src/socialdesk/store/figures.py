@@ -333,16 +333,22 @@ def _top_authors(session: Session, start: datetime, end: datetime) -> list[Autho
 
 
 def _oldest_unclaimed(session: Session, end: datetime) -> list[UnclaimedCase]:
-    """Cases waiting for an agent now (new or reopened) that were opened before the period ended."""
-    rows = session.exec(
-        select(CaseRow)
-        .where(
-            col(CaseRow.status).in_((CaseStatus.NEW.value, CaseStatus.REOPENED.value)),
-            CaseRow.opened_at < end,
-        )
-        .order_by(CaseRow.opened_at, CaseRow.id)
-        .limit(OLDEST_UNCLAIMED)
-    ).all()
+    """Cases waiting for an agent now (new or reopened) that were opened before the period ended.
+
+    One query per status, each reading `cases (status, opened_at)` in order and stopping after
+    a few rows: with both statuses in one IN list PostgreSQL fetches every waiting case and sorts.
+    """
+    rows = [
+        case
+        for status in (CaseStatus.NEW.value, CaseStatus.REOPENED.value)
+        for case in session.exec(
+            select(CaseRow)
+            .where(CaseRow.status == status, CaseRow.opened_at < end)
+            .order_by(CaseRow.opened_at, CaseRow.id)
+            .limit(OLDEST_UNCLAIMED)
+        ).all()
+    ]
+    rows = sorted(rows, key=lambda c: (_utc(c.opened_at), c.id))[:OLDEST_UNCLAIMED]
     return [
         UnclaimedCase(c.id, _utc(c.opened_at), c.network, c.channel_id, c.message_ts, c.priority)  # type: ignore[arg-type]
         for c in rows
