@@ -13,6 +13,8 @@ from socialdesk.domain import Post
 
 HIGH, NORMAL = "high", "normal"
 STRONGLY_NEGATIVE = -0.6  # compound score at or below which a post is high priority
+# VADER's documented thresholds; store.figures counts the sentiment mix in SQL with these.
+NEGATIVE_AT, POSITIVE_AT = -0.05, 0.05
 # VADER's cost grows with the square of the length and it is tuned for short posts;
 # the opening of a 25,000-character long post says enough (and scores in ~50 ms).
 _SENTIMENT_CHARS = 5000
@@ -37,12 +39,12 @@ class Triage:
 
 
 def sentiment_label(score: float | None) -> str:
-    """VADER's documented thresholds: <= -0.05 negative, >= 0.05 positive."""
+    """VADER's documented thresholds: <= NEGATIVE_AT negative, >= POSITIVE_AT positive."""
     if score is None:
         return "unknown"
-    if score <= -0.05:
+    if score <= NEGATIVE_AT:
         return "negative"
-    if score >= 0.05:
+    if score >= POSITIVE_AT:
         return "positive"
     return "neutral"
 

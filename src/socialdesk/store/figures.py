@@ -10,9 +10,10 @@ sorted values is the value at rank ceil(p/100 * n) (1-based). The median is the
 50th percentile by that rule, i.e. the lower middle value for an even n. An empty
 sample has no percentile (None).
 
-Everything is computed in Python from a handful of queries: at the scale of a
-support team's week (thousands of events) that is cheap, and it gives identical
-results on SQLite and PostgreSQL.
+Everything is counted by the database (store.figure_counts), a handful of aggregate
+queries whose results are a few rows each: the cost grows with the period's events
+but nothing is loaded per event, and the results are the same on SQLite and PostgreSQL
+(durations are whole microseconds in SQL, as Python's timedeltas are).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from socialdesk.domain import CaseStatus
-from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, PostRow, RuleRow
-from socialdesk.triage import sentiment_label
+from socialdesk.store import figure_counts as counts
+from socialdesk.store.figure_counts import nearest_rank
+from socialdesk.store.models import AuthorRow, CaseRow, PostRow, RuleRow
 
 PeriodKind = Literal["day", "week"]
 TOP_AUTHORS = 5
@@ -173,9 +175,7 @@ def percentile(values: list[float], p: float) -> float | None:
     """Nearest-rank percentile: the value at 1-based rank ceil(p/100 * n) of the sorted values."""
     if not values:
         return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
+    return sorted(values)[nearest_rank(p, len(values)) - 1]
 
 
 def spread(seconds: list[float]) -> Spread:
@@ -189,41 +189,12 @@ def _utc(value: datetime) -> datetime:
 def figures(*, session: Session, start: datetime, end: datetime, tz: ZoneInfo | None = None) -> Figures:
     """Every digest figure for [start, end). `tz` (default UTC) only places the hourly volume."""
     tz = tz or ZoneInfo("UTC")
-    events = session.exec(
-        select(CaseEventRow.case_id, CaseEventRow.kind, CaseEventRow.actor, CaseEventRow.at)
-        .where(CaseEventRow.at >= start, CaseEventRow.at < end, col(CaseEventRow.kind).in_(COUNTED_KINDS))
-        .order_by(CaseEventRow.at, CaseEventRow.id)
-    ).all()
-    kinds = Counter(kind for _, kind, _, _ in events)
-
-    # The cases opened or resolved in the period, by a subquery: an IN list of ids would
-    # hit PostgreSQL's 65,535 bound parameters on a busy month.
-    in_period = select(CaseEventRow.case_id).where(
-        CaseEventRow.at >= start, CaseEventRow.at < end, col(CaseEventRow.kind).in_((OPENED, RESOLVED)))
-    cases: dict[int, tuple[datetime, float | None, int | None]] = {
-        cid: (_utc(opened_at), sentiment, rule_id)
-        for cid, opened_at, sentiment, rule_id in session.exec(
-            select(CaseRow.id, CaseRow.opened_at, CaseRow.sentiment, CaseRow.rule_id)
-            .where(col(CaseRow.id).in_(in_period))
-        ).all()
-    }
-
-    # Time to resolve: every resolved event in the period, from the case's opening.
-    to_resolve = [
-        (_utc(at) - cases[cid][0]).total_seconds()
-        for cid, kind, _, at in events
-        if kind == RESOLVED and cid in cases
-    ]
-    # First response: cases whose first response falls in the period.
-    first_responses = [
-        (_utc(fr) - _utc(opened)).total_seconds()
-        for opened, fr in session.exec(
-            select(CaseRow.opened_at, CaseRow.first_response_at).where(
-                CaseRow.first_response_at >= start, CaseRow.first_response_at < end
-            )
-        ).all()
-    ]
-
+    start, end = _utc(start), _utc(end)
+    kinds: Counter[str] = Counter()
+    by_actor: dict[str, Counter[str]] = {}
+    for kind, actor, n in counts.events_by_kind_and_actor(session, start, end, COUNTED_KINDS):
+        kinds[kind] += n
+        by_actor.setdefault(actor, Counter())[kind] += n
     return Figures(
         start=start,
         end=end,
@@ -233,44 +204,47 @@ def figures(*, session: Session, start: datetime, end: datetime, tz: ZoneInfo | 
         resolved=kinds[RESOLVED],
         ignored=kinds[IGNORED],
         sla_breached=kinds[SLA_BREACHED],
-        first_response=spread(first_responses),
-        time_to_resolve=spread(to_resolve),
-        agents=_agents(events),
-        rules=_rules(session, events, cases),
-        sentiment=_sentiment(events, cases),
-        hourly=_hourly(events, start=start, end=end, tz=tz),
+        first_response=_spread(session, counts.first_response_micros(session, start, end),
+                               counts.first_responses(session, start, end)),
+        # Every resolved event counts, from its case's opening (a case resolved twice counts twice).
+        time_to_resolve=_spread(session, counts.resolve_micros(session, start, end, RESOLVED), kinds[RESOLVED]),
+        agents=_agents(by_actor),
+        **_rules_and_sentiment(session, start, end),
+        hourly=_hourly(session, start=start, end=end, tz=tz),
         top_authors=_top_authors(session, start, end),
         oldest_unclaimed=_oldest_unclaimed(session, end),
     )
 
 
-def _agents(events) -> list[AgentFigures]:  # type: ignore[no-untyped-def]
-    claims: Counter[str] = Counter()
-    replies: Counter[str] = Counter()
-    resolves: Counter[str] = Counter()
-    for _, kind, actor, _ in events:
-        if kind == CLAIMED:
-            claims[actor] += 1
-        elif kind in REPLY_KINDS:
-            replies[actor] += 1
-        elif kind == RESOLVED:
-            resolves[actor] += 1
-    actors = set(claims) | set(replies) | set(resolves)
-    rows = [AgentFigures(a, claims[a], replies[a], resolves[a]) for a in actors]
+def _spread(session: Session, durations, n: int) -> Spread:  # type: ignore[no-untyped-def]
+    if n == 0:
+        return Spread()
+    median, p90 = nearest_rank(50, n), nearest_rank(90, n)
+    values = counts.ranked_seconds(session, durations, (median, p90))
+    return Spread(count=n, median=values[median], p90=values[p90])
+
+
+def _agents(by_actor: dict[str, Counter[str]]) -> list[AgentFigures]:
+    rows = [
+        AgentFigures(actor, n[CLAIMED], sum(n[k] for k in REPLY_KINDS), n[RESOLVED])
+        for actor, n in by_actor.items()
+        if n[CLAIMED] or n[RESOLVED] or any(n[k] for k in REPLY_KINDS)
+    ]
     return sorted(rows, key=lambda r: (-(r.claims + r.replies + r.resolves), r.actor))
 
 
-def _rules(session: Session, events, cases) -> list[RuleFigures]:  # type: ignore[no-untyped-def]
+def _rules_and_sentiment(session: Session, start: datetime, end: datetime) -> dict:  # type: ignore[type-arg]
+    """The rule table (cases opened and resolved, by the case's rule) and the sentiment mix of
+    the cases opened, from one pass over the period's opened and resolved events."""
     opened: Counter[int | None] = Counter()
     resolved: Counter[int | None] = Counter()
-    for cid, kind, _, _ in events:
-        if cid not in cases:
-            continue
-        rule_id = cases[cid][2]
+    mix = dict.fromkeys(SENTIMENTS, 0)
+    for kind, rule_id, sentiment, n in counts.by_rule_and_sentiment(session, start, end, (OPENED, RESOLVED)):
         if kind == OPENED:
-            opened[rule_id] += 1
-        elif kind == RESOLVED:
-            resolved[rule_id] += 1
+            opened[rule_id] += n
+            mix[sentiment] += n
+        else:
+            resolved[rule_id] += n
     ids = {r for r in set(opened) | set(resolved) if r is not None}
     labels: dict[int | None, str] = {None: "no rule"}
     if ids:
@@ -281,34 +255,67 @@ def _rules(session: Session, events, cases) -> list[RuleFigures]:  # type: ignor
     rows = [
         RuleFigures(r, labels.get(r, f"rule {r}"), opened[r], resolved[r]) for r in set(opened) | set(resolved)
     ]
-    return sorted(rows, key=lambda r: (-r.opened, -r.resolved, r.rule_id if r.rule_id is not None else math.inf))
+    rules = sorted(rows, key=lambda r: (-r.opened, -r.resolved, r.rule_id if r.rule_id is not None else math.inf))
+    return {"rules": rules, "sentiment": mix}
 
 
-def _sentiment(events, cases) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    mix = dict.fromkeys(SENTIMENTS, 0)
-    for cid, kind, _, _ in events:
-        if kind == OPENED and cid in cases:
-            mix[sentiment_label(cases[cid][1])] += 1
-    return mix
-
-
-def _hourly(events, *, start: datetime, end: datetime, tz: ZoneInfo) -> list[int]:  # type: ignore[no-untyped-def]
+def _hourly(session: Session, *, start: datetime, end: datetime, tz: ZoneInfo) -> list[int]:
     """Opened cases per local hour of each local day: 24 slots per day.
 
     On a 25-hour day the repeated hour's two halves share one slot; on a 23-hour day
-    the skipped hour's slot stays 0.
+    the skipped hour's slot stays 0. Counted in the database range by range: each slot
+    is the UTC ranges whose instants all fall in that local hour (hour_ranges).
     """
-    first = _utc(start).astimezone(tz).date()
-    days = max(1, (_utc(end).astimezone(tz).date() - first).days)
-    slots = [0] * (24 * days)
-    for _, kind, _, at in events:
-        if kind != OPENED:
-            continue
-        local = _utc(at).astimezone(tz)
-        index = (local.date() - first).days * 24 + local.hour
-        if 0 <= index < len(slots):
-            slots[index] += 1
-    return slots
+    slots, ranges = hour_ranges(start, end, tz)
+    hourly = [0] * slots
+    for (_, _, slot), n in zip(ranges, counts.events_in_ranges(session, OPENED, [(lo, hi) for lo, hi, _ in ranges])):
+        hourly[slot] += n
+    return hourly
+
+
+def hour_ranges(start: datetime, end: datetime, tz: ZoneInfo) -> tuple[int, list[tuple[datetime, datetime, int]]]:
+    """(slots, [(lo, hi, slot)]): [start, end) cut into UTC ranges that each lie in one local hour slot.
+
+    Slot = local days since the first local day × 24 + the local hour, as an event at that
+    instant is placed. Cut at every quarter hour of UTC (zone offsets are whole quarter hours,
+    so a quarter hour is in one slot; one that is not, in an odd historical offset, is halved
+    until its parts are), then neighbours in the same slot are joined: a day is about 24 ranges.
+    Ranges outside the slots (an end past the last whole local day) are left out.
+    """
+    first = start.astimezone(tz).date()
+    slots = 24 * max(1, (end.astimezone(tz).date() - first).days)
+
+    def slot(at: datetime) -> int:
+        local = at.astimezone(tz)
+        return (local.date() - first).days * 24 + local.hour
+
+    def uniform(lo: datetime, hi: datetime) -> bool:
+        last = hi - _TICK
+        return slot(lo) == slot(last) and lo.astimezone(tz).utcoffset() == last.astimezone(tz).utcoffset()
+
+    def cut(lo: datetime, hi: datetime) -> list[tuple[datetime, datetime]]:
+        if hi - lo <= _TICK or uniform(lo, hi):
+            return [(lo, hi)]
+        middle = lo + (hi - lo) // 2
+        return cut(lo, middle) + cut(middle, hi)
+
+    ranges: list[tuple[datetime, datetime, int]] = []
+    lo = start
+    while lo < end:
+        hi = min(end, _EPOCH + (lo - _EPOCH) // _QUARTER * _QUARTER + _QUARTER)
+        for a, b in cut(lo, hi):
+            s = slot(a)
+            if ranges and ranges[-1][2] == s and ranges[-1][1] == a:
+                ranges[-1] = (ranges[-1][0], b, s)
+            else:
+                ranges.append((a, b, s))
+        lo = hi
+    return slots, [r for r in ranges if 0 <= r[2] < slots]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_QUARTER = timedelta(minutes=15)
+_TICK = timedelta(microseconds=1)
 
 
 def _top_authors(session: Session, start: datetime, end: datetime) -> list[AuthorFigures]:
@@ -326,16 +333,22 @@ def _top_authors(session: Session, start: datetime, end: datetime) -> list[Autho
 
 
 def _oldest_unclaimed(session: Session, end: datetime) -> list[UnclaimedCase]:
-    """Cases waiting for an agent now (new or reopened) that were opened before the period ended."""
-    rows = session.exec(
-        select(CaseRow)
-        .where(
-            col(CaseRow.status).in_((CaseStatus.NEW.value, CaseStatus.REOPENED.value)),
-            CaseRow.opened_at < end,
-        )
-        .order_by(CaseRow.opened_at, CaseRow.id)
-        .limit(OLDEST_UNCLAIMED)
-    ).all()
+    """Cases waiting for an agent now (new or reopened) that were opened before the period ended.
+
+    One query per status, each reading `cases (status, opened_at)` in order and stopping after
+    a few rows: with both statuses in one IN list PostgreSQL fetches every waiting case and sorts.
+    """
+    rows = [
+        case
+        for status in (CaseStatus.NEW.value, CaseStatus.REOPENED.value)
+        for case in session.exec(
+            select(CaseRow)
+            .where(CaseRow.status == status, CaseRow.opened_at < end)
+            .order_by(CaseRow.opened_at, CaseRow.id)
+            .limit(OLDEST_UNCLAIMED)
+        ).all()
+    ]
+    rows = sorted(rows, key=lambda c: (_utc(c.opened_at), c.id))[:OLDEST_UNCLAIMED]
     return [
         UnclaimedCase(c.id, _utc(c.opened_at), c.network, c.channel_id, c.message_ts, c.priority)  # type: ignore[arg-type]
         for c in rows

@@ -1,0 +1,158 @@
+"""The SQL behind store.figures: a period's case events counted in the database.
+
+Nothing here loads the period's events: each figure is one aggregate query, and
+only its handful of result rows come back. The few places where SQLite and
+PostgreSQL differ (exact durations, a list of time ranges as one parameter) are
+the small helpers at the top.
+
+SQLite has no hash aggregation: every GROUP BY it cannot read in index order is a
+sort. So the hourly volume is counted range by range through the (kind, at)
+index, and the event counts are grouped in the order of the (kind, actor, at)
+index (migration 0015); only the rule table and the two percentile queries sort.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ColumnElement, Integer, case, cast, extract, func, text
+from sqlmodel import Session, col, select
+
+from socialdesk.store.models import CaseEventRow, CaseRow
+from socialdesk.triage import NEGATIVE_AT, POSITIVE_AT
+
+MICROS = 1_000_000
+# unixepoch() is SQLite 3.38's; strftime('%s') is older and about half as fast.
+_SQLITE_EPOCH = "unixepoch" if sqlite3.sqlite_version_info >= (3, 38) else None
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _epoch_micros(column: ColumnElement[datetime], dialect: str) -> ColumnElement[int]:
+    """A stored UTC time as whole microseconds since 1970, exactly (no float on the way)."""
+    if dialect == "sqlite":
+        # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff': the seconds from the date functions
+        # (which round to milliseconds in julianday), the microseconds from characters 21–26.
+        seconds = (func.unixepoch(column) if _SQLITE_EPOCH else cast(func.strftime("%s", column), Integer))
+        return seconds * MICROS + cast(func.substr(column, 21, 6), Integer)
+    # PostgreSQL's EXTRACT gives numeric (exact) since version 14.
+    return cast(extract("epoch", column) * MICROS, BigInteger)
+
+
+def micros_between(later: ColumnElement[datetime], earlier: ColumnElement[datetime], dialect: str) -> ColumnElement[int]:
+    return _epoch_micros(later, dialect) - _epoch_micros(earlier, dialect)
+
+
+def nearest_rank(p: float, n: int) -> int:
+    """The 1-based rank of the p-th percentile of n values by the nearest-rank method."""
+    return max(1, math.ceil(p / 100 * n))
+
+
+# -- counts ----------------------------------------------------------------------------------
+
+
+def events_by_kind_and_actor(session: Session, start: datetime, end: datetime,
+                             kinds: Sequence[str]) -> list[tuple[str, str, int]]:
+    """(kind, actor, events) for the counted kinds in [start, end)."""
+    n = func.count()
+    return [(k, a, int(c)) for k, a, c in session.exec(
+        select(CaseEventRow.kind, CaseEventRow.actor, n)
+        .where(col(CaseEventRow.kind).in_(kinds), CaseEventRow.at >= start, CaseEventRow.at < end)
+        .group_by(col(CaseEventRow.kind), col(CaseEventRow.actor))
+    ).all()]
+
+
+def by_rule_and_sentiment(session: Session, start: datetime, end: datetime,
+                          kinds: Sequence[str]) -> list[tuple[str, int | None, str, int]]:
+    """(kind, the case's rule id, the case's sentiment label, events) for `kinds` in [start, end)."""
+    label = case(
+        (col(CaseRow.sentiment).is_(None), "unknown"),
+        (col(CaseRow.sentiment) <= NEGATIVE_AT, "negative"),
+        (col(CaseRow.sentiment) >= POSITIVE_AT, "positive"),
+        else_="neutral",
+    )
+    # Grouped outside a subquery: PostgreSQL does not see that the CASE in GROUP BY, with
+    # its own bound thresholds, is the one in the select list.
+    rows = (
+        select(CaseEventRow.kind, CaseRow.rule_id, label.label("sentiment"))
+        .join(CaseRow, col(CaseRow.id) == col(CaseEventRow.case_id))
+        .where(col(CaseEventRow.kind).in_(kinds), CaseEventRow.at >= start, CaseEventRow.at < end)
+        .subquery()
+    )
+    return [(k, r, s, int(c)) for k, r, s, c in session.exec(
+        select(rows.c.kind, rows.c.rule_id, rows.c.sentiment, func.count())
+        .group_by(rows.c.kind, rows.c.rule_id, rows.c.sentiment)
+    ).all()]
+
+
+def events_in_ranges(session: Session, kind: str, ranges: Sequence[tuple[datetime, datetime]]) -> list[int]:
+    """How many events of `kind` fall in each [lo, hi), in one statement: an index range count
+    per range, so nothing is sorted (a GROUP BY on a time bucket is a sort on SQLite)."""
+    if not ranges:
+        return []
+    dialect = _dialect(session)
+    if dialect == "sqlite":
+        bind = session.get_bind().dialect
+        stored = CaseEventRow.__table__.c.at.type.dialect_impl(bind).bind_processor(bind)
+        param = json.dumps([[stored(lo), stored(hi)] for lo, hi in ranges])
+        sql = text(
+            "SELECT r.key, (SELECT count(*) FROM case_events e WHERE e.kind = :kind"
+            " AND e.at >= json_extract(r.value, '$[0]') AND e.at < json_extract(r.value, '$[1]'))"
+            " FROM json_each(:ranges) AS r"
+        )
+        rows = session.connection().execute(sql, {"kind": kind, "ranges": param}).all()
+    else:
+        sql = text(
+            "SELECT r.i - 1, (SELECT count(*) FROM case_events e WHERE e.kind = :kind"
+            " AND e.at >= r.lo AND e.at < r.hi)"
+            " FROM unnest(CAST(:los AS timestamptz[]), CAST(:his AS timestamptz[])) WITH ORDINALITY AS r(lo, hi, i)"
+        )
+        rows = session.connection().execute(
+            sql, {"kind": kind, "los": [lo for lo, _ in ranges], "his": [hi for _, hi in ranges]}).all()
+    counts = [0] * len(ranges)
+    for i, n in rows:
+        counts[int(i)] = int(n)
+    return counts
+
+
+# -- percentiles -----------------------------------------------------------------------------
+
+
+def ranked_seconds(session: Session, durations, ranks: Sequence[int]) -> dict[int, float]:  # type: ignore[no-untyped-def]
+    """The values at these 1-based ranks of a sample, in seconds, sorted by the database.
+
+    `durations` is a select of one column of whole microseconds (micros_between): exact on
+    both databases, so ties and order are the ones Python's sort of the timedeltas gives,
+    and micros / 10**6 is the float timedelta.total_seconds() gives.
+    """
+    sample = durations.subquery()
+    d = sample.c[0]
+    numbered = select(d.label("d"), func.row_number().over(order_by=d).label("rn")).subquery()
+    rows = session.exec(select(numbered.c.rn, numbered.c.d).where(numbered.c.rn.in_(sorted(set(ranks))))).all()
+    return {int(rn): int(value) / MICROS for rn, value in rows}
+
+
+def first_response_micros(session: Session, start: datetime, end: datetime):  # type: ignore[no-untyped-def]
+    """Cases whose first response falls in [start, end): opened → first response."""
+    return select(micros_between(col(CaseRow.first_response_at), col(CaseRow.opened_at), _dialect(session))).where(
+        CaseRow.first_response_at >= start, CaseRow.first_response_at < end)
+
+
+def first_responses(session: Session, start: datetime, end: datetime) -> int:
+    return int(session.exec(select(func.count()).select_from(CaseRow).where(
+        CaseRow.first_response_at >= start, CaseRow.first_response_at < end)).one())
+
+
+def resolve_micros(session: Session, start: datetime, end: datetime, resolved: str):  # type: ignore[no-untyped-def]
+    """Every resolved event in [start, end): its case's opening → the event."""
+    return (
+        select(micros_between(col(CaseEventRow.at), col(CaseRow.opened_at), _dialect(session)))
+        .join(CaseRow, col(CaseRow.id) == col(CaseEventRow.case_id))
+        .where(CaseEventRow.kind == resolved, CaseEventRow.at >= start, CaseEventRow.at < end)
+    )
