@@ -8,7 +8,7 @@ the small helpers at the top.
 SQLite has no hash aggregation: every GROUP BY it cannot read in index order is a
 sort. So the hourly volume is counted range by range through the (kind, at)
 index, and the event counts are grouped in the order of the (kind, actor, at)
-index (migration 0015); only the rule table and the two percentile queries sort.
+index (migration 0014); only the rule table and the two percentile queries sort.
 """
 
 from __future__ import annotations

@@ -11,14 +11,14 @@ a table row for every column an index lacks. So:
 - `posts (created_at, author_id)` replaces `(created_at)`: the top authors read no
   post rows (the widest table: text and raw JSON). Windowed search uses its prefix.
 
-Revision ID: 0015
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 from alembic import op
 
 
-revision = '0015'
-down_revision = '0012'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
