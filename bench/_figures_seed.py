@@ -113,10 +113,10 @@ def author_of(rng: random.Random) -> int:
     return min(AUTHORS, int(rng.paretovariate(1.1)))
 
 
-def histories(n_posts: int, rng: random.Random) -> Iterator[tuple[Case, list[datetime], int]]:
+def histories(n_posts: int, rng: random.Random, days: int = DAYS) -> Iterator[tuple[Case, list[datetime], int]]:
     """(case, the times of its posts, its author) until n_posts posts are made, oldest case first."""
     made = case_id = 0
-    span = DAYS * 86_400
+    span = days * 86_400
     while made < n_posts:
         case_id += 1
         # Evenly over the days by post count, a little jitter (cases are not opened in id order).
@@ -133,7 +133,7 @@ def histories(n_posts: int, rng: random.Random) -> Iterator[tuple[Case, list[dat
         yield case, posts, author_of(rng)
 
 
-def seed(engine: Engine, n_posts: int, rng: random.Random) -> dict[str, int]:
+def seed(engine: Engine, n_posts: int, rng: random.Random, days: int = DAYS) -> dict[str, int]:
     counts = {"posts": 0, "cases": 0, "events": 0, "authors": AUTHORS, "rules": RULES}
     with engine.begin() as conn:
         conn.execute(insert(RuleRow.__table__), [
@@ -154,7 +154,7 @@ def seed(engine: Engine, n_posts: int, rng: random.Random) -> dict[str, int]:
             conn.execute(insert(CaseEventRow.__table__), events)
         cases.clear(), posts.clear(), events.clear()
 
-    for case, times, author in histories(n_posts, rng):
+    for case, times, author in histories(n_posts, rng, days):
         rule = rng.randint(1, RULES) if rng.random() < 0.95 else None  # the rest came in as mentions
         sentiment = None if rng.random() < 0.05 else round(max(-1.0, min(1.0, rng.gauss(-0.1, 0.45))), 4)
         first_post = counts["posts"] + 1

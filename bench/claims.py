@@ -53,6 +53,7 @@ from tests.support import slack_emulator  # noqa: E402
 from tests.support.factories import x_post  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 from tests.support.slack_signing import FORM, block_actions_body, new_trigger_id, sign  # noqa: E402
+from bench._report import add_json_option, write_json  # noqa: E402
 
 SLACK_ACK_LIMIT = 3.0  # seconds Slack waits for the ack before showing the user an error
 TEXTS = ["my Acme phone won't charge", "@acmephones battery dies by noon", "screen cracked, is it covered?",
@@ -377,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="add this many ms to each of the app's Slack Web API calls (default 0: the bare emulator)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the work directory (app and emulator logs, database, clicks.csv)")
+    add_json_option(parser)
     args = parser.parse_args(argv)
 
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
@@ -445,6 +447,12 @@ def main(argv: list[str] | None = None) -> int:
         for scenario, outcomes in (("a", all_a), ("b", all_b)):
             out.writerows([scenario, o.click.case_id, o.click.user_id, f"{o.seconds:.4f}", o.status, o.error or ""]
                           for o in outcomes)
+    every = [o.seconds * 1000 for o in all_a + all_b if o.status == 200]
+    write_json(args.json, {
+        "clicks": len(all_a) + len(all_b), "answered": len(every), "problems": len(problems),
+        "p99_ms": percentile(every, 99) if every else None, "median_ms": statistics.median(every) if every else None,
+        "over_3s": sum(1 for o in all_a + all_b if o.seconds > SLACK_ACK_LIMIT),
+    })
     print("\nnotes from the app's log:")
     for n in notes:
         print(f"  - {n}")

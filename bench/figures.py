@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))  # tests.support, bench._figures_seed
 from sqlalchemy import Engine, func, select  # noqa: E402
 
 from bench._figures_seed import NOW, seed  # noqa: E402
+from bench._report import add_json_option, write_json  # noqa: E402
 from socialdesk.listeners.commands import period_bounds  # noqa: E402
 from socialdesk.store import figures as store  # noqa: E402
 from socialdesk.store.models import CaseEventRow  # noqa: E402
@@ -60,11 +61,11 @@ def code_version() -> str:
 
 
 @contextmanager
-def sqlite_url(n_posts: int, seed_value: int, keep: bool) -> Iterator[tuple[str, bool]]:
+def sqlite_url(n_posts: int, seed_value: int, keep: bool, days: int) -> Iterator[tuple[str, bool]]:
     """(url, already seeded): a cached file with --keep, else a temp file removed afterwards."""
     if keep:
         CACHE.mkdir(exist_ok=True)
-        path = CACHE / f"{n_posts}-posts-seed{seed_value}-schema{head_revision()}.db"
+        path = CACHE / f"{n_posts}-posts-{days}-days-seed{seed_value}-schema{head_revision()}.db"
         done = path.with_suffix(".seeded")
         if not done.exists():  # a seeding that did not finish starts again
             for stale in (path, path.with_suffix(".db-wal"), path.with_suffix(".db-shm")):
@@ -144,7 +145,7 @@ def run(backend: str, db: Callable[[], object], args: argparse.Namespace) -> lis
             print(f"\n== {backend}: reusing the seeded file {url.removeprefix('sqlite:///')} ==")
         else:
             started = time.perf_counter()
-            counts = seed(engine, args.posts, random.Random(args.seed))
+            counts = seed(engine, args.posts, random.Random(args.seed), args.days)
             seconds = time.perf_counter() - started
             print(f"\n== {backend}: seeded {counts['posts']:,} posts, {counts['cases']:,} cases, "
                   f"{counts['events']:,} case events in {seconds:.0f} s ==")
@@ -172,23 +173,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--days", type=int, default=60,
+                        help="the posts are spread over this many days before now (default 60; 365: a year's million)")
     parser.add_argument("--runs", type=int, default=5, help="timed runs of each (after one warm-up); median printed")
     parser.add_argument("--only", choices=("sqlite", "postgresql"), help="one database instead of both")
     parser.add_argument("--keep", action="store_true",
                         help=f"keep the seeded SQLite file under {CACHE} and reuse it on the next run")
+    add_json_option(parser)
     args = parser.parse_args(argv)
     print(f"code: {code_version()}")
     print(f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           "(other work on the machine skews the figures)")
     table: list[tuple[str, str, float, float]] = []
     if args.only in (None, "sqlite"):
-        table += [("SQLite", *r) for r in run("sqlite", lambda: sqlite_url(args.posts, args.seed, args.keep), args)]
+        table += [("SQLite", *r) for r in run("sqlite", lambda: sqlite_url(args.posts, args.seed, args.keep, args.days), args)]
     if args.only in (None, "postgresql"):
         table += [("PostgreSQL", *r) for r in run("postgresql", postgres_url, args)]
-    print(f"\n{args.posts:,} posts over 60 days, team time zone {TEAM_TZ.key}, median of {args.runs} runs\n")
+    print(f"\n{args.posts:,} posts over {args.days} days, team time zone {TEAM_TZ.key}, median of {args.runs} runs\n")
     print("| what | database | goal | measured |\n|---|---|---:|---:|")
     for backend, what, goal, ms in table:
         print(f"| {what} | {backend} | ≤ {goal / 1000:.0f} s | {ms / 1000:.2f} s |")
+    keys = {"/social stats 30d": "stats_30d_s", "digest for a week (+ the week before)": "digest_week_s"}
+    figures: dict[str, dict[str, float]] = {}
+    for backend, what, _goal, ms in table:
+        figures.setdefault(backend.lower(), {})[keys[what]] = ms / 1000
+    write_json(args.json, {**figures, "posts": args.posts, "days": args.days})
     return 0
 
 

@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO))  # tests.support.postgres
 from sqlalchemy import func, insert, text  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
+from bench._report import add_json_option, write_json  # noqa: E402
 from socialdesk.jobs.poll import Poller  # noqa: E402
 from socialdesk.networks.x.fake.server import FakeX  # noqa: E402
 from socialdesk.networks.x.search import TWEET_FIELDS, USER_FIELDS, parse_search_body  # noqa: E402
@@ -285,7 +286,8 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def report(result: Result) -> None:
+def report(result: Result) -> dict[str, float]:
+    """Print the figures; the main ones for bench/run.py."""
     s, c, n = result.seconds, result.cpu_stage, result.posts
     total = sum(s.values())
     print(f"\n== {result.backend}: {n:,} posts in {n // PAGE_SIZE:,} pages, {RULES} rules ==")
@@ -312,6 +314,9 @@ def report(result: Result) -> None:
         print(f"  WARNING: {result.accepted:,} posts accepted and {result.stored:,} cases opened, "
               f"but the tables hold {posts:,} posts and {cases:,} cases"
               + (f" and the index {result.indexed:,} posts" if result.indexed is not None else ""), file=sys.stderr)
+    return {"overall_posts_per_s": n / total, "overall_posts_per_cpu_s": n / result.cpu,
+            "store_posts_per_s": n / s["store"], "ratio_to_executemany": result.plain / total if result.plain else 0.0,
+            "posts": n}
 
 
 def plain_database(url: str) -> str:
@@ -331,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--posts", type=int, default=20_000, help="posts to ingest (100 a page; default 20,000)")
     parser.add_argument("--postgres", action="store_true",
                         help="after SQLite, run again on a throwaway PostgreSQL (tests/support/postgres.py)")
+    add_json_option(parser)
     args = parser.parse_args(argv)
 
     print(f"code: {code_version()}")
@@ -347,13 +353,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"built {len(pages):,} X search pages ({n:,} tweets, {users:,} includes.users entries) "
           f"in {time.perf_counter() - t:.1f} s; peak RSS {peak_rss_mib():,.0f} MiB")
 
+    figures = {}
     with tempfile.TemporaryDirectory(prefix="socialdesk-bench-") as tmp:
-        report(run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", pages, f"sqlite:///{Path(tmp) / 'plain.db'}"))
+        figures["sqlite"] = report(run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", pages,
+                                       f"sqlite:///{Path(tmp) / 'plain.db'}"))
     if args.postgres:
         from tests.support.postgres import postgres_server
 
         with postgres_server() as url:
-            report(run("postgresql", url, pages, plain_database(url)))
+            figures["postgresql"] = report(run("postgresql", url, pages, plain_database(url)))
+    write_json(args.json, figures)
     return 0
 
 

@@ -40,6 +40,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # bench._latency, tests.support
 
+from bench._report import add_json_option, write_json  # noqa: E402
 from bench._latency import Collect, RecordingProxy, ask, code_version, log_findings, percentile, wait_until  # noqa: E402
 
 from socialdesk.store.db import session_scope, utcnow  # noqa: E402
@@ -150,7 +151,7 @@ def figures(label: str, seconds: list[float]) -> str:
             f"max {max(ms):6.0f} ms   (mean {statistics.mean(ms):.0f} ms, n={len(ms)})")
 
 
-def run(args: argparse.Namespace, problems: list[str]) -> None:
+def run(args: argparse.Namespace, problems: list[str]) -> dict[str, Any]:
     from socialdesk.app import build
     from socialdesk.config import Settings
     from tests.support import slack_emulator
@@ -244,6 +245,10 @@ def run(args: argparse.Namespace, problems: list[str]) -> None:
     print(f"  log: {len([r for r in expected if RECONNECT.match(r.getMessage())])} reconnect warning(s)"
           + (f"; the publisher skipped {len(skipped)} run(s) still busy with the one before" if skipped else ""))
     log_findings([r for r in collect.records if r not in expected and r not in skipped], problems)
+    steady_lags = [first[p["i"]] - p["mono"] for p in steady_posts if p["i"] in first]
+    return {"p50_s": percentile(steady_lags, 50) if steady_lags else None,
+            "p99_s": percentile(steady_lags, 99) if steady_lags else None,
+            "lost": len(lost), "doubled": len(doubled), "read_twice": len(read_twice) + len(streamed_then_searched)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -252,11 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--rules", type=int, default=10)
     parser.add_argument("--drop-posts", type=int, default=100)
+    add_json_option(parser)
     args = parser.parse_args(argv)
     random.seed(7)
     print(f"code {code_version()}")
     problems: list[str] = []
-    run(args, problems)
+    write_json(args.json, {**run(args, problems), "problems": len(problems)})
     for problem in problems:
         print(f"PROBLEM: {problem}")
     return 1 if problems else 0
