@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import httpx
 
-from socialdesk import cli_export, cli_faq, cli_privacy, cli_webhooks, logs
+from socialdesk import logs
+from socialdesk.cli import export as cli_export, faq as cli_faq, privacy as cli_privacy, webhooks as cli_webhooks
 from socialdesk.config import ConfigError, Settings, load_settings
 from socialdesk.demo import run as demo
 from socialdesk.sandbox import run as sandbox
