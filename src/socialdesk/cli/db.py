@@ -1,0 +1,21 @@
+"""`socialdesk db …`: database maintenance."""
+
+from __future__ import annotations
+
+import argparse
+
+from socialdesk.cli.common import open_store
+from socialdesk.config import Settings
+
+
+def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply schema migrations").set_defaults(func=cmd_db_upgrade)
+
+
+def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
+    from socialdesk.store.db import current_revision
+
+    engine = open_store(settings)
+    print(f"database is at revision {current_revision(engine)}")
+    return 0
