@@ -1,4 +1,9 @@
-"""`socialdesk …` commands, one module per command family. Errors a user can fix print one line and exit 2."""
+"""`socialdesk …` commands, one module per command family.
+
+Building the parser imports argparse and the command modules only; a command imports what
+it needs when it runs, so `socialdesk --help` starts at once (tests/test_cli_start.py).
+Errors a user can fix print one line and exit 2.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from socialdesk import logs
 from socialdesk.cli import auth, cases, db, export, faq, privacy, rules, run, webhooks
 from socialdesk.cli.common import EXIT_USAGE, CliError
-from socialdesk.config import ConfigError, load_settings
 from socialdesk.demo import run as demo
-from socialdesk.rules import RuleInvalid
 from socialdesk.sandbox import run as sandbox
-from socialdesk.store import rules as rule_store
 
 # In the order `socialdesk --help` lists them.
 FAMILIES = (run, db, rules, cases, sandbox, demo, auth, faq, export, privacy, webhooks)
@@ -29,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Past parsing a command runs: now the settings (pydantic) and the rest are worth loading.
+    from socialdesk import logs
+    from socialdesk.config import ConfigError, load_settings
+    from socialdesk.rules import RuleInvalid
+    from socialdesk.store import rules as rule_store
+
     try:
         settings = load_settings()
         logs.configure(settings.log_level)

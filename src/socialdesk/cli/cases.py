@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from socialdesk.cli.common import CliError, open_store
-from socialdesk.config import Settings
-from socialdesk.store.db import session_scope
+
+if TYPE_CHECKING:
+    from socialdesk.config import Settings
 
 
 def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
@@ -18,6 +20,7 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
 
 def cmd_case_show(settings: Settings, args: argparse.Namespace) -> int:
     from socialdesk.store import cases as case_store
+    from socialdesk.store.db import session_scope
 
     engine = open_store(settings)
     try:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from socialdesk.cli.common import open_store
-from socialdesk.config import Settings
+
+if TYPE_CHECKING:
+    from socialdesk.config import Settings
 
 
 def add_parser(commands) -> None:  # type: ignore[no-untyped-def]

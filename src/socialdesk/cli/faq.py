@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
-from socialdesk.config import Settings
-from socialdesk.store import curated
-from socialdesk.store.models import CuratedEntryRow
-from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow
+    from socialdesk.config import Settings
+    from socialdesk.store.models import CuratedEntryRow
 
 EXIT_NOTHING_DONE = 1
 QUESTION_WIDTH = 60
@@ -34,6 +34,9 @@ def _one_line(text: str, width: int) -> str:
 
 
 def cmd_faq_list(settings: Settings, args: argparse.Namespace) -> int:
+    from socialdesk.store import curated
+    from socialdesk.store.db import make_engine, session_scope, upgrade
+
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
@@ -62,6 +65,9 @@ def _operator() -> str:
 
 
 def cmd_faq_withdraw(settings: Settings, args: argparse.Namespace) -> int:
+    from socialdesk.store import curated
+    from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow
+
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
@@ -87,6 +93,7 @@ def _show_in_slack(settings: Settings, engine: Engine, entry: CuratedEntryRow) -
     from socialdesk.listeners.faq import show_entry
     from socialdesk.slack import cards
     from socialdesk.store import cases as case_store
+    from socialdesk.store.db import session_scope
 
     try:
         with session_scope(engine) as session:

@@ -5,18 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-
-import httpx
+from typing import TYPE_CHECKING
 
 from socialdesk.cli.common import CliError, open_store
-from socialdesk.config import Settings
 from socialdesk.networks import registry
 from socialdesk.networks.base import NetworkError, SourceError
 from socialdesk.rules import (DEFAULT_POLL_SECONDS, KINDS, Filters, parse_keywords, parse_rule_sla, rejection,
                               validate, validate_schedule)
-from socialdesk.store import rules as rule_store
-from socialdesk.store.credentials import DatabaseCredentials
-from socialdesk.store.db import session_scope, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from socialdesk.config import Settings
+    from socialdesk.networks.base import Network
 
 
 def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
@@ -64,6 +65,9 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
 
 
 def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import session_scope, utcnow
+
     if args.kind == "mentions":
         if args.query:
             raise CliError("a mentions rule takes no --query; it watches --account (or SOCIALDESK_OWN_HANDLES' first)")
@@ -94,7 +98,12 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _networks(settings: Settings, engine):  # type: ignore[no-untyped-def]
+def _networks(settings: Settings, engine: Engine) -> dict[str, Network]:
+    import httpx
+
+    from socialdesk.store.credentials import DatabaseCredentials
+    from socialdesk.store.db import utcnow
+
     with httpx.Client(timeout=15) as http:  # nothing is fetched while building
         return registry.build(settings, http=http, clock=utcnow,
                               credentials=lambda name: DatabaseCredentials(engine, name))
@@ -109,6 +118,9 @@ def _rule_sla(text: str | None) -> str | None:
 
 def cmd_rules_sla(settings: Settings, args: argparse.Namespace) -> int:
     targets = _rule_sla(args.targets)
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import session_scope
+
     engine = open_store(settings)
     with session_scope(engine) as session:
         rule_store.set_sla_targets(session=session, rule_id=args.id, sla_targets=targets)
@@ -138,6 +150,9 @@ def _mentions_query(settings: Settings, network: str, handle: str) -> str:
 
 
 def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import session_scope
+
     engine = open_store(settings)
     with session_scope(engine) as session:
         rules = rule_store.list_rules(session=session)
@@ -157,6 +172,9 @@ def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _set_paused(settings: Settings, rule_id: int, paused: bool) -> int:
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import session_scope
+
     engine = open_store(settings)
     with session_scope(engine) as session:
         rule_store.set_paused(session=session, rule_id=rule_id, paused=paused)
@@ -165,6 +183,9 @@ def _set_paused(settings: Settings, rule_id: int, paused: bool) -> int:
 
 
 def cmd_rules_remove(settings: Settings, args: argparse.Namespace) -> int:
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import session_scope
+
     engine = open_store(settings)
     with session_scope(engine) as session:
         rule_store.remove_rule(session=session, rule_id=args.id)
@@ -173,6 +194,11 @@ def cmd_rules_remove(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:
+    import httpx
+
+    from socialdesk.store.credentials import DatabaseCredentials
+    from socialdesk.store.db import utcnow
+
     validate(args.network, args.query, DEFAULT_POLL_SECONDS, "C0")
     engine = open_store(settings)
     with httpx.Client(timeout=15) as http:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import threading
+from typing import TYPE_CHECKING
 
-from socialdesk.config import Settings
+if TYPE_CHECKING:
+    from socialdesk.config import Settings
 
 EXIT_GRACE_SECONDS = 10.0
 

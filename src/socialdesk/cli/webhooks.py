@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from socialdesk.config import Settings
-from socialdesk.jobs.webhooks import send_test_ping
-from socialdesk.store import webhooks as store
-from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow
-from socialdesk.store.webhook_payloads import EVENT_KINDS
+from socialdesk.cli.common import open_store
+from socialdesk.webhook_events import EVENT_KINDS
+
+if TYPE_CHECKING:
+    from socialdesk.config import Settings
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -47,6 +48,8 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
 def _guarded(func):  # type: ignore[no-untyped-def]
     """Problems a user can fix print one line: exit 2 for bad input, 1 for an unknown id."""
     def run(settings: Settings, args: argparse.Namespace) -> int:
+        from socialdesk.store import webhooks as store
+
         try:
             return func(settings, args)
         except store.WebhookInvalid as exc:
@@ -58,18 +61,15 @@ def _guarded(func):  # type: ignore[no-untyped-def]
     return run
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    return engine
-
-
 def _when(value) -> str:  # type: ignore[no-untyped-def]
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
 def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
-    with session_scope(_engine(settings)) as session:
+    from socialdesk.store import webhooks as store
+    from socialdesk.store.db import session_scope, utcnow
+
+    with session_scope(open_store(settings)) as session:
         hook = store.add_webhook(session=session, url=args.url, events=args.events, secret=args.secret,
                                  created_by="cli", now=utcnow(), allow_loopback=settings.webhooks_allow_loopback,
                                  resolve_timeout=ADD_RESOLVE_SECONDS)
@@ -80,7 +80,10 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_list(settings: Settings, _args: argparse.Namespace) -> int:
-    with session_scope(_engine(settings)) as session:
+    from socialdesk.store import webhooks as store
+    from socialdesk.store.db import session_scope
+
+    with session_scope(open_store(settings)) as session:
         rows = store.summaries(session=session)
     if not rows:
         print("no webhooks yet; add one with: socialdesk webhooks add https://crm.example.com/hooks/socialdesk")
@@ -95,14 +98,20 @@ def cmd_list(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_remove(settings: Settings, args: argparse.Namespace) -> int:
-    with session_scope(_engine(settings)) as session:
+    from socialdesk.store import webhooks as store
+    from socialdesk.store.db import session_scope
+
+    with session_scope(open_store(settings)) as session:
         store.remove_webhook(session=session, webhook_id=args.id)
     print(f"webhook {args.id} removed, with its delivery log")
     return 0
 
 
 def _set_active(settings: Settings, webhook_id: int, active: bool) -> int:
-    with session_scope(_engine(settings)) as session:
+    from socialdesk.store import webhooks as store
+    from socialdesk.store.db import session_scope
+
+    with session_scope(open_store(settings)) as session:
         store.set_active(session=session, webhook_id=webhook_id, active=active)
     print(f"webhook {webhook_id} {'resumed' if active else 'paused'}")
     return 0
@@ -117,14 +126,20 @@ def cmd_resume(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_test(settings: Settings, args: argparse.Namespace) -> int:
-    result = send_test_ping(engine=_engine(settings), clock=utcnow, webhook_id=args.id,
+    from socialdesk.jobs.webhooks import send_test_ping
+    from socialdesk.store.db import utcnow
+
+    result = send_test_ping(engine=open_store(settings), clock=utcnow, webhook_id=args.id,
                             allow_loopback=settings.webhooks_allow_loopback)
     print(f"webhook {args.id} test ping (delivery {result.delivery_id}): {result.describe()}")
     return 0 if result.outcome == "delivered" else EXIT_FAILED
 
 
 def cmd_retry(settings: Settings, args: argparse.Namespace) -> int:
-    with session_scope(_engine(settings)) as session:
+    from socialdesk.store import webhooks as store
+    from socialdesk.store.db import session_scope, utcnow
+
+    with session_scope(open_store(settings)) as session:
         count = store.retry_failed(session=session, webhook_id=args.id, now=utcnow())
     if not count:
         print(f"webhook {args.id} has no failed deliveries")
@@ -135,7 +150,10 @@ def cmd_retry(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_deliveries(settings: Settings, args: argparse.Namespace) -> int:
-    with session_scope(_engine(settings)) as session:
+    from socialdesk.store import webhooks as store
+    from socialdesk.store.db import session_scope
+
+    with session_scope(open_store(settings)) as session:
         rows = store.deliveries(session=session, webhook_id=args.id, limit=max(1, args.limit))
     if not rows:
         print(f"webhook {args.id} has no deliveries yet; `socialdesk webhooks test {args.id}` sends one")
