@@ -15,7 +15,10 @@ if TYPE_CHECKING:
 
 
 def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
-    auth = commands.add_parser("auth", help="sign in the accounts socialdesk replies as")
+    auth = commands.add_parser(
+        "auth", help="sign in the accounts socialdesk replies as",
+        description="Sign in (or check the sign-in of) the brand account socialdesk replies as on one network; "
+                    "the tokens are kept in the database.")
     auth.set_defaults(credentials=credential_stores)
     auth_networks = auth.add_subparsers(dest="auth_network", required=True, metavar="NETWORK")
     for module in registry.cli_modules():  # each registers with light imports; the work is imported on use

@@ -12,9 +12,10 @@ if TYPE_CHECKING:
 
 
 def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
-    case = commands.add_parser("case", help="look at cases").add_subparsers(dest="case_command", required=True, metavar="ACTION")
-    show = case.add_parser("show", help="a case with its posts and full history")
-    show.add_argument("id", type=int)
+    case = commands.add_parser("case", help="look at cases", description="Look at cases: what was posted, and everything done about it.").add_subparsers(dest="case_command", required=True, metavar="ACTION")
+    show = case.add_parser("show", help="a case with its posts and full history",
+                           description="Print a case: its customer, rule and card, its posts, and its full history.")
+    show.add_argument("id", type=int, help="the case's number, as its card shows it (\"case #12\")")
     show.set_defaults(func=cmd_case_show)
 
 

@@ -12,8 +12,11 @@ if TYPE_CHECKING:
 
 
 def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
-    db = commands.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
-    db.add_parser("upgrade", help="apply schema migrations").set_defaults(func=cmd_db_upgrade)
+    db = commands.add_parser(
+        "db", help="database maintenance", description="Maintain the database SOCIALDESK_DATABASE_URL names.").add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db.add_parser("upgrade", help="apply schema migrations",
+                  description="Apply the schema migrations the database lacks and print its revision. "
+                              "Every command does this first; `run` too.").set_defaults(func=cmd_db_upgrade)
 
 
 def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:

@@ -18,13 +18,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from socialdesk.cli.common import EXIT_ENVIRONMENT, EXIT_USAGE, open_store
 from socialdesk.domain import CaseStatus
 
 if TYPE_CHECKING:
     from socialdesk import export
     from socialdesk.config import Settings
 
-EXIT_USAGE = 2
 # socialdesk.export's names, without importing it for --help (tests/test_cli_start.py checks they agree).
 FORMATS = ("jsonl", "csv", "md")
 STATUSES = tuple(s.value for s in CaseStatus)
@@ -65,7 +65,7 @@ def build_filter(args: argparse.Namespace, *, now: datetime) -> export.ExportFil
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from socialdesk import export
-    from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow
+    from socialdesk.store.db import session_scope, utcnow
 
     if args.batch is None:
         args.batch = export.DEFAULT_BATCH
@@ -77,9 +77,8 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     if args.batch < 1:
         print("socialdesk: --batch must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    engine = make_engine(settings.database_url)
+    engine = open_store(settings)
     try:
-        upgrade(engine)
         progress = None
         if args.progress or sys.stderr.isatty():
             with session_scope(engine) as session:
@@ -96,7 +95,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"socialdesk: could not write {args.output or 'the export'}: {exc.strerror or exc}; "
               "check the path and its permissions", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_ENVIRONMENT
     finally:
         engine.dispose()
     if args.output:

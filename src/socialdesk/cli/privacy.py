@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from socialdesk.cli.common import open_store
+from socialdesk.cli.common import CliError, open_store
 from socialdesk.networks import registry
 
 if TYPE_CHECKING:
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from socialdesk.config import Settings
     from socialdesk.jobs.retention import RetentionCounts
     from socialdesk.store import retention as store
-
-EXIT_NOT_FOUND = 1
 
 
 def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
@@ -38,7 +36,9 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
     forget.add_argument("--yes", action="store_true", help="remove without asking")
     forget.set_defaults(func=cmd_forget)
     purge = subparsers.add_parser(
-        "purge", help="apply the retention settings now (SOCIALDESK_RETENTION_RAW_DAYS, …_CLOSED_DAYS)")
+        "purge", help="apply the retention settings now (SOCIALDESK_RETENTION_RAW_DAYS, …_CLOSED_DAYS)",
+        description="Drop raw payloads older than SOCIALDESK_RETENTION_RAW_DAYS and delete resolved or ignored "
+                    "cases quiet for longer than SOCIALDESK_RETENTION_CLOSED_DAYS, as the running app does daily.")
     purge.add_argument("--dry-run", action="store_true", help="only count what would be removed")
     purge.set_defaults(func=cmd_purge)
 
@@ -77,8 +77,7 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
             preview = store.forget_author(session=session, network=args.network, handle=args.author)
             session.rollback()
     except (store.AuthorNotFound, store.AmbiguousAuthor) as exc:
-        print(f"socialdesk: {exc}", file=sys.stderr)
-        return EXIT_NOT_FOUND
+        raise CliError(str(exc)) from None
     if not args.yes:
         _describe(preview, done=False)
         if not (sys.stdin.isatty() and input("Remove all of this for good? Type yes: ").strip().lower() == "yes"):

@@ -7,9 +7,9 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from socialdesk.cli.common import CliError, open_store
+from socialdesk.cli.common import CliError, Unavailable, int_in, open_store
 from socialdesk.networks import registry
-from socialdesk.networks.base import NetworkError, SourceError
+from socialdesk.networks.base import NetworkError, RateLimited, SourceError, SourceUnavailable
 from socialdesk.rules import (DEFAULT_POLL_SECONDS, KINDS, Filters, parse_keywords, parse_rule_sla, rejection,
                               validate, validate_schedule)
 
@@ -21,8 +21,11 @@ if TYPE_CHECKING:
 
 
 def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
-    rules = commands.add_parser("rules", help="saved searches").add_subparsers(dest="rules_command", required=True, metavar="ACTION")
-    add = rules.add_parser("add", help="add a saved search")
+    rules = commands.add_parser(
+        "rules", help="saved searches",
+        description="Saved searches: a query (or our account's mentions) on a network, polled into a Slack channel.").add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    add = rules.add_parser("add", help="add a saved search",
+                           description="Add a saved search: its matches become cards in --channel.")
     add.add_argument("--network", required=True, choices=registry.names())
     add.add_argument("--kind", choices=KINDS, default="search",
                      help="search: posts matching --query (default); mentions: posts mentioning our account")
@@ -43,24 +46,32 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
     add.add_argument("--backfill", action="store_true",
                      help="open cases for every match the network's search still has, not just the newest page")
     add.set_defaults(func=cmd_rules_add)
-    rules.add_parser("list", help="list saved searches and their state").set_defaults(func=cmd_rules_list)
-    for name, paused in (("pause", True), ("resume", False)):
-        p = rules.add_parser(name, help=f"{name} a saved search")
+    rules.add_parser("list", help="list saved searches and their state",
+                     description="List the saved searches: network, channel, interval, state, last success and error.").set_defaults(func=cmd_rules_list)
+    for name, paused, what in (("pause", True, "Stop polling a saved search (its cases stay)."),
+                               ("resume", False, "Poll a paused saved search again, from where it stopped.")):
+        p = rules.add_parser(name, help=f"{name} a saved search", description=what)
         p.add_argument("id", type=int)
         p.set_defaults(func=lambda s, a, paused=paused: _set_paused(s, a.id, paused))
-    sla = rules.add_parser("sla", help="set a saved search's own first-response targets")
+    sla = rules.add_parser("sla", help="set a saved search's own first-response targets",
+                           description="Set the first-response targets of one saved search's cases "
+                                       "('default': SOCIALDESK_SLA_TARGETS again).")
     sla.add_argument("id", type=int)
     sla.add_argument("targets", help="e.g. 'high=15m,normal=1h', or 'default' for SOCIALDESK_SLA_TARGETS")
     sla.set_defaults(func=cmd_rules_sla)
-    remove = rules.add_parser("remove", help="delete a saved search (its cases stay)")
+    remove = rules.add_parser("remove", help="delete a saved search (its cases stay)",
+                              description="Delete a saved search; the cases it opened stay.")
     remove.add_argument("id", type=int)
     remove.set_defaults(func=cmd_rules_remove)
-    preview = rules.add_parser("preview", help="print what a query matches now, as JSON lines")
+    preview = rules.add_parser("preview", help="print what a query matches now, as JSON lines",
+                               description="Search the network now and print each post as a JSON line, with "
+                                           "why a rule would skip it; nothing is stored.")
     preview.add_argument("--network", required=True, choices=registry.names())
-    preview.add_argument("--query", required=True)
-    preview.add_argument("--lang")
-    preview.add_argument("--include-reposts", action="store_true")
-    preview.add_argument("--limit", type=int, default=10, choices=range(10, 101), metavar="10..100")
+    preview.add_argument("--query", required=True, help="the network's search query, as `rules add` takes it")
+    preview.add_argument("--lang", help="mark posts in other languages skipped (ISO code, e.g. en)")
+    preview.add_argument("--include-reposts", action="store_true", help="do not mark reposts skipped")
+    preview.add_argument("--limit", type=int_in(10, 100), default=10, metavar="N",
+                         help="print at most N posts, from 10 to 100 (default 10)")
     preview.set_defaults(func=cmd_rules_preview)
 
 
@@ -144,6 +155,8 @@ def _mentions_query(settings: Settings, network: str, handle: str) -> str:
         if getattr(module, "NETWORK", None) == network and hasattr(module, "mentions_query"):
             try:
                 return str(module.mentions_query(settings, handle))
+            except (SourceUnavailable, RateLimited) as exc:
+                raise Unavailable(f"{exc}; try again later") from None
             except (NetworkError, ValueError) as exc:
                 raise CliError(str(exc)) from None
     raise CliError(f"{registry.label(network)} has no mentions rules")
@@ -209,6 +222,8 @@ def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:
             raise CliError(network.missing("search"))
         try:
             page = source.fetch(args.query, None)
+        except (SourceUnavailable, RateLimited) as exc:
+            raise Unavailable(f"{exc}; try again later") from None
         except SourceError as exc:
             raise CliError(str(exc)) from None
     page.posts[:] = page.posts[:args.limit]

@@ -14,7 +14,10 @@ EXIT_GRACE_SECONDS = 10.0
 
 
 def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
-    run = commands.add_parser("run", help="start the app: polling, cards and Slack listeners")
+    run = commands.add_parser(
+        "run", help="start the app: polling, cards and Slack listeners",
+        description="Run the app until stopped (Ctrl-C or SIGTERM): poll the saved searches, post cards, "
+                    "answer Slack. Settings come from the environment and .env.")
     run.set_defaults(func=cmd_run)
 
 

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING
 
-from socialdesk.cli.common import open_store
+from socialdesk.cli.common import EXIT_ENVIRONMENT, CliError, open_store
 from socialdesk.webhook_events import EVENT_KINDS
 
 if TYPE_CHECKING:
     from socialdesk.config import Settings
 
-EXIT_USAGE = 2
-EXIT_FAILED = 1
 ADD_RESOLVE_SECONDS = 5.0  # how long `add` waits for DNS to check where the URL's name points
 
 
@@ -23,41 +20,41 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
         description="Case events (" + ", ".join(EVENT_KINDS) + ") are POSTed as JSON, signed with "
                     "HMAC-SHA256 in X-Socialdesk-Signature, retried with backoff for about 3 h 40 min.",
     ).add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
-    add = hooks.add_parser("add", help="add a webhook; prints its signing secret once")
+    add = hooks.add_parser("add", help="add a webhook; prints its signing secret once",
+                           description="Add a webhook and print its signing secret (once: give it to the receiver).")
     add.add_argument("url", help="https:// address that receives the POSTs; public addresses only (a local "
                                  "receiver, over http:// too, with SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK=1)")
     add.add_argument("--events", metavar="NAMES",
                      help="comma-separated events to send, e.g. case.opened,case.resolved (default: all)")
     add.add_argument("--secret", help="the signing secret to use (default: a new random one)")
     add.set_defaults(func=_guarded(cmd_add))
-    hooks.add_parser("list", help="webhooks, their state and last delivery").set_defaults(func=_guarded(cmd_list))
+    hooks.add_parser("list", help="webhooks, their state and last delivery",
+                     description="List the webhooks: state, pending and failed deliveries, the last delivery.").set_defaults(func=_guarded(cmd_list))
     for name, what, func in (("remove", "delete a webhook and its delivery log", cmd_remove),
                              ("pause", "stop sending (events are kept and sent on resume)", cmd_pause),
                              ("resume", "send again, starting with what happened while paused", cmd_resume),
                              ("test", "send a test ping now and print the outcome", cmd_test),
                              ("retry", "queue the failed deliveries again (a running app sends them)", cmd_retry)):
-        p = hooks.add_parser(name, help=what)
+        p = hooks.add_parser(name, help=what, description=what[:1].upper() + what[1:] + ".")
         p.add_argument("id", type=int)
         p.set_defaults(func=_guarded(func))
-    log = hooks.add_parser("deliveries", help="the delivery log, newest first")
+    log = hooks.add_parser("deliveries", help="the delivery log, newest first",
+                           description="Print a webhook's delivery log, newest first: event, status, tries, "
+                                       "HTTP code, last error.")
     log.add_argument("id", type=int)
     log.add_argument("--limit", type=int, default=20, metavar="N")
     log.set_defaults(func=_guarded(cmd_deliveries))
 
 
 def _guarded(func):  # type: ignore[no-untyped-def]
-    """Problems a user can fix print one line: exit 2 for bad input, 1 for an unknown id."""
+    """Bad input and unknown ids are one line and exit 2, like every user error (cli/common.py)."""
     def run(settings: Settings, args: argparse.Namespace) -> int:
         from socialdesk.store import webhooks as store
 
         try:
             return func(settings, args)
-        except store.WebhookInvalid as exc:
-            print(f"socialdesk: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        except store.WebhookNotFound as exc:
-            print(f"socialdesk: {exc}", file=sys.stderr)
-            return EXIT_FAILED
+        except (store.WebhookInvalid, store.WebhookNotFound) as exc:
+            raise CliError(str(exc)) from None
     return run
 
 
@@ -132,7 +129,7 @@ def cmd_test(settings: Settings, args: argparse.Namespace) -> int:
     result = send_test_ping(engine=open_store(settings), clock=utcnow, webhook_id=args.id,
                             allow_loopback=settings.webhooks_allow_loopback)
     print(f"webhook {args.id} test ping (delivery {result.delivery_id}): {result.describe()}")
-    return 0 if result.outcome == "delivered" else EXIT_FAILED
+    return 0 if result.outcome == "delivered" else EXIT_ENVIRONMENT  # the receiver failed, not the command
 
 
 def cmd_retry(settings: Settings, args: argparse.Namespace) -> int:
