@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from socialdesk.store.db import make_engine, upgrade
 from tests.support import postgres
 from tests.support import slack_emulator as emulator
+from tests.support.cli import cli  # noqa: F401  (fixture: `socialdesk …` in-process)
 from tests.support.slack_emulator import SlackEmulator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,9 @@
-"""The `socialdesk` command as a user runs it (a real process, a real database)."""
+"""The `socialdesk` command as a user runs it: `main([...])` on a real database, and a real process for
+the entry point and `run`."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -13,7 +15,7 @@ from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.store.db import head_revision
 
 
-def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+def process(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SOCIALDESK_", "SLACK_"))}
     return subprocess.run([sys.executable, "-m", "socialdesk", *args], env={**base, **env},
                           capture_output=True, text=True, timeout=60)
@@ -24,90 +26,143 @@ def env(db_url) -> dict[str, str]:
     return {"SOCIALDESK_DATABASE_URL": db_url}
 
 
-def test_rules_lifecycle(env):
-    added = run("rules", "add", "--network", "x", "--query", "acme phone", "--channel", "C0123ABCD", "--every", "30", env=env)
+def test_rules_lifecycle(env, cli):
+    added = cli("rules", "add", "--network", "x", "--query", "acme phone", "--channel", "C0123ABCD", "--every", "30", env=env)
     assert added.returncode == 0, added.stderr
     assert added.stdout.strip() == "rule 1 added: x 'acme phone' → C0123ABCD every 30 s"
     assert "SOCIALDESK_X_BEARER_TOKEN is not set" in added.stderr
-    listed = run("rules", "list", env=env).stdout
+    listed = cli("rules", "list", env=env).stdout
     assert "C0123ABCD" in listed and "active" in listed and "acme phone" in listed and "never" in listed
-    assert run("rules", "pause", "1", env=env).stdout.strip() == "rule 1 paused"
-    assert "paused" in run("rules", "list", env=env).stdout
-    assert run("rules", "resume", "1", env=env).stdout.strip() == "rule 1 resumed"
-    assert run("rules", "remove", "1", env=env).stdout.strip() == "rule 1 removed; its cases stay"
-    assert run("rules", "list", env=env).stdout.startswith("no rules yet")
+    assert cli("rules", "pause", "1", env=env).stdout.strip() == "rule 1 paused"
+    assert "paused" in cli("rules", "list", env=env).stdout
+    assert cli("rules", "resume", "1", env=env).stdout.strip() == "rule 1 resumed"
+    assert cli("rules", "remove", "1", env=env).stdout.strip() == "rule 1 removed; its cases stay"
+    assert cli("rules", "list", env=env).stdout.startswith("no rules yet")
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_a_rule_is_streamed_with_stream_and_turned_on_and_off(env):
-    added = run("rules", "add", "--network", "x", "--query", "acme phone", "--channel", "C0123ABCD", "--stream",
+def test_a_rule_is_streamed_with_stream_and_turned_on_and_off(env, cli):
+    added = cli("rules", "add", "--network", "x", "--query", "acme phone", "--channel", "C0123ABCD", "--stream",
                 env=env)
     assert added.returncode == 0, added.stderr
     assert added.stdout.strip() == "rule 1 added: x 'acme phone' → C0123ABCD every 60 s, streamed"
-    assert run("rules", "add", "--network", "x", "--query", "acme refund", "--channel", "C0123ABCD",
+    assert cli("rules", "add", "--network", "x", "--query", "acme refund", "--channel", "C0123ABCD",
                env=env).returncode == 0
-    listed = run("rules", "list", env=env).stdout.splitlines()
+    listed = cli("rules", "list", env=env).stdout.splitlines()
     assert listed[2].split() == ["streamed"] and "acme refund" in listed[3] and len(listed) == 4
-    assert run("rules", "stream", "2", "on", env=env).stdout.strip() == \
+    assert cli("rules", "stream", "2", "on", env=env).stdout.strip() == \
         "rule 2: streamed (polled only while the stream is down)"
-    assert run("rules", "stream", "1", "off", env=env).stdout.strip() == "rule 1: polled, not streamed"
-    assert [line.split() for line in run("rules", "list", env=env).stdout.splitlines()[2:]][1] == ["streamed"]
-    bluesky = run("rules", "add", "--network", "bluesky", "--query", "acme", "--channel", "C0123ABCD", "--stream",
+    assert cli("rules", "stream", "1", "off", env=env).stdout.strip() == "rule 1: polled, not streamed"
+    assert [line.split() for line in cli("rules", "list", env=env).stdout.splitlines()[2:]][1] == ["streamed"]
+    bluesky = cli("rules", "add", "--network", "bluesky", "--query", "acme", "--channel", "C0123ABCD", "--stream",
                   env=env)
     assert bluesky.returncode == 2 and "Bluesky has no such stream" in bluesky.stderr
-    assert run("rules", "stream", "9", "on", env=env).returncode == 1
+    assert cli("rules", "stream", "9", "on", env=env).returncode == 2  # no such rule: fix the command
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_a_rule_can_have_its_own_first_response_targets(env):
-    added = run("rules", "add", "--network", "x", "--query", "acme vip", "--channel", "C0123ABCD",
+def test_a_rule_can_have_its_own_first_response_targets(env, cli):
+    added = cli("rules", "add", "--network", "x", "--query", "acme vip", "--channel", "C0123ABCD",
                 "--sla", "high=15m, normal=1h", env=env)
     assert added.returncode == 0, added.stderr
-    assert "SLA: high=15m,normal=1h" in run("rules", "list", env=env).stdout
-    assert run("rules", "sla", "1", "low=1d", env=env).stdout.strip() == "rule 1: first-response targets low=1d"
-    default = run("rules", "sla", "1", "default", env=env)
+    assert "SLA: high=15m,normal=1h" in cli("rules", "list", env=env).stdout
+    assert cli("rules", "sla", "1", "low=1d", env=env).stdout.strip() == "rule 1: first-response targets low=1d"
+    default = cli("rules", "sla", "1", "default", env=env)
     assert default.stdout.strip() == "rule 1: first-response targets from SOCIALDESK_SLA_TARGETS"
-    assert "SLA:" not in run("rules", "list", env=env).stdout
-    bad = run("rules", "sla", "1", "vip=5m", env=env)
+    assert "SLA:" not in cli("rules", "list", env=env).stdout
+    bad = cli("rules", "sla", "1", "vip=5m", env=env)
     assert bad.returncode == 2 and bad.stderr.strip() == "socialdesk: --sla: unknown priority 'vip'; use high, normal, low"
-    worse = run("rules", "add", "--network", "x", "--query", "acme", "--channel", "C0123ABCD", "--sla", "high=soon",
+    worse = cli("rules", "add", "--network", "x", "--query", "acme", "--channel", "C0123ABCD", "--sla", "high=soon",
                 env=env)
     assert worse.returncode == 2 and "is not a duration like 30m" in worse.stderr
-    assert run("rules", "sla", "9", "high=5m", env=env).returncode == 1
+    assert cli("rules", "sla", "9", "high=5m", env=env).returncode == 2
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_user_errors_are_one_line_with_exit_code_2(env):
-    too_long = run("rules", "add", "--network", "x", "--query", "q" * 513, "--channel", "C0123ABCD", env=env)
+def test_user_errors_are_one_line_with_exit_code_2(env, cli):
+    too_long = cli("rules", "add", "--network", "x", "--query", "q" * 513, "--channel", "C0123ABCD", env=env)
     assert too_long.returncode == 2
     assert too_long.stderr == ("socialdesk: the query is 513 characters; X accepts at most 512. "
                                "Shorten it or split it into two rules\n")
-    missing = run("rules", "pause", "42", env=env)
-    assert missing.returncode == 1 and missing.stderr.strip() == (
-        "socialdesk: there is no rule 42; `socialdesk rules list` shows the rules")
-    bad_port = run("run", env={**env, "SOCIALDESK_HTTP_PORT": "eighty"})
-    assert bad_port.returncode == 2 and bad_port.stderr.startswith("socialdesk: SOCIALDESK_HTTP_PORT is invalid")
-    assert "Traceback" not in bad_port.stderr
-    no_token = run("run", env=env)
-    assert no_token.returncode == 2
-    assert no_token.stderr.strip().startswith("socialdesk: SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token")
-    usage = run("rules", "frobnicate", env=env)
+    for unknown in (("rules", "pause", "42"), ("rules", "resume", "42"), ("rules", "remove", "42")):
+        missing = cli(*unknown, env=env)
+        assert (missing.returncode, missing.stderr) == (
+            2, "socialdesk: there is no rule 42; `socialdesk rules list` shows the rules\n"), unknown
+    no_case = cli("case", "show", "7", env=env)
+    assert no_case.returncode == 2 and no_case.stderr.count("\n") == 1 and "numbered on their cards" in no_case.stderr
+    bad_url = cli("rules", "list", env={"SOCIALDESK_DATABASE_URL": "desk.db"})
+    assert bad_url.returncode == 2 and "SOCIALDESK_DATABASE_URL is not a database URL" in bad_url.stderr
+    usage = cli("rules", "frobnicate", env=env)
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_db_upgrade_reports_the_revision(env):
-    result = run("db", "upgrade", env=env)
+def test_a_number_out_of_range_is_refused_with_the_range(env, cli):
+    low = cli("rules", "preview", "--network", "x", "--query", "acme", "--limit", "5", env=env)
+    assert low.returncode == 2
+    assert low.stderr.splitlines()[-1] == ("socialdesk rules preview: error: argument --limit: 5 is out of range; "
+                                           "use a number from 10 to 100")
+    word = cli("rules", "preview", "--network", "x", "--query", "acme", "--limit", "many", env=env)
+    assert word.returncode == 2 and "'many' is not a whole number; use one from 10 to 100" in word.stderr
+    shown = cli("rules", "preview", "--help", env=env)
+    assert shown.returncode == 0 and "--limit N" in shown.stdout and "{10," not in shown.stdout
+
+
+def test_a_database_that_does_not_answer_is_exit_1_without_the_password(cli, tmp_path):
+    gone = cli("rules", "list", env={"SOCIALDESK_DATABASE_URL": f"sqlite:///{tmp_path}/no/such/dir/desk.db"})
+    assert gone.returncode == 1
+    assert gone.stderr == ("socialdesk: the database did not answer (unable to open database file); check "
+                           "SOCIALDESK_DATABASE_URL and that the database is running\n")
+    refused = cli("rules", "list", env={"SOCIALDESK_DATABASE_URL": "postgresql+psycopg://desk:hunter2@127.0.0.1:1/desk"})
+    assert refused.returncode == 1 and "the database did not answer (connection" in refused.stderr
+    assert "hunter2" not in refused.stderr and refused.stderr.count("\n") == 1
+
+
+def test_every_command_says_what_it_does_in_its_help():
+    from socialdesk.cli import _parser
+
+    def commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield path + (name,), sub
+                    yield from commands(sub, path + (name,))
+
+    found = dict(commands(_parser()))
+    assert {("rules", "add"), ("rules", "pause"), ("auth", "x"), ("webhooks", "deliveries"), ("forget",)} <= set(found)
+    assert [" ".join(path) for path, sub in found.items() if not (sub.description or "").strip()] == []
+
+
+def test_the_entry_point_runs_as_a_process():
+    shown = process("--help", env={})
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: socialdesk") and "webhooks" in shown.stdout
+    usage = process("rules", "frobnicate", env={})
+    assert usage.returncode == 2 and "invalid choice" in usage.stderr
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_run_refuses_bad_settings_in_one_line(env):
+    bad_port = process("run", env={**env, "SOCIALDESK_HTTP_PORT": "eighty"})
+    assert bad_port.returncode == 2 and bad_port.stderr.startswith("socialdesk: SOCIALDESK_HTTP_PORT is invalid")
+    assert "Traceback" not in bad_port.stderr
+    no_token = process("run", env=env)
+    assert no_token.returncode == 2
+    assert no_token.stderr.strip().startswith("socialdesk: SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_db_upgrade_reports_the_revision(env, cli):
+    result = cli("db", "upgrade", env=env)
     assert result.returncode == 0 and result.stdout.strip() == f"database is at revision {head_revision()}"
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_preview_prints_normalized_posts_as_json_lines(env):
+def test_preview_prints_normalized_posts_as_json_lines(env, cli):
     with FakeX(bearer_token="preview-token") as fake_x:
         fake_x.post(username="dana_k", text="acme phone <!channel> & cracked")
         original = fake_x.post(username="eli", text="acme phone is great")
         fake_x.post(username="fan", text="", retweet_of=original["id"])
-        result = run("rules", "preview", "--network", "x", "--query", "acme phone",
+        result = cli("rules", "preview", "--network", "x", "--query", "acme phone",
                      env={**env, "SOCIALDESK_X_API_URL": fake_x.url, "SOCIALDESK_X_BEARER_TOKEN": "preview-token"})
         assert result.returncode == 0, result.stderr
         records = [json.loads(line) for line in result.stdout.splitlines()]
@@ -115,6 +170,6 @@ def test_preview_prints_normalized_posts_as_json_lines(env):
         assert records[2]["text"] == "acme phone <!channel> & cracked"
         assert records[0]["is_repost"] and records[0]["skipped"] == "repost"
         assert records[1]["skipped"] is None
-        bad = run("rules", "preview", "--network", "x", "--query", "acme",
+        bad = cli("rules", "preview", "--network", "x", "--query", "acme",
                   env={**env, "SOCIALDESK_X_API_URL": fake_x.url, "SOCIALDESK_X_BEARER_TOKEN": "wrong"})
         assert bad.returncode == 2 and "X refused the credentials (401" in bad.stderr

@@ -1,4 +1,4 @@
-"""`socialdesk export` as a user runs it: a real process on a seeded SQLite file."""
+"""`socialdesk export` as a user runs it: `main([...])` on a seeded SQLite file (a real process for a terminal)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,9 @@ from socialdesk.store.db import make_engine, upgrade
 from tests.test_export import seed_cases
 
 
-def run(*args: str, env: dict[str, str], **kw) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SOCIALDESK_", "SLACK_"))}
-    return subprocess.run([sys.executable, "-m", "socialdesk", "export", *args], env={**base, **env},
-                          capture_output=True, text=True, timeout=120, **kw)
+@pytest.fixture
+def run(cli):
+    return lambda *args, env: cli("export", *args, env=env)
 
 
 @pytest.fixture
@@ -33,7 +32,7 @@ def seeded(tmp_path) -> tuple[dict[str, str], dict[str, int]]:
     return {"SOCIALDESK_DATABASE_URL": url, "SOCIALDESK_OWN_HANDLES": "acmephones"}, ids
 
 
-def test_jsonl_on_stdout_one_record_per_line_and_nothing_else(seeded):
+def test_jsonl_on_stdout_one_record_per_line_and_nothing_else(run, seeded):
     env, ids = seeded
     result = run(env=env)
     assert result.returncode == 0, result.stderr
@@ -44,7 +43,7 @@ def test_jsonl_on_stdout_one_record_per_line_and_nothing_else(seeded):
     assert worked["status"] == "resolved" and worked["agent"] == "UALICE" and worked["tags"] == ["charging", "hardware"]
 
 
-def test_markdown_to_a_file_with_filters_and_progress(seeded, tmp_path):
+def test_markdown_to_a_file_with_filters_and_progress(run, seeded, tmp_path):
     env, ids = seeded
     target = tmp_path / "resolved.md"
     result = run("--format", "md", "--status", "resolved", "--until", "2026-11-27", "--output", str(target),
@@ -58,7 +57,7 @@ def test_markdown_to_a_file_with_filters_and_progress(seeded, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if ".partial" in p.name] == []
 
 
-def test_redacted_csv_opens_with_the_right_columns(seeded, tmp_path):
+def test_redacted_csv_opens_with_the_right_columns(run, seeded, tmp_path):
     env, ids = seeded
     target = tmp_path / "cases.csv"
     result = run("--format", "csv", "--redact", "-o", str(target), env=env)
@@ -75,7 +74,7 @@ def test_redacted_csv_opens_with_the_right_columns(seeded, tmp_path):
     assert "dana" not in target.read_text(encoding="utf-8").lower()
 
 
-def test_curated_only_exports_the_edited_entries(seeded):
+def test_curated_only_exports_the_edited_entries(run, seeded):
     env, ids = seeded
     result = run("--curated-only", env=env)
     assert result.returncode == 0, result.stderr
@@ -113,9 +112,8 @@ def test_progress_is_live_on_a_terminal(seeded):
     (["--status", "done"], "'done' is not a case status: use one or more of new, reopened"),
     (["--rule", "three"], "'three' is not a rule id"),
     (["--since", "2026-11-28", "--until", "2026-11-27"], "the start (since) must be before the end (until)"),
-    (["--output", "/nonexistent-dir/out.jsonl"], "could not write /nonexistent-dir/out.jsonl: No such file"),
 ])
-def test_mistakes_are_one_line_and_exit_2(seeded, args, message):
+def test_mistakes_are_one_line_and_exit_2(run, seeded, args, message):
     env, _ = seeded
     result = run(*args, env=env)
     assert result.returncode == 2
@@ -123,7 +121,15 @@ def test_mistakes_are_one_line_and_exit_2(seeded, args, message):
     assert result.stdout == ""
 
 
-def test_unknown_format_is_refused_by_the_parser(seeded):
+def test_a_file_that_cannot_be_written_is_exit_1(run, seeded):
+    env, _ = seeded
+    result = run("--output", "/nonexistent-dir/out.jsonl", env=env)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == ("socialdesk: could not write /nonexistent-dir/out.jsonl: No such file or directory; "
+                             "check the path and its permissions\n")
+
+
+def test_unknown_format_is_refused_by_the_parser(run, seeded):
     env, _ = seeded
     result = run("--format", "xlsx", env=env)
     assert result.returncode == 2 and "invalid choice: 'xlsx'" in result.stderr

@@ -17,7 +17,7 @@ from socialdesk.store.db import make_engine, session_scope
 from socialdesk.store.models import CaseRow
 from socialdesk.store.retention import SlackMessage
 from tests.support.slack_proxy import SlackProxy
-from tests.test_cli_privacy import run, seeded  # noqa: F401  (seeded: fixture)
+from tests.test_cli_privacy import run, seeded  # noqa: F401  (fixtures)
 
 REFUSED = {"ok": False, "error": "cant_delete_message"}
 
@@ -29,7 +29,8 @@ def refusing_proxy(slack_emulator) -> Iterator[SlackProxy]:
         yield proxy
 
 
-def test_a_card_slack_will_not_delete_is_replaced_with_the_removed_text(seeded, tmp_path, slack_emulator,  # noqa: F811
+def test_a_card_slack_will_not_delete_is_replaced_with_the_removed_text(run, seeded, tmp_path,  # noqa: F811
+                                                                        slack_emulator,
                                                                         refusing_proxy):
     env, s = seeded
     channel = slack_emulator.new_channel("forgetrefused")

@@ -1,10 +1,7 @@
-"""`socialdesk forget` and `socialdesk purge` as an admin runs them: a real process on a seeded SQLite file."""
+"""`socialdesk forget` and `socialdesk purge` as an admin runs them: `main([...])` on a seeded SQLite file."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,10 +13,9 @@ from socialdesk.store.models import CaseRow, PostRow
 from tests.store.test_retention import HANDLE, Seeded, every_string, seed_people
 
 
-def run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SOCIALDESK_", "SLACK_"))}
-    return subprocess.run([sys.executable, "-m", "socialdesk", *args], env={**base, **env}, cwd=cwd,
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+@pytest.fixture
+def run(cli):
+    return cli  # stdin is pytest's, no terminal: `forget` without --yes asks nothing
 
 
 @pytest.fixture
@@ -40,7 +36,7 @@ def strings(env: dict[str, str]) -> list[tuple[str, str]]:
         engine.dispose()
 
 
-def test_forget_without_yes_shows_what_it_would_remove_and_changes_nothing(seeded, tmp_path):
+def test_forget_without_yes_shows_what_it_would_remove_and_changes_nothing(run, seeded, tmp_path):
     env, _ = seeded
     before = strings(env)
     shown = run("forget", "--network", "x", "--author", "@jane_doe", env=env, cwd=tmp_path)
@@ -51,7 +47,7 @@ def test_forget_without_yes_shows_what_it_would_remove_and_changes_nothing(seede
     assert strings(env) == before
 
 
-def test_forget_with_yes_removes_and_prints_the_counts(seeded, tmp_path):
+def test_forget_with_yes_removes_and_prints_the_counts(run, seeded, tmp_path):
     env, s = seeded
     done = run("forget", "--network", "x", "--author", "JANE_DOE", "--yes", env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -65,10 +61,10 @@ def test_forget_with_yes_removes_and_prints_the_counts(seeded, tmp_path):
     assert f"follow-up of case #{s.bob_case}: channel C1, ts 1700000000.000200" in out
     assert not [v for _, v in strings(env) if "jane_doe" in v or "zanzibar" in v]
     again = run("forget", "--network", "x", "--author", "jane_doe", "--yes", env=env, cwd=tmp_path)
-    assert again.returncode == 1 and "no x author @jane_doe is stored" in again.stderr and again.stdout == ""
+    assert again.returncode == 2 and "no x author @jane_doe is stored" in again.stderr and again.stdout == ""
 
 
-def test_forget_deletes_the_slack_cards_and_says_so(seeded, tmp_path, slack_emulator):
+def test_forget_deletes_the_slack_cards_and_says_so(run, seeded, tmp_path, slack_emulator):
     env, s = seeded
     channel = slack_emulator.new_channel("forget")
     post = lambda **kw: slack_emulator.call("chat.postMessage", channel=channel, **kw)["ts"]  # noqa: E731
@@ -96,7 +92,7 @@ def test_forget_deletes_the_slack_cards_and_says_so(seeded, tmp_path, slack_emul
     assert person["ok"]
 
 
-def test_purge_dry_run_counts_and_changes_nothing_then_purges(tmp_path):
+def test_purge_dry_run_counts_and_changes_nothing_then_purges(run, tmp_path):
     url = f"sqlite:///{tmp_path}/desk.db"
     engine = make_engine(url)
     upgrade(engine)

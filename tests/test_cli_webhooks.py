@@ -1,21 +1,17 @@
-"""`socialdesk webhooks …` as an admin runs it: a real process, a real database, a real receiver."""
+"""`socialdesk webhooks …` as an admin runs it: `main([...])`, a real database, a real receiver."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
 from tests.support.webhook_receiver import Scripted, WebhookReceiver
 
 
-def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SOCIALDESK_", "SLACK_"))}
-    return subprocess.run([sys.executable, "-m", "socialdesk", "webhooks", *args], env={**base, **env},
-                          capture_output=True, text=True, timeout=60)
+@pytest.fixture
+def run(cli):
+    return lambda *args, env: cli("webhooks", *args, env=env)
 
 
 @pytest.fixture
@@ -24,7 +20,7 @@ def env(db_url) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_add_test_list_and_the_delivery_log(env):
+def test_add_test_list_and_the_delivery_log(run, env):
     with WebhookReceiver(secret="unknown yet", script=[Scripted(500, body="crm is down")]) as receiver:
         added = run("add", receiver.url, "--events", "case.opened,case.resolved", env=env)
         assert added.returncode == 0, added.stderr
@@ -62,19 +58,20 @@ def test_add_test_list_and_the_delivery_log(env):
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_mistakes_are_one_line(env):
+def test_mistakes_are_one_line(run, env):
     plain_http = run("add", "http://crm.example.com/hook", env=env)
     assert plain_http.returncode == 2 and plain_http.stderr.startswith("socialdesk: use https://")
     bad_event = run("add", "https://crm.example.com/hook", "--events", "case.opend", env=env)
     assert bad_event.returncode == 2 and "unknown event case.opend; choose from case.opened" in bad_event.stderr
-    missing = run("test", "7", env=env)
-    assert missing.returncode == 1
-    assert missing.stderr == "socialdesk: there is no webhook 7; `socialdesk webhooks list` shows them\n"
+    for action in ("test", "pause", "remove", "deliveries"):
+        missing = run(action, "7", env=env)
+        assert missing.returncode == 2, action
+        assert missing.stderr == "socialdesk: there is no webhook 7; `socialdesk webhooks list` shows them\n"
     assert "Traceback" not in plain_http.stderr + bad_event.stderr + missing.stderr
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_addresses_that_point_inward_are_refused_in_one_line(env):
+def test_addresses_that_point_inward_are_refused_in_one_line(run, env):
     strict = {**env, "SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK": "0"}
     metadata = run("add", "https://169.254.169.254/latest/meta-data/", env=strict)
     assert metadata.returncode == 2

@@ -73,7 +73,7 @@ def test_webhook_secrets_are_masked_whichever_logger_logs_them(app_logging):
     chosen = "our-own-receiver-secret-2026"  # --secret (at least 16 characters)
     logging.getLogger("socialdesk.jobs.webhooks").warning("delivery failed for %r",
                                                           {"url": "https://hooks.example/x", "secret": chosen})
-    logging.getLogger("socialdesk.cli_webhooks").info(
+    logging.getLogger("socialdesk.cli.webhooks").info(
         "signing secret (shown once; give it to the receiver): %s", generated)
     logging.getLogger("socialdesk.jobs.webhooks").warning("claimed %s", f"Claimed(webhook_id=1, secret={generated!r})")
     logging.getLogger("httpx").warning("retrying with %s", generated)  # bare, by its shape

@@ -116,7 +116,7 @@ def test_save_a_resolved_case_as_faq_edit_it_and_withdraw_it(app, fake_x, slack_
     assert "no FAQ entries active" in app.cli("faq", "list").stdout
     assert f"{entry_id:>4}  {case_id:>5}  withdrawn" in app.cli("faq", "list", "--all").stdout
     again = app.cli("faq", "withdraw", str(entry_id), check=False)
-    assert again.returncode == 1 and "was withdrawn by" in again.stderr
+    assert again.returncode == 2 and "was withdrawn by" in again.stderr
 
     # A stale Withdraw click is answered, not acted on.
     ws.click("bob", card, ids.FAQ_WITHDRAW, value=str(entry_id), message=line)

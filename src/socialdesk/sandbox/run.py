@@ -23,8 +23,6 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
-
 from socialdesk.sandbox.local import (bind_port, endpoint_lines, ensure_scenario_rules, raise_interrupt, settings_of,
                                       stop_after)
 from socialdesk.sandbox.scenario import CHANNEL, OWN_HANDLE, POLL_SECONDS, SCENARIO_SECONDS
@@ -95,6 +93,8 @@ def stop_emulator(proc: subprocess.Popen) -> None:
 
 def wait_for_channel(proc: subprocess.Popen, api: str, token: str, workdir: Path, timeout: float = 30) -> str:
     """Wait until auth.test answers; returns the id of #social-care."""
+    import httpx  # here, not at the top: `socialdesk --help` builds this command's parser
+
     headers = {"Authorization": f"Bearer {token}"}
     deadline = time.monotonic() + timeout
     while True:

@@ -13,25 +13,11 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from socialdesk.domain import EventKind
 from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, PostRow, RuleRow
+from socialdesk.webhook_events import EVENT_NAME
 
 SCHEMA_VERSION = 1
 PING = "ping"
-
-# Case history kinds a webhook can subscribe to, by their webhook name.
-EVENT_KINDS: dict[str, tuple[str, ...]] = {
-    "case.opened": (EventKind.OPENED.value,),
-    "case.claimed": (EventKind.CLAIMED.value,),
-    "case.unclaimed": (EventKind.UNCLAIMED.value,),
-    "case.assigned": (EventKind.ASSIGNED.value,),
-    "case.replied": (EventKind.REPLY_SENT.value, EventKind.MARKED_REPLIED.value),
-    "case.resolved": (EventKind.RESOLVED.value,),
-    "case.reopened": (EventKind.REOPENED.value,),
-    "case.ignored": (EventKind.IGNORED.value,),
-    "case.curated": (EventKind.CURATED.value,),
-}
-EVENT_NAME = {kind: name for name, kinds in EVENT_KINDS.items() for kind in kinds}
 
 
 def iso(value: datetime | None) -> str | None:

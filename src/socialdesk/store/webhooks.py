@@ -44,7 +44,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from socialdesk.store.models import CaseEventRow, WebhookDeliveryRow, WebhookRow
-from socialdesk.store.webhook_payloads import EVENT_KINDS, EVENT_NAME, PING, event_bodies, ping_body
+from socialdesk.store.webhook_payloads import PING, event_bodies, ping_body
+from socialdesk.webhook_events import EVENT_KINDS, EVENT_NAME
 
 RECHECK_IDS = 1000
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"

@@ -1,11 +1,9 @@
-"""`socialdesk` commands for Bluesky as an admin runs them: a real process, FakeBluesky, a real database."""
+"""`socialdesk` commands for Bluesky as an admin runs them: in-process (`main`), FakeBluesky, a real database."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,12 +31,13 @@ def env(fake: FakeBluesky, tmp_path: Path) -> dict[str, str]:
             "SOCIALDESK_BLUESKY_JETSTREAM_URL": ""}
 
 
-def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "socialdesk", *args], env=env, capture_output=True, text=True,
-                          timeout=60, stdin=subprocess.DEVNULL)
+@pytest.fixture
+def run(cli):
+    """The command in-process (tests.support.cli): a process would add only its start-up."""
+    return cli
 
 
-def test_auth_bluesky_signs_in_once_and_keeps_the_tokens(fake, env, tmp_path):
+def test_auth_bluesky_signs_in_once_and_keeps_the_tokens(run, fake, env, tmp_path):
     signed = run("auth", "bluesky", env=env)
     assert signed.returncode == 0, signed.stderr
     assert f"signed in to Bluesky as @{BRAND} ({fake.world.brand_did})" in signed.stdout
@@ -56,7 +55,7 @@ def test_auth_bluesky_signs_in_once_and_keeps_the_tokens(fake, env, tmp_path):
     assert len(fake.requests("/xrpc/com.atproto.server.refreshSession")) == 1
 
 
-def test_auth_bluesky_says_what_to_set_and_what_was_refused(fake, env):
+def test_auth_bluesky_says_what_to_set_and_what_was_refused(run, fake, env):
     missing = run("auth", "bluesky", env={**env, "SOCIALDESK_BLUESKY_APP_PASSWORD": ""})
     assert missing.returncode == 2 and "SOCIALDESK_BLUESKY_APP_PASSWORD" in missing.stderr
     refused = run("auth", "bluesky", env={**env, "SOCIALDESK_BLUESKY_APP_PASSWORD": "not-this-one-42"})
@@ -65,7 +64,7 @@ def test_auth_bluesky_says_what_to_set_and_what_was_refused(fake, env):
     assert "not-this-one-42" not in refused.stderr + refused.stdout
 
 
-def test_rules_add_mentions_keeps_the_accounts_did_and_queries_are_checked(fake, env):
+def test_rules_add_mentions_keeps_the_accounts_did_and_queries_are_checked(run, fake, env):
     added = run("rules", "add", "--network", "bluesky", "--kind", "mentions", "--account", BRAND, "--channel",
                 "C0123ABCD", env=env)
     assert added.returncode == 0, added.stderr
@@ -82,7 +81,7 @@ def test_rules_add_mentions_keeps_the_accounts_did_and_queries_are_checked(fake,
     assert unreadable.returncode == 2 and "quote" in unreadable.stderr.lower()
 
 
-def test_preview_shows_what_the_stream_would_take(fake, env):
+def test_preview_shows_what_the_stream_would_take(run, fake, env):
     ann = fake.world.add_account("ann.bsky.social", "Ann")
     fake.world.add_post(ann, "acme phone question")
     fake.world.add_post(ann, "acme giveaway now")

@@ -1,10 +1,8 @@
-"""`socialdesk auth mastodon` and mentions rules: in-process against FakeMastodon, then as a real process."""
+"""`socialdesk auth mastodon` and mentions rules: against FakeMastodon, the module and then the command (in-process)."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -79,12 +77,13 @@ def env(fake: FakeMastodon, tmp_path: Path) -> dict[str, str]:
             "SOCIALDESK_MASTODON_TOKEN": fake.world.brand_token}
 
 
-def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "socialdesk", *args], env=env, capture_output=True, text=True,
-                          timeout=60, stdin=subprocess.DEVNULL, check=False)
+@pytest.fixture
+def run(cli):
+    """The command in-process (tests.support.cli): a process would add only its start-up."""
+    return cli
 
 
-def test_the_commands_run_as_an_admin_runs_them(fake, env) -> None:
+def test_the_commands_run_as_an_admin_runs_them(run, fake, env) -> None:
     from socialdesk.store import rules as rule_store
     from socialdesk.store.db import make_engine, session_scope
 
@@ -104,7 +103,7 @@ def test_the_commands_run_as_an_admin_runs_them(fake, env) -> None:
     assert refused.returncode == 2 and "SOCIALDESK_MASTODON_TOKEN" in refused.stderr and "nope-42" not in refused.stderr
 
 
-def test_rules_preview_shows_hashtag_keyword_and_mention_posts_as_cards_would(fake, env) -> None:
+def test_rules_preview_shows_hashtag_keyword_and_mention_posts_as_cards_would(run, fake, env) -> None:
     import json
 
     ann = fake.world.add_account("ann", "Ann", domain="other.example")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -145,14 +142,14 @@ def test_the_poller_polls_a_mentions_rule_with_the_mentions_source(engine, fake_
     assert fake_x.requests_to(SEARCH_PATH) == []
 
 
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SOCIALDESK_", "SLACK_"))}
-    return subprocess.run([sys.executable, "-m", "socialdesk", *args], env={**base, **env},
-                          capture_output=True, text=True, timeout=60)
+@pytest.fixture
+def run_cli(cli):
+    """The command in-process (tests.support.cli): a process would add only its start-up."""
+    return cli
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_rules_add_mentions_resolves_our_account_once(db_url, fake_x):
+def test_rules_add_mentions_resolves_our_account_once(run_cli, db_url, fake_x):
     env = {"SOCIALDESK_DATABASE_URL": db_url, "SOCIALDESK_X_API_URL": fake_x.url,
            "SOCIALDESK_X_BEARER_TOKEN": TOKEN, "SOCIALDESK_OWN_HANDLES": "@AcmePhones, acme_help"}
     own = fake_x.own_user["id"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 NETWORK = "bluesky"
 
 
 def mentions_query(settings: Any, handle: str) -> str:
     """A mentions rule's query for `handle`: its DID (a DID survives a change of handle)."""
+    import httpx  # imported by the commands: `socialdesk --help` loads this module
+
     from socialdesk.networks.base import SourceRejected
     from socialdesk.networks.bluesky.xrpc import XrpcClient, XrpcRejected, as_source_errors
 
@@ -42,6 +42,8 @@ def add_auth_parser(networks: Any) -> None:  # type: ignore[no-untyped-def]
 
 def cmd_auth_bluesky(settings: Any, args: Any) -> int:
     import sys
+
+    import httpx
 
     from socialdesk.networks.base import AuthError, SourceError
     from socialdesk.networks.bluesky.session import Session

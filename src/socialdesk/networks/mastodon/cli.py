@@ -7,9 +7,10 @@ mentions rule. Imports stay light: `socialdesk --help` loads this module.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 NETWORK = "mastodon"
 _MISSING = ("SOCIALDESK_MASTODON_URL and SOCIALDESK_MASTODON_TOKEN must be set: the brand account's instance "
@@ -30,6 +31,8 @@ def _brand(settings: Any, http: httpx.Client) -> tuple[str, str, Any]:
 
 def mentions_query(settings: Any, handle: str) -> str:
     """A mentions rule's query for `handle`: the account id (notifications are the token's account's own)."""
+    import httpx
+
     from socialdesk.networks.base import SourceRejected
 
     if not (settings.mastodon_url and settings.mastodon_token):
@@ -53,6 +56,8 @@ def add_auth_parser(networks: Any) -> None:
 
 def cmd_auth_mastodon(settings: Any, args: Any) -> int:
     import sys
+
+    import httpx
 
     from socialdesk.networks.base import SourceError
 

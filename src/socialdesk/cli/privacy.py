@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from slack_sdk import WebClient
-from sqlalchemy import Engine
-from sqlmodel import Session
-
-from socialdesk.config import Settings
+from socialdesk.cli.common import CliError, open_store
 from socialdesk.networks import registry
-from socialdesk.jobs.retention import RetentionCounts, RetentionJob, refresh_cards, remove_messages
-from socialdesk.store import retention as store
-from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow
 
-EXIT_NOT_FOUND = 1
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from socialdesk.config import Settings
+    from socialdesk.jobs.retention import RetentionCounts
+    from socialdesk.store import retention as store
 
 
 def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
@@ -37,15 +36,11 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
     forget.add_argument("--yes", action="store_true", help="remove without asking")
     forget.set_defaults(func=cmd_forget)
     purge = subparsers.add_parser(
-        "purge", help="apply the retention settings now (SOCIALDESK_RETENTION_RAW_DAYS, …_CLOSED_DAYS)")
+        "purge", help="apply the retention settings now (SOCIALDESK_RETENTION_RAW_DAYS, …_CLOSED_DAYS)",
+        description="Drop raw payloads older than SOCIALDESK_RETENTION_RAW_DAYS and delete resolved or ignored "
+                    "cases quiet for longer than SOCIALDESK_RETENTION_CLOSED_DAYS, as the running app does daily.")
     purge.add_argument("--dry-run", action="store_true", help="only count what would be removed")
     purge.set_defaults(func=cmd_purge)
-
-
-def _engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    return engine
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -71,14 +66,18 @@ def _describe(report: store.ForgetReport, *, done: bool) -> None:
 
 
 def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
-    engine = _engine(settings)
+    from sqlmodel import Session
+
+    from socialdesk.store import retention as store
+    from socialdesk.store.db import session_scope
+
+    engine = open_store(settings)
     try:
         with Session(engine) as session:  # the real deletion, rolled back: exact counts, nothing changed
             preview = store.forget_author(session=session, network=args.network, handle=args.author)
             session.rollback()
     except (store.AuthorNotFound, store.AmbiguousAuthor) as exc:
-        print(f"socialdesk: {exc}", file=sys.stderr)
-        return EXIT_NOT_FOUND
+        raise CliError(str(exc)) from None
     if not args.yes:
         _describe(preview, done=False)
         if not (sys.stdin.isatty() and input("Remove all of this for good? Type yes: ").strip().lower() == "yes"):
@@ -116,6 +115,10 @@ def _slack(settings: Settings, engine: Engine, report: store.ForgetReport) -> No
         for case_id in report.cards_to_refresh:
             print(f"  card of case #{case_id} shows their handle: it is redacted at the card's next update")
         return
+    from slack_sdk import WebClient
+
+    from socialdesk.jobs.retention import refresh_cards, remove_messages
+
     slack = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=15)
     print("Slack:")
     for line in remove_messages(slack, report.messages) + refresh_cards(slack, engine, report.cards_to_refresh):
@@ -139,7 +142,10 @@ def _purge_lines(settings: Settings, counts: RetentionCounts, *, dry_run: bool) 
 
 
 def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
-    job = RetentionJob.from_settings(settings, engine=_engine(settings), clock=utcnow)
+    from socialdesk.jobs.retention import RetentionJob
+    from socialdesk.store.db import utcnow
+
+    job = RetentionJob.from_settings(settings, engine=open_store(settings), clock=utcnow)
     counts = job.run_once(dry_run=args.dry_run)
     for line in _purge_lines(settings, counts, dry_run=args.dry_run):
         print(line)

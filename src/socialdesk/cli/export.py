@@ -16,13 +16,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from socialdesk import export
-from socialdesk.config import Settings
-from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow
+from socialdesk.cli.common import EXIT_ENVIRONMENT, EXIT_USAGE, open_store
+from socialdesk.domain import CaseStatus
 
-EXIT_USAGE = 2
+if TYPE_CHECKING:
+    from socialdesk import export
+    from socialdesk.config import Settings
+
+# socialdesk.export's names, without importing it for --help (tests/test_cli_start.py checks they agree).
+FORMATS = ("jsonl", "csv", "md")
+STATUSES = tuple(s.value for s in CaseStatus)
 
 
 def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
@@ -30,10 +35,10 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
         "export", help="export cases as JSONL, CSV or Markdown (Q&A for a knowledge base or CRM)",
         description="Write one record per case (question, context, answer, notes, tags, network, links, "
                     "timestamps, agent), oldest case first. Filters combine.")
-    p.add_argument("--format", choices=export.FORMATS, default="jsonl", help="output format (default jsonl)")
+    p.add_argument("--format", choices=FORMATS, default="jsonl", help="output format (default jsonl)")
     p.add_argument("--since", metavar="WHEN", help="cases opened at or after: YYYY-MM-DD (UTC), an ISO date-time, or 7d / 24h / 2w ago")
     p.add_argument("--until", metavar="WHEN", help="cases opened before: YYYY-MM-DD (that day included), an ISO date-time, or 7d ago")
-    p.add_argument("--status", metavar="STATUS[,STATUS]", help=f"only cases in these states: {', '.join(export.STATUSES)}")
+    p.add_argument("--status", metavar="STATUS[,STATUS]", help=f"only cases in these states: {', '.join(STATUSES)}")
     p.add_argument("--rule", metavar="ID", help="only cases opened by this rule (see `socialdesk rules list`)")
     p.add_argument("--curated-only", action="store_true",
                    help="the active curated FAQ entries (their edited question and answer) instead of raw cases")
@@ -42,11 +47,13 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
     p.add_argument("--progress", action="store_true", help="report progress on stderr even when it is not a terminal")
     p.add_argument("--no-bom", action="store_true", help="CSV without the byte-order mark Excel needs to read UTF-8")
-    p.add_argument("--batch", type=int, default=export.DEFAULT_BATCH, help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=int, help=argparse.SUPPRESS)  # default: export.DEFAULT_BATCH
     p.set_defaults(func=cmd_export)
 
 
 def build_filter(args: argparse.Namespace, *, now: datetime) -> export.ExportFilter:
+    from socialdesk import export
+
     return export.check_range(export.ExportFilter(
         since=export.parse_when(args.since, now=now) if args.since else None,
         until=export.parse_when(args.until, now=now, upper=True) if args.until else None,
@@ -57,6 +64,11 @@ def build_filter(args: argparse.Namespace, *, now: datetime) -> export.ExportFil
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from socialdesk import export
+    from socialdesk.store.db import session_scope, utcnow
+
+    if args.batch is None:
+        args.batch = export.DEFAULT_BATCH
     try:
         flt = build_filter(args, now=utcnow())
     except export.FilterError as exc:
@@ -65,9 +77,8 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     if args.batch < 1:
         print("socialdesk: --batch must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    engine = make_engine(settings.database_url)
+    engine = open_store(settings)
     try:
-        upgrade(engine)
         progress = None
         if args.progress or sys.stderr.isatty():
             with session_scope(engine) as session:
@@ -84,7 +95,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"socialdesk: could not write {args.output or 'the export'}: {exc.strerror or exc}; "
               "check the path and its permissions", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_ENVIRONMENT
     finally:
         engine.dispose()
     if args.output:

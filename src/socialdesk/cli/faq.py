@@ -5,25 +5,30 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+from socialdesk.cli.common import CliError, open_store
 
-from socialdesk.config import Settings
-from socialdesk.store import curated
-from socialdesk.store.models import CuratedEntryRow
-from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
-EXIT_NOTHING_DONE = 1
+    from socialdesk.config import Settings
+    from socialdesk.store.models import CuratedEntryRow
+
 QUESTION_WIDTH = 60
 
 
 def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
-    faq = subparsers.add_parser("faq", help="FAQ entries curated from resolved cases")
+    faq = subparsers.add_parser("faq", help="FAQ entries curated from resolved cases",
+                                description="FAQ entries agents saved from resolved cases (the 📖 Save as FAQ button).")
     actions = faq.add_subparsers(dest="faq_command", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", help="list active FAQ entries (--all: withdrawn ones too)")
+    listing = actions.add_parser("list", help="list active FAQ entries (--all: withdrawn ones too)",
+                                 description="List the active FAQ entries, newest first (--all: withdrawn ones too).")
     listing.add_argument("--all", action="store_true", help="also list withdrawn entries")
     listing.set_defaults(func=cmd_faq_list)
-    withdraw = actions.add_parser("withdraw", help="withdraw a FAQ entry (its case and history stay)")
+    withdraw = actions.add_parser("withdraw", help="withdraw a FAQ entry (its case and history stay)",
+                                  description="Withdraw a FAQ entry: exports leave it out; its case and history stay. "
+                                              "With SLACK_BOT_TOKEN set, the case's card shows it.")
     withdraw.add_argument("id", type=int, help="the entry's number, as `socialdesk faq list` shows it")
     withdraw.set_defaults(func=cmd_faq_withdraw)
 
@@ -34,9 +39,11 @@ def _one_line(text: str, width: int) -> str:
 
 
 def cmd_faq_list(settings: Settings, args: argparse.Namespace) -> int:
-    engine = make_engine(settings.database_url)
+    from socialdesk.store import curated
+    from socialdesk.store.db import session_scope
+
+    engine = open_store(settings)
     try:
-        upgrade(engine)
         with session_scope(engine) as session:
             entries = curated.list_entries(session=session, status=None if args.all else curated.ACTIVE)
     finally:
@@ -62,17 +69,18 @@ def _operator() -> str:
 
 
 def cmd_faq_withdraw(settings: Settings, args: argparse.Namespace) -> int:
-    engine = make_engine(settings.database_url)
+    from socialdesk.store import curated
+    from socialdesk.store.db import session_scope, utcnow
+
+    engine = open_store(settings)
     try:
-        upgrade(engine)
         with session_scope(engine) as session:
             entry = curated.withdraw_entry(session=session, entry_id=args.id, actor=_operator(), now=utcnow())
         print(f"FAQ entry #{entry.id} withdrawn (case #{entry.case_id})")
         if settings.slack_bot_token:
             _show_in_slack(settings, engine, entry)
     except (curated.EntryNotFound, curated.EntryWithdrawn) as exc:
-        print(f"socialdesk: {exc}", file=sys.stderr)
-        return EXIT_NOTHING_DONE
+        raise CliError(str(exc)) from None
     finally:
         engine.dispose()
     return 0
@@ -87,6 +95,7 @@ def _show_in_slack(settings: Settings, engine: Engine, entry: CuratedEntryRow) -
     from socialdesk.listeners.faq import show_entry
     from socialdesk.slack import cards
     from socialdesk.store import cases as case_store
+    from socialdesk.store.db import session_scope
 
     try:
         with session_scope(engine) as session:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
+from typing import TYPE_CHECKING
 
-from socialdesk.config import Settings
-from socialdesk.jobs.webhooks import send_test_ping
-from socialdesk.store import webhooks as store
-from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow
-from socialdesk.store.webhook_payloads import EVENT_KINDS
+from socialdesk.cli.common import EXIT_ENVIRONMENT, CliError, open_store
+from socialdesk.webhook_events import EVENT_KINDS
 
-EXIT_USAGE = 2
-EXIT_FAILED = 1
+if TYPE_CHECKING:
+    from socialdesk.config import Settings
+
 ADD_RESOLVE_SECONDS = 5.0  # how long `add` waits for DNS to check where the URL's name points
 
 
@@ -22,46 +20,42 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
         description="Case events (" + ", ".join(EVENT_KINDS) + ") are POSTed as JSON, signed with "
                     "HMAC-SHA256 in X-Socialdesk-Signature, retried with backoff for about 3 h 40 min.",
     ).add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
-    add = hooks.add_parser("add", help="add a webhook; prints its signing secret once")
+    add = hooks.add_parser("add", help="add a webhook; prints its signing secret once",
+                           description="Add a webhook and print its signing secret (once: give it to the receiver).")
     add.add_argument("url", help="https:// address that receives the POSTs; public addresses only (a local "
                                  "receiver, over http:// too, with SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK=1)")
     add.add_argument("--events", metavar="NAMES",
                      help="comma-separated events to send, e.g. case.opened,case.resolved (default: all)")
     add.add_argument("--secret", help="the signing secret to use (default: a new random one)")
     add.set_defaults(func=_guarded(cmd_add))
-    hooks.add_parser("list", help="webhooks, their state and last delivery").set_defaults(func=_guarded(cmd_list))
+    hooks.add_parser("list", help="webhooks, their state and last delivery",
+                     description="List the webhooks: state, pending and failed deliveries, the last delivery.").set_defaults(func=_guarded(cmd_list))
     for name, what, func in (("remove", "delete a webhook and its delivery log", cmd_remove),
                              ("pause", "stop sending (events are kept and sent on resume)", cmd_pause),
                              ("resume", "send again, starting with what happened while paused", cmd_resume),
                              ("test", "send a test ping now and print the outcome", cmd_test),
                              ("retry", "queue the failed deliveries again (a running app sends them)", cmd_retry)):
-        p = hooks.add_parser(name, help=what)
+        p = hooks.add_parser(name, help=what, description=what[:1].upper() + what[1:] + ".")
         p.add_argument("id", type=int)
         p.set_defaults(func=_guarded(func))
-    log = hooks.add_parser("deliveries", help="the delivery log, newest first")
+    log = hooks.add_parser("deliveries", help="the delivery log, newest first",
+                           description="Print a webhook's delivery log, newest first: event, status, tries, "
+                                       "HTTP code, last error.")
     log.add_argument("id", type=int)
     log.add_argument("--limit", type=int, default=20, metavar="N")
     log.set_defaults(func=_guarded(cmd_deliveries))
 
 
 def _guarded(func):  # type: ignore[no-untyped-def]
-    """Problems a user can fix print one line: exit 2 for bad input, 1 for an unknown id."""
+    """Bad input and unknown ids are one line and exit 2, like every user error (cli/common.py)."""
     def run(settings: Settings, args: argparse.Namespace) -> int:
+        from socialdesk.store import webhooks as store
+
         try:
             return func(settings, args)
-        except store.WebhookInvalid as exc:
-            print(f"socialdesk: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        except store.WebhookNotFound as exc:
-            print(f"socialdesk: {exc}", file=sys.stderr)
-            return EXIT_FAILED
+        except (store.WebhookInvalid, store.WebhookNotFound) as exc:
+            raise CliError(str(exc)) from None
     return run
-
-
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    return engine
 
 
 def _when(value) -> str:  # type: ignore[no-untyped-def]
@@ -69,7 +63,10 @@ def _when(value) -> str:  # type: ignore[no-untyped-def]
 
 
 def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
-    with session_scope(_engine(settings)) as session:
+    from socialdesk.store import webhooks as store
+    from socialdesk.store.db import session_scope, utcnow
+
+    with session_scope(open_store(settings)) as session:
         hook = store.add_webhook(session=session, url=args.url, events=args.events, secret=args.secret,
                                  created_by="cli", now=utcnow(), allow_loopback=settings.webhooks_allow_loopback,
                                  resolve_timeout=ADD_RESOLVE_SECONDS)
@@ -80,7 +77,10 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_list(settings: Settings, _args: argparse.Namespace) -> int:
-    with session_scope(_engine(settings)) as session:
+    from socialdesk.store import webhooks as store
+    from socialdesk.store.db import session_scope
+
+    with session_scope(open_store(settings)) as session:
         rows = store.summaries(session=session)
     if not rows:
         print("no webhooks yet; add one with: socialdesk webhooks add https://crm.example.com/hooks/socialdesk")
@@ -95,14 +95,20 @@ def cmd_list(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_remove(settings: Settings, args: argparse.Namespace) -> int:
-    with session_scope(_engine(settings)) as session:
+    from socialdesk.store import webhooks as store
+    from socialdesk.store.db import session_scope
+
+    with session_scope(open_store(settings)) as session:
         store.remove_webhook(session=session, webhook_id=args.id)
     print(f"webhook {args.id} removed, with its delivery log")
     return 0
 
 
 def _set_active(settings: Settings, webhook_id: int, active: bool) -> int:
-    with session_scope(_engine(settings)) as session:
+    from socialdesk.store import webhooks as store
+    from socialdesk.store.db import session_scope
+
+    with session_scope(open_store(settings)) as session:
         store.set_active(session=session, webhook_id=webhook_id, active=active)
     print(f"webhook {webhook_id} {'resumed' if active else 'paused'}")
     return 0
@@ -117,14 +123,20 @@ def cmd_resume(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_test(settings: Settings, args: argparse.Namespace) -> int:
-    result = send_test_ping(engine=_engine(settings), clock=utcnow, webhook_id=args.id,
+    from socialdesk.jobs.webhooks import send_test_ping
+    from socialdesk.store.db import utcnow
+
+    result = send_test_ping(engine=open_store(settings), clock=utcnow, webhook_id=args.id,
                             allow_loopback=settings.webhooks_allow_loopback)
     print(f"webhook {args.id} test ping (delivery {result.delivery_id}): {result.describe()}")
-    return 0 if result.outcome == "delivered" else EXIT_FAILED
+    return 0 if result.outcome == "delivered" else EXIT_ENVIRONMENT  # the receiver failed, not the command
 
 
 def cmd_retry(settings: Settings, args: argparse.Namespace) -> int:
-    with session_scope(_engine(settings)) as session:
+    from socialdesk.store import webhooks as store
+    from socialdesk.store.db import session_scope, utcnow
+
+    with session_scope(open_store(settings)) as session:
         count = store.retry_failed(session=session, webhook_id=args.id, now=utcnow())
     if not count:
         print(f"webhook {args.id} has no failed deliveries")
@@ -135,7 +147,10 @@ def cmd_retry(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_deliveries(settings: Settings, args: argparse.Namespace) -> int:
-    with session_scope(_engine(settings)) as session:
+    from socialdesk.store import webhooks as store
+    from socialdesk.store.db import session_scope
+
+    with session_scope(open_store(settings)) as session:
         rows = store.deliveries(session=session, webhook_id=args.id, limit=max(1, args.limit))
     if not rows:
         print(f"webhook {args.id} has no deliveries yet; `socialdesk webhooks test {args.id}` sends one")

@@ -1,0 +1,46 @@
+"""`socialdesk case show ID`: a case with its posts and full history."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from socialdesk.cli.common import CliError, open_store
+
+if TYPE_CHECKING:
+    from socialdesk.config import Settings
+
+
+def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
+    case = commands.add_parser("case", help="look at cases", description="Look at cases: what was posted, and everything done about it.").add_subparsers(dest="case_command", required=True, metavar="ACTION")
+    show = case.add_parser("show", help="a case with its posts and full history",
+                           description="Print a case: its customer, rule and card, its posts, and its full history.")
+    show.add_argument("id", type=int, help="the case's number, as its card shows it (\"case #12\")")
+    show.set_defaults(func=cmd_case_show)
+
+
+def cmd_case_show(settings: Settings, args: argparse.Namespace) -> int:
+    from socialdesk.store import cases as case_store
+    from socialdesk.store.db import session_scope
+
+    engine = open_store(settings)
+    try:
+        with session_scope(engine) as session:
+            view = case_store.case_view(session=session, case_id=args.id)
+            history = case_store.events(session=session, case_id=args.id)
+            posts = case_store.posts_of(session=session, case_id=args.id)
+    except case_store.CaseNotFound as exc:
+        raise CliError(f"{exc}; cases are numbered on their cards (\"case #12\")") from None
+    author = view.post.author
+    print(f"case #{view.case_id} · {view.status.value} · {view.priority} priority"
+          + (f" · owner {view.assignee}" if view.assignee else "") + (f" · tags {', '.join(view.tags)}" if view.tags else ""))
+    print(f"  {view.post.network} @{author.handle} ({author.name}, {author.followers} followers) · {view.post.url}")
+    print(f"  rule: {view.rule_query or '(removed)'} · channel {view.channel_id} · card ts {view.message_ts or '(not posted yet)'}")
+    print("posts:")
+    for post in posts:
+        print(f"  {post.created_at:%Y-%m-%d %H:%M} {post.url}\n    " + post.text.replace("\n", "\n    "))
+    print("history:")
+    for event in history:
+        details = " ".join(f"{k}={v!r}" for k, v in (event.payload or {}).items() if v is not None)
+        print(f"  {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<16} {event.actor:<12} {details}".rstrip())
+    return 0

@@ -1,0 +1,64 @@
+"""What every command family shares: exit codes, the one-line errors, opening the database.
+
+Exit codes: 2 when what was typed or configured is wrong or names nothing (a bad argument,
+an unknown id, an invalid setting, credentials a network refuses): fix it and run again.
+1 when the environment failed (the database, a network or Slack did not answer, a file
+could not be written): the message says what to check. 0 otherwise; 130 on Ctrl-C.
+
+Command modules import only argparse and the standard library at module level (this one
+too): `socialdesk --help` builds every parser, so anything heavier is imported inside
+the command that needs it. tests/test_cli_start.py checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from socialdesk.config import Settings
+
+EXIT_USAGE = 2
+EXIT_ENVIRONMENT = 1
+
+
+class CliError(Exception):
+    """A problem the user can fix in the command or the settings; printed as one line, exit 2."""
+
+    exit_code = EXIT_USAGE
+
+
+class Unavailable(CliError):
+    """Something the command needs did not work (database, network, Slack, disk); one line, exit 1."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+def int_in(low: int, high: int):  # type: ignore[no-untyped-def]
+    """An argparse type: a whole number from `low` to `high` (a range, not a choices list in --help)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; use one from {low} to {high}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range; use a number from {low} to {high}")
+        return value
+    return parse
+
+
+def open_store(settings: Settings) -> Engine:
+    """The configured database, migrated to the latest schema."""
+    from sqlalchemy.exc import ArgumentError
+
+    from socialdesk.store.db import make_engine, upgrade
+
+    try:
+        engine = make_engine(settings.database_url)
+    except ArgumentError:  # not quoted: the URL may hold a password
+        raise CliError("SOCIALDESK_DATABASE_URL is not a database URL socialdesk can use: set it to "
+                       "sqlite:///path/socialdesk.db or postgresql+psycopg://user:pass@host/db") from None
+    upgrade(engine)
+    return engine

@@ -1,0 +1,276 @@
+"""`socialdesk rules …`: saved searches (a query on a network, polled into a Slack channel)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from socialdesk.cli.common import CliError, Unavailable, int_in, open_store
+from socialdesk.networks import registry
+from socialdesk.networks.base import NetworkError, RateLimited, SourceError, SourceUnavailable
+from socialdesk.rules import (DEFAULT_POLL_SECONDS, KINDS, Filters, parse_keywords, parse_rule_sla, rejection,
+                              validate, validate_schedule, validate_stream)
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from socialdesk.config import Settings
+    from socialdesk.networks.base import Network
+
+
+def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
+    rules = commands.add_parser(
+        "rules", help="saved searches",
+        description="Saved searches: a query (or our account's mentions) on a network, polled into a Slack channel.").add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    add = rules.add_parser("add", help="add a saved search",
+                           description="Add a saved search: its matches become cards in --channel.")
+    add.add_argument("--network", required=True, choices=registry.names())
+    add.add_argument("--kind", choices=KINDS, default="search",
+                     help="search: posts matching --query (default); mentions: posts mentioning our account")
+    add.add_argument("--query", help="the network's search query, e.g. '@acme OR \"acme phone\"' (search rules)")
+    add.add_argument("--account", metavar="HANDLE",
+                     help="our account whose mentions to watch (mentions rules; default: the first of SOCIALDESK_OWN_HANDLES)")
+    add.add_argument("--channel", required=True, help="Slack channel id for the cards (C0123ABCD)")
+    add.add_argument("--every", type=int, default=DEFAULT_POLL_SECONDS, metavar="SECONDS", help=f"poll interval (default {DEFAULT_POLL_SECONDS}, minimum 5)")
+    add.add_argument("--lang", help="only posts in this language (ISO code, e.g. en)")
+    add.add_argument("--include-reposts", action="store_true", help="also open cases for reposts")
+    add.add_argument("--priority-keywords", metavar="WORDS",
+                     help="comma-separated words or phrases that make a post high priority, e.g. 'refund,lawsuit'")
+    add.add_argument("--priority-followers", type=int, metavar="N",
+                     help="posts by accounts with at least N followers are high priority")
+    add.add_argument("--sla", metavar="TARGETS",
+                     help="first-response targets for this rule's cases, e.g. 'high=15m,normal=1h' "
+                          "(priorities left out use SOCIALDESK_SLA_TARGETS)")
+    add.add_argument("--backfill", action="store_true",
+                     help="open cases for every match the network's search still has, not just the newest page")
+    add.add_argument("--stream", action="store_true",
+                     help="carried by the network's live stream, where it takes only the rules marked so "
+                          "(cards within a second; polled while the stream is down)")
+    add.set_defaults(func=cmd_rules_add)
+    rules.add_parser("list", help="list saved searches and their state",
+                     description="List the saved searches: network, channel, interval, state, last success and error.").set_defaults(func=cmd_rules_list)
+    for name, paused, what in (("pause", True, "Stop polling a saved search (its cases stay)."),
+                               ("resume", False, "Poll a paused saved search again, from where it stopped.")):
+        p = rules.add_parser(name, help=f"{name} a saved search", description=what)
+        p.add_argument("id", type=int)
+        p.set_defaults(func=lambda s, a, paused=paused: _set_paused(s, a.id, paused))
+    stream = rules.add_parser("stream", help="carry a saved search on its network's live stream, or stop",
+                              description="Mark a saved search for its network's live stream (on: cards within a "
+                                          "second, polled only while the stream is down) or take it off (off).")
+    stream.add_argument("id", type=int)
+    stream.add_argument("state", choices=("on", "off"))
+    stream.set_defaults(func=cmd_rules_stream)
+    sla = rules.add_parser("sla", help="set a saved search's own first-response targets",
+                           description="Set the first-response targets of one saved search's cases "
+                                       "('default': SOCIALDESK_SLA_TARGETS again).")
+    sla.add_argument("id", type=int)
+    sla.add_argument("targets", help="e.g. 'high=15m,normal=1h', or 'default' for SOCIALDESK_SLA_TARGETS")
+    sla.set_defaults(func=cmd_rules_sla)
+    remove = rules.add_parser("remove", help="delete a saved search (its cases stay)",
+                              description="Delete a saved search; the cases it opened stay.")
+    remove.add_argument("id", type=int)
+    remove.set_defaults(func=cmd_rules_remove)
+    preview = rules.add_parser("preview", help="print what a query matches now, as JSON lines",
+                               description="Search the network now and print each post as a JSON line, with "
+                                           "why a rule would skip it; nothing is stored.")
+    preview.add_argument("--network", required=True, choices=registry.names())
+    preview.add_argument("--query", required=True, help="the network's search query, as `rules add` takes it")
+    preview.add_argument("--lang", help="mark posts in other languages skipped (ISO code, e.g. en)")
+    preview.add_argument("--include-reposts", action="store_true", help="do not mark reposts skipped")
+    preview.add_argument("--limit", type=int_in(10, 100), default=10, metavar="N",
+                         help="print at most N posts, from 10 to 100 (default 10)")
+    preview.set_defaults(func=cmd_rules_preview)
+
+
+def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import session_scope, utcnow
+
+    if args.kind == "mentions":
+        if args.query:
+            raise CliError("a mentions rule takes no --query; it watches --account (or SOCIALDESK_OWN_HANDLES' first)")
+        validate_schedule(args.every, args.channel)
+        handle = _own_account(settings, args)
+        query = _mentions_query(settings, args.network, handle)
+        what = f"mentions of @{handle} ({query})"
+    else:
+        if not args.query:
+            raise CliError("--query is required for a search rule (or use --kind mentions)")
+        query, what = args.query, repr(args.query)
+    validate(args.network, query, args.every, args.channel, kind=args.kind)
+    sla_targets = _rule_sla(args.sla)
+    engine = open_store(settings)
+    with session_scope(engine) as session:
+        if args.stream:
+            validate_stream(args.network, query,
+                            streamed=rule_store.streamed_count(session=session, network=args.network))
+        rule = rule_store.add_rule(
+            session=session, network=args.network, query=query, channel_id=args.channel,
+            every_seconds=args.every, lang=args.lang, include_reposts=args.include_reposts, now=utcnow(),
+            backfill=args.backfill, kind=args.kind,
+            priority_keywords=parse_keywords(args.priority_keywords),
+            priority_followers=args.priority_followers,
+            sla_targets=sla_targets, stream=args.stream,
+        )
+    print(f"rule {rule.id} added: {args.network} {what} → {args.channel} every {args.every} s"
+          + (", streamed" if args.stream else ""))
+    network = _networks(settings, engine)[args.network]
+    if args.kind not in network.sources and network.stream is None:
+        print(f"note: {network.missing(args.kind)}; the rule will not poll until then", file=sys.stderr)
+    elif args.stream and network.stream is None:
+        print(f"note: {network.info.label}'s stream is not configured; the rule is polled until it is",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_rules_stream(settings: Settings, args: argparse.Namespace) -> int:
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import session_scope
+
+    on = args.state == "on"
+    engine = open_store(settings)
+    with session_scope(engine) as session:
+        rule = rule_store.get_rule(session=session, rule_id=args.id)
+        if on and not rule.stream:
+            validate_stream(rule.network, rule.query, streamed=rule_store.streamed_count(
+                session=session, network=rule.network, excluding=rule.id))
+        rule_store.set_stream(session=session, rule_id=args.id, stream=on)
+    print(f"rule {args.id}: " + ("streamed (polled only while the stream is down)" if on else "polled, not streamed"))
+    return 0
+
+
+def _networks(settings: Settings, engine: Engine) -> dict[str, Network]:
+    import httpx
+
+    from socialdesk.store.credentials import DatabaseCredentials
+    from socialdesk.store.db import utcnow
+
+    with httpx.Client(timeout=15) as http:  # nothing is fetched while building
+        return registry.build(settings, http=http, clock=utcnow,
+                              credentials=lambda name: DatabaseCredentials(engine, name))
+
+
+def _rule_sla(text: str | None) -> str | None:
+    try:
+        return parse_rule_sla(text)
+    except ValueError as exc:
+        raise CliError(f"--sla: {exc}") from None
+
+
+def cmd_rules_sla(settings: Settings, args: argparse.Namespace) -> int:
+    targets = _rule_sla(args.targets)
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import session_scope
+
+    engine = open_store(settings)
+    with session_scope(engine) as session:
+        rule_store.set_sla_targets(session=session, rule_id=args.id, sla_targets=targets)
+    print(f"rule {args.id}: first-response targets {targets or 'from SOCIALDESK_SLA_TARGETS'}")
+    return 0
+
+
+def _own_account(settings: Settings, args: argparse.Namespace) -> str:
+    """--account, else the first of SOCIALDESK_OWN_HANDLES (in the order written)."""
+    if args.account and args.account.strip("@"):
+        return args.account.strip().lstrip("@")
+    handles = [h.lstrip("@") for h in settings.own_handles.replace(",", " ").split() if h.strip("@")]
+    if not handles:
+        raise CliError("a mentions rule needs our account: pass --account HANDLE or set SOCIALDESK_OWN_HANDLES")
+    return handles[0]
+
+
+def _mentions_query(settings: Settings, network: str, handle: str) -> str:
+    """Looked up once, when the rule is added: the rule keeps the account's id, which survives renames."""
+    for module in registry.cli_modules():
+        if getattr(module, "NETWORK", None) == network and hasattr(module, "mentions_query"):
+            try:
+                return str(module.mentions_query(settings, handle))
+            except (SourceUnavailable, RateLimited) as exc:
+                raise Unavailable(f"{exc}; try again later") from None
+            except (NetworkError, ValueError) as exc:
+                raise CliError(str(exc)) from None
+    raise CliError(f"{registry.label(network)} has no mentions rules")
+
+
+def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import session_scope
+
+    engine = open_store(settings)
+    with session_scope(engine) as session:
+        rules = rule_store.list_rules(session=session)
+    if not rules:
+        print(f"no rules yet; add one with: socialdesk rules add --network {registry.names()[0]} --query 'acme phone' "
+              "--channel C0123ABCD")
+        return 0
+    print(f"{'id':>4}  {'network':7}  {'channel':11}  {'every':>6}  {'state':6}  {'last success':20}  query / last error")
+    for r in rules:
+        success = r.last_success_at.strftime("%Y-%m-%d %H:%M:%S") if r.last_success_at else "never"
+        print(f"{r.id:>4}  {r.network:7}  {r.channel_id:11}  {r.every_seconds:>5}s  {'paused' if r.paused else 'active':6}  {success:20}  {r.query}")
+        if r.stream:
+            print(f"{'':>4}  streamed" + (f" (refused: {r.stream_refused}; polled instead)" if r.stream_refused else ""))
+        if r.sla_targets:
+            print(f"{'':>4}  SLA: {r.sla_targets}")
+        if r.last_error:
+            print(f"{'':>4}  last error: {r.last_error}")
+    return 0
+
+
+def _set_paused(settings: Settings, rule_id: int, paused: bool) -> int:
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import session_scope
+
+    engine = open_store(settings)
+    with session_scope(engine) as session:
+        rule_store.set_paused(session=session, rule_id=rule_id, paused=paused)
+    print(f"rule {rule_id} {'paused' if paused else 'resumed'}")
+    return 0
+
+
+def cmd_rules_remove(settings: Settings, args: argparse.Namespace) -> int:
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import session_scope
+
+    engine = open_store(settings)
+    with session_scope(engine) as session:
+        rule_store.remove_rule(session=session, rule_id=args.id)
+    print(f"rule {args.id} removed; its cases stay")
+    return 0
+
+
+def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:
+    import httpx
+
+    from socialdesk.store.credentials import DatabaseCredentials
+    from socialdesk.store.db import utcnow
+
+    validate(args.network, args.query, DEFAULT_POLL_SECONDS, "C0")
+    engine = open_store(settings)
+    with httpx.Client(timeout=15) as http:
+        network = registry.build(settings, http=http, clock=utcnow,
+                                 credentials=lambda name: DatabaseCredentials(engine, name))[args.network]
+        source = network.sources.get("search")
+        if source is None:
+            raise CliError(network.missing("search"))
+        try:
+            page = source.fetch(args.query, None)
+        except (SourceUnavailable, RateLimited) as exc:
+            raise Unavailable(f"{exc}; try again later") from None
+        except SourceError as exc:
+            raise CliError(str(exc)) from None
+    page.posts[:] = page.posts[:args.limit]
+    filters = Filters(lang=args.lang, include_reposts=args.include_reposts, own_handles=settings.own_handle_set)
+    local = None
+    if network.info.local_match:  # the stream matches the query itself; the network's search differs a little
+        from socialdesk.matcher import parse, target_of
+
+        local = parse(args.query)
+    for post in page.posts:
+        record = post.to_json()
+        record["skipped"] = rejection(post, filters) or (
+            "does not match the query as the stream matches it" if local and not local.matches(target_of(post))
+            else None)
+        print(json.dumps(record, ensure_ascii=False))
+    return 0
