@@ -19,6 +19,7 @@ import sys
 import time
 
 from _latency import REPO, code_version
+from _report import add_json_option, write_json
 
 GOAL_SECONDS = 0.3
 COMMANDS = {
@@ -37,11 +38,12 @@ def wall_times(argv: list[str], runs: int, env: dict[str, str]) -> list[float]:
     return times
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--src", default=str(REPO / "src"), help="the source tree to time (default: this checkout's)")
-    args = parser.parse_args()
+    add_json_option(parser)
+    args = parser.parse_args(argv)
     env = {**os.environ, "PYTHONPATH": args.src}
     print(f"commit {code_version() if args.src == str(REPO / 'src') else args.src} · {os.cpu_count()} CPUs · load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} · {args.runs} runs each")
@@ -54,6 +56,8 @@ def main() -> None:
     help_s = medians["socialdesk --help"]
     print(f"socialdesk --help: goal ≤ {GOAL_SECONDS:.1f} s | measured {help_s:.3f} s | ratio {help_s / GOAL_SECONDS:.2f} "
           f"| socialdesk's own part {help_s - medians['python -c pass']:.3f} s")
+    write_json(args.json, {"median_s": help_s, "rules_help_s": medians["socialdesk rules --help"],
+                           "python_pass_s": medians["python -c pass"]})
 
 
 if __name__ == "__main__":

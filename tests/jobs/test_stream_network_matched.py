@@ -364,3 +364,59 @@ def test_rules_that_cannot_be_given_to_the_network_keep_the_stream_down_and_are_
         wait_for(desk.stream.live.is_set, what="the stream to connect once the rules are taken")
     finally:
         desk.worker.stop()
+
+
+def test_a_rule_marked_for_the_stream_is_searched_from_where_its_polling_stopped(engine, desk):
+    """The poller leaves a rule as soon as it is marked, before the stream has it: what was posted
+    since its last poll is searched once, when the stream begins to carry it (also after a resume)."""
+    add_rule(engine, "acme")
+    polled = add_rule(engine, "refund", stream=False)
+    desk.start()
+    missed = desk.world.post("refund please, posted after the rule's last poll")  # not on the stream: not carried
+    with session_scope(engine) as session:
+        rule_store.set_stream(session=session, rule_id=polled, stream=True)
+    wait_for(lambda: missed.external_id in cases(engine), what="the post from before the stream carried the rule")
+    assert cases(engine)[missed.external_id] == (polled, "C1")
+    assert desk.search.returned.count(missed.external_id) == 1
+
+    with session_scope(engine) as session:  # paused, then resumed: the pause is searched too
+        rule_store.set_paused(session=session, rule_id=polled, paused=True)
+    wait_for(lambda: {r.rule_id for r in desk.stream.tracked[-1]} == {1}, what="the paused rule to go")
+    during = desk.world.post("refund, while the rule was paused")
+    with session_scope(engine) as session:
+        rule_store.set_paused(session=session, rule_id=polled, paused=False)
+    wait_for(lambda: during.external_id in cases(engine), what="the post made during the pause")
+    assert desk.search.returned.count(missed.external_id) == 1  # from the rule's own cursor: not read again
+
+
+def test_a_stream_that_drops_right_after_connecting_backs_off(engine):
+    """Some streams tick as soon as they connect: ticks alone do not make a connection good, or a
+    stream that keeps dropping at once would be retried at the first wait for ever."""
+    desk = Desk(engine, wait=None)  # the worker's own backoff
+    try:
+        add_rule(engine, "acme")
+        desk.start()
+        for _ in range(3):
+            wait_for(desk.stream.live.is_set, what="a connection")
+            time.sleep(0.3)  # a few ticks
+            connections = desk.stream.connections
+            desk.stream.drop()
+            wait_for(lambda: desk.stream.connections > connections, timeout=30, what="the reconnect")
+        failures = [n for kind, n in desk.stream.waits if kind is SourceUnavailable]
+        assert failures == [1, 2, 3]
+    finally:
+        desk.worker.stop()
+
+
+def test_only_the_replica_holding_the_stream_tells_the_network_its_rules(engine):
+    holder, other = Desk(engine), Desk(engine)
+    try:
+        add_rule(engine, "acme")
+        holder.start()
+        other.worker.start()
+        time.sleep(1.0)  # the other replica has looked for its lease and the rules a few times
+        assert other.stream.tracked == [] and other.stream.connections == 0
+        assert [r.rule_id for r in holder.stream.tracked[-1]] == [1]
+    finally:
+        other.worker.stop()
+        holder.worker.stop()

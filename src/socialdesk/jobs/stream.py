@@ -60,6 +60,9 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 30.0  # another replica takes over within this of a holder's death
 IDLE_SECONDS = 2.0  # how often a worker without the lease, or without rules, looks again
+# A connection that delivered only ticks (some streams tick right after connecting) is good
+# once it has lasted this long: one that keeps dropping at once backs off instead.
+GOOD_CONNECTION_SECONDS = 30.0
 SAVE_SECONDS = 2.0
 WATCH_SECONDS = 5.0
 WATCH_WINDOW = timedelta(days=7)
@@ -69,6 +72,10 @@ BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
 REJECTED_WAIT = 300.0
 RATE_LIMIT_MAX_WAIT = 900.0
 GAP_MARGIN = timedelta(minutes=1)  # search a little before the last stored cursor: clocks differ
+
+
+class GapNotFilled(SourceUnavailable):
+    """Search has not caught up with what the stream missed (a rate limit, an outage): try again later."""
 
 
 def backoff(failures: int) -> float:
@@ -103,6 +110,7 @@ class StreamWorker:
         self._gap_done: set[int] = set()  # rules whose gap walk caught up
         self._gap_tried: set[int] = set()  # rules whose gap walk has begun
         self._got_event = False  # this connection delivered something (a drop after that retries at once)
+        self._connected_at = 0.0  # time.monotonic() when this connection came up
         self.events_seen = 0
 
     @property
@@ -137,7 +145,9 @@ class StreamWorker:
         while not self._stop.is_set():
             wait = 0.0
             try:
-                if not self._carried.load(force=True) or not self._take_lease():
+                if not self._carried.load(force=True, tell=False) or not self._take_lease():
+                    wait = IDLE_SECONDS
+                elif not self._load_rules(force=True):
                     wait = IDLE_SECONDS
                 else:
                     self._got_event = False
@@ -192,6 +202,7 @@ class StreamWorker:
             cursor = self._fill_gap(since=as_utc(cursor_at) if cursor_at else None)
 
         def connected(start: dict[str, Any]) -> None:
+            self._connected_at = time.monotonic()
             with session_scope(self._engine) as session:
                 store.record_connection(session=session, network=self.name, holder=self._holder, now=self._now())
                 if cursor is None:  # from the live tip: whoever resumes after us starts here
@@ -205,12 +216,27 @@ class StreamWorker:
             if not self._held.is_set():
                 log.warning("%s stream: the lease was lost; reconnecting when it is ours again", self.name)
                 return
-            self._got_event = True
+            if event.kind != "tick" or time.monotonic() - self._connected_at >= GOOD_CONNECTION_SECONDS:
+                self._got_event = True  # a drop after this is a new incident, retried soon
             stored = self._handle(event)
             if not self._checkpoint(event.cursor, stored):
                 log.warning("%s stream: another replica holds the stream now; stopping here", self.name)
                 self._held.clear()
                 return
+
+    def _load_rules(self, *, force: bool = False) -> bool:
+        """The carried rules, read again when due; a rule the stream just began to carry is searched
+        from where its polling stopped (the poller left it as soon as it was marked, before the stream
+        had it). One not caught up yet (a rate limit) is tried again at the next load."""
+        carried = self._carried.load(force=force)
+        for rule_id in sorted(self._carried.newly_carried):
+            if self._stop.is_set():
+                break
+            if self._poller.fill_gap(rule_id, start=None):
+                self._carried.newly_carried.discard(rule_id)
+                log.info("%s stream: rule %s is carried now; searched from where its polling stopped",
+                         self.name, rule_id)
+        return carried
 
     def _handle(self, event: StreamEvent) -> bool:
         """Act on one event; True when something was stored (the cursor must be saved now)."""
@@ -222,12 +248,12 @@ class StreamWorker:
         if event.kind == "delete" and event.external_id and self._removed is not None:
             return self._delete(event.external_id)
         if event.kind == "tick":
-            self._carried.load()  # a quiet stream still sees new and paused rules (and subscribes to them)
+            self._load_rules()  # a quiet stream still sees new and paused rules (and subscribes to them)
             return self._join(self._watching())  # and kept replies whose case was opened meanwhile
         return False
 
     def _post(self, post: Post, *, mention_of: str | None = None, rule_ids: Sequence[int] | None = None) -> bool:
-        self._carried.load()
+        self._load_rules()
         matched = self._carried.match(post, mention_of=mention_of, rule_ids=rule_ids)
         joined = self._join(self._watching())
         watched = bool(post.conversation_id) and post.conversation_id in self._watched
@@ -335,7 +361,7 @@ class StreamWorker:
             self._gap_tried.add(rule_id)
         missing = set(rules) - self._gap_done
         if missing:
-            raise SourceUnavailable(f"the gap is not filled yet for rule(s) {', '.join(map(str, sorted(missing)))}")
+            raise GapNotFilled(f"the gap is not filled yet for rule(s) {', '.join(map(str, sorted(missing)))}")
         resume = self._stream.cursor_at(self._gap_started)
         with session_scope(self._engine) as session:
             store.save_cursor(session=session, network=self.name, holder=self._holder, cursor=resume, now=self._now())
@@ -348,7 +374,8 @@ class StreamWorker:
 
         The network's own reconnect policy, where it documents one (`Stream.reconnect_wait`),
         else `wait`, at least BACKOFF_START."""
-        documented = self._stream.reconnect_wait(exc, failures)
+        # The network's policy is for its connections; a gap search not done yet is ours to pace.
+        documented = None if isinstance(exc, GapNotFilled) else self._stream.reconnect_wait(exc, failures)
         wait = documented if documented is not None else max(wait, BACKOFF_START)
         log.log(logging.DEBUG if quiet else logging.WARNING, "%s stream: %s; reconnecting in %.3g s",
                 self.name, exc, wait)

@@ -43,13 +43,18 @@ class StreamRules:
         self._authors: dict[str, str] = {}  # account id → handle, for the `from:` terms of the rules
         self._refused: dict[int, str] = {}  # rule id → the network's reason, as last told
         self._loaded_at = 0.0
+        # Rules the stream began to carry after its first rules (added, resumed, marked, no longer
+        # refused): the poller stopped polling them before the stream had them, so the worker
+        # searches each from its own cursor once (Poller.fill_gap), and nothing in between is lost.
+        self.newly_carried: set[int] = set()
 
-    def load(self, *, force: bool = False) -> bool:
+    def load(self, *, force: bool = False, tell: bool = True) -> bool:
         """Read the rules again when due and tell the stream of a change; False when it carries none.
 
         A stream that could not be told (SourceError) is told again at the next load; with
         `force` (before connecting) the error is raised, so the worker backs off and the
-        rules are polled meanwhile.
+        rules are polled meanwhile. `tell=False` only reads them: a replica that does not
+        hold the stream must not change what the network's stream carries.
         """
         clock = time.monotonic()
         if not force and clock - self._loaded_at < RULES_SECONDS:
@@ -58,7 +63,11 @@ class StreamRules:
         with session_scope(self._engine) as session:
             rules = store.streamed_rules(session=session, network=self._network, kinds=self._stream.kinds,
                                          opted_in_only=self._stream.opt_in)
+        if not tell:
+            return any(r.id not in self._refused for r in rules)
         key = tuple(sorted((r.id, r.kind, r.query, r.channel_id, r.lang, r.include_reposts) for r in rules))
+        told_before = bool(self._key)
+        before = set(self.carried)
         if key != self._key:
             try:
                 self._changed(rules)
@@ -69,6 +78,9 @@ class StreamRules:
                 return bool(self.carried)
             self._key = key
         self.carried = {r.id: r for r in rules if r.id not in self._refused}
+        if told_before:
+            self.newly_carried |= set(self.carried) - before
+        self.newly_carried &= set(self.carried)
         return bool(self.carried)
 
     def _changed(self, rules: Sequence[Any]) -> None:
