@@ -365,3 +365,42 @@ def test_a_request_that_failed_is_handled_again_when_resent(desk, engine):
     desk.request_guard.settle()
     assert seen_count(engine) == 0
     assert post(desk, body, headers).status == 404  # handled (and refused) again, not dropped as a replay
+
+
+def test_a_resend_checked_before_its_failed_requests_forget_ran_is_still_handled(engine):
+    """A failed (its forget queued behind the next check), then Slack resent it at once with the same
+    signature, and the resend joined that next check: it is a first time, not a replay."""
+    guard = RequestGuard(signing_secret=SECRET, engine=engine, clock=time.time)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        with engine.connect() as conn:
+            conn.begin()
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("LOCK TABLE seen_requests IN EXCLUSIVE MODE"))
+            locked.set()
+            release.wait(30)
+            conn.rollback()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        now = int(time.time())
+        failed, other = (Checked(body=b"", timestamp=now, signature=f"v0={name}") for name in ("failed", "other"))
+        first = guard._first_time(failed)  # noqa: SLF001 - its check waits on the lock
+        wait_for(lambda: not seen_rows_waiting(guard), timeout=30, what="the first check under way")
+        queued = guard._first_time(other)  # noqa: SLF001 - the next check, queued behind it
+        guard._forget(failed.signature)  # noqa: SLF001 - Bolt answered it with an error
+        resent = guard._first_time(failed)  # noqa: SLF001 - joins the queued check, before the forget
+        assert resent is not None and seen_rows_waiting(guard) and len(seen_rows_waiting(guard)) == 2
+        release.set()
+        assert (first.result(timeout=30), queued.result(timeout=30), resent.result(timeout=30)) == (True, True, True)
+        guard.settle()
+        assert seen_count(engine) == 2  # the resend is remembered: a replay of it is still caught
+        with session_scope(engine) as session:
+            assert remember_requests(session=session, requests=[("v0=failed", datetime.now(UTC))]) == set()
+    finally:
+        release.set()
+        holder.join(10)
+        guard.close()

@@ -125,6 +125,8 @@ def instant(rng: random.Random, around: datetime) -> datetime:
     at = around + timedelta(seconds=rng.uniform(-9 * 86400, 4 * 86400))
     if rng.random() < 0.3:
         return at.replace(minute=rng.choice((0, 15, 30, 45)), second=0, microsecond=0)
+    if rng.random() < 0.2:  # a fraction SQLite's date functions would round up to the next second
+        return at.replace(microsecond=rng.choice((999_500, 999_700, 999_999)))
     return at
 
 
@@ -141,6 +143,8 @@ def seed_history(session: Session, rng: random.Random, n_cases: int = 250) -> No
         fr = None
         if rng.random() < 0.6:
             fr = opened + (rng.choice(tied) if rng.random() < 0.3 else timedelta(seconds=rng.uniform(0, 2 * 86400)))
+            if rng.random() < 0.2:
+                fr = fr.replace(microsecond=999_800)
         cases.append(CaseRow(
             network="x", channel_id="C1", opened_at=opened, updated_at=opened, first_response_at=fr,
             status=rng.choice(("new", "claimed", "resolved", "reopened", "ignored")),

@@ -68,3 +68,20 @@ def test_a_read_scope_refuses_writes_on_postgres_and_keeps_none_on_sqlite(engine
         with read_scope(engine) as session:  # a write by mistake is rolled back, never committed
             session.execute(text("INSERT INTO seen_requests (signature, sent_at) VALUES ('x', '2026-01-01')"))
     assert read_all(engine) == []
+
+
+def test_a_reader_sees_one_snapshot_for_all_its_statements(engine: Engine) -> None:
+    """A figure counts, then ranks what it counted: a row committed in between must not show in the second read."""
+    with session_scope(engine) as session:
+        session.execute(text("INSERT INTO seen_requests (signature, sent_at) VALUES ('first', '2026-01-01')"))
+    with read_scope(engine) as reader:
+        assert read_in(reader) == ["first"]
+        with session_scope(engine) as session:  # committed while the reader is open
+            session.execute(text("INSERT INTO seen_requests (signature, sent_at) VALUES ('second', '2026-01-01')"))
+        assert read_in(reader) == ["first"]
+    with read_scope(engine) as reader:
+        assert read_in(reader) == ["first", "second"]
+
+
+def read_in(session) -> list[str]:  # type: ignore[no-untyped-def]
+    return list(session.execute(text("SELECT signature FROM seen_requests ORDER BY signature")).scalars())

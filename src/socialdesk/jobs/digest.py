@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from socialdesk.schedules import parse_schedule
 from socialdesk.slack.blocks.digest import digest_blocks, digest_text
 from socialdesk.store import digests as digest_store
-from socialdesk.store.db import session_scope
+from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.figures import Figures, PeriodKind, figures, period_info, previous
 from socialdesk.store.models import DigestScheduleRow
 
@@ -65,7 +65,7 @@ class DigestJob:
     def run_once(self) -> DigestResult:
         info, start, end = period_info(self.kind, now=self.clock(), tz=self.tz)
         prev_start, prev_end = previous(start, end, tz=self.tz)
-        with session_scope(self.engine) as session:
+        with read_scope(self.engine) as session:  # a reader: no write lock held while it counts
             current = figures(session=session, start=start, end=end, tz=self.tz)
             before = figures(session=session, start=prev_start, end=prev_end, tz=self.tz)
         permalinks = self._permalinks(current)

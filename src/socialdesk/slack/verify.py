@@ -230,6 +230,7 @@ class RequestGuard:
         # Requests waiting for their check: each transaction takes all that came while the last ran.
         self._waiting: list[tuple[str, datetime, Future[bool]]] = []
         self._waiting_lock = threading.Lock()
+        self._forgetting: set[str] = set()  # failed requests whose forget has not run yet
         self._recent = RecentRequests(window)
         self._prune_lock = threading.Lock()
         self._next_prune = 0.0
@@ -311,8 +312,14 @@ class RequestGuard:
     def _remember_waiting(self) -> None:
         with self._waiting_lock:
             batch, self._waiting = self._waiting, []
+            # A resend of a request that failed, checked before that request's forget has run:
+            # forgotten here first (its own forget then has nothing left to do).
+            resent = {sig for sig, _, _ in batch if sig in self._forgetting}
+            self._forgetting -= resent
         try:
             with session_scope(self._engine) as session:
+                for signature in resent:
+                    forget_request(session=session, signature=signature)
                 fresh = remember_requests(session=session, requests=[(sig, at) for sig, at, _ in batch])
         except Exception as exc:  # noqa: BLE001 - each waiting request decides what a failure means
             for _, _, future in batch:
@@ -323,8 +330,14 @@ class RequestGuard:
 
     def _forget(self, signature: str) -> None:
         self._recent.discard(signature)
+        with self._waiting_lock:
+            self._forgetting.add(signature)
 
         def forget() -> None:
+            with self._waiting_lock:
+                if signature not in self._forgetting:
+                    return  # a resend's check forgot it first, and remembered the resend
+                self._forgetting.discard(signature)
             with session_scope(self._engine) as session:
                 forget_request(session=session, signature=signature)
 

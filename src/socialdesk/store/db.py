@@ -83,11 +83,13 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 @contextmanager
 def read_scope(engine: Engine) -> Iterator[Session]:
     """A transaction that only reads: on SQLite it takes no write lock, so it never waits
-    for a writer; on PostgreSQL it is READ ONLY, so a write by mistake fails loudly."""
+    for a writer; on PostgreSQL it is READ ONLY, so a write by mistake fails loudly, and
+    REPEATABLE READ, so all its statements see one snapshot as on SQLite (a count and the
+    rows it ranks agree; read-only transactions never fail to serialize)."""
     reader = engine.execution_options(**{READ_ONLY: True})
     with Session(reader, expire_on_commit=False) as session:
         if engine.dialect.name == "postgresql":
-            session.connection().exec_driver_sql("SET TRANSACTION READ ONLY")
+            session.connection().exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield session  # never committed: closing ends the snapshot, and what was read stays loaded
 
 

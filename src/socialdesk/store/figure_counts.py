@@ -37,9 +37,11 @@ def _dialect(session: Session) -> str:
 def _epoch_micros(column: ColumnElement[datetime], dialect: str) -> ColumnElement[int]:
     """A stored UTC time as whole microseconds since 1970, exactly (no float on the way)."""
     if dialect == "sqlite":
-        # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff': the seconds from the date functions
-        # (which round to milliseconds in julianday), the microseconds from characters 21–26.
-        seconds = (func.unixepoch(column) if _SQLITE_EPOCH else cast(func.strftime("%s", column), Integer))
+        # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff': the whole seconds from the date functions
+        # given only characters 1–19 (with the fraction they round to milliseconds first, so
+        # '…:59.9997' would count as the next second), the microseconds from characters 21–26.
+        whole = func.substr(column, 1, 19)
+        seconds = (func.unixepoch(whole) if _SQLITE_EPOCH else cast(func.strftime("%s", whole), Integer))
         return seconds * MICROS + cast(func.substr(column, 21, 6), Integer)
     # PostgreSQL's EXTRACT gives numeric (exact) since version 14.
     return cast(extract("epoch", column) * MICROS, BigInteger)

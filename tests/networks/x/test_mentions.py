@@ -171,3 +171,7 @@ def test_rules_add_mentions_resolves_our_account_once(run_cli, db_url, fake_x):
     assert no_account.returncode == 2 and "--account HANDLE or set SOCIALDESK_OWN_HANDLES" in no_account.stderr
     no_query = run_cli("rules", "add", "--network", "x", "--channel", "C0123ABCD", env=env)
     assert no_query.returncode == 2 and "--query is required for a search rule" in no_query.stderr
+    fake_x.fail_next("/2/users/by/username/", status=503)  # X down: the environment, so exit 1, try later
+    down = run_cli("rules", "add", "--network", "x", "--kind", "mentions", "--account", "@acme_help",
+                   "--channel", "C0123ABCD", env=env)
+    assert down.returncode == 1 and "try again later" in down.stderr, down.stderr

@@ -37,7 +37,7 @@ def mentions_query(settings: Settings, handle: str) -> str:
     """A mentions rule's query for `handle`: its account id, looked up once (ids survive renames)."""
     import httpx
 
-    from socialdesk.networks.base import SourceError, SourceRejected
+    from socialdesk.networks.base import RateLimited, SourceError, SourceRejected, SourceUnavailable
     from socialdesk.networks.x.mentions import lookup_user_id, mentions_query as query_for
 
     settings.require("x_bearer_token")
@@ -45,5 +45,9 @@ def mentions_query(settings: Settings, handle: str) -> str:
         try:
             return query_for(lookup_user_id(http=http, api_url=settings.x_api_url, handle=handle,
                                             bearer_token=settings.x_bearer_token.get_secret_value()))  # type: ignore[union-attr]
+        except RateLimited as exc:  # the environment, not the command: try again later (exit 1)
+            raise RateLimited(f"could not look up @{handle} on X: {exc}", reset_at=exc.reset_at) from None
+        except SourceUnavailable as exc:
+            raise SourceUnavailable(f"could not look up @{handle} on X: {exc}") from None
         except SourceError as exc:
             raise SourceRejected(f"could not look up @{handle} on X: {exc}") from None
