@@ -354,7 +354,7 @@ def app_log_findings(log: Path) -> tuple[list[str], list[str]]:
     notes, problems = [], []
     if depths:
         notes.append(f"waitress logged 'Task queue depth is N' {len(depths)} times (deepest {max(depths)}): "
-                     "requests waited for one of its 16 threads")
+                     "requests waited for one of its 32 threads")
     if limits:
         notes.append(f"waitress reached its connection limit {len(limits)} times (stopped accepting for a moment)")
     if token:

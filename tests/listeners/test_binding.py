@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlencode
 import pytest
 from sqlalchemy import Engine, text
 
-from socialdesk.listeners.binding import Later, awaited_by_ack
+from socialdesk.listeners.binding import AcksInFlight, Later, awaited_by_ack
 from socialdesk.slack import ids
 from socialdesk.store.db import read_scope
 from socialdesk.store.models import CaseRow, RuleRow
@@ -156,3 +156,14 @@ def test_work_after_an_ack_lets_the_acks_in_flight_go_first_but_not_for_long():
     finally:
         patient.close(grace=1)
         brief.close(grace=1)
+
+
+def test_work_waits_for_the_end_of_a_burst_not_for_its_first_ack_done():
+    """A burst's clicks come milliseconds apart: the count of acks in flight touches zero between
+    them, and work started then would compete with the next ones. It waits until none came for a while."""
+    acks = AcksInFlight(settle=0.3)
+    with acks.answering():
+        pass  # an ack made just now
+    started = time.monotonic()
+    acks.wait_quiet(5)
+    assert time.monotonic() - started >= 0.25  # a lower bound: waiting longer cannot make this fail

@@ -18,6 +18,7 @@ import contextlib
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,6 +40,7 @@ REPLAY_CHECK_WAIT = 60.0  # the database's replay check is on its way; past this
 # cores, 50 clicks' work (SQL, Block Kit, Slack calls) competing for the GIL with the last
 # clicks' acks was what made those acks slow.
 ACKS_FIRST_WAIT = 0.2
+ACKS_SETTLE = 0.02  # and the burst is over when no ack has been made for this long
 _AWAITED = ContextVar("awaited_by_ack", default=False)
 
 
@@ -55,9 +57,11 @@ def awaited_by_ack() -> Iterator[None]:
 class AcksInFlight:
     """How many requests are being acknowledged right now (HTTP mode's requests pass through `answering`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, settle: float = ACKS_SETTLE) -> None:
         self._count = 0
         self._quiet = threading.Condition()
+        self._settle = settle
+        self._last_done = 0.0  # time.monotonic() when the last ack was made
 
     @contextlib.contextmanager
     def answering(self) -> Iterator[None]:
@@ -68,12 +72,23 @@ class AcksInFlight:
         finally:
             with self._quiet:
                 self._count -= 1
+                self._last_done = time.monotonic()
                 if not self._count:
                     self._quiet.notify_all()
 
     def wait_quiet(self, longest: float) -> None:
+        """Until no ack is being made and none was for `settle` (a burst's clicks come a few
+        milliseconds apart: its first ack done is not its end), `longest` at most."""
+        deadline = time.monotonic() + longest
         with self._quiet:
-            self._quiet.wait_for(lambda: not self._count, timeout=longest)
+            while (now := time.monotonic()) < deadline:
+                if self._count:
+                    self._quiet.wait(deadline - now)
+                    continue
+                idle = now - self._last_done
+                if idle >= self._settle:
+                    return
+                self._quiet.wait(min(self._settle - idle, deadline - now))
 
 
 class Replayed(Exception):
