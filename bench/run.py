@@ -3,6 +3,7 @@
     python bench/run.py             # every row (about 15 minutes on two cores, the test suite included)
     python bench/run.py --quick     # smaller inputs, no test suite: a few minutes
     python bench/run.py --no-readme # print the table only
+    python bench/run.py --only claims.py   # one script's rows, updated in place in bench/README.md
 
 Each row runs one benchmark script in a process of its own (`--json` hands its figures
 back) and prints goal | measured | ratio (measured ÷ goal: at most 1 meets a "≤" goal, at
@@ -96,8 +97,11 @@ def run_suite(out: Path) -> dict[str, Any]:
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=REPO,
                           capture_output=True, text=True)
     seconds = time.monotonic() - started
-    summary = (done.stdout.strip().splitlines() or [""])[-1]
-    figures = {"seconds": seconds, "summary": summary.strip("= "), "exit": done.returncode}
+    out.with_suffix(".log").write_text(done.stdout + done.stderr)
+    lines = done.stdout.strip().splitlines()
+    failed = [line.split()[1] for line in lines if line.startswith(("FAILED ", "ERROR "))]
+    summary = (lines or [""])[-1].strip("= ") + (f"; failed: {', '.join(failed)}" if failed else "")
+    figures = {"seconds": seconds, "summary": summary, "exit": done.returncode}
     out.write_text(json.dumps(figures))
     return figures
 
@@ -129,6 +133,19 @@ def table(results: list[tuple[Row, float | None, str]]) -> list[str]:
         lines.append(f"| {row.what} | {goal} | {fmt(measured, row.unit)} | {ratio(row, measured):.2f} | "
                      f"{mark} {note} |")
     return lines
+
+
+def update_readme_rows(lines: list[str], note: str) -> None:
+    """--only: replace just those rows of the table in bench/README.md, saying when they were measured."""
+    text = README.read_text()
+    if BEGIN not in text or END not in text:
+        return
+    before, rest = text.split(BEGIN, 1)
+    block, after = rest.split(END, 1)
+    for line in lines[2:]:
+        what = line.split(" | ", 1)[0]
+        block = "\n".join(f"{line} ({note})" if old.startswith(what + " | ") else old for old in block.split("\n"))
+    README.write_text(before + BEGIN + block + END + after)
 
 
 def write_readme(lines: list[str], header: str) -> None:
@@ -171,7 +188,10 @@ def main(argv: list[str] | None = None) -> int:
             results.append((row, measured, row.note(figures) if figures else "the benchmark failed"))
     lines = table(results)
     print("\n".join(["", *lines]))
-    if not args.no_readme and not args.only:
+    if not args.no_readme and args.only:
+        update_readme_rows(lines, f"measured again {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {head or 'unknown'}")
+        print(f"\nthose rows updated in {README.relative_to(REPO)}")
+    elif not args.no_readme:
         write_readme(lines, header)
         print(f"\nwritten into {README.relative_to(REPO)}")
     return 0
