@@ -144,7 +144,8 @@ def update_readme_rows(lines: list[str], note: str) -> None:
     block, after = rest.split(END, 1)
     for line in lines[2:]:
         what = line.split(" | ", 1)[0]
-        block = "\n".join(f"{line} ({note})" if old.startswith(what + " | ") else old for old in block.split("\n"))
+        block = "\n".join(f"{line.removesuffix(' |')} ({note}) |" if old.startswith(what + " | ") else old
+                           for old in block.split("\n"))
     README.write_text(before + BEGIN + block + END + after)
 
 
