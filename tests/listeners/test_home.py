@@ -272,3 +272,41 @@ def test_digests_are_added_checked_and_removed_once(desk, deps, slack_emulator, 
     assert "Digests (0)" in texts(last_home(slack_proxy, slack_emulator, "mia"))
     home.remove_digest_clicked(remove, desk.slack, deps=deps)  # a second click, from the old Home
     assert notice(last_home(slack_proxy, slack_emulator, "mia")) == "⚠️ That digest was already removed."
+
+
+def stream_box(ticked: bool) -> dict:
+    chosen = [{"value": ids.RULE_STREAM_ON, "text": {"type": "plain_text", "text": "Carry it"}}] if ticked else []
+    return {ids.RULE_STREAM_INPUT: {ids.RULE_STREAM_INPUT: {"type": "checkboxes", "selected_options": chosen}}}
+
+
+def test_the_rule_editor_marks_a_rule_for_the_live_stream_and_takes_it_off(desk, deps, slack_emulator, slack_proxy,
+                                                                          channel):
+    rule_id = add_rule(deps, channel)
+    view = edit_rule(slack_emulator, slack_proxy, desk, deps, rule_id)
+    [box] = [b for b in view["blocks"] if b.get("block_id") == ids.RULE_STREAM_INPUT]
+    assert box["element"]["type"] == "checkboxes" and "initial_options" not in box["element"]
+    assert submit_rule(slack_emulator, desk, deps, view, rule_values(channel) | stream_box(True)).only == {}
+    assert rule_of(deps, rule_id).stream is True
+    again = edit_rule(slack_emulator, slack_proxy, desk, deps, rule_id)
+    [box] = [b for b in again["blocks"] if b.get("block_id") == ids.RULE_STREAM_INPUT]
+    assert [o["value"] for o in box["element"]["initial_options"]] == [ids.RULE_STREAM_ON]
+    assert submit_rule(slack_emulator, desk, deps, again, rule_values(channel) | stream_box(False)).only == {}
+    assert rule_of(deps, rule_id).stream is False
+    # A submission without the box (an editor opened before, or forged) leaves the mark alone.
+    with session_scope(deps.engine) as session:
+        rule_store.set_stream(session=session, rule_id=rule_id, stream=True)
+    assert submit_rule(slack_emulator, desk, deps, again, rule_values(channel)).only == {}
+    assert rule_of(deps, rule_id).stream is True
+
+
+def test_the_rule_editor_has_no_stream_box_where_the_stream_takes_every_rule(desk, deps, slack_emulator, slack_proxy,
+                                                                             channel):
+    with session_scope(deps.engine) as session:
+        rule_id = rule_store.add_rule(session=session, network="bluesky", query="acme phone", channel_id=channel,
+                                      every_seconds=300, lang=None, include_reposts=False, now=datetime.now(UTC)).id
+    view = edit_rule(slack_emulator, slack_proxy, desk, deps, rule_id)
+    assert ids.RULE_STREAM_INPUT not in [b.get("block_id") for b in view["blocks"]]
+    forged = rule_values(channel) | stream_box(True)
+    ack = submit_rule(slack_emulator, desk, deps, view, forged)
+    assert ack.only["response_action"] == "errors" and "has no such stream" in ack.only["errors"][ids.RULE_STREAM_INPUT]
+    assert rule_of(deps, rule_id).stream is False

@@ -97,8 +97,10 @@ def _ids(value: Any) -> list[str]:
     return value if isinstance(value, list) else []
 
 
-def rule_errors(view: dict[str, Any], rule: Any) -> tuple[dict[str, str], dict[str, Any]]:
-    """The rule editor's values checked like `socialdesk rules add`: (errors per block, the new values)."""
+def rule_errors(view: dict[str, Any], rule: Any, *, streamed: int = 0) -> tuple[dict[str, str], dict[str, Any]]:
+    """The rule editor's values checked like `socialdesk rules add`: (errors per block, the new values).
+
+    `streamed`: how many of the network's other rules are marked for its stream (its limit)."""
     errors: dict[str, str] = {}
     query = rule.query if rule.kind == "mentions" else (_selected(view, ids.RULE_QUERY_INPUT, "value") or "").strip()
     channel = _selected(view, ids.RULE_CHANNEL_INPUT, "selected_conversation")
@@ -133,7 +135,24 @@ def rule_errors(view: dict[str, Any], rule: Any) -> tuple[dict[str, str], dict[s
             errors[block] = str(exc)[:2000]
     values = dict(query=query, channel_id=channel, every_seconds=every or 0, priority_keywords=keywords,
                   priority_followers=followers, sla_targets=sla_targets)
+    stream = _stream_choice(view)
+    if stream is not None and not errors:
+        if stream:
+            try:
+                rule_rules.validate_stream(rule.network, query, streamed=streamed)
+            except rule_rules.RuleInvalid as exc:
+                errors[ids.RULE_STREAM_INPUT] = str(exc).replace("--stream", "the live stream")[:2000]
+        values["stream"] = stream
     return errors, values
+
+
+def _stream_choice(view: dict[str, Any]) -> bool | None:
+    """The editor's "Live stream" box: ticked or not; None when the editor had none (the network's stream takes every rule)."""
+    if ids.RULE_STREAM_INPUT not in ((view.get("state") or {}).get("values") or {}):
+        return None
+    chosen = state_value(view, ids.RULE_STREAM_INPUT, ids.RULE_STREAM_INPUT).get("selected_options")
+    return isinstance(chosen, list) and any(isinstance(o, dict) and o.get("value") == ids.RULE_STREAM_ON
+                                            for o in chosen[:5])
 
 
 def refused(client: WebClient, deps: Deps, user: str, what: str) -> bool:
@@ -204,10 +223,11 @@ def rule_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: D
     try:
         with read_scope(deps.engine) as session:
             rule = rule_store.get_rule(session=session, rule_id=rule_id or 0)
+            streamed = rule_store.streamed_count(session=session, network=rule.network, excluding=rule.id)
     except rule_store.RuleNotFound:
         ack(response_action="errors", errors={first_block: "This rule no longer exists; close this window."})
         return
-    errors, values = rule_errors(view, rule)
+    errors, values = rule_errors(view, rule, streamed=streamed)
     if errors:
         ack(response_action="errors", errors=errors)
         return
@@ -218,8 +238,11 @@ def rule_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: D
 def save_rule(client: WebClient, deps: Deps, *, user: str, rule_id: int, values: dict[str, Any]) -> None:
     notice = None
     try:
+        stream = values.pop("stream", None)
         with session_scope(deps.engine) as session:
             rule_store.update_rule(session=session, rule_id=rule_id, **values)
+            if stream is not None:
+                rule_store.set_stream(session=session, rule_id=rule_id, stream=stream)
         log.info("rule %s edited by %s from App Home", rule_id, user)
     except rule_store.RuleNotFound:
         notice = f"Rule {rule_id} was removed while you edited it; nothing was saved."

@@ -7,12 +7,14 @@ from collections.abc import Sequence
 
 from slack_sdk.models.blocks import (
     Block,
+    CheckboxesElement,
     ContextBlock,
     ConversationFilter,
     ConversationMultiSelectElement,
     ConversationSelectElement,
     InputBlock,
     MarkdownTextObject,
+    Option,
     PlainTextInputElement,
     SectionBlock,
     UserMultiSelectElement,
@@ -76,6 +78,16 @@ def rule_modal(rule: RuleView) -> View:
                                                  placeholder="high=15m, normal=1h"),
                    hint="This rule's own SLA per priority; empty: the team's targets (SOCIALDESK_SLA_TARGETS)."),
     ]
+    if network.opt_in_stream and rule.kind == "search":  # a stream that carries only the rules marked for it
+        on = Option(value=ids.RULE_STREAM_ON, label=f"Carry it on {network.label}'s live stream",
+                    description="Cards within a second; polled while the stream is down.")
+        refused = f" {network.label} refused it: {rule.stream_refused[:200]}; it is polled." if rule.stream_refused else ""
+        blocks.append(InputBlock(
+            block_id=ids.RULE_STREAM_INPUT, label="Live stream", optional=True,
+            element=CheckboxesElement(action_id=ids.RULE_STREAM_INPUT, options=[on],
+                                      initial_options=[on] if rule.stream else None),
+            hint=(f"At most {network.stream_rules_max} rules and {network.stream_query_max_length} characters a "
+                  f"query.{refused}")[:2000]))
     return View(type="modal", callback_id=ids.RULE_MODAL, private_metadata=json.dumps({"rule_id": rule.id}),
                 title=f"Edit rule {rule.id}"[:24], submit="Save", close="Cancel", blocks=blocks)
 
