@@ -135,7 +135,7 @@ def rule_errors(view: dict[str, Any], rule: Any, *, streamed: int = 0) -> tuple[
             errors[block] = str(exc)[:2000]
     values = dict(query=query, channel_id=channel, every_seconds=every or 0, priority_keywords=keywords,
                   priority_followers=followers, sla_targets=sla_targets)
-    stream = _stream_choice(view)
+    stream = _stream_choice(view) if rule.kind == "search" else None  # a forged box on another kind: ignored
     if stream is not None and not errors:
         if stream:
             try:
