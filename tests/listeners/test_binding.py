@@ -7,12 +7,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from urllib.parse import parse_qs, urlencode
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from socialdesk.listeners.binding import AcksInFlight, Later, awaited_by_ack
 from socialdesk.slack import ids
@@ -23,31 +21,8 @@ from tests.listeners.conftest import SECRET, card_of, publish_cases
 from tests.support.in_process import post
 from tests.support.slack_signing import block_actions_body, sign, slash_command_body
 from tests.support.waiting import wait_for
+from tests.support.locks import write_locked
 from tests.support.webhook_receiver import WebhookReceiver
-
-
-@contextmanager
-def write_locked(engine: Engine, table: str) -> Iterator[None]:
-    """Another connection holds the write lock (SQLite) or an exclusive lock on `table` (PostgreSQL)."""
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with engine.connect() as conn:
-            conn.begin()  # BEGIN IMMEDIATE on SQLite (store.db)
-            if engine.dialect.name == "postgresql":
-                conn.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))  # reads go on, writes wait
-            held.set()
-            release.wait(30)
-            conn.rollback()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert held.wait(10)
-    try:
-        yield
-    finally:
-        release.set()
-        holder.join(10)
 
 
 def assignee(engine: Engine, case_id: int) -> str | None:

@@ -76,12 +76,6 @@ def adapter(name: str) -> Iterator[Adapter]:
         yield started
 
 
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
-
-
 def _closed(network: Network) -> None:
     if network.stream is not None:
         network.stream.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import Engine, event, func, text
+from sqlalchemy import Engine, event, func
 from sqlmodel import select
 
 from socialdesk.app import Socialdesk
@@ -29,6 +28,7 @@ from socialdesk.store.requests import prune_requests, remember_request, remember
 from tests.support.db import engine  # noqa: F401  (fixture: SQLite and PostgreSQL)
 from tests.support import in_process
 from tests.support.in_process import Answer, post, url_of
+from tests.support.locks import write_locked
 from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 from tests.support.slack_signing import (
@@ -215,39 +215,15 @@ def test_an_events_api_retry_passes_and_is_deduped_on_its_event_id(desk, slack_e
 def test_a_busy_database_does_not_hold_the_ack(desk, engine, caplog):
     """Another transaction holds the table: no request waits for the database (its check runs
     beside the ack), a replay is still dropped, and the database catches up."""
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_lock() -> None:
-        with engine.connect() as conn:
-            conn.begin()  # on SQLite, BEGIN IMMEDIATE (store.db): the database's write lock
-            if engine.dialect.name == "postgresql":
-                conn.execute(text("LOCK TABLE seen_requests IN EXCLUSIVE MODE"))
-            locked.set()
-            release.wait(30)
-            conn.rollback()
-
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
     bodies = [challenge_body(f"busy-{n}") for n in range(5)]
     headers = [signed(body) for body in bodies]
-    try:
-        assert locked.wait(10)
-        with caplog.at_level(logging.WARNING):
-            for body, signature in zip(bodies, headers, strict=True):
-                assert post(desk, body, signature, content_type=JSON).json() == {"challenge": json.loads(body)["challenge"]}
-            replayed = post(desk, bodies[0], headers[0], content_type=JSON)
+    with write_locked(engine, "seen_requests"), caplog.at_level(logging.WARNING):  # all of it while the lock is held
+        for body, signature in zip(bodies, headers, strict=True):
+            assert post(desk, body, signature, content_type=JSON).json() == {"challenge": json.loads(body)["challenge"]}
+        replayed = post(desk, bodies[0], headers[0], content_type=JSON)
         assert replayed == Answer(200, b"")  # this replica remembers it without the database
         assert "replay check" not in caplog.text  # nothing waited for it, nothing failed
-        assert holder.is_alive()  # all of it while the lock was held
-    finally:
-        release.set()
-        holder.join(10)
-
-    def remembered() -> int:
-        with session_scope(engine) as session:
-            return session.exec(select(func.count()).select_from(SeenRequestRow)).one()
-
-    wait_for(lambda: remembered() == 5, timeout=30, what="the database catching up on the five requests")
+    wait_for(lambda: seen_count(engine) == 5, timeout=30, what="the database catching up on the five requests")
 
 
 def test_the_store_remembers_once_and_forgets_outside_the_window(engine):
@@ -290,53 +266,24 @@ def test_a_burst_of_requests_is_checked_in_a_few_transactions_not_one_each(engin
         if statement.lstrip().upper().startswith("INSERT INTO SEEN_REQUESTS"):
             inserts.append(statement)
 
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_lock() -> None:  # the first check waits here, so the others queue behind it
-        with engine.connect() as conn:
-            conn.begin()
-            if engine.dialect.name == "postgresql":
-                conn.execute(text("LOCK TABLE seen_requests IN EXCLUSIVE MODE"))
-            locked.set()
-            release.wait(30)
-            conn.rollback()
-
-    began = threading.Event()
-
-    def mark(*_args) -> None:  # type: ignore[no-untyped-def]
-        # The check's thread reached the database (it took its batch first): a new connection's
-        # pragmas or the BEGIN IMMEDIATE then wait for the lock, so this runs before store.db's listeners.
-        if threading.current_thread().name.startswith("request-guard"):
-            began.set()
-
-    marks = (("connect", mark), ("checkout", mark), ("begin", mark))
-
     event.listen(engine, "before_cursor_execute", count)
-    for name, listener in marks:
-        event.listen(engine, name, listener, insert=True)
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
     try:
-        assert locked.wait(10)
-        now = int(time.time())
-        checks = [Checked(body=b"", timestamp=now, signature=f"v0=burst{n:02d}") for n in range(50)]
-        # the first check takes its transaction and is stuck on the lock; the other 49 queue for the next
-        answers = [guard._first_time(checks[0])]  # noqa: SLF001
-        assert began.wait(30) and not answers[0].done() and not seen_rows_waiting(guard)
-        with ThreadPoolExecutor(max_workers=49) as pool:
-            answers += pool.map(guard._first_time, checks[1:])  # noqa: SLF001 - none of them waits
-        assert len(seen_rows_waiting(guard)) == 49
-        release.set()
+        with write_locked(engine, "seen_requests") as release:
+            now = int(time.time())
+            checks = [Checked(body=b"", timestamp=now, signature=f"v0=burst{n:02d}") for n in range(50)]
+            # the first check takes its transaction and is stuck on the lock; the other 49 queue for the next
+            answers = [guard._first_time(checks[0])]  # noqa: SLF001
+            wait_for(lambda: not seen_rows_waiting(guard), timeout=30, what="the first check under way")
+            with ThreadPoolExecutor(max_workers=49) as pool:
+                answers += pool.map(guard._first_time, checks[1:])  # noqa: SLF001 - none of them waits
+            assert not answers[0].done() and len(seen_rows_waiting(guard)) == 49
+            release()
         assert [answer.result(timeout=30) for answer in answers] == [True] * 50
         assert seen_count(engine) == 50
         assert len(inserts) == 2, f"{len(inserts)} INSERT statements for 50 requests"
         assert guard._first_time(checks[7]) is None  # noqa: SLF001 - and a replay is still a replay
     finally:
-        release.set()
-        holder.join(10)
         event.remove(engine, "before_cursor_execute", count)
-        for name, listener in marks:
-            event.remove(engine, name, listener)
         guard.close()
 
 
@@ -371,36 +318,21 @@ def test_a_resend_checked_before_its_failed_requests_forget_ran_is_still_handled
     """A failed (its forget queued behind the next check), then Slack resent it at once with the same
     signature, and the resend joined that next check: it is a first time, not a replay."""
     guard = RequestGuard(signing_secret=SECRET, engine=engine, clock=time.time)
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_lock() -> None:
-        with engine.connect() as conn:
-            conn.begin()
-            if engine.dialect.name == "postgresql":
-                conn.execute(text("LOCK TABLE seen_requests IN EXCLUSIVE MODE"))
-            locked.set()
-            release.wait(30)
-            conn.rollback()
-
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
     try:
-        assert locked.wait(10)
-        now = int(time.time())
-        failed, other = (Checked(body=b"", timestamp=now, signature=f"v0={name}") for name in ("failed", "other"))
-        first = guard._first_time(failed)  # noqa: SLF001 - its check waits on the lock
-        wait_for(lambda: not seen_rows_waiting(guard), timeout=30, what="the first check under way")
-        queued = guard._first_time(other)  # noqa: SLF001 - the next check, queued behind it
-        guard._forget(failed.signature)  # noqa: SLF001 - Bolt answered it with an error
-        resent = guard._first_time(failed)  # noqa: SLF001 - joins the queued check, before the forget
-        assert resent is not None and seen_rows_waiting(guard) and len(seen_rows_waiting(guard)) == 2
-        release.set()
+        with write_locked(engine, "seen_requests") as release:
+            now = int(time.time())
+            failed, other = (Checked(body=b"", timestamp=now, signature=f"v0={name}") for name in ("failed", "other"))
+            first = guard._first_time(failed)  # noqa: SLF001 - its check waits on the lock
+            wait_for(lambda: not seen_rows_waiting(guard), timeout=30, what="the first check under way")
+            queued = guard._first_time(other)  # noqa: SLF001 - the next check, queued behind it
+            guard._forget(failed.signature)  # noqa: SLF001 - Bolt answered it with an error
+            resent = guard._first_time(failed)  # noqa: SLF001 - joins the queued check, before the forget
+            assert resent is not None and len(seen_rows_waiting(guard)) == 2
+            release()
         assert (first.result(timeout=30), queued.result(timeout=30), resent.result(timeout=30)) == (True, True, True)
         guard.settle()
         assert seen_count(engine) == 2  # the resend is remembered: a replay of it is still caught
         with session_scope(engine) as session:
             assert remember_requests(session=session, requests=[("v0=failed", datetime.now(UTC))]) == set()
     finally:
-        release.set()
-        holder.join(10)
         guard.close()

@@ -5,9 +5,8 @@ Import the fixtures by name (`from tests.networks.bluesky.pds_fixtures import *`
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+
 
 import httpx
 import pytest
@@ -17,25 +16,10 @@ from socialdesk.networks.bluesky.fake.pds import FakeBluesky
 from socialdesk.networks.bluesky.fake.world import World
 from socialdesk.networks.bluesky.session import Session
 from socialdesk.networks.bluesky.xrpc import XrpcClient
+from tests.support.clock import Clock
 
 BRAND = "brand.bsky.social"
 PASSWORD = "brand-app-password"
-
-
-class Clock:
-    """Now, as the test says: token expiry without sleeping."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self.now
-
-    def advance(self, **delta: float) -> None:
-        with self._lock:
-            self.now += timedelta(**delta)
 
 
 class MemoryStore:
@@ -74,12 +58,6 @@ def fake(clock: Clock) -> Iterator[FakeBluesky]:
 
 
 @pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=httpx.Timeout(5.0)) as client:
-        yield client
-
-
-@pytest.fixture
 def store() -> MemoryStore:
     return MemoryStore()
 
@@ -94,4 +72,4 @@ def xrpc(fake: FakeBluesky, http: httpx.Client, session: Session, clock: Clock) 
     return XrpcClient(http, fake.url, session=session, clock=clock)
 
 
-__all__ = ["BRAND", "PASSWORD", "Clock", "MemoryStore", "clock", "fake", "http", "session", "store", "xrpc"]
+__all__ = ["BRAND", "PASSWORD", "Clock", "MemoryStore", "clock", "fake", "session", "store", "xrpc"]

@@ -12,7 +12,7 @@ from socialdesk.networks.mastodon.api import MastodonApi
 from socialdesk.networks.mastodon.fake.rest import FakeMastodon
 from socialdesk.networks.mastodon.fake.world import MastodonWorld
 from socialdesk.networks.mastodon.threads import Threads
-from tests.networks.mastodon.clock import Clock
+from tests.support.clock import Clock
 
 
 
@@ -25,12 +25,6 @@ def clock() -> Clock:
 def fake(clock: Clock) -> Iterator[FakeMastodon]:
     with FakeMastodon(MastodonWorld(clock=clock, max_characters=500)) as server:
         yield server
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=httpx.Timeout(5.0)) as client:
-        yield client
 
 
 @pytest.fixture

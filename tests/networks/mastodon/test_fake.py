@@ -15,7 +15,7 @@ from socialdesk.networks.mastodon.fake.markup import status_length
 from socialdesk.networks.mastodon.fake.rest import FakeMastodon
 from socialdesk.networks.mastodon.fake.world import MastodonWorld
 from tests.support.refs import ref_json
-from tests.networks.mastodon.clock import Clock
+from tests.support.clock import Clock
 
 CASSETTES = "mastodon/mastodonpy-cassettes/decoded"
 BRAND = {"Authorization": "Bearer brand-token"}
@@ -30,12 +30,6 @@ def clock() -> Clock:
 def fake(clock: Clock) -> Iterator[FakeMastodon]:
     with FakeMastodon(MastodonWorld(clock=clock)) as server:
         yield server
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=httpx.Timeout(5.0)) as client:
-        yield client
 
 
 def links(response: httpx.Response) -> dict[str, dict[str, list[str]]]:

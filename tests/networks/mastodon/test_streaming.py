@@ -26,12 +26,6 @@ def fake() -> Iterator[FakeMastodon]:
         yield server
 
 
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
-
-
 def stream_of(fake: FakeMastodon, http: httpx.Client, *rules: TrackedRule, token: str | None = None,
               **options) -> MastodonStream:  # type: ignore[no-untyped-def]
     api = MastodonApi(http, fake.url, token or fake.world.brand_token)

@@ -54,12 +54,6 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
-
-
 def x_settings(fake: FakeX, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "SOCIALDESK_X_API_URL": fake.url, "SOCIALDESK_X_AUTHORIZE_URL": fake.url + "/i/oauth2/authorize",

@@ -30,12 +30,6 @@ def fake_x() -> Iterator[FakeX]:
         yield server
 
 
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
-
-
 def source(fake_x: FakeX, http: httpx.Client, page_size: int = 100, token: str = TOKEN) -> XMentionsSource:
     return XMentionsSource(http=http, api_url=fake_x.url, bearer_token=token, page_size=page_size)
 

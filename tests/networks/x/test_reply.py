@@ -15,7 +15,7 @@ from socialdesk.networks.x.fake.server import TOKEN_PATH, FakeX
 from socialdesk.networks.x.auth import XUserAuth
 from socialdesk.networks.x.links import intent_url
 from socialdesk.networks.x.reply import ReplyFailed, SentReply, XReplier, post_url
-from tests.networks.x.test_auth import Clock, brand, engine, fake, http, oauth1_settings, sign_in, x_settings  # noqa: F401
+from tests.networks.x.test_auth import Clock, brand, engine, fake, oauth1_settings, sign_in, x_settings  # noqa: F401
 
 CREATE = "/2/tweets"
 

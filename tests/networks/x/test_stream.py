@@ -32,12 +32,6 @@ def fake() -> Iterator[FakeX]:
 
 
 @pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
-
-
-@pytest.fixture
 def stream(fake: FakeX, http: httpx.Client) -> Iterator[XStream]:
     made = XStream(http=http, api_url=fake.url, bearer_token=TOKEN, tick_seconds=0.1, silence_seconds=1.0)
     made.track([ACME, PHONE])

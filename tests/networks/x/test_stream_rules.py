@@ -22,12 +22,6 @@ def fake() -> Iterator[FakeX]:
 
 
 @pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
-        yield client
-
-
-@pytest.fixture
 def stream(fake: FakeX, http: httpx.Client) -> XStream:
     return XStream(http=http, api_url=fake.url, bearer_token=TOKEN)
 

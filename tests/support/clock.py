@@ -1,14 +1,14 @@
-"""A clock the Mastodon tests move by hand: rate-limit resets and windows without sleeping."""
+"""A clock the tests move by hand: token expiry, rate-limit resets and windows without sleeping."""
 
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 
 class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start if start is not None else datetime.now(UTC).replace(microsecond=0)
         self._lock = threading.Lock()
 
     def __call__(self) -> datetime:
