@@ -9,6 +9,7 @@ warnings. Figures only; nothing here asserts a time.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import subprocess
 import threading
 import time
@@ -99,6 +100,30 @@ class Collect(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
+
+
+def start_fakes(target: Any, *args: Any) -> tuple[Any, Any, Any]:
+    """The networks' fakes in a process of their own (they must not take turns with the app for
+    its GIL): (the pipe to it, the process, what it sent first: its URLs)."""
+    ctx = multiprocessing.get_context("spawn")
+    conn, child_conn = ctx.Pipe()
+    child = ctx.Process(target=target, name="fakes", daemon=True, args=(child_conn, *args))
+    child.start()
+    if not conn.poll(60):
+        child.terminate()
+        raise RuntimeError("the fakes' process did not start within 60 s")
+    return conn, child, conn.recv()
+
+
+def stop_fakes(conn: Any, child: Any, command: Any) -> None:
+    """Ask the fakes' process to stop (`command`: what its loop takes for "stop"); end it if it does not."""
+    try:
+        ask(conn, command, timeout=10)
+    except (RuntimeError, OSError, EOFError):
+        pass
+    child.join(10)
+    if child.is_alive():
+        child.terminate()
 
 
 def ask(conn: Any, command: Any, timeout: float = 30.0) -> Any:

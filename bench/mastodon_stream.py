@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import multiprocessing
 import os
 import random
 import re
@@ -43,8 +42,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # bench._latency, bench.match, tests.support
 
-from bench._latency import (Collect, RecordingProxy, ask, code_version, log_findings,  # noqa: E402
-                            percentile, wait_until)
+from bench._latency import (Collect, RecordingProxy, ask, code_version, log_findings, percentile, start_fakes,  # noqa: E402
+                            stop_fakes, wait_until)
 from bench.match import EVERYDAY, brand_names  # noqa: E402
 from sqlmodel import col, select  # noqa: E402
 
@@ -214,15 +213,9 @@ def run(args: argparse.Namespace, problems: list[str], findings: list[str]) -> N
     logging.getLogger().addHandler(collect)
     tags = [tag_of(b) for b in brand_names(random.Random(23), args.channels)]
     emu, emu_proc = slack_emulator.start(REPO, workdir)
-    ctx = multiprocessing.get_context("spawn")
-    conn, child_conn = ctx.Pipe()
-    child = ctx.Process(target=fakes_main, name="fakes", daemon=True, args=(child_conn, emu.url))
-    child.start()
+    conn, child, urls = start_fakes(fakes_main, emu.url)
     desk, measured = None, False
     try:
-        if not conn.poll(60):
-            raise RuntimeError("the fakes' process did not start within 60 s")
-        urls = conn.recv()
         channels = [emu.new_channel("masto") for _ in range(args.channels)]
         mentions_channel = emu.new_channel("masto-mentions")
         settings = Settings(
@@ -302,13 +295,7 @@ def run(args: argparse.Namespace, problems: list[str], findings: list[str]) -> N
     finally:
         if desk is not None:
             desk.close()
-        try:
-            ask(conn, ("stop",), timeout=10)
-        except (RuntimeError, OSError, EOFError):
-            pass
-        child.join(10)
-        if child.is_alive():
-            child.terminate()
+        stop_fakes(conn, child, ("stop",))
         logging.getLogger().removeHandler(collect)
         if not measured:  # a failed run leaves no emulator behind
             slack_emulator.stop(emu_proc)

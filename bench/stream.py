@@ -27,7 +27,6 @@ import gc
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import random
 import secrets
@@ -47,8 +46,8 @@ sys.path.insert(0, str(REPO))  # tests.support, bench.match
 from sqlalchemy import func  # noqa: E402
 from sqlmodel import col, select  # noqa: E402
 
-from bench._latency import (Collect, RecordingProxy, ask, code_version, log_findings,  # noqa: E402
-                            percentile, wait_until)
+from bench._latency import (Collect, RecordingProxy, ask, code_version, log_findings, percentile, start_fakes,  # noqa: E402
+                            stop_fakes, wait_until)
 from bench.match import CJK_POSTS, COMPLAINTS, EMOJI, EVERYDAY, SPANISH, brand_names  # noqa: E402
 from socialdesk.domain import Author  # noqa: E402
 from socialdesk.jobs.poll import Poller  # noqa: E402
@@ -386,16 +385,9 @@ def latency(args: argparse.Namespace, problems: list[str]) -> None:
     logging.getLogger().addHandler(collect)
     brands = brand_names(random.Random(23), args.channels)
     emu, emu_proc = slack_emulator.start(REPO, workdir)
-    ctx = multiprocessing.get_context("spawn")
-    conn, child_conn = ctx.Pipe()
-    child = ctx.Process(target=fakes_main, name="fakes", daemon=True,
-                        args=(child_conn, emu.url, brands, args.cards, args.rate, args.chatter))
-    child.start()
+    conn, child, urls = start_fakes(fakes_main, emu.url, brands, args.cards, args.rate, args.chatter)
     desk = None
     try:
-        if not conn.poll(60):
-            raise RuntimeError("the fakes' process did not start within 60 s")
-        urls = conn.recv()
         channels = [emu.new_channel("stream") for _ in range(args.channels)]
         settings = Settings(
             _env_file=None,
@@ -454,13 +446,7 @@ def latency(args: argparse.Namespace, problems: list[str]) -> None:
     finally:
         if desk is not None:
             desk.close()
-        try:
-            ask(conn, "stop", timeout=10)
-        except (RuntimeError, OSError, EOFError):
-            pass
-        child.join(10)
-        if child.is_alive():
-            child.terminate()
+        stop_fakes(conn, child, "stop")
         logging.getLogger().removeHandler(collect)
 
     try:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
 import random
 import re
 import secrets
@@ -41,7 +40,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # bench._latency, tests.support
 
 from bench._report import add_json_option, write_json  # noqa: E402
-from bench._latency import Collect, RecordingProxy, ask, code_version, log_findings, percentile, wait_until  # noqa: E402
+from bench._latency import (Collect, RecordingProxy, ask, code_version, log_findings, percentile,  # noqa: E402
+                            start_fakes, stop_fakes, wait_until)
 
 from socialdesk.store.db import session_scope, utcnow  # noqa: E402
 from socialdesk.store.rules import add_rule  # noqa: E402
@@ -162,15 +162,9 @@ def run(args: argparse.Namespace, problems: list[str]) -> dict[str, Any]:
     collect = Collect()
     logging.getLogger().addHandler(collect)
     emu, emu_proc = slack_emulator.start(REPO, workdir)
-    ctx = multiprocessing.get_context("spawn")
-    conn, child_conn = ctx.Pipe()
-    child = ctx.Process(target=fakes_main, name="fakes", daemon=True, args=(child_conn, emu.url))
-    child.start()
+    conn, child, urls = start_fakes(fakes_main, emu.url)
     desk = None
     try:
-        if not conn.poll(60):
-            raise RuntimeError("the fakes' process did not start within 60 s")
-        urls = conn.recv()
         channels = [emu.new_channel("x") for _ in range(args.rules)]
         settings = Settings(_env_file=None, SLACK_BOT_TOKEN=f"xoxb-bench-{secrets.token_hex(8)}",
                             SLACK_SIGNING_SECRET=secrets.token_hex(16), SOCIALDESK_SLACK_API_URL=urls["slack"],
@@ -207,13 +201,7 @@ def run(args: argparse.Namespace, problems: list[str]) -> dict[str, Any]:
     finally:
         if desk is not None:
             desk.close()
-        try:
-            ask(conn, ("stop",), timeout=10)
-        except (RuntimeError, OSError, EOFError):
-            pass
-        child.join(10)
-        if child.is_alive():
-            child.terminate()
+        stop_fakes(conn, child, ("stop",))
         logging.getLogger().removeHandler(collect)
         slack_emulator.stop(emu_proc)
         shutil.rmtree(workdir, ignore_errors=True)
