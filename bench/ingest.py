@@ -52,7 +52,7 @@ from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow  # n
 from socialdesk.store.ingest import store_page  # noqa: E402
 from socialdesk.store.models import AuthorRow, CaseRow, PostRow, RuleRow  # noqa: E402
 from socialdesk.store.rules import add_rule, save_cursor  # noqa: E402
-from socialdesk.triage import Triage  # noqa: E402
+from socialdesk.triage.sentiment import Triage  # noqa: E402
 
 PAGE_SIZE = 100
 RULES = 100

@@ -45,7 +45,7 @@ from socialdesk.networks import registry
 from socialdesk.networks.base import Network
 from socialdesk.store.credentials import DatabaseCredentials
 from socialdesk.store.db import make_engine, upgrade
-from socialdesk.triage import Triage
+from socialdesk.triage.sentiment import Triage
 
 log = logging.getLogger(__name__)
 SLACK_PATH = "/slack/events"

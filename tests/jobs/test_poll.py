@@ -228,7 +228,7 @@ def test_paused_rules_are_not_polled(engine, fake_x, clock):
 
 
 def test_triage_scores_posts_and_sets_priority_from_the_rule(engine, fake_x, clock):
-    from socialdesk.triage import Triage
+    from socialdesk.triage.sentiment import Triage
 
     with session_scope(engine) as session:
         rule_id = rule_store.add_rule(session=session, network="x", query="acme", channel_id="C1", every_seconds=60,

@@ -35,7 +35,7 @@ from socialdesk.store.figures import (
     spread,
 )
 from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, PostRow, RuleRow
-from socialdesk.triage import sentiment_label
+from socialdesk.triage.sentiment import sentiment_label
 
 BERLIN, KOLKATA, KATHMANDU, UTCZ = (ZoneInfo(z) for z in ("Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu", "UTC"))
 SPRING, FALL = datetime(2026, 3, 30, 8, tzinfo=UTC), datetime(2026, 10, 26, 9, tzinfo=UTC)  # the mornings after

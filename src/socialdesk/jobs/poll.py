@@ -26,7 +26,7 @@ from socialdesk.logs import redact
 from socialdesk.matcher import QueryInvalid, parse, target_of
 from socialdesk.networks.base import CursorExpired, Network, RateLimited, SourceError, SourceRejected, SourceUnavailable
 from socialdesk.rules import Filters, rejection
-from socialdesk.triage import Triage, priority
+from socialdesk.triage.sentiment import Triage, priority
 from socialdesk.store import conversations, ingest
 from socialdesk.store import rules as rule_store
 from socialdesk.store import streams as stream_store

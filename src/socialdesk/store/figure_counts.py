@@ -23,7 +23,7 @@ from sqlalchemy import BigInteger, ColumnElement, Integer, case, cast, extract, 
 from sqlmodel import Session, col, select
 
 from socialdesk.store.models import CaseEventRow, CaseRow
-from socialdesk.triage import NEGATIVE_AT, POSITIVE_AT
+from socialdesk.triage.sentiment import NEGATIVE_AT, POSITIVE_AT
 
 MICROS = 1_000_000
 # unixepoch() is SQLite 3.38's; strftime('%s') is older and about half as fast.

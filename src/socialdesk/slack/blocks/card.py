@@ -23,7 +23,7 @@ from socialdesk.domain import CaseStatus, CaseView
 from socialdesk.networks import registry
 from socialdesk.slack import ids
 from socialdesk.slack.text import escape, escape_within, link
-from socialdesk.triage import sentiment_label
+from socialdesk.triage.sentiment import sentiment_label
 
 S = CaseStatus
 SECTION_TEXT_LIMIT = 3000  # Block Kit's limit for a section's text

@@ -2,7 +2,7 @@ from dataclasses import replace
 
 import pytest
 
-from socialdesk.triage import Triage, priority, sentiment_label
+from socialdesk.triage.sentiment import Triage, priority, sentiment_label
 from tests.support.factories import x_post
 
 
