@@ -350,10 +350,13 @@ class Poller:
         cursor is not, since that worker walks on from the one it read; this walk must stop.
         """
         held = True
+        # Scored before the transaction, so SQLite's write lock is held only while writing and
+        # other polls store meanwhile (a post stored already is scored for nothing: rare in a walk).
+        scores = self._scores(rule, posts)
         with session_scope(self._engine) as session:
             stored = ingest.store_page(
                 session=session, posts=posts, rule_id=rule.id, channel_id=rule.channel_id, now=now,
-                own_handles=self._own, scores=lambda fresh: self._scores(rule, fresh),  # only what is stored
+                own_handles=self._own, scores=scores,
             )
             if cursor is not None:
                 held = rule_store.renew_lease(session=session, rule_id=rule.id, taken_at=rule.last_polled_at,
