@@ -89,3 +89,12 @@ def test_json_falls_back_to_the_standard_library_for_what_orjson_refuses():
     huge = {"id": 2**70, "nested": {1: "int key"}}
     assert json.loads(dumps(huge)) == {"id": 2**70, "nested": {"1": "int key"}}
     assert json.loads(dumps({"text": "naïve ☕"})) == {"text": "naïve ☕"}
+
+
+def test_more_rows_than_one_statement_takes_are_all_inserted(engine):
+    rows = [{"network": "x", "external_id": f"u{i}", "handle": f"h{i}", "name": "n", "followers": i, "verified": False,
+             "avatar_url": None, "updated_at": NOW} for i in range(4000)]  # 32,000 values: two statements on PostgreSQL
+    with session_scope(engine) as session:
+        insert_rows(session.connection(), AuthorRow.__table__, rows)
+        stored = session.execute(select(AuthorRow.external_id, AuthorRow.followers).order_by(AuthorRow.followers)).all()
+    assert [tuple(r) for r in stored] == [(f"u{i}", i) for i in range(4000)]

@@ -20,6 +20,7 @@ from sqlalchemy.types import TypeDecorator
 from socialdesk.store.jsonfmt import dumps
 
 Converter = Callable[[Any], Any]
+_MAX_PARAMETERS = 30_000  # per PostgreSQL statement (its protocol allows 65,535)
 
 
 @dataclass(frozen=True)
@@ -35,21 +36,23 @@ class Upsert:
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *,
                 upsert: Upsert | None = None) -> None:
-    """INSERT every row (all with the keys of the first) in one executemany."""
+    """INSERT every row (all with the keys of the first): one executemany on SQLite (its
+    statement prepared once), one multi-row VALUES on PostgreSQL (one round trip, not one a row)."""
     if not rows:
         return
     names = list(rows[0])
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
-           f"VALUES ({', '.join([mark] * len(names))})")
+    one_row = f"({', '.join([mark] * len(names))})"
+    conflict = ""
     if upsert is not None:
         differs = "IS NOT" if dialect.name == "sqlite" else "IS DISTINCT FROM"
-        sql += (f" ON CONFLICT ({', '.join(quote(n) for n in upsert.unique)}) DO UPDATE SET "
-                + ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in upsert.refresh)
-                + " WHERE " + " OR ".join(f"{quote(table.name)}.{quote(n)} {differs} excluded.{quote(n)}"
-                                          for n in upsert.changed))
+        conflict = (f" ON CONFLICT ({', '.join(quote(n) for n in upsert.unique)}) DO UPDATE SET "
+                    + ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in upsert.refresh)
+                    + " WHERE " + " OR ".join(f"{quote(table.name)}.{quote(n)} {differs} excluded.{quote(n)}"
+                                              for n in upsert.changed))
+    head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES "
     converting = [(at, convert) for at, name in enumerate(names)
                   if (convert := _converter(table.c[name].type, dialect)) is not None]
     values = []
@@ -57,8 +60,15 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
         value = [row[name] for name in names]
         for at, convert in converting:
             value[at] = convert(value[at])
-        values.append(tuple(value))
-    connection.exec_driver_sql(sql, values)
+        values.append(value)
+    if dialect.name == "sqlite":
+        connection.exec_driver_sql(head + one_row + conflict, [tuple(v) for v in values])
+        return
+    per_statement = max(1, _MAX_PARAMETERS // len(names))
+    for start in range(0, len(values), per_statement):
+        chunk = values[start:start + per_statement]
+        connection.exec_driver_sql(head + ", ".join([one_row] * len(chunk)) + conflict,
+                                   tuple(value for row in chunk for value in row))
 
 
 def _converter(column_type: Any, dialect: Any) -> Converter | None:
