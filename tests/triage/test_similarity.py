@@ -1,12 +1,7 @@
 from itertools import combinations
 
 from socialdesk.sandbox.scenario import _BURST, SCENARIO
-from socialdesk.triage.similarity import (
-    NEAR_DUPLICATE_AT,
-    near_duplicates,
-    similarity,
-    text_key,
-)
+from socialdesk.triage.similarity import NEAR_DUPLICATE_AT, near_duplicates, similarity, text_key
 
 WIFI = [text for _, text in _BURST]
 
