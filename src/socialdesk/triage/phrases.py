@@ -110,29 +110,35 @@ class Vocabulary:
         if not starts and not numbers:
             return result
         root, root_patterns = self._root, self._root_patterns
-        for i, word in enumerate(found):
-            if word not in starts and not (numbers and word.isdigit()):
-                continue
-            longest: dict[str, int] = {}  # list -> words in its longest phrase starting here
-            nodes = [root[word]] if word in root else []
-            nodes.extend(child for slot, child in root_patterns if _slot_fits(slot, word))
-            self._walk(nodes, found, i + 1, longest, 1)
-            for name, length in longest.items():
+        for i in [i for i, word in enumerate(found) if word in starts or (numbers and word.isdigit())]:
+            word = found[i]
+            frontier = [root[word]] if word in root else []
+            frontier.extend(child for slot, child in root_patterns if _slot_fits(slot, word))
+            for name, length in _walk(frontier, found, i + 1).items():
                 _add_once(result.setdefault(name, []), " ".join(found[i:i + length]))
         return result
 
-    def _walk(self, nodes: list[dict], found: tuple[str, ...], j: int, longest: dict[str, int], depth: int) -> None:
-        for node in nodes:
+
+def _walk(frontier: list[dict], found: tuple[str, ...], j: int) -> dict[str, int]:
+    """From the trie nodes a phrase's first word reached: each list's longest phrase, in words."""
+    longest: dict[str, int] = {}
+    depth = 1
+    while frontier:
+        word = found[j] if j < len(found) else None
+        reached = []
+        for node in frontier:
             for name in node.get(_END, ()):
-                if depth > longest.get(name, 0):
-                    longest[name] = depth
-            if j >= len(found):
+                longest[name] = depth  # deeper is longer
+            if word is None:
                 continue
-            word = found[j]
-            nexts = [node[word]] if word in node and word not in (_END, _PATTERNS) else []
-            nexts.extend(child for slot, child in node.get(_PATTERNS, ()) if _slot_fits(slot, word))
-            if nexts:
-                self._walk(nexts, found, j + 1, longest, depth + 1)
+            child = node.get(word)  # "" and "*" are never words
+            if child is not None:
+                reached.append(child)
+            patterns = node.get(_PATTERNS)
+            if patterns:
+                reached.extend(child for slot, child in patterns if _slot_fits(slot, word))
+        frontier, depth, j = reached, depth + 1, j + 1
+    return longest
 
 
 def _slot_fits(slot: str, word: str) -> bool:
