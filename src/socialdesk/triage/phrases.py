@@ -106,7 +106,7 @@ class Vocabulary:
         numbers = self._opens_with_number and any(map(str.isdigit, found))
         prefixes = self._opening_prefixes
         if prefixes:
-            starts.update(word for word in found if word[:_PREFIX_CHARS] in prefixes)
+            starts = starts.union(word for word in found if word[:_PREFIX_CHARS] in prefixes)
         if not starts and not numbers:
             return result
         root, root_patterns = self._root, self._root_patterns
