@@ -113,7 +113,8 @@ class Vocabulary:
         for i in [i for i, word in enumerate(found) if word in starts or (numbers and word.isdigit())]:
             word = found[i]
             frontier = [root[word]] if word in root else []
-            frontier.extend(child for slot, child in root_patterns if _slot_fits(slot, word))
+            if root_patterns and (word.isdigit() or word[:_PREFIX_CHARS] in prefixes):
+                frontier.extend(child for slot, child in root_patterns if _slot_fits(slot, word))
             for name, length in _walk(frontier, found, i + 1).items():
                 _add_once(result.setdefault(name, []), " ".join(found[i:i + length]))
         return result
