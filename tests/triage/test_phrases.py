@@ -37,3 +37,16 @@ def test_one_pass_finds_every_list():
     assert phrases.praise == ("thanks",)
     assert phrases.giveaway == ("free",)
     assert phrases.topics == ("refund", "screen", "update")
+
+
+def test_a_phrase_as_the_text_writes_it():
+    from socialdesk.triage.phrases import as_written
+
+    assert as_written("Get a FREE phone 100% legit!!", "100 legit") == "100% legit"
+    assert as_written("Get a FREE phone", "free") == "FREE"
+    assert as_written("nothing here", "free") == "free"
+
+
+def test_a_phrase_inside_another_of_its_list_counts_once():
+    vocabulary = Vocabulary({"offer": ["<n> legit", "legit", "free"], "word": ["legit"]})
+    assert vocabulary.find(words("100% legit and free")) == {"offer": ["100 legit", "free"], "word": ["legit"]}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from socialdesk.domain import Post
-from socialdesk.triage.phrases import words
+from socialdesk.triage.phrases import as_written, words
 from socialdesk.triage.vocabulary import found
 
 LIKELY_SPAM_AT = 0.6  # score at or above which a post is "likely spam"
@@ -85,7 +85,7 @@ def _text_signals(post_text: str) -> tuple[float, tuple[str, ...]]:
     giveaway = list(phrases.giveaway)
     if giveaway:
         score += min(_WORDS_MAX, _PER_WORD * len(giveaway))
-        reasons.append("giveaway words: " + ", ".join(giveaway[:4]))
+        reasons.append("giveaway words: " + ", ".join(as_written(text, phrase) for phrase in giveaway[:4]))
     if links and giveaway:
         score += _LINK_WITH_OFFER
         reasons.append(f"{_count(links, 'link')} in {_count(words_count, 'word')}")
