@@ -1,0 +1,57 @@
+"""triage at ingest: intent, spam score, detected language, spam and routing rule settings
+
+- `cases.intent` (complaint/question/praise/other), `cases.spam_score` (0..1) and
+  `cases.spam_reasons` (readable lines), from socialdesk.triage when the case opened;
+- `posts.lang_detected`: the language was guessed locally (the network gave none);
+- `posts.text_key`: a digest of the text normalised for "the same text" (triage.similarity),
+  indexed with `created_at`, so the accounts posting one text recently are counted in one query
+  per page;
+- `rules.ignore_spam`: likely spam opens its case as ignored (reversible);
+- `rules.routes`: {"question": "C0SUPPORT", "tag:refund": "C0BILLING"}: a new case of that
+  intent or tag opens in that channel instead of the rule's;
+- `authors.created_at`: when the account was made, where the network says (spam signal).
+
+Revision ID: 0015
+Revises: 0014
+"""
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel
+
+
+revision = '0015'
+down_revision = '0014'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('cases') as batch:
+        batch.add_column(sa.Column('intent', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True))
+        batch.add_column(sa.Column('spam_score', sa.Float(), nullable=True))
+        batch.add_column(sa.Column('spam_reasons', sa.JSON(), nullable=True))
+    with op.batch_alter_table('posts') as batch:
+        batch.add_column(sa.Column('lang_detected', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch.add_column(sa.Column('text_key', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True))
+    op.create_index('ix_posts_text_key_created', 'posts', ['text_key', 'created_at'])
+    with op.batch_alter_table('rules') as batch:
+        batch.add_column(sa.Column('ignore_spam', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch.add_column(sa.Column('routes', sa.JSON(), nullable=True))
+    with op.batch_alter_table('authors') as batch:
+        batch.add_column(sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('authors') as batch:
+        batch.drop_column('created_at')
+    with op.batch_alter_table('rules') as batch:
+        batch.drop_column('routes')
+        batch.drop_column('ignore_spam')
+    op.drop_index('ix_posts_text_key_created', table_name='posts')
+    with op.batch_alter_table('posts') as batch:
+        batch.drop_column('text_key')
+        batch.drop_column('lang_detected')
+    with op.batch_alter_table('cases') as batch:
+        batch.drop_column('spam_reasons')
+        batch.drop_column('spam_score')
+        batch.drop_column('intent')

@@ -1,0 +1,34 @@
+"""Migration 0015 (triage columns) upgrades and downgrades on both databases."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect
+
+from socialdesk.store.db import alembic_config, current_revision, make_engine
+
+
+def _columns(engine, table: str) -> set[str]:
+    return {c["name"] for c in inspect(engine).get_columns(table)}
+
+
+def test_0015_adds_the_triage_columns_and_downgrades(db_url):
+    from alembic import command
+
+    engine = make_engine(db_url)
+    try:
+        config = alembic_config(engine)
+        command.upgrade(config, "0015")
+        assert {"intent", "spam_score", "spam_reasons"} <= _columns(engine, "cases")
+        assert {"lang_detected", "text_key"} <= _columns(engine, "posts")
+        assert {"ignore_spam", "routes"} <= _columns(engine, "rules")
+        assert "created_at" in _columns(engine, "authors")
+        assert "ix_posts_text_key_created" in {i["name"] for i in inspect(engine).get_indexes("posts")}
+        command.downgrade(config, "0014")
+        assert current_revision(engine) == "0014"
+        assert not {"intent", "spam_score", "spam_reasons"} & _columns(engine, "cases")
+        assert not {"lang_detected", "text_key"} & _columns(engine, "posts")
+        assert not {"ignore_spam", "routes"} & _columns(engine, "rules")
+        assert "created_at" not in _columns(engine, "authors")
+        command.upgrade(config, "head")
+    finally:
+        engine.dispose()
