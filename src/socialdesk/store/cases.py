@@ -42,6 +42,7 @@ def case_view(*, session: Session, case_id: int, policy: sla.Policy | None = Non
         followers=author_row.followers,
         verified=author_row.verified,
         avatar_url=author_row.avatar_url,
+        created_at=author_row.created_at,
     )
     post = Post(
         network=post_row.network,

@@ -32,7 +32,7 @@ TWEET_FIELDS = (
     "author_id,created_at,conversation_id,lang,public_metrics,referenced_tweets,"
     "in_reply_to_user_id,entities,note_tweet"
 )
-USER_FIELDS = "name,username,profile_image_url,public_metrics,verified,verified_type"
+USER_FIELDS = "name,username,profile_image_url,public_metrics,verified,verified_type,created_at"  # created_at: account age (spam)
 MAX_QUERY_LENGTH = 512  # recent search on self-serve plans (network.INFO says the same)
 _TWITTER_EPOCH_MS = 1288834974657
 # A 429 that names no reset (a proxy or gateway in front of X, not X's own answer):
@@ -102,7 +102,19 @@ def parse_user(user: dict[str, Any]) -> Author:
         followers=int(metrics.get("followers_count") or 0),
         verified=verified,
         avatar_url=user.get("profile_image_url"),
+        created_at=_account_time(user.get("created_at")),
     )
+
+
+def _account_time(value: Any) -> datetime | None:
+    """When the account was made ("2013-12-14T04:35:55.000Z"); None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _expand_urls(text: str, entities: dict[str, Any] | None) -> str:
