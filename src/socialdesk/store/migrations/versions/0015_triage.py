@@ -25,33 +25,29 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ADD/DROP COLUMN, no batch: rebuilding `posts` on SQLite would drop its full-text
+# triggers (0004), and SQLite (3.35+) adds and drops these columns in place.
+COLUMNS = {
+    'cases': lambda: [sa.Column('intent', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+                      sa.Column('spam_score', sa.Float(), nullable=True),
+                      sa.Column('spam_reasons', sa.JSON(), nullable=True)],
+    'posts': lambda: [sa.Column('lang_detected', sa.Boolean(), nullable=False, server_default=sa.false()),
+                      sa.Column('text_key', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True)],
+    'rules': lambda: [sa.Column('ignore_spam', sa.Boolean(), nullable=False, server_default=sa.false()),
+                      sa.Column('routes', sa.JSON(), nullable=True)],
+    'authors': lambda: [sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)],
+}
+
+
 def upgrade() -> None:
-    with op.batch_alter_table('cases') as batch:
-        batch.add_column(sa.Column('intent', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True))
-        batch.add_column(sa.Column('spam_score', sa.Float(), nullable=True))
-        batch.add_column(sa.Column('spam_reasons', sa.JSON(), nullable=True))
-    with op.batch_alter_table('posts') as batch:
-        batch.add_column(sa.Column('lang_detected', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch.add_column(sa.Column('text_key', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True))
+    for table, columns in COLUMNS.items():
+        for column in columns():
+            op.add_column(table, column)
     op.create_index('ix_posts_text_key_created', 'posts', ['text_key', 'created_at'])
-    with op.batch_alter_table('rules') as batch:
-        batch.add_column(sa.Column('ignore_spam', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch.add_column(sa.Column('routes', sa.JSON(), nullable=True))
-    with op.batch_alter_table('authors') as batch:
-        batch.add_column(sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('authors') as batch:
-        batch.drop_column('created_at')
-    with op.batch_alter_table('rules') as batch:
-        batch.drop_column('routes')
-        batch.drop_column('ignore_spam')
     op.drop_index('ix_posts_text_key_created', table_name='posts')
-    with op.batch_alter_table('posts') as batch:
-        batch.drop_column('text_key')
-        batch.drop_column('lang_detected')
-    with op.batch_alter_table('cases') as batch:
-        batch.drop_column('spam_reasons')
-        batch.drop_column('spam_score')
-        batch.drop_column('intent')
+    for table, columns in reversed(COLUMNS.items()):
+        for column in reversed(columns()):
+            op.drop_column(table, column.name)
