@@ -95,3 +95,11 @@ def test_every_fetch_asks_for_the_account_creation_time():
     from socialdesk.networks.x.search import field_params
 
     assert "created_at" in field_params(10)["user.fields"].split(",")
+
+
+def test_xs_undetermined_language_is_no_language():
+    body = ref_json("x/python-twitter-testdata/apis/searches/search_tweets_query.json")
+    posts, _, _ = parse_search_body(body)
+    langs = {p.external_id: p.lang for p in posts}
+    assert langs["1275763727908798470"] is None  # "und": only mentions and a link
+    assert "en" in langs.values()

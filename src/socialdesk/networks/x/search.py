@@ -117,6 +117,16 @@ def _account_time(value: Any) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+# X's codes for "no language": undetermined, and posts of only mentions, cashtags, hashtags,
+# media links, very short text, or no words (docs: "lang" in the Post object).
+_NO_LANGUAGE = frozenset({"und", "qam", "qct", "qht", "qme", "qst", "zxx"})
+
+
+def _language(value: Any) -> str | None:
+    """The post's language as X detected it; None where X could not say (socialdesk guesses it then)."""
+    return value if isinstance(value, str) and value and value not in _NO_LANGUAGE else None
+
+
 def _expand_urls(text: str, entities: dict[str, Any] | None) -> str:
     """Replace t.co links with what they point at, so agents see real links."""
     for url in (entities or {}).get("urls") or []:
@@ -145,7 +155,7 @@ def parse_tweet(tweet: dict[str, Any], users: dict[str, Author]) -> Post:
         # v2 returns &, < and > HTML-escaped; store the real text, escape on output.
         text=html.unescape(text),
         created_at=parse_time(tweet.get("created_at"), tweet_id),
-        lang=tweet.get("lang"),
+        lang=_language(tweet.get("lang")),
         conversation_id=str(tweet["conversation_id"]) if tweet.get("conversation_id") else None,
         in_reply_to_id=refs.get("replied_to"),
         is_repost="retweeted" in refs,
