@@ -10,6 +10,9 @@ REOPEN = "case_reopen"
 MENU = "case_menu"  # overflow: assign, ignore, tags, unclaim, open in network
 OPEN_POST = "case_open_post"
 
+# Triage: a case filed as likely spam at ingest (collapsed card) is reopened as new.
+NOT_SPAM = "case_not_spam"
+
 # Overflow option values are "<verb>:<case id>".
 MENU_ASSIGN = "assign"
 MENU_IGNORE = "ignore"

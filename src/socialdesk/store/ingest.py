@@ -186,7 +186,7 @@ def _triaged_case(triaged: Triaged, channel_id: str) -> dict[str, Any]:
     return {"intent": triaged.intent, "spam_score": triaged.spam_score,
             "spam_reasons": list(triaged.spam_reasons) or None, "tags": list(triaged.tags) or None,
             "channel_id": triaged.route_to or channel_id, "status": "ignored" if spam else "new",
-            "ignored_reason": LIKELY_SPAM if spam else None, "last_action": "ignored as likely spam" if spam else None}
+            "ignored_reason": LIKELY_SPAM if spam else None, "last_action": "filed automatically" if spam else None}
 
 
 def _triaged_events(case_id: int, triaged: Triaged, channel_id: str, now: datetime) -> list[dict[str, Any]]:
