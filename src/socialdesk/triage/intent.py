@@ -31,21 +31,62 @@ class IntentReading:
 # Phrases that report something wrong with a product, an order or the service. A problem
 # reported with a question ("cracked … is that covered?") is still a complaint: the customer
 # has the problem either way, and the answer is care's job.
+# What a product, an order or a service is expected to do: "won't <verb>", "not <verb>ing",
+# "stopped <verb>ing" and "unable to <verb>" report a problem with any of these.
+_CAN = (
+    r"work", r"load", r"log ?in", r"log me in", r"sign in", r"connect", r"sync", r"charge", r"turn on", r"switch on",
+    r"open", r"boot", r"start", r"pair", r"update", r"install", r"download", r"upload", r"send", r"receive", r"arrive",
+    r"come", r"move", r"ship", r"call", r"text", r"hear", r"play", r"pay", r"save", r"access", r"use", r"respond",
+    r"answer", r"reply", r"recogni[sz]e", r"pick up", r"get through", r"reach", r"let me", r"fix", r"help",
+)
+_CANS = "|".join(_CAN)
+_CANS_ING = (
+    r"working|loading|logging in|signing in|connecting|syncing|charging|turning on|opening|booting|starting|pairing|"
+    r"updating|installing|downloading|uploading|sending|receiving|arriving|coming|moving|shipping|calling|playing|"
+    r"paying|saving|responding|answering|replying|recogni[sz]ing|picking up|getting through|helping"
+)
+_NOT = r"(?:won't|wont|can't|cant|cannot|couldn't|doesn't|doesnt|don't|dont|didn't|didnt|isn't|isnt|aren't|wasn't|hasn't|hasnt|haven't|never|no longer|not|unable to|fails? to|failed to|refuses? to)"
+# Phrases that report something wrong with a product, an order or the service. A problem
+# reported with a question ("cracked … is that covered?") is still a complaint: the customer
+# has the problem either way, and the answer is care's job.
 _PROBLEM = (
-    r"broken?", r"broke", r"breaks", r"cracked", r"cracks?", r"shattered", r"smashed",
-    r"not (?:working|charging|connecting|loading|responding|turning on|arrived|received)",
-    r"(?:does|do|did|is|has|have|was)(?:n't| not) (?:work|working|charge|charging|connect|load|arrive|arrived|come|respond|fix|fixed|turn on)",
-    r"(?:doesn't|don't|didn't|won't|can't|cannot|couldn't|wont|cant) (?:work|charge|connect|load|turn on|log ?in|sign in|open|boot|sync|pair|update|get through|reach)",
-    r"stopped (?:working|charging|connecting)", r"keeps? (?:crashing|freezing|disconnecting|dropping|restarting|rebooting|failing|lagging|turning off)",
-    r"drops", r"dropping", r"disconnect(?:s|ing|ed)?", r"died", r"dead", r"useless", r"faulty", r"defective",
-    r"still waiting", r"still (?:no|not|hasn't|haven't)", r"never (?:arrived|came|got|received)", r"no (?:wifi|signal|service|response|reply|answer|one answers)",
-    r"nobody (?:answers|replies|responds|helps)", r"waiting (?:for|since) (?:\w+ )?(?:days|weeks|hours|months)",
-    r"refund", r"money back", r"overcharged", r"charged (?:twice|me twice|double)", r"double charged",
-    r"worst", r"terrible", r"awful", r"horrible", r"unacceptable", r"ridiculous", r"disappointed", r"disappointing",
-    r"not impressed", r"fed up", r"sick of", r"frustrat\w*", r"annoy\w*",
-    r"bug(?:gy|s)?", r"glitch\w*", r"crash(?:es|ed|ing)?", r"freez(?:es|ing)", r"froze", r"error", r"fails?", r"failed", r"failing",
-    r"drains?", r"draining", r"overheat\w*", r"lost (?:all )?my", r"locked out", r"hacked", r"scam(?:med)?",
-    r"please fix", r"fix (?:this|it)", r"rolling back", r"roll back",
+    # it does not do what it should
+    rf"{_NOT} (?:even |properly |anymore )?(?:{_CANS}|{_CANS_ING})(?:ed|d)?",
+    rf"(?:stopped|stops|keeps?|kept) (?:{_CANS_ING})", rf"stopped (?:\w+ing)",
+    r"(?:hasn't|hasnt|haven't|has not|have not|still not|still hasn't) (?:been )?\w+ed",
+    r"keeps? (?:crashing|freezing|disconnecting|dropping|restarting|rebooting|failing|lagging|turning off|"
+    r"logging (?:me )?out|saying|spinning|buffering|asking)",
+    r"something went wrong", r"went wrong", r"goes in circles", r"(?:is|are|was|app|site|it's|its|service) down",
+    r"down (?:again|for everyone|in|since)", r"outage", r"(?<!no )issues?", r"(?<!no )problems?",
+    # faults
+    r"broken?", r"broke", r"breaks", r"cracked", r"cracks?", r"shattered", r"smashed", r"scratched", r"dented",
+    r"damaged", r"frayed", r"leak(?:s|ing)", r"dead pixels?", r"(?:green|pink|white|black) (?:lines?|spots?)",
+    r"crackl(?:es|ing)", r"flicker(?:s|ing)?", r"drops", r"dropping", r"disconnect(?:s|ing|ed)?", r"died", r"dead",
+    r"useless", r"killed (?:my|the|it)", r"faulty", r"defective", r"bug(?:gy|s)?", r"glitch\w*", r"crash(?:es|ed|ing)?", r"freez(?:es|ing)",
+    r"froze", r"errors?", r"fails?", r"failed", r"failing", r"drains?", r"draining", r"overheat\w*", r"so hot",
+    r"reboots", r"restarts", r"rebooting", r"restarting", r"by itself", r"on its own", r"so slow", r"too slow",
+    r"stuck", r"missing", r"wrong", r"lost (?:all )?(?:my|our)", r"deleted", r"removed", r"(?:are|is) gone",
+    r"locked out", r"hacked", r"declined", r"throttled", r"no signal", r"zero bars",
+    # waiting
+    r"still waiting", r"(?:been|I've been|Ive been) waiting", r"waiting (?:for|since) (?:\w+ )?(?:days|weeks|hours|months)",
+    r"on hold", r"still (?:no|not|hasn't|haven't|billed|charging|reboots|drops|crashes)", r"never (?:arrived|came|got|received|again)",
+    r"no (?:wifi|signal|service|response|reply|answer|info|rebooking|hotel|refund|help|one (?:answers|replies|can))",
+    r"nobody (?:answers|replies|responds|helps|can)", r"no one (?:answers|replies|responds|helps|can)",
+    r"delay(?:s|ed)?", r"cancell?ed", r"not even",
+    # money
+    r"refund", r"money back", r"overcharged", r"charged (?:me|twice|double|for)", r"double charged", r"two charges",
+    r"billed (?:me|twice)", r"(?:took|taken) the payment", r"overdraft fee",
+    # how it feels
+    r"worst", r"worse", r"terrible", r"awful", r"horrible", r"unacceptable", r"ridiculous", r"disappointed",
+    r"disappointing", r"not impressed", r"not ok(?:ay)?", r"fed up", r"sick of", r"frustrat\w*", r"annoy\w*",
+    r"a joke", r"drives me (?:nuts|crazy|mad)", r"without (?:asking|warning|notice)", r"supposed to",
+    r"(?:was|were) promised", r"scam(?:med)?", r"inadmissible", r"thanks for nothing",
+    # asks for the problem to go away
+    r"please fix", r"fix (?:this|it)", r"rolling back", r"roll back", r"bring (?:it|them|\w+) back",
+    # a few other languages' commonest ways to say it does not work
+    r"no funciona", r"no carga", r"no enciende", r"ne marche (?:pas|plus)", r"ne fonctionne (?:pas|plus)",
+    r"ne s'allume (?:pas|plus)", r"funktioniert (?:nicht|nicht mehr)", r"geht nicht", r"bricht (?:\w+ )?ab",
+    r"não funciona", r"reembolso", r"remboursement",
 )
 _QUESTION_OPENERS = (
     r"how (?:do|can|long|much|does|is|are|to|should|would)", r"what (?:is|are|does|do|should|happens|time|'s)",
@@ -55,11 +96,14 @@ _QUESTION_OPENERS = (
     r"anyone (?:know|else|tried)", r"any (?:idea|ideas|news|update)",
 )
 _PRAISE = (
-    r"thanks?", r"thank you", r"thx", r"love (?:it|this|my|the|how|that|you)", r"loving",
-    r"great (?:job|service|support|phone|work|experience)", r"awesome", r"amazing", r"excellent", r"brilliant",
-    r"fantastic", r"best (?:phone|support|service|ever|experience)", r"shout[- ]?out", r"kudos", r"props to",
-    r"well done", r"impressed", r"highly recommend", r"recommend", r"5 stars", r"five stars", r"happy with",
-    r"appreciate", r"grateful",
+    r"thanks?(?! for nothing)", r"thank you", r"thx", r"danke", r"gracias", r"merci", r"obrigad[oa]",
+    r"love(?:d)? (?:it|this|my|the|how|that|you)", r"love it", r"loving", r"lovely", r"fave", r"favou?rite",
+    r"great (?:job|service|support|phone|work|experience|value)", r"awesome", r"amazing", r"excellent", r"brilliant",
+    r"fantastic", r"superb", r"stunning", r"legend", r"the best", r"best (?:phone|support|service|ever|experience|decision)",
+    r"shout[- ]?out", r"kudos", r"props to", r"well done", r"impressed", r"impressive", r"highly recommend", r"recommend",
+    r"5 stars", r"five stars", r"(?:so|really|very) happy", r"happy with", r"appreciate", r"grateful",
+    r"worth (?:it|the wait|every penny)", r"saved me", r"painless", r"fixed (?:my|it|the|everything)",
+    "🙌", "👍", "🔥", "💯", "❤️?", "😍", "🥰",
 )
 # Care topics: the tag, then the words that name it.
 _TOPICS: dict[str, tuple[str, ...]] = {
@@ -104,6 +148,8 @@ def read_intent(text: str, *, sentiment: float | None) -> IntentReading:
 def _read(text: str, sentiment: float | None) -> IntentReading:
     plain = _plain(text)
     tags = tuple(tag for tag, pattern in _TOPIC_RES if pattern.search(plain))
+    if plain.startswith("rt @"):
+        return IntentReading(Intent.OTHER, ("a repost: it asks nothing of its own",), tags)
     problem = _PROBLEM_RE.search(plain)
     asks = _asks(plain)
     praise = _PRAISE_RE.search(plain)
@@ -114,7 +160,7 @@ def _read(text: str, sentiment: float | None) -> IntentReading:
         return IntentReading(Intent.COMPLAINT, tuple(reasons), tags)
     if asks:
         return IntentReading(Intent.QUESTION, (f"asks “{asks}”",), tags)
-    if praise and (sentiment is None or sentiment >= _NEGATIVE_AT):
+    if praise and (sentiment is None or sentiment > _STRONG_NEGATIVE):
         return IntentReading(Intent.PRAISE, (f"praise word “{praise.group(0)}”",), tags)
     if tags and sentiment is not None and sentiment <= _STRONG_NEGATIVE:
         return IntentReading(Intent.COMPLAINT, (f"negative ({sentiment:+.2f}) about {tags[0]}",), tags)
