@@ -74,7 +74,7 @@ def menu_chosen(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
     elif verb == ids.MENU_IGNORE:
         open_modal(body, client, deps, modals.ignore_modal)
     elif verb == ids.MENU_TAGS:
-        open_modal(body, client, deps, lambda view: modals.tags_modal(view, deps.tags))
+        open_modal(body, client, deps, lambda view: modals.tags_modal(view, deps.case_tags))
     elif verb == ids.MENU_UNCLAIM:
         unclaim_clicked(body, client, deps=deps)
     elif verb != ids.MENU_OPEN:  # MENU_OPEN carries a URL: Slack opens it, nothing to do here
