@@ -179,10 +179,10 @@ def run(backend: str, url: str, pages: list[dict], plain_url: str) -> Result:
         result = Result(backend)
         clock = time.perf_counter
 
-        def scorer(rule):  # type: ignore[no-untyped-def]
+        def scorer(session, rule, guessed, now):  # type: ignore[no-untyped-def]
             def scores(posts):  # type: ignore[no-untyped-def]
                 t = clock()
-                scored = poller._scores(rule, posts)
+                scored = poller._scores(session, rule, posts, guessed=guessed, now=now)
                 result.triage += clock() - t
                 result.scored += len(posts)
                 return scored
@@ -193,6 +193,7 @@ def run(backend: str, url: str, pages: list[dict], plain_url: str) -> Result:
             t0, c0 = clock(), time.process_time()
             posts, meta, _warnings = parse_search_body(page)
             t1, c1 = clock(), time.process_time()
+            posts, guessed = poller._languages(posts)  # before the filters, as Poller._walk does
             accepted = []
             for post in posts:
                 # Every rule is checked (each would open its own case), not just the first that fits.
@@ -205,7 +206,8 @@ def run(backend: str, url: str, pages: list[dict], plain_url: str) -> Result:
             now = utcnow()
             with session_scope(engine) as session:
                 stored = store_page(session=session, posts=accepted, rule_id=rule.id, channel_id=rule.channel_id,
-                                    now=now, own_handles=frozenset({OWN_HANDLE}), scores=scorer(rule))
+                                    now=now, own_handles=frozenset({OWN_HANDLE}),
+                                    scores=scorer(session, rule, guessed, now))
                 cursor = {"since_id": None, "next_token": meta.get("next_token"), "pending_newest_id": meta.get("newest_id")}
                 save_cursor(session=session, rule_id=rule.id, cursor=cursor, not_before=None, now=now)
             t3, c3 = clock(), time.process_time()

@@ -78,18 +78,38 @@ def test_likely_spam_on_a_rule_that_ignores_it_opens_ignored_with_the_reason(eng
     assert view.likely_spam and view.spam_reasons == reasons and view.ignored_reason == LIKELY_SPAM
 
 
-def test_accounts_posting_one_text_are_found_by_its_digest_within_the_window(engine):
+def test_accounts_posting_one_text_are_found_by_its_digest_within_the_window_and_capped(engine):
     text_ = "Get a FREE phone https://a.example 100% legit"
     key = text_digest(text_)
     old = x_post(text_, handle="old_bot", when=NOW - timedelta(days=2))
     bots = [x_post(text_.replace("a.example", f"{n}.example"), handle=f"bot{n}") for n in range(3)]
     again = x_post(text_, handle="bot0")
-    page = [old, *bots, again]
+    other = x_post("my phone broke", handle="bot1")
+    page = [old, *bots, again, other]
     store(engine, page, {p.external_id: Triaged(text_key=text_digest(p.text)) for p in page})
     assert text_digest(bots[1].text) == key  # links do not make another text
+    since = NOW - timedelta(hours=24)
     with session_scope(engine) as session:
-        found = texts.accounts_by_text(session=session, keys={key, "nothing"}, since=NOW - timedelta(hours=24))
-    assert found == {key: {("x", "u-bot0"), ("x", "u-bot1"), ("x", "u-bot2")}}
+        found = texts.accounts_by_text(session=session, keys={key, text_digest(other.text), "nothing"}, since=since,
+                                       at_most=10)
+        capped = texts.accounts_by_text(session=session, keys={key}, since=since, at_most=2)
+    # bot0 twice is one account; old_bot is outside the window.
+    assert found == {key: {("x", "u-bot0"), ("x", "u-bot1"), ("x", "u-bot2")}, text_digest(other.text): {("x", "u-bot1")}}
+    assert len(capped[key]) == 2 and capped[key] < found[key]
+
+
+def test_the_same_text_count_adds_the_page_once_per_account_and_says_when_it_is_a_floor():
+    from socialdesk.triage.triaged import SAME_TEXT_SAMPLE, same_text_accounts, triage_page
+
+    text_ = "acme crypto airdrop is live, claim yours"
+    key = text_digest(text_)
+    page = [x_post(text_, handle="bot1"), x_post(text_ + "!", handle="bot4"), x_post(text_, handle="bot4")]
+    stored = {("x", f"u-bot{n}") for n in (1, 2, 3)}
+    assert same_text_accounts(page, {key: stored}) == {key: 4}  # bot1 again, bot4 twice: one new account
+    assert same_text_accounts(page, {}) == {key: 2}
+    many = {("x", f"u-old{n}") for n in range(SAME_TEXT_SAMPLE)}  # as many as store.texts reads
+    [first, *_] = triage_page(page, sentiment=lambda _: 0.0, recent_accounts={key: many}).values()
+    assert f"same text from {SAME_TEXT_SAMPLE + 2}+ accounts" in first.spam_reasons
 
 
 def test_an_accounts_creation_time_is_kept_when_a_later_page_does_not_say_it(engine):

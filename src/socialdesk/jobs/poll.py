@@ -28,7 +28,7 @@ from socialdesk.networks.base import CursorExpired, Network, RateLimited, Source
 from socialdesk.rules import Filters, rejection
 from socialdesk.domain import Post
 from socialdesk.triage.sentiment import Triage
-from socialdesk.triage.triaged import Triaged, fill_languages, text_digest, triage_page
+from socialdesk.triage.triaged import SAME_TEXT_SAMPLE, Triaged, fill_languages, text_digest, triage_page
 from socialdesk.store import conversations, ingest, texts
 from socialdesk.store import rules as rule_store
 from socialdesk.store import streams as stream_store
@@ -159,7 +159,8 @@ class Poller:
         if self._triage is None:
             return {}
         keys = {key for p in posts if (key := text_digest(p.text)) is not None}
-        recent = texts.accounts_by_text(session=session, keys=keys, since=now - SAME_TEXT_WINDOW)
+        recent = texts.accounts_by_text(session=session, keys=keys, since=now - SAME_TEXT_WINDOW,
+                                        at_most=SAME_TEXT_SAMPLE)
         return triage_page(posts, sentiment=self._triage.sentiment, recent_accounts=recent, guessed=guessed, now=now,
                            keywords=tuple(rule.priority_keywords or ()), followers_threshold=rule.priority_followers,
                            routes=rule.routes, channel_id=rule.channel_id, ignore_spam=bool(rule.ignore_spam))

@@ -71,7 +71,7 @@ class PostRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("network", "external_id", name="uq_posts_network_external_id"),
         Index("ix_posts_conversation", "network", "conversation_id"),
-        Index("ix_posts_text_key_created", "text_key", "created_at"),
+        Index("ix_posts_text_key_created", "text_key", "created_at", "author_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -29,6 +29,9 @@ LIKELY_SPAM = "likely_spam"  # cases.ignored_reason of a case filed as spam at i
 # beside the team's own tags (SOCIALDESK_TAGS).
 CARE_TAGS: tuple[str, ...] = tuple(_TOPICS)
 _CACHED_TEXTS = 8192
+# The accounts read per text for "the same text from N accounts": past this the text is a
+# campaign whatever the number (the spam score stops growing well before), and the reason says "N+".
+SAME_TEXT_SAMPLE = 25
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,8 @@ def fill_languages(posts: Sequence[Post]) -> tuple[list[Post], frozenset[str]]:
 
 
 def same_text_accounts(posts: Iterable[Post], recent: Mapping[str, set[tuple[str, str]]]) -> dict[str, int]:
-    """Accounts per text digest: those who posted it recently (`recent`, from store.texts) and this page's."""
+    """Accounts per text digest: those who posted it lately (`recent`, from store.texts, at most
+    SAME_TEXT_SAMPLE each) and this page's, each account once."""
     accounts = {key: set(found) for key, found in recent.items()}
     for post in posts:
         key = text_digest(post.text)
@@ -120,6 +124,10 @@ def triage_page(
         triaged = read_post(post, sentiment=sentiment, keywords=keywords, followers_threshold=followers_threshold,
                             same_text_accounts=counts.get(key, 1) if key else 1, now=now,
                             lang_detected=post.external_id in guessed)
+        if key and len(recent_accounts.get(key, ())) >= SAME_TEXT_SAMPLE:  # more were not read: "at least"
+            counted = f"same text from {counts[key]} accounts"
+            triaged = dataclasses.replace(triaged, spam_reasons=tuple(
+                f"same text from {counts[key]}+ accounts" if r == counted else r for r in triaged.spam_reasons))
         route = route_for(routes, intent=triaged.intent, tags=triaged.tags, channel_id=channel_id)
         scores[post.external_id] = dispose(triaged, route=route, ignore_spam=ignore_spam)
     return scores

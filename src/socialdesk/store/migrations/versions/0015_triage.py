@@ -4,8 +4,8 @@
   `cases.spam_reasons` (readable lines), from socialdesk.triage when the case opened;
 - `posts.lang_detected`: the language was guessed locally (the network gave none);
 - `posts.text_key`: a digest of the text normalised for "the same text" (triage.similarity),
-  indexed with `created_at`, so the accounts posting one text recently are counted in one query
-  per page;
+  indexed with `created_at` and `author_id`, so the accounts posting one text recently are
+  counted in one query per page from the index alone;
 - `rules.ignore_spam`: likely spam opens its case as ignored (reversible);
 - `rules.routes`: {"question": "C0SUPPORT", "tag:refund": "C0BILLING"}: a new case of that
   intent or tag opens in that channel instead of the rule's;
@@ -43,7 +43,7 @@ def upgrade() -> None:
     for table, columns in COLUMNS.items():
         for column in columns():
             op.add_column(table, column)
-    op.create_index('ix_posts_text_key_created', 'posts', ['text_key', 'created_at'])
+    op.create_index('ix_posts_text_key_created', 'posts', ['text_key', 'created_at', 'author_id'])
 
 
 def downgrade() -> None:
