@@ -173,3 +173,26 @@ def test_preview_prints_normalized_posts_as_json_lines(env, cli):
         bad = cli("rules", "preview", "--network", "x", "--query", "acme",
                   env={**env, "SOCIALDESK_X_API_URL": fake_x.url, "SOCIALDESK_X_BEARER_TOKEN": "wrong"})
         assert bad.returncode == 2 and "X refused the credentials (401" in bad.stderr
+
+
+def test_rules_spam_filing_and_routes_are_set_checked_listed_and_edited(env, cli):
+    added = cli("rules", "add", "--network", "x", "--query", "acme", "--channel", "C0CARE", "--ignore-spam",
+                "--route", "question=C0SUPPORT", "--route", "tag:refund=C0BILLING", env=env)
+    assert added.stdout.strip() == ("rule 1 added: x 'acme' → C0CARE every 60 s; likely spam filed as ignored; "
+                                    "routes question=C0SUPPORT, tag:refund=C0BILLING")
+    listed = cli("rules", "list", env=env).stdout
+    assert "likely spam filed as ignored" in listed and "routes: question=C0SUPPORT, tag:refund=C0BILLING" in listed
+    edited = cli("rules", "edit", "1", "--no-ignore-spam", "--route", "Praise=C0MARKET", env=env)
+    assert edited.stdout.strip() == "rule 1: routes praise=C0MARKET"
+    assert cli("rules", "edit", "1", "--no-routes", env=env).stdout.strip() == (
+        "rule 1: likely spam opens normal cases; no routes")
+    assert "routes:" not in cli("rules", "list", env=env).stdout
+    for bad, says in ((["--route", "refund=C0BILLING"], "'refund' is not an intent a route can name"),
+                      (["--route", "question=support"], "'support' is not a Slack channel id"),
+                      (["--route", "question"], "is not NAME=CHANNEL")):
+        ran = cli("rules", "edit", "1", *bad, env=env)
+        assert ran.returncode == 2 and says in ran.stderr
+    nothing = cli("rules", "edit", "1", env=env)
+    assert nothing.returncode == 2 and "nothing to change" in nothing.stderr
+    assert cli("rules", "edit", "9", "--ignore-spam", env=env).returncode == 2  # no such rule
+    assert "--ignore-spam" in cli("rules", "add", "--help", env=env).stdout

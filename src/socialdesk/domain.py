@@ -42,6 +42,7 @@ class EventKind(str, enum.Enum):
     CURATED = "curated"  # saved as a FAQ entry (or the entry edited / withdrawn: payload says)
     REMOVED_AT_SOURCE = "removed_at_source"  # a post was deleted or withheld on the network
     EDITED_AT_SOURCE = "edited_at_source"  # its author edited a post on the network (the text is the new one)
+    ROUTED = "routed"  # opened in a rule's route channel (by intent or tag) instead of the rule's own
 
 
 @dataclass(frozen=True)
@@ -130,3 +131,10 @@ class CaseView:
     faq_entry_id: int | None = None  # the case's active curated entry ("Save as FAQ"), if any
     post_removed: str | None = None  # "deleted"/"withheld" at the source: post.text is a notice (store.retention)
     post_edited_at: datetime | None = None  # the author edited the post at the source: post.text is the new version
+    intent: str | None = None  # complaint, question, praise, other (triage.intent); None: not triaged
+    spam_score: float | None = None  # 0..1 (triage.spam)
+    spam_reasons: tuple[str, ...] = ()  # readable; shown when the score makes it likely spam
+    likely_spam: bool = False  # the score is at or above triage.spam.LIKELY_SPAM_AT
+    lang_detected: bool = False  # post.lang was guessed locally (the network gave none)
+    routed_from: str | None = None  # the rule's channel, when a route opened the case elsewhere
+    routed_because: str | None = None  # "intent question", "tag refund"

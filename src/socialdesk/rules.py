@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from socialdesk.domain import Post
@@ -106,6 +107,70 @@ def rejection(post: Post, filters: Filters) -> str | None:
         return "repost"
     if filters.lang and post.lang and post.lang != filters.lang:
         return f"language {post.lang}"
+    return None
+
+
+TAG_ROUTE = "tag:"
+_TAG = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+_ROUTE_CHANNEL = re.compile(r"[CG][A-Z0-9]{2,30}")
+ROUTE_EXAMPLE = "question=C0SUPPORT"
+
+
+def route_names() -> tuple[str, ...]:
+    """The intents a route may name (triage.intent.Intent), besides `tag:<tag>`."""
+    from socialdesk.triage.intent import Intent
+
+    return tuple(i.value for i in Intent)
+
+
+def parse_routes(specs: Sequence[str]) -> dict[str, str]:
+    """["question=C0SUPPORT", "tag:refund=C0BILLING"] → {"question": "C0SUPPORT", "tag:refund": "C0BILLING"}.
+
+    A route names an intent (complaint, question, praise, other) or `tag:<tag>`, and a Slack
+    channel id. RuleInvalid says what is wrong and how to write it."""
+    routes: dict[str, str] = {}
+    for spec in specs:
+        name, sep, channel = spec.strip().partition("=")
+        name, channel = name.strip().lower(), channel.strip()
+        if not sep or not name or not channel:
+            raise RuleInvalid(f"route {spec[:80]!r} is not NAME=CHANNEL; write it like {ROUTE_EXAMPLE} "
+                              "or tag:refund=C0BILLING")
+        if name.startswith(TAG_ROUTE):
+            if not _TAG.fullmatch(name[len(TAG_ROUTE):]):
+                raise RuleInvalid(f"{name[:60]!r} is not a tag route; a tag is a lower-case word, like tag:refund")
+        elif name not in route_names():
+            raise RuleInvalid(f"{name[:40]!r} is not an intent a route can name; use one of "
+                              f"{', '.join(route_names())}, or tag:<tag>")
+        if not _ROUTE_CHANNEL.fullmatch(channel):
+            raise RuleInvalid(f"{channel[:40]!r} is not a Slack channel id (like C0123ABCD); copy it from the "
+                              "channel's details")
+        if name in routes and routes[name] != channel:
+            raise RuleInvalid(f"{name} is routed twice ({routes[name]} and {channel}); keep one")
+        routes[name] = channel
+    return routes
+
+
+def routes_text(routes: Mapping[str, str] | None) -> str:
+    """{"question": "C0SUPPORT"} → "question=C0SUPPORT" (as `--route` takes them), "" when none."""
+    return ", ".join(f"{name}={channel}" for name, channel in (routes or {}).items())
+
+
+def route_for(routes: Mapping[str, str] | None, *, intent: str | None, tags: Sequence[str],
+              channel_id: str) -> tuple[str, str] | None:
+    """Where a new case with this intent and these tags opens instead of `channel_id`: (channel, because).
+
+    A tag route wins over an intent route (it is the more specific: "how do I get a refund?" is
+    a question about billing), the post's first tag first. None: no route matches, or it
+    leads to the rule's own channel."""
+    if not routes:
+        return None
+    for tag in tags:
+        channel = routes.get(TAG_ROUTE + tag)
+        if channel and channel != channel_id:
+            return channel, f"tag {tag}"
+    channel = routes.get(intent or "")
+    if channel and channel != channel_id:
+        return channel, f"intent {intent}"
     return None
 
 

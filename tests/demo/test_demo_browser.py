@@ -147,6 +147,14 @@ def test_demo_claim_reply_and_another_agent_sees_it(
             expect(thread).to_be_visible()
             expect(thread).to_contain_text(REPLY_TEXT[:40])
 
+            # Triage on the cards: the cracked screen reads complaint (not "positive"), and the giveaway was
+            # filed as likely spam, collapsed with its reasons and a Not spam button.
+            dana = page.locator('[data-testid="message"]').filter(has_text="cracked like a spiderweb").first
+            expect(dana).to_contain_text("complaint")
+            spam = page.locator('[data-testid="message"]').filter(has_text="FREE phone").first
+            expect(spam).to_contain_text("likely spam", timeout=30_000)
+            expect(spam.get_by_role("button", name="Not spam", exact=True)).to_be_visible()
+
             # bob sees the same card state.
             _act_as(page, "bob")
             page.locator('[data-testid="channel"][data-name="social-care"]').click()

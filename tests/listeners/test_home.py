@@ -203,6 +203,43 @@ def test_the_rule_editor_refuses_what_rules_add_would_and_saves_the_rest(desk, d
     assert "every 90 s" in texts(republished) and notice(republished) is None
 
 
+def triage_values(*, spam: bool, question: str | None = None, tags: str = "") -> dict:
+    box = {"type": "checkboxes", "selected_options": [{"value": ids.RULE_SPAM_ON}] if spam else []}
+    return ({ids.RULE_SPAM_INPUT: {ids.RULE_SPAM_INPUT: box}}
+            | {f"{ids.RULE_ROUTE_INPUT}_{intent}": {ids.RULE_ROUTE_INPUT: {
+                "type": "multi_conversations_select",
+                "selected_conversations": [question] if intent == "question" and question else []}}
+               for intent in ("complaint", "question", "praise", "other")}
+            | text_input(ids.RULE_TAG_ROUTES_INPUT, tags))
+
+
+def test_the_rule_editor_sets_and_clears_spam_filing_and_routes(desk, deps, slack_emulator, slack_proxy, channel):
+    rule_id = add_rule(deps, channel)
+    view = edit_rule(slack_emulator, slack_proxy, desk, deps, rule_id)
+    support = slack_emulator.new_channel("support")
+    bad = submit_rule(slack_emulator, desk, deps, view, rule_values(channel) | triage_values(spam=True, tags="refund"))
+    assert bad.only["response_action"] == "errors"
+    assert "is not NAME=CHANNEL" in bad.only["errors"][ids.RULE_TAG_ROUTES_INPUT]
+    good = rule_values(channel) | triage_values(spam=True, question=support, tags="refund=C0BILLING, Battery=C0HW")
+    assert submit_rule(slack_emulator, desk, deps, view, good).only == {}
+    saved = rule_of(deps, rule_id)
+    assert saved.ignore_spam is True
+    assert saved.routes == {"question": support, "tag:refund": "C0BILLING", "tag:battery": "C0HW"}
+    assert f"routes question → <#{support}>" in texts(last_home(slack_proxy, slack_emulator, "mia"))
+    reopened = edit_rule(slack_emulator, slack_proxy, desk, deps, rule_id)
+    by_id = {b["block_id"]: b["element"] for b in reopened["blocks"] if b["type"] == "input"}
+    assert by_id[f"{ids.RULE_ROUTE_INPUT}_question"]["initial_conversations"] == [support]
+    assert submit_rule(slack_emulator, desk, deps, reopened, rule_values(channel) | triage_values(spam=False)).only == {}
+    cleared = rule_of(deps, rule_id)
+    assert (cleared.ignore_spam, cleared.routes) == (False, None)
+    # A view without these inputs (an editor opened before they existed) leaves them as they are.
+    with session_scope(deps.engine) as session:
+        rule_store.set_triage(session=session, rule_id=rule_id, ignore_spam=True, routes={"praise": "C0MARKET"})
+    assert submit_rule(slack_emulator, desk, deps, reopened, rule_values(channel)).only == {}
+    kept = rule_of(deps, rule_id)
+    assert (kept.ignore_spam, kept.routes) == (True, {"praise": "C0MARKET"})
+
+
 def test_a_mentions_rule_keeps_its_query_whatever_is_submitted(desk, deps, slack_emulator, slack_proxy, channel):
     rule_id = add_rule(deps, channel, query="user:12345", kind="mentions")
     view = edit_rule(slack_emulator, slack_proxy, desk, deps, rule_id)

@@ -83,3 +83,28 @@ def test_stream_is_refused_where_the_network_streams_every_rule_or_past_its_limi
     assert "is polled now" in rules(deps, slack_emulator, "stream 1 off")
     assert "is streamed now" in rules(deps, slack_emulator, f"stream {limit + 1} on")
     assert sum(marked(deps).values()) == limit
+
+
+def test_a_rule_added_with_ignore_spam_and_routes_keeps_them_and_lists_them(deps, slack_emulator):
+    added = rules(deps, slack_emulator, "add acme phone --ignore-spam route:question=<#C0SUPPORT|support> "
+                                        "route:tag:refund=C0BILLING every:30")
+    assert "Rule 1 added" in added and "`acme phone`" in added
+    assert "Likely spam opens as ignored" in added
+    assert "Routes: question → <#C0SUPPORT>, `#refund` → <#C0BILLING>." in added
+    with session_scope(deps.engine) as session:
+        rule = rule_store.get_rule(session=session, rule_id=1)
+        assert (rule.query, rule.ignore_spam, rule.routes, rule.every_seconds) == (
+            "acme phone", True, {"question": "C0SUPPORT", "tag:refund": "C0BILLING"}, 30)
+    listed = rules(deps, slack_emulator, "list")
+    assert "Triage: likely spam filed as ignored; routes question → <#C0SUPPORT>, `#refund` → <#C0BILLING>" in listed
+
+
+def test_a_bad_route_is_explained_and_adds_nothing(deps, slack_emulator):
+    for text, says in (("add acme route:refund=C0BILLING", "is not an intent a route can name"),
+                       ("add acme route:question", "is not `route:NAME=#channel`"),
+                       ("add acme route:", "`route:` needs a value"),
+                       ("add acme --ignore-spam --ignore-spam", "`--ignore-spam` is given twice")):
+        answer = rules(deps, slack_emulator, text)
+        assert says in answer and "Usage: `/social rules add" in answer
+    assert marked(deps) == {}
+    assert "route:question=#support" in rules(deps, slack_emulator, "help")

@@ -15,6 +15,7 @@ from socialdesk.slack import ids, messages
 from socialdesk.slack.blocks import modals
 from socialdesk.store import lifecycle
 from socialdesk.store.db import session_scope
+from socialdesk.store.models import CaseRow
 from tests.e2e.helpers import block_text, button_ids
 from tests.listeners.conftest import (
     Acks,
@@ -158,9 +159,10 @@ def test_tags_outside_the_team_s_list_and_malformed_choices_are_refused_inline(d
         assert ack.only["response_action"] == "errors"
         return ack.only["errors"]
 
-    unknown = errors(tag_values(["battery", "vip", "<!here>"]))
+    unknown = errors(tag_values(["battery", "vip", "<!here>", "refund"]))  # refund: a care topic triage tags with
     assert unknown == {ids.TAGS_INPUT: "“vip”, “<!here>” are not one of the team's tags (SOCIALDESK_TAGS: battery, "
-                                       "screen, billing). Choose from the list; an admin adds new tags."}
+                                       "screen, billing) or the care topics (refund, repair, connectivity, update, "
+                                       "delivery, account). Choose from the list; an admin adds new tags."}
     assert errors(tag_values({"value": "battery"})) == {ids.TAGS_INPUT: "Choose tags from the list."}
     assert errors(tag_values([1, 2])) == {ids.TAGS_INPUT: "Choose tags from the list."}
     assert errors(tag_values(["battery"] * 101)) == {ids.TAGS_INPUT: "Choose tags from the list."}
@@ -189,3 +191,16 @@ def test_tags_and_priority_are_saved_once_each_and_the_card_redrawn(desk, deps, 
     # No tags at all is a choice too (the multi-select is optional).
     assert submit(views.tags_submitted, slack_emulator, desk, deps, view, tag_values([], "low")).only == {}
     assert (case_row(deps, case).tags, case_row(deps, case).priority) == ([], "low")
+
+
+def test_the_care_tags_triage_found_are_offered_kept_and_saved_beside_the_teams(desk, deps, slack_emulator, case):
+    with session_scope(deps.engine) as session:  # as triage stored them at ingest
+        session.get(CaseRow, case).tags = ["battery", "repair"]
+    view = modal(deps, case, lambda v: modals.tags_modal(v, deps.case_tags))
+    assert "tags_dropped" not in [b.get("block_id") for b in view["blocks"]]
+    [tags] = [b for b in view["blocks"] if b.get("block_id") == ids.TAGS_INPUT]
+    assert [o["value"] for o in tags["element"]["initial_options"]] == ["battery", "repair"]
+    assert submit(views.tags_submitted, slack_emulator, desk, deps, view,
+                  tag_values(["repair", "refund", "screen"])).only == {}
+    with session_scope(deps.engine) as session:
+        assert lifecycle.get_case(session=session, case_id=case).tags == ["refund", "repair", "screen"]

@@ -60,6 +60,13 @@ def test_sandbox_plays_the_scenario_and_stops_cleanly(tmp_path: Path) -> None:
             "SELECT a.handle, p.is_repost, c.message_ts FROM cases c "
             "JOIN posts p ON p.id = c.first_post_id JOIN authors a ON a.id = p.author_id WHERE c.network = 'x'"
         ).fetchall()
+        triaged = dict(conn.execute(
+            "SELECT a.handle, c.intent || ' ' || c.status || ' ' || coalesce(c.ignored_reason, '') FROM cases c "
+            "JOIN posts p ON p.id = c.first_post_id JOIN authors a ON a.id = p.author_id WHERE c.network = 'x'"
+        ).fetchall())
+        spam_reasons = conn.execute(
+            "SELECT c.spam_reasons FROM cases c JOIN posts p ON p.id = c.first_post_id JOIN authors a "
+            "ON a.id = p.author_id WHERE a.handle = 'free_phones_4u'").fetchone()[0]
         on_bluesky = conn.execute(
             "SELECT a.handle, c.message_ts FROM cases c JOIN posts p ON p.id = c.first_post_id "
             "JOIN authors a ON a.id = p.author_id WHERE c.network = 'bluesky'"
@@ -72,6 +79,11 @@ def test_sandbox_plays_the_scenario_and_stops_cleanly(tmp_path: Path) -> None:
     assert OWN_HANDLE not in {handle for handle, _, _ in rows}
     assert not any(is_repost for _, is_repost, _ in rows)
     assert all(ts for _, _, ts in rows), f"cards not posted: {rows}"
+    # Triage: the cracked screen reads complaint, the giveaway is filed as likely spam (the scenario's rule
+    # says so) with its reasons, its card still posted.
+    assert triaged["dana_k"].startswith("complaint new"), triaged
+    assert triaged["free_phones_4u"] == "other ignored likely_spam", triaged
+    assert "account 2 days old with 3 followers" in spam_reasons
     assert _emulators_on(port) == ""
 
 

@@ -134,3 +134,66 @@ def test_a_post_edited_at_the_source_says_so_and_a_removed_one_does_not():
     assert f"edited <!date^{int(edited.timestamp())}^" in rule_text(case_card(view(post_edited_at=edited)))
     removed = case_card(view(post_edited_at=edited, post_removed="deleted"))
     assert "edited" not in rule_text(removed)
+
+
+SPAM = "Acme fans!! Get a FREE phone today https://free-phones.example/claim 100% legit"
+SPAM_REASONS = ("giveaway words: free, claim, 100% legit", "1 link in 9 words", "account 3 days old with 2 followers")
+
+
+def test_triaged_card_snapshot():
+    """Intent instead of the raw sentiment badge, the tags, the detected language, where a route took it."""
+    v = view(priority="high", sentiment=0.36, intent="complaint", tags=("screen", "repair"),
+             routed_from="C0CARE", routed_because="intent complaint")
+    card = case_card(replace(v, post=replace(v.post, lang="es"), lang_detected=True))
+    assert_snapshot({"text": card.text, "blocks": [b.to_dict() for b in card.blocks]}, SNAPSHOTS / "card_triaged.json")
+
+
+def test_the_intent_replaces_the_sentiment_badge_and_the_number_stays_small():
+    line = lambda v: case_card(v).blocks[3].to_dict()["elements"][0]["text"]  # noqa: E731
+    assert line(view(intent="complaint", sentiment=0.36)) == "Normal priority · 😠 *complaint* _(sentiment +0.36)_"
+    assert line(view(intent="question")) == "Normal priority · ❓ *question*"
+    assert line(view(intent="praise", sentiment=0.9, tags=("repair",))) == (
+        "Normal priority · 🙌 *praise* _(sentiment +0.90)_ · `#repair`")
+    assert line(view(intent="other")) == "Normal priority · 💬 *other*"
+    assert "positive" not in line(view(intent="complaint", sentiment=0.36))
+    assert line(view(sentiment=-0.72)) == "Normal priority · 😠 negative (-0.72)"  # opened before intents were read
+
+
+def test_the_language_shows_only_when_it_was_guessed():
+    v = view(intent="question")
+    spanish = replace(v, post=replace(v.post, lang="es"))
+    assert "lang: es (detected)" in case_card(replace(spanish, lang_detected=True)).blocks[3].to_dict()["elements"][0]["text"]
+    assert "lang:" not in str(case_card(spanish).blocks[3].to_dict())
+
+
+def test_a_routed_case_says_where_from_and_why():
+    meta = lambda v: case_card(v).blocks[2].to_dict()["elements"][0]["text"]  # noqa: E731
+    assert meta(view(routed_from="C0CARE", routed_because="intent question")).endswith(
+        "case #7\n↪️ routed from <#C0CARE>: question")
+    assert meta(view(routed_from="C0CARE", routed_because="tag refund")).endswith("routed from <#C0CARE>: `#refund`")
+    assert "routed" not in meta(view())
+
+
+def test_likely_spam_on_an_open_case_shows_its_reasons():
+    card = case_card(view(text=SPAM, intent="other", spam_score=0.85, spam_reasons=SPAM_REASONS, likely_spam=True))
+    [spam] = [b.to_dict() for b in card.blocks if b.block_id == "spam"]
+    assert spam["elements"][0]["text"] == ("⚠️ *likely spam*: giveaway words: free, claim, 100% legit · "
+                                            "1 link in 9 words · account 3 days old with 2 followers")
+    assert button_ids(card)[0] == ids.CLAIM  # still a normal case: the rule does not ignore spam
+    assert not [b for b in case_card(view(spam_score=0.2, spam_reasons=("1 link in 3 words",))).blocks
+                if b.block_id == "spam"]
+
+
+def test_filed_as_spam_card_snapshot():
+    """Collapsed: the opening of the post, why it looks like spam, and "Not spam" first."""
+    card = case_card(view(text=SPAM * 3, status=CaseStatus.IGNORED, ignored_reason="likely_spam", intent="other",
+                          spam_score=0.85, spam_reasons=SPAM_REASONS, likely_spam=True,
+                          last_action="filed automatically", updated_at=WHEN))
+    assert_snapshot({"text": card.text, "blocks": [b.to_dict() for b in card.blocks]},
+                    SNAPSHOTS / "card_filed_as_spam.json")
+    assert button_ids(card) == [ids.NOT_SPAM, ids.NOTE, ids.MENU]
+    assert [b.block_id for b in card.blocks] == ["author", "post", "meta", "spam", "status", "actions"]
+    for block in card.blocks:
+        block.validate_json()
+    # Ignored by an agent for another reason: the usual card, with Reopen.
+    assert button_ids(case_card(view(status=CaseStatus.IGNORED, ignored_reason="spam")))[0] == ids.REOPEN

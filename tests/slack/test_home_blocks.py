@@ -191,6 +191,25 @@ def test_rule_modal_prefills_the_rule():
     assert ids.RULE_QUERY_INPUT not in {b.get("block_id") for b in mentions["blocks"]}
 
 
+def test_rule_modal_prefills_spam_filing_and_routes():
+    view = rule_modal(rule(3, ignore_spam=True, routes=(("question", "C0SUPPORT"), ("tag:refund", "C0BILLING"),
+                                                        ("tag:battery", "C0HW")))).to_dict()
+    by_id = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
+    assert by_id[ids.RULE_SPAM_INPUT]["initial_options"][0]["value"] == ids.RULE_SPAM_ON
+    assert by_id[f"{ids.RULE_ROUTE_INPUT}_question"]["initial_conversations"] == ["C0SUPPORT"]
+    assert by_id[f"{ids.RULE_ROUTE_INPUT}_question"]["max_selected_items"] == 1  # can be emptied again
+    assert "initial_conversations" not in by_id[f"{ids.RULE_ROUTE_INPUT}_praise"]
+    assert by_id[ids.RULE_TAG_ROUTES_INPUT]["initial_value"] == "refund=C0BILLING, battery=C0HW"
+    plain = {b["block_id"]: b["element"] for b in rule_modal(rule(4)).to_dict()["blocks"] if b["type"] == "input"}
+    assert "initial_options" not in plain[ids.RULE_SPAM_INPUT] and "initial_value" not in plain[ids.RULE_TAG_ROUTES_INPUT]
+
+
+def test_the_rule_list_shows_spam_filing_and_routes():
+    text = texts([b.to_dict() for b in rules_reply([rule(1, ignore_spam=True, routes=(("question", "C0SUPPORT"), ("tag:refund", "C0BILL")))]).blocks])
+    assert "Triage: likely spam filed as ignored; routes question → <#C0SUPPORT>, `#refund` → <#C0BILL>" in text
+    assert "Triage" not in texts([b.to_dict() for b in rules_reply([rule(2)]).blocks])
+
+
 def test_digest_modal_asks_when_and_to_whom():
     view = digest_modal(timezone="Europe/Berlin").to_dict()
     kinds = {b["block_id"]: b["element"]["type"] for b in view["blocks"]}

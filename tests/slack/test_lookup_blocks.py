@@ -120,3 +120,21 @@ def test_stats_reply():
     assert "*Median first response* 10m (p90 20m, over 2 cases first answered in the period)" in text
     none = lookup.stats_reply(Figures(start=NOW, end=NOW), period="today (UTC)")
     assert "first response —" in none.text and "*Median time to resolve* —" in all_text(none)
+
+
+def test_case_reply_shows_intent_spam_and_the_automatic_filing_and_routing_in_history():
+    author = Author("x", "42", "free_phones_4u", "FREE", 2)
+    post = Post("x", "1", "https://x.com/free_phones_4u/status/1", author, "FREE phone", NOW)
+    view = CaseView(case_id=7, status=CaseStatus.IGNORED, post=post, channel_id="C1", opened_at=NOW,
+                    ignored_reason="likely_spam", intent="other", spam_score=0.85, likely_spam=True,
+                    spam_reasons=("giveaway words: free", "<!channel> 1 link"))
+    history = [Event("opened", "system", NOW, {"post": "1"}),
+               Event("routed", "system", NOW, {"from": "C0CARE", "to": "C0SUPPORT", "because": "intent question"}),
+               Event("ignored", "system", NOW, {"reason": "likely spam: giveaway words: free", "automatic": True}),
+               Event("reopened", "UALICE", NOW, {"not_spam": True, "spam_score": 0.85})]
+    text = all_text(lookup.case_reply(view, history, permalink=None, now=NOW))
+    assert "💬 *other* · ⚠️ likely spam: giveaway words: free, &lt;!channel&gt; 1 link" in text
+    assert "routed by system from <#C0CARE> to <#C0SUPPORT> (intent question)" in text
+    assert ("ignored by system (likely spam: giveaway words: free) — automatically; *Not spam* on its card opens it "
+            "again") in text
+    assert "reopened by <@UALICE> (not spam)" in text

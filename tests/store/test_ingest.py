@@ -16,6 +16,7 @@ from socialdesk.store import ingest
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, PostRow
 from socialdesk.store.search import search
+from socialdesk.triage.triaged import Triaged
 from tests.support.factories import x_post
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -237,7 +238,7 @@ def test_scores_are_asked_for_the_stored_posts_only(engine):
 
     def scores(posts):
         asked.append([p.external_id for p in posts])
-        return {p.external_id: (-0.8, "high") for p in posts}
+        return {p.external_id: Triaged(sentiment=-0.8, priority="high") for p in posts}
 
     new = x_post("terrible, refund now")
     ours = x_post("our own post", handle="acmephones")

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from socialdesk.cli.common import CliError, Unavailable, int_in, open_store
 from socialdesk.networks import registry
 from socialdesk.networks.base import NetworkError, RateLimited, SourceError, SourceUnavailable
-from socialdesk.rules import (DEFAULT_POLL_SECONDS, KINDS, Filters, parse_keywords, parse_rule_sla, rejection,
-                              validate, validate_schedule, validate_stream)
+from socialdesk.rules import (DEFAULT_POLL_SECONDS, KINDS, Filters, parse_keywords, parse_routes, parse_rule_sla,
+                              rejection, route_names, routes_text, validate, validate_schedule, validate_stream)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -48,7 +48,15 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
     add.add_argument("--stream", action="store_true",
                      help="carried by the network's live stream, where it takes only the rules marked so "
                           "(cards within a second; polled while the stream is down)")
+    _triage_arguments(add)
     add.set_defaults(func=cmd_rules_add)
+    edit = rules.add_parser("edit", help="change a saved search's spam filing and routes",
+                            description="Change how a saved search triages its new cases: whether likely spam "
+                                        "opens as ignored, and which intents or tags go to another channel. "
+                                        "Options left out stay as they are.")
+    edit.add_argument("id", type=int)
+    _triage_arguments(edit, editing=True)
+    edit.set_defaults(func=cmd_rules_edit)
     rules.add_parser("list", help="list saved searches and their state",
                      description="List the saved searches: network, channel, interval, state, last success and error.").set_defaults(func=cmd_rules_list)
     for name, paused, what in (("pause", True, "Stop polling a saved search (its cases stay)."),
@@ -84,6 +92,48 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
     preview.set_defaults(func=cmd_rules_preview)
 
 
+ROUTE_HELP = (f"send new cases of an intent ({', '.join(route_names())}) or a tag (tag:refund) to another "
+              "channel, e.g. question=C0SUPPORT or tag:refund=C0BILLING (repeat for more; a tag route wins over "
+              "an intent route)")
+
+
+def _triage_arguments(parser: argparse.ArgumentParser, *, editing: bool = False) -> None:
+    spam = ("likely spam opens its case as ignored, the reasons recorded; its card is still posted, collapsed, "
+            "with a Not spam button")
+    if editing:
+        parser.add_argument("--ignore-spam", action=argparse.BooleanOptionalAction, default=None,
+                            help=spam + " (--no-ignore-spam: likely spam opens a normal case, marked on its card)")
+        routes = parser.add_mutually_exclusive_group()
+        routes.add_argument("--route", action="append", metavar="NAME=CHANNEL", help=ROUTE_HELP + "; replaces the "
+                            "rule's routes")
+        routes.add_argument("--no-routes", action="store_true", help="remove the rule's routes")
+    else:
+        parser.add_argument("--ignore-spam", action="store_true", help=spam)
+        parser.add_argument("--route", action="append", metavar="NAME=CHANNEL", help=ROUTE_HELP)
+
+
+def _triage_summary(ignore_spam: bool, routes: dict[str, str] | None) -> str:
+    parts = ["likely spam filed as ignored"] if ignore_spam else []
+    if routes:
+        parts.append("routes " + routes_text(routes))
+    return "; ".join(parts)
+
+
+def cmd_rules_edit(settings: Settings, args: argparse.Namespace) -> int:
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import session_scope
+
+    routes = {} if args.no_routes else parse_routes(args.route) if args.route else None
+    if args.ignore_spam is None and routes is None:
+        raise CliError("nothing to change: give --ignore-spam or --no-ignore-spam, --route NAME=CHANNEL or --no-routes")
+    engine = open_store(settings)
+    with session_scope(engine) as session:
+        rule = rule_store.set_triage(session=session, rule_id=args.id, ignore_spam=args.ignore_spam, routes=routes)
+        summary = _triage_summary(rule.ignore_spam, rule.routes)
+    print(f"rule {args.id}: " + (summary or "likely spam opens normal cases; no routes"))
+    return 0
+
+
 def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
     from socialdesk.store import rules as rule_store
     from socialdesk.store.db import session_scope, utcnow
@@ -101,6 +151,7 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
         query, what = args.query, repr(args.query)
     validate(args.network, query, args.every, args.channel, kind=args.kind)
     sla_targets = _rule_sla(args.sla)
+    routes = parse_routes(args.route or [])
     engine = open_store(settings)
     with session_scope(engine) as session:
         if args.stream:
@@ -112,10 +163,11 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
             backfill=args.backfill, kind=args.kind,
             priority_keywords=parse_keywords(args.priority_keywords),
             priority_followers=args.priority_followers,
-            sla_targets=sla_targets, stream=args.stream,
+            sla_targets=sla_targets, stream=args.stream, ignore_spam=args.ignore_spam, routes=routes,
         )
+    triage = _triage_summary(args.ignore_spam, routes)
     print(f"rule {rule.id} added: {args.network} {what} → {args.channel} every {args.every} s"
-          + (", streamed" if args.stream else ""))
+          + (", streamed" if args.stream else "") + (f"; {triage}" if triage else ""))
     network = _networks(settings, engine)[args.network]
     if args.kind not in network.sources and network.stream is None:
         print(f"note: {network.missing(args.kind)}; the rule will not poll until then", file=sys.stderr)
@@ -213,6 +265,10 @@ def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
             print(f"{'':>4}  streamed" + (f" (refused: {r.stream_refused}; polled instead)" if r.stream_refused else ""))
         if r.sla_targets:
             print(f"{'':>4}  SLA: {r.sla_targets}")
+        if r.ignore_spam:
+            print(f"{'':>4}  likely spam filed as ignored")
+        if r.routes:
+            print(f"{'':>4}  routes: {routes_text(r.routes)}")
         if r.last_error:
             print(f"{'':>4}  last error: {r.last_error}")
     return 0

@@ -26,8 +26,10 @@ from socialdesk.logs import redact
 from socialdesk.matcher import QueryInvalid, parse, target_of
 from socialdesk.networks.base import CursorExpired, Network, RateLimited, SourceError, SourceRejected, SourceUnavailable
 from socialdesk.rules import Filters, rejection
-from socialdesk.triage.sentiment import Triage, priority
-from socialdesk.store import conversations, ingest
+from socialdesk.domain import Post
+from socialdesk.triage.sentiment import Triage
+from socialdesk.triage.triaged import SAME_TEXT_SAMPLE, Triaged, fill_languages, text_digest, triage_page
+from socialdesk.store import conversations, ingest, texts
 from socialdesk.store import rules as rule_store
 from socialdesk.store import streams as stream_store
 from socialdesk.store.db import session_scope
@@ -43,6 +45,7 @@ BACKOFF_MAX = timedelta(minutes=15)
 REJECTED_RETRY = timedelta(minutes=5)
 WATCH_WINDOW = timedelta(days=7)  # cases active this recently have their conversations watched (a week of search)
 WATCH_CANDIDATES = 500
+SAME_TEXT_WINDOW = timedelta(hours=24)  # the same text from many accounts this recently: a spam signal
 WATCH_PER_POLL = 26  # conversations searched per poll of a rule (a couple of searches), least recently first
 
 
@@ -141,16 +144,26 @@ class Poller:
         signed_in = {h.lower() for n in self._networks.values() if (h := n.brand_handle())}
         return self._own_configured | signed_in
 
-    def _scores(self, rule, posts) -> dict[str, tuple[float | None, str]]:  # type: ignore[no-untyped-def]
-        """Sentiment and priority per post (by external id), from the rule's triage settings."""
+    def _languages(self, posts) -> tuple[list[Post], frozenset[str]]:  # type: ignore[no-untyped-def]
+        """The posts with a language guessed where the network gave none, and the ids guessed.
+
+        Before the rule's filters, so a rule's language works on every network."""
+        if self._triage is None:
+            return list(posts), frozenset()
+        return fill_languages(posts)
+
+    def _scores(self, session, rule, posts, *, guessed: frozenset[str], now: datetime) -> dict[str, Triaged]:  # type: ignore[no-untyped-def]
+        """Triage per post (by external id), and what each case does by the rule's settings.
+
+        "The same text from N accounts" is counted in one query for the page (store.texts)."""
         if self._triage is None:
             return {}
-        scores = {}
-        for post in posts:
-            mood = self._triage.sentiment(post.text)
-            scores[post.external_id] = (mood, priority(post, keywords=tuple(rule.priority_keywords or ()),
-                                                       followers_threshold=rule.priority_followers, sentiment=mood))
-        return scores
+        keys = {key for p in posts if (key := text_digest(p.text)) is not None}
+        recent = texts.accounts_by_text(session=session, keys=keys, since=now - SAME_TEXT_WINDOW,
+                                        at_most=SAME_TEXT_SAMPLE)
+        return triage_page(posts, sentiment=self._triage.sentiment, recent_accounts=recent, guessed=guessed, now=now,
+                           keywords=tuple(rule.priority_keywords or ()), followers_threshold=rule.priority_followers,
+                           routes=rule.routes, channel_id=rule.channel_id, ignore_spam=bool(rule.ignore_spam))
 
     def poll_rule(self, rule_id: int) -> int:
         """Poll one rule if it is due and free; returns how many cases it opened. Never raises.
@@ -241,14 +254,15 @@ class Poller:
         cursor = rule.cursor
         for _ in range(pages):
             page = source.fetch(rule.query, cursor)
-            accepted = [p for p in page.posts if rejection(p, filters) is None
+            posts, guessed = self._languages(page.posts)
+            accepted = [p for p in posts if rejection(p, filters) is None
                         and (local is None or local.matches(target_of(p)))]
             now = self._now()
             try:
-                case_ids, held = self._store(rule, accepted, page.cursor, page.not_before, now)
+                case_ids, held = self._store(rule, accepted, page.cursor, page.not_before, now, guessed)
             except IntegrityError:
                 # Another worker stored one of these posts a moment ago: store again, skipping it.
-                case_ids, held = self._store(rule, accepted, page.cursor, page.not_before, now)
+                case_ids, held = self._store(rule, accepted, page.cursor, page.not_before, now, guessed)
             opened += case_ids
             if case_ids:
                 self._on_new_cases(case_ids)
@@ -327,13 +341,14 @@ class Poller:
     def store_matches(self, rule, posts) -> list[int]:  # type: ignore[no-untyped-def]
         """Store posts a stream matched to `rule` (filters applied here); returns the cases opened."""
         filters = self.filters(rule)
+        posts, guessed = self._languages(posts)
         accepted = [p for p in posts if rejection(p, filters) is None]
         if not accepted:
             return []
         try:
-            case_ids, _ = self._store(rule, accepted, None, None, self._now())
+            case_ids, _ = self._store(rule, accepted, None, None, self._now(), guessed)
         except IntegrityError:  # stored by another worker meanwhile: again, skipping it
-            case_ids, _ = self._store(rule, accepted, None, None, self._now())
+            case_ids, _ = self._store(rule, accepted, None, None, self._now(), guessed)
         if case_ids:
             self._on_new_cases(case_ids)
         return case_ids
@@ -342,7 +357,8 @@ class Poller:
         """Posts a stream saw in watched conversations: they only join cases (never open one)."""
         self._store_follow_ups(None, posts)
 
-    def _store(self, rule, posts, cursor, not_before, now) -> tuple[list[int], bool]:  # type: ignore[no-untyped-def]
+    def _store(self, rule, posts, cursor, not_before, now,  # type: ignore[no-untyped-def]
+               guessed: frozenset[str] = frozenset()) -> tuple[list[int], bool]:
         """Store a page (and the rule's cursor with it, when `cursor` is not None: a poll).
 
         Returns the cases opened, and False when the poll's lease was taken by another worker
@@ -350,13 +366,11 @@ class Poller:
         cursor is not, since that worker walks on from the one it read; this walk must stop.
         """
         held = True
-        # Scored before the transaction, so SQLite's write lock is held only while writing and
-        # other polls store meanwhile (a post stored already is scored for nothing: rare in a walk).
-        scores = self._scores(rule, posts)
         with session_scope(self._engine) as session:
             stored = ingest.store_page(
                 session=session, posts=posts, rule_id=rule.id, channel_id=rule.channel_id, now=now,
-                own_handles=self._own, scores=scores,
+                own_handles=self._own,  # scored: only what is stored
+                scores=lambda fresh: self._scores(session, rule, fresh, guessed=guessed, now=now),
             )
             if cursor is not None:
                 held = rule_store.renew_lease(session=session, rule_id=rule.id, taken_at=rule.last_polled_at,

@@ -58,6 +58,11 @@ def reopen_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> No
     transition(body, client, deps, lifecycle.reopen, messages.reopened, refused("reopened"))
 
 
+def not_spam_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    """A case filed as likely spam is a real customer: it opens as new (its card expands again)."""
+    transition(body, client, deps, lifecycle.not_spam, messages.not_spam, messages.not_spam_refused)
+
+
 def note_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
     open_modal(body, client, deps, modals.note_modal)
 
@@ -69,7 +74,7 @@ def menu_chosen(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
     elif verb == ids.MENU_IGNORE:
         open_modal(body, client, deps, modals.ignore_modal)
     elif verb == ids.MENU_TAGS:
-        open_modal(body, client, deps, lambda view: modals.tags_modal(view, deps.tags))
+        open_modal(body, client, deps, lambda view: modals.tags_modal(view, deps.case_tags))
     elif verb == ids.MENU_UNCLAIM:
         unclaim_clicked(body, client, deps=deps)
     elif verb != ids.MENU_OPEN:  # MENU_OPEN carries a URL: Slack opens it, nothing to do here
@@ -86,6 +91,7 @@ def open_modal(body: dict[str, Any], client: WebClient, deps: Deps, build: Calla
 def register(app: App, deps: Deps) -> None:
     for action_id, work in ((ids.CLAIM, claim_clicked), (ids.UNCLAIM, unclaim_clicked),
                             (ids.RESOLVE, resolve_clicked), (ids.REOPEN, reopen_clicked),
+                            (ids.NOT_SPAM, not_spam_clicked),
                             (ids.NOTE, note_clicked), (ids.MENU, menu_chosen)):
         app.action(action_id)(after_ack(work, deps))
     app.action(re.compile(f"^({ids.OPEN_POST}|{ids.DIGEST_BACKLOG})$"))(ack_only)

@@ -39,6 +39,13 @@ class Deps:
     networks: Mapping[str, Network] = field(default_factory=dict)  # every known network, configured or not
     later: Callable[..., Future[Any]] = run_now  # work after the ack (app.build gives a Later pool)
 
+    @property
+    def case_tags(self) -> list[str]:
+        """The tags a case can carry: the team's (SOCIALDESK_TAGS), then the care topics triage finds."""
+        from socialdesk.triage.triaged import CARE_TAGS
+
+        return list(dict.fromkeys([*self.tags, *CARE_TAGS]))
+
     def default_network(self) -> str:
         """For rules that name none: the first network with something configured, else the first known."""
         ready = [name for name in registry.names() if name in self.networks

@@ -23,7 +23,7 @@ from socialdesk.listeners.views import state_value
 from socialdesk.schedules import canonical_spec
 from socialdesk.listeners.common import action_value, id_from, meta_id, metadata_of, open_view
 from socialdesk.slack import ids
-from socialdesk.slack.blocks.admin import digest_modal, rule_modal
+from socialdesk.slack.blocks.admin import digest_modal, route_block_id, rule_modal
 from socialdesk.slack.blocks.home import Home, HomeSettings, home_view
 from socialdesk.store import digests as digest_store
 from socialdesk.store import figures as figure_store
@@ -143,16 +143,41 @@ def rule_errors(view: dict[str, Any], rule: Any, *, streamed: int = 0) -> tuple[
             except rule_rules.RuleInvalid as exc:
                 errors[ids.RULE_STREAM_INPUT] = str(exc).replace("--stream", "the live stream")[:2000]
         values["stream"] = stream
+    values["ignore_spam"] = _box_ticked(view, ids.RULE_SPAM_INPUT, ids.RULE_SPAM_ON)
+    try:
+        values["routes"] = _routes(view)
+    except rule_rules.RuleInvalid as exc:
+        errors[ids.RULE_TAG_ROUTES_INPUT] = f"{str(exc)[:1000]}."
     return errors, values
+
+
+def _box_ticked(view: dict[str, Any], block: str, option: str) -> bool | None:
+    """Whether a one-option checkbox was ticked; None when the view had no such block (nothing to change)."""
+    if block not in ((view.get("state") or {}).get("values") or {}):
+        return None
+    chosen = state_value(view, block, block).get("selected_options")
+    return isinstance(chosen, list) and any(isinstance(o, dict) and o.get("value") == option for o in chosen[:5])
+
+
+def _routes(view: dict[str, Any]) -> dict[str, str] | None:
+    """The editor's routes: a channel per intent and "tag=channel" pairs; None when the view had none of them."""
+    submitted = (view.get("state") or {}).get("values") or {}
+    blocks = [route_block_id(i) for i in rule_rules.route_names()]
+    if ids.RULE_TAG_ROUTES_INPUT not in submitted and not any(b in submitted for b in blocks):
+        return None
+    specs = []
+    for intent, block in zip(rule_rules.route_names(), blocks):
+        chosen = state_value(view, block, ids.RULE_ROUTE_INPUT).get("selected_conversations")
+        if isinstance(chosen, list) and chosen and isinstance(chosen[0], str):
+            specs.append(f"{intent}={chosen[0][:40]}")
+    tags = _selected(view, ids.RULE_TAG_ROUTES_INPUT, "value") or ""
+    specs += [f"{rule_rules.TAG_ROUTE}{pair.strip()}" for pair in tags.split(",") if pair.strip()]
+    return rule_rules.parse_routes(specs)
 
 
 def _stream_choice(view: dict[str, Any]) -> bool | None:
     """The editor's "Live stream" box: ticked or not; None when the editor had none (the network's stream takes every rule)."""
-    if ids.RULE_STREAM_INPUT not in ((view.get("state") or {}).get("values") or {}):
-        return None
-    chosen = state_value(view, ids.RULE_STREAM_INPUT, ids.RULE_STREAM_INPUT).get("selected_options")
-    return isinstance(chosen, list) and any(isinstance(o, dict) and o.get("value") == ids.RULE_STREAM_ON
-                                            for o in chosen[:5])
+    return _box_ticked(view, ids.RULE_STREAM_INPUT, ids.RULE_STREAM_ON)
 
 
 def refused(client: WebClient, deps: Deps, user: str, what: str) -> bool:

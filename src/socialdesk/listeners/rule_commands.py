@@ -15,6 +15,7 @@ from socialdesk import rules as rule_rules
 from socialdesk.listeners.deps import Deps
 from socialdesk.networks import registry
 from socialdesk.slack.blocks.home import channel as channel_mention
+from socialdesk.slack.blocks.home import route_label
 from socialdesk.slack.blocks.admin import rules_reply
 from socialdesk.slack.blocks.lookup import Reply, plain
 from socialdesk.slack.text import escape
@@ -25,13 +26,16 @@ from socialdesk.store.views import rule_view
 log = logging.getLogger(__name__)
 
 ADD_SYNTAX = ("/social rules add <query> [network:NAME] [channel:#chan] [every:60] [kind:mentions] "
-              "[sla:high=15m,normal=1h] [--stream]")
+              "[sla:high=15m,normal=1h] [--stream] [--ignore-spam] [route:question=#support] "
+              "[route:tag:refund=#billing]")
 HELP = (
     "• `/social rules` — the saved searches: query, channel, interval, state and last error\n"
     f"• `{ADD_SYNTAX}` — "
     "a new saved search whose "
     "cards go to this channel unless `channel:` says otherwise; `--stream`: carried by the network's live "
-    "stream where it takes only the rules marked so (admins)\n"
+    "stream where it takes only the rules marked so; `--ignore-spam`: likely spam opens as ignored (its card "
+    "collapsed, with *Not spam*); `route:` sends new cases of an intent (complaint, question, praise, other) or "
+    "a tag to another channel, repeat it for more (admins)\n"
     "• `/social rules pause|resume|remove <id>` — stop, restart or delete a saved search; its cases stay (admins)\n"
     "• `/social rules stream <id> on|off` — carry a saved search on its network's live stream, or poll it only "
     "(admins)\n"
@@ -50,6 +54,8 @@ NOT_ADMIN = ("Only socialdesk admins can add, pause, resume, stream or remove ru
              "someone listed in SOCIALDESK_ADMINS, to do it or to add you there.")
 OPTION = re.compile(r"(?<!\S)(network|channel|every|kind|sla):(\S*)", re.IGNORECASE)
 STREAM_FLAG = re.compile(r"(?<!\S)--stream(?!\S)", re.IGNORECASE)
+SPAM_FLAG = re.compile(r"(?<!\S)--ignore-spam(?!\S)", re.IGNORECASE)
+ROUTE_OPTION = re.compile(r"(?<!\S)route:(\S*)", re.IGNORECASE)
 CHANNEL_LINK = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 MAX_RULE_ID = 2**31 - 1
@@ -85,14 +91,22 @@ def run(deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], 
 def parse_add(text: str) -> tuple[str, dict[str, str]]:
     """'acme phone every:120 channel:<#C1|care>' → ('acme phone', {'every': '120', 'channel': '<#C1|care>'}).
 
-    `--stream` is {'stream': 'on'}."""
+    `--stream` is {'stream': 'on'}, `--ignore-spam` {'ignore_spam': 'on'}; each `route:NAME=#chan`
+    is a line of {'routes': …} (parse_routes reads them)."""
     options: dict[str, str] = {}
-    flags = STREAM_FLAG.findall(text)
-    if len(flags) > 1:
-        raise Malformed("`--stream` is given twice.")
-    if flags:
-        options["stream"] = "on"
-        text = STREAM_FLAG.sub(" ", text)
+    for flag, name, pattern in (("--stream", "stream", STREAM_FLAG), ("--ignore-spam", "ignore_spam", SPAM_FLAG)):
+        flags = pattern.findall(text)
+        if len(flags) > 1:
+            raise Malformed(f"`{flag}` is given twice.")
+        if flags:
+            options[name] = "on"
+            text = pattern.sub(" ", text)
+    routes = ROUTE_OPTION.findall(text)
+    if any(not r for r in routes):
+        raise Malformed("`route:` needs a value, like `route:question=#support`.")
+    if routes:
+        options["routes"] = "\n".join(routes)
+        text = ROUTE_OPTION.sub(" ", text)
     for match in OPTION.finditer(text):
         name = match[1].lower()
         if name in options:
@@ -128,6 +142,15 @@ def resolve_channel(client: WebClient | None, value: str) -> str:
                     "private channel first.")
 
 
+def _route(client: WebClient | None, spec: str) -> str:
+    """'question=<#C0SUPPORT|support>' or 'tag:refund=#billing' → 'question=C0SUPPORT' (the channel looked up)."""
+    name, sep, value = spec.partition("=")
+    if not sep or not name or not value:
+        raise Malformed(f"`route:{escape(spec[:80])}` is not `route:NAME=#channel`, like `route:question=#support` "
+                        "or `route:tag:refund=#billing`.")
+    return f"{name}={resolve_channel(client, value)}"
+
+
 def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: str) -> Reply:
     try:
         query, options = parse_add(text)
@@ -155,6 +178,7 @@ def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: 
             sla_targets = rule_rules.parse_rule_sla(options.get("sla"))
         except ValueError as exc:
             raise Malformed(f"`sla:` {escape(str(exc)[:200])}.") from None
+        routes = rule_rules.parse_routes([_route(client, r) for r in options.get("routes", "").splitlines()])
     except Malformed as exc:
         return plain(f"{exc}\n{USAGE['add']}")
     except rule_rules.RuleInvalid as exc:
@@ -162,13 +186,17 @@ def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: 
     with session_scope(deps.engine) as session:
         rule = rule_store.add_rule(session=session, network=network, query=query, channel_id=target,
                                    every_seconds=int(every), lang=None, include_reposts=False, now=deps.clock(),
-                                   kind=kind, sla_targets=sla_targets, stream=streamed)
+                                   kind=kind, sla_targets=sla_targets, stream=streamed,
+                                   ignore_spam="ignore_spam" in options, routes=routes)
         rule_id = rule.id
     log.info("rule %s added by %s from Slack", rule_id, user_id)
     sla_line = f" First-response targets: {escape(sla_targets)}." if sla_targets else ""
     stream_line = " Streamed: cards within seconds (polled while the stream is down)." if streamed else ""
+    spam_line = " Likely spam opens as ignored (its card collapsed, with *Not spam*)." if "ignore_spam" in options else ""
+    route_line = (" Routes: " + ", ".join(f"{route_label(n)} → {channel_mention(c)}" for n, c in routes.items()) + "."
+                  if routes else "")
     lines = [f"Rule {rule_id} added: {registry.label(network)} {kind} `{escape(query)}` → {channel_mention(target)} every {every} s."
-             + sla_line + stream_line,
+             + sla_line + stream_line + spam_line + route_line,
              f"Cards appear in {channel_mention(target)} once @socialdesk is a member there "
              "(`/invite @socialdesk`)."]
     configured = deps.networks.get(network)

@@ -75,19 +75,21 @@ def length_problem(text: str, limit: int, what: str) -> str | None:
     return None
 
 
-def tags_problem(chosen: list[str] | None, known: Sequence[str]) -> str | None:
-    """Why the submitted tags can't be kept, or None: only the team's tags (SOCIALDESK_TAGS) are."""
+def tags_problem(chosen: list[str] | None, known: Sequence[str], care: Sequence[str] = ()) -> str | None:
+    """Why the submitted tags can't be kept, or None: only the team's tags (SOCIALDESK_TAGS) are, and
+    the care topics triage tags cases with (`care`)."""
     if chosen is None:
         return "Choose tags from the list."
-    allowed = {modals.tag_value(t) for t in known}
+    allowed = {modals.tag_value(t) for t in [*known, *care]}
     unknown = [t for t in dict.fromkeys(chosen) if t not in allowed]
     if not unknown:
         return None
     shown = ", ".join(f"“{t[:30]}{'…' if len(t) > 30 else ''}”" for t in unknown[:3])
     more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
     listed = ", ".join(known[:20]) if known else "none are configured"
+    topics = f" or the care topics ({', '.join(care[:20])})" if care else ""
     return (f"{shown}{more} {'is' if len(unknown) == 1 else 'are'} not one of the team's tags "
-            f"(SOCIALDESK_TAGS: {listed}). Choose from the list; an admin adds new tags.")[:2000]
+            f"(SOCIALDESK_TAGS: {listed}){topics}. Choose from the list; an admin adds new tags.")[:2000]
 
 
 def case_of(body: dict[str, Any]) -> int | None:
@@ -160,7 +162,7 @@ def tags_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: D
     view = body.get("view") or {}
     chosen = selected_values(view, ids.TAGS_INPUT, ids.TAGS_INPUT)
     priority = selected_value(view, ids.PRIORITY_INPUT, ids.PRIORITY_INPUT)
-    problem = tags_problem(chosen, deps.tags)
+    problem = tags_problem(chosen, deps.tags, [t for t in deps.case_tags if t not in deps.tags])
     if problem is not None:
         ack(response_action="errors", errors={ids.TAGS_INPUT: problem})
         return
@@ -168,7 +170,7 @@ def tags_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: D
         return
     ack()
     user = user_of(body)
-    by_value = {modals.tag_value(t): t for t in deps.tags}
+    by_value = {modals.tag_value(t): t for t in deps.case_tags}
     tags = list(dict.fromkeys(by_value[v] for v in chosen or []))
     deps.later(apply, body, client, deps, lifecycle.set_tags, messages.tagged(user, tags, priority), "tagged",
                tags=tags, priority=priority)

@@ -29,6 +29,8 @@ class Beat:
     name: str = ""
     reply_to: str | None = None  # handle whose first post this answers
     repost_of: str | None = None  # handle whose first post this reposts
+    followers: int = 120
+    account_days: int | None = None  # how old the account is; None: years (a spam signal when new and small)
 
     @property
     def opens_case(self) -> bool:
@@ -57,7 +59,7 @@ SCENARIO: list[Beat] = [
     Beat(30, OWN_HANDLE, "@dana_k Sorry to hear that! Acme Care covers one screen repair a year. "
          "DM us your order number.", reply_to="dana_k"),
     Beat(40, "free_phones_4u", "Acme fans!! Get a FREE phone today https://free-phones.example/claim 100% legit",
-         "FREE PHONES"),
+         "FREE PHONES", followers=3, account_days=2),
     Beat(50, "angry_andy", "<!channel> refund now & <@U0ADMIN> my Acme X3 died after 2 days", "Andy"),
     *[Beat(60 + 2 * i, handle, text) for i, (handle, text) in enumerate(_BURST)],
     Beat(100, "nina_b", "Does the Acme X3 support eSIM? Thinking of switching from my old phone.", "Nina B."),

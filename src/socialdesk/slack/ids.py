@@ -10,6 +10,9 @@ REOPEN = "case_reopen"
 MENU = "case_menu"  # overflow: assign, ignore, tags, unclaim, open in network
 OPEN_POST = "case_open_post"
 
+# Triage: a case filed as likely spam at ingest (collapsed card) is reopened as new.
+NOT_SPAM = "case_not_spam"
+
 # Overflow option values are "<verb>:<case id>".
 MENU_ASSIGN = "assign"
 MENU_IGNORE = "ignore"
@@ -73,6 +76,10 @@ RULE_FOLLOWERS_INPUT = "rule_followers"
 RULE_SLA_INPUT = "rule_sla"
 RULE_STREAM_INPUT = "rule_stream"
 RULE_STREAM_ON = "stream"  # the checkbox option's value
+RULE_SPAM_INPUT = "rule_ignore_spam"  # triage: likely spam opens as ignored
+RULE_SPAM_ON = "ignore_spam"  # the checkbox option's value
+RULE_ROUTE_INPUT = "rule_route"  # one block per intent: f"{RULE_ROUTE_INPUT}_{intent}", this action id in each
+RULE_TAG_ROUTES_INPUT = "rule_tag_routes"  # "refund=C0BILLING, battery=C0HARDWARE"
 DIGEST_SPEC_INPUT = "digest_spec"
 DIGEST_CHANNELS_INPUT = "digest_channels"
 DIGEST_USERS_INPUT = "digest_users"

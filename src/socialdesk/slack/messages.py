@@ -41,6 +41,18 @@ def reopened(user_id: str) -> str:
     return f"🔁 <@{user_id}> reopened this case."
 
 
+def not_spam(user_id: str) -> str:
+    return f"✅ <@{user_id}> marked this case not spam: it is open again, waiting for a claim."
+
+
+def not_spam_refused(status: S, assignee: str | None, case_id: int) -> str:
+    """"Not spam" on a case no longer filed as likely spam (someone was quicker, or it was reopened)."""
+    if status is S.IGNORED:
+        return (f"Case #{case_id} was ignored by an agent, not filed as spam automatically, so \"Not spam\" does "
+                "nothing. Use *Reopen* on its card to open it again.")
+    return f"Case #{case_id} is {NOW_IS[status]} already: it is not filed as spam any more. The card shows it as it is now."
+
+
 def ignored(user_id: str, reason: str) -> str:
     return f"🚫 <@{user_id}> ignored this case as {reason.replace('_', ' ')}."
 

@@ -11,6 +11,7 @@ from socialdesk import sla
 from socialdesk.domain import Author, CaseStatus, CaseView, EventKind, Post
 from socialdesk.store.events import record_event
 from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, CuratedEntryRow, PostRow, RuleRow
+from socialdesk.triage.spam import LIKELY_SPAM_AT
 
 
 class CaseNotFound(LookupError):
@@ -42,6 +43,7 @@ def case_view(*, session: Session, case_id: int, policy: sla.Policy | None = Non
         followers=author_row.followers,
         verified=author_row.verified,
         avatar_url=author_row.avatar_url,
+        created_at=author_row.created_at,
     )
     post = Post(
         network=post_row.network,
@@ -83,7 +85,25 @@ def case_view(*, session: Session, case_id: int, policy: sla.Policy | None = Non
         post_removed=post_row.removed_reason,
         post_edited_at=post_row.edited_at,
         sla_state="breached" if case.sla_breached_at else "at_risk" if case.sla_at_risk_at else None,
+        intent=case.intent,
+        spam_score=case.spam_score,
+        spam_reasons=tuple(case.spam_reasons or ()),
+        likely_spam=case.spam_score is not None and case.spam_score >= LIKELY_SPAM_AT,
+        lang_detected=post_row.lang_detected,
+        **_routed(session, case_id),
     )
+
+
+def _routed(session: Session, case_id: int) -> dict[str, str | None]:
+    """Where a route took the case from, and why (its `routed` event); nothing when it opened in its rule's channel."""
+    payload = session.exec(select(CaseEventRow.payload).where(
+        CaseEventRow.case_id == case_id, CaseEventRow.kind == EventKind.ROUTED.value)
+        .order_by(CaseEventRow.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+    if not isinstance(payload, dict):
+        return {}
+    source, because = payload.get("from"), payload.get("because")
+    return {"routed_from": source if isinstance(source, str) else None,
+            "routed_because": because if isinstance(because, str) else None}
 
 
 def _sla_due(session: Session, case: CaseRow, policy: sla.Policy | None) -> datetime | None:

@@ -26,14 +26,17 @@ from socialdesk.store.events import event_row
 from socialdesk.store.ids import take_ids
 from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, PostRow
 from socialdesk.store.search_index import index_posts
+from socialdesk.triage.triaged import LIKELY_SPAM, UNTRIAGED, Triaged
 
 SYSTEM = "system"
-Scores = Mapping[str, tuple[float | None, str]]  # (sentiment, priority) by post id
+Scores = Mapping[str, Triaged]  # by post id: sentiment, priority, intent, tags, spam, and what its case does
 Scorer = Callable[[Sequence[Post]], Scores]  # scores the posts about to be stored
 
 _PROFILE = ("handle", "name", "followers", "verified", "avatar_url")
 # An author's profile as the page has it; `updated_at` says when it last changed.
-_AUTHOR_UPSERT = Upsert(unique=("network", "external_id"), refresh=(*_PROFILE, "updated_at"), changed=_PROFILE)
+# An account's creation time, once known, stays: a page from a source without it leaves it alone.
+_AUTHOR_UPSERT = Upsert(unique=("network", "external_id"), refresh=(*_PROFILE, "updated_at"), changed=_PROFILE,
+                        kept=("created_at",))
 
 
 # Built once: a page's lookups then cost a cache hit, not building and compiling the statement.
@@ -83,9 +86,10 @@ def store_page(
     open no case and are no follow-up. See store.conversations for what joins a case.
     `follow_ups_only` (posts found by watching conversations, not by the rule's query):
     posts that are not follow-ups are dropped instead of opening cases.
-    `scores`: (sentiment, priority) by post id, from triage, or a function giving them for
-    the posts it is passed (only those actually stored: scoring costs more than storing);
-    stored on posts and new cases.
+    `scores`: triage.triaged.Triaged by post id, or a function giving them for the posts it
+    is passed (only those actually stored: scoring costs more than storing); stored on posts
+    and new cases. A new case opens where its route says (a `routed` event), or as ignored
+    when it is likely spam on a rule that ignores spam (an automatic `ignored` event).
     """
     posts = [p for p in posts if p.author.handle.lower() not in own_handles]
     if not posts:
@@ -134,14 +138,16 @@ def _write(session: Session, plan: Sequence[tuple[Post, CaseRef, bool]], author_
     case_ids = take_ids(session, CaseRow.__table__, len(opening))  # type: ignore[arg-type]
     case_rows, events = [], []
     for (post, post_id), case_id in zip(opening, case_ids):
-        sentiment, priority = scores.get(post.external_id, (None, "normal"))
+        triaged = scores.get(post.external_id, UNTRIAGED)
         case_rows.append({
             "id": case_id, "rule_id": rule_id, "first_post_id": post_id, "network": network,
-            "conversation_id": post.conversation_id, "status": "new", "priority": priority or "normal",
+            "conversation_id": post.conversation_id, "status": "new", "priority": triaged.priority or "normal",
             "channel_id": channel_id, "publish_failures": 0, "opened_at": now, "updated_at": now, "version": 1,
-            "customer_author_id": author_ids[post.author.external_id], "sentiment": sentiment, "tags": None,
+            "customer_author_id": author_ids[post.author.external_id], "sentiment": triaged.sentiment, "tags": None,
+            **_triaged_case(triaged, channel_id),
         })
         events.append(event_row(case_id, EventKind.OPENED, SYSTEM, now, post=post.external_id, rule_id=rule_id))
+        events += _triaged_events(case_id, triaged, channel_id, now)
     post_rows, follow_ups = [], []
     for (post, case, opens), post_id in zip(plan, post_ids):
         case_id = case_ids[case.index] if isinstance(case, Opened) else case
@@ -177,8 +183,31 @@ def _post_row(post: Post, post_id: int, case_id: int, network: str, author_ids: 
         "raw": post.raw,
         "rule_id": rule_id,
         "case_id": case_id,
-        "sentiment": scores.get(post.external_id, (None, ""))[0],
+        "sentiment": (triaged := scores.get(post.external_id, UNTRIAGED)).sentiment,
+        "lang_detected": triaged.lang_detected,
+        "text_key": triaged.text_key,
     }
+
+
+def _triaged_case(triaged: Triaged, channel_id: str) -> dict[str, Any]:
+    """A new case's columns from triage: intent, tags, spam; its channel and status where the rule's settings say."""
+    spam = triaged.file_as_spam
+    # Every row has the same keys: an executemany takes its columns from the first.
+    return {"intent": triaged.intent, "spam_score": triaged.spam_score,
+            "spam_reasons": list(triaged.spam_reasons) or None, "tags": list(triaged.tags) or None,
+            "channel_id": triaged.route_to or channel_id, "status": "ignored" if spam else "new",
+            "ignored_reason": LIKELY_SPAM if spam else None, "last_action": "filed automatically" if spam else None}
+
+
+def _triaged_events(case_id: int, triaged: Triaged, channel_id: str, now: datetime) -> list[dict[str, Any]]:
+    """`routed` (from, to, because) and the automatic `ignored`, after `opened`."""
+    events = []
+    if triaged.route_to:
+        events.append(event_row(case_id, EventKind.ROUTED, SYSTEM, now,
+                                **{"from": channel_id, "to": triaged.route_to, "because": triaged.route_because}))
+    if triaged.file_as_spam:
+        events.append(event_row(case_id, EventKind.IGNORED, SYSTEM, now, reason=triaged.spam_line, automatic=True))
+    return events
 
 
 def _upsert_authors(session: Session, network: str, authors: Sequence[Author], now: datetime) -> dict[str, int]:
@@ -186,7 +215,8 @@ def _upsert_authors(session: Session, network: str, authors: Sequence[Author], n
     as the page has them); returns every author's id by external id."""
     by_id = {a.external_id: a for a in authors}  # the last seen wins, as when they were updated one by one
     rows = [{"network": network, "external_id": a.external_id, "handle": a.handle, "name": a.name,
-             "followers": a.followers, "verified": a.verified, "avatar_url": a.avatar_url, "updated_at": now}
+             "followers": a.followers, "verified": a.verified, "avatar_url": a.avatar_url, "updated_at": now,
+             "created_at": a.created_at}
             for _, a in sorted(by_id.items())]
     # One statement, executed for all rows; one order for every writer: PostgreSQL locks rows as it goes.
     insert_rows(session.connection(), AuthorRow.__table__, rows, upsert=_AUTHOR_UPSERT)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from socialdesk.domain import CaseStatus, EventKind
 from socialdesk.store.cases import get_case
 from socialdesk.store.events import record_event
 from socialdesk.store.models import CaseRow
+from socialdesk.triage.triaged import LIKELY_SPAM
 
 S = CaseStatus
 OPEN = {S.NEW, S.REOPENED, S.CLAIMED, S.REPLIED}
@@ -46,8 +47,11 @@ def _apply(
     expected_version: int | None = None,
     assignee_must_be: str | None = None,
     payload: dict[str, Any] | None = None,
+    ignored_reason_must_be: str | None = None,
 ) -> TransitionResult:
     conditions = [CaseRow.id == case_id, CaseRow.status.in_([s.value for s in allowed_from])]
+    if ignored_reason_must_be is not None:
+        conditions.append(CaseRow.ignored_reason == ignored_reason_must_be)
     if expected_version is not None:
         conditions.append(CaseRow.version == expected_version)
     if assignee_must_be is not None:
@@ -113,6 +117,18 @@ def reopen(*, session: Session, case_id: int, user_id: str, now: datetime) -> Tr
     return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from={S.RESOLVED, S.IGNORED},
                   event=EventKind.REOPENED, last_action=f"reopened by <@{user_id}>",
                   values={"status": S.REOPENED.value, "resolved_at": None, "ignored_reason": None})
+
+
+def not_spam(*, session: Session, case_id: int, user_id: str, now: datetime) -> TransitionResult:
+    """A case filed as likely spam at ingest is a real customer after all: it opens as new, no longer marked spam.
+
+    Recorded as `reopened` with `not_spam` and the score and reasons it had (the case forgets them)."""
+    case = get_case(session=session, case_id=case_id)
+    return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from={S.IGNORED},
+                  ignored_reason_must_be=LIKELY_SPAM, event=EventKind.REOPENED,
+                  last_action=f"marked not spam by <@{user_id}>",
+                  values={"status": S.NEW.value, "ignored_reason": None, "spam_score": None, "spam_reasons": None},
+                  payload={"not_spam": True, "spam_score": case.spam_score, "spam_reasons": case.spam_reasons})
 
 
 def replied(*, session: Session, case_id: int, user_id: str, now: datetime, kind: EventKind,

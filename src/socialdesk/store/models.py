@@ -22,6 +22,7 @@ class AuthorRow(SQLModel, table=True):
     verified: bool = False
     avatar_url: str | None = Field(default=None, max_length=1024)
     updated_at: datetime  # when the profile (handle, name, followers …) last changed as we saw it
+    created_at: datetime | None = None  # when the account was made, where the network says (a spam signal)
 
 
 class RuleRow(SQLModel, table=True):
@@ -49,6 +50,11 @@ class RuleRow(SQLModel, table=True):
     # First-response targets for this rule's cases ("high=15m,normal=1h"); priorities left
     # out, or no value at all, use SOCIALDESK_SLA_TARGETS.
     sla_targets: str | None = Field(default=None, max_length=200)
+    # Likely spam (triage.spam) opens its case as ignored, reason recorded, reversible ("Not spam").
+    ignore_spam: bool = False
+    # {"question": "C0SUPPORT", "tag:refund": "C0BILLING"}: a new case of that intent or tag opens
+    # in that channel instead of channel_id (rules.parse_routes).
+    routes: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
     # Polling state ("cursor"): advanced in the same transaction that stores a page.
     cursor: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     last_polled_at: datetime | None = None
@@ -65,6 +71,7 @@ class PostRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("network", "external_id", name="uq_posts_network_external_id"),
         Index("ix_posts_conversation", "network", "conversation_id"),
+        Index("ix_posts_text_key_created", "text_key", "created_at", "author_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -93,6 +100,10 @@ class PostRow(SQLModel, table=True):
     removed_reason: str | None = Field(default=None, max_length=32)  # deleted, withheld, purged
     source_checked_at: datetime | None = None  # the network last confirmed the post still exists (jobs.removal)
     edited_at: datetime | None = None  # the author edited it at the source; `text` is the newest version
+    lang_detected: bool = False  # `lang` was guessed locally (triage.language): the network gave none
+    # A digest of the text normalised for "the same text" (triage.similarity.text_key): the accounts
+    # posting one text are counted in one query per page (spam). None: no words to compare.
+    text_key: str | None = Field(default=None, max_length=32)
 
 
 class CaseRow(SQLModel, table=True):
@@ -133,6 +144,9 @@ class CaseRow(SQLModel, table=True):
     sending_reply_id: int | None = None  # one public reply in flight per case, taken conditionally
     sla_at_risk_at: datetime | None = None  # the at-risk nudge was taken (at most once; see jobs.sla)
     sla_breached_at: datetime | None = None  # the breach was announced (at most once)
+    intent: str | None = Field(default=None, max_length=16)  # complaint, question, praise, other (triage.intent)
+    spam_score: float | None = None  # 0..1 (triage.spam); at LIKELY_SPAM_AT or above: likely spam
+    spam_reasons: list[str] | None = Field(default=None, sa_column=Column(JSON))  # readable, shown on the card
 
 
 class ReplyRow(SQLModel, table=True):

@@ -37,12 +37,18 @@ def add_rule(
     priority_followers: int | None = None,
     sla_targets: str | None = None,
     stream: bool = False,
+    ignore_spam: bool = False,
+    routes: dict[str, str] | None = None,
 ) -> RuleRow:
     """A new rule starts from the newest page (cursor None); `backfill` walks every page instead.
 
-    `stream`: carried by the network's stream where it takes only the rules marked so."""
+    `stream`: carried by the network's stream where it takes only the rules marked so.
+    `ignore_spam`: likely spam opens as ignored; `routes`: intent or `tag:<tag>` → channel
+    (rules.parse_routes checks them)."""
     rule = RuleRow(
         stream=stream,
+        ignore_spam=ignore_spam,
+        routes=dict(routes) if routes else None,
         sla_targets=sla_targets or None,
         network=network,
         kind=kind,
@@ -139,9 +145,14 @@ def update_rule(
     priority_keywords: list[str] | None,
     priority_followers: int | None,
     sla_targets: str | None = None,
+    ignore_spam: bool | None = None,
+    routes: dict[str, str] | None = None,
 ) -> RuleRow:
-    """Change what an existing rule searches and where its cards go; its cursor and history stay."""
+    """Change what an existing rule searches and where its cards go; its cursor and history stay.
+
+    `ignore_spam`, `routes`: None leaves them as they are; `routes={}` removes them."""
     rule = get_rule(session=session, rule_id=rule_id)
+    _set_triage(rule, ignore_spam, routes)
     rule.query = query
     rule.channel_id = channel_id
     rule.every_seconds = every_seconds
@@ -151,6 +162,23 @@ def update_rule(
     session.add(rule)
     session.flush()
     return rule
+
+
+def set_triage(*, session: Session, rule_id: int, ignore_spam: bool | None = None,
+               routes: dict[str, str] | None = None) -> RuleRow:
+    """Whether likely spam opens as ignored, and where intents and tags are routed (None: as it is; {}: no routes)."""
+    rule = get_rule(session=session, rule_id=rule_id)
+    _set_triage(rule, ignore_spam, routes)
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def _set_triage(rule: RuleRow, ignore_spam: bool | None, routes: dict[str, str] | None) -> None:
+    if ignore_spam is not None:
+        rule.ignore_spam = ignore_spam
+    if routes is not None:
+        rule.routes = dict(routes) or None
 
 
 def set_sla_targets(*, session: Session, rule_id: int, sla_targets: str | None) -> RuleRow:

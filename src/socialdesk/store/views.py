@@ -37,6 +37,8 @@ class RuleView:
     consecutive_failures: int = 0
     stream: bool = False  # marked to be carried by its network's stream (where it takes only those)
     stream_refused: str | None = None  # the network's reason for not carrying it (polled meanwhile)
+    ignore_spam: bool = False  # likely spam opens its case as ignored (reversible: "Not spam")
+    routes: tuple[tuple[str, str], ...] = ()  # (intent or "tag:<tag>", channel id), as `--route` set them
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ def rule_view(row: RuleRow) -> RuleView:
                     priority_keywords=tuple(row.priority_keywords or ()), priority_followers=row.priority_followers,
                     sla_targets=row.sla_targets, last_error=row.last_error, last_error_at=row.last_error_at,
                     consecutive_failures=row.consecutive_failures, stream=row.stream,
-                    stream_refused=row.stream_refused)
+                    stream_refused=row.stream_refused, ignore_spam=row.ignore_spam,
+                    routes=tuple((row.routes or {}).items()))
 
 
 def digest_view(row: DigestScheduleRow) -> DigestView:

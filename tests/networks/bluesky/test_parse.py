@@ -176,3 +176,10 @@ def _golden() -> list[dict]:
     from tests.support.refs import REFS
     lines = (REFS / "bluesky/jetstream/internal_subscribe_testdata_golden_v1.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def test_an_authors_account_creation_time_is_read_when_the_profile_has_it(views: list[dict]) -> None:
+    author = post_from_view(views[0]).author
+    assert author.created_at == parse_datetime(views[0]["author"]["createdAt"])
+    assert author.created_at is not None and author.created_at.tzinfo is UTC
+    assert author_from_profile({"did": "did:plc:a", "handle": "ann.bsky.social"}).created_at is None

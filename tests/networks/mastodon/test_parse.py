@@ -160,3 +160,12 @@ def test_remote_handles_keep_their_server_and_ids_order_by_time() -> None:
 def test_a_status_without_an_account_is_an_error_the_sources_skip() -> None:
     with pytest.raises(KeyError):
         post_from_status({"id": "1", "content": "<p>x</p>"}, instance_host=HOST)
+
+
+def test_an_accounts_creation_day_is_read_from_recorded_statuses() -> None:
+    statuses = [s for s in recorded() if s["account"].get("created_at")]
+    assert len(statuses) > 40
+    for status in statuses:
+        author = post_from_status(status, instance_host=HOST).author
+        assert author.created_at is not None and author.created_at.tzinfo is UTC
+        assert author.created_at.isoformat().startswith(status["account"]["created_at"][:10])

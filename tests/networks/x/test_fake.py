@@ -264,6 +264,22 @@ def test_fields_are_only_the_requested_ones(fake: FakeX) -> None:
                                            "verified": True}]
 
 
+def test_an_accounts_creation_time_is_served_when_asked_and_read_by_the_source(fake: FakeX) -> None:
+    from datetime import UTC, datetime
+
+    from socialdesk.networks.x.search import field_params, parse_search_body
+
+    fake.add_user(username="newbie", followers=3, created_at=datetime(2026, 5, 20, 8, 0, tzinfo=UTC))
+    fake.post(username="newbie", text="free phone")
+    fake.post(username="oldtimer", text="phone broke")
+    with client(fake) as http:
+        body = http.get(SEARCH, params={"query": "phone", **field_params(10)}).json()
+    assert {u["username"]: u["created_at"] for u in body["includes"]["users"]} == {
+        "newbie": "2026-05-20T08:00:00.000Z", "oldtimer": "2019-03-14T09:26:53.000Z"}
+    posts, _, _ = parse_search_body(body)
+    assert {p.author.handle: p.author.created_at.year for p in posts} == {"newbie": 2026, "oldtimer": 2019}
+
+
 def test_query_operators(fake: FakeX) -> None:
     base = fake.post(username="bob", text="My Acme phone is broken", lang="en")
     fake.post(username="carol", text="x", retweet_of=base["id"])

@@ -79,3 +79,27 @@ def test_long_post_uses_note_tweet_text():
 def test_empty_result(empty):
     posts, meta, warnings = parse_search_body(empty)
     assert posts == [] and warnings == []
+
+
+def test_an_authors_account_creation_time_is_read_from_a_recorded_search():
+    body = ref_json("x/python-twitter-testdata/apis/searches/search_tweets_query.json")
+    posts, _, _ = parse_search_body(body)
+    by_handle = {p.author.handle: p.author for p in posts}
+    assert by_handle["happycamper"].created_at == datetime(2009, 8, 5, 5, 46, 48, tzinfo=UTC)
+    # A user object without it (it was not asked for) leaves it unknown.
+    posts, _, _ = parse_search_body(recorded("test_client_search_recent_tweets.json"))
+    assert {p.author.created_at for p in posts} == {None}
+
+
+def test_every_fetch_asks_for_the_account_creation_time():
+    from socialdesk.networks.x.search import field_params
+
+    assert "created_at" in field_params(10)["user.fields"].split(",")
+
+
+def test_xs_undetermined_language_is_no_language():
+    body = ref_json("x/python-twitter-testdata/apis/searches/search_tweets_query.json")
+    posts, _, _ = parse_search_body(body)
+    langs = {p.external_id: p.lang for p in posts}
+    assert langs["1275763727908798470"] is None  # "und": only mentions and a link
+    assert "en" in langs.values()

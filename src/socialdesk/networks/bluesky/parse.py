@@ -87,6 +87,7 @@ def author_from_profile(profile: dict[str, Any]) -> Author:
         followers=int(profile.get("followersCount") or 0),
         verified=verification.get("verifiedStatus") == "valid",
         avatar_url=profile.get("avatar"),
+        created_at=parse_datetime(profile.get("createdAt")),  # optional in the lexicon: the account's age (spam)
     )
 
 

@@ -63,6 +63,7 @@ def author_from_account(account: Mapping[str, Any], *, instance_host: str) -> Au
         name=str(account.get("display_name") or account.get("username") or acct),
         followers=_count(account.get("followers_count")),
         avatar_url=account.get("avatar_static") or account.get("avatar") or None,
+        created_at=parse_time(account.get("created_at")),  # the day the account was made (spam: its age)
     )
 
 

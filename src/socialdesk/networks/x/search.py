@@ -32,7 +32,7 @@ TWEET_FIELDS = (
     "author_id,created_at,conversation_id,lang,public_metrics,referenced_tweets,"
     "in_reply_to_user_id,entities,note_tweet"
 )
-USER_FIELDS = "name,username,profile_image_url,public_metrics,verified,verified_type"
+USER_FIELDS = "name,username,profile_image_url,public_metrics,verified,verified_type,created_at"  # created_at: account age (spam)
 MAX_QUERY_LENGTH = 512  # recent search on self-serve plans (network.INFO says the same)
 _TWITTER_EPOCH_MS = 1288834974657
 # A 429 that names no reset (a proxy or gateway in front of X, not X's own answer):
@@ -102,7 +102,29 @@ def parse_user(user: dict[str, Any]) -> Author:
         followers=int(metrics.get("followers_count") or 0),
         verified=verified,
         avatar_url=user.get("profile_image_url"),
+        created_at=_account_time(user.get("created_at")),
     )
+
+
+def _account_time(value: Any) -> datetime | None:
+    """When the account was made ("2013-12-14T04:35:55.000Z"); None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+# X's codes for "no language": undetermined, and posts of only mentions, cashtags, hashtags,
+# media links, very short text, or no words (docs: "lang" in the Post object).
+_NO_LANGUAGE = frozenset({"und", "qam", "qct", "qht", "qme", "qst", "zxx"})
+
+
+def _language(value: Any) -> str | None:
+    """The post's language as X detected it; None where X could not say (socialdesk guesses it then)."""
+    return value if isinstance(value, str) and value and value not in _NO_LANGUAGE else None
 
 
 def _expand_urls(text: str, entities: dict[str, Any] | None) -> str:
@@ -133,7 +155,7 @@ def parse_tweet(tweet: dict[str, Any], users: dict[str, Author]) -> Post:
         # v2 returns &, < and > HTML-escaped; store the real text, escape on output.
         text=html.unescape(text),
         created_at=parse_time(tweet.get("created_at"), tweet_id),
-        lang=tweet.get("lang"),
+        lang=_language(tweet.get("lang")),
         conversation_id=str(tweet["conversation_id"]) if tweet.get("conversation_id") else None,
         in_reply_to_id=refs.get("replied_to"),
         is_repost="retweeted" in refs,

@@ -22,7 +22,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from socialdesk.networks import registry
-from socialdesk.rules import MIN_POLL_SECONDS
+from socialdesk.rules import MIN_POLL_SECONDS, TAG_ROUTE, route_names
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.home import rule_text
 from socialdesk.slack.blocks.lookup import Reply
@@ -78,6 +78,7 @@ def rule_modal(rule: RuleView) -> View:
                                                  placeholder="high=15m, normal=1h"),
                    hint="This rule's own SLA per priority; empty: the team's targets (SOCIALDESK_SLA_TARGETS)."),
     ]
+    blocks += triage_inputs(rule)
     if network.opt_in_stream and rule.kind == "search":  # a stream that carries only the rules marked for it
         on = Option(value=ids.RULE_STREAM_ON, label=f"Carry it on {network.label}'s live stream",
                     description="Cards within a second; polled while the stream is down.")
@@ -90,6 +91,43 @@ def rule_modal(rule: RuleView) -> View:
                   f"query.{refused}")[:2000]))
     return View(type="modal", callback_id=ids.RULE_MODAL, private_metadata=json.dumps({"rule_id": rule.id}),
                 title=f"Edit rule {rule.id}"[:24], submit="Save", close="Cancel", blocks=blocks)
+
+
+ROUTE_LABEL = {"complaint": "Send complaints to", "question": "Send questions to", "praise": "Send praise to",
+               "other": "Send other posts to"}
+
+
+def route_block_id(intent: str) -> str:
+    return f"{ids.RULE_ROUTE_INPUT}_{intent}"
+
+
+def triage_inputs(rule: RuleView) -> list[Block]:
+    """The rule's spam filing and routes: a box, a channel per intent (a multi-select of one, so it can be
+    emptied again), and the tag routes as text."""
+    spam = Option(value=ids.RULE_SPAM_ON, label="File likely spam as ignored",
+                  description="Its card is still posted, collapsed, with a Not spam button.")
+    routes = dict(rule.routes)
+    blocks: list[Block] = [InputBlock(
+        block_id=ids.RULE_SPAM_INPUT, label="Spam", optional=True,
+        element=CheckboxesElement(action_id=ids.RULE_SPAM_INPUT, options=[spam],
+                                  initial_options=[spam] if rule.ignore_spam else None),
+        hint="Unticked: likely spam opens a normal case, marked ⚠️ likely spam on its card.")]
+    for intent in route_names():
+        chosen = routes.get(intent)
+        blocks.append(InputBlock(
+            block_id=route_block_id(intent), label=ROUTE_LABEL.get(intent, f"Send {intent} to"), optional=True,
+            element=ConversationMultiSelectElement(
+                action_id=ids.RULE_ROUTE_INPUT, max_selected_items=1, initial_conversations=[chosen] if chosen else None,
+                filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True)),
+            hint=f"New cases read as {intent} open there instead of the rule's channel; empty: the rule's channel."))
+    tags = ", ".join(f"{name[len(TAG_ROUTE):]}={to}" for name, to in rule.routes if name.startswith(TAG_ROUTE))
+    blocks.append(InputBlock(
+        block_id=ids.RULE_TAG_ROUTES_INPUT, label="Send tags to", optional=True,
+        element=PlainTextInputElement(action_id=ids.RULE_TAG_ROUTES_INPUT, max_length=1000,
+                                      initial_value=tags or None, placeholder="refund=C0BILLING, battery=C0HARDWARE"),
+        hint="A tag and a channel id (from the channel's details), comma-separated; a tag route wins over an "
+             "intent route."))
+    return blocks
 
 
 def digest_modal(*, timezone: str) -> View:

@@ -24,6 +24,7 @@ from socialdesk.networks import registry
 from socialdesk.slack import ids
 from socialdesk.slack.text import escape, escape_within, link
 from socialdesk.triage.sentiment import sentiment_label
+from socialdesk.triage.triaged import LIKELY_SPAM
 
 S = CaseStatus
 SECTION_TEXT_LIMIT = 3000  # Block Kit's limit for a section's text
@@ -38,6 +39,10 @@ STATUS_LABEL = {
     S.IGNORED: "🚫 *Ignored*",
 }
 SENTIMENT_LABEL = {"negative": "😠 negative", "positive": "🙂 positive", "neutral": "😐 neutral"}
+# What the post asks of the team (triage.intent); VADER's number stays beside it, small.
+INTENT_LABEL = {"complaint": "😠 *complaint*", "question": "❓ *question*", "praise": "🙌 *praise*",
+                "other": "💬 *other*"}
+COLLAPSED_TEXT = 150  # a collapsed card (filed as likely spam) shows this much of the post
 PRIORITY_LABEL = {"high": "🔥 *High priority*", "normal": "Normal priority", "low": "Low priority"}
 
 
@@ -93,18 +98,33 @@ def rule_line(view: CaseView) -> str:
     if view.post_edited_at is not None and not view.post_removed:
         posted += f" · edited {slack_date(view.post_edited_at, '{date_short_pretty} at {time}')}"
     if view.rule_id is None:
-        return f"{posted} · rule removed · case #{view.case_id}"
+        return f"{posted} · rule removed · case #{view.case_id}" + routed_line(view)
     query, cut = escape_within(view.rule_query or "", 120)
-    return f"{posted} · rule #{view.rule_id} `{query}{'…' if cut else ''}` · case #{view.case_id}"
+    return f"{posted} · rule #{view.rule_id} `{query}{'…' if cut else ''}` · case #{view.case_id}" + routed_line(view)
+
+
+def routed_line(view: CaseView) -> str:
+    """"↪️ routed from #rule-channel: question" when a route opened the case here (a new line), else ""."""
+    if not view.routed_from:
+        return ""
+    because = view.routed_because or ""
+    kind, _, name = because.partition(" ")
+    why = f"`#{escape(name)}`" if kind == "tag" else escape(name or because)
+    return f"\n↪️ routed from <#{escape(view.routed_from)}>" + (f": {why}" if why else "")
 
 
 def triage_line(view: CaseView) -> str:
     parts = [PRIORITY_LABEL.get(view.priority, escape(view.priority))]
     label = sentiment_label(view.sentiment)
-    if label in SENTIMENT_LABEL:
+    if view.intent in INTENT_LABEL:  # triaged: what the post asks for, the sentiment only as a number
+        mood = f" _(sentiment {view.sentiment:+.2f})_" if view.sentiment is not None else ""
+        parts.append(INTENT_LABEL[view.intent] + mood)
+    elif label in SENTIMENT_LABEL:  # a case opened before intents were read
         parts.append(f"{SENTIMENT_LABEL[label]} ({view.sentiment:+.2f})")
     if view.tags:
         parts.append(" ".join(f"`#{escape(t)}`" for t in view.tags))
+    if view.lang_detected and view.post.lang:
+        parts.append(f"lang: {escape(view.post.lang)} (detected)")
     if view.sla_due and view.first_response_at is None and view.status in (S.NEW, S.REOPENED, S.CLAIMED):
         parts.append(sla_label(view.sla_state, view.sla_due))
     return " · ".join(parts)
@@ -122,6 +142,17 @@ def sla_label(state: str | None, due: datetime) -> str:
     if state == "at_risk":
         return f"⚠️ *SLA at risk* — due {when}"
     return f"⏱ reply due {when}"
+
+
+def spam_line(view: CaseView) -> str:
+    """"⚠️ likely spam: 1 link in 9 words · giveaway words: free" (the signals triage.spam read)."""
+    reasons = " · ".join(escape(r) for r in view.spam_reasons) or f"score {view.spam_score or 0:.2f}"
+    return f"⚠️ *likely spam*: {reasons}"
+
+
+def filed_as_spam(view: CaseView) -> bool:
+    """Filed as ignored at ingest because it looked like spam: its card is collapsed, with "Not spam"."""
+    return view.status is S.IGNORED and view.ignored_reason == LIKELY_SPAM
 
 
 def status_line(view: CaseView) -> str:
@@ -151,6 +182,8 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
 
 def buttons(view: CaseView) -> list[Any]:
     value = str(view.case_id)
+    if filed_as_spam(view):  # reopens it as new: a real customer filed as spam is the worst error
+        return [_button("Not spam", ids.NOT_SPAM, value, "primary"), _button("Note", ids.NOTE, value), menu(view)]
     reply, note = _button("Reply", ids.REPLY, value), _button("Note", ids.NOTE, value)
     resolve = _button("Resolve", ids.RESOLVE, value)
     if view.status in (S.NEW, S.REOPENED):
@@ -188,16 +221,29 @@ def fallback_text(view: CaseView) -> str:
     return text + "…" if cut else text
 
 
+def collapsed_text(view: CaseView) -> str:
+    """The opening of the post, in one small line (a card filed as likely spam)."""
+    body, cut = escape_within(" ".join(view.post.text.split()), COLLAPSED_TEXT)
+    return f"_{body}{'…' if cut else ''}_" if body else "_(no text)_"
+
+
 def case_card(view: CaseView) -> Card:
     header: list[Any] = []
     if view.post.author.avatar_url:
         header.append(ImageElement(image_url=view.post.author.avatar_url, alt_text=(view.post.author.handle or "avatar")[:100]))
     header.append(MarkdownTextObject(text=author_line(view)))
+    collapsed = filed_as_spam(view)
     blocks: list[Block] = [
         ContextBlock(block_id="author", elements=header),
-        SectionBlock(block_id="post", text=MarkdownTextObject(text=post_text(view))),
+        ContextBlock(block_id="post", elements=[MarkdownTextObject(text=collapsed_text(view))]) if collapsed
+        else SectionBlock(block_id="post", text=MarkdownTextObject(text=post_text(view))),
         ContextBlock(block_id="meta", elements=[MarkdownTextObject(text=rule_line(view))]),
-        ContextBlock(block_id="triage", elements=[MarkdownTextObject(text=triage_line(view))]),
+    ]
+    if not collapsed:
+        blocks.append(ContextBlock(block_id="triage", elements=[MarkdownTextObject(text=triage_line(view))]))
+    if view.likely_spam:
+        blocks.append(ContextBlock(block_id="spam", elements=[MarkdownTextObject(text=spam_line(view))]))
+    blocks += [
         ContextBlock(block_id="status", elements=[MarkdownTextObject(text=status_line(view))]),
         ActionsBlock(block_id="actions", elements=buttons(view)),
     ]

@@ -212,6 +212,11 @@ def rule_state(rule: RuleView) -> str:
     return "✅ active"
 
 
+def route_label(name: str) -> str:
+    """"question" → "question"; "tag:refund" → "`#refund`" (as the card shows tags)."""
+    return f"`#{escape(name[4:])}`" if name.startswith("tag:") else escape(name)
+
+
 def rule_text(rule: RuleView) -> str:
     query, cut = escape_within(" ".join(rule.query.split()), QUERY_EXCERPT)
     kind = "mentions" if rule.kind == "mentions" else "search"
@@ -221,6 +226,11 @@ def rule_text(rule: RuleView) -> str:
              f"`{query}{'…' if cut else ''}`" if query else "_(empty query)_"]
     if rule.sla_targets:
         lines.append(f"First-response targets: {escape(rule.sla_targets)}")
+    triage = ["likely spam filed as ignored"] if rule.ignore_spam else []
+    if rule.routes:
+        triage.append("routes " + ", ".join(f"{route_label(name)} → {channel(to)}" for name, to in rule.routes))
+    if triage:
+        lines.append("Triage: " + "; ".join(triage))
     if rule.last_error:
         error, cut = escape_within(" ".join(rule.last_error.split()), ERROR_EXCERPT)
         when = f" ({slack_date(rule.last_error_at, '{date_short} {time}')})" if rule.last_error_at else ""

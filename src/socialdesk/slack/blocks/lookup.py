@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 
 from socialdesk.domain import CaseStatus, CaseView
 from socialdesk.slack import ids
-from socialdesk.slack.blocks.card import PRIORITY_LABEL, STATUS_LABEL, slack_date
+from socialdesk.slack.blocks.card import INTENT_LABEL, PRIORITY_LABEL, STATUS_LABEL, slack_date
 from socialdesk.slack.text import escape, escape_within, link, plain_cut
 from socialdesk.store.figures import Figures, Spread
 from socialdesk.store.lookups import AuthorPage, CaseItem, CasePage
@@ -123,6 +123,7 @@ EVENT_LABEL = {
     "card_posted": "card posted",
     "removed_at_source": "post removed at the source",
     "edited_at_source": "post edited by its author",
+    "routed": "routed",
 }
 
 
@@ -136,6 +137,14 @@ def history_line(event: HistoryEvent) -> str:
         line += f": _{excerpt(payload['text'], NOTE_EXCERPT)}_"
     if event.kind == "ignored" and isinstance(payload.get("reason"), str):
         line += f" ({escape(payload['reason'].replace('_', ' '))})"
+        if payload.get("automatic") is True:
+            line += " — automatically; *Not spam* on its card opens it again"
+    if event.kind == "reopened" and payload.get("not_spam") is True:
+        line += " (not spam)"
+    if event.kind == "routed" and isinstance(payload.get("to"), str) and isinstance(payload.get("from"), str):
+        line += f" from <#{escape(payload['from'])}> to <#{escape(payload['to'])}>"
+        if isinstance(payload.get("because"), str):
+            line += f" ({escape(payload['because'])})"
     return line
 
 
@@ -146,6 +155,10 @@ def case_reply(view: CaseView, history: Sequence[HistoryEvent], *, permalink: st
     owner = f"owner {mention(view.assignee)}" if view.assignee else "no owner"
     head = (f"{case_label(view.case_id, permalink)} · {status} · {owner} · "
             f"{PRIORITY_LABEL.get(view.priority, escape(view.priority))} · opened {age(view.opened_at, now)} ago")
+    if view.intent in INTENT_LABEL:
+        head += f" · {INTENT_LABEL[view.intent]}"
+    if view.likely_spam:
+        head += " · ⚠️ likely spam: " + ", ".join(escape(r) for r in view.spam_reasons[:4])
     who = f"*{escape(author.name or author.handle)}* @{escape(author.handle)} · {link(view.post.url, 'open post')}"
     blocks: list[Block] = [
         _section(head, "case_head"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from socialdesk.networks.base import LocalPlay
 from socialdesk.networks.x.fake.server import FakeX
@@ -26,7 +27,9 @@ class Scenario:
         beats = list(SCENARIO if beats is None else beats)
         for beat in beats:
             if beat.handle != OWN_HANDLE:  # FakeX made the brand account (verified) already
-                self._fake.add_user(username=beat.handle, name=beat.name or None, followers=120)
+                made = datetime.now(UTC) - timedelta(days=beat.account_days) if beat.account_days is not None else None
+                self._fake.add_user(username=beat.handle, name=beat.name or None, followers=beat.followers,
+                                    created_at=made)
         self.player = Player(beats, speed, self._post, "x")
         self.seed, self.start, self.stop = self.player.seed, self.player.start, self.player.stop
 

@@ -155,8 +155,10 @@ class FakeX(XApi, StreamApi, XAuthServer):
 
     # --- content ---------------------------------------------------------------
     def add_user(self, *, username: str, name: str | None = None, followers: int = 10,
-                 verified: bool = False, user_id: str | None = None) -> dict:
-        """Create (or redefine) a user; returns X's user object with every field."""
+                 verified: bool = False, user_id: str | None = None, created_at: datetime | None = None) -> dict:
+        """Create (or redefine) a user; returns X's user object with every field.
+
+        `created_at`: when the account was made (default: years ago)."""
         with self._lock:
             uid = self._user_ids.get(username.casefold())
             if uid is None:
@@ -178,6 +180,8 @@ class FakeX(XApi, StreamApi, XAuthServer):
             user["public_metrics"]["followers_count"] = followers
             user["verified"] = verified
             user["verified_type"] = "blue" if verified else "none"
+            if created_at is not None:
+                user["created_at"] = d.x_time(created_at)
             return copy.deepcopy(user)
 
     def post(self, *, username: str, text: str, lang: str = "en", conversation_id: str | None = None,
