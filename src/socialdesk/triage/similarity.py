@@ -38,7 +38,7 @@ _URL_RE = re.compile(r"https?://\S+|www\.\S+")
 _MENTION_RE = re.compile(r"(?<![\w])@[\w.-]+")
 _HANDLE_RE = re.compile(r"(?<![\w])[@#]([\w.-]+)")
 _CAMEL_RE = re.compile(r"(?<=[a-z])(?=[A-Z])")
-_RETWEET_RE = re.compile(r"^\s*rt\s+(?=@)", re.IGNORECASE)
+_SHARED_PREFIX_RE = re.compile(r"^\s*rt\s+(?=@)", re.IGNORECASE)  # "RT @someone …": a copy shared by hand
 _VERSION_RE = re.compile(r"(?<![\w$£€.:])v?\d{1,2}(?:\.\d{1,2}){1,2}(?![\w.])")
 _WORD_RE = re.compile(r"[^\W_]+")
 
@@ -137,7 +137,7 @@ class _Features:
 
 @functools.lru_cache(maxsize=_CACHED_TEXTS)
 def _features(text: str) -> _Features:
-    text = _RETWEET_RE.sub("", unicodedata.normalize("NFKC", text))
+    text = _SHARED_PREFIX_RE.sub("", unicodedata.normalize("NFKC", text))
     text = _URL_RE.sub(" ", text)
     # The key: words and numbers only (punctuation, emoji, mentions go).
     key = " ".join(_WORD_RE.findall(_MENTION_RE.sub(" ", text).lower()))
