@@ -6,9 +6,10 @@ page through the pipeline the poll job runs:
 
 1. normalize: `sources.x.parse_search_body(page)` (JSON decoding is not timed);
 2. match: `rules.rejection(post, filters)` for each of 100 rules' Filters, per post;
-3. store: one transaction per page holding `store.ingest.store_page` for the posts
-   at least one rule accepts, with the rule's triage (`Poller._scores`, called by the
-   store for the posts it stores), plus `store.rules.save_cursor`, as `Poller._store` does.
+3. store: the rule's triage (`Poller._scores`) of the posts at least one rule accepts,
+   then one transaction per page holding `store.ingest.store_page` for them plus
+   `store.rules.save_cursor`, as `Poller._store` does; SQLite's log is checkpointed by
+   `store.checkpoint.WalCheckpointer` in the background, as in `socialdesk run`.
 
 Then the rows the store wrote (authors, cases, posts) are written again, page by page,
 with a plain core `executemany` per table into a fresh database of the same schema: the
@@ -48,10 +49,12 @@ from socialdesk.jobs.poll import Poller  # noqa: E402
 from socialdesk.networks.x.fake.server import FakeX  # noqa: E402
 from socialdesk.networks.x.search import TWEET_FIELDS, USER_FIELDS, parse_search_body  # noqa: E402
 from socialdesk.rules import Filters, rejection  # noqa: E402
+from socialdesk.store.checkpoint import WalCheckpointer  # noqa: E402
 from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow  # noqa: E402
 from socialdesk.store.ingest import store_page  # noqa: E402
 from socialdesk.store.models import AuthorRow, CaseRow, PostRow, RuleRow  # noqa: E402
 from socialdesk.store.rules import add_rule, save_cursor  # noqa: E402
+from socialdesk.store.search_index import index_posts  # noqa: E402
 from socialdesk.triage.sentiment import Triage  # noqa: E402
 
 PAGE_SIZE = 100
@@ -179,15 +182,17 @@ def run(backend: str, url: str, pages: list[dict], plain_url: str) -> Result:
         result = Result(backend)
         clock = time.perf_counter
 
-        def scorer(session, rule, guessed, now):  # type: ignore[no-untyped-def]
+        def scorer(rule, guessed, now):  # type: ignore[no-untyped-def]
             def scores(posts):  # type: ignore[no-untyped-def]
                 t = clock()
-                scored = poller._scores(session, rule, posts, guessed=guessed, now=now)
+                scored = poller._scores(rule, posts, guessed=guessed, now=now)
                 result.triage += clock() - t
                 result.scored += len(posts)
                 return scored
             return scores
 
+        checkpointer = WalCheckpointer(engine)  # as `socialdesk run` does (app.Socialdesk.start)
+        checkpointer.start()
         began, cpu = clock(), time.process_time()
         for number, page in enumerate(pages):
             t0, c0 = clock(), time.process_time()
@@ -204,10 +209,10 @@ def run(backend: str, url: str, pages: list[dict], plain_url: str) -> Result:
             # The page was fetched by one rule's walk; its posts open cases in that rule's channel.
             rule, _ = rules[number % RULES]
             now = utcnow()
+            scores = scorer(rule, guessed, now)(accepted)  # before the transaction, as Poller._store does
             with session_scope(engine) as session:
                 stored = store_page(session=session, posts=accepted, rule_id=rule.id, channel_id=rule.channel_id,
-                                    now=now, own_handles=frozenset({OWN_HANDLE}),
-                                    scores=scorer(session, rule, guessed, now))
+                                    now=now, own_handles=frozenset({OWN_HANDLE}), scores=scores)
                 cursor = {"since_id": None, "next_token": meta.get("next_token"), "pending_newest_id": meta.get("newest_id")}
                 save_cursor(session=session, rule_id=rule.id, cursor=cursor, not_before=None, now=now)
             t3, c3 = clock(), time.process_time()
@@ -222,6 +227,7 @@ def run(backend: str, url: str, pages: list[dict], plain_url: str) -> Result:
             result.seconds["store"] += t3 - t2
         result.wall = clock() - began
         result.cpu = time.process_time() - cpu
+        checkpointer.stop()
         with session_scope(engine) as session:
             result.rows = (session.exec(select(func.count()).select_from(PostRow)).one(),
                            session.exec(select(func.count()).select_from(CaseRow)).one())
@@ -235,8 +241,10 @@ def run(backend: str, url: str, pages: list[dict], plain_url: str) -> Result:
 
 def plain_executemany(engine, url: str) -> float:  # type: ignore[no-untyped-def]
     """Seconds to write the rows the store wrote (authors, cases, posts) into a fresh database
-    of the same schema (triggers included), a page per transaction, one core executemany per
-    table: the floor for the store on this machine, measured in the same run."""
+    of the same schema (triggers included, and the posts' full-text index), a page per
+    transaction, one core executemany per table: a floor for the store on this machine,
+    measured in the same run (the store also writes each case's `opened` event and looks
+    up known posts, authors and conversations)."""
     tables = (AuthorRow.__table__, CaseRow.__table__, PostRow.__table__)
     with engine.connect() as conn:
         rows = {t.name: [_aware(dict(r)) for r in conn.execute(select(t).order_by(t.c.id)).mappings()]
@@ -259,10 +267,13 @@ def plain_executemany(engine, url: str) -> float:  # type: ignore[no-untyped-def
         clock = time.perf_counter
         began = clock()
         for page in pages.values():
-            with target.begin() as conn:
+            with session_scope(target) as session:
+                conn = session.connection()
                 for table in tables:
                     if page[table.name]:
                         conn.execute(insert(table), page[table.name])
+                # The posts into the full-text index, as the store does (SQLite; no trigger since 0015).
+                index_posts(session=session, post_ids=[post["id"] for post in page["posts"]])
         return clock() - began
     finally:
         target.dispose()

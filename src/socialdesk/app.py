@@ -44,6 +44,7 @@ from socialdesk.slack.verify import RequestGuard
 from socialdesk.networks import registry
 from socialdesk.networks.base import Network
 from socialdesk.store.credentials import DatabaseCredentials
+from socialdesk.store.checkpoint import WalCheckpointer
 from socialdesk.store.db import make_engine, upgrade
 from socialdesk.triage.sentiment import Triage
 
@@ -73,6 +74,7 @@ class Socialdesk:
     later: Later = field(default_factory=Later)  # listeners' work after their acks
     deps: Deps | None = None  # what the listeners were given (tests call handlers with it)
     identity: BotIdentity | None = None  # who the app is in Slack, looked up off the ack path
+    checkpointer: WalCheckpointer | None = None  # SQLite's log copied back off the writers' path
 
     def __post_init__(self) -> None:
         self.slack_handler = SlackRequestHandler(self.bolt, path=SLACK_PATH)
@@ -110,6 +112,8 @@ class Socialdesk:
         """Start the jobs and the live streams (`socialdesk run` does; tests may run jobs by hand)."""
         if self.identity is not None:
             self.identity.start()
+        if self.checkpointer is not None:
+            self.checkpointer.start()
         self.scheduler.start()
         for stream in self.streams:
             stream.start()
@@ -134,6 +138,8 @@ class Socialdesk:
                             grace)
         idle = self.later.close(grace) and idle  # acked clicks get the same grace as the jobs
         self.request_guard.close()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.http.close()
         self.engine.dispose()
         return idle
@@ -239,5 +245,5 @@ def build(
     return Socialdesk(
         settings=settings, engine=engine, http=http, slack=slack, bolt=bolt,
         poller=poller, publisher=publisher, scheduler=scheduler, sla_sweep=sla_sweep, running_jobs=running_jobs,
-        streams=streams, later=later, deps=deps, identity=identity,
+        streams=streams, later=later, deps=deps, identity=identity, checkpointer=WalCheckpointer(engine),
     )

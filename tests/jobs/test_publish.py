@@ -69,13 +69,12 @@ def test_cards_go_out_once_each_in_order_and_paced_per_channel(engine, slack_emu
 
 def test_channels_do_not_wait_for_each_other(engine, slack_emulator, proxy):
     first, second = slack_emulator.new_channel("pa"), slack_emulator.new_channel("pb")
-    open_cases(engine, first, 2)
-    open_cases(engine, second, 2)
-    Publisher(engine=engine, slack=client_for(proxy), clock=now, post_interval=0.5).run_once()
-    assert len(card_case_ids(slack_emulator, first)) == 2 and len(card_case_ids(slack_emulator, second)) == 2
-    times = proxy.times_of("chat.postMessage")
-    # Two channels at 0.5 s each: the second channel's card goes out right after the first's.
-    assert times[1] - times[0] < 0.45
+    open_cases(engine, first, 1)
+    open_cases(engine, second, 1)
+    # One card a minute per channel and a run of at most 20 s: the second channel's card goes out
+    # in this run only if it does not wait behind the first channel's pace (no wall clock compared).
+    Publisher(engine=engine, slack=client_for(proxy), clock=now, post_interval=60, time_budget=20).run_once()
+    assert len(card_case_ids(slack_emulator, first)) == 1 and len(card_case_ids(slack_emulator, second)) == 1
 
 
 def test_retry_after_is_honoured_and_nothing_is_lost(engine, slack_emulator, proxy):

@@ -224,3 +224,31 @@ def test_migration_0004_backfills_and_downgrades(db_url):
         assert left == 0
     finally:
         engine.dispose()
+
+
+def test_migration_0015_moves_post_indexing_from_the_trigger_and_back(db_url):
+    """0014 indexed posts by trigger; from 0015 store.ingest does, once per page."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from socialdesk.store.db import alembic_config, make_engine
+
+    engine = make_engine(db_url)
+    try:
+        config = alembic_config(engine)
+        command.upgrade(config, "0015")
+
+        def state() -> tuple[bool, bool]:
+            indexes = {i["name"] for i in inspect(engine).get_indexes("cases")}
+            with engine.connect() as conn:
+                trigger = engine.dialect.name == "sqlite" and bool(conn.execute(text(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'search_posts_ai'")).scalar())
+            return trigger, "ix_cases_status" in indexes
+
+        assert state() == (False, False)
+        command.downgrade(config, "0014")
+        assert state() == (engine.dialect.name == "sqlite", True)
+        command.upgrade(config, "0015")
+        assert state() == (False, False)
+    finally:
+        engine.dispose()

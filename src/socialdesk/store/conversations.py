@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import bindparam, func, or_, update
 from sqlmodel import Session, col, select
 
 from socialdesk.domain import Author, CaseStatus, EventKind, Post
@@ -40,6 +40,16 @@ class Opened:
 CaseRef = int | Opened  # a stored case's id, or a case this page opens
 
 
+# Through the posts (indexed on the conversation; cases are not): their cases, by primary key.
+# Built once: each page's lookup is then a cache hit.
+_CONVERSATION_CASES = (
+    select(PostRow.conversation_id, CaseRow.id, CaseRow.customer_author_id)
+    .distinct()
+    .join(CaseRow, PostRow.case_id == CaseRow.id)
+    .where(PostRow.network == bindparam("network"), col(PostRow.conversation_id).in_(bindparam("ids", expanding=True)))
+)
+
+
 class PageCases:
     """What `post` continues, for a whole page: the cases of its conversations read in one query.
 
@@ -55,13 +65,7 @@ class PageCases:
         self._customers: dict[CaseRef, int | None] = {}  # each case's customer (an authors row)
         conversation_ids = {p.conversation_id for p in posts if p.conversation_id}
         if conversation_ids:
-            # Through the posts (indexed on the conversation; cases are not): their cases, by primary key.
-            rows = session.exec(
-                select(PostRow.conversation_id, CaseRow.id, CaseRow.customer_author_id)
-                .distinct()
-                .join(CaseRow, PostRow.case_id == CaseRow.id)
-                .where(PostRow.network == network, col(PostRow.conversation_id).in_(conversation_ids))
-            )
+            rows = session.connection().execute(_CONVERSATION_CASES, {"network": network, "ids": list(conversation_ids)})
             for conversation, case_id, customer in rows:
                 self._cases.setdefault(conversation, set()).add(case_id)  # type: ignore[arg-type]
                 self._customers[case_id] = customer  # type: ignore[index]

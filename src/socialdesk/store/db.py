@@ -14,8 +14,13 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from socialdesk.store.jsonfmt import dumps
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Pages of log past which a commit checkpoints itself (SQLite's default is 1,000): with the
+# app running, store.checkpoint does it in the background well before (about 40 MB).
+SQLITE_AUTOCHECKPOINT_PAGES = 10_000
 READ_ONLY = "socialdesk_read_only"  # execution option: a transaction that only reads (see read_scope)
 log = logging.getLogger(__name__)
 
@@ -34,7 +39,7 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=dumps)
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -43,6 +48,7 @@ def _sqlite_engine(url: str) -> Engine:
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         pool_size=10,
         max_overflow=20,
+        json_serializer=dumps,
     )
 
     @event.listens_for(engine, "connect")
@@ -54,6 +60,7 @@ def _sqlite_engine(url: str) -> Engine:
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
         cur.close()
 
     @event.listens_for(engine, "begin")

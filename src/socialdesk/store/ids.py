@@ -6,8 +6,15 @@ inserted once each, complete, with one executemany per table.
 
 from __future__ import annotations
 
-from sqlalchemy import Table, func, select, text
+import functools
+
+from sqlalchemy import Select, Table, func, select, text
 from sqlmodel import Session
+
+
+@functools.cache
+def _max_id(table: Table) -> Select[tuple[int | None]]:
+    return select(func.max(table.c.id))  # built once per table: a page takes ids twice
 
 
 def take_ids(session: Session, table: Table, count: int) -> list[int]:
@@ -22,7 +29,7 @@ def take_ids(session: Session, table: Table, count: int) -> list[int]:
     if count <= 0:
         return []
     if session.get_bind().dialect.name == "sqlite":
-        top = session.connection().execute(select(func.max(table.c.id))).scalar() or 0
+        top = session.connection().execute(_max_id(table)).scalar() or 0
         return list(range(top + 1, top + 1 + count))
     rows = session.connection().execute(
         text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"),

@@ -1,11 +1,11 @@
 """Storing fetched posts: dedupe on (network, id), upsert authors, open cases or follow them up.
 
-A page is written with a few batched statements whatever its size (SQLAlchemy Core, no ORM
-objects): the known posts in one query, the authors upserted in one statement and their
-ids read in one, then the new cases, the posts and the cases' `opened` events each in one
-executemany. Post and case ids are taken first (store.ids), so each row is inserted once,
-complete: a post with its case, a case with its first post; nothing is read back per row,
-and the full-text index (migration 0004's trigger) indexes each post once.
+A page is written with a few batched statements whatever its size (no ORM objects): the
+known posts in one query, the authors upserted in one statement and their ids read in one,
+then the new cases, the posts and the cases' `opened` events each in one driver executemany
+(store.bulk), and the posts into the full-text index in one statement (store.search_index).
+Post and case ids are taken first (store.ids), so each row is inserted once, complete: a
+post with its case, a case with its first post; nothing is read back per row.
 """
 
 from __future__ import annotations
@@ -15,31 +15,41 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select
 from sqlmodel import Session, col
 
 from socialdesk.domain import Author, EventKind, Post
 from socialdesk.store import conversations
 from socialdesk.store.conversations import CaseRef, Opened
-from socialdesk.store.events import event_row, record_events
+from socialdesk.store.bulk import Upsert, insert_rows
+from socialdesk.store.events import event_row
 from socialdesk.store.ids import take_ids
-from socialdesk.store.models import AuthorRow, CaseRow, PostRow
+from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, PostRow
+from socialdesk.store.search_index import index_posts
 from socialdesk.triage.triaged import LIKELY_SPAM, UNTRIAGED, Triaged
 
 SYSTEM = "system"
 Scores = Mapping[str, Triaged]  # by post id: sentiment, priority, intent, tags, spam, and what its case does
 Scorer = Callable[[Sequence[Post]], Scores]  # scores the posts about to be stored
 
-_AUTHOR_FIELDS = ("handle", "name", "followers", "verified", "avatar_url", "updated_at")
+_PROFILE = ("handle", "name", "followers", "verified", "avatar_url")
+# An author's profile as the page has it; `updated_at` says when it last changed.
+# An account's creation time, once known, stays: a page from a source without it leaves it alone.
+_AUTHOR_UPSERT = Upsert(unique=("network", "external_id"), refresh=(*_PROFILE, "updated_at"), changed=_PROFILE,
+                        kept=("created_at",))
+
+
+# Built once: a page's lookups then cost a cache hit, not building and compiling the statement.
+_KNOWN_POSTS = select(PostRow.external_id).where(
+    PostRow.network == bindparam("network"), col(PostRow.external_id).in_(bindparam("ids", expanding=True)))
+_AUTHOR_IDS = select(AuthorRow.external_id, AuthorRow.id).where(
+    AuthorRow.network == bindparam("network"), col(AuthorRow.external_id).in_(bindparam("ids", expanding=True)))
 
 
 def known_post_ids(*, session: Session, network: str, external_ids: Sequence[str]) -> set[str]:
     if not external_ids:
         return set()
-    return set(session.connection().execute(
-        select(PostRow.external_id).where(PostRow.network == network, col(PostRow.external_id).in_(external_ids))
-    ).scalars())
+    return set(session.connection().execute(_KNOWN_POSTS, {"network": network, "ids": list(external_ids)}).scalars())
 
 
 @dataclass(frozen=True)
@@ -145,10 +155,10 @@ def _write(session: Session, plan: Sequence[tuple[Post, CaseRef, bool]], author_
         if not opens:
             follow_ups.append((post_id, case_id, post.external_id))
     connection = session.connection()
-    if case_rows:
-        connection.execute(insert(CaseRow.__table__), case_rows)  # type: ignore[arg-type]
-    connection.execute(insert(PostRow.__table__), post_rows)  # type: ignore[arg-type]
-    record_events(session, events)
+    insert_rows(connection, CaseRow.__table__, case_rows)  # type: ignore[arg-type]
+    insert_rows(connection, PostRow.__table__, post_rows)  # type: ignore[arg-type]
+    index_posts(session=session, post_ids=post_ids)
+    insert_rows(connection, CaseEventRow.__table__, events)  # type: ignore[arg-type]
     conversations.attach(session=session, follow_ups=[(case_id, ext) for _, case_id, ext in follow_ups], now=now)
     return Stored(new_case_ids=case_ids, follow_up_post_ids=[post_id for post_id, _, _ in follow_ups])
 
@@ -201,32 +211,22 @@ def _triaged_events(case_id: int, triaged: Triaged, channel_id: str, now: dateti
 
 
 def _upsert_authors(session: Session, network: str, authors: Sequence[Author], now: datetime) -> dict[str, int]:
-    """Insert new authors and refresh known ones (handle, name, followers … as the page has them);
-    returns every author's id by external id."""
+    """Insert new authors and refresh known ones whose profile changed (handle, name, followers …
+    as the page has them); returns every author's id by external id."""
     by_id = {a.external_id: a for a in authors}  # the last seen wins, as when they were updated one by one
     rows = [{"network": network, "external_id": a.external_id, "handle": a.handle, "name": a.name,
              "followers": a.followers, "verified": a.verified, "avatar_url": a.avatar_url, "updated_at": now,
              "created_at": a.created_at}
-            for _, a in sorted(by_id.items())]  # one order for every writer: PostgreSQL locks rows as it goes
-    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = make(AuthorRow.__table__)  # type: ignore[arg-type]
-    # One statement, executed for all rows (a VALUES list per page would be compiled anew each time).
-    # An account's creation time, once known, stays: a page from a source without it leaves it alone.
-    session.connection().execute(statement.on_conflict_do_update(
-        index_elements=["network", "external_id"],
-        set_={**{name: statement.excluded[name] for name in _AUTHOR_FIELDS},
-              "created_at": func.coalesce(statement.excluded["created_at"], AuthorRow.__table__.c.created_at)}),
-        rows)
+            for _, a in sorted(by_id.items())]
+    # One statement, executed for all rows; one order for every writer: PostgreSQL locks rows as it goes.
+    insert_rows(session.connection(), AuthorRow.__table__, rows, upsert=_AUTHOR_UPSERT)  # type: ignore[arg-type]
     return _author_ids(session, network, set(by_id))
 
 
 def _author_ids(session: Session, network: str, external_ids: Collection[str]) -> dict[str, int]:
     if not external_ids:
         return {}
-    rows = session.connection().execute(
-        select(AuthorRow.external_id, AuthorRow.id)
-        .where(AuthorRow.network == network, col(AuthorRow.external_id).in_(list(external_ids)))
-    )
+    rows = session.connection().execute(_AUTHOR_IDS, {"network": network, "ids": list(external_ids)})
     return {external_id: row_id for external_id, row_id in rows}
 
 

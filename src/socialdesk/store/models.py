@@ -21,7 +21,7 @@ class AuthorRow(SQLModel, table=True):
     followers: int = 0
     verified: bool = False
     avatar_url: str | None = Field(default=None, max_length=1024)
-    updated_at: datetime
+    updated_at: datetime  # when the profile (handle, name, followers …) last changed as we saw it
     created_at: datetime | None = None  # when the account was made, where the network says (a spam signal)
 
 
@@ -118,7 +118,7 @@ class CaseRow(SQLModel, table=True):
     first_post_id: int | None = Field(default=None, index=True)
     network: str = Field(max_length=16)
     conversation_id: str | None = Field(default=None, max_length=512)
-    status: str = Field(default="new", max_length=16, index=True)
+    status: str = Field(default="new", max_length=16)  # indexed with opened_at (migrations 0007, 0015)
     assignee: str | None = Field(default=None, max_length=32)
     priority: str = Field(default="normal", max_length=16)
     channel_id: str = Field(max_length=32)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, update
+from sqlalchemy import bindparam, case, func, or_, update
 from sqlmodel import Session, select
 
 from socialdesk.store.models import CaseRow, PostRow, RuleRow
@@ -243,14 +243,23 @@ def release_lease(*, session: Session, rule_id: int, taken_at: datetime | None =
     session.execute(query.values(lease_until=None))
 
 
+# Built once (a page's cursor is saved with every stored page): executing it costs a cache hit.
+_SAVE_CURSOR = (
+    update(RuleRow)
+    .where(RuleRow.id == bindparam("rule"))
+    .values(cursor=bindparam("new_cursor", type_=RuleRow.__table__.c.cursor.type),
+            last_success_at=bindparam("now", type_=RuleRow.__table__.c.last_success_at.type), consecutive_failures=0,
+            not_before=bindparam("new_not_before", type_=RuleRow.__table__.c.not_before.type),
+            last_error=case((RuleRow.last_error.like(STREAM_REFUSED + "%"),  # type: ignore[union-attr]
+                             RuleRow.last_error), else_=None))
+)
+
+
 def save_cursor(*, session: Session, rule_id: int, cursor: dict[str, Any], not_before: datetime | None, now: datetime) -> None:
-    session.execute(
-        update(RuleRow)
-        .where(RuleRow.id == rule_id)
-        .values(cursor=cursor, last_success_at=now, consecutive_failures=0, not_before=not_before,
-                last_error=case((RuleRow.last_error.like(STREAM_REFUSED + "%"),  # type: ignore[union-attr]
-                                 RuleRow.last_error), else_=None))
-    )
+    # Core, not the ORM's update: that one first reads the row back to refresh a loaded copy
+    # (it cannot evaluate the CASE in Python). Callers hold no loaded copy.
+    session.connection().execute(_SAVE_CURSOR, {"rule": rule_id, "new_cursor": cursor, "now": now,
+                                                "new_not_before": not_before})
 
 
 def reset_cursor_walk(*, session: Session, rule_id: int, cursor: dict[str, Any]) -> None:

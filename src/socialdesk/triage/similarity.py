@@ -47,7 +47,7 @@ _SAME_THING = tuple((re.compile(pattern), word) for pattern, word in (
     (r"\bwi[-\s]?fi\b", "wifi"),
     (r"\b(?:log(?:ging|ged)?|sign(?:ing|ed)?)[\s-]?(?:in|into|on)\b|\blogins?\b|\bsignin\b", "login"),
     (r"\b(?:charged|billed)(?: me)? (?:twice|double)\b|\bdouble[\s-]?(?:charged|billed)\b|\btwo (?:charges|payments)\b"
-     r"|\b(?:payment|charge)s? twice\b|\btook the payment twice\b", "doublecharge"),
+     + r"|\b(?:payment|charge)s? twice\b|\btook the payment twice\b", "doublecharge"),
     (r"\bno (?:signal|service|network|reception|bars)\b|\bzero bars\b", "nosignal"),
     (r"\bsomething went wrong\b", "error"),
 ))

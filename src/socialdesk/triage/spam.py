@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from socialdesk.domain import Post
-from socialdesk.triage.intent import care_problem
+from socialdesk.triage.phrases import as_written, words
+from socialdesk.triage.vocabulary import found
 
 LIKELY_SPAM_AT = 0.6  # score at or above which a post is "likely spam"
 
@@ -30,22 +31,7 @@ class SpamReading:
         return self.score >= LIKELY_SPAM_AT
 
 
-# Words spam uses and customers rarely do. Each found adds _PER_WORD, at most _WORDS_MAX.
-_GIVEAWAY = (
-    r"free", r"giveaway", r"give ?away", r"giving away", r"win (?:a|an|the|free|\$?\d+)", r"winners?",
-    r"you(?:'ve| have)? won", r"prize", r"claim(?: now| yours| your| here)?",
-    r"100% (?:legit|real|free|guaranteed)", r"legit", r"guaranteed", r"no scam", r"limited (?:time|offer)",
-    r"act now", r"click (?:here|the link|below)", r"link in (?:bio|profile)", r"dm (?:me|us) (?:to|for|now)",
-    r"crypto", r"bitcoin", r"btc", r"eth", r"usdt", r"airdrop", r"nft", r"nfts", r"token presale", r"presale",
-    r"forex", r"binary options", r"casino", r"betting", r"earn \$?\d+", r"make money", r"passive income",
-    r"double your", r"investment opportunity", r"promo code", r"discount code", r"coupon", r"% off",
-    r"buy followers", r"gain followers", r"followers? fast", r"follow back", r"f4f", r"onlyfans", r"xxx",
-    r"cheap", r"best price", r"order now", r"shop now", r"sign up now", r"join now", r"whatsapp (?:me|us|\+?\d)", r"(?:on|via) telegram",
-    r"hi dear", r"check (?:my|our) (?:profile|bio)",
-    # phishing: a bank or a shop never asks this in a public post
-    r"verify (?:now|here|your account|your identity)", r"confirm your (?:details|identity|account)",
-    r"(?:account|card) (?:has been|is|was) (?:suspended|locked|limited|disabled)",
-)
+# Giveaway words (vocabulary.py): each one found adds _PER_WORD, at most _WORDS_MAX.
 _PER_WORD, _WORDS_MAX = 0.25, 0.6
 _LINK_WITH_OFFER = 0.2  # a link beside giveaway words: where the offer leads
 _DENSE_LINKS, _WORDS_PER_LINK = 0.2, 10  # two links or more, at most ten words each
@@ -54,10 +40,6 @@ _SHOUTING = 0.1  # "!!" or capitals, beside giveaway words
 _LINK_RE = re.compile(r"https?://\S+|www\.\S+|\b[\w-]+\.(?:com|net|org|io|xyz|top|click|example|ly|gg|link|shop)/\S*")
 _HASHTAG_RE = re.compile(r"(?<![\w&])#\w+")
 _MENTION_RE = re.compile(r"(?<![\w])@[\w.]+")
-_WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
-_GIVEAWAY_RE = re.compile(
-    r"(?<![\w-])(?:" + "|".join(f"(?:{w})" for w in _GIVEAWAY) + r")(?![\w'’-])", re.IGNORECASE
-)
 _SHOUTING_RE = re.compile(r"\b[A-Z]{4,}\b")  # FREE, LIVE (not API, NYC)
 _EXCLAIMS_RE = re.compile(r"!{2,}")
 
@@ -91,30 +73,32 @@ def read_spam(post: Post, *, same_text_accounts: int = 1, now: datetime | None =
 
 
 @functools.lru_cache(maxsize=4096)  # texts repeat (campaigns, reposts)
-def _text_signals(text: str) -> tuple[float, tuple[str, ...]]:
-    text = unicodedata.normalize("NFKC", text)
-    links = len(_LINK_RE.findall(text))
-    hashtags = len(_HASHTAG_RE.findall(text))
-    without = _MENTION_RE.sub(" ", _HASHTAG_RE.sub(" ", _LINK_RE.sub(" ", text)))
-    words = len(_WORD_RE.findall(without))
+def _text_signals(post_text: str) -> tuple[float, tuple[str, ...]]:
+    phrases = found(post_text)  # the words as intent read them (cached)
+    text = post_text if post_text.isascii() else unicodedata.normalize("NFKC", post_text)
+    # The regexes run only where their mark is (most posts have no link, hashtag or mention).
+    links = len(_LINK_RE.findall(text)) if "/" in text or "www." in text else 0
+    hashtags = len(_HASHTAG_RE.findall(text)) if "#" in text else 0
+    mentions = len(_MENTION_RE.findall(text)) if "@" in text else 0
+    words_count = max(0, len(words(post_text)) - hashtags - mentions)
     score, reasons = 0.0, []
-    giveaway = list(dict.fromkeys(m.group(0).lower() for m in _GIVEAWAY_RE.finditer(text)))
+    giveaway = list(phrases.giveaway)
     if giveaway:
         score += min(_WORDS_MAX, _PER_WORD * len(giveaway))
-        reasons.append("giveaway words: " + ", ".join(giveaway[:4]))
+        reasons.append("giveaway words: " + ", ".join(as_written(text, phrase) for phrase in giveaway[:4]))
     if links and giveaway:
         score += _LINK_WITH_OFFER
-        reasons.append(f"{_count(links, 'link')} in {_count(words, 'word')}")
-    elif links >= 2 and words <= _WORDS_PER_LINK * links:
+        reasons.append(f"{_count(links, 'link')} in {_count(words_count, 'word')}")
+    elif links >= 2 and words_count <= _WORDS_PER_LINK * links:
         score += _DENSE_LINKS
-        reasons.append(f"{_count(links, 'link')} in {_count(words, 'word')}")
-    if hashtags >= 4 and hashtags * 2 >= words:
+        reasons.append(f"{_count(links, 'link')} in {_count(words_count, 'word')}")
+    if hashtags >= 4 and hashtags * 2 >= words_count:
         score += _DENSE_HASHTAGS
-        reasons.append(f"{_count(hashtags, 'hashtag')} in {_count(words, 'word')}")
+        reasons.append(f"{_count(hashtags, 'hashtag')} in {_count(words_count, 'word')}")
     if giveaway and (_EXCLAIMS_RE.search(text) or len(_SHOUTING_RE.findall(text)) >= 2):
         score += _SHOUTING
         reasons.append("shouting")
-    problem = care_problem(text)
+    problem = phrases.problems[0] if phrases.problems else None
     if score and problem:
         score -= _CARE_DISCOUNT
         reasons.append(f"but reports a problem (“{problem}”)")

@@ -18,16 +18,17 @@ from datetime import datetime
 
 from socialdesk.domain import Post
 from socialdesk.rules import route_for
-from socialdesk.triage.intent import _TOPICS, read_intent
+from socialdesk.triage.intent import read_intent
 from socialdesk.triage.language import detect_language
 from socialdesk.triage.sentiment import NORMAL, priority
 from socialdesk.triage.similarity import text_key
 from socialdesk.triage.spam import LIKELY_SPAM_AT, read_spam
+from socialdesk.triage.vocabulary import TOPICS
 
 LIKELY_SPAM = "likely_spam"  # cases.ignored_reason of a case filed as spam at ingest ("Not spam" reopens it)
-# The care topics read_intent tags posts with (its vocabulary's keys): a case may carry them
-# beside the team's own tags (SOCIALDESK_TAGS).
-CARE_TAGS: tuple[str, ...] = tuple(_TOPICS)
+# The care topics read_intent tags posts with: a case may carry them beside the team's own
+# tags (SOCIALDESK_TAGS).
+CARE_TAGS: tuple[str, ...] = TOPICS
 _CACHED_TEXTS = 8192
 # The accounts read per text for "the same text from N accounts": past this the text is a
 # campaign whatever the number (the spam score stops growing well before), and the reason says "N+".

@@ -11,16 +11,19 @@
   intent or tag opens in that channel instead of the rule's;
 - `authors.created_at`: when the account was made, where the network says (spam signal).
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0015_triage
+Revises: 0015
+
+(Numbered 0015 for issue #14, off 0014; main took 0015 for posts_indexed_per_page meanwhile, so
+this follows it until the lead orders the branches' migrations.)
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0015'
-down_revision = '0014'
+revision = '0015_triage'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
