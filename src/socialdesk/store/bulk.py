@@ -32,7 +32,7 @@ class Upsert:
     unique: tuple[str, ...]
     refresh: tuple[str, ...]
     changed: tuple[str, ...]
-    kept: tuple[str, ...] = ()  # refreshed only by a row that has a value (NULL keeps what is stored)
+    kept: tuple[str, ...] = ()  # refreshed only by a value: a row without one leaves the stored value
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *,
@@ -51,13 +51,11 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
         differs = "IS NOT" if dialect.name == "sqlite" else "IS DISTINCT FROM"
         stored = quote(table.name)
         conflict = (f" ON CONFLICT ({', '.join(quote(n) for n in upsert.unique)}) DO UPDATE SET "
-                    + ", ".join([*(f"{quote(n)} = excluded.{quote(n)}" for n in upsert.refresh),
-                                 *(f"{quote(n)} = COALESCE(excluded.{quote(n)}, {stored}.{quote(n)})"
-                                   for n in upsert.kept)])
-                    + " WHERE " + " OR ".join([*(f"{stored}.{quote(n)} {differs} excluded.{quote(n)}"
-                                                 for n in upsert.changed),
-                                               *(f"(excluded.{quote(n)} IS NOT NULL AND {stored}.{quote(n)} "
-                                                 f"{differs} excluded.{quote(n)})" for n in upsert.kept)]))
+                    + ", ".join([f"{quote(n)} = excluded.{quote(n)}" for n in upsert.refresh]
+                                + [f"{quote(n)} = COALESCE(excluded.{quote(n)}, {stored}.{quote(n)})" for n in upsert.kept])
+                    + " WHERE " + " OR ".join([f"{stored}.{quote(n)} {differs} excluded.{quote(n)}" for n in upsert.changed]
+                                              + [f"(excluded.{quote(n)} IS NOT NULL AND {stored}.{quote(n)} {differs} "
+                                                 f"excluded.{quote(n)})" for n in upsert.kept]))
     head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES "
     converting = [(at, convert) for at, name in enumerate(names)
                   if (convert := _converter(table.c[name].type, dialect)) is not None]

@@ -26,8 +26,8 @@ from socialdesk.triage.spam import LIKELY_SPAM_AT, read_spam
 from socialdesk.triage.vocabulary import TOPICS
 
 LIKELY_SPAM = "likely_spam"  # cases.ignored_reason of a case filed as spam at ingest ("Not spam" reopens it)
-# The care topics read_intent tags posts with: a case may carry them beside the team's own
-# tags (SOCIALDESK_TAGS).
+# The care topics read_intent tags posts with (its vocabulary's keys): a case may carry them
+# beside the team's own tags (SOCIALDESK_TAGS).
 CARE_TAGS: tuple[str, ...] = TOPICS
 _CACHED_TEXTS = 8192
 # The accounts read per text for "the same text from N accounts": past this the text is a

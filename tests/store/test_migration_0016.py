@@ -1,4 +1,4 @@
-"""Migration 0015_triage (triage columns) upgrades and downgrades on both databases."""
+"""Migration 0016 (triage columns) upgrades and downgrades on both databases."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ def _columns(engine, table: str) -> set[str]:
     return {c["name"] for c in inspect(engine).get_columns(table)}
 
 
-def test_0015_triage_adds_the_triage_columns_and_downgrades(db_url):
+def test_0016_adds_the_triage_columns_and_downgrades(db_url):
     from alembic import command
 
     engine = make_engine(db_url)
     try:
         config = alembic_config(engine)
-        command.upgrade(config, "0015_triage")
+        command.upgrade(config, "0016")
         assert {"intent", "spam_score", "spam_reasons"} <= _columns(engine, "cases")
         assert {"lang_detected", "text_key"} <= _columns(engine, "posts")
         assert {"ignore_spam", "routes"} <= _columns(engine, "rules")
@@ -31,10 +31,9 @@ def test_0015_triage_adds_the_triage_columns_and_downgrades(db_url):
         assert "created_at" not in _columns(engine, "authors")
         command.upgrade(config, "head")
         if engine.dialect.name == "sqlite":  # posts kept its full-text triggers (no table rebuild)
-            # (0015 dropped the insert trigger: posts enter the index a page at a time; update and delete stay)
             with engine.connect() as conn:
                 triggers = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"
                                              " AND tbl_name = 'posts'")).scalars().all()
-            assert sorted(triggers) == ["search_posts_ad", "search_posts_au"]
+            assert sorted(triggers) == ["search_posts_ad", "search_posts_au"]  # inserts are indexed per page (0015)
     finally:
         engine.dispose()

@@ -11,18 +11,15 @@
   intent or tag opens in that channel instead of the rule's;
 - `authors.created_at`: when the account was made, where the network says (spam signal).
 
-Revision ID: 0015_triage
+Revision ID: 0016
 Revises: 0015
-
-(Numbered 0015 for issue #14, off 0014; main took 0015 for posts_indexed_per_page meanwhile, so
-this follows it until the lead orders the branches' migrations.)
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0015_triage'
+revision = '0016'
 down_revision = '0015'
 branch_labels = None
 depends_on = None
