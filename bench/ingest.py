@@ -6,11 +6,10 @@ page through the pipeline the poll job runs:
 
 1. normalize: `sources.x.parse_search_body(page)` (JSON decoding is not timed);
 2. match: `rules.rejection(post, filters)` for each of 100 rules' Filters, per post;
-3. store: one transaction per page holding `store.ingest.store_page` for the posts at
-   least one rule accepts, with the rule's triage (`Poller._scores`, called by the store
-   for the posts it stores), plus `store.rules.save_cursor`, as `Poller._store` does;
-   SQLite's log is checkpointed by `store.checkpoint.WalCheckpointer` in the background,
-   as in `socialdesk run`.
+3. store: the rule's triage (`Poller._scores`) of the posts at least one rule accepts,
+   then one transaction per page holding `store.ingest.store_page` for them plus
+   `store.rules.save_cursor`, as `Poller._store` does; SQLite's log is checkpointed by
+   `store.checkpoint.WalCheckpointer` in the background, as in `socialdesk run`.
 
 Then the rows the store wrote (authors, cases, posts) are written again, page by page,
 with a plain core `executemany` per table into a fresh database of the same schema: the
@@ -183,10 +182,10 @@ def run(backend: str, url: str, pages: list[dict], plain_url: str) -> Result:
         result = Result(backend)
         clock = time.perf_counter
 
-        def scorer(session, rule, guessed, now):  # type: ignore[no-untyped-def]
+        def scorer(rule, guessed, now):  # type: ignore[no-untyped-def]
             def scores(posts):  # type: ignore[no-untyped-def]
                 t = clock()
-                scored = poller._scores(session, rule, posts, guessed=guessed, now=now)
+                scored = poller._scores(rule, posts, guessed=guessed, now=now)
                 result.triage += clock() - t
                 result.scored += len(posts)
                 return scored
@@ -210,10 +209,10 @@ def run(backend: str, url: str, pages: list[dict], plain_url: str) -> Result:
             # The page was fetched by one rule's walk; its posts open cases in that rule's channel.
             rule, _ = rules[number % RULES]
             now = utcnow()
+            scores = scorer(rule, guessed, now)(accepted)  # before the transaction, as Poller._store does
             with session_scope(engine) as session:
                 stored = store_page(session=session, posts=accepted, rule_id=rule.id, channel_id=rule.channel_id,
-                                    now=now, own_handles=frozenset({OWN_HANDLE}),
-                                    scores=scorer(session, rule, guessed, now))
+                                    now=now, own_handles=frozenset({OWN_HANDLE}), scores=scores)
                 cursor = {"since_id": None, "next_token": meta.get("next_token"), "pending_newest_id": meta.get("newest_id")}
                 save_cursor(session=session, rule_id=rule.id, cursor=cursor, not_before=None, now=now)
             t3, c3 = clock(), time.process_time()

@@ -170,6 +170,14 @@ def test_preview_prints_normalized_posts_as_json_lines(env, cli):
         assert records[2]["text"] == "acme phone <!channel> & cracked"
         assert records[0]["is_repost"] and records[0]["skipped"] == "repost"
         assert records[1]["skipped"] is None
+        assert not records[1]["lang_detected"]
+        # A language X could not tell is guessed, before `--lang` marks posts skipped (as the poller does).
+        fake_x.post(username="lucia", text="acme phone: mi teléfono no enciende desde ayer y nadie responde",
+                    lang="und")
+        spanish = cli("rules", "preview", "--network", "x", "--query", "acme phone", "--lang", "en",
+                      env={**env, "SOCIALDESK_X_API_URL": fake_x.url, "SOCIALDESK_X_BEARER_TOKEN": "preview-token"})
+        first = json.loads(spanish.stdout.splitlines()[0])
+        assert (first["lang"], first["lang_detected"], first["skipped"]) == ("es", True, "language es")
         bad = cli("rules", "preview", "--network", "x", "--query", "acme",
                   env={**env, "SOCIALDESK_X_API_URL": fake_x.url, "SOCIALDESK_X_BEARER_TOKEN": "wrong"})
         assert bad.returncode == 2 and "X refused the credentials (401" in bad.stderr

@@ -61,6 +61,9 @@ def stored_cases(deps, count: int, *, text: str = "acme queue post") -> list[int
 def test_help_usage_and_unknown_commands_answer_without_touching_anything(deps, desk, slack_emulator):
     assert social(deps, slack_emulator, desk, "   ")["text"] == social(deps, slack_emulator, desk, "HELP")["text"]
     assert "`/social webhooks test <id>`" in commands.HELP  # the subcommands' own help lines are in it
+    # Longer than one section holds: split between lines, nothing cut.
+    sections = [b["text"]["text"] for b in social(deps, slack_emulator, desk, "help")["blocks"]]
+    assert "\n".join(sections) == commands.HELP and all(len(t) <= 3000 for t in sections)
     usage = {
         "case": "Usage: `/social case <id>`, e.g. `/social case 42`.",
         "case 1 2": "Usage: `/social case <id>`, e.g. `/social case 42`.",

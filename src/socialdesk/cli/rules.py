@@ -316,15 +316,19 @@ def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:
             raise Unavailable(f"{exc}; try again later") from None
         except SourceError as exc:
             raise CliError(str(exc)) from None
-    page.posts[:] = page.posts[:args.limit]
+    from socialdesk.triage.triaged import fill_languages
+
+    # A language guessed where the network gave none, before the filters: as the poller does.
+    posts, guessed = fill_languages(page.posts[:args.limit])
     filters = Filters(lang=args.lang, include_reposts=args.include_reposts, own_handles=settings.own_handle_set)
     local = None
     if network.info.local_match:  # the stream matches the query itself; the network's search differs a little
         from socialdesk.matcher import parse, target_of
 
         local = parse(args.query)
-    for post in page.posts:
+    for post in posts:
         record = post.to_json()
+        record["lang_detected"] = post.external_id in guessed
         record["skipped"] = rejection(post, filters) or (
             "does not match the query as the stream matches it" if local and not local.matches(target_of(post))
             else None)

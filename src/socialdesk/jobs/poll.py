@@ -32,7 +32,7 @@ from socialdesk.triage.triaged import SAME_TEXT_SAMPLE, Triaged, fill_languages,
 from socialdesk.store import conversations, ingest, texts
 from socialdesk.store import rules as rule_store
 from socialdesk.store import streams as stream_store
-from socialdesk.store.db import session_scope
+from socialdesk.store.db import read_scope, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -152,15 +152,19 @@ class Poller:
             return list(posts), frozenset()
         return fill_languages(posts)
 
-    def _scores(self, session, rule, posts, *, guessed: frozenset[str], now: datetime) -> dict[str, Triaged]:  # type: ignore[no-untyped-def]
+    def _scores(self, rule, posts, *, guessed: frozenset[str] = frozenset(),  # type: ignore[no-untyped-def]
+                now: datetime | None = None) -> dict[str, Triaged]:
         """Triage per post (by external id), and what each case does by the rule's settings.
 
-        "The same text from N accounts" is counted in one query for the page (store.texts)."""
-        if self._triage is None:
+        "The same text from N accounts" is counted in one read for the page (store.texts),
+        before the page's write transaction like the rest of the scoring."""
+        if self._triage is None or not posts:
             return {}
+        now = now or self._now()
         keys = {key for p in posts if (key := text_digest(p.text)) is not None}
-        recent = texts.accounts_by_text(session=session, keys=keys, since=now - SAME_TEXT_WINDOW,
-                                        at_most=SAME_TEXT_SAMPLE)
+        with read_scope(self._engine) as session:
+            recent = texts.accounts_by_text(session=session, keys=keys, since=now - SAME_TEXT_WINDOW,
+                                            at_most=SAME_TEXT_SAMPLE)
         return triage_page(posts, sentiment=self._triage.sentiment, recent_accounts=recent, guessed=guessed, now=now,
                            keywords=tuple(rule.priority_keywords or ()), followers_threshold=rule.priority_followers,
                            routes=rule.routes, channel_id=rule.channel_id, ignore_spam=bool(rule.ignore_spam))
@@ -366,11 +370,13 @@ class Poller:
         cursor is not, since that worker walks on from the one it read; this walk must stop.
         """
         held = True
+        # Scored before the transaction, so SQLite's write lock is held only while writing and
+        # other polls store meanwhile (a post stored already is scored for nothing: rare in a walk).
+        scores = self._scores(rule, posts, guessed=guessed, now=now)
         with session_scope(self._engine) as session:
             stored = ingest.store_page(
                 session=session, posts=posts, rule_id=rule.id, channel_id=rule.channel_id, now=now,
-                own_handles=self._own,  # scored: only what is stored
-                scores=lambda fresh: self._scores(session, rule, fresh, guessed=guessed, now=now),
+                own_handles=self._own, scores=scores,
             )
             if cursor is not None:
                 held = rule_store.renew_lease(session=session, rule_id=rule.id, taken_at=rule.last_polled_at,

@@ -34,7 +34,7 @@ from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.subcommand import Subcommand
 from socialdesk.slack import ids
 from socialdesk.slack.blocks import lookup as blocks
-from socialdesk.slack.blocks.lookup import PAGE_SIZE, Reply, plain
+from socialdesk.slack.blocks.lookup import PAGE_SIZE, Reply, long_plain, plain
 from socialdesk.slack.text import escape
 from socialdesk.slack.verify import replay_harmless
 from socialdesk.store import cases as case_store
@@ -58,7 +58,10 @@ HELP = (
     "Cards for new posts appear in the channels named by the rules "
     "(`socialdesk rules list` on the server). On a card: *Claim* takes the case, *Reply* answers "
     "publicly as the brand, *Note* adds an internal note, *Resolve* closes it; the ⋯ menu assigns, "
-    "ignores, tags or opens the post. The card's thread holds the case's history."
+    "ignores, tags or opens the post. The card's thread holds the case's history.\n"
+    "The card says what the post asks for (complaint, question, praise, other) and marks likely spam; "
+    "a rule may file likely spam as ignored (*Not spam* on its card opens it again) or route intents "
+    "and tags to other channels (`/social rules help`)."
 )
 
 USAGE = {
@@ -199,7 +202,7 @@ def search_page(deps: Deps, client: WebClient | None, *, text: str, offset: int)
 def answer(deps: Deps, client: WebClient | None, *, user_id: str, text: str, channel_id: str = "") -> Reply:
     words = text.split()
     if not words or words[0].lower() == "help":
-        return plain(HELP)
+        return long_plain(HELP)
     name, args = words[0].lower(), words[1:]
     if name == "case":
         return case_cmd(deps, client, args)
@@ -217,7 +220,7 @@ def answer(deps: Deps, client: WebClient | None, *, user_id: str, text: str, cha
         run, _ = MORE[name]
         return run(deps, client, user_id=user_id, args=args, text=text.strip()[len(words[0]):].strip(),
                    channel_id=channel_id)
-    return plain(f"`/social {escape(words[0][:40])}` is not a command socialdesk knows yet.\n\n{HELP}")
+    return long_plain(f"`/social {escape(words[0][:40])}` is not a command socialdesk knows yet.\n\n{HELP}")
 
 
 def safely(what: str, build: Callable[[], Reply]) -> Reply:

@@ -68,6 +68,19 @@ def plain(text: str) -> Reply:
     return Reply(text=text, blocks=[_section(text)])
 
 
+def long_plain(text: str) -> Reply:
+    """A message that may pass a section's limit (`/social help`): whole lines packed into sections."""
+    sections, current = [], ""
+    for line in text.split("\n"):
+        if current and len(current) + 1 + len(line) > SECTION_LIMIT:
+            sections.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    sections.append(current)
+    return Reply(text=text[:SECTION_LIMIT], blocks=[_section(t) for t in sections if t.strip()])
+
+
 def mention(actor: str) -> str:
     """A Slack user id as a mention; anything else ("system", odd ids) shown escaped."""
     if _USER_ID.match(actor or ""):
