@@ -30,6 +30,7 @@ CONNECT_SECONDS = 5.0
 SERVER_SAID = 200  # characters of a server's own error message kept in ours
 # Reasoning models (served by Ollama, vLLM…) put their thinking before the answer.
 _THINKING = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+_QUOTES = ('""', "''", "“”", "«»", "„“")  # pairs a model may wrap a whole draft in
 
 
 class DraftError(Exception):
@@ -150,7 +151,7 @@ class Drafter:
         if content is not None and not isinstance(content, str):
             raise malformed
         text = _THINKING.sub("", content or "").strip()
-        if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"“”'":  # a draft "quoted" as a whole
+        if len(text) >= 2 and text[0] + text[-1] in _QUOTES:  # a draft "quoted" as a whole
             text = text[1:-1].strip()
         if not text:
             raise EmptyDraft("The language model answered with an empty draft. Try again, or write the reply "
