@@ -106,6 +106,9 @@ def test_a_bearer_header_in_any_log_line_is_masked():
                                (json.dumps({"Authorization": f"Bearer {KEY}"}),), None)
     RedactingFilter().filter(record)
     assert KEY not in record.getMessage()
+    bare = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed with key %s", (KEY,), None)
+    RedactingFilter().filter(bare)
+    assert KEY not in bare.getMessage() and bare.getMessage().startswith("failed with key sk-pr…[redacted]")
 
 
 def test_no_key_no_header_and_an_unknown_model_or_server_is_named(chat, http):
