@@ -191,3 +191,19 @@ def test_the_thread_is_the_conversation_in_order_without_removed_posts(engine):
         ]
         assert [i.kind for i in suggestions.thread(session=session, case_id=case_id, limit=2)] == ["note", "reply"]
         assert suggestions.thread(session=session, case_id=424242) == []
+
+
+def test_the_rule_s_words_are_left_out_and_only_recent_cases_but_every_faq_are_searched(engine):
+    old_answer = answered(engine, "@acmephones acme phone battery drains", "Calibrate the battery.", handle="o1")
+    old_faq = answered(engine, "@acmephones acme screen flickers", "DM us.", handle="o2")
+    entry = save_faq(engine, old_faq, "Screen flickers?", "Lower the refresh rate to 60 Hz.")
+    for n in range(3):  # newer cases push the old ones out of a window of 2 documents of each kind
+        answered(engine, f"@acmephones acme order {n} late", f"Your order {n} ships today.", handle=f"n{n}")
+    asking = new_case(engine, "x", handle="kim")
+    # Every post its rule found says "acme": left out, it finds nothing and adds nothing.
+    assert len(suggest(engine, asking, "acme")) == 3
+    assert suggest(engine, asking, "acme", common="acme OR @acmephones") == []
+    assert [s.case_id for s in suggest(engine, asking, "acme battery drains", common="acme")] == [old_answer]
+    assert suggest(engine, asking, "acme battery drains", common="acme", recent=2) == []
+    assert [s.key for s in suggest(engine, asking, "acme screen flickers", common="acme", recent=2)] == [
+        f"faq:{entry}"]

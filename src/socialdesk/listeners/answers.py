@@ -58,8 +58,7 @@ def offer(client: WebClient, deps: Deps, *, opened: dict[str, Any], view: CaseVi
     if not opened.get("id") or view.post_removed:  # a removed post's text is a notice: nothing to match
         return
     with read_scope(deps.engine) as session:
-        found = suggestions.suggest(session=session, case_id=view.case_id, post_text=view.post.text,
-                                    limit=SUGGESTIONS)
+        found = _suggestions(session, view)
     if found:
         _draw(client, opened, modals.redrawn(opened, rules, answers=found))
 
@@ -118,12 +117,17 @@ def addressed(answer: str, view: CaseView, rules: NetworkInfo) -> str:
 def _prompt(deps: Deps, view: CaseView, rules: NetworkInfo) -> list[dict[str, str]]:
     with read_scope(deps.engine) as session:
         thread = suggestions.thread(session=session, case_id=view.case_id)
-        found = suggestions.suggest(session=session, case_id=view.case_id, post_text=view.post.text,
-                                    limit=SUGGESTIONS) if not view.post_removed else []
+        found = _suggestions(session, view) if not view.post_removed else []
     case = prompt.Case(case_id=view.case_id, brand=deps.brand(view.post.network).lstrip("@"), network=rules.label,
                        text_limit=rules.text_limit, text_hint=rules.text_hint, customer=view.post.author.handle,
                        lang=view.post.lang, thread=thread)
     return prompt.messages(case, found)
+
+
+def _suggestions(session: Any, view: CaseView) -> list[suggestions.Suggestion]:
+    # The rule's words are in every post it found: they tell nothing about this one.
+    return suggestions.suggest(session=session, case_id=view.case_id, post_text=view.post.text, limit=SUGGESTIONS,
+                               common=view.rule_query or "")
 
 
 def _by_message(case_id: int, line: DraftLine, text: str | None) -> str:

@@ -29,6 +29,7 @@ from socialdesk.store.curated import ACTIVE, without_leading_mentions
 from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, CuratedEntryRow, PostRow, ReplyRow
 
 MAX_WORDS = 16  # the most telling words of a post are enough; more only makes the OR longer
+RECENT_DOCUMENTS = 100_000  # posts, and replies, searched back (FAQ cases' always): the cost stays bounded
 POOL = 12  # cases ranked before answers are deduplicated (several cases may share one saved reply)
 FAQ_BOOST = 1.5  # a curated answer outranks an answered case unless that one matches clearly better
 Source = Literal["faq", "case"]
@@ -89,21 +90,42 @@ _CANDIDATE = f"""
             SELECT 1 FROM replies AS r WHERE r.case_id = c.id AND r.status = 'sent' AND r.text <> ''))
     )
 """
-# A document's score: higher is better (FTS5's bm25 is lower-is-better, hence the minus).
+# A document's score: higher is better (FTS5's bm25 is lower-is-better, hence the minus). Documents are
+# the posts and replies of the last RECENT_DOCUMENTS of each, bounded by rowid (`id * 4 + kind`,
+# migration 0004) so FTS5 reads only that stretch of each word's list, and those of every FAQ case.
 _SQLITE_SCORES = """
     SELECT s.case_id AS case_id, -bm25(search_index) AS score
     FROM search_index AS s
-    WHERE search_index MATCH :match AND s.doc_kind IN ('post', 'reply')
+    WHERE search_index MATCH :match AND s.doc_kind = 'post'
+      AND s.rowid BETWEEN ((SELECT max(id) FROM posts) - :recent) * 4 + 1 AND (SELECT max(id) FROM posts) * 4 + 1
+    UNION ALL
+    SELECT s.case_id, -bm25(search_index)
+    FROM search_index AS s
+    WHERE search_index MATCH :match AND s.doc_kind = 'reply'
+      AND s.rowid BETWEEN ((SELECT max(id) FROM replies) - :recent) * 4 + 3 AND (SELECT max(id) FROM replies) * 4 + 3
+    UNION ALL
+    SELECT s.case_id, -bm25(search_index)
+    FROM search_index AS s
+    WHERE search_index MATCH :match AND s.rowid IN (
+        SELECT p.id * 4 + 1 FROM posts AS p JOIN curated_entries AS f ON f.case_id = p.case_id
+        WHERE f.status = '{active}' AND p.id < (SELECT max(id) FROM posts) - :recent
+        UNION ALL
+        SELECT r.id * 4 + 3 FROM replies AS r JOIN curated_entries AS f ON f.case_id = r.case_id
+        WHERE f.status = '{active}' AND r.id < (SELECT max(id) FROM replies) - :recent)
 """
 # The to_tsvector expressions repeat those of the indexes in migration 0004.
 _POSTGRES_SCORES = """
     SELECT p.case_id AS case_id, ts_rank(to_tsvector('simple', p.text), to_tsquery('simple', :query)) AS score
     FROM posts AS p
     WHERE to_tsvector('simple', p.text) @@ to_tsquery('simple', :query) AND p.removed_at IS NULL
+      AND (p.id >= (SELECT max(id) FROM posts) - :recent
+           OR p.case_id IN (SELECT f.case_id FROM curated_entries AS f WHERE f.status = '{active}'))
     UNION ALL
     SELECT r.case_id, ts_rank(to_tsvector('simple', r.text), to_tsquery('simple', :query))
     FROM replies AS r
     WHERE to_tsvector('simple', r.text) @@ to_tsquery('simple', :query)
+      AND (r.id >= (SELECT max(id) FROM replies) - :recent
+           OR r.case_id IN (SELECT f.case_id FROM curated_entries AS f WHERE f.status = '{active}'))
 """
 # `m` is materialized: FTS5's bm25 works only where its MATCH is, not once SQLite folds it into the GROUP BY.
 _RANKED = """
@@ -130,18 +152,25 @@ _ANSWERS = text(f"""
 """).bindparams(bindparam("case_ids", expanding=True, type_=Integer)).columns(at=UTCDateTime())
 
 
-def suggest(*, session: Session, case_id: int, post_text: str, limit: int = 3) -> list[Suggestion]:
-    """The `limit` best answers for the case whose post is `post_text`, best first (maybe none)."""
-    found = words(post_text)
+def suggest(*, session: Session, case_id: int, post_text: str, limit: int = 3, common: str = "",
+            recent: int = RECENT_DOCUMENTS) -> list[Suggestion]:
+    """The `limit` best answers for the case whose post is `post_text`, best first (maybe none).
+
+    `common`: text whose words every candidate shares, left out of the search (the case's rule
+    query: "acme" is in every post its rule found, tells nothing, and is the costliest word to read).
+    """
+    shared = set(words(common, limit=MAX_WORDS * 4))
+    found = [w for w in words(post_text, limit=MAX_WORDS * 2) if w not in shared][:MAX_WORDS]
     if not found or limit < 1:
         return []
     sqlite = session.get_bind().dialect.name == "sqlite"
-    sql = _RANKED.format(scores=_SQLITE_SCORES if sqlite else _POSTGRES_SCORES, candidate=_CANDIDATE,
-                         materialized="MATERIALIZED" if sqlite else "",
+    scores = (_SQLITE_SCORES if sqlite else _POSTGRES_SCORES).format(active=ACTIVE)
+    sql = _RANKED.format(scores=scores, candidate=_CANDIDATE, materialized="MATERIALIZED" if sqlite else "",
                          active=ACTIVE, boost=FAQ_BOOST)
     query = text(sql).bindparams(bindparam("case_id", type_=Integer), bindparam("pool", type_=Integer),
+                                 bindparam("recent", type_=Integer),
                                  bindparam("match" if sqlite else "query", type_=String))
-    params: dict[str, Any] = {"case_id": case_id, "pool": POOL,
+    params: dict[str, Any] = {"case_id": case_id, "pool": POOL, "recent": max(0, int(recent)),
                               ("match" if sqlite else "query"): fts5_any(found) if sqlite else tsquery_any(found)}
     order = list(session.execute(query, params).scalars())
     if not order:
