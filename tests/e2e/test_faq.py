@@ -136,7 +136,9 @@ def test_save_a_resolved_case_as_faq_edit_it_and_withdraw_it(app, fake_x, slack_
     assert box["element"]["initial_value"] == f"Sorry about that! {answer}"
     [asked] = chat.requests
     assert "which cable?" in asked.json()["messages"][1]["content"]
-    assert "reply_drafted" in app.cli("case", "show", str(asking_id)).stdout
+    history = app.cli("case", "show", str(asking_id)).stdout
+    assert "reply_drafted" in history and "model='fakechat'" in history and "prompt='2 messages, " in history
+    assert "which cable?" in app.cli("case", "show", str(asking_id), "--prompts").stdout.split("reply_drafted")[1]
     assert len(fake_x.requests_to("/2/tweets", method="POST")) == 1  # only the first case's reply went out
 
     # Edit… from the thread: pre-filled from the entry; the same thread line is updated.
