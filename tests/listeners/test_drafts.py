@@ -306,13 +306,31 @@ def test_typing_while_the_model_writes_keeps_the_text_and_the_draft_comes_by_mes
 
 
 @sqlite_only
-def test_a_closed_modal_gets_nothing_but_the_draft_is_kept(desk, deps, slack_emulator, slack_proxy, channel, chat,
-                                                           case):
+def test_a_closed_modal_asks_no_model(desk, deps, slack_emulator, slack_proxy, channel, chat, case):
     view = open_reply(desk, deps, slack_emulator, slack_proxy, channel, case)
-    draft(desk, deps, slack_emulator, dict(view, id="VCLOSED0001"), case)
+    draft(desk, deps, slack_emulator, dict(view, id="VCLOSED0001"), case)  # sent or closed as the click came
     assert [c.response.get("error") for c in updates(slack_proxy)][-1] == "not_found"
-    assert len(drafted_events(deps, case)) == 1
+    assert chat.requests == [] and drafted_events(deps, case) == []
     assert sent_texts(slack_proxy, "chat.postMessage", channel=slack_emulator.users["alice"]) == []
+
+
+@sqlite_only
+def test_a_second_click_is_dropped_and_too_many_drafts_at_once_are_told_to_wait(desk, deps, slack_emulator,
+                                                                               slack_proxy, channel, chat, case):
+    view = open_reply(desk, deps, slack_emulator, slack_proxy, channel, case)
+    drafts = answers.DraftsInFlight(most=1)
+    assert drafts.take(view["id"]) == "taken"  # a draft for this modal is on its way
+    body = in_modal(slack_emulator, view, draft_action(case), {})
+    answers.draft_clicked(body, desk.slack, deps=deps, drafts=drafts)
+    assert chat.requests == [] and redrawn(slack_proxy) == view  # dropped: the first one's line shows
+    busy = dict(view, id="VOTHERMODAL")  # another agent's modal meanwhile: one at most
+    answers.draft_clicked(in_modal(slack_emulator, busy, draft_action(case), {}), desk.slack, deps=deps,
+                          drafts=drafts)
+    assert chat.requests == [] and updates(slack_proxy)[-1].response.get("error") == "not_found"
+    assert "1 draft is being written right now, the most socialdesk writes at once" in json.dumps(updates(slack_proxy)[-1].params["view"])
+    drafts.release(view["id"])
+    answers.draft_clicked(body, desk.slack, deps=deps, drafts=drafts)
+    assert len(chat.requests) == 1 and drafts.take("VNEXT") == "taken"  # released after its draft
 
 
 @sqlite_only

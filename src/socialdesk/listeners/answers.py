@@ -15,7 +15,9 @@ draft (or what went wrong) comes as a direct message instead.
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from typing import Any, Literal
 
 from slack_bolt import App
@@ -41,9 +43,34 @@ from socialdesk.store.events import record_event
 
 log = logging.getLogger(__name__)
 SUGGESTIONS = 3
+MAX_DRAFTS = 4  # drafts written at once: each holds one of the listeners' threads while the model writes
 GONE = ("That answer is not there any more (its FAQ entry was withdrawn, or its case deleted), so nothing was put "
         "in the reply box. Use another one, or write the reply yourself.")
 Landed = Literal["drawn", "changed", "closed"]
+
+
+class DraftsInFlight:
+    """The reply modals with a draft on its way (this process's): a second click on the same modal
+    is dropped, and past `most` at once a click is told to wait, so slow models never take every
+    thread that acknowledged clicks' work runs on."""
+
+    def __init__(self, most: int = MAX_DRAFTS) -> None:
+        self.most = most
+        self._lock = threading.Lock()
+        self._views: set[str] = set()
+
+    def take(self, view_id: str) -> Literal["taken", "same", "full"]:
+        with self._lock:
+            if view_id in self._views:
+                return "same"
+            if len(self._views) >= self.most:
+                return "full"
+            self._views.add(view_id)
+            return "taken"
+
+    def release(self, view_id: str) -> None:
+        with self._lock:
+            self._views.discard(view_id)
 
 
 def draft_line(deps: Deps, case_id: int) -> DraftLine | None:
@@ -78,15 +105,38 @@ def use_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
     _draw(client, modal, modals.redrawn(modal, rules, text=addressed(chosen.answer, view, rules)))
 
 
-def draft_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+def draft_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps,
+                  drafts: DraftsInFlight | None = None) -> None:
     """ "✨ Draft a reply": say it is on its way, ask the model, keep prompt and draft, show the draft."""
     modal, case_id, rules = _modal(body, deps)
-    drafter, user = deps.drafter, user_of(body)
+    drafter = deps.drafter
     view = load_view(deps, case_id) if case_id is not None else None
     if modal is None or rules is None or view is None or drafter is None:  # forged, or the setting was removed
         return
+    drafts = drafts or DraftsInFlight()
+    taken = drafts.take(modal["id"])
+    if taken == "same":  # a second click before the first one's "drafting…" showed
+        return
+    if taken == "full":
+        busy = DraftLine("failed", view.case_id, drafter.model, timeout=drafter.timeout, message=(
+            f"{drafts.most} {'draft is' if drafts.most == 1 else 'drafts are'} being written right now, the most "
+            "socialdesk writes at once. Try again in a few seconds, or write the reply yourself."))
+        _draw(client, modal, modals.redrawn(modal, rules, draft=busy))
+        return
+    try:
+        _draft(client, deps, modal, view, rules, user_of(body))
+    finally:
+        drafts.release(modal["id"])
+
+
+def _draft(client: WebClient, deps: Deps, modal: dict[str, Any], view: CaseView, rules: NetworkInfo,
+           user: str) -> None:
+    drafter = deps.drafter
+    assert drafter is not None
     waiting = DraftLine("drafting", view.case_id, drafter.model, timeout=drafter.timeout)
     landed, current = _draw(client, modal, modals.redrawn(modal, rules, draft=waiting))
+    if landed == "closed":  # sent or closed before the model was even asked: nobody waits for a draft
+        return
     messages = _prompt(deps, view, rules)
     text: str | None = None
     try:
@@ -169,4 +219,5 @@ def _draw(client: WebClient, modal: dict[str, Any], updated: dict[str, Any] | No
 
 def register(app: App, deps: Deps) -> None:
     app.action(ids.USE_ANSWER)(after_ack(use_clicked, deps))
-    app.action(ids.DRAFT_REPLY)(after_ack(draft_clicked, deps))
+    drafting = functools.update_wrapper(functools.partial(draft_clicked, drafts=DraftsInFlight()), draft_clicked)
+    app.action(ids.DRAFT_REPLY)(after_ack(drafting, deps))
