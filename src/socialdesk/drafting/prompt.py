@@ -29,7 +29,7 @@ class Case:
 
     case_id: int
     brand: str  # the account replies go out as, without "@"
-    network: str  # the network's label ("X")
+    network: str  # the network's label, as its package names it
     text_limit: int  # characters a reply may have there
     text_hint: str  # how the network counts them
     customer: str  # the customer's handle

@@ -9,8 +9,13 @@ text. A FAQ entry ranks above a plain answered case of about the same relevance 
 curated on purpose). Two queries: the ranking, then the answers of the best cases.
 
 Words are matched with OR (any shared word counts, rarer words count more), never as
-FTS or tsquery syntax: each is a run of letters and digits, quoted. Mentions, links and
-very common words are left out: they match everything and tell nothing.
+FTS or tsquery syntax: each is a run of letters and digits, quoted. Mentions, links,
+very common words and the words of the case's rule are left out: they match (nearly)
+everything, tell nothing, and are the costliest to read. The search reaches back over
+the last RECENT_DOCUMENTS posts and replies (and every FAQ case's, however old), so its
+cost stays bounded however big the database grows: on two cores, 300,000 posts that all
+share a word answer in 0.1-0.4 s on SQLite (a few hundred ms on PostgreSQL over 50,000).
+The reply modal asks after it has opened, so that time never delays the opening.
 """
 
 from __future__ import annotations
