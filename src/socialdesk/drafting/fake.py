@@ -8,7 +8,7 @@ next requests: an error status with an OpenAI-shaped error body (`fail_next`), a
 answer (`delay_next`), or any raw body (`answer_next`: malformed JSON, an empty choice).
 
 The "model" is deterministic: it answers with the first of the team's earlier answers the
-prompt quotes (socialdesk.drafting.prompt), after an apology; with none, it asks the
+prompt quotes (socialdesk.drafting.prompt), after an apology if it has none; with none, it asks the
 customer for a direct message. `reply=` replaces it. An answer longer than `max_tokens`
 allows (about 3 characters a token) is cut, with finish_reason "length".
 """
@@ -37,7 +37,10 @@ def canned_reply(request: dict[str, Any]) -> str:
     """The fake model: the prompt's first earlier answer, after an apology; else ask for a DM."""
     prompt = "\n".join(str(m.get("content", "")) for m in request.get("messages") or [] if isinstance(m, dict))
     found = _FIRST_ANSWER.search(prompt)
-    return f"Sorry about that! {found.group(1).strip()}" if found else NO_ANSWER
+    if not found:
+        return NO_ANSWER
+    answer = found.group(1).strip()
+    return answer if answer.casefold().startswith(("sorry", "thank")) else f"Sorry about that! {answer}"
 
 
 @dataclass(frozen=True)
