@@ -21,6 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from sqlalchemy import Engine, text
 
 from socialdesk.config import Settings
+from socialdesk.drafting.client import Drafter
 
 from socialdesk.jobs.digest import DigestScheduler
 from socialdesk.jobs.edits import EditMarker
@@ -33,7 +34,7 @@ from socialdesk.jobs.scheduler import PUBLISH_JOB, PeriodicJob, RunningJobs, bui
 from socialdesk.jobs.sla import SlaSweep
 from socialdesk.jobs.stream import StreamWorker, stream_workers
 from socialdesk.jobs.webhooks import WebhookSender
-from socialdesk.listeners import actions, commands, events, faq, home, replies, views, webhooks
+from socialdesk.listeners import actions, answers, commands, events, faq, home, replies, views, webhooks
 from socialdesk.listeners.binding import Later
 from socialdesk.listeners.deps import Deps
 from socialdesk.replying import ReplyDesk
@@ -155,6 +156,15 @@ def brand_handle(networks: dict[str, Network], settings: Settings) -> Callable[[
     return handle
 
 
+def drafter_of(settings: Settings, http: httpx.Client) -> Drafter | None:
+    """The language model that drafts replies, when SOCIALDESK_LLM_URL names one."""
+    if not settings.llm_url or not settings.llm_model:
+        return None
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return Drafter(url=settings.llm_url, model=settings.llm_model, api_key=key, http=http,
+                   timeout=settings.llm_timeout)
+
+
 def build(
     settings: Settings,
     *,
@@ -195,6 +205,7 @@ def build(
         permissions=ReplyPermissions(client=slack, users=settings.reply_user_set, groups=settings.reply_group_set),
         brand=brand_handle(networks, settings),
         saved_replies=load_saved_replies(settings.saved_replies_file),
+        drafter=drafter_of(settings, http),
         tags=settings.tag_list,
         sla_policy=sla_policy,
         admins=AdminCheck(client=slack, admins=settings.admin_set),
@@ -203,7 +214,7 @@ def build(
         networks=networks,
         later=later,
     )
-    for module in (events, actions, views, replies, commands, faq, home, webhooks):
+    for module in (events, actions, views, replies, answers, commands, faq, home, webhooks):
         module.register(bolt, deps)
 
     publisher = Publisher(engine=engine, slack=slack, clock=clock, post_interval=settings.slack_post_interval,

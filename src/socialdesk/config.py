@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from socialdesk.networks import registry
@@ -64,11 +64,37 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
     retention_raw_days: int = Field(30, alias="SOCIALDESK_RETENTION_RAW_DAYS", ge=0)
     retention_closed_days: int = Field(0, alias="SOCIALDESK_RETENTION_CLOSED_DAYS", ge=0)
     webhooks_allow_loopback: bool = Field(False, alias="SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK")  # webhooks to 127/8, ::1: tests, local demo
+    # Drafted replies (optional): an OpenAI-compatible API base (Ollama: http://localhost:11434/v1), the
+    # model it serves, its key if it needs one. Unset URL: no "Draft a reply" button at all.
+    llm_url: str | None = Field(None, alias="SOCIALDESK_LLM_URL")
+    llm_model: str | None = Field(None, alias="SOCIALDESK_LLM_MODEL", validate_default=True)
+    llm_api_key: SecretStr | None = Field(None, alias="SOCIALDESK_LLM_API_KEY")
+    llm_timeout: float = Field(20.0, alias="SOCIALDESK_LLM_TIMEOUT", gt=0, le=120)  # seconds a draft may take
 
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("llm_url")
+    @classmethod
+    def _api_base(cls, value: str | None) -> str | None:
+        value = (value or "").strip().rstrip("/")
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")) or value.endswith("/chat/completions"):
+            raise ValueError("must be the base URL of an OpenAI-compatible API, like http://localhost:11434/v1 "
+                             "(Ollama) or https://api.openai.com/v1, without /chat/completions")
+        return value
+
+    @field_validator("llm_model")
+    @classmethod
+    def _model_named(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = (value or "").strip() or None
+        if value is None and info.data.get("llm_url"):
+            raise ValueError("is not set: name the model SOCIALDESK_LLM_URL serves (for Ollama, one that "
+                             "`ollama list` shows, like llama3.2)")
+        return value
 
     @field_validator("sla_targets")
     @classmethod

@@ -29,6 +29,7 @@ class EventKind(str, enum.Enum):
     REPLY_SENT = "reply_sent"
     REPLY_FAILED = "reply_failed"
     REPLY_REFUSED = "reply_refused"  # not allowed to reply: the attempt is audited
+    REPLY_DRAFTED = "reply_drafted"  # a language model drafted a reply for the agent (payload: model, prompt, draft)
     MARKED_REPLIED = "marked_replied"
     RESOLVED = "resolved"
     REOPENED = "reopened"

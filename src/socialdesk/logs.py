@@ -11,8 +11,10 @@ import logging
 import re
 import sys
 
-# Slack tokens, bearer credentials, JWTs (the networks' session tokens) and app passwords (xxxx-xxxx-xxxx-xxxx).
+# Slack tokens, bearer credentials, JWTs (the networks' session tokens), app passwords (xxxx-xxxx-xxxx-xxxx)
+# and language-model API keys in OpenAI's form (sk-…, sk-proj-…; SOCIALDESK_LLM_API_KEY).
 _SECRET = re.compile(r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|(?i:bearer)\s+[A-Za-z0-9._~+/%=-]+"
+                     r"|\bsk-[A-Za-z0-9_-]{16,}"
                      r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
                      r"|\b[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}\b)")
 # A webhook's generated signing secret (`socialdesk webhooks add`: secrets.token_urlsafe(32), 43

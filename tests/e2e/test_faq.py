@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
+from socialdesk.drafting.fake import FakeChat
 from tests.e2e.helpers import block_text, case_id_of, ids
 from tests.e2e.workspace import Workspace, input_block_id, text_value
 from tests.support.waiting import wait_for
 from socialdesk.slack.blocks import faq
+
+@pytest.fixture
+def chat() -> Iterator[FakeChat]:
+    with FakeChat() as server:
+        yield server
+
 
 REPLY = "Sorry about that! Please use the new cable from the box; the old one only charges slowly."
 
@@ -33,8 +44,9 @@ def faq_values(question: str, answer: str, notes: str, tags: list[str]) -> dict:
     return values
 
 
-def test_save_a_resolved_case_as_faq_edit_it_and_withdraw_it(app, fake_x, slack_emulator, slack_proxy):
+def test_save_a_resolved_case_as_faq_edit_it_and_withdraw_it(app, fake_x, slack_emulator, slack_proxy, chat):
     ws = Workspace(app, slack_emulator, slack_proxy, slack_emulator.new_channel("faq"))
+    app.env |= {"SOCIALDESK_LLM_URL": chat.url, "SOCIALDESK_LLM_MODEL": "fakechat"}  # drafted replies (#14)
     app.cli("rules", "add", "--network", "x", "--query", "acme", "--channel", ws.channel, "--every", "5")
     fake_x.post(username="dana_k", text="@acmephones my acme phone will not charge since the update")
     app.start()  # the rule's first poll opens the case
@@ -94,6 +106,40 @@ def test_save_a_resolved_case_as_faq_edit_it_and_withdraw_it(app, fake_x, slack_
     listed = app.cli("faq", "list").stdout
     assert f"{case_id:>5}  active" in listed and "Why won't my Acme phone charge after the update?" in listed
     assert "bug,question" in listed
+
+    # Answers at hand (#14): a like question is offered the entry, Use this fills the box, and a draft
+    # from the language model (FakeChat) is grounded on it, kept in the history, never sent.
+    fake_x.post(username="sam_p", text="@acmephones my acme phone won't charge after the update, which cable?")
+    [asking] = wait_for(lambda: [c for c in ws.cards() if case_id_of(c) != case_id], timeout=20, what="a 2nd card")
+    asking_id = case_id_of(asking)
+    before, drawn = ws.views_opened(), len(ws.proxy.calls_to("views.update"))
+    ws.click("alice", asking, ids.REPLY)
+    reply_view = ws.opened_view(before, ids.REPLY_MODAL)
+    assert ids.USE_ANSWER not in str(reply_view["blocks"])  # opened at once; the answers come after
+
+    def modal_now(count: int) -> dict:
+        done = wait_for(lambda: [c for c in ws.proxy.calls_to("views.update")[drawn:] if c.response.get("ok")][count - 1:],
+                        timeout=15, what=f"views.update #{count}")
+        return done[-1].response["view"]
+
+    offered = modal_now(1)
+    [first, *_] = [b for b in offered["blocks"] if b.get("block_id", "").startswith(ids.ANSWERS_BLOCK + "-")]
+    assert first["text"]["text"].startswith("*📖 FAQ: Why won't my Acme phone charge after the update? &lt;!channel&gt;*")
+    assert first["accessory"]["value"] == f"faq:{entry_id}"
+    ws.click_in_modal("alice", offered, ids.USE_ANSWER, f"faq:{entry_id}", block_id=first["block_id"])
+    filled = modal_now(2)
+    box = next(b for b in filled["blocks"] if b.get("block_id", "").startswith(ids.REPLY_INPUT))
+    assert box["element"]["initial_value"] == answer
+    ws.click_in_modal("alice", filled, ids.DRAFT_REPLY, str(asking_id), block_id=ids.DRAFT_BLOCK)
+    drafted = modal_now(4)  # "drafting…", then the draft
+    box = next(b for b in drafted["blocks"] if b.get("block_id", "").startswith(ids.REPLY_INPUT))
+    assert box["element"]["initial_value"] == f"Sorry about that! {answer}"
+    [asked] = chat.requests
+    assert "which cable?" in asked.json()["messages"][1]["content"]
+    history = app.cli("case", "show", str(asking_id)).stdout
+    assert "reply_drafted" in history and "model='fakechat'" in history and "prompt='2 messages, " in history
+    assert "which cable?" in app.cli("case", "show", str(asking_id), "--prompts").stdout.split("reply_drafted")[1]
+    assert len(fake_x.requests_to("/2/tweets", method="POST")) == 1  # only the first case's reply went out
 
     # Edit… from the thread: pre-filled from the entry; the same thread line is updated.
     before = ws.views_opened()

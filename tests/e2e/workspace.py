@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlencode
 
 import httpx
 
@@ -41,6 +43,20 @@ class Workspace:
             trigger_id=self.emu.trigger_id(user), message=message or card, action_type=action_type,
         )
         response = post_signed(self.app.events_url, body, self.app.signing_secret, FORM)
+        assert response.status_code == 200, response.text
+        return response
+
+    def click_in_modal(self, user: str, view: dict, action_id: str, value: str, block_id: str = "b") -> httpx.Response:
+        """A button inside an open modal: the view is the container (Slack sends no channel or message)."""
+        body = json.loads(parse_qs(block_actions_body(
+            user_id=self.uid(user), user_name=user, team_id=self.emu.team_id, channel_id="", message_ts="",
+            action_id=action_id, value=value, block_id=block_id, trigger_id=self.emu.trigger_id(user),
+        ).decode())["payload"][0])
+        for key in ("channel", "message", "response_url"):
+            body.pop(key, None)
+        body |= {"container": {"type": "view", "view_id": view["id"]}, "view": dict(view, state={"values": {}})}
+        response = post_signed(self.app.events_url, urlencode({"payload": json.dumps(body)}).encode(),
+                               self.app.signing_secret, FORM)
         assert response.status_code == 200, response.text
         return response
 

@@ -21,6 +21,7 @@ from socialdesk.app import Socialdesk
 from socialdesk.jobs.publish import Publisher
 from socialdesk.listeners.binding import run_now
 from socialdesk.listeners.deps import Deps
+from socialdesk.slack import ids
 from socialdesk.store import ingest
 from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.models import CaseEventRow, CaseRow
@@ -169,10 +170,35 @@ def text_input(block_id: str, value: str, action_id: str | None = None) -> dict:
     return {block_id: {action_id or block_id: {"type": "plain_text_input", "value": value}}}
 
 
+def input_block(view: dict) -> dict:
+    return next(b for b in view["blocks"] if b.get("block_id", "").startswith(ids.REPLY_INPUT))
+
+
+def in_modal(slack_emulator, view: dict, action: dict, values: dict, user: str = "alice") -> dict:
+    """A block_actions payload from inside a modal: the view is the container, its state the values now."""
+    body = payload(block_actions_body(
+        user_id=slack_emulator.users[user], user_name=user, team_id=slack_emulator.team_id, channel_id="",
+        message_ts="", action_id=action["action_id"], value="", trigger_id=new_trigger_id()))
+    for key in ("channel", "message", "response_url"):  # a modal's payload has none of them
+        body.pop(key, None)
+    return body | {"container": {"type": "view", "view_id": view["id"]},
+                   "view": dict(view, state={"values": values}), "actions": [action]}
+
+
+def redrawn(slack_proxy) -> dict:
+    """The last view the emulator took from views.update."""
+    [*_, last] = [c for c in updates(slack_proxy) if c.response.get("ok")]
+    return last.response["view"]
+
+
+def updates(slack_proxy) -> list:
+    return slack_proxy.calls_to("views.update")
+
+
 def case_metadata(case_id: object, **extra: object) -> str:
     return json.dumps({"case_id": case_id, **extra})
 
 
 __all__ = ["Acks", "Responses", "card_of", "card_updates", "case_metadata", "case_row", "click", "event_kinds",
-           "new_trigger_id", "opened_views", "publish_cases", "published_homes", "sent_texts", "submission",
-           "text_input"]
+           "in_modal", "input_block", "new_trigger_id", "opened_views", "publish_cases", "published_homes", "redrawn",
+           "sent_texts", "submission", "text_input", "updates"]

@@ -30,14 +30,18 @@ from tests.listeners.conftest import (
     Acks,
     card_of,
     click,
+    in_modal,
+    input_block,
     opened_views,
     payload,
     publish_cases,
+    redrawn,
     submission,
     text_input,
+    updates,
 )
 from tests.support.in_process import post
-from tests.support.slack_signing import block_actions_body, new_trigger_id, sign
+from tests.support.slack_signing import sign
 from tests.support.waiting import wait_for
 
 HOSTILE = "*Refund* _now_ ~all~ `x` <!channel> <!here> @here <@U0BOSS> &lt; & >"  # 68 characters, for X too
@@ -57,27 +61,12 @@ def open_reply(desk, deps, slack_emulator, slack_proxy, channel: str, case: int)
     return opened_views(slack_proxy, ids.REPLY_MODAL)[-1]
 
 
-def input_block(view: dict) -> dict:
-    return next(b for b in view["blocks"] if b.get("block_id", "").startswith(ids.REPLY_INPUT))
-
-
 def count_of(view: dict) -> dict:
     """The count line under the reply box (its one text element)."""
     [block] = [b for b in view["blocks"] if b.get("block_id") == ids.REPLY_COUNT]
     assert view["blocks"].index(block) == view["blocks"].index(input_block(view)) + 1  # right under the box
     [element] = block["elements"]
     return element
-
-
-def in_modal(slack_emulator, view: dict, action: dict, values: dict, user: str = "alice") -> dict:
-    """A block_actions payload from inside a modal: the view is the container, its state the values now."""
-    body = payload(block_actions_body(
-        user_id=slack_emulator.users[user], user_name=user, team_id=slack_emulator.team_id, channel_id="",
-        message_ts="", action_id=action["action_id"], value="", trigger_id=new_trigger_id()))
-    for key in ("channel", "message", "response_url"):  # a modal's payload has none of them
-        body.pop(key, None)
-    return body | {"container": {"type": "view", "view_id": view["id"]},
-                   "view": dict(view, state={"values": values}), "actions": [action]}
 
 
 def typing(slack_emulator, view: dict, text: str, *, at: float | None = None) -> bytes:
@@ -91,16 +80,6 @@ def typing(slack_emulator, view: dict, text: str, *, at: float | None = None) ->
 
 def type_in(desk, deps, slack_emulator, view: dict, text: str, redraws: Redraws | None = None, **at: float) -> None:
     replies.reply_typed(payload(typing(slack_emulator, view, text, **at)), desk.slack, deps=deps, redraws=redraws)
-
-
-def updates(slack_proxy) -> list:
-    return slack_proxy.calls_to("views.update")
-
-
-def redrawn(slack_proxy) -> dict:
-    """The last view the emulator took from views.update."""
-    [*_, last] = [c for c in updates(slack_proxy) if c.response.get("ok")]
-    return last.response["view"]
 
 
 def test_the_reply_box_dispatches_each_keystroke_and_shows_the_count_from_the_start(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
+from socialdesk.config import Settings
 from socialdesk.domain import CaseStatus
 from socialdesk.slack import ids
 from socialdesk.slack.blocks import home as home_blocks
@@ -46,7 +48,7 @@ SETTINGS = HomeSettings(sla_targets={"high": timedelta(minutes=30), "normal": ti
                         business_hours="Mon-Fri 09:00-17:00 Europe/Berlin", timezone="Europe/Berlin",
                         reply_users=["UALICE"], reply_groups=["S0CARE"], approvers=["UMIA"],
                         saved_replies=["Sorry <!here>", "Refund & returns"], tags=["bug", "<b>"],
-                        retention_raw_days=30, retention_closed_days=0)
+                        retention_raw_days=30, retention_closed_days=0, drafts="llama3.2 at localhost:11434")
 
 
 def make(**changes) -> Home:
@@ -122,7 +124,7 @@ def test_an_admin_also_manages_rules_digests_webhooks_and_sees_settings():
     assert "high 30m, normal 2h" in text and "Mon-Fri 09:00-17:00 Europe/Berlin" in text
     assert "<@UALICE>, members of <!subteam^S0CARE>" in text and "*Approvers*: <@UMIA>" in text
     assert "Refund &amp; returns" in text and "`&lt;b&gt;`" in text and "raw network data 30 days" in text
-    assert "set in the environment" in text.lower()
+    assert "set in the environment" in text.lower() and "*Drafted replies*: llama3.2 at localhost:11434" in text
     dumped = json.dumps(blocks)
     assert "whsec-never-shown" not in dumped and "s3cr3t" not in dumped  # the URL is shown without its query
 
@@ -223,3 +225,12 @@ def test_rules_reply_lists_every_rule_escaped():
     text = "\n".join(b.to_dict()["text"]["text"] for b in reply.blocks)
     assert "*Rule 1*" in text and "*Rule 2*" in text and "paused" in text and "<!channel>" not in text
     assert "No rules yet" in rules_reply([]).text
+
+
+def test_the_drafting_model_is_named_without_credentials():
+    assert home_blocks.drafts_of(Settings(_env_file=None)) == ""
+    with_key = Settings(_env_file=None, SOCIALDESK_LLM_URL="https://user:pw@llm.example:8443/v1?token=t",
+                        SOCIALDESK_LLM_MODEL="qwen2.5", SOCIALDESK_LLM_API_KEY="sk-secret-0123456789abcdef")
+    assert home_blocks.drafts_of(with_key) == "qwen2.5 at llm.example:8443 (with an API key)"
+    text = texts(blocks_of(admin(settings=dataclasses.replace(SETTINGS, drafts=""))))
+    assert "*Drafted replies*: off" in text

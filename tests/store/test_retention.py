@@ -275,3 +275,31 @@ def test_mark_removed_at_source_hides_text_and_records_it(engine):
     with pytest.raises(ValueError):
         with session_scope(engine) as session:
             retention.mark_removed_at_source(session=session, network="x", external_ids=[], reason="gone", now=NOW)
+
+
+def test_a_drafted_reply_s_prompt_goes_with_the_posts_it_quoted(engine):
+    s = seed_people(engine)
+    with session_scope(engine) as session:
+        for case_id, quoted in ((s.jane_case, s.jane_texts[0]), (s.bob_case, s.jane_texts[2]),
+                                (s.carol_case, "nothing of hers")):
+            payload = {"model": "m", "prompt": [{"role": "user", "content": f"<post>{quoted}</post>"}],
+                               "draft": "Sorry! Try a restart.", "cut": False}
+            session.add(CaseEventRow(case_id=case_id, kind=EventKind.REPLY_DRAFTED.value, actor="UALICE", at=NOW,
+                                     payload=payload))
+    with session_scope(engine) as session:
+        retention.mark_removed_at_source(session=session, network="x", external_ids=[s.jane_post_ids[0]],
+                                         reason="deleted", now=NOW)
+
+    def drafted(case_id: int) -> dict:
+        with session_scope(engine) as session:
+            return session.execute(select(CaseEventRow.payload).where(
+                CaseEventRow.case_id == case_id, CaseEventRow.kind == EventKind.REPLY_DRAFTED.value)).scalar_one()
+
+    assert drafted(s.jane_case) == {"model": "m", "prompt": None, "draft": "Sorry! Try a restart.", "cut": False,
+                                    "prompt_dropped": "it quoted a post deleted at the source"}
+    assert drafted(s.bob_case)["prompt"] is not None  # her post in Bob's case is still there
+    with session_scope(engine) as session:
+        report = retention.forget_author(session=session, network="x", handle=HANDLE)
+    assert drafted(s.bob_case)["prompt_dropped"] == "it quoted a person forgotten on request"
+    assert drafted(s.carol_case)["prompt"] is not None and report.redacted["case_events"] >= 1
+    assert traces(engine, ["jellyfishcharger"]) == []

@@ -16,6 +16,8 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
     show = case.add_parser("show", help="a case with its posts and full history",
                            description="Print a case: its customer, rule and card, its posts, and its full history.")
     show.add_argument("id", type=int, help="the case's number, as its card shows it (\"case #12\")")
+    show.add_argument("--prompts", action="store_true",
+                      help="print drafted replies' prompts in full (otherwise: how many messages and characters)")
     show.set_defaults(func=cmd_case_show)
 
 
@@ -41,6 +43,19 @@ def cmd_case_show(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  {post.created_at:%Y-%m-%d %H:%M} {post.url}\n    " + post.text.replace("\n", "\n    "))
     print("history:")
     for event in history:
-        details = " ".join(f"{k}={v!r}" for k, v in (event.payload or {}).items() if v is not None)
-        print(f"  {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<16} {event.actor:<12} {details}".rstrip())
+        payload = dict(event.payload or {})
+        if event.kind == "reply_drafted" and isinstance(payload.get("prompt"), list):
+            messages = [m for m in payload["prompt"] if isinstance(m, dict)]
+            if getattr(args, "prompts", False):
+                payload.pop("prompt")
+                prompt = "".join(f"\n    [{m.get('role')}] " + str(m.get("content", "")).replace("\n", "\n    ")
+                                 for m in messages)
+            else:
+                chars = sum(len(str(m.get("content", ""))) for m in messages)
+                payload["prompt"] = f"{len(messages)} messages, {chars:,} characters (--prompts prints them)"
+                prompt = ""
+        else:
+            prompt = ""
+        details = " ".join(f"{k}={v!r}" for k, v in payload.items() if v is not None)
+        print(f"  {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<16} {event.actor:<12} {details}".rstrip() + prompt)
     return 0

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from socialdesk.sandbox.local import (bind_port, endpoint_lines, ensure_scenario_rules, raise_interrupt, settings_of,
@@ -90,6 +91,7 @@ def _run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -
     for play in plays:
         stack.callback(play.stop)
 
+    llm = _drafting(stack)
     db = args.db.resolve() if args.db else workdir / "socialdesk.db"
     db.parent.mkdir(parents=True, exist_ok=True)
     app_port = bind_port(0)
@@ -103,6 +105,7 @@ def _run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -
         SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK=True,  # a webhook receiver tried locally listens on 127.0.0.1
         # carol leads the team: her App Home shows the rules, digests and settings.
         SOCIALDESK_ADMINS=ws.user_id("carol"),
+        **llm.settings,
     )
     desk = build(settings)
     stack.callback(desk.close)  # closing twice is harmless; covers a failure before serve()
@@ -117,6 +120,7 @@ socialdesk demo: {TEAM}, all on 127.0.0.1, no credentials
 
   Open in your browser:  {ws.url}
 {endpoint_lines(plays, 23)}  (cards in #{CHANNEL})
+  Drafted replies:       {llm.where}
   Database:              {db}
 
 What to try:
@@ -127,7 +131,9 @@ What to try:
   - Switch agents ({", ".join(AGENTS)}) with the picker; everyone sees the same cards.
   - Claim a card, then Reply: type the answer and send it; it goes out to the (local) network.
   - Note adds an internal note; open the card's thread to see notes and replies.
-  - Resolve when done (Reopen brings it back); a resolved card offers "Save as FAQ".
+  - Resolve when done (Reopen brings it back); a resolved card offers "Save as FAQ". The
+    next Reply to a post like it offers that answer ("Use this"), and "✨ Draft a reply"
+    asks the language model for a draft you edit before sending.
   - Type `/social help` in the composer for the slash commands; `/social digest now`
     posts yesterday's digest into the channel.
   - App Home: your cases, the backlog, SLA risks and today's figures; as carol (the
@@ -140,6 +146,24 @@ What to try:
         play.play()
     stop_after(args.duration, stack)
     serve(desk)
+
+
+@dataclass(frozen=True)
+class _Drafting:
+    settings: dict[str, str]
+    where: str
+
+
+def _drafting(stack: contextlib.ExitStack) -> _Drafting:
+    """Drafted replies: your own model when SOCIALDESK_LLM_URL is set (Ollama…), else the local stand-in."""
+    if os.environ.get("SOCIALDESK_LLM_URL"):
+        return _Drafting({}, f"{os.environ['SOCIALDESK_LLM_URL']} ({os.environ.get('SOCIALDESK_LLM_MODEL', '?')})")
+    from socialdesk.drafting.fake import FakeChat
+
+    chat = FakeChat().start()
+    stack.callback(chat.stop)
+    return _Drafting({"SOCIALDESK_LLM_URL": chat.url, "SOCIALDESK_LLM_MODEL": "fakechat"},
+                     f"{chat.url} (FakeChat, a stand-in; set SOCIALDESK_LLM_URL and _MODEL for yours)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

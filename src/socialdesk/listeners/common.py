@@ -118,20 +118,23 @@ TRIGGER_EXPIRED = ("Slack did not let socialdesk open the window in time (the cl
                    "and socialdesk was busy), so nothing opened. Click again.")
 
 
-def open_view(client: WebClient, body: dict[str, Any], view: Any) -> bool:
-    """Open a modal for a click; a trigger that expired while socialdesk was busy is told, not raised."""
+def open_view(client: WebClient, body: dict[str, Any], view: Any) -> dict[str, Any] | None:
+    """Open a modal for a click: the view as Slack holds it (its id and hash), or None when it did not open.
+
+    A trigger that expired while socialdesk was busy is told, not raised.
+    """
     trigger = body.get("trigger_id")
     if not isinstance(trigger, str):
-        return False
+        return None
     try:
-        client.views_open(trigger_id=trigger, view=view)
-        return True
+        opened = client.views_open(trigger_id=trigger, view=view).get("view")
     except SlackApiError as exc:
         if exc.response.get("error") != "expired_trigger_id":
             raise
         log.warning("a modal for %s opened too late: Slack's trigger had expired", user_of(body)[:32])
         tell(client, channel=channel_of(body), user=user_of(body), text=TRIGGER_EXPIRED)
-        return False
+        return None
+    return opened if isinstance(opened, dict) and opened else {"id": None}  # opened, though Slack did not say as what
 
 
 def load_view(deps: Deps, case_id: int) -> CaseView | None:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from socialdesk.drafting.client import Drafter
 from socialdesk.listeners.binding import run_now
 from socialdesk.networks import registry
 from socialdesk.networks.base import Network
@@ -31,6 +32,7 @@ class Deps:
     permissions: ReplyPermissions | None = None
     brand: Callable[[str], str] = lambda network: "our account"  # whom replies on a network go out as
     saved_replies: Sequence[SavedReply] = ()
+    drafter: Drafter | None = None  # drafted replies from a language model (SOCIALDESK_LLM_URL); None: no button
     tags: Sequence[str] = field(default_factory=list)
     sla_policy: Policy | None = None  # cards show when the first reply is due
     admins: AdminCheck | None = None  # None: nobody manages from Slack (tests of agent features)

@@ -14,11 +14,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
 from socialdesk.domain import EventKind
+from socialdesk.listeners import answers
 from socialdesk.listeners.binding import ack_only, after_ack, with_deps
 from socialdesk.listeners.common import (action_value, channel_of, clicked_case, id_from, load_view, meta_id, missing,
                                          open_view, refresh, tell, view_metadata)
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.redraws import Redraws
+from socialdesk.listeners.reply_rules import modal_network, modal_rules, reply_rules
 from socialdesk.listeners.views import state_value
 from socialdesk.replying import Outcome, ReplyDesk
 from socialdesk.slack import ids, messages
@@ -95,10 +97,13 @@ def reply_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> Non
         tell(client, channel=channel_of(body), user=user, text=messages.not_allowed_to_reply(case_id))
         return
     rules = reply_rules(deps, view.post.network)
-    if not open_view(client, body, modals.reply_modal(
-            view, brand=deps.brand(view.post.network), saved=deps.saved_replies, rules=rules,
-            text=rules.reply_opening(view.post.author.handle), opened_at=time.time())):
+    opened = open_view(client, body, modals.reply_modal(
+        view, brand=deps.brand(view.post.network), saved=deps.saved_replies, rules=rules,
+        text=rules.reply_opening(view.post.author.handle), opened_at=time.time(),
+        draft=answers.draft_line(deps, case_id)))
+    if not opened:
         return
+    deps.later(answers.offer, client, deps, opened=opened, view=view, rules=rules)  # open first, suggest after
     with session_scope(deps.engine) as session:
         lifecycle.set_replying(session=session, case_id=case_id, user_id=user, now=deps.clock())
     refresh(client, deps, case_id)
@@ -113,9 +118,10 @@ def saved_reply_chosen(body: dict[str, Any], client: WebClient, *, deps: Deps) -
         return
     author = f"@{view.post.author.handle}" if view.post.author.handle else "there"
     text = deps.saved_replies[index].text.replace("{author}", author).replace("{agent}", agent_name(client, body["user"]["id"]))
-    client.views_update(view_id=modal["id"], hash=modal.get("hash"), view=modals.reply_modal(
-        view, brand=deps.brand(view.post.network), saved=deps.saved_replies, text=text,
-        rules=reply_rules(deps, view.post.network), opened_at=_opened_at(meta), revision=_revision(meta) + 1))
+    # The modal as Slack holds it with the text in a new box: its suggestions and draft line stay.
+    updated = modals.redrawn(modal, reply_rules(deps, view.post.network), text=text)
+    if updated is not None:
+        client.views_update(view_id=modal["id"], hash=modal.get("hash"), view=updated)
 
 
 def reply_typed(body: dict[str, Any], client: WebClient, *, deps: Deps, redraws: Redraws | None = None) -> None:
@@ -341,30 +347,6 @@ def register(app: App, deps: Deps) -> None:
     for callback_id, handler in ((ids.REPLY_MODAL, reply_submitted), (ids.APPROVE_EDIT_MODAL, edited_approval),
                                  (ids.MARK_REPLIED_MODAL, marked)):
         app.view(callback_id)(with_deps(handler, deps))
-
-
-def modal_network(meta: dict[str, Any]) -> NetworkInfo | None:
-    """The case's network, from the modal's metadata: checked without the database, before the ack."""
-    name = _network_name(meta)
-    return registry.info(name) if name else None
-
-
-def modal_rules(deps: Deps, meta: dict[str, Any]) -> NetworkInfo | None:
-    """How replies on the modal's network are counted here; None when its metadata names no known network."""
-    name = _network_name(meta)
-    return reply_rules(deps, name) if name else None
-
-
-def reply_rules(deps: Deps, name: str) -> NetworkInfo:
-    """The limit and the count replies on `name` are held to: the configured network's (its server's own,
-    when it sets one), else the network's static description."""
-    network = deps.networks.get(name)
-    return network.text_rules() if network is not None else registry.info(name)
-
-
-def _network_name(meta: dict[str, Any]) -> str | None:
-    name = meta.get("network")
-    return name if isinstance(name, str) and name in registry.names() else None
 
 
 def _when(meta: dict[str, Any]) -> datetime:

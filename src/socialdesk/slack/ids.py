@@ -39,6 +39,12 @@ TAGS_INPUT = "tags"
 PRIORITY_INPUT = "priority"
 REPLY_URL_INPUT = "reply_url"
 
+# Answers at hand in the reply modal: suggestions (FAQ entries, answered cases) and drafted replies.
+USE_ANSWER = "reply_use_answer"  # "Use this" on a suggestion; value: its key ("faq:12", "case:34")
+DRAFT_REPLY = "reply_draft"  # "✨ Draft a reply" (only with SOCIALDESK_LLM_URL); value: the case id
+ANSWERS_BLOCK = "reply_answers"  # block ids: the heading, then "reply_answers-0", "-1", … one per suggestion
+DRAFT_BLOCK = "reply_draft_line"  # the draft's button or its state (drafting, drafted, failed)
+
 # After a refused reply (ephemeral buttons), and approvals (in the card's thread).
 OPEN_IN_NETWORK = "reply_open_in_network"
 MARK_REPLIED = "reply_mark_replied"

@@ -20,6 +20,8 @@ curated entries, replies, case events, posts, cases, then authors left without p
 - `mark_removed_at_source`: a post deleted or withheld on the network keeps its row
   (the case's history refers to it) but loses its text and raw payload; the text
   becomes a notice the card shows instead ("This post was deleted by its author.").
+  The prompts of the case's drafted replies (`reply_drafted` events) quote its posts:
+  they are dropped too, here and for a forgotten person's posts in other cases.
 
 The caller owns the transaction (`session_scope`): a dry run is the same call
 rolled back.
@@ -337,6 +339,9 @@ def _redact_elsewhere(session: Session, author: AuthorRow, their_post_ids: Seque
         if new != row.payload:
             session.execute(update(CaseEventRow).where(CaseEventRow.id == row.id).values(payload=new))
             bump("case_events")
+    dropped = _drop_draft_prompts(session, their_other_cases, "it quoted a person forgotten on request")
+    if dropped:
+        redacted["case_events"] = redacted.get("case_events", 0) + dropped
     gone = set(their_post_ids)  # e.g. the follow_up event their post made in someone else's case
     for chunk in _chunks(their_other_cases):
         for row in session.execute(select(CaseEventRow.id, CaseEventRow.payload).where(CaseEventRow.case_id.in_(chunk))):
@@ -359,6 +364,22 @@ def _redact_elsewhere(session: Session, author: AuthorRow, their_post_ids: Seque
             bump("webhook_deliveries")
     report.redacted = {k: v for k, v in redacted.items() if v}
     report.cards_to_refresh = sorted(set(report.cards_to_refresh))
+
+
+def _drop_draft_prompts(session: Session, case_ids: Collection[int], why: str) -> int:
+    """A drafted reply's prompt quotes the case's posts: when one must go, the prompt goes (the model's
+    draft, our own text, stays). Returns how many events changed."""
+    changed = 0
+    for chunk in _chunks(sorted(case_ids)):
+        for row in session.execute(select(CaseEventRow.id, CaseEventRow.payload).where(
+                CaseEventRow.case_id.in_(chunk), CaseEventRow.kind == EventKind.REPLY_DRAFTED.value)):
+            payload = dict(row.payload or {})
+            if payload.get("prompt") is None:
+                continue
+            payload["prompt"], payload["prompt_dropped"] = None, why
+            session.execute(update(CaseEventRow).where(CaseEventRow.id == row.id).values(payload=payload))
+            changed += 1
+    return changed
 
 
 # --- removed at the source -------------------------------------------------------------
@@ -408,6 +429,8 @@ def mark_removed_at_source(*, session: Session, network: str, external_ids: Coll
                 first_post=row.first_post_id == row.id, channel_id=row.channel_id, card_ts=row.message_ts,
                 thread_ts=row.thread_ts,
             ))
+    _drop_draft_prompts(session, {r.case_id for r in removed if r.case_id is not None},
+                        f"it quoted a post {reason} at the source")
     return removed
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -63,6 +64,7 @@ class HomeSettings:
     tags: Sequence[str] = ()
     retention_raw_days: int = 0
     retention_closed_days: int = 0
+    drafts: str = ""  # the language model that drafts replies ("llama3.2 at localhost:11434"); "": none
 
     @classmethod
     def from_settings(cls, settings: Settings, *, saved_replies: Sequence[str], tags: Sequence[str]) -> HomeSettings:
@@ -72,8 +74,17 @@ class HomeSettings:
             timezone=settings.timezone, reply_users=sorted(settings.reply_user_set),
             reply_groups=sorted(settings.reply_group_set), approvers=sorted(settings.approver_set),
             saved_replies=list(saved_replies), tags=list(tags), retention_raw_days=settings.retention_raw_days,
-            retention_closed_days=settings.retention_closed_days,
+            retention_closed_days=settings.retention_closed_days, drafts=drafts_of(settings),
         )
+
+
+def drafts_of(settings: Settings) -> str:
+    """The drafting model and its server's host (never the URL's credentials or the key)."""
+    if not settings.llm_url or not settings.llm_model:
+        return ""
+    parts = urlsplit(settings.llm_url)
+    host = (parts.hostname or "?") + (f":{parts.port}" if parts.port else "")
+    return f"{settings.llm_model} at {host}" + (" (with an API key)" if settings.llm_api_key else "")
 
 
 @dataclass(frozen=True)
@@ -292,6 +303,8 @@ def settings_text(s: HomeSettings) -> str:
         f"*Saved replies*: {saved}",
         f"*Tags*: {' '.join(f'`{escape(t)}`' for t in s.tags) or 'none'}",
         f"*Retention*: raw network data {raw}; resolved and ignored cases {closed}",
+        f"*Drafted replies*: {escape(s.drafts)}" if s.drafts else
+        "*Drafted replies*: off (`SOCIALDESK_LLM_URL` and `SOCIALDESK_LLM_MODEL` name a model to draft with)",
     ]
     return "\n".join(lines)
 

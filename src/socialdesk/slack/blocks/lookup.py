@@ -126,6 +126,7 @@ EVENT_LABEL = {
     "reply_sent": "reply sent",
     "reply_failed": "reply failed",
     "reply_refused": "reply refused",
+    "reply_drafted": "reply drafted",
     "marked_replied": "marked replied",
     "resolved": "resolved",
     "reopened": "reopened",
@@ -148,6 +149,8 @@ def history_line(event: HistoryEvent) -> str:
         line += f" → {mention(payload['to'])}"
     if event.kind == "note" and isinstance(payload.get("text"), str):
         line += f": _{excerpt(payload['text'], NOTE_EXCERPT)}_"
+    if event.kind == "reply_drafted" and isinstance(payload.get("model"), str):
+        line += f" (with {escape(payload['model'][:60])})"
     if event.kind == "ignored" and isinstance(payload.get("reason"), str):
         line += f" ({escape(payload['reason'].replace('_', ' '))})"
         if payload.get("automatic") is True:

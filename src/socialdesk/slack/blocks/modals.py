@@ -24,10 +24,12 @@ from slack_sdk.models.views import View
 
 from socialdesk.domain import CaseView
 from socialdesk.slack import ids
+from socialdesk.slack.blocks.answers import DraftLine, answer_blocks, draft_block, is_answer_block, is_draft_block
 from socialdesk.slack.text import escape_within
 from socialdesk.networks import registry
 from socialdesk.networks.base import NetworkInfo
 from socialdesk.store.lifecycle import IGNORE_REASONS, PRIORITIES
+from socialdesk.store.suggestions import Suggestion
 
 REPLY_MAX_INPUT = 3000  # Slack's plain_text_input limit; the network's own is counted live and checked on submit
 # Fields of a view Slack sends back that views.update takes again (the rest are Slack's own: id, hash, state…).
@@ -74,10 +76,12 @@ def note_modal(view: CaseView) -> View:
 
 def reply_modal(view: CaseView, *, brand: str, saved: Sequence[SavedReply], rules: NetworkInfo, text: str = "",
                 opened_at: float, revision: int = 0, callback_id: str = ids.REPLY_MODAL,
-                submit: str = "Send reply", notify_on_close: bool = True, **extra: object) -> View:
+                submit: str = "Send reply", notify_on_close: bool = True, answers: Sequence[Suggestion] = (),
+                draft: DraftLine | None = None, **extra: object) -> View:
     """`revision` renames the input block so Slack shows a new initial value (a saved reply).
     An approver's "Edit…" reuses it with its own callback id, submit label and metadata.
-    `rules`: how replies are counted where they go (the network's, or its server's own limit)."""
+    `rules`: how replies are counted where they go (the network's, or its server's own limit).
+    `answers` (suggestions) and `draft` (None: no language model configured) sit above the box."""
     blocks: list = [
         quoted_post(view),
         ContextBlock(elements=[MarkdownTextObject(
@@ -87,12 +91,10 @@ def reply_modal(view: CaseView, *, brand: str, saved: Sequence[SavedReply], rule
         blocks.append(ActionsBlock(block_id="saved", elements=[StaticSelectElement(
             action_id=ids.SAVED_REPLY, placeholder="Use a saved reply…",
             options=[Option(text=s.name[:75], value=str(i)) for i, s in enumerate(saved[:100])])]))
-    blocks.append(InputBlock(
-        block_id=f"{ids.REPLY_INPUT}-{revision}", label="Reply", dispatch_action=True,  # each keystroke: the count
-        element=PlainTextInputElement(action_id=ids.REPLY_INPUT, multiline=True, initial_value=text or None,
-                                      max_length=REPLY_MAX_INPUT, dispatch_action_config=DispatchActionConfig(
-                                          trigger_actions_on=["on_character_entered"])),
-        hint=rules.text_hint))
+    blocks += answer_blocks(answers)
+    if draft is not None:
+        blocks.append(draft_block(draft))
+    blocks.append(reply_input(text, revision, rules))
     blocks.append(reply_count(text, rules))
     return View(
         type="modal", callback_id=callback_id, notify_on_close=notify_on_close,
@@ -100,6 +102,66 @@ def reply_modal(view: CaseView, *, brand: str, saved: Sequence[SavedReply], rule
                                   **extra),
         title="Reply publicly", submit=submit, close="Cancel", blocks=blocks,
     )
+
+
+def reply_input(text: str, revision: int, rules: NetworkInfo) -> InputBlock:
+    return InputBlock(
+        block_id=f"{ids.REPLY_INPUT}-{revision}", label="Reply", dispatch_action=True,  # each keystroke: the count
+        element=PlainTextInputElement(action_id=ids.REPLY_INPUT, multiline=True, initial_value=text or None,
+                                      max_length=REPLY_MAX_INPUT, dispatch_action_config=DispatchActionConfig(
+                                          trigger_actions_on=["on_character_entered"])),
+        hint=rules.text_hint)
+
+
+_KEEP = object()  # `redrawn`: leave that part as the modal has it
+
+
+def redrawn(modal: dict, rules: NetworkInfo, *, answers: Sequence[Suggestion] | None = None,
+            draft: DraftLine | None | object = _KEEP, text: str | None = None) -> dict | None:
+    """The reply modal as Slack sent it back, with some of its parts drawn anew; None if it is not one.
+
+    `answers` replaces the suggestions, `draft` the draft's line (None removes it), and `text`
+    puts a new text in the reply box: the box gets the next revision's block id, since Slack
+    shows a new initial value only in a new block (it keeps what was typed in one it knows),
+    and the count is redrawn for it. Everything else goes back as Slack holds it, the box
+    included when `text` is None, so what the agent typed stays.
+    """
+    blocks = modal.get("blocks")
+    if not isinstance(blocks, list) or not any(_is_input(b) for b in blocks):
+        return None
+    meta = _metadata(modal)
+    revised = [b for b in blocks if not (answers is not None and is_answer_block(b))
+               and not (draft is not _KEEP and is_draft_block(b))]
+    if answers is not None:  # above the draft's line, or else the box
+        at = next(i for i, b in enumerate(revised) if is_draft_block(b) or _is_input(b))
+        revised[at:at] = [b.to_dict() for b in answer_blocks(answers)]
+    if isinstance(draft, DraftLine):  # right above the box
+        revised.insert(next(i for i, b in enumerate(revised) if _is_input(b)), draft_block(draft).to_dict())
+    if text is not None:
+        text = text[:REPLY_MAX_INPUT]
+        revision = _revision_of(meta) + 1
+        meta["revision"] = revision
+        revised = [reply_input(text, revision, rules).to_dict() if _is_input(b)
+                   else reply_count(text, rules).to_dict() if _is_count(b) else b for b in revised]
+    return {k: modal[k] for k in VIEW_FIELDS if modal.get(k) is not None} | {
+        "private_metadata": json.dumps(meta), "blocks": revised}
+
+
+def _is_input(block: object) -> bool:
+    return isinstance(block, dict) and str(block.get("block_id", "")).startswith(f"{ids.REPLY_INPUT}-")
+
+
+def _metadata(modal: dict) -> dict:
+    try:
+        meta = json.loads(modal.get("private_metadata") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _revision_of(meta: dict) -> int:
+    value = meta.get("revision")
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1000 else 0
 
 
 def count_line(text: str, rules: NetworkInfo) -> str:
