@@ -84,7 +84,16 @@ _CAUSES = frozenset({"update"})  # an update is a cause, not the problem
 def text_key(text: str) -> str:
     """The text normalised for 'the same text' (case, links, mentions, whitespace, emoji
     removed): equal keys = the same text (used for same_text_accounts)."""
-    return _features(text).key
+    return _key(_plain(text))
+
+
+def _plain(text: str) -> str:
+    """The text as compared: NFKC, without a shared-by-hand prefix or links."""
+    return _URL_RE.sub(" ", _SHARED_PREFIX_RE.sub("", unicodedata.normalize("NFKC", text)))
+
+
+def _key(plain: str) -> str:
+    return " ".join(_WORD_RE.findall(_MENTION_RE.sub(" ", plain).lower()))  # words and numbers only
 
 
 def similarity(a: str, b: str) -> float:
@@ -137,10 +146,8 @@ class _Features:
 
 @functools.lru_cache(maxsize=_CACHED_TEXTS)
 def _features(text: str) -> _Features:
-    text = _SHARED_PREFIX_RE.sub("", unicodedata.normalize("NFKC", text))
-    text = _URL_RE.sub(" ", text)
-    # The key: words and numbers only (punctuation, emoji, mentions go).
-    key = " ".join(_WORD_RE.findall(_MENTION_RE.sub(" ", text).lower()))
+    text = _plain(text)
+    key = _key(text)  # punctuation, emoji, mentions go
     # The content: mentions and hashtags count as the words they join ("@GlobexBank": globex bank).
     content = _HANDLE_RE.sub(lambda m: " " + _CAMEL_RE.sub(" ", m.group(1)) + " ", text).lower()
     for pattern, word in _SAME_THING:
