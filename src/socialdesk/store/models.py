@@ -133,6 +133,25 @@ class CaseRow(SQLModel, table=True):
     sending_reply_id: int | None = None  # one public reply in flight per case, taken conditionally
     sla_at_risk_at: datetime | None = None  # the at-risk nudge was taken (at most once; see jobs.sla)
     sla_breached_at: datetime | None = None  # the breach was announced (at most once)
+    # The storm it is part of (store.incidents); the anchor case is in it too.
+    incident_id: int | None = Field(default=None, foreign_key="incidents.id", index=True)
+
+
+class IncidentRow(SQLModel, table=True):
+    """Near-duplicate posts on one rule within a window (a storm): one card, each post still its own case."""
+
+    __tablename__ = "incidents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_id: int | None = Field(default=None, foreign_key="rules.id", index=True)
+    channel_id: str = Field(max_length=32)
+    # The first case: its card is the incident card. No foreign key: cases point here, and
+    # retention deletes cases (store.incidents.forget_cases tidies up after it).
+    anchor_case_id: int = Field(index=True)
+    opened_at: datetime
+    last_joined_at: datetime
+    closed_at: datetime | None = None  # resolved or ignored all at once; a new member opens it again
+    version: int = 1
 
 
 class ReplyRow(SQLModel, table=True):
