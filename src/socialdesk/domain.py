@@ -55,6 +55,7 @@ class Author:
     followers: int = 0
     verified: bool = False
     avatar_url: str | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
