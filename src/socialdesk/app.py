@@ -210,6 +210,7 @@ def build(
         clock=clock,
         follow_conversations=True,
         triage=Triage(),
+        incident_window=settings.incident_timedelta,
         on_new_cases=lambda case_ids: wake_publisher(),
     )
     streams = stream_workers(

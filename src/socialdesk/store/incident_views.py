@@ -6,6 +6,8 @@ view is read by lifecycle's own callers, and this module needs nothing but the t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import case as sql_case
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -45,3 +47,18 @@ def incident_view(*, session: Session, incident_id: int) -> IncidentView | None:
     return IncidentView(incident_id=incident_id, anchor_case_id=incident.anchor_case_id, count=int(count),
                         open_count=int(open_count), first_at=first_at, last_at=last_at, latest=latest,
                         thread_ts=anchor_ts)
+
+
+def incident_threads(*, session: Session, cases: Sequence[CaseRow]) -> dict[int, str | None]:
+    """For the members among `cases`: the incident card's ts, the thread their messages are in."""
+    incident_ids = {c.incident_id for c in cases if c.incident_id is not None}
+    if not incident_ids:
+        return {}
+    rows = session.exec(
+        select(IncidentRow.id, IncidentRow.anchor_case_id, CaseRow.message_ts)
+        .join(CaseRow, col(CaseRow.id) == col(IncidentRow.anchor_case_id))
+        .where(col(IncidentRow.id).in_(incident_ids))
+    ).all()
+    anchors = {incident_id: (anchor, ts) for incident_id, anchor, ts in rows}
+    return {c.id: anchors[c.incident_id][1] for c in cases  # type: ignore[misc]
+            if c.incident_id in anchors and anchors[c.incident_id][0] != c.id}
