@@ -155,6 +155,21 @@ def member_ids(*, session: Session, incident_id: int, statuses: Sequence[str] = 
                                                       col(CaseRow.status).in_(statuses)).order_by(CaseRow.id)))
 
 
+def awaiting_reply(*, session: Session, incident_id: int, case_ids: Sequence[int] | None = None) -> list[tuple[int, str]]:
+    """The incident's customers still waiting for an answer (`case_ids`: of those only), as
+    (case id, their handle), oldest first: whom a reply to all goes to."""
+    statement = (
+        select(CaseRow.id, AuthorRow.handle)
+        .join(PostRow, col(PostRow.id) == col(CaseRow.first_post_id))
+        .join(AuthorRow, col(AuthorRow.id) == col(PostRow.author_id))
+        .where(CaseRow.incident_id == incident_id, col(CaseRow.status).in_(AWAITING_REPLY))
+        .order_by(CaseRow.id)
+    )
+    if case_ids is not None:
+        statement = statement.where(col(CaseRow.id).in_(list(case_ids)))
+    return [(case_id, handle) for case_id, handle in session.exec(statement).all()]
+
+
 @dataclass(frozen=True)
 class BulkResult:
     """What "resolve all" / "ignore all" did: the cases changed, and those an agent had changed meanwhile."""

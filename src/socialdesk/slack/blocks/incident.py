@@ -201,7 +201,7 @@ def reply_all_modal(view: CaseView, *, brand: str, recipients: list[tuple[int, s
         element=PlainTextInputElement(action_id=ids.INCIDENT_REPLY_INPUT, multiline=True, max_length=REPLY_MAX_INPUT),
         hint=f"{rules.text_hint} {{author}} becomes each customer's @handle."[:2000]))
     meta = metadata(view.case_id, incident_id=incident.incident_id, cases=[c for c, _ in chosen],
-                    opened_at=opened_at, network=view.post.network)
+                    opened_at=opened_at, network=view.post.network, channel=view.channel_id)
     return View(type="modal", callback_id=ids.INCIDENT_REPLY_MODAL, private_metadata=meta,
                 title="Reply to all", submit=f"Send {n} repl{'ies' if n != 1 else 'y'}"[:24], close="Cancel",
                 blocks=blocks)
