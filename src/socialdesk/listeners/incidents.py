@@ -39,7 +39,7 @@ from socialdesk.store.events import record_event
 log = logging.getLogger(__name__)
 NOT_AN_INCIDENT = ("This card is no incident any more (its other posts were split out), so nothing was done. "
                    "Use the card's own buttons.")
-AUTHOR = "{author}"
+AUTHOR = incident_blocks.AUTHOR
 
 
 def incident_card(deps: Deps, client: WebClient, body: dict[str, Any]) -> CaseView | None:

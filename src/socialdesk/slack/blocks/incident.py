@@ -174,6 +174,7 @@ def recipients_line(handles: list[str], limit: int = 20) -> PlainTextObject:
 
 
 MAX_RECIPIENTS = 100  # customers one reply to all reaches; the others still wait, for the next one
+AUTHOR = "{author}"  # in a reply to all: each customer's @handle (listeners.incidents)
 
 
 def reply_all_modal(view: CaseView, *, brand: str, recipients: list[tuple[int, str]], rules: NetworkInfo,
@@ -198,8 +199,10 @@ def reply_all_modal(view: CaseView, *, brand: str, recipients: list[tuple[int, s
             text=f"_The first {n} of {len(recipients)}; press Reply to all again for the rest._")]))
     blocks.append(InputBlock(
         block_id=ids.INCIDENT_REPLY_INPUT, label="Reply to each of them",
-        element=PlainTextInputElement(action_id=ids.INCIDENT_REPLY_INPUT, multiline=True, max_length=REPLY_MAX_INPUT),
-        hint=f"{rules.text_hint} {{author}} becomes each customer's @handle."[:2000]))
+        element=PlainTextInputElement(action_id=ids.INCIDENT_REPLY_INPUT, multiline=True, max_length=REPLY_MAX_INPUT,
+                                      initial_value=AUTHOR + " "),
+        hint=(f"{rules.text_hint} {AUTHOR} becomes each customer's @handle: keep it, networks refuse the same text "
+              "sent many times as duplicates.")[:2000]))
     meta = metadata(view.case_id, incident_id=incident.incident_id, cases=[c for c, _ in chosen],
                     opened_at=opened_at, network=view.post.network, channel=view.channel_id)
     return View(type="modal", callback_id=ids.INCIDENT_REPLY_MODAL, private_metadata=meta,
