@@ -289,3 +289,13 @@ def test_split_out_gives_the_member_a_card_of_its_own(desk, deps, slack_emulator
     incident_listeners.split_clicked(click(slack_emulator, user="alice", channel=channel, card=own,
                                            action_id=ids.INCIDENT_SPLIT, value=str(storm[2])), desk.slack, deps=deps)
     assert [k for k, _ in event_kinds(deps, storm[2])].count("incident_split") == 1
+
+
+def test_social_incidents_lists_the_open_incident_with_its_card(desk, deps, slack_emulator, channel, storm):
+    from tests.listeners.test_commands import shown, social
+
+    answer = shown(social(deps, slack_emulator, desk, "incidents"))
+    assert "*Open incidents* (1)" in answer and "*4 posts* in 15 min · 4 open" in answer
+    assert f"case #{storm[0]}" in answer and "|Incident #" in answer  # linked to the incident card
+    assert "Usage: `/social incidents`" in shown(social(deps, slack_emulator, desk, "incidents now"))
+    assert "`/social incidents`" in shown(social(deps, slack_emulator, desk, "help"))

@@ -10,7 +10,7 @@ from sqlalchemy import inspect, select
 from socialdesk.domain import CaseStatus
 from socialdesk.sandbox.scenario import SCENARIO
 from socialdesk.store import cases as case_store
-from socialdesk.store import incidents, ingest, lifecycle, retention
+from socialdesk.store import figures, incidents, ingest, lifecycle, retention
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import alembic_config, current_revision, head_revision, make_engine, session_scope, upgrade
 from socialdesk.store.models import CaseEventRow, CaseRow, IncidentRow
@@ -225,3 +225,13 @@ def test_migration_0016_goes_down_to_0014_and_up_again(db_url):
         assert {"ix_cases_rule_opened", "ix_cases_incident_id"} <= {i["name"] for i in inspect(engine).get_indexes("cases")}
     finally:
         engine.dispose()
+
+
+def test_the_digest_figures_count_incidents_and_their_posts(engine):
+    rule = add_rule(engine)
+    store(engine, rule, wifi_posts())
+    with session_scope(engine) as session:
+        counted = figures.figures(session=session, start=NOW - timedelta(hours=1), end=NOW + timedelta(hours=1))
+        later = figures.figures(session=session, start=NOW + timedelta(hours=1), end=NOW + timedelta(hours=2))
+    assert (counted.incidents, counted.incident_posts, counted.opened) == (1, 6, 6)
+    assert (later.incidents, later.incident_posts) == (0, 0)

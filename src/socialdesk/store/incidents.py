@@ -257,6 +257,11 @@ class IncidentSummary:
     handle: str  # the anchor's author
     text: str  # the anchor's post
 
+    @property
+    def case_id(self) -> int:
+        """The case whose card is the incident card (what a list's card links are fetched for)."""
+        return self.anchor_case_id
+
 
 def open_incidents(*, session: Session, limit: int = 20) -> list[IncidentSummary]:
     """Incidents with a case still open, the latest joined first."""

@@ -9,6 +9,7 @@ Pure, like the card: `card_for(view)` is what a case's message shows, whichever 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -46,8 +47,10 @@ from socialdesk.slack.blocks.card import (
     slack_date,
     status_line,
 )
+from socialdesk.slack.blocks.lookup import Reply, plain
 from socialdesk.slack.blocks.modals import REPLY_MAX_INPUT, metadata, quoted_post
 from socialdesk.slack.text import escape, escape_within, link
+from socialdesk.store.incidents import IncidentSummary
 from socialdesk.store.lifecycle import IGNORE_REASONS
 
 LINE_TEXT = 90  # characters of each listed member's post
@@ -226,3 +229,22 @@ def ignore_all_modal(view: CaseView) -> View:
                            Option(text=label.capitalize(), value=key) for key, label in IGNORE_REASONS.items()])),
         ],
     )
+
+
+def incidents_reply(items: Sequence[IncidentSummary], *, permalinks: Mapping[int, str | None],
+                    limit: int) -> Reply:
+    """`/social incidents`: the open incidents, the latest joined first, each with its card's link."""
+    if not items:
+        return plain("No open incidents: no storm of near-identical posts is waiting. 🎉")
+    lines = [f"*Open incidents* ({len(items)}{'+' if len(items) >= limit else ''})"]
+    for item in items:
+        text, cut = escape_within(" ".join(item.text.split()), LINE_TEXT)
+        name = f"Incident #{item.incident_id}"
+        link_to = permalinks.get(item.anchor_case_id)
+        lines.append(
+            f"• {link(link_to, name) if link_to else name} · *{item.count} posts* "
+            f"{span_label(item.first_at, item.last_at)} · {item.open_count} open · first: *@{escape(item.handle)}* "
+            f"{text}{'…' if cut else ''} · case #{item.anchor_case_id}")
+    text = "\n".join(lines)
+    return Reply(text=f"{len(items)} open incident{'s' if len(items) != 1 else ''}",
+                 blocks=[SectionBlock(text=MarkdownTextObject(text=text[:3000]))])
