@@ -59,12 +59,18 @@ def reply_users() -> list[str]:
 
 
 @pytest.fixture
-def desk_settings(fake_x, slack_emulator, reply_users) -> dict[str, str]:
+def approvers() -> list[str]:
+    return []  # names of emulator users; a test parametrizes it
+
+
+@pytest.fixture
+def desk_settings(fake_x, slack_emulator, reply_users, approvers) -> dict[str, str]:
     keys = fake_x.oauth1_keys
     return {"SOCIALDESK_X_API_URL": fake_x.url, "SOCIALDESK_X_BEARER_TOKEN": X_TOKEN,
             "SOCIALDESK_X_API_KEY": keys.consumer_key, "SOCIALDESK_X_API_SECRET": keys.consumer_secret,
             "SOCIALDESK_X_ACCESS_TOKEN": keys.token, "SOCIALDESK_X_ACCESS_SECRET": keys.token_secret,
-            "SOCIALDESK_REPLY_USERS": ",".join(slack_emulator.users[n] for n in reply_users)}
+            "SOCIALDESK_REPLY_USERS": ",".join(slack_emulator.users[n] for n in reply_users),
+            "SOCIALDESK_APPROVERS": ",".join(slack_emulator.users[n] for n in approvers)}
 
 
 @pytest.fixture
@@ -299,3 +305,37 @@ def test_social_incidents_lists_the_open_incident_with_its_card(desk, deps, slac
     assert f"case #{storm[0]}" in answer and "|Incident #" in answer  # linked to the incident card
     assert "Usage: `/social incidents`" in shown(social(deps, slack_emulator, desk, "incidents now"))
     assert "`/social incidents`" in shown(social(deps, slack_emulator, desk, "help"))
+
+
+def test_resolve_all_through_the_app_is_acked_first_and_applied_after_a_lock(desk, slack_emulator, channel, storm):
+    """Bound by `register` like every button: the ack is the HTTP answer, the work follows (listeners.binding)."""
+    from tests.listeners.conftest import SECRET
+    from tests.support.in_process import post
+    from tests.support.locks import write_locked
+    from tests.support.slack_signing import block_actions_body, sign
+    from tests.support.waiting import wait_for
+
+    card = card_of(slack_emulator, channel, storm[0])
+    body = block_actions_body(user_id=slack_emulator.users["alice"], user_name="alice", team_id=slack_emulator.team_id,
+                              channel_id=channel, message_ts=card["ts"], action_id=ids.INCIDENT_RESOLVE_ALL,
+                              value=str(storm[0]), trigger_id=slack_emulator.trigger_id("alice"), message=card)
+    with write_locked(desk.engine, "cases"):
+        answer = post(desk, body, sign(body, SECRET))
+        assert (answer.status, answer.body) == (200, b"")
+        assert case_row(desk.deps, storm[0]).status == "new"
+    wait_for(lambda: all(case_row(desk.deps, c).status == "resolved" for c in storm), timeout=30,
+             what="every case resolved after the lock")
+
+
+@pytest.mark.parametrize("approvers", [["carol"]])
+def test_with_approvers_each_reply_to_all_waits_for_its_approval_in_the_incident_thread(
+        desk, deps, slack_emulator, slack_proxy, fake_x, channel, storm):
+    view = open_reply_all(desk, deps, slack_emulator, slack_proxy, channel, storm[0])
+    submit_reply_all(desk, deps, slack_emulator, view, REPLY)
+    assert x_replies(fake_x) == []
+    assert [r.status for c in storm for r in reply_rows(deps, c)] == ["awaiting_approval"] * 4
+    card = card_of(slack_emulator, channel, storm[0])
+    asks = [m for m in slack_emulator.replies(channel, card["ts"])[1:] if "waits for approval" in m.get("text", "")
+            or any(e.get("action_id") == ids.APPROVE_REPLY for b in m.get("blocks", []) for e in b.get("elements", []))]
+    assert len(asks) == 4  # one per case, all in the incident card's thread
+    assert any(t.startswith("💬 <@") and "4 waiting for approval" in t for t in thread_texts(slack_emulator, channel, card))
