@@ -70,6 +70,22 @@ ROWS = [
       for days in (365, 60) for database, label in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL"))
       for what, key in (("/social stats 30d", "stats_30d_s"), ("a week's digest", "digest_week_s"))),
     Row("`socialdesk --help`", 0.3, True, "s", "cli_start.py", [], [], value=lambda f: f.get("median_s")),
+    # Triage on the labelled set (tests/fixtures/triage/): measured quality, then per-call costs.
+    Row("triage: spam precision, labelled set", 0.95, False, "", "triage.py", [], [],
+        value=lambda f: f.get("spam_precision"), note=lambda f: f"recall {f.get('spam_recall', 0):.2f}"),
+    Row("triage: intent accuracy, labelled set", 0.8, False, "", "triage.py", [], [],
+        value=lambda f: f.get("intent_accuracy"), note=lambda f: f"over {f.get('intent_posts', 0)} posts not spam"),
+    Row("triage: storm pairs F1, labelled set", 0.9, False, "", "triage.py", [], [],
+        value=lambda f: f.get("storm_pairs_f1"),
+        note=lambda f: f"precision {f.get('storm_pairs_precision', 0):.2f}, recall "
+                       f"{f.get('storm_pairs_recall', 0):.2f}; mean recall per storm "
+                       f"{f.get('storm_groups_macro_recall', 0):.2f}"),
+    Row("triage: read_intent + read_spam a post", 10, True, "µs", "triage.py", [], [],
+        value=lambda f: f.get("costs", {}).get("intent_spam_us_new_text"),
+        note=lambda f: f"{f.get('costs', {}).get('intent_spam_us_everyday_text', 0):.1f} µs an everyday post; "
+                       f"detect_language {f.get('costs', {}).get('detect_language_us', 0):.0f} µs"),
+    Row("triage: near_duplicates against 1,000 open cases", 5, True, "ms", "triage.py", [], [],
+        value=lambda f: f.get("costs", {}).get("near_duplicates_1000_ms")),
     Row("test suite, two cores", 8 * 60, True, "s", "", value=lambda f: f.get("seconds"),
         note=lambda f: f"{f.get('summary', '')}"),
 ]
