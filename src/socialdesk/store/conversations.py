@@ -20,10 +20,11 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case as sql_case
 from sqlalchemy import func, or_, update
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
+
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import aliased
 
 from socialdesk.domain import Author, CaseStatus, EventKind, Post
 from socialdesk.store.events import event_row, record_events
