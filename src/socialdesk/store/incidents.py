@@ -16,24 +16,29 @@ wins or loses cleanly.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case as sql_case
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import bindparam, delete, func, insert, update
 from sqlmodel import Session, col, select
 
 from socialdesk.domain import CaseStatus, EventKind, Post
 from socialdesk.store import lifecycle
 from socialdesk.store.events import event_row, record_event, record_events
+from socialdesk.store.ids import take_ids
 from socialdesk.store.incident_views import CLOSED
 from socialdesk.store.models import AuthorRow, CaseRow, IncidentRow, PostRow
-from socialdesk.triage.similarity import near_duplicates
+from socialdesk.triage.similarity import near_duplicates, text_key
 
 SYSTEM = "system"
 DEFAULT_WINDOW = timedelta(hours=2)
-CANDIDATES = 1000  # the newest open cases of the rule compared per page (a firehose rule has many)
+CANDIDATES = 200  # the newest open cases of the rule read per page (a firehose rule has many; storms are bursts)
+MEMBERS_COMPARED = 3  # of each incident, its newest cases are compared (see _representatives)
+SHORTLIST = 8  # candidates compared with each new post, those sharing the most telling words (see _Pool)
+COMMON_FLOOR, COMMON_SHARE = 16, 0.1  # a word in more candidates than both tells nothing
 OPEN = tuple(s.value for s in CaseStatus if s.value not in CLOSED)
 # Reply to all answers the customers still waiting for one: a replied case has its answer.
 AWAITING_REPLY = (CaseStatus.NEW.value, CaseStatus.REOPENED.value, CaseStatus.CLAIMED.value)
@@ -48,7 +53,7 @@ class Joined:
     like: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _Candidate:
     case_id: int
     incident_id: int | None
@@ -76,26 +81,89 @@ def join_storms(*, session: Session, rule_id: int | None, case_ids: Sequence[int
         .limit(CANDIDATES + len(case_ids))
     ).all()
     known = {cid: _Candidate(cid, incident, channel, text, written) for cid, incident, channel, text, written in rows}
-    fresh = sorted((known[c] for c in set(case_ids) if c in known), key=lambda c: (c.written_at, c.case_id))
-    waiting = {c.case_id for c in fresh}  # new cases not yet looked at: never a candidate for an older one
-    pool = {c.case_id: c.text for c in known.values() if c.text.strip()}  # one mapping for the page
-    found: dict[str, list[int]] = {}  # texts repeat in a storm: compared once per page
+    new = set(case_ids)
+    fresh = sorted((known[c] for c in new if c in known), key=lambda c: (c.written_at, c.case_id))
+    pool = _Pool(_representatives([c for c in known.values() if c.case_id not in new]))
     joins: list[tuple[_Candidate, _Candidate]] = []  # (member, the case it is most like)
     for case in fresh:
-        waiting.discard(case.case_id)
-        if case.case_id not in pool:
+        key = text_key(case.text)
+        if not key:
             continue
-        if case.text not in found:
-            found[case.text] = near_duplicates(case.text, pool)
-        similar = [c for c in found[case.text] if c != case.case_id and c not in waiting
-                   and known[c].channel_id == case.channel_id and known[c].written_at >= case.written_at - window]
+        words = _words(key)
+        def eligible(ids: Sequence[int], case: _Candidate = case) -> list[int]:
+            return [c for c in ids if known[c].channel_id == case.channel_id
+                    and known[c].written_at >= case.written_at - window]  # type: ignore[operator]
+
+        # The same text (a copied post) is as similar as can be: nothing to compare.
+        similar = eligible(pool.same_text(key)) or eligible(near_duplicates(case.text, pool.shortlist(key, words)))
         like = _best(similar, known)
         if like is not None:
             joins.append((case, like))
             if like.incident_id is None:
                 like.incident_id = -like.case_id  # placeholder: the incident is made below, anchored on `like`
             case.incident_id = like.incident_id
+        pool.add(case.case_id, case.text, key, words)  # the page's later posts may be like it
     return _write_joins(session, joins, rule_id=rule_id, now=now)
+
+
+def _representatives(cases: Sequence[_Candidate]) -> dict[int, str]:
+    """The candidates worth comparing: every case in no incident, and of each incident its anchor's
+    kin, the newest few (a storm of 500 is not compared 500 times: its newest say what it is about)."""
+    chosen: dict[int, str] = {}
+    by_incident: dict[int, list[_Candidate]] = {}
+    for case in cases:
+        if case.incident_id is None:
+            chosen[case.case_id] = case.text
+        else:
+            by_incident.setdefault(case.incident_id, []).append(case)
+    for members in by_incident.values():
+        for case in sorted(members, key=lambda c: (c.written_at, c.case_id))[-MEMBERS_COMPARED:]:
+            chosen[case.case_id] = case.text
+    return chosen
+
+
+class _Pool:
+    """The page's candidates by word: a post is compared (triage.similarity) with the few that share
+    its telling words, not with all of them. Near duplicates share most of their content, so they
+    share some word that few other candidates use; a word in many of them (the rule's own "acme")
+    tells nothing and is not looked up, and the same text is always found by its key."""
+
+    def __init__(self, texts: Mapping[int, str]) -> None:
+        self._texts: dict[int, str] = {}
+        self._postings: dict[str, list[int]] = {}
+        self._by_key: dict[str, list[int]] = {}
+        for case_id, text in texts.items():
+            key = text_key(text)
+            self.add(case_id, text, key, _words(key))
+
+    def add(self, case_id: int, text: str, key: str, words: set[str]) -> None:
+        """`key`: the text's triage.similarity.text_key, `words`: its words (_words)."""
+        if not key:
+            return
+        self._texts[case_id] = text
+        self._by_key.setdefault(key, []).append(case_id)
+        for word in words:
+            self._postings.setdefault(word, []).append(case_id)
+
+    def same_text(self, key: str) -> list[int]:
+        """The candidates with this very text, newest first."""
+        return self._by_key.get(key, [])[::-1][:SHORTLIST]
+
+    def shortlist(self, key: str, words: set[str]) -> dict[int, str]:
+        """The candidates most like the text whose text_key is `key`, by their telling words."""
+        common = max(COMMON_FLOOR, len(self._texts) * COMMON_SHARE)
+        shared: Counter[int] = Counter()
+        for word in words:
+            ids = self._postings.get(word)
+            if ids and len(ids) <= common:
+                weight = 1.0 / len(ids)  # a rarer word says more
+                for case_id in ids:
+                    shared[case_id] += weight
+        return {c: self._texts[c] for c, _ in shared.most_common(SHORTLIST)}
+
+
+def _words(key: str) -> set[str]:
+    return {w for w in key.split() if len(w) > 2 or w.isdigit()}
 
 
 def _best(similar: Sequence[int], known: Mapping[int, _Candidate]) -> _Candidate | None:
@@ -106,36 +174,44 @@ def _best(similar: Sequence[int], known: Mapping[int, _Candidate]) -> _Candidate
     return in_one[0] if in_one else known[similar[0]]
 
 
+_CASES = CaseRow.__table__
+_INCIDENTS = IncidentRow.__table__
+# Built once, executed for all the page's rows (one executemany each, whatever the page holds).
+_SET_INCIDENT = update(_CASES).where(_CASES.c.id == bindparam("case")).values(incident_id=bindparam("incident"))
+_JOINED = (update(_INCIDENTS).where(_INCIDENTS.c.id == bindparam("incident"))
+           .values(last_joined_at=bindparam("now"), closed_at=None, version=_INCIDENTS.c.version + 1))
+
+
 def _write_joins(session: Session, joins: Sequence[tuple[_Candidate, _Candidate]], *, rule_id: int,
                  now: datetime) -> list[Joined]:
+    """The page's joins in a few statements: new incidents, each case's incident, the incidents' times, events."""
     if not joins:
         return []
-    made: dict[int, int] = {}  # placeholder → the incident's id
-    events = []
-    for member, like in joins:
-        placeholder = like.incident_id if like.incident_id is not None and like.incident_id < 0 else None
-        if placeholder is not None and placeholder not in made:
-            anchor = -placeholder
-            made[placeholder] = session.connection().execute(
-                insert(IncidentRow.__table__).returning(IncidentRow.__table__.c.id),  # type: ignore[attr-defined]
-                {"rule_id": rule_id, "channel_id": like.channel_id, "anchor_case_id": anchor, "opened_at": now,
-                 "last_joined_at": now, "closed_at": None, "version": 1}).scalar_one()
-            events.append(event_row(anchor, EventKind.INCIDENT_JOINED, SYSTEM, now, incident_id=made[placeholder],
-                                    anchor=True))
-    by_incident: dict[int, list[int]] = {}
+    anchors = list(dict.fromkeys(-like.incident_id for _, like in joins  # type: ignore[operator]
+                                 if like.incident_id is not None and like.incident_id < 0))
+    ids = take_ids(session, _INCIDENTS, len(anchors))  # type: ignore[arg-type]
+    made = dict(zip((-a for a in anchors), ids))  # placeholder → the new incident's id
+    channels = {like.case_id: like.channel_id for _, like in joins}
+    connection = session.connection()
+    if made:
+        connection.execute(insert(_INCIDENTS), [
+            {"id": incident_id, "rule_id": rule_id, "channel_id": channels[-placeholder],
+             "anchor_case_id": -placeholder, "opened_at": now, "last_joined_at": now, "closed_at": None,
+             "version": 1} for placeholder, incident_id in made.items()])
+    events = [event_row(-placeholder, EventKind.INCIDENT_JOINED, SYSTEM, now, incident_id=incident_id, anchor=True)
+              for placeholder, incident_id in made.items()]
+    memberships = [{"case": -placeholder, "incident": incident_id} for placeholder, incident_id in made.items()]
     joined = []
     for member, like in joins:
-        incident_id = made.get(member.incident_id, member.incident_id)  # type: ignore[arg-type]
-        by_incident.setdefault(incident_id, []).append(member.case_id)  # type: ignore[arg-type]
-        joined.append(Joined(member.case_id, incident_id, like.case_id))  # type: ignore[arg-type]
+        incident_id: int = made.get(member.incident_id, member.incident_id)  # type: ignore[arg-type, assignment]
+        memberships.append({"case": member.case_id, "incident": incident_id})
+        joined.append(Joined(member.case_id, incident_id, like.case_id))
         events.append(event_row(member.case_id, EventKind.INCIDENT_JOINED, SYSTEM, now, incident_id=incident_id,
                                 like=like.case_id))
-    for placeholder, incident_id in made.items():
-        by_incident.setdefault(incident_id, []).append(-placeholder)  # the anchor is in its incident too
-    for incident_id, members in by_incident.items():
-        session.execute(update(CaseRow).where(col(CaseRow.id).in_(members)).values(incident_id=incident_id))
-        session.execute(update(IncidentRow).where(IncidentRow.id == incident_id)
-                        .values(last_joined_at=now, closed_at=None, version=IncidentRow.version + 1))
+    connection.execute(_SET_INCIDENT, memberships)
+    grown = sorted({j.incident_id for j in joined} - set(made.values()))  # the new ones were written as they are
+    if grown:
+        connection.execute(_JOINED, [{"incident": i, "now": now} for i in grown])
     record_events(session, events)
     return joined
 
