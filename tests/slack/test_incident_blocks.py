@@ -57,7 +57,8 @@ def test_the_anchor_card_is_the_incident_card():
     card = card_for(view())
     assert block(card, "incident")["text"]["text"] == "🌩 *6 posts like this in 40 min* · 6 open · incident #3"
     latest = block(card, "incident_latest")["text"]["text"]
-    assert latest.splitlines()[0].startswith("• *@c5* wifi keeps dropping since 4.2 · 🆕 New · <https://x.com/c5/")
+    assert latest.splitlines()[0] == ("• *@c5* wifi keeps dropping since 4.2 · 🆕 New · "
+                                      "<!date^1795790700^{time}|14:45 UTC> <https://x.com/c5/status/12|post>")
     assert latest.splitlines()[-1] == "_…and 1 more: each one is its own case, in the thread_"
     actions = [b for b in card.blocks if isinstance(b, ActionsBlock)]
     assert [e.action_id for e in actions[0].elements][:2] == [ids.CLAIM, ids.REPLY]  # the anchor's own case
@@ -76,7 +77,7 @@ def test_a_closed_incident_has_no_bulk_buttons_and_says_what_is_done():
 
 def test_a_member_is_a_small_card_with_its_own_buttons_and_split_out():
     card = card_for(view(case_id=9, status=CaseStatus.CLAIMED, assignee="U0ALICE", claimed_at=WHEN))
-    assert [b.block_id for b in card.blocks] == ["author", "post", "meta", "status", "actions"]
+    assert [b.block_id for b in card.blocks] == ["author", "post", "meta", "triage", "status", "actions"]
     ids_ = [e.action_id for e in card.blocks[-1].elements]
     assert ids_ == [ids.REPLY, ids.NOTE, ids.RESOLVE, ids.INCIDENT_SPLIT, ids.MENU]
     assert "🌩 in incident #3" in block(card, "meta")["elements"][0]["text"]

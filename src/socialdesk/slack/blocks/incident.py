@@ -46,6 +46,7 @@ from socialdesk.slack.blocks.card import (
     post_text,
     slack_date,
     status_line,
+    triage_line,
 )
 from socialdesk.slack.blocks.lookup import Reply, plain
 from socialdesk.slack.blocks.modals import REPLY_MAX_INPUT, metadata, quoted_post
@@ -89,8 +90,9 @@ def latest_lines(incident: IncidentView) -> str:
     for member in incident.latest:
         text, cut = escape_within(" ".join(member.text.split()), LINE_TEXT)
         label = STATUS_LABEL[member.status].replace("*", "")
+        # A date token cannot be a link's label: the time, then the link.
         lines.append(f"• *@{escape(member.handle)}* {text}{'…' if cut else ''} · {label} · "
-                     f"{link(member.url, slack_date(member.written_at, '{time}', '%H:%M UTC'))}")
+                     f"{slack_date(member.written_at, '{time}', '%H:%M UTC')} {link(member.url, 'post')}")
     more = incident.count - len(incident.latest)
     if more > 0:
         lines.append(f"_…and {more} more: each one is its own case, in the thread_")
@@ -153,6 +155,7 @@ def member_card(view: CaseView) -> Card:
         ContextBlock(block_id="author", elements=[MarkdownTextObject(text=author_line(view))]),
         SectionBlock(block_id="post", text=MarkdownTextObject(text=post_text(view))),
         ContextBlock(block_id="meta", elements=[MarkdownTextObject(text=meta)]),
+        ContextBlock(block_id="triage", elements=[MarkdownTextObject(text=triage_line(view))]),
         ContextBlock(block_id="status", elements=[MarkdownTextObject(text=status_line(view))]),
         ActionsBlock(block_id="actions", elements=member_buttons(view)),
     ]
