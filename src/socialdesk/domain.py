@@ -125,7 +125,7 @@ class IncidentView:
     open_count: int  # of them not resolved or ignored
     first_at: datetime  # when the first of its posts was written
     last_at: datetime  # … and the latest
-    latest: tuple[IncidentMember, ...] = ()  # newest first, a few
+    latest: tuple[IncidentMember, ...] = ()  # its members (the anchor aside), newest first, a few
     thread_ts: str | None = None  # the incident card's ts: the thread its members are posted in
 
 

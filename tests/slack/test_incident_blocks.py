@@ -59,7 +59,9 @@ def test_the_anchor_card_is_the_incident_card():
     latest = block(card, "incident_latest")["text"]["text"]
     assert latest.splitlines()[0] == ("• *@c5* wifi keeps dropping since 4.2 · 🆕 New · "
                                       "<!date^1795790700^{time}|14:45 UTC> <https://x.com/c5/status/12|post>")
-    assert latest.splitlines()[-1] == "_…and 1 more: each one is its own case, in the thread_"
+    assert latest.splitlines()[-1] == "_Each one is its own case, in the thread._"
+    more = block(card_for(view(incident=incident(count=9))), "incident_latest")["text"]["text"]
+    assert more.splitlines()[-1] == "_…and 3 more: each one is its own case, in the thread_"
     actions = [b for b in card.blocks if isinstance(b, ActionsBlock)]
     assert [e.action_id for e in actions[0].elements][:2] == [ids.CLAIM, ids.REPLY]  # the anchor's own case
     assert [e.action_id for e in actions[1].elements] == [ids.INCIDENT_REPLY_ALL, ids.INCIDENT_RESOLVE_ALL,

@@ -16,7 +16,7 @@ from socialdesk.domain import CaseStatus, IncidentMember, IncidentView
 from socialdesk.store.models import AuthorRow, CaseRow, IncidentRow, PostRow
 
 CLOSED = (CaseStatus.RESOLVED.value, CaseStatus.IGNORED.value)
-LATEST = 5  # members listed on the incident card, newest first
+LATEST = 5  # members (the anchor aside) listed on the incident card, newest first
 
 
 def incident_view(*, session: Session, incident_id: int) -> IncidentView | None:
@@ -37,7 +37,7 @@ def incident_view(*, session: Session, incident_id: int) -> IncidentView | None:
         select(CaseRow.id, CaseRow.status, AuthorRow.handle, PostRow.text, PostRow.url, PostRow.created_at)
         .join(PostRow, col(PostRow.id) == col(CaseRow.first_post_id))
         .join(AuthorRow, col(AuthorRow.id) == col(PostRow.author_id))
-        .where(CaseRow.incident_id == incident_id)
+        .where(CaseRow.incident_id == incident_id, CaseRow.id != incident.anchor_case_id)  # the card shows the anchor
         .order_by(col(PostRow.created_at).desc(), col(CaseRow.id).desc())
         .limit(LATEST)
     ).all()

@@ -93,7 +93,7 @@ def latest_lines(incident: IncidentView) -> str:
         # A date token cannot be a link's label: the time, then the link.
         lines.append(f"• *@{escape(member.handle)}* {text}{'…' if cut else ''} · {label} · "
                      f"{slack_date(member.written_at, '{time}', '%H:%M UTC')} {link(member.url, 'post')}")
-    more = incident.count - len(incident.latest)
+    more = incident.count - 1 - len(incident.latest)  # the anchor is the card itself
     if more > 0:
         lines.append(f"_…and {more} more: each one is its own case, in the thread_")
     else:
