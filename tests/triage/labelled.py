@@ -17,6 +17,7 @@ from typing import Any
 
 from socialdesk.domain import Author, Post
 from socialdesk.triage.intent import Intent, IntentReading, read_intent
+from socialdesk.triage.language import detect_language
 from socialdesk.triage.sentiment import Triage
 from socialdesk.triage.similarity import near_duplicates, text_key
 from socialdesk.triage.spam import SpamReading, read_spam
@@ -161,6 +162,18 @@ def storm_figures(items: list[Labelled]) -> dict[str, Any]:
     }
 
 
+def language_figures(items: list[Labelled]) -> dict[str, Any]:
+    """detect_language on the posts whose network gave a language: right, wrong, or no guess."""
+    given = [item for item in items if item.post.lang and item.post.lang != "und"]
+    guesses = [(item.post.lang, detect_language(item.post.text)) for item in given]
+    return {
+        "language_given": len(given),
+        "language_right": sum(1 for lang, guess in guesses if guess == lang),
+        "language_wrong": sum(1 for lang, guess in guesses if guess is not None and guess != lang),
+        "language_no_guess": sum(1 for _, guess in guesses if guess is None),
+    }
+
+
 def figures(items: list[Labelled], triage: Triage | None = None) -> dict[str, Any]:
     scored = score(items, triage)
     return {
@@ -169,6 +182,7 @@ def figures(items: list[Labelled], triage: Triage | None = None) -> dict[str, An
         **spam_figures(scored),
         **intent_figures(scored),
         **storm_figures(items),
+        **language_figures(items),
     }
 
 

@@ -49,6 +49,15 @@ _END = ""  # a trie node's key for the names of the lists whose phrase ends ther
 _PATTERNS = "*"  # … and for its edges that are patterns: [(slot, child), …]
 
 
+def as_written(text: str, phrase: str) -> str:
+    """The phrase as the text writes it ("100 legit" in "…100% legit": "100% legit"), for
+    reasons a person reads; the phrase itself when it cannot be found. Costs a regex: call
+    it for the few phrases a reason names, not for every post."""
+    pattern = r"\W{0,3}".join(re.escape(word) for word in phrase.split())
+    written = re.search(rf"(?<!\w){pattern}%?(?!\w)", text, re.IGNORECASE)
+    return written.group(0) if written else phrase
+
+
 class Vocabulary:
     """Named word lists, looked up together in one pass over a post's words.
 
@@ -100,39 +109,50 @@ class Vocabulary:
     def find(self, found: tuple[str, ...]) -> dict[str, list[str]]:
         """Each list's phrases in the words, as written there, in the order they come, each
         once (lists with none left out). Where two of one list's phrases start at one word,
-        the longer counts ("claim your", not also "claim")."""
+        the longer counts ("claim your", not also "claim"), and a phrase inside another of
+        its list does not count ("legit" in "100% legit")."""
         result: dict[str, list[str]] = {}
         starts = self._starts.intersection(found)
         numbers = self._opens_with_number and any(map(str.isdigit, found))
         prefixes = self._opening_prefixes
         if prefixes:
-            starts.update(word for word in found if word[:_PREFIX_CHARS] in prefixes)
+            starts = starts.union(word for word in found if word[:_PREFIX_CHARS] in prefixes)
         if not starts and not numbers:
             return result
         root, root_patterns = self._root, self._root_patterns
-        for i, word in enumerate(found):
-            if word not in starts and not (numbers and word.isdigit()):
-                continue
-            longest: dict[str, int] = {}  # list -> words in its longest phrase starting here
-            nodes = [root[word]] if word in root else []
-            nodes.extend(child for slot, child in root_patterns if _slot_fits(slot, word))
-            self._walk(nodes, found, i + 1, longest, 1)
-            for name, length in longest.items():
-                _add_once(result.setdefault(name, []), " ".join(found[i:i + length]))
+        covered: dict[str, int] = {}  # list -> where its last phrase found ends
+        for i in [i for i, word in enumerate(found) if word in starts or (numbers and word.isdigit())]:
+            word = found[i]
+            frontier = [root[word]] if word in root else []
+            if root_patterns and (word.isdigit() or word[:_PREFIX_CHARS] in prefixes):
+                frontier.extend(child for slot, child in root_patterns if _slot_fits(slot, word))
+            for name, length in _walk(frontier, found, i + 1).items():
+                if i >= covered.get(name, 0):  # not inside a phrase of the same list ("100% legit")
+                    covered[name] = i + length
+                    _add_once(result.setdefault(name, []), " ".join(found[i:i + length]))
         return result
 
-    def _walk(self, nodes: list[dict], found: tuple[str, ...], j: int, longest: dict[str, int], depth: int) -> None:
-        for node in nodes:
+
+def _walk(frontier: list[dict], found: tuple[str, ...], j: int) -> dict[str, int]:
+    """From the trie nodes a phrase's first word reached: each list's longest phrase, in words."""
+    longest: dict[str, int] = {}
+    depth = 1
+    while frontier:
+        word = found[j] if j < len(found) else None
+        reached = []
+        for node in frontier:
             for name in node.get(_END, ()):
-                if depth > longest.get(name, 0):
-                    longest[name] = depth
-            if j >= len(found):
+                longest[name] = depth  # deeper is longer
+            if word is None:
                 continue
-            word = found[j]
-            nexts = [node[word]] if word in node and word not in (_END, _PATTERNS) else []
-            nexts.extend(child for slot, child in node.get(_PATTERNS, ()) if _slot_fits(slot, word))
-            if nexts:
-                self._walk(nexts, found, j + 1, longest, depth + 1)
+            child = node.get(word)  # "" and "*" are never words
+            if child is not None:
+                reached.append(child)
+            patterns = node.get(_PATTERNS)
+            if patterns:
+                reached.extend(child for slot, child in patterns if _slot_fits(slot, word))
+        frontier, depth, j = reached, depth + 1, j + 1
+    return longest
 
 
 def _slot_fits(slot: str, word: str) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from socialdesk.domain import Post
-from socialdesk.triage.phrases import words
+from socialdesk.triage.phrases import as_written, words
 from socialdesk.triage.vocabulary import found
 
 LIKELY_SPAM_AT = 0.6  # score at or above which a post is "likely spam"
@@ -73,19 +73,19 @@ def read_spam(post: Post, *, same_text_accounts: int = 1, now: datetime | None =
 
 
 @functools.lru_cache(maxsize=4096)  # texts repeat (campaigns, reposts)
-def _text_signals(text: str) -> tuple[float, tuple[str, ...]]:
-    text = unicodedata.normalize("NFKC", text)
+def _text_signals(post_text: str) -> tuple[float, tuple[str, ...]]:
+    phrases = found(post_text)  # the words as intent read them (cached)
+    text = post_text if post_text.isascii() else unicodedata.normalize("NFKC", post_text)
     # The regexes run only where their mark is (most posts have no link, hashtag or mention).
     links = len(_LINK_RE.findall(text)) if "/" in text or "www." in text else 0
     hashtags = len(_HASHTAG_RE.findall(text)) if "#" in text else 0
     mentions = len(_MENTION_RE.findall(text)) if "@" in text else 0
-    words_count = max(0, len(words(text)) - hashtags - mentions)
+    words_count = max(0, len(words(post_text)) - hashtags - mentions)
     score, reasons = 0.0, []
-    phrases = found(text)
     giveaway = list(phrases.giveaway)
     if giveaway:
         score += min(_WORDS_MAX, _PER_WORD * len(giveaway))
-        reasons.append("giveaway words: " + ", ".join(giveaway[:4]))
+        reasons.append("giveaway words: " + ", ".join(as_written(text, phrase) for phrase in giveaway[:4]))
     if links and giveaway:
         score += _LINK_WITH_OFFER
         reasons.append(f"{_count(links, 'link')} in {_count(words_count, 'word')}")
