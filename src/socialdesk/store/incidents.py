@@ -3,7 +3,8 @@
 After a page is stored (store.ingest.store_page), each case it opened is compared with
 the open cases of the same rule and channel whose first post was written within the
 window before it (the page's own earlier cases included): the candidates are read in
-one query per page, compared in Python (triage.similarity). A near duplicate joins the
+one query per page and compared in Python (triage.similarity), each new post with the few
+that share its telling words (_Pool: cheap per post at ingest). A near duplicate joins the
 most similar candidate's incident, made on the first join with that older case as its
 anchor: the anchor's card becomes the incident card, and each member, still its own
 case (it is its own customer), is posted in that card's thread (jobs.publish).
@@ -34,7 +35,6 @@ from socialdesk.store.models import AuthorRow, CaseRow, IncidentRow, PostRow
 from socialdesk.triage.similarity import near_duplicates, text_key
 
 SYSTEM = "system"
-DEFAULT_WINDOW = timedelta(hours=2)
 CANDIDATES = 200  # the newest open cases of the rule read per page (a firehose rule has many; storms are bursts)
 MEMBERS_COMPARED = 3  # of each incident, its newest cases are compared (see _representatives)
 SHORTLIST = 8  # candidates compared with each new post, those sharing the most telling words (see _Pool)
