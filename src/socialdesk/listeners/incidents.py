@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -22,11 +22,10 @@ from slack_sdk.errors import SlackApiError
 
 from socialdesk.domain import CaseView, EventKind
 from socialdesk.listeners.binding import after_ack, with_deps
-from socialdesk.listeners.common import (channel_of, clicked_case, load_view, meta_id, metadata_of, open_view, refresh,
-                                         tell, user_of)
+from socialdesk.listeners.common import (channel_of, clicked_case, id_from, load_view, meta_id, metadata_of, open_view,
+                                         refresh, tell, user_of)
 from socialdesk.listeners.deps import Deps
-from socialdesk.listeners.replies import (_when, ask_approval, desk_of, length_error, modal_rules, permissions_of,
-                                          reply_rules)
+from socialdesk.listeners.replies import ask_approval, desk_of, length_error, modal_rules, permissions_of, reply_rules
 from socialdesk.listeners.views import selected_value, text_input
 from socialdesk.replying import Outcome
 from socialdesk.slack import cards, ids, messages
@@ -89,8 +88,10 @@ def reply_all_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, de
     incident_id, anchor = meta_id(meta, "incident_id"), meta_id(meta)
     case_ids = meta.get("cases")
     valid_cases = isinstance(case_ids, list) and 0 < len(case_ids) <= incident_blocks.MAX_RECIPIENTS and all(
-        meta_id({"id": c}, "id") is not None for c in case_ids)
-    if rules is None or incident_id is None or anchor is None or not valid_cases:
+        id_from(c) is not None for c in case_ids)
+    view_id = modal.get("id")  # each reply's key: a second submission of this window sends nothing
+    if rules is None or incident_id is None or anchor is None or not valid_cases or not (
+            isinstance(view_id, str) and 0 < len(view_id) <= 40):
         error: str | None = "This window does not name an incident socialdesk knows. Close it and press Reply to all again."
     else:
         # The longest handle a placeholder can become is checked; the reply desk checks nothing more.
@@ -102,7 +103,14 @@ def reply_all_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, de
         return
     ack()
     deps.later(send_to_all, client, deps, incident_id=incident_id, anchor_case_id=anchor, case_ids=case_ids,
-               user=user, text=text, key=f"incident:{modal.get('id')}", since=_when(meta))
+               user=user, text=text, key=f"incident:{view_id}", since=opened(meta))
+
+
+def opened(meta: dict[str, Any]) -> datetime:
+    """When the agent opened the modal (its metadata): a teammate's reply after that is not overtaken."""
+    value, now = meta.get("opened_at"), time.time()
+    plausible = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= now + 60
+    return datetime.fromtimestamp(value if plausible else now, UTC)  # type: ignore[arg-type]
 
 
 @dataclass
