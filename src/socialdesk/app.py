@@ -34,7 +34,7 @@ from socialdesk.jobs.scheduler import PUBLISH_JOB, PeriodicJob, RunningJobs, bui
 from socialdesk.jobs.sla import SlaSweep
 from socialdesk.jobs.stream import StreamWorker, stream_workers
 from socialdesk.jobs.webhooks import WebhookSender
-from socialdesk.listeners import actions, answers, commands, events, faq, home, replies, views, webhooks
+from socialdesk.listeners import actions, answers, commands, events, faq, home, incidents, replies, views, webhooks
 from socialdesk.listeners.binding import Later
 from socialdesk.listeners.deps import Deps
 from socialdesk.replying import ReplyDesk
@@ -214,7 +214,7 @@ def build(
         networks=networks,
         later=later,
     )
-    for module in (events, actions, views, replies, answers, commands, faq, home, webhooks):
+    for module in (events, actions, views, replies, answers, incidents, commands, faq, home, webhooks):
         module.register(bolt, deps)
 
     publisher = Publisher(engine=engine, slack=slack, clock=clock, post_interval=settings.slack_post_interval,
@@ -227,6 +227,7 @@ def build(
         clock=clock,
         follow_conversations=True,
         triage=Triage(),
+        incident_window=settings.incident_timedelta,
         on_new_cases=lambda case_ids: wake_publisher(),
     )
     streams = stream_workers(

@@ -6,13 +6,14 @@ build `Settings(...)` directly.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from socialdesk.networks import registry
-from socialdesk.sla import DEFAULT_TARGETS, BusinessHours, Policy, parse_targets
+from socialdesk.sla import DEFAULT_TARGETS, BusinessHours, Policy, parse_duration, parse_targets
 
 
 class ConfigError(Exception):
@@ -63,6 +64,9 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
     # Retention (days; 0 keeps forever): raw network payloads, then whole resolved/ignored cases.
     retention_raw_days: int = Field(30, alias="SOCIALDESK_RETENTION_RAW_DAYS", ge=0)
     retention_closed_days: int = Field(0, alias="SOCIALDESK_RETENTION_CLOSED_DAYS", ge=0)
+    # Storms: a post near-duplicate to an open case of its rule written this long before joins
+    # that case's incident, one card for all ("2h", "30m"; 0 turns incidents off).
+    incident_window: str = Field("2h", alias="SOCIALDESK_INCIDENT_WINDOW")
     webhooks_allow_loopback: bool = Field(False, alias="SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK")  # webhooks to 127/8, ::1: tests, local demo
     # Drafted replies (optional): an OpenAI-compatible API base (Ollama: http://localhost:11434/v1), the
     # model it serves, its key if it needs one. Unset URL: no "Draft a reply" button at all.
@@ -108,6 +112,19 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
         if value.strip():
             BusinessHours.parse(value)
         return value.strip()
+
+    @field_validator("incident_window")
+    @classmethod
+    def _valid_window(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("0", "off", ""):
+            parse_duration(value)  # ValueError → named by load_settings
+        return value
+
+    @property
+    def incident_timedelta(self) -> timedelta | None:
+        """The incident window; None when incidents are off."""
+        return None if self.incident_window in ("0", "off", "") else parse_duration(self.incident_window)
 
     @field_validator("sla_lead")
     @classmethod

@@ -44,6 +44,8 @@ class EventKind(str, enum.Enum):
     REMOVED_AT_SOURCE = "removed_at_source"  # a post was deleted or withheld on the network
     EDITED_AT_SOURCE = "edited_at_source"  # its author edited a post on the network (the text is the new one)
     ROUTED = "routed"  # opened in a rule's route channel (by intent or tag) instead of the rule's own
+    INCIDENT_JOINED = "incident_joined"  # a near duplicate of an open case: one storm, one incident card
+    INCIDENT_SPLIT = "incident_split"  # taken out of its incident by an agent: it has its own card again
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,32 @@ class Post:
 
 
 @dataclass(frozen=True)
+class IncidentMember:
+    """One post of an incident as the incident card lists it."""
+
+    case_id: int
+    handle: str
+    text: str
+    url: str
+    status: CaseStatus
+    written_at: datetime
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """A storm of near-duplicate posts: the anchor's card is the incident card, the others are in its thread."""
+
+    incident_id: int
+    anchor_case_id: int
+    count: int  # cases in it, the anchor's included
+    open_count: int  # of them not resolved or ignored
+    first_at: datetime  # when the first of its posts was written
+    last_at: datetime  # … and the latest
+    latest: tuple[IncidentMember, ...] = ()  # its members (the anchor aside), newest first, a few
+    thread_ts: str | None = None  # the incident card's ts: the thread its members are posted in
+
+
+@dataclass(frozen=True)
 class CaseView:
     """What a card shows about a case: read from the store, rendered by slack.blocks."""
 
@@ -139,3 +167,14 @@ class CaseView:
     lang_detected: bool = False  # post.lang was guessed locally (the network gave none)
     routed_from: str | None = None  # the rule's channel, when a route opened the case elsewhere
     routed_because: str | None = None  # "intent question", "tag refund"
+    incident: IncidentView | None = None  # the storm it is part of (store.incidents), if any
+
+    @property
+    def in_incident_thread(self) -> bool:
+        """A member of an incident (not its anchor): its message is in the incident card's thread."""
+        return self.incident is not None and self.incident.anchor_case_id != self.case_id
+
+    @property
+    def thread_ts(self) -> str | None:
+        """Where notes about the case go: its card's thread (a member's is the incident card's)."""
+        return self.incident.thread_ts if self.in_incident_thread else self.message_ts  # type: ignore[union-attr]

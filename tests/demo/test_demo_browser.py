@@ -28,6 +28,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 REPLY_TEXT = "So sorry about the battery, Mo! Please DM us your order number and we'll swap it."
+STORM_REPLY = "{author} the wifi drops after update 4.2 are a known bug: the fix (4.2.1) is rolling out today. Sorry!"
 
 
 def _missing(what: str) -> None:
@@ -194,6 +195,23 @@ def test_demo_claim_reply_and_another_agent_sees_it(
             page.screenshot(path=str(shot))
             if os.environ.get("UPDATE_SCREENSHOT") == "1":  # the README's picture
                 shutil.copyfile(shot, REPO_ROOT / "docs" / "demo.png")
+
+            # The wifi storm is one incident card: its six cases are in the card's thread, and bob answers
+            # them all with one reviewed reply, which reaches each customer once.
+            storm = page.locator('[data-testid="message"]').filter(has_text="6 posts like this").first
+            expect(storm).to_be_visible(timeout=30_000)
+            expect(page.locator('[data-testid="message"]').filter(has_text="posts like this")).to_have_count(1)
+            storm.scroll_into_view_if_needed()
+            storm.locator('[data-testid="open-thread"]').click()
+            expect(thread.get_by_role("button", name="Split out", exact=True)).to_have_count(5)
+            storm.get_by_role("button", name="Reply to all…", exact=True).click()
+            expect(modal).to_be_visible()
+            expect(modal).to_contain_text("6 customers")
+            modal.locator("textarea").first.fill(STORM_REPLY)
+            modal.locator('[data-testid="modal-submit"]').click()
+            expect(modal).to_be_hidden()
+            expect(thread).to_contain_text("replied to all (6 sent)", timeout=30_000)
+            expect(storm).to_contain_text("Replied")
 
             # carol leads the team (an admin): her App Home manages rules and digests.
             _act_as(page, "carol")

@@ -71,7 +71,20 @@ def test_sandbox_plays_the_scenario_and_stops_cleanly(tmp_path: Path) -> None:
             "SELECT a.handle, c.message_ts FROM cases c JOIN posts p ON p.id = c.first_post_id "
             "JOIN authors a ON a.id = p.author_id WHERE c.network = 'bluesky'"
         ).fetchall()
+        storm = conn.execute(
+            "SELECT a.handle, c.incident_id, c.message_ts, i.anchor_case_id = c.id FROM cases c "
+            "JOIN posts p ON p.id = c.first_post_id JOIN authors a ON a.id = p.author_id "
+            "LEFT JOIN incidents i ON i.id = c.incident_id WHERE c.network = 'x' AND c.incident_id IS NOT NULL "
+            "ORDER BY p.created_at"
+        ).fetchall()
     expected = sorted(b.handle for b in SCENARIO if b.opens_case)
+    # The wifi storm is one incident: the first post's card is the incident card, the five others are
+    # cases of their own in its thread (each with its own message there).
+    wifi = [b.handle for b in SCENARIO if "wifi" in b.text.lower()]
+    assert [handle for handle, _, _, _ in storm] == wifi, output
+    assert len({incident for _, incident, _, _ in storm}) == 1
+    assert [bool(anchor) for _, _, _, anchor in storm] == [True] + [False] * 5
+    assert len({ts for _, _, ts, _ in storm}) == 6 and all(ts for _, _, ts, _ in storm)
     assert sorted(handle for handle, _, _ in rows) == expected, output
     # Bluesky plays beside X: its first posts, the later ones live from the local Jetstream.
     assert sorted(h for h, _ in on_bluesky) == sorted({b.handle for b in BLUESKY_STORY[:3] if not b.reply_to}), output

@@ -124,8 +124,10 @@ class Poller:
         on_new_cases: Callable[[list[int]], None] = lambda ids: None,
         follow_conversations: bool = False,
         triage: Triage | None = None,
+        incident_window: timedelta | None = None,
     ) -> None:
         self._engine = engine
+        self._incident_window = incident_window  # near duplicates within it join one incident (store.incidents)
         self._networks = networks
         self._own_configured = own_handles
         self._triage = triage
@@ -377,6 +379,7 @@ class Poller:
             stored = ingest.store_page(
                 session=session, posts=posts, rule_id=rule.id, channel_id=rule.channel_id, now=now,
                 own_handles=self._own, scores=scores,
+                incident_window=self._incident_window,
             )
             if cursor is not None:
                 held = rule_store.renew_lease(session=session, rule_id=rule.id, taken_at=rule.last_polled_at,

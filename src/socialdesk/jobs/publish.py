@@ -8,6 +8,10 @@ Crash safety, step by step (each step its own transaction):
 A kill -9 between 3's post and its record leaves `publish_attempted_at` set, so the
 next run finds the card in step 2 instead of posting a second one.
 
+A member of an incident (store.incidents) has no card of its own: its message goes into
+the incident card's thread once that card exists, the same way (looked up in the thread by
+its metadata), and the incident card is redrawn with the new count.
+
 Follow-ups (a customer's later posts in a case) go into the card's thread once the
 card exists, the same way: `posts.thread_attempted_at` is noted before posting (and
 is the lease), a later try looks the message up in the thread by its metadata, and
@@ -154,7 +158,10 @@ class Publisher:
         channel = case.channel_id
         try:
             if case.publish_attempted_at is not None:
-                ts = cards.find_card(self._slack, channel_id=channel, case_id=case_id, since=case.publish_attempted_at)
+                ts = (cards.find_member(self._slack, channel_id=channel, thread_ts=view.thread_ts, case_id=case_id,
+                                        since=case.publish_attempted_at) if view.in_incident_thread and view.thread_ts
+                      else cards.find_card(self._slack, channel_id=channel, case_id=case_id,
+                                           since=case.publish_attempted_at))
                 if ts:
                     log.info("case %s: found the card posted before a restart (ts %s)", case_id, ts)
                     with session_scope(self._engine) as session:
@@ -171,7 +178,19 @@ class Publisher:
             return 0
         with session_scope(self._engine) as session:
             case_store.record_card(session=session, case_id=case_id, message_ts=ts, now=self._now())
+        if view.in_incident_thread:
+            self._redraw(view.incident.anchor_case_id, "incident card")  # type: ignore[union-attr]  # the live count
         return 1
+
+    def _redraw(self, case_id: int, what: str) -> None:
+        def load() -> CaseView:
+            with session_scope(self._engine) as session:
+                return case_store.case_view(session=session, case_id=case_id, policy=self._sla_policy)
+
+        try:
+            cards.redraw(self._slack, load)
+        except (SlackApiError, OSError) as exc:  # posted; the card catches up on its next update
+            log.warning("case %s: %s not refreshed: %s", case_id, what, exc)
 
     def _failed(self, case_id: int, failures: int, channel: str, exc: SlackApiError) -> None:
         error = str(exc.response.get("error") or exc)
@@ -220,15 +239,7 @@ class Publisher:
             return 0
         with session_scope(self._engine) as session:
             conversations.record_thread(session=session, post_id=f.post_id, thread_ts=ts)
-
-        def load() -> CaseView:
-            with session_scope(self._engine) as session:
-                return case_store.case_view(session=session, case_id=f.case_id, policy=self._sla_policy)
-
-        try:
-            cards.redraw(self._slack, load)  # the card says the customer wrote again
-        except (SlackApiError, OSError) as exc:  # the follow-up is in; the card catches up on its next update
-            log.warning("case %s: card not refreshed after a follow-up: %s", f.case_id, exc)
+        self._redraw(f.case_id, "card after a follow-up")  # the card says the customer wrote again
         return int(posted)
 
     def _thread_failed(self, f: conversations.FollowUp, taken: datetime, exc: SlackApiError) -> None:

@@ -102,14 +102,14 @@ class SlaSweep:
         due = slack_date(n.due, DUE_FORMAT, "%Y-%m-%d %H:%M UTC")
         who = f" <@{n.assignee}>" if n.assignee else ""
         text = f"⏰ First-response SLA at risk: due {due} ({left} left){who}"
-        self._post("at-risk nudge", n.case_id, channel=n.channel_id, thread_ts=n.message_ts, text=text)
+        self._post("at-risk nudge", n.case_id, channel=n.channel_id, thread_ts=n.thread_ts or n.message_ts, text=text)
 
     def _breached(self, n: sla_store.Nudge, now: datetime) -> None:
         due = slack_date(n.due, DUE_FORMAT, "%Y-%m-%d %H:%M UTC")
         target = _minutes(n.target)
         who = f" <@{n.assignee}>" if n.assignee else ""
         text = f"🚨 SLA breached: no first response within {target} ({n.priority} priority, was due {due}){who}"
-        self._post("breach notice", n.case_id, channel=n.channel_id, thread_ts=n.message_ts, text=text)
+        self._post("breach notice", n.case_id, channel=n.channel_id, thread_ts=n.thread_ts or n.message_ts, text=text)
         if self._lead:
             link = self._permalink(n)
             card = f"<{link}|case #{n.case_id}>" if link else f"case #{n.case_id} in <#{n.channel_id}>"

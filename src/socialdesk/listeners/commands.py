@@ -33,12 +33,13 @@ from socialdesk.listeners.common import action_value
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.subcommand import Subcommand
 from socialdesk.slack import ids
+from socialdesk.slack.blocks import incident as incident_blocks
 from socialdesk.slack.blocks import lookup as blocks
 from socialdesk.slack.blocks.lookup import PAGE_SIZE, Reply, long_plain, plain
 from socialdesk.slack.text import escape
 from socialdesk.slack.verify import replay_harmless
 from socialdesk.store import cases as case_store
-from socialdesk.store import figures
+from socialdesk.store import figures, incidents
 from socialdesk.store import lookups
 from socialdesk.store import search as search_store
 from socialdesk.store.db import read_scope
@@ -54,11 +55,13 @@ HELP = (
     "• `/social queue` — cases nobody has claimed yet, oldest first\n"
     "• `/social author <handle>` — one customer's cases and posts (`@` optional)\n"
     "• `/social stats [today|7d|30d]` — team figures for the period (default: today, team time zone)\n"
+    "• `/social incidents` — open incidents: storms of near-identical posts, one card each\n"
     "{more}"
     "Cards for new posts appear in the channels named by the rules "
     "(`socialdesk rules list` on the server). On a card: *Claim* takes the case, *Reply* answers "
     "publicly as the brand, *Note* adds an internal note, *Resolve* closes it; the ⋯ menu assigns, "
-    "ignores, tags or opens the post. The card's thread holds the case's history.\n"
+    "ignores, tags or opens the post. The card's thread holds the case's history; "
+    "a storm's posts are cases in its incident card's thread (*Reply to all*, *Split out*…).\n"
     "The card says what the post asks for (complaint, question, praise, other) and marks likely spam; "
     "a rule may file likely spam as ignored (*Not spam* on its card opens it again) or route intents "
     "and tags to other channels (`/social rules help`)."
@@ -68,6 +71,7 @@ USAGE = {
     "case": "Usage: `/social case <id>`, e.g. `/social case 42`.",
     "author": "Usage: `/social author <handle>`, e.g. `/social author @dana_k`.",
     "stats": "Usage: `/social stats [today|7d|30d]` (default: today, in the team's time zone).",
+    "incidents": "Usage: `/social incidents` (no arguments): the open incidents.",
     "search": "Usage: `/social search <words> [status:…] [rule:3] [network:x] [from:@handle] [since:7d]`, "
               "e.g. `/social search battery status:new`.",
 }
@@ -84,6 +88,7 @@ MAX_CASE_ID = 2**31 - 1  # an INTEGER column: a bigger number is no case, not a 
 HANDLE = re.compile(r"^@?[A-Za-z0-9_.\-]{1,64}$")
 NAV_VIEWS = ("mine", "queue", "author", "search")  # what Prev/Next buttons page through
 MAX_OFFSET = 100_000  # a Prev/Next offset past this was not made by us (and would overflow the database's OFFSET)
+INCIDENTS_LISTED = 20
 PERMALINK_TIMEOUT = 1.5
 ANSWER_BUDGET = 2.0  # seconds an answer may take and still go back in the ack (Slack's deadline is 3 s)
 _permalink_pool = ThreadPoolExecutor(max_workers=PAGE_SIZE, thread_name_prefix="permalink")
@@ -184,6 +189,14 @@ def stats_cmd(deps: Deps, args: list[str]) -> Reply:
     return blocks.stats_reply(counted, period=label)
 
 
+def incidents_cmd(deps: Deps, client: WebClient | None, args: list[str]) -> Reply:
+    if args:
+        return usage("incidents")
+    with read_scope(deps.engine) as session:
+        items = incidents.open_incidents(session=session, limit=INCIDENTS_LISTED)
+    return incident_blocks.incidents_reply(items, permalinks=permalinks(client, items), limit=INCIDENTS_LISTED)
+
+
 def search_page(deps: Deps, client: WebClient | None, *, text: str, offset: int) -> Reply:
     """One page of `/social search <text>` (also what Prev/Next ask for)."""
     if not text.strip():
@@ -214,6 +227,8 @@ def answer(deps: Deps, client: WebClient | None, *, user_id: str, text: str, cha
         return author_cmd(deps, client, args, user_id)
     if name == "stats":
         return stats_cmd(deps, args)
+    if name == "incidents":
+        return incidents_cmd(deps, client, args)
     if name == "search":
         return search_page(deps, client, text=text.strip()[len(words[0]):].strip(), offset=0)
     if name in MORE:

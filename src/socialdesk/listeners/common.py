@@ -150,6 +150,8 @@ def refresh(client: WebClient, deps: Deps, case_id: int, thread_text: str | None
     view = cards.redraw(client, lambda: load_view(deps, case_id))
     if view is None:
         return None
+    if view.in_incident_thread:  # the incident card lists its members' states: it follows too
+        cards.redraw(client, lambda: load_view(deps, view.incident.anchor_case_id))  # type: ignore[union-attr]
     if thread_text:
         cards.thread_note(client, view, thread_text)
     return view

@@ -100,7 +100,7 @@ def find_entry_line(client: WebClient, view: CaseView, entry_id: int) -> str | N
     """The ts of the entry's line in the card's thread (by its message metadata), if any."""
     cursor = None
     for _ in range(THREAD_PAGES):
-        response = client.conversations_replies(channel=view.channel_id, ts=view.message_ts, include_all_metadata=True,
+        response = client.conversations_replies(channel=view.channel_id, ts=view.thread_ts, include_all_metadata=True,
                                                 limit=200, cursor=cursor)
         for message in response.get("messages") or []:
             meta = message.get("metadata") or {}
@@ -126,7 +126,7 @@ def show_entry(client: WebClient, view: CaseView, entry: CuratedEntryRow, messag
     if ts:
         client.chat_update(channel=view.channel_id, ts=ts, **message)
     else:
-        client.chat_postMessage(channel=view.channel_id, thread_ts=view.message_ts, unfurl_links=False,
+        client.chat_postMessage(channel=view.channel_id, thread_ts=view.thread_ts, unfurl_links=False,
                                 unfurl_media=False, **message)
 
 

@@ -209,7 +209,7 @@ def ask_approval(client: WebClient, deps: Deps, outcome: Outcome, *, agent: str)
     value = str(outcome.reply_id)
     approvers = sorted(desk_of(deps).approvers)
     text = messages.awaiting_approval(agent, approvers, outcome.text or "")
-    client.chat_postMessage(channel=view.channel_id, thread_ts=view.message_ts, text=text, blocks=[
+    client.chat_postMessage(channel=view.channel_id, thread_ts=view.thread_ts, text=text, blocks=[
         SectionBlock(text=MarkdownTextObject(text=text)).to_dict(),
         ActionsBlock(elements=[
             ButtonElement(text="Approve and send", action_id=ids.APPROVE_REPLY, value=value, style="primary"),

@@ -14,7 +14,7 @@ from slack_sdk.models.metadata import Metadata
 from socialdesk.domain import CaseView, Post
 from socialdesk.networks import registry
 from socialdesk.slack import ids
-from socialdesk.slack.blocks.card import case_card
+from socialdesk.slack.blocks.incident import card_for, split_notice
 from socialdesk.slack.text import escape, escape_within, link
 
 HISTORY_PAGES = 5  # how far back to look for a card posted just before a crash
@@ -25,8 +25,10 @@ FALLBACK_LIMIT = 300
 
 
 def post_card(client: WebClient, view: CaseView) -> str:
-    """Post the card; returns its ts."""
-    response = client.chat_postMessage(channel=view.channel_id, unfurl_links=False, unfurl_media=False, **case_card(view).as_kwargs())
+    """Post the card (a member of an incident: its message in the incident card's thread); returns its ts."""
+    thread = {"thread_ts": view.thread_ts} if view.in_incident_thread else {}
+    response = client.chat_postMessage(channel=view.channel_id, unfurl_links=False, unfurl_media=False, **thread,
+                                       **card_for(view).as_kwargs())
     return str(response["ts"])
 
 
@@ -50,7 +52,18 @@ def find_card(client: WebClient, *, channel_id: str, case_id: int, since: dateti
 
 def update_card(client: WebClient, view: CaseView) -> None:
     if view.message_ts:
-        client.chat_update(channel=view.channel_id, ts=view.message_ts, **case_card(view).as_kwargs())
+        client.chat_update(channel=view.channel_id, ts=view.message_ts, **card_for(view).as_kwargs())
+
+
+def find_member(client: WebClient, *, channel_id: str, thread_ts: str, case_id: int, since: datetime) -> str | None:
+    """The ts of a member's message already in the incident card's thread (by its metadata), if any."""
+    return _find_in_thread(client, channel_id=channel_id, thread_ts=thread_ts, since=since,
+                           event_type=ids.INCIDENT_MEMBER_METADATA_TYPE, key="case_id", value=case_id)
+
+
+def mark_split(client: WebClient, *, channel_id: str, ts: str, user: str, case_id: int) -> None:
+    """A member's old message in the thread says it was split out, and loses its buttons."""
+    client.chat_update(channel=channel_id, ts=ts, **split_notice(user, case_id))
 
 
 REDRAWS = 3
@@ -74,8 +87,8 @@ def redraw(client: WebClient, load: Callable[[], CaseView | None]) -> CaseView |
 
 
 def thread_note(client: WebClient, view: CaseView, text: str) -> None:
-    if view.message_ts:
-        client.chat_postMessage(channel=view.channel_id, thread_ts=view.message_ts, text=text)
+    if view.message_ts and view.thread_ts:  # a member's notes go in the incident card's thread
+        client.chat_postMessage(channel=view.channel_id, thread_ts=view.thread_ts, text=text)
 
 
 def follow_up_message(*, case_id: int, post_id: int, post: Post) -> dict[str, Any]:
@@ -105,6 +118,12 @@ def post_follow_up(client: WebClient, *, channel_id: str, thread_ts: str, case_i
 
 def find_follow_up(client: WebClient, *, channel_id: str, thread_ts: str, post_id: int, since: datetime) -> str | None:
     """The ts of a follow-up already in the thread for `post_id` (by its metadata), if any."""
+    return _find_in_thread(client, channel_id=channel_id, thread_ts=thread_ts, since=since,
+                           event_type=FOLLOW_UP_METADATA_TYPE, key="post_id", value=post_id)
+
+
+def _find_in_thread(client: WebClient, *, channel_id: str, thread_ts: str, since: datetime, event_type: str,
+                    key: str, value: int) -> str | None:
     cursor = None
     oldest = f"{(since - timedelta(minutes=2)).timestamp():.6f}"
     for _ in range(HISTORY_PAGES):
@@ -113,8 +132,7 @@ def find_follow_up(client: WebClient, *, channel_id: str, thread_ts: str, post_i
         )
         for message in response.get("messages") or []:
             meta = message.get("metadata") or {}
-            if (meta.get("event_type") == FOLLOW_UP_METADATA_TYPE
-                    and (meta.get("event_payload") or {}).get("post_id") == post_id):
+            if meta.get("event_type") == event_type and (meta.get("event_payload") or {}).get(key) == value:
                 return str(message["ts"])
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
         if not cursor:

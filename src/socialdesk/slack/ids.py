@@ -95,3 +95,15 @@ FAQ_SAVE = "case_faq_save"
 FAQ_MODAL = "faq_modal"
 FAQ_EDIT = "faq_edit"
 FAQ_WITHDRAW = "faq_withdraw"
+
+# Incidents (storms of near-duplicate posts as one card; listeners/incidents.py). The incident
+# card's buttons carry its anchor case's id; "Split out" on a member's message carries the member's.
+INCIDENT_REPLY_ALL = "incident_reply_all"
+INCIDENT_RESOLVE_ALL = "incident_resolve_all"
+INCIDENT_IGNORE_ALL = "incident_ignore_all"
+INCIDENT_SPLIT = "incident_split"
+INCIDENT_REPLY_MODAL = "incident_reply_modal"
+INCIDENT_IGNORE_MODAL = "incident_ignore_modal"
+INCIDENT_REPLY_INPUT = "incident_reply_text"
+# Message metadata on a member's message in the incident card's thread (finds it after a crash).
+INCIDENT_MEMBER_METADATA_TYPE = "socialdesk_incident_member"

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
-from sqlmodel import Session, select
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
 
 from socialdesk import sla
 from socialdesk.domain import Author, CaseStatus, CaseView, EventKind, Post
 from socialdesk.store.events import record_event
-from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, CuratedEntryRow, PostRow, RuleRow
+from socialdesk.store.incident_views import incident_view
+from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, CuratedEntryRow, IncidentRow, PostRow, RuleRow
 from socialdesk.triage.spam import LIKELY_SPAM_AT
 
 
@@ -91,6 +93,7 @@ def case_view(*, session: Session, case_id: int, policy: sla.Policy | None = Non
         likely_spam=case.spam_score is not None and case.spam_score >= LIKELY_SPAM_AT,
         lang_detected=post_row.lang_detected,
         **_routed(session, case_id),
+        incident=incident_view(session=session, incident_id=case.incident_id) if case.incident_id else None,
     )
 
 
@@ -132,13 +135,21 @@ def events(*, session: Session, case_id: int) -> list[CaseEventRow]:
 
 
 def unpublished(*, session: Session, now: datetime, limit: int) -> list[CaseRow]:
-    """Cases whose card is not in Slack yet, oldest first, that nobody is publishing."""
+    """Cases whose card is not in Slack yet, oldest first, that nobody is publishing.
+
+    A member of an incident waits for the incident card (its message goes in that card's thread).
+    """
+    anchor = aliased(CaseRow)
     return list(
         session.exec(
             select(CaseRow)
+            .outerjoin(IncidentRow, col(IncidentRow.id) == col(CaseRow.incident_id))
+            .outerjoin(anchor, col(anchor.id) == col(IncidentRow.anchor_case_id))
             .where(
                 CaseRow.message_ts.is_(None),
                 or_(CaseRow.publish_lease_until.is_(None), CaseRow.publish_lease_until <= now),
+                or_(CaseRow.incident_id.is_(None), IncidentRow.anchor_case_id == CaseRow.id,
+                    anchor.message_ts.is_not(None)),
             )
             .order_by(CaseRow.id)
             .limit(limit)

@@ -23,9 +23,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, func, or_, update
 from sqlmodel import Session, col, select
 
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import aliased
+
 from socialdesk.domain import Author, CaseStatus, EventKind, Post
 from socialdesk.store.events import event_row, record_events
-from socialdesk.store.models import AuthorRow, CaseRow, PostRow, ReplyRow
+from socialdesk.store.models import AuthorRow, CaseRow, IncidentRow, PostRow, ReplyRow
 
 SYSTEM = "system"
 
@@ -203,14 +206,19 @@ def unthreaded(*, session: Session, now: datetime, lease: timedelta, limit: int,
     floor = 0
     if newest is not None:
         floor = (session.exec(select(func.max(PostRow.id))).one() or 0) - newest
+    # A member of an incident has its message in the incident card's thread: its follow-ups go there too.
+    anchor = aliased(CaseRow)
+    thread = sql_case((IncidentRow.anchor_case_id != CaseRow.id, anchor.message_ts), else_=CaseRow.message_ts)
     rows = session.exec(
         select(
-            PostRow.id, PostRow.case_id, CaseRow.channel_id, CaseRow.message_ts, PostRow.thread_attempted_at,
+            PostRow.id, PostRow.case_id, CaseRow.channel_id, thread, PostRow.thread_attempted_at,
             PostRow.network, PostRow.external_id, PostRow.url, PostRow.text, PostRow.created_at,
             AuthorRow.external_id, AuthorRow.handle, AuthorRow.name,
         )
         .join(CaseRow, CaseRow.id == PostRow.case_id)
         .join(AuthorRow, AuthorRow.id == PostRow.author_id)
+        .outerjoin(IncidentRow, IncidentRow.id == CaseRow.incident_id)
+        .outerjoin(anchor, anchor.id == IncidentRow.anchor_case_id)
         .where(
             PostRow.id > floor,
             PostRow.thread_ts.is_(None),

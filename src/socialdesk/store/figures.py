@@ -30,6 +30,7 @@ from sqlmodel import Session, col, select
 
 from socialdesk.domain import CaseStatus
 from socialdesk.store import figure_counts as counts
+from socialdesk.store import incidents
 from socialdesk.store.figure_counts import nearest_rank
 from socialdesk.store.models import AuthorRow, CaseRow, PostRow, RuleRow
 
@@ -169,6 +170,8 @@ class Figures:
     hourly: list[int] = field(default_factory=list)  # opened per local hour: 24 (day) or 7×24 (week)
     top_authors: list[AuthorFigures] = field(default_factory=list)
     oldest_unclaimed: list[UnclaimedCase] = field(default_factory=list)
+    incidents: int = 0  # storms opened in the period (store.incidents) …
+    incident_posts: int = 0  # … and the posts (cases) in them
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -213,6 +216,7 @@ def figures(*, session: Session, start: datetime, end: datetime, tz: ZoneInfo | 
         hourly=_hourly(session, start=start, end=end, tz=tz),
         top_authors=_top_authors(session, start, end),
         oldest_unclaimed=_oldest_unclaimed(session, end),
+        **dict(zip(("incidents", "incident_posts"), incidents.storm_counts(session=session, start=start, end=end))),
     )
 
 

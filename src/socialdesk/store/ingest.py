@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlmodel import Session, col
 
 from socialdesk.domain import Author, EventKind, Post
-from socialdesk.store import conversations
+from socialdesk.store import conversations, incidents
 from socialdesk.store.conversations import CaseRef, Opened
 from socialdesk.store.bulk import Upsert, insert_rows
 from socialdesk.store.events import event_row
@@ -77,6 +77,7 @@ def store_page(
     own_handles: Collection[str] = frozenset(),
     follow_ups_only: bool = False,
     scores: Scores | Scorer | None = None,
+    incident_window: timedelta | None = None,
 ) -> Stored:
     """Store posts not seen before: each opens a case, or joins one as a follow-up.
 
@@ -90,6 +91,8 @@ def store_page(
     is passed (only those actually stored: scoring costs more than storing); stored on posts
     and new cases. A new case opens where its route says (a `routed` event), or as ignored
     when it is likely spam on a rule that ignores spam (an automatic `ignored` event).
+    `incident_window`: new cases near-duplicate to an open case of the rule written within
+    this long join its incident (store.incidents); None or zero: no incidents.
     """
     posts = [p for p in posts if p.author.handle.lower() not in own_handles]
     if not posts:
@@ -125,8 +128,11 @@ def store_page(
     if follow_ups_only:
         author_ids = _upsert_authors(session, network, [p.author for p, _, _ in plan], now)
     scored = (scores([p for p, _, _ in plan]) if callable(scores) else scores) or {}
-    return _write(session, plan, author_ids, scored, network=network, rule_id=rule_id, channel_id=channel_id,
-                  now=now)
+    stored = _write(session, plan, author_ids, scored, network=network, rule_id=rule_id, channel_id=channel_id,
+                    now=now)
+    incidents.join_storms(session=session, rule_id=rule_id, case_ids=stored.new_case_ids, posts=ordered,
+                          window=incident_window, now=now)
+    return stored
 
 
 def _write(session: Session, plan: Sequence[tuple[Post, CaseRef, bool]], author_ids: Mapping[str, int], scores: Scores,

@@ -147,6 +147,25 @@ class CaseRow(SQLModel, table=True):
     intent: str | None = Field(default=None, max_length=16)  # complaint, question, praise, other (triage.intent)
     spam_score: float | None = None  # 0..1 (triage.spam); at LIKELY_SPAM_AT or above: likely spam
     spam_reasons: list[str] | None = Field(default=None, sa_column=Column(JSON))  # readable, shown on the card
+    # The storm it is part of (store.incidents); the anchor case is in it too.
+    incident_id: int | None = Field(default=None, foreign_key="incidents.id", index=True)
+
+
+class IncidentRow(SQLModel, table=True):
+    """Near-duplicate posts on one rule within a window (a storm): one card, each post still its own case."""
+
+    __tablename__ = "incidents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_id: int | None = Field(default=None, foreign_key="rules.id", index=True)
+    channel_id: str = Field(max_length=32)
+    # The first case: its card is the incident card. No foreign key: cases point here, and
+    # retention deletes cases (store.incidents.forget_cases tidies up after it).
+    anchor_case_id: int = Field(index=True)
+    opened_at: datetime
+    last_joined_at: datetime
+    closed_at: datetime | None = None  # resolved or ignored all at once; a new member opens it again
+    version: int = 1
 
 
 class ReplyRow(SQLModel, table=True):

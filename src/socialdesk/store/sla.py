@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from socialdesk import sla
 from socialdesk.domain import CaseStatus, EventKind
 from socialdesk.store.events import record_event
+from socialdesk.store.incident_views import incident_threads
 from socialdesk.store.models import CaseRow, RuleRow
 
 Which = Literal["at_risk", "breached"]
@@ -58,6 +59,7 @@ class Nudge:
     opened_at: datetime
     due: datetime
     target: timedelta
+    thread_ts: str | None = None  # where the nudge goes: the card's thread (a member's: the incident card's)
 
 
 def _waiting(session: Session, now: datetime, policy: sla.Policy, limit: int, *where: Any) -> list[CaseRow]:
@@ -88,6 +90,7 @@ def due_nudges(*, session: Session, now: datetime, policy: sla.Policy, limit: in
     """
     policy = with_rule_targets(session=session, policy=policy)
     rows = _waiting(session, now, policy, limit, CaseRow.message_ts.is_not(None), CaseRow.sla_breached_at.is_(None))
+    threads = incident_threads(session=session, cases=rows)
     nudges = []
     for case in rows:
         where = sla.state(case, now, policy)
@@ -102,7 +105,7 @@ def due_nudges(*, session: Session, now: datetime, policy: sla.Policy, limit: in
         assert due is not None and target is not None and case.id is not None and case.message_ts is not None
         nudges.append(Nudge(case_id=case.id, which=which, channel_id=case.channel_id, message_ts=case.message_ts,
                             priority=case.priority, assignee=case.assignee, opened_at=case.opened_at, due=due,
-                            target=target))
+                            target=target, thread_ts=threads.get(case.id, case.message_ts)))
     return nudges
 
 

@@ -101,6 +101,13 @@ def _count_field(label: str, now: int, before: int) -> MarkdownTextObject:
     return MarkdownTextObject(text=f"*{label}*\n{now:,}  `{change(now, before)}` _(was {before:,})_")
 
 
+def _incident_field(now: Figures, before: Figures) -> MarkdownTextObject:
+    """"3 incidents (17 posts)": storms of near-identical posts, each shown as one card."""
+    posts = f" ({now.incident_posts:,} post{'s' if now.incident_posts != 1 else ''})" if now.incidents else ""
+    return MarkdownTextObject(text=f"*Incidents*\n{now.incidents:,}{posts}  `{change(now.incidents, before.incidents)}` "
+                                   f"_(was {before.incidents:,})_")
+
+
 def _spread_field(label: str, now: Spread, before: Spread) -> MarkdownTextObject:
     return MarkdownTextObject(
         text=(
@@ -116,9 +123,11 @@ def _spread_field(label: str, now: Spread, before: Spread) -> MarkdownTextObject
 
 def digest_text(current: Figures, *, title: str, period_label: str) -> str:
     """The notification / fallback text."""
+    storms = (f", {current.incidents} incident{'s' if current.incidents != 1 else ''} "
+              f"({current.incident_posts} posts)") if current.incidents else ""
     return plain_cut(
         f"{title} — {period_label}: {current.opened} opened, {current.resolved} resolved, "
-        f"{current.sla_breached} SLA breaches",
+        f"{current.sla_breached} SLA breaches{storms}",
         300,
     )
 
@@ -146,6 +155,7 @@ def digest_blocks(
                 _count_field("Resolved", c.resolved, p.resolved),
                 _count_field("Ignored", c.ignored, p.ignored),
                 _count_field("SLA breaches", c.sla_breached, p.sla_breached),
+                _incident_field(c, p),
             ]
         ),
         SectionBlock(
