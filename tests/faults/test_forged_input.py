@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 
+from socialdesk.triage.triaged import CARE_TAGS
 from tests.e2e.helpers import block_text, case_id_of, ids
 from tests.e2e.workspace import Workspace, input_block_id, text_value
 from tests.support.slack_signing import (
@@ -204,12 +205,13 @@ def test_made_up_tags_and_overlong_notes_and_replies_are_refused_inline(app, fak
     ws, [card] = one_card(app, fake_x, slack_emulator, slack_proxy, "limits")
     case_id = case_id_of(card)
 
-    # Tags: only SOCIALDESK_TAGS; 5,000 made-up 250-character tags (or one) are refused, nothing stored.
+    # Tags: only SOCIALDESK_TAGS and triage's care tags; 5,000 made-up 250-character tags (or one) are
+    # refused, nothing stored.
     before = ws.views_opened()
     ws.click("alice", card, ids.MENU, value=f"{ids.MENU_TAGS}:{case_id}", action_type="overflow")
     tags_view = ws.opened_view(before, ids.TAGS_MODAL)
     offered = next(b for b in tags_view["blocks"] if b.get("block_id") == ids.TAGS_INPUT)["element"]["options"]
-    assert {o["value"] for o in offered} == {"bug", "billing", "shipping", "praise", "question", "refund"}
+    assert {o["value"] for o in offered} == {"bug", "billing", "shipping", "praise", "question", "refund", *CARE_TAGS}
     priority = {ids.PRIORITY_INPUT: {ids.PRIORITY_INPUT: {"type": "static_select", "selected_option": {"value": "low"}}}}
 
     def tags(*values: str) -> dict:
