@@ -40,6 +40,8 @@ NOT_AN_INCIDENT = ("This card is no incident any more (its other posts were spli
                    "Use the card's own buttons.")
 AUTHOR = incident_blocks.AUTHOR
 
+_LONGEST_HANDLE = "m" * 30  # what {author} is measured as (handles run to about 30 characters)
+
 
 def incident_card(deps: Deps, client: WebClient, body: dict[str, Any]) -> CaseView | None:
     """The incident card clicked (its anchor's view), or None when the clicker was told why not."""
@@ -95,7 +97,7 @@ def reply_all_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, de
         error: str | None = "This window does not name an incident socialdesk knows. Close it and press Reply to all again."
     else:
         # The longest handle a placeholder can become is checked; the reply desk checks nothing more.
-        error = length_error(personal(text, "x" * 30) if AUTHOR in text else text, rules)
+        error = length_error(personal(text, _LONGEST_HANDLE) if AUTHOR in text else text, rules)
     if error is None and not permissions_of(deps).allowed(user, str(meta.get("channel") or "")):
         error = "You are not allowed to send public replies for these cases."
     if error:
