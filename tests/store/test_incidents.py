@@ -197,17 +197,21 @@ def test_open_incidents_and_the_digest_counts(engine):
 
 def test_purging_an_incident_card_frees_its_members_and_drops_the_incident(engine):
     rule = add_rule(engine)
-    anchor, *members = store(engine, rule, wifi_posts()[:3])
+    anchor, *members, closed = store(engine, rule, wifi_posts()[:4])
     [incident] = set(incident_ids(engine, [anchor]))
     with session_scope(engine) as session:
         session.execute(CaseRow.__table__.update().values(message_ts="9.1"))
         lifecycle.resolve(session=session, case_id=anchor, user_id="UALICE", now=NOW)
+    with session_scope(engine) as session:  # answered long after the purge's horizon: it stays, closed
+        lifecycle.resolve(session=session, case_id=closed, user_id="UALICE", now=NOW + timedelta(days=40))
     with session_scope(engine) as session:
         retention.purge_closed_cases(session=session, older_than=NOW + timedelta(days=31))
     with session_scope(engine) as session:
         assert session.get(IncidentRow, incident) is None
         rows = [session.get(CaseRow, m) for m in members]
         assert [(r.incident_id, r.message_ts) for r in rows] == [(None, None), (None, None)]  # their own cards next
+        # A closed member gets no new card for old news: it keeps the message it had.
+        assert (session.get(CaseRow, closed).incident_id, session.get(CaseRow, closed).message_ts) == (None, "9.1")
 
 
 def test_migration_0017_goes_down_to_0016_and_up_again(db_url):

@@ -104,7 +104,8 @@ def reply_all_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, de
         ack(response_action="errors", errors={ids.INCIDENT_REPLY_INPUT: error})
         return
     ack()
-    deps.later(send_to_all, client, deps, incident_id=incident_id, anchor_case_id=anchor, case_ids=case_ids,
+    deps.later(send_to_all, client, deps, incident_id=incident_id, anchor_case_id=anchor,
+               case_ids=[id_from(c) for c in case_ids],  # "12" and 12 alike: the store answers with ints
                user=user, text=text, key=f"incident:{view_id}", since=opened(meta))
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case as sql_case
-from sqlalchemy import bindparam, delete, func, insert, update
+from sqlalchemy import bindparam, delete, func, insert, text, update
 from sqlmodel import Session, col, select
 
 from socialdesk.domain import CaseStatus, EventKind, Post
@@ -62,6 +62,10 @@ class _Candidate:
     written_at: datetime
 
 
+# Advisory lock keys: this namespace (an arbitrary constant) and the rule's id.
+_RULE_LOCK = text("SELECT pg_advisory_xact_lock(1769, :rule)")
+
+
 def join_storms(*, session: Session, rule_id: int | None, case_ids: Sequence[int], posts: Sequence[Post],
                 window: timedelta | None, now: datetime) -> list[Joined]:
     """Join the page's new cases (`case_ids`; `posts`: the page's posts) to incidents; returns who joined.
@@ -70,6 +74,11 @@ def join_storms(*, session: Session, rule_id: int | None, case_ids: Sequence[int
     """
     if rule_id is None or not case_ids or not window or not posts:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        # Two pages of one rule stored at once (a poll and the stream) would both see a candidate
+        # in no incident and each make one for it: one at a time per rule, until commit. (SQLite's
+        # writers are one at a time already: BEGIN IMMEDIATE.)
+        session.connection().execute(_RULE_LOCK, {"rule": rule_id})
     since = min(p.created_at for p in posts) - window
     rows = session.exec(
         select(CaseRow.id, CaseRow.incident_id, CaseRow.channel_id, PostRow.text, PostRow.created_at)
@@ -388,9 +397,11 @@ def forget_cases(*, session: Session, case_ids: Sequence[int]) -> None:
     ids = sorted(set(case_ids))
     for start in range(0, len(ids), 500):
         touched += session.exec(select(IncidentRow.id).where(col(IncidentRow.anchor_case_id).in_(ids[start:start + 500])))
-    if touched:  # the incident card is gone: its members are published again, each on a card of its own
-        session.execute(update(CaseRow).where(col(CaseRow.incident_id).in_(touched))
+    if touched:  # the incident card is gone: its open members are published again, each on a card of its own
+        session.execute(update(CaseRow).where(col(CaseRow.incident_id).in_(touched), col(CaseRow.status).in_(OPEN))
                         .values(incident_id=None, message_ts=None, publish_attempted_at=None,
-                                publish_lease_until=None))
+                                publish_lease_until=None, publish_failures=0, publish_error=None))
+        # Closed ones keep the message they had in the thread (gone with it): no new card for old news.
+        session.execute(update(CaseRow).where(col(CaseRow.incident_id).in_(touched)).values(incident_id=None))
     emptied = select(CaseRow.id).where(CaseRow.incident_id == IncidentRow.id).exists()
     session.execute(delete(IncidentRow).where(~emptied))

@@ -111,10 +111,11 @@ class CaseRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_cases_unpublished", "message_ts", "id"),
         Index("ix_cases_conversation", "network", "conversation_id"),
+        Index("ix_cases_rule_opened", "rule_id", "opened_at"),  # also serves lookups by rule (0017)
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    rule_id: int | None = Field(default=None, foreign_key="rules.id", index=True)
+    rule_id: int | None = Field(default=None, foreign_key="rules.id")
     first_post_id: int | None = Field(default=None, index=True)
     network: str = Field(max_length=16)
     conversation_id: str | None = Field(default=None, max_length=512)

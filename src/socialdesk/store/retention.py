@@ -323,7 +323,7 @@ def _redact_elsewhere(session: Session, author: AuthorRow, their_post_ids: Seque
     needles = (author.handle.lower(), author.external_id)
     for row in session.execute(select(PostRow.id, PostRow.raw).where(
             or_(*(_like(PostRow.raw, n) for n in needles)))):
-        blob = json.dumps(row.raw).lower()
+        blob = json.dumps(row.raw, ensure_ascii=False).lower()  # as stored (store.jsonfmt writes UTF-8)
         if any(n.lower() in blob for n in needles):
             session.execute(update(PostRow).where(PostRow.id == row.id).values(raw=null()))
             bump("posts.raw")
