@@ -7,8 +7,9 @@ page through the pipeline the poll job runs:
 1. normalize: `sources.x.parse_search_body(page)` (JSON decoding is not timed);
 2. match: `rules.rejection(post, filters)` for each of 100 rules' Filters, per post;
 3. store: the rule's triage (`Poller._scores`) of the posts at least one rule accepts,
-   then one transaction per page holding `store.ingest.store_page` for them plus
-   `store.rules.save_cursor`, as `Poller._store` does; SQLite's log is checkpointed by
+   then one transaction per page holding `store.ingest.store_page` for them (storms
+   joined as incidents, the default 2-hour window) plus `store.rules.save_cursor`, as
+   `Poller._store` does; SQLite's log is checkpointed by
    `store.checkpoint.WalCheckpointer` in the background, as in `socialdesk run`.
 
 Then the rows the store wrote (authors, cases, posts) are written again, page by page,
@@ -52,12 +53,13 @@ from socialdesk.rules import Filters, rejection  # noqa: E402
 from socialdesk.store.checkpoint import WalCheckpointer  # noqa: E402
 from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow  # noqa: E402
 from socialdesk.store.ingest import store_page  # noqa: E402
-from socialdesk.store.models import AuthorRow, CaseRow, PostRow, RuleRow  # noqa: E402
+from socialdesk.store.models import AuthorRow, CaseRow, IncidentRow, PostRow, RuleRow  # noqa: E402
 from socialdesk.store.rules import add_rule, save_cursor  # noqa: E402
 from socialdesk.store.search_index import index_posts  # noqa: E402
 from socialdesk.triage.sentiment import Triage  # noqa: E402
 
 PAGE_SIZE = 100
+INCIDENT_WINDOW = timedelta(hours=2)  # SOCIALDESK_INCIDENT_WINDOW's default: the poller joins storms as it stores
 RULES = 100
 AUTHORS = 2_000
 OWN_HANDLE = "acmephones"
@@ -212,7 +214,8 @@ def run(backend: str, url: str, pages: list[dict], plain_url: str) -> Result:
             scores = scorer(rule, guessed, now)(accepted)  # before the transaction, as Poller._store does
             with session_scope(engine) as session:
                 stored = store_page(session=session, posts=accepted, rule_id=rule.id, channel_id=rule.channel_id,
-                                    now=now, own_handles=frozenset({OWN_HANDLE}), scores=scores)
+                                    now=now, own_handles=frozenset({OWN_HANDLE}), scores=scores,
+                                    incident_window=INCIDENT_WINDOW)
                 cursor = {"since_id": None, "next_token": meta.get("next_token"), "pending_newest_id": meta.get("newest_id")}
                 save_cursor(session=session, rule_id=rule.id, cursor=cursor, not_before=None, now=now)
             t3, c3 = clock(), time.process_time()
@@ -248,7 +251,7 @@ def plain_executemany(engine, url: str) -> float:  # type: ignore[no-untyped-def
     tables = (AuthorRow.__table__, CaseRow.__table__, PostRow.__table__)
     with engine.connect() as conn:
         rows = {t.name: [_aware(dict(r)) for r in conn.execute(select(t).order_by(t.c.id)).mappings()]
-                for t in (*tables, RuleRow.__table__)}
+                for t in (*tables, RuleRow.__table__, IncidentRow.__table__)}
     first_page: dict[int, object] = {}  # each author goes in with the page that stored its first post
     pages: dict[object, dict[str, list[dict]]] = {}
     for post in rows["posts"]:
@@ -264,6 +267,8 @@ def plain_executemany(engine, url: str) -> float:  # type: ignore[no-untyped-def
         upgrade(target)
         with target.begin() as conn:  # the cases' rules, not timed
             conn.execute(insert(RuleRow.__table__), rows["rules"])
+            if rows["incidents"]:  # the cases point at theirs
+                conn.execute(insert(IncidentRow.__table__), rows["incidents"])
         clock = time.perf_counter
         began = clock()
         for page in pages.values():
