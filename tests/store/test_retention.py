@@ -303,3 +303,17 @@ def test_a_drafted_reply_s_prompt_goes_with_the_posts_it_quoted(engine):
     assert drafted(s.bob_case)["prompt_dropped"] == "it quoted a person forgotten on request"
     assert drafted(s.carol_case)["prompt"] is not None and report.redacted["case_events"] >= 1
     assert traces(engine, ["jellyfishcharger"]) == []
+
+
+def test_forget_finds_a_non_ascii_handle_in_other_posts_raw_payloads(engine):
+    """JSON columns hold UTF-8 as written (store.jsonfmt): "josé_m" is found as stored, not as \\u00e9."""
+    jose = x_post("my phone is broken", handle="josé_m", author_id="u-jose")
+    mention = x_post("@josé_m have you tried restarting?", handle="carol_c", author_id="u-carol",
+                     raw={"entities": {"mentions": [{"username": "josé_m", "id": "9911"}]}})
+    with session_scope(engine) as session:
+        ingest.store_posts(session=session, posts=[jose, mention], rule_id=None, channel_id="C1", now=NOW)
+    with session_scope(engine) as session:
+        report = retention.forget_author(session=session, network="x", handle="josé_m")
+    assert report.redacted["posts.raw"] == 1
+    with session_scope(engine) as session:
+        assert _post(session, mention.external_id).raw is None
