@@ -109,6 +109,10 @@ def test_a_dropped_stream_loses_nothing_and_reads_nothing_twice(app: AppProcess,
     app.start()
     connected(fake_x)
     wait_for(lambda: ours(fake_x), timeout=30, what="the streamed rule at X")
+    # A new rule's first poll reads its newest page; the posts below come after it, so only the
+    # gap's search may read any of them (a burst before that poll would be read by it, rightly).
+    wait_for(lambda: [r for r in fake_x.requests_to(SEARCH) if not r.query.get("until_id")], timeout=30,
+             what="the new rule's first poll")
     made: dict[str, list[str]] = {"before": [], "during": [], "after": []}
 
     def burst(label: str, n: int = 5) -> None:
