@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -126,18 +127,28 @@ class Socialdesk:
         stop never waits on one stuck Slack or network call for longer than that.
         """
         idle = True
+        # Everything is told at once and waited for within one grace, not a grace each in turn.
+        deadline = time.monotonic() + grace
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         if self.identity is not None:
             self.identity.stop()
         for stream in self.streams:
-            stream.stop(timeout=grace)
+            stream.stop_soon()
         self.publisher.stop()  # between two cards: the rest are posted after the next start
-        if self.scheduler.running:
+        running = self.scheduler.running
+        if running:
             self.scheduler.shutdown(wait=False)
-            if self.running_jobs is not None and not self.running_jobs.wait_idle(grace):
+        for stream in self.streams:
+            if not stream.stop(timeout=left()):
                 idle = False
-                log.warning("%d job(s) still running %g s after the stop; leaving them", self.running_jobs.count,
-                            grace)
-        idle = self.later.close(grace) and idle  # acked clicks get the same grace as the jobs
+                log.warning("the %s stream still running %g s after the stop; leaving it", stream.name, grace)
+        if running and self.running_jobs is not None and not self.running_jobs.wait_idle(left()):
+            idle = False
+            log.warning("%d job(s) still running %g s after the stop; leaving them", self.running_jobs.count, grace)
+        idle = self.later.close(max(left(), 1.0)) and idle  # acked clicks: what is left of the grace (a second at least)
         self.request_guard.close()
         if self.checkpointer is not None:
             self.checkpointer.stop()

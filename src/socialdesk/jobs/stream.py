@@ -123,10 +123,15 @@ class StreamWorker:
         self._thread.start()
         self._heartbeat.start()
 
+    def stop_soon(self) -> None:
+        """Ask the worker to stop, without waiting for it (`stop` waits): a stop can tell every worker at once."""
+        if not self._stop.is_set():
+            self._stop.set()
+            self._stream.close()
+
     def stop(self, timeout: float = 10.0) -> bool:
         """Stop within `timeout`; the lease is given up only once the thread has ended."""
-        self._stop.set()
-        self._stream.close()
+        self.stop_soon()
         deadline = time.monotonic() + timeout
         for thread in (self._thread, self._heartbeat):
             if thread is not None:
