@@ -1,7 +1,8 @@
 """Inserting a page of rows at the driver's speed.
 
 `insert_rows` writes the same values SQLAlchemy Core would for the table's column types,
-but converts them with plain functions and hands the driver one `executemany`: for a page
+but converts them with plain functions and hands the driver one statement for the page
+(an executemany on SQLite, a multi-row VALUES on PostgreSQL): for a page
 of posts, SQLAlchemy's per-row parameter processing (a type decorator and a format string
 per timestamp, the standard library's JSON encoder per payload) costs more than SQLite
 spends storing the rows. tests/store/test_bulk.py checks that both write identical rows.
