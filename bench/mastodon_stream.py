@@ -42,6 +42,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # bench._latency, bench.match, tests.support
 
+from bench._report import add_json_option, write_json  # noqa: E402
 from bench._latency import (Collect, RecordingProxy, ask, code_version, log_findings, percentile, start_fakes,  # noqa: E402
                             stop_fakes, wait_until)
 from bench.match import EVERYDAY, brand_names  # noqa: E402
@@ -201,7 +202,7 @@ def figures(label: str, seconds: list[float]) -> str:
             f"n={len(ms)})")
 
 
-def run(args: argparse.Namespace, problems: list[str], findings: list[str]) -> None:
+def run(args: argparse.Namespace, problems: list[str], findings: list[str], results: dict[str, Any]) -> None:
     from socialdesk.app import build
     from socialdesk.config import Settings
     from tests.support import slack_emulator
@@ -303,7 +304,7 @@ def run(args: argparse.Namespace, problems: list[str], findings: list[str]) -> N
 
     try:
         report(emu, channels, mentions_channel, posted, dropped_posts, drop, sample, mention_sample, edited, ended,
-               calls, methods, opened, instance, seen_events, problems, findings)
+               calls, methods, opened, instance, seen_events, problems, findings, results)
     finally:
         slack_emulator.stop(emu_proc)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -352,7 +353,8 @@ def report(emu: Any, channels: list[str], mentions_channel: str, posted: list[di
            dropped_posts: list[dict[str, Any]], drop: dict[str, Any], sample: list[dict[str, Any]],
            mention_sample: list[dict[str, Any]], edited: list[tuple[int, float]], ended: float,
            calls: dict[str, list[tuple[float, str, bool]]], methods: dict[str, int], opened: dict[str, datetime],
-           instance: dict[str, Any], seen_events: int, problems: list[str], findings: list[str]) -> None:
+           instance: dict[str, Any], seen_events: int, problems: list[str], findings: list[str],
+           results: dict[str, Any]) -> None:
     cards, card_calls, failed = first_arrivals(calls["chat.postMessage"], ORDER)
     updates, _, failed_updates = first_arrivals(calls["chat.update"], EDITED)
 
@@ -372,6 +374,8 @@ def report(emu: Any, channels: list[str], mentions_channel: str, posted: list[di
     print(f"  statuses: {kinds['hashtag']} hashtag, {kinds['mention']} mentions, {kinds['chatter']} chatter; "
           f"cards expected {len(expected)}, arrived {sum(p['i'] in cards for p in expected)}")
     print(figures("status → card", to_card))
+    if to_card:
+        results.update(p50_s=percentile(to_card, 50), p99_s=percentile(to_card, 99), cards=len(to_card))
     print(figures("  hashtag", latencies([p for p in posted if p["kind"] in (0, 1)])[0]))
     print(figures("  mention", latencies([p for p in posted if p["kind"] == 2])[0]))
     if to_case:
@@ -416,6 +420,7 @@ def report(emu: Any, channels: list[str], mentions_channel: str, posted: list[di
     doubled = {i: c for i, c in card_calls.items() if c > 1}
     print(f"  cards expected {len(drop_expected)}, arrived {sum(p['i'] in cards for p in drop_expected)}")
     print(f"  over the whole run: {len(lost)} cards lost, {len(doubled)} doubled (chat.postMessage per post)")
+    results.update(lost=len(lost), doubled=len(doubled))
 
     # In Slack: each card once, in its rule's channel; chatter nowhere; the edited cards show the edit.
     where = {p["i"]: p["where"] for p in all_expected}
@@ -464,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="hashtag rules, one channel each; the mentions rule has one more (default 10)")
     parser.add_argument("--drop-posts", type=int, default=100,
                         help="statuses in the drop phase; the stream is dropped half way (default 100)")
+    add_json_option(parser)
     args = parser.parse_args(argv)
     if args.channels < 1 or args.posts < 4 or args.drop_posts < 4 or args.rate <= 0:
         parser.error("--channels must be at least 1, --posts and --drop-posts at least 4, --rate above 0")
@@ -474,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
           "(other work on the machine skews the figures)")
     problems: list[str] = []
     findings: list[str] = []  # about the app, not the measurement
-    run(args, problems, findings)
+    results: dict[str, Any] = {}
+    run(args, problems, findings, results)
     print("\nproblems:" if problems else "\nno problems: every card exactly once in its channel, none for chatter, "
           "every hashtag edit on its card, nothing lost or doubled across the drop")
     for p in problems:
@@ -483,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nfindings about the app (not failures of this run):")
     for f in findings:
         print(f"  - {f}")
+    write_json(args.json, {**results, "problems": problems})
     return 1 if problems else 0
 
 

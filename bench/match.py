@@ -30,12 +30,16 @@ import gc
 import os
 import random
 import subprocess
+import sys
 import time
 from pathlib import Path
 
-from socialdesk.matcher import MatchTarget, Query, RuleIndex, parse
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # bench._report
+
+from bench._report import add_json_option, write_json  # noqa: E402
+from socialdesk.matcher import MatchTarget, Query, RuleIndex, parse  # noqa: E402
+
 NAIVE_SAMPLE = 5_000
 
 EVERYDAY = [
@@ -141,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=100_000, help="posts to match (default 100,000)")
     parser.add_argument("--rules", type=int, default=1_000, help="rules (default 1,000)")
+    add_json_option(parser)
     args = parser.parse_args(argv)
     print(f"code: {code_version()}")
     print(f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
@@ -201,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(sample) * len(rules) / loop:,.0f} rule checks/s)")
     print(f"  index speed-up            {(n / match_only) / (len(sample) / loop):>10.0f}x on matching alone")
     print(f"  same matches as the index {'yes' if agree else 'NO: the index and the loop disagree'}")
+    write_json(args.json, {"posts": n, "rules": len(rules), "prepare_match_posts_per_s": n / stream,
+                           "match_only_posts_per_s": n / match_only, "rules_evaluated_per_post": evaluated / n,
+                           "naive_posts_per_s": len(sample) / loop, "agree": agree})
     return 0 if agree else 1
 
 

@@ -46,6 +46,11 @@ class Row:
     note: Callable[[dict[str, Any]], str] = lambda figures: ""
 
 
+def stream_note(f: dict[str, Any]) -> str:
+    lost = f.get("lost", f.get("missing", "?"))
+    return f"{f.get('cards', 0)} cards; {lost} lost, {f.get('doubled', '?')} doubled"
+
+
 def ingest_note(f: dict[str, Any]) -> str:
     return (f"{f.get('ratio_to_executemany', 0):.2f} × a plain executemany of the same rows in the same run; "
             f"{f.get('overall_posts_per_cpu_s', 0):,.0f} posts per CPU second")
@@ -55,6 +60,24 @@ ROWS = [
     Row("X post → card, filtered stream (p50)", 1.0, True, "s", "x_stream.py", [], [],
         value=lambda f: f.get("p50_s"), note=lambda f: f"p99 {f.get('p99_s', 0):.2f} s; drop: "
                                                          f"{f.get('lost', '?')} lost, {f.get('doubled', '?')} doubled"),
+    Row("X post → card, filtered stream (p99)", 2.0, True, "s", "x_stream.py", [], [], value=lambda f: f.get("p99_s")),
+    *(Row(f"{network} post → card, {how} ({label})", goal, True, "s", script, args, quick,
+          value=lambda f, k=key: f.get(k), note=lambda f: stream_note(f))
+      for network, how, script, args, quick in (
+          ("Bluesky", "Jetstream", "stream.py", ["--posts", "20000"],
+           ["--posts", "2000", "--rules", "100", "--cards", "30", "--chatter", "50"]),
+          ("Mastodon", "streaming API", "mastodon_stream.py", [], ["--posts", "40", "--drop-posts", "20",
+                                                                   "--channels", "4"]))
+      for label, key, goal in (("p50", "p50_s", 1.0), ("p99", "p99_s", 2.0))),
+    Row("local matching, 1,000 rules, one core", 20_000, False, "posts/s", "match.py", [], ["--posts", "20000"],
+        value=lambda f: f.get("prepare_match_posts_per_s"),
+        note=lambda f: f"{f.get('rules_evaluated_per_post', 0):.1f} rules evaluated a post; the same matches as "
+                       f"checking every rule: {'yes' if f.get('agree') else 'NO'}"),
+    *(Row(f"/social search at 1M posts (p95), {label}", 50, True, "ms", "search.py",
+          ["--posts", "1000000", *flags], ["--posts", "100000"] if not flags else None,
+          value=lambda f: f.get("p95_ms"), note=lambda f: f"median {f.get('median_ms', 0):.1f} ms over "
+                                                          f"{f.get('posts', 0):,} posts")
+      for label, flags in (("SQLite", []), ("PostgreSQL", ["--postgres"]))),
     Row("ingest: normalize → match 100 rules → store, SQLite", 10_000, False, "posts/s", "ingest.py",
         ["--posts", "20000", "--postgres"], ["--posts", "5000"], value=lambda f: f.get("sqlite", {}).get(
             "overall_posts_per_s"), note=lambda f: ingest_note(f.get("sqlite", {}))),

@@ -34,6 +34,8 @@ sys.path.insert(0, str(REPO))  # tests.support
 
 from sqlalchemy import Engine  # noqa: E402
 
+from bench._report import add_json_option, write_json  # noqa: E402
+
 from zoneinfo import ZoneInfo  # noqa: E402
 
 from socialdesk.search_query import parse  # noqa: E402
@@ -201,11 +203,12 @@ def timed(engine: Engine, queries: list[str]) -> tuple[list[float], list[int]]:
     return latencies, totals
 
 
-def report(label: str, latencies: list[float], totals: list[int]) -> None:
+def report(label: str, latencies: list[float], totals: list[int]) -> dict[str, float]:
     ordered = sorted(latencies)
     p95 = ordered[min(len(ordered) - 1, int(round(0.95 * len(ordered))) - 1)]
     print(f"  {label:<28} n={len(latencies):>3}  median {statistics.median(latencies):8.1f} ms   "
           f"p95 {p95:8.1f} ms   max {ordered[-1]:8.1f} ms   {matches(totals)}")
+    return {"median_ms": statistics.median(latencies), "p95_ms": p95, "max_ms": ordered[-1]}
 
 
 def matches(totals: list[int]) -> str:
@@ -221,6 +224,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=200_000)
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL server instead of SQLite")
     parser.add_argument("--seed", type=int, default=7)
+    add_json_option(parser)
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
@@ -247,13 +251,16 @@ def main() -> None:
         timed(engine, [rng.choice(COMMON) for _ in range(5)])  # warm caches
         print(f"/social search latency ({sum(weights.values())} queries, limit 10):")
         everything: list[float] = []
+        kinds: dict[str, dict[str, float]] = {}
         for label, make in groups.items():
             latencies, totals = timed(engine, [make() for _ in range(weights[label])])
             everything += latencies
-            report(label, latencies, totals)
-        report("all", everything, [])
+            kinds[label] = report(label, latencies, totals)
+        overall = report("all", everything, [])
         time_figures(engine)
         engine.dispose()
+    write_json(args.json, {"database": "postgresql" if args.postgres else "sqlite", "posts": counts["posts"],
+                           "seed_s": seconds, **overall, "kinds": kinds})
 
 
 def time_figures(engine: Engine, runs: int = 5) -> None:

@@ -46,6 +46,7 @@ sys.path.insert(0, str(REPO))  # tests.support, bench.match
 from sqlalchemy import func  # noqa: E402
 from sqlmodel import col, select  # noqa: E402
 
+from bench._report import add_json_option, write_json  # noqa: E402
 from bench._latency import (Collect, RecordingProxy, ask, code_version, log_findings, percentile, start_fakes,  # noqa: E402
                             stop_fakes, wait_until)
 from bench.match import CJK_POSTS, COMPLAINTS, EMOJI, EVERYDAY, SPANISH, brand_names  # noqa: E402
@@ -373,7 +374,7 @@ def make_posts(pds: Any, jetstream: Any, customers: list[str], brands: list[str]
 
 # --- part 2: the app ------------------------------------------------------------------
 
-def latency(args: argparse.Namespace, problems: list[str]) -> None:
+def latency(args: argparse.Namespace, problems: list[str], measured: dict[str, Any]) -> None:
     from socialdesk.app import build
     from socialdesk.config import Settings
     from tests.support import slack_emulator
@@ -450,7 +451,7 @@ def latency(args: argparse.Namespace, problems: list[str]) -> None:
         logging.getLogger().removeHandler(collect)
 
     try:
-        report_latency(args, emu, channels, posted, calls, methods, opened, seen_events, run, problems)
+        report_latency(args, emu, channels, posted, calls, methods, opened, seen_events, run, problems, measured)
     finally:
         slack_emulator.stop(emu_proc)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -460,7 +461,7 @@ def latency(args: argparse.Namespace, problems: list[str]) -> None:
 def report_latency(args: argparse.Namespace, emu: Any, channels: list[str], posted: list[tuple[int, str, float, float]],
                    calls: list[tuple[float, str, bool]], methods: dict[str, int],
                    opened: dict[str, tuple[datetime, str | None]], seen_events: int, run: dict[str, Any],
-                   problems: list[str]) -> None:
+                   problems: list[str], measured: dict[str, Any]) -> None:
     latencies, to_case, to_card = [], [], []
     counts: Counter[int] = Counter()
     for i, uri, mono, wall in posted:
@@ -480,6 +481,7 @@ def report_latency(args: argparse.Namespace, emu: Any, channels: list[str], post
           f"({sum(1 for *_, ok in calls if not ok)} failed); stream worker saw {seen_events:,} events")
     if latencies:
         ms = [x * 1000 for x in latencies]
+        measured.update(p50_s=percentile(ms, 50) / 1000, p99_s=percentile(ms, 99) / 1000, cards=len(ms))
         print(f"  event → card     p50 {percentile(ms, 50):7.0f} ms   p95 {percentile(ms, 95):7.0f} ms   "
               f"p99 {percentile(ms, 99):7.0f} ms   max {max(ms):7.0f} ms   (mean {statistics.mean(ms):.0f} ms)")
     if to_case:
@@ -505,6 +507,7 @@ def report_latency(args: argparse.Namespace, emu: Any, channels: list[str], post
                     problems.append(f"latency: the card of post {i} is in channel {k}, its rule's is {i % len(channels)}")
     doubled = {i: c for i, c in in_slack.items() if c > 1}
     missing = [i for i, *_ in posted if not in_slack[i]]
+    measured.update(missing=len(missing), doubled=len(doubled), expected=n)
     print(f"  check in Slack: {n - len(missing) - len(doubled)}/{n} posts have exactly one card; "
           f"{len(missing)} missing, {len(doubled)} doubled, {stray} other messages in the channels")
     if missing or doubled or stray or arrived != n:
@@ -528,6 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chatter", type=float, default=200.0,
                         help="non-matching Jetstream events per second in part 2 (default 200)")
     parser.add_argument("--skip-latency", action="store_true", help="part 1 only (no emulator, no app)")
+    add_json_option(parser)
     args = parser.parse_args(argv)
     print(f"code: {code_version()}")
     print(f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
@@ -535,8 +539,9 @@ def main(argv: list[str] | None = None) -> int:
     problems: list[str] = []
     findings: list[str] = []  # about the app, not the measurement
     throughput(args, problems, findings)
+    measured: dict[str, Any] = {}
     if not args.skip_latency:
-        latency(args, problems)
+        latency(args, problems, measured)
     print("\nproblems:" if problems else "\nno problems: one case per matched post (none on replay), "
           "every card exactly once")
     for p in problems:
@@ -545,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nfindings about the app (not failures of this run):")
     for f in findings:
         print(f"  - {f}")
+    write_json(args.json, {**measured, "problems": problems})
     return 1 if problems else 0
 
 
