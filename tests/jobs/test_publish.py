@@ -18,6 +18,7 @@ from socialdesk.store import ingest
 from socialdesk.store.db import session_scope
 from tests.support.factories import x_post
 from tests.support.slack_proxy import SlackProxy
+from tests.support.waiting import wait_for
 
 
 def now() -> datetime:
@@ -138,3 +139,28 @@ def test_a_wrong_channel_is_reported_and_the_case_kept(engine, slack_emulator, p
     assert case.message_ts is None
     assert case.publish_error.startswith("channel_not_found: the rule's channel id is wrong")
     assert case.publish_lease_until > now()
+
+
+def test_ticks_and_wakes_during_a_long_drain_are_no_warnings_and_lose_no_card(engine, slack_emulator, proxy,
+                                                                                caplog):
+    """Cards paced a second apart keep one drain running through several ticks; a case opened
+    meanwhile (its wake) still goes out in time, and APScheduler logs no skipped runs."""
+    from socialdesk.jobs.poll import Poller
+    from socialdesk.jobs.scheduler import PUBLISH_JOB, build_scheduler
+
+    busy, other = slack_emulator.new_channel("pub-busy"), slack_emulator.new_channel("pub-other")
+    paced = open_cases(engine, busy, 3)
+    publisher = Publisher(engine=engine, slack=client_for(proxy), clock=now, post_interval=1.0)
+    poller = Poller(engine=engine, networks={}, own_handles=frozenset(), clock=now)
+    scheduler = build_scheduler(engine=engine, poller=poller, publisher=publisher)
+    caplog.set_level("WARNING", logger="apscheduler")
+    scheduler.start()
+    try:
+        wait_for(lambda: len(card_case_ids(slack_emulator, busy)) == 1, timeout=15, what="the drain's first card")
+        [woken] = open_cases(engine, other, 1)
+        scheduler.modify_job(PUBLISH_JOB, next_run_time=datetime.now(UTC))  # what the poller's wake does
+        wait_for(lambda: card_case_ids(slack_emulator, busy) == paced, timeout=15, what="the paced cards")
+        assert card_case_ids(slack_emulator, other) == [woken]
+    finally:
+        scheduler.shutdown(wait=True)
+    assert [r.getMessage() for r in caplog.records if "maximum number of running instances" in r.getMessage()] == []

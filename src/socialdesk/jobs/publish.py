@@ -85,6 +85,7 @@ class Publisher:
         self._next_slot: dict[str, float] = {}  # channel → monotonic time of its next post
         self._next_full_look = 0.0  # monotonic; the first round looks at every post
         self._lock = threading.Lock()
+        self._again = threading.Event()  # cases came while a drain ran: it looks once more before it ends
 
     def stop(self) -> None:
         """Finish the card being posted and post no more (a stop, SIGTERM): the rest wait for the next start."""
@@ -97,7 +98,8 @@ class Publisher:
         channel per round, and none before the channel's next slot.
         """
         if not self._lock.acquire(blocking=False):
-            return 0  # another run is already draining the queue
+            self._again.set()  # another run is draining the queue: it looks again before it ends
+            return 0
         try:
             return self._drain()
         finally:
@@ -107,6 +109,7 @@ class Publisher:
         posted = 0
         deadline = time.monotonic() + self._budget
         while time.monotonic() < deadline and not self._stopping.is_set():
+            self._again.clear()
             with session_scope(self._engine) as session:
                 now = self._now()
                 waiting: list[tuple[str, Callable[[], int]]] = [
@@ -119,6 +122,8 @@ class Publisher:
                                                       newest=self._follow_up_window())
                 ]
             if not waiting:
+                if self._again.is_set():
+                    continue  # a wake came after this round's look: what it brought goes out now
                 break
             ready = [w for w in waiting if self._next_slot.get(w[0], 0.0) <= time.monotonic()]
             if not ready:

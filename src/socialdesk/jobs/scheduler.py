@@ -114,8 +114,11 @@ def build_scheduler(
                 log.exception("scheduler sync %r failed", sync)
 
     scheduler.add_job(sync_rules, IntervalTrigger(seconds=SYNC_SECONDS, timezone=UTC), id="sync-rules", next_run_time=now)
+    # Two instances: a tick or a wake while a drain runs enters, tells it to look again and returns
+    # (with one, APScheduler skips it with a warning a second, and a wake's cases wait for the tick).
     scheduler.add_job(
-        publisher.run_once, IntervalTrigger(seconds=PUBLISH_SECONDS, timezone=UTC), id=PUBLISH_JOB, next_run_time=now
+        publisher.run_once, IntervalTrigger(seconds=PUBLISH_SECONDS, timezone=UTC), id=PUBLISH_JOB, next_run_time=now,
+        max_instances=2,
     )
     if sla_sweep is not None:
         scheduler.add_job(
