@@ -153,3 +153,12 @@ def test_quiet_hours_end_when_business_hours_next_open():
     nights = BusinessHours.parse("Mon-Sun 22:00-24:00 UTC")  # a window that ends at midnight
     assert nights.next_open(datetime(2026, 11, 30, 23, 59, tzinfo=UTC)) == datetime(2026, 11, 30, 23, 59, tzinfo=UTC)
     assert nights.next_open(datetime(2026, 12, 1, 0, 0, tzinfo=UTC)) == datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
+
+
+def test_oncall_is_a_user_or_a_user_group_as_people_paste_them():
+    for pasted, kept in [("U0ONCALL", "U0ONCALL"), ("<@U0ONCALL>", "U0ONCALL"), ("S0CARE", "S0CARE"),
+                         ("<!subteam^S0CARE>", "S0CARE"), ("<!subteam^S0CARE|@care>", "S0CARE"), ("  ", "")]:
+        assert load_settings(SOCIALDESK_ONCALL=pasted).oncall == kept, pasted
+    for bad in ("@care-team", "#support", "C0CHANNEL", "u0lower"):
+        with pytest.raises(ConfigError, match="^SOCIALDESK_ONCALL is invalid: .*user group id like S012ABCDEF"):
+            load_settings(SOCIALDESK_ONCALL=bad)
