@@ -15,6 +15,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session
 
 from socialdesk.domain import CaseStatus, EventKind
+from socialdesk.store import notices
 from socialdesk.store.cases import get_case
 from socialdesk.store.events import record_event
 from socialdesk.store.models import CaseRow
@@ -81,11 +82,16 @@ def unclaim(*, session: Session, case_id: int, user_id: str, now: datetime) -> T
 
 
 def assign(*, session: Session, case_id: int, user_id: str, assignee: str, now: datetime) -> TransitionResult:
-    return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from=OPEN,
-                  event=EventKind.ASSIGNED, last_action=f"assigned to <@{assignee}> by <@{user_id}>",
-                  values={"status": func.coalesce(_replied_or_none(), S.CLAIMED.value), "assignee": assignee,
-                          "claimed_at": now},
-                  payload={"to": assignee})
+    """Give the case to `assignee`; they are told in a DM (queued here, in the same transaction: store.notices)."""
+    result = _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from=OPEN,
+                    event=EventKind.ASSIGNED, last_action=f"assigned to <@{assignee}> by <@{user_id}>",
+                    values={"status": func.coalesce(_replied_or_none(), S.CLAIMED.value), "assignee": assignee,
+                            "claimed_at": now},
+                    payload={"to": assignee})
+    if result.ok:
+        notices.queue_assigned(session=session, case_id=case_id, version=result.case.version, by=user_id,
+                               assignee=assignee, now=now)
+    return result
 
 
 def _replied_or_none():  # type: ignore[no-untyped-def]
