@@ -53,6 +53,7 @@ def test_assigning_queues_a_dm_for_the_assignee_but_not_for_oneself(engine):
         lifecycle.assign(session=session, case_id=case_id, user_id="UCAROL", assignee="UBOB", now=NOW)
         lifecycle.assign(session=session, case_id=case_id, user_id="UALICE", assignee="UALICE", now=NOW)
         lifecycle.assign(session=session, case_id=case_id, user_id="UCAROL", assignee="UBOB", now=NOW)
+        assert lifecycle.assign(session=session, case_id=case_id, user_id="UDAN", assignee="UBOB", now=NOW).ok  # his already
         lifecycle.resolve(session=session, case_id=case_id, user_id="UBOB", now=NOW)
         assert not lifecycle.assign(session=session, case_id=case_id, user_id="UCAROL", assignee="UDAN", now=NOW).ok
     found = rows(engine)
