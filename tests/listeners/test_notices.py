@@ -3,11 +3,13 @@ claim), once per assignment, through the app built as in production (listeners.v
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from socialdesk.jobs.notices import Notifier
 from socialdesk.listeners import views
 from socialdesk.listeners.common import load_view
+from socialdesk.sla import DAYS, BusinessHours, Policy
 from socialdesk.slack import ids
 from socialdesk.slack.blocks import modals
 from socialdesk.store import lifecycle, notices
@@ -102,3 +104,20 @@ def test_a_dm_held_through_quiet_hours_is_skipped_when_the_case_went_to_someone_
     with read_scope(deps.engine) as session:
         skipped = session.exec(select(NoticeRow).where(NoticeRow.channel_id == bob)).one()
     assert (skipped.status, skipped.error) == ("skipped", "the case was given to someone else since")
+
+
+def test_an_assignment_in_quiet_hours_is_told_when_business_hours_open(desk, deps, slack_emulator, slack_proxy,
+                                                                       channel):
+    [case_id] = publish_cases(desk, channel, ["acme case cracked"])
+    bob = slack_emulator.users["bob"]
+    today = datetime.now(UTC).weekday()
+    hours = BusinessHours.parse(f"{DAYS[(today + 3) % 7]} 09:00-17:00 UTC")  # not today: it is quiet now
+    policy = Policy({"normal": timedelta(hours=2)}, business_hours=hours)
+    notifier = Notifier(engine=deps.engine, slack=desk.slack, clock=deps.clock, policy=policy)
+    assign(slack_emulator, desk, dataclasses.replace(deps, notify=notifier.run_once), case_id, by="carol", to="bob")
+    assert dms(slack_proxy, bob) == []  # not at night
+    with read_scope(deps.engine) as session:
+        held = session.exec(select(NoticeRow)).one()
+    assert held.status == "queued" and held.due_at == hours.next_open(held.created_at) > held.created_at
+    assert Notifier(engine=deps.engine, slack=desk.slack, clock=lambda: held.due_at, policy=policy).run_once() == 1
+    assert len(dms(slack_proxy, bob)) == 1
