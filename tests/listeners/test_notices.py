@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
+from sqlmodel import select
+
 from socialdesk.jobs.notices import Notifier
 from socialdesk.listeners import views
 from socialdesk.listeners.common import load_view
@@ -15,7 +17,6 @@ from socialdesk.slack.blocks import modals
 from socialdesk.store import lifecycle, notices
 from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.models import NoticeRow
-from sqlmodel import select
 from tests.listeners.conftest import SECRET, Acks, card_of, case_row, publish_cases, submission
 from tests.support.in_process import post
 from tests.support.slack_signing import block_actions_body, sign

@@ -126,7 +126,10 @@ class Notifier:
             self._finish(notices, store.SKIPPED, "the case is gone")
             return 0
         try:
-            what = self._compose(first, notices, view, now)
+            try:
+                what = self._compose(first, notices, view, now)
+            except (KeyError, TypeError, ValueError) as exc:  # a hand-edited or foreign row: never stops the rest
+                what = f"its payload is not what socialdesk writes ({type(exc).__name__}: {exc})"
             if isinstance(what, str):
                 log.info("case %s: %s notice skipped: %s", first.case_id, first.kind, what)
                 self._finish(notices, store.SKIPPED, what)
