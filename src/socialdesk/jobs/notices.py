@@ -47,7 +47,7 @@ HINTS = {
     "missing_scope": "the app lacks a scope; reinstall it from manifest.yml",
 }
 
-Post = tuple[str, str | None, say.Message]  # channel, thread ts, what
+Delivery = tuple[str, str | None, say.Message]  # channel, thread ts, what it says
 
 
 class Notifier:
@@ -167,7 +167,7 @@ class Notifier:
         with session_scope(self._engine) as session:
             store.retry_later(session=session, notice_ids=[n.id for n in notices], at=now + delay, error=said)
 
-    def _compose(self, notice: store.Notice, group: list[store.Notice], view: CaseView, now: datetime) -> Post | str:
+    def _compose(self, notice: store.Notice, group: list[store.Notice], view: CaseView, now: datetime) -> Delivery | str:
         """Where the notice goes and what it says, or why it no longer applies."""
         p = notice.payload
         if notice.kind == store.ASSIGNED:

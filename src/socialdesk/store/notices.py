@@ -30,6 +30,7 @@ ASSIGNED, FOLLOW_UP, SLA_AT_RISK, SLA_BREACHED, SLA_LEAD = "assigned", "follow_u
 KINDS = (ASSIGNED, FOLLOW_UP, SLA_AT_RISK, SLA_BREACHED, SLA_LEAD)
 QUEUED, TAKEN, SENT, SKIPPED, FAILED = "queued", "taken", "sent", "skipped", "failed"
 FINISHED = (SENT, SKIPPED, FAILED)
+KEEP = timedelta(days=30)  # finished notices are kept this long (to see what was sent), then pruned
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,3 @@ def prune(*, session: Session, before: datetime) -> int:
 def forget_cases(*, session: Session, case_ids: Sequence[int]) -> int:
     """The cases are being deleted (retention, a forgotten person): their notices go too."""
     return session.execute(delete(NoticeRow).where(col(NoticeRow.case_id).in_(list(case_ids)))).rowcount
-
-
-KEEP = timedelta(days=30)  # finished notices are kept this long (to see what was sent)
