@@ -139,3 +139,26 @@ def test_a_rules_own_targets_win_for_its_cases_and_the_rest_fall_back():
     assert policy.priorities == {"high", "normal", "low"} and policy.shortest == timedelta(minutes=10)
     assert state(Case(opened, priority="high", rule_id=7), opened + timedelta(minutes=11), policy) == "breached"
     assert state(Case(opened, priority="high", rule_id=8), opened + timedelta(minutes=11), policy) == "ok"
+
+
+def test_quiet_hours_end_when_business_hours_next_open():
+    friday_evening = berlin(2026, 11, 27, 18, 30)
+    assert not HOURS.is_open(friday_evening)
+    assert HOURS.next_open(friday_evening) == berlin(2026, 11, 30, 9, 0)  # Monday morning, not Saturday
+    assert HOURS.next_open(berlin(2026, 11, 30, 7, 0)) == berlin(2026, 11, 30, 9, 0)
+    inside = berlin(2026, 11, 30, 11, 15)
+    assert HOURS.is_open(inside) and HOURS.next_open(inside) == inside
+    assert not HOURS.is_open(berlin(2026, 11, 30, 17, 0))  # closing time is already quiet
+    assert HOURS.next_open(berlin(2026, 11, 30, 17, 0)) == berlin(2026, 12, 1, 9, 0)
+    nights = BusinessHours.parse("Mon-Sun 22:00-24:00 UTC")  # a window that ends at midnight
+    assert nights.next_open(datetime(2026, 11, 30, 23, 59, tzinfo=UTC)) == datetime(2026, 11, 30, 23, 59, tzinfo=UTC)
+    assert nights.next_open(datetime(2026, 12, 1, 0, 0, tzinfo=UTC)) == datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
+
+
+def test_oncall_is_a_user_or_a_user_group_as_people_paste_them():
+    for pasted, kept in [("U0ONCALL", "U0ONCALL"), ("<@U0ONCALL>", "U0ONCALL"), ("S0CARE", "S0CARE"),
+                         ("<!subteam^S0CARE>", "S0CARE"), ("<!subteam^S0CARE|@care>", "S0CARE"), ("  ", "")]:
+        assert load_settings(SOCIALDESK_ONCALL=pasted).oncall == kept, pasted
+    for bad in ("@care-team", "#support", "C0CHANNEL", "u0lower"):
+        with pytest.raises(ConfigError, match="^SOCIALDESK_ONCALL is invalid: .*user group id like S012ABCDEF"):
+            load_settings(SOCIALDESK_ONCALL=bad)

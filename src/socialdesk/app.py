@@ -26,6 +26,7 @@ from socialdesk.drafting.client import Drafter
 
 from socialdesk.jobs.digest import DigestScheduler
 from socialdesk.jobs.edits import EditMarker
+from socialdesk.jobs.notices import Notifier
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.publish import Publisher
 from socialdesk.jobs.removal import RemovalMarker
@@ -53,6 +54,8 @@ from socialdesk.triage.sentiment import Triage
 log = logging.getLogger(__name__)
 SLACK_PATH = "/slack/events"
 WEBHOOK_SECONDS = 2  # how soon a case event reaches a CRM
+NOTICE_SECONDS = 5  # how soon a notice queued without a wake-up (another replica's, one held for quiet hours) goes
+NOTICE_JOB = "notices"
 STOP_GRACE_SECONDS = 10.0  # how long a stop waits for running jobs
 
 
@@ -71,6 +74,7 @@ class Socialdesk:
     publisher: Publisher
     scheduler: BackgroundScheduler
     sla_sweep: SlaSweep | None = None
+    notifier: Notifier | None = None  # the DMs and pings that tell people (jobs.notices)
     running_jobs: RunningJobs | None = None
     streams: list[StreamWorker] = field(default_factory=list)
     later: Later = field(default_factory=Later)  # listeners' work after their acks
@@ -206,6 +210,7 @@ def build(
     )
     later = Later()
     sla_policy = settings.sla_policy
+    notifier = Notifier(engine=engine, slack=slack, clock=clock, policy=sla_policy, oncall=settings.oncall)
     networks = registry.build(settings, http=http, clock=clock,
                               credentials=lambda name: DatabaseCredentials(engine, name))
     desk = ReplyDesk(engine=engine, networks=networks, clock=clock, approvers=settings.approver_set)
@@ -224,13 +229,16 @@ def build(
         settings=settings,
         networks=networks,
         later=later,
+        notify=notifier.run_once,  # in the listener's work after its ack
     )
     for module in (events, actions, views, replies, answers, incidents, commands, faq, home, webhooks):
         module.register(bolt, deps)
 
     publisher = Publisher(engine=engine, slack=slack, clock=clock, post_interval=settings.slack_post_interval,
-                          sla_policy=sla_policy, lease_seconds=settings.publish_lease_seconds)
-    sla_sweep = SlaSweep(engine=engine, slack=slack, clock=clock, policy=sla_policy, lead=settings.sla_lead)
+                          sla_policy=sla_policy, lease_seconds=settings.publish_lease_seconds,
+                          notify=lambda: wake(NOTICE_JOB))
+    sla_sweep = SlaSweep(engine=engine, slack=slack, clock=clock, policy=sla_policy, lead=settings.sla_lead,
+                         notifier=notifier)
     poller = Poller(
         engine=engine,
         networks=networks,
@@ -249,8 +257,12 @@ def build(
 
     def wake_publisher() -> None:
         """New cases: publish now rather than at the next tick (a stream's card within a second)."""
+        wake(PUBLISH_JOB)
+
+    def wake(job_id: str) -> None:
+        """Run the job now rather than at its next tick (new cards, a notice queued by the publisher)."""
         with contextlib.suppress(JobLookupError, SchedulerNotRunningError):
-            scheduler.modify_job(PUBLISH_JOB, next_run_time=datetime.now(UTC))
+            scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
 
     digests = DigestScheduler(engine=engine, slack=slack, clock=clock, tz=settings.tz)
     webhook_sender = WebhookSender(engine=engine, http=http, clock=clock,
@@ -263,10 +275,12 @@ def build(
             *retention_jobs(settings, engine=engine, clock=clock),
             *removal_jobs(networks, engine=engine, slack=slack, clock=clock),
             PeriodicJob("webhooks", webhook_sender.run_once, WEBHOOK_SECONDS),
+            PeriodicJob(NOTICE_JOB, notifier.run_once, NOTICE_SECONDS),
         ],
     )
     return Socialdesk(
         settings=settings, engine=engine, http=http, slack=slack, bolt=bolt,
-        poller=poller, publisher=publisher, scheduler=scheduler, sla_sweep=sla_sweep, running_jobs=running_jobs,
+        poller=poller, publisher=publisher, scheduler=scheduler, sla_sweep=sla_sweep, notifier=notifier,
+        running_jobs=running_jobs,
         streams=streams, later=later, deps=deps, identity=identity, checkpointer=WalCheckpointer(engine),
     )

@@ -6,6 +6,7 @@ build `Settings(...)` directly.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,6 +55,10 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
     sla_targets: str = Field(DEFAULT_TARGETS, alias="SOCIALDESK_SLA_TARGETS")
     sla_at_risk: float = Field(0.75, alias="SOCIALDESK_SLA_AT_RISK", gt=0, lt=1)
     sla_lead: str = Field("", alias="SOCIALDESK_SLA_LEAD")
+    # Who the "at risk" nudge mentions when nobody owns the case: a user (U…) or a user group (S…).
+    oncall: str = Field("", alias="SOCIALDESK_ONCALL",
+                        description="a Slack user id (U…) or user group id (S…) the SLA at-risk nudge mentions "
+                                    "when nobody owns the case")
     business_hours: str = Field("", alias="SOCIALDESK_BUSINESS_HOURS")
     # How often open cases are checked against their SLA (the nudges are that late at most).
     sla_check_seconds: int = Field(30, alias="SOCIALDESK_SLA_CHECK_SECONDS", ge=1, le=3600)
@@ -132,6 +137,17 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
         value = value.strip().removeprefix("<@").removesuffix(">").lstrip("@")
         if value and not value[:1] in ("U", "W"):
             raise ValueError("must be a Slack user id like U012ABCDEF (not a name)")
+        return value
+
+    @field_validator("oncall")
+    @classmethod
+    def _oncall_id(cls, value: str) -> str:
+        # Accepts what people paste: U0123, @U0123, <@U0123>, S0123, <!subteam^S0123> or <!subteam^S0123|@care>.
+        value = value.strip().removeprefix("<").removesuffix(">").split("|", 1)[0]
+        value = value.removeprefix("!subteam^").removeprefix("@").lstrip("@")
+        if value and not re.fullmatch(r"[UWS][A-Z0-9]{2,20}", value):
+            raise ValueError("must be a Slack user id like U012ABCDEF or a user group id like S012ABCDEF (not a "
+                             "name); a group's id is in its link in Slack's People & user groups page")
         return value
 
     @field_validator("timezone")

@@ -133,6 +133,20 @@ class BusinessHours:
             remaining -= closes - begin
         raise ValueError("business hours never open")
 
+    def next_open(self, at: datetime) -> datetime:
+        """`at` itself when it falls inside business hours, else the moment they next open.
+
+        Quiet hours are the rest of the week: what comes due in them waits for this (jobs.notices).
+        """
+        at = at.astimezone(UTC)
+        for opens, closes in self.windows(at):
+            if closes > at:
+                return max(opens, at)
+        raise ValueError("business hours never open")
+
+    def is_open(self, at: datetime) -> bool:
+        return self.next_open(at) == at.astimezone(UTC)
+
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Working time from `start` to `end` (zero when end <= start)."""
         total = timedelta(0)

@@ -12,10 +12,11 @@ from sqlalchemy import update
 from sqlmodel import select
 
 from socialdesk.domain import Post
+from socialdesk.jobs.notices import Notifier
 from socialdesk.jobs.publish import Publisher
 from socialdesk.slack import cards
 from socialdesk.store import cases as case_store
-from socialdesk.store import conversations, ingest
+from socialdesk.store import conversations, ingest, lifecycle
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import CaseRow, PostRow
 from tests.support.factories import x_post
@@ -147,6 +148,50 @@ def test_retry_after_is_honoured_for_follow_ups(engine, slack_emulator, proxy):
     assert posted - limited >= 0.99
     assert thread_ts_of(engine, post_id) is not None
     assert len(thread_follow_ups(slack_emulator, channel, card_ts(engine, case_id))) == 1
+
+
+def owner_pings(slack_emulator, channel: str, ts: str) -> list[str]:
+    return [m["text"] for m in slack_emulator.replies(channel, ts)[1:] if m["text"].startswith("🔔")]
+
+
+def test_a_follow_up_on_an_owned_case_pings_its_owner_in_the_thread_once(engine, slack_emulator, proxy):
+    channel = slack_emulator.new_channel("fuping")
+    case_id, first = open_case(engine, channel)
+    unowned_id, unowned_first = open_case(engine, channel)
+    slack = client_for(proxy)
+    woken: list[int] = []
+    publisher = Publisher(engine=engine, slack=slack, clock=now, post_interval=0, notify=lambda: woken.append(1))
+    notifier = Notifier(engine=engine, slack=slack, clock=now)
+    publisher.run_once()
+    alice = slack_emulator.users["alice"]
+    with session_scope(engine) as session:
+        lifecycle.claim(session=session, case_id=case_id, user_id=alice, now=now())
+    follow_up(engine, first, "still broken")
+    follow_up(engine, unowned_first, "hello?")
+    assert publisher.run_once() == 2 and woken == [1]  # only the owned case's follow-up wakes the notifier
+    assert notifier.run_once() == 1
+    ts = card_ts(engine, case_id)
+    assert owner_pings(slack_emulator, channel, ts) == [f"🔔 <@{alice}> @{first.author.handle} wrote again."]
+    assert owner_pings(slack_emulator, channel, card_ts(engine, unowned_id)) == []  # nobody to ping
+    # The follow-up goes before the ping in the thread.
+    texts = [m["text"] for m in slack_emulator.replies(channel, ts)[1:]]
+    assert texts[0].startswith("New reply from @") and texts[1].startswith("🔔")
+
+    # Two more while the notifier is not running (a burst, a night): one ping for both.
+    follow_up(engine, first, "hello??")
+    follow_up(engine, first, "anyone??")
+    assert publisher.run_once() == 2
+    assert Notifier(engine=engine, slack=slack, clock=now).run_once() == 1
+    assert notifier.run_once() == 0
+    assert owner_pings(slack_emulator, channel, ts)[1:] == [f"🔔 <@{alice}> @{first.author.handle} wrote again (2 new posts)."]
+
+    # Resolved, the customer writes again: reopened, and still the owner's.
+    with session_scope(engine) as session:
+        lifecycle.resolve(session=session, case_id=case_id, user_id=alice, now=now())
+    follow_up(engine, first, "it broke again")
+    assert publisher.run_once() == 1 and notifier.run_once() == 1
+    assert owner_pings(slack_emulator, channel, ts)[2] == (
+        f"🔔 <@{alice}> @{first.author.handle} wrote again: the case is reopened and still yours.")
 
 
 def test_an_ignored_cases_follow_ups_stay_out_of_the_thread(engine, slack_emulator, proxy):

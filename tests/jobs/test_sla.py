@@ -6,15 +6,19 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk import WebClient
+from sqlmodel import select
 
 from socialdesk.domain import EventKind
+from socialdesk.jobs.notices import Notifier
 from socialdesk.jobs.publish import Publisher
 from socialdesk.jobs.sla import SlaSweep
-from socialdesk.sla import Policy
+from socialdesk.sla import BusinessHours, Policy
 from socialdesk.store import cases as case_store
 from socialdesk.store import ingest, lifecycle
 from socialdesk.store.db import session_scope
+from socialdesk.store.models import NoticeRow
 from tests.support.factories import x_post
+from tests.support.slack_proxy import SlackProxy
 
 POLICY = Policy({"high": timedelta(minutes=30), "normal": timedelta(hours=2)}, at_risk=0.75)
 
@@ -143,3 +147,96 @@ def test_the_card_shows_at_risk_then_overdue(engine, slack_emulator):
                           payload={})
         view = case_store.case_view(session=session, case_id=cid, policy=POLICY)
     assert view.sla_due is None and view.sla_state == "breached"
+
+
+def test_the_at_risk_nudge_mentions_the_owner_or_on_call_when_nobody_owns_the_case(engine, slack_emulator):
+    channel = slack_emulator.new_channel("sla4")
+    clock = Clock()
+    owned, unowned = cards_for(engine, slack_emulator, clock, channel, 2)
+    alice = slack_emulator.users["alice"]
+    with session_scope(engine) as session:
+        lifecycle.claim(session=session, case_id=owned, user_id=alice, now=clock())
+    slack = WebClient(token=slack_emulator.token, base_url=slack_emulator.url)
+    sweep = SlaSweep(engine=engine, slack=slack, clock=clock, policy=POLICY, oncall="S0CARE")
+    clock.now += timedelta(minutes=95)
+    assert sweep.run_once() == 2
+    [mine] = thread_texts(engine, slack_emulator, channel, owned)
+    assert mine.startswith("⏰ First-response SLA at risk") and mine.endswith("(25 min left) <@" + alice + ">")
+    [theirs] = thread_texts(engine, slack_emulator, channel, unowned)
+    assert theirs.endswith("(25 min left) <!subteam^S0CARE> — nobody owns this case yet")
+    clock.now += timedelta(minutes=30)
+    assert sweep.run_once() == 2
+    assert thread_texts(engine, slack_emulator, channel, unowned)[1].endswith(
+        "<!subteam^S0CARE> — nobody owns this case yet")
+
+
+def test_a_nudge_due_in_quiet_hours_is_sent_when_business_hours_open(engine, slack_emulator):
+    hours = BusinessHours.parse("Mon-Fri 09:00-17:00 UTC")
+    policy = Policy({"normal": timedelta(hours=1)}, at_risk=0.5, business_hours=hours)
+    channel = slack_emulator.new_channel("slaq")
+    clock = Clock()
+    clock.now = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)  # a Monday, half an hour before closing
+    [cid] = cards_for(engine, slack_emulator, clock, channel, 1)
+    slack = WebClient(token=slack_emulator.token, base_url=slack_emulator.url)
+    notifier = Notifier(engine=engine, slack=slack, clock=clock, policy=policy)
+    sweep = SlaSweep(engine=engine, slack=slack, clock=clock, policy=policy, notifier=notifier)
+
+    clock.now = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)  # at risk since 17:00; the app was down until now
+    assert sweep.run_once() == 1
+    assert "SLA at risk" in card_triage(slack_emulator, channel, cid)  # the card says so at once …
+    assert thread_texts(engine, slack_emulator, channel, cid) == []  # … but nobody is pinged at night
+    clock.now = datetime(2026, 12, 1, 8, 59, tzinfo=UTC)
+    assert sweep.run_once() == 0 and notifier.run_once() == 0
+    assert thread_texts(engine, slack_emulator, channel, cid) == []
+
+    clock.now = datetime(2026, 12, 1, 9, 0, 30, tzinfo=UTC)  # Tuesday's opening: due 09:30
+    assert notifier.run_once() == 1
+    [nudge] = thread_texts(engine, slack_emulator, channel, cid)
+    assert nudge.startswith("⏰ First-response SLA at risk") and "(29 min left)" in nudge
+    restarted = Notifier(engine=engine, slack=slack, clock=clock, policy=policy)  # a restart sends nothing again
+    assert restarted.run_once() == 0 and notifier.run_once() == 0
+    assert len(thread_texts(engine, slack_emulator, channel, cid)) == 1
+
+
+def test_a_notice_slack_refused_is_tried_again_and_sent_once(engine, slack_emulator):
+    channel = slack_emulator.new_channel("slar")
+    lead = slack_emulator.users["carol"]
+    before = len(dm_texts(slack_emulator, lead))
+    clock = Clock()
+    [cid] = cards_for(engine, slack_emulator, clock, channel, 1)
+    with SlackProxy(slack_emulator.url) as proxy:
+        proxy.rate_limit("chat.postMessage", retry_after=20, times=2)  # Slack says no to both, posting nothing
+        slack = WebClient(token=slack_emulator.token, base_url=proxy.url)
+        notifier = Notifier(engine=engine, slack=slack, clock=clock, policy=POLICY)
+        clock.now += timedelta(hours=3)
+        assert SlaSweep(engine=engine, slack=slack, clock=clock, policy=POLICY, lead=lead, notifier=notifier).run_once() == 1
+        assert thread_texts(engine, slack_emulator, channel, cid) == []
+        clock.now += timedelta(seconds=19)
+        assert notifier.run_once() == 0  # Retry-After is honoured
+        clock.now += timedelta(seconds=2)
+        assert Notifier(engine=engine, slack=slack, clock=clock, policy=POLICY).run_once() == 2  # after a restart too
+        assert notifier.run_once() == 0
+    [breach] = thread_texts(engine, slack_emulator, channel, cid)
+    assert breach.startswith("🚨 SLA breached") and breach.endswith("— nobody owns this case yet")
+    assert len(dm_texts(slack_emulator, lead)) == before + 1
+
+
+def test_a_notice_slack_keeps_refusing_is_given_up_with_the_reason(engine, slack_emulator, caplog):
+    channel = slack_emulator.new_channel("slaf")
+    clock = Clock()
+    [cid] = cards_for(engine, slack_emulator, clock, channel, 1)
+    with SlackProxy(slack_emulator.url) as proxy:
+        proxy.answer("chat.postMessage", {"ok": False, "error": "not_in_channel"})
+        slack = WebClient(token=slack_emulator.token, base_url=proxy.url)
+        notifier = Notifier(engine=engine, slack=slack, clock=clock, policy=POLICY)
+        clock.now += timedelta(hours=3)
+        SlaSweep(engine=engine, slack=slack, clock=clock, policy=POLICY, notifier=notifier).run_once()
+        for _ in range(6):
+            clock.now += timedelta(minutes=10)
+            notifier.run_once()
+        assert len(proxy.calls_to("chat.postMessage")) == 4  # tried four times, then given up
+    with session_scope(engine) as session:
+        [row] = session.exec(select(NoticeRow).where(NoticeRow.case_id == cid)).all()
+    assert (row.status, row.attempts) == ("failed", 3)
+    assert row.error == "not_in_channel: invite the socialdesk app to the case's channel (/invite @socialdesk)"
+    assert "given up after 4 tries" in caplog.text

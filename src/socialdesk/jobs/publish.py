@@ -15,7 +15,8 @@ its metadata), and the incident card is redrawn with the new count.
 Follow-ups (a customer's later posts in a case) go into the card's thread once the
 card exists, the same way: `posts.thread_attempted_at` is noted before posting (and
 is the lease), a later try looks the message up in the thread by its metadata, and
-`posts.thread_ts` is recorded after. Then the card is refreshed.
+`posts.thread_ts` is recorded after, with the ping for the case's owner (store.notices:
+once per follow-up; jobs.notices sends it). Then the card is refreshed.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from socialdesk.domain import CaseView
 from socialdesk.sla import Policy
 from socialdesk.slack import cards
 from socialdesk.store import cases as case_store
-from socialdesk.store import conversations
+from socialdesk.store import conversations, notices
 from socialdesk.store.db import session_scope
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class Publisher:
         time_budget: float = 20.0,
         sla_policy: Policy | None = None,
         lease_seconds: float = LEASE_SECONDS,
+        notify: Callable[[], object] | None = None,
     ) -> None:
         self._engine = engine
         self._slack = slack
@@ -81,6 +83,7 @@ class Publisher:
         self._budget = time_budget
         self._sla_policy = sla_policy  # cards show when the first reply is due
         self._lease = lease_seconds
+        self._notify = notify  # a follow-up pinging its case's owner was queued (jobs.notices sends it)
         self._thread_lease = timedelta(seconds=lease_seconds)
         self._next_slot: dict[str, float] = {}  # channel → monotonic time of its next post
         self._next_full_look = 0.0  # monotonic; the first round looks at every post
@@ -242,9 +245,12 @@ class Publisher:
         except OSError as exc:  # maybe posted: the next try (after the lease) looks first
             log.error("case %s: follow-up not posted (could not reach Slack: %s); retrying later", f.case_id, exc)
             return 0
-        with session_scope(self._engine) as session:
+        with session_scope(self._engine) as session:  # the owner's ping, queued with the thread's ts: once
             conversations.record_thread(session=session, post_id=f.post_id, thread_ts=ts)
+            ping = notices.queue_follow_up(session=session, case_id=f.case_id, post_id=f.post_id, now=self._now())
         self._redraw(f.case_id, "card after a follow-up")  # the card says the customer wrote again
+        if ping and self._notify is not None:
+            self._notify()
         return int(posted)
 
     def _thread_failed(self, f: conversations.FollowUp, taken: datetime, exc: SlackApiError) -> None:

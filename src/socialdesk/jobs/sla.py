@@ -1,13 +1,15 @@
-"""The SLA sweep: nudge a case's thread when its first reply is at risk, and on a breach
-tell the thread and DM the team lead a link to the card. Either way the card itself is
-updated in place (chat.update, the same builder as every other refresh) so its deadline
-reads "SLA at risk" or "overdue" to whoever looks at the channel.
+"""The SLA sweep: nudge a case's thread when its first reply is at risk (mentioning its owner, or
+on-call when nobody owns it), and on a breach tell the thread and DM the team lead a link to the
+card. Either way the card itself is updated in place (chat.update, the same builder as every
+other refresh) so its deadline reads "SLA at risk" or "overdue" to whoever looks at the channel.
 
-Each nudge is *marked before it is posted* (`store.sla.mark`, a conditional UPDATE in
-its own committed transaction). At most once beats at least once here: a crash or a
-Slack error between the mark and the post loses that one nudge, while the other order
-would repeat it on every sweep (and on every replica) until the post succeeded. The
-nudge is also recorded as a case event, so it shows up in history and figures anyway.
+Each nudge is *marked* (`store.sla.mark`, a conditional UPDATE) and its messages queued as
+notices (store.notices) in one committed transaction, then sent by the notifier (jobs.notices),
+which takes each before posting it. At most once beats at least once here: a crash between
+taking and posting loses that one message, while the other order would repeat it on every
+sweep (and on every replica) until the post succeeded. The nudge is also recorded as a case
+event, so it shows up in history and figures anyway. Quiet hours hold the messages, not the
+card's redraw.
 """
 
 from __future__ import annotations
@@ -15,39 +17,35 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from socialdesk import sla
 from socialdesk.domain import CaseView
+from socialdesk.jobs.notices import Notifier
 from socialdesk.slack import cards
-from socialdesk.slack.blocks.card import slack_date
 from socialdesk.store import cases as case_store
+from socialdesk.store import notices as notice_store
 from socialdesk.store import sla as sla_store
 from socialdesk.store.db import session_scope
 
 log = logging.getLogger(__name__)
-DUE_FORMAT = "{date_short_pretty} at {time}"
-
-
-def _minutes(delta: timedelta) -> str:
-    minutes = max(0, int(delta.total_seconds() // 60))
-    if minutes < 120:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 class SlaSweep:
     def __init__(self, *, engine: Engine, slack: WebClient, clock: Callable[[], datetime], policy: sla.Policy,
-                 lead: str | None = None) -> None:
+                 lead: str | None = None, oncall: str | None = None, notifier: Notifier | None = None) -> None:
         self._engine = engine
         self._slack = slack
         self._now = clock
         self._policy = policy
         self._lead = lead or None
+        # app.build hands in the one notifier; on its own (tests, scripts) the sweep sends through its own.
+        self._notifier = notifier or Notifier(engine=engine, slack=slack, clock=clock, policy=policy, oncall=oncall)
         self._lock = threading.Lock()
 
     def run_once(self) -> int:
@@ -62,14 +60,13 @@ class SlaSweep:
             for nudge in nudges:
                 with session_scope(self._engine) as session:  # committed before anything is posted
                     won = sla_store.mark(session=session, case_id=nudge.case_id, which=nudge.which, now=now, due=nudge.due)
+                    if won:
+                        self._queue(session, nudge, now)
                 if not won:
                     continue  # another sweep (replica) took it, or the case was answered meanwhile
                 taken += 1
-                if nudge.which == "at_risk":
-                    self._at_risk(nudge, now)
-                else:
-                    self._breached(nudge, now)
                 self._refresh_card(nudge)
+            self._notifier.run_once()  # these, and any held through quiet hours that are due now
             return taken
         finally:
             self._lock.release()
@@ -89,37 +86,19 @@ class SlaSweep:
             log.error("case %s: card not updated for the SLA %s (%s); the next change to the case redraws it",
                       n.case_id, n.which, error)
 
-    def _post(self, what: str, case_id: int, **kwargs: object) -> dict | None:
-        try:
-            return self._slack.chat_postMessage(**kwargs).data  # type: ignore[return-value]
-        except (SlackApiError, OSError) as exc:
-            error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
-            log.error("case %s: SLA %s not sent (%s); it is not retried (see jobs.sla)", case_id, what, error)
-            return None
-
-    def _at_risk(self, n: sla_store.Nudge, now: datetime) -> None:
-        left = _minutes(self._policy.remaining(now, n.due))
-        due = slack_date(n.due, DUE_FORMAT, "%Y-%m-%d %H:%M UTC")
-        who = f" <@{n.assignee}>" if n.assignee else ""
-        text = f"⏰ First-response SLA at risk: due {due} ({left} left){who}"
-        self._post("at-risk nudge", n.case_id, channel=n.channel_id, thread_ts=n.thread_ts or n.message_ts, text=text)
-
-    def _breached(self, n: sla_store.Nudge, now: datetime) -> None:
-        due = slack_date(n.due, DUE_FORMAT, "%Y-%m-%d %H:%M UTC")
-        target = _minutes(n.target)
-        who = f" <@{n.assignee}>" if n.assignee else ""
-        text = f"🚨 SLA breached: no first response within {target} ({n.priority} priority, was due {due}){who}"
-        self._post("breach notice", n.case_id, channel=n.channel_id, thread_ts=n.thread_ts or n.message_ts, text=text)
+    def _queue(self, session: Session, n: sla_store.Nudge, now: datetime) -> None:
+        """The nudge's messages, one per mark (the mark's time names it: a re-armed clock is a new event)."""
+        stamp = now.isoformat()
+        if n.which == "at_risk":
+            notice_store.queue(session=session, key=f"{notice_store.SLA_AT_RISK}:{n.case_id}:{stamp}",
+                               kind=notice_store.SLA_AT_RISK, case_id=n.case_id, channel_id=n.channel_id, now=now,
+                               payload={"due": n.due.isoformat()})
+            return
+        payload = {"due": n.due.isoformat(), "target": n.target.total_seconds(), "priority": n.priority}
+        notice_store.queue(session=session, key=f"{notice_store.SLA_BREACHED}:{n.case_id}:{stamp}",
+                           kind=notice_store.SLA_BREACHED, case_id=n.case_id, channel_id=n.channel_id, now=now,
+                           payload=payload)
         if self._lead:
-            link = self._permalink(n)
-            card = f"<{link}|case #{n.case_id}>" if link else f"case #{n.case_id} in <#{n.channel_id}>"
-            self._post("lead DM", n.case_id, channel=self._lead,
-                       text=f"🚨 First-response SLA breached on {card}: {n.priority} priority, due {due}, "
-                            f"{'owned by <@' + n.assignee + '>' if n.assignee else 'unclaimed'}.")
-
-    def _permalink(self, n: sla_store.Nudge) -> str | None:
-        try:
-            return str(self._slack.chat_getPermalink(channel=n.channel_id, message_ts=n.message_ts)["permalink"])
-        except (SlackApiError, OSError, KeyError) as exc:
-            log.warning("case %s: no permalink for the card (%s); the DM names the channel instead", n.case_id, exc)
-            return None
+            notice_store.queue(session=session, key=f"{notice_store.SLA_LEAD}:{n.case_id}:{stamp}",
+                               kind=notice_store.SLA_LEAD, case_id=n.case_id, channel_id=self._lead, now=now,
+                               payload=payload)

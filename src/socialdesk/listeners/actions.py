@@ -94,4 +94,4 @@ def register(app: App, deps: Deps) -> None:
                             (ids.NOT_SPAM, not_spam_clicked),
                             (ids.NOTE, note_clicked), (ids.MENU, menu_chosen)):
         app.action(action_id)(after_ack(work, deps))
-    app.action(re.compile(f"^({ids.OPEN_POST}|{ids.DIGEST_BACKLOG})$"))(ack_only)
+    app.action(re.compile(f"^({ids.OPEN_POST}|{ids.DIGEST_BACKLOG}|{ids.NOTICE_OPEN})$"))(ack_only)

@@ -40,6 +40,7 @@ class Deps:
     settings: Settings | None = None  # shown to admins in App Home (never the secrets)
     networks: Mapping[str, Network] = field(default_factory=dict)  # every known network, configured or not
     later: Callable[..., Future[Any]] = run_now  # work after the ack (app.build gives a Later pool)
+    notify: Callable[[], object] = lambda: None  # a notice was queued: send what is due now (jobs.notices)
 
     @property
     def case_tags(self) -> list[str]:

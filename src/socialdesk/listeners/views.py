@@ -144,9 +144,14 @@ def assign_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps:
     if refused(ack, body, ids.ASSIGNEE_INPUT, None if valid else "Choose someone."):
         return
     ack()
-    user = user_of(body)
-    deps.later(apply, body, client, deps, lifecycle.assign, messages.assigned(user, assignee), "assigned",
-               assignee=assignee)
+    deps.later(assign, body, client, deps, assignee)
+
+
+def assign(body: dict[str, Any], client: WebClient, deps: Deps, assignee: str) -> None:
+    """Assign, then send the assignee's DM at once (lifecycle.assign queued it with the change)."""
+    apply(body, client, deps, lifecycle.assign, messages.assigned(user_of(body), assignee), "assigned",
+          assignee=assignee)
+    deps.notify()
 
 
 def ignore_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:

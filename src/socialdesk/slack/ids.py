@@ -10,6 +10,9 @@ REOPEN = "case_reopen"
 MENU = "case_menu"  # overflow: assign, ignore, tags, unclaim, open in network
 OPEN_POST = "case_open_post"
 
+# A notice's "Open" (the assignee's DM): a link to the card, and no Claim (assigning made it theirs).
+NOTICE_OPEN = "notice_open"
+
 # Triage: a case filed as likely spam at ingest (collapsed card) is reopened as new.
 NOT_SPAM = "case_not_spam"
 

@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, update
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from socialdesk.domain import CaseStatus, EventKind
+from socialdesk.store import notices
 from socialdesk.store.cases import get_case
 from socialdesk.store.events import record_event
 from socialdesk.store.models import CaseRow
@@ -81,11 +82,18 @@ def unclaim(*, session: Session, case_id: int, user_id: str, now: datetime) -> T
 
 
 def assign(*, session: Session, case_id: int, user_id: str, assignee: str, now: datetime) -> TransitionResult:
-    return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from=OPEN,
-                  event=EventKind.ASSIGNED, last_action=f"assigned to <@{assignee}> by <@{user_id}>",
-                  values={"status": func.coalesce(_replied_or_none(), S.CLAIMED.value), "assignee": assignee,
-                          "claimed_at": now},
-                  payload={"to": assignee})
+    """Give the case to `assignee`; they are told in a DM (queued here, in the same transaction: store.notices),
+    unless it was theirs already or they assigned it to themselves."""
+    before = session.exec(select(CaseRow.assignee).where(CaseRow.id == case_id)).first()
+    result = _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from=OPEN,
+                    event=EventKind.ASSIGNED, last_action=f"assigned to <@{assignee}> by <@{user_id}>",
+                    values={"status": func.coalesce(_replied_or_none(), S.CLAIMED.value), "assignee": assignee,
+                            "claimed_at": now},
+                    payload={"to": assignee})
+    if result.ok and before != assignee:
+        notices.queue_assigned(session=session, case_id=case_id, version=result.case.version, by=user_id,
+                               assignee=assignee, now=now)
+    return result
 
 
 def _replied_or_none():  # type: ignore[no-untyped-def]

@@ -336,3 +336,26 @@ class SeenRequestRow(SQLModel, table=True):
 
     signature: str = Field(primary_key=True, max_length=80)  # X-Slack-Signature, "v0=" and 64 hex digits
     sent_at: datetime = Field(index=True)  # X-Slack-Request-Timestamp; rows past the window are pruned
+
+
+class NoticeRow(SQLModel, table=True):
+    """A message that tells someone about a case (store.notices): queued in the transaction of the change
+    that calls for it, sent at most once (taken before it is posted), held through quiet hours."""
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=128, unique=True)  # one per event ("assigned:12:v4"): queueing it again is a no-op
+    kind: str = Field(max_length=32)  # assigned, follow_up, sla_at_risk, sla_breached, sla_lead
+    # No foreign key: retention deletes cases (and their notices, store.retention); a notice whose case is gone is dropped.
+    case_id: int = Field(index=True)
+    channel_id: str = Field(max_length=32)  # a user id (a DM) or the card's channel (in its thread)
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))  # ids and times, never customer text
+    status: str = Field(default="queued", max_length=16)  # queued, taken, sent, skipped, failed
+    attempts: int = 0
+    created_at: datetime
+    due_at: datetime  # not before: quiet hours push it to when business hours open
+    taken_at: datetime | None = None
+    sent_at: datetime | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))  # why it was skipped, retried or failed

@@ -41,7 +41,7 @@ from sqlmodel import Session
 
 from socialdesk.domain import CaseStatus, EventKind
 from socialdesk.networks import registry
-from socialdesk.store import incidents
+from socialdesk.store import incidents, notices
 from socialdesk.store.events import record_event
 from socialdesk.store.models import (
     AuthorRow,
@@ -155,6 +155,8 @@ def _delete_cases(session: Session, case_ids: Sequence[int], extra_post_ids: Seq
     for chunk in _chunks(case_ids):
         counts["cases"] += session.execute(delete(CaseRow).where(CaseRow.id.in_(chunk))).rowcount
     incidents.forget_cases(session=session, case_ids=case_ids)
+    for chunk in _chunks(case_ids):  # not counted: they hold no customer data, only ids
+        notices.forget_cases(session=session, case_ids=chunk)
     return authors
 
 
