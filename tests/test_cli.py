@@ -131,6 +131,12 @@ def test_every_command_says_what_it_does_in_its_help():
     found = dict(commands(_parser()))
     assert {("rules", "add"), ("rules", "pause"), ("auth", "x"), ("webhooks", "deliveries"), ("forget",)} <= set(found)
     assert [" ".join(path) for path, sub in found.items() if not (sub.description or "").strip()] == []
+    # Each argument says what it takes too (`rules pause ID` without it reads "id" and nothing more).
+    unexplained = [f"{' '.join(path)} {action.option_strings[0] if action.option_strings else action.dest}"
+                   for path, sub in found.items() for action in sub._actions
+                   if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction))
+                   and not (action.help or "").strip()]
+    assert unexplained == []
 
 
 def test_the_entry_point_runs_as_a_process():
