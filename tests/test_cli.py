@@ -210,3 +210,17 @@ def test_rules_spam_filing_and_routes_are_set_checked_listed_and_edited(env, cli
     assert nothing.returncode == 2 and "nothing to change" in nothing.stderr
     assert cli("rules", "edit", "9", "--ignore-spam", env=env).returncode == 2  # no such rule
     assert "--ignore-spam" in cli("rules", "add", "--help", env=env).stdout
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (("webhooks", "deliveries", "1", "--limit", "0"), "argument --limit: 0 is out of range; use a number from 1 to 1000"),
+    (("demo", "--port", "99999"), "argument --port: 99999 is out of range; use a number from 1 to 65535"),
+    (("sandbox", "--port", "http"), "argument --port: 'http' is not a whole number; use one from 1 to 65535"),
+    (("demo", "--speed", "fast"), "argument --speed: 'fast' is not a number; use a positive one like 2 or 0.5"),
+    (("sandbox", "--duration", "-5"), "argument --duration: -5 is not a positive number; use one like 2 or 0.5"),
+    (("demo", "--duration", "inf"), "argument --duration: inf is not a positive number; use one like 2 or 0.5"),
+])
+def test_numbers_out_of_range_are_usage_errors_that_give_the_range(cli, argv, says):
+    """Refused while parsing, before anything starts: no traceback, no silent clamping (--limit 0 printed 1)."""
+    ran = cli(*argv, env={})
+    assert ran.returncode == 2 and ran.stderr.splitlines()[-1].endswith(f"error: {says}"), ran.stderr

@@ -49,6 +49,17 @@ def int_in(low: int, high: int):  # type: ignore[no-untyped-def]
     return parse
 
 
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number above 0 (`--speed 0.5`, `--duration 30`)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; use a positive one like 2 or 0.5") from None
+    if not 0 < value < float("inf"):  # nan fails this too
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number; use one like 2 or 0.5")
+    return value
+
+
 def open_store(settings: Settings) -> Engine:
     """The configured database, migrated to the latest schema."""
     from sqlalchemy.exc import ArgumentError

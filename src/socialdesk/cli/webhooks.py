@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from socialdesk.cli.common import EXIT_ENVIRONMENT, CliError, open_store
+from socialdesk.cli.common import EXIT_ENVIRONMENT, CliError, int_in, open_store
 from socialdesk.webhook_events import EVENT_KINDS
 
 if TYPE_CHECKING:
@@ -43,7 +43,8 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
                            description="Print a webhook's delivery log, newest first: event, status, tries, "
                                        "HTTP code, last error.")
     log.add_argument("id", type=int, metavar="ID", help=WEBHOOK_ID_HELP)
-    log.add_argument("--limit", type=int, default=20, metavar="N", help="print the newest N deliveries (default 20)")
+    log.add_argument("--limit", type=int_in(1, 1000), default=20, metavar="N",
+                     help="print the newest N deliveries, from 1 to 1000 (default 20)")
     log.set_defaults(func=_guarded(cmd_deliveries))
 
 
@@ -152,7 +153,7 @@ def cmd_deliveries(settings: Settings, args: argparse.Namespace) -> int:
     from socialdesk.store.db import session_scope
 
     with session_scope(open_store(settings)) as session:
-        rows = store.deliveries(session=session, webhook_id=args.id, limit=max(1, args.limit))
+        rows = store.deliveries(session=session, webhook_id=args.id, limit=args.limit)
     if not rows:
         print(f"webhook {args.id} has no deliveries yet; `socialdesk webhooks test {args.id}` sends one")
         return 0
