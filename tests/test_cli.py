@@ -139,6 +139,24 @@ def test_every_command_says_what_it_does_in_its_help():
     assert unexplained == []
 
 
+def test_run_help_lists_every_setting_from_the_settings_themselves(cli):
+    from socialdesk.config import REQUIRED_TO_RUN, Settings
+
+    shown = cli("run", "--help", env={"SLACK_BOT_TOKEN": "xoxb-not-for-help", "SOCIALDESK_HTTP_PORT": "4000"})
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: socialdesk run")
+    names = [line.split()[0] for line in shown.stdout.splitlines()
+             if line.startswith("  ") and line.split()[0].startswith(("SOCIALDESK_", "SLACK_"))]
+    assert sorted(names) == sorted(field.alias for field in Settings.model_fields.values())  # each once
+    required = shown.stdout.split("\nrequired:\n")[1].split("\n\n")[0]
+    assert [line.split()[0] for line in required.splitlines() if not line.startswith("      ")] == \
+        [Settings.model_fields[name].alias for name in REQUIRED_TO_RUN]
+    assert "  SOCIALDESK_HTTP_PORT (default 3000)\n      HTTP mode: the port" in shown.stdout  # defaults, not the env
+    assert "  SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK (default false)\n" in shown.stdout
+    assert "xoxb-not-for-help" not in shown.stdout and "4000" not in shown.stdout
+    every = [field for field in Settings.model_fields.values() if not (field.description or "").strip()]
+    assert every == [], "each setting says what it is (its description is what `run --help` prints)"
+
+
 def test_the_entry_point_runs_as_a_process():
     shown = process("--help", env={})
     assert shown.returncode == 0 and shown.stdout.startswith("usage: socialdesk") and "webhooks" in shown.stdout
