@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -242,3 +244,15 @@ def test_numbers_out_of_range_are_usage_errors_that_give_the_range(cli, argv, sa
     """Refused while parsing, before anything starts: no traceback, no silent clamping (--limit 0 printed 1)."""
     ran = cli(*argv, env={})
     assert ran.returncode == 2 and ran.stderr.splitlines()[-1].endswith(f"error: {says}"), ran.stderr
+
+
+def test_the_readme_quick_start_is_two_commands_in_two_blocks(cli):
+    """Each command can be copied alone, and the reader knows before typing it that the first one stays running."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    quick = readme.split("\n## Quick start\n")[1].split("\n## ")[0]
+    assert re.findall(r"```sh\n(.*?)```", quick, re.DOTALL) == ["pip install -e . && socialdesk demo\n",
+                                                                "bash .ci/run\n"]
+    assert "keeps running until you press Ctrl-C" in " ".join(quick.split("```sh")[0].split())
+    shown = cli("demo", "--help", env={}).stdout
+    options = set(re.findall(r"`(--[a-z-]+)", quick))
+    assert options and [o for o in sorted(options) if o not in shown] == []  # the options it names exist
