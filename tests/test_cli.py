@@ -110,6 +110,24 @@ def test_a_number_out_of_range_is_refused_with_the_range(env, cli):
     assert shown.returncode == 0 and "--limit N" in shown.stdout and "{10," not in shown.stdout
 
 
+@pytest.mark.parametrize("url", ["mysql://desk:hunter2@127.0.0.1/desk", "foo://desk:hunter2@127.0.0.1/desk"])
+@pytest.mark.parametrize("command", [("rules", "list"), ("run",)])
+def test_a_database_socialdesk_has_no_driver_for_is_exit_2_without_the_password(cli, url, command):
+    """A driver that is not installed, or no such dialect: a setting to fix, not a traceback (`run` too)."""
+    ran = cli(*command, env={"SOCIALDESK_DATABASE_URL": url, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
+    assert ran.returncode == 2 and ran.stderr.startswith("socialdesk: SOCIALDESK_DATABASE_URL is not a database URL "
+                                                         "socialdesk can use: set it to sqlite:///")
+    assert "hunter2" not in ran.stderr and ran.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_an_unknown_log_level_is_a_setting_to_fix(env, cli):
+    ran = cli("rules", "list", env={**env, "SOCIALDESK_LOG_LEVEL": "LOUD"})
+    assert (ran.returncode, ran.stderr) == (2, "socialdesk: SOCIALDESK_LOG_LEVEL is invalid: 'LOUD' is not a log level; "
+                                               "use DEBUG, INFO, WARNING or ERROR. Fix it in the environment or .env\n")
+    assert cli("rules", "list", env={**env, "SOCIALDESK_LOG_LEVEL": "debug"}).returncode == 0  # any case, as before
+
+
 def test_a_database_that_does_not_answer_is_exit_1_without_the_password(cli, tmp_path):
     gone = cli("rules", "list", env={"SOCIALDESK_DATABASE_URL": f"sqlite:///{tmp_path}/no/such/dir/desk.db"})
     assert gone.returncode == 1

@@ -6,6 +6,7 @@ build `Settings(...)` directly.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -127,6 +128,14 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in logging.getLevelNamesMapping():  # a wrong one failed in logging, as a traceback
+            raise ValueError(f"{value!r} is not a log level; use DEBUG, INFO, WARNING or ERROR")
+        return level
 
     @field_validator("llm_url")
     @classmethod
@@ -290,4 +299,5 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
         alias = Settings.model_fields[field].alias if field in Settings.model_fields else field
-        raise ConfigError(f"{alias} is invalid: {first['msg']}. Fix it in the environment or .env") from None
+        said = first["msg"].removeprefix("Value error, ")  # pydantic's prefix to our validators' words
+        raise ConfigError(f"{alias} is invalid: {said}. Fix it in the environment or .env") from None

@@ -60,16 +60,25 @@ def positive_number(text: str) -> float:
     return value
 
 
-def open_store(settings: Settings) -> Engine:
-    """The configured database, migrated to the latest schema."""
+def store_engine(settings: Settings) -> Engine:
+    """An engine for the configured database (nothing connected yet)."""
     from sqlalchemy.exc import ArgumentError
 
-    from socialdesk.store.db import make_engine, upgrade
+    from socialdesk.store.db import make_engine
 
     try:
-        engine = make_engine(settings.database_url)
-    except ArgumentError:  # not quoted: the URL may hold a password
+        return make_engine(settings.database_url)
+    # Not a URL, no such dialect (ArgumentError both), or a dialect whose driver is not installed (mysql://);
+    # the URL is not quoted: it may hold a password.
+    except (ArgumentError, ModuleNotFoundError):
         raise CliError("SOCIALDESK_DATABASE_URL is not a database URL socialdesk can use: set it to "
                        "sqlite:///path/socialdesk.db or postgresql+psycopg://user:pass@host/db") from None
+
+
+def open_store(settings: Settings) -> Engine:
+    """The configured database, migrated to the latest schema."""
+    from socialdesk.store.db import upgrade
+
+    engine = store_engine(settings)
     upgrade(engine)
     return engine

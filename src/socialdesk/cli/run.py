@@ -10,6 +10,8 @@ import textwrap
 import threading
 from typing import TYPE_CHECKING
 
+from socialdesk.cli.common import store_engine
+
 if TYPE_CHECKING:
     from socialdesk.config import Settings
 
@@ -53,9 +55,11 @@ def settings_help(width: int) -> str:
 
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     from socialdesk.app import build
+    from socialdesk.config import REQUIRED_TO_RUN
     from socialdesk.server import serve
 
-    serve(build(settings))
+    settings.require(*REQUIRED_TO_RUN)  # the settings first, then the database they name
+    serve(build(settings, engine=store_engine(settings)))
     # Listener threads still busy are joined at exit; each is safe to cut off like a kill -9,
     # so a stopped process never hangs on one stuck Slack call.
     watchdog = threading.Timer(EXIT_GRACE_SECONDS, os._exit, args=(0,))
