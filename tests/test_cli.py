@@ -257,6 +257,8 @@ def test_rules_spam_filing_and_routes_are_set_checked_listed_and_edited(env, cli
     (("demo", "--speed", "fast"), "argument --speed: 'fast' is not a number; use a positive one like 2 or 0.5"),
     (("sandbox", "--duration", "-5"), "argument --duration: -5 is not a positive number; use one like 2 or 0.5"),
     (("demo", "--duration", "inf"), "argument --duration: inf is not a positive number; use one like 2 or 0.5"),
+    (("rules", "add", "--network", "x", "--query", "acme", "--channel", "C0123ABCD", "--priority-followers", "-5"),
+     "argument --priority-followers: -5 is out of range; use a number from 0 to 1,000,000,000"),
 ])
 def test_numbers_out_of_range_are_usage_errors_that_give_the_range(cli, argv, says):
     """Refused while parsing, before anything starts: no traceback, no silent clamping (--limit 0 printed 1)."""

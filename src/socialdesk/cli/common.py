@@ -38,13 +38,15 @@ class Unavailable(CliError):
 
 def int_in(low: int, high: int):  # type: ignore[no-untyped-def]
     """An argparse type: a whole number from `low` to `high` (a range, not a choices list in --help)."""
+    lo, hi = (f"{n:,}" if n >= 100_000 else str(n) for n in (low, high))  # 1,000,000,000; a port stays 65535
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; use one from {low} to {high}") from None
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; use one from {lo} to {hi}") from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is out of range; use a number from {low} to {high}")
+            raise argparse.ArgumentTypeError(f"{value} is out of range; use a number from {lo} to {hi}")
         return value
     return parse
 

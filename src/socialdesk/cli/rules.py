@@ -38,7 +38,7 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
     add.add_argument("--include-reposts", action="store_true", help="also open cases for reposts")
     add.add_argument("--priority-keywords", metavar="WORDS",
                      help="comma-separated words or phrases that make a post high priority, e.g. 'refund,lawsuit'")
-    add.add_argument("--priority-followers", type=int, metavar="N",
+    add.add_argument("--priority-followers", type=int_in(0, 1_000_000_000), metavar="N",
                      help="posts by accounts with at least N followers are high priority")
     add.add_argument("--sla", metavar="TARGETS",
                      help="first-response targets for this rule's cases, e.g. 'high=15m,normal=1h' "
