@@ -259,8 +259,13 @@ def test_rules_spam_filing_and_routes_are_set_checked_listed_and_edited(env, cli
     (("demo", "--duration", "inf"), "argument --duration: inf is not a positive number; use one like 2 or 0.5"),
     (("rules", "add", "--network", "x", "--query", "acme", "--channel", "C0123ABCD", "--priority-followers", "-5"),
      "argument --priority-followers: -5 is out of range; use a number from 0 to 1,000,000,000"),
+    # Not a number, but the same kind of mistake: a rule with --lang english would skip every post.
+    (("rules", "add", "--network", "x", "--query", "acme", "--channel", "C0123ABCD", "--lang", "english"),
+     "argument --lang: 'english' is not a language code; use a lower-case ISO 639 code like en or pt"),
+    (("rules", "preview", "--network", "x", "--query", "acme", "--lang", "EN"),
+     "argument --lang: 'EN' is not a language code; use a lower-case ISO 639 code like en or pt"),
 ])
-def test_numbers_out_of_range_are_usage_errors_that_give_the_range(cli, argv, says):
+def test_values_out_of_range_are_usage_errors_that_give_the_range(cli, argv, says):
     """Refused while parsing, before anything starts: no traceback, no silent clamping (--limit 0 printed 1)."""
     ran = cli(*argv, env={})
     assert ran.returncode == 2 and ran.stderr.splitlines()[-1].endswith(f"error: {says}"), ran.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,7 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
                      help="our account whose mentions to watch (mentions rules; default: the first of SOCIALDESK_OWN_HANDLES)")
     add.add_argument("--channel", required=True, help="Slack channel id for the cards (C0123ABCD)")
     add.add_argument("--every", type=int, default=DEFAULT_POLL_SECONDS, metavar="SECONDS", help=f"poll interval (default {DEFAULT_POLL_SECONDS}, minimum 5)")
-    add.add_argument("--lang", help="only posts in this language (ISO code, e.g. en)")
+    add.add_argument("--lang", type=language, help="only posts in this language (ISO code, e.g. en)")
     add.add_argument("--include-reposts", action="store_true", help="also open cases for reposts")
     add.add_argument("--priority-keywords", metavar="WORDS",
                      help="comma-separated words or phrases that make a post high priority, e.g. 'refund,lawsuit'")
@@ -85,11 +86,21 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
                                            "why a rule would skip it; nothing is stored.")
     preview.add_argument("--network", required=True, choices=registry.names(), help="the network to search")
     preview.add_argument("--query", required=True, help="the network's search query, as `rules add` takes it")
-    preview.add_argument("--lang", help="mark posts in other languages skipped (ISO code, e.g. en)")
+    preview.add_argument("--lang", type=language, help="mark posts in other languages skipped (ISO code, e.g. en)")
     preview.add_argument("--include-reposts", action="store_true", help="do not mark reposts skipped")
     preview.add_argument("--limit", type=int_in(10, 100), default=10, metavar="N",
                          help="print at most N posts, from 10 to 100 (default 10)")
     preview.set_defaults(func=cmd_rules_preview)
+
+
+LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{1,8})*")
+
+
+def language(text: str) -> str:
+    """An argparse type: a language as posts carry it (en, pt-BR); `english` would match none of them."""
+    if not LANGUAGE_TAG.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a language code; use a lower-case ISO 639 code like en or pt")
+    return text
 
 
 RULE_ID_HELP = "the rule's number, as `socialdesk rules list` shows it"
