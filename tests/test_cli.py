@@ -121,6 +121,23 @@ def test_a_database_socialdesk_has_no_driver_for_is_exit_2_without_the_password(
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_database_migrated_by_a_newer_socialdesk_is_one_line(env, cli, db_url):
+    import sqlalchemy
+
+    assert cli("db", "upgrade", env=env).returncode == 0
+    engine = sqlalchemy.create_engine(db_url)
+    with engine.begin() as conn:  # as a later version leaves it: a revision this one does not have
+        conn.execute(sqlalchemy.text("UPDATE alembic_version SET version_num = '0099_later'"))
+    engine.dispose()
+    for command in (("rules", "list"), ("db", "upgrade")):
+        ran = cli(*command, env=env)
+        assert (ran.returncode, ran.stderr) == (2, (
+            "socialdesk: the database is at revision 0099_later, which this socialdesk does not know (its latest is "
+            f"{head_revision()}): it was upgraded by a newer version; run that one, or set SOCIALDESK_DATABASE_URL "
+            "to another database\n")), command
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_an_unknown_log_level_is_a_setting_to_fix(env, cli):
     ran = cli("rules", "list", env={**env, "SOCIALDESK_LOG_LEVEL": "LOUD"})
     assert (ran.returncode, ran.stderr) == (2, "socialdesk: SOCIALDESK_LOG_LEVEL is invalid: 'LOUD' is not a log level; "

@@ -62,25 +62,27 @@ def positive_number(text: str) -> float:
     return value
 
 
-def store_engine(settings: Settings) -> Engine:
-    """An engine for the configured database (nothing connected yet)."""
+def open_store(settings: Settings) -> Engine:
+    """The configured database, migrated to the latest schema."""
+    from alembic.util.exc import CommandError
     from sqlalchemy.exc import ArgumentError
 
-    from socialdesk.store.db import make_engine
+    from socialdesk.store.db import current_revision, head_revision, make_engine, upgrade
 
     try:
-        return make_engine(settings.database_url)
+        engine = make_engine(settings.database_url)
     # Not a URL, no such dialect (ArgumentError both), or a dialect whose driver is not installed (mysql://);
     # the URL is not quoted: it may hold a password.
     except (ArgumentError, ModuleNotFoundError):
         raise CliError("SOCIALDESK_DATABASE_URL is not a database URL socialdesk can use: set it to "
                        "sqlite:///path/socialdesk.db or postgresql+psycopg://user:pass@host/db") from None
-
-
-def open_store(settings: Settings) -> Engine:
-    """The configured database, migrated to the latest schema."""
-    from socialdesk.store.db import upgrade
-
-    engine = store_engine(settings)
-    upgrade(engine)
+    try:
+        upgrade(engine)
+    except CommandError as exc:
+        found = current_revision(engine)
+        if not found or "Can't locate revision" not in str(exc):  # else: a later version's migration
+            raise
+        raise CliError(f"the database is at revision {found}, which this socialdesk does not know (its latest is "
+                       f"{head_revision()}): it was upgraded by a newer version; run that one, or set "
+                       "SOCIALDESK_DATABASE_URL to another database") from None
     return engine
