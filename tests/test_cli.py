@@ -100,12 +100,13 @@ def test_user_errors_are_one_line_with_exit_code_2(env, cli):
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_number_out_of_range_is_refused_with_the_range(env, cli):
-    low = cli("rules", "preview", "--network", "x", "--query", "acme", "--limit", "5", env=env)
-    assert low.returncode == 2
-    assert low.stderr.splitlines()[-1] == ("socialdesk rules preview: error: argument --limit: 5 is out of range; "
-                                           "use a number from 10 to 100")
+    for out in ("0", "101"):
+        refused = cli("rules", "preview", "--network", "x", "--query", "acme", "--limit", out, env=env)
+        assert refused.returncode == 2
+        assert refused.stderr.splitlines()[-1] == (f"socialdesk rules preview: error: argument --limit: {out} is out "
+                                                   "of range; use a number from 1 to 100")
     word = cli("rules", "preview", "--network", "x", "--query", "acme", "--limit", "many", env=env)
-    assert word.returncode == 2 and "'many' is not a whole number; use one from 10 to 100" in word.stderr
+    assert word.returncode == 2 and "'many' is not a whole number; use one from 1 to 100" in word.stderr
     shown = cli("rules", "preview", "--help", env=env)
     assert shown.returncode == 0 and "--limit N" in shown.stdout and "{10," not in shown.stdout
 
@@ -232,6 +233,9 @@ def test_preview_prints_normalized_posts_as_json_lines(env, cli):
         assert records[0]["is_repost"] and records[0]["skipped"] == "repost"
         assert records[1]["skipped"] is None
         assert not records[1]["lang_detected"]
+        fewer = cli("rules", "preview", "--network", "x", "--query", "acme phone", "--limit", "2",
+                    env={**env, "SOCIALDESK_X_API_URL": fake_x.url, "SOCIALDESK_X_BEARER_TOKEN": "preview-token"})
+        assert [json.loads(line)["author"]["handle"] for line in fewer.stdout.splitlines()] == ["fan", "eli"]
         # A language X could not tell is guessed, before `--lang` marks posts skipped (as the poller does).
         fake_x.post(username="lucia", text="acme phone: mi teléfono no enciende desde ayer y nadie responde",
                     lang="und")

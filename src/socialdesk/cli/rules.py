@@ -88,8 +88,8 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
     preview.add_argument("--query", required=True, help="the network's search query, as `rules add` takes it")
     preview.add_argument("--lang", type=language, help="mark posts in other languages skipped (ISO code, e.g. en)")
     preview.add_argument("--include-reposts", action="store_true", help="do not mark reposts skipped")
-    preview.add_argument("--limit", type=int_in(10, 100), default=10, metavar="N",
-                         help="print at most N posts, from 10 to 100 (default 10)")
+    preview.add_argument("--limit", type=int_in(1, 100), default=10, metavar="N",
+                         help="print at most N posts, from 1 to 100 (default 10)")
     preview.set_defaults(func=cmd_rules_preview)
 
 
