@@ -1,7 +1,8 @@
 """What every command family shares: exit codes, the one-line errors, opening the database.
 
 Exit codes: 2 when what was typed or configured is wrong or names nothing (a bad argument,
-an unknown id, an invalid setting, credentials a network refuses): fix it and run again.
+an unknown id, an invalid setting, a database URL without a driver or a database a newer
+socialdesk upgraded, credentials a network refuses): fix it and run again.
 1 when the environment failed (the database, a network or Slack did not answer, a file
 could not be written): the message says what to check. 0 otherwise; 130 on Ctrl-C.
 
