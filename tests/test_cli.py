@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -98,14 +100,50 @@ def test_user_errors_are_one_line_with_exit_code_2(env, cli):
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_number_out_of_range_is_refused_with_the_range(env, cli):
-    low = cli("rules", "preview", "--network", "x", "--query", "acme", "--limit", "5", env=env)
-    assert low.returncode == 2
-    assert low.stderr.splitlines()[-1] == ("socialdesk rules preview: error: argument --limit: 5 is out of range; "
-                                           "use a number from 10 to 100")
+    for out in ("0", "101"):
+        refused = cli("rules", "preview", "--network", "x", "--query", "acme", "--limit", out, env=env)
+        assert refused.returncode == 2
+        assert refused.stderr.splitlines()[-1] == (f"socialdesk rules preview: error: argument --limit: {out} is out "
+                                                   "of range; use a number from 1 to 100")
     word = cli("rules", "preview", "--network", "x", "--query", "acme", "--limit", "many", env=env)
-    assert word.returncode == 2 and "'many' is not a whole number; use one from 10 to 100" in word.stderr
+    assert word.returncode == 2 and "'many' is not a whole number; use one from 1 to 100" in word.stderr
     shown = cli("rules", "preview", "--help", env=env)
     assert shown.returncode == 0 and "--limit N" in shown.stdout and "{10," not in shown.stdout
+
+
+@pytest.mark.parametrize("url", ["mysql://desk:hunter2@127.0.0.1/desk", "foo://desk:hunter2@127.0.0.1/desk"])
+@pytest.mark.parametrize("command", [("rules", "list"), ("run",)])
+def test_a_database_socialdesk_has_no_driver_for_is_exit_2_without_the_password(cli, url, command):
+    """A driver that is not installed, or no such dialect: a setting to fix, not a traceback (`run` too)."""
+    ran = cli(*command, env={"SOCIALDESK_DATABASE_URL": url, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
+    assert ran.returncode == 2 and ran.stderr.startswith("socialdesk: SOCIALDESK_DATABASE_URL is not a database URL "
+                                                         "socialdesk can use: set it to sqlite:///")
+    assert "hunter2" not in ran.stderr and ran.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_database_migrated_by_a_newer_socialdesk_is_one_line(env, cli, db_url):
+    import sqlalchemy
+
+    assert cli("db", "upgrade", env=env).returncode == 0
+    engine = sqlalchemy.create_engine(db_url)
+    with engine.begin() as conn:  # as a later version leaves it: a revision this one does not have
+        conn.execute(sqlalchemy.text("UPDATE alembic_version SET version_num = '0099_later'"))
+    engine.dispose()
+    for command in (("rules", "list"), ("db", "upgrade")):
+        ran = cli(*command, env=env)
+        assert (ran.returncode, ran.stderr) == (2, (
+            "socialdesk: the database is at revision 0099_later, which this socialdesk does not know (its latest is "
+            f"{head_revision()}): it was upgraded by a newer version; run that one, or set SOCIALDESK_DATABASE_URL "
+            "to another database\n")), command
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_an_unknown_log_level_is_a_setting_to_fix(env, cli):
+    ran = cli("rules", "list", env={**env, "SOCIALDESK_LOG_LEVEL": "LOUD"})
+    assert (ran.returncode, ran.stderr) == (2, "socialdesk: SOCIALDESK_LOG_LEVEL is invalid: 'LOUD' is not a log level; "
+                                               "use DEBUG, INFO, WARNING or ERROR. Fix it in the environment or .env\n")
+    assert cli("rules", "list", env={**env, "SOCIALDESK_LOG_LEVEL": "debug"}).returncode == 0  # any case, as before
 
 
 def test_a_database_that_does_not_answer_is_exit_1_without_the_password(cli, tmp_path):
@@ -131,6 +169,30 @@ def test_every_command_says_what_it_does_in_its_help():
     found = dict(commands(_parser()))
     assert {("rules", "add"), ("rules", "pause"), ("auth", "x"), ("webhooks", "deliveries"), ("forget",)} <= set(found)
     assert [" ".join(path) for path, sub in found.items() if not (sub.description or "").strip()] == []
+    # Each argument says what it takes too (`rules pause ID` without it reads "id" and nothing more).
+    unexplained = [f"{' '.join(path)} {action.option_strings[0] if action.option_strings else action.dest}"
+                   for path, sub in found.items() for action in sub._actions
+                   if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction))
+                   and not (action.help or "").strip()]
+    assert unexplained == []
+
+
+def test_run_help_lists_every_setting_from_the_settings_themselves(cli):
+    from socialdesk.config import REQUIRED_TO_RUN, Settings
+
+    shown = cli("run", "--help", env={"SLACK_BOT_TOKEN": "xoxb-not-for-help", "SOCIALDESK_HTTP_PORT": "4000"})
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: socialdesk run")
+    names = [line.split()[0] for line in shown.stdout.splitlines()
+             if line.startswith("  ") and line.split()[0].startswith(("SOCIALDESK_", "SLACK_"))]
+    assert sorted(names) == sorted(field.alias for field in Settings.model_fields.values())  # each once
+    required = shown.stdout.split("\nrequired:\n")[1].split("\n\n")[0]
+    assert [line.split()[0] for line in required.splitlines() if not line.startswith("      ")] == \
+        [Settings.model_fields[name].alias for name in REQUIRED_TO_RUN]
+    assert "  SOCIALDESK_HTTP_PORT (default 3000)\n      HTTP mode: the port" in shown.stdout  # defaults, not the env
+    assert "  SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK (default false)\n" in shown.stdout
+    assert "xoxb-not-for-help" not in shown.stdout and "4000" not in shown.stdout
+    every = [field for field in Settings.model_fields.values() if not (field.description or "").strip()]
+    assert every == [], "each setting says what it is (its description is what `run --help` prints)"
 
 
 def test_the_entry_point_runs_as_a_process():
@@ -171,6 +233,9 @@ def test_preview_prints_normalized_posts_as_json_lines(env, cli):
         assert records[0]["is_repost"] and records[0]["skipped"] == "repost"
         assert records[1]["skipped"] is None
         assert not records[1]["lang_detected"]
+        fewer = cli("rules", "preview", "--network", "x", "--query", "acme phone", "--limit", "2",
+                    env={**env, "SOCIALDESK_X_API_URL": fake_x.url, "SOCIALDESK_X_BEARER_TOKEN": "preview-token"})
+        assert [json.loads(line)["author"]["handle"] for line in fewer.stdout.splitlines()] == ["fan", "eli"]
         # A language X could not tell is guessed, before `--lang` marks posts skipped (as the poller does).
         fake_x.post(username="lucia", text="acme phone: mi teléfono no enciende desde ayer y nadie responde",
                     lang="und")
@@ -204,3 +269,36 @@ def test_rules_spam_filing_and_routes_are_set_checked_listed_and_edited(env, cli
     assert nothing.returncode == 2 and "nothing to change" in nothing.stderr
     assert cli("rules", "edit", "9", "--ignore-spam", env=env).returncode == 2  # no such rule
     assert "--ignore-spam" in cli("rules", "add", "--help", env=env).stdout
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (("webhooks", "deliveries", "1", "--limit", "0"), "argument --limit: 0 is out of range; use a number from 1 to 1000"),
+    (("demo", "--port", "99999"), "argument --port: 99999 is out of range; use a number from 1 to 65535"),
+    (("sandbox", "--port", "http"), "argument --port: 'http' is not a whole number; use one from 1 to 65535"),
+    (("demo", "--speed", "fast"), "argument --speed: 'fast' is not a number; use a positive one like 2 or 0.5"),
+    (("sandbox", "--duration", "-5"), "argument --duration: -5 is not a positive number; use one like 2 or 0.5"),
+    (("demo", "--duration", "inf"), "argument --duration: inf is not a positive number; use one like 2 or 0.5"),
+    (("rules", "add", "--network", "x", "--query", "acme", "--channel", "C0123ABCD", "--priority-followers", "-5"),
+     "argument --priority-followers: -5 is out of range; use a number from 0 to 1,000,000,000"),
+    # Not a number, but the same kind of mistake: a rule with --lang english would skip every post.
+    (("rules", "add", "--network", "x", "--query", "acme", "--channel", "C0123ABCD", "--lang", "english"),
+     "argument --lang: 'english' is not a language code; use a lower-case ISO 639 code like en or pt"),
+    (("rules", "preview", "--network", "x", "--query", "acme", "--lang", "EN"),
+     "argument --lang: 'EN' is not a language code; use a lower-case ISO 639 code like en or pt"),
+])
+def test_values_out_of_range_are_usage_errors_that_give_the_range(cli, argv, says):
+    """Refused while parsing, before anything starts: no traceback, no silent clamping (--limit 0 printed 1)."""
+    ran = cli(*argv, env={})
+    assert ran.returncode == 2 and ran.stderr.splitlines()[-1].endswith(f"error: {says}"), ran.stderr
+
+
+def test_the_readme_quick_start_is_two_commands_in_two_blocks(cli):
+    """Each command can be copied alone, and the reader knows before typing it that the first one stays running."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    quick = readme.split("\n## Quick start\n")[1].split("\n## ")[0]
+    assert re.findall(r"```sh\n(.*?)```", quick, re.DOTALL) == ["pip install -e . && socialdesk demo\n",
+                                                                "bash .ci/run\n"]
+    assert "keeps running until you press Ctrl-C" in " ".join(quick.split("```sh")[0].split())
+    shown = cli("demo", "--help", env={}).stdout
+    options = set(re.findall(r"`(--[a-z-]+)", quick))
+    assert options and [o for o in sorted(options) if o not in shown] == []  # the options it names exist

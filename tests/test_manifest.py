@@ -1,9 +1,11 @@
-"""manifest.yml is a valid Slack app manifest, checked offline against Slack's schema."""
+"""manifest.yml is a valid Slack app manifest, checked offline against Slack's schema, and the README lists its
+scopes."""
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -94,3 +96,18 @@ def test_broken_manifests_are_rejected(validator: jsonschema.Draft7Validator, ma
     broken = copy.deepcopy(manifest)
     breakage(broken)
     assert not validator.is_valid(broken)
+
+
+README = MANIFEST.parent / "README.md"
+
+
+def readme_scopes() -> list[str]:
+    """The scopes the README's list names, in order: each item starts with its scopes in backticks."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("The app asks for the fewest scopes")
+    items = re.findall(r"^- ((?:`[^`]+`(?:, )?)+):", text[start:].split("\n\n", 2)[1], re.MULTILINE)
+    return [scope for item in items for scope in re.findall(r"`([^`]+)`", item)]
+
+
+def test_the_readme_lists_the_manifests_scopes(manifest: dict) -> None:
+    assert readme_scopes() == manifest["oauth_config"]["scopes"]["bot"]

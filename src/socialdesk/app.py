@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from sqlalchemy import Engine, text
 
-from socialdesk.config import Settings
+from socialdesk.config import REQUIRED_TO_RUN, Settings
 from socialdesk.drafting.client import Drafter
 
 from socialdesk.jobs.digest import DigestScheduler
@@ -189,7 +189,7 @@ def build(
     clock: Callable[[], datetime] = utc_now,
 ) -> Socialdesk:
     """Wire everything from settings; arguments replace parts (tests, the sandbox)."""
-    settings.require("slack_bot_token", "slack_signing_secret")
+    settings.require(*REQUIRED_TO_RUN)
     engine = engine or make_engine(settings.database_url)
     upgrade(engine)
     http = http or httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0), headers={"User-Agent": "socialdesk"})

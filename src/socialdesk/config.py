@@ -6,7 +6,9 @@ build `Settings(...)` directly.
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,69 +23,124 @@ class ConfigError(Exception):
     """A setting is missing or invalid; the message names the variable and the fix."""
 
 
+# What `socialdesk run` does not start without (app.build checks them; `run --help` lists them first).
+REQUIRED_TO_RUN = ("slack_bot_token", "slack_signing_secret")
+
+
 class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc]
     """Everything socialdesk reads; each network package adds its own fields (networks.registry)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    database_url: str = Field("sqlite:///socialdesk.db", alias="SOCIALDESK_DATABASE_URL")
-    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
-    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
-    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
-    slack_api_url: str = Field("https://slack.com/api/", alias="SOCIALDESK_SLACK_API_URL")
-    http_host: str = Field("0.0.0.0", alias="SOCIALDESK_HTTP_HOST")
-    http_port: int = Field(3000, alias="SOCIALDESK_HTTP_PORT", ge=1, le=65535)
-    own_handles: str = Field("", alias="SOCIALDESK_OWN_HANDLES")
+    # Each description is what `socialdesk run --help` prints for the variable (cli/run.py).
+    database_url: str = Field(
+        "sqlite:///socialdesk.db", alias="SOCIALDESK_DATABASE_URL",
+        description="where cases are kept: sqlite:///path/socialdesk.db or postgresql+psycopg://user:pass@host/db")
+    slack_bot_token: SecretStr | None = Field(
+        None, alias="SLACK_BOT_TOKEN", description="the Slack app's Bot User OAuth Token (xoxb-…)")
+    slack_signing_secret: SecretStr | None = Field(
+        None, alias="SLACK_SIGNING_SECRET", description="the Slack app's Signing Secret: proves a request is Slack's")
+    slack_app_token: SecretStr | None = Field(
+        None, alias="SLACK_APP_TOKEN",
+        description="an app-level token (xapp-…, connections:write): set, Socket Mode; unset, HTTP mode")
+    slack_api_url: str = Field("https://slack.com/api/", alias="SOCIALDESK_SLACK_API_URL",
+                               description="the Slack Web API base (GovSlack, a proxy, tests)")
+    http_host: str = Field("0.0.0.0", alias="SOCIALDESK_HTTP_HOST",
+                           description="HTTP mode: the address to listen on (127.0.0.1 behind a local proxy)")
+    http_port: int = Field(3000, alias="SOCIALDESK_HTTP_PORT", ge=1, le=65535,
+                           description="HTTP mode: the port serving /slack/events and /healthz")
+    own_handles: str = Field("", alias="SOCIALDESK_OWN_HANDLES",
+                             description="the brand's own accounts, comma- or space-separated: their posts open no case")
     # Who may send public replies: user ids and/or user group ids; empty = the rule's channel members.
-    reply_users: str = Field("", alias="SOCIALDESK_REPLY_USERS")
-    reply_groups: str = Field("", alias="SOCIALDESK_REPLY_GROUPS")
+    reply_users: str = Field("", alias="SOCIALDESK_REPLY_USERS",
+                             description="Slack user ids who may send public replies (unset: the case channel's members)")
+    reply_groups: str = Field("", alias="SOCIALDESK_REPLY_GROUPS",
+                              description="Slack user group ids whose members may send public replies")
     # Two-person rule: when approvers are set, replies by anyone else wait for one of them.
-    approvers: str = Field("", alias="SOCIALDESK_APPROVERS")
-    tags: str = Field("bug,billing,shipping,praise,question,refund", alias="SOCIALDESK_TAGS")
-    saved_replies_file: str | None = Field(None, alias="SOCIALDESK_SAVED_REPLIES_FILE")
+    approvers: str = Field("", alias="SOCIALDESK_APPROVERS",
+                           description="Slack user ids: when set, anyone else's replies wait for one of them to approve")
+    tags: str = Field("bug,billing,shipping,praise,question,refund", alias="SOCIALDESK_TAGS",
+                      description="the tags offered on cases, comma-separated")
+    saved_replies_file: str | None = Field(None, alias="SOCIALDESK_SAVED_REPLIES_FILE",
+                                           description="a TOML file of saved replies (unset: three built-in examples)")
     # Seconds between card posts in one channel; Slack allows about one per second.
-    slack_post_interval: float = Field(1.0, alias="SOCIALDESK_SLACK_POST_INTERVAL", ge=0)
+    slack_post_interval: float = Field(1.0, alias="SOCIALDESK_SLACK_POST_INTERVAL", ge=0,
+                                       description="seconds between cards in one channel (Slack allows about one a second)")
     # Leases a dead process leaves behind (kill -9, a crashed replica): a card being posted is
     # retried (looked up first) this much later; another replica takes over a stream this soon.
     # A publish lease must outlast one Slack call (15 s timeout, retried); a stream lease is renewed
     # every third of its length.
-    publish_lease_seconds: float = Field(60.0, alias="SOCIALDESK_PUBLISH_LEASE_SECONDS", ge=1, le=3600)
-    stream_lease_seconds: float = Field(30.0, alias="SOCIALDESK_STREAM_LEASE_SECONDS", ge=1, le=3600)
-    log_level: str = Field("INFO", alias="SOCIALDESK_LOG_LEVEL")
+    publish_lease_seconds: float = Field(
+        60.0, alias="SOCIALDESK_PUBLISH_LEASE_SECONDS", ge=1, le=3600,
+        description="seconds after which a card left half-posted by a dead process is looked up and retried")
+    stream_lease_seconds: float = Field(
+        30.0, alias="SOCIALDESK_STREAM_LEASE_SECONDS", ge=1, le=3600,
+        description="seconds after which another replica takes over a dead one's network stream")
+    log_level: str = Field("INFO", alias="SOCIALDESK_LOG_LEVEL",
+                           description="DEBUG, INFO, WARNING… (tokens are masked at every level)")
     # First-response SLAs (see socialdesk.sla): targets per priority, the at-risk point as a
     # fraction of the target, who gets a DM on a breach, and optional business hours.
-    sla_targets: str = Field(DEFAULT_TARGETS, alias="SOCIALDESK_SLA_TARGETS")
-    sla_at_risk: float = Field(0.75, alias="SOCIALDESK_SLA_AT_RISK", gt=0, lt=1)
-    sla_lead: str = Field("", alias="SOCIALDESK_SLA_LEAD")
+    sla_targets: str = Field(DEFAULT_TARGETS, alias="SOCIALDESK_SLA_TARGETS",
+                             description="first-response targets per priority (30m, 2h, 1d; a priority left out has none)")
+    sla_at_risk: float = Field(0.75, alias="SOCIALDESK_SLA_AT_RISK", gt=0, lt=1,
+                               description="the fraction of a target after which a case is at risk and nudged")
+    sla_lead: str = Field("", alias="SOCIALDESK_SLA_LEAD",
+                          description="the Slack user id who gets a DM when a case breaches its target")
     # Who the "at risk" nudge mentions when nobody owns the case: a user (U…) or a user group (S…).
     oncall: str = Field("", alias="SOCIALDESK_ONCALL",
                         description="a Slack user id (U…) or user group id (S…) the SLA at-risk nudge mentions "
                                     "when nobody owns the case")
-    business_hours: str = Field("", alias="SOCIALDESK_BUSINESS_HOURS")
+    business_hours: str = Field("", alias="SOCIALDESK_BUSINESS_HOURS",
+                                description="SLA clocks run only then, e.g. 'Mon-Fri 09:00-17:00 Europe/Berlin' "
+                                            "(unset: around the clock)")
     # How often open cases are checked against their SLA (the nudges are that late at most).
-    sla_check_seconds: int = Field(30, alias="SOCIALDESK_SLA_CHECK_SECONDS", ge=1, le=3600)
+    sla_check_seconds: int = Field(30, alias="SOCIALDESK_SLA_CHECK_SECONDS", ge=1, le=3600,
+                                   description="seconds between checks of open cases against their targets")
     # Who may manage rules, digests and webhooks from Slack (user ids), besides workspace admins/owners.
-    admins: str = Field("", alias="SOCIALDESK_ADMINS")
+    admins: str = Field("", alias="SOCIALDESK_ADMINS",
+                        description="Slack user ids who may manage rules, digests and webhooks from Slack "
+                                    "(workspace admins and owners always may)")
     # The team's time zone (IANA name): digest days and weeks, schedules and business hours.
-    timezone: str = Field("UTC", alias="SOCIALDESK_TIMEZONE")
+    timezone: str = Field("UTC", alias="SOCIALDESK_TIMEZONE",
+                          description="the team's IANA time zone: digest days and weeks, schedules, \"today\"")
     # Retention (days; 0 keeps forever): raw network payloads, then whole resolved/ignored cases.
-    retention_raw_days: int = Field(30, alias="SOCIALDESK_RETENTION_RAW_DAYS", ge=0)
-    retention_closed_days: int = Field(0, alias="SOCIALDESK_RETENTION_CLOSED_DAYS", ge=0)
+    retention_raw_days: int = Field(30, alias="SOCIALDESK_RETENTION_RAW_DAYS", ge=0,
+                                    description="days to keep the networks' raw payloads (0 keeps them)")
+    retention_closed_days: int = Field(0, alias="SOCIALDESK_RETENTION_CLOSED_DAYS", ge=0,
+                                       description="days after which quiet resolved and ignored cases are deleted "
+                                                   "(0 keeps them)")
     # Storms: a post near-duplicate to an open case of its rule written this long before joins
     # that case's incident, one card for all ("2h", "30m"; 0 turns incidents off).
-    incident_window: str = Field("2h", alias="SOCIALDESK_INCIDENT_WINDOW")
-    webhooks_allow_loopback: bool = Field(False, alias="SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK")  # webhooks to 127/8, ::1: tests, local demo
+    incident_window: str = Field("2h", alias="SOCIALDESK_INCIDENT_WINDOW",
+                                 description="near-identical posts on one rule this close together share one "
+                                             "incident card (2h, 30m; 0 turns incidents off)")
+    webhooks_allow_loopback: bool = Field(
+        False, alias="SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK",
+        description="true: webhooks may go to this machine (127.0.0.1, ::1), for tests and the local demo")
     # Drafted replies (optional): an OpenAI-compatible API base (Ollama: http://localhost:11434/v1), the
     # model it serves, its key if it needs one. Unset URL: no "Draft a reply" button at all.
-    llm_url: str | None = Field(None, alias="SOCIALDESK_LLM_URL")
-    llm_model: str | None = Field(None, alias="SOCIALDESK_LLM_MODEL", validate_default=True)
-    llm_api_key: SecretStr | None = Field(None, alias="SOCIALDESK_LLM_API_KEY")
-    llm_timeout: float = Field(20.0, alias="SOCIALDESK_LLM_TIMEOUT", gt=0, le=120)  # seconds a draft may take
+    llm_url: str | None = Field(None, alias="SOCIALDESK_LLM_URL",
+                                description="an OpenAI-compatible API base for drafted replies, e.g. "
+                                            "http://localhost:11434/v1 (unset: no Draft a reply button)")
+    llm_model: str | None = Field(None, alias="SOCIALDESK_LLM_MODEL", validate_default=True,
+                                  description="the model that server serves (llama3.2…); required with the URL")
+    llm_api_key: SecretStr | None = Field(None, alias="SOCIALDESK_LLM_API_KEY",
+                                          description="that server's API key, if it needs one")
+    llm_timeout: float = Field(20.0, alias="SOCIALDESK_LLM_TIMEOUT", gt=0, le=120,
+                               description="seconds a draft may take")
 
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in logging.getLevelNamesMapping():  # a wrong one failed in logging, as a traceback
+            raise ValueError(f"{value!r} is not a log level; use DEBUG, INFO, WARNING or ERROR")
+        return level
 
     @field_validator("llm_url")
     @classmethod
@@ -216,6 +273,40 @@ _HOW_TO_SET = {
 }
 
 
+@dataclass(frozen=True)
+class SettingHelp:
+    """One variable as `socialdesk run --help` shows it."""
+
+    variable: str
+    description: str
+    default: str | None  # as it would be written in the environment; None: unset unless set
+
+
+def setting_groups() -> list[tuple[str, list[SettingHelp]]]:
+    """Every setting, from the fields themselves: those `run` requires, socialdesk's other ones, then each
+    network's under its label."""
+    def of(name: str) -> SettingHelp:
+        field = Settings.model_fields[name]
+        return SettingHelp(field.alias or name, field.description or "", _as_written(field.default))
+
+    network_fields = {name: net for net in registry.names()
+                      for name in registry.settings_class(net).model_fields}
+    own = [n for n in Settings.model_fields if n not in network_fields and n not in REQUIRED_TO_RUN]
+    return [("required", [of(n) for n in REQUIRED_TO_RUN]), ("Slack and the app", [of(n) for n in own])] + [
+        (registry.label(net), [of(n) for n, owner in network_fields.items() if owner == net])
+        for net in registry.names()]
+
+
+def _as_written(default: object) -> str | None:
+    if default is None or default == "":
+        return None
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, float):
+        return f"{default:g}"
+    return str(default)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings; turn pydantic's report into one line naming the variable."""
     try:
@@ -224,4 +315,5 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
         alias = Settings.model_fields[field].alias if field in Settings.model_fields else field
-        raise ConfigError(f"{alias} is invalid: {first['msg']}. Fix it in the environment or .env") from None
+        said = first["msg"].removeprefix("Value error, ")  # pydantic's prefix to our validators' words
+        raise ConfigError(f"{alias} is invalid: {said}. Fix it in the environment or .env") from None

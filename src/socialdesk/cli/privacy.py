@@ -30,7 +30,7 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
         description="Remove an author, all their posts, every case they are the customer of (with notes, replies, "
                     "FAQ entries and webhook deliveries), redact their @handle elsewhere, and delete the Slack "
                     "cards that showed them. Shows what it would remove and asks first, unless --yes.")
-    forget.add_argument("--network", required=True, choices=registry.names())
+    forget.add_argument("--network", required=True, choices=registry.names(), help="the network of their account")
     forget.add_argument("--author", required=True, metavar="HANDLE",
                         help="their handle ('@' optional, any case) or their account id on the network")
     forget.add_argument("--yes", action="store_true", help="remove without asking")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,7 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
         description="Saved searches: a query (or our account's mentions) on a network, polled into a Slack channel.").add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     add = rules.add_parser("add", help="add a saved search",
                            description="Add a saved search: its matches become cards in --channel.")
-    add.add_argument("--network", required=True, choices=registry.names())
+    add.add_argument("--network", required=True, choices=registry.names(), help="the network to watch")
     add.add_argument("--kind", choices=KINDS, default="search",
                      help="search: posts matching --query (default); mentions: posts mentioning our account")
     add.add_argument("--query", help="the network's search query, e.g. '@acme OR \"acme phone\"' (search rules)")
@@ -34,11 +35,11 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
                      help="our account whose mentions to watch (mentions rules; default: the first of SOCIALDESK_OWN_HANDLES)")
     add.add_argument("--channel", required=True, help="Slack channel id for the cards (C0123ABCD)")
     add.add_argument("--every", type=int, default=DEFAULT_POLL_SECONDS, metavar="SECONDS", help=f"poll interval (default {DEFAULT_POLL_SECONDS}, minimum 5)")
-    add.add_argument("--lang", help="only posts in this language (ISO code, e.g. en)")
+    add.add_argument("--lang", type=language, help="only posts in this language (ISO code, e.g. en)")
     add.add_argument("--include-reposts", action="store_true", help="also open cases for reposts")
     add.add_argument("--priority-keywords", metavar="WORDS",
                      help="comma-separated words or phrases that make a post high priority, e.g. 'refund,lawsuit'")
-    add.add_argument("--priority-followers", type=int, metavar="N",
+    add.add_argument("--priority-followers", type=int_in(0, 1_000_000_000), metavar="N",
                      help="posts by accounts with at least N followers are high priority")
     add.add_argument("--sla", metavar="TARGETS",
                      help="first-response targets for this rule's cases, e.g. 'high=15m,normal=1h' "
@@ -54,7 +55,7 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
                             description="Change how a saved search triages its new cases: whether likely spam "
                                         "opens as ignored, and which intents or tags go to another channel. "
                                         "Options left out stay as they are.")
-    edit.add_argument("id", type=int)
+    edit.add_argument("id", type=int, metavar="ID", help=RULE_ID_HELP)
     _triage_arguments(edit, editing=True)
     edit.set_defaults(func=cmd_rules_edit)
     rules.add_parser("list", help="list saved searches and their state",
@@ -62,36 +63,47 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
     for name, paused, what in (("pause", True, "Stop polling a saved search (its cases stay)."),
                                ("resume", False, "Poll a paused saved search again, from where it stopped.")):
         p = rules.add_parser(name, help=f"{name} a saved search", description=what)
-        p.add_argument("id", type=int)
+        p.add_argument("id", type=int, metavar="ID", help=RULE_ID_HELP)
         p.set_defaults(func=lambda s, a, paused=paused: _set_paused(s, a.id, paused))
     stream = rules.add_parser("stream", help="carry a saved search on its network's live stream, or stop",
                               description="Mark a saved search for its network's live stream (on: cards within a "
                                           "second, polled only while the stream is down) or take it off (off).")
-    stream.add_argument("id", type=int)
-    stream.add_argument("state", choices=("on", "off"))
+    stream.add_argument("id", type=int, metavar="ID", help=RULE_ID_HELP)
+    stream.add_argument("state", choices=("on", "off"), help="on: streamed; off: polled only")
     stream.set_defaults(func=cmd_rules_stream)
     sla = rules.add_parser("sla", help="set a saved search's own first-response targets",
                            description="Set the first-response targets of one saved search's cases "
                                        "('default': SOCIALDESK_SLA_TARGETS again).")
-    sla.add_argument("id", type=int)
+    sla.add_argument("id", type=int, metavar="ID", help=RULE_ID_HELP)
     sla.add_argument("targets", help="e.g. 'high=15m,normal=1h', or 'default' for SOCIALDESK_SLA_TARGETS")
     sla.set_defaults(func=cmd_rules_sla)
     remove = rules.add_parser("remove", help="delete a saved search (its cases stay)",
                               description="Delete a saved search; the cases it opened stay.")
-    remove.add_argument("id", type=int)
+    remove.add_argument("id", type=int, metavar="ID", help=RULE_ID_HELP)
     remove.set_defaults(func=cmd_rules_remove)
     preview = rules.add_parser("preview", help="print what a query matches now, as JSON lines",
                                description="Search the network now and print each post as a JSON line, with "
                                            "why a rule would skip it; nothing is stored.")
-    preview.add_argument("--network", required=True, choices=registry.names())
+    preview.add_argument("--network", required=True, choices=registry.names(), help="the network to search")
     preview.add_argument("--query", required=True, help="the network's search query, as `rules add` takes it")
-    preview.add_argument("--lang", help="mark posts in other languages skipped (ISO code, e.g. en)")
+    preview.add_argument("--lang", type=language, help="mark posts in other languages skipped (ISO code, e.g. en)")
     preview.add_argument("--include-reposts", action="store_true", help="do not mark reposts skipped")
-    preview.add_argument("--limit", type=int_in(10, 100), default=10, metavar="N",
-                         help="print at most N posts, from 10 to 100 (default 10)")
+    preview.add_argument("--limit", type=int_in(1, 100), default=10, metavar="N",
+                         help="print at most N posts, from 1 to 100 (default 10)")
     preview.set_defaults(func=cmd_rules_preview)
 
 
+LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{1,8})*")
+
+
+def language(text: str) -> str:
+    """An argparse type: a language as posts carry it (en, pt-BR); `english` would match none of them."""
+    if not LANGUAGE_TAG.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a language code; use a lower-case ISO 639 code like en or pt")
+    return text
+
+
+RULE_ID_HELP = "the rule's number, as `socialdesk rules list` shows it"
 ROUTE_HELP = (f"send new cases of an intent ({', '.join(route_names())}) or a tag (tag:refund) to another "
               "channel, e.g. question=C0SUPPORT or tag:refund=C0BILLING (repeat for more; a tag route wins over "
               "an intent route)")

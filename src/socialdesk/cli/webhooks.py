@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from socialdesk.cli.common import EXIT_ENVIRONMENT, CliError, open_store
+from socialdesk.cli.common import EXIT_ENVIRONMENT, CliError, int_in, open_store
 from socialdesk.webhook_events import EVENT_KINDS
 
 if TYPE_CHECKING:
     from socialdesk.config import Settings
 
+WEBHOOK_ID_HELP = "the webhook's number, as `socialdesk webhooks list` shows it"
 ADD_RESOLVE_SECONDS = 5.0  # how long `add` waits for DNS to check where the URL's name points
 
 
@@ -36,13 +37,14 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
                              ("test", "send a test ping now and print the outcome", cmd_test),
                              ("retry", "queue the failed deliveries again (a running app sends them)", cmd_retry)):
         p = hooks.add_parser(name, help=what, description=what[:1].upper() + what[1:] + ".")
-        p.add_argument("id", type=int)
+        p.add_argument("id", type=int, metavar="ID", help=WEBHOOK_ID_HELP)
         p.set_defaults(func=_guarded(func))
     log = hooks.add_parser("deliveries", help="the delivery log, newest first",
                            description="Print a webhook's delivery log, newest first: event, status, tries, "
                                        "HTTP code, last error.")
-    log.add_argument("id", type=int)
-    log.add_argument("--limit", type=int, default=20, metavar="N")
+    log.add_argument("id", type=int, metavar="ID", help=WEBHOOK_ID_HELP)
+    log.add_argument("--limit", type=int_in(1, 1000), default=20, metavar="N",
+                     help="print the newest N deliveries, from 1 to 1000 (default 20)")
     log.set_defaults(func=_guarded(cmd_deliveries))
 
 
@@ -151,7 +153,7 @@ def cmd_deliveries(settings: Settings, args: argparse.Namespace) -> int:
     from socialdesk.store.db import session_scope
 
     with session_scope(open_store(settings)) as session:
-        rows = store.deliveries(session=session, webhook_id=args.id, limit=max(1, args.limit))
+        rows = store.deliveries(session=session, webhook_id=args.id, limit=args.limit)
     if not rows:
         print(f"webhook {args.id} has no deliveries yet; `socialdesk webhooks test {args.id}` sends one")
         return 0

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from socialdesk.cli.common import int_in, positive_number
 from socialdesk.sandbox.local import (bind_port, endpoint_lines, ensure_scenario_rules, raise_interrupt, settings_of,
                                       stop_after)
 from socialdesk.sandbox.scenario import CHANNEL, OWN_HANDLE, SCENARIO_SECONDS
@@ -32,20 +33,13 @@ TEAM = "Acme Phones"
 AGENTS = ("alice", "bob", "carol")
 
 
-def _positive(value: str) -> float:
-    number = float(value)
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
-    return number
-
-
 def _configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+    p.add_argument("--port", type=int_in(1, 65535), default=DEFAULT_PORT,
                    help=f"the demo workspace's web page and Slack API port (default {DEFAULT_PORT})")
-    p.add_argument("--speed", type=_positive, default=1.0,
+    p.add_argument("--speed", type=positive_number, default=1.0,
                    help=f"play the {SCENARIO_SECONDS // 60}-minute scenario this many times faster (default 1)")
     p.add_argument("--db", type=Path, metavar="PATH", help="SQLite file to keep (default: a temporary one)")
-    p.add_argument("--duration", type=_positive, metavar="SECONDS", help="stop by itself this long after starting")
+    p.add_argument("--duration", type=positive_number, metavar="SECONDS", help="stop by itself this long after starting")
 
 
 def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]

@@ -48,8 +48,12 @@ def label(name: str) -> str:
         return name
 
 
+def settings_class(name: str) -> type:
+    return _module(name, "settings").SETTINGS  # type: ignore[no-any-return]
+
+
 def settings_classes() -> list[type]:
-    return [_module(name, "settings").SETTINGS for name in PACKAGES]
+    return [settings_class(name) for name in PACKAGES]
 
 
 def how_to_set() -> dict[str, str]:

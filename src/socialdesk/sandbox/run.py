@@ -23,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+from socialdesk.cli.common import int_in, positive_number
 from socialdesk.sandbox.local import (bind_port, endpoint_lines, ensure_scenario_rules, raise_interrupt, settings_of,
                                       stop_after)
 from socialdesk.sandbox.scenario import CHANNEL, OWN_HANDLE, POLL_SECONDS, SCENARIO_SECONDS
@@ -112,24 +113,17 @@ def wait_for_channel(proc: subprocess.Popen, api: str, token: str, workdir: Path
 
 
 # --- the command ----------------------------------------------------------------------
-def _positive(value: str) -> float:
-    number = float(value)
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
-    return number
-
-
 def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
     p = subparsers.add_parser(
         "sandbox", help="try it locally: a Slack emulator, local social networks and the app, no credentials",
         description="Run the app against a local Slack emulator and local social networks playing a scripted "
                     "day at a fictional phone maker. Nothing leaves 127.0.0.1.")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+    p.add_argument("--port", type=int_in(1, 65535), default=DEFAULT_PORT,
                    help=f"the Slack emulator's port; its web inspector shows the cards (default {DEFAULT_PORT})")
     p.add_argument("--db", type=Path, metavar="PATH", help="SQLite file to keep (default: a temporary one)")
-    p.add_argument("--speed", type=_positive, default=1.0,
+    p.add_argument("--speed", type=positive_number, default=1.0,
                    help=f"play the {SCENARIO_SECONDS // 60}-minute scenario this many times faster (default 1)")
-    p.add_argument("--duration", type=_positive, metavar="SECONDS", help="stop by itself this long after starting")
+    p.add_argument("--duration", type=positive_number, metavar="SECONDS", help="stop by itself this long after starting")
     p.set_defaults(func=lambda _settings, args: run(args))
 
 

@@ -10,11 +10,19 @@ PUBLIC_JETSTREAM = "wss://jetstream2.us-east.bsky.network/subscribe"
 
 
 class BlueskySettings(BaseSettings):
-    bluesky_handle: str | None = Field(None, alias="SOCIALDESK_BLUESKY_HANDLE")
-    bluesky_app_password: SecretStr | None = Field(None, alias="SOCIALDESK_BLUESKY_APP_PASSWORD")
-    bluesky_service_url: str = Field("https://bsky.social", alias="SOCIALDESK_BLUESKY_SERVICE_URL")
+    bluesky_handle: str | None = Field(
+        None, alias="SOCIALDESK_BLUESKY_HANDLE",
+        description="the brand's Bluesky account, like acme.bsky.social")
+    bluesky_app_password: SecretStr | None = Field(
+        None, alias="SOCIALDESK_BLUESKY_APP_PASSWORD",
+        description="an app password of that account (Settings → Privacy and security → App passwords)")
+    bluesky_service_url: str = Field(
+        "https://bsky.social", alias="SOCIALDESK_BLUESKY_SERVICE_URL",
+        description="the account's PDS (XRPC base)")
     # Empty: no stream, Bluesky rules are polled with search instead.
-    bluesky_jetstream_url: str = Field(PUBLIC_JETSTREAM, alias="SOCIALDESK_BLUESKY_JETSTREAM_URL")
+    bluesky_jetstream_url: str = Field(
+        PUBLIC_JETSTREAM, alias="SOCIALDESK_BLUESKY_JETSTREAM_URL",
+        description="a Jetstream /subscribe address for live posts; empty: no stream, search only")
 
     @field_validator("bluesky_service_url")
     @classmethod

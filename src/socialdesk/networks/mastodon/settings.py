@@ -10,11 +10,17 @@ from pydantic_settings import BaseSettings
 
 class MastodonSettings(BaseSettings):
     # The brand account's instance, e.g. https://mastodon.social. No default: there is no central server.
-    mastodon_url: str | None = Field(None, alias="SOCIALDESK_MASTODON_URL")
+    mastodon_url: str | None = Field(
+        None, alias="SOCIALDESK_MASTODON_URL",
+        description="the brand account's instance, like https://mastodon.social")
     # An access token of the brand account with the scopes read and write:statuses.
-    mastodon_token: SecretStr | None = Field(None, alias="SOCIALDESK_MASTODON_TOKEN")
+    mastodon_token: SecretStr | None = Field(
+        None, alias="SOCIALDESK_MASTODON_TOKEN",
+        description="that account's access token (scopes read and write:statuses)")
     # Off: no streaming connection, Mastodon rules are polled (hashtag timelines, notifications, search).
-    mastodon_streaming: bool = Field(True, alias="SOCIALDESK_MASTODON_STREAMING")
+    mastodon_streaming: bool = Field(
+        True, alias="SOCIALDESK_MASTODON_STREAMING",
+        description="false: no streaming connection, Mastodon rules are polled")
 
     @field_validator("mastodon_url")
     @classmethod

@@ -7,19 +7,41 @@ from pydantic_settings import BaseSettings
 
 
 class XSettings(BaseSettings):
-    x_bearer_token: SecretStr | None = Field(None, alias="SOCIALDESK_X_BEARER_TOKEN")
-    x_api_url: str = Field("https://api.x.com", alias="SOCIALDESK_X_API_URL")
+    x_bearer_token: SecretStr | None = Field(
+        None, alias="SOCIALDESK_X_BEARER_TOKEN",
+        description="the X app's Bearer Token: reads recent search and the filtered stream")
+    x_api_url: str = Field(
+        "https://api.x.com", alias="SOCIALDESK_X_API_URL",
+        description="the X API root (the client appends /2/…)")
     # The filtered stream carries every X search rule (else only those added with --stream).
-    x_stream: bool = Field(False, alias="SOCIALDESK_X_STREAM")
+    x_stream: bool = Field(
+        False, alias="SOCIALDESK_X_STREAM",
+        description="true: X's filtered stream carries every X search rule; false: only rules added with --stream")
     # Replying on X as the brand: OAuth 2.0 (PKCE; `socialdesk auth x`) or OAuth 1.0a keys.
-    x_client_id: str | None = Field(None, alias="SOCIALDESK_X_CLIENT_ID")
-    x_client_secret: SecretStr | None = Field(None, alias="SOCIALDESK_X_CLIENT_SECRET")
-    x_redirect_uri: str = Field("http://127.0.0.1:8765/x/callback", alias="SOCIALDESK_X_REDIRECT_URI")
-    x_authorize_url: str = Field("https://x.com/i/oauth2/authorize", alias="SOCIALDESK_X_AUTHORIZE_URL")
-    x_api_key: SecretStr | None = Field(None, alias="SOCIALDESK_X_API_KEY")
-    x_api_secret: SecretStr | None = Field(None, alias="SOCIALDESK_X_API_SECRET")
-    x_access_token: SecretStr | None = Field(None, alias="SOCIALDESK_X_ACCESS_TOKEN")
-    x_access_secret: SecretStr | None = Field(None, alias="SOCIALDESK_X_ACCESS_SECRET")
+    x_client_id: str | None = Field(
+        None, alias="SOCIALDESK_X_CLIENT_ID",
+        description="the X app's OAuth 2.0 Client ID, for `socialdesk auth x` (replying as the brand)")
+    x_client_secret: SecretStr | None = Field(
+        None, alias="SOCIALDESK_X_CLIENT_SECRET",
+        description="its OAuth 2.0 Client Secret")
+    x_redirect_uri: str = Field(
+        "http://127.0.0.1:8765/x/callback", alias="SOCIALDESK_X_REDIRECT_URI",
+        description="the callback URL registered with X for `socialdesk auth x`")
+    x_authorize_url: str = Field(
+        "https://x.com/i/oauth2/authorize", alias="SOCIALDESK_X_AUTHORIZE_URL",
+        description="X's OAuth 2.0 authorize page (tests point it elsewhere)")
+    x_api_key: SecretStr | None = Field(
+        None, alias="SOCIALDESK_X_API_KEY",
+        description="OAuth 1.0a instead of OAuth 2.0: the X app's API key")
+    x_api_secret: SecretStr | None = Field(
+        None, alias="SOCIALDESK_X_API_SECRET",
+        description="OAuth 1.0a: the X app's API key secret")
+    x_access_token: SecretStr | None = Field(
+        None, alias="SOCIALDESK_X_ACCESS_TOKEN",
+        description="OAuth 1.0a: the brand account's access token")
+    x_access_secret: SecretStr | None = Field(
+        None, alias="SOCIALDESK_X_ACCESS_SECRET",
+        description="OAuth 1.0a: the brand account's access token secret")
 
     @field_validator("x_api_url")
     @classmethod
