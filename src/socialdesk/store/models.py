@@ -336,3 +336,14 @@ class SeenRequestRow(SQLModel, table=True):
 
     signature: str = Field(primary_key=True, max_length=80)  # X-Slack-Signature, "v0=" and 64 hex digits
     sent_at: datetime = Field(index=True)  # X-Slack-Request-Timestamp; rows past the window are pruned
+
+
+class SavedViewRow(SQLModel, table=True):
+    """What a person keeps of App Home between visits (and restarts): their queue's filters."""
+
+    __tablename__ = "saved_views"
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    # queue_filter.QueueFilter.text(): parsed again when read, "" for the whole queue.
+    queue_filter: str = Field(default="", sa_column=Column(Text, nullable=False))
+    updated_at: datetime
