@@ -18,6 +18,7 @@ from socialdesk.listeners.common import (
     tell,
     user_of,
 )
+from socialdesk.listeners import home_page
 from socialdesk.listeners.binding import with_deps
 from socialdesk.listeners.deps import Deps
 from socialdesk.slack import ids, messages
@@ -145,8 +146,15 @@ def assign_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps:
         return
     ack()
     user = user_of(body)
-    deps.later(apply, body, client, deps, lifecycle.assign, messages.assigned(user, assignee), "assigned",
-               assignee=assignee)
+    deps.later(assign_and_show, body, client, deps, assignee)
+
+
+def assign_and_show(body: dict[str, Any], client: WebClient, deps: Deps, assignee: str) -> None:
+    """Assign; when the modal was opened from App Home's queue, the Home follows (the case leaves it)."""
+    user = user_of(body)
+    apply(body, client, deps, lifecycle.assign, messages.assigned(user, assignee), "assigned", assignee=assignee)
+    if metadata_of(body.get("view")).get("home") is True:
+        home_page.publish(deps, client, user)
 
 
 def ignore_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
