@@ -254,3 +254,15 @@ def test_a_saved_view_that_no_longer_parses_is_said_and_the_whole_queue_shown(de
     view = published_homes(slack_proxy, alice)[-1]
     assert len(listed(view, "queue_")) == len(cases)
     assert notice(view).startswith("⚠️ Your saved queue filter `tag:warranty` no longer works")
+
+
+def test_a_list_too_old_to_redraw_still_says_what_the_click_did(desk, deps, slack_emulator, channel):
+    cases = urgent_cases(desk, deps, channel)
+
+    def expired(**_message):
+        raise RuntimeError("404 expired_url")  # Slack keeps a response_url for 30 minutes
+
+    queue_listeners.claim(list_click(slack_emulator, channel, "alice", ids.QUEUE_CLAIM, row_value(cases["high"])),
+                          desk.slack, expired, deps)
+    assert case_row(deps, cases["high"]).assignee == slack_emulator.users["alice"]
+    assert any("You claimed" in t and f"Case #{cases['high']}" in t for t in slack_emulator.ephemeral_texts(channel))

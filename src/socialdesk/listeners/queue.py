@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from socialdesk.domain import CaseStatus
 from socialdesk.listeners import commands, home_page
 from socialdesk.listeners.binding import with_deps
-from socialdesk.listeners.common import action_value, load_view, open_view, refresh, tell, user_of
+from socialdesk.listeners.common import action_value, channel_of, load_view, open_view, refresh, tell, user_of
 from socialdesk.listeners.deps import Deps
 from socialdesk.slack import ids, messages
 from socialdesk.slack.blocks import modals
@@ -51,7 +51,12 @@ def show(body: dict[str, Any], client: WebClient, respond: Respond | None, deps:
         return
     reply = commands.safely("queue", lambda: commands.queue_page(deps, client, arg=arg, offset=offset,
                                                                   notice=notice))
-    respond(replace_original=True, response_type="ephemeral", **reply.as_kwargs())
+    try:
+        respond(replace_original=True, response_type="ephemeral", **reply.as_kwargs())
+    except Exception as exc:  # noqa: BLE001 - a response_url lasts 30 minutes: an old list can't be redrawn
+        log.info("the queue list for %s could not be redrawn (%s); telling them instead", user[:32], exc)
+        if notice:
+            tell(client, channel=channel_of(body), user=user, text=notice)
 
 
 def claim(body: dict[str, Any], client: WebClient, respond: Respond | None, deps: Deps) -> None:
