@@ -1,3 +1,4 @@
+import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -8,8 +9,10 @@ from socialdesk.listeners.deps import Deps
 from socialdesk.queue_filter import QueueFilter, parse
 from socialdesk.store import ingest, lifecycle, lookups
 from socialdesk.store import rules as rule_store
+from socialdesk.store import sla as sla_store
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import CaseRow
+from sqlmodel import select
 from tests.support.factories import x_post
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -191,3 +194,37 @@ def test_queue_filters_narrow_it_and_values_of_one_key_are_alternatives(engine):
     with session_scope(engine) as session:
         page = lookups.queue(session=session, limit=10, offset=0, filters=parse("tag:billing", tags=["billing"]))
     assert page.total == 2
+
+
+def test_the_queue_s_pages_are_the_whole_backlog_sorted_with_business_hours_and_rule_targets(engine):
+    """The store reads each run's head, not the backlog: its pages must be the backlog sorted as a whole."""
+    rng = random.Random(15)
+    rule_ids = []
+    with session_scope(engine) as session:
+        for spec in ("high=10m,normal=45m", "low=20m", None):
+            rule = rule_store.add_rule(session=session, network="x", query="acme", channel_id="C1", every_seconds=60,
+                                       lang=None, include_reposts=False, now=NOW)
+            rule.sla_targets = spec
+            rule_ids.append(rule.id)
+    hours = sla.BusinessHours.parse("Mon-Fri 09:00-17:00 Europe/Berlin")
+    policy = sla.Policy(targets={"high": timedelta(minutes=30), "normal": timedelta(hours=2)}, business_hours=hours)
+    for n in range(45):
+        opened = NOW - timedelta(minutes=rng.randrange(0, 4 * 24 * 60))
+        [case_id] = open_cases(engine, x_post(f"p{n}", handle=f"h{n}"), now=opened)
+        set_case(engine, case_id, priority=rng.choice(["high", "normal", "low"]),
+                 rule_id=rng.choice([*rule_ids, None]),
+                 first_response_at=opened + timedelta(minutes=5) if rng.random() < 0.15 else None,
+                 status=rng.choice(["new", "new", "reopened", "claimed"]))
+    with session_scope(engine) as session:
+        rows = session.exec(select(CaseRow).where(CaseRow.status.in_(["new", "reopened"]))).all()
+        targets = sla_store.with_rule_targets(session=session, policy=policy)
+        rank = {"high": 0, "normal": 1, "low": 2}
+
+        def due(row):
+            return None if row.first_response_at else sla.deadline(row.opened_at, row.priority, targets, row.rule_id)
+
+        expected = [r.id for r in sorted(rows, key=lambda r: (due(r) is None, due(r) or lookups.NO_DUE,
+                                                              rank[r.priority], r.opened_at, r.id))]
+        pages = [lookups.queue(session=session, limit=7, offset=o, policy=policy) for o in range(0, len(rows), 7)]
+    assert [i.case_id for p in pages for i in p.items] == expected and {p.total for p in pages} == {len(rows)}
+    assert len({due(r) for r in rows}) > 10  # the runs interleave: many distinct due times
