@@ -162,7 +162,7 @@ def test_next_button_is_acked(app, slack_emulator, seeded):
 
 
 def test_queue_puts_the_most_urgent_first_and_its_claim_button_claims(app, slack_emulator, seeded, db_url):
-    channel, (first, second, third), by_case = seeded
+    channel, (first, second, third), _ = seeded
     engine = make_engine(db_url)
     try:
         with session_scope(engine) as session:  # the newest case is high priority: due in 20 min, the others later

@@ -17,6 +17,7 @@ from socialdesk.store import saved_views
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import CaseRow
 from tests.listeners.conftest import (
+    SECRET,
     Acks,
     Responses,
     card_of,
@@ -32,8 +33,6 @@ from tests.listeners.conftest import (
 from tests.listeners.test_home import home_click, notice, opened
 from tests.support.home_view import listed, texts
 from tests.support.in_process import make_desk, url_of
-
-from tests.listeners.conftest import SECRET
 
 
 def social(deps, slack_emulator, desk, text: str, user: str = "alice") -> dict:
@@ -132,7 +131,7 @@ def test_claim_from_the_list_claims_redraws_the_card_and_the_list_and_a_late_cli
     redrawn = respond.only
     assert (redrawn["replace_original"], redrawn["response_type"]) == (True, "ephemeral")
     assert rows(redrawn) == [cases["old_low"], cases["fresh"]]  # the same filter, without the claimed case
-    assert f"You claimed" in shown(redrawn) and f"Case #{target}" in shown(redrawn)
+    assert "You claimed" in shown(redrawn) and f"Case #{target}" in shown(redrawn)
 
     late = Responses()
     queue_listeners.claim_clicked(Acks(), list_click(slack_emulator, channel, "bob", ids.QUEUE_CLAIM,

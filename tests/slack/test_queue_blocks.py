@@ -88,5 +88,5 @@ def test_the_filter_modal_holds_the_saved_view_and_explains_the_keys():
     assert box["block_id"] == ids.QUEUE_FILTER_INPUT and box["optional"] is True
     assert box["element"]["initial_value"] == "priority:high" and "`" not in box["hint"]["text"]
     assert "priority:high|normal|low" in box["hint"]["text"] and "intent:" in box["hint"]["text"]
-    assert "initial_value" not in [b for b in queue.filter_modal("").to_dict()["blocks"] if b["type"] == "input"][0][
-        "element"]
+    empty = next(b for b in queue.filter_modal("").to_dict()["blocks"] if b["type"] == "input")
+    assert "initial_value" not in empty["element"]

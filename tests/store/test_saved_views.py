@@ -8,7 +8,14 @@ from alembic import command
 from sqlalchemy import inspect
 
 from socialdesk.store import saved_views
-from socialdesk.store.db import alembic_config, current_revision, head_revision, make_engine, session_scope, upgrade
+from socialdesk.store.db import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    make_engine,
+    session_scope,
+    upgrade,
+)
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -18,9 +18,8 @@ from socialdesk.slack.blocks.home import Home, HomeSettings, home_view
 from socialdesk.slack.text import escape
 from socialdesk.store import digests as digest_store
 from socialdesk.store import figures as figure_store
-from socialdesk.store import lookups
+from socialdesk.store import lookups, saved_views
 from socialdesk.store import rules as rule_store
-from socialdesk.store import saved_views
 from socialdesk.store import sla as sla_store
 from socialdesk.store import webhooks as webhook_store
 from socialdesk.store.db import read_scope

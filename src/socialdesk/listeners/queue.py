@@ -18,7 +18,15 @@ from slack_sdk import WebClient
 from socialdesk.domain import CaseStatus
 from socialdesk.listeners import commands, home_page
 from socialdesk.listeners.binding import with_deps
-from socialdesk.listeners.common import action_value, channel_of, load_view, open_view, refresh, tell, user_of
+from socialdesk.listeners.common import (
+    action_value,
+    channel_of,
+    load_view,
+    open_view,
+    refresh,
+    tell,
+    user_of,
+)
 from socialdesk.listeners.deps import Deps
 from socialdesk.slack import ids, messages
 from socialdesk.slack.blocks import modals

@@ -145,7 +145,6 @@ def assign_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps:
     if refused(ack, body, ids.ASSIGNEE_INPUT, None if valid else "Choose someone."):
         return
     ack()
-    user = user_of(body)
     deps.later(assign_and_show, body, client, deps, assignee)
 
 
