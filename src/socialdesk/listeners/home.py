@@ -19,7 +19,7 @@ from socialdesk import queue_filter
 from socialdesk import rules as rule_rules
 from socialdesk.listeners.binding import after_ack, with_deps
 from socialdesk.listeners.deps import Deps
-from socialdesk.listeners.home_page import load_home, publish, today_start  # noqa: F401  (their home before)
+from socialdesk.listeners.home_page import publish
 from socialdesk.listeners.views import state_value, text_input
 from socialdesk.schedules import canonical_spec
 from socialdesk.listeners.common import action_value, id_from, meta_id, metadata_of, open_view
