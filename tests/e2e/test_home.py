@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
 
 from socialdesk.store import digests as digest_store
+from socialdesk.store import ingest
 from socialdesk.store import rules as rule_store
-from socialdesk.store.db import make_engine, session_scope
+from socialdesk.store.db import make_engine, session_scope, upgrade
+from socialdesk.store.models import CaseRow
 from tests.e2e.helpers import block_text, case_id_of, cards, ids
 from tests.support.slack_signing import (
     FORM,
@@ -19,6 +22,7 @@ from tests.support.slack_signing import (
     post_signed,
     view_submission_body,
 )
+from tests.support.factories import x_post
 from tests.support.waiting import wait_for
 from tests.support.home_view import listed, texts
 
@@ -102,7 +106,8 @@ def test_home_shows_my_cases_and_the_same_backlog_as_the_channel(app, fake_x, sl
     late = wait_for(lambda: (v := open_home(app, emu, slack_proxy, "alice")) and "SLA at risk (3)" in texts(v) and v,
                     timeout=20, what="three cases at risk")
     assert listed(late, "sla_") == [case_id_of(c) for c in cards(emu, channel)]
-    assert texts(late).count("overdue by") + texts(late).count("first reply due in") == 3
+    at_risk = texts({"blocks": [b for b in late["blocks"] if b.get("block_id", "").startswith("sla_")]})
+    assert at_risk.count("overdue by") + at_risk.count("first reply due in") == 3
 
 
 def test_admin_pauses_and_edits_a_rule_from_home_and_others_are_refused(app, slack_emulator, slack_proxy, db_url):
@@ -220,3 +225,61 @@ def test_admin_adds_and_removes_a_digest_from_home(app, slack_emulator, slack_pr
             assert digest_store.list_schedules(session=session) == []
     finally:
         engine.dispose()
+
+
+def seed_waiting(db_url: str, channel: str) -> dict[str, int]:
+    """Three waiting cases straight in the database: the oldest is low priority, the newest high (targets
+    high 30m, normal 2h, low 8h: the high one is due first, the low one last)."""
+    now = datetime.now(UTC)
+    engine = make_engine(db_url)
+    upgrade(engine)
+    found = {}
+    try:
+        for name, minutes, priority in (("low", 60, "low"), ("normal", 30, "normal"), ("high", 5, "high")):
+            with session_scope(engine) as session:
+                [case_id] = ingest.store_posts(session=session, posts=[x_post(f"acme {name}", handle=name)],
+                                               rule_id=None, channel_id=channel, now=now - timedelta(minutes=minutes))
+                session.get(CaseRow, case_id).priority = priority
+                found[name] = case_id
+    finally:
+        engine.dispose()
+    return found
+
+
+def test_the_home_queue_is_most_urgent_first_claim_works_and_the_saved_view_survives_a_restart(
+        app, slack_emulator, slack_proxy, db_url):
+    emu, channel = slack_emulator, slack_emulator.new_channel("homequeue")
+    case = seed_waiting(db_url, channel)
+    app.env["SOCIALDESK_TAGS"] = "billing,refund"
+    app.start()
+    wait_for(lambda: len(cards(emu, channel)) == 3, timeout=45, what="three cards")
+
+    home = open_home(app, emu, slack_proxy, "alice")
+    assert listed(home, "queue_") == [case["high"], case["normal"], case["low"]]  # not oldest first
+    assert "Every waiting case · most urgent first" in texts(home)
+
+    before = len(published(slack_proxy, emu.users["alice"]))
+    click_in_home(app, emu, "alice", home, ids.QUEUE_CLAIM, json.dumps({"c": case["high"]}))
+    claimed = next_home(slack_proxy, emu.users["alice"], before)
+    assert listed(claimed, "mine_") == [case["high"]] and listed(claimed, "queue_") == [case["normal"], case["low"]]
+    wait_for(lambda: "Claimed" in block_text(next(c for c in cards(emu, channel) if case_id_of(c) == case["high"]),
+                                              "status"), timeout=10, what="the card shows the claim")
+
+    # Filter… → the modal → a saved view; a restarted app still shows it.
+    opened_before = len(slack_proxy.calls_to("views.open"))
+    click_in_home(app, emu, "alice", claimed, ids.HOME_QUEUE_FILTER, "filter")
+    modal = wait_for(lambda: [c.response["view"] for c in slack_proxy.calls_to("views.open")[opened_before:]
+                              if c.response.get("ok")], timeout=10, what="the filter modal")[-1]
+    before = len(published(slack_proxy, emu.users["alice"]))
+    submit = view_submission_body(user_id=emu.users["alice"], user_name="alice", team_id=emu.team_id, view=modal,
+                                  values={ids.QUEUE_FILTER_INPUT: {ids.QUEUE_FILTER_INPUT: {
+                                      "type": "plain_text_input", "value": "priority:low"}}})
+    response = post_signed(app.events_url, submit, app.signing_secret, FORM)
+    assert response.status_code == 200 and response.text in ("", "{}"), response.text
+    filtered = next_home(slack_proxy, emu.users["alice"], before)
+    assert listed(filtered, "queue_") == [case["low"]] and "Your view: `priority:low`" in texts(filtered)
+
+    assert app.stop() == 0
+    app.start()
+    again = open_home(app, emu, slack_proxy, "alice")
+    assert listed(again, "queue_") == [case["low"]] and "Your view: `priority:low`" in texts(again)

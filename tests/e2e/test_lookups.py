@@ -13,7 +13,8 @@ from socialdesk.slack.blocks.lookup import parse_nav_value
 from socialdesk.slack import ids
 from socialdesk.store import ingest
 from socialdesk.store.db import make_engine, session_scope, upgrade
-from tests.e2e.helpers import case_id_of, cards
+from socialdesk.store.models import CaseRow
+from tests.e2e.helpers import block_text, case_id_of, cards
 from tests.support.factories import x_post
 from tests.support.slack_signing import FORM, block_actions_body, new_trigger_id, post_signed, slash_command_body
 from tests.support.waiting import wait_for
@@ -135,7 +136,7 @@ def test_prev_next_pages_through_the_queue(db_url):
         while True:
             blocks = [b.to_dict() for b in reply.blocks]
             seen += [int(b["block_id"].split("_")[1]) for b in blocks if b.get("block_id", "").startswith("case_")]
-            nav = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+            nav = [e for b in blocks if b.get("block_id") == "lookup_nav" for e in b["elements"]]
             nxt = [e for e in nav if e["action_id"] == ids.LOOKUP_NEXT]
             if not nxt:
                 break
@@ -158,3 +159,32 @@ def test_next_button_is_acked(app, slack_emulator, seeded):
         trigger_id=new_trigger_id(), message=card,
     )
     assert post_signed(app.events_url, body, app.signing_secret, FORM).status_code == 200
+
+
+def test_queue_puts_the_most_urgent_first_and_its_claim_button_claims(app, slack_emulator, seeded, db_url):
+    channel, (first, second, third), _ = seeded
+    engine = make_engine(db_url)
+    try:
+        with session_scope(engine) as session:  # the newest case is high priority: due in 20 min, the others later
+            session.get(CaseRow, third).priority = "high"
+    finally:
+        engine.dispose()
+    reply = social(app, slack_emulator, "queue", channel=channel)
+    listed = [int(b["block_id"].removeprefix("case_")) for b in reply["blocks"]
+              if b.get("block_id", "").startswith("case_")]
+    assert listed == [third, first, second]
+    assert "⏳ due in 19m" in shown(reply) or "⏳ due in 20m" in shown(reply)
+    claim = next(e for b in reply["blocks"] if b.get("block_id") == f"qrow_{third}" for e in b["elements"]
+                 if e["action_id"] == ids.QUEUE_CLAIM)
+    body = block_actions_body(
+        user_id=slack_emulator.users["bob"], user_name="bob", team_id=slack_emulator.team_id, channel_id=channel,
+        message_ts="1700000000.000300", action_id=ids.QUEUE_CLAIM, value=claim["value"], trigger_id=new_trigger_id(),
+        message={"ts": "1700000000.000300", "type": "message", "blocks": reply["blocks"]})
+    assert post_signed(app.events_url, body, app.signing_secret, FORM).status_code == 200
+    wait_for(lambda: "Claimed" in block_text(next(c for c in cards(slack_emulator, channel) if case_id_of(c) == third),
+                                              "status"), timeout=10, what="the card shows bob's claim")
+    # The list's response_url does not reach the emulator: the clicker is told in the channel instead.
+    wait_for(lambda: any(f"Case #{third}" in t and "You claimed" in t for t in slack_emulator.ephemeral_texts(channel)),
+             timeout=10, what="bob told of his claim")
+    after = social(app, slack_emulator, "queue", channel=channel)
+    assert f"case_{third}" not in {b.get("block_id") for b in after["blocks"]}

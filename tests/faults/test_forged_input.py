@@ -98,6 +98,14 @@ def test_forged_values_and_metadata_get_a_clear_answer(app, fake_x, slack_emulat
     assert sum("That FAQ entry is not in" in t for t in answers) == 2, answers
     assert sum("does not name a case" in t for t in answers) == 1, answers
 
+    # A queue row's Claim and Assign… with values we never made: the same answer, nothing reaches the database.
+    before = len(told(slack_proxy, alice))
+    for action_id, value in ((ids.QUEUE_CLAIM, '{"c": 99999999999999999999}'), (ids.QUEUE_CLAIM, "<!channel>"),
+                             (ids.QUEUE_ASSIGN, '{"c": "1; drop table", "a": 5}')):
+        ws.click("alice", card, action_id, value=value)
+    answers = wait_told(ws, "alice", before, 3, "an answer to every forged queue button")
+    assert all("does not name a case" in t for t in answers) and not any("<!channel>" in t for t in answers), answers
+
     # Modals whose private_metadata we never wrote: refused inline, as the submission's answer.
     for meta in NOTE_META_FORGED:
         response = ws.submit("alice", forged_view(ids.NOTE_MODAL, meta), text_value(ids.NOTE_INPUT, ids.NOTE_INPUT, "hi"))

@@ -14,6 +14,7 @@ import re
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 
+from socialdesk import queue_filter
 from socialdesk.listeners import commands
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.lookup import nav_value, parse_nav_value
@@ -70,7 +71,8 @@ def test_help_usage_and_unknown_commands_answer_without_touching_anything(deps, 
         "case ٣": "`٣` is not a case number.\nUsage: `/social case <id>`, e.g. `/social case 42`.",
         "case 2147483648": "`2147483648` is not a case number.\nUsage: `/social case <id>`, e.g. `/social case 42`.",
         "case #<!here>": "`#&lt;!here&gt;` is not a case number.\nUsage: `/social case <id>`, e.g. `/social case 42`.",
-        "queue please": "Usage: `/social queue` (no arguments).",
+        "queue please": "`please`: the queue takes filters only, written key:value. " + queue_filter.usage(),
+        "queue priority:urgent": "`priority:urgent`: priority is one of high, normal, low. " + queue_filter.usage(),
         "MINE all": "Usage: `/social mine` (no arguments).",
         "author a b": commands.USAGE["author"],
         "author <@U123>": commands.USAGE["author"],
@@ -168,8 +170,8 @@ def test_next_and_prev_replace_the_list_with_the_page_they_name(deps, desk, slac
     case_ids = stored_cases(deps, 12)
     second_page = page(deps, desk, slack_emulator, channel, nav_value("queue", "", 10))
     assert case_ids_in(second_page) == case_ids[10:]
-    nav = [(e["action_id"], parse_nav_value(e["value"])) for b in second_page["blocks"] if b["type"] == "actions"
-           for e in b["elements"]]
+    nav = [(e["action_id"], parse_nav_value(e["value"])) for b in second_page["blocks"]
+           if b.get("block_id") == "lookup_nav" for e in b["elements"]]
     assert nav == [(ids.LOOKUP_PREV, ("queue", "", 0))]
     assert case_ids_in(page(deps, desk, slack_emulator, channel, nav_value("queue", "", 0))) == case_ids[:10]
     found = page(deps, desk, slack_emulator, channel, nav_value("search", "acme queue", 10))

@@ -105,7 +105,8 @@ def test_an_agent_sees_their_cases_the_backlog_sla_and_today_but_no_management()
     assert "*Case #2*" in text and "waiting 2h 0m" in text
     assert "due in 10m" in text and "overdue by 5m" in text and "nobody has claimed it" in text
     assert "*Opened*\n7" in text and "*Resolved*\n3" in text and "*Median first response*\n12m" in text
-    assert [a for a, _ in action_ids(blocks)] == [ids.HOME_REFRESH]
+    assert [a for a, _ in action_ids(blocks)] == [ids.HOME_REFRESH, ids.HOME_QUEUE_FILTER, *[
+        ids.QUEUE_CLAIM, ids.QUEUE_ASSIGN] * 2]  # each waiting case with its Claim and Assign…
     assert "Rules" not in text and "Settings" not in text and "whsec" not in json.dumps(blocks)
 
 
@@ -234,3 +235,17 @@ def test_the_drafting_model_is_named_without_credentials():
     assert home_blocks.drafts_of(with_key) == "qwen2.5 at llm.example:8443 (with an API key)"
     text = texts(blocks_of(admin(settings=dataclasses.replace(SETTINGS, drafts=""))))
     assert "*Drafted replies*: off" in text
+
+
+def test_the_backlog_shows_the_viewer_s_saved_view_with_filter_and_show_all():
+    plain = blocks_of(make())
+    assert "Every waiting case · most urgent first" in texts(plain)
+    assert ids.HOME_QUEUE_CLEAR not in [a for a, _ in action_ids(plain)]
+    saved = blocks_of(make(queue_filter="priority:high tag:refund",
+                           queue=page([item(100 + i, due=NOW + timedelta(minutes=i)) for i in range(10)], total=12)))
+    text = texts(saved)
+    assert "Your view: `priority:high tag:refund` · most urgent first: SLA due, then priority, then age" in text
+    assert [a for a, _ in action_ids(saved)][1:3] == [ids.HOME_QUEUE_FILTER, ids.HOME_QUEUE_CLEAR]
+    assert "…and 2 more — `/social queue priority:high tag:refund`" in text and "⏳ due in 9m" in text
+    empty = texts(blocks_of(make(queue_filter="intent:praise", queue=page([]))))
+    assert "Nothing waiting matches your view." in empty

@@ -1,11 +1,18 @@
+import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from socialdesk import sla
 from socialdesk.domain import EventKind
 from socialdesk.listeners import commands
 from socialdesk.listeners.deps import Deps
+from socialdesk.queue_filter import QueueFilter, parse
 from socialdesk.store import ingest, lifecycle, lookups
+from socialdesk.store import rules as rule_store
+from socialdesk.store import sla as sla_store
 from socialdesk.store.db import session_scope
+from socialdesk.store.models import CaseRow
+from sqlmodel import select
 from tests.support.factories import x_post
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -100,3 +107,124 @@ def test_stats_periods_are_whole_local_days():
     # Today and the 6 days before: back across the DST change, still from local midnight.
     assert commands.period_bounds("7d", now, berlin)[0] == datetime(2026, 3, 23, 23, 0, tzinfo=UTC)
     assert commands.period_bounds("30d", now, ZoneInfo("UTC"))[0] == datetime(2026, 3, 1, tzinfo=UTC)
+
+
+POLICY = sla.Policy(targets={"high": timedelta(minutes=30), "normal": timedelta(hours=2), "low": timedelta(hours=8)})
+
+
+def set_case(engine, case_id: int, **values) -> None:
+    with session_scope(engine) as session:
+        row = session.get(CaseRow, case_id)
+        for key, value in values.items():
+            setattr(row, key, value)
+
+
+def queued(engine, **kwargs) -> list[int]:
+    with session_scope(engine) as session:
+        return [i.case_id for i in lookups.queue(session=session, limit=50, offset=0, **kwargs).items]
+
+
+def test_the_queue_is_worked_by_sla_due_then_priority_then_age(engine):
+    def case(text: str, priority: str, minutes_ago: int) -> int:
+        [case_id] = open_cases(engine, x_post(text, handle=text), now=NOW - timedelta(minutes=minutes_ago))
+        set_case(engine, case_id, priority=priority)
+        return case_id
+
+    late_low = case("low", "low", 10 * 60)          # due 2 h ago
+    old_normal = case("normal", "normal", 100)      # due in 20 min
+    high = case("high", "high", 5)                  # due in 25 min
+    newer_high = case("newhigh", "high", 1)         # due in 29 min
+    answered = case("answered", "high", 300)        # reopened after a reply: nothing due
+    set_case(engine, answered, status="reopened", first_response_at=NOW - timedelta(minutes=290))
+    claimed = case("claimed", "high", 200)
+    set_case(engine, claimed, status="claimed", assignee="UALICE")
+
+    assert queued(engine, policy=POLICY) == [late_low, old_normal, high, newer_high, answered]
+    with session_scope(engine) as session:
+        page = lookups.queue(session=session, limit=2, offset=1, policy=POLICY)
+    assert [i.case_id for i in page.items] == [old_normal, high] and page.total == 5
+    assert page.items[0].due == NOW + timedelta(minutes=20) and page.items[0].text == "normal"
+    # Without due times (no policy), priority and then age decide.
+    assert queued(engine) == [answered, high, newer_high, old_normal, late_low]
+
+
+def test_cases_without_a_target_follow_by_priority_then_age_and_a_rule_s_own_target_counts(engine):
+    with session_scope(engine) as session:
+        rule = rule_store.add_rule(session=session, network="x", query="acme", channel_id="C1", every_seconds=60,
+                                   lang=None, include_reposts=False, now=NOW)
+        rule.sla_targets = "normal=10m"
+        rule_id = rule.id
+    only_high = sla.Policy(targets={"high": timedelta(hours=1)})
+    [old_low] = open_cases(engine, x_post("a", handle="a"), now=NOW - timedelta(hours=3))
+    [old_normal] = open_cases(engine, x_post("b", handle="b"), now=NOW - timedelta(hours=2))
+    [new_normal] = open_cases(engine, x_post("c", handle="c"), now=NOW - timedelta(hours=1))
+    [high] = open_cases(engine, x_post("d", handle="d"), now=NOW - timedelta(minutes=10))
+    [ruled] = open_cases(engine, x_post("e", handle="e"), now=NOW - timedelta(minutes=5))
+    set_case(engine, old_low, priority="low")
+    set_case(engine, high, priority="high")
+    set_case(engine, ruled, rule_id=rule_id)  # normal, due in 5 min by its rule's target
+    assert queued(engine, policy=only_high) == [ruled, high, old_normal, new_normal, old_low]
+
+
+def test_queue_filters_narrow_it_and_values_of_one_key_are_alternatives(engine):
+    with session_scope(engine) as session:
+        rule_id = rule_store.add_rule(session=session, network="x", query="acme", channel_id="C1", every_seconds=60,
+                                      lang=None, include_reposts=False, now=NOW).id
+    a, b, c, d = (open_cases(engine, x_post(f"p{i}", handle=f"h{i}"), now=NOW + timedelta(minutes=i))[0]
+                  for i in range(4))
+    set_case(engine, a, tags=["refund", "billing"], intent="question", priority="high", rule_id=rule_id)
+    set_case(engine, b, tags=["billing"], intent="complaint", network="other")
+    set_case(engine, c, tags=None, intent=None)
+    set_case(engine, d, tags=[], intent="question", priority="low")
+
+    def only(text: str) -> list[int]:
+        return queued(engine, filters=parse(text, tags=["refund", "billing", "screen"]))
+
+    assert only("") == [a, b, c, d]
+    assert only("tag:refund") == [a]
+    assert only("tag:billing") == [a, b]
+    assert only("tag:screen,refund") == [a]
+    assert only("tag:screen") == []
+    assert only("intent:question") == [a, d]
+    assert only("intent:question priority:low") == [d]
+    assert only("priority:high,low") == [a, d]
+    assert only(f"rule:{rule_id}") == [a]
+    assert queued(engine, filters=QueueFilter(networks=frozenset({"other"}))) == [b]
+    assert only("tag:billing intent:complaint") == [b]
+    with session_scope(engine) as session:
+        page = lookups.queue(session=session, limit=10, offset=0, filters=parse("tag:billing", tags=["billing"]))
+    assert page.total == 2
+
+
+def test_the_queue_s_pages_are_the_whole_backlog_sorted_with_business_hours_and_rule_targets(engine):
+    """The store reads each run's head, not the backlog: its pages must be the backlog sorted as a whole."""
+    rng = random.Random(15)
+    rule_ids = []
+    with session_scope(engine) as session:
+        for spec in ("high=10m,normal=45m", "low=20m", None):
+            rule = rule_store.add_rule(session=session, network="x", query="acme", channel_id="C1", every_seconds=60,
+                                       lang=None, include_reposts=False, now=NOW)
+            rule.sla_targets = spec
+            rule_ids.append(rule.id)
+    hours = sla.BusinessHours.parse("Mon-Fri 09:00-17:00 Europe/Berlin")
+    policy = sla.Policy(targets={"high": timedelta(minutes=30), "normal": timedelta(hours=2)}, business_hours=hours)
+    for n in range(45):
+        opened = NOW - timedelta(minutes=rng.randrange(0, 4 * 24 * 60))
+        [case_id] = open_cases(engine, x_post(f"p{n}", handle=f"h{n}"), now=opened)
+        set_case(engine, case_id, priority=rng.choice(["high", "normal", "low"]),
+                 rule_id=rng.choice([*rule_ids, None]),
+                 first_response_at=opened + timedelta(minutes=5) if rng.random() < 0.15 else None,
+                 status=rng.choice(["new", "new", "reopened", "claimed"]))
+    with session_scope(engine) as session:
+        rows = session.exec(select(CaseRow).where(CaseRow.status.in_(["new", "reopened"]))).all()
+        targets = sla_store.with_rule_targets(session=session, policy=policy)
+        rank = {"high": 0, "normal": 1, "low": 2}
+
+        def due(row):
+            return None if row.first_response_at else sla.deadline(row.opened_at, row.priority, targets, row.rule_id)
+
+        expected = [r.id for r in sorted(rows, key=lambda r: (due(r) is None, due(r) or lookups.NO_DUE,
+                                                              rank[r.priority], r.opened_at, r.id))]
+        pages = [lookups.queue(session=session, limit=7, offset=o, policy=policy) for o in range(0, len(rows), 7)]
+    assert [i.case_id for p in pages for i in p.items] == expected and {p.total for p in pages} == {len(rows)}
+    assert len({due(r) for r in rows}) > 10  # the runs interleave: many distinct due times

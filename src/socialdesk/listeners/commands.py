@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from socialdesk import search_query
+from socialdesk import queue_filter, search_query
 from socialdesk.listeners import digest_commands, export_commands, rule_commands, webhook_commands
 from socialdesk.listeners.binding import Replayed, awaited_by_ack, with_deps
 from socialdesk.listeners.common import action_value
@@ -35,6 +35,7 @@ from socialdesk.listeners.subcommand import Subcommand
 from socialdesk.slack import ids
 from socialdesk.slack.blocks import incident as incident_blocks
 from socialdesk.slack.blocks import lookup as blocks
+from socialdesk.slack.blocks import queue as queue_blocks
 from socialdesk.slack.blocks.lookup import PAGE_SIZE, Reply, long_plain, plain
 from socialdesk.slack.text import escape
 from socialdesk.slack.verify import replay_harmless
@@ -52,7 +53,8 @@ HELP = (
     "• `/social search <text>` — find posts and cases by their text\n"
     "• `/social case <id>` — one case: status, owner, the post, its card, recent history\n"
     "• `/social mine` — the open cases you hold, newest activity first\n"
-    "• `/social queue` — cases nobody has claimed yet, oldest first\n"
+    "• `/social queue [filters]` — cases nobody has claimed yet, most urgent first (SLA due, then priority, "
+    "then age), each with *Claim* and *Assign…*. {filters} App Home keeps your filters as your view.\n"
     "• `/social author <handle>` — one customer's cases and posts (`@` optional)\n"
     "• `/social stats [today|7d|30d]` — team figures for the period (default: today, team time zone)\n"
     "• `/social incidents` — open incidents: storms of near-identical posts, one card each\n"
@@ -83,7 +85,7 @@ MORE: dict[str, tuple[Subcommand, str]] = {
     for name, module in (("rules", rule_commands), ("digest", digest_commands),
                          ("export", export_commands), ("webhooks", webhook_commands))
 }
-HELP = HELP.format(more="".join(help_lines for _, help_lines in MORE.values()))
+HELP = HELP.format(more="".join(help_lines for _, help_lines in MORE.values()), filters=queue_filter.usage())
 MAX_CASE_ID = 2**31 - 1  # an INTEGER column: a bigger number is no case, not a database error
 HANDLE = re.compile(r"^@?[A-Za-z0-9_.\-]{1,64}$")
 NAV_VIEWS = ("mine", "queue", "author", "search")  # what Prev/Next buttons page through
@@ -150,12 +152,12 @@ def case_cmd(deps: Deps, client: WebClient | None, args: list[str]) -> Reply:
 
 def list_page(deps: Deps, client: WebClient | None, *, view: str, arg: str, user_id: str, offset: int) -> Reply:
     """One page of `mine`, `queue` or `author <handle>` (also what Prev/Next ask for)."""
+    if view == "queue":
+        return queue_page(deps, client, arg=arg, offset=offset)
     now = deps.clock()
     with read_scope(deps.engine) as session:
         if view == "mine":
             page = lookups.my_cases(session=session, user_id=user_id, limit=PAGE_SIZE, offset=offset)
-        elif view == "queue":
-            page = lookups.queue(session=session, limit=PAGE_SIZE, offset=offset)
         elif view == "author":
             page = lookups.author_cases(session=session, handle=arg, limit=PAGE_SIZE, offset=offset)
         else:
@@ -164,10 +166,19 @@ def list_page(deps: Deps, client: WebClient | None, *, view: str, arg: str, user
     if view == "mine":
         return blocks.case_list_reply(page, title=f"*Cases held by <@{user_id}>*", empty="You hold no open cases.",
                                       view="mine", permalinks=links, now=now, show_owner=False)
-    if view == "queue":
-        return blocks.case_list_reply(page, title="*Waiting for a claim*", empty="Nothing is waiting. 🎉",
-                                      view="queue", permalinks=links, now=now, show_age=True, show_owner=False)
     return blocks.author_reply(page, asked=arg, permalinks=links, now=now)  # type: ignore[arg-type]
+
+
+def queue_page(deps: Deps, client: WebClient | None, *, arg: str, offset: int, notice: str | None = None) -> Reply:
+    """One page of `/social queue [filters]`, most urgent first (also Prev/Next and a row's Claim redraw it)."""
+    try:
+        filters = queue_filter.parse(arg, tags=deps.case_tags)
+    except queue_filter.FilterError as exc:
+        return plain(str(exc)[:2900])
+    with read_scope(deps.engine) as session:
+        page = lookups.queue(session=session, limit=PAGE_SIZE, offset=offset, policy=deps.sla_policy, filters=filters)
+    return queue_blocks.queue_reply(page, filters=filters.text(), permalinks=permalinks(client, page.items),
+                                    now=deps.clock(), notice=notice)
 
 
 def author_cmd(deps: Deps, client: WebClient | None, args: list[str], user_id: str) -> Reply:
@@ -219,10 +230,12 @@ def answer(deps: Deps, client: WebClient | None, *, user_id: str, text: str, cha
     name, args = words[0].lower(), words[1:]
     if name == "case":
         return case_cmd(deps, client, args)
-    if name in ("mine", "queue"):
+    if name == "mine":
         if args:
-            return plain(f"Usage: `/social {name}` (no arguments).")
+            return plain("Usage: `/social mine` (no arguments).")
         return list_page(deps, client, view=name, arg="", user_id=user_id, offset=0)
+    if name == "queue":
+        return queue_page(deps, client, arg=" ".join(args), offset=0)
     if name == "author":
         return author_cmd(deps, client, args, user_id)
     if name == "stats":

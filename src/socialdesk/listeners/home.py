@@ -1,4 +1,5 @@
-"""App Home: publishing the tab, and what admins do there (pause, resume and edit rules; add and remove digests).
+"""App Home: publishing the tab, the viewer's saved view of the queue, and what admins do there (pause, resume
+and edit rules; add and remove digests).
 
 Every click is acked first. Whether the clicker may manage things is checked again on
 every action and submission (a Home published for an admin stays on screen after they
@@ -9,30 +10,27 @@ the top of the re-published Home: the Home tab has no channel for an ephemeral m
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, time
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from socialdesk import queue_filter
 from socialdesk import rules as rule_rules
 from socialdesk.listeners.binding import after_ack, with_deps
-from socialdesk.listeners.commands import permalinks
 from socialdesk.listeners.deps import Deps
-from socialdesk.listeners.views import state_value
+from socialdesk.listeners.home_page import publish
+from socialdesk.listeners.views import state_value, text_input
 from socialdesk.schedules import canonical_spec
 from socialdesk.listeners.common import action_value, id_from, meta_id, metadata_of, open_view
 from socialdesk.slack import ids
+from socialdesk.slack.blocks import queue as queue_blocks
 from socialdesk.slack.blocks.admin import digest_modal, route_block_id, rule_modal
-from socialdesk.slack.blocks.home import Home, HomeSettings, home_view
 from socialdesk.store import digests as digest_store
-from socialdesk.store import figures as figure_store
-from socialdesk.store import lookups
 from socialdesk.store import rules as rule_store
-from socialdesk.store import sla as sla_store
-from socialdesk.store import webhooks as webhook_store
+from socialdesk.store import saved_views
 from socialdesk.store.db import read_scope, session_scope
-from socialdesk.store.views import digest_view, rule_view, webhook_view
+from socialdesk.store.views import rule_view
 
 log = logging.getLogger(__name__)
 
@@ -40,38 +38,6 @@ NOT_ADMIN = ("Only socialdesk admins can {what}. Ask a workspace admin, or someo
              "SOCIALDESK_ADMINS, to do it or to add you there.")
 MAX_FOLLOWERS = 10**12
 MAX_INPUT = 3000  # Slack's most for a text box
-
-
-def today_start(now: datetime, deps: Deps) -> datetime:
-    """Midnight of the team's local day, in UTC."""
-    return datetime.combine(now.astimezone(deps.tz).date(), time(0), tzinfo=deps.tz).astimezone(UTC)
-
-
-def load_home(deps: Deps, client: WebClient | None, user_id: str, *, notice: str | None = None) -> Home:
-    now = deps.clock()
-    admin = deps.is_admin(user_id)
-    with read_scope(deps.engine) as session:
-        mine = lookups.my_cases(session=session, user_id=user_id, limit=10, offset=0)
-        queue = lookups.queue(session=session, limit=10, offset=0)
-        at_risk = sla_store.at_risk(session=session, now=now, policy=deps.sla_policy) if deps.sla_policy else []
-        today = figure_store.figures(session=session, start=today_start(now, deps), end=now, tz=deps.tz)
-        managed: dict[str, Any] = {}
-        if admin:
-            managed = dict(rules=[rule_view(r) for r in rule_store.list_rules(session=session)],
-                           digests=[digest_view(d) for d in digest_store.list_schedules(session=session)],
-                           webhooks=[webhook_view(w) for w in webhook_store.list_webhooks(session=session)])
-    links = permalinks(client, [*mine.items, *queue.items, *at_risk[:10]])
-    settings = None
-    if admin and deps.settings is not None:
-        settings = HomeSettings.from_settings(deps.settings, saved_replies=[s.name for s in deps.saved_replies],
-                                              tags=list(deps.tags))
-    return Home(user_id=user_id, now=now, mine=mine, queue=queue, at_risk=at_risk, today=today, permalinks=links,
-                timezone=deps.tz.key, is_admin=admin, settings=settings, notice=notice, **managed)
-
-
-def publish(deps: Deps, client: WebClient, user_id: str, *, notice: str | None = None) -> None:
-    """Show `user_id` their Home as it is now (and `notice`, safe mrkdwn, at the top)."""
-    client.views_publish(user_id=user_id, view=home_view(load_home(deps, client, user_id, notice=notice)))
 
 
 def _action_id_value(body: dict[str, Any]) -> int | None:
@@ -324,6 +290,37 @@ def remove_digest_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps
     publish(deps, client, user, notice=None if removed else "That digest was already removed.")
 
 
+def filter_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    """"Filter…" above the backlog: the viewer's saved view, to change (anyone may: it is their own)."""
+    with read_scope(deps.engine) as session:
+        saved = saved_views.queue_filter(session=session, user_id=_user(body))
+    open_view(client, body, queue_blocks.filter_modal(saved))
+
+
+def clear_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    save_filter(client, deps, user=_user(body), text="")
+
+
+def filter_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    """The filter modal: checked before the ack (a mistake is shown under the box), then saved and shown."""
+    typed = text_input(body.get("view") or {}, ids.QUEUE_FILTER_INPUT, ids.QUEUE_FILTER_INPUT)
+    try:
+        filters = queue_filter.parse(typed, tags=deps.case_tags)
+    except queue_filter.FilterError as exc:
+        # A modal's errors are plain text: the message's mrkdwn escapes are undone there.
+        shown = str(exc).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        ack(response_action="errors", errors={ids.QUEUE_FILTER_INPUT: shown[:2000]})
+        return
+    ack()
+    deps.later(save_filter, client, deps, user=_user(body), text=filters.text())
+
+
+def save_filter(client: WebClient, deps: Deps, *, user: str, text: str) -> None:
+    with session_scope(deps.engine) as session:
+        saved_views.save_queue_filter(session=session, user_id=user, text=text, now=deps.clock())
+    publish(deps, client, user)
+
+
 def home_opened(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
     """app_home_opened (listeners.events registers it): the Home as it is now."""
     event = body.get("event") or {}
@@ -337,5 +334,8 @@ def register(app: App, deps: Deps) -> None:
                             (ids.HOME_RULE_RESUME, resume_clicked), (ids.HOME_RULE_EDIT, edit_clicked),
                             (ids.HOME_DIGEST_ADD, add_digest_clicked), (ids.HOME_DIGEST_REMOVE, remove_digest_clicked)):
         app.action(action_id)(after_ack(work, deps))
+    for action_id, work in ((ids.HOME_QUEUE_FILTER, filter_clicked), (ids.HOME_QUEUE_CLEAR, clear_clicked)):
+        app.action(action_id)(after_ack(work, deps))
+    app.view(ids.QUEUE_FILTER_MODAL)(with_deps(filter_submitted, deps))
     app.view(ids.RULE_MODAL)(with_deps(rule_submitted, deps))
     app.view(ids.DIGEST_MODAL)(with_deps(digest_submitted, deps))

@@ -18,6 +18,7 @@ from socialdesk.listeners.common import (
     tell,
     user_of,
 )
+from socialdesk.listeners import home_page
 from socialdesk.listeners.binding import with_deps
 from socialdesk.listeners.deps import Deps
 from socialdesk.slack import ids, messages
@@ -148,10 +149,13 @@ def assign_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps:
 
 
 def assign(body: dict[str, Any], client: WebClient, deps: Deps, assignee: str) -> None:
-    """Assign, then send the assignee's DM at once (lifecycle.assign queued it with the change)."""
-    apply(body, client, deps, lifecycle.assign, messages.assigned(user_of(body), assignee), "assigned",
-          assignee=assignee)
+    """Assign, then send the assignee's DM at once (lifecycle.assign queued it with the change); when
+    the modal was opened from App Home's queue, the Home follows (the case leaves it)."""
+    user = user_of(body)
+    apply(body, client, deps, lifecycle.assign, messages.assigned(user, assignee), "assigned", assignee=assignee)
     deps.notify()
+    if metadata_of(body.get("view")).get("home") is True:
+        home_page.publish(deps, client, user)
 
 
 def ignore_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:

@@ -64,6 +64,14 @@ APPROVE_EDIT_MODAL = "reply_approve_edit_modal"
 # The button value is JSON: {"v": subcommand, "a": argument, "o": offset}.
 LOOKUP_PREV = "lookup_prev"
 LOOKUP_NEXT = "lookup_next"
+# A queue row's buttons (`/social queue`, App Home); value: JSON {"c": case id, "a": filters, "o": offset}.
+QUEUE_CLAIM = "queue_claim"
+QUEUE_ASSIGN = "queue_assign"
+# App Home's saved view of the queue (its filters, kept per person).
+HOME_QUEUE_FILTER = "home_queue_filter"  # "Filter…": opens QUEUE_FILTER_MODAL
+HOME_QUEUE_CLEAR = "home_queue_clear"  # "Show all": forgets the saved filters
+QUEUE_FILTER_MODAL = "queue_filter_modal"
+QUEUE_FILTER_INPUT = "queue_filter"
 
 # App Home (admins): rules, digest schedules, webhooks.
 HOME_RULE_PAUSE = "home_rule_pause"

@@ -359,3 +359,14 @@ class NoticeRow(SQLModel, table=True):
     taken_at: datetime | None = None
     sent_at: datetime | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))  # why it was skipped, retried or failed
+
+
+class SavedViewRow(SQLModel, table=True):
+    """What a person keeps of App Home between visits (and restarts): their queue's filters."""
+
+    __tablename__ = "saved_views"
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    # queue_filter.QueueFilter.text(): parsed again when read, "" for the whole queue.
+    queue_filter: str = Field(default="", sa_column=Column(Text, nullable=False))
+    updated_at: datetime

@@ -30,6 +30,8 @@ from slack_sdk.models.views import View
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.card import PRIORITY_LABEL, slack_date
 from socialdesk.slack.blocks.lookup import age, case_label, duration, item_line, mention
+from socialdesk.slack.blocks.queue import ORDER, filter_label
+from socialdesk.slack.blocks.queue import row as queue_row
 from socialdesk.slack.text import escape, escape_within
 from socialdesk.store.figures import Figures
 from socialdesk.store.lookups import CasePage
@@ -105,6 +107,7 @@ class Home:
     webhooks: Sequence[WebhookView] = ()
     settings: HomeSettings | None = None
     notice: str | None = None  # safe mrkdwn: what went wrong with the last click, and what to do
+    queue_filter: str = ""  # the viewer's saved view of the queue (queue_filter text); "": every waiting case
 
 
 @dataclass
@@ -175,11 +178,19 @@ def _your_cases(home: Home) -> _List:
 
 
 def _waiting(home: Home) -> _List:
-    items = [[_section(item_line(i, permalink=home.permalinks.get(i.case_id), now=home.now, show_owner=False,
-                                 show_age=True), f"queue_{i.case_id}")] for i in home.queue.items[:LIST_LIMIT]]
-    empty = [] if items else [_context("Nothing is waiting. 🎉")]
-    return _List([_header(f"Waiting for a claim ({home.queue.total})")], items, home.queue.total,
-                 "`/social queue`", empty)
+    """The backlog in the viewer's saved view, most urgent first, each case with Claim and Assign…."""
+    items = [queue_row(i, permalink=home.permalinks.get(i.case_id), now=home.now, block_id=f"queue_{i.case_id}")
+             for i in home.queue.items[:LIST_LIMIT]]
+    saved = home.queue_filter
+    view = (f"Your view: {filter_label(saved)} · {ORDER}" if saved else f"Every waiting case · {ORDER}")
+    buttons = [_button("Filter…", ids.HOME_QUEUE_FILTER, "filter")]
+    if saved:
+        buttons.append(_button("Show all", ids.HOME_QUEUE_CLEAR, "clear"))
+    head: list[Block] = [_header(f"Waiting for a claim ({home.queue.total})"), _context(view, "qview"),
+                         ActionsBlock(block_id="qview_actions", elements=buttons)]
+    empty = [] if items else [_context("Nothing waiting matches your view." if saved else "Nothing is waiting. 🎉")]
+    more = f"`/social queue {escape(saved)}`" if saved else "`/social queue`"
+    return _List(head, items, home.queue.total, more, empty)
 
 
 def at_risk_line(case: AtRisk, *, permalink: str | None, now: datetime) -> str:
