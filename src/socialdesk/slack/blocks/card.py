@@ -1,4 +1,10 @@
-"""The case card: one message per case, updated in place as the case moves."""
+"""The case card: one message per case, updated in place as the case moves.
+
+Four blocks, so a channel of cards reads as a list: the status line first ("🙋 @alice · claimed
+4 minutes ago · ⏱ reply due today 16:05 · 🔥 High priority …"), the author's line beside their
+avatar (who, followers, when, rule, case number), the post, the buttons. Times are Slack date
+tokens: each reader sees them in their own zone, and `{ago}` stays true without a redraw.
+"""
 
 from __future__ import annotations
 
