@@ -107,6 +107,7 @@ def test_a_claim_is_said_once_with_the_owner_first():
     (CaseStatus.IGNORED, "ignored as spam by <@U0ALICE>", "🚫 *Ignored* as spam by <@U0ALICE> {ago}"),
     (CaseStatus.REOPENED, "reopened by <@U0BOB>", "🔁 *Reopened* by <@U0BOB> {ago} · owner <@U0ALICE>"),
     (CaseStatus.RESOLVED, "tagged by <@U0BOB>", "✅ *Resolved* · owner <@U0ALICE> · tagged by <@U0BOB> {ago}"),
+    (CaseStatus.REPLIED, "assigned to <@U0ALICE> by <@U0BOB>", "💬 *Replied* · owner <@U0ALICE> assigned by <@U0BOB> {ago}"),
 ])
 def test_the_status_says_who_moved_it_there_once(status, action, expected):
     card = case_card(view(status=status, assignee="U0ALICE", claimed_at=WHEN, updated_at=WHEN, last_action=action,

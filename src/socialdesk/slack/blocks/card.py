@@ -219,7 +219,10 @@ def state(view: CaseView) -> str:
             head += f" · opened{ago(view.opened_at)}"
     parts = [head]
     if view.assignee and view.status is not S.NEW and f"<@{view.assignee}>" not in head:
-        parts.append(f"owner <@{view.assignee}>")
+        owner = f"<@{view.assignee}>"
+        if action.startswith(f"assigned to {owner} by "):  # a replied case keeps its status when assigned
+            owner, told = f"{owner} assigned by {action.removeprefix(f'assigned to {owner} by ')}{ago(_action_at(view))}", True
+        parts.append(f"owner {owner}")
     if action and not told:
         parts.append(f"{action}{ago(_action_at(view))}")
     return " · ".join(parts)
