@@ -31,8 +31,8 @@ def test_ignore_tags_reopen_and_saved_replies(app, fake_x, slack_emulator, slack
                                                 "selected_options": [{"value": "question"}, {"value": "bug"}]}}}
     values |= select_value(ids.PRIORITY_INPUT, ids.PRIORITY_INPUT, "high")
     ws.submit("alice", tags, values)
-    wait_for(lambda: "High priority" in block_text(ws.card(case_id), "triage"), timeout=10, what="the tags")
-    assert "`#bug` `#question`" in block_text(ws.card(case_id), "triage")
+    wait_for(lambda: "High priority" in block_text(ws.card(case_id), "status"), timeout=10, what="the tags")
+    assert "`#bug` `#question`" in block_text(ws.card(case_id), "status")
 
     # Ignore as spam, then reopen.
     before = ws.views_opened()

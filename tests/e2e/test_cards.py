@@ -46,7 +46,7 @@ def test_one_card_per_new_original_post_and_none_for_reposts_or_own_posts(app, f
     assert texts[3].endswith("|read the whole post on X>") and len(texts[3]) <= 3000
     assert all(button_ids(c) == [ids.CLAIM, ids.REPLY, ids.NOTE, ids.RESOLVE, ids.MENU] for c in final)
     assert "@dana_k" in block_text(final[1], "author")
-    assert f"/status/{original['id']}" in block_text(final[1], "meta")
+    assert f"/status/{original['id']}" in block_text(final[1], "author")
     assert "<!channel>" not in final[2]["text"] and "<@U0ADMIN>" not in final[2]["text"]
     print(f"latency post→card (upper bound, 5 s poll): {arrival - min(posted_at.values()):.1f} s for {len(found)} cards")
     assert long_post  # posted; its card is texts[3]

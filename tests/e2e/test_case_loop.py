@@ -24,7 +24,7 @@ def test_claim_note_reply_refused_mark_resolve_and_the_customer_writes_again(app
 
     # Claim.
     ws.click("alice", card, ids.CLAIM)
-    wait_for(lambda: "Claimed* by" in status(ws, case_id), timeout=10, what="claimed")
+    wait_for(lambda: status(ws, case_id).startswith("🙋 <@"), timeout=10, what="claimed")
 
     # Note: internal, in the thread and the history.
     before = ws.views_opened()

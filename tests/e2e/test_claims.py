@@ -68,10 +68,10 @@ def test_twenty_concurrent_claims_give_exactly_one_owner(app, one_card, slack_em
     winner = next(name for name, uid in slack_emulator.users.items() if uid == winner_id)
     assert winner in agents
 
-    updated = wait_for(lambda: [c for c in cards(slack_emulator, channel) if "Claimed" in block_text(c, "status")],
+    updated = wait_for(lambda: [c for c in cards(slack_emulator, channel) if "🙋" in block_text(c, "status")],
                        timeout=10, what="the card updated in place")
     assert len(cards(slack_emulator, channel)) == 1 and updated[0]["ts"] == card["ts"]
-    assert f"by <@{winner_id}>" in block_text(updated[0], "status")
+    assert block_text(updated[0], "status").startswith(f"🙋 <@{winner_id}> · claimed ")
     assert button_ids(updated[0]) == [ids.REPLY, ids.NOTE, ids.RESOLVE, ids.MENU]
 
     thread = wait_for(lambda: slack_emulator.replies(channel, card["ts"])[1:], timeout=10, what="the thread line")
@@ -84,12 +84,12 @@ def test_unclaim_is_for_the_owner_only(app, one_card, slack_emulator, db_url):
     channel, card = one_card
     response, _ = click(app, slack_emulator, user="alice", card=card, channel=channel, action_id=ids.CLAIM)
     assert response.status_code == 200
-    wait_for(lambda: "Claimed" in block_text(cards(slack_emulator, channel)[0], "status"), timeout=10, what="claim")
+    wait_for(lambda: "🙋" in block_text(cards(slack_emulator, channel)[0], "status"), timeout=10, what="claim")
 
     unclaim = {"action_id": ids.MENU, "value": f"unclaim:{case_id_of(card)}", "action_type": "overflow"}
     click(app, slack_emulator, user="bob", card=card, channel=channel, **unclaim)
     wait_for(lambda: any("Only <@" in t for t in slack_emulator.ephemeral_texts(channel)), timeout=10, what="refusal")
-    assert "Claimed" in block_text(cards(slack_emulator, channel)[0], "status")
+    assert "🙋" in block_text(cards(slack_emulator, channel)[0], "status")
 
     click(app, slack_emulator, user="alice", card=card, channel=channel, **unclaim)
     back = wait_for(lambda: (c := cards(slack_emulator, channel)[0]) and "New" in block_text(c, "status") and c,

@@ -58,7 +58,7 @@ def test_save_a_resolved_case_as_faq_edit_it_and_withdraw_it(app, fake_x, slack_
 
     # The case as agents work it: claim, an internal note, a public reply (FakeX), resolve.
     ws.click("alice", card, ids.CLAIM)
-    wait_for(lambda: "Claimed* by" in status(), timeout=10, what="claimed")
+    wait_for(lambda: status().startswith("🙋 <@"), timeout=10, what="claimed")
     assert faq_button(ws.card(case_id)) is None  # only resolved cases are curated
     before = ws.views_opened()
     ws.click("alice", card, ids.NOTE)

@@ -85,7 +85,7 @@ def test_home_shows_my_cases_and_the_same_backlog_as_the_channel(app, fake_x, sl
                                message_ts=claimed["ts"], action_id=ids.CLAIM, value=str(case_id_of(claimed)),
                                trigger_id=emu.trigger_id("alice"), message=claimed)
     assert post_signed(app.events_url, claim, app.signing_secret, FORM).status_code == 200
-    wait_for(lambda: "Claimed" in block_text(cards(emu, channel)[1], "status"), timeout=10, what="the claim")
+    wait_for(lambda: "🙋" in block_text(cards(emu, channel)[1], "status"), timeout=10, what="the claim")
 
     home = open_home(app, emu, slack_proxy, "alice")
     unclaimed_in_channel = [case_id_of(c) for c in cards(emu, channel) if "New" in block_text(c, "status")]

@@ -71,7 +71,7 @@ def test_a_hashtag_post_and_a_mention_are_cards_within_a_second_and_a_reply_reac
     world.edit_status(first["id"], "My #AcmePhones X3 screen cracked 😢 is that covered? It was in its case!")
     wait_for(lambda: "It was in its case!" in block_text(ws.card(case_id), "post"), timeout=20,
              what="the card to show the edit")
-    assert "edited" in block_text(ws.card(case_id), "meta")
+    assert "edited" in block_text(ws.card(case_id), "author")
 
     # Reply from the card: over the instance's limit is refused in the modal; the reply keeps the visibility.
     ws.click("alice", card, ids.CLAIM)

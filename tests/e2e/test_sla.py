@@ -25,7 +25,7 @@ TARGET = "12s"
 
 
 def triage(ws: Workspace, case_id: int) -> str:
-    return block_text(ws.card(case_id), "triage")
+    return block_text(ws.card(case_id), "status")  # the SLA is on the status line
 
 
 def dms_to(slack_proxy, user_id: str) -> list[str]:

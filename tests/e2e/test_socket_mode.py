@@ -109,10 +109,10 @@ def test_claim_click_claims_the_case_and_updates_the_card(app, socket_mode, fake
     assert not envelope.accepts_response_payload  # a block_actions ack takes no response
     socket_mode.ack_of(envelope)
 
-    updated = wait_for(lambda: [c for c in cards(slack_emulator, channel) if "Claimed" in block_text(c, "status")],
+    updated = wait_for(lambda: [c for c in cards(slack_emulator, channel) if "🙋" in block_text(c, "status")],
                        timeout=10, what="the card updated in place")
     assert updated[0]["ts"] == card["ts"] and len(cards(slack_emulator, channel)) == 1
-    assert f"by <@{alice}>" in block_text(updated[0], "status")
+    assert block_text(updated[0], "status").startswith(f"🙋 <@{alice}> · claimed ")
     thread = wait_for(lambda: slack_emulator.replies(channel, card["ts"])[1:], timeout=10, what="the thread line")
     assert [m["text"] for m in thread] == [f"🙋 <@{alice}> claimed this case."]
     assert [e for e in claim_events(db_url, case_id_of(card)) if e[0] == "claimed"] == [("claimed", alice)]

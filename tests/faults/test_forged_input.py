@@ -198,14 +198,14 @@ def test_a_click_from_another_card_is_refused(app, fake_x, slack_emulator, slack
     answers = wait_told(ws, "alice", before, 3, "the refusals")
     assert all("This button belongs to another card" in t and f"case #{first_id}" in t for t in answers), answers
     assert ws.views_opened() == opened
-    assert "Claimed" not in block_text(ws.card(first_id), "status")
-    assert "Claimed" not in block_text(ws.card(second_id), "status")
+    assert "🙋" not in block_text(ws.card(first_id), "status")
+    assert "🙋" not in block_text(ws.card(second_id), "status")
     assert " claimed " not in history(app, first_id) and " claimed " not in history(app, second_id)
 
     # On its own card the same click works.
     ws.click("alice", first, ids.CLAIM)
-    wait_for(lambda: "Claimed* by" in block_text(ws.card(first_id), "status"), timeout=10, what="the claim")
-    assert "Claimed" not in block_text(ws.card(second_id), "status")
+    wait_for(lambda: block_text(ws.card(first_id), "status").startswith("🙋 <@"), timeout=10, what="the claim")
+    assert "🙋" not in block_text(ws.card(second_id), "status")
     assert_no_traceback(app)
 
 
@@ -240,11 +240,11 @@ def test_made_up_tags_and_overlong_notes_and_replies_are_refused_inline(app, fak
     wrong_shape = ws.submit("alice", tags_view, {ids.TAGS_INPUT: {ids.TAGS_INPUT: {"selected_options": "bug"}}} | priority)
     assert wrong_shape.json()["response_action"] == "errors"
     assert " tagged " not in history(app, case_id)
-    assert "Low priority" not in block_text(ws.card(case_id), "triage")
+    assert "Low priority" not in block_text(ws.card(case_id), "status")
     ok = ws.submit("alice", tags_view, tags("bug", "bug"))
     assert ok.status_code == 200 and not ok.content
-    wait_for(lambda: "Low priority" in block_text(ws.card(case_id), "triage"), timeout=10, what="the tags")
-    assert "`#bug`" in block_text(ws.card(case_id), "triage")
+    wait_for(lambda: "Low priority" in block_text(ws.card(case_id), "status"), timeout=10, what="the tags")
+    assert "`#bug`" in block_text(ws.card(case_id), "status")
 
     # Notes: the box holds 3,000 characters, and a forged 200,000 are refused on submit.
     before = ws.views_opened()

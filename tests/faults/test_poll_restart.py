@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from socialdesk.networks.x.search import SEARCH_PATH
-from tests.e2e.helpers import cards, case_id_of
+from tests.e2e.helpers import block_text, cards, case_id_of
 from tests.support.waiting import wait_for
 
 EVERY = 5  # the shortest poll interval `rules add --every` accepts
@@ -61,7 +61,7 @@ def db(db_url):  # type: ignore[no-untyped-def]
 
 
 def card_texts(slack_emulator, channel: str) -> list[str]:  # type: ignore[no-untyped-def]
-    return [c["blocks"][1]["text"]["text"] for c in cards(slack_emulator, channel)]
+    return [block_text(c, "post") for c in cards(slack_emulator, channel)]
 
 
 @pytest.mark.both_databases

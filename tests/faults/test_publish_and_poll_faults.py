@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from socialdesk.networks.x.search import SEARCH_PATH
-from tests.e2e.helpers import case_id_of, cards
+from tests.e2e.helpers import block_text, case_id_of, cards
 from tests.support.slack_signing import JSON, app_home_opened_event, event_callback_body, post_signed
 from tests.support.waiting import wait_for
 
@@ -96,7 +96,7 @@ def test_a_stop_during_publishing_loses_and_doubles_nothing(app, fake_x, slack_e
     final = cards(slack_emulator, channel)
     case_ids = [case_id_of(c) for c in final]
     assert len(final) == len(posts) and len(set(case_ids)) == len(posts)
-    texts = sorted(c["blocks"][1]["text"]["text"] for c in final)
+    texts = sorted(block_text(c, "post") for c in final)
     assert texts == sorted(p["text"] for p in posts)
     # Each card held at a kill -9 was found in the channel after the restart; a graceful stop recorded its own.
     assert recovered_cards(db_url) == (ROUNDS if stop == "kill -9" else 0)
@@ -125,7 +125,7 @@ def test_a_burst_with_x_429_and_503_loses_nothing_and_waits_for_the_reset(app, f
     # Settled: each case has its card recorded, so nothing is left to post (or to post twice).
     wait_for(lambda: all_published(db_url) == 12, timeout=30, what="every case's card recorded")
     assert len(cards(slack_emulator, channel)) == 12
-    assert sorted(c["blocks"][1]["text"]["text"] for c in final) == sorted(p["text"] for p in burst)
+    assert sorted(block_text(c, "post") for c in final) == sorted(p["text"] for p in burst)
     rules = app.cli("rules", "list").stdout
     assert "last error:" not in rules  # recovered
 

@@ -22,6 +22,7 @@ from socialdesk.store import cases as case_store
 from socialdesk.store import ingest, lifecycle
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import CaseRow, PostRow
+from tests.e2e.helpers import block_text
 from tests.support.factories import x_post
 from tests.support.refs import ref_json
 
@@ -101,7 +102,7 @@ def test_deleted_and_withheld_posts_are_hidden_and_their_slack_messages_updated(
     assert lookup.query["tweet.fields"] == "withheld"
     card = card_of(engine, slack_emulator, channel, case_id)
     assert "zanzibar" not in all_text(card)
-    assert card["blocks"][1]["text"]["text"] == "🗑️ _This post was deleted by its author._"
+    assert block_text(card, "post") == "🗑️ _This post was deleted by its author._"
     [follow_up] = [m for m in slack_emulator.replies(channel, card["ts"])[1:]
                    if (m.get("metadata") or {}).get("event_type") == cards.FOLLOW_UP_METADATA_TYPE]
     assert "quixotic" not in all_text(follow_up)

@@ -120,7 +120,7 @@ def card_triage(slack_emulator, channel, case_id) -> str:
     from tests.e2e.helpers import block_text, case_id_of, cards
 
     [card] = [c for c in cards(slack_emulator, channel) if case_id_of(c) == case_id]
-    return block_text(card, "triage")
+    return block_text(card, "status")  # the SLA is on the status line
 
 
 def test_the_card_shows_at_risk_then_overdue(engine, slack_emulator):

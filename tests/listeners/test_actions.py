@@ -37,7 +37,7 @@ def test_claim_takes_the_case_redraws_its_card_and_notes_it_in_the_thread(desk, 
     assert case_row(deps, case_id).assignee == alice
     assert ("claimed", alice) in events(deps, case_id)
     redrawn = card_of(slack_emulator, channel, case_id)
-    assert f"*Claimed* by <@{alice}>" in block_text(redrawn, "status")
+    assert block_text(redrawn, "status").startswith(f"🙋 <@{alice}> · claimed <!date^")
     assert button_ids(redrawn) == [ids.REPLY, ids.NOTE, ids.RESOLVE, ids.MENU]
     thread = slack_emulator.replies(channel, card["ts"])[1:]
     assert [m["text"] for m in thread] == [f"🙋 <@{alice}> claimed this case."]

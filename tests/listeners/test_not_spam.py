@@ -46,7 +46,7 @@ def reopen_payload(deps, case_id: int) -> dict:
 def test_a_card_filed_as_spam_is_collapsed_and_not_spam_opens_it_as_new(desk, deps, slack_emulator, channel):
     case_id = filed_as_spam(desk, channel)
     card = card_of(slack_emulator, channel, case_id)
-    assert [b["block_id"] for b in card["blocks"]] == ["author", "post", "meta", "spam", "status", "actions"]
+    assert [b["block_id"] for b in card["blocks"]] == ["status", "author", "post", "spam", "actions"]
     assert block_text(card, "spam") == "⚠️ *likely spam*: giveaway words: free, claim, 100% legit · 1 link in 9 words"
     assert block_text(card, "status").startswith("🚫 *Ignored* as likely spam")
     assert button_ids(card) == [ids.NOT_SPAM, ids.NOTE, ids.MENU]

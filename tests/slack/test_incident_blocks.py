@@ -34,7 +34,7 @@ def incident(count: int = 6, open_count: int = 6, latest=None) -> IncidentView:
 
 
 def view(case_id: int = 7, text: str = "Since the Acme X3 update 4.2 my wifi drops", **changes) -> CaseView:
-    author = Author("x", "42", "jo_tanaka", "Jo", 120)
+    author = Author("x", "42", "jo_tanaka", "Jo", 120, avatar_url="https://pbs.twimg.com/profile_images/42/a.jpg")
     post = Post("x", str(1578516068309794817 + case_id), f"https://x.com/jo_tanaka/status/{case_id}", author, text, WHEN)
     base = CaseView(case_id=case_id, status=CaseStatus.NEW, post=post, channel_id="C0SOCIAL", opened_at=WHEN, rule_id=1,
                     rule_query="acme", message_ts="1700000000.000100" if case_id == 7 else "1700000000.000200",
@@ -79,10 +79,13 @@ def test_a_closed_incident_has_no_bulk_buttons_and_says_what_is_done():
 
 def test_a_member_is_a_small_card_with_its_own_buttons_and_split_out():
     card = card_for(view(case_id=9, status=CaseStatus.CLAIMED, assignee="U0ALICE", claimed_at=WHEN))
-    assert [b.block_id for b in card.blocks] == ["author", "post", "meta", "triage", "status", "actions"]
+    assert [b.block_id for b in card.blocks] == ["status", "author", "post", "actions"]  # the case card's two lines
     ids_ = [e.action_id for e in card.blocks[-1].elements]
     assert ids_ == [ids.REPLY, ids.NOTE, ids.RESOLVE, ids.INCIDENT_SPLIT, ids.MENU]
-    assert "🌩 in incident #3" in block(card, "meta")["elements"][0]["text"]
+    assert block(card, "status")["elements"][0]["text"].startswith("🙋 <@U0ALICE> · claimed <!date^")
+    author = block(card, "author")["elements"]
+    assert [e["type"] for e in author] == ["image", "mrkdwn"]  # the avatar, as on a card of its own
+    assert author[1]["text"].endswith("rule #1 `acme` · 🌩 in incident #3 · case #9")
     assert card.metadata.event_type == ids.INCIDENT_MEMBER_METADATA_TYPE
     assert card.metadata.event_payload == {"case_id": 9, "incident_id": 3}
 

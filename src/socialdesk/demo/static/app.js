@@ -56,6 +56,47 @@ function userName(id) {
   return u ? u.name : id;
 }
 
+// Slack's date tokens as its clients show them, in the reader's zone; the label after "|" is only for
+// clients that cannot (null: a token this page does not know, so the label is shown).
+function slackDate(epoch, format) {
+  const when = new Date(epoch * 1000);
+  const midnight = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  const day = (opts) => when.toLocaleDateString(undefined, opts);
+  const pretty = (opts) => {
+    const days = Math.round((midnight(when) - midnight(new Date())) / 86400000);
+    return ({ 0: "today", "-1": "yesterday", 1: "tomorrow" })[days] || day(opts);
+  };
+  const short = { month: "short", day: "numeric", year: "numeric" };
+  const long = { weekday: "long", month: "long", day: "numeric", year: "numeric" };
+  const tokens = {
+    date_num: () => `${when.getFullYear()}-${String(when.getMonth() + 1).padStart(2, "0")}-${String(when.getDate()).padStart(2, "0")}`,
+    date: () => day({ month: "long", day: "numeric", year: "numeric" }),
+    date_short: () => day(short),
+    date_long: () => day(long),
+    date_pretty: () => pretty({ month: "long", day: "numeric", year: "numeric" }),
+    date_short_pretty: () => pretty(short),
+    date_long_pretty: () => pretty(long),
+    time: () => when.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }),
+    time_secs: () => when.toLocaleTimeString(),
+    ago: () => agoText(when),
+  };
+  let known = true;
+  const text = format.replace(/\{(\w+)\}/g, (m, name) => (tokens[name] ? tokens[name]() : ((known = false), m)));
+  return known && format ? text : null;
+}
+
+function agoText(when) {
+  const seconds = Math.round((Date.now() - when.getTime()) / 1000);
+  const size = Math.abs(seconds);
+  if (size < 60) return seconds >= 0 ? "just now" : "in a minute";
+  for (const [unit, name] of [[31536000, "year"], [2592000, "month"], [86400, "day"], [3600, "hour"], [60, "minute"]]) {
+    if (size < unit) continue;
+    const n = Math.floor(size / unit);
+    const span = `${n} ${name}${n === 1 ? "" : "s"}`;
+    return seconds >= 0 ? `${span} ago` : `in ${span}`;
+  }
+}
+
 function myId() {
   return snap ? snap.user : null;
 }
@@ -101,7 +142,7 @@ function special(inner) {
   if (target.startsWith("#")) return el("span", { class: "mention", text: "#" + (label || target.slice(1)) });
   if (target.startsWith("!date^")) {
     const parts = target.split("^");
-    const text = unescapeSlack(label || new Date(Number(parts[1]) * 1000).toLocaleString());
+    const text = slackDate(Number(parts[1]), unescapeSlack(parts[2] || "")) ?? unescapeSlack(label || new Date(Number(parts[1]) * 1000).toLocaleString());
     const href = parts[3] ? safeHref(parts[3]) : null;
     return href ? el("a", { href, target: "_blank", rel: "noopener noreferrer", text }) : el("span", { class: "date", title: new Date(Number(parts[1]) * 1000).toString(), text });
   }

@@ -1,4 +1,10 @@
-"""The case card: one message per case, updated in place as the case moves."""
+"""The case card: one message per case, updated in place as the case moves.
+
+Four blocks, so a channel of cards reads as a list: the status line first ("🙋 @alice · claimed
+4 minutes ago · ⏱ reply due today 16:05 · 🔥 High priority …"), the author's line beside their
+avatar (who, followers, when, rule, case number), the post, the buttons. Times are Slack date
+tokens: each reader sees them in their own zone, and `{ago}` stays true without a redraw.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +50,8 @@ INTENT_LABEL = {"complaint": "😠 *complaint*", "question": "❓ *question*", "
                 "other": "💬 *other*"}
 COLLAPSED_TEXT = 150  # a collapsed card (filed as likely spam) shows this much of the post
 PRIORITY_LABEL = {"high": "🔥 *High priority*", "normal": "Normal priority", "low": "Low priority"}
+DAY_AND_TIME = "{date_short_pretty} {time}"  # "today 14:05", "yesterday 09:12", "Nov 27 14:05" in the reader's zone
+RULE_QUERY_SHOWN = 60  # characters of the matched rule's query on the card (`rules show` has all of it)
 
 
 @dataclass(frozen=True)
@@ -81,40 +89,59 @@ def post_text(view: CaseView) -> str:
     return body or "_(no text)_"
 
 
-def author_line(view: CaseView) -> str:
+def author_line(view: CaseView, *, also: str = "") -> str:
+    """Line two: who wrote it, when, why it is here (rule, route) and the case's number; `also` goes before the number."""
     author = view.post.author
     handle = f"@{author.handle}" if author.handle else "unknown account"
     network = registry.info(view.post.network)
     profile = (network.profile_url(author.handle) if author.handle else "") or view.post.url
-    parts = [f"{network.icon} {network.label} · *{escape(author.name or handle)}* {link(profile, handle)}"]
-    parts.append(followers_label(author.followers))
+    parts = [f"{network.icon} {network.label} · *{escape(author.name or handle)}* {link(profile, handle)}",
+             followers_label(author.followers)]
     if author.verified:
         parts.append("verified ✔︎")
+    parts.append(f"{link(view.post.url, 'posted')} {slack_date(view.post.created_at, DAY_AND_TIME)}")
+    if view.post_edited_at is not None and not view.post_removed:
+        parts.append(f"edited {slack_date(view.post_edited_at, DAY_AND_TIME)}")
+    if view.rule_id is None:
+        parts.append("rule removed")
+    else:
+        query, cut = escape_within(view.rule_query or "", RULE_QUERY_SHOWN)
+        parts.append(f"rule #{view.rule_id} `{query}{'…' if cut else ''}`")
+    if routed := routed_label(view):
+        parts.append(routed)
+    if also:
+        parts.append(also)
+    parts.append(f"case #{view.case_id}")
     return " · ".join(parts)
 
 
-def rule_line(view: CaseView) -> str:
-    posted = f"{link(view.post.url, 'posted')} {slack_date(view.post.created_at, '{date_short_pretty} at {time}')}"
-    if view.post_edited_at is not None and not view.post_removed:
-        posted += f" · edited {slack_date(view.post_edited_at, '{date_short_pretty} at {time}')}"
-    if view.rule_id is None:
-        return f"{posted} · rule removed · case #{view.case_id}" + routed_line(view)
-    query, cut = escape_within(view.rule_query or "", 120)
-    return f"{posted} · rule #{view.rule_id} `{query}{'…' if cut else ''}` · case #{view.case_id}" + routed_line(view)
+def author_elements(view: CaseView, *, also: str = "") -> list[Any]:
+    """The author's avatar (when the network gave one) beside line two."""
+    elements: list[Any] = []
+    if view.post.author.avatar_url:
+        elements.append(ImageElement(image_url=view.post.author.avatar_url,
+                                     alt_text=(view.post.author.handle or "avatar")[:100]))
+    elements.append(MarkdownTextObject(text=author_line(view, also=also)))
+    return elements
 
 
-def routed_line(view: CaseView) -> str:
-    """"↪️ routed from #rule-channel: question" when a route opened the case here (a new line), else ""."""
+def routed_label(view: CaseView) -> str:
+    """"↪️ routed from #rule-channel: question" when a route opened the case here, else ""."""
     if not view.routed_from:
         return ""
     because = view.routed_because or ""
     kind, _, name = because.partition(" ")
     why = f"`#{escape(name)}`" if kind == "tag" else escape(name or because)
-    return f"\n↪️ routed from <#{escape(view.routed_from)}>" + (f": {why}" if why else "")
+    return f"↪️ routed from <#{escape(view.routed_from)}>" + (f": {why}" if why else "")
 
 
-def triage_line(view: CaseView) -> str:
-    parts = [PRIORITY_LABEL.get(view.priority, escape(view.priority))]
+def triage_parts(view: CaseView) -> list[str]:
+    """What to do about it, the most pressing first: the SLA, then priority (when not normal), intent, tags."""
+    parts = []
+    if view.sla_due and view.first_response_at is None and view.status in (S.NEW, S.REOPENED, S.CLAIMED):
+        parts.append(sla_label(view.sla_state, view.sla_due))
+    if view.priority != "normal":  # the usual one says nothing: only a deviation earns its place
+        parts.append(PRIORITY_LABEL.get(view.priority, escape(view.priority)))
     label = sentiment_label(view.sentiment)
     if view.intent in INTENT_LABEL:  # triaged: what the post asks for, the sentiment only as a number
         mood = f" _(sentiment {view.sentiment:+.2f})_" if view.sentiment is not None else ""
@@ -125,9 +152,7 @@ def triage_line(view: CaseView) -> str:
         parts.append(" ".join(f"`#{escape(t)}`" for t in view.tags))
     if view.lang_detected and view.post.lang:
         parts.append(f"lang: {escape(view.post.lang)} (detected)")
-    if view.sla_due and view.first_response_at is None and view.status in (S.NEW, S.REOPENED, S.CLAIMED):
-        parts.append(sla_label(view.sla_state, view.sla_due))
-    return " · ".join(parts)
+    return parts
 
 
 def sla_label(state: str | None, due: datetime) -> str:
@@ -136,7 +161,7 @@ def sla_label(state: str | None, due: datetime) -> str:
     "Overdue" uses Slack's `{ago}` token: each client shows how late it is *now*, which a
     number written into the card at breach time (about 0 min then) could not.
     """
-    when = slack_date(due, "{date_short_pretty} at {time}", "%Y-%m-%d %H:%M UTC")
+    when = slack_date(due, DAY_AND_TIME)
     if state == "breached":
         return f"🔴 *First response overdue* — was due {when} ({slack_date(due, '{ago}', '%H:%M UTC')})"
     if state == "at_risk":
@@ -155,20 +180,57 @@ def filed_as_spam(view: CaseView) -> bool:
     return view.status is S.IGNORED and view.ignored_reason == LIKELY_SPAM
 
 
+def ago(when: datetime | None) -> str:
+    """" 4 minutes ago", live in each reader's client (the card is not redrawn as time passes)."""
+    return f" {slack_date(when, '{ago}')}" if when else ""
+
+
+# The status each transition leads to, by the word its `last_action` starts with (store.lifecycle,
+# store.conversations): the status line says it once, with who did it, instead of twice.
+TRANSITION_WORD = {S.REPLIED: "replied", S.RESOLVED: "resolved", S.REOPENED: "reopened", S.IGNORED: "ignored"}
+
+
+def _action_at(view: CaseView) -> datetime | None:
+    """When the last action happened: `updated_at`, unless the customer wrote since (that moves it too)."""
+    if view.customer_wrote_at is not None and view.updated_at is not None and view.customer_wrote_at >= view.updated_at:
+        return None  # the 📨 line under it says when the customer wrote
+    return view.updated_at
+
+
+def state(view: CaseView) -> str:
+    """Where the case stands and who has it: "🙋 @alice · claimed 4 minutes ago", "✅ *Resolved* by @bob …"."""
+    action, emoji = view.last_action or "", STATUS_LABEL[view.status].split(" ")[0]
+    told = False  # the last action is already said by the status itself
+    if view.status is S.CLAIMED and view.assignee:
+        owner = f"<@{view.assignee}>"
+        how = "claimed"
+        if action.startswith(f"assigned to {owner} by "):
+            how, told = f"assigned by {action.removeprefix(f'assigned to {owner} by ')}", True
+        told = told or action == f"claimed by {owner}"
+        head = f"{emoji} {owner} · {how}{ago(view.claimed_at)}"
+    elif (word := TRANSITION_WORD.get(view.status)) and action.partition(" ")[0].rstrip(":") == word:
+        told = True
+        head = f"{emoji} *{word.capitalize()}*{action[len(word):]}{ago(_action_at(view))}"
+    else:
+        head = STATUS_LABEL[view.status]
+        if view.status is S.IGNORED and view.ignored_reason:
+            head += f" as {view.ignored_reason.replace('_', ' ')}"
+        if view.status in (S.NEW, S.REOPENED):
+            head += f" · opened{ago(view.opened_at)}"
+    parts = [head]
+    if view.assignee and view.status is not S.NEW and f"<@{view.assignee}>" not in head:
+        owner = f"<@{view.assignee}>"
+        if action.startswith(f"assigned to {owner} by "):  # a replied case keeps its status when assigned
+            owner, told = f"{owner} assigned by {action.removeprefix(f'assigned to {owner} by ')}{ago(_action_at(view))}", True
+        parts.append(f"owner {owner}")
+    if action and not told:
+        parts.append(f"{action}{ago(_action_at(view))}")
+    return " · ".join(parts)
+
+
 def status_line(view: CaseView) -> str:
-    parts = [STATUS_LABEL[view.status]]
-    if view.status is S.IGNORED and view.ignored_reason:
-        parts[0] += f" as {view.ignored_reason.replace('_', ' ')}"
-    if view.assignee and view.status is S.CLAIMED:
-        parts[0] += f" by <@{view.assignee}>" + (f" {slack_date(view.claimed_at, '{ago}')}" if view.claimed_at else "")
-    elif view.assignee and view.status is not S.NEW:
-        parts.append(f"owner <@{view.assignee}>")
-    if view.status in (S.NEW, S.REOPENED):
-        parts.append(f"opened {slack_date(view.opened_at, '{ago}')}")
-    if view.last_action:
-        when = f" {slack_date(view.updated_at, '{ago}')}" if view.updated_at else ""
-        parts.append(f"last: {view.last_action}{when}")
-    line = " · ".join(parts)
+    """Line one: the status first, then what to do about it; a new customer reply and a colleague typing under it."""
+    line = " · ".join([state(view), *([] if filed_as_spam(view) else triage_parts(view))])  # collapsed: spam says it
     if view.customer_wrote_at:
         line += f"\n📨 *New reply from the customer* {slack_date(view.customer_wrote_at, '{ago}')} — see the thread"
     if view.replying_user:
@@ -228,24 +290,16 @@ def collapsed_text(view: CaseView) -> str:
 
 
 def case_card(view: CaseView) -> Card:
-    header: list[Any] = []
-    if view.post.author.avatar_url:
-        header.append(ImageElement(image_url=view.post.author.avatar_url, alt_text=(view.post.author.handle or "avatar")[:100]))
-    header.append(MarkdownTextObject(text=author_line(view)))
+    """Two lines around the post: where the case stands (first), then who wrote it and why it is here."""
     collapsed = filed_as_spam(view)
     blocks: list[Block] = [
-        ContextBlock(block_id="author", elements=header),
+        ContextBlock(block_id="status", elements=[MarkdownTextObject(text=status_line(view))]),
+        ContextBlock(block_id="author", elements=author_elements(view)),
         ContextBlock(block_id="post", elements=[MarkdownTextObject(text=collapsed_text(view))]) if collapsed
         else SectionBlock(block_id="post", text=MarkdownTextObject(text=post_text(view))),
-        ContextBlock(block_id="meta", elements=[MarkdownTextObject(text=rule_line(view))]),
     ]
-    if not collapsed:
-        blocks.append(ContextBlock(block_id="triage", elements=[MarkdownTextObject(text=triage_line(view))]))
     if view.likely_spam:
         blocks.append(ContextBlock(block_id="spam", elements=[MarkdownTextObject(text=spam_line(view))]))
-    blocks += [
-        ContextBlock(block_id="status", elements=[MarkdownTextObject(text=status_line(view))]),
-        ActionsBlock(block_id="actions", elements=buttons(view)),
-    ]
+    blocks.append(ActionsBlock(block_id="actions", elements=buttons(view)))
     metadata = Metadata(event_type=ids.CASE_METADATA_TYPE, event_payload={"case_id": view.case_id})
     return Card(text=fallback_text(view), blocks=blocks, metadata=metadata)

@@ -33,20 +33,18 @@ from slack_sdk.models.metadata import Metadata
 from slack_sdk.models.views import View
 
 from socialdesk.domain import CaseView, IncidentView
-from socialdesk.networks import registry
 from socialdesk.networks.base import NetworkInfo
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.card import (
     STATUS_LABEL,
     Card,
-    author_line,
+    author_elements,
     buttons,
     case_card,
     fallback_text,
     post_text,
     slack_date,
     status_line,
-    triage_line,
 )
 from socialdesk.slack.blocks.lookup import Reply, plain
 from socialdesk.slack.blocks.modals import REPLY_MAX_INPUT, metadata, quoted_post
@@ -145,18 +143,13 @@ def member_buttons(view: CaseView) -> list[Any]:
 
 
 def member_card(view: CaseView) -> Card:
-    """A member's message in the incident card's thread: who, what, its own buttons."""
+    """A member's message in the incident card's thread: the case's two lines, its post, its own buttons."""
     incident = view.incident
     assert incident is not None
-    where = registry.label(view.post.network)
-    meta = (f"{link(view.post.url, 'posted')} {slack_date(view.post.created_at, '{date_short_pretty} at {time}')}"
-            f" · case #{view.case_id} · 🌩 in incident #{incident.incident_id} · {link(view.post.url, 'Open on ' + where)}")
     blocks: list[Block] = [
-        ContextBlock(block_id="author", elements=[MarkdownTextObject(text=author_line(view))]),
-        SectionBlock(block_id="post", text=MarkdownTextObject(text=post_text(view))),
-        ContextBlock(block_id="meta", elements=[MarkdownTextObject(text=meta)]),
-        ContextBlock(block_id="triage", elements=[MarkdownTextObject(text=triage_line(view))]),
         ContextBlock(block_id="status", elements=[MarkdownTextObject(text=status_line(view))]),
+        ContextBlock(block_id="author", elements=author_elements(view, also=f"🌩 in incident #{incident.incident_id}")),
+        SectionBlock(block_id="post", text=MarkdownTextObject(text=post_text(view))),
         ActionsBlock(block_id="actions", elements=member_buttons(view)),
     ]
     metadata = Metadata(event_type=ids.INCIDENT_MEMBER_METADATA_TYPE,
