@@ -50,10 +50,6 @@ def unclaim_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> N
     transition(body, client, deps, lifecycle.unclaim, messages.unclaimed, messages.unclaim_refused)
 
 
-def resolve_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
-    transition(body, client, deps, lifecycle.resolve, messages.resolved, refused("resolved"))
-
-
 def reopen_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
     transition(body, client, deps, lifecycle.reopen, messages.reopened, refused("reopened"))
 
@@ -90,7 +86,7 @@ def open_modal(body: dict[str, Any], client: WebClient, deps: Deps, build: Calla
 
 def register(app: App, deps: Deps) -> None:
     for action_id, work in ((ids.CLAIM, claim_clicked), (ids.UNCLAIM, unclaim_clicked),
-                            (ids.RESOLVE, resolve_clicked), (ids.REOPEN, reopen_clicked),
+                            (ids.REOPEN, reopen_clicked),  # Resolve: listeners/resolutions.py
                             (ids.NOT_SPAM, not_spam_clicked),
                             (ids.NOTE, note_clicked), (ids.MENU, menu_chosen)):
         app.action(action_id)(after_ack(work, deps))

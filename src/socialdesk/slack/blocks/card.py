@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.metadata import Metadata
 
-from socialdesk.domain import CaseStatus, CaseView
+from socialdesk.domain import DUPLICATE, OUTCOMES, CaseStatus, CaseView
 from socialdesk.networks import registry
 from socialdesk.slack import ids
 from socialdesk.slack.text import escape, escape_within, link
@@ -125,7 +125,7 @@ def triage_line(view: CaseView) -> str:
         parts.append(" ".join(f"`#{escape(t)}`" for t in view.tags))
     if view.lang_detected and view.post.lang:
         parts.append(f"lang: {escape(view.post.lang)} (detected)")
-    if view.sla_due and view.first_response_at is None and view.status in (S.NEW, S.REOPENED, S.CLAIMED):
+    if view.sla_due and view.status in (S.NEW, S.REOPENED, S.CLAIMED):  # sla_due: none once answered
         parts.append(sla_label(view.sla_state, view.sla_due))
     return " · ".join(parts)
 
@@ -159,6 +159,8 @@ def status_line(view: CaseView) -> str:
     parts = [STATUS_LABEL[view.status]]
     if view.status is S.IGNORED and view.ignored_reason:
         parts[0] += f" as {view.ignored_reason.replace('_', ' ')}"
+    if view.status is S.RESOLVED and view.outcome:
+        parts[0] += f" · {outcome_text(view)}"
     if view.assignee and view.status is S.CLAIMED:
         parts[0] += f" by <@{view.assignee}>" + (f" {slack_date(view.claimed_at, '{ago}')}" if view.claimed_at else "")
     elif view.assignee and view.status is not S.NEW:
@@ -169,11 +171,25 @@ def status_line(view: CaseView) -> str:
         when = f" {slack_date(view.updated_at, '{ago}')}" if view.updated_at else ""
         parts.append(f"last: {view.last_action}{when}")
     line = " · ".join(parts)
+    if view.duplicates:
+        line += "\n🔗 " + duplicates_text(view.duplicates)
     if view.customer_wrote_at:
         line += f"\n📨 *New reply from the customer* {slack_date(view.customer_wrote_at, '{ago}')} — see the thread"
     if view.replying_user:
         line += f"\n✍️ <@{view.replying_user}> is replying…"
     return line
+
+
+def outcome_text(view: CaseView) -> str:
+    """"answered", "duplicate of case #12" (the number `/social case` finds)."""
+    if view.outcome == DUPLICATE and view.duplicate_of is not None:
+        return f"duplicate of case #{view.duplicate_of}"
+    return OUTCOMES.get(view.outcome or "", escape(view.outcome or ""))
+
+
+def duplicates_text(duplicates: tuple[int, ...]) -> str:
+    """"Duplicates: #13, #14" on the case they duplicate."""
+    return ("Duplicate" if len(duplicates) == 1 else "Duplicates") + ": " + ", ".join(f"case #{d}" for d in duplicates)
 
 
 def _button(text: str, action_id: str, value: str, style: str | None = None) -> ButtonElement:
