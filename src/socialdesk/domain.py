@@ -22,6 +22,13 @@ OUTCOMES = {"answered": "answered", "fixed": "fixed", "no_reply_needed": "no rep
 DUPLICATE = "duplicate"
 
 
+def outcome_label(outcome: str | None, duplicate_of: int | None = None) -> str | None:
+    """"answered", "duplicate of #12"; None for a case resolved without one."""
+    if outcome == DUPLICATE and duplicate_of is not None:
+        return f"duplicate of #{duplicate_of}"
+    return OUTCOMES.get(outcome, outcome) if outcome else None
+
+
 class EventKind(str, enum.Enum):
     OPENED = "opened"
     CLAIMED = "claimed"

@@ -27,7 +27,7 @@ from tests.listeners.conftest import (
 
 
 def outcome_values(outcome: str) -> dict:
-    return {ids.OUTCOME_INPUT: {ids.OUTCOME_INPUT: {"type": "radio_buttons",
+    return {ids.OUTCOME_INPUT: {ids.OUTCOME_INPUT: {"type": "static_select",
                                                    "selected_option": {"value": outcome}}}}
 
 
@@ -60,8 +60,9 @@ def test_resolve_opens_the_modal_which_says_whose_case_it_is(desk, deps, slack_e
                                       value=str(case_id)), desk.slack, deps=deps)
     [opened] = opened_views(slack_proxy, ids.RESOLVE_MODAL)
     assert json.loads(opened["private_metadata"])["case_id"] == case_id
-    radios = next(b for b in opened["blocks"] if b.get("block_id") == ids.OUTCOME_INPUT)["element"]
-    assert [o["value"] for o in radios["options"]] == ["answered", "fixed", "no_reply_needed", "duplicate"]
+    choice = next(b for b in opened["blocks"] if b.get("block_id") == ids.OUTCOME_INPUT)["element"]
+    assert [o["value"] for o in choice["options"]] == ["answered", "fixed", "no_reply_needed", "duplicate"]
+    assert "initial_option" not in choice  # nothing was replied yet: the agent chooses
     alice = slack_emulator.users["alice"]
     assert f"<@{alice}> owns this case" in json.dumps(opened["blocks"])
     assert case_row(deps, case_id).status == "claimed"  # opening the modal changes nothing
@@ -129,6 +130,13 @@ def test_duplicate_asks_of_which_case_checks_it_and_links_both_cards(desk, deps,
         m["text"] for m in slack_emulator.replies(channel, first_card["ts"])]
     # Nobody owned it: no DM.
     assert not [c for c in slack_proxy.calls_to("chat.postMessage") if str(c.params.get("channel", "")).startswith("U")]
+
+    # Reopened, the duplicate is back in the queue and the original's card lists it no more.
+    actions.reopen_clicked(click(slack_emulator, user="bob", channel=channel,
+                                 card=card_of(slack_emulator, channel, duplicate), action_id=ids.REOPEN,
+                                 value=str(duplicate)), desk.slack, deps=deps)
+    assert case_row(deps, duplicate).duplicate_of is None
+    assert "Duplicate" not in block_text(card_of(slack_emulator, channel, original), "status")
 
 
 def test_a_duplicate_that_changed_after_the_check_is_not_resolved_and_the_agent_is_told(desk, deps, slack_emulator,

@@ -18,7 +18,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from socialdesk.domain import DUPLICATE, OUTCOMES, CaseStatus
+from socialdesk.domain import DUPLICATE, OUTCOMES, CaseStatus, outcome_label
 from socialdesk.listeners.binding import after_ack, awaited_by_ack, with_deps
 from socialdesk.listeners.common import (
     channel_of,
@@ -125,7 +125,7 @@ def resolve_case(client: WebClient, deps: Deps, user: str, case_id: int, outcome
         tell(client, channel=view.channel_id, user=user, text=messages.transition_refused(
             "resolved", CaseStatus(result.case.status), result.case.assignee, case_id))
         return
-    label = lifecycle.outcome_label(outcome, duplicate_of)
+    label = outcome_label(outcome, duplicate_of)
     refresh(client, deps, case_id, messages.resolved(user, label))
     if duplicate_of is not None:  # its card lists its duplicates now
         refresh(client, deps, duplicate_of, messages.duplicate_linked(user, case_id))

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session
 
-from socialdesk.domain import DUPLICATE, OUTCOMES, CaseStatus, EventKind
+from socialdesk.domain import DUPLICATE, OUTCOMES, CaseStatus, EventKind, outcome_label
 from socialdesk.store.cases import get_case
 from socialdesk.store.events import record_event
 from socialdesk.store.models import CaseRow
@@ -39,13 +39,6 @@ def rearmed(now: datetime) -> dict[str, Any]:
 
 class OutcomeError(ValueError):
     """The outcome can't be recorded; the message says why and what to do."""
-
-
-def outcome_label(outcome: str | None, duplicate_of: int | None = None) -> str | None:
-    """"answered", "duplicate of #12"; None for a case resolved without one."""
-    if outcome == DUPLICATE and duplicate_of is not None:
-        return f"duplicate of #{duplicate_of}"
-    return OUTCOMES.get(outcome) if outcome else None
 
 
 def duplicate_problem(*, session: Session, case_id: int, duplicate_of: int | None) -> str | None:

@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import (
     Option,
     PlainTextInputElement,
     PlainTextObject,
-    RadioButtonsElement,
+    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
@@ -17,20 +17,25 @@ from socialdesk.domain import DUPLICATE, OUTCOMES, CaseStatus, CaseView
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.modals import metadata, quoted_post
 
-# What each outcome means, under its name in the modal.
+# What each outcome means, in the hint under the choice (a select: options have no descriptions).
 DESCRIPTIONS = {
-    "answered": "The customer got the answer they needed.",
-    "fixed": "The problem behind it was fixed.",
-    "no_reply_needed": "Nothing to answer: thanks, praise, chatter.",
-    DUPLICATE: "Another case is about the same thing: you give its number next.",
+    "answered": "the customer got the answer they needed",
+    "fixed": "the problem behind it was fixed",
+    "no_reply_needed": "nothing to answer (thanks, praise, chatter)",
+    DUPLICATE: "another case is about the same thing; you give its number next",
 }
 TITLE_LIMIT = 24  # Slack's most for a modal's title
 
 
+def _label(outcome: str) -> str:
+    return OUTCOMES[outcome].capitalize() + ("…" if outcome == DUPLICATE else "")
+
+
 def _option(outcome: str) -> Option:
-    label = OUTCOMES[outcome].capitalize() + ("…" if outcome == DUPLICATE else "")
-    return Option(text=PlainTextObject(text=label), value=outcome,
-                  description=PlainTextObject(text=DESCRIPTIONS[outcome]))
+    return Option(text=PlainTextObject(text=_label(outcome)), value=outcome)
+
+
+HINT = " · ".join(f"{OUTCOMES[o].capitalize()}: {d}" for o, d in DESCRIPTIONS.items())
 
 
 def resolve_modal(view: CaseView, *, user_id: str) -> View:
@@ -41,9 +46,9 @@ def resolve_modal(view: CaseView, *, user_id: str) -> View:
     if view.assignee and view.assignee != user_id:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(
             text=f"🙋 <@{view.assignee}> owns this case: socialdesk tells them you resolved it.")]))
-    blocks.append(InputBlock(block_id=ids.OUTCOME_INPUT, label="How was it resolved?",
-                             element=RadioButtonsElement(action_id=ids.OUTCOME_INPUT, options=options,
-                                                         initial_option=initial)))
+    blocks.append(InputBlock(block_id=ids.OUTCOME_INPUT, label="How was it resolved?", hint=HINT,
+                             element=StaticSelectElement(action_id=ids.OUTCOME_INPUT, options=options,
+                                                         initial_option=initial, placeholder="Choose an outcome")))
     return View(type="modal", callback_id=ids.RESOLVE_MODAL, private_metadata=metadata(view.case_id),
                 title=f"Resolve case #{view.case_id}"[:TITLE_LIMIT], submit="Resolve", close="Cancel", blocks=blocks)
 
