@@ -211,6 +211,7 @@ def test_only_resolved_cases_and_allowed_people_can_curate(app, fake_x, slack_em
 
     ws.resolve("alice", card)
     wait_for(lambda: "*Resolved*" in block_text(ws.card(case_id), "status"), timeout=10, what="resolved")
+    before = ws.views_opened()  # the resolve modal opened meanwhile
     ws.click("bob", ws.card(case_id), ids.FAQ_SAVE)
     wait_for(lambda: any(f"You can't save case #{case_id} as a FAQ entry" in t for t in ws.ephemerals()),
              timeout=10, what="the refusal of someone who may not reply")
