@@ -3,10 +3,13 @@ number checked in the ack, both cards linked, the owner told; and a reopen back 
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from concurrent.futures import Future
 
 from socialdesk.domain import EventKind
 from socialdesk.listeners import actions, resolutions
+from socialdesk.listeners.binding import run_now
 from socialdesk.listeners.common import load_view
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.resolve import duplicate_modal, resolve_modal
@@ -179,3 +182,23 @@ def test_reopen_puts_the_case_back_in_the_queue_with_its_reply_due_again(desk, d
     assert "*Reopened*" in block_text(card, "status") and "owner" not in block_text(card, "status")
     assert "reply due" in block_text(card, "triage")  # the SLA clock runs again
     assert button_ids(card)[0] == ids.CLAIM
+
+
+def test_a_check_too_slow_for_the_ack_closes_the_modal_and_the_resolve_checks_again(desk, deps, slack_emulator,
+                                                                                   channel, monkeypatch):
+    """The database did not answer the duplicate's check within the budget: the ack does not wait,
+    and the resolve (after the ack) refuses the number and says why."""
+    [case_id] = publish_cases(desk, channel, ["acme order never came"])
+    monkeypatch.setattr(resolutions, "CHECK_BUDGET", 0.05)
+    stuck: Future = Future()  # the check, still waiting for the database
+
+    def later(work, *args, **kwargs):
+        return stuck if work is resolutions.duplicate_problem else run_now(work, *args, **kwargs)
+
+    slow = dataclasses.replace(deps, later=later)
+    ack = submit(resolutions.duplicate_submitted, slack_emulator, desk, slow, duplicate_modal(case_id).to_dict(),
+                 text_input(ids.DUPLICATE_OF_INPUT, "424242"))
+    assert ack.only == {"response_action": "clear"}
+    assert case_row(deps, case_id).status == "new"
+    assert any(f"Case #{case_id} was *not* resolved: There is no case #424242" in t
+               for t in slack_emulator.ephemeral_texts(channel))

@@ -70,7 +70,8 @@ def outcome_lines(view) -> list[str]:  # type: ignore[no-untyped-def]
     lines = []
     label = outcome_label(view.outcome, view.duplicate_of)
     if label and view.status.value == "resolved":
-        lines.append(f"outcome: {label}" + (f" (socialdesk case show {view.duplicate_of})" if view.duplicate_of else ""))
+        see = f" (socialdesk case show {view.duplicate_of})" if view.duplicate_of else ""
+        lines.append(f"outcome: {label}{see}")
     if view.duplicates:
         lines.append("duplicates: " + ", ".join(f"case #{d}" for d in view.duplicates))
     return lines

@@ -108,7 +108,8 @@ def duplicate_problem(deps: Deps, case_id: int, other: int) -> str | None:
         return lifecycle.duplicate_problem(session=session, case_id=case_id, duplicate_of=other)
 
 
-def resolve_case(client: WebClient, deps: Deps, user: str, case_id: int, outcome: str, duplicate_of: int | None) -> None:
+def resolve_case(client: WebClient, deps: Deps, user: str, case_id: int, outcome: str,
+                 duplicate_of: int | None) -> None:
     """Resolve, redraw the card (and the card it duplicates), and tell the owner if it was someone else's."""
     view = load_view(deps, case_id)
     if view is None:
