@@ -67,7 +67,8 @@ def test_redacted_csv_opens_with_the_right_columns(run, seeded, tmp_path):
     assert len(rows) == 4 and list(rows[0]) == ["case_id", "source", "curated_entry_id", "status", "network",
                                                   "question", "answer", "notes", "tags", "rule_query",
                                                   "author_handle", "author_name", "conversation_url", "links",
-                                                  "opened_at", "first_response_at", "resolved_at", "agent"]
+                                                  "opened_at", "first_response_at", "resolved_at", "agent",
+                                                  "outcome", "duplicate_of"]
     worked = next(r for r in rows if r["case_id"] == str(ids["worked"]))
     assert "[phone]" in worked["question"] and "[email]" in worked["question"] and "\n\n" in worked["question"]
     assert worked["answer"] == 'Sorry [handle]! Hold "power", then DM @acmephones, ok?'

@@ -66,7 +66,8 @@ def seed_cases(engine) -> dict[str, int]:
                           kind=EventKind.REPLY_SENT, payload={})
         lifecycle.set_tags(session=session, case_id=worked, user_id="UALICE", tags=["charging", "hardware"],
                            priority="normal", now=NOW + timedelta(minutes=11))
-        lifecycle.resolve(session=session, case_id=worked, user_id="UALICE", now=NOW + timedelta(minutes=12))
+        lifecycle.resolve(session=session, case_id=worked, user_id="UALICE", now=NOW + timedelta(minutes=12),
+                          outcome="answered")
     with session_scope(engine) as session:
         hostile = ingest.store_posts(session=session, posts=[x_post(HOSTILE, handle="mallory", when=NOW + timedelta(hours=1))],
                                      rule_id=None, channel_id="C1", now=NOW + timedelta(hours=1))[0]
@@ -108,6 +109,8 @@ def test_a_worked_case_becomes_a_question_and_its_answer(engine):
     assert all("/dana_k/status/" in link for link in worked.links[:2])
     assert worked.opened_at == NOW and worked.first_response_at == NOW + timedelta(minutes=10)
     assert worked.resolved_at == NOW + timedelta(minutes=12) and worked.agent == "UALICE"
+    assert (worked.outcome, worked.duplicate_of) == ("answered", None)
+    assert records[ids["other"]].outcome is None  # still open
     removed = records[ids["removed"]]
     assert removed.question == export.REMOVED_TEXT and removed.links == ()  # X's terms: gone means gone
     assert removed.author_handle is None and removed.author_name is None and removed.conversation_url is None
@@ -158,7 +161,7 @@ def record(**fields) -> export.ExportRecord:
 
 
 AWKWARD = [
-    record(question='line one\nline "two", with commas\r\nand a CRLF 😀', answer="tab\there; semi;colon"),
+    record(outcome="duplicate", duplicate_of=3, question='line one\nline "two", with commas\r\nand a CRLF 😀', answer="tab\there; semi;colon"),
     record(case_id=8, question="=HYPERLINK(\"http://evil\",\"x\")", answer="+1 and -1", notes="@dana_k first"),
     record(case_id=9, question="ü ß 中文 \u2028 separator \x85 nel", answer="", tags=()),
 ]
@@ -177,6 +180,8 @@ def test_csv_round_trips_through_csv_reader_with_the_right_columns(tmp_path):
     first = dict(zip(rows[0], rows[1]))
     assert first["question"] == AWKWARD[0].question and first["answer"] == "tab\there; semi;colon"
     assert first["tags"] == "a, b" and first["opened_at"] == "2026-11-27T12:00:00Z" and first["first_response_at"] == ""
+    assert (first["outcome"], first["duplicate_of"]) == ("duplicate", "3")
+    assert (rows[2][-2], rows[2][-1]) == ("", "")  # no outcome recorded
     second = dict(zip(rows[0], rows[2]))
     # Cells that a spreadsheet would run as formulas are quoted with an apostrophe.
     assert second["question"] == "'=HYPERLINK(\"http://evil\",\"x\")"
@@ -192,7 +197,8 @@ def test_jsonl_is_one_json_record_per_line_even_for_unicode_line_separators():
     parsed = [json.loads(line) for line in lines]
     assert parsed[0]["question"] == AWKWARD[0].question and parsed[2]["question"] == AWKWARD[2].question
     assert set(parsed[0]) == {"case_id", "source", "curated_entry_id", "status", "network", "question", "answer",
-                              "notes", "tags", "context", "links", "timestamps", "agent"}
+                              "notes", "tags", "context", "links", "timestamps", "agent", "outcome", "duplicate_of"}
+    assert (parsed[0]["outcome"], parsed[0]["duplicate_of"]) == ("duplicate", 3) and parsed[1]["outcome"] is None
     assert parsed[0]["context"] == {"rule_query": "acme", "author_handle": "dana_k", "author_name": "Dana",
                                     "conversation_url": "https://x.com/i/web/status/1"}
     assert parsed[0]["timestamps"] == {"opened_at": "2026-11-27T12:00:00Z", "first_response_at": None,
@@ -209,8 +215,9 @@ def test_markdown_shows_hostile_text_literally():
                      notes="    indented code\n===", rule_query="<b>rule</b>", author_name="[Dana](http://e)",
                      links=("javascript:alert(1)", "https://x.com/dana_k/status/1"))
     out = io.StringIO()
-    assert export.write_markdown([hostile, record(case_id=8)], out) == 2
+    assert export.write_markdown([hostile, record(case_id=8, outcome="duplicate", duplicate_of=7)], out) == 2
     text = out.getvalue()
+    assert "- **Outcome:** duplicate of \\#7\n" in text and text.count("**Outcome:**") == 1
     headings = [line for line in text.splitlines() if line.lstrip().startswith("#")]
     assert headings == ["# socialdesk export", "## Case 7 · resolved · x", "## Case 8 · resolved · x"]
     assert "<script" not in text and "<b>" not in text and "&lt;script&gt;" in text

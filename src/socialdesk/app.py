@@ -36,7 +36,8 @@ from socialdesk.jobs.scheduler import PUBLISH_JOB, PeriodicJob, RunningJobs, bui
 from socialdesk.jobs.sla import SlaSweep
 from socialdesk.jobs.stream import StreamWorker, stream_workers
 from socialdesk.jobs.webhooks import WebhookSender
-from socialdesk.listeners import actions, answers, commands, events, faq, home, incidents, queue, replies, views, webhooks
+from socialdesk.listeners import (actions, answers, commands, events, faq, home, incidents, queue, replies, resolutions,
+                                  views, webhooks)
 from socialdesk.listeners.binding import Later
 from socialdesk.listeners.deps import Deps
 from socialdesk.replying import ReplyDesk
@@ -231,7 +232,7 @@ def build(
         later=later,
         notify=notifier.run_once,  # in the listener's work after its ack
     )
-    for module in (events, actions, views, replies, answers, incidents, commands, queue, faq, home, webhooks):
+    for module in (events, actions, views, resolutions, replies, answers, incidents, commands, queue, faq, home, webhooks):
         module.register(bolt, deps)
 
     publisher = Publisher(engine=engine, slack=slack, clock=clock, post_interval=settings.slack_post_interval,

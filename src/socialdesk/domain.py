@@ -17,6 +17,18 @@ class CaseStatus(str, enum.Enum):
     IGNORED = "ignored"
 
 
+# How a case was resolved (cases.outcome), with its label for people; "duplicate" names the other case.
+OUTCOMES = {"answered": "answered", "fixed": "fixed", "no_reply_needed": "no reply needed", "duplicate": "duplicate"}
+DUPLICATE = "duplicate"
+
+
+def outcome_label(outcome: str | None, duplicate_of: int | None = None) -> str | None:
+    """"answered", "duplicate of #12"; None for a case resolved without one."""
+    if outcome == DUPLICATE and duplicate_of is not None:
+        return f"duplicate of #{duplicate_of}"
+    return OUTCOMES.get(outcome, outcome) if outcome else None
+
+
 class EventKind(str, enum.Enum):
     OPENED = "opened"
     CLAIMED = "claimed"
@@ -168,6 +180,9 @@ class CaseView:
     routed_from: str | None = None  # the rule's channel, when a route opened the case elsewhere
     routed_because: str | None = None  # "intent question", "tag refund"
     incident: IncidentView | None = None  # the storm it is part of (store.incidents), if any
+    outcome: str | None = None  # how it was resolved (store.lifecycle.OUTCOMES); None while open
+    duplicate_of: int | None = None  # resolved as a duplicate of this case
+    duplicates: tuple[int, ...] = ()  # cases resolved as duplicates of this one, oldest first
 
     @property
     def in_incident_thread(self) -> bool:

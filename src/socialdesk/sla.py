@@ -211,18 +211,34 @@ def at_risk_from(opened_at: datetime, priority: str, policy: Policy, rule_id: in
     return None if target is None else policy._after(opened_at, target * policy.at_risk)
 
 
-def state(case: Any, now: datetime, policy: Policy) -> State:
-    """Where a case (CaseRow or CaseView: opened_at, priority, status, first_response_at) stands.
+def clock_start(case: Any) -> datetime:
+    """When the case's first-response clock started: its opening, or its last reopen."""
+    return getattr(case, "sla_started_at", None) or case.opened_at
 
+
+def answered_at(case: Any) -> datetime | None:
+    """The reply that answered the current clock (a reopen asks for a new one)."""
+    return case.responded_at if hasattr(case, "responded_at") else case.first_response_at
+
+
+def case_deadline(case: Any, policy: Policy) -> datetime | None:
+    """`deadline` for a case (CaseRow): from its clock's start, by its priority and rule."""
+    return deadline(clock_start(case), case.priority, policy, getattr(case, "rule_id", None))
+
+
+def state(case: Any, now: datetime, policy: Policy) -> State:
+    """Where a case (CaseRow: opened_at, priority, status, responded_at, sla_started_at) stands.
+
+    The clock runs from `clock_start` (a reopen starts it again) to `answered_at`.
     "met": answered in time, or closed (resolved/ignored) without a reply before it was
     ever breached, or no target for its priority; "breached": answered late, or still
     waiting past the deadline (or a breach was already recorded); "at_risk": waiting
     and past the at-risk point; "ok": waiting, with time left.
     """
-    due = deadline(case.opened_at, case.priority, policy, getattr(case, "rule_id", None))
+    due = case_deadline(case, policy)
     if due is None:
         return "met"
-    first = case.first_response_at
+    first = answered_at(case)
     if first is not None:
         return "met" if first <= due else "breached"
     status = getattr(case.status, "value", case.status)
@@ -230,5 +246,5 @@ def state(case: Any, now: datetime, policy: Policy) -> State:
         return "breached" if getattr(case, "sla_breached_at", None) else "met"
     if now >= due:
         return "breached"
-    risk = at_risk_from(case.opened_at, case.priority, policy, getattr(case, "rule_id", None))
+    risk = at_risk_from(clock_start(case), case.priority, policy, getattr(case, "rule_id", None))
     return "at_risk" if risk is not None and now >= risk else "ok"

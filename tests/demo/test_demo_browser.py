@@ -176,8 +176,12 @@ def test_demo_claim_reply_and_another_agent_sees_it(
             modal.locator('[data-testid="modal-submit"]').click()
             expect(modal).to_be_hidden()
             expect(thread).to_contain_text("Swap approved, tracking sent by DM.")
-            bobs.get_by_role("button", name="Resolve", exact=True).click()
-            expect(bobs).to_contain_text("Resolved")
+            bobs.get_by_role("button", name="Resolve", exact=True).click()  # asks how: answered (it was replied)
+            expect(modal).to_be_visible()
+            modal.locator('select[data-action-id="resolve_outcome"]').select_option("answered")
+            modal.locator('[data-testid="modal-submit"]').click()
+            expect(modal).to_be_hidden()
+            expect(bobs).to_contain_text("Resolved · answered")
             expect(bobs.get_by_role("button", name="Reopen", exact=True)).to_be_visible()
 
             # The overflow menu: bob assigns Lena's shipping question to alice.

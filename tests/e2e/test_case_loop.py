@@ -60,15 +60,16 @@ def test_claim_note_reply_refused_mark_resolve_and_the_customer_writes_again(app
     # A retried submission (Slack retries, double clicks) sends nothing more.
     ws.submit("alice", reply_view, text_value(block, ids.REPLY_INPUT, text))
 
-    # Resolve.
-    ws.click("alice", ws.card(case_id), ids.RESOLVE)
-    wait_for(lambda: "*Resolved*" in status(ws, case_id), timeout=10, what="resolved")
+    # Resolve, saying how.
+    assert ws.resolve("alice", ws.card(case_id), "answered").status_code == 200
+    wait_for(lambda: "*Resolved* · answered" in status(ws, case_id), timeout=10, what="resolved")
     assert button_ids(ws.card(case_id))[:2] == [ids.REOPEN, ids.NOTE]
 
     # The customer writes again in the same conversation: same card, reopened, follow-up in the thread.
     fake_x.post(username="dana_k", text="@acmephones my acme phone is still broken after the fix :(", in_reply_to=first["id"])
     wait_for(lambda: "Reopened" in status(ws, case_id), timeout=30, what="the case to reopen")
     assert "New reply from the customer" in status(ws, case_id)
+    assert "reply due" in block_text(ws.card(case_id), "triage")  # a first reply is due again
     wait_for(lambda: any("still broken" in t for t in ws.thread_texts(card)), timeout=10, what="the follow-up in the thread")
     assert len(ws.cards()) == 1
     assert len(fake_x.requests_to("/2/tweets", method="POST")) == 1
@@ -78,6 +79,7 @@ def test_claim_note_reply_refused_mark_resolve_and_the_customer_writes_again(app
                  "follow_up", "reopened"):
         assert f" {kind} " in history, (kind, history)
     assert "still broken after the fix" in history
+    assert "outcome='answered'" in history
 
 
 def test_a_refused_reply_offers_open_in_x_and_mark_as_replied(app, fake_x, slack_emulator, slack_proxy):

@@ -70,7 +70,7 @@ def test_save_a_resolved_case_as_faq_edit_it_and_withdraw_it(app, fake_x, slack_
     reply_view = ws.opened_view(before, ids.REPLY_MODAL)
     ws.submit("alice", reply_view, text_value(input_block_id(reply_view, ids.REPLY_INPUT), ids.REPLY_INPUT, REPLY))
     wait_for(lambda: "*Replied*" in status(), timeout=15, what="the reply sent on X")
-    ws.click("alice", ws.card(case_id), ids.RESOLVE)
+    ws.resolve("alice", ws.card(case_id))
     wait_for(lambda: "*Resolved*" in status(), timeout=10, what="resolved")
     assert faq_button(ws.card(case_id)) == "📖 Save as FAQ"
 
@@ -209,8 +209,9 @@ def test_only_resolved_cases_and_allowed_people_can_curate(app, fake_x, slack_em
     wait_for(lambda: any(f"Case #{case_id} is new, not resolved" in t for t in ws.ephemerals()),
              timeout=10, what="the refusal of an unresolved case")
 
-    ws.click("alice", card, ids.RESOLVE)
+    ws.resolve("alice", card)
     wait_for(lambda: "*Resolved*" in block_text(ws.card(case_id), "status"), timeout=10, what="resolved")
+    before = ws.views_opened()  # the resolve modal opened meanwhile
     ws.click("bob", ws.card(case_id), ids.FAQ_SAVE)
     wait_for(lambda: any(f"You can't save case #{case_id} as a FAQ entry" in t for t in ws.ephemerals()),
              timeout=10, what="the refusal of someone who may not reply")

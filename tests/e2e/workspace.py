@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlencode
 
 import httpx
 
+from socialdesk.slack import ids
 from tests.e2e.helpers import case_id_of, cards
 from tests.support.slack_signing import (
     FORM,
@@ -79,6 +80,12 @@ class Workspace:
         body = view_closed_body(user_id=self.uid(user), user_name=user, team_id=self.emu.team_id, view=view)
         return post_signed(self.app.events_url, body, self.app.signing_secret, FORM)
 
+    def resolve(self, user: str, card: dict, outcome: str = "answered") -> httpx.Response:
+        """Resolve from the card: the Resolve button, then the modal's outcome submitted."""
+        before = self.views_opened()
+        self.click(user, card, ids.RESOLVE)
+        return self.submit(user, self.opened_view(before, ids.RESOLVE_MODAL), outcome_value(outcome))
+
     def thread(self, card: dict) -> list[dict]:
         return self.emu.replies(self.channel, card["ts"])[1:]
 
@@ -87,6 +94,11 @@ class Workspace:
 
     def ephemerals(self) -> list[str]:
         return self.emu.ephemeral_texts(self.channel)
+
+
+def outcome_value(outcome: str) -> dict:
+    """The resolve modal's choice, as in view.state.values."""
+    return {ids.OUTCOME_INPUT: {ids.OUTCOME_INPUT: {"type": "static_select", "selected_option": {"value": outcome}}}}
 
 
 def text_value(block_id: str, action_id: str, value: str) -> dict:

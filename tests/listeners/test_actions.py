@@ -6,7 +6,7 @@ import json
 
 from sqlmodel import select
 
-from socialdesk.listeners import actions
+from socialdesk.listeners import actions, resolutions
 from socialdesk.listeners.common import TRIGGER_EXPIRED, other_card
 from socialdesk.slack import ids
 from socialdesk.store.db import read_scope
@@ -59,8 +59,8 @@ def test_a_button_naming_another_card_s_case_acts_on_nothing(desk, deps, slack_e
     first, second = publish_cases(desk, channel, ["acme battery", "acme billing"])
     on_first = card_of(slack_emulator, channel, first)
     # The first card's message, a button value naming the second case (a forged or stale payload).
-    actions.resolve_clicked(click(slack_emulator, user="carol", channel=channel, card=on_first, action_id=ids.RESOLVE,
-                                  value=str(second)), desk.slack, deps=deps)
+    resolutions.resolve_clicked(click(slack_emulator, user="carol", channel=channel, card=on_first,
+                                      action_id=ids.RESOLVE, value=str(second)), desk.slack, deps=deps)
     assert case_row(deps, second).status == "new" and case_row(deps, first).status == "new"
     assert other_card(second) in slack_emulator.ephemeral_texts(channel)
 
@@ -69,9 +69,9 @@ def test_resolve_then_reopen_round_trips_and_a_stale_resolve_is_refused(desk, de
     [case_id] = publish_cases(desk, channel, ["acme repair status?"])
     card = card_of(slack_emulator, channel, case_id)
     body = click(slack_emulator, user="alice", channel=channel, card=card, action_id=ids.RESOLVE, value=str(case_id))
-    actions.resolve_clicked(body, desk.slack, deps=deps)
+    resolutions.resolve_case(desk.slack, deps, body["user"]["id"], case_id, "answered", None)  # the modal's submit
     assert case_row(deps, case_id).status == "resolved"
-    actions.resolve_clicked(body, desk.slack, deps=deps)  # the same click again, from the stale card
+    resolutions.resolve_clicked(body, desk.slack, deps=deps)  # Resolve again, on the stale card
     assert f"Case #{case_id} is now" in " ".join(slack_emulator.ephemeral_texts(channel))
     actions.reopen_clicked(click(slack_emulator, user="alice", channel=channel, card=card_of(slack_emulator, channel, case_id),
                                  action_id=ids.REOPEN, value=str(case_id)), desk.slack, deps=deps)

@@ -280,3 +280,23 @@ def test_filed_as_spam_card_snapshot():
         block.validate_json()
     # Ignored by an agent for another reason: the usual card, with Reopen.
     assert button_ids(case_card(view(status=CaseStatus.IGNORED, ignored_reason="spam")))[0] == ids.REOPEN
+
+
+def block_text(card, block_id: str) -> str:
+    return next(b for b in card.blocks if b.block_id == block_id).to_dict()["elements"][0]["text"]
+
+
+def test_a_reopened_case_shows_its_reply_due_again_though_it_was_answered_before():
+    due = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)  # the store times it from the reopening (store.cases)
+    card = case_card(view(status=CaseStatus.REOPENED, sla_due=due, first_response_at=WHEN))
+    assert "⏱ reply due" in block_text(card, "triage")
+    assert button_ids(card)[0] == ids.CLAIM
+
+
+def test_a_resolved_card_says_how_and_a_duplicated_one_lists_its_duplicates():
+    resolved = lambda **kw: block_text(case_card(view(status=CaseStatus.RESOLVED, **kw)), "status")  # noqa: E731
+    assert resolved(outcome="no_reply_needed").startswith("✅ *Resolved* · no reply needed")
+    assert resolved(outcome="duplicate", duplicate_of=3).startswith("✅ *Resolved* · duplicate of case #3")
+    assert resolved().startswith("✅ *Resolved*") and " · " not in resolved()  # resolved before outcomes
+    assert "🔗 Duplicates: case #8, case #9" in block_text(case_card(view(duplicates=(8, 9))), "status")
+    assert "🔗 Duplicate: case #8" in block_text(case_card(view(duplicates=(8,))), "status")

@@ -114,3 +114,48 @@ def test_resolve_and_claim_at_once_one_order_wins_consistently(engine, case_id):
     assert results["resolve"]  # resolving is allowed from new and from claimed
     assert case.status == CaseStatus.RESOLVED.value
     assert kinds(engine, case_id).count("resolved") == 1
+
+
+def test_a_resolution_records_its_outcome_on_the_case_and_its_event(engine, case_id):
+    result = do(engine, lifecycle.resolve, case_id, user="UBOB", outcome="no_reply_needed")
+    assert result.ok and result.case.outcome == "no_reply_needed" and result.case.duplicate_of is None
+    assert result.case.last_action == "resolved (no reply needed) by <@UBOB>"
+    with session_scope(engine) as session:
+        [event] = [e for e in cases.events(session=session, case_id=case_id) if e.kind == "resolved"]
+    assert event.payload == {"outcome": "no_reply_needed"}
+    with pytest.raises(lifecycle.OutcomeError, match="not an outcome"):
+        do(engine, lifecycle.resolve, case_id, outcome="whatever")
+
+
+def test_a_duplicate_names_an_existing_other_case_and_both_show_the_link(engine, case_id):
+    with session_scope(engine) as session:
+        [other] = ingest.store_posts(session=session, posts=[x_post("the same again", handle="dup")], rule_id=None,
+                                     channel_id="C1", now=NOW)
+    for bad, says in ((None, "Give the number"), (other, "itself"), (424242, "There is no case #424242")):
+        with pytest.raises(lifecycle.OutcomeError, match=says):
+            do(engine, lifecycle.resolve, other, outcome="duplicate", duplicate_of=bad if bad != other else other)
+    resolved = do(engine, lifecycle.resolve, other, outcome="duplicate", duplicate_of=case_id)
+    assert resolved.ok and resolved.case.duplicate_of == case_id
+    assert resolved.case.last_action == f"resolved (duplicate of #{case_id}) by <@UALICE>"
+    with session_scope(engine) as session:
+        assert cases.case_view(session=session, case_id=case_id).duplicates == (other,)
+        assert cases.case_view(session=session, case_id=other).duplicate_of == case_id
+        [event] = [e for e in cases.events(session=session, case_id=other) if e.kind == "resolved"]
+        assert event.payload == {"outcome": "duplicate", "duplicate_of": case_id}
+        # The other way round would make each the duplicate of the other.
+        assert "already resolved as a duplicate of" in lifecycle.duplicate_problem(
+            session=session, case_id=case_id, duplicate_of=other)
+    # Reopened, it is no one's duplicate any more (its history keeps the resolution).
+    assert do(engine, lifecycle.reopen, other).ok
+    with session_scope(engine) as session:
+        assert cases.case_view(session=session, case_id=case_id).duplicates == ()
+        assert cases.case_view(session=session, case_id=other).outcome is None
+
+
+def test_a_reopen_puts_the_case_back_in_the_queue(engine, case_id):
+    do(engine, lifecycle.claim, case_id)
+    do(engine, lifecycle.resolve, case_id, outcome="fixed")
+    reopened = do(engine, lifecycle.reopen, case_id, user="UBOB", now=NOW + timedelta(hours=1))
+    assert reopened.ok and reopened.case.status == "reopened"
+    assert reopened.case.assignee is None and reopened.case.claimed_at is None  # anyone may claim it
+    assert reopened.case.sla_started_at == NOW + timedelta(hours=1) and reopened.case.outcome is None

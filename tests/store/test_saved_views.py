@@ -44,14 +44,14 @@ def test_a_saved_filter_is_per_person_replaced_and_kept_after_a_restart(engine, 
         restarted.dispose()
 
 
-def test_migration_0020_goes_down_to_0018_and_up_again(db_url):
+def test_migration_0020_goes_down_to_0019_and_up_again(db_url):
     engine = make_engine(db_url)
     try:
         upgrade(engine)
         with session_scope(engine) as session:
             saved_views.save_queue_filter(session=session, user_id="UALICE", text="priority:high", now=NOW)
-        command.downgrade(alembic_config(engine), "0018")
-        assert current_revision(engine) == "0018"
+        command.downgrade(alembic_config(engine), "0019")
+        assert current_revision(engine) == "0019"
         assert "saved_views" not in inspect(engine).get_table_names()
         upgrade(engine)
         assert current_revision(engine) == head_revision() and saved(engine, "UALICE") == ""

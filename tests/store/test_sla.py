@@ -112,3 +112,46 @@ def test_concurrent_marks_have_one_winner(engine, which):
         t.join()
     assert sorted(results) == [False] * 7 + [True]
     assert sla_events(engine, cid) == [f"sla_{which}"]
+
+
+def test_a_reopen_re_arms_the_clock_from_the_reopening(engine):
+    """Answered and resolved, then reopened: a first reply is due again, timed from the reopen (#15)."""
+    case_id = open_case(engine, priority="high")
+    with session_scope(engine) as session:
+        lifecycle.replied(session=session, case_id=case_id, user_id="UALICE", now=NOW + timedelta(minutes=5),
+                          kind=EventKind.REPLY_SENT, payload={})
+        lifecycle.resolve(session=session, case_id=case_id, user_id="UALICE", now=NOW + timedelta(minutes=6),
+                          outcome="answered")
+    reopened_at = NOW + timedelta(hours=3)
+    with session_scope(engine) as session:
+        assert lifecycle.reopen(session=session, case_id=case_id, user_id="UBOB", now=reopened_at).ok
+        view = cases.case_view(session=session, case_id=case_id, policy=POLICY)
+    assert view.sla_due == reopened_at + timedelta(minutes=30)
+    assert view.first_response_at == NOW + timedelta(minutes=5)  # the case's first reply stays (figures)
+    assert due(engine, reopened_at + timedelta(minutes=20)) == set()
+    assert due(engine, reopened_at + timedelta(minutes=25)) == {(case_id, "at_risk")}
+    assert mark(engine, case_id, "at_risk", now=reopened_at + timedelta(minutes=25))
+    assert due(engine, reopened_at + timedelta(minutes=31)) == {(case_id, "breached")}
+    with session_scope(engine) as session:  # answered again: nothing is due
+        lifecycle.replied(session=session, case_id=case_id, user_id="UBOB", now=reopened_at + timedelta(minutes=32),
+                          kind=EventKind.REPLY_SENT, payload={})
+        assert cases.case_view(session=session, case_id=case_id, policy=POLICY).sla_due is None
+    assert due(engine, reopened_at + timedelta(hours=5)) == set()
+
+
+def test_the_customer_writing_again_re_arms_the_clock_and_keeps_the_owner(engine):
+    from socialdesk.store import conversations
+
+    case_id = open_case(engine)
+    with session_scope(engine) as session:
+        lifecycle.claim(session=session, case_id=case_id, user_id="UALICE", now=NOW)
+        lifecycle.replied(session=session, case_id=case_id, user_id="UALICE", now=NOW + timedelta(minutes=5),
+                          kind=EventKind.REPLY_SENT, payload={})
+        lifecycle.resolve(session=session, case_id=case_id, user_id="UALICE", now=NOW + timedelta(minutes=6))
+    wrote = NOW + timedelta(days=1)
+    with session_scope(engine) as session:
+        conversations.attach(session=session, follow_ups=[(case_id, "p2")], now=wrote)
+        view = cases.case_view(session=session, case_id=case_id, policy=POLICY)
+    assert view.status.value == "reopened" and view.assignee == "UALICE"
+    assert view.sla_due == wrote + timedelta(hours=2)
+    assert due(engine, wrote + timedelta(minutes=91)) == {(case_id, "at_risk")}

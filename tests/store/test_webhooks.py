@@ -203,7 +203,7 @@ def test_the_outbox_queues_each_subscribed_event_once_and_moves_the_cursor(engin
     change(engine, lifecycle.claim, case_id)
     change(engine, lifecycle.add_note, case_id, text="internal: never sent")
     change(engine, lifecycle.replied, case_id, kind=EventKind.REPLY_SENT, payload={"url": "https://x.com/a/status/1"})
-    change(engine, lifecycle.resolve, case_id)
+    change(engine, lifecycle.resolve, case_id, outcome="fixed")
 
     assert enqueue(engine) == 4 + 1
     assert enqueue(engine) == 0  # a second run finds nothing new
@@ -223,6 +223,7 @@ def test_the_outbox_queues_each_subscribed_event_once_and_moves_the_cursor(engin
                                 "at": "2026-11-27T12:00:00Z", "data": {}}
     assert replied["event"]["kind"] == "reply_sent" and replied["event"]["data"]["url"] == "https://x.com/a/status/1"
     assert resolved["case"]["status"] == "resolved" and resolved["case"]["assignee"] == "UALICE"
+    assert resolved["case"]["outcome"] == "fixed" and resolved["event"]["data"] == {"outcome": "fixed"}
 
 
 def test_a_paused_webhook_gets_what_happened_meanwhile_when_resumed(engine):

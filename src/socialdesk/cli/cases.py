@@ -38,6 +38,8 @@ def cmd_case_show(settings: Settings, args: argparse.Namespace) -> int:
           + (f" · owner {view.assignee}" if view.assignee else "") + (f" · tags {', '.join(view.tags)}" if view.tags else ""))
     print(f"  {view.post.network} @{author.handle} ({author.name}, {author.followers} followers) · {view.post.url}")
     print(f"  rule: {view.rule_query or '(removed)'} · channel {view.channel_id} · card ts {view.message_ts or '(not posted yet)'}")
+    for line in outcome_lines(view):
+        print(f"  {line}")
     print("posts:")
     for post in posts:
         print(f"  {post.created_at:%Y-%m-%d %H:%M} {post.url}\n    " + post.text.replace("\n", "\n    "))
@@ -59,3 +61,17 @@ def cmd_case_show(settings: Settings, args: argparse.Namespace) -> int:
         details = " ".join(f"{k}={v!r}" for k, v in payload.items() if v is not None)
         print(f"  {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<16} {event.actor:<12} {details}".rstrip() + prompt)
     return 0
+
+
+def outcome_lines(view) -> list[str]:  # type: ignore[no-untyped-def]
+    """How it was resolved, and the duplicates it is linked with (both ways)."""
+    from socialdesk.domain import outcome_label
+
+    lines = []
+    label = outcome_label(view.outcome, view.duplicate_of)
+    if label and view.status.value == "resolved":
+        see = f" (socialdesk case show {view.duplicate_of})" if view.duplicate_of else ""
+        lines.append(f"outcome: {label}{see}")
+    if view.duplicates:
+        lines.append("duplicates: " + ", ".join(f"case #{d}" for d in view.duplicates))
+    return lines

@@ -125,7 +125,7 @@ What to try:
   - Switch agents ({", ".join(AGENTS)}) with the picker; everyone sees the same cards.
   - Claim a card, then Reply: type the answer and send it; it goes out to the (local) network.
   - Note adds an internal note; open the card's thread to see notes and replies.
-  - Resolve when done (Reopen brings it back); a resolved card offers "Save as FAQ". The
+  - Resolve when done, saying how (Reopen brings it back); a resolved card offers "Save as FAQ". The
     next Reply to a post like it offers that answer ("Use this"), and "✨ Draft a reply"
     asks the language model for a draft you edit before sending.
   - Type `/social help` in the composer for the slash commands; `/social digest now`

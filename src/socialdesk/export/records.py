@@ -47,6 +47,8 @@ class ExportRecord:
     resolved_at: datetime | None
     agent: str | None  # the assignee, else who sent the last reply
     curated_entry_id: int | None = None
+    outcome: str | None = None  # how a resolved case was resolved (answered, fixed, no_reply_needed, duplicate)
+    duplicate_of: int | None = None  # the case it duplicates (outcome "duplicate")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +61,7 @@ class ExportRecord:
             "timestamps": {"opened_at": iso(self.opened_at), "first_response_at": iso(self.first_response_at),
                            "resolved_at": iso(self.resolved_at)},
             "agent": self.agent,
+            "outcome": self.outcome, "duplicate_of": self.duplicate_of,
         }
 
 
@@ -148,7 +151,9 @@ def _record(case: Any, posts: list[Any], replies: list[Any], notes: list[str], r
         author_handle=first.handle if first else None, author_name=first.name if first else None,
         conversation_url=_conversation_url(case.network, case.conversation_id, first.url) if first else None,
         links=tuple(links), opened_at=case.opened_at, first_response_at=case.first_response_at,
-        resolved_at=case.resolved_at, agent=case.assignee or (replies[-1].agent if replies else None))
+        resolved_at=case.resolved_at, agent=case.assignee or (replies[-1].agent if replies else None),
+        outcome=case.outcome if case.status == "resolved" else None,
+        duplicate_of=case.duplicate_of if case.status == "resolved" else None)
 
 
 def _conversation_url(network: str, conversation_id: str | None, fallback: str) -> str:

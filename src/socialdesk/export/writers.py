@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
+from socialdesk.domain import outcome_label
 from socialdesk.export.records import ExportRecord, iso
 
 FORMATS = ("jsonl", "csv", "md")
@@ -33,7 +34,7 @@ def write_jsonl(records: Iterable[ExportRecord], out: TextIO) -> int:
 
 CSV_COLUMNS = ("case_id", "source", "curated_entry_id", "status", "network", "question", "answer", "notes",
                "tags", "rule_query", "author_handle", "author_name", "conversation_url", "links",
-               "opened_at", "first_response_at", "resolved_at", "agent")
+               "opened_at", "first_response_at", "resolved_at", "agent", "outcome", "duplicate_of")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -60,7 +61,7 @@ def write_csv(records: Iterable[ExportRecord], out: TextIO, *, bom: bool = True)
         writer.writerow([_cell(v) for v in (
             r.case_id, r.source, r.curated_entry_id, r.status, r.network, r.question, r.answer, r.notes,
             ", ".join(r.tags), r.rule_query, r.author_handle, r.author_name, r.conversation_url, "\n".join(r.links),
-            iso(r.opened_at), iso(r.first_response_at), iso(r.resolved_at), r.agent)])
+            iso(r.opened_at), iso(r.first_response_at), iso(r.resolved_at), r.agent, r.outcome, r.duplicate_of)])
         count += 1
     return count
 
@@ -109,7 +110,8 @@ def write_markdown(records: Iterable[ExportRecord], out: TextIO, *, title: str =
                  ("Tags", md_escape(", ".join(r.tags))),
                  ("Links", " ".join(_md_link(u) for u in r.links)),
                  ("Opened", iso(r.opened_at) or ""), ("First response", iso(r.first_response_at) or ""),
-                 ("Resolved", iso(r.resolved_at) or ""), ("Agent", md_escape(r.agent or ""))]
+                 ("Resolved", iso(r.resolved_at) or ""), ("Outcome", md_escape(outcome_label(r.outcome, r.duplicate_of) or "")),
+                 ("Agent", md_escape(r.agent or ""))]
         parts.append("\n" + "".join(f"- **{k}:** {v}\n" for k, v in facts if v))
         out.write("".join(parts))
     if not count:

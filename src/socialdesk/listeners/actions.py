@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from socialdesk.domain import CaseStatus
+from socialdesk.domain import CaseStatus, CaseView
 from socialdesk.listeners.binding import ack_only, after_ack
 from socialdesk.listeners.common import action_value, channel_of, clicked_case, open_view, refresh, tell, user_of
 from socialdesk.listeners.deps import Deps
@@ -24,18 +24,21 @@ Refusal = Callable[[CaseStatus, str | None, int], str]
 
 
 def transition(body: dict[str, Any], client: WebClient, deps: Deps, change: Callable[..., lifecycle.TransitionResult],
-               thread_text: Callable[[str], str], refusal: Refusal) -> None:
+               thread_text: Callable[[str], str], refusal: Refusal) -> CaseView | None:
+    """The case as it was before the change, when this click made it; None otherwise."""
     user, view = user_of(body), clicked_case(deps, client, body)
     if view is None:  # no such case, or not this card's: the clicker was told
-        return
+        return None
     case_id = view.case_id
     with session_scope(deps.engine) as session:
         result = change(session=session, case_id=case_id, user_id=user, now=deps.clock())
     if result.ok:
         refresh(client, deps, case_id, thread_text(user))
-    else:  # a stale or losing click: the winner's update refreshes the card for everyone
-        tell(client, channel=channel_of(body), user=user,
-             text=refusal(CaseStatus(result.case.status), result.case.assignee, case_id))
+        return view
+    # A stale or losing click: the winner's update refreshes the card for everyone.
+    tell(client, channel=channel_of(body), user=user,
+         text=refusal(CaseStatus(result.case.status), result.case.assignee, case_id))
+    return None
 
 
 def refused(action: str) -> Refusal:
@@ -50,12 +53,10 @@ def unclaim_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> N
     transition(body, client, deps, lifecycle.unclaim, messages.unclaimed, messages.unclaim_refused)
 
 
-def resolve_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
-    transition(body, client, deps, lifecycle.resolve, messages.resolved, refused("resolved"))
-
-
 def reopen_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
-    transition(body, client, deps, lifecycle.reopen, messages.reopened, refused("reopened"))
+    before = transition(body, client, deps, lifecycle.reopen, messages.reopened, refused("reopened"))
+    if before is not None and before.duplicate_of is not None:  # the case it duplicated lists it no more
+        refresh(client, deps, before.duplicate_of)
 
 
 def not_spam_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
@@ -90,7 +91,7 @@ def open_modal(body: dict[str, Any], client: WebClient, deps: Deps, build: Calla
 
 def register(app: App, deps: Deps) -> None:
     for action_id, work in ((ids.CLAIM, claim_clicked), (ids.UNCLAIM, unclaim_clicked),
-                            (ids.RESOLVE, resolve_clicked), (ids.REOPEN, reopen_clicked),
+                            (ids.REOPEN, reopen_clicked),  # Resolve: listeners/resolutions.py
                             (ids.NOT_SPAM, not_spam_clicked),
                             (ids.NOTE, note_clicked), (ids.MENU, menu_chosen)):
         app.action(action_id)(after_ack(work, deps))

@@ -30,6 +30,8 @@ ASSIGN_MODAL = "assign_modal"
 IGNORE_MODAL = "ignore_modal"
 TAGS_MODAL = "tags_modal"
 MARK_REPLIED_MODAL = "mark_replied_modal"
+RESOLVE_MODAL = "resolve_modal"  # the Resolve button: how it was resolved (listeners/resolutions.py)
+DUPLICATE_MODAL = "resolve_duplicate_modal"  # pushed over it for "Duplicate": of which case
 SAVED_REPLY = "reply_saved_select"
 
 # Input blocks/elements inside modals.
@@ -41,6 +43,8 @@ IGNORE_REASON_INPUT = "ignore_reason"
 TAGS_INPUT = "tags"
 PRIORITY_INPUT = "priority"
 REPLY_URL_INPUT = "reply_url"
+OUTCOME_INPUT = "resolve_outcome"
+DUPLICATE_OF_INPUT = "resolve_duplicate_of"
 
 # Answers at hand in the reply modal: suggestions (FAQ entries, answered cases) and drafted replies.
 USE_ANSWER = "reply_use_answer"  # "Use this" on a suggestion; value: its key ("faq:12", "case:34")

@@ -33,12 +33,26 @@ def assigned(user_id: str, assignee: str) -> str:
     return f"👉 <@{user_id}> assigned this case to <@{assignee}>."
 
 
-def resolved(user_id: str) -> str:
-    return f"✅ <@{user_id}> resolved this case."
+def resolved(user_id: str, outcome: str | None = None) -> str:
+    """`outcome`: its label ("answered", "duplicate of #12"), if one was chosen."""
+    return f"✅ <@{user_id}> resolved this case" + (f": {outcome}." if outcome else ".")
+
+
+def duplicate_linked(user_id: str, duplicate: int) -> str:
+    """In the thread of the case a duplicate names."""
+    return f"🔗 <@{user_id}> resolved case #{duplicate} as a duplicate of this case."
+
+
+def resolved_yours(user_id: str, case_id: int, outcome: str | None, card: str | None) -> str:
+    """The DM to a case's owner when someone else resolved it; `card`: its permalink, if Slack gave one."""
+    where = f"<{card}|case #{case_id}>" if card else f"case #{case_id}"
+    how = f" ({outcome})" if outcome else ""
+    return (f"✅ <@{user_id}> resolved {where}{how}, which you owned. Nothing to do; if it is not done, "
+            "use *Reopen* on its card.")
 
 
 def reopened(user_id: str) -> str:
-    return f"🔁 <@{user_id}> reopened this case."
+    return f"🔁 <@{user_id}> reopened this case: it is back in the queue, and a first reply is due again."
 
 
 def not_spam(user_id: str) -> str:

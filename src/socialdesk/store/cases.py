@@ -12,7 +12,15 @@ from socialdesk import sla
 from socialdesk.domain import Author, CaseStatus, CaseView, EventKind, Post
 from socialdesk.store.events import record_event
 from socialdesk.store.incident_views import incident_view
-from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, CuratedEntryRow, IncidentRow, PostRow, RuleRow
+from socialdesk.store.models import (
+    AuthorRow,
+    CaseEventRow,
+    CaseRow,
+    CuratedEntryRow,
+    IncidentRow,
+    PostRow,
+    RuleRow,
+)
 from socialdesk.triage.spam import LIKELY_SPAM_AT
 
 
@@ -94,7 +102,20 @@ def case_view(*, session: Session, case_id: int, policy: sla.Policy | None = Non
         lang_detected=post_row.lang_detected,
         **_routed(session, case_id),
         incident=incident_view(session=session, incident_id=case.incident_id) if case.incident_id else None,
+        outcome=case.outcome,
+        duplicate_of=case.duplicate_of,
+        duplicates=duplicates_of(session=session, case_id=case_id),
     )
+
+
+DUPLICATES_SHOWN = 20  # a card names this many of its duplicates at most
+
+
+def duplicates_of(*, session: Session, case_id: int, limit: int = DUPLICATES_SHOWN) -> tuple[int, ...]:
+    """The cases resolved as duplicates of `case_id` (still resolved so), oldest first."""
+    return tuple(session.exec(select(CaseRow.id).where(
+        CaseRow.duplicate_of == case_id, CaseRow.status == CaseStatus.RESOLVED.value)
+        .order_by(CaseRow.id).limit(limit)).all())
 
 
 def _routed(session: Session, case_id: int) -> dict[str, str | None]:
@@ -110,7 +131,7 @@ def _routed(session: Session, case_id: int) -> dict[str, str | None]:
 
 
 def _sla_due(session: Session, case: CaseRow, policy: sla.Policy | None) -> datetime | None:
-    if policy is None or case.first_response_at is not None or case.status not in sla.OPEN_STATUSES:
+    if policy is None or case.responded_at is not None or case.status not in sla.OPEN_STATUSES:
         return None
     rule = session.get(RuleRow, case.rule_id) if case.rule_id is not None else None
     if rule is not None and rule.sla_targets:
@@ -118,7 +139,7 @@ def _sla_due(session: Session, case: CaseRow, policy: sla.Policy | None) -> date
             policy = policy.with_rule_targets({rule.id: rule.sla_targets})  # type: ignore[dict-item]
         except ValueError:
             pass  # validated when set; a hand-edited row falls back to the global targets
-    return sla.deadline(case.opened_at, case.priority, policy, case.rule_id)
+    return sla.case_deadline(case, policy)  # from the last reopen, if any
 
 
 def _active_faq_entry(session: Session, case_id: int) -> int | None:

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, or_, update
-from sqlmodel import Session, col, select
-
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
 
 from socialdesk.domain import Author, CaseStatus, EventKind, Post
 from socialdesk.store.events import event_row, record_events
+from socialdesk.store.lifecycle import rearmed
 from socialdesk.store.models import AuthorRow, CaseRow, IncidentRow, PostRow, ReplyRow
 
 SYSTEM = "system"
@@ -146,7 +146,8 @@ def attach(*, session: Session, follow_ups: Sequence[tuple[int, str]], now: date
         update(CaseRow)
         .where(col(CaseRow.id).in_(case_ids), CaseRow.status == CaseStatus.RESOLVED.value)
         .values(status=CaseStatus.REOPENED.value, resolved_at=None, updated_at=now,
-                version=CaseRow.version + 1, last_action="reopened: the customer wrote again")
+                version=CaseRow.version + 1, last_action="reopened: the customer wrote again",
+                **rearmed(now))  # the owner is kept (and told); a reply is due again
         .returning(CaseRow.id)
     ).scalars())
     events = []

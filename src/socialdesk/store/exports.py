@@ -64,14 +64,15 @@ def count_curated(*, session: Session, window: CaseWindow) -> int:
 
 _CASE_COLUMNS = (CaseRow.id, CaseRow.status, CaseRow.network, CaseRow.conversation_id, CaseRow.rule_id,
                  CaseRow.customer_author_id, CaseRow.first_post_id, CaseRow.tags, CaseRow.assignee,
-                 CaseRow.opened_at, CaseRow.first_response_at, CaseRow.resolved_at)
+                 CaseRow.opened_at, CaseRow.first_response_at, CaseRow.resolved_at, CaseRow.outcome,
+                 CaseRow.duplicate_of)
 
 
 def case_batch(*, session: Session, window: CaseWindow, after_id: int, size: int) -> list[Row[Any]]:
     """Up to `size` cases in the window with ids above `after_id`, in id order.
 
     Columns: id, status, network, conversation_id, rule_id, customer_author_id,
-    first_post_id, tags, assignee, opened_at, first_response_at, resolved_at.
+    first_post_id, tags, assignee, opened_at, first_response_at, resolved_at, outcome, duplicate_of.
     """
     return list(session.exec(select(*_CASE_COLUMNS).where(CaseRow.id > after_id, *_conditions(window))
                              .order_by(CaseRow.id).limit(size)))

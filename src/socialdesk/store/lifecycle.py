@@ -1,7 +1,11 @@
 """Case transitions. Each is one conditional UPDATE: of many concurrent callers, one wins.
 
-`new → claimed → replied → resolved`, `ignored` (with a reason), `reopened` (claimable
-like new). A loser gets `ok=False` and the case as it is now, to tell the agent why.
+`new → claimed → replied → resolved` (with an outcome), `ignored` (with a reason),
+`reopened` (back in the queue, its first-response clock started again). A loser gets
+`ok=False` and the case as it is now, to tell the agent why.
+
+Errors: `OutcomeError` (a ValueError): an outcome that is not one of OUTCOMES, or a
+duplicate that names no case, the case itself, or a case that duplicates it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from socialdesk.domain import CaseStatus, EventKind
+from socialdesk.domain import DUPLICATE, OUTCOMES, CaseStatus, EventKind, outcome_label
 from socialdesk.store import notices
 from socialdesk.store.cases import get_case
 from socialdesk.store.events import record_event
@@ -25,6 +29,33 @@ S = CaseStatus
 OPEN = {S.NEW, S.REOPENED, S.CLAIMED, S.REPLIED}
 IGNORE_REASONS = {"spam": "spam", "not_relevant": "not relevant", "duplicate": "duplicate"}
 PRIORITIES = ("high", "normal", "low")
+
+
+def rearmed(now: datetime) -> dict[str, Any]:
+    """What a reopen sets: the first-response clock starts again at `now` (nudges and breach
+    can happen again), and the outcome of the resolution it undoes is gone (history keeps it)."""
+    return {"sla_started_at": now, "responded_at": None, "sla_at_risk_at": None, "sla_breached_at": None,
+            "outcome": None, "duplicate_of": None}
+
+
+class OutcomeError(ValueError):
+    """The outcome can't be recorded; the message says why and what to do."""
+
+
+def duplicate_problem(*, session: Session, case_id: int, duplicate_of: int | None) -> str | None:
+    """Why case `case_id` can't be resolved as a duplicate of `duplicate_of`, or None when it can."""
+    if duplicate_of is None:
+        return "Give the number of the case this one duplicates (the # on its card)."
+    if duplicate_of == case_id:
+        return f"Case #{case_id} can't be a duplicate of itself. Give the number of the other case."
+    other = session.get(CaseRow, duplicate_of, populate_existing=True)
+    if other is None:
+        return (f"There is no case #{duplicate_of}. Check the number on the other case's card "
+                f"(`/social case {duplicate_of}` finds it).")
+    if other.duplicate_of == case_id:
+        return (f"Case #{duplicate_of} is already resolved as a duplicate of #{case_id}, so #{case_id} can't be its "
+                f"duplicate too. Choose another outcome, or reopen #{duplicate_of} first.")
+    return None
 
 
 @dataclass(frozen=True)
@@ -103,11 +134,29 @@ def _replied_or_none():  # type: ignore[no-untyped-def]
     return sql_case((CaseRow.status == S.REPLIED.value, S.REPLIED.value), else_=None)
 
 
-def resolve(*, session: Session, case_id: int, user_id: str, now: datetime, expected_version: int | None = None) -> TransitionResult:
+def resolve(*, session: Session, case_id: int, user_id: str, now: datetime, expected_version: int | None = None,
+            outcome: str | None = None, duplicate_of: int | None = None) -> TransitionResult:
+    """Resolve with an `outcome` (OUTCOMES; None: not said, e.g. "resolve all" on an incident).
+
+    "duplicate" needs `duplicate_of`, checked by `duplicate_problem` (raises OutcomeError)."""
+    if outcome is not None and outcome not in OUTCOMES:
+        raise OutcomeError(f"{outcome!r} is not an outcome; choose one of {', '.join(OUTCOMES)}")
+    if outcome == DUPLICATE:
+        problem = duplicate_problem(session=session, case_id=case_id, duplicate_of=duplicate_of)
+        if problem:
+            raise OutcomeError(problem)
+    else:
+        duplicate_of = None
+    label = outcome_label(outcome, duplicate_of)
+    payload = {"outcome": outcome} if outcome else {}
+    if duplicate_of is not None:
+        payload["duplicate_of"] = duplicate_of
     return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from=OPEN,
                   expected_version=expected_version, event=EventKind.RESOLVED,
-                  last_action=f"resolved by <@{user_id}>",
-                  values={"status": S.RESOLVED.value, "resolved_at": now, "customer_wrote_at": None})
+                  last_action=f"resolved{f' ({label})' if label else ''} by <@{user_id}>",
+                  values={"status": S.RESOLVED.value, "resolved_at": now, "customer_wrote_at": None,
+                          "outcome": outcome, "duplicate_of": duplicate_of},
+                  payload=payload)
 
 
 def ignore(*, session: Session, case_id: int, user_id: str, reason: str, now: datetime,
@@ -122,9 +171,11 @@ def ignore(*, session: Session, case_id: int, user_id: str, reason: str, now: da
 
 
 def reopen(*, session: Session, case_id: int, user_id: str, now: datetime) -> TransitionResult:
+    """Back in the queue for anyone to claim (the owner let go), a first reply due again from now."""
     return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from={S.RESOLVED, S.IGNORED},
                   event=EventKind.REOPENED, last_action=f"reopened by <@{user_id}>",
-                  values={"status": S.REOPENED.value, "resolved_at": None, "ignored_reason": None})
+                  values={"status": S.REOPENED.value, "resolved_at": None, "ignored_reason": None,
+                          "assignee": None, "claimed_at": None, **rearmed(now)})
 
 
 def not_spam(*, session: Session, case_id: int, user_id: str, now: datetime) -> TransitionResult:
@@ -146,6 +197,7 @@ def replied(*, session: Session, case_id: int, user_id: str, now: datetime, kind
                   event=kind, last_action=f"replied by <@{user_id}>",
                   values={"status": S.REPLIED.value, "customer_wrote_at": None,
                           "first_response_at": func.coalesce(CaseRow.first_response_at, now),
+                          "responded_at": func.coalesce(CaseRow.responded_at, now),  # the clock is answered
                           "assignee": func.coalesce(CaseRow.assignee, user_id),
                           "claimed_at": func.coalesce(CaseRow.claimed_at, now)},
                   payload=payload)

@@ -150,6 +150,14 @@ class CaseRow(SQLModel, table=True):
     spam_reasons: list[str] | None = Field(default=None, sa_column=Column(JSON))  # readable, shown on the card
     # The storm it is part of (store.incidents); the anchor case is in it too.
     incident_id: int | None = Field(default=None, foreign_key="incidents.id", index=True)
+    # How it was resolved (store.lifecycle.OUTCOMES); "duplicate" names the case it duplicates.
+    # No foreign key on duplicate_of: retention deletes cases (migration 0019).
+    outcome: str | None = Field(default=None, max_length=16)
+    duplicate_of: int | None = Field(default=None, index=True)
+    # The first-response clock: started at opening (None) or at the last reopen, and answered
+    # by the first reply since (`first_response_at` stays the very first reply, for figures).
+    sla_started_at: datetime | None = None
+    responded_at: datetime | None = None
 
 
 class IncidentRow(SQLModel, table=True):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from socialdesk import sla
@@ -73,8 +73,9 @@ def _waiting(session: Session, now: datetime, policy: sla.Policy, limit: int, *w
         select(CaseRow)
         .where(
             CaseRow.status.in_(WAITING),
-            CaseRow.first_response_at.is_(None),
+            CaseRow.responded_at.is_(None),  # no reply since the clock (re)started
             CaseRow.opened_at <= newest,
+            or_(CaseRow.sla_started_at.is_(None), CaseRow.sla_started_at <= newest),  # a reopen restarts it
             CaseRow.priority.in_(sorted(policy.priorities)),
             *where,
         )
@@ -100,7 +101,7 @@ def due_nudges(*, session: Session, now: datetime, policy: sla.Policy, limit: in
             which = "at_risk"
         else:
             continue
-        due = sla.deadline(case.opened_at, case.priority, policy, case.rule_id)
+        due = sla.case_deadline(case, policy)
         target = policy.target(case.priority, case.rule_id)
         assert due is not None and target is not None and case.id is not None and case.message_ts is not None
         nudges.append(Nudge(case_id=case.id, which=which, channel_id=case.channel_id, message_ts=case.message_ts,
@@ -114,7 +115,7 @@ def mark(*, session: Session, case_id: int, which: Which, now: datetime, due: da
     column = _COLUMN[which]
     result = session.execute(
         update(CaseRow)
-        .where(CaseRow.id == case_id, column.is_(None), CaseRow.first_response_at.is_(None),
+        .where(CaseRow.id == case_id, column.is_(None), CaseRow.responded_at.is_(None),
                CaseRow.status.in_(WAITING))
         .values({column.key: now})
     )
@@ -150,7 +151,7 @@ def at_risk(*, session: Session, now: datetime, policy: sla.Policy, limit: int =
     found = []
     for case in rows:
         where = sla.state(case, now, policy)
-        due = sla.deadline(case.opened_at, case.priority, policy, case.rule_id)
+        due = sla.case_deadline(case, policy)
         if where not in ("at_risk", "breached") or due is None or case.id is None:
             continue
         found.append(AtRisk(case_id=case.id, state=where, status=case.status, priority=case.priority,

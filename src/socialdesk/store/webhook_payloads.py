@@ -79,6 +79,8 @@ def _cases_json(session: Session, case_ids: set[int]) -> dict[int, dict[str, Any
             "tags": list(case.tags or []),
             "sentiment": case.sentiment,
             "ignored_reason": case.ignored_reason,
+            "outcome": case.outcome,  # how it was resolved (None while open); "duplicate" names duplicate_of
+            "duplicate_of": case.duplicate_of,
             "network": case.network,
             "slack": {"channel_id": case.channel_id, "message_ts": case.message_ts},
             "rule": {"id": rule.id, "query": rule.query} if rule else None,

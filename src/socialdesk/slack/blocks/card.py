@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.metadata import Metadata
 
-from socialdesk.domain import CaseStatus, CaseView
+from socialdesk.domain import DUPLICATE, OUTCOMES, CaseStatus, CaseView
 from socialdesk.networks import registry
 from socialdesk.slack import ids
 from socialdesk.slack.text import escape, escape_within, link
@@ -138,7 +138,7 @@ def routed_label(view: CaseView) -> str:
 def triage_parts(view: CaseView) -> list[str]:
     """What to do about it, the most pressing first: the SLA, then priority (when not normal), intent, tags."""
     parts = []
-    if view.sla_due and view.first_response_at is None and view.status in (S.NEW, S.REOPENED, S.CLAIMED):
+    if view.sla_due and view.status in (S.NEW, S.REOPENED, S.CLAIMED):  # sla_due: none once answered
         parts.append(sla_label(view.sla_state, view.sla_due))
     if view.priority != "normal":  # the usual one says nothing: only a deviation earns its place
         parts.append(PRIORITY_LABEL.get(view.priority, escape(view.priority)))
@@ -215,6 +215,8 @@ def state(view: CaseView) -> str:
         head = STATUS_LABEL[view.status]
         if view.status is S.IGNORED and view.ignored_reason:
             head += f" as {view.ignored_reason.replace('_', ' ')}"
+        if view.status is S.RESOLVED and view.outcome:  # the last action (a note …) no longer says how
+            head += f" · {outcome_text(view)}"
         if view.status in (S.NEW, S.REOPENED):
             head += f" · opened{ago(view.opened_at)}"
     parts = [head]
@@ -231,11 +233,25 @@ def state(view: CaseView) -> str:
 def status_line(view: CaseView) -> str:
     """Line one: the status first, then what to do about it; a new customer reply and a colleague typing under it."""
     line = " · ".join([state(view), *([] if filed_as_spam(view) else triage_parts(view))])  # collapsed: spam says it
+    if view.duplicates:
+        line += "\n🔗 " + duplicates_text(view.duplicates)
     if view.customer_wrote_at:
         line += f"\n📨 *New reply from the customer* {slack_date(view.customer_wrote_at, '{ago}')} — see the thread"
     if view.replying_user:
         line += f"\n✍️ <@{view.replying_user}> is replying…"
     return line
+
+
+def outcome_text(view: CaseView) -> str:
+    """"answered", "duplicate of case #12" (the number `/social case` finds)."""
+    if view.outcome == DUPLICATE and view.duplicate_of is not None:
+        return f"duplicate of case #{view.duplicate_of}"
+    return OUTCOMES.get(view.outcome or "", escape(view.outcome or ""))
+
+
+def duplicates_text(duplicates: tuple[int, ...]) -> str:
+    """"Duplicates: #13, #14" on the case they duplicate."""
+    return ("Duplicate" if len(duplicates) == 1 else "Duplicates") + ": " + ", ".join(f"case #{d}" for d in duplicates)
 
 
 def _button(text: str, action_id: str, value: str, style: str | None = None) -> ButtonElement:

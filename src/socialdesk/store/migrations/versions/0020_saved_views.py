@@ -1,7 +1,7 @@
 """saved_views: App Home's queue filters, kept per person
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 
 One row per Slack user who saved a view; the filters are stored as their canonical text
 (socialdesk.queue_filter) and parsed again when the Home is drawn.
@@ -12,7 +12,7 @@ import sqlmodel
 
 
 revision = '0020'
-down_revision = '0018'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
