@@ -48,8 +48,8 @@ def length_error(text: str, network: NetworkInfo) -> str | None:
         return "Write the reply, or press Cancel."
     length = network.text_length(text)
     if length > network.text_limit:
-        return (f"That is {length} characters as {network.label} counts them ({network.text_hint.rstrip('.')}): "
-                f"{length - network.text_limit} too many.")
+        return (f"That is {length:,} characters as {network.label} counts them ({network.text_hint.rstrip('.')}): "
+                f"{length - network.text_limit:,} too many ({length:,}/{network.text_limit:,}). Shorten it, then send.")
     return None
 
 

@@ -165,10 +165,12 @@ def _revision_of(meta: dict) -> int:
 
 
 def count_line(text: str, rules: NetworkInfo) -> str:
-    """The reply counted as it will be sent (stripped), against the limit, and by how much it is over."""
+    """The reply counted as it will be sent (stripped), against the limit ("281/280"), and by how much it is over."""
     length = rules.text_length(text.strip())
-    line = f"{length:,} of {rules.text_limit:,} characters, as {rules.label} counts them"
-    return f"{line}: {length - rules.text_limit:,} too many" if length > rules.text_limit else line
+    line = f"{length:,}/{rules.text_limit:,} characters, as {rules.label} counts them"
+    if length <= rules.text_limit:
+        return line
+    return f"⚠️ {line}: {length - rules.text_limit:,} too many. Shorten it to send."
 
 
 def reply_count(text: str, rules: NetworkInfo) -> ContextBlock:
