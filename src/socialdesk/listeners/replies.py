@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
-from socialdesk.domain import EventKind
+from socialdesk.domain import EventKind, Post
 from socialdesk.listeners import answers
 from socialdesk.listeners.binding import ack_only, after_ack, with_deps
 from socialdesk.listeners.common import (action_value, channel_of, clicked_case, id_from, load_view, meta_id, missing,
@@ -30,7 +30,8 @@ from socialdesk.slack.text import escape
 from socialdesk.networks import registry
 from socialdesk.networks.base import NetworkInfo
 from socialdesk.store import lifecycle
-from socialdesk.store.db import session_scope
+from socialdesk.store import replies as reply_store
+from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.events import record_event
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def reply_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> Non
     opened = open_view(client, body, modals.reply_modal(
         view, brand=deps.brand(view.post.network), saved=deps.saved_replies, rules=rules,
         text=rules.reply_opening(view.post.author.handle), opened_at=time.time(),
-        draft=answers.draft_line(deps, case_id)))
+        draft=answers.draft_line(deps, case_id), answering=answered_post(deps, case_id), viewer=user))
     if not opened:
         return
     deps.later(answers.offer, client, deps, opened=opened, view=view, rules=rules)  # open first, suggest after
@@ -268,7 +269,7 @@ def edit_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None
         return
     open_view(client, body, modals.reply_modal(
         view, brand=deps.brand(view.post.network), saved=(), text=reply.text, opened_at=time.time(),
-        rules=reply_rules(deps, view.post.network),
+        rules=reply_rules(deps, view.post.network), answering=answered_post(deps, view.case_id),
         callback_id=ids.APPROVE_EDIT_MODAL, submit="Approve and send", notify_on_close=False,
         reply_id=reply.id, message_ts=body["message"]["ts"]))
 
@@ -323,6 +324,12 @@ def mark_replied(client: WebClient, deps: Deps, *, case_id: int, user: str, url:
     outcome = desk_of(deps).mark_replied(case_id=case_id, agent=user, url=url, via=via)
     if outcome.status == "marked":
         refresh(client, deps, case_id, messages.reply_marked(user, url, via, network=network.label))
+
+
+def answered_post(deps: Deps, case_id: int) -> Post | None:
+    """The post a reply sent now goes to (the customer's latest in the case), for the modal to quote."""
+    with read_scope(deps.engine) as session:
+        return reply_store.answered_post(session=session, case_id=case_id)
 
 
 def desk_of(deps: Deps) -> ReplyDesk:
