@@ -1,32 +1,71 @@
 """The reply modal as the agent meets it (listeners.replies): which post it quotes (the one the
-reply goes to) and who else has the case.
+reply goes to), who else has the case, and what a saved reply does to a typed draft.
 
 Called in-process against the Slack emulator, with the customer's posts on FakeX so that a
-reply really goes out (the fixtures are test_replies.py's). The count under the box is in
+reply really goes out (fixtures as in test_replies.py). The count under the box is in
 test_reply_count.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import pytest
+
+from socialdesk.jobs.publish import Publisher
 from socialdesk.listeners import replies
+from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.slack import ids
 from socialdesk.store import ingest, lifecycle
 from socialdesk.store.db import session_scope
-from tests.listeners.conftest import card_of, click, opened_views
-from tests.listeners.test_replies import (  # noqa: F401  (fixtures: FakeX, its settings, the customer's case)
-    approvers,
-    case,
-    customer_post,
-    desk_settings,
-    fake_x,
-    reply_users,
-    submit,
-    x_replies,
+from tests.listeners.conftest import (
+    Acks,
+    card_of,
+    click,
+    in_modal,
+    input_block,
+    opened_views,
+    redrawn,
+    submission,
+    text_input,
 )
 from tests.support.factories import x_post
+
+X_TOKEN = "composer-bearer"
+
+
+@pytest.fixture
+def fake_x() -> Iterator[FakeX]:
+    with FakeX(bearer_token=X_TOKEN, own_username="acmephones", require_user_context=True) as server:
+        yield server
+
+
+@pytest.fixture
+def desk_settings(fake_x) -> dict[str, str]:
+    keys = fake_x.oauth1_keys
+    return {"SOCIALDESK_X_API_URL": fake_x.url, "SOCIALDESK_X_BEARER_TOKEN": X_TOKEN,
+            "SOCIALDESK_X_API_KEY": keys.consumer_key, "SOCIALDESK_X_API_SECRET": keys.consumer_secret,
+            "SOCIALDESK_X_ACCESS_TOKEN": keys.token, "SOCIALDESK_X_ACCESS_SECRET": keys.token_secret}
+
+
+@pytest.fixture
+def customer_post(fake_x) -> dict:
+    return fake_x.post(username="dana_k", text="@acmephones my acme phone will not charge")
+
+
+@pytest.fixture
+def case(desk, customer_post, channel) -> int:
+    """The customer's post on FakeX, stored as a case whose card is in `channel`."""
+    with session_scope(desk.engine) as session:
+        [case_id] = ingest.store_posts(session=session, posts=[x_post(customer_post["text"], handle="dana_k",
+                                                                      post_id=customer_post["id"])],
+                                       rule_id=None, channel_id=channel, now=datetime.now(UTC))
+    Publisher(engine=desk.engine, slack=desk.slack, clock=lambda: datetime.now(UTC), post_interval=0).run_once()
+    return case_id
 
 
 def open_reply(desk, deps, slack_emulator, slack_proxy, channel: str, case: int, user: str = "alice") -> dict:
@@ -74,8 +113,11 @@ def test_the_modal_quotes_the_customer_s_latest_post_which_is_the_one_answered(
     assert block(view, ids.REPLY_FIRST_POST)["elements"][0]["text"] == (  # type: ignore[index]
         "Their first post in this case: “@acmephones my acme phone will not charge”")
     # What the modal quotes is what the reply goes to.
-    assert submit(replies.reply_submitted, slack_emulator, desk, deps, view, "So sorry! Please DM us.").only == {}
-    [sent] = x_replies(fake_x)
+    ack = Acks()
+    replies.reply_submitted(ack, submission(slack_emulator, user="alice", view=view, values=text_input(
+        input_block(view)["block_id"], "So sorry! Please DM us.", ids.REPLY_INPUT)), desk.slack, deps=deps)
+    assert ack.only == {}
+    [sent] = [r.json() for r in fake_x.requests_to("/2/tweets", method="POST")]
     assert sent == {"text": "So sorry! Please DM us.", "reply": {"in_reply_to_tweet_id": later["id"]}}
 
 
@@ -101,3 +143,35 @@ def test_reply_on_a_case_a_teammate_owns_or_is_answering_says_so(desk, deps, sla
         assert lifecycle.resolve(session=session, case_id=case, user_id=bob, now=deps.clock()).ok
     assert owner_line(open_reply(desk, deps, slack_emulator, slack_proxy, channel, case)) is None  # nobody works it
 
+
+def choose_saved(desk, deps, slack_emulator, view: dict, typed: str | None, index: int = 0) -> None:
+    """The agent picks saved reply `index` with `typed` in the box (None: the box as the modal opened)."""
+    chosen = {"type": "static_select", "block_id": "saved", "action_id": ids.SAVED_REPLY,
+              "selected_option": {"value": str(index)}, "action_ts": f"{time.time():.6f}"}
+    values = {} if typed is None else text_input(input_block(view)["block_id"], typed, ids.REPLY_INPUT)
+    replies.saved_reply_chosen(in_modal(slack_emulator, view, chosen, values), desk.slack, deps=deps)
+
+
+def test_a_saved_reply_follows_a_typed_draft_instead_of_replacing_it(desk, deps, slack_emulator, slack_proxy,
+                                                                     channel, case):
+    untouched = open_reply(desk, deps, slack_emulator, slack_proxy, channel, case)
+    choose_saved(desk, deps, slack_emulator, untouched, None)
+    saved = input_block(redrawn(slack_proxy))["element"]["initial_value"]
+    assert saved.startswith("Hi @dana_k, we're sorry to hear that.")  # an empty box takes the saved reply
+
+    typed = "Hi Dana, thanks for the photo of the charger.  \n"
+    view = open_reply(desk, deps, slack_emulator, slack_proxy, channel, case)
+    choose_saved(desk, deps, slack_emulator, view, typed)
+    shown = redrawn(slack_proxy)
+    box = input_block(shown)
+    assert box["block_id"] == f"{ids.REPLY_INPUT}-1"  # a new box: Slack shows a new initial value only there
+    assert box["element"]["initial_value"] == "Hi Dana, thanks for the photo of the charger.\n\n" + saved
+    count = block(shown, ids.REPLY_COUNT)["elements"][0]["text"]  # type: ignore[index]
+    assert count.startswith(f"{len(box['element']['initial_value'])}/280 characters")  # counted as it now stands
+    assert json.loads(shown["private_metadata"])["revision"] == 1
+
+    # The next saved reply goes after both, read from the new box.
+    choose_saved(desk, deps, slack_emulator, shown, box["element"]["initial_value"], index=2)
+    again = input_block(redrawn(slack_proxy))
+    assert again["block_id"] == f"{ids.REPLY_INPUT}-2"
+    assert again["element"]["initial_value"].startswith(box["element"]["initial_value"] + "\n\nHi @dana_k, thanks")

@@ -118,9 +118,12 @@ def saved_reply_chosen(body: dict[str, Any], client: WebClient, *, deps: Deps) -
     if view is None or not 0 <= index < len(deps.saved_replies):
         return
     author = f"@{view.post.author.handle}" if view.post.author.handle else "there"
-    text = deps.saved_replies[index].text.replace("{author}", author).replace("{agent}", agent_name(client, body["user"]["id"]))
+    saved = deps.saved_replies[index].text.replace("{author}", author).replace("{agent}", agent_name(client, body["user"]["id"]))
+    rules = reply_rules(deps, view.post.network)
+    typed = state_value(modal, ids.REPLY_INPUT, ids.REPLY_INPUT).get("value")  # the box as it is now: kept
+    text = modals.with_saved(typed if isinstance(typed, str) else "", saved, rules.reply_opening(view.post.author.handle))
     # The modal as Slack holds it with the text in a new box: its suggestions and draft line stay.
-    updated = modals.redrawn(modal, reply_rules(deps, view.post.network), text=text)
+    updated = modals.redrawn(modal, rules, text=text)
     if updated is not None:
         client.views_update(view_id=modal["id"], hash=modal.get("hash"), view=updated)
 

@@ -151,6 +151,15 @@ def reply_input(text: str, revision: int, rules: NetworkInfo) -> InputBlock:
         hint=rules.text_hint)
 
 
+def with_saved(typed: str, saved: str, opening: str = "") -> str:
+    """The reply box after a saved reply is chosen: what was typed stays and the saved reply follows it
+    (a new paragraph). An untouched box (empty, or only the network's `opening`, "@dana ") takes the
+    saved reply, the opening kept in front unless the saved reply names the customer itself."""
+    if typed.strip() in ("", opening.strip()):
+        return saved if not opening.strip() or opening.strip() in saved else opening + saved
+    return f"{typed.rstrip()}\n\n{saved}"
+
+
 _KEEP = object()  # `redrawn`: leave that part as the modal has it
 
 
