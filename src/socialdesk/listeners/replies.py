@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -20,6 +20,7 @@ from socialdesk.listeners.common import (action_value, channel_of, clicked_case,
                                          open_view, refresh, tell, view_metadata)
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.redraws import Redraws
+from socialdesk.listeners.reply_modal import action_ts, input_text, opened_when, revision_of
 from socialdesk.listeners.reply_rules import modal_network, modal_rules, reply_rules
 from socialdesk.listeners.views import state_value
 from socialdesk.replying import Outcome, ReplyDesk
@@ -140,7 +141,7 @@ def reply_typed(body: dict[str, Any], client: WebClient, *, deps: Deps, redraws:
     if not isinstance(view_id, str) or len(view_id) > 40:
         return
     rules = modal_rules(deps, view_metadata(modal))
-    text = _input_text(modal)
+    text = input_text(modal)
     if rules is None or len(text) > modals.REPLY_MAX_INPUT:  # forged: the box holds no more, nothing to count
         return
     updated = modals.with_count(modal, text, rules)
@@ -159,22 +160,22 @@ def reply_typed(body: dict[str, Any], client: WebClient, *, deps: Deps, redraws:
         return made if isinstance(made, str) else None
 
     hash_ = modal.get("hash")
-    (redraws or Redraws()).draw(view_id, _action_ts(body), hash_ if isinstance(hash_, str) else None, send)
+    (redraws or Redraws()).draw(view_id, action_ts(body), hash_ if isinstance(hash_, str) else None, send)
 
 
 def reply_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
     modal, user = body["view"], body["user"]["id"]
     meta = view_metadata(modal)
     case_id = meta_id(meta)
-    revision = _revision(meta)
+    revision = revision_of(meta)
     block = f"{ids.REPLY_INPUT}-{revision}"
-    text = _input_text(modal)
+    text = input_text(modal)
     view = load_view(deps, case_id) if case_id is not None else None
     error = "This case no longer exists." if view is None else length_error(text, reply_rules(deps, view.post.network))
     if error is None and not permissions_of(deps).allowed(user, view.channel_id):  # type: ignore[union-attr]
         error = "You are not allowed to send public replies for this case."
     if error is None:
-        others = [r for r in desk_of(deps).replies_since(case_id=case_id, since=_when(meta)) if r.agent != user]
+        others = [r for r in desk_of(deps).replies_since(case_id=case_id, since=opened_when(meta)) if r.agent != user]
         if others:
             error = ("A teammate replied to this customer while you were writing. Read the card's thread "
                      "first; close this and reply again if you still need to.")
@@ -183,7 +184,7 @@ def reply_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: 
         return
     ack()
     deps.later(send_reply, client, deps, case_id=case_id, user=user, text=text, key=f"view:{modal['id']}",
-               since=_when(meta))
+               since=opened_when(meta))
 
 
 def send_reply(client: WebClient, deps: Deps, *, case_id: int, user: str, text: str, key: str,
@@ -278,7 +279,7 @@ def edit_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None
 
 
 def edited_approval(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
-    text = _input_text(body["view"])
+    text = input_text(body["view"])
     meta = view_metadata(body["view"])
     rules = modal_rules(deps, meta)
     error = "This case's network is not known here." if rules is None else length_error(text, rules)
@@ -357,36 +358,3 @@ def register(app: App, deps: Deps) -> None:
     for callback_id, handler in ((ids.REPLY_MODAL, reply_submitted), (ids.APPROVE_EDIT_MODAL, edited_approval),
                                  (ids.MARK_REPLIED_MODAL, marked)):
         app.view(callback_id)(with_deps(handler, deps))
-
-
-def _when(meta: dict[str, Any]) -> datetime:
-    """When the agent opened the modal (kept in its private metadata)."""
-    return datetime.fromtimestamp(_opened_at(meta), UTC)
-
-
-def _opened_at(meta: dict[str, Any]) -> float:
-    """When the modal was opened, from its metadata; now when that is not a plausible time."""
-    value = meta.get("opened_at")
-    now = time.time()
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= now + 60
-    return float(value) if ok else now  # type: ignore[arg-type]
-
-
-def _revision(meta: dict[str, Any]) -> int:
-    value = meta.get("revision")
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1000 else 0
-
-
-def _action_ts(body: dict[str, Any]) -> float:
-    """When Slack saw the keystroke (orders a modal's redraws); now, for a payload without one."""
-    actions = body.get("actions")
-    stamp = actions[0].get("action_ts") if isinstance(actions, list) and actions and isinstance(actions[0], dict) else None
-    try:
-        return float(stamp) if isinstance(stamp, str) and len(stamp) < 32 else time.time()
-    except ValueError:
-        return time.time()
-
-
-def _input_text(modal: dict[str, Any]) -> str:
-    value = state_value(modal, ids.REPLY_INPUT, ids.REPLY_INPUT).get("value")
-    return value.strip() if isinstance(value, str) else ""
