@@ -1,5 +1,6 @@
 """The reply modal as the agent meets it (listeners.replies): which post it quotes (the one the
-reply goes to), who else has the case, and what a saved reply does to a typed draft.
+reply goes to, also when the customer writes again meanwhile), who else has the case, and what
+a saved reply does to a typed draft.
 
 Called in-process against the Slack emulator, with the customer's posts on FakeX so that a
 reply really goes out (fixtures as in test_replies.py). The count under the box is in
@@ -113,12 +114,42 @@ def test_the_modal_quotes_the_customer_s_latest_post_which_is_the_one_answered(
     assert block(view, ids.REPLY_FIRST_POST)["elements"][0]["text"] == (  # type: ignore[index]
         "Their first post in this case: “@acmephones my acme phone will not charge”")
     # What the modal quotes is what the reply goes to.
-    ack = Acks()
-    replies.reply_submitted(ack, submission(slack_emulator, user="alice", view=view, values=text_input(
-        input_block(view)["block_id"], "So sorry! Please DM us.", ids.REPLY_INPUT)), desk.slack, deps=deps)
-    assert ack.only == {}
+    assert send(desk, deps, slack_emulator, view, "So sorry! Please DM us.") == {}
     [sent] = [r.json() for r in fake_x.requests_to("/2/tweets", method="POST")]
     assert sent == {"text": "So sorry! Please DM us.", "reply": {"in_reply_to_tweet_id": later["id"]}}
+
+
+
+def send(desk, deps, slack_emulator, view: dict, text: str) -> dict:
+    """Alice presses Send with `text` in the box: the submission's answer (the ack)."""
+    ack = Acks()
+    replies.reply_submitted(ack, submission(slack_emulator, user="alice", view=view, values=text_input(
+        input_block(view)["block_id"], text, ids.REPLY_INPUT)), desk.slack, deps=deps)
+    return ack.only
+
+
+def test_a_post_from_the_customer_while_the_reply_is_written_is_shown_before_anything_is_sent(
+        desk, deps, slack_emulator, slack_proxy, fake_x, channel, case, customer_post):
+    view = open_reply(desk, deps, slack_emulator, slack_proxy, channel, case)
+    assert json.loads(view["private_metadata"])["answering"] == customer_post["id"]
+    later = follow_up(desk, fake_x, customer_post, "@acmephones hello?? it is still dead")
+    answer = send(desk, deps, slack_emulator, view, "Sorry! Please DM us your order number.")
+    assert answer["response_action"] == "update" and fake_x.requests_to("/2/tweets", method="POST") == []
+    updated = answer["view"]
+    assert block(updated, ids.REPLY_NEWER)["elements"][0]["text"].startswith(  # type: ignore[index]
+        "🔔 *@dana_k wrote again while you were writing*, so nothing was sent.")
+    assert quote_of(updated) == ("*@dana_k* wrote again; this reply answers that latest post:\n"
+                                 ">@acmephones hello?? it is still dead")
+    box = input_block(updated)  # the agent's text kept, in a new box (Slack shows a new initial value only there)
+    assert (box["block_id"], box["element"]["initial_value"]) == (f"{ids.REPLY_INPUT}-1",
+                                                                 "Sorry! Please DM us your order number.")
+    assert json.loads(updated["private_metadata"])["answering"] == later["id"]
+
+    # Slack takes the view as the answer says (here through views.update); sent from it, the reply goes out.
+    held = desk.slack.views_update(view_id=view["id"], view=updated)["view"]
+    assert send(desk, deps, slack_emulator, held, "Sorry! Please DM us your order number.") == {}
+    [sent] = [r.json() for r in fake_x.requests_to("/2/tweets", method="POST")]
+    assert sent["reply"] == {"in_reply_to_tweet_id": later["id"]}
 
 
 def test_reply_on_a_case_a_teammate_owns_or_is_answering_says_so(desk, deps, slack_emulator, slack_proxy, channel,

@@ -171,7 +171,8 @@ def reply_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: 
     block = f"{ids.REPLY_INPUT}-{revision}"
     text = input_text(modal)
     view = load_view(deps, case_id) if case_id is not None else None
-    error = "This case no longer exists." if view is None else length_error(text, reply_rules(deps, view.post.network))
+    rules = reply_rules(deps, view.post.network) if view is not None else None
+    error = "This case no longer exists." if view is None or rules is None else length_error(text, rules)
     if error is None and not permissions_of(deps).allowed(user, view.channel_id):  # type: ignore[union-attr]
         error = "You are not allowed to send public replies for this case."
     if error is None:
@@ -182,6 +183,14 @@ def reply_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: 
     if error:
         ack(response_action="errors", errors={block: error})
         return
+    pinned = meta.get("answering")
+    latest = answered_post(deps, case_id) if isinstance(pinned, str) else None  # type: ignore[arg-type]
+    if latest is not None and latest.external_id != pinned:
+        # The customer wrote again since the modal quoted their post: the reply would go to the new one unseen.
+        updated = modals.reanswered(modal, view, latest, rules, text)  # type: ignore[arg-type]
+        if updated is not None:
+            ack(response_action="update", view=updated)
+            return
     ack()
     deps.later(send_reply, client, deps, case_id=case_id, user=user, text=text, key=f"view:{modal['id']}",
                since=opened_when(meta))

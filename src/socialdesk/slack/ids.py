@@ -35,6 +35,7 @@ REPLY_INPUT = "reply_text"  # dispatches as the agent types (listeners.replies r
 REPLY_COUNT = "reply_count"  # the block id of the count under it
 QUOTED_POST = "quoted_post"  # a modal's quote of the customer's post (the reply modal's: the one it answers)
 REPLY_FIRST_POST = "reply_first_post"  # under a quoted follow-up: the case's first post, shorter
+REPLY_NEWER = "reply_newer"  # on submit: the customer wrote again meanwhile; the modal now answers that post
 REPLY_OWNER = "reply_owner"  # the reply modal's line saying a teammate owns the case (or is writing to it)
 ASSIGNEE_INPUT = "assignee"
 IGNORE_REASON_INPUT = "ignore_reason"

@@ -119,7 +119,7 @@ def reply_modal(view: CaseView, *, brand: str, saved: Sequence[SavedReply], rule
     return View(
         type="modal", callback_id=callback_id, notify_on_close=notify_on_close,
         private_metadata=metadata(view.case_id, opened_at=opened_at, revision=revision, network=view.post.network,
-                                  **extra),
+                                  **({"answering": answering.external_id} if answering else {}), **extra),
         title="Reply publicly", submit=submit, close="Cancel", blocks=blocks,
     )
 
@@ -192,6 +192,24 @@ def redrawn(modal: dict, rules: NetworkInfo, *, answers: Sequence[Suggestion] | 
                    else reply_count(text, rules).to_dict() if _is_count(b) else b for b in revised]
     return {k: modal[k] for k in VIEW_FIELDS if modal.get(k) is not None} | {
         "private_metadata": json.dumps(meta), "blocks": revised}
+
+
+def reanswered(modal: dict, view: CaseView, answering: Post, rules: NetworkInfo, text: str) -> dict | None:
+    """The reply modal as submitted, now answering `answering`: the customer wrote again while the agent
+    wrote, so nothing was sent. Said at the top, the new post quoted, the text kept (in the next
+    revision's box), and the metadata naming the post answered now; None if it is not a reply modal."""
+    base = redrawn(modal, rules, text=text)
+    if base is None:
+        return None
+    meta = _metadata(base) | {"answering": answering.external_id}
+    replaced = (ids.QUOTED_POST, ids.REPLY_FIRST_POST, ids.REPLY_NEWER)
+    who = f"@{escape_within(answering.author.handle, 100)[0]}" if answering.author.handle else "The customer"
+    notice = ContextBlock(block_id=ids.REPLY_NEWER, elements=[MarkdownTextObject(
+        text=f"🔔 *{who} wrote again while you were writing*, so nothing was sent. Your reply now answers their "
+             "new post, quoted below: read it, change the reply if it needs to, then Send.")])
+    return base | {"private_metadata": json.dumps(meta), "blocks": [
+        notice.to_dict(), *(b.to_dict() for b in answered_quote(view, answering)),
+        *(b for b in base["blocks"] if not (isinstance(b, dict) and b.get("block_id") in replaced))]}
 
 
 def _is_input(block: object) -> bool:
