@@ -136,11 +136,17 @@ def test_demo_claim_reply_and_another_agent_sees_it(
             # not as their fallback ("2026-11-27 14:05 UTC", for clients that cannot).
             expect(card).not_to_contain_text(" UTC")
 
-            # Reply: the modal's textarea, submit, and the card says Replied.
+            # Reply: the modal's textarea counts as the network does while typing (one over its limit shows),
+            # submit, and the card says Replied.
             card.get_by_role("button", name="Reply", exact=True).click()
             modal = page.locator('[data-testid="modal"]')
             expect(modal).to_be_visible()
+            modal.locator("textarea").first.fill("a" * 281)
+            expect(modal).to_contain_text("281/280 characters, as X counts them: 1 too many")  # mo_rivera is on X
+            expect(modal).not_to_contain_text("3000")  # Slack's box limit is not the network's
             modal.locator("textarea").first.fill(REPLY_TEXT)
+            expect(modal).to_contain_text(f"{len(REPLY_TEXT)}/")
+            expect(modal.locator("textarea").first).to_have_value(REPLY_TEXT)  # the redraw kept what was typed
             modal.locator('[data-testid="modal-submit"]').click()
             expect(modal).to_be_hidden()
             expect(card).to_contain_text("Replied")

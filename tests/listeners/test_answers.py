@@ -133,7 +133,7 @@ def test_use_this_puts_the_answer_in_a_new_box_and_keeps_the_rest(desk, deps, sl
     assert box["block_id"] == f"{ids.REPLY_INPUT}-1" and box["element"]["initial_value"] == CHARGE_ANSWER
     assert box["element"]["action_id"] == ids.REPLY_INPUT and box["dispatch_action"] is True
     count = next(b for b in filled["blocks"] if b.get("block_id") == ids.REPLY_COUNT)
-    assert count["elements"][0]["text"] == f"{len(CHARGE_ANSWER)} of 280 characters, as X counts them"
+    assert count["elements"][0]["text"] == f"{len(CHARGE_ANSWER)}/280 characters, as X counts them"
     assert json.loads(filled["private_metadata"])["revision"] == 1
     assert shown_answers(filled) == shown_answers(shown)  # the other answers are still at hand
     assert updates(slack_proxy)[-1].params["hash"] == shown["hash"]

@@ -150,7 +150,7 @@ def test_a_reply_is_refused_inline_for_what_x_would_refuse(desk, deps, slack_emu
     # 141 CJK characters: 141 by Python's count, 282 as X counts them.
     cjk = errors(submit(replies.reply_submitted, slack_emulator, desk, deps, view, "充" * 141))
     assert cjk == {block: "That is 282 characters as X counts them (X allows 280 characters; links count 23, emoji "
-                          "and CJK characters count 2): 2 too many."}
+                          "and CJK characters count 2): 2 too many (282/280). Shorten it, then send."}
     huge = errors(submit(replies.reply_submitted, slack_emulator, desk, deps, view, "a" * 3001))
     assert huge[block].startswith("That is 3,001 characters, more than a reply box holds (3,000); X takes far fewer.")
     assert errors(submit(replies.reply_submitted, slack_emulator, desk, deps, view, "  \n ")) == {

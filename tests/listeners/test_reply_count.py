@@ -16,15 +16,19 @@ import json
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 
+from socialdesk.jobs.publish import Publisher
 from socialdesk.listeners import replies
 from socialdesk.listeners.redraws import Redraws
 from socialdesk.networks import registry
 from socialdesk.slack import ids
+from socialdesk.store import ingest
+from socialdesk.store.db import session_scope
 from tests.listeners.conftest import (
     SECRET,
     Acks,
@@ -40,6 +44,7 @@ from tests.listeners.conftest import (
     text_input,
     updates,
 )
+from tests.support.factories import x_post
 from tests.support.in_process import post
 from tests.support.slack_signing import sign
 from tests.support.waiting import wait_for
@@ -89,7 +94,7 @@ def test_the_reply_box_dispatches_each_keystroke_and_shows_the_count_from_the_st
     assert box["dispatch_action"] is True
     assert box["element"]["dispatch_action_config"] == {"trigger_actions_on": ["on_character_entered"]}
     assert box["hint"]["text"] == registry.info("x").text_hint
-    assert count_of(view) == {"type": "plain_text", "text": "0 of 280 characters, as X counts them", "emoji": False}
+    assert count_of(view) == {"type": "plain_text", "text": "0/280 characters, as X counts them", "emoji": False}
 
 
 def test_typing_is_acked_before_the_redraw_and_the_box_keeps_its_ids(desk, deps, slack_emulator, slack_proxy,
@@ -113,7 +118,7 @@ def test_typing_is_acked_before_the_redraw_and_the_box_keeps_its_ids(desk, deps,
     [call] = updates(slack_proxy)
     assert call.params["view_id"] == view["id"] and call.params["hash"] == view["hash"]
     held_now = redrawn(slack_proxy)
-    assert count_of(held_now)["text"] == "26 of 280 characters, as X counts them"  # as sent: stripped
+    assert count_of(held_now)["text"] == "26/280 characters, as X counts them"  # as sent: stripped
     # Only the count changed: the same box (block and action ids) is what makes Slack keep the typed text.
     assert input_block(held_now) == input_block(view)
     others = [b for b in held_now["blocks"] if b.get("block_id") != ids.REPLY_COUNT]
@@ -127,11 +132,11 @@ def test_over_the_limit_and_hostile_text_are_counted_in_plain_text(desk, deps, s
     view = open_reply(desk, deps, slack_emulator, slack_proxy, channel, case)
     type_in(desk, deps, slack_emulator, view, "充" * 141)  # 141 by len(), 282 as X counts them
     view = redrawn(slack_proxy)
-    assert count_of(view)["text"] == "282 of 280 characters, as X counts them: 2 too many"
+    assert count_of(view)["text"] == "⚠️ 282/280 characters, as X counts them: 2 too many. Shorten it to send."
 
     type_in(desk, deps, slack_emulator, view, HOSTILE)
     view = redrawn(slack_proxy)
-    assert count_of(view) == {"type": "plain_text", "text": "68 of 280 characters, as X counts them", "emoji": False}
+    assert count_of(view) == {"type": "plain_text", "text": "68/280 characters, as X counts them", "emoji": False}
     shown = json.dumps(view["blocks"])  # the reply is Slack's to show, in the box; never copied into markup
     assert all(bit not in shown for bit in ("<!channel>", "<!here>", "@here", "<@U0BOSS>", "~all~"))
 
@@ -144,11 +149,11 @@ def test_a_stale_redraw_or_a_closed_modal_is_dropped_quietly(desk, deps, slack_e
         type_in(desk, deps, slack_emulator, opened, "Hi!")  # sent before the first redraw landed: its hash is old
         type_in(desk, deps, slack_emulator, dict(opened, id="VCLOSED000"), "Hi!!")  # closed (or never ours)
     assert [c.response.get("error") for c in updates(slack_proxy)] == [None, "hash_conflict", "not_found"]
-    assert count_of(redrawn(slack_proxy))["text"] == "2 of 280 characters, as X counts them"
+    assert count_of(redrawn(slack_proxy))["text"] == "2/280 characters, as X counts them"
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
     type_in(desk, deps, slack_emulator, redrawn(slack_proxy), "Hi!")  # the next keystroke carries the new hash
-    assert count_of(redrawn(slack_proxy))["text"] == "3 of 280 characters, as X counts them"
+    assert count_of(redrawn(slack_proxy))["text"] == "3/280 characters, as X counts them"
 
 
 def test_nothing_is_redrawn_for_what_slack_would_not_send(desk, deps, slack_emulator, slack_proxy, channel, case):
@@ -170,18 +175,19 @@ def test_the_server_s_own_limit_sets_the_count_and_the_refusal(desk, deps, slack
     ours = dataclasses.replace(deps, networks={**deps.networks, "x": server})
     text = "We are sorry about the charging trouble, please DM us."  # 54 characters
     view = open_reply(desk, ours, slack_emulator, slack_proxy, channel, case)
-    assert count_of(view)["text"] == "0 of 50 characters, as X counts them"
+    assert count_of(view)["text"] == "0/50 characters, as X counts them"
     assert input_block(view)["hint"]["text"] == "This server allows 50 characters."
     type_in(desk, ours, slack_emulator, view, text)
-    assert count_of(redrawn(slack_proxy))["text"] == "54 of 50 characters, as X counts them: 4 too many"
+    assert count_of(redrawn(slack_proxy))["text"] == "⚠️ 54/50 characters, as X counts them: 4 too many. Shorten it to send."
     type_in(desk, deps, slack_emulator, redrawn(slack_proxy), text)  # X's own 280
-    assert count_of(redrawn(slack_proxy))["text"] == "54 of 280 characters, as X counts them"
+    assert count_of(redrawn(slack_proxy))["text"] == "54/280 characters, as X counts them"
     unconfigured = dataclasses.replace(deps, networks={})  # not configured here: the network's static rules
     type_in(desk, unconfigured, slack_emulator, redrawn(slack_proxy), text)
-    assert count_of(redrawn(slack_proxy))["text"] == "54 of 280 characters, as X counts them"
+    assert count_of(redrawn(slack_proxy))["text"] == "54/280 characters, as X counts them"
 
     block = input_block(view)["block_id"]
-    refused = "That is 54 characters as X counts them (This server allows 50 characters): 4 too many."
+    refused = ("That is 54 characters as X counts them (This server allows 50 characters): 4 too many (54/50). "
+               "Shorten it, then send.")
     for handler, modal in ((replies.reply_submitted, view),
                            (replies.edited_approval, dict(view, callback_id=ids.APPROVE_EDIT_MODAL))):
         ack = Acks()
@@ -217,7 +223,7 @@ def test_keystrokes_racing_a_redraw_wait_and_the_newest_goes_with_its_hash(desk,
     calls = updates(slack_proxy)
     assert [c.response.get("ok") for c in calls] == [True, True]
     assert calls[0].params["hash"] == view["hash"] and calls[1].params["hash"] == calls[0].response["view"]["hash"]
-    assert count_of(redrawn(slack_proxy))["text"] == "3 of 280 characters, as X counts them"
+    assert count_of(redrawn(slack_proxy))["text"] == "3/280 characters, as X counts them"
     type_in(desk, deps, slack_emulator, view, "Hi", redraws, at=time.time() - 30)  # older than the one drawn
     assert len(updates(slack_proxy)) == 2
 
@@ -238,5 +244,40 @@ def test_a_keystroke_from_before_a_saved_reply_does_not_undo_it(desk, deps, slac
     text = input_block(saved)["element"]["initial_value"] + " Thanks!"
     type_in(desk, deps, slack_emulator, saved, text, redraws)
     assert input_block(redrawn(slack_proxy)) == input_block(saved)
-    assert count_of(redrawn(slack_proxy))["text"] == f"{registry.info('x').text_length(text)} of 280 characters, " \
+    assert count_of(redrawn(slack_proxy))["text"] == f"{registry.info('x').text_length(text)}/280 characters, " \
                                                      "as X counts them"
+
+
+def test_one_over_the_limit_reads_281_of_280_before_send_and_send_is_refused(desk, deps, slack_emulator, slack_proxy,
+                                                                           channel, case):
+    view = open_reply(desk, deps, slack_emulator, slack_proxy, channel, case)
+    type_in(desk, deps, slack_emulator, view, "a" * 280)
+    assert count_of(redrawn(slack_proxy))["text"] == "280/280 characters, as X counts them"  # at the limit: fine
+    type_in(desk, deps, slack_emulator, redrawn(slack_proxy), "a" * 281)
+    shown = redrawn(slack_proxy)
+    assert count_of(shown)["text"] == "⚠️ 281/280 characters, as X counts them: 1 too many. Shorten it to send."
+    block = input_block(shown)["block_id"]
+    ack = Acks()
+    replies.reply_submitted(ack, submission(slack_emulator, user="alice", view=shown,
+                                            values=text_input(block, "a" * 281, ids.REPLY_INPUT)), desk.slack, deps=deps)
+    assert ack.only == {"response_action": "errors", "errors": {block: (
+        "That is 281 characters as X counts them (X allows 280 characters; links count 23, emoji and CJK characters "
+        "count 2): 1 too many (281/280). Shorten it, then send.")}}
+
+
+@pytest.mark.parametrize(("network", "shown"), [
+    ("x", "⚠️ 282/280 characters, as X counts them: 2 too many. Shorten it to send."),  # an emoji weighs 2
+    ("bluesky", "141/300 characters, as Bluesky counts them"),  # one grapheme each
+    ("mastodon", "141/500 characters, as Mastodon counts them"),  # the instance's limit (500 unless it says)
+])
+def test_each_network_counts_the_reply_its_own_way(desk, deps, slack_emulator, slack_proxy, channel, network, shown):
+    post = x_post("@acmephones my acme phone will not charge", handle="dana")
+    post = dataclasses.replace(post, network=network, author=dataclasses.replace(post.author, network=network))
+    with session_scope(desk.engine) as session:
+        [case_id] = ingest.store_posts(session=session, posts=[post], rule_id=None, channel_id=channel,
+                                       now=datetime.now(UTC))
+    Publisher(engine=desk.engine, slack=desk.slack, clock=lambda: datetime.now(UTC), post_interval=0).run_once()
+    view = open_reply(desk, deps, slack_emulator, slack_proxy, channel, case_id)
+    opening = input_block(view)["element"].get("initial_value") or ""  # Mastodon's "@dana " is in the box
+    type_in(desk, deps, slack_emulator, view, opening + "🙏" * (141 - len(opening)))
+    assert count_of(redrawn(slack_proxy))["text"] == shown

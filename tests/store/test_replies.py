@@ -124,6 +124,10 @@ def test_the_reply_answers_the_customers_latest_post(engine, case_id):
         ingest.store_page(session=session, posts=[follow_up], rule_id=None, channel_id="C1", now=NOW)
     with session_scope(engine) as session:
         assert store.reply_target(session=session, case_id=case_id) == follow_up.external_id
+        quoted = store.answered_post(session=session, case_id=case_id)  # what the reply modal quotes
+        assert store.answered_post(session=session, case_id=case_id + 1) is None
+    assert (quoted.external_id, quoted.text, quoted.author.handle, quoted.url) == (
+        follow_up.external_id, "still broken", "customer", follow_up.url)
 
 
 # --- the desk: the order of the steps ---

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -13,13 +13,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
-from socialdesk.domain import EventKind
+from socialdesk.domain import EventKind, Post
 from socialdesk.listeners import answers
 from socialdesk.listeners.binding import ack_only, after_ack, with_deps
 from socialdesk.listeners.common import (action_value, channel_of, clicked_case, id_from, load_view, meta_id, missing,
                                          open_view, refresh, tell, view_metadata)
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.redraws import Redraws
+from socialdesk.listeners.reply_modal import action_ts, input_text, opened_when, revision_of
 from socialdesk.listeners.reply_rules import modal_network, modal_rules, reply_rules
 from socialdesk.listeners.views import state_value
 from socialdesk.replying import Outcome, ReplyDesk
@@ -30,7 +31,8 @@ from socialdesk.slack.text import escape
 from socialdesk.networks import registry
 from socialdesk.networks.base import NetworkInfo
 from socialdesk.store import lifecycle
-from socialdesk.store.db import session_scope
+from socialdesk.store import replies as reply_store
+from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.events import record_event
 
 log = logging.getLogger(__name__)
@@ -48,8 +50,8 @@ def length_error(text: str, network: NetworkInfo) -> str | None:
         return "Write the reply, or press Cancel."
     length = network.text_length(text)
     if length > network.text_limit:
-        return (f"That is {length} characters as {network.label} counts them ({network.text_hint.rstrip('.')}): "
-                f"{length - network.text_limit} too many.")
+        return (f"That is {length:,} characters as {network.label} counts them ({network.text_hint.rstrip('.')}): "
+                f"{length - network.text_limit:,} too many ({length:,}/{network.text_limit:,}). Shorten it, then send.")
     return None
 
 
@@ -100,7 +102,7 @@ def reply_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> Non
     opened = open_view(client, body, modals.reply_modal(
         view, brand=deps.brand(view.post.network), saved=deps.saved_replies, rules=rules,
         text=rules.reply_opening(view.post.author.handle), opened_at=time.time(),
-        draft=answers.draft_line(deps, case_id)))
+        draft=answers.draft_line(deps, case_id), answering=answered_post(deps, case_id), viewer=user))
     if not opened:
         return
     deps.later(answers.offer, client, deps, opened=opened, view=view, rules=rules)  # open first, suggest after
@@ -117,9 +119,12 @@ def saved_reply_chosen(body: dict[str, Any], client: WebClient, *, deps: Deps) -
     if view is None or not 0 <= index < len(deps.saved_replies):
         return
     author = f"@{view.post.author.handle}" if view.post.author.handle else "there"
-    text = deps.saved_replies[index].text.replace("{author}", author).replace("{agent}", agent_name(client, body["user"]["id"]))
+    saved = deps.saved_replies[index].text.replace("{author}", author).replace("{agent}", agent_name(client, body["user"]["id"]))
+    rules = reply_rules(deps, view.post.network)
+    typed = state_value(modal, ids.REPLY_INPUT, ids.REPLY_INPUT).get("value")  # the box as it is now: kept
+    text = modals.with_saved(typed if isinstance(typed, str) else "", saved, rules.reply_opening(view.post.author.handle))
     # The modal as Slack holds it with the text in a new box: its suggestions and draft line stay.
-    updated = modals.redrawn(modal, reply_rules(deps, view.post.network), text=text)
+    updated = modals.redrawn(modal, rules, text=text)
     if updated is not None:
         client.views_update(view_id=modal["id"], hash=modal.get("hash"), view=updated)
 
@@ -136,7 +141,7 @@ def reply_typed(body: dict[str, Any], client: WebClient, *, deps: Deps, redraws:
     if not isinstance(view_id, str) or len(view_id) > 40:
         return
     rules = modal_rules(deps, view_metadata(modal))
-    text = _input_text(modal)
+    text = input_text(modal)
     if rules is None or len(text) > modals.REPLY_MAX_INPUT:  # forged: the box holds no more, nothing to count
         return
     updated = modals.with_count(modal, text, rules)
@@ -155,31 +160,40 @@ def reply_typed(body: dict[str, Any], client: WebClient, *, deps: Deps, redraws:
         return made if isinstance(made, str) else None
 
     hash_ = modal.get("hash")
-    (redraws or Redraws()).draw(view_id, _action_ts(body), hash_ if isinstance(hash_, str) else None, send)
+    (redraws or Redraws()).draw(view_id, action_ts(body), hash_ if isinstance(hash_, str) else None, send)
 
 
 def reply_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
     modal, user = body["view"], body["user"]["id"]
     meta = view_metadata(modal)
     case_id = meta_id(meta)
-    revision = _revision(meta)
+    revision = revision_of(meta)
     block = f"{ids.REPLY_INPUT}-{revision}"
-    text = _input_text(modal)
+    text = input_text(modal)
     view = load_view(deps, case_id) if case_id is not None else None
-    error = "This case no longer exists." if view is None else length_error(text, reply_rules(deps, view.post.network))
+    rules = reply_rules(deps, view.post.network) if view is not None else None
+    error = "This case no longer exists." if view is None or rules is None else length_error(text, rules)
     if error is None and not permissions_of(deps).allowed(user, view.channel_id):  # type: ignore[union-attr]
         error = "You are not allowed to send public replies for this case."
     if error is None:
-        others = [r for r in desk_of(deps).replies_since(case_id=case_id, since=_when(meta)) if r.agent != user]
+        others = [r for r in desk_of(deps).replies_since(case_id=case_id, since=opened_when(meta)) if r.agent != user]
         if others:
             error = ("A teammate replied to this customer while you were writing. Read the card's thread "
                      "first; close this and reply again if you still need to.")
     if error:
         ack(response_action="errors", errors={block: error})
         return
+    pinned = meta.get("answering")
+    latest = answered_post(deps, case_id) if isinstance(pinned, str) else None  # type: ignore[arg-type]
+    if latest is not None and latest.external_id != pinned:
+        # The customer wrote again since the modal quoted their post: the reply would go to the new one unseen.
+        updated = modals.reanswered(modal, view, latest, rules, text)  # type: ignore[arg-type]
+        if updated is not None:
+            ack(response_action="update", view=updated)
+            return
     ack()
     deps.later(send_reply, client, deps, case_id=case_id, user=user, text=text, key=f"view:{modal['id']}",
-               since=_when(meta))
+               since=opened_when(meta))
 
 
 def send_reply(client: WebClient, deps: Deps, *, case_id: int, user: str, text: str, key: str,
@@ -268,13 +282,13 @@ def edit_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None
         return
     open_view(client, body, modals.reply_modal(
         view, brand=deps.brand(view.post.network), saved=(), text=reply.text, opened_at=time.time(),
-        rules=reply_rules(deps, view.post.network),
+        rules=reply_rules(deps, view.post.network), answering=answered_post(deps, view.case_id),
         callback_id=ids.APPROVE_EDIT_MODAL, submit="Approve and send", notify_on_close=False,
         reply_id=reply.id, message_ts=body["message"]["ts"]))
 
 
 def edited_approval(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
-    text = _input_text(body["view"])
+    text = input_text(body["view"])
     meta = view_metadata(body["view"])
     rules = modal_rules(deps, meta)
     error = "This case's network is not known here." if rules is None else length_error(text, rules)
@@ -325,6 +339,12 @@ def mark_replied(client: WebClient, deps: Deps, *, case_id: int, user: str, url:
         refresh(client, deps, case_id, messages.reply_marked(user, url, via, network=network.label))
 
 
+def answered_post(deps: Deps, case_id: int) -> Post | None:
+    """The post a reply sent now goes to (the customer's latest in the case), for the modal to quote."""
+    with read_scope(deps.engine) as session:
+        return reply_store.answered_post(session=session, case_id=case_id)
+
+
 def desk_of(deps: Deps) -> ReplyDesk:
     assert deps.desk is not None, "replies need the reply desk (app.build sets it)"
     return deps.desk
@@ -347,36 +367,3 @@ def register(app: App, deps: Deps) -> None:
     for callback_id, handler in ((ids.REPLY_MODAL, reply_submitted), (ids.APPROVE_EDIT_MODAL, edited_approval),
                                  (ids.MARK_REPLIED_MODAL, marked)):
         app.view(callback_id)(with_deps(handler, deps))
-
-
-def _when(meta: dict[str, Any]) -> datetime:
-    """When the agent opened the modal (kept in its private metadata)."""
-    return datetime.fromtimestamp(_opened_at(meta), UTC)
-
-
-def _opened_at(meta: dict[str, Any]) -> float:
-    """When the modal was opened, from its metadata; now when that is not a plausible time."""
-    value = meta.get("opened_at")
-    now = time.time()
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= now + 60
-    return float(value) if ok else now  # type: ignore[arg-type]
-
-
-def _revision(meta: dict[str, Any]) -> int:
-    value = meta.get("revision")
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1000 else 0
-
-
-def _action_ts(body: dict[str, Any]) -> float:
-    """When Slack saw the keystroke (orders a modal's redraws); now, for a payload without one."""
-    actions = body.get("actions")
-    stamp = actions[0].get("action_ts") if isinstance(actions, list) and actions and isinstance(actions[0], dict) else None
-    try:
-        return float(stamp) if isinstance(stamp, str) and len(stamp) < 32 else time.time()
-    except ValueError:
-        return time.time()
-
-
-def _input_text(modal: dict[str, Any]) -> str:
-    value = state_value(modal, ids.REPLY_INPUT, ids.REPLY_INPUT).get("value")
-    return value.strip() if isinstance(value, str) else ""

@@ -15,10 +15,10 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from socialdesk.domain import EventKind
+from socialdesk.domain import Author, EventKind, Post
 from socialdesk.store import lifecycle
 from socialdesk.store.events import record_event
-from socialdesk.store.models import CaseRow, PostRow, ReplyRow
+from socialdesk.store.models import AuthorRow, CaseRow, PostRow, ReplyRow
 
 ANSWERED = ("sent", "marked")  # went out through the API, or was sent by hand and recorded
 GOING_OUT = (*ANSWERED, "sending", "queued")  # answered, or about to be
@@ -170,13 +170,30 @@ def record_sent(*, session: Session, reply_id: int, case_id: int, agent: str, ap
 
 def reply_target(*, session: Session, case_id: int) -> str:
     """The post to answer: the customer's latest in the case (a follow-up, or the first post)."""
+    return _target_row(session, case_id).external_id
+
+
+def answered_post(*, session: Session, case_id: int) -> Post | None:
+    """The post a reply sent now answers (`reply_target`), for the reply modal to quote; None: no such case."""
+    if session.get(CaseRow, case_id) is None:
+        return None
+    row = _target_row(session, case_id)
+    author = session.get(AuthorRow, row.author_id)
+    return Post(network=row.network, external_id=row.external_id, url=row.url, text=row.text,
+                created_at=row.created_at, lang=row.lang, conversation_id=row.conversation_id,
+                in_reply_to_id=row.in_reply_to_id, is_reply=row.is_reply,
+                author=Author(network=author.network, external_id=author.external_id, handle=author.handle,
+                              name=author.name, followers=author.followers, verified=author.verified,
+                              avatar_url=author.avatar_url))
+
+
+def _target_row(session: Session, case_id: int) -> PostRow:
     case = session.get(CaseRow, case_id)
     latest = session.exec(
         select(PostRow).where(PostRow.case_id == case_id, PostRow.author_id == case.customer_author_id)
         .order_by(PostRow.created_at.desc()).limit(1)
     ).first() if case.customer_author_id else None
-    post = latest or session.get(PostRow, case.first_post_id)
-    return post.external_id
+    return latest or session.get(PostRow, case.first_post_id)
 
 
 def replies_since(*, session: Session, case_id: int, since: datetime) -> list[Reply]:

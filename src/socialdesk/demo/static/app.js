@@ -391,7 +391,19 @@ function inputBlock(block, ctx, blockId) {
   }
   field.id = fieldId;
   wrap.append(field);
-  if (elem.type === "plain_text_input" && elem.multiline) {
+  const dispatches = elem.type === "plain_text_input" && block.dispatch_action && ctx.kind === "modal" &&
+    ((elem.dispatch_action_config || {}).trigger_actions_on || []).includes("on_character_entered");
+  if (dispatches) {
+    // As Slack does with on_character_entered: the text goes to the app as it changes (block_actions),
+    // which redraws the view (the reply's count as its network counts it). Batched a little while typing.
+    let timer = null;
+    field.addEventListener("input", (e) => {
+      if (!e.isTrusted) return;  // a value put back after a redraw is not typing
+      clearTimeout(timer);
+      timer = setTimeout(() => sendAction(ctx, blockId, actionId, field.value), 150);
+    });
+  }
+  if (elem.type === "plain_text_input" && elem.multiline && !dispatches) {  // a dispatching box: the app counts
     const counter = el("div", { class: "counter" });
     const update = () => { counter.textContent = `${field.value.length}${elem.max_length ? " / " + elem.max_length : ""} characters`; };
     field.addEventListener("input", update);
@@ -541,7 +553,13 @@ function renderModal() {
   if (!view) { backdrop.classList.add("hidden"); shownModalKey = null; return; }
   const key = view.id + "/" + view.hash;
   if (key === shownModalKey) return;
-  const kept = shownModalKey && shownModalKey.startsWith(view.id + "/") ? collectValues() : {};
+  const same = shownModalKey && shownModalKey.startsWith(view.id + "/");
+  const kept = same ? collectValues() : {};
+  // A redraw while typing (views.update) keeps the cursor where it was, as Slack does.
+  const active = same ? document.activeElement : null;
+  const focus = active && $("modal").contains(active) && active.hasAttribute("data-block-id")
+    ? { block: active.getAttribute("data-block-id"), action: active.getAttribute("data-action-id"),
+        start: active.selectionStart, end: active.selectionEnd } : null;
   shownModalKey = key;
   const modal = $("modal");
   modal.setAttribute("data-view-id", view.id);
@@ -574,6 +592,11 @@ function renderModal() {
       else f.value = v;
       f.dispatchEvent(new Event("input"));
     }
+  }
+  const refocus = focus && modal.querySelector(`[data-block-id="${CSS.escape(focus.block)}"][data-action-id="${CSS.escape(focus.action)}"]`);
+  if (refocus) {
+    refocus.focus();
+    if (refocus.setSelectionRange && focus.start != null) refocus.setSelectionRange(focus.start, focus.end);
   }
   backdrop.classList.remove("hidden");
 }

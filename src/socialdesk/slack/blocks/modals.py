@@ -22,7 +22,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.basic_components import DispatchActionConfig
 from slack_sdk.models.views import View
 
-from socialdesk.domain import CaseView
+from socialdesk.domain import CaseStatus, CaseView, Post
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.answers import DraftLine, answer_blocks, draft_block, is_answer_block, is_draft_block
 from socialdesk.slack.text import escape_within
@@ -37,6 +37,7 @@ VIEW_FIELDS = ("type", "callback_id", "title", "submit", "close", "private_metad
                "clear_on_close")
 NOTE_MAX_LENGTH = 3000  # a note's most characters: the text box holds no more, and submissions are checked again
 TAG_OPTION_LIMIT = 100  # options in a multi-select
+CLOSED = (CaseStatus.RESOLVED, CaseStatus.IGNORED)  # nobody works these: their assignee owns nothing now
 
 
 def tag_value(tag: str) -> str:
@@ -54,10 +55,24 @@ def metadata(case_id: int, **extra: object) -> str:
     return json.dumps({"case_id": case_id, **extra})
 
 
-def quoted_post(view: CaseView, limit: int = 600) -> SectionBlock:
-    text, cut = escape_within(view.post.text, limit)
-    who = f"@{view.post.author.handle}" if view.post.author.handle else "the customer"
-    return SectionBlock(text=MarkdownTextObject(text=f"*{who}* wrote:\n>{text.replace(chr(10), chr(10) + '>')}{'…' if cut else ''}"))
+def quoted_post(view: CaseView, limit: int = 600, *, post: Post | None = None, heading: str = "wrote") -> SectionBlock:
+    """`post` (the case's first post unless given) quoted under "*@dana* <heading>:"."""
+    post = post or view.post
+    text, cut = escape_within(post.text, limit)
+    who = f"@{escape_within(post.author.handle, 100)[0]}" if post.author.handle else "the customer"
+    return SectionBlock(block_id=ids.QUOTED_POST, text=MarkdownTextObject(
+        text=f"*{who}* {heading}:\n>{text.replace(chr(10), chr(10) + '>')}{'…' if cut else ''}"))
+
+
+def answered_quote(view: CaseView, answering: Post | None) -> list[SectionBlock | ContextBlock]:
+    """The post the reply answers, quoted: the customer's latest in the case (what is sent to), which
+    is a follow-up when they wrote again; then the first post, shorter, for what the case is about."""
+    if answering is None or answering.external_id == view.post.external_id:
+        return [quoted_post(view)]
+    first, cut = escape_within(view.post.text, 200)
+    return [quoted_post(view, post=answering, heading="wrote again; this reply answers that latest post"),
+            ContextBlock(block_id=ids.REPLY_FIRST_POST, elements=[MarkdownTextObject(
+                text=f"Their first post in this case: “{first}{'…' if cut else ''}”")])]
 
 
 def note_modal(view: CaseView) -> View:
@@ -77,16 +92,21 @@ def note_modal(view: CaseView) -> View:
 def reply_modal(view: CaseView, *, brand: str, saved: Sequence[SavedReply], rules: NetworkInfo, text: str = "",
                 opened_at: float, revision: int = 0, callback_id: str = ids.REPLY_MODAL,
                 submit: str = "Send reply", notify_on_close: bool = True, answers: Sequence[Suggestion] = (),
-                draft: DraftLine | None = None, **extra: object) -> View:
+                draft: DraftLine | None = None, answering: Post | None = None, viewer: str | None = None,
+                **extra: object) -> View:
     """`revision` renames the input block so Slack shows a new initial value (a saved reply).
     An approver's "Edit…" reuses it with its own callback id, submit label and metadata.
     `rules`: how replies are counted where they go (the network's, or its server's own limit).
-    `answers` (suggestions) and `draft` (None: no language model configured) sit above the box."""
+    `answers` (suggestions) and `draft` (None: no language model configured) sit above the box.
+    `answering`: the post the reply goes to (store.replies.answered_post), quoted; None: the first post.
+    `viewer`: who opens it; told when a teammate owns the case or is writing to it (None: nobody told)."""
     blocks: list = [
-        quoted_post(view),
+        *answered_quote(view, answering),
         ContextBlock(elements=[MarkdownTextObject(
             text=f"⚠️ Sending *publicly* as *@{brand}*, in reply to this post. Everyone can see it.")]),
     ]
+    if (line := owner_line(view, viewer)) is not None:
+        blocks.append(ContextBlock(block_id=ids.REPLY_OWNER, elements=[MarkdownTextObject(text=line)]))
     if saved:
         blocks.append(ActionsBlock(block_id="saved", elements=[StaticSelectElement(
             action_id=ids.SAVED_REPLY, placeholder="Use a saved reply…",
@@ -99,9 +119,27 @@ def reply_modal(view: CaseView, *, brand: str, saved: Sequence[SavedReply], rule
     return View(
         type="modal", callback_id=callback_id, notify_on_close=notify_on_close,
         private_metadata=metadata(view.case_id, opened_at=opened_at, revision=revision, network=view.post.network,
-                                  **extra),
+                                  **({"answering": answering.external_id} if answering else {}), **extra),
         title="Reply publicly", submit=submit, close="Cancel", blocks=blocks,
     )
+
+
+def owner_line(view: CaseView, viewer: str | None) -> str | None:
+    """Who else has this case, said to `viewer` opening Reply: its owner, and a teammate writing to it now."""
+    if viewer is None:
+        return None
+    owner = view.assignee if view.assignee != viewer and view.status not in CLOSED else None
+    writer = view.replying_user if view.replying_user not in (None, viewer) else None
+    if owner is None and writer is None:
+        return None
+    if owner is not None:
+        line = f"🙋 *<@{owner}> owns this case{' and is writing a reply to it right now' if writer == owner else ''}.*"
+        line += " Your reply goes out all the same: say so in the card's thread, so the customer is not answered twice."
+        if writer is not None and writer != owner:
+            line += f" <@{writer}> is writing a reply to it right now."
+        return line
+    return (f"✍️ *<@{writer}> is writing a reply to this case right now.* If theirs goes out first, Send stops "
+            "yours and says so.")
 
 
 def reply_input(text: str, revision: int, rules: NetworkInfo) -> InputBlock:
@@ -111,6 +149,15 @@ def reply_input(text: str, revision: int, rules: NetworkInfo) -> InputBlock:
                                       max_length=REPLY_MAX_INPUT, dispatch_action_config=DispatchActionConfig(
                                           trigger_actions_on=["on_character_entered"])),
         hint=rules.text_hint)
+
+
+def with_saved(typed: str, saved: str, opening: str = "") -> str:
+    """The reply box after a saved reply is chosen: what was typed stays and the saved reply follows it
+    (a new paragraph). An untouched box (empty, or only the network's `opening`, "@dana ") takes the
+    saved reply, the opening kept in front unless the saved reply names the customer itself."""
+    if typed.strip() in ("", opening.strip()):
+        return saved if not opening.strip() or opening.strip() in saved else opening + saved
+    return f"{typed.rstrip()}\n\n{saved}"
 
 
 _KEEP = object()  # `redrawn`: leave that part as the modal has it
@@ -147,6 +194,24 @@ def redrawn(modal: dict, rules: NetworkInfo, *, answers: Sequence[Suggestion] | 
         "private_metadata": json.dumps(meta), "blocks": revised}
 
 
+def reanswered(modal: dict, view: CaseView, answering: Post, rules: NetworkInfo, text: str) -> dict | None:
+    """The reply modal as submitted, now answering `answering`: the customer wrote again while the agent
+    wrote, so nothing was sent. Said at the top, the new post quoted, the text kept (in the next
+    revision's box), and the metadata naming the post answered now; None if it is not a reply modal."""
+    base = redrawn(modal, rules, text=text)
+    if base is None:
+        return None
+    meta = _metadata(base) | {"answering": answering.external_id}
+    replaced = (ids.QUOTED_POST, ids.REPLY_FIRST_POST, ids.REPLY_NEWER)
+    who = f"@{escape_within(answering.author.handle, 100)[0]}" if answering.author.handle else "The customer"
+    notice = ContextBlock(block_id=ids.REPLY_NEWER, elements=[MarkdownTextObject(
+        text=f"🔔 *{who} wrote again while you were writing*, so nothing was sent. Your reply now answers their "
+             "new post, quoted below: read it, change the reply if it needs to, then Send.")])
+    return base | {"private_metadata": json.dumps(meta), "blocks": [
+        notice.to_dict(), *(b.to_dict() for b in answered_quote(view, answering)),
+        *(b for b in base["blocks"] if not (isinstance(b, dict) and b.get("block_id") in replaced))]}
+
+
 def _is_input(block: object) -> bool:
     return isinstance(block, dict) and str(block.get("block_id", "")).startswith(f"{ids.REPLY_INPUT}-")
 
@@ -165,10 +230,12 @@ def _revision_of(meta: dict) -> int:
 
 
 def count_line(text: str, rules: NetworkInfo) -> str:
-    """The reply counted as it will be sent (stripped), against the limit, and by how much it is over."""
+    """The reply counted as it will be sent (stripped), against the limit ("281/280"), and by how much it is over."""
     length = rules.text_length(text.strip())
-    line = f"{length:,} of {rules.text_limit:,} characters, as {rules.label} counts them"
-    return f"{line}: {length - rules.text_limit:,} too many" if length > rules.text_limit else line
+    line = f"{length:,}/{rules.text_limit:,} characters, as {rules.label} counts them"
+    if length <= rules.text_limit:
+        return line
+    return f"⚠️ {line}: {length - rules.text_limit:,} too many. Shorten it to send."
 
 
 def reply_count(text: str, rules: NetworkInfo) -> ContextBlock:
