@@ -15,18 +15,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-APP_ID = "A0SOCIALDK"
-BOT_ID = "B0SOCIALDK"
-BOT_USER_ID = "U0SOCIALDK"
-BOT_NAME = "socialdesk"
+from socialdesk.demo.identity import APP_ID, BOT_ID, BOT_NAME, BOT_USER_ID, ApiError
+
+__all__ = ["APP_ID", "BOT_ID", "BOT_NAME", "BOT_USER_ID", "ApiError", "WorkspaceState"]
+
 TRIGGER_TTL = 3.0  # seconds, like Slack
-
-
-class ApiError(Exception):
-    def __init__(self, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.error = error
-        self.extra = extra
 
 
 @dataclass
