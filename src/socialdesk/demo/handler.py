@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from socialdesk.demo.identity import BOT_USER_ID
+from socialdesk.demo.workspace_files import MAX_UPLOAD
 
 if TYPE_CHECKING:
     from socialdesk.demo.workspace import Workspace
@@ -58,8 +59,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        if parts.path in ("/", "/index.html"):
-            return self._static("index.html")
+        if parts.path in ("/", "/index.html") or parts.path.startswith("/archives/"):
+            return self._static("index.html")  # a permalink opens the page, which shows the message
         if parts.path.startswith("/static/"):
             return self._static(parts.path[len("/static/"):])
         if parts.path == "/state":
@@ -68,9 +69,28 @@ class Handler(BaseHTTPRequestHandler):
             return self._json({"ok": True})
         if parts.path.startswith("/api/"):
             return self._api(parts.path[5:], query)
+        if parts.path.startswith(("/files-pri/", "/files/")):
+            return self._file(parts.path, download="download" in query)
         self._json({"ok": False, "error": "not_found"}, 404)
 
     do_HEAD = do_GET
+
+    def _file(self, path: str, *, download: bool) -> None:
+        """A shared file's bytes. The app reads them with its token as from Slack; the page's people
+        are all on 127.0.0.1 and signed in as whoever they pick, so they need none (a wrong one is refused)."""
+        auth = self.headers.get("Authorization") or ""
+        if auth and auth[7:].strip() != self.ws.bot_token:
+            return self._send(401, b"invalid_auth", "text/plain; charset=utf-8")
+        file_id = path.split("/")[2]
+        stored = self.ws.state.file_content(file_id)
+        if stored is None:
+            return self._send(404, b"file_not_found", "text/plain; charset=utf-8")
+        name = stored.info["name"].replace('"', "")
+        ctype = stored.info["mimetype"]
+        if ctype.startswith("text/") or ctype.endswith(("json", "ndjson")):
+            ctype += "; charset=utf-8"
+        disposition = "attachment" if download else "inline"
+        self._send(200, stored.data, ctype, {"Content-Disposition": f'{disposition}; filename="{name}"'})
 
     def _static(self, name: str) -> None:
         path = (STATIC / name).resolve()
@@ -96,6 +116,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         parts = urlsplit(self.path)
+        if parts.path.startswith("/upload/v1/"):
+            return self._upload(unquote(parts.path[len("/upload/v1/"):]))
         raw = self._body()
         if parts.path.startswith("/api/"):
             params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -124,6 +146,17 @@ class Handler(BaseHTTPRequestHandler):
             return self._ui(parts.path[4:], data if isinstance(data, dict) else {})
         self._json({"ok": False, "error": "not_found"}, 404)
 
+    def _upload(self, file_id: str) -> None:
+        """The upload URL files.getUploadURLExternal gave: the body is the file (slack_sdk POSTs it raw)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_UPLOAD:
+            self.close_connection = True  # the body is not read
+            return self._send(413, b"file_too_large", "text/plain; charset=utf-8")
+        problem = self.ws.state.receive_upload(file_id, self.rfile.read(length) if length else b"")
+        if problem:
+            return self._send(404 if problem == "file_not_found" else 400, problem.encode(), "text/plain; charset=utf-8")
+        self._send(200, b"OK - " + str(length).encode(), "text/plain; charset=utf-8")
+
     def _api(self, method: str, params: dict[str, Any]) -> None:
         auth = self.headers.get("Authorization") or ""
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else params.pop("token", None)
@@ -145,7 +178,8 @@ class Handler(BaseHTTPRequestHandler):
                                   action_id=str(data.get("action_id") or ""), value=data.get("value"),
                                   channel=data.get("channel"), message_ts=data.get("message_ts"),
                                   ephemeral=bool(data.get("ephemeral")), view_id=data.get("view_id"),
-                                  values=data.get("values"))
+                                  values=data.get("values"),
+                                  element=data.get("element") if isinstance(data.get("element"), dict) else None)
             elif action == "submit":
                 result = ws.submit(user=user, view_id=str(data.get("view_id") or ""), values=data.get("values"))
             elif action == "close":

@@ -45,11 +45,14 @@ class Workspace:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 8700, signing_secret: str,
                  app_events_url: str | None = None, team_name: str = "Acme Phones",
                  users: tuple[str, ...] | list[str] = ("alice", "bob", "carol"),
-                 channels: tuple[str, ...] | list[str] = ("social-care",)) -> None:
+                 channels: tuple[str, ...] | list[str] = ("social-care",),
+                 local_pages: tuple[tuple[str, str], ...] | list[tuple[str, str]] = ()) -> None:
+        """`local_pages`: (label, url) of pages the sidebar links to (the local networks' pages)."""
         self.host, self.port = host, port
         self.signing_secret = signing_secret
         self.app_events_url = app_events_url
         self.state = WorkspaceState(team_name=team_name, users=users, channels=channels)
+        self.state.local_pages = [(str(label), str(url)) for label, url in local_pages]
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._response_urls: dict[str, tuple[str, str | None, str | None]] = {}  # token -> (user, channel, thread)
@@ -87,6 +90,7 @@ class Workspace:
         self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
+        self.state.base_url = self.url  # upload URLs, file links and permalinks point here
         self._thread = threading.Thread(target=self._server.serve_forever, name="demo-workspace", daemon=True)
         self._thread.start()
         return self
@@ -199,8 +203,13 @@ class Workspace:
 
     def click(self, *, user: str, block_id: str, action_id: str, value: Any = None, channel: str | None = None,
               message_ts: str | None = None, ephemeral: bool = False, view_id: str | None = None,
-              values: dict | None = None) -> dict:
-        """A click on an interactive element of a message, a modal or App Home."""
+              values: dict | None = None, element: dict | None = None) -> dict:
+        """A click on an interactive element of a message, a modal or App Home.
+
+        `element`: the element as the person's page showed it. When the message or view has
+        changed since (another agent claimed the card a moment ago), Slack still sends the
+        click as the person saw it, and the app answers it ("already claimed by @bob"); so
+        does this, instead of refusing it."""
         trigger = self.state.issue_trigger(user)
         view = self.state.view(view_id) if view_id else None
         if view_id and view is None:
@@ -221,6 +230,9 @@ class Workspace:
                 message = json.loads(json.dumps(found[0]))
             blocks = message.get("blocks") or []
         el = self._find_element(blocks, block_id, action_id)
+        if el is None and isinstance(element, dict) and element.get("type") and \
+                element.get("action_id", action_id) == action_id:
+            el = element
         if el is None:
             return {"ok": False, "error": "element_not_found"}
         action: dict[str, Any] = {"action_id": action_id, "block_id": block_id, "type": el.get("type"),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from socialdesk.demo.identity import APP_ID, BOT_ID, BOT_NAME, BOT_USER_ID, ApiError
+from socialdesk.demo.workspace_files import FilesApi
 
 __all__ = ["APP_ID", "BOT_ID", "BOT_NAME", "BOT_USER_ID", "ApiError", "WorkspaceState"]
 
@@ -52,7 +53,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class WorkspaceState:
+class WorkspaceState(FilesApi):
     def __init__(self, *, team_name: str, users: tuple[str, ...] | list[str], channels: tuple[str, ...] | list[str],
                  domain: str = "acme-phones") -> None:
         self.lock = threading.RLock()
@@ -83,6 +84,9 @@ class WorkspaceState:
         self.used_triggers: set[str] = set()
         self.last_ts = 0.0
         self.log: list[dict] = []  # what was sent to the app and how it answered (newest last)
+        self.local_pages: list[tuple[str, str]] = []  # (label, url): the local networks' pages, linked from the page
+        self.base_url = "http://127.0.0.1"  # where people and the app reach it; the Workspace sets it once bound
+        self._init_files()
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -178,7 +182,7 @@ class WorkspaceState:
             return {"ok": False, "error": "not_authed"}
         if token != self.bot_token:
             return {"ok": False, "error": "invalid_auth"}
-        params = {k: _as_json(v) if k in ("blocks", "attachments", "metadata", "view") else v
+        params = {k: _as_json(v) if k in ("blocks", "attachments", "metadata", "view", "files") else v
                   for k, v in params.items()}
         try:
             with self.lock:
@@ -282,7 +286,8 @@ class WorkspaceState:
     def api_chat_getPermalink(self, p: dict) -> dict:  # noqa: N802
         ch = self._channel(p.get("channel"))
         msg = self._find(ch, p.get("message_ts"))
-        link = f"https://{self.domain}.slack.com/archives/{ch.id}/p{msg['ts'].replace('.', '')}"
+        # Slack's shape (/archives/C…/p…), on the workspace's own address: the page opens it at the card.
+        link = f"{self.base_url}/archives/{ch.id}/p{msg['ts'].replace('.', '')}"
         if msg.get("thread_ts") and msg["thread_ts"] != msg["ts"]:
             link += f"?thread_ts={msg['thread_ts']}&cid={ch.id}"
         return {"channel": ch.id, "permalink": link}
@@ -480,6 +485,9 @@ class WorkspaceState:
             home = self._view_out(self.views[self.home[user]]) if user in self.home else None
             users = {uid: {"name": u["name"], "real_name": u["real_name"], "is_bot": u["is_bot"]}
                      for uid, u in self.users.items()}
+            # Every channel's name, also of those this person is not in: `<#C…>` shows it, as in Slack.
+            names = {cid: ch.name for cid, ch in self.channels.items() if not ch.is_im}
             return {"version": self.version, "team": self.team_name, "user": user, "users": users,
-                    "channels": channels, "ephemerals": ephemerals, "modal": modal, "home": home,
-                    "modal_depth": len(stack), "log": self.log[-30:]}
+                    "channels": channels, "channel_names": names, "ephemerals": ephemerals, "modal": modal,
+                    "home": home, "modal_depth": len(stack), "log": self.log[-30:],
+                    "local_pages": [{"label": label, "url": url} for label, url in self.local_pages]}

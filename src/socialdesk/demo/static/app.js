@@ -12,7 +12,8 @@ let current = { kind: "channel", id: null }; // or { kind: "home" }
 let thread = null; // { channel, ts }
 let shownModalKey = null;
 let pollAbort = null;
-let homeOpenedFor = null;
+let pendingJump = null; // { channel, ts, threadTs }: a permalink to show once the message is there
+let shownMain = null; // what the main pane showed last ("channel:C…", "home"): a switch scrolls afresh
 
 // ---------- small DOM helpers ----------
 function el(tag, attrs, ...children) {
@@ -60,6 +61,68 @@ function myId() {
   return snap ? snap.user : null;
 }
 
+function channelName(id) {
+  const names = (snap && snap.channel_names) || {};
+  return names[id] || null;
+}
+
+// ---------- links into the workspace (permalinks) ----------
+// A permalink is /archives/<channel>/p<ts without its dot>[?thread_ts=…], on the workspace's own address.
+function archiveTarget(href) {
+  let u;
+  try { u = new URL(href, location.href); } catch { return null; }
+  if (u.origin !== location.origin) return null;
+  const m = u.pathname.match(/^\/archives\/([A-Z0-9]+)\/p(\d{7,})$/);
+  if (!m) return null;
+  const digits = m[2];
+  const ts = `${digits.slice(0, -6)}.${digits.slice(-6)}`;
+  const threadTs = u.searchParams.get("thread_ts");
+  return { channel: m[1], ts, threadTs: threadTs && threadTs !== ts ? threadTs : null };
+}
+
+function jumpTo(target) {
+  pendingJump = target;
+  if (snap) {
+    const ch = channelById(target.channel);
+    if (ch && !ch.is_im) current = { kind: "channel", id: ch.id };
+    else if (ch) current = { kind: "home" };
+    thread = target.threadTs ? { channel: target.channel, ts: target.threadTs } : null;
+    render();
+  }
+}
+
+// Shows the permalink's message once it is rendered: scrolled to and highlighted for a moment.
+function finishJump() {
+  if (!pendingJump || !snap) return;
+  const where = pendingJump.threadTs ? "#thread-messages" : "#messages";
+  const node = document.querySelector(`${where} [data-ts="${CSS.escape(pendingJump.ts)}"]`);
+  if (!node) {
+    if (!channelById(pendingJump.channel)) { toast("That message is in a channel you are not in."); pendingJump = null; }
+    return;
+  }
+  pendingJump = null;
+  node.scrollIntoView({ block: "center" });
+  node.classList.add("highlight");
+  setTimeout(() => node.classList.remove("highlight"), 2500);
+}
+
+// Opens a link the way Slack does: a permalink in the page, anything else in a new tab.
+function openLink(href) {
+  const target = archiveTarget(href);
+  if (target) jumpTo(target);
+  else window.open(href, "_blank", "noopener");
+}
+
+function link(href, text) {
+  const a = el("a", { href, target: "_blank", rel: "noopener noreferrer", text });
+  if (archiveTarget(href)) {
+    a.removeAttribute("target");
+    a.classList.add("permalink");
+    a.addEventListener("click", (e) => { e.preventDefault(); openLink(href); });
+  }
+  return a;
+}
+
 // ---------- mrkdwn ----------
 const INLINE = /<([^<>\n]+)>|`([^`\n]+)`|\*([^*\n]+)\*|_([^_\n]+)_|~([^~\n]+)~/g;
 const WORD = /[A-Za-z0-9]/;
@@ -98,18 +161,29 @@ function special(inner) {
   const target = bar >= 0 ? inner.slice(0, bar) : inner;
   const label = bar >= 0 ? inner.slice(bar + 1) : null;
   if (target.startsWith("@")) return el("span", { class: "mention", text: "@" + (label || userName(target.slice(1))) });
-  if (target.startsWith("#")) return el("span", { class: "mention", text: "#" + (label || target.slice(1)) });
+  if (target.startsWith("#")) {
+    // <#C…> or <#C…|name>: Slack shows the channel's name, and a click opens the channel.
+    const id = target.slice(1);
+    const name = label || channelName(id) || id;
+    const node = el("a", { href: "#", class: "mention channel-link", "data-channel-id": id, text: "#" + name });
+    node.addEventListener("click", (e) => {
+      e.preventDefault();
+      if (channelById(id)) { current = { kind: "channel", id }; thread = null; render(); }
+      else toast(`You are not in #${name}.`);
+    });
+    return node;
+  }
   if (target.startsWith("!date^")) {
     const parts = target.split("^");
     const text = unescapeSlack(label || new Date(Number(parts[1]) * 1000).toLocaleString());
     const href = parts[3] ? safeHref(parts[3]) : null;
-    return href ? el("a", { href, target: "_blank", rel: "noopener noreferrer", text }) : el("span", { class: "date", title: new Date(Number(parts[1]) * 1000).toString(), text });
+    return href ? link(href, text) : el("span", { class: "date", title: new Date(Number(parts[1]) * 1000).toString(), text });
   }
   if (target.startsWith("!subteam^")) return el("span", { class: "mention", text: "@" + (label || "group") });
   if (target.startsWith("!")) return el("span", { class: "mention", text: "@" + (label || target.slice(1)) });
   const href = safeHref(target);
   const text = unescapeSlack(label || target);
-  return href ? el("a", { href, target: "_blank", rel: "noopener noreferrer", text }) : document.createTextNode(text);
+  return href ? link(href, text) : document.createTextNode(text);
 }
 
 function mrkdwn(text) {
@@ -160,8 +234,10 @@ async function ui(action, body) {
 }
 
 // ---------- interactive elements ----------
-function sendAction(ctx, blockId, actionId, value) {
-  const body = { block_id: blockId, action_id: actionId, value };
+// `elem` is the element as the page showed it: if the message or view changed since, the
+// workspace still sends this click (as Slack does), and the app answers it.
+function sendAction(ctx, blockId, actionId, value, elem) {
+  const body = { block_id: blockId, action_id: actionId, value, element: elem || null };
   if (ctx.viewId) {
     body.view_id = ctx.viewId;
     if (ctx.kind === "modal") body.values = collectValues();
@@ -179,9 +255,9 @@ function button(elem, ctx, blockId, idx) {
   const b = el("button", { type: "button", class: cls, "data-action-id": actionId, text: plain(elem.text) });
   b.addEventListener("click", async () => {
     const href = elem.url && safeHref(elem.url);
-    if (href) window.open(href, "_blank", "noopener");
+    if (href) openLink(href);
     b.disabled = true;
-    try { await sendAction(ctx, blockId, actionId, elem.value); } finally { b.disabled = false; }
+    try { await sendAction(ctx, blockId, actionId, elem.value, elem); } finally { b.disabled = false; }
   });
   return b;
 }
@@ -201,8 +277,8 @@ function overflow(elem, ctx, blockId, idx) {
     item.addEventListener("click", () => {
       menu.classList.add("hidden");
       const href = opt.url && safeHref(opt.url);
-      if (href) window.open(href, "_blank", "noopener");
-      sendAction(ctx, blockId, actionId, opt.value);
+      if (href) openLink(href);
+      sendAction(ctx, blockId, actionId, opt.value, elem);
     });
     menu.append(item);
   }
@@ -255,7 +331,7 @@ function actionElement(elem, ctx, blockId, idx) {
     case "button": return button(elem, ctx, blockId, idx);
     case "overflow": return overflow(elem, ctx, blockId, idx);
     case "static_select": case "users_select": case "external_select":
-      return select(elem, blockId, actionId, { onChange: (v) => sendAction(ctx, blockId, actionId, v) });
+      return select(elem, blockId, actionId, { onChange: (v) => sendAction(ctx, blockId, actionId, v, elem) });
     case "image": return el("img", { class: "accessory-image", src: safeHref(elem.image_url) || "", alt: elem.alt_text || "" });
     default: return el("span", { class: "muted", text: `[${elem.type}]` });
   }
@@ -367,6 +443,33 @@ function fmtTime(ts) {
   return new Date(Number(ts) * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
+function fmtSize(bytes) {
+  const n = Number(bytes) || 0;
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+// A shared file, as Slack shows one: its name (opens it), type and size, Download, and the
+// first lines of a text file.
+function fileCard(f) {
+  const open = safeHref(f.url_private || "");
+  const download = safeHref(f.url_private_download || f.url_private || "");
+  const card = el("div", { class: "file", "data-testid": "file", "data-file-id": f.id },
+    el("div", { class: "file-head" },
+      el("span", { class: "file-icon", "aria-hidden": "true", text: "📄" }),
+      el("div", { class: "file-meta" },
+        open ? el("a", { class: "file-name", href: open, target: "_blank", rel: "noopener noreferrer", text: f.title || f.name })
+          : el("span", { class: "file-name", text: f.title || f.name }),
+        el("div", { class: "muted", text: `${f.pretty_type || f.filetype || "File"} · ${fmtSize(f.size)}` })),
+      download ? el("a", { class: "btn", href: download, download: f.name || "", "data-testid": "file-download", text: "Download" }) : null));
+  if (f.preview) {
+    const more = f.lines_more ? `\n… ${f.lines_more} more line${f.lines_more === 1 ? "" : "s"}` : "";
+    card.append(el("pre", { class: "file-preview", text: f.preview + more }));
+  }
+  return card;
+}
+
 function renderMessage(msg, channel, { inThread = false } = {}) {
   const bot = msg.bot_id || (snap.users[msg.user] && snap.users[msg.user].is_bot);
   const name = bot ? "socialdesk" : userName(msg.user);
@@ -386,7 +489,8 @@ function renderMessage(msg, channel, { inThread = false } = {}) {
     el("span", { class: "muted", text: fmtTime(msg.ts) }), msg.edited ? el("span", { class: "muted", text: "(edited)" }) : null));
   const ctx = { kind: "message", channel: channel.id, ts: msg.ts, ephemeral };
   if (msg.blocks && msg.blocks.length) body.append(renderBlocks(msg.blocks, ctx));
-  else body.append(el("div", { class: "text", style: "white-space: pre-wrap" }, mrkdwn(msg.text)));
+  else if (msg.text) body.append(el("div", { class: "text", style: "white-space: pre-wrap" }, mrkdwn(msg.text)));
+  for (const f of msg.files || []) body.append(fileCard(f));
   if (!inThread && msg.reply_count) {
     body.append(el("button", {
       type: "button", class: "open-thread", "data-testid": "open-thread",
@@ -396,7 +500,8 @@ function renderMessage(msg, channel, { inThread = false } = {}) {
   }
   node.append(body);
   // What this node shows: an unchanged message keeps its DOM node (see keepScroll).
-  node.dataset.key = JSON.stringify([msg.ts, msg.edited || "", msg.text || "", msg.blocks || [], msg.reply_count || 0, inThread, Object.keys(snap.users).length]);
+  node.dataset.key = JSON.stringify([msg.ts, msg.edited || "", msg.text || "", msg.blocks || [], (msg.files || []).map((f) => f.id),
+    msg.reply_count || 0, inThread, Object.keys(snap.users).length]);
   return node;
 }
 
@@ -408,16 +513,18 @@ function dmChannel() {
   return snap.channels.find((c) => c.is_im);
 }
 
-function keepScroll(container, build) {
-  const atBottom = container.scrollHeight - container.scrollTop - container.clientHeight < 40;
-  const top = container.scrollTop;
+// `stick`: a timeline follows its newest message when it was at the bottom; App Home never
+// does (it opens at the top, like Slack's). `fresh`: a switch to another channel or tab.
+function keepScroll(container, build, { stick = true, fresh = false } = {}) {
+  const atBottom = stick && container.scrollHeight - container.scrollTop - container.clientHeight < 40;
+  const top = fresh ? 0 : container.scrollTop;
   // Reuse the nodes of unchanged messages: re-creating every message on each update
   // made buttons vanish under people's (and the browser test's) pointers.
   const old = new Map([...container.children].filter((n) => n.dataset && n.dataset.key).map((n) => [n.dataset.key, n]));
   const next = build().map((n) => (n.dataset && n.dataset.key && old.has(n.dataset.key) ? old.get(n.dataset.key) : n));
   const same = next.length === container.children.length && next.every((n, i) => container.children[i] === n);
   if (!same) container.replaceChildren(...next);
-  container.scrollTop = atBottom ? container.scrollHeight : top;
+  container.scrollTop = (stick && (atBottom || fresh)) ? container.scrollHeight : top;
 }
 
 function renderSidebar() {
@@ -434,24 +541,29 @@ function renderSidebar() {
 function renderMain() {
   const header = $("channel-header");
   const box = $("messages");
+  const showing = current.kind === "home" ? "home" : `channel:${current.id}`;
+  const fresh = showing !== shownMain;
+  shownMain = showing;
   if (current.kind === "home") {
-    header.textContent = "socialdesk — Home";
+    header.replaceChildren(el("span", { text: "socialdesk — Home" }),
+      el("a", { href: "#", class: "to-messages", "data-testid": "to-messages", text: "Messages ↓",
+        onclick: (e) => { e.preventDefault(); const d = $("dm-divider"); if (d) d.scrollIntoView({ block: "start" }); } }));
     const dm = dmChannel();
     keepScroll(box, () => {
       const out = [];
       const home = el("div", { class: "home", "data-testid": "home-view" });
       if (snap.home) home.append(renderBlocks(snap.home.blocks, { kind: "home", viewId: snap.home.id }));
       else home.append(el("div", { class: "empty", text: "The app has not published a Home tab yet." }));
-      out.push(home, el("div", { class: "reply-divider", text: "Messages" }));
+      out.push(home, el("div", { class: "reply-divider", id: "dm-divider", text: "Messages" }));
       if (dm) out.push(...timeline(dm));
       return out;
-    });
+    }, { stick: false, fresh });
     return;
   }
   const ch = channelById(current.id);
   if (!ch) { header.textContent = ""; box.replaceChildren(); return; }
   header.textContent = "# " + ch.name;
-  keepScroll(box, () => timeline(ch));
+  keepScroll(box, () => timeline(ch), { fresh });
 }
 
 function timeline(ch) {
@@ -560,6 +672,21 @@ function render() {
   renderMain();
   renderThread();
   renderModal();
+  renderLocalPages();
+  finishJump();
+}
+
+// The local networks' pages (what the brand's accounts posted there), from the demo's runner.
+function renderLocalPages() {
+  const pages = (snap && snap.local_pages) || [];
+  const list = $("local-pages");
+  $("local-pages-title").classList.toggle("hidden", !pages.length);
+  const key = JSON.stringify(pages);
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  list.replaceChildren(...pages.map((p) => el("li", {},
+    el("a", { href: safeHref(p.url) || "#", class: "nav-item", target: "_blank", rel: "noopener noreferrer",
+      "data-testid": "local-page", text: "🌐 " + p.label }))));
 }
 
 function fillAgents(users) {
@@ -634,6 +761,8 @@ function init() {
     box.value = "";
     await ui("post", { channel: thread.channel, text, thread_ts: thread.ts });
   });
+  const start = archiveTarget(location.href);
+  if (start) { history.replaceState(null, "", "/"); jumpTo(start); }
   poll();
 }
 
