@@ -10,8 +10,13 @@ import threading
 
 
 def bind_port(port: int) -> int | None:
-    """The port bound (0: any free one), or None when it is taken."""
+    """The port bound (0: any free one), or None when it is taken.
+
+    SO_REUSEADDR, as the demo's servers bind with it (http.server's do): connections of a run
+    just stopped with Ctrl-C linger in TIME_WAIT for a minute, and without it they made the port
+    look taken, so a restart right away failed. A port something listens on is still refused."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
