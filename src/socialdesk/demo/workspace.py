@@ -81,6 +81,12 @@ class Workspace:
     def user_id(self, name: str) -> str:
         return self.state.user_id(name)
 
+    def link_pages(self, pages: list[tuple[str, str]]) -> None:
+        """(label, url) of pages the sidebar links to: the local networks' pages, known once they run."""
+        with self.state.lock:
+            self.state.local_pages = [(str(label), str(url)) for label, url in pages]
+        self.state.touch()
+
     def start(self) -> Workspace:
         workspace = self
 

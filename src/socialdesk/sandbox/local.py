@@ -40,7 +40,9 @@ def stop_after(seconds: float | None, stack: contextlib.ExitStack) -> None:
 
 def ensure_scenario_rules(engine, channel: str, plays) -> None:  # type: ignore[no-untyped-def]
     """The story's rules of every local network, pointed at this run's channel (a kept --db may name
-    another run's). They file likely spam as ignored, to show it: the card is collapsed, with Not spam."""
+    another run's). They file likely spam as ignored, to show it: the card is collapsed, with Not spam.
+    They raise the priority of posts with the story's keywords or from authors with many followers."""
+    from socialdesk.sandbox.scenario import PRIORITY_FOLLOWERS, PRIORITY_KEYWORDS
     from socialdesk.store import rules as rule_store
     from socialdesk.store.db import session_scope, utcnow
 
@@ -52,7 +54,8 @@ def ensure_scenario_rules(engine, channel: str, plays) -> None:  # type: ignore[
                 if (play.name, kind, query) not in have:
                     rule_store.add_rule(session=session, network=play.name, query=query, channel_id=channel,
                                         every_seconds=every, lang=None, include_reposts=False, now=utcnow(),
-                                        kind=kind, ignore_spam=True)
+                                        kind=kind, ignore_spam=True, priority_keywords=list(PRIORITY_KEYWORDS),
+                                        priority_followers=PRIORITY_FOLLOWERS)
         for rule in rules:
             if rule.channel_id != channel:
                 rule.channel_id = channel

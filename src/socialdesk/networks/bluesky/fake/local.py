@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from socialdesk.networks.base import LocalPlay
 from socialdesk.networks.bluesky.fake.jetstream import FakeJetstream
 from socialdesk.networks.bluesky.fake.pds import FakeBluesky
+from socialdesk.networks.bluesky.fake.world import StoredPost, World
+from socialdesk.sandbox.brand_page import BrandPage, BrandPost, PagePost
 from socialdesk.sandbox.scenario import QUERY, Player
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ class Beat:
     name: str
     text: str
     reply_to: str | None = None  # handle whose first post this answers
+    followers: int = 85
 
 
 # Fictional customers only; every customer post says "acme" so the rule matches it.
@@ -36,7 +39,7 @@ STORY = [
     Beat(0, "priya.bsky.social", "Priya", "My Acme X3 won't pair with my car since the update. Bluetooth shows "
          "it for a second, then it's gone. Any fix?"),
     Beat(15, "marcus.bsky.social", "Marcus", "Third Acme X3 order stuck in 'processing' for a week. #acme "
-         "support, can someone look? 📦"),
+         "support, can someone look? 📦", followers=14_800),
     Beat(35, "wen.bsky.social", "Wen 文", "Acme X3 的相机很棒，但是电池续航太短了。有什么建议吗？ acme"),
     Beat(55, "priya.bsky.social", "Priya", "Tried forgetting the device, still drops. It's the car's screen "
          "that says 'unsupported'.", reply_to="priya.bsky.social"),
@@ -51,7 +54,7 @@ class Story:
         self._pds = pds
         beats = STORY if demo else STORY[:3]
         self._first: dict[str, str] = {}
-        self._dids = {b.handle: pds.world.add_account(b.handle, b.name, followers=85) for b in beats}
+        self._dids = {b.handle: pds.world.add_account(b.handle, b.name, followers=b.followers) for b in beats}
         self.player = Player(beats, speed, self._post, "bluesky")
 
     def _post(self, beat: Beat) -> None:
@@ -59,6 +62,28 @@ class Story:
                                         reply_to=self._first.get(beat.reply_to or ""))
         self._first.setdefault(beat.handle, post["uri"])
         log.info("Bluesky: @%s posted %s", beat.handle, post["uri"])
+
+
+def brand_posts(world: World) -> list[BrandPost]:
+    """What the brand posted in the fake world, newest first, with the post each answers and the replies to it."""
+    # One C-level copy of the dict's values: safe while the PDS's threads add posts.
+    posts = sorted(list(world.posts.values()), key=lambda p: p.sort_at)
+    by_uri = {p.uri: p for p in posts}
+
+    def view(p: StoredPost) -> PagePost:
+        account = world.accounts[p.did]
+        return PagePost(handle=account.handle, name=account.display_name, text=p.record.get("text", ""),
+                        at=p.record.get("createdAt", ""))
+
+    def parent(p: StoredPost) -> str | None:
+        return ((p.record.get("reply") or {}).get("parent") or {}).get("uri")
+
+    out = []
+    for p in reversed([p for p in posts if p.did == world.brand_did]):
+        answered = by_uri.get(parent(p) or "")
+        replies = tuple(view(r) for r in posts if parent(r) == p.uri)
+        out.append(BrandPost(view(p), view(answered) if answered else None, replies))
+    return out
 
 
 def start(*, speed: float, demo: bool) -> LocalPlay:
@@ -69,10 +94,12 @@ def start(*, speed: float, demo: bool) -> LocalPlay:
     story = Story(pds, speed, demo).player
     story.seed()
     waiting, later = story.counts
+    page = BrandPage(title="Local Bluesky", account=BRAND, posts=lambda: brand_posts(pds.world)).start()
 
     def stop() -> None:
         story.stop()
         unsubscribe()
+        page.stop()
         jetstream.stop()
         pds.stop()
 
@@ -81,6 +108,7 @@ def start(*, speed: float, demo: bool) -> LocalPlay:
         settings={"SOCIALDESK_BLUESKY_HANDLE": BRAND, "SOCIALDESK_BLUESKY_APP_PASSWORD": password,
                   "SOCIALDESK_BLUESKY_SERVICE_URL": pds.url, "SOCIALDESK_BLUESKY_JETSTREAM_URL": jetstream.url},
         rules=[("search", QUERY, EVERY)],
-        endpoints=[("Fake Bluesky PDS", pds.url), ("Fake Jetstream", f"{jetstream.url}  (rule: \"{QUERY}\", live)")],
-        waiting=waiting, later=later, play=story.start, stop=stop,
+        endpoints=[("Fake Bluesky PDS", pds.url), ("Fake Jetstream", f"{jetstream.url}  (rule: \"{QUERY}\", live)"),
+                   ("Local Bluesky page", f"{page.url}  (what @{BRAND} posted)")],
+        waiting=waiting, later=later, play=story.start, stop=stop, page=("Local Bluesky", page.url),
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from socialdesk.networks.base import LocalPlay
 from socialdesk.networks.mastodon.fake.rest import FakeMastodon
 from socialdesk.networks.mastodon.fake.world import Account, MastodonWorld
+from socialdesk.sandbox.brand_page import BrandPage, BrandPost, PagePost
 from socialdesk.sandbox.scenario import Player
 
 log = logging.getLogger(__name__)
@@ -78,15 +79,38 @@ class Story:
         log.info("Mastodon: @%s posted %s", self._accounts[beat.username].acct, status["url"])
 
 
+def brand_posts(world: MastodonWorld) -> list[BrandPost]:
+    """What the brand posted on the fake instance, newest first, with the status each answers and the replies."""
+    with world.lock:  # the world's public lock, for readers that look at several things at once
+        statuses = sorted((dict(s) for s in world.statuses.values()), key=lambda s: int(s["id"]))
+
+        def view(s: dict) -> PagePost:
+            account = s["account"]
+            text = world.text_of(s["id"]) or s.get("content", "")
+            return PagePost(handle=account.get("acct", ""), name=account.get("display_name", ""), text=text,
+                            at=s.get("created_at", ""))
+
+        by_id = {s["id"]: s for s in statuses}
+        out = []
+        for s in reversed([s for s in statuses if s["account"]["id"] == world.brand.id]):
+            answered = by_id.get(s.get("in_reply_to_id") or "")
+            replies = tuple(view(r) for r in statuses if r.get("in_reply_to_id") == s["id"])
+            out.append(BrandPost(view(s), view(answered) if answered else None, replies))
+        return out
+
+
 def start(*, speed: float, demo: bool) -> LocalPlay:
     token = "local-" + secrets.token_hex(8)
     fake = FakeMastodon(brand_username=BRAND, brand_token=token, brand_id=BRAND_ID, brand_name="Acme Care").start()
     story = Story(fake.world, speed, demo).player
     story.seed()
     waiting, later = story.counts
+    page = BrandPage(title="Local Mastodon", account=f"{BRAND}@{fake.world.domain}",
+                     posts=lambda: brand_posts(fake.world)).start()
 
     def stop() -> None:
         story.stop()
+        page.stop()
         fake.stop()
 
     return LocalPlay(
@@ -95,6 +119,7 @@ def start(*, speed: float, demo: bool) -> LocalPlay:
         rules=[("search", HASHTAG, EVERY), ("mentions", fake.world.brand.id, EVERY)],
         endpoints=[("Fake Mastodon", f"{fake.url}  (@{BRAND}@{fake.world.domain})"),
                    ("Fake Mastodon streaming",
-                    f"{fake.streaming.url}/api/v1/streaming  (rules: \"{HASHTAG}\" and mentions, live)")],
-        waiting=waiting, later=later, play=story.start, stop=stop,
+                    f"{fake.streaming.url}/api/v1/streaming  (rules: \"{HASHTAG}\" and mentions, live)"),
+                   ("Local Mastodon page", f"{page.url}  (what @{BRAND} posted)")],
+        waiting=waiting, later=later, play=story.start, stop=stop, page=("Local Mastodon", page.url),
     )
