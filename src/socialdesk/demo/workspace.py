@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from socialdesk.demo.handler import Handler as _Handler
+from socialdesk.demo.payloads import find_element, option_of, state_values
 from socialdesk.demo.workspace_api import APP_ID, BOT_USER_ID, WorkspaceState
 
 log = logging.getLogger(__name__)
@@ -155,58 +156,6 @@ class Workspace:
     def _form_payload(payload: dict) -> bytes:
         return urlencode({"payload": json.dumps(payload)}).encode()
 
-    def _find_element(self, blocks: list[dict], block_id: str, action_id: str) -> dict | None:
-        for i, block in enumerate(blocks or []):
-            bid = block.get("block_id") or f"b{i}"
-            if bid != block_id:
-                continue
-            elements = []
-            if block.get("type") == "actions":
-                elements = block.get("elements") or []
-            elif block.get("type") == "input" and block.get("element"):
-                elements = [block["element"]]
-            elif block.get("type") == "section" and block.get("accessory"):
-                elements = [block["accessory"]]
-            for j, el in enumerate(elements):
-                if (el.get("action_id") or f"a{j}") == action_id:
-                    return el
-        return None
-
-    @staticmethod
-    def _option(el: dict, value: Any) -> dict | None:
-        for opt in el.get("options") or []:
-            if opt.get("value") == value:
-                return opt
-        for group in el.get("option_groups") or []:
-            for opt in group.get("options") or []:
-                if opt.get("value") == value:
-                    return opt
-        return None
-
-    def _state_values(self, view: dict, raw: dict) -> dict:
-        """The page sends {block_id: {action_id: raw}}; Slack sends typed values."""
-        values: dict[str, dict] = {}
-        for block_id, actions in (raw or {}).items():
-            for action_id, value in (actions or {}).items():
-                el = self._find_element(view.get("blocks") or [], block_id, action_id) or {}
-                kind = el.get("type", "plain_text_input")
-                if kind in ("static_select", "external_select"):
-                    entry = {"type": kind, "selected_option": self._option(el, value) if value else None}
-                elif kind in ("multi_static_select", "multi_external_select"):
-                    entry = {"type": kind, "selected_options": [o for v in (value or []) if (o := self._option(el, v))]}
-                elif kind == "users_select":
-                    entry = {"type": kind, "selected_user": value or None}
-                elif kind == "multi_users_select":
-                    entry = {"type": kind, "selected_users": list(value or [])}
-                elif kind == "conversations_select":
-                    entry = {"type": kind, "selected_conversation": value or None}
-                elif kind == "multi_conversations_select":
-                    entry = {"type": kind, "selected_conversations": list(value or [])}
-                else:
-                    entry = {"type": kind, "value": value if value not in ("",) else None}
-                values.setdefault(block_id, {})[action_id] = entry
-        return values
-
     def click(self, *, user: str, block_id: str, action_id: str, value: Any = None, channel: str | None = None,
               message_ts: str | None = None, ephemeral: bool = False, view_id: str | None = None,
               values: dict | None = None, element: dict | None = None) -> dict:
@@ -235,7 +184,7 @@ class Workspace:
                     return {"ok": False, "error": "message_not_found"}
                 message = json.loads(json.dumps(found[0]))
             blocks = message.get("blocks") or []
-        el = self._find_element(blocks, block_id, action_id)
+        el = find_element(blocks, block_id, action_id)
         if el is None and isinstance(element, dict) and element.get("type") and \
                 element.get("action_id", action_id) == action_id:
             el = element
@@ -253,12 +202,12 @@ class Workspace:
             if el.get("url"):
                 action["url"] = el["url"]
         elif kind in ("overflow", "static_select", "radio_buttons"):
-            opt = self._option(el, value)
+            opt = option_of(el, value)
             if opt is None:
                 return {"ok": False, "error": "option_not_found"}
             action["selected_option"] = opt
         elif kind == "multi_static_select":
-            action["selected_options"] = [o for v in (value or []) if (o := self._option(el, v))]
+            action["selected_options"] = [o for v in (value or []) if (o := option_of(el, v))]
         elif kind == "users_select":
             action["selected_user"] = value
         elif kind == "plain_text_input":
@@ -270,7 +219,7 @@ class Workspace:
             "trigger_id": trigger, "team": self._team(), "enterprise": None, "is_enterprise_install": False,
         }
         if view is not None:
-            view["state"] = {"values": self._state_values(view, values or {})}
+            view["state"] = {"values": state_values(view, values or {})}
             payload["container"] = {"type": "view", "view_id": view["id"]}
             payload["view"] = view
             payload["state"] = view["state"]
@@ -295,7 +244,7 @@ class Workspace:
         view = self.state.view(view_id)
         if view is None:
             return {"ok": False, "error": "view_not_found"}
-        view["state"] = {"values": self._state_values(view, values or {})}
+        view["state"] = {"values": state_values(view, values or {})}
         payload = {
             "type": "view_submission", "team": self._team(), "user": self._user_obj(user), "api_app_id": APP_ID,
             "token": VERIFICATION_TOKEN, "trigger_id": self.state.issue_trigger(user), "view": view,
@@ -331,7 +280,7 @@ class Workspace:
         self.state.close_view(user, view_id)
         if view is None or not view.get("notify_on_close"):
             return {"ok": True, "notified": False}
-        view["state"] = {"values": self._state_values(view, values or {})}
+        view["state"] = {"values": state_values(view, values or {})}
         payload = {
             "type": "view_closed", "team": self._team(), "user": self._user_obj(user), "api_app_id": APP_ID,
             "token": VERIFICATION_TOKEN, "view": view, "is_cleared": False, "is_enterprise_install": False,
