@@ -119,10 +119,10 @@ def _run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -
     print(f"""
 socialdesk demo: {TEAM}, all on 127.0.0.1, no credentials
 
-  Open in your browser:  {ws.url}
-{endpoint_lines(plays, 23)}  (cards in #{CHANNEL})
-  Drafted replies:       {llm.where}
-  Database:              {db}
+  Open in your browser:    {ws.url}  (cards in #{CHANNEL})
+{endpoint_lines(plays, 25)}
+  Drafted replies:         {llm.where}
+  Database:                {db}
 
 What to try:
   - Watch cards arrive in #{CHANNEL}: {waiting} posts are waiting and {later} more arrive
