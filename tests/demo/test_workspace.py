@@ -410,3 +410,20 @@ def test_the_sidebar_links_the_local_networks_pages(receiver: Receiver) -> None:
     with Workspace(port=free_port(), signing_secret=SECRET, app_events_url=receiver.url, local_pages=pages) as ws:
         assert state(ws, "alice")["local_pages"] == [{"label": "Local network A", "url": "http://127.0.0.1:1/brand"}]
         assert 'id="local-pages"' in httpx.get(ws.url + "/").text
+
+
+def test_replace_original_through_the_response_url_changes_the_clicked_ephemeral_in_place(
+        ws: Workspace, client: WebClient, receiver: Receiver) -> None:
+    """Prev/Next on a `/social` list: the app replaces the ephemeral list, as Slack lets it."""
+    channel = ws.channel_id("social-care")
+    nav = [{"type": "actions", "block_id": "nav", "elements": [
+        {"type": "button", "action_id": "lookup_next", "text": {"type": "plain_text", "text": "Next"}, "value": "1"}]}]
+    ts = client.chat_postEphemeral(channel=channel, user=ws.user_id("alice"), text="page 1", blocks=nav)["message_ts"]
+    assert ui(ws, "click", user="alice", channel=channel, message_ts=ts, ephemeral=True, block_id="nav",
+              action_id="lookup_next")["ok"]
+    _, _, payload = receiver.last()
+    assert httpx.post(payload["response_url"], json={"replace_original": True, "text": "page 2"}).json()["ok"]
+    assert [e["text"] for e in state(ws, "alice")["ephemerals"]] == ["page 2"]  # replaced, not added
+    assert "blocks" not in state(ws, "alice")["ephemerals"][0]
+    assert httpx.post(payload["response_url"], json={"delete_original": "true"}).json()["ok"]
+    assert state(ws, "alice")["ephemerals"] == []

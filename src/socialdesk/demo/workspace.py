@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 from socialdesk.demo.handler import Handler as _Handler
 from socialdesk.demo.payloads import find_element, option_of, state_values
-from socialdesk.demo.workspace_api import APP_ID, BOT_USER_ID, WorkspaceState
+from socialdesk.demo.workspace_api import APP_ID, BOT_USER_ID, WorkspaceState, _truthy
 
 log = logging.getLogger(__name__)
 VERIFICATION_TOKEN = "legacy-verification-token"
@@ -56,7 +56,8 @@ class Workspace:
         self.state.local_pages = [(str(label), str(url)) for label, url in local_pages]
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._response_urls: dict[str, tuple[str, str | None, str | None]] = {}  # token -> (user, channel, thread)
+        # token -> (user, channel, thread, the clicked message's (ts, is ephemeral) or None)
+        self._response_urls: dict[str, tuple[str, str | None, str | None, tuple[str, bool] | None]] = {}
 
     # --- life ------------------------------------------------------------------------------
 
@@ -124,9 +125,10 @@ class Workspace:
     def _team(self) -> dict:
         return {"id": self.team_id, "domain": self.state.domain}
 
-    def _response_url(self, user: str, channel: str | None, thread_ts: str | None = None) -> str:
+    def _response_url(self, user: str, channel: str | None, thread_ts: str | None = None,
+                      source: tuple[str, bool] | None = None) -> str:
         token = uuid.uuid4().hex
-        self._response_urls[token] = (user, channel, thread_ts)
+        self._response_urls[token] = (user, channel, thread_ts, source)
         return f"{self.url}/response/{self.team_id}/{token}"
 
     def send_to_app(self, body: bytes, content_type: str, kind: str) -> tuple[int, bytes]:
@@ -232,7 +234,7 @@ class Workspace:
             if message is not None and not ephemeral:
                 payload["message"] = message
             thread = (message or {}).get("thread_ts")
-            payload["response_url"] = self._response_url(user, channel, thread)
+            payload["response_url"] = self._response_url(user, channel, thread, (str(message_ts), ephemeral))
         payload["actions"] = [action]
         status, body = self.send_to_app(self._form_payload(payload), "application/x-www-form-urlencoded",
                                         f"block_actions {action_id}")
@@ -335,8 +337,38 @@ class Workspace:
         target = self._response_urls.get(token)
         if target is None:
             return {"ok": False, "error": "expired_url"}
-        user, channel, thread = target
+        user, channel, thread, source = target
+        replace, delete = (_truthy(body.get(k)) for k in ("replace_original", "delete_original"))
+        if (replace or delete) and source is not None and channel:
+            # Slack: the message the click was on is replaced (or deleted) in place; for an ephemeral
+            # one (Prev/Next on a list) this is the only way to change it.
+            return self._replace(user, channel, source, None if delete else body)
         self._show_response(user, channel, thread, body)
+        return {"ok": True}
+
+    def _replace(self, user: str, channel: str, source: tuple[str, bool], body: dict | None) -> dict:
+        ts, ephemeral = source
+        with self.state.lock:
+            if ephemeral:
+                found = [e for e in self.state.ephemerals if e["ts"] == ts and e["user"] == user]
+            else:
+                ch = self.state.channels.get(channel)
+                found = [m for m in (ch.messages if ch else []) if m["ts"] == ts]
+            if not found:
+                return {"ok": False, "error": "message_not_found"}
+            msg = found[0]
+            if body is None:
+                if ephemeral:
+                    self.state.ephemerals.remove(msg)
+                else:
+                    self.state.channels[channel].messages.remove(msg)
+            else:
+                msg["text"] = str(body.get("text") or "")
+                if body.get("blocks"):
+                    msg["blocks"] = body["blocks"]
+                else:
+                    msg.pop("blocks", None)
+        self.state.touch()
         return {"ok": True}
 
     def open_home(self, *, user: str) -> dict:
