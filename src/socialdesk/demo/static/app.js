@@ -14,6 +14,7 @@ let shownModalKey = null;
 let pollAbort = null;
 let pendingJump = null; // { channel, ts, threadTs }: a permalink to show once the message is there
 let shownMain = null; // what the main pane showed last ("channel:C…", "home"): a switch scrolls afresh
+let restoring = false; // true while a re-rendered modal gets back what was typed: that is no typing
 
 // ---------- small DOM helpers ----------
 function el(tag, attrs, ...children) {
@@ -241,6 +242,7 @@ function sendAction(ctx, blockId, actionId, value, elem) {
   if (ctx.viewId) {
     body.view_id = ctx.viewId;
     if (ctx.kind === "modal") body.values = collectValues();
+    else if (ctx.kind === "home") body.values = collectValues('[data-testid="home-view"]');
   } else {
     body.channel = ctx.channel;
     body.message_ts = ctx.ts;
@@ -426,7 +428,10 @@ function inputBlock(block, ctx, blockId) {
   }
   field.id = fieldId;
   wrap.append(field);
-  if (elem.type === "plain_text_input" && elem.multiline) {
+  if (block.dispatch_action) dispatchOn(field, elem, ctx, blockId, actionId);
+  // Slack counts only against an input's own max_length; an app that counts for itself
+  // (dispatch_action, a live counter of its own) shows its own count instead.
+  if (elem.type === "plain_text_input" && elem.multiline && elem.max_length && !block.dispatch_action) {
     const counter = el("div", { class: "counter" });
     const update = () => { counter.textContent = `${field.value.length}${elem.max_length ? " / " + elem.max_length : ""} characters`; };
     field.addEventListener("input", update);
@@ -436,6 +441,30 @@ function inputBlock(block, ctx, blockId) {
   if (block.hint) wrap.append(el("div", { class: "hint", text: plain(block.hint) }));
   wrap.append(el("div", { class: "block-error hidden", "data-testid": "block-error", "data-block-id-error": blockId, role: "alert" }));
   return wrap;
+}
+
+// An input block with dispatch_action sends block_actions as Slack does: a plain-text input on
+// each character typed (`on_character_entered`, a moment after the typing pauses) and/or on
+// Enter (`on_enter_pressed`, Slack's default); a select when its choice changes.
+function dispatchOn(field, elem, ctx, blockId, actionId) {
+  const send = () => sendAction(ctx, blockId, actionId, field.tagName === "SELECT" && field.multiple
+    ? [...field.selectedOptions].map((o) => o.value) : field.value, elem);
+  if (elem.type !== "plain_text_input") {
+    field.addEventListener("change", () => { if (!restoring) send(); });
+    return;
+  }
+  const triggers = (elem.dispatch_action_config && elem.dispatch_action_config.trigger_actions_on) || ["on_enter_pressed"];
+  if (triggers.includes("on_character_entered")) {
+    let timer = null;
+    field.addEventListener("input", () => {
+      if (restoring) return;
+      clearTimeout(timer);
+      timer = setTimeout(send, 200);
+    });
+  }
+  if (triggers.includes("on_enter_pressed") && !elem.multiline) {
+    field.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); send(); } });
+  }
 }
 
 // ---------- messages ----------
@@ -593,9 +622,9 @@ function renderThread() {
 }
 
 // ---------- modal ----------
-function collectValues() {
+function collectValues(scope = "#modal") {
   const values = {};
-  document.querySelectorAll("#modal [data-block-id]").forEach((f) => {
+  document.querySelectorAll(`${scope} [data-block-id]`).forEach((f) => {
     const block = f.getAttribute("data-block-id");
     const action = f.getAttribute("data-action-id");
     let v;
@@ -615,6 +644,11 @@ function renderModal() {
   const kept = shownModalKey && shownModalKey.startsWith(view.id + "/") ? collectValues() : {};
   shownModalKey = key;
   const modal = $("modal");
+  // An update while someone types (a live counter) must not take the cursor away.
+  const active = document.activeElement;
+  const focused = active && modal.contains(active) && active.getAttribute("data-block-id")
+    ? { block: active.getAttribute("data-block-id"), action: active.getAttribute("data-action-id"),
+        start: active.selectionStart, end: active.selectionEnd } : null;
   modal.setAttribute("data-view-id", view.id);
   modal.setAttribute("data-callback-id", view.callback_id || "");
   const ctx = { kind: "modal", viewId: view.id };
@@ -637,16 +671,27 @@ function renderModal() {
       submitBtn),
   );
   // Slack keeps what people typed in inputs whose block_id did not change.
-  for (const [block, actions] of Object.entries(kept)) {
-    for (const [action, v] of Object.entries(actions)) {
-      const f = modal.querySelector(`[data-block-id="${CSS.escape(block)}"][data-action-id="${CSS.escape(action)}"]`);
-      if (!f) continue;
-      if (f.multiple) [...f.options].forEach((o) => { o.selected = v.includes(o.value); });
-      else f.value = v;
-      f.dispatchEvent(new Event("input"));
+  const field = (block, action) => modal.querySelector(`[data-block-id="${CSS.escape(block)}"][data-action-id="${CSS.escape(action)}"]`);
+  restoring = true;
+  try {
+    for (const [block, actions] of Object.entries(kept)) {
+      for (const [action, v] of Object.entries(actions)) {
+        const f = field(block, action);
+        if (!f) continue;
+        if (f.multiple) [...f.options].forEach((o) => { o.selected = v.includes(o.value); });
+        else f.value = v;
+        f.dispatchEvent(new Event("input"));
+      }
+    }
+  } finally { restoring = false; }
+  backdrop.classList.remove("hidden");
+  const again = focused && field(focused.block, focused.action);
+  if (again) {
+    again.focus();
+    if (typeof focused.start === "number" && again.setSelectionRange) {
+      try { again.setSelectionRange(focused.start, focused.end); } catch { /* not a text field */ }
     }
   }
-  backdrop.classList.remove("hidden");
 }
 
 function showErrors(errors) {
