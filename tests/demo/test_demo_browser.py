@@ -263,7 +263,10 @@ def test_demo_claim_reply_and_another_agent_sees_it(
             page.locator('[data-testid="composer"]').fill("/social export md")
             page.locator('[data-testid="composer"]').press("Enter")
             expect(page.locator('[data-testid="ephemeral"]').filter(has_text="Preparing your export")).to_be_visible()
+            unread = page.locator('[data-testid="home-unread"]')
+            expect(unread).to_be_visible(timeout=30_000)  # the DM is unread until App Home is opened
             page.locator("#app-home").click()
+            expect(unread).to_be_hidden()
             file = page.locator('[data-testid="file"]').first
             expect(file).to_be_visible(timeout=30_000)
             expect(file).to_contain_text("socialdesk-cases-")

@@ -565,6 +565,16 @@ function renderSidebar() {
       onclick: (e) => { e.preventDefault(); current = { kind: "channel", id: c.id }; thread = null; render(); },
     }))));
   $("app-home").classList.toggle("active", current.kind === "home");
+  // Slack marks a DM from the app as unread until App Home is opened: a badge with the count.
+  const dm = dmChannel();
+  const latest = dm && dm.messages.length ? dm.messages[dm.messages.length - 1].ts : "0";
+  const seenKey = `demo-dm-seen-${me}`;
+  if (current.kind === "home") localStorage.setItem(seenKey, latest);
+  const seen = Number(localStorage.getItem(seenKey) || 0);
+  const unread = dm ? dm.messages.filter((m) => Number(m.ts) > seen && (!m.thread_ts || m.thread_ts === m.ts)).length : 0;
+  const badge = $("home-unread");
+  badge.textContent = unread ? String(unread) : "";
+  badge.classList.toggle("hidden", !unread);
 }
 
 function renderMain() {
