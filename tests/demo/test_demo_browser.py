@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -111,7 +112,7 @@ def _act_as(page, name: str) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.e2e
 @pytest.mark.timeout(120)
 def test_demo_claim_reply_and_another_agent_sees_it(
-        demo: tuple[str, list[str], subprocess.Popen, threading.Event]) -> None:
+        demo: tuple[str, list[str], subprocess.Popen, threading.Event], tmp_path: Path) -> None:
     sync_api = _browser_api()
     expect = sync_api.expect
     url, lines, proc, finished = demo
@@ -290,4 +291,8 @@ def test_demo_claim_reply_and_another_agent_sees_it(
     tracebacks = output().count("Traceback (most recent call last)")
     disconnects = output().count("BrokenPipeError") + output().count("ConnectionResetError")
     assert tracebacks <= disconnects, output()
+    # The day's authors and posts vary enough for both priorities (keywords, followers, a verified author).
+    with sqlite3.connect(tmp_path / "demo.db") as db:
+        priorities = dict(db.execute("SELECT priority, COUNT(*) FROM cases GROUP BY priority").fetchall())
+    assert priorities.get("high", 0) >= 3 and priorities.get("normal", 0) >= 3, priorities
 
