@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
@@ -106,5 +107,33 @@ def test_a_live_counter_follows_typing_and_the_cursor_stays(workspace: tuple[Wor
             assert app.actions[-1] | {"action_ts": ""} == {
                 "action_id": "reply_text", "block_id": "reply", "type": "plain_text_input", "value": "hello world",
                 "action_ts": ""}
+        finally:
+            browser.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(60)
+def test_dates_read_as_slack_writes_them_and_channels_by_name(workspace: tuple[Workspace, CounterApp]) -> None:
+    ws, _ = workspace
+    sync_api = _browser_api()
+    expect = sync_api.expect
+    client = WebClient(token=ws.bot_token, base_url=ws.api_url)
+    channel = ws.channel_id("social-care")
+    now = int(time.time())
+    client.chat_postMessage(channel=channel, text=(
+        f"claimed <!date^{now - 240}^{{ago}}|at 10:00 UTC> · due <!date^{now}^{{date_short_pretty}} at {{time}}|"
+        f"later UTC> · odd <!date^{now}^{{no_such_token}}|the fallback> · in <#{channel}>"))
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(10_000)
+            page.goto(ws.url + "/?as=alice")
+            message = page.locator('[data-testid="message"]').filter(has_text="claimed")
+            expect(message).to_contain_text("minutes ago")
+            expect(message).to_contain_text("due Today at")
+            expect(message).to_contain_text("odd the fallback")
+            expect(message).to_contain_text("in #social-care")
+            expect(message).not_to_contain_text("UTC")
         finally:
             browser.close()

@@ -176,7 +176,7 @@ function special(inner) {
   }
   if (target.startsWith("!date^")) {
     const parts = target.split("^");
-    const text = unescapeSlack(label || new Date(Number(parts[1]) * 1000).toLocaleString());
+    const text = slackDate(Number(parts[1]), parts[2]) || unescapeSlack(label || new Date(Number(parts[1]) * 1000).toLocaleString());
     const href = parts[3] ? safeHref(parts[3]) : null;
     return href ? link(href, text) : el("span", { class: "date", title: new Date(Number(parts[1]) * 1000).toString(), text });
   }
@@ -185,6 +185,45 @@ function special(inner) {
   const href = safeHref(target);
   const text = unescapeSlack(label || target);
   return href ? link(href, text) : document.createTextNode(text);
+}
+
+// <!date^EPOCH^FORMAT|fallback>: Slack writes the time in the reader's own zone and language,
+// with these tokens; an unknown token leaves the fallback.
+function slackDate(epoch, format) {
+  if (!Number.isFinite(epoch) || !format) return null;
+  const when = new Date(epoch * 1000);
+  const day = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  const days = Math.round((day(when) - day(new Date())) / 86400000);
+  const relative = { 0: "Today", [-1]: "Yesterday", 1: "Tomorrow" }[days];
+  const dateOf = (opts) => when.toLocaleDateString(undefined, opts);
+  const long = { weekday: "long", month: "long", day: "numeric", year: "numeric" };
+  const plain = { month: "long", day: "numeric", year: "numeric" };
+  const short = { month: "short", day: "numeric", year: "numeric" };
+  const ago = () => {
+    const secs = Math.round((Date.now() - when.getTime()) / 1000);
+    const future = secs < 0;
+    const n = Math.abs(secs);
+    const [value, unit] = n < 60 ? [n, "second"] : n < 3600 ? [Math.floor(n / 60), "minute"]
+      : n < 86400 ? [Math.floor(n / 3600), "hour"] : [Math.floor(n / 86400), "day"];
+    if (unit === "second" && n < 10) return future ? "in a few seconds" : "just now";
+    const text = `${value} ${unit}${value === 1 ? "" : "s"}`;
+    return future ? `in ${text}` : `${text} ago`;
+  };
+  const tokens = {
+    date_num: () => `${when.getFullYear()}-${String(when.getMonth() + 1).padStart(2, "0")}-${String(when.getDate()).padStart(2, "0")}`,
+    date: () => dateOf(plain), date_short: () => dateOf(short), date_long: () => dateOf(long),
+    date_pretty: () => relative || dateOf(plain), date_short_pretty: () => relative || dateOf(short),
+    date_long_pretty: () => relative || dateOf(long),
+    time: () => when.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" }),
+    time_secs: () => when.toLocaleTimeString([], { hour: "numeric", minute: "2-digit", second: "2-digit" }),
+    ago,
+  };
+  let unknown = false;
+  const out = format.replace(/\{([a-z_]+)\}/g, (whole, name) => {
+    if (!tokens[name]) { unknown = true; return whole; }
+    return tokens[name]();
+  });
+  return unknown ? null : unescapeSlack(out);
 }
 
 function mrkdwn(text) {
