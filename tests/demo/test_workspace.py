@@ -427,3 +427,24 @@ def test_replace_original_through_the_response_url_changes_the_clicked_ephemeral
     assert "blocks" not in state(ws, "alice")["ephemerals"][0]
     assert httpx.post(payload["response_url"], json={"delete_original": "true"}).json()["ok"]
     assert state(ws, "alice")["ephemerals"] == []
+
+
+def test_chat_delete_removes_the_bots_messages_and_a_parent_with_replies_stays_as_a_tombstone(
+        ws: Workspace, client: WebClient) -> None:
+    channel = ws.channel_id("social-care")
+    card = client.chat_postMessage(channel=channel, text="card")["ts"]
+    reply = client.chat_postMessage(channel=channel, thread_ts=card, text="note")["ts"]
+    alone = client.chat_postMessage(channel=channel, text="alone")["ts"]
+    assert client.chat_delete(channel=channel, ts=alone)["ts"] == alone
+    assert client.chat_delete(channel=channel, ts=card)["ok"]
+    [shown] = client.conversations_history(channel=channel)["messages"]
+    assert shown["ts"] == card and shown["subtype"] == "tombstone" and shown["reply_count"] == 1
+    client.chat_delete(channel=channel, ts=reply)
+    assert [m["ts"] for m in client.conversations_replies(channel=channel, ts=card)["messages"]] == [card]
+    with pytest.raises(SlackApiError) as err:
+        client.chat_delete(channel=channel, ts=alone)
+    assert err.value.response["error"] == "message_not_found"
+    mine = ws.post_as(user=ws.user_id("alice"), channel=channel, text="by alice")["ts"]
+    with pytest.raises(SlackApiError) as err:
+        client.chat_delete(channel=channel, ts=mine)
+    assert err.value.response["error"] == "cant_delete_message"

@@ -124,6 +124,7 @@ def run(target: Target) -> dict[str, Any]:
     seen["keys:files.completeUploadExternal.file"] = set(shared["files"][0])
     seen["file name and title"] = (shared["files"][0]["name"], shared["files"][0]["title"])
     seen["file in the DM"] = dm in shared["files"][0]["ims"]
+    keys("chat.delete", c.chat_delete(channel=ch, ts=text_only["ts"]))  # retention deletes cards
     for name, call in {
         "chat.postMessage(bad channel)": lambda: c.chat_postMessage(channel="C0NOSUCH", text="x"),
         "chat.update(bad ts)": lambda: c.chat_update(channel=ch, ts="1000.000001", text="x"),

@@ -251,6 +251,28 @@ class WorkspaceState(FilesApi, ViewsApi):
         msg["edited"] = {"user": BOT_USER_ID, "ts": self.next_ts()}
         return {"channel": ch.id, "ts": msg["ts"], "text": msg["text"], "message": self._public(msg)}
 
+    def api_chat_delete(self, p: dict) -> dict:
+        """The bot's own message (retention and `socialdesk forget` delete cards and their replies). A thread's
+        parent with replies stays as Slack's "This message was deleted." so the replies keep their place."""
+        ch = self._channel(p.get("channel"))
+        msg = self._find(ch, p.get("ts"))
+        if msg.get("user") != BOT_USER_ID:
+            raise ApiError("cant_delete_message")
+        root = msg.get("thread_ts")
+        if msg.get("reply_count"):
+            keep = {k: msg[k] for k in ("ts", "thread_ts", "reply_count", "reply_users", "reply_users_count",
+                                          "latest_reply") if k in msg}
+            msg.clear()
+            msg.update({"type": "message", "subtype": "tombstone", "text": "This message was deleted.",
+                        "user": "USLACKBOT", "hidden": True, **keep})
+        else:
+            ch.messages.remove(msg)
+            if root and root != msg["ts"]:
+                parent = next((m for m in ch.messages if m["ts"] == root), None)
+                if parent is not None:
+                    parent["reply_count"] = max(0, parent.get("reply_count", 1) - 1)
+        return {"channel": ch.id, "ts": str(p.get("ts"))}
+
     def api_chat_postEphemeral(self, p: dict) -> dict:  # noqa: N802
         ch = self._channel(p.get("channel"), allow_user=True)
         user = str(p.get("user") or "")
