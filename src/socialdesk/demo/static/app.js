@@ -540,7 +540,7 @@ function fileCard(f) {
 
 function renderMessage(msg, channel, { inThread = false } = {}) {
   const bot = msg.bot_id || (snap.users[msg.user] && snap.users[msg.user].is_bot);
-  const name = bot ? "socialdesk" : userName(msg.user);
+  const name = msg.subtype === "tombstone" ? "Slackbot" : bot ? "socialdesk" : userName(msg.user);
   const ephemeral = msg.subtype === "ephemeral";
   const node = el("div", {
     class: "message" + (ephemeral ? " ephemeral" : ""),
