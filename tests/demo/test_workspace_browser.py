@@ -128,9 +128,12 @@ def test_dates_read_as_slack_writes_them_and_channels_by_name(workspace: tuple[W
         try:
             page = browser.new_page()
             page.set_default_timeout(10_000)
+            page.clock.install()  # the page's own clock, moved on below; nothing waits for real time
             page.goto(ws.url + "/?as=alice")
             message = page.locator('[data-testid="message"]').filter(has_text="claimed")
-            expect(message).to_contain_text("minutes ago")
+            expect(message).to_contain_text("4 minutes ago")
+            page.clock.fast_forward("05:00")  # Slack keeps {ago} current while the message is shown
+            expect(message).to_contain_text("9 minutes ago")
             expect(message).to_contain_text("due Today at")
             expect(message).to_contain_text("odd the fallback")
             expect(message).to_contain_text("in #social-care")

@@ -178,7 +178,9 @@ function special(inner) {
     const parts = target.split("^");
     const text = slackDate(Number(parts[1]), parts[2]) || unescapeSlack(label || new Date(Number(parts[1]) * 1000).toLocaleString());
     const href = parts[3] ? safeHref(parts[3]) : null;
-    return href ? link(href, text) : el("span", { class: "date", title: new Date(Number(parts[1]) * 1000).toString(), text });
+    const node = href ? link(href, text) : el("span", { class: "date", title: new Date(Number(parts[1]) * 1000).toString(), text });
+    if (slackDate(Number(parts[1]), parts[2])) { node.dataset.epoch = parts[1]; node.dataset.format = parts[2]; }
+    return node;
   }
   if (target.startsWith("!subteam^")) return el("span", { class: "mention", text: "@" + (label || "group") });
   if (target.startsWith("!")) return el("span", { class: "mention", text: "@" + (label || target.slice(1)) });
@@ -855,6 +857,11 @@ function init() {
     box.value = "";
     await ui("post", { channel: thread.channel, text, thread_ts: thread.ts });
   });
+  // Slack keeps "{ago}" and "Today" current while a message is on screen.
+  setInterval(() => document.querySelectorAll("[data-format]").forEach((n) => {
+    const text = slackDate(Number(n.dataset.epoch), n.dataset.format);
+    if (text && n.textContent !== text) n.textContent = text;
+  }), 20_000);
   const start = archiveTarget(location.href);
   if (start) { history.replaceState(null, "", "/"); jumpTo(start); }
   poll();
