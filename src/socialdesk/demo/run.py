@@ -132,7 +132,7 @@ What to try:
   - Switch agents ({", ".join(AGENTS)}) with the picker; everyone sees the same cards.
   - Claim a card, then Reply: type the answer and send it; it goes out to the (local) network.
     The sidebar's "Local networks" pages show it as the customer sees it. Reply to Dana's
-    cracked screen and she writes back a few seconds later (it joins her card).
+    cracked screen (or to Marcus or Aiko) and they write back soon after (it joins the card).
   - `/social export md` sends you the cases as a file, in your DM (App Home, Messages).
   - Note adds an internal note; open the card's thread to see notes and replies.
   - Resolve when done (Reopen brings it back); a resolved card offers "Save as FAQ". The

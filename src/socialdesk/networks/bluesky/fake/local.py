@@ -32,6 +32,7 @@ class Beat:
     text: str
     reply_to: str | None = None  # handle whose first post this answers
     followers: int = 85
+    after_reply: bool = False  # demo: posted `at` s after the brand answered this customer, in reply to that
 
 
 # Fictional customers only; every customer post says "acme" so the rule matches it.
@@ -44,6 +45,9 @@ STORY = [
     Beat(55, "priya.bsky.social", "Priya", "Tried forgetting the device, still drops. It's the car's screen "
          "that says 'unsupported'.", reply_to="priya.bsky.social"),
     Beat(70, "ola.bsky.social", "Ola", "Just got my Acme X3 and the camera is stunning. Worth the wait."),
+    # The demo only: Marcus answers once an agent has answered him (it joins his case).
+    Beat(5, "marcus.bsky.social", "Marcus", "Thanks! The Acme order number is AC-20931, placed on the 3rd.",
+         after_reply=True),
 ]
 
 
@@ -55,11 +59,20 @@ class Story:
         beats = STORY if demo else STORY[:3]
         self._first: dict[str, str] = {}
         self._dids = {b.handle: pds.world.add_account(b.handle, b.name, followers=b.followers) for b in beats}
-        self.player = Player(beats, speed, self._post, "bluesky")
+        self.player = Player(beats, speed, self._post, "bluesky", replied=lambda beat: bool(self._brand_reply(beat)))
+
+    def _brand_reply(self, beat: Beat) -> str | None:
+        """The uri of the brand's latest post answering one of this customer's, if any."""
+        world = self._pds.world
+        posts = sorted(list(world.posts.values()), key=lambda p: p.sort_at)  # one C-level copy: thread-safe
+        theirs = {p.uri for p in posts if p.did == self._dids[beat.handle]}
+        answers = [p.uri for p in posts if p.did == world.brand_did
+                   and ((p.record.get("reply") or {}).get("parent") or {}).get("uri") in theirs]
+        return answers[-1] if answers else None
 
     def _post(self, beat: Beat) -> None:
-        post = self._pds.world.add_post(self._dids[beat.handle], beat.text,
-                                        reply_to=self._first.get(beat.reply_to or ""))
+        reply_to = self._brand_reply(beat) if beat.after_reply else self._first.get(beat.reply_to or "")
+        post = self._pds.world.add_post(self._dids[beat.handle], beat.text, reply_to=reply_to)
         self._first.setdefault(beat.handle, post["uri"])
         log.info("Bluesky: @%s posted %s", beat.handle, post["uri"])
 

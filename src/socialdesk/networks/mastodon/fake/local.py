@@ -39,6 +39,7 @@ class Beat:
     spoiler_text: str = ""
     media: Sequence[str] = ()
     language: str = "en"
+    after_reply: bool = False  # demo: posted `at` s after the brand answered this customer, in reply to that
 
 
 # Fictional people on made-up servers only.
@@ -54,6 +55,9 @@ STORY = [
          "trigger. #acmephones", reply_to="tomasz"),
     Beat(80, "rafa", "fedi.example", "Rafa", "Two days on one charge with the Acme X3, impressed! "
          "Review here: https://blog.fedi.example/2026/acme-x3-battery-review #acmephones"),
+    # The demo only: Aiko answers once an agent has answered her (it joins her case).
+    Beat(5, "aiko", None, "Aiko", f"@{BRAND} Thanks! It's order 4471, the second charge is from Monday.",
+         after_reply=True),
 ]
 
 
@@ -69,11 +73,20 @@ class Story:
             if beat.username not in self._accounts:
                 self._accounts[beat.username] = world.add_account(beat.username, beat.name, domain=beat.domain,
                                                                   followers=40 + 7 * len(self._accounts))
-        self.player = Player(beats, speed, self._post, "mastodon")
+        self.player = Player(beats, speed, self._post, "mastodon", replied=lambda beat: bool(self._brand_reply(beat)))
+
+    def _brand_reply(self, beat: Beat) -> str | None:
+        """The brand's latest status answering one of this customer's, if any."""
+        customer = self._accounts[beat.username].id
+        with self._world.lock:
+            answers = [s["id"] for s in self._world.statuses.values()
+                       if s["account"]["id"] == self._world.brand.id and s.get("in_reply_to_account_id") == customer]
+        return max(answers, key=int) if answers else None
 
     def _post(self, beat: Beat) -> None:
+        reply_to = self._brand_reply(beat) if beat.after_reply else self._first.get(beat.reply_to or "")
         status = self._world.add_status(self._accounts[beat.username], beat.text,
-                                        reply_to=self._first.get(beat.reply_to or ""), visibility=beat.visibility,
+                                        reply_to=reply_to, visibility=beat.visibility,
                                         spoiler_text=beat.spoiler_text, media=beat.media, language=beat.language)
         self._first.setdefault(beat.username, status["id"])
         log.info("Mastodon: @%s posted %s", self._accounts[beat.username].acct, status["url"])
