@@ -12,12 +12,14 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.ports import free_port
@@ -28,6 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 REPLY_TEXT = "So sorry about the battery, Mo! Please DM us your order number and we'll swap it."
+DANA_REPLY = "Sorry about the screen, Dana! Acme Care covers one screen repair a year."
 STORM_REPLY = "{author} the wifi drops after update 4.2 are a known bug: the fix (4.2.1) is rolling out today. Sorry!"
 
 
@@ -109,7 +112,7 @@ def _act_as(page, name: str) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.e2e
 @pytest.mark.timeout(120)
 def test_demo_claim_reply_and_another_agent_sees_it(
-        demo: tuple[str, list[str], subprocess.Popen, threading.Event]) -> None:
+        demo: tuple[str, list[str], subprocess.Popen, threading.Event], tmp_path: Path) -> None:
     sync_api = _browser_api()
     expect = sync_api.expect
     url, lines, proc, finished = demo
@@ -161,6 +164,27 @@ def test_demo_claim_reply_and_another_agent_sees_it(
             # filed as likely spam, collapsed with its reasons and a Not spam button.
             dana = page.locator('[data-testid="message"]').filter(has_text="cracked like a spiderweb").first
             expect(dana).to_contain_text("complaint")
+
+            # Dana writes back only once she has been answered; her answer joins her card's thread.
+            dana.scroll_into_view_if_needed()
+            dana.get_by_role("button", name="Reply", exact=True).click()
+            expect(modal).to_be_visible()
+            modal.locator("textarea").first.fill(DANA_REPLY)
+            modal.locator('[data-testid="modal-submit"]').click()
+            expect(modal).to_be_hidden()
+            dana.locator('[data-testid="open-thread"]').click()
+            expect(thread).to_contain_text("getting back to me", timeout=30_000)
+
+            # The local X page shows the replies where the customers see them.
+            pages = page.locator('[data-testid="local-page"]')
+            expect(pages).to_have_count(3)
+            local_x = pages.filter(has_text="Local X").first.get_attribute("href")
+            network = browser.new_page()
+            network.goto(local_x)
+            expect(network.locator("body")).to_contain_text(REPLY_TEXT[:40])
+            expect(network.locator("body")).to_contain_text("getting back to me")
+            network.screenshot(path=str(REPO_ROOT / "test-artifacts" / "demo-local-x.png"))
+            network.close()
             spam = page.locator('[data-testid="message"]').filter(has_text="FREE phone").first
             expect(spam).to_contain_text("likely spam", timeout=30_000)
             expect(spam.get_by_role("button", name="Not spam", exact=True)).to_be_visible()
@@ -231,6 +255,10 @@ def test_demo_claim_reply_and_another_agent_sees_it(
             home = page.locator('[data-testid="home-view"]')
             expect(home).to_contain_text("Waiting for a claim", timeout=30_000)
             expect(home).to_contain_text("Rule 1")
+            # App Home opens at the top, and channels show by name (<#C…>), not by id.
+            assert page.evaluate("document.getElementById('messages').scrollTop") == 0
+            expect(home).to_contain_text("#social-care")
+            expect(home).not_to_contain_text("#C0")
             home.get_by_role("button", name="Add digest…").click()
             expect(modal).to_be_visible()
             modal.locator("input[type=text]").first.fill("daily 09:00")
@@ -238,6 +266,25 @@ def test_demo_claim_reply_and_another_agent_sees_it(
             modal.locator('[data-testid="modal-submit"]').click()
             expect(modal).to_be_hidden()
             expect(home).to_contain_text("daily 09:00")
+
+            # A case link (a permalink) jumps to the card in its channel.
+            home.locator("a.permalink").first.click()
+            expect(page.locator("#channel-header")).to_have_text("# social-care")
+            expect(page.locator("#messages .message.highlight")).to_have_count(1)
+
+            # /social export delivers a file in carol's DM (App Home's messages), which opens.
+            page.locator('[data-testid="composer"]').fill("/social export md")
+            page.locator('[data-testid="composer"]').press("Enter")
+            expect(page.locator('[data-testid="ephemeral"]').filter(has_text="Preparing your export")).to_be_visible()
+            unread = page.locator('[data-testid="home-unread"]')
+            expect(unread).to_be_visible(timeout=30_000)  # the DM is unread until App Home is opened
+            page.locator("#app-home").click()
+            expect(unread).to_be_hidden()
+            file = page.locator('[data-testid="file"]').first
+            expect(file).to_be_visible(timeout=30_000)
+            expect(file).to_contain_text("socialdesk-cases-")
+            href = file.locator("a.file-name").get_attribute("href")
+            assert "## Case" in httpx.get(href, timeout=10).text
         except Exception:
             with contextlib.suppress(Exception):
                 (REPO_ROOT / "test-artifacts").mkdir(exist_ok=True)
@@ -256,4 +303,8 @@ def test_demo_claim_reply_and_another_agent_sees_it(
     tracebacks = output().count("Traceback (most recent call last)")
     disconnects = output().count("BrokenPipeError") + output().count("ConnectionResetError")
     assert tracebacks <= disconnects, output()
+    # The day's authors and posts vary enough for both priorities (keywords, followers, a verified author).
+    with sqlite3.connect(tmp_path / "demo.db") as db:
+        priorities = dict(db.execute("SELECT priority, COUNT(*) FROM cases GROUP BY priority").fetchall())
+    assert priorities.get("high", 0) >= 3 and priorities.get("normal", 0) >= 3, priorities
 

@@ -332,3 +332,119 @@ def test_page_and_long_poll(ws: Workspace, client: WebClient) -> None:
     started = time.monotonic()
     fresh = httpx.get(ws.url + "/state", params={"user": "alice", "since": version, "wait": 5}, timeout=10).json()
     assert fresh["version"] > version and time.monotonic() - started < 4
+
+
+def test_files_upload_v2_shares_the_file_in_the_dm_and_people_can_open_it(ws: Workspace, client: WebClient) -> None:
+    bob = ws.user_id("bob")
+    dm = client.conversations_open(users=bob)["channel"]["id"]
+    content = "".join(f"## Case {i} · resolved\n" for i in range(1, 9))
+    done = client.files_upload_v2(channel=dm, content=content, filename="socialdesk-cases.md",
+                                  title="socialdesk-cases.md", initial_comment="Your export: 8 cases as Markdown.")
+    file = done["file"]
+    assert file["name"] == "socialdesk-cases.md" and file["size"] == len(content.encode())
+    assert file["mimetype"] == "text/markdown" and dm in file["ims"]
+    assert file["url_private"].startswith(ws.url + "/files-pri/")
+    # The app reads it back with its token, as from Slack; the page's people open it without one.
+    assert httpx.get(file["url_private"], headers={"Authorization": f"Bearer {ws.bot_token}"}).text == content
+    assert httpx.get(file["url_private_download"]).text == content
+    assert "attachment" in httpx.get(file["url_private_download"]).headers["content-disposition"]
+    assert httpx.get(file["url_private"], headers={"Authorization": "Bearer xoxb-wrong"}).status_code == 401
+    assert client.files_info(file=file["id"])["file"]["name"] == "socialdesk-cases.md"
+
+    [shown] = next(c for c in state(ws, "bob")["channels"] if c["id"] == dm)["messages"]
+    assert shown["subtype"] == "file_share" and shown["text"] == "Your export: 8 cases as Markdown."
+    [attached] = shown["files"]
+    assert attached["preview"].splitlines() == content.splitlines()[:6] and attached["lines_more"] == 2
+    assert not any(c["is_im"] and c["messages"] for c in state(ws, "alice")["channels"])
+
+
+def test_file_upload_errors(ws: Workspace, client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as err:
+        client.files_getUploadURLExternal(filename="", length=3)
+    assert err.value.response["error"] == "invalid_arguments"
+    started = client.files_getUploadURLExternal(filename="a.csv", length=3)
+    with pytest.raises(SlackApiError) as err:  # nothing was uploaded yet
+        client.files_completeUploadExternal(files=[{"id": started["file_id"], "title": "a"}])
+    assert err.value.response["error"] == "file_not_found"
+    assert httpx.post(f"{ws.url}/upload/v1/F0NOSUCH", content=b"abc").status_code == 404
+    assert httpx.post(started["upload_url"], content=b"a,b").status_code == 200
+    with pytest.raises(SlackApiError) as err:
+        client.files_completeUploadExternal(files=[{"id": started["file_id"]}], channel_id="C0NOSUCH")
+    assert err.value.response["error"] == "channel_not_found"
+    assert client.files_completeUploadExternal(files=[{"id": started["file_id"]}])["files"][0]["channels"] == []
+    with pytest.raises(SlackApiError) as err:  # an upload completes once
+        client.files_completeUploadExternal(files=[{"id": started["file_id"]}])
+    assert err.value.response["error"] == "file_not_found"
+
+
+def test_a_stale_click_reaches_the_app_as_the_person_saw_it(ws: Workspace, client: WebClient, receiver: Receiver) -> None:
+    """bob's page still shows Claim when alice's claim has just replaced the card: the click goes to the app."""
+    channel = ws.channel_id("social-care")
+    ts = client.chat_postMessage(channel=channel, text="card", blocks=CARD_BLOCKS)["ts"]
+    seen = CARD_BLOCKS[1]["elements"][0]
+    client.chat_update(channel=channel, ts=ts, text="claimed", blocks=CARD_BLOCKS[:1])
+    result = ui(ws, "click", user="bob", channel=channel, message_ts=ts, block_id="actions", action_id="case_claim",
+                element=seen)
+    assert result["ok"], result
+    headers, body, payload = receiver.last()
+    assert verified(headers, body) and payload["actions"][0]["action_id"] == "case_claim"
+    assert payload["actions"][0]["value"] == "7" and payload["message"]["blocks"] == CARD_BLOCKS[:1]
+    # An element the page never had is still refused.
+    other = ui(ws, "click", user="bob", channel=channel, message_ts=ts, block_id="actions", action_id="nope",
+               element=seen)
+    assert other == {"ok": False, "error": "element_not_found"}
+
+
+def test_permalinks_open_the_page_and_the_page_knows_every_channel_name(ws: Workspace, client: WebClient) -> None:
+    channel = ws.channel_id("social-care")
+    ts = client.chat_postMessage(channel=channel, text="card")["ts"]
+    link = client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"]
+    assert link == f"{ws.url}/archives/{channel}/p{ts.replace('.', '')}"
+    page = httpx.get(link)
+    assert page.status_code == 200 and 'data-testid="composer"' in page.text
+    assert state(ws, "alice")["channel_names"] == {channel: "social-care"}
+
+
+def test_the_sidebar_links_the_local_networks_pages(receiver: Receiver) -> None:
+    pages = [("Local network A", "http://127.0.0.1:1/brand")]
+    with Workspace(port=free_port(), signing_secret=SECRET, app_events_url=receiver.url, local_pages=pages) as ws:
+        assert state(ws, "alice")["local_pages"] == [{"label": "Local network A", "url": "http://127.0.0.1:1/brand"}]
+        assert 'id="local-pages"' in httpx.get(ws.url + "/").text
+
+
+def test_replace_original_through_the_response_url_changes_the_clicked_ephemeral_in_place(
+        ws: Workspace, client: WebClient, receiver: Receiver) -> None:
+    """Prev/Next on a `/social` list: the app replaces the ephemeral list, as Slack lets it."""
+    channel = ws.channel_id("social-care")
+    nav = [{"type": "actions", "block_id": "nav", "elements": [
+        {"type": "button", "action_id": "lookup_next", "text": {"type": "plain_text", "text": "Next"}, "value": "1"}]}]
+    ts = client.chat_postEphemeral(channel=channel, user=ws.user_id("alice"), text="page 1", blocks=nav)["message_ts"]
+    assert ui(ws, "click", user="alice", channel=channel, message_ts=ts, ephemeral=True, block_id="nav",
+              action_id="lookup_next")["ok"]
+    _, _, payload = receiver.last()
+    assert httpx.post(payload["response_url"], json={"replace_original": True, "text": "page 2"}).json()["ok"]
+    assert [e["text"] for e in state(ws, "alice")["ephemerals"]] == ["page 2"]  # replaced, not added
+    assert "blocks" not in state(ws, "alice")["ephemerals"][0]
+    assert httpx.post(payload["response_url"], json={"delete_original": "true"}).json()["ok"]
+    assert state(ws, "alice")["ephemerals"] == []
+
+
+def test_chat_delete_removes_the_bots_messages_and_a_parent_with_replies_stays_as_a_tombstone(
+        ws: Workspace, client: WebClient) -> None:
+    channel = ws.channel_id("social-care")
+    card = client.chat_postMessage(channel=channel, text="card")["ts"]
+    reply = client.chat_postMessage(channel=channel, thread_ts=card, text="note")["ts"]
+    alone = client.chat_postMessage(channel=channel, text="alone")["ts"]
+    assert client.chat_delete(channel=channel, ts=alone)["ts"] == alone
+    assert client.chat_delete(channel=channel, ts=card)["ok"]
+    [shown] = client.conversations_history(channel=channel)["messages"]
+    assert shown["ts"] == card and shown["subtype"] == "tombstone" and shown["reply_count"] == 1
+    client.chat_delete(channel=channel, ts=reply)
+    assert [m["ts"] for m in client.conversations_replies(channel=channel, ts=card)["messages"]] == [card]
+    with pytest.raises(SlackApiError) as err:
+        client.chat_delete(channel=channel, ts=alone)
+    assert err.value.response["error"] == "message_not_found"
+    mine = ws.post_as(user=ws.user_id("alice"), channel=channel, text="by alice")["ts"]
+    with pytest.raises(SlackApiError) as err:
+        client.chat_delete(channel=channel, ts=mine)
+    assert err.value.response["error"] == "cant_delete_message"

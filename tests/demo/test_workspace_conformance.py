@@ -116,6 +116,15 @@ def run(target: Target) -> dict[str, Any]:
     seen["views.update.callback_id"] = updated_view["view"]["callback_id"]
     published = keys("views.publish", c.views_publish(user_id=target.alice, view=HOME))
     seen["views.publish.type"] = published["view"]["type"]
+    # files_upload_v2: files.getUploadURLExternal, the upload, files.completeUploadExternal (`/social export`).
+    dm = c.conversations_open(users=target.alice)["channel"]["id"]
+    shared = keys("files.completeUploadExternal", c.files_upload_v2(
+        channel=dm, content="case,status\n1,resolved\n", filename="cases.csv", title="cases.csv",
+        initial_comment="Your export: 1 case as CSV."))
+    seen["keys:files.completeUploadExternal.file"] = set(shared["files"][0])
+    seen["file name and title"] = (shared["files"][0]["name"], shared["files"][0]["title"])
+    seen["file in the DM"] = dm in shared["files"][0]["ims"]
+    keys("chat.delete", c.chat_delete(channel=ch, ts=text_only["ts"]))  # retention deletes cards
     for name, call in {
         "chat.postMessage(bad channel)": lambda: c.chat_postMessage(channel="C0NOSUCH", text="x"),
         "chat.update(bad ts)": lambda: c.chat_update(channel=ch, ts="1000.000001", text="x"),

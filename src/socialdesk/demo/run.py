@@ -84,6 +84,7 @@ def _run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -
     plays = registry.local_plays(speed=args.speed, demo=True)
     for play in plays:
         stack.callback(play.stop)
+    ws.link_pages([play.page for play in plays if play.page])
 
     llm = _drafting(stack)
     db = args.db.resolve() if args.db else workdir / "socialdesk.db"
@@ -112,18 +113,21 @@ def _run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -
     print(f"""
 socialdesk demo: {TEAM}, all on 127.0.0.1, no credentials
 
-  Open in your browser:  {ws.url}
-{endpoint_lines(plays, 23)}  (cards in #{CHANNEL})
-  Drafted replies:       {llm.where}
-  Database:              {db}
+  Open in your browser:    {ws.url}  (cards in #{CHANNEL})
+{endpoint_lines(plays, 25)}
+  Drafted replies:         {llm.where}
+  Database:                {db}
 
 What to try:
   - Watch cards arrive in #{CHANNEL}: {waiting} posts are waiting and {later} more arrive
     over the next {SCENARIO_SECONDS / args.speed:.0f} s: a storm of 6 similar wifi complaints, spam,
-    a customer who writes back after @{OWN_HANDLE}'s reply (it joins her card), and a
-    repost and a brand post that get no card.
+    high-priority posts (a refund demand, a verified reviewer, authors with many followers),
+    and a repost and a brand post that get no card.
   - Switch agents ({", ".join(AGENTS)}) with the picker; everyone sees the same cards.
   - Claim a card, then Reply: type the answer and send it; it goes out to the (local) network.
+    The sidebar's "Local networks" pages show it as the customer sees it. Reply to Dana's
+    cracked screen (or to Marcus or Aiko) and they write back soon after (it joins the card).
+  - `/social export md` sends you the cases as a file, in your DM (App Home, Messages).
   - Note adds an internal note; open the card's thread to see notes and replies.
   - Resolve when done, saying how (Reopen brings it back); a resolved card offers "Save as FAQ". The
     next Reply to a post like it offers that answer ("Use this"), and "✨ Draft a reply"

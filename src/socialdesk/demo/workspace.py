@@ -15,24 +15,21 @@ import hashlib
 import hmac
 import json
 import logging
-import mimetypes
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
-from socialdesk.demo.workspace_api import APP_ID, BOT_USER_ID, WorkspaceState
+from socialdesk.demo.handler import Handler as _Handler
+from socialdesk.demo.payloads import find_element, option_of, state_values
+from socialdesk.demo.workspace_api import APP_ID, BOT_USER_ID, WorkspaceState, _truthy
 
 log = logging.getLogger(__name__)
-STATIC = Path(__file__).parent / "static"
 VERIFICATION_TOKEN = "legacy-verification-token"
-LONG_POLL_SECONDS = 20.0
 APP_TIMEOUT = 10.0
 
 
@@ -49,14 +46,18 @@ class Workspace:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 8700, signing_secret: str,
                  app_events_url: str | None = None, team_name: str = "Acme Phones",
                  users: tuple[str, ...] | list[str] = ("alice", "bob", "carol"),
-                 channels: tuple[str, ...] | list[str] = ("social-care",)) -> None:
+                 channels: tuple[str, ...] | list[str] = ("social-care",),
+                 local_pages: tuple[tuple[str, str], ...] | list[tuple[str, str]] = ()) -> None:
+        """`local_pages`: (label, url) of pages the sidebar links to (the local networks' pages)."""
         self.host, self.port = host, port
         self.signing_secret = signing_secret
         self.app_events_url = app_events_url
         self.state = WorkspaceState(team_name=team_name, users=users, channels=channels)
+        self.state.local_pages = [(str(label), str(url)) for label, url in local_pages]
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._response_urls: dict[str, tuple[str, str | None, str | None]] = {}  # token -> (user, channel, thread)
+        # token -> (user, channel, thread, the clicked message's (ts, is ephemeral) or None)
+        self._response_urls: dict[str, tuple[str, str | None, str | None, tuple[str, bool] | None]] = {}
 
     # --- life ------------------------------------------------------------------------------
 
@@ -82,6 +83,12 @@ class Workspace:
     def user_id(self, name: str) -> str:
         return self.state.user_id(name)
 
+    def link_pages(self, pages: list[tuple[str, str]]) -> None:
+        """(label, url) of pages the sidebar links to: the local networks' pages, known once they run."""
+        with self.state.lock:
+            self.state.local_pages = [(str(label), str(url)) for label, url in pages]
+        self.state.touch()
+
     def start(self) -> Workspace:
         workspace = self
 
@@ -91,6 +98,7 @@ class Workspace:
         self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
+        self.state.base_url = self.url  # upload URLs, file links and permalinks point here
         self._thread = threading.Thread(target=self._server.serve_forever, name="demo-workspace", daemon=True)
         self._thread.start()
         return self
@@ -117,9 +125,10 @@ class Workspace:
     def _team(self) -> dict:
         return {"id": self.team_id, "domain": self.state.domain}
 
-    def _response_url(self, user: str, channel: str | None, thread_ts: str | None = None) -> str:
+    def _response_url(self, user: str, channel: str | None, thread_ts: str | None = None,
+                      source: tuple[str, bool] | None = None) -> str:
         token = uuid.uuid4().hex
-        self._response_urls[token] = (user, channel, thread_ts)
+        self._response_urls[token] = (user, channel, thread_ts, source)
         return f"{self.url}/response/{self.team_id}/{token}"
 
     def send_to_app(self, body: bytes, content_type: str, kind: str) -> tuple[int, bytes]:
@@ -149,62 +158,15 @@ class Workspace:
     def _form_payload(payload: dict) -> bytes:
         return urlencode({"payload": json.dumps(payload)}).encode()
 
-    def _find_element(self, blocks: list[dict], block_id: str, action_id: str) -> dict | None:
-        for i, block in enumerate(blocks or []):
-            bid = block.get("block_id") or f"b{i}"
-            if bid != block_id:
-                continue
-            elements = []
-            if block.get("type") == "actions":
-                elements = block.get("elements") or []
-            elif block.get("type") == "input" and block.get("element"):
-                elements = [block["element"]]
-            elif block.get("type") == "section" and block.get("accessory"):
-                elements = [block["accessory"]]
-            for j, el in enumerate(elements):
-                if (el.get("action_id") or f"a{j}") == action_id:
-                    return el
-        return None
-
-    @staticmethod
-    def _option(el: dict, value: Any) -> dict | None:
-        for opt in el.get("options") or []:
-            if opt.get("value") == value:
-                return opt
-        for group in el.get("option_groups") or []:
-            for opt in group.get("options") or []:
-                if opt.get("value") == value:
-                    return opt
-        return None
-
-    def _state_values(self, view: dict, raw: dict) -> dict:
-        """The page sends {block_id: {action_id: raw}}; Slack sends typed values."""
-        values: dict[str, dict] = {}
-        for block_id, actions in (raw or {}).items():
-            for action_id, value in (actions or {}).items():
-                el = self._find_element(view.get("blocks") or [], block_id, action_id) or {}
-                kind = el.get("type", "plain_text_input")
-                if kind in ("static_select", "external_select"):
-                    entry = {"type": kind, "selected_option": self._option(el, value) if value else None}
-                elif kind in ("multi_static_select", "multi_external_select"):
-                    entry = {"type": kind, "selected_options": [o for v in (value or []) if (o := self._option(el, v))]}
-                elif kind == "users_select":
-                    entry = {"type": kind, "selected_user": value or None}
-                elif kind == "multi_users_select":
-                    entry = {"type": kind, "selected_users": list(value or [])}
-                elif kind == "conversations_select":
-                    entry = {"type": kind, "selected_conversation": value or None}
-                elif kind == "multi_conversations_select":
-                    entry = {"type": kind, "selected_conversations": list(value or [])}
-                else:
-                    entry = {"type": kind, "value": value if value not in ("",) else None}
-                values.setdefault(block_id, {})[action_id] = entry
-        return values
-
     def click(self, *, user: str, block_id: str, action_id: str, value: Any = None, channel: str | None = None,
               message_ts: str | None = None, ephemeral: bool = False, view_id: str | None = None,
-              values: dict | None = None) -> dict:
-        """A click on an interactive element of a message, a modal or App Home."""
+              values: dict | None = None, element: dict | None = None) -> dict:
+        """A click on an interactive element of a message, a modal or App Home.
+
+        `element`: the element as the person's page showed it. When the message or view has
+        changed since (another agent claimed the card a moment ago), Slack still sends the
+        click as the person saw it, and the app answers it ("already claimed by @bob"); so
+        does this, instead of refusing it."""
         trigger = self.state.issue_trigger(user)
         view = self.state.view(view_id) if view_id else None
         if view_id and view is None:
@@ -224,7 +186,10 @@ class Workspace:
                     return {"ok": False, "error": "message_not_found"}
                 message = json.loads(json.dumps(found[0]))
             blocks = message.get("blocks") or []
-        el = self._find_element(blocks, block_id, action_id)
+        el = find_element(blocks, block_id, action_id)
+        if el is None and isinstance(element, dict) and element.get("type") and \
+                element.get("action_id", action_id) == action_id:
+            el = element
         if el is None:
             return {"ok": False, "error": "element_not_found"}
         action: dict[str, Any] = {"action_id": action_id, "block_id": block_id, "type": el.get("type"),
@@ -239,12 +204,12 @@ class Workspace:
             if el.get("url"):
                 action["url"] = el["url"]
         elif kind in ("overflow", "static_select", "radio_buttons"):
-            opt = self._option(el, value)
+            opt = option_of(el, value)
             if opt is None:
                 return {"ok": False, "error": "option_not_found"}
             action["selected_option"] = opt
         elif kind == "multi_static_select":
-            action["selected_options"] = [o for v in (value or []) if (o := self._option(el, v))]
+            action["selected_options"] = [o for v in (value or []) if (o := option_of(el, v))]
         elif kind == "users_select":
             action["selected_user"] = value
         elif kind == "plain_text_input":
@@ -256,7 +221,7 @@ class Workspace:
             "trigger_id": trigger, "team": self._team(), "enterprise": None, "is_enterprise_install": False,
         }
         if view is not None:
-            view["state"] = {"values": self._state_values(view, values or {})}
+            view["state"] = {"values": state_values(view, values or {})}
             payload["container"] = {"type": "view", "view_id": view["id"]}
             payload["view"] = view
             payload["state"] = view["state"]
@@ -269,7 +234,7 @@ class Workspace:
             if message is not None and not ephemeral:
                 payload["message"] = message
             thread = (message or {}).get("thread_ts")
-            payload["response_url"] = self._response_url(user, channel, thread)
+            payload["response_url"] = self._response_url(user, channel, thread, (str(message_ts), ephemeral))
         payload["actions"] = [action]
         status, body = self.send_to_app(self._form_payload(payload), "application/x-www-form-urlencoded",
                                         f"block_actions {action_id}")
@@ -281,7 +246,7 @@ class Workspace:
         view = self.state.view(view_id)
         if view is None:
             return {"ok": False, "error": "view_not_found"}
-        view["state"] = {"values": self._state_values(view, values or {})}
+        view["state"] = {"values": state_values(view, values or {})}
         payload = {
             "type": "view_submission", "team": self._team(), "user": self._user_obj(user), "api_app_id": APP_ID,
             "token": VERIFICATION_TOKEN, "trigger_id": self.state.issue_trigger(user), "view": view,
@@ -317,7 +282,7 @@ class Workspace:
         self.state.close_view(user, view_id)
         if view is None or not view.get("notify_on_close"):
             return {"ok": True, "notified": False}
-        view["state"] = {"values": self._state_values(view, values or {})}
+        view["state"] = {"values": state_values(view, values or {})}
         payload = {
             "type": "view_closed", "team": self._team(), "user": self._user_obj(user), "api_app_id": APP_ID,
             "token": VERIFICATION_TOKEN, "view": view, "is_cleared": False, "is_enterprise_install": False,
@@ -372,8 +337,38 @@ class Workspace:
         target = self._response_urls.get(token)
         if target is None:
             return {"ok": False, "error": "expired_url"}
-        user, channel, thread = target
+        user, channel, thread, source = target
+        replace, delete = (_truthy(body.get(k)) for k in ("replace_original", "delete_original"))
+        if (replace or delete) and source is not None and channel:
+            # Slack: the message the click was on is replaced (or deleted) in place; for an ephemeral
+            # one (Prev/Next on a list) this is the only way to change it.
+            return self._replace(user, channel, source, None if delete else body)
         self._show_response(user, channel, thread, body)
+        return {"ok": True}
+
+    def _replace(self, user: str, channel: str, source: tuple[str, bool], body: dict | None) -> dict:
+        ts, ephemeral = source
+        with self.state.lock:
+            if ephemeral:
+                found = [e for e in self.state.ephemerals if e["ts"] == ts and e["user"] == user]
+            else:
+                ch = self.state.channels.get(channel)
+                found = [m for m in (ch.messages if ch else []) if m["ts"] == ts]
+            if not found:
+                return {"ok": False, "error": "message_not_found"}
+            msg = found[0]
+            if body is None:
+                if ephemeral:
+                    self.state.ephemerals.remove(msg)
+                else:
+                    self.state.channels[channel].messages.remove(msg)
+            else:
+                msg["text"] = str(body.get("text") or "")
+                if body.get("blocks"):
+                    msg["blocks"] = body["blocks"]
+                else:
+                    msg.pop("blocks", None)
+        self.state.touch()
         return {"ok": True}
 
     def open_home(self, *, user: str) -> dict:
@@ -414,151 +409,3 @@ class Workspace:
             ch.messages.append(msg)
         self.state.touch()
         return {"ok": True, "ts": ts}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    ws: Workspace
-    protocol_version = "HTTP/1.1"
-    server_version = "socialdesk-demo"
-
-    def handle(self) -> None:
-        try:
-            super().handle()
-        except (BrokenPipeError, ConnectionResetError):  # the page went away mid-answer (reload, long poll)
-            pass
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        log.debug("workspace: " + format, *args)
-
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _json(self, data: Any, status: int = 200) -> None:
-        self._send(status, json.dumps(data).encode(), "application/json; charset=utf-8")
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def do_GET(self) -> None:  # noqa: N802
-        parts = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        if parts.path in ("/", "/index.html"):
-            return self._static("index.html")
-        if parts.path.startswith("/static/"):
-            return self._static(parts.path[len("/static/"):])
-        if parts.path == "/state":
-            return self._state(query)
-        if parts.path == "/healthz":
-            return self._json({"ok": True})
-        if parts.path.startswith("/api/"):
-            return self._api(parts.path[5:], query)
-        self._json({"ok": False, "error": "not_found"}, 404)
-
-    do_HEAD = do_GET
-
-    def _static(self, name: str) -> None:
-        path = (STATIC / name).resolve()
-        if STATIC.resolve() not in path.parents or not path.is_file():
-            return self._json({"ok": False, "error": "not_found"}, 404)
-        ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if ctype.startswith("text/") or ctype.endswith("javascript"):
-            ctype += "; charset=utf-8"
-        self._send(200, path.read_bytes(), ctype)
-
-    def _state(self, query: dict[str, str]) -> None:
-        state = self.ws.state
-        try:
-            user = state.user_id(query.get("user") or next(u["name"] for u in state.users.values() if not u["is_bot"]))
-        except KeyError:
-            return self._json({"ok": False, "error": "user_not_found"}, 404)
-        since = int(query.get("since") or -1)
-        wait = min(float(query.get("wait") or 0), LONG_POLL_SECONDS)
-        if wait > 0 and since >= state.version:
-            state.wait(since, wait)
-        snap = state.snapshot(user)
-        self._json({"ok": True, "team_id": state.team_id, "bot_user_id": BOT_USER_ID, **snap})
-
-    def do_POST(self) -> None:  # noqa: N802
-        parts = urlsplit(self.path)
-        raw = self._body()
-        if parts.path.startswith("/api/"):
-            params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-            ctype = (self.headers.get("Content-Type") or "").lower()
-            if "json" in ctype:
-                try:
-                    data = json.loads(raw or b"{}")
-                except ValueError:
-                    return self._json({"ok": False, "error": "invalid_json"})
-                params.update(data if isinstance(data, dict) else {})
-            else:
-                params.update({k: v[-1] for k, v in parse_qs(raw.decode(errors="replace")).items()})
-            return self._api(parts.path[5:], params)
-        if parts.path.startswith("/response/"):
-            token = parts.path.rsplit("/", 1)[-1]
-            try:
-                data = json.loads(raw or b"{}")
-            except ValueError:
-                data = {"text": raw.decode(errors="replace")}
-            return self._json(self.ws.response_url_post(token, data if isinstance(data, dict) else {}))
-        if parts.path.startswith("/ui/"):
-            try:
-                data = json.loads(raw or b"{}")
-            except ValueError:
-                return self._json({"ok": False, "error": "invalid_json"}, 400)
-            return self._ui(parts.path[4:], data if isinstance(data, dict) else {})
-        self._json({"ok": False, "error": "not_found"}, 404)
-
-    def _api(self, method: str, params: dict[str, Any]) -> None:
-        auth = self.headers.get("Authorization") or ""
-        token = auth[7:].strip() if auth.lower().startswith("bearer ") else params.pop("token", None)
-        params.pop("token", None)
-        result = self.ws.state.call(method, params, token)
-        if result.get("error") == "unknown_method":
-            return self._json(result, 404)
-        self._json(result)
-
-    def _ui(self, action: str, data: dict) -> None:
-        ws = self.ws
-        try:
-            user = ws.state.user_id(str(data.get("user") or ""))
-        except KeyError:
-            return self._json({"ok": False, "error": "user_not_found"}, 400)
-        try:
-            if action == "click":
-                result = ws.click(user=user, block_id=str(data.get("block_id") or ""),
-                                  action_id=str(data.get("action_id") or ""), value=data.get("value"),
-                                  channel=data.get("channel"), message_ts=data.get("message_ts"),
-                                  ephemeral=bool(data.get("ephemeral")), view_id=data.get("view_id"),
-                                  values=data.get("values"))
-            elif action == "submit":
-                result = ws.submit(user=user, view_id=str(data.get("view_id") or ""), values=data.get("values"))
-            elif action == "close":
-                result = ws.cancel(user=user, view_id=str(data.get("view_id") or ""), values=data.get("values"))
-            elif action == "command":
-                result = ws.command(user=user, channel=str(data.get("channel") or ""), text=str(data.get("text") or ""))
-            elif action == "home":
-                result = ws.open_home(user=user)
-            elif action == "post":
-                result = ws.post_as(user=user, channel=str(data.get("channel") or ""), text=str(data.get("text") or ""),
-                                    thread_ts=data.get("thread_ts"))
-            elif action == "dismiss":
-                with ws.state.lock:
-                    ws.state.ephemerals = [e for e in ws.state.ephemerals
-                                           if not (e["user"] == user and e["ts"] == data.get("ts"))]
-                ws.state.touch()
-                result = {"ok": True}
-            else:
-                return self._json({"ok": False, "error": "not_found"}, 404)
-        except Exception as exc:  # noqa: BLE001 - the page shows what went wrong
-            log.exception("workspace UI %s failed", action)
-            return self._json({"ok": False, "error": f"{type(exc).__name__}: {exc}"}, 500)
-        self._json(result, HTTPStatus.OK)

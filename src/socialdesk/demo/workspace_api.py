@@ -15,18 +15,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-APP_ID = "A0SOCIALDK"
-BOT_ID = "B0SOCIALDK"
-BOT_USER_ID = "U0SOCIALDK"
-BOT_NAME = "socialdesk"
+from socialdesk.demo.identity import APP_ID, BOT_ID, BOT_NAME, BOT_USER_ID, ApiError
+from socialdesk.demo.workspace_files import FilesApi
+from socialdesk.demo.workspace_views import ViewsApi
+
+__all__ = ["APP_ID", "BOT_ID", "BOT_NAME", "BOT_USER_ID", "ApiError", "WorkspaceState"]
+
 TRIGGER_TTL = 3.0  # seconds, like Slack
-
-
-class ApiError(Exception):
-    def __init__(self, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.error = error
-        self.extra = extra
 
 
 @dataclass
@@ -53,13 +48,7 @@ def _truthy(value: Any) -> bool:
     return value in (True, 1, "1", "true", "True")
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, str):
-        return {"type": "plain_text", "text": value, "emoji": True}
-    return value
-
-
-class WorkspaceState:
+class WorkspaceState(FilesApi, ViewsApi):
     def __init__(self, *, team_name: str, users: tuple[str, ...] | list[str], channels: tuple[str, ...] | list[str],
                  domain: str = "acme-phones") -> None:
         self.lock = threading.RLock()
@@ -90,6 +79,9 @@ class WorkspaceState:
         self.used_triggers: set[str] = set()
         self.last_ts = 0.0
         self.log: list[dict] = []  # what was sent to the app and how it answered (newest last)
+        self.local_pages: list[tuple[str, str]] = []  # (label, url): the local networks' pages, linked from the page
+        self.base_url = "http://127.0.0.1"  # where people and the app reach it; the Workspace sets it once bound
+        self._init_files()
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -185,7 +177,7 @@ class WorkspaceState:
             return {"ok": False, "error": "not_authed"}
         if token != self.bot_token:
             return {"ok": False, "error": "invalid_auth"}
-        params = {k: _as_json(v) if k in ("blocks", "attachments", "metadata", "view") else v
+        params = {k: _as_json(v) if k in ("blocks", "attachments", "metadata", "view", "files") else v
                   for k, v in params.items()}
         try:
             with self.lock:
@@ -259,6 +251,28 @@ class WorkspaceState:
         msg["edited"] = {"user": BOT_USER_ID, "ts": self.next_ts()}
         return {"channel": ch.id, "ts": msg["ts"], "text": msg["text"], "message": self._public(msg)}
 
+    def api_chat_delete(self, p: dict) -> dict:
+        """The bot's own message (retention and `socialdesk forget` delete cards and their replies). A thread's
+        parent with replies stays as Slack's "This message was deleted." so the replies keep their place."""
+        ch = self._channel(p.get("channel"))
+        msg = self._find(ch, p.get("ts"))
+        if msg.get("user") != BOT_USER_ID:
+            raise ApiError("cant_delete_message")
+        root = msg.get("thread_ts")
+        if msg.get("reply_count"):
+            keep = {k: msg[k] for k in ("ts", "thread_ts", "reply_count", "reply_users", "reply_users_count",
+                                          "latest_reply") if k in msg}
+            msg.clear()
+            msg.update({"type": "message", "subtype": "tombstone", "text": "This message was deleted.",
+                        "user": "USLACKBOT", "hidden": True, **keep})
+        else:
+            ch.messages.remove(msg)
+            if root and root != msg["ts"]:
+                parent = next((m for m in ch.messages if m["ts"] == root), None)
+                if parent is not None:
+                    parent["reply_count"] = max(0, parent.get("reply_count", 1) - 1)
+        return {"channel": ch.id, "ts": str(p.get("ts"))}
+
     def api_chat_postEphemeral(self, p: dict) -> dict:  # noqa: N802
         ch = self._channel(p.get("channel"), allow_user=True)
         user = str(p.get("user") or "")
@@ -289,7 +303,8 @@ class WorkspaceState:
     def api_chat_getPermalink(self, p: dict) -> dict:  # noqa: N802
         ch = self._channel(p.get("channel"))
         msg = self._find(ch, p.get("message_ts"))
-        link = f"https://{self.domain}.slack.com/archives/{ch.id}/p{msg['ts'].replace('.', '')}"
+        # Slack's shape (/archives/C…/p…), on the workspace's own address: the page opens it at the card.
+        link = f"{self.base_url}/archives/{ch.id}/p{msg['ts'].replace('.', '')}"
         if msg.get("thread_ts") and msg["thread_ts"] != msg["ts"]:
             link += f"?thread_ts={msg['thread_ts']}&cid={ch.id}"
         return {"channel": ch.id, "permalink": link}
@@ -375,102 +390,6 @@ class WorkspaceState:
     def api_usergroups_users_list(self, p: dict) -> dict:
         return {"users": []}
 
-    # --- views ----------------------------------------------------------------------------
-
-    def _full_view(self, view: Any, *, view_id: str | None = None, previous: dict | None = None,
-                   root_id: str | None = None) -> dict:
-        if not isinstance(view, dict):
-            raise ApiError("invalid_arguments", response_metadata={"messages": ["[ERROR] missing required field: view"]})
-        if view.get("type") not in ("modal", "home"):
-            raise ApiError("invalid_arguments", response_metadata={"messages": ["[ERROR] view.type must be modal or home"]})
-        vid = view_id or "V" + uuid.uuid4().hex[:10].upper()
-        full = {
-            "id": vid, "team_id": self.team_id, "type": view["type"], "blocks": view.get("blocks") or [],
-            "private_metadata": view.get("private_metadata") or "", "callback_id": view.get("callback_id") or "",
-            "state": {"values": {}}, "hash": f"{int(time.time())}.{uuid.uuid4().hex[:8]}",
-            "title": _plain(view.get("title") or {"type": "plain_text", "text": BOT_NAME}),
-            "clear_on_close": bool(view.get("clear_on_close", False)),
-            "notify_on_close": bool(view.get("notify_on_close", False)),
-            "close": _plain(view.get("close")), "submit": _plain(view.get("submit")),
-            "previous_view_id": (previous or {}).get("id"), "root_view_id": root_id or vid,
-            "app_id": APP_ID, "external_id": view.get("external_id") or "",
-            "app_installed_team_id": self.team_id, "bot_id": BOT_ID,
-        }
-        if view["type"] == "home":
-            for key in ("close", "submit", "title"):
-                if not view.get(key):
-                    full[key] = None
-        return full
-
-    def api_views_open(self, p: dict) -> dict:
-        user = self._use_trigger(p.get("trigger_id"))
-        full = self._full_view(p.get("view"))
-        if full["type"] != "modal":
-            raise ApiError("invalid_arguments")
-        self.views[full["id"]] = full | {"_user": user}
-        self.modal_stacks[user] = [full["id"]]
-        return {"view": self._view_out(full)}
-
-    def api_views_push(self, p: dict) -> dict:
-        user = self._use_trigger(p.get("trigger_id"))
-        stack = self.modal_stacks.get(user) or []
-        if not stack:
-            raise ApiError("not_found")
-        if len(stack) >= 3:
-            raise ApiError("push_limit_reached")
-        prev = self.views[stack[-1]]
-        full = self._full_view(p.get("view"), previous=prev, root_id=prev["root_view_id"])
-        self.views[full["id"]] = full | {"_user": user}
-        stack.append(full["id"])
-        return {"view": self._view_out(full)}
-
-    def api_views_update(self, p: dict) -> dict:
-        vid = p.get("view_id")
-        if not vid and p.get("external_id"):
-            vid = next((k for k, v in self.views.items() if v.get("external_id") == p["external_id"]), None)
-        old = self.views.get(str(vid or ""))
-        if old is None:
-            raise ApiError("not_found")
-        if p.get("hash") and p["hash"] != old["hash"]:
-            raise ApiError("hash_conflict")
-        full = self._full_view(p.get("view"), view_id=old["id"], root_id=old["root_view_id"])
-        full["previous_view_id"] = old.get("previous_view_id")
-        self.views[old["id"]] = full | {"_user": old["_user"]}
-        return {"view": self._view_out(full)}
-
-    def api_views_publish(self, p: dict) -> dict:
-        user = str(p.get("user_id") or "")
-        if user not in self.users:
-            raise ApiError("user_not_found")
-        view = p.get("view")
-        if not isinstance(view, dict) or view.get("type") != "home":
-            raise ApiError("invalid_arguments")
-        old = self.views.get(self.home.get(user, ""))
-        if old and p.get("hash") and p["hash"] != old["hash"]:
-            raise ApiError("hash_conflict")
-        full = self._full_view(view, view_id=old["id"] if old else None)
-        self.views[full["id"]] = full | {"_user": user}
-        self.home[user] = full["id"]
-        return {"view": self._view_out(full)}
-
-    @staticmethod
-    def _view_out(full: dict) -> dict:
-        return {k: copy.deepcopy(v) for k, v in full.items() if not k.startswith("_")}
-
-    def view(self, view_id: str) -> dict | None:
-        with self.lock:
-            v = self.views.get(view_id)
-            return self._view_out(v) if v else None
-
-    def close_view(self, user: str, view_id: str, *, all_views: bool = False) -> None:
-        with self.lock:
-            stack = self.modal_stacks.get(user) or []
-            if all_views:
-                stack.clear()
-            elif view_id in stack:
-                del stack[stack.index(view_id):]
-        self.touch()
-
     # --- what the page sees ---------------------------------------------------------------
 
     def snapshot(self, user: str) -> dict:
@@ -487,6 +406,9 @@ class WorkspaceState:
             home = self._view_out(self.views[self.home[user]]) if user in self.home else None
             users = {uid: {"name": u["name"], "real_name": u["real_name"], "is_bot": u["is_bot"]}
                      for uid, u in self.users.items()}
+            # Every channel's name, also of those this person is not in: `<#C…>` shows it, as in Slack.
+            names = {cid: ch.name for cid, ch in self.channels.items() if not ch.is_im}
             return {"version": self.version, "team": self.team_name, "user": user, "users": users,
-                    "channels": channels, "ephemerals": ephemerals, "modal": modal, "home": home,
-                    "modal_depth": len(stack), "log": self.log[-30:]}
+                    "channels": channels, "channel_names": names, "ephemerals": ephemerals, "modal": modal,
+                    "home": home, "modal_depth": len(stack), "log": self.log[-30:],
+                    "local_pages": [{"label": label, "url": url} for label, url in self.local_pages]}

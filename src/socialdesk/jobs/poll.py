@@ -256,7 +256,8 @@ class Poller:
         filters = self.filters(rule)
         # Where the network's rules are in socialdesk's language, search results are matched
         # again as the stream matches them: a card means the same whichever way the post came.
-        local = compile_local(rule.query) if network.info.local_match else None
+        # A mentions rule's query names an account, not words: what it reads is what it asked for.
+        local = compile_local(rule.query) if network.info.local_match and rule.kind == "search" else None
         cursor = rule.cursor
         for _ in range(pages):
             page = source.fetch(rule.query, cursor)

@@ -312,7 +312,8 @@ class LocalPlay:
 
     Its fakes are running; `settings` (Settings aliases) point the app at them; `rules`
     are the story's saved searches as (kind, query, every seconds); `play()` starts the
-    story's later posts and `stop()` stops everything it started.
+    story's later posts and `stop()` stops everything it started. `page` is (label, url) of
+    the page showing what the brand's account posted there, as its customers see it.
     """
 
     name: str
@@ -323,6 +324,7 @@ class LocalPlay:
     later: int  # posts the story makes while it runs
     play: Callable[[], None]
     stop: Callable[[], None]
+    page: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

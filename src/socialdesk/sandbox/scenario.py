@@ -6,6 +6,7 @@ Each network's local stand-in (networks/<name>/fake/local.py) plays beats on its
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +18,11 @@ OWN_HANDLE = "acmephones"
 QUERY = "acme"
 POLL_SECONDS = 5
 SCENARIO_SECONDS = 120
+# The story's rules make these posts high priority (a keyword, or an author this followed), so
+# the cards show both priorities; triage also raises verified authors and strongly negative posts.
+PRIORITY_KEYWORDS = ("refund", "charged twice", "cancel my order", "data breach")
+PRIORITY_FOLLOWERS = 10_000
+REPLY_CHECK_SECONDS = 0.25  # how often a customer who waits for the brand's reply looks for it
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,10 @@ class Beat:
     repost_of: str | None = None  # handle whose first post this reposts
     followers: int = 120
     account_days: int | None = None  # how old the account is; None: years (a spam signal when new and small)
+    verified: bool = False
+    # Posted only once the brand has replied to this customer (through the app), `at` seconds after
+    # that reply, and in answer to it: a customer writes back to what she was told, not on a timer.
+    after_reply: bool = False
 
     @property
     def opens_case(self) -> bool:
@@ -65,47 +75,86 @@ SCENARIO: list[Beat] = [
     Beat(100, "nina_b", "Does the Acme X3 support eSIM? Thinking of switching from my old phone.", "Nina B."),
 ]
 
-# The sandbox's day, plus a customer who writes back after the brand's reply: it joins her case.
-DEMO_SCENARIO: list[Beat] = [
-    *SCENARIO,
-    Beat(45, "dana_k", "@acmephones Thanks! Order number is in your DMs. Can I drop the Acme X3 off "
-         "at a store instead of mailing it?", reply_to=OWN_HANDLE),
-]
+
+def _demo_day() -> list[Beat]:
+    """The sandbox's day for people to work: no scripted brand reply (the agents reply), a brand post
+    of its own instead (no card), authors who vary (followers, a verified one) so priorities differ,
+    and a customer who writes back once an agent has replied to her: it joins her case."""
+    varied = {"mo_rivera": {"followers": 2_300}, "lena_ontario": {"followers": 310},
+              "sam_writes": {"followers": 18_400}, "nina_b": {"followers": 52_000, "verified": True,
+                                                           "name": "Nina B. (tech reviewer)"},
+              "jo_tanaka": {"followers": 12_900}}
+    day = []
+    for beat in SCENARIO:
+        if beat.handle == OWN_HANDLE:
+            beat = Beat(beat.at, OWN_HANDLE, "Acme Phones' spring sale starts Friday: 20% off cases and chargers "
+                        "for the Acme X3.")
+        day.append(dataclasses.replace(beat, **varied.get(beat.handle, {})))
+    day.append(Beat(5, "dana_k", "@acmephones Thanks for getting back to me! Can I drop my Acme X3 off at a "
+                    "store instead of mailing it?", "Dana K.", after_reply=True))
+    return day
+
+
+DEMO_SCENARIO: list[Beat] = _demo_day()
 
 
 class Player:
     """Plays a network's beats on its fake: those at 0 s now (`seed`), the rest from a thread.
 
-    `post(beat)` makes one beat's post; beats need only an `at` (seconds at speed 1).
+    `post(beat)` makes one beat's post; beats need only an `at` (seconds at speed 1). A beat
+    with a true `after_reply` waits until `replied(beat)` says the brand has answered that
+    customer, then comes `at` seconds (at speed 1) later; without `replied` it never comes.
     """
 
-    def __init__(self, beats: Sequence[Any], speed: float, post: Callable[[Any], None], name: str) -> None:
-        self._beats, self._speed, self._post = list(beats), speed, post
+    def __init__(self, beats: Sequence[Any], speed: float, post: Callable[[Any], None], name: str,
+                 replied: Callable[[Any], bool] | None = None) -> None:
+        self._beats, self._speed, self._post, self._replied = list(beats), speed, post, replied
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._play, name=f"{name}-story", daemon=True)
+        self._threads = [threading.Thread(target=self._play, name=f"{name}-story", daemon=True),
+                         threading.Thread(target=self._answer, name=f"{name}-writes-back", daemon=True)]
 
     def seed(self) -> None:
-        for beat in self._beats:
+        for beat in self._timed():
             if beat.at == 0:
                 self._post(beat)
 
     def start(self) -> None:
         self._started = time.monotonic()
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(5)
 
     @property
     def counts(self) -> tuple[int, int]:
-        """(posts made before the start, posts made while it plays)."""
-        later = len([b for b in self._beats if b.at > 0])
-        return len(self._beats) - later, later
+        """(posts made before the start, posts made on the clock while it plays); write-backs count in neither."""
+        timed = self._timed()
+        later = len([b for b in timed if b.at > 0])
+        return len(timed) - later, later
+
+    def _timed(self) -> list[Any]:
+        return [b for b in self._beats if not getattr(b, "after_reply", False)]
 
     def _play(self) -> None:
-        for beat in sorted((b for b in self._beats if b.at > 0), key=lambda b: b.at):
+        for beat in sorted((b for b in self._timed() if b.at > 0), key=lambda b: b.at):
             if self._stop.wait(max(0.0, self._started + beat.at / self._speed - time.monotonic())):
                 return
             self._post(beat)
+
+    def _answer(self) -> None:
+        waiting = [b for b in self._beats if getattr(b, "after_reply", False)]
+        due: list[tuple[float, Any]] = []  # (monotonic time, beat): replied to, posting soon
+        while (waiting or due) and self._replied is not None:
+            now = time.monotonic()
+            for beat in [b for b in waiting if self._replied(b)]:
+                waiting.remove(beat)
+                due.append((now + beat.at / self._speed, beat))
+            for when, beat in [d for d in due if d[0] <= now]:
+                due.remove((when, beat))
+                self._post(beat)
+            if self._stop.wait(REPLY_CHECK_SECONDS):
+                return

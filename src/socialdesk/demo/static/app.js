@@ -12,7 +12,9 @@ let current = { kind: "channel", id: null }; // or { kind: "home" }
 let thread = null; // { channel, ts }
 let shownModalKey = null;
 let pollAbort = null;
-let homeOpenedFor = null;
+let pendingJump = null; // { channel, ts, threadTs }: a permalink to show once the message is there
+let shownMain = null; // what the main pane showed last ("channel:C…", "home"): a switch scrolls afresh
+let restoring = false; // true while a re-rendered modal gets back what was typed: that is no typing
 
 // ---------- small DOM helpers ----------
 function el(tag, attrs, ...children) {
@@ -56,49 +58,70 @@ function userName(id) {
   return u ? u.name : id;
 }
 
-// Slack's date tokens as its clients show them, in the reader's zone; the label after "|" is only for
-// clients that cannot (null: a token this page does not know, so the label is shown).
-function slackDate(epoch, format) {
-  const when = new Date(epoch * 1000);
-  const midnight = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
-  const day = (opts) => when.toLocaleDateString(undefined, opts);
-  const pretty = (opts) => {
-    const days = Math.round((midnight(when) - midnight(new Date())) / 86400000);
-    return ({ 0: "today", "-1": "yesterday", 1: "tomorrow" })[days] || day(opts);
-  };
-  const short = { month: "short", day: "numeric", year: "numeric" };
-  const long = { weekday: "long", month: "long", day: "numeric", year: "numeric" };
-  const tokens = {
-    date_num: () => `${when.getFullYear()}-${String(when.getMonth() + 1).padStart(2, "0")}-${String(when.getDate()).padStart(2, "0")}`,
-    date: () => day({ month: "long", day: "numeric", year: "numeric" }),
-    date_short: () => day(short),
-    date_long: () => day(long),
-    date_pretty: () => pretty({ month: "long", day: "numeric", year: "numeric" }),
-    date_short_pretty: () => pretty(short),
-    date_long_pretty: () => pretty(long),
-    time: () => when.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }),
-    time_secs: () => when.toLocaleTimeString(),
-    ago: () => agoText(when),
-  };
-  let known = true;
-  const text = format.replace(/\{(\w+)\}/g, (m, name) => (tokens[name] ? tokens[name]() : ((known = false), m)));
-  return known && format ? text : null;
+function myId() {
+  return snap ? snap.user : null;
 }
 
-function agoText(when) {
-  const seconds = Math.round((Date.now() - when.getTime()) / 1000);
-  const size = Math.abs(seconds);
-  if (size < 60) return seconds >= 0 ? "just now" : "in a minute";
-  for (const [unit, name] of [[31536000, "year"], [2592000, "month"], [86400, "day"], [3600, "hour"], [60, "minute"]]) {
-    if (size < unit) continue;
-    const n = Math.floor(size / unit);
-    const span = `${n} ${name}${n === 1 ? "" : "s"}`;
-    return seconds >= 0 ? `${span} ago` : `in ${span}`;
+function channelName(id) {
+  const names = (snap && snap.channel_names) || {};
+  return names[id] || null;
+}
+
+// ---------- links into the workspace (permalinks) ----------
+// A permalink is /archives/<channel>/p<ts without its dot>[?thread_ts=…], on the workspace's own address.
+function archiveTarget(href) {
+  let u;
+  try { u = new URL(href, location.href); } catch { return null; }
+  if (u.origin !== location.origin) return null;
+  const m = u.pathname.match(/^\/archives\/([A-Z0-9]+)\/p(\d{7,})$/);
+  if (!m) return null;
+  const digits = m[2];
+  const ts = `${digits.slice(0, -6)}.${digits.slice(-6)}`;
+  const threadTs = u.searchParams.get("thread_ts");
+  return { channel: m[1], ts, threadTs: threadTs && threadTs !== ts ? threadTs : null };
+}
+
+function jumpTo(target) {
+  pendingJump = target;
+  if (snap) {
+    const ch = channelById(target.channel);
+    if (ch && !ch.is_im) current = { kind: "channel", id: ch.id };
+    else if (ch) current = { kind: "home" };
+    thread = target.threadTs ? { channel: target.channel, ts: target.threadTs } : null;
+    render();
   }
 }
 
-function myId() {
-  return snap ? snap.user : null;
+// Shows the permalink's message once it is rendered: scrolled to and highlighted for a moment.
+function finishJump() {
+  if (!pendingJump || !snap) return;
+  const where = pendingJump.threadTs ? "#thread-messages" : "#messages";
+  const node = document.querySelector(`${where} [data-ts="${CSS.escape(pendingJump.ts)}"]`);
+  if (!node) {
+    if (!channelById(pendingJump.channel)) { toast("That message is in a channel you are not in."); pendingJump = null; }
+    return;
+  }
+  pendingJump = null;
+  node.scrollIntoView({ block: "center" });
+  node.classList.add("highlight");
+  setTimeout(() => node.classList.remove("highlight"), 2500);
+}
+
+// Opens a link the way Slack does: a permalink in the page, anything else in a new tab.
+function openLink(href) {
+  const target = archiveTarget(href);
+  if (target) jumpTo(target);
+  else window.open(href, "_blank", "noopener");
+}
+
+function link(href, text) {
+  const a = el("a", { href, target: "_blank", rel: "noopener noreferrer", text });
+  if (archiveTarget(href)) {
+    a.removeAttribute("target");
+    a.classList.add("permalink");
+    a.addEventListener("click", (e) => { e.preventDefault(); openLink(href); });
+  }
+  return a;
 }
 
 // ---------- mrkdwn ----------
@@ -139,18 +162,70 @@ function special(inner) {
   const target = bar >= 0 ? inner.slice(0, bar) : inner;
   const label = bar >= 0 ? inner.slice(bar + 1) : null;
   if (target.startsWith("@")) return el("span", { class: "mention", text: "@" + (label || userName(target.slice(1))) });
-  if (target.startsWith("#")) return el("span", { class: "mention", text: "#" + (label || target.slice(1)) });
+  if (target.startsWith("#")) {
+    // <#C…> or <#C…|name>: Slack shows the channel's name, and a click opens the channel.
+    const id = target.slice(1);
+    const name = label || channelName(id) || id;
+    const node = el("a", { href: "#", class: "mention channel-link", "data-channel-id": id, text: "#" + name });
+    node.addEventListener("click", (e) => {
+      e.preventDefault();
+      if (channelById(id)) { current = { kind: "channel", id }; thread = null; render(); }
+      else toast(`You are not in #${name}.`);
+    });
+    return node;
+  }
   if (target.startsWith("!date^")) {
     const parts = target.split("^");
-    const text = slackDate(Number(parts[1]), unescapeSlack(parts[2] || "")) ?? unescapeSlack(label || new Date(Number(parts[1]) * 1000).toLocaleString());
+    const text = slackDate(Number(parts[1]), parts[2]) || unescapeSlack(label || new Date(Number(parts[1]) * 1000).toLocaleString());
     const href = parts[3] ? safeHref(parts[3]) : null;
-    return href ? el("a", { href, target: "_blank", rel: "noopener noreferrer", text }) : el("span", { class: "date", title: new Date(Number(parts[1]) * 1000).toString(), text });
+    const node = href ? link(href, text) : el("span", { class: "date", title: new Date(Number(parts[1]) * 1000).toString(), text });
+    if (slackDate(Number(parts[1]), parts[2])) { node.dataset.epoch = parts[1]; node.dataset.format = parts[2]; }
+    return node;
   }
   if (target.startsWith("!subteam^")) return el("span", { class: "mention", text: "@" + (label || "group") });
   if (target.startsWith("!")) return el("span", { class: "mention", text: "@" + (label || target.slice(1)) });
   const href = safeHref(target);
   const text = unescapeSlack(label || target);
-  return href ? el("a", { href, target: "_blank", rel: "noopener noreferrer", text }) : document.createTextNode(text);
+  return href ? link(href, text) : document.createTextNode(text);
+}
+
+// <!date^EPOCH^FORMAT|fallback>: Slack writes the time in the reader's own zone and language,
+// with these tokens; an unknown token leaves the fallback.
+function slackDate(epoch, format) {
+  if (!Number.isFinite(epoch) || !format) return null;
+  const when = new Date(epoch * 1000);
+  const day = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  const days = Math.round((day(when) - day(new Date())) / 86400000);
+  const relative = { 0: "Today", [-1]: "Yesterday", 1: "Tomorrow" }[days];
+  const dateOf = (opts) => when.toLocaleDateString(undefined, opts);
+  const long = { weekday: "long", month: "long", day: "numeric", year: "numeric" };
+  const plain = { month: "long", day: "numeric", year: "numeric" };
+  const short = { month: "short", day: "numeric", year: "numeric" };
+  const ago = () => {
+    const secs = Math.round((Date.now() - when.getTime()) / 1000);
+    const future = secs < 0;
+    const n = Math.abs(secs);
+    const [value, unit] = n < 60 ? [n, "second"] : n < 3600 ? [Math.floor(n / 60), "minute"]
+      : n < 86400 ? [Math.floor(n / 3600), "hour"] : [Math.floor(n / 86400), "day"];
+    if (unit === "second" && n < 10) return future ? "in a few seconds" : "just now";
+    const text = `${value} ${unit}${value === 1 ? "" : "s"}`;
+    return future ? `in ${text}` : `${text} ago`;
+  };
+  const tokens = {
+    date_num: () => `${when.getFullYear()}-${String(when.getMonth() + 1).padStart(2, "0")}-${String(when.getDate()).padStart(2, "0")}`,
+    date: () => dateOf(plain), date_short: () => dateOf(short), date_long: () => dateOf(long),
+    date_pretty: () => relative || dateOf(plain), date_short_pretty: () => relative || dateOf(short),
+    date_long_pretty: () => relative || dateOf(long),
+    time: () => when.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" }),
+    time_secs: () => when.toLocaleTimeString([], { hour: "numeric", minute: "2-digit", second: "2-digit" }),
+    ago,
+  };
+  let unknown = false;
+  const out = format.replace(/\{([a-z_]+)\}/g, (whole, name) => {
+    if (!tokens[name]) { unknown = true; return whole; }
+    return tokens[name]();
+  });
+  return unknown ? null : unescapeSlack(out);
 }
 
 function mrkdwn(text) {
@@ -201,11 +276,14 @@ async function ui(action, body) {
 }
 
 // ---------- interactive elements ----------
-function sendAction(ctx, blockId, actionId, value) {
-  const body = { block_id: blockId, action_id: actionId, value };
+// `elem` is the element as the page showed it: if the message or view changed since, the
+// workspace still sends this click (as Slack does), and the app answers it.
+function sendAction(ctx, blockId, actionId, value, elem) {
+  const body = { block_id: blockId, action_id: actionId, value, element: elem || null };
   if (ctx.viewId) {
     body.view_id = ctx.viewId;
     if (ctx.kind === "modal") body.values = collectValues();
+    else if (ctx.kind === "home") body.values = collectValues('[data-testid="home-view"]');
   } else {
     body.channel = ctx.channel;
     body.message_ts = ctx.ts;
@@ -220,9 +298,9 @@ function button(elem, ctx, blockId, idx) {
   const b = el("button", { type: "button", class: cls, "data-action-id": actionId, text: plain(elem.text) });
   b.addEventListener("click", async () => {
     const href = elem.url && safeHref(elem.url);
-    if (href) window.open(href, "_blank", "noopener");
+    if (href) openLink(href);
     b.disabled = true;
-    try { await sendAction(ctx, blockId, actionId, elem.value); } finally { b.disabled = false; }
+    try { await sendAction(ctx, blockId, actionId, elem.value, elem); } finally { b.disabled = false; }
   });
   return b;
 }
@@ -242,8 +320,8 @@ function overflow(elem, ctx, blockId, idx) {
     item.addEventListener("click", () => {
       menu.classList.add("hidden");
       const href = opt.url && safeHref(opt.url);
-      if (href) window.open(href, "_blank", "noopener");
-      sendAction(ctx, blockId, actionId, opt.value);
+      if (href) openLink(href);
+      sendAction(ctx, blockId, actionId, opt.value, elem);
     });
     menu.append(item);
   }
@@ -296,7 +374,7 @@ function actionElement(elem, ctx, blockId, idx) {
     case "button": return button(elem, ctx, blockId, idx);
     case "overflow": return overflow(elem, ctx, blockId, idx);
     case "static_select": case "users_select": case "external_select":
-      return select(elem, blockId, actionId, { onChange: (v) => sendAction(ctx, blockId, actionId, v) });
+      return select(elem, blockId, actionId, { onChange: (v) => sendAction(ctx, blockId, actionId, v, elem) });
     case "image": return el("img", { class: "accessory-image", src: safeHref(elem.image_url) || "", alt: elem.alt_text || "" });
     default: return el("span", { class: "muted", text: `[${elem.type}]` });
   }
@@ -391,19 +469,10 @@ function inputBlock(block, ctx, blockId) {
   }
   field.id = fieldId;
   wrap.append(field);
-  const dispatches = elem.type === "plain_text_input" && block.dispatch_action && ctx.kind === "modal" &&
-    ((elem.dispatch_action_config || {}).trigger_actions_on || []).includes("on_character_entered");
-  if (dispatches) {
-    // As Slack does with on_character_entered: the text goes to the app as it changes (block_actions),
-    // which redraws the view (the reply's count as its network counts it). Batched a little while typing.
-    let timer = null;
-    field.addEventListener("input", (e) => {
-      if (!e.isTrusted) return;  // a value put back after a redraw is not typing
-      clearTimeout(timer);
-      timer = setTimeout(() => sendAction(ctx, blockId, actionId, field.value), 150);
-    });
-  }
-  if (elem.type === "plain_text_input" && elem.multiline && !dispatches) {  // a dispatching box: the app counts
+  if (block.dispatch_action) dispatchOn(field, elem, ctx, blockId, actionId);
+  // Slack counts only against an input's own max_length; an app that counts for itself
+  // (dispatch_action, a live counter of its own) shows its own count instead.
+  if (elem.type === "plain_text_input" && elem.multiline && elem.max_length && !block.dispatch_action) {
     const counter = el("div", { class: "counter" });
     const update = () => { counter.textContent = `${field.value.length}${elem.max_length ? " / " + elem.max_length : ""} characters`; };
     field.addEventListener("input", update);
@@ -415,14 +484,65 @@ function inputBlock(block, ctx, blockId) {
   return wrap;
 }
 
+// An input block with dispatch_action sends block_actions as Slack does: a plain-text input on
+// each character typed (`on_character_entered`, a moment after the typing pauses) and/or on
+// Enter (`on_enter_pressed`, Slack's default); a select when its choice changes.
+function dispatchOn(field, elem, ctx, blockId, actionId) {
+  const send = () => sendAction(ctx, blockId, actionId, field.tagName === "SELECT" && field.multiple
+    ? [...field.selectedOptions].map((o) => o.value) : field.value, elem);
+  if (elem.type !== "plain_text_input") {
+    field.addEventListener("change", () => { if (!restoring) send(); });
+    return;
+  }
+  const triggers = (elem.dispatch_action_config && elem.dispatch_action_config.trigger_actions_on) || ["on_enter_pressed"];
+  if (triggers.includes("on_character_entered")) {
+    let timer = null;
+    field.addEventListener("input", () => {
+      if (restoring) return;
+      clearTimeout(timer);
+      timer = setTimeout(send, 200);
+    });
+  }
+  if (triggers.includes("on_enter_pressed") && !elem.multiline) {
+    field.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); send(); } });
+  }
+}
+
 // ---------- messages ----------
 function fmtTime(ts) {
   return new Date(Number(ts) * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
+function fmtSize(bytes) {
+  const n = Number(bytes) || 0;
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+// A shared file, as Slack shows one: its name (opens it), type and size, Download, and the
+// first lines of a text file.
+function fileCard(f) {
+  const open = safeHref(f.url_private || "");
+  const download = safeHref(f.url_private_download || f.url_private || "");
+  const card = el("div", { class: "file", "data-testid": "file", "data-file-id": f.id },
+    el("div", { class: "file-head" },
+      el("span", { class: "file-icon", "aria-hidden": "true", text: "📄" }),
+      el("div", { class: "file-meta" },
+        open ? el("a", { class: "file-name", href: open, target: "_blank", rel: "noopener noreferrer", text: f.title || f.name })
+          : el("span", { class: "file-name", text: f.title || f.name }),
+        el("div", { class: "muted", text: `${f.pretty_type || f.filetype || "File"} · ${fmtSize(f.size)}` })),
+      download ? el("a", { class: "btn", href: download, download: f.name || "", "data-testid": "file-download", text: "Download" }) : null));
+  if (f.preview) {
+    const more = f.lines_more ? `\n… ${f.lines_more} more line${f.lines_more === 1 ? "" : "s"}` : "";
+    card.append(el("pre", { class: "file-preview", text: f.preview + more }));
+  }
+  return card;
+}
+
 function renderMessage(msg, channel, { inThread = false } = {}) {
   const bot = msg.bot_id || (snap.users[msg.user] && snap.users[msg.user].is_bot);
-  const name = bot ? "socialdesk" : userName(msg.user);
+  const name = msg.subtype === "tombstone" ? "Slackbot" : bot ? "socialdesk" : userName(msg.user);
   const ephemeral = msg.subtype === "ephemeral";
   const node = el("div", {
     class: "message" + (ephemeral ? " ephemeral" : ""),
@@ -439,7 +559,8 @@ function renderMessage(msg, channel, { inThread = false } = {}) {
     el("span", { class: "muted", text: fmtTime(msg.ts) }), msg.edited ? el("span", { class: "muted", text: "(edited)" }) : null));
   const ctx = { kind: "message", channel: channel.id, ts: msg.ts, ephemeral };
   if (msg.blocks && msg.blocks.length) body.append(renderBlocks(msg.blocks, ctx));
-  else body.append(el("div", { class: "text", style: "white-space: pre-wrap" }, mrkdwn(msg.text)));
+  else if (msg.text) body.append(el("div", { class: "text", style: "white-space: pre-wrap" }, mrkdwn(msg.text)));
+  for (const f of msg.files || []) body.append(fileCard(f));
   if (!inThread && msg.reply_count) {
     body.append(el("button", {
       type: "button", class: "open-thread", "data-testid": "open-thread",
@@ -449,7 +570,8 @@ function renderMessage(msg, channel, { inThread = false } = {}) {
   }
   node.append(body);
   // What this node shows: an unchanged message keeps its DOM node (see keepScroll).
-  node.dataset.key = JSON.stringify([msg.ts, msg.edited || "", msg.text || "", msg.blocks || [], msg.reply_count || 0, inThread, Object.keys(snap.users).length]);
+  node.dataset.key = JSON.stringify([msg.ts, msg.edited || "", msg.text || "", msg.blocks || [], (msg.files || []).map((f) => f.id),
+    msg.reply_count || 0, inThread, Object.keys(snap.users).length]);
   return node;
 }
 
@@ -461,16 +583,18 @@ function dmChannel() {
   return snap.channels.find((c) => c.is_im);
 }
 
-function keepScroll(container, build) {
-  const atBottom = container.scrollHeight - container.scrollTop - container.clientHeight < 40;
-  const top = container.scrollTop;
+// `stick`: a timeline follows its newest message when it was at the bottom; App Home never
+// does (it opens at the top, like Slack's). `fresh`: a switch to another channel or tab.
+function keepScroll(container, build, { stick = true, fresh = false } = {}) {
+  const atBottom = stick && container.scrollHeight - container.scrollTop - container.clientHeight < 40;
+  const top = fresh ? 0 : container.scrollTop;
   // Reuse the nodes of unchanged messages: re-creating every message on each update
   // made buttons vanish under people's (and the browser test's) pointers.
   const old = new Map([...container.children].filter((n) => n.dataset && n.dataset.key).map((n) => [n.dataset.key, n]));
   const next = build().map((n) => (n.dataset && n.dataset.key && old.has(n.dataset.key) ? old.get(n.dataset.key) : n));
   const same = next.length === container.children.length && next.every((n, i) => container.children[i] === n);
   if (!same) container.replaceChildren(...next);
-  container.scrollTop = atBottom ? container.scrollHeight : top;
+  container.scrollTop = (stick && (atBottom || fresh)) ? container.scrollHeight : top;
 }
 
 function renderSidebar() {
@@ -482,29 +606,44 @@ function renderSidebar() {
       onclick: (e) => { e.preventDefault(); current = { kind: "channel", id: c.id }; thread = null; render(); },
     }))));
   $("app-home").classList.toggle("active", current.kind === "home");
+  // Slack marks a DM from the app as unread until App Home is opened: a badge with the count.
+  const dm = dmChannel();
+  const latest = dm && dm.messages.length ? dm.messages[dm.messages.length - 1].ts : "0";
+  const seenKey = `demo-dm-seen-${me}`;
+  if (current.kind === "home") localStorage.setItem(seenKey, latest);
+  const seen = Number(localStorage.getItem(seenKey) || 0);
+  const unread = dm ? dm.messages.filter((m) => Number(m.ts) > seen && (!m.thread_ts || m.thread_ts === m.ts)).length : 0;
+  const badge = $("home-unread");
+  badge.textContent = unread ? String(unread) : "";
+  badge.classList.toggle("hidden", !unread);
 }
 
 function renderMain() {
   const header = $("channel-header");
   const box = $("messages");
+  const showing = current.kind === "home" ? "home" : `channel:${current.id}`;
+  const fresh = showing !== shownMain;
+  shownMain = showing;
   if (current.kind === "home") {
-    header.textContent = "socialdesk — Home";
+    header.replaceChildren(el("span", { text: "socialdesk — Home" }),
+      el("a", { href: "#", class: "to-messages", "data-testid": "to-messages", text: "Messages ↓",
+        onclick: (e) => { e.preventDefault(); const d = $("dm-divider"); if (d) d.scrollIntoView({ block: "start" }); } }));
     const dm = dmChannel();
     keepScroll(box, () => {
       const out = [];
       const home = el("div", { class: "home", "data-testid": "home-view" });
       if (snap.home) home.append(renderBlocks(snap.home.blocks, { kind: "home", viewId: snap.home.id }));
       else home.append(el("div", { class: "empty", text: "The app has not published a Home tab yet." }));
-      out.push(home, el("div", { class: "reply-divider", text: "Messages" }));
+      out.push(home, el("div", { class: "reply-divider", id: "dm-divider", text: "Messages" }));
       if (dm) out.push(...timeline(dm));
       return out;
-    });
+    }, { stick: false, fresh });
     return;
   }
   const ch = channelById(current.id);
   if (!ch) { header.textContent = ""; box.replaceChildren(); return; }
   header.textContent = "# " + ch.name;
-  keepScroll(box, () => timeline(ch));
+  keepScroll(box, () => timeline(ch), { fresh });
 }
 
 function timeline(ch) {
@@ -534,9 +673,9 @@ function renderThread() {
 }
 
 // ---------- modal ----------
-function collectValues() {
+function collectValues(scope = "#modal") {
   const values = {};
-  document.querySelectorAll("#modal [data-block-id]").forEach((f) => {
+  document.querySelectorAll(`${scope} [data-block-id]`).forEach((f) => {
     const block = f.getAttribute("data-block-id");
     const action = f.getAttribute("data-action-id");
     let v;
@@ -553,15 +692,14 @@ function renderModal() {
   if (!view) { backdrop.classList.add("hidden"); shownModalKey = null; return; }
   const key = view.id + "/" + view.hash;
   if (key === shownModalKey) return;
-  const same = shownModalKey && shownModalKey.startsWith(view.id + "/");
-  const kept = same ? collectValues() : {};
-  // A redraw while typing (views.update) keeps the cursor where it was, as Slack does.
-  const active = same ? document.activeElement : null;
-  const focus = active && $("modal").contains(active) && active.hasAttribute("data-block-id")
-    ? { block: active.getAttribute("data-block-id"), action: active.getAttribute("data-action-id"),
-        start: active.selectionStart, end: active.selectionEnd } : null;
+  const kept = shownModalKey && shownModalKey.startsWith(view.id + "/") ? collectValues() : {};
   shownModalKey = key;
   const modal = $("modal");
+  // An update while someone types (a live counter) must not take the cursor away.
+  const active = document.activeElement;
+  const focused = active && modal.contains(active) && active.getAttribute("data-block-id")
+    ? { block: active.getAttribute("data-block-id"), action: active.getAttribute("data-action-id"),
+        start: active.selectionStart, end: active.selectionEnd } : null;
   modal.setAttribute("data-view-id", view.id);
   modal.setAttribute("data-callback-id", view.callback_id || "");
   const ctx = { kind: "modal", viewId: view.id };
@@ -584,21 +722,27 @@ function renderModal() {
       submitBtn),
   );
   // Slack keeps what people typed in inputs whose block_id did not change.
-  for (const [block, actions] of Object.entries(kept)) {
-    for (const [action, v] of Object.entries(actions)) {
-      const f = modal.querySelector(`[data-block-id="${CSS.escape(block)}"][data-action-id="${CSS.escape(action)}"]`);
-      if (!f) continue;
-      if (f.multiple) [...f.options].forEach((o) => { o.selected = v.includes(o.value); });
-      else f.value = v;
-      f.dispatchEvent(new Event("input"));
+  const field = (block, action) => modal.querySelector(`[data-block-id="${CSS.escape(block)}"][data-action-id="${CSS.escape(action)}"]`);
+  restoring = true;
+  try {
+    for (const [block, actions] of Object.entries(kept)) {
+      for (const [action, v] of Object.entries(actions)) {
+        const f = field(block, action);
+        if (!f) continue;
+        if (f.multiple) [...f.options].forEach((o) => { o.selected = v.includes(o.value); });
+        else f.value = v;
+        f.dispatchEvent(new Event("input"));
+      }
+    }
+  } finally { restoring = false; }
+  backdrop.classList.remove("hidden");
+  const again = focused && field(focused.block, focused.action);
+  if (again) {
+    again.focus();
+    if (typeof focused.start === "number" && again.setSelectionRange) {
+      try { again.setSelectionRange(focused.start, focused.end); } catch { /* not a text field */ }
     }
   }
-  const refocus = focus && modal.querySelector(`[data-block-id="${CSS.escape(focus.block)}"][data-action-id="${CSS.escape(focus.action)}"]`);
-  if (refocus) {
-    refocus.focus();
-    if (refocus.setSelectionRange && focus.start != null) refocus.setSelectionRange(focus.start, focus.end);
-  }
-  backdrop.classList.remove("hidden");
 }
 
 function showErrors(errors) {
@@ -624,6 +768,21 @@ function render() {
   renderMain();
   renderThread();
   renderModal();
+  renderLocalPages();
+  finishJump();
+}
+
+// The local networks' pages (what the brand's accounts posted there), from the demo's runner.
+function renderLocalPages() {
+  const pages = (snap && snap.local_pages) || [];
+  const list = $("local-pages");
+  $("local-pages-title").classList.toggle("hidden", !pages.length);
+  const key = JSON.stringify(pages);
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  list.replaceChildren(...pages.map((p) => el("li", {},
+    el("a", { href: safeHref(p.url) || "#", class: "nav-item", target: "_blank", rel: "noopener noreferrer",
+      "data-testid": "local-page", text: "🌐 " + p.label }))));
 }
 
 function fillAgents(users) {
@@ -698,6 +857,13 @@ function init() {
     box.value = "";
     await ui("post", { channel: thread.channel, text, thread_ts: thread.ts });
   });
+  // Slack keeps "{ago}" and "Today" current while a message is on screen.
+  setInterval(() => document.querySelectorAll("[data-format]").forEach((n) => {
+    const text = slackDate(Number(n.dataset.epoch), n.dataset.format);
+    if (text && n.textContent !== text) n.textContent = text;
+  }), 20_000);
+  const start = archiveTarget(location.href);
+  if (start) { history.replaceState(null, "", "/"); jumpTo(start); }
   poll();
 }
 

@@ -253,6 +253,13 @@ class FakeX(XApi, StreamApi, XAuthServer):
             self._publish(tid)
             return copy.deepcopy(post)
 
+    def posts(self) -> list[dict]:
+        """Every stored post, oldest first, with its author's `username` and `name` beside (local pages)."""
+        with self._lock:
+            return [copy.deepcopy(post) | {"username": self._users[post["author_id"]]["username"],
+                                           "name": self._users[post["author_id"]]["name"]}
+                    for _, post in sorted(self._posts.items())]
+
     def delete_post(self, tweet_id: str) -> None:
         """The author deleted it: lookups answer X's "Not Found Error", searches no longer find it."""
         with self._lock:
