@@ -69,7 +69,7 @@ def test_claim_note_reply_refused_mark_resolve_and_the_customer_writes_again(app
     fake_x.post(username="dana_k", text="@acmephones my acme phone is still broken after the fix :(", in_reply_to=first["id"])
     wait_for(lambda: "Reopened" in status(ws, case_id), timeout=30, what="the case to reopen")
     assert "New reply from the customer" in status(ws, case_id)
-    assert "reply due" in block_text(ws.card(case_id), "triage")  # a first reply is due again
+    assert "reply due" in block_text(ws.card(case_id), "status")  # a first reply is due again
     wait_for(lambda: any("still broken" in t for t in ws.thread_texts(card)), timeout=10, what="the follow-up in the thread")
     assert len(ws.cards()) == 1
     assert len(fake_x.requests_to("/2/tweets", method="POST")) == 1

@@ -180,7 +180,7 @@ def test_reopen_puts_the_case_back_in_the_queue_with_its_reply_due_again(desk, d
     card = card_of(slack_emulator, channel, case_id)
     assert case_row(deps, case_id).assignee is None
     assert "*Reopened*" in block_text(card, "status") and "owner" not in block_text(card, "status")
-    assert "reply due" in block_text(card, "triage")  # the SLA clock runs again
+    assert "reply due" in block_text(card, "status")  # the SLA clock runs again
     assert button_ids(card)[0] == ids.CLAIM
 
 

@@ -289,7 +289,7 @@ def block_text(card, block_id: str) -> str:
 def test_a_reopened_case_shows_its_reply_due_again_though_it_was_answered_before():
     due = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)  # the store times it from the reopening (store.cases)
     card = case_card(view(status=CaseStatus.REOPENED, sla_due=due, first_response_at=WHEN))
-    assert "⏱ reply due" in block_text(card, "triage")
+    assert "⏱ reply due" in block_text(card, "status")
     assert button_ids(card)[0] == ids.CLAIM
 
 

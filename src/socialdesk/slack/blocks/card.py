@@ -209,8 +209,11 @@ def state(view: CaseView) -> str:
         told = told or action == f"claimed by {owner}"
         head = f"{emoji} {owner} · {how}{ago(view.claimed_at)}"
     elif (word := TRANSITION_WORD.get(view.status)) and action.partition(" ")[0].rstrip(":") == word:
-        told = True
-        head = f"{emoji} *{word.capitalize()}*{action[len(word):]}{ago(_action_at(view))}"
+        told, rest = True, action[len(word):]
+        if view.status is S.RESOLVED and view.outcome:  # "resolved (fixed) by …": the outcome comes first
+            rest = rest.split(")", 1)[1] if rest.startswith(" (") and ")" in rest else rest
+            rest = f" · {outcome_text(view)}{rest}"
+        head = f"{emoji} *{word.capitalize()}*{rest}{ago(_action_at(view))}"
     else:
         head = STATUS_LABEL[view.status]
         if view.status is S.IGNORED and view.ignored_reason:
