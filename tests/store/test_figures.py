@@ -281,3 +281,34 @@ def test_week_boundaries_in_berlin(engine):
         f = figures(session=session, start=start, end=end, tz=BERLIN)
     assert f.opened == 2
     assert len(f.hourly) == 7 * 24 and f.hourly[0] == 1 and f.hourly[-1] == 1 and sum(f.hourly) == 2
+
+
+def test_cases_are_counted_once_however_often_they_happen(engine):
+    """Issue #15: one case resolved twice was "Resolved 2 … over 2 cases"; it is one case."""
+    with Session(engine) as session:
+        b = Builder(session)
+        rule = b.rule("acme")
+        twice = b.case(utc(2026, 1, 15, 1), status="resolved", rule=rule)
+        b.event(twice, "claimed", utc(2026, 1, 15, 2), "UA")
+        b.event(twice, "unclaimed", utc(2026, 1, 15, 3), "UA")
+        b.event(twice, "claimed", utc(2026, 1, 15, 4), "UA")  # UA claimed it twice: one case for UA
+        b.event(twice, "reply_sent", utc(2026, 1, 15, 5), "UA")
+        b.event(twice, "reply_sent", utc(2026, 1, 15, 6), "UA")
+        b.event(twice, "marked_replied", utc(2026, 1, 15, 7), "UB")  # a reply sent and one marked: one case
+        b.event(twice, "resolved", utc(2026, 1, 15, 8), "UA")  # 7 h after opening
+        b.event(twice, "reopened", utc(2026, 1, 15, 9))
+        b.event(twice, "claimed", utc(2026, 1, 15, 10), "UB")  # and UB claimed it: one case for UB too
+        b.event(twice, "sla_breached", utc(2026, 1, 15, 10, 30))
+        b.event(twice, "sla_breached", utc(2026, 1, 15, 10, 40))
+        b.event(twice, "resolved", utc(2026, 1, 15, 11), "UB")  # the last resolution: 10 h after opening
+        once = b.case(utc(2026, 1, 15, 12), status="resolved", rule=rule)
+        b.event(once, "claimed", utc(2026, 1, 15, 12, 30), "UA")
+        b.event(once, "resolved", utc(2026, 1, 15, 13), "UA")  # 1 h
+        session.commit()
+    with Session(engine) as session:
+        f = figures(session=session, start=DAY[0], end=DAY[1], tz=UTCZ)
+    assert (f.opened, f.claimed, f.replied, f.resolved, f.sla_breached) == (2, 2, 1, 2, 1)
+    # One duration per resolved case: 1 h and 10 h (not 7 h, 10 h and 1 h).
+    assert f.time_to_resolve == Spread(count=2, median=3600.0, p90=36000.0)
+    assert f.agents == [AgentFigures("UA", claims=2, replies=1, resolves=2), AgentFigures("UB", claims=1, replies=1, resolves=1)]
+    assert f.rules == [RuleFigures(rule, "x: acme", opened=2, resolved=2)]

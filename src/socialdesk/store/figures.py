@@ -42,6 +42,9 @@ SENTIMENTS = ("negative", "neutral", "positive", "unknown")
 OPENED, CLAIMED, RESOLVED, IGNORED, SLA_BREACHED = "opened", "claimed", "resolved", "ignored", "sla_breached"
 REPLY_KINDS = ("reply_sent", "marked_replied")
 COUNTED_KINDS = (OPENED, CLAIMED, *REPLY_KINDS, RESOLVED, IGNORED, SLA_BREACHED)
+# A case with a reply sent and another marked as sent (by hand) is one case replied to.
+REPLIED = REPLY_KINDS[0]
+FOLD = {REPLY_KINDS[1]: REPLIED}
 
 
 # -- periods ---------------------------------------------------------------------------------
@@ -193,26 +196,32 @@ def figures(*, session: Session, start: datetime, end: datetime, tz: ZoneInfo | 
     """Every digest figure for [start, end). `tz` (default UTC) only places the hourly volume."""
     tz = tz or ZoneInfo("UTC")
     start, end = _utc(start), _utc(end)
+    # Cases, not events: the events counted, less the repeats (a case claimed twice is one).
+    repeated = counts.repeats(session, start, end, COUNTED_KINDS, fold=FOLD, rule_kinds=(OPENED, RESOLVED))
     kinds: Counter[str] = Counter()
     by_actor: dict[str, Counter[str]] = {}
     for kind, actor, n in counts.events_by_kind_and_actor(session, start, end, COUNTED_KINDS):
+        kind = FOLD.get(kind, kind)
         kinds[kind] += n
         by_actor.setdefault(actor, Counter())[kind] += n
+    kinds.subtract(repeated.by_kind)
+    for (kind, actor), extra in repeated.by_actor.items():
+        by_actor[actor][kind] -= extra
     return Figures(
         start=start,
         end=end,
         opened=kinds[OPENED],
         claimed=kinds[CLAIMED],
-        replied=sum(kinds[k] for k in REPLY_KINDS),
+        replied=kinds[REPLIED],
         resolved=kinds[RESOLVED],
         ignored=kinds[IGNORED],
         sla_breached=kinds[SLA_BREACHED],
         first_response=_spread(session, counts.first_response_micros(session, start, end),
                                counts.first_responses(session, start, end)),
-        # Every resolved event counts, from its case's opening (a case resolved twice counts twice).
+        # Each resolved case once, from its opening to its last resolution in the period.
         time_to_resolve=_spread(session, counts.resolve_micros(session, start, end, RESOLVED), kinds[RESOLVED]),
         agents=_agents(by_actor),
-        **_rules_and_sentiment(session, start, end),
+        **_rules_and_sentiment(session, start, end, repeated.by_rule),
         hourly=_hourly(session, start=start, end=end, tz=tz),
         top_authors=_top_authors(session, start, end),
         oldest_unclaimed=_oldest_unclaimed(session, end),
@@ -229,21 +238,25 @@ def _spread(session: Session, durations, n: int) -> Spread:  # type: ignore[no-u
 
 
 def _agents(by_actor: dict[str, Counter[str]]) -> list[AgentFigures]:
+    """Per agent, the cases they claimed, replied to and resolved (a case twice is one)."""
     rows = [
-        AgentFigures(actor, n[CLAIMED], sum(n[k] for k in REPLY_KINDS), n[RESOLVED])
+        AgentFigures(actor, n[CLAIMED], n[REPLIED], n[RESOLVED])
         for actor, n in by_actor.items()
-        if n[CLAIMED] or n[RESOLVED] or any(n[k] for k in REPLY_KINDS)
+        if n[CLAIMED] or n[RESOLVED] or n[REPLIED]
     ]
     return sorted(rows, key=lambda r: (-(r.claims + r.replies + r.resolves), r.actor))
 
 
-def _rules_and_sentiment(session: Session, start: datetime, end: datetime) -> dict:  # type: ignore[type-arg]
+def _rules_and_sentiment(session: Session, start: datetime, end: datetime,
+                         repeated: Counter[tuple[str, int | None, str]]) -> dict:  # type: ignore[type-arg]
     """The rule table (cases opened and resolved, by the case's rule) and the sentiment mix of
-    the cases opened, from one pass over the period's opened and resolved events."""
+    the cases opened, from one pass over the period's opened and resolved events, less the
+    repeats (counts.repeats)."""
     opened: Counter[int | None] = Counter()
     resolved: Counter[int | None] = Counter()
     mix = dict.fromkeys(SENTIMENTS, 0)
     for kind, rule_id, sentiment, n in counts.by_rule_and_sentiment(session, start, end, (OPENED, RESOLVED)):
+        n -= repeated[(kind, rule_id, sentiment)]
         if kind == OPENED:
             opened[rule_id] += n
             mix[sentiment] += n
