@@ -28,7 +28,6 @@ from socialdesk.store.figures import (
     AgentFigures,
     Figures,
     RuleFigures,
-    _oldest_unclaimed,
     _top_authors,
     figures,
     hour_ranges,
@@ -107,8 +106,7 @@ def reference(session: Session, start: datetime, end: datetime, tz: ZoneInfo) ->
                    replied=kinds["reply_sent"], resolved=kinds["resolved"],
                    ignored=kinds["ignored"], sla_breached=kinds["sla_breached"],
                    first_response=spread(first_responses), time_to_resolve=spread(to_resolve), agents=agents,
-                   rules=rules, sentiment=mix, hourly=hourly, top_authors=_top_authors(session, start, end),
-                   oldest_unclaimed=_oldest_unclaimed(session, end))
+                   rules=rules, sentiment=mix, hourly=hourly, top_authors=_top_authors(session, start, end))
 
 
 # -- random histories -------------------------------------------------------------------------

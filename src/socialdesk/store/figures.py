@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from socialdesk.domain import CaseStatus
@@ -34,7 +34,7 @@ from socialdesk.store import incidents
 from socialdesk.store.figure_counts import nearest_rank
 from socialdesk.store.models import AuthorRow, CaseRow, PostRow, RuleRow
 
-PeriodKind = Literal["day", "week"]
+PeriodKind = Literal["day", "week", "today"]  # today: from local midnight to now, "so far today"
 TOP_AUTHORS = 5
 OLDEST_UNCLAIMED = 5
 SENTIMENTS = ("negative", "neutral", "positive", "unknown")
@@ -65,10 +65,13 @@ class Period:
 
     @property
     def label(self) -> str:
-        """"Mon 30 Mar 2026" for a day, "23 Mar – 29 Mar 2026" for a week (local dates)."""
+        """"Mon 30 Mar 2026" for a day, "Mon 30 Mar 2026, 00:00–14:05" for today so far,
+        "23 Mar – 29 Mar 2026" for a week (local dates and times)."""
         first = self.first_day
         if self.kind == "day":
             return first.strftime("%a %-d %b %Y")
+        if self.kind == "today":
+            return f"{first.strftime('%a %-d %b %Y')}, 00:00–{self.end.astimezone(self.tz).strftime('%H:%M')}"
         last = first + timedelta(days=6)
         return f"{first.strftime('%-d %b')} – {last.strftime('%-d %b %Y')}"
 
@@ -80,7 +83,8 @@ def _local_midnight_utc(day: date, tz: ZoneInfo) -> datetime:
 
 
 def period(kind: PeriodKind, *, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The last complete local day or week (weeks start on Monday) before `now`, in UTC."""
+    """The last complete local day or week (weeks start on Monday) before `now`, in UTC;
+    "today": from local midnight to `now`."""
     return period_info(kind, now=now, tz=tz)[1:]  # type: ignore[return-value]
 
 
@@ -88,6 +92,9 @@ def period_info(kind: PeriodKind, *, now: datetime, tz: ZoneInfo) -> tuple[Perio
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     today = now.astimezone(tz).date()
+    if kind == "today":
+        start = _local_midnight_utc(today, tz)
+        return Period(kind, start, now.astimezone(UTC), tz), start, now.astimezone(UTC)
     if kind == "day":
         first, last = today - timedelta(days=1), today
     elif kind == "week":
@@ -102,10 +109,15 @@ def period_info(kind: PeriodKind, *, now: datetime, tz: ZoneInfo) -> tuple[Perio
 def previous(start: datetime, end: datetime, *, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The period of the same local length just before [start, end): the day or week before.
 
-    Computed on local dates, so the day before a 23-hour day is 24 hours long.
+    Computed on local dates, so the day before a 23-hour day is 24 hours long. A part of a
+    day (today so far) is compared with the day before up to the same local time.
     """
     first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
     days = (last - first).days
+    if days == 0:
+        day_before = first - timedelta(days=1)
+        same_time = datetime.combine(day_before, end.astimezone(tz).time(), tzinfo=tz).astimezone(UTC)
+        return _local_midnight_utc(day_before, tz), min(same_time, start)
     prev_first = first - timedelta(days=days)
     return _local_midnight_utc(prev_first, tz), start
 
@@ -172,9 +184,18 @@ class Figures:
     sentiment: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SENTIMENTS, 0))
     hourly: list[int] = field(default_factory=list)  # opened per local hour: 24 (day) or 7×24 (week)
     top_authors: list[AuthorFigures] = field(default_factory=list)
-    oldest_unclaimed: list[UnclaimedCase] = field(default_factory=list)
     incidents: int = 0  # storms opened in the period (store.incidents) …
     incident_posts: int = 0  # … and the posts (cases) in them
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The cases waiting for an agent now (new or reopened), whatever period a digest is of:
+    how many, how many of them high priority, and the oldest few."""
+
+    waiting: int = 0
+    high: int = 0
+    oldest: list[UnclaimedCase] = field(default_factory=list)
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -224,7 +245,6 @@ def figures(*, session: Session, start: datetime, end: datetime, tz: ZoneInfo | 
         **_rules_and_sentiment(session, start, end, repeated.by_rule),
         hourly=_hourly(session, start=start, end=end, tz=tz),
         top_authors=_top_authors(session, start, end),
-        oldest_unclaimed=_oldest_unclaimed(session, end),
         **dict(zip(("incidents", "incident_posts"), incidents.storm_counts(session=session, start=start, end=end))),
     )
 
@@ -349,23 +369,35 @@ def _top_authors(session: Session, start: datetime, end: datetime) -> list[Autho
     return [AuthorFigures(net, handle, int(n)) for net, handle, n in rows]
 
 
-def _oldest_unclaimed(session: Session, end: datetime) -> list[UnclaimedCase]:
-    """Cases waiting for an agent now (new or reopened) that were opened before the period ended.
+WAITING = (CaseStatus.NEW.value, CaseStatus.REOPENED.value)
+
+
+def backlog(*, session: Session, limit: int = OLDEST_UNCLAIMED) -> Backlog:
+    """The backlog as it is now: counted through `cases (status, opened_at)`, a few rows read."""
+    counted = session.exec(
+        select(func.count(), func.coalesce(func.sum(case((col(CaseRow.priority) == "high", 1), else_=0)), 0))
+        .where(col(CaseRow.status).in_(WAITING))
+    ).one()
+    return Backlog(waiting=int(counted[0]), high=int(counted[1]), oldest=_oldest_unclaimed(session, limit=limit))
+
+
+def _oldest_unclaimed(session: Session, *, limit: int = OLDEST_UNCLAIMED) -> list[UnclaimedCase]:
+    """The cases waiting for an agent now (new or reopened), oldest first.
 
     One query per status, each reading `cases (status, opened_at)` in order and stopping after
     a few rows: with both statuses in one IN list PostgreSQL fetches every waiting case and sorts.
     """
     rows = [
-        case
-        for status in (CaseStatus.NEW.value, CaseStatus.REOPENED.value)
-        for case in session.exec(
+        case_row
+        for status in WAITING
+        for case_row in session.exec(
             select(CaseRow)
-            .where(CaseRow.status == status, CaseRow.opened_at < end)
+            .where(CaseRow.status == status)
             .order_by(CaseRow.opened_at, CaseRow.id)
-            .limit(OLDEST_UNCLAIMED)
+            .limit(limit)
         ).all()
     ]
-    rows = sorted(rows, key=lambda c: (_utc(c.opened_at), c.id))[:OLDEST_UNCLAIMED]
+    rows = sorted(rows, key=lambda c: (_utc(c.opened_at), c.id))[:limit]
     return [
         UnclaimedCase(c.id, _utc(c.opened_at), c.network, c.channel_id, c.message_ts, c.priority)  # type: ignore[arg-type]
         for c in rows
