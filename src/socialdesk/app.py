@@ -41,6 +41,7 @@ from socialdesk.listeners.deps import Deps
 from socialdesk.replying import ReplyDesk
 from socialdesk.saved_replies import load_saved_replies
 from socialdesk.slack.identity import BotIdentity
+from socialdesk.slack.names import SlackNames
 from socialdesk.slack.permissions import AdminCheck, ReplyPermissions
 from socialdesk.slack.verify import RequestGuard
 from socialdesk.networks import registry
@@ -224,6 +225,7 @@ def build(
         settings=settings,
         networks=networks,
         later=later,
+        names=SlackNames(slack),  # the one name cache: users.info once per person, bounded
     )
     for module in (events, actions, views, replies, answers, incidents, commands, faq, home, webhooks):
         module.register(bolt, deps)

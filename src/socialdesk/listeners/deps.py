@@ -18,6 +18,7 @@ from socialdesk.networks.base import Network
 from socialdesk.replying import ReplyDesk
 from socialdesk.sla import Policy
 from socialdesk.slack.blocks.modals import SavedReply
+from socialdesk.slack.names import SlackNames
 from socialdesk.slack.permissions import AdminCheck, ReplyPermissions
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class Deps:
     settings: Settings | None = None  # shown to admins in App Home (never the secrets)
     networks: Mapping[str, Network] = field(default_factory=dict)  # every known network, configured or not
     later: Callable[..., Future[Any]] = run_now  # work after the ack (app.build gives a Later pool)
+    names: SlackNames | None = None  # Slack ids as "@alice" where Slack does not show mentions (exports)
 
     @property
     def case_tags(self) -> list[str]:
