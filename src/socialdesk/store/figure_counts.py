@@ -147,7 +147,7 @@ def repeats(session: Session, start: datetime, end: datetime, kinds: Sequence[st
     # An agent's repeats: their events on those cases beyond one per case (another agent's
     # event on the same case is not a repeat for them). The actor is only in the table rows:
     # read through the case index for the repeated cases alone, in case order (materialized,
-    # else SQLite reads them per (kind, case) pair, kind by kind: twice as slow).
+    # else SQLite reads them per (kind, case) pair, kind by kind: half as slow again).
     theirs = (
         select(_folded(col(CaseEventRow.kind), fold).label("kind"), CaseEventRow.actor, CaseEventRow.case_id)
         .where(col(CaseEventRow.kind).in_(kinds), CaseEventRow.at >= start, CaseEventRow.at < end,
