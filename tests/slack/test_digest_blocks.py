@@ -41,7 +41,7 @@ def busy() -> Figures:
     )
 
 
-WAITING = Backlog(waiting=2, high=1, oldest=[UnclaimedCase(7, START, "x", "C1", "1.0", "high"),
+WAITING = Backlog(waiting=2, oldest=[UnclaimedCase(7, START, "x", "C1", "1.0", "high"),
                                              UnclaimedCase(9, START, "x", "C1", None, "normal")])
 
 
@@ -78,7 +78,7 @@ def test_figures_and_their_changes_are_shown():
     [actions] = [b for b in blocks if isinstance(b, ActionsBlock)]
     button = actions.to_dict()["elements"][0]
     assert button["action_id"] == ids.DIGEST_BACKLOG and button["url"] == "https://acme.slack.com/archives/C1/p1"
-    assert "*Backlog now* · 2 cases waiting for a claim, 1 high priority 🔥" in text
+    assert "*Backlog now* · 2 cases waiting for a claim\\n" in text
     assert digest_text(busy(), title="Daily digest", period_label="Thu 15 Jan 2026").startswith("Daily digest — Thu 15 Jan 2026: 12 opened")
     assert digest_text(busy(), title="D", period_label="p", backlog=WAITING).endswith("; 2 waiting now")
 
@@ -124,7 +124,7 @@ def test_huge_figures_stay_within_block_kit_limits():
         top_authors=[AuthorFigures("x", "&" * 500, 10**6) for _ in range(5)],
         hourly=[10**6] * (7 * 24),
     )
-    waiting = Backlog(waiting=10**6, high=10**6, oldest=[UnclaimedCase(i, START, "x", "C1", "1.0", "high") for i in range(5)])
+    waiting = Backlog(waiting=10**6, oldest=[UnclaimedCase(i, START, "x", "C1", "1.0", "high") for i in range(5)])
     links = {i: "https://acme.slack.com/archives/C1/p" + "9" * 900 for i in range(5)}
     blocks = digest_blocks(many, figs(), title="T" * 500, period_label="P" * 3000, permalinks=links, backlog=waiting,
                            compared_with="C" * 3000)

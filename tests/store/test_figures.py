@@ -234,21 +234,19 @@ def test_the_backlog_is_what_waits_now_whatever_the_period(engine, busy_day):
         few = backlog(session=session, limit=2)
     # New or reopened, oldest first: c8 was opened after the busy day and waits all the same.
     assert [u.case_id for u in waiting.oldest] == [busy_day[k] for k in ("c7", "c9", "c5", "c6", "c8")]
-    assert waiting.oldest[0].opened_at == utc(2026, 1, 14, 10) and waiting.waiting == 5 and waiting.high == 0
+    assert waiting.oldest[0].opened_at == utc(2026, 1, 14, 10) and waiting.waiting == 5
     assert few.waiting == 5 and [u.case_id for u in few.oldest] == [busy_day["c7"], busy_day["c9"]]
     with Session(engine) as session:
-        session.get(CaseRow, busy_day["c8"]).priority = "high"
         for key in ("c7", "c9", "c5"):
             session.get(CaseRow, busy_day[key]).status = "claimed"
         session.commit()
-        assert backlog(session=session, limit=1) == Backlog(
-            waiting=2, high=1, oldest=backlog(session=session).oldest[:1])
+        assert backlog(session=session, limit=1) == Backlog(waiting=2, oldest=backlog(session=session).oldest[:1])
         assert [u.case_id for u in backlog(session=session).oldest] == [busy_day["c6"], busy_day["c8"]]
 
 
 def test_an_empty_backlog(engine):
     with Session(engine) as session:
-        assert backlog(session=session) == Backlog(waiting=0, high=0, oldest=[])
+        assert backlog(session=session) == Backlog(waiting=0, oldest=[])
 
 
 def test_the_day_before_sees_only_its_own_events(engine, busy_day):

@@ -1,9 +1,10 @@
 """Digest figures for one period, computed from the case history (case_events).
 
-Periods are local calendar days or weeks (Monday to Monday) in the team's time
-zone, turned into UTC instants only at their boundaries: a day with a daylight-
-saving change is 23 or 25 hours long and still holds exactly the events of that
-local day. An event counts in a period when `start <= at < end`.
+Periods (store.periods, re-exported here) are local calendar days or weeks in the
+team's time zone, or today so far. An event counts in a period when `start <= at < end`. The figures count cases,
+not events: a case claimed twice in the period is one case claimed (for the agent too), a
+case with a reply sent and one marked as sent one case replied to, and a case resolved twice
+one case resolved, its time to resolve running to its last resolution in the period.
 
 Percentiles are exact, by the nearest-rank method: the p-th percentile of n
 sorted values is the value at rank ceil(p/100 * n) (1-based). The median is the
@@ -21,11 +22,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from socialdesk.domain import CaseStatus
@@ -33,8 +33,8 @@ from socialdesk.store import figure_counts as counts
 from socialdesk.store import incidents
 from socialdesk.store.figure_counts import nearest_rank
 from socialdesk.store.models import AuthorRow, CaseRow, PostRow, RuleRow
+from socialdesk.store.periods import Period, PeriodKind, period, period_info, previous  # noqa: F401  (re-exported)
 
-PeriodKind = Literal["day", "week", "today"]  # today: from local midnight to now, "so far today"
 TOP_AUTHORS = 5
 OLDEST_UNCLAIMED = 5
 SENTIMENTS = ("negative", "neutral", "positive", "unknown")
@@ -45,81 +45,6 @@ COUNTED_KINDS = (OPENED, CLAIMED, *REPLY_KINDS, RESOLVED, IGNORED, SLA_BREACHED)
 # A case with a reply sent and another marked as sent (by hand) is one case replied to.
 REPLIED = REPLY_KINDS[0]
 FOLD = {REPLY_KINDS[1]: REPLIED}
-
-
-# -- periods ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Period:
-    """[start, end) in UTC, with the local calendar it was computed in."""
-
-    kind: PeriodKind
-    start: datetime
-    end: datetime
-    tz: ZoneInfo
-
-    @property
-    def first_day(self) -> date:
-        return self.start.astimezone(self.tz).date()
-
-    @property
-    def label(self) -> str:
-        """"Mon 30 Mar 2026" for a day, "Mon 30 Mar 2026, 00:00–14:05" for today so far,
-        "23 Mar – 29 Mar 2026" for a week (local dates and times)."""
-        first = self.first_day
-        if self.kind == "day":
-            return first.strftime("%a %-d %b %Y")
-        if self.kind == "today":
-            return f"{first.strftime('%a %-d %b %Y')}, 00:00–{self.end.astimezone(self.tz).strftime('%H:%M')}"
-        last = first + timedelta(days=6)
-        return f"{first.strftime('%-d %b')} – {last.strftime('%-d %b %Y')}"
-
-
-def _local_midnight_utc(day: date, tz: ZoneInfo) -> datetime:
-    # Midnight exists in every zone we care about; where a zone skips midnight itself,
-    # fold=0 gives the instant just after the gap, which is still the day's start.
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-
-
-def period(kind: PeriodKind, *, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The last complete local day or week (weeks start on Monday) before `now`, in UTC;
-    "today": from local midnight to `now`."""
-    return period_info(kind, now=now, tz=tz)[1:]  # type: ignore[return-value]
-
-
-def period_info(kind: PeriodKind, *, now: datetime, tz: ZoneInfo) -> tuple[Period, datetime, datetime]:
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    today = now.astimezone(tz).date()
-    if kind == "today":
-        start = _local_midnight_utc(today, tz)
-        return Period(kind, start, now.astimezone(UTC), tz), start, now.astimezone(UTC)
-    if kind == "day":
-        first, last = today - timedelta(days=1), today
-    elif kind == "week":
-        this_monday = today - timedelta(days=today.weekday())
-        first, last = this_monday - timedelta(days=7), this_monday
-    else:
-        raise ValueError(f"unknown period kind {kind!r}")
-    start, end = _local_midnight_utc(first, tz), _local_midnight_utc(last, tz)
-    return Period(kind, start, end, tz), start, end
-
-
-def previous(start: datetime, end: datetime, *, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The period of the same local length just before [start, end): the day or week before.
-
-    Computed on local dates, so the day before a 23-hour day is 24 hours long. A part of a
-    day (today so far) is compared with the day before up to the same local time.
-    """
-    first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
-    days = (last - first).days
-    if days == 0:
-        day_before = first - timedelta(days=1)
-        same_time = datetime.combine(day_before, end.astimezone(tz).time(), tzinfo=tz).astimezone(UTC)
-        return _local_midnight_utc(day_before, tz), min(same_time, start)
-    prev_first = first - timedelta(days=days)
-    return _local_midnight_utc(prev_first, tz), start
 
 
 # -- figures ---------------------------------------------------------------------------------
@@ -169,11 +94,13 @@ class UnclaimedCase:
 
 @dataclass(frozen=True)
 class Figures:
+    """Cases (not events) in [start, end); the backlog now is apart (Backlog)."""
+
     start: datetime
     end: datetime
     opened: int = 0
     claimed: int = 0
-    replied: int = 0  # reply_sent + marked_replied
+    replied: int = 0  # cases with a reply sent or marked as sent
     resolved: int = 0
     ignored: int = 0
     sla_breached: int = 0
@@ -191,10 +118,9 @@ class Figures:
 @dataclass(frozen=True)
 class Backlog:
     """The cases waiting for an agent now (new or reopened), whatever period a digest is of:
-    how many, how many of them high priority, and the oldest few."""
+    how many, and the oldest few."""
 
     waiting: int = 0
-    high: int = 0
     oldest: list[UnclaimedCase] = field(default_factory=list)
 
 
@@ -373,12 +299,10 @@ WAITING = (CaseStatus.NEW.value, CaseStatus.REOPENED.value)
 
 
 def backlog(*, session: Session, limit: int = OLDEST_UNCLAIMED) -> Backlog:
-    """The backlog as it is now: counted through `cases (status, opened_at)`, a few rows read."""
-    counted = session.exec(
-        select(func.count(), func.coalesce(func.sum(case((col(CaseRow.priority) == "high", 1), else_=0)), 0))
-        .where(col(CaseRow.status).in_(WAITING))
-    ).one()
-    return Backlog(waiting=int(counted[0]), high=int(counted[1]), oldest=_oldest_unclaimed(session, limit=limit))
+    """The backlog as it is now: counted in the index `cases (status, opened_at)` (no case row is
+    read for the count: a priority split would read every waiting case), then the oldest few."""
+    waiting = session.exec(select(func.count()).select_from(CaseRow).where(col(CaseRow.status).in_(WAITING))).one()
+    return Backlog(waiting=int(waiting), oldest=_oldest_unclaimed(session, limit=limit))
 
 
 def _oldest_unclaimed(session: Session, *, limit: int = OLDEST_UNCLAIMED) -> list[UnclaimedCase]:

@@ -250,8 +250,7 @@ def _backlog(backlog: Backlog, permalinks: dict[int, str]) -> str:
     if not backlog.waiting and not backlog.oldest:
         return "*Backlog now*\n_None: the backlog is clear._ 🎉"
     n = max(backlog.waiting, len(backlog.oldest))
-    high = f", {backlog.high:,} high priority 🔥" if backlog.high else ""
-    lines = [f"*Backlog now* · {n:,} case{'s' if n != 1 else ''} waiting for a claim{high}"]
+    lines = [f"*Backlog now* · {n:,} case{'s' if n != 1 else ''} waiting for a claim"]
     for u in backlog.oldest:
         name = f"Case #{u.case_id}"
         ref = link(permalinks[u.case_id], name) if u.case_id in permalinks else name
