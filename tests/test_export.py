@@ -12,11 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from markdown_it import MarkdownIt
+from slack_sdk import WebClient
 from sqlalchemy import event, insert, update
 
 from socialdesk import export
 from socialdesk.domain import EventKind, Post
 from socialdesk.export import ExportFilter, iter_records
+from socialdesk.slack.names import SlackNames
 from socialdesk.store import ingest, lifecycle
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import make_engine, session_scope, upgrade
@@ -167,6 +169,27 @@ AWKWARD = [
 ]
 
 
+def test_agents_are_exported_by_name_with_their_slack_id_beside_it(engine, slack_emulator):
+    """Issue #15: `@alice`, not `U0ALICE01`, through users.info (slack.names); the id stays in agent_id."""
+    ids = seed_cases(engine)
+    alice = slack_emulator.users["alice"]
+    with session_scope(engine) as session:
+        session.execute(update(CaseRow).where(CaseRow.id == ids["worked"]).values(assignee=alice))
+    names = SlackNames(WebClient(token=slack_emulator.token, base_url=slack_emulator.url, timeout=5))
+    flt = ExportFilter(statuses=frozenset({"resolved"}))
+    out = {fmt: io.StringIO() for fmt in ("jsonl", "csv", "md")}
+    for fmt, buffer in out.items():
+        assert export.export(engine=engine, flt=flt, fmt=fmt, out=buffer, names=names) == 1
+    record = json.loads(out["jsonl"].getvalue())
+    assert (record["agent"], record["agent_id"]) == ("@alice", alice)
+    [row] = csv.DictReader(io.StringIO(out["csv"].getvalue().lstrip("\ufeff")))
+    assert row["agent"] == "'@alice"  # the writer's guard against formulas; spreadsheets show @alice
+    assert "@alice" in out["md"].getvalue() and alice not in out["md"].getvalue() + out["csv"].getvalue()
+    unnamed = io.StringIO()
+    export.export(engine=engine, flt=flt, fmt="jsonl", out=unnamed)  # no names given: the id, as before
+    assert json.loads(unnamed.getvalue())["agent"] == alice
+
+
 def test_csv_round_trips_through_csv_reader_with_the_right_columns(tmp_path):
     path = tmp_path / "out.csv"
     with path.open("w", encoding="utf-8", newline="") as out:
@@ -197,7 +220,8 @@ def test_jsonl_is_one_json_record_per_line_even_for_unicode_line_separators():
     parsed = [json.loads(line) for line in lines]
     assert parsed[0]["question"] == AWKWARD[0].question and parsed[2]["question"] == AWKWARD[2].question
     assert set(parsed[0]) == {"case_id", "source", "curated_entry_id", "status", "network", "question", "answer",
-                              "notes", "tags", "context", "links", "timestamps", "agent", "outcome", "duplicate_of"}
+                              "notes", "tags", "context", "links", "timestamps", "agent", "agent_id", "outcome",
+                              "duplicate_of"}
     assert (parsed[0]["outcome"], parsed[0]["duplicate_of"]) == ("duplicate", 3) and parsed[1]["outcome"] is None
     assert parsed[0]["context"] == {"rule_query": "acme", "author_handle": "dana_k", "author_name": "Dana",
                                     "conversation_url": "https://x.com/i/web/status/1"}

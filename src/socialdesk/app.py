@@ -43,6 +43,7 @@ from socialdesk.listeners.deps import Deps
 from socialdesk.replying import ReplyDesk
 from socialdesk.saved_replies import load_saved_replies
 from socialdesk.slack.identity import BotIdentity
+from socialdesk.slack.names import SlackNames
 from socialdesk.slack.permissions import AdminCheck, ReplyPermissions
 from socialdesk.slack.verify import RequestGuard
 from socialdesk.networks import registry
@@ -231,6 +232,7 @@ def build(
         networks=networks,
         later=later,
         notify=notifier.run_once,  # in the listener's work after its ack
+        names=SlackNames(slack),  # the one name cache: users.info once per person, bounded
     )
     for module in (events, actions, views, resolutions, replies, answers, incidents, commands, queue, faq, home, webhooks):
         module.register(bolt, deps)

@@ -80,6 +80,9 @@ def test_claim_note_reply_refused_mark_resolve_and_the_customer_writes_again(app
         assert f" {kind} " in history, (kind, history)
     assert "still broken after the fix" in history
     assert "outcome='answered'" in history
+    # Who did what, by name (issue #15): users.info through the app's Slack settings.
+    assert " claimed          @alice\n" in history and " note             @alice " in history, history
+    assert ws.uid("alice") not in history, history
 
 
 def test_a_refused_reply_offers_open_in_x_and_mark_as_replied(app, fake_x, slack_emulator, slack_proxy):

@@ -114,7 +114,7 @@ def test_schedules_are_managed_by_admins_with_clear_answers(app, slack_emulator)
         return social(app, slack_emulator, text, channel=channel, user=user)
 
     assert ask("digest list", "alice").startswith("No digests are scheduled.")
-    assert "`/social digest now [day|week]" in ask("digest")
+    assert "`/social digest now [day|week|today]" in ask("digest")
     assert ask("digest frobnicate").startswith("`/social digest frobnicate` is not a digest command.")
     assert ask("digest schedule hourly 09:00").startswith("Usage: `/social digest schedule")
     assert ask("digest schedule daily 25:00").startswith("That is not a time of day: 25:00.")
@@ -142,3 +142,10 @@ def test_schedules_are_managed_by_admins_with_clear_answers(app, slack_emulator)
     assert "*2*" not in ask("digest list")
     # A non-admin may post a digest here or to themselves, not elsewhere.
     assert ask(f"digest now <@{bob}>", "alice").startswith("Only socialdesk admins can post a digest to other")
+    # Issue #15: today so far, posted here.
+    posting = ask("digest now today", "alice")
+    assert posting.startswith("Posting the digest for so far today (") and posting.endswith(f"to <#{channel}>…"), posting
+    [today] = wait_for(lambda: [m for m in slack_emulator.history(channel)
+                                if m.get("text", "").startswith("Social care so far today — ")], timeout=30,
+                       what="the digest of today so far")
+    assert "; 0 waiting now" in today["text"] and "the backlog is clear" in str(today["blocks"])

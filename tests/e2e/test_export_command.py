@@ -45,9 +45,11 @@ def seeded(app, slack_emulator, fake_x, db_url):
                                             rule_id=None, channel_id=channel, now=now - timedelta(hours=2))
             [waiting] = ingest.store_posts(session=session, posts=[x_post("screen flickers", handle="sam", post_id=sam)],
                                            rule_id=None, channel_id=channel, now=now - timedelta(hours=1))
+        alice = slack_emulator.users["alice"]
         with session_scope(engine) as session:
-            lifecycle.add_note(session=session, case_id=resolved, user_id="UALICE", now=now, text="swollen: replace")
-            lifecycle.resolve(session=session, case_id=resolved, user_id="UALICE", now=now)
+            lifecycle.claim(session=session, case_id=resolved, user_id=alice, now=now)
+            lifecycle.add_note(session=session, case_id=resolved, user_id=alice, now=now, text="swollen: replace")
+            lifecycle.resolve(session=session, case_id=resolved, user_id=alice, now=now)
     finally:
         engine.dispose()
     app.start()
@@ -77,6 +79,8 @@ def test_an_admin_gets_markdown_and_jsonl_files_in_a_dm(app, slack_emulator, sla
     assert params["initial_comment"] == "Your export: 2 cases as Markdown."
     assert f"## Case {resolved} · resolved · x" in content and f"## Case {waiting} · new · x" in content
     assert "battery is swelling 🔋 &lt;b&gt;help&lt;/b&gt;" in content and "swollen: replace" in content
+    # Issue #15: the agent by name (users.info, cached by the app), not by Slack id.
+    assert "- **Agent:** @alice\n" in content and slack_emulator.users["alice"] not in content
 
     reply = social(app, slack_emulator, "export jsonl status:resolved redact", user="mia", channel=channel)
     assert reply["text"].startswith("Preparing your export (JSON Lines, cases)")
@@ -84,6 +88,8 @@ def test_an_admin_gets_markdown_and_jsonl_files_in_a_dm(app, slack_emulator, sla
     assert params["initial_comment"] == "Your export: 1 case as JSON Lines (status resolved · redacted)."
     [record] = [json.loads(line) for line in content.splitlines()]
     assert record["case_id"] == resolved and record["notes"] == "swollen: replace"
+    assert (record["agent"], record["agent_id"]) == ("@alice", slack_emulator.users["alice"])
+    assert len([c for c in slack_proxy.calls_to("users.info") if c.params.get("user") == record["agent_id"]]) == 1
     assert "[email]" in record["question"] and "dana" not in content
 
 

@@ -106,6 +106,7 @@ def test_save_a_resolved_case_as_faq_edit_it_and_withdraw_it(app, fake_x, slack_
     listed = app.cli("faq", "list").stdout
     assert f"{case_id:>5}  active" in listed and "Why won't my Acme phone charge after the update?" in listed
     assert "bug,question" in listed
+    assert "  @bob  " in listed and ws.uid("bob") not in listed  # who saved it, by name (issue #15)
 
     # Answers at hand (#14): a like question is offered the entry, Use this fills the box, and a draft
     # from the language model (FakeChat) is grounded on it, kept in the history, never sent.

@@ -85,3 +85,26 @@ def test_bad_schedule_specs_are_refused(bad):
         schedule_spec(bad, tz=BERLIN)
 
 
+
+
+def test_the_digest_shows_the_backlog_now_and_today_so_far(engine, slack_emulator):
+    """Issue #15: yesterday's digest said "the backlog is clear 🎉" with today's cases waiting."""
+    channel = slack_emulator.new_channel("digest")
+    slack = WebClient(token=slack_emulator.token, base_url=slack_emulator.url)
+    card_ts = slack.chat_postMessage(channel=channel, text="a card")["ts"]
+    waiting = [open_case(engine, channel, card_ts, datetime(2026, 1, 16, 7, tzinfo=UTC)),  # 08:00 in Berlin, today
+               open_case(engine, channel, "3.0", datetime(2026, 1, 16, 7, 30, tzinfo=UTC))]
+
+    yesterday = DigestJob(engine=engine, slack=slack, clock=lambda: NOW, tz=BERLIN, targets=[channel], kind="day").run_once()
+    assert yesterday.current.opened == 0 and yesterday.backlog.waiting == 2
+    [message] = [m for m in slack_emulator.history(channel) if m.get("ts") == yesterday.posted[channel]]
+    rendered = str(message["blocks"])
+    assert "backlog is clear" not in rendered and "2 cases waiting for a claim" in rendered
+    assert f"|Case #{waiting[0]}>" in rendered and message["text"].endswith("; 2 waiting now")
+
+    today = DigestJob(engine=engine, slack=slack, clock=lambda: NOW, tz=BERLIN, targets=[channel], kind="today").run_once()
+    assert today.current.opened == 2 and today.previous.opened == 0
+    assert (today.current.start, today.current.end) == (datetime(2026, 1, 15, 23, tzinfo=UTC), NOW)
+    [message] = [m for m in slack_emulator.history(channel) if m.get("ts") == today.posted[channel]]
+    assert message["text"].startswith("Social care so far today — Fri 16 Jan 2026, 00:00–09:00: 2 opened")
+    assert "compared with yesterday up to the same time" in str(message["blocks"])

@@ -108,6 +108,17 @@ def test_mine_queue_search_and_stats_read_the_database(deps, desk, slack_emulato
     assert "*Opened* 3" in shown(social(deps, slack_emulator, desk, "stats 7d"))
 
 
+def test_stats_count_a_case_resolved_twice_once(deps, desk, slack_emulator):
+    [case_id] = stored_cases(deps, 1)
+    alice = slack_emulator.users["alice"]
+    with session_scope(deps.engine) as session:
+        for step in (lifecycle.claim, lifecycle.resolve, lifecycle.reopen, lifecycle.claim, lifecycle.resolve):
+            assert step(session=session, case_id=case_id, user_id=alice, now=deps.clock()).ok, step
+    answer = shown(social(deps, slack_emulator, desk, "stats 7d"))
+    assert "*Resolved* 1\n" in answer and "*Claimed* 1\n" in answer, answer
+    assert "over 1 case resolved in the period" in answer, answer
+
+
 def test_a_lookup_that_fails_gets_an_apology_and_the_log_the_trace(deps, desk, slack_emulator, monkeypatch, caplog):
     def broken(**_kwargs):
         raise RuntimeError("database on fire")

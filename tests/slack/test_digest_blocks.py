@@ -15,7 +15,7 @@ from socialdesk.slack.blocks.digest import (
     duration,
     sparkline,
 )
-from socialdesk.store.figures import AgentFigures, AuthorFigures, Figures, RuleFigures, Spread, UnclaimedCase
+from socialdesk.store.figures import AgentFigures, AuthorFigures, Backlog, Figures, RuleFigures, Spread, UnclaimedCase
 
 START, END = datetime(2026, 1, 15, tzinfo=UTC), datetime(2026, 1, 16, tzinfo=UTC)
 HOSTILE = "<!channel> & <@U0BOSS> <https://evil.example|click>"
@@ -38,8 +38,11 @@ def busy() -> Figures:
         sentiment={"negative": 6, "neutral": 3, "positive": 3, "unknown": 0},
         hourly=[0] * 9 + [1, 4, 8] + [0] * 12,
         top_authors=[AuthorFigures("x", HOSTILE, 4), AuthorFigures("x", "dana", 1)],
-        oldest_unclaimed=[UnclaimedCase(7, START, "x", "C1", "1.0", "high"), UnclaimedCase(9, START, "x", "C1", None, "normal")],
     )
+
+
+WAITING = Backlog(waiting=2, oldest=[UnclaimedCase(7, START, "x", "C1", "1.0", "high"),
+                                             UnclaimedCase(9, START, "x", "C1", None, "normal")])
 
 
 def test_change_and_duration_labels():
@@ -61,7 +64,8 @@ def test_sparkline_scales_to_the_maximum():
 def test_figures_and_their_changes_are_shown():
     before = figs(opened=10, claimed=9, replied=4, resolved=12, first_response=Spread(2, 1800, 7200),
                   sentiment={"negative": 2, "neutral": 3, "positive": 3, "unknown": 0})
-    blocks = digest_blocks(busy(), before, title="Daily digest", period_label="Thu 15 Jan 2026", permalinks={7: "https://acme.slack.com/archives/C1/p1"})
+    blocks = digest_blocks(busy(), before, title="Daily digest", period_label="Thu 15 Jan 2026",
+                           permalinks={7: "https://acme.slack.com/archives/C1/p1"}, backlog=WAITING)
     text = render(blocks)
     assert "*Opened*\\n12  `▲ 20%` _(was 10)_" in text
     assert "*Replied*\\n8  `▲ 100%`" in text
@@ -74,7 +78,19 @@ def test_figures_and_their_changes_are_shown():
     [actions] = [b for b in blocks if isinstance(b, ActionsBlock)]
     button = actions.to_dict()["elements"][0]
     assert button["action_id"] == ids.DIGEST_BACKLOG and button["url"] == "https://acme.slack.com/archives/C1/p1"
+    assert "*Backlog now* · 2 cases waiting for a claim\\n" in text
     assert digest_text(busy(), title="Daily digest", period_label="Thu 15 Jan 2026").startswith("Daily digest — Thu 15 Jan 2026: 12 opened")
+    assert digest_text(busy(), title="D", period_label="p", backlog=WAITING).endswith("; 2 waiting now")
+
+
+def test_the_backlog_waiting_now_is_shown_even_when_the_period_was_quiet():
+    """Issue #15: "the backlog is clear 🎉" with 10 cases waiting (opened after the period)."""
+    waiting = Backlog(waiting=10, oldest=[UnclaimedCase(i, END, "x", "C1", None, "normal") for i in range(1, 6)])
+    text = render(digest_blocks(figs(hourly=[0] * 24), figs(), title="Digest", period_label="day", permalinks={},
+                                backlog=waiting, compared_with="the day before"))
+    assert "clear" not in text
+    assert "*Backlog now* · 10 cases waiting for a claim\\nCase #1 · waiting since" in text
+    assert "_…and 5 more: `/social queue` lists them_" in text and "compared with the day before" in text
 
 
 def test_hostile_handles_and_rule_queries_are_escaped():
@@ -106,11 +122,12 @@ def test_huge_figures_stay_within_block_kit_limits():
         agents=[AgentFigures(f"U{i:030d}", i, i, i) for i in range(500)],
         rules=[RuleFigures(i, HOSTILE * 40, i, i) for i in range(500)],
         top_authors=[AuthorFigures("x", "&" * 500, 10**6) for _ in range(5)],
-        oldest_unclaimed=[UnclaimedCase(i, START, "x", "C1", "1.0", "high") for i in range(5)],
         hourly=[10**6] * (7 * 24),
     )
+    waiting = Backlog(waiting=10**6, oldest=[UnclaimedCase(i, START, "x", "C1", "1.0", "high") for i in range(5)])
     links = {i: "https://acme.slack.com/archives/C1/p" + "9" * 900 for i in range(5)}
-    blocks = digest_blocks(many, figs(), title="T" * 500, period_label="P" * 3000, permalinks=links)
+    blocks = digest_blocks(many, figs(), title="T" * 500, period_label="P" * 3000, permalinks=links, backlog=waiting,
+                           compared_with="C" * 3000)
     assert len(blocks) <= 50
     for block in blocks:
         block.validate_json()  # slack_sdk's own limit checks

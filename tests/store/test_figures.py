@@ -14,12 +14,15 @@ from sqlmodel import Session
 
 from socialdesk.store.figures import (
     AgentFigures,
+    Backlog,
     AuthorFigures,
     RuleFigures,
     Spread,
+    backlog,
     figures,
     percentile,
     period,
+    period_info,
     previous,
 )
 from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, PostRow, RuleRow
@@ -74,6 +77,18 @@ def test_previous_period_is_the_local_day_or_week_before():
     assert previous(utc(2026, 10, 25, 23), utc(2026, 10, 26, 23), tz=BERLIN) == (utc(2026, 10, 24, 22), utc(2026, 10, 25, 23))
     week = period("week", now=utc(2026, 3, 30, 8), tz=BERLIN)
     assert previous(*week, tz=BERLIN) == (utc(2026, 3, 15, 23), utc(2026, 3, 22, 23))
+
+
+def test_today_runs_from_local_midnight_to_now_and_compares_with_yesterday_until_the_same_time():
+    now = utc(2026, 3, 29, 12, 5)  # 14:05 in Berlin, on the day the clocks went forward
+    info, start, end = period_info("today", now=now, tz=BERLIN)
+    assert (start, end) == (utc(2026, 3, 28, 23), now) and info.kind == "today"
+    assert info.label == "Sun 29 Mar 2026, 00:00–14:05"
+    # Yesterday (CET) from midnight to 14:05: 23:00 to 13:05 UTC.
+    assert previous(start, end, tz=BERLIN) == (utc(2026, 3, 27, 23), utc(2026, 3, 28, 13, 5))
+    # Right at midnight "today" is empty, and so is the day before's part.
+    _, start, end = period_info("today", now=berlin(2026, 3, 30), tz=BERLIN)
+    assert start == end and previous(start, end, tz=BERLIN) == (utc(2026, 3, 28, 23), utc(2026, 3, 28, 23))
 
 
 def test_period_refuses_a_naive_clock():
@@ -201,7 +216,7 @@ def test_agent_and_rule_tables(engine, busy_day):
     ]
 
 
-def test_sentiment_hourly_authors_and_backlog(engine, busy_day):
+def test_sentiment_hourly_and_authors(engine, busy_day):
     with Session(engine) as session:
         f = figures(session=session, start=DAY[0], end=DAY[1], tz=UTCZ)
     # Of the six opened in the day (c1's sentiment is the day before's).
@@ -210,8 +225,28 @@ def test_sentiment_hourly_authors_and_backlog(engine, busy_day):
     assert [h for h, n in enumerate(f.hourly) if n] == [0, 1, 5, 12, 20, 23]
     assert f.top_authors == [AuthorFigures("x", "dana", 3), AuthorFigures("x", "eli", 2), AuthorFigures("x", "fay", 1),
                              AuthorFigures("x", "gus", 1), AuthorFigures("x", "hal", 1)]
-    assert [u.case_id for u in f.oldest_unclaimed] == [busy_day[k] for k in ("c7", "c9", "c5", "c6")]
-    assert f.oldest_unclaimed[0].opened_at == utc(2026, 1, 14, 10)
+
+
+def test_the_backlog_is_what_waits_now_whatever_the_period(engine, busy_day):
+    """Issue #15: a digest of yesterday said "the backlog is clear" with cases opened today waiting."""
+    with Session(engine) as session:
+        waiting = backlog(session=session)
+        few = backlog(session=session, limit=2)
+    # New or reopened, oldest first: c8 was opened after the busy day and waits all the same.
+    assert [u.case_id for u in waiting.oldest] == [busy_day[k] for k in ("c7", "c9", "c5", "c6", "c8")]
+    assert waiting.oldest[0].opened_at == utc(2026, 1, 14, 10) and waiting.waiting == 5
+    assert few.waiting == 5 and [u.case_id for u in few.oldest] == [busy_day["c7"], busy_day["c9"]]
+    with Session(engine) as session:
+        for key in ("c7", "c9", "c5"):
+            session.get(CaseRow, busy_day[key]).status = "claimed"
+        session.commit()
+        assert backlog(session=session, limit=1) == Backlog(waiting=2, oldest=backlog(session=session).oldest[:1])
+        assert [u.case_id for u in backlog(session=session).oldest] == [busy_day["c6"], busy_day["c8"]]
+
+
+def test_an_empty_backlog(engine):
+    with Session(engine) as session:
+        assert backlog(session=session) == Backlog(waiting=0, oldest=[])
 
 
 def test_the_day_before_sees_only_its_own_events(engine, busy_day):
@@ -220,7 +255,6 @@ def test_the_day_before_sees_only_its_own_events(engine, busy_day):
     assert (f.opened, f.claimed, f.replied, f.resolved) == (2, 0, 0, 0)
     assert f.first_response == Spread() and f.time_to_resolve == Spread()
     assert [h for h, n in enumerate(f.hourly) if n] == [10, 22]
-    assert [u.case_id for u in f.oldest_unclaimed] == [busy_day["c7"]]  # c9 opened at the end: not before it
     assert f.top_authors == [AuthorFigures("x", "zed", 5)]
 
 
@@ -229,7 +263,7 @@ def test_an_empty_period(engine):
         f = figures(session=session, start=utc(2025, 6, 1), end=utc(2025, 6, 2), tz=UTCZ)
     assert (f.opened, f.claimed, f.replied, f.resolved, f.ignored, f.sla_breached) == (0, 0, 0, 0, 0, 0)
     assert f.first_response == Spread(0, None, None) and f.time_to_resolve == Spread(0, None, None)
-    assert f.agents == [] and f.rules == [] and f.top_authors == [] and f.oldest_unclaimed == []
+    assert f.agents == [] and f.rules == [] and f.top_authors == []
     assert f.sentiment == {"negative": 0, "neutral": 0, "positive": 0, "unknown": 0}
     assert f.hourly == [0] * 24
 
@@ -237,8 +271,8 @@ def test_an_empty_period(engine):
 def test_spring_forward_night_in_berlin(engine):
     with Session(engine) as session:
         b = Builder(session)
-        inside_early = b.case(berlin(2026, 3, 29, 0, 30))   # 23:30 UTC on the 28th
-        inside_late = b.case(berlin(2026, 3, 29, 23, 30))   # CEST: 21:30 UTC
+        b.case(berlin(2026, 3, 29, 0, 30))     # 23:30 UTC on the 28th
+        b.case(berlin(2026, 3, 29, 23, 30))     # CEST: 21:30 UTC
         b.case(berlin(2026, 3, 28, 23, 30))                 # CET: 22:30 UTC, the day before
         b.case(berlin(2026, 3, 30, 0, 30))                  # 22:30 UTC on the 29th, the day after
         session.commit()
@@ -246,7 +280,7 @@ def test_spring_forward_night_in_berlin(engine):
     with Session(engine) as session:
         f = figures(session=session, start=start, end=end, tz=BERLIN)
         before = figures(session=session, **dict(zip(("start", "end"), previous(start, end, tz=BERLIN))), tz=BERLIN)
-    assert f.opened == 2 and {u.case_id for u in f.oldest_unclaimed} >= {inside_early, inside_late}
+    assert f.opened == 2
     assert f.hourly[0] == 1 and f.hourly[23] == 1 and f.hourly[2] == 0 and len(f.hourly) == 24
     assert before.opened == 1 and before.hourly[23] == 1
 
@@ -281,3 +315,34 @@ def test_week_boundaries_in_berlin(engine):
         f = figures(session=session, start=start, end=end, tz=BERLIN)
     assert f.opened == 2
     assert len(f.hourly) == 7 * 24 and f.hourly[0] == 1 and f.hourly[-1] == 1 and sum(f.hourly) == 2
+
+
+def test_cases_are_counted_once_however_often_they_happen(engine):
+    """Issue #15: one case resolved twice was "Resolved 2 … over 2 cases"; it is one case."""
+    with Session(engine) as session:
+        b = Builder(session)
+        rule = b.rule("acme")
+        twice = b.case(utc(2026, 1, 15, 1), status="resolved", rule=rule)
+        b.event(twice, "claimed", utc(2026, 1, 15, 2), "UA")
+        b.event(twice, "unclaimed", utc(2026, 1, 15, 3), "UA")
+        b.event(twice, "claimed", utc(2026, 1, 15, 4), "UA")  # UA claimed it twice: one case for UA
+        b.event(twice, "reply_sent", utc(2026, 1, 15, 5), "UA")
+        b.event(twice, "reply_sent", utc(2026, 1, 15, 6), "UA")
+        b.event(twice, "marked_replied", utc(2026, 1, 15, 7), "UB")  # a reply sent and one marked: one case
+        b.event(twice, "resolved", utc(2026, 1, 15, 8), "UA")  # 7 h after opening
+        b.event(twice, "reopened", utc(2026, 1, 15, 9))
+        b.event(twice, "claimed", utc(2026, 1, 15, 10), "UB")  # and UB claimed it: one case for UB too
+        b.event(twice, "sla_breached", utc(2026, 1, 15, 10, 30))
+        b.event(twice, "sla_breached", utc(2026, 1, 15, 10, 40))
+        b.event(twice, "resolved", utc(2026, 1, 15, 11), "UB")  # the last resolution: 10 h after opening
+        once = b.case(utc(2026, 1, 15, 12), status="resolved", rule=rule)
+        b.event(once, "claimed", utc(2026, 1, 15, 12, 30), "UA")
+        b.event(once, "resolved", utc(2026, 1, 15, 13), "UA")  # 1 h
+        session.commit()
+    with Session(engine) as session:
+        f = figures(session=session, start=DAY[0], end=DAY[1], tz=UTCZ)
+    assert (f.opened, f.claimed, f.replied, f.resolved, f.sla_breached) == (2, 2, 1, 2, 1)
+    # One duration per resolved case: 1 h and 10 h (not 7 h, 10 h and 1 h).
+    assert f.time_to_resolve == Spread(count=2, median=3600.0, p90=36000.0)
+    assert f.agents == [AgentFigures("UA", claims=2, replies=1, resolves=2), AgentFigures("UB", claims=1, replies=1, resolves=1)]
+    assert f.rules == [RuleFigures(rule, "x: acme", opened=2, resolved=2)]

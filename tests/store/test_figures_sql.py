@@ -1,7 +1,9 @@
 """Figures counted in SQL against the Python counting they replaced (SQLite and PostgreSQL).
 
 `reference()` is the previous store.figures: it loads every counted event of the period
-and counts in Python. For random case histories (seeded) around daylight-saving days,
+and counts in Python — cases, not events (each (kind, case) once; a reply sent and one
+marked as sent are one reply; a case's time to resolve runs to its last resolution in
+the period). For random case histories (seeded) around daylight-saving days,
 in zones with whole, half and three-quarter hour offsets, both must give the same
 Figures, field by field: counts, agent and rule tables in order, the sentiment mix, the
 hourly slots, the exact percentiles.
@@ -26,7 +28,6 @@ from socialdesk.store.figures import (
     AgentFigures,
     Figures,
     RuleFigures,
-    _oldest_unclaimed,
     _top_authors,
     figures,
     hour_ranges,
@@ -56,28 +57,32 @@ def reference(session: Session, start: datetime, end: datetime, tz: ZoneInfo) ->
         .where(CaseEventRow.at >= start, CaseEventRow.at < end, col(CaseEventRow.kind).in_(COUNTED_KINDS))
         .order_by(CaseEventRow.at, CaseEventRow.id)
     ).all()
-    kinds = Counter(kind for _, kind, _, _ in events)
+    fold = {"marked_replied": "reply_sent"}
+    events = [(cid, fold.get(kind, kind), actor, at) for cid, kind, actor, at in events]
+    kinds = Counter(kind for kind, _ in {(kind, cid) for cid, kind, _, _ in events})
     in_period = select(CaseEventRow.case_id).where(
         CaseEventRow.at >= start, CaseEventRow.at < end, col(CaseEventRow.kind).in_((OPENED, RESOLVED)))
     cases = {cid: (_utc(o), s, r) for cid, o, s, r in session.exec(
         select(CaseRow.id, CaseRow.opened_at, CaseRow.sentiment, CaseRow.rule_id).where(col(CaseRow.id).in_(in_period))
     ).all()}
-    to_resolve = [(_utc(at) - cases[cid][0]).total_seconds() for cid, kind, _, at in events
-                  if kind == RESOLVED and cid in cases]
+    last_resolved = {}
+    for cid, kind, _, at in events:  # in time order: the last one stays
+        if kind == RESOLVED and cid in cases:
+            last_resolved[cid] = _utc(at)
+    to_resolve = [(at - cases[cid][0]).total_seconds() for cid, at in last_resolved.items()]
     first_responses = [(_utc(fr) - _utc(o)).total_seconds() for o, fr in session.exec(
         select(CaseRow.opened_at, CaseRow.first_response_at).where(
             CaseRow.first_response_at >= start, CaseRow.first_response_at < end)).all()]
 
     claims, replies, resolves = Counter(), Counter(), Counter()
-    for _, kind, actor, _ in events:
-        {"claimed": claims, "reply_sent": replies, "marked_replied": replies, "resolved": resolves}.get(
-            kind, Counter())[actor] += 1
+    for _, kind, actor in {(cid, kind, actor) for cid, kind, actor, _ in events}:
+        {"claimed": claims, "reply_sent": replies, "resolved": resolves}.get(kind, Counter())[actor] += 1
     agents = sorted((AgentFigures(a, claims[a], replies[a], resolves[a]) for a in set(claims) | set(replies) | set(resolves)),
                     key=lambda r: (-(r.claims + r.replies + r.resolves), r.actor))
 
     opened, resolved = Counter(), Counter()
     mix = dict.fromkeys(("negative", "neutral", "positive", "unknown"), 0)
-    for cid, kind, _, _ in events:
+    for cid, kind in {(cid, kind) for cid, kind, _, _ in events}:
         if cid in cases and kind == OPENED:
             opened[cases[cid][2]] += 1
             mix[sentiment_label(cases[cid][1])] += 1
@@ -89,18 +94,19 @@ def reference(session: Session, start: datetime, end: datetime, tz: ZoneInfo) ->
 
     first = start.astimezone(tz).date()
     hourly = [0] * (24 * max(1, (end.astimezone(tz).date() - first).days))
-    for _, kind, _, at in events:
+    placed = set()
+    for cid, kind, _, at in events:
         local = _utc(at).astimezone(tz)
         index = (local.date() - first).days * 24 + local.hour
-        if kind == OPENED and 0 <= index < len(hourly):
+        if kind == OPENED and 0 <= index < len(hourly) and (cid, index) not in placed:  # a case once an hour
+            placed.add((cid, index))
             hourly[index] += 1
 
     return Figures(start=start, end=end, opened=kinds["opened"], claimed=kinds["claimed"],
-                   replied=kinds["reply_sent"] + kinds["marked_replied"], resolved=kinds["resolved"],
+                   replied=kinds["reply_sent"], resolved=kinds["resolved"],
                    ignored=kinds["ignored"], sla_breached=kinds["sla_breached"],
                    first_response=spread(first_responses), time_to_resolve=spread(to_resolve), agents=agents,
-                   rules=rules, sentiment=mix, hourly=hourly, top_authors=_top_authors(session, start, end),
-                   oldest_unclaimed=_oldest_unclaimed(session, end))
+                   rules=rules, sentiment=mix, hourly=hourly, top_authors=_top_authors(session, start, end))
 
 
 # -- random histories -------------------------------------------------------------------------

@@ -10,6 +10,9 @@ from socialdesk.cli.common import CliError, open_store
 if TYPE_CHECKING:
     from socialdesk.config import Settings
 
+# Payload fields that hold a Slack user id (an assignment's "to"…): shown as names too.
+PEOPLE_KEYS = frozenset({"to", "assignee", "approver", "approved_by", "agent", "by", "owner"})
+
 
 def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
     case = commands.add_parser("case", help="look at cases", description="Look at cases: what was posted, and everything done about it.").add_subparsers(dest="case_command", required=True, metavar="ACTION")
@@ -22,6 +25,7 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
 
 
 def cmd_case_show(settings: Settings, args: argparse.Namespace) -> int:
+    from socialdesk.slack.names import for_cli
     from socialdesk.store import cases as case_store
     from socialdesk.store.db import session_scope
 
@@ -33,9 +37,12 @@ def cmd_case_show(settings: Settings, args: argparse.Namespace) -> int:
             posts = case_store.posts_of(session=session, case_id=args.id)
     except case_store.CaseNotFound as exc:
         raise CliError(f"{exc}; cases are numbered on their cards (\"case #12\")") from None
+    finally:
+        engine.dispose()
+    names = for_cli(settings)  # people as "@alice" (with SLACK_BOT_TOKEN), else their Slack ids
     author = view.post.author
     print(f"case #{view.case_id} · {view.status.value} · {view.priority} priority"
-          + (f" · owner {view.assignee}" if view.assignee else "") + (f" · tags {', '.join(view.tags)}" if view.tags else ""))
+          + (f" · owner {names(view.assignee)}" if view.assignee else "") + (f" · tags {', '.join(view.tags)}" if view.tags else ""))
     print(f"  {view.post.network} @{author.handle} ({author.name}, {author.followers} followers) · {view.post.url}")
     print(f"  rule: {view.rule_query or '(removed)'} · channel {view.channel_id} · card ts {view.message_ts or '(not posted yet)'}")
     for line in outcome_lines(view):
@@ -58,8 +65,11 @@ def cmd_case_show(settings: Settings, args: argparse.Namespace) -> int:
                 prompt = ""
         else:
             prompt = ""
+        for key in PEOPLE_KEYS & payload.keys():
+            if isinstance(payload[key], str):
+                payload[key] = names(payload[key])
         details = " ".join(f"{k}={v!r}" for k, v in payload.items() if v is not None)
-        print(f"  {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<16} {event.actor:<12} {details}".rstrip() + prompt)
+        print(f"  {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<16} {names(event.actor):<12} {details}".rstrip() + prompt)
     return 0
 
 

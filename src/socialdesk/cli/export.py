@@ -65,6 +65,7 @@ def build_filter(args: argparse.Namespace, *, now: datetime) -> export.ExportFil
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from socialdesk import export
+    from socialdesk.slack import names
     from socialdesk.store.db import session_scope, utcnow
 
     if args.batch is None:
@@ -88,7 +89,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
         with _destination(args.output, args.format) as out:
             count = export.export(engine=engine, flt=flt, fmt=args.format, out=out, redacted=args.redact,
                                   keep_handles=settings.own_handle_set, progress=progress, batch=args.batch,
-                                  bom=not args.no_bom)
+                                  bom=not args.no_bom, names=names.for_cli(settings))
     except BrokenPipeError:  # `socialdesk export | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0

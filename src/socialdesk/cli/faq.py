@@ -39,6 +39,7 @@ def _one_line(text: str, width: int) -> str:
 
 
 def cmd_faq_list(settings: Settings, args: argparse.Namespace) -> int:
+    from socialdesk.slack.names import for_cli
     from socialdesk.store import curated
     from socialdesk.store.db import session_scope
 
@@ -52,10 +53,12 @@ def cmd_faq_list(settings: Settings, args: argparse.Namespace) -> int:
         print("no FAQ entries" + ("" if args.all else " active (--all shows withdrawn ones)")
               + "; save one with the 📖 Save as FAQ button on a resolved case's card")
         return 0
-    print(f"{'id':>4}  {'case':>5}  {'status':9}  {'updated':16}  {'by':12}  {'tags':20}  question")
+    names = for_cli(settings)  # "@alice" (with SLACK_BOT_TOKEN), else the Slack id
+    print(f"{'id':>4}  {'case':>5}  {'status':9}  {'updated':16}  {'by':16}  {'tags':20}  question")
     for e in entries:
         tags = _one_line(",".join(e.tags or ()), 20)
-        print(f"{e.id:>4}  {e.case_id:>5}  {e.status:9}  {e.updated_at:%Y-%m-%d %H:%M}  {e.updated_by[:12]:12}  "
+        by = _one_line(names(e.updated_by) or "", 16)
+        print(f"{e.id:>4}  {e.case_id:>5}  {e.status:9}  {e.updated_at:%Y-%m-%d %H:%M}  {by:16}  "
               f"{tags:20}  {_one_line(e.question, QUESTION_WIDTH)}")
     return 0
 

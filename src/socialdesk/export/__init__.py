@@ -22,14 +22,14 @@ from sqlalchemy import Engine
 from socialdesk.export.filters import (STATUSES, ExportFilter, FilterError, check_range, parse_rule, parse_statuses,
                                        parse_when)
 from socialdesk.export.records import (DEFAULT_BATCH, REMOVED_TEXT, ExportRecord, count_records, iter_records,
-                                       redact_record)
+                                       named, redact_record)
 from socialdesk.export.writers import (CSV_COLUMNS, FORMATS, SUFFIX, WRITERS, md_escape, write_csv, write_jsonl,
                                        write_markdown)
 
 __all__ = [
     "CSV_COLUMNS", "DEFAULT_BATCH", "FORMATS", "REMOVED_TEXT", "STATUSES", "SUFFIX", "WRITERS",
     "ExportFilter", "ExportRecord", "FilterError", "Progress",
-    "check_range", "count_records", "counted", "export", "iter_records", "md_escape", "parse_rule",
+    "check_range", "count_records", "counted", "export", "iter_records", "md_escape", "named", "parse_rule",
     "parse_statuses", "parse_when", "redact_record", "write_csv", "write_jsonl", "write_markdown",
 ]
 
@@ -61,9 +61,14 @@ def counted(count: int, *, curated: bool) -> str:
 
 def export(*, engine: Engine, flt: ExportFilter, fmt: str, out: TextIO, redacted: bool = False,
            keep_handles: Collection[str] = frozenset(), limit: int | None = None,
-           progress: Progress | None = None, batch: int = DEFAULT_BATCH, bom: bool = True) -> int:
-    """Stream the matching records to `out` in `fmt`; returns how many were written."""
+           progress: Progress | None = None, batch: int = DEFAULT_BATCH, bom: bool = True,
+           names: Callable[[str | None], str | None] | None = None) -> int:
+    """Stream the matching records to `out` in `fmt`; returns how many were written.
+
+    `names` (a slack.names.SlackNames) shows agents as "@alice" rather than their Slack ids."""
     records: Iterable[ExportRecord] = iter_records(engine=engine, flt=flt, batch=batch, limit=limit)
+    if names is not None:
+        records = (named(r, names) for r in records)
     if redacted:
         records = (redact_record(r, keep_handles=keep_handles) for r in records)
     if progress is not None:

@@ -9,7 +9,7 @@ of its batch's moment. The queries are in `socialdesk.store.exports`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -45,10 +45,11 @@ class ExportRecord:
     opened_at: datetime
     first_response_at: datetime | None
     resolved_at: datetime | None
-    agent: str | None  # the assignee, else who sent the last reply
+    agent: str | None  # the assignee, else who sent the last reply: a Slack id, or its name (export(names=…))
     curated_entry_id: int | None = None
     outcome: str | None = None  # how a resolved case was resolved (answered, fixed, no_reply_needed, duplicate)
     duplicate_of: int | None = None  # the case it duplicates (outcome "duplicate")
+    agent_id: str | None = None  # the agent's Slack id when `agent` is their name
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class ExportRecord:
                            "resolved_at": iso(self.resolved_at)},
             "agent": self.agent,
             "outcome": self.outcome, "duplicate_of": self.duplicate_of,
+            "agent_id": self.agent_id or self.agent,
         }
 
 
@@ -161,6 +163,13 @@ def _conversation_url(network: str, conversation_id: str | None, fallback: str) 
     if conversation_id and network in registry.names():
         return registry.info(network).conversation_url(conversation_id, fallback) or fallback
     return fallback
+
+
+def named(record: ExportRecord, names: Callable[[str | None], str | None]) -> ExportRecord:
+    """The record with its agent's name ("@alice") for the Slack id; the id stays in agent_id."""
+    if not record.agent:
+        return record
+    return replace(record, agent=names(record.agent), agent_id=record.agent_id or record.agent)
 
 
 def redact_record(record: ExportRecord, *, keep_handles: Collection[str] = frozenset()) -> ExportRecord:

@@ -1,4 +1,5 @@
-"""The digest job: figures for the last complete local day or week, posted to channels and DMs.
+"""The digest job: figures for the last complete local day or week (or today so far), and the
+backlog as it is now, posted to channels and DMs.
 
 Schedules are written like "daily 09:00" or "weekly mon 09:00" (parsed in
 socialdesk.schedules) and fire at that local time in the team's time zone; the
@@ -24,12 +25,14 @@ from socialdesk.schedules import parse_schedule
 from socialdesk.slack.blocks.digest import digest_blocks, digest_text
 from socialdesk.store import digests as digest_store
 from socialdesk.store.db import read_scope, session_scope
-from socialdesk.store.figures import Figures, PeriodKind, figures, period_info, previous
+from socialdesk.store.figures import Backlog, Figures, PeriodKind, backlog, figures, period_info, previous
 from socialdesk.store.models import DigestScheduleRow
 
 log = logging.getLogger(__name__)
 
-TITLES = {"day": "Daily social care digest", "week": "Weekly social care digest"}
+TITLES = {"day": "Daily social care digest", "week": "Weekly social care digest",
+          "today": "Social care so far today"}
+COMPARED_WITH = {"day": "the day before", "week": "the week before", "today": "yesterday up to the same time"}
 
 
 def _is_user(target: str) -> bool:
@@ -42,6 +45,7 @@ class DigestResult:
     previous: Figures
     posted: dict[str, str]  # target -> message ts
     failed: dict[str, str]  # target -> Slack error
+    backlog: Backlog = Backlog()  # waiting when the digest was made
 
 
 class DigestJob:
@@ -68,9 +72,13 @@ class DigestJob:
         with read_scope(self.engine) as session:  # a reader: no write lock held while it counts
             current = figures(session=session, start=start, end=end, tz=self.tz)
             before = figures(session=session, start=prev_start, end=prev_end, tz=self.tz)
-        permalinks = self._permalinks(current)
-        blocks = [b.to_dict() for b in digest_blocks(current, before, title=self.title, period_label=info.label, permalinks=permalinks)]
-        text = digest_text(current, title=self.title, period_label=info.label)
+            # Now, not at the period's end: the digest says what is waiting when it is read.
+            waiting = backlog(session=session)
+        permalinks = self._permalinks(waiting)
+        blocks = [b.to_dict() for b in digest_blocks(current, before, title=self.title, period_label=info.label,
+                                                     permalinks=permalinks, backlog=waiting,
+                                                     compared_with=COMPARED_WITH[self.kind])]
+        text = digest_text(current, title=self.title, period_label=info.label, backlog=waiting)
         posted: dict[str, str] = {}
         failed: dict[str, str] = {}
         for target in self.targets:
@@ -81,16 +89,16 @@ class DigestJob:
                 # One archived channel or deactivated manager must not cost the others their digest.
                 failed[target] = str(exc.response.get("error", "unknown_error"))
                 log.warning("digest to %s failed: %s", target, failed[target])
-        return DigestResult(current, before, posted, failed)
+        return DigestResult(current, before, posted, failed, waiting)
 
     def _channel_for(self, target: str) -> str:
         if not _is_user(target):
             return target
         return self.slack.conversations_open(users=target)["channel"]["id"]
 
-    def _permalinks(self, current: Figures) -> dict[int, str]:
+    def _permalinks(self, waiting: Backlog) -> dict[int, str]:
         links: dict[int, str] = {}
-        for case in current.oldest_unclaimed:
+        for case in waiting.oldest:
             if not case.message_ts:
                 continue
             try:
@@ -109,7 +117,8 @@ def post_digest(
     targets: list[str],
     kind: PeriodKind = "day",
 ) -> DigestResult:
-    """One digest of the last complete local day or week, now, to `targets` (`/social digest now`)."""
+    """One digest of the last complete local day or week (or today so far), now, to `targets`
+    (`/social digest now`)."""
     return DigestJob(engine=engine, slack=slack, clock=clock, tz=tz, targets=targets, kind=kind).run_once()
 
 

@@ -18,6 +18,7 @@ from socialdesk.networks.base import Network
 from socialdesk.replying import ReplyDesk
 from socialdesk.sla import Policy
 from socialdesk.slack.blocks.modals import SavedReply
+from socialdesk.slack.names import SlackNames
 from socialdesk.slack.permissions import AdminCheck, ReplyPermissions
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class Deps:
     networks: Mapping[str, Network] = field(default_factory=dict)  # every known network, configured or not
     later: Callable[..., Future[Any]] = run_now  # work after the ack (app.build gives a Later pool)
     notify: Callable[[], object] = lambda: None  # a notice was queued: send what is due now (jobs.notices)
+    names: SlackNames | None = None  # Slack ids as "@alice" where Slack does not show mentions (exports)
 
     @property
     def case_tags(self) -> list[str]:

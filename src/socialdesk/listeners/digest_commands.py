@@ -26,23 +26,25 @@ from socialdesk.store.figures import PeriodKind, period_info
 log = logging.getLogger(__name__)
 
 HELP = (
-    "• `/social digest now [day|week] [#channel|@person …]` — post the figures of the last complete day "
-    "(or week) now; here by default\n"
+    "• `/social digest now [day|week|today] [#channel|@person …]` — post the figures of the last complete day "
+    "(or week, or today so far) and the backlog now; here by default\n"
     "• `/social digest schedule daily 09:00 [#channel|@person …]` — post a digest every day "
     "(or `weekly mon 09:00`) in the team's time zone; here by default (admins)\n"
     "• `/social digest list` — the scheduled digests\n"
     "• `/social digest pause|resume|remove <n>` — stop, restart or delete scheduled digest n (admins)\n"
 )
 USAGE = {
-    "now": "Usage: `/social digest now [day|week] [#channel|@person …]`, e.g. `/social digest now week #managers`.",
+    "now": "Usage: `/social digest now [day|week|today] [#channel|@person …]`, e.g. `/social digest now week #managers` "
+           "or `/social digest now today` (so far today).",
     "schedule": "Usage: `/social digest schedule daily 09:00 [#channel|@person …]` or "
                 "`/social digest schedule weekly mon 09:00 @mia` (times in the team's time zone).",
     "list": "Usage: `/social digest list` (no arguments).",
     "manage": "Usage: `/social digest {verb} <n>`, where n is a number from `/social digest list`.",
 }
 OVERVIEW = "What should socialdesk do with digests?\n" + HELP
-KINDS: dict[str, PeriodKind] = {"day": "day", "daily": "day", "yesterday": "day", "week": "week", "weekly": "week"}
-PERIOD_WORDS = {"day": "yesterday", "week": "last week"}
+KINDS: dict[str, PeriodKind] = {"day": "day", "daily": "day", "yesterday": "day", "week": "week", "weekly": "week",
+                                "today": "today"}
+PERIOD_WORDS = {"day": "yesterday", "week": "last week", "today": "so far today"}
 _ESCAPED = re.compile(r"^<([#@])([A-Z0-9]{2,30})(?:\|[^>]*)?>$")
 _PLAIN_ID = re.compile(r"^[CGUW][A-Z0-9]{2,30}$")
 _NAME = re.compile(r"^([#@])([\w.\-]{1,80})$")

@@ -109,7 +109,8 @@ def deliver(deps: Deps, client: WebClient, *, user_id: str, channel_id: str, req
             path = Path(workdir) / filename
             with path.open("w", encoding="utf-8", newline="") as out:
                 written = export.export(engine=deps.engine, flt=request.flt, fmt=request.fmt, out=out,
-                                        redacted=request.redacted, keep_handles=keep, limit=SLACK_LIMIT)
+                                        redacted=request.redacted, keep_handles=keep, limit=SLACK_LIMIT,
+                                        names=deps.names)
             comment = (f"Your export: {export.counted(written, curated=request.flt.curated_only)} "
                        f"as {FORMAT_LABEL[request.fmt]}")
             comment += f" ({escape(request.described)})." if request.described else "."

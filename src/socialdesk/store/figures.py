@@ -1,9 +1,10 @@
 """Digest figures for one period, computed from the case history (case_events).
 
-Periods are local calendar days or weeks (Monday to Monday) in the team's time
-zone, turned into UTC instants only at their boundaries: a day with a daylight-
-saving change is 23 or 25 hours long and still holds exactly the events of that
-local day. An event counts in a period when `start <= at < end`.
+Periods (store.periods, re-exported here) are local calendar days or weeks in the
+team's time zone, or today so far. An event counts in a period when `start <= at < end`. The figures count cases,
+not events: a case claimed twice in the period is one case claimed (for the agent too), a
+case with a reply sent and one marked as sent one case replied to, and a case resolved twice
+one case resolved, its time to resolve running to its last resolution in the period.
 
 Percentiles are exact, by the nearest-rank method: the p-th percentile of n
 sorted values is the value at rank ceil(p/100 * n) (1-based). The median is the
@@ -21,8 +22,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
@@ -33,8 +33,8 @@ from socialdesk.store import figure_counts as counts
 from socialdesk.store import incidents
 from socialdesk.store.figure_counts import nearest_rank
 from socialdesk.store.models import AuthorRow, CaseRow, PostRow, RuleRow
+from socialdesk.store.periods import Period, PeriodKind, period, period_info, previous  # noqa: F401  (re-exported)
 
-PeriodKind = Literal["day", "week"]
 TOP_AUTHORS = 5
 OLDEST_UNCLAIMED = 5
 SENTIMENTS = ("negative", "neutral", "positive", "unknown")
@@ -42,69 +42,9 @@ SENTIMENTS = ("negative", "neutral", "positive", "unknown")
 OPENED, CLAIMED, RESOLVED, IGNORED, SLA_BREACHED = "opened", "claimed", "resolved", "ignored", "sla_breached"
 REPLY_KINDS = ("reply_sent", "marked_replied")
 COUNTED_KINDS = (OPENED, CLAIMED, *REPLY_KINDS, RESOLVED, IGNORED, SLA_BREACHED)
-
-
-# -- periods ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Period:
-    """[start, end) in UTC, with the local calendar it was computed in."""
-
-    kind: PeriodKind
-    start: datetime
-    end: datetime
-    tz: ZoneInfo
-
-    @property
-    def first_day(self) -> date:
-        return self.start.astimezone(self.tz).date()
-
-    @property
-    def label(self) -> str:
-        """"Mon 30 Mar 2026" for a day, "23 Mar – 29 Mar 2026" for a week (local dates)."""
-        first = self.first_day
-        if self.kind == "day":
-            return first.strftime("%a %-d %b %Y")
-        last = first + timedelta(days=6)
-        return f"{first.strftime('%-d %b')} – {last.strftime('%-d %b %Y')}"
-
-
-def _local_midnight_utc(day: date, tz: ZoneInfo) -> datetime:
-    # Midnight exists in every zone we care about; where a zone skips midnight itself,
-    # fold=0 gives the instant just after the gap, which is still the day's start.
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-
-
-def period(kind: PeriodKind, *, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The last complete local day or week (weeks start on Monday) before `now`, in UTC."""
-    return period_info(kind, now=now, tz=tz)[1:]  # type: ignore[return-value]
-
-
-def period_info(kind: PeriodKind, *, now: datetime, tz: ZoneInfo) -> tuple[Period, datetime, datetime]:
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    today = now.astimezone(tz).date()
-    if kind == "day":
-        first, last = today - timedelta(days=1), today
-    elif kind == "week":
-        this_monday = today - timedelta(days=today.weekday())
-        first, last = this_monday - timedelta(days=7), this_monday
-    else:
-        raise ValueError(f"unknown period kind {kind!r}")
-    start, end = _local_midnight_utc(first, tz), _local_midnight_utc(last, tz)
-    return Period(kind, start, end, tz), start, end
-
-
-def previous(start: datetime, end: datetime, *, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The period of the same local length just before [start, end): the day or week before.
-
-    Computed on local dates, so the day before a 23-hour day is 24 hours long.
-    """
-    first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
-    days = (last - first).days
-    prev_first = first - timedelta(days=days)
-    return _local_midnight_utc(prev_first, tz), start
+# A case with a reply sent and another marked as sent (by hand) is one case replied to.
+REPLIED = REPLY_KINDS[0]
+FOLD = {REPLY_KINDS[1]: REPLIED}
 
 
 # -- figures ---------------------------------------------------------------------------------
@@ -154,11 +94,13 @@ class UnclaimedCase:
 
 @dataclass(frozen=True)
 class Figures:
+    """Cases (not events) in [start, end); the backlog now is apart (Backlog)."""
+
     start: datetime
     end: datetime
     opened: int = 0
     claimed: int = 0
-    replied: int = 0  # reply_sent + marked_replied
+    replied: int = 0  # cases with a reply sent or marked as sent
     resolved: int = 0
     ignored: int = 0
     sla_breached: int = 0
@@ -169,9 +111,17 @@ class Figures:
     sentiment: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SENTIMENTS, 0))
     hourly: list[int] = field(default_factory=list)  # opened per local hour: 24 (day) or 7×24 (week)
     top_authors: list[AuthorFigures] = field(default_factory=list)
-    oldest_unclaimed: list[UnclaimedCase] = field(default_factory=list)
     incidents: int = 0  # storms opened in the period (store.incidents) …
     incident_posts: int = 0  # … and the posts (cases) in them
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The cases waiting for an agent now (new or reopened), whatever period a digest is of:
+    how many, and the oldest few."""
+
+    waiting: int = 0
+    oldest: list[UnclaimedCase] = field(default_factory=list)
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -193,29 +143,34 @@ def figures(*, session: Session, start: datetime, end: datetime, tz: ZoneInfo | 
     """Every digest figure for [start, end). `tz` (default UTC) only places the hourly volume."""
     tz = tz or ZoneInfo("UTC")
     start, end = _utc(start), _utc(end)
+    # Cases, not events: the events counted, less the repeats (a case claimed twice is one).
+    repeated = counts.repeats(session, start, end, COUNTED_KINDS, fold=FOLD, rule_kinds=(OPENED, RESOLVED))
     kinds: Counter[str] = Counter()
     by_actor: dict[str, Counter[str]] = {}
     for kind, actor, n in counts.events_by_kind_and_actor(session, start, end, COUNTED_KINDS):
+        kind = FOLD.get(kind, kind)
         kinds[kind] += n
         by_actor.setdefault(actor, Counter())[kind] += n
+    kinds.subtract(repeated.by_kind)
+    for (kind, actor), extra in repeated.by_actor.items():
+        by_actor[actor][kind] -= extra
     return Figures(
         start=start,
         end=end,
         opened=kinds[OPENED],
         claimed=kinds[CLAIMED],
-        replied=sum(kinds[k] for k in REPLY_KINDS),
+        replied=kinds[REPLIED],
         resolved=kinds[RESOLVED],
         ignored=kinds[IGNORED],
         sla_breached=kinds[SLA_BREACHED],
         first_response=_spread(session, counts.first_response_micros(session, start, end),
                                counts.first_responses(session, start, end)),
-        # Every resolved event counts, from its case's opening (a case resolved twice counts twice).
+        # Each resolved case once, from its opening to its last resolution in the period.
         time_to_resolve=_spread(session, counts.resolve_micros(session, start, end, RESOLVED), kinds[RESOLVED]),
         agents=_agents(by_actor),
-        **_rules_and_sentiment(session, start, end),
+        **_rules_and_sentiment(session, start, end, repeated.by_rule),
         hourly=_hourly(session, start=start, end=end, tz=tz),
         top_authors=_top_authors(session, start, end),
-        oldest_unclaimed=_oldest_unclaimed(session, end),
         **dict(zip(("incidents", "incident_posts"), incidents.storm_counts(session=session, start=start, end=end))),
     )
 
@@ -229,21 +184,25 @@ def _spread(session: Session, durations, n: int) -> Spread:  # type: ignore[no-u
 
 
 def _agents(by_actor: dict[str, Counter[str]]) -> list[AgentFigures]:
+    """Per agent, the cases they claimed, replied to and resolved (a case twice is one)."""
     rows = [
-        AgentFigures(actor, n[CLAIMED], sum(n[k] for k in REPLY_KINDS), n[RESOLVED])
+        AgentFigures(actor, n[CLAIMED], n[REPLIED], n[RESOLVED])
         for actor, n in by_actor.items()
-        if n[CLAIMED] or n[RESOLVED] or any(n[k] for k in REPLY_KINDS)
+        if n[CLAIMED] or n[RESOLVED] or n[REPLIED]
     ]
     return sorted(rows, key=lambda r: (-(r.claims + r.replies + r.resolves), r.actor))
 
 
-def _rules_and_sentiment(session: Session, start: datetime, end: datetime) -> dict:  # type: ignore[type-arg]
+def _rules_and_sentiment(session: Session, start: datetime, end: datetime,
+                         repeated: Counter[tuple[str, int | None, str]]) -> dict:  # type: ignore[type-arg]
     """The rule table (cases opened and resolved, by the case's rule) and the sentiment mix of
-    the cases opened, from one pass over the period's opened and resolved events."""
+    the cases opened, from one pass over the period's opened and resolved events, less the
+    repeats (counts.repeats)."""
     opened: Counter[int | None] = Counter()
     resolved: Counter[int | None] = Counter()
     mix = dict.fromkeys(SENTIMENTS, 0)
     for kind, rule_id, sentiment, n in counts.by_rule_and_sentiment(session, start, end, (OPENED, RESOLVED)):
+        n -= repeated[(kind, rule_id, sentiment)]
         if kind == OPENED:
             opened[rule_id] += n
             mix[sentiment] += n
@@ -336,23 +295,33 @@ def _top_authors(session: Session, start: datetime, end: datetime) -> list[Autho
     return [AuthorFigures(net, handle, int(n)) for net, handle, n in rows]
 
 
-def _oldest_unclaimed(session: Session, end: datetime) -> list[UnclaimedCase]:
-    """Cases waiting for an agent now (new or reopened) that were opened before the period ended.
+WAITING = (CaseStatus.NEW.value, CaseStatus.REOPENED.value)
+
+
+def backlog(*, session: Session, limit: int = OLDEST_UNCLAIMED) -> Backlog:
+    """The backlog as it is now: counted in the index `cases (status, opened_at)` (no case row is
+    read for the count: a priority split would read every waiting case), then the oldest few."""
+    waiting = session.exec(select(func.count()).select_from(CaseRow).where(col(CaseRow.status).in_(WAITING))).one()
+    return Backlog(waiting=int(waiting), oldest=_oldest_unclaimed(session, limit=limit))
+
+
+def _oldest_unclaimed(session: Session, *, limit: int = OLDEST_UNCLAIMED) -> list[UnclaimedCase]:
+    """The cases waiting for an agent now (new or reopened), oldest first.
 
     One query per status, each reading `cases (status, opened_at)` in order and stopping after
     a few rows: with both statuses in one IN list PostgreSQL fetches every waiting case and sorts.
     """
     rows = [
-        case
-        for status in (CaseStatus.NEW.value, CaseStatus.REOPENED.value)
-        for case in session.exec(
+        case_row
+        for status in WAITING
+        for case_row in session.exec(
             select(CaseRow)
-            .where(CaseRow.status == status, CaseRow.opened_at < end)
+            .where(CaseRow.status == status)
             .order_by(CaseRow.opened_at, CaseRow.id)
-            .limit(OLDEST_UNCLAIMED)
+            .limit(limit)
         ).all()
     ]
-    rows = sorted(rows, key=lambda c: (_utc(c.opened_at), c.id))[:OLDEST_UNCLAIMED]
+    rows = sorted(rows, key=lambda c: (_utc(c.opened_at), c.id))[:limit]
     return [
         UnclaimedCase(c.id, _utc(c.opened_at), c.network, c.channel_id, c.message_ts, c.priority)  # type: ignore[arg-type]
         for c in rows

@@ -1,6 +1,7 @@
 """The digest message: a period's figures, each beside the previous period's.
 
-Pure: takes `Figures` (from store.figures) and permalinks, returns Block Kit blocks.
+Pure: takes `Figures` and the `Backlog` (from store.figures) and permalinks, returns
+Block Kit blocks. The figures are the period's; the backlog is as it is now.
 Everything untrusted (author handles, rule queries) is escaped; every text is cut
 to Block Kit's limits (3000 characters a section, 2000 a field, 50 blocks).
 """
@@ -23,7 +24,7 @@ from slack_sdk.models.blocks import (
 from socialdesk.slack.blocks.card import slack_date
 from socialdesk.slack import ids
 from socialdesk.slack.text import escape, link, plain_cut
-from socialdesk.store.figures import Figures, Spread
+from socialdesk.store.figures import Backlog, Figures, Spread
 
 SECTION_TEXT_LIMIT = 3000
 FIELD_TEXT_LIMIT = 2000
@@ -121,13 +122,14 @@ def _spread_field(label: str, now: Spread, before: Spread) -> MarkdownTextObject
 # -- the digest ---------------------------------------------------------------------------------
 
 
-def digest_text(current: Figures, *, title: str, period_label: str) -> str:
+def digest_text(current: Figures, *, title: str, period_label: str, backlog: Backlog | None = None) -> str:
     """The notification / fallback text."""
     storms = (f", {current.incidents} incident{'s' if current.incidents != 1 else ''} "
               f"({current.incident_posts} posts)") if current.incidents else ""
+    waiting = f"; {backlog.waiting} waiting now" if backlog is not None else ""
     return plain_cut(
         f"{title} — {period_label}: {current.opened} opened, {current.resolved} resolved, "
-        f"{current.sla_breached} SLA breaches{storms}",
+        f"{current.sla_breached} SLA breaches{storms}{waiting}",
         300,
     )
 
@@ -139,14 +141,19 @@ def digest_blocks(
     title: str,
     period_label: str,
     permalinks: dict[int, str],
+    backlog: Backlog | None = None,
     backlog_url: str | None = None,
+    compared_with: str = "the period before",
 ) -> list[Block]:
-    """The digest. `permalinks` maps case ids to their card's permalink; the backlog
-    button opens `backlog_url`, else the oldest unclaimed case's card, else is left out."""
+    """The digest. `backlog` is the cases waiting now (none given: none waiting); `permalinks`
+    maps case ids to their card's permalink; the backlog button opens `backlog_url`, else the
+    oldest waiting case's card, else is left out."""
+    backlog = backlog or Backlog()
     c, p = current, previous
     blocks: list[Block] = [
         HeaderBlock(text=plain_cut(title, HEADER_LIMIT)),
-        ContextBlock(elements=[MarkdownTextObject(text=f"{escape(plain_cut(period_label, 200))} · compared with the period before")]),
+        ContextBlock(elements=[MarkdownTextObject(
+            text=f"{escape(plain_cut(period_label, 200))} · compared with {escape(plain_cut(compared_with, 200))}")]),
         SectionBlock(
             fields=[
                 _count_field("Opened", c.opened, p.opened),
@@ -171,9 +178,9 @@ def digest_blocks(
         _section(_rules(c)),
         _section(_authors(c)),
         DividerBlock(),
-        _section(_unclaimed(c, permalinks)),
+        _section(_backlog(backlog, permalinks)),
     ]
-    url = backlog_url or next((permalinks[u.case_id] for u in c.oldest_unclaimed if u.case_id in permalinks), None)
+    url = backlog_url or next((permalinks[u.case_id] for u in backlog.oldest if u.case_id in permalinks), None)
     if url:
         blocks.append(
             ActionsBlock(
@@ -238,13 +245,17 @@ def _authors(f: Figures) -> str:
     return _fit(["*Most active authors*", *lines])
 
 
-def _unclaimed(f: Figures, permalinks: dict[int, str]) -> str:
-    if not f.oldest_unclaimed:
-        return "*Oldest unclaimed cases*\n_None: the backlog is clear._ 🎉"
-    lines = []
-    for u in f.oldest_unclaimed:
+def _backlog(backlog: Backlog, permalinks: dict[int, str]) -> str:
+    """The backlog now: how many wait for a claim, then the oldest few, linked to their cards."""
+    if not backlog.waiting and not backlog.oldest:
+        return "*Backlog now*\n_None: the backlog is clear._ 🎉"
+    n = max(backlog.waiting, len(backlog.oldest))
+    lines = [f"*Backlog now* · {n:,} case{'s' if n != 1 else ''} waiting for a claim"]
+    for u in backlog.oldest:
         name = f"Case #{u.case_id}"
         ref = link(permalinks[u.case_id], name) if u.case_id in permalinks else name
         flag = " 🔥" if u.priority == "high" else ""
         lines.append(f"{ref}{flag} · waiting since {slack_date(u.opened_at, '{date_short_pretty} {time}')}")
-    return _fit(["*Oldest unclaimed cases*", *lines])
+    if n > len(backlog.oldest):
+        lines.append(f"_…and {n - len(backlog.oldest):,} more: `/social queue` lists them_")
+    return _fit(lines)
