@@ -138,3 +138,18 @@ def test_case_reply_shows_intent_spam_and_the_automatic_filing_and_routing_in_hi
     assert ("ignored by system (likely spam: giveaway words: free) — automatically; *Not spam* on its card opens it "
             "again") in text
     assert "reopened by <@UALICE> (not spam)" in text
+
+
+def test_case_reply_says_how_it_was_resolved_and_which_cases_duplicate_it():
+    author = Author("x", "42", "dana_k", "Dana", 10)
+    post = Post("x", "1", "https://x.com/dana_k/status/1", author, "hi", NOW)
+    duplicate = CaseView(case_id=8, status=CaseStatus.RESOLVED, post=post, channel_id="C1", opened_at=NOW,
+                         outcome="duplicate", duplicate_of=7)
+    original = CaseView(case_id=7, status=CaseStatus.RESOLVED, post=post, channel_id="C1", opened_at=NOW,
+                        outcome="fixed", duplicates=(8,))
+    head = next(b for b in lookup.case_reply(duplicate, [], permalink=None, now=NOW).blocks
+                if b.block_id == "case_head").text.text
+    assert "duplicate of case #7" in head
+    head = next(b for b in lookup.case_reply(original, [], permalink=None, now=NOW).blocks
+                if b.block_id == "case_head").text.text
+    assert "· fixed" in head and "Duplicate: case #8" in head

@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 
 from socialdesk.domain import CaseStatus, CaseView
 from socialdesk.slack import ids
-from socialdesk.slack.blocks.card import INTENT_LABEL, PRIORITY_LABEL, STATUS_LABEL, slack_date
+from socialdesk.slack.blocks.card import INTENT_LABEL, PRIORITY_LABEL, STATUS_LABEL, duplicates_text, outcome_text, slack_date
 from socialdesk.slack.text import escape, escape_within, link, plain_cut
 from socialdesk.store.figures import Figures, Spread
 from socialdesk.store.lookups import AuthorPage, CaseItem, CasePage
@@ -168,6 +168,8 @@ def case_reply(view: CaseView, history: Sequence[HistoryEvent], *, permalink: st
     """`/social case <id>`: status, owner, the post, a link to the card, the last events."""
     author = view.post.author
     status = STATUS_LABEL[view.status]
+    if view.status is CaseStatus.RESOLVED and view.outcome:
+        status += f" · {outcome_text(view)}"
     owner = f"owner {mention(view.assignee)}" if view.assignee else "no owner"
     head = (f"{case_label(view.case_id, permalink)} · {status} · {owner} · "
             f"{PRIORITY_LABEL.get(view.priority, escape(view.priority))} · opened {age(view.opened_at, now)} ago")
@@ -175,6 +177,8 @@ def case_reply(view: CaseView, history: Sequence[HistoryEvent], *, permalink: st
         head += f" · {INTENT_LABEL[view.intent]}"
     if view.likely_spam:
         head += " · ⚠️ likely spam: " + ", ".join(escape(r) for r in view.spam_reasons[:4])
+    if view.duplicates:
+        head += "\n🔗 " + duplicates_text(view.duplicates)
     who = f"*{escape(author.name or author.handle)}* @{escape(author.handle)} · {link(view.post.url, 'open post')}"
     blocks: list[Block] = [
         _section(head, "case_head"),
