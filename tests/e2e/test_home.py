@@ -262,8 +262,9 @@ def test_the_home_queue_is_most_urgent_first_claim_works_and_the_saved_view_surv
     click_in_home(app, emu, "alice", home, ids.QUEUE_CLAIM, json.dumps({"c": case["high"]}))
     claimed = next_home(slack_proxy, emu.users["alice"], before)
     assert listed(claimed, "mine_") == [case["high"]] and listed(claimed, "queue_") == [case["normal"], case["low"]]
-    wait_for(lambda: "Claimed" in block_text(next(c for c in cards(emu, channel) if case_id_of(c) == case["high"]),
-                                              "status"), timeout=10, what="the card shows the claim")
+    wait_for(lambda: f"<@{emu.users['alice']}> · claimed" in block_text(
+        next(c for c in cards(emu, channel) if case_id_of(c) == case["high"]), "status"), timeout=10,
+        what="the card shows the claim")
 
     # Filter… → the modal → a saved view; a restarted app still shows it.
     opened_before = len(slack_proxy.calls_to("views.open"))

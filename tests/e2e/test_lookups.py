@@ -181,8 +181,9 @@ def test_queue_puts_the_most_urgent_first_and_its_claim_button_claims(app, slack
         message_ts="1700000000.000300", action_id=ids.QUEUE_CLAIM, value=claim["value"], trigger_id=new_trigger_id(),
         message={"ts": "1700000000.000300", "type": "message", "blocks": reply["blocks"]})
     assert post_signed(app.events_url, body, app.signing_secret, FORM).status_code == 200
-    wait_for(lambda: "Claimed" in block_text(next(c for c in cards(slack_emulator, channel) if case_id_of(c) == third),
-                                              "status"), timeout=10, what="the card shows bob's claim")
+    wait_for(lambda: f"<@{slack_emulator.users['bob']}> · claimed" in block_text(
+        next(c for c in cards(slack_emulator, channel) if case_id_of(c) == third), "status"), timeout=10,
+        what="the card shows bob's claim")
     # The list's response_url does not reach the emulator: the clicker is told in the channel instead.
     wait_for(lambda: any(f"Case #{third}" in t and "You claimed" in t for t in slack_emulator.ephemeral_texts(channel)),
              timeout=10, what="bob told of his claim")

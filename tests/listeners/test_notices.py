@@ -60,6 +60,9 @@ def test_assigning_a_case_dms_the_assignee_the_cards_link_with_an_open_button(de
     im = sent["channel"]
     assert im.startswith("D") and sent["message"]["text"] == dm["text"]
     assert dm["text"] in [m["text"] for m in slack_emulator.history(im)]
+    # The card's thread names bob without a mention: the DM is his one notification.
+    said = [m["text"] for m in slack_emulator.replies(channel, card["ts"]) if "assigned this case" in m["text"]]
+    assert said == [f"👉 <@{carol}> assigned this case to *@bob* (a DM tells them)."]
 
     # Open is a link: the click is acked and changes nothing (no claim, no message).
     before = (case_row(deps, case_id).version, len(slack_proxy.calls))

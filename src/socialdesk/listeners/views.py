@@ -152,7 +152,10 @@ def assign(body: dict[str, Any], client: WebClient, deps: Deps, assignee: str) -
     """Assign, then send the assignee's DM at once (lifecycle.assign queued it with the change); when
     the modal was opened from App Home's queue, the Home follows (the case leaves it)."""
     user = user_of(body)
-    apply(body, client, deps, lifecycle.assign, messages.assigned(user, assignee), "assigned", assignee=assignee)
+    # The DM tells the assignee; the thread names them without a mention, so they are told once.
+    told_as = deps.names.name(assignee) if deps.names is not None and assignee != user else None
+    apply(body, client, deps, lifecycle.assign, messages.assigned(user, assignee, told_as=told_as), "assigned",
+          assignee=assignee)
     deps.notify()
     if metadata_of(body.get("view")).get("home") is True:
         home_page.publish(deps, client, user)

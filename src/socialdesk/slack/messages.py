@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from socialdesk.domain import CaseStatus
-from socialdesk.slack.text import escape_within, link
+from socialdesk.slack.text import escape, escape_within, link
 
 S = CaseStatus
 NOW_IS = {
@@ -29,7 +29,11 @@ def unclaimed(user_id: str) -> str:
     return f"↩️ <@{user_id}> gave this case back to the queue."
 
 
-def assigned(user_id: str, assignee: str) -> str:
+def assigned(user_id: str, assignee: str, *, told_as: str | None = None) -> str:
+    """`told_as`: the assignee's name ("@bob") when a DM tells them: named, not mentioned, so they
+    are notified once; without it (their name unknown, or they took it themselves) a mention."""
+    if told_as and told_as != assignee:
+        return f"👉 <@{user_id}> assigned this case to *{escape(told_as)}* (a DM tells them)."
     return f"👉 <@{user_id}> assigned this case to <@{assignee}>."
 
 
