@@ -111,6 +111,9 @@ class StreamWorker:
         self._gap_tried: set[int] = set()  # rules whose gap walk has begun
         self._got_event = False  # this connection delivered something (a drop after that retries at once)
         self._connected_at = 0.0  # time.monotonic() when this connection came up
+        # Where a first connection began (the live tip), kept before it is stored: a retry after
+        # storing it failed resumes there, not at a later tip (what came between would be lost).
+        self._began_at: dict[str, Any] | None = None
         self.events_seen = 0
 
     @property
@@ -197,6 +200,8 @@ class StreamWorker:
             cursor = state.cursor if state is not None else None
             cursor_at = state.cursor_at if state is not None else None
         self._saved_cursor = dict(cursor) if cursor is not None else None
+        if cursor is None and self._began_at is not None:
+            cursor = dict(self._began_at)
         if cursor is None:  # a first connection: from the rules' last polls, so nothing between is lost
             polled = [as_utc(r.last_polled_at) for r in self._carried.carried.values() if r.last_polled_at is not None]
             cursor = self._stream.cursor_at(min(polled)) if polled else None
@@ -208,6 +213,8 @@ class StreamWorker:
 
         def connected(start: dict[str, Any]) -> None:
             self._connected_at = time.monotonic()
+            if cursor is None:
+                self._began_at = dict(start)
             with session_scope(self._engine) as session:
                 store.record_connection(session=session, network=self.name, holder=self._holder, now=self._now())
                 if cursor is None:  # from the live tip: whoever resumes after us starts here
