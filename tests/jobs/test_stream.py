@@ -404,3 +404,33 @@ def test_the_worker_outlives_a_database_failure(engine, pds, jetstream, desks):
     later = pds.world.add_post(cust, "acme after it is back")
     wait_for(lambda: {lost["uri"], later["uri"]} <= set(stored(engine)), timeout=30,
              what="both posts, the worker having lived through it")
+
+
+# Refuses to note the stream's first connection (a database failing at that moment), until dropped.
+_REFUSE_FIRST_CONNECTION = {
+    "sqlite": ["CREATE TRIGGER refuse_first BEFORE UPDATE OF connected_at ON streams "
+               "WHEN OLD.connected_at IS NULL AND NEW.connected_at IS NOT NULL "
+               "BEGIN SELECT RAISE(ABORT, 'the database is away'); END"],
+    "postgresql": ["CREATE FUNCTION refuse_first() RETURNS trigger AS $$ BEGIN "
+                   "IF OLD.connected_at IS NULL AND NEW.connected_at IS NOT NULL THEN "
+                   "RAISE EXCEPTION 'the database is away'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+                   "CREATE TRIGGER refuse_first BEFORE UPDATE ON streams FOR EACH ROW EXECUTE FUNCTION refuse_first()"],
+}
+_ALLOW = {"sqlite": ["DROP TRIGGER refuse_first"],
+          "postgresql": ["DROP TRIGGER refuse_first ON streams", "DROP FUNCTION refuse_first()"]}
+
+
+def test_a_first_connection_that_could_not_be_noted_resumes_where_it_began(engine, pds, jetstream, desks):
+    add_rule(engine, "acme")
+    with engine.begin() as conn:
+        for statement in _REFUSE_FIRST_CONNECTION[engine.dialect.name]:
+            conn.exec_driver_sql(statement)
+    desks().start()
+    wait_for(lambda: len(jetstream.connections) >= 1, what="the first connection")
+    cust = pds.world.add_account("cust.bsky.social")
+    meanwhile = pds.world.add_post(cust, "acme while the first connection is not noted")
+    with engine.begin() as conn:
+        for statement in _ALLOW[engine.dialect.name]:
+            conn.exec_driver_sql(statement)
+    # The retry starts where the first connection began, not at the live tip it reaches later.
+    wait_for(lambda: meanwhile["uri"] in stored(engine), timeout=30, what="the post made meanwhile")
