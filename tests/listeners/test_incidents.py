@@ -37,6 +37,7 @@ from tests.listeners.conftest import (
     submission,
     text_input,
 )
+from tests.listeners.test_resolutions import outcome_values
 from tests.support.factories import x_post
 
 X_TOKEN = "incident-bearer"
@@ -220,7 +221,8 @@ def test_reply_to_all_needs_the_right_to_reply(desk, deps, slack_emulator, slack
     assert x_replies(fake_x) == []
 
 
-def test_resolve_all_resolves_each_open_case_and_the_card_says_so(desk, deps, slack_emulator, channel, storm):
+def test_resolve_all_asks_how_resolves_each_open_case_and_tells_the_owners(desk, deps, slack_emulator, slack_proxy,
+                                                                             channel, storm):
     card = card_of(slack_emulator, channel, storm[0])
     bob = slack_emulator.users["bob"]
     actions.claim_clicked(click(slack_emulator, user="bob", channel=channel,
@@ -232,22 +234,44 @@ def test_resolve_all_resolves_each_open_case_and_the_card_says_so(desk, deps, sl
     incident_listeners.resolve_all_clicked(click(slack_emulator, user="alice", channel=channel, card=card,
                                                  action_id=ids.INCIDENT_RESOLVE_ALL, value=str(storm[0])),
                                            desk.slack, deps=deps)
+    [modal] = opened_views(slack_proxy, ids.INCIDENT_RESOLVE_MODAL)  # how: one outcome for all
+    assert "Each of its 4 open cases is resolved" in str(modal["blocks"])
+    offered = [o["value"] for b in modal["blocks"] if b.get("block_id") == ids.OUTCOME_INPUT
+               for o in b["element"]["options"]]
+    assert offered == ["answered", "fixed", "no_reply_needed"]  # a duplicate is said on its own card
+    duplicate = Acks()
+    incident_listeners.resolve_all_submitted(duplicate, submission(slack_emulator, user="alice", view=modal,
+                                                                   values=outcome_values("duplicate")),
+                                             desk.slack, deps=deps)
+    assert duplicate.only["errors"] == {ids.OUTCOME_INPUT: "Choose how they were resolved."}
+    ack = Acks()
+    incident_listeners.resolve_all_submitted(ack, submission(slack_emulator, user="alice", view=modal,
+                                                             values=outcome_values("fixed")), desk.slack, deps=deps)
+    assert ack.only == {}
     alice = slack_emulator.users["alice"]
     for case_id in storm:
-        assert case_row(deps, case_id).status == "resolved" and ("resolved", alice) in event_kinds(deps, case_id)
+        row = case_row(deps, case_id)
+        assert (row.status, row.outcome) == ("resolved", "fixed") and ("resolved", alice) in event_kinds(deps, case_id)
     redrawn = card_of(slack_emulator, channel, storm[0])
     assert "0 open, 4 done" in block_text(redrawn, "incident")
     assert not any(b.get("block_id") == "incident_actions" for b in redrawn["blocks"])
     assert "Resolved" in block_text(member_message(slack_emulator, channel, card, storm[3]), "status")
-    assert f"✅ <@{alice}> resolved all 4 open cases of this incident." in thread_texts(slack_emulator, channel, card)
+    assert (f"✅ <@{alice}> resolved all 4 open cases of this incident (fixed)."
+            in thread_texts(slack_emulator, channel, card))
+    # Bob owned one of them: he is told, once.
+    told = [c.params["text"] for c in slack_proxy.calls_to("chat.postMessage") if c.params.get("channel") == bob]
+    assert told == [f"✅ <@{alice}> resolved case #{storm[1]}, which you owned, with the rest of their incident "
+                    "(fixed). Nothing to do; if one is not done, use *Reopen* on its card."]
 
 
-def test_the_incident_buttons_act_only_from_the_incident_card(desk, deps, slack_emulator, channel, storm):
+def test_the_incident_buttons_act_only_from_the_incident_card(desk, deps, slack_emulator, slack_proxy, channel,
+                                                               storm):
     card = card_of(slack_emulator, channel, storm[0])
     member = member_message(slack_emulator, channel, card, storm[1])
     incident_listeners.resolve_all_clicked(click(slack_emulator, user="alice", channel=channel, card=member,
                                                  action_id=ids.INCIDENT_RESOLVE_ALL, value=str(storm[0])),
                                            desk.slack, deps=deps)  # forged onto a member's message
+    assert opened_views(slack_proxy, ids.INCIDENT_RESOLVE_MODAL) == []
     assert all(case_row(deps, c).status == "new" for c in storm)
 
 
@@ -308,17 +332,16 @@ def test_social_incidents_lists_the_open_incident_with_its_card(desk, deps, slac
 
 
 def test_resolve_all_through_the_app_is_acked_first_and_applied_after_a_lock(desk, slack_emulator, channel, storm):
-    """Bound by `register` like every button: the ack is the HTTP answer, the work follows (listeners.binding)."""
+    """Bound by `register` like every modal: the ack is the HTTP answer, the work follows (listeners.binding)."""
     from tests.listeners.conftest import SECRET
     from tests.support.in_process import post
     from tests.support.locks import write_locked
-    from tests.support.slack_signing import block_actions_body, sign
+    from tests.support.slack_signing import sign, view_submission_body
     from tests.support.waiting import wait_for
 
-    card = card_of(slack_emulator, channel, storm[0])
-    body = block_actions_body(user_id=slack_emulator.users["alice"], user_name="alice", team_id=slack_emulator.team_id,
-                              channel_id=channel, message_ts=card["ts"], action_id=ids.INCIDENT_RESOLVE_ALL,
-                              value=str(storm[0]), trigger_id=slack_emulator.trigger_id("alice"), message=card)
+    view = load_view(desk.deps, storm[0])
+    body = view_submission_body(user_id=slack_emulator.users["alice"], user_name="alice", team_id=slack_emulator.team_id,
+                                view=incident_blocks.resolve_all_modal(view).to_dict(), values=outcome_values("answered"))
     with write_locked(desk.engine, "cases"):
         answer = post(desk, body, sign(body, SECRET))
         assert (answer.status, answer.body) == (200, b"")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from alembic import command
 from sqlalchemy import inspect, select
 
@@ -178,6 +179,24 @@ def test_resolve_all_and_ignore_all_are_one_audited_transition_per_case(engine):
     assert ignored.changed == [case_ids[2]]
     with session_scope(engine) as session:
         assert session.get(CaseRow, case_ids[2]).status == CaseStatus.IGNORED.value
+
+
+def test_resolve_all_records_its_outcome_on_each_case_and_names_their_owners(engine):
+    rule = add_rule(engine)
+    case_ids = store(engine, rule, wifi_posts())
+    [incident] = set(incident_ids(engine, case_ids))
+    with session_scope(engine) as session:
+        lifecycle.claim(session=session, case_id=case_ids[3], user_id="UBOB", now=NOW)
+        with pytest.raises(lifecycle.OutcomeError):
+            incidents.resolve_all(session=session, incident_id=incident, user_id="UALICE", now=NOW,
+                                  outcome="duplicate")
+    with session_scope(engine) as session:
+        done = incidents.resolve_all(session=session, incident_id=incident, user_id="UALICE", now=NOW,
+                                     outcome="no_reply_needed")
+    assert done.changed == case_ids and done.owners == {case_ids[3]: "UBOB"}
+    with session_scope(engine) as session:
+        assert {session.get(CaseRow, c).outcome for c in case_ids} == {"no_reply_needed"}
+    assert [p for k, p in kinds(engine, case_ids[0]) if k == "resolved"] == [{"outcome": "no_reply_needed"}]
 
 
 def test_open_incidents_and_the_digest_counts(engine):

@@ -20,12 +20,13 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from socialdesk.domain import CaseView, EventKind
+from socialdesk.domain import DUPLICATE, OUTCOMES, CaseView, EventKind
 from socialdesk.listeners.binding import after_ack, with_deps
 from socialdesk.listeners.common import (channel_of, clicked_case, id_from, load_view, meta_id, metadata_of, open_view,
                                          refresh, tell, user_of)
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.replies import ask_approval, desk_of, length_error, modal_rules, permissions_of, reply_rules
+from socialdesk.listeners.resolutions import tell_owner
 from socialdesk.listeners.views import selected_value, text_input
 from socialdesk.replying import Outcome
 from socialdesk.slack import cards, ids, messages
@@ -202,14 +203,43 @@ def _report(client: WebClient, deps: Deps, result: Sent, *, anchor_case_id: int,
 
 
 def resolve_all_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
-    user, view = user_of(body), incident_card(deps, client, body)
-    if view is None:
+    view = incident_card(deps, client, body)
+    if view is not None:
+        open_view(client, body, incident_blocks.resolve_all_modal(view))
+
+
+def resolve_all_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    modal = body.get("view") or {}
+    outcome = selected_value(modal, ids.OUTCOME_INPUT, ids.OUTCOME_INPUT)
+    meta = metadata_of(modal)
+    if meta_id(meta) is None or meta_id(meta, "incident_id") is None:
+        problem: str | None = "This window does not name an incident socialdesk knows. Close it and try again."
+    else:
+        problem = None if outcome in OUTCOMES and outcome != DUPLICATE else "Choose how they were resolved."
+    if problem:
+        ack(response_action="errors", errors={ids.OUTCOME_INPUT: problem})
+        return
+    ack()
+    deps.later(resolve_all, client, deps, anchor_case_id=meta_id(meta), user=user_of(body), outcome=outcome)
+
+
+def resolve_all(client: WebClient, deps: Deps, *, anchor_case_id: int, user: str, outcome: str) -> None:
+    view = load_view(deps, anchor_case_id)
+    if view is None or view.incident is None or view.in_incident_thread:
+        tell(client, channel=None, user=user, text=NOT_AN_INCIDENT)
         return
     with session_scope(deps.engine) as session:
-        done = incidents.resolve_all(session=session, incident_id=view.incident.incident_id,  # type: ignore[union-attr]
-                                     user_id=user, now=deps.clock())
-    _after_bulk(client, deps, view, done, user=user, channel=channel_of(body),
-                note=f"✅ <@{user}> resolved all {len(done.changed)} open cases of this incident.", verb="resolved")
+        done = incidents.resolve_all(session=session, incident_id=view.incident.incident_id, user_id=user,
+                                     now=deps.clock(), outcome=outcome)
+    label = OUTCOMES[outcome]
+    _after_bulk(client, deps, view, done, user=user, channel=view.channel_id, verb="resolved",
+                note=f"✅ <@{user}> resolved all {len(done.changed)} open cases of this incident ({label}).")
+    theirs: dict[str, list[int]] = {}
+    for case_id, owner in done.owners.items():
+        if owner != user:
+            theirs.setdefault(owner, []).append(case_id)
+    for owner, case_ids in theirs.items():  # one DM each, whatever the number of their cases
+        tell_owner(client, owner, messages.resolved_yours_in_incident(user, case_ids, label), case_ids[0])
 
 
 def ignore_all_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
@@ -282,5 +312,6 @@ def register(app: App, deps: Deps) -> None:
                             (ids.INCIDENT_IGNORE_ALL, ignore_all_clicked), (ids.INCIDENT_SPLIT, split_clicked)):
         app.action(action_id)(after_ack(work, deps))
     for callback_id, handler in ((ids.INCIDENT_REPLY_MODAL, reply_all_submitted),
+                                 (ids.INCIDENT_RESOLVE_MODAL, resolve_all_submitted),
                                  (ids.INCIDENT_IGNORE_MODAL, ignore_all_submitted)):
         app.view(callback_id)(with_deps(handler, deps))

@@ -119,6 +119,7 @@ FAQ_WITHDRAW = "faq_withdraw"
 # card's buttons carry its anchor case's id; "Split out" on a member's message carries the member's.
 INCIDENT_REPLY_ALL = "incident_reply_all"
 INCIDENT_RESOLVE_ALL = "incident_resolve_all"
+INCIDENT_RESOLVE_MODAL = "incident_resolve_modal"
 INCIDENT_IGNORE_ALL = "incident_ignore_all"
 INCIDENT_SPLIT = "incident_split"
 INCIDENT_REPLY_MODAL = "incident_reply_modal"

@@ -55,6 +55,15 @@ def resolved_yours(user_id: str, case_id: int, outcome: str | None, card: str | 
             "use *Reopen* on its card.")
 
 
+def resolved_yours_in_incident(user_id: str, case_ids: list[int], outcome: str) -> str:
+    """The one DM to an owner whose cases an incident's "Resolve all" resolved."""
+    cases = ", ".join(f"#{c}" for c in case_ids)
+    which = f"case {cases}" if len(case_ids) == 1 else f"{len(case_ids)} cases you owned ({cases})"
+    owned = ", which you owned," if len(case_ids) == 1 else ""
+    return (f"✅ <@{user_id}> resolved {which}{owned} with the rest of their incident ({outcome}). Nothing to do; "
+            "if one is not done, use *Reopen* on its card.")
+
+
 def reopened(user_id: str) -> str:
     return f"🔁 <@{user_id}> reopened this case: it is back in the queue, and a first reply is due again."
 

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import case as sql_case
 from sqlalchemy import bindparam, delete, func, insert, text, update
+from sqlalchemy import case as sql_case
 from sqlmodel import Session, col, select
 
-from socialdesk.domain import CaseStatus, EventKind, Post
+from socialdesk.domain import DUPLICATE, CaseStatus, EventKind, Post
 from socialdesk.store import lifecycle
 from socialdesk.store.events import event_row, record_event, record_events
 from socialdesk.store.ids import take_ids
@@ -261,12 +261,17 @@ class BulkResult:
 
     changed: list[int]
     skipped: list[int]
+    owners: dict[int, str] = field(default_factory=dict)  # changed case → its owner (an agent, or none)
 
 
-def resolve_all(*, session: Session, incident_id: int, user_id: str, now: datetime) -> BulkResult:
-    """Resolve each open case of the incident (one audited, conditional transition each)."""
+def resolve_all(*, session: Session, incident_id: int, user_id: str, now: datetime,
+                outcome: str | None = None) -> BulkResult:
+    """Resolve each open case of the incident with `outcome` (lifecycle.OUTCOMES but a duplicate;
+    None: not said), one audited, conditional transition each."""
+    if outcome == DUPLICATE:
+        raise lifecycle.OutcomeError("a whole incident is not a duplicate of one case; resolve its cases one by one")
     return _each(session, incident_id, now, lambda case_id: lifecycle.resolve(
-        session=session, case_id=case_id, user_id=user_id, now=now))
+        session=session, case_id=case_id, user_id=user_id, now=now, outcome=outcome))
 
 
 def ignore_all(*, session: Session, incident_id: int, user_id: str, reason: str, now: datetime) -> BulkResult:
@@ -278,13 +283,16 @@ def ignore_all(*, session: Session, incident_id: int, user_id: str, reason: str,
 
 
 def _each(session: Session, incident_id: int, now: datetime, change) -> BulkResult:  # type: ignore[no-untyped-def]
-    changed, skipped = [], []
+    changed, skipped, owners = [], [], {}
     for case_id in member_ids(session=session, incident_id=incident_id):
-        (changed if change(case_id).ok else skipped).append(case_id)
+        result = change(case_id)
+        (changed if result.ok else skipped).append(case_id)
+        if result.ok and result.case.assignee:
+            owners[case_id] = result.case.assignee
     if not member_ids(session=session, incident_id=incident_id):
         session.execute(update(IncidentRow).where(IncidentRow.id == incident_id, IncidentRow.closed_at.is_(None))
                         .values(closed_at=now, version=IncidentRow.version + 1))
-    return BulkResult(changed, skipped)
+    return BulkResult(changed, skipped, owners)
 
 
 @dataclass(frozen=True)

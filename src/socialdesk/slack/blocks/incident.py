@@ -32,7 +32,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.metadata import Metadata
 from slack_sdk.models.views import View
 
-from socialdesk.domain import CaseView, IncidentView
+from socialdesk.domain import DUPLICATE, OUTCOMES, CaseView, IncidentView
 from socialdesk.networks.base import NetworkInfo
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.card import (
@@ -48,6 +48,7 @@ from socialdesk.slack.blocks.card import (
 )
 from socialdesk.slack.blocks.lookup import Reply, plain
 from socialdesk.slack.blocks.modals import REPLY_MAX_INPUT, metadata, quoted_post
+from socialdesk.slack.blocks.resolve import DESCRIPTIONS
 from socialdesk.slack.text import escape, escape_within, link
 from socialdesk.store.incidents import IncidentSummary
 from socialdesk.store.lifecycle import IGNORE_REASONS
@@ -103,12 +104,9 @@ def incident_actions(view: CaseView) -> ActionsBlock:
     incident = view.incident
     assert incident is not None
     value = str(view.case_id)  # the anchor's: the click is checked against its card
-    n = incident.open_count
     elements = [
         ButtonElement(text="Reply to all…", action_id=ids.INCIDENT_REPLY_ALL, value=value, style="primary"),
-        ButtonElement(text="Resolve all", action_id=ids.INCIDENT_RESOLVE_ALL, value=value, confirm=ConfirmObject(
-            title="Resolve the incident?", confirm="Resolve all", deny="Cancel",
-            text=f"Each of its {n} open case{'s' if n != 1 else ''} is resolved, one by one, in its own history.")),
+        ButtonElement(text="Resolve all…", action_id=ids.INCIDENT_RESOLVE_ALL, value=value),
         ButtonElement(text="Ignore all…", action_id=ids.INCIDENT_IGNORE_ALL, value=value),
     ]
     return ActionsBlock(block_id="incident_actions", elements=elements)
@@ -207,6 +205,28 @@ def reply_all_modal(view: CaseView, *, brand: str, recipients: list[tuple[int, s
     return View(type="modal", callback_id=ids.INCIDENT_REPLY_MODAL, private_metadata=meta,
                 title="Reply to all", submit=f"Send {n} repl{'ies' if n != 1 else 'y'}"[:24], close="Cancel",
                 blocks=blocks)
+
+
+def resolve_all_modal(view: CaseView) -> View:
+    """How the incident's open cases were resolved (one outcome for all; a duplicate is resolved on its own card)."""
+    incident = view.incident
+    assert incident is not None
+    n = incident.open_count
+    options = [Option(text=OUTCOMES[o].capitalize(), value=o) for o in OUTCOMES if o != DUPLICATE]
+    hint = " · ".join(f"{OUTCOMES[o].capitalize()}: {d}" for o, d in DESCRIPTIONS.items() if o != DUPLICATE)
+    return View(
+        type="modal", callback_id=ids.INCIDENT_RESOLVE_MODAL,
+        private_metadata=metadata(view.case_id, incident_id=incident.incident_id),
+        title="Resolve the incident", submit="Resolve all", close="Cancel",
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(
+                text=f"Each of its {n} open case{'s' if n != 1 else ''} is resolved, one by one, in its own "
+                     "history; their owners are told.")),
+            InputBlock(block_id=ids.OUTCOME_INPUT, label="How were they resolved?", hint=hint,
+                       element=StaticSelectElement(action_id=ids.OUTCOME_INPUT, options=options,
+                                                   initial_option=options[0], placeholder="Choose an outcome")),
+        ],
+    )
 
 
 def ignore_all_modal(view: CaseView) -> View:
