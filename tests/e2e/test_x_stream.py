@@ -72,6 +72,9 @@ def test_a_streamed_rule_is_at_x_within_seconds_and_its_posts_are_cards(app: App
     app.start()
     connected(app, fake_x)
     wait_for(lambda: ours(fake_x) == {"socialdesk:1": QUERY}, timeout=30, what="the streamed rule at X")
+    # A new rule's newest page is read once by search, whenever the poller gets to it: not after this.
+    wait_for(lambda: [r for r in fake_x.requests_to(SEARCH) if QUERY.strip('"') in r.query.get("query", "")],
+             timeout=30, what="the streamed rule's first page")
 
     fake_x.post(username="sam", text="lovely weather for an acme picnic")  # no rule of ours matches it
     searches = len(fake_x.requests_to(SEARCH))

@@ -110,7 +110,7 @@ def test_assign_sets_the_owner_redraws_the_card_and_a_forged_case_id_is_refused(
     assert (row.status, row.assignee) == ("claimed", bob)
     card = card_of(slack_emulator, channel, case)
     assert f"<@{bob}>" in block_text(card, "status")
-    assert messages.assigned(alice, bob) in [m["text"] for m in slack_emulator.replies(channel, card["ts"])[1:]]
+    assert messages.assigned(alice, bob, told_as="@bob") in [m["text"] for m in slack_emulator.replies(channel, card["ts"])[1:]]
 
 
 def test_assigning_a_resolved_case_is_refused_with_what_it_is_now(desk, deps, slack_emulator, channel, case):
