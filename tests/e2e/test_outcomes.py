@@ -3,14 +3,11 @@ both cards and `case show` linked, the owner told in a DM; then reopened, back i
 
 from __future__ import annotations
 
-import pytest
-
 from tests.e2e.helpers import block_text, button_ids, case_id_of, ids
 from tests.e2e.workspace import Workspace, outcome_value, text_value
 from tests.support.waiting import wait_for
 
 
-@pytest.mark.both_databases
 def test_a_duplicate_links_both_cards_tells_the_owner_and_a_reopen_re_arms_it(app, fake_x, slack_emulator,
                                                                               slack_proxy):
     ws = Workspace(app, slack_emulator, slack_proxy, slack_emulator.new_channel("outcomes"))
