@@ -175,7 +175,7 @@ def table(results: list[tuple[Row, float | None, str]]) -> list[str]:
 
 
 def update_readme_rows(lines: list[str], note: str) -> None:
-    """--only: replace just those rows of the table in bench/README.md, saying when they were measured."""
+    """--only: replace just those rows of the table in bench/README.md (adding one it lacks), saying when they were measured."""
     text = README.read_text()
     if BEGIN not in text or END not in text:
         return
@@ -183,8 +183,13 @@ def update_readme_rows(lines: list[str], note: str) -> None:
     block, after = rest.split(END, 1)
     for line in lines[2:]:
         what = line.split(" | ", 1)[0]
-        block = "\n".join(f"{line.removesuffix(' |')} ({note}) |" if old.startswith(what + " | ") else old
-                           for old in block.split("\n"))
+        fresh = f"{line.removesuffix(' |')} ({note}) |"
+        rows = block.split("\n")
+        if any(old.startswith(what + " | ") for old in rows):
+            block = "\n".join(fresh if old.startswith(what + " | ") else old for old in rows)
+        else:  # a row the last full run did not have: added at the end of the table
+            last = max(i for i, old in enumerate(rows) if old.startswith("| "))
+            block = "\n".join([*rows[:last + 1], fresh, *rows[last + 1:]])
     README.write_text(before + BEGIN + block + END + after)
 
 
