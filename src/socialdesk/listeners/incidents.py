@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -208,19 +208,30 @@ def resolve_all_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) 
         open_view(client, body, incident_blocks.resolve_all_modal(view))
 
 
-def resolve_all_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+def chosen_for_incident(ack: Ack, body: dict[str, Any], input_id: str, allowed: Collection[str],
+                        missing: str) -> tuple[int, str] | None:
+    """A bulk modal's submission: (the anchor case id, the choice in `input_id`), acked; or None,
+    with the problem shown under the choice."""
     modal = body.get("view") or {}
-    outcome = selected_value(modal, ids.OUTCOME_INPUT, ids.OUTCOME_INPUT)
+    choice = selected_value(modal, input_id, input_id)
     meta = metadata_of(modal)
-    if meta_id(meta) is None or meta_id(meta, "incident_id") is None:
+    anchor = meta_id(meta)
+    if anchor is None or meta_id(meta, "incident_id") is None:
         problem: str | None = "This window does not name an incident socialdesk knows. Close it and try again."
     else:
-        problem = None if outcome in OUTCOMES and outcome != DUPLICATE else "Choose how they were resolved."
-    if problem:
-        ack(response_action="errors", errors={ids.OUTCOME_INPUT: problem})
-        return
+        problem = None if choice in allowed else missing
+    if problem or anchor is None or choice is None:
+        ack(response_action="errors", errors={input_id: problem})
+        return None
     ack()
-    deps.later(resolve_all, client, deps, anchor_case_id=meta_id(meta), user=user_of(body), outcome=outcome)
+    return anchor, choice
+
+
+def resolve_all_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
+    chosen = chosen_for_incident(ack, body, ids.OUTCOME_INPUT, [o for o in OUTCOMES if o != DUPLICATE],
+                                 "Choose how they were resolved.")
+    if chosen is not None:
+        deps.later(resolve_all, client, deps, anchor_case_id=chosen[0], user=user_of(body), outcome=chosen[1])
 
 
 def resolve_all(client: WebClient, deps: Deps, *, anchor_case_id: int, user: str, outcome: str) -> None:
@@ -249,18 +260,9 @@ def ignore_all_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -
 
 
 def ignore_all_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
-    modal = body.get("view") or {}
-    reason = selected_value(modal, ids.IGNORE_REASON_INPUT, ids.IGNORE_REASON_INPUT)
-    meta = metadata_of(modal)
-    if meta_id(meta) is None or meta_id(meta, "incident_id") is None:
-        problem: str | None = "This window does not name an incident socialdesk knows. Close it and try again."
-    else:
-        problem = None if reason in lifecycle.IGNORE_REASONS else "Choose a reason."
-    if problem:
-        ack(response_action="errors", errors={ids.IGNORE_REASON_INPUT: problem})
-        return
-    ack()
-    deps.later(ignore_all, client, deps, anchor_case_id=meta_id(meta), user=user_of(body), reason=reason)
+    chosen = chosen_for_incident(ack, body, ids.IGNORE_REASON_INPUT, lifecycle.IGNORE_REASONS, "Choose a reason.")
+    if chosen is not None:
+        deps.later(ignore_all, client, deps, anchor_case_id=chosen[0], user=user_of(body), reason=chosen[1])
 
 
 def ignore_all(client: WebClient, deps: Deps, *, anchor_case_id: int, user: str, reason: str) -> None:
