@@ -278,7 +278,7 @@ def build(
             *retention_jobs(settings, engine=engine, clock=clock),
             *removal_jobs(networks, engine=engine, slack=slack, clock=clock),
             PeriodicJob("webhooks", webhook_sender.run_once, WEBHOOK_SECONDS),
-            PeriodicJob(NOTICE_JOB, notifier.run_once, NOTICE_SECONDS),
+            PeriodicJob(NOTICE_JOB, notifier.run_once, NOTICE_SECONDS, reentrant=True),  # a wake while it sends
         ],
     )
     return Socialdesk(

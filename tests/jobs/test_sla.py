@@ -240,3 +240,23 @@ def test_a_notice_slack_keeps_refusing_is_given_up_with_the_reason(engine, slack
     assert (row.status, row.attempts) == ("failed", 3)
     assert row.error == "not_in_channel: invite the socialdesk app to the case's channel (/invite @socialdesk)"
     assert "given up after 4 tries" in caplog.text
+
+
+def test_a_case_answered_then_reopened_gets_its_at_risk_nudge_again(engine, slack_emulator):
+    channel = slack_emulator.new_channel("sla-reopen")
+    clock = Clock()
+    [case_id] = cards_for(engine, slack_emulator, clock, channel, 1)
+    alice = slack_emulator.users["alice"]
+    with session_scope(engine) as session:
+        lifecycle.replied(session=session, case_id=case_id, user_id=alice, now=clock(), kind=EventKind.REPLY_SENT,
+                          payload={})
+        lifecycle.resolve(session=session, case_id=case_id, user_id=alice, now=clock(), outcome="answered")
+    clock.now += timedelta(hours=5)
+    with session_scope(engine) as session:  # the reopening re-arms the clock; the first reply stays the first
+        assert lifecycle.reopen(session=session, case_id=case_id, user_id=alice, now=clock()).ok
+    slack = WebClient(token=slack_emulator.token, base_url=slack_emulator.url)
+    sweep = SlaSweep(engine=engine, slack=slack, clock=clock, policy=POLICY, oncall="S0CARE")
+    clock.now += timedelta(minutes=95)
+    assert sweep.run_once() == 1
+    nudges = [t for t in thread_texts(engine, slack_emulator, channel, case_id) if t.startswith("⏰ First-response SLA")]
+    assert len(nudges) == 1 and nudges[0].endswith("(25 min left) <!subteam^S0CARE> — nobody owns this case yet")

@@ -134,18 +134,20 @@ def test_the_queue_is_worked_by_sla_due_then_priority_then_age(engine):
     old_normal = case("normal", "normal", 100)      # due in 20 min
     high = case("high", "high", 5)                  # due in 25 min
     newer_high = case("newhigh", "high", 1)         # due in 29 min
-    answered = case("answered", "high", 300)        # reopened after a reply: nothing due
-    set_case(engine, answered, status="reopened", first_response_at=NOW - timedelta(minutes=290))
+    # Answered, resolved, then reopened 2 min ago: its clock runs again from the reopening (due in 28 min).
+    reopened = case("reopened", "high", 300)
+    set_case(engine, reopened, status="reopened", first_response_at=NOW - timedelta(minutes=290),
+             sla_started_at=NOW - timedelta(minutes=2))
     claimed = case("claimed", "high", 200)
     set_case(engine, claimed, status="claimed", assignee="UALICE")
 
-    assert queued(engine, policy=POLICY) == [late_low, old_normal, high, newer_high, answered]
+    assert queued(engine, policy=POLICY) == [late_low, old_normal, high, reopened, newer_high]
     with session_scope(engine) as session:
         page = lookups.queue(session=session, limit=2, offset=1, policy=POLICY)
     assert [i.case_id for i in page.items] == [old_normal, high] and page.total == 5
     assert page.items[0].due == NOW + timedelta(minutes=20) and page.items[0].text == "normal"
     # Without due times (no policy), priority and then age decide.
-    assert queued(engine) == [answered, high, newer_high, old_normal, late_low]
+    assert queued(engine) == [reopened, high, newer_high, old_normal, late_low]
 
 
 def test_cases_without_a_target_follow_by_priority_then_age_and_a_rule_s_own_target_counts(engine):
@@ -211,17 +213,21 @@ def test_the_queue_s_pages_are_the_whole_backlog_sorted_with_business_hours_and_
     for n in range(45):
         opened = NOW - timedelta(minutes=rng.randrange(0, 4 * 24 * 60))
         [case_id] = open_cases(engine, x_post(f"p{n}", handle=f"h{n}"), now=opened)
+        status = rng.choice(["new", "new", "reopened", "claimed"])
+        answered = opened + timedelta(minutes=5) if rng.random() < 0.15 else None
+        # A reopen re-arms the clock from then (sla_started_at); what answered the first clock stays first_response_at.
+        rearmed = opened + timedelta(minutes=rng.randrange(10, 600)) if status == "reopened" and rng.random() < 0.5 \
+            else None
         set_case(engine, case_id, priority=rng.choice(["high", "normal", "low"]),
-                 rule_id=rng.choice([*rule_ids, None]),
-                 first_response_at=opened + timedelta(minutes=5) if rng.random() < 0.15 else None,
-                 status=rng.choice(["new", "new", "reopened", "claimed"]))
+                 rule_id=rng.choice([*rule_ids, None]), first_response_at=answered,
+                 responded_at=None if rearmed else answered, sla_started_at=rearmed, status=status)
     with session_scope(engine) as session:
         rows = session.exec(select(CaseRow).where(CaseRow.status.in_(["new", "reopened"]))).all()
         targets = sla_store.with_rule_targets(session=session, policy=policy)
         rank = {"high": 0, "normal": 1, "low": 2}
 
         def due(row):
-            return None if row.first_response_at else sla.deadline(row.opened_at, row.priority, targets, row.rule_id)
+            return None if sla.answered_at(row) else sla.case_deadline(row, targets)
 
         expected = [r.id for r in sorted(rows, key=lambda r: (due(r) is None, due(r) or lookups.NO_DUE,
                                                               rank[r.priority], r.opened_at, r.id))]

@@ -186,7 +186,8 @@ class Notifier:
                 reopened=view.status is CaseStatus.REOPENED)
         due = datetime.fromisoformat(str(p["due"]))
         if notice.kind == store.SLA_AT_RISK:
-            if view.first_response_at is not None or view.status not in WAITING:
+            # sla_due is the current clock's (a reopen re-arms it); first_response_at is the case's first reply ever.
+            if view.sla_due is None or view.status not in WAITING:
                 return "the case was answered or closed before its nudge went out"
             if view.sla_state == "breached":
                 return "the case is overdue since: the breach notice says so"

@@ -40,6 +40,7 @@ class PeriodicJob:
     id: str
     run: Callable[[], object]
     seconds: float
+    reentrant: bool = False  # `run` itself turns a second entry into "look again" (a wake while it runs)
 
 
 class RunningJobs:
@@ -125,5 +126,6 @@ def build_scheduler(
             sla_sweep.run_once, IntervalTrigger(seconds=sla_seconds, timezone=UTC), id="sla-sweep", next_run_time=now
         )
     for job in periodic:
-        scheduler.add_job(job.run, IntervalTrigger(seconds=job.seconds, timezone=UTC), id=job.id, next_run_time=now)
+        scheduler.add_job(job.run, IntervalTrigger(seconds=job.seconds, timezone=UTC), id=job.id, next_run_time=now,
+                          max_instances=2 if job.reentrant else 1)
     return scheduler

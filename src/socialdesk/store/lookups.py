@@ -155,10 +155,11 @@ def filter_conditions(session: Session, filters: QueueFilter) -> list[Any]:
 
 
 def due_at(case: Any, policy: sla.Policy | None) -> datetime | None:
-    """When a waiting case's first reply is due (as its card says); None once answered or without a target."""
-    if policy is None or case.first_response_at is not None:
+    """When a waiting case's reply is due (as its card says: from its last reopen, if any); None once
+    the current clock is answered, or without a target."""
+    if policy is None or sla.answered_at(case) is not None:
         return None
-    return sla.deadline(case.opened_at, case.priority, policy, case.rule_id)
+    return sla.case_deadline(case, policy)
 
 
 def _urgency(case: Any, due: datetime | None) -> tuple[Any, ...]:
@@ -186,15 +187,20 @@ def _streams(session: Session, conditions: list[Any], policy: sla.Policy | None,
         either = [CaseRow.rule_id.in_(known)] if known else []
         return or_(*either, CaseRow.rule_id.is_(None)) if None in rule_ids else either[0]
 
-    columns = (CaseRow.id, CaseRow.opened_at, CaseRow.priority, CaseRow.rule_id, CaseRow.first_response_at)
-    selects = [select(*columns).where(*conditions, CaseRow.first_response_at.is_(None), CaseRow.priority == priority,
-                                      of_rules(rule_ids)).order_by(CaseRow.opened_at, CaseRow.id)
-               for (target, priority), rule_ids in runs.items() if target is not None]
-    # Nothing due: answered already (reopened after a reply), or no target for its priority and rule.
+    columns = (CaseRow.id, CaseRow.opened_at, CaseRow.priority, CaseRow.rule_id, CaseRow.first_response_at,
+               CaseRow.responded_at, CaseRow.sla_started_at)
+    # The clock starts at the opening, or at the last reopen (sla_started_at): each is a run of its own,
+    # in its start's order (the few reopened ones apart, so the opened ones keep their index order).
+    selects = [select(*columns).where(*conditions, CaseRow.responded_at.is_(None), CaseRow.priority == priority,
+                                      of_rules(rule_ids), started).order_by(start, CaseRow.id)
+               for (target, priority), rule_ids in runs.items() if target is not None
+               for started, start in ((CaseRow.sla_started_at.is_(None), CaseRow.opened_at),
+                                      (CaseRow.sla_started_at.is_not(None), CaseRow.sla_started_at))]
+    # Nothing due: the current clock answered already, or no target for its priority and rule.
     untimed = [and_(CaseRow.priority == priority, of_rules(rule_ids))
                for (target, priority), rule_ids in runs.items() if target is None]
     rank = sql_case(*[(CaseRow.priority == p, n) for n, p in enumerate(PRIORITIES)], else_=len(PRIORITIES))
-    selects.append(select(*columns).where(*conditions, or_(CaseRow.first_response_at.is_not(None), *untimed))
+    selects.append(select(*columns).where(*conditions, or_(CaseRow.responded_at.is_not(None), *untimed))
                    .order_by(rank, CaseRow.opened_at, CaseRow.id))
     return [session.exec(statement.limit(wanted)).all() for statement in selects]
 
