@@ -87,6 +87,14 @@ def test_one_dm_per_assignment_none_for_oneself_or_for_whom_it_already_was(desk,
     assert len(dms(slack_proxy, bob)) == 1 and dms(slack_proxy, alice) == []
     assign(slack_emulator, desk, deps, case_id, by="bob", to="alice")  # handed over: alice hears of it
     assert len(dms(slack_proxy, alice)) == 1
+    # The thread names whom a DM tells (no mention: told once), and mentions whom none tells.
+    carol = slack_emulator.users["carol"]
+    card = card_of(slack_emulator, channel, case_id)
+    assert [m["text"] for m in slack_emulator.replies(channel, card["ts"]) if "assigned this case" in m["text"]] == [
+        f"👉 <@{alice}> assigned this case to <@{alice}>.",
+        f"👉 <@{carol}> assigned this case to *@bob* (a DM tells them).",
+        f"👉 <@{carol}> assigned this case to <@{bob}>.",
+        f"👉 <@{bob}> assigned this case to *@alice* (a DM tells them)."]
     with read_scope(deps.engine) as session:
         assert [(r.kind, r.channel_id, r.status) for r in session.exec(select(NoticeRow).order_by(NoticeRow.id))] == [
             ("assigned", bob, "sent"), ("assigned", alice, "sent")]

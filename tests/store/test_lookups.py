@@ -53,6 +53,20 @@ def test_mine_lists_claimed_and_replied_newest_activity_first(engine):
     assert page.items[0].status.value == "replied"
 
 
+def test_a_case_its_customer_reopened_stays_its_owners_not_the_queues(engine):
+    mine, theirs = open_cases(engine, x_post("p1", handle="h1"), x_post("p2", handle="h2"))
+    with session_scope(engine) as session:
+        for case_id in (mine, theirs):
+            lifecycle.claim(session=session, case_id=case_id, user_id="UALICE", now=NOW)
+            lifecycle.resolve(session=session, case_id=case_id, user_id="UALICE", now=NOW)
+        lifecycle.reopen(session=session, case_id=theirs, user_id="UBOB", now=NOW)  # Reopen: back to anyone
+    set_case(engine, mine, status="reopened")  # the customer wrote again (store.conversations): the owner is kept
+    with session_scope(engine) as session:
+        assert [i.case_id for i in lookups.queue(session=session, limit=10, offset=0).items] == [theirs]
+        assert [i.case_id for i in lookups.my_cases(session=session, user_id="UALICE", limit=10,
+                                                     offset=0).items] == [mine]
+
+
 def test_author_is_case_insensitive_with_optional_at(engine):
     first = open_cases(engine, x_post("one", handle="Dana_K"), now=NOW)
     second = open_cases(engine, x_post("two", handle="Dana_K"), now=NOW + timedelta(hours=1))

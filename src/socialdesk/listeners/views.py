@@ -151,9 +151,12 @@ def assign_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps:
 def assign(body: dict[str, Any], client: WebClient, deps: Deps, assignee: str) -> None:
     """Assign, then send the assignee's DM at once (lifecycle.assign queued it with the change); when
     the modal was opened from App Home's queue, the Home follows (the case leaves it)."""
-    user = user_of(body)
-    # The DM tells the assignee; the thread names them without a mention, so they are told once.
-    told_as = deps.names.name(assignee) if deps.names is not None and assignee != user else None
+    user, case_id = user_of(body), case_of(body)
+    # The DM (lifecycle.assign queues one unless they assign themselves or already own it) tells the
+    # assignee; then the thread names them without a mention, so they are told once.
+    before = load_view(deps, case_id) if case_id is not None else None
+    dm = assignee != user and (before is None or before.assignee != assignee)
+    told_as = deps.names.name(assignee) if deps.names is not None and dm else None
     apply(body, client, deps, lifecycle.assign, messages.assigned(user, assignee, told_as=told_as), "assigned",
           assignee=assignee)
     deps.notify()

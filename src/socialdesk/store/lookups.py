@@ -120,10 +120,11 @@ def _items(rows: Any, due: dict[int, datetime | None] | None = None) -> list[Cas
 
 
 def my_cases(*, session: Session, user_id: str, limit: int, offset: int) -> CasePage:
-    """Open cases `user_id` holds (claimed or replied), newest activity first."""
+    """Open cases `user_id` holds (claimed, replied, or reopened by the customer), newest activity first."""
     return _case_page(
         session,
-        [CaseRow.assignee == user_id, CaseRow.status.in_(HELD)],
+        # A case its customer reopened stays its owner's (store.conversations): theirs, not the queue's.
+        [CaseRow.assignee == user_id, CaseRow.status.in_((*HELD, S.REOPENED.value))],
         [CaseRow.updated_at.desc(), CaseRow.id.desc()],
         limit,
         offset,
@@ -137,6 +138,11 @@ def tag_condition(session: Session, tags: frozenset[str]) -> Any:
         return cast(CaseRow.tags, postgresql.JSONB).has_any(postgresql.array(sorted(tags)))
     each = func.json_each(CaseRow.tags).table_valued("value")
     return exists(select(1).select_from(each).where(each.c.value.in_(sorted(tags)))).correlate(CaseRow)
+
+
+def unowned() -> Any:
+    """Waiting for a claim: new, or reopened with nobody holding it (a customer's reopen keeps the owner)."""
+    return or_(CaseRow.status != S.REOPENED.value, CaseRow.assignee.is_(None))
 
 
 def filter_conditions(session: Session, filters: QueueFilter) -> list[Any]:
@@ -212,7 +218,7 @@ def queue(*, session: Session, limit: int, offset: int, policy: sla.Policy | Non
     Soonest first-response due first (`policy` with the rules' own targets; None: no due
     times), then priority (high first), then age (oldest first)."""
     limit, offset = _bounds(limit, offset)
-    conditions = [CaseRow.status.in_(WAITING), *filter_conditions(session, filters or QueueFilter())]
+    conditions = [CaseRow.status.in_(WAITING), unowned(), *filter_conditions(session, filters or QueueFilter())]
     total = session.exec(select(func.count()).select_from(CaseRow).where(*conditions)).one()
     if policy is not None:
         policy = with_rule_targets(session=session, policy=policy)
