@@ -124,10 +124,15 @@ def run_script(row: Row, args: list[str], workdir: Path) -> dict[str, Any]:
     with log.open("a") as sink:
         done = subprocess.run([sys.executable, str(REPO / "bench" / row.script), *args, "--json", str(out)],
                               cwd=REPO, stdout=sink, stderr=subprocess.STDOUT)
-    if done.returncode != 0 or not out.exists():
+    if not out.exists():
         print(f"  {row.script} failed (exit {done.returncode}); its output: {log}")
         return {}
-    return json.loads(out.read_text())
+    figures = json.loads(out.read_text())
+    if done.returncode != 0:  # measured, but the script found problems: the figures stand, the problems are said
+        print(f"  {row.script} exited {done.returncode}; its output: {log}")
+        figures.setdefault("problems", []).insert(0, f"{row.script} exited {done.returncode}")
+        out.write_text(json.dumps(figures))
+    return figures
 
 
 def run_suite(out: Path) -> dict[str, Any]:
@@ -230,7 +235,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"- {row.what} …", flush=True)
             figures = run_script(row, run_args, Path(tmp))
             measured = row.value(figures) if figures else None
-            results.append((row, measured, row.note(figures) if figures else "the benchmark failed"))
+            note = row.note(figures) if figures else "the benchmark failed"
+            if figures.get("problems"):
+                note += f"; ⚠️ {'; '.join(str(p).splitlines()[0] for p in figures['problems'])[:200]}"
+            results.append((row, measured, note))
     lines = table(results)
     print("\n".join(["", *lines]))
     if not args.no_readme and args.only:
