@@ -394,6 +394,9 @@ def latency(args: argparse.Namespace, problems: list[str], measured: dict[str, A
             SOCIALDESK_BLUESKY_SERVICE_URL=urls["pds"],
             SOCIALDESK_BLUESKY_JETSTREAM_URL=urls["jetstream"],
             SOCIALDESK_SLACK_POST_INTERVAL=0,
+            # Its posts are numbered look-alikes: with incidents on they would be one storm, most
+            # of them in one card's thread (as in the end-to-end tests, tests/support/app_process.py).
+            SOCIALDESK_INCIDENT_WINDOW="0",
         )
         desk = build(settings)
         now = utcnow()
