@@ -42,6 +42,7 @@ from socialdesk.listeners.binding import Later
 from socialdesk.listeners.deps import Deps
 from socialdesk.replying import ReplyDesk
 from socialdesk.saved_replies import load_saved_replies
+from socialdesk.spend import Meter
 from socialdesk.slack.identity import BotIdentity
 from socialdesk.slack.names import SlackNames
 from socialdesk.slack.permissions import AdminCheck, ReplyPermissions
@@ -215,7 +216,8 @@ def build(
     notifier = Notifier(engine=engine, slack=slack, clock=clock, policy=sla_policy, oncall=settings.oncall)
     networks = registry.build(settings, http=http, clock=clock,
                               credentials=lambda name: DatabaseCredentials(engine, name))
-    desk = ReplyDesk(engine=engine, networks=networks, clock=clock, approvers=settings.approver_set)
+    meter = Meter(networks)  # the spend meter: the poller, streams and replies count what the networks bill
+    desk = ReplyDesk(engine=engine, networks=networks, clock=clock, approvers=settings.approver_set, meter=meter)
     deps = Deps(
         engine=engine,
         clock=clock,
@@ -233,6 +235,7 @@ def build(
         later=later,
         notify=notifier.run_once,  # in the listener's work after its ack
         names=SlackNames(slack),  # the one name cache: users.info once per person, bounded
+        meter=meter,
     )
     for module in (events, actions, views, resolutions, replies, answers, incidents, commands, queue, faq, home, webhooks):
         module.register(bolt, deps)
@@ -251,6 +254,7 @@ def build(
         triage=Triage(),
         incident_window=settings.incident_timedelta,
         on_new_cases=lambda case_ids: wake_publisher(),
+        meter=meter,
     )
     streams = stream_workers(
         list(networks.values()), engine=engine, poller=poller, clock=clock,
@@ -267,7 +271,7 @@ def build(
         with contextlib.suppress(JobLookupError, SchedulerNotRunningError):
             scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
 
-    digests = DigestScheduler(engine=engine, slack=slack, clock=clock, tz=settings.tz)
+    digests = DigestScheduler(engine=engine, slack=slack, clock=clock, tz=settings.tz, meter=meter)
     webhook_sender = WebhookSender(engine=engine, http=http, clock=clock,
                                    allow_loopback=settings.webhooks_allow_loopback)
     running_jobs = RunningJobs()
