@@ -280,7 +280,7 @@ def build(
         sla_seconds=settings.sla_check_seconds, syncs=[digests.sync],
         periodic=[
             *retention_jobs(settings, engine=engine, clock=clock),
-            *removal_jobs(networks, engine=engine, slack=slack, clock=clock),
+            *removal_jobs(networks, engine=engine, slack=slack, clock=clock, meter=meter),
             PeriodicJob("webhooks", webhook_sender.run_once, WEBHOOK_SECONDS),
             PeriodicJob(NOTICE_JOB, notifier.run_once, NOTICE_SECONDS, reentrant=True),  # a wake while it sends
         ],

@@ -283,6 +283,7 @@ class Removal:
 
     deleted: list[str]
     withheld: dict[str, list[str]] = field(default_factory=dict)
+    billed: tuple[BilledReads, ...] = ()  # what the network charges for the lookup
 
 
 class RemovalCheck(Protocol):
