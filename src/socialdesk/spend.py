@@ -178,6 +178,9 @@ class Meter:
         """The rules whose budget, or whose network's budget, this month's spend has reached."""
         if not self._billing:
             return set()
+        budgets = {i: b for i, b in store.budgets(session=session).items() if b[0] in self._billing}
+        if not budgets and all(b.monthly_budget is None for b in self._billing.values()):
+            return set()  # nothing to pause (the stream worker asks every few seconds): no sums
         start, end = month_of(now)
         rows = store.spent(session=session, start=start, end=end)
         paused: set[int] = set()
@@ -186,8 +189,8 @@ class Meter:
         by_rule: dict[int, float] = {}
         for r in rows:
             by_rule[r.rule_id] = by_rule.get(r.rule_id, 0.0) + r.cost
-        for rule_id, (network, budget) in store.budgets(session=session).items():
-            if network in self._billing and by_rule.get(rule_id, 0.0) >= budget:
+        for rule_id, (network, budget) in budgets.items():
+            if by_rule.get(rule_id, 0.0) >= budget:
                 paused.add(rule_id)
         if over:
             from socialdesk.store import rules as rule_store
