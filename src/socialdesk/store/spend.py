@@ -21,7 +21,6 @@ from sqlmodel import Session
 from socialdesk.store.models import BilledSeenRow, RuleRow, SpendRow
 
 NO_RULE = 0  # spend that is no rule's (a reply posted, a lookup)
-_CHUNK = 500  # resources per INSERT (SQLite's bound-parameter limit is far above 4 × this)
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,11 @@ class Spent:
     kind: str
     reads: int
     cost: float
+
+
+def _seen_insert(session: Session):  # type: ignore[no-untyped-def]
+    seen = BilledSeenRow.__table__
+    return _dialect_insert(session, seen).on_conflict_do_nothing().returning(seen.c.resource_id)
 
 
 def _dialect_insert(session: Session, table):  # type: ignore[no-untyped-def]
@@ -48,19 +52,16 @@ def record(*, session: Session, network: str, rule_id: int | None, reads: Mappin
     day = now.date()
     rule = rule_id or NO_RULE
     new: dict[str, int] = {}
-    seen = BilledSeenRow.__table__
+    statement = _seen_insert(session)
     for kind, ids in reads.items():
         rate = rates.get(kind)
         unique = list(dict.fromkeys(str(i)[:64] for i in ids))
         if rate is None or not unique:
             continue
-        count = 0
-        for start in range(0, len(unique), _CHUNK):
-            rows = [{"network": network, "day": day, "kind": kind, "resource_id": i}
-                    for i in unique[start:start + _CHUNK]]
-            statement = (_dialect_insert(session, seen).values(rows).on_conflict_do_nothing()
-                         .returning(seen.c.resource_id))  # RETURNING: psycopg's rowcount is -1 here
-            count += len(session.execute(statement).all())
+        # One cached statement, executemany ("insertmanyvalues": a few multi-row INSERTs); RETURNING names the
+        # rows inserted, a conflict (billed already today, here or by another replica) returns nothing.
+        rows = [{"network": network, "day": day, "kind": kind, "resource_id": i} for i in unique]
+        count = len(session.execute(statement, rows).all())
         if count:
             _add(session, network=network, day=day, rule_id=rule, kind=kind, reads=count, cost=count * rate)
             new[kind] = count
@@ -69,12 +70,12 @@ def record(*, session: Session, network: str, rule_id: int | None, reads: Mappin
 
 def _add(session: Session, *, network: str, day: date, rule_id: int, kind: str, reads: int, cost: float) -> None:
     table = SpendRow.__table__
-    statement = _dialect_insert(session, table).values(network=network, day=day, rule_id=rule_id, kind=kind,
-                                                       reads=reads, cost=cost)
+    statement = _dialect_insert(session, table)  # values as parameters: one cached statement
     statement = statement.on_conflict_do_update(
         index_elements=["network", "day", "rule_id", "kind"],
         set_={"reads": table.c.reads + statement.excluded.reads, "cost": table.c.cost + statement.excluded.cost})
-    session.execute(statement)
+    session.execute(statement, {"network": network, "day": day, "rule_id": rule_id, "kind": kind, "reads": reads,
+                                "cost": cost})
 
 
 def spent(*, session: Session, start: date, end: date) -> list[Spent]:
