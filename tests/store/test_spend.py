@@ -73,6 +73,31 @@ def test_two_replicas_recording_the_same_page_bill_it_once(engine):
     assert [(s.reads) for s in month(engine)] == [300]
 
 
+def test_replicas_billing_overlapping_resources_in_any_order_do_not_deadlock(engine):
+    """Two rules polled at once on two replicas share authors: each transaction waits for the other's
+    rows in one order (sorted), so PostgreSQL never has to abort one of them."""
+    ids = [str(i) for i in range(200)]
+    errors: list[BaseException] = []
+
+    def one(order: list[str], kinds: tuple[str, str], rule_id: int) -> None:
+        try:
+            for _ in range(5):
+                with session_scope(engine) as session:
+                    spend.record(session=session, network="n", rule_id=rule_id, rates=RATES, now=NOON,
+                                 reads={kinds[0]: order, kinds[1]: order})
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(ids, ("post", "user"), 1)),
+               threading.Thread(target=one, args=(ids[::-1], ("user", "post"), 2))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sum(s.reads for s in month(engine)) == 400
+
+
 def test_the_month_is_summed_over_its_days_only(engine):
     record(engine, {"post": ["a"]}, now=datetime(2026, 11, 30, 23, 59, tzinfo=UTC))
     record(engine, {"post": ["a", "b"]}, now=datetime(2026, 12, 1, 0, 0, tzinfo=UTC))

@@ -53,9 +53,11 @@ def record(*, session: Session, network: str, rule_id: int | None, reads: Mappin
     rule = rule_id or NO_RULE
     new: dict[str, int] = {}
     statement = _seen_insert(session)
-    for kind, ids in reads.items():
+    # Sorted kinds and ids: two replicas' transactions billing overlapping resources (one author read by
+    # two rules) then wait for each other in the same order on PostgreSQL, never deadlock.
+    for kind in sorted(reads):
         rate = rates.get(kind)
-        unique = list(dict.fromkeys(str(i)[:64] for i in ids))
+        unique = sorted({str(i)[:64] for i in reads[kind]})
         if rate is None or not unique:
             continue
         # One cached statement, executemany ("insertmanyvalues": a few multi-row INSERTs); RETURNING names the
