@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from socialdesk.networks.base import BilledReads
+from socialdesk.networks.base import BilledReads, Network
 from socialdesk.networks.x import network as x
-from socialdesk.networks.base import Network
 from socialdesk.networks.x.settings import XSettings
 from socialdesk.spend import Meter
 from socialdesk.store import rules as rule_store

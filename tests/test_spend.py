@@ -3,7 +3,7 @@ the month's usage and projection. Real databases; the network is X's description
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 

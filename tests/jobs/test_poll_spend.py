@@ -51,7 +51,7 @@ def spent(engine, clock) -> dict[tuple[int, str], int]:
 
 
 def test_each_post_and_author_a_walk_reads_is_billed_once(engine, fake_x, clock, http):
-    ids = post_many(fake_x, 25)  # 3 pages of 10, by 7 customers
+    post_many(fake_x, 25)  # 3 pages of 10, by 7 customers
     rule_id = add_rule(engine)
     poller = Poller(engine=engine, networks=billed_x(fake_x, http), own_handles=frozenset(), clock=clock)
     assert poller.poll_rule(rule_id) == 25
