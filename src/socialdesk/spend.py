@@ -33,6 +33,11 @@ class BudgetInvalid(ValueError):
     """A budget that cannot be read; the message says how to write one."""
 
 
+def reached(cost: float, limit: float) -> bool:
+    """`cost` (a sum of float cents) has reached `limit`, give or take the float's last bits."""
+    return cost >= limit - 1e-9
+
+
 def parse_budget(text: str) -> float | None:
     """'50/month', '$50', '12.5/month' → dollars a month; 'none' → None (no limit)."""
     value = text.strip()
@@ -80,7 +85,7 @@ class RuleSpend:
 
     @property
     def paused(self) -> bool:
-        return self.budget is not None and self.cost >= self.budget
+        return self.budget is not None and reached(self.cost, self.budget)
 
 
 @dataclass(frozen=True)
@@ -185,12 +190,12 @@ class Meter:
         rows = store.spent(session=session, start=start, end=end)
         paused: set[int] = set()
         over = {name for name, billing in self._billing.items() if billing.monthly_budget is not None
-                and sum(r.cost for r in rows if r.network == name) >= billing.monthly_budget}
+                and reached(sum(r.cost for r in rows if r.network == name), billing.monthly_budget)}
         by_rule: dict[int, float] = {}
         for r in rows:
             by_rule[r.rule_id] = by_rule.get(r.rule_id, 0.0) + r.cost
         for rule_id, (network, budget) in budgets.items():
-            if by_rule.get(rule_id, 0.0) >= budget:
+            if reached(by_rule.get(rule_id, 0.0), budget):
                 paused.add(rule_id)
         if over:
             from socialdesk.store import rules as rule_store
@@ -211,8 +216,8 @@ class Meter:
         month = f"{month_of(now)[0]:%Y-%m}"
         found: list[Condition] = []
         for n in usage.networks:
-            if n.budget is not None and n.cost >= WARN_AT * n.budget:
-                spent_all = n.cost >= n.budget
+            if n.budget is not None and reached(n.cost, WARN_AT * n.budget):
+                spent_all = reached(n.cost, n.budget)
                 found.append(Condition(
                     f"budget:{n.network}:{month}:{'100' if spent_all else '80'}",
                     f"{n.label} reads cost {money(n.cost)} of this month's {money(n.budget)} budget"
@@ -222,14 +227,14 @@ class Meter:
                     "queries; `socialdesk usage` shows which rules spend most"))
             for kind, cap in n.caps.items():
                 read = n.reads.get(kind, 0)
-                if cap and read >= WARN_AT * cap:
+                if cap and reached(read, WARN_AT * cap):
                     label = n.labels.get(kind, kind)
                     found.append(Condition(
                         f"cap:{n.network}:{kind}:{month}", f"{n.label}: {read:,} of the plan's {cap:,} {label} a "
                         f"month are used ({read / cap:.0%})",
                         f"narrow the rules' queries, or move to a plan with a higher cap before {label} stop"))
         for r in usage.rules:
-            if r.budget is None or r.cost < WARN_AT * r.budget:
+            if r.budget is None or not reached(r.cost, WARN_AT * r.budget):
                 continue
             label = self._labels.get(r.network, r.network)
             found.append(Condition(
