@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         settings = load_settings()
-        logs.configure(settings.log_level)
+        logs.configure(settings.log_level, settings.log_format)
         return int(args.func(settings, args))
     except CliError as exc:
         return _fail(str(exc), exc.exit_code)

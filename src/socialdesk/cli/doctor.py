@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 CLOCK_TOLERANCE_SECONDS = 30.0  # Slack refuses requests signed 5 minutes off; SLA timers drift long before that
 INVITE = "in Slack, open the channel and type /invite @{bot}"
-TOKEN_FIX = "copy the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page into SLACK_BOT_TOKEN"
+TOKEN_FIX = ("copy the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page into "
+             "SLACK_BOT_TOKEN")
 _REFUSED_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
                   "not_allowed_token_type"}
 
@@ -152,9 +153,11 @@ class _SlackAnswers:
     def clock_check(self, clock: Callable[[], datetime]) -> Check:
         name = "clock"
         if self.asked is None:
-            return Check(name, None, "not checked: it is compared with the Date of Slack's answer, and there was none (above)")
+            return Check(name, None, "not checked: it is compared with the Date of Slack's answer, and there was "
+                                     "none (above)")
         try:
-            slack_time = parsedate_to_datetime(self.headers["date"]).timestamp()
+            # Date is in whole seconds, cut down: Slack's time was within the second after it.
+            slack_time = parsedate_to_datetime(self.headers["date"]).timestamp() + 0.5
         except (KeyError, TypeError, ValueError, IndexError):
             return Check(name, None, "not checked: Slack's answer had no readable Date header")
         # Our time at the middle of the call (`clock` is read now: it may be a test's, the call's span is real).
