@@ -91,7 +91,8 @@ def build(settings: Any, *, http: httpx.Client, clock: Callable[[], datetime],
 
 
 def check_bearer(*, http: httpx.Client, api_url: str, bearer_token: str) -> str:
-    """The bearer token works: it lists the app's stream rules, a call that reads (and bills) no post."""
+    """The bearer token works: it lists the app's stream rules. That reads no post or user, the resources X
+    bills reads of (refs/x/docs/pricing.mdx), so a check costs nothing; search would bill each post it returns."""
     from socialdesk.networks.x.stream_rules import StreamRules
 
     rules = StreamRules(http=http, api_url=api_url, bearer_token=bearer_token).list()
