@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from socialdesk import logs
 from socialdesk.networks import registry
 from socialdesk.sla import DEFAULT_TARGETS, BusinessHours, Policy, parse_duration, parse_targets
 
@@ -78,6 +79,9 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
         description="seconds after which another replica takes over a dead one's network stream")
     log_level: str = Field("INFO", alias="SOCIALDESK_LOG_LEVEL",
                            description="DEBUG, INFO, WARNING… (tokens are masked at every level)")
+    log_format: str = Field("text", alias="SOCIALDESK_LOG_FORMAT",
+                            description="text: a line for a person; json: one JSON object per line (time, level, "
+                                        "logger, message, case_id, rule_id, network) for a log collector")
     # First-response SLAs (see socialdesk.sla): targets per priority, the at-risk point as a
     # fraction of the target, who gets a DM on a breach, and optional business hours.
     sla_targets: str = Field(DEFAULT_TARGETS, alias="SOCIALDESK_SLA_TARGETS",
@@ -141,6 +145,14 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
         if level not in logging.getLevelNamesMapping():  # a wrong one failed in logging, as a traceback
             raise ValueError(f"{value!r} is not a log level; use DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        fmt = value.strip().lower()
+        if fmt not in logs.FORMATS:
+            raise ValueError(f"{value!r} is not a log format; use text or json")
+        return fmt
 
     @field_validator("llm_url")
     @classmethod

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 
-from socialdesk.logs import redact
+from socialdesk.logs import about, redact
 from socialdesk.matcher import QueryInvalid, parse, target_of
 from socialdesk.networks.base import CursorExpired, Network, RateLimited, SourceError, SourceRejected, SourceUnavailable
 from socialdesk.rules import Filters, rejection
@@ -107,7 +107,8 @@ class LeaseKeeper:
                                                   taken_at=self._rule.last_polled_at, now=self._now(),
                                                   seconds=self._seconds)
             except Exception as exc:  # noqa: BLE001 - the walk's own renewal per page still tries
-                log.warning("rule %s: could not renew its poll lease (%s)", self._rule.id, type(exc).__name__)
+                log.warning("rule %s: could not renew its poll lease (%s)", self._rule.id, type(exc).__name__,
+                            extra=about(rule_id=self._rule.id, network=self._rule.network))
                 continue
             if not held:
                 return  # taken by another worker: the walk finds out at its next page and stops
@@ -274,15 +275,17 @@ class Poller:
             if case_ids:
                 self._on_new_cases(case_ids)
             if rule.consecutive_failures:
-                log.info("rule %s: polling %s recovered", rule.id, network.info.label)
+                log.info("rule %s: polling %s recovered", rule.id, network.info.label,
+                         extra=about(rule_id=rule.id, network=rule.network))
                 rule.consecutive_failures = 0
                 with self._reported_lock:
                     self._reported = {k for k in self._reported if k[0] != rule.id}
             for warning in page.warnings:
-                log.warning("rule %s: %s returned a partial error: %s", rule.id, network.info.label, warning)
+                log.warning("rule %s: %s returned a partial error: %s", rule.id, network.info.label, warning,
+                            extra=about(rule_id=rule.id, network=rule.network))
             if not held:
                 log.warning("rule %s: this walk outlived its lease and another worker took the rule; "
-                            "leaving the walk to it", rule.id)
+                            "leaving the walk to it", rule.id, extra=about(rule_id=rule.id, network=rule.network))
                 return False
             cursor = page.cursor
             if page.done or page.not_before:
@@ -340,7 +343,7 @@ class Poller:
                     raise
         if stored.follow_up_post_ids:
             log.info("%s: %d follow-up(s) found in watched conversations", f"rule {rule.id}" if rule else "stream",
-                     len(stored.follow_up_post_ids))
+                     len(stored.follow_up_post_ids), extra=about(rule_id=rule.id if rule else None))
 
     def filters(self, rule) -> Filters:  # type: ignore[no-untyped-def]
         return Filters(lang=rule.lang, include_reposts=rule.include_reposts, own_handles=self._own)
@@ -389,7 +392,8 @@ class Poller:
                     rule_store.save_cursor(session=session, rule_id=rule.id, cursor=cursor, not_before=not_before,
                                            now=now)
         if stored.follow_up_post_ids:
-            log.info("rule %s: %d follow-up(s) joined existing cases", rule.id, len(stored.follow_up_post_ids))
+            log.info("rule %s: %d follow-up(s) joined existing cases", rule.id, len(stored.follow_up_post_ids),
+                     extra=about(rule_id=rule.id, network=rule.network))
         return stored.new_case_ids, held
 
     def _failed(self, rule_id: int, failures_before: int, exc: SourceError, *,
@@ -399,7 +403,8 @@ class Poller:
         with session_scope(self._engine) as session:
             if isinstance(exc, CursorExpired):
                 rule_store.reset_cursor_walk(session=session, rule_id=rule_id, cursor=exc.restart)
-                log.warning("rule %s: %s; restarting the walk from the last seen post", rule_id, exc)
+                log.warning("rule %s: %s; restarting the walk from the last seen post", rule_id, exc,
+                            extra=about(rule_id=rule_id))
                 return
             if isinstance(exc, RateLimited):
                 not_before = exc.reset_at
@@ -415,7 +420,8 @@ class Poller:
             return
         # Log the first failure loudly and the rest quietly, like an update coordinator.
         level = logging.WARNING if failures == 1 else logging.DEBUG
-        log.log(level, "rule %s: polling failed (%s); next try at %s", rule_id, exc, not_before.isoformat())
+        log.log(level, "rule %s: polling failed (%s); next try at %s", rule_id, exc, not_before.isoformat(),
+                extra=about(rule_id=rule_id))
 
     def _log_unexpected(self, rule_id: int, exc: BaseException, message: str) -> None:
         """With its traceback the first time this kind of exception hits this rule, quietly after that."""
@@ -424,9 +430,9 @@ class Poller:
             first = key not in self._reported
             self._reported.add(key)
         if first:
-            log.error("rule %s: %s", rule_id, message, exc_info=exc)
+            log.error("rule %s: %s", rule_id, message, exc_info=exc, extra=about(rule_id=rule_id))
         else:
-            log.debug("rule %s: %s", rule_id, message)
+            log.debug("rule %s: %s", rule_id, message, extra=about(rule_id=rule_id))
 
 
 def _short(exc: BaseException) -> str:

@@ -46,6 +46,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from socialdesk.domain import Post
+from socialdesk.logs import about
 from socialdesk.jobs.edits import EditMarker
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.removal import RemovalMarker
@@ -162,7 +163,8 @@ class StreamWorker:
                     self._stream_once()
                     failures = 0
             except CursorExpired as exc:
-                log.warning("%s stream: %s; filling the gap with search", self.name, exc)
+                log.warning("%s stream: %s; filling the gap with search", self.name, exc,
+                            extra=about(network=self.name))
                 self._gap_started = self._gap_started or self._now()
                 failures += 1
                 wait = backoff(failures) if failures > 1 else 0.0  # at once, but never in a tight loop
@@ -178,7 +180,7 @@ class StreamWorker:
                 wait = self._failed(exc, failures, backoff(failures), quiet=failures > 2)
             except Exception:  # noqa: BLE001 - the worker outlives one bad event or a database hiccup
                 failures += 1
-                log.exception("%s stream: unexpected error; starting again", self.name)
+                log.exception("%s stream: unexpected error; starting again", self.name, extra=about(network=self.name))
                 wait = backoff(failures)
             self._stop.wait(wait)
 
@@ -189,10 +191,11 @@ class StreamWorker:
                 continue
             try:
                 if not self._renew():
-                    log.warning("%s stream: another replica holds the stream now; stopping here", self.name)
+                    log.warning("%s stream: another replica holds the stream now; stopping here", self.name,
+                                extra=about(network=self.name))
                     self._held.clear()
             except Exception:  # noqa: BLE001 - a missed renewal is retried; the lease outlasts two of them
-                log.exception("%s stream: could not renew the lease", self.name)
+                log.exception("%s stream: could not renew the lease", self.name, extra=about(network=self.name))
 
     def _stream_once(self) -> None:
         with session_scope(self._engine) as session:
@@ -206,7 +209,8 @@ class StreamWorker:
             polled = [as_utc(r.last_polled_at) for r in self._carried.carried.values() if r.last_polled_at is not None]
             cursor = self._stream.cursor_at(min(polled)) if polled else None
         if cursor is not None and self._stream.is_stale(cursor) and self._gap_started is None:
-            log.warning("%s stream: stopped too long ago to resume; filling the gap with search", self.name)
+            log.warning("%s stream: stopped too long ago to resume; filling the gap with search", self.name,
+                        extra=about(network=self.name))
             self._gap_started = self._now()
         if self._gap_started is not None:
             cursor = self._fill_gap(since=as_utc(cursor_at) if cursor_at else None)
@@ -220,19 +224,22 @@ class StreamWorker:
                 if cursor is None:  # from the live tip: whoever resumes after us starts here
                     store.save_cursor(session=session, network=self.name, holder=self._holder, cursor=start,
                                       now=self._now())
-            log.info("%s stream: connected%s", self.name, " (resuming)" if cursor else "")
+            log.info("%s stream: connected%s", self.name, " (resuming)" if cursor else "",
+                     extra=about(network=self.name))
 
         for event in self._stream.events(cursor, connected):
             if self._stop.is_set():
                 return
             if not self._held.is_set():
-                log.warning("%s stream: the lease was lost; reconnecting when it is ours again", self.name)
+                log.warning("%s stream: the lease was lost; reconnecting when it is ours again", self.name,
+                            extra=about(network=self.name))
                 return
             if event.kind != "tick" or time.monotonic() - self._connected_at >= GOOD_CONNECTION_SECONDS:
                 self._got_event = True  # a drop after this is a new incident, retried soon
             stored = self._handle(event)
             if not self._checkpoint(event.cursor, stored):
-                log.warning("%s stream: another replica holds the stream now; stopping here", self.name)
+                log.warning("%s stream: another replica holds the stream now; stopping here", self.name,
+                            extra=about(network=self.name))
                 self._held.clear()
                 return
 
@@ -247,7 +254,7 @@ class StreamWorker:
             if self._poller.fill_gap(rule_id, start=None):
                 self._carried.newly_carried.discard(rule_id)
                 log.info("%s stream: rule %s is carried now; searched from where its polling stopped",
-                         self.name, rule_id)
+                         self.name, rule_id, extra=about(network=self.name, rule_id=rule_id))
         return carried
 
     def _handle(self, event: StreamEvent) -> bool:
@@ -377,7 +384,8 @@ class StreamWorker:
         resume = self._stream.cursor_at(self._gap_started)
         with session_scope(self._engine) as session:
             store.save_cursor(session=session, network=self.name, holder=self._holder, cursor=resume, now=self._now())
-        log.info("%s stream: gap filled by search for %d rule(s)", self.name, len(self._gap_done))
+        log.info("%s stream: gap filled by search for %d rule(s)", self.name, len(self._gap_done),
+                 extra=about(network=self.name))
         self._gap_started, self._gap_done, self._gap_tried = None, set(), set()
         return resume
 
@@ -396,7 +404,7 @@ class StreamWorker:
                 store.record_connection(session=session, network=self.name, holder=self._holder, now=self._now(),
                                         error=str(exc))
         except Exception:  # noqa: BLE001 - the database may be what failed; the log has it
-            log.exception("%s stream: could not record the failure", self.name)
+            log.exception("%s stream: could not record the failure", self.name, extra=about(network=self.name))
         return wait
 
 

@@ -382,6 +382,10 @@ class Network:
     # How replies are counted where the limit is the server's own (an instance's setting): `info`
     # with the server's limit and count. None: `info` as it is.
     reply_rules: Callable[[], NetworkInfo] | None = None
+    # `socialdesk doctor`: one cheap call that proves the configured credentials work; returns what it
+    # found, for a person ("signed in as @acme"); raises NetworkError whose message says what to fix.
+    # None: nothing is configured to check (`missing` says what to set).
+    check: Callable[[], str] | None = None
 
     @property
     def name(self) -> str:

@@ -77,7 +77,18 @@ def build(settings: Any, *, http: httpx.Client, clock: Callable[[], datetime],
         network.sources = {"search": BlueskySearch(xrpc, profiles=profiles, clock=clock),
                            "mentions": BlueskyMentions(xrpc, profiles=profiles, clock=clock)}
         network.replier = BlueskyReplier(xrpc, session, resolve_handle=profiles.resolve_handle, clock=clock)
+        network.check = lambda: check_session(session, xrpc)
     if settings.bluesky_jetstream_url:
         network.stream = JetstreamStream(settings.bluesky_jetstream_url, complete=profiles.complete,
                                          resolve_handle=profiles.resolve_handle)
     return network
+
+
+def check_session(session: Any, xrpc: Any) -> str:
+    """The app password signs in (or the stored session still works): one authenticated call proves it."""
+    from socialdesk.networks.bluesky.xrpc import as_source_errors
+
+    with as_source_errors():
+        account = session.account()
+        xrpc.get("app.bsky.actor.getProfiles", {"actors": [account.account_id]})
+    return f"signed in as @{account.account_handle} ({account.account_id})"
