@@ -159,6 +159,7 @@ class StreamWorker:
         if ended:
             with session_scope(self._engine) as session:
                 store.release_lease(session=session, network=self.name, holder=self._holder)
+            self._held.clear()
         return ended
 
     # --- the loop ---------------------------------------------------------------------
