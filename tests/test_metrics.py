@@ -83,7 +83,7 @@ class StreamState:
         self.name, self.holds_lease, self.newest_event_at = name, held, newest
 
 
-def test_state_read_at_scrape_poll_lag_cards_waiting_stream_lag_and_leases(engine):
+def test_state_read_at_scrape_poll_lag_cards_waiting_stream_lag_and_leases(engine):  # noqa: F811
     with session_scope(engine) as session:
         polled = rule_store.add_rule(session=session, network="x", query="acme", channel_id="C1", every_seconds=60,
                                      lang=None, include_reposts=False, now=NOW - timedelta(hours=2))
