@@ -18,7 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from sqlalchemy import Engine, text
 
 from socialdesk.config import REQUIRED_TO_RUN, Settings
@@ -40,6 +40,7 @@ from socialdesk.listeners import (actions, answers, commands, events, faq, home,
                                   views, webhooks)
 from socialdesk.listeners.binding import Later
 from socialdesk.listeners.deps import Deps
+from socialdesk.metrics import MeteredRateLimitHandler, Metrics, MetricsServer, SlackCallMeter, watch_state
 from socialdesk.replying import ReplyDesk
 from socialdesk.saved_replies import load_saved_replies
 from socialdesk.slack.identity import BotIdentity
@@ -55,6 +56,7 @@ from socialdesk.triage.sentiment import Triage
 
 log = logging.getLogger(__name__)
 SLACK_PATH = "/slack/events"
+METRICS_PATH = "/metrics"
 WEBHOOK_SECONDS = 2  # how soon a case event reaches a CRM
 NOTICE_SECONDS = 5  # how soon a notice queued without a wake-up (another replica's, one held for quiet hours) goes
 NOTICE_JOB = "notices"
@@ -83,26 +85,36 @@ class Socialdesk:
     deps: Deps | None = None  # what the listeners were given (tests call handlers with it)
     identity: BotIdentity | None = None  # who the app is in Slack, looked up off the ack path
     checkpointer: WalCheckpointer | None = None  # SQLite's log copied back off the writers' path
+    metrics: Metrics = field(default_factory=Metrics)  # what /metrics shows (the parts record into it)
 
     def __post_init__(self) -> None:
         self.slack_handler = SlackRequestHandler(self.bolt, path=SLACK_PATH)
+        self.metrics_app = self.metrics.wsgi()
+        self.metrics_server: MetricsServer | None = None  # SOCIALDESK_METRICS_PORT's, while running
         self.request_guard = RequestGuard(
             signing_secret=self.settings.slack_signing_secret.get_secret_value(),  # type: ignore[union-attr]
             engine=self.engine,
         )
 
     def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """HTTP mode: Slack's requests on /slack/events, and /healthz for load balancers.
+        """HTTP mode: Slack's requests on /slack/events, /healthz for load balancers, /metrics for Prometheus.
 
         Slack's requests are verified (size, timestamp, signature), checked for shape and for
-        replays before Bolt parses them (slack.verify).
+        replays before Bolt parses them (slack.verify). The ack is the response (listeners.binding),
+        so the time until the guard returns is the ack latency (socialdesk_ack_seconds).
         """
         path = environ.get("PATH_INFO", "")
         if path == SLACK_PATH:
-            with self.later.acks.answering():  # the work of earlier acks waits a moment for this one
-                return self.request_guard(environ, start_response, self.slack_handler)
+            started = time.perf_counter()
+            try:
+                with self.later.acks.answering():  # the work of earlier acks waits a moment for this one
+                    return self.request_guard(environ, start_response, self.slack_handler)
+            finally:
+                self.metrics.acked("http", time.perf_counter() - started)
         if path == "/healthz":
             return self._health(start_response)
+        if path == METRICS_PATH:
+            return self.metrics_app(environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found; Slack requests go to /slack/events\n"]
 
@@ -122,6 +134,8 @@ class Socialdesk:
             self.identity.start()
         if self.checkpointer is not None:
             self.checkpointer.start()
+        if self.settings.metrics_port is not None:
+            self.metrics_server = self.metrics.serve(self.settings.http_host, self.settings.metrics_port)
         self.scheduler.start()
         for stream in self.streams:
             stream.start()
@@ -156,6 +170,8 @@ class Socialdesk:
             log.warning("%d job(s) still running %g s after the stop; leaving them", self.running_jobs.count, grace)
         idle = self.later.close(max(left(), 1.0)) and idle  # acked clicks: what is left of the grace (a second at least)
         self.request_guard.close()
+        if self.metrics_server is not None:
+            self.metrics_server.close()
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self.http.close()
@@ -194,12 +210,15 @@ def build(
     settings.require(*REQUIRED_TO_RUN)
     engine = engine or make_engine(settings.database_url)
     upgrade(engine)
+    metrics = Metrics()
     http = http or httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0), headers={"User-Agent": "socialdesk"})
     slack = slack_client or WebClient(
         token=settings.slack_bot_token.get_secret_value(),  # type: ignore[union-attr]
         base_url=settings.slack_api_url,
         timeout=15,
-        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=2)],
+        # The meter first: it sees every response and retries nothing (metrics.SlackCallMeter).
+        retry_handlers=[SlackCallMeter(metrics), ConnectionErrorRetryHandler(max_retry_count=2),
+                        MeteredRateLimitHandler(metrics, max_retry_count=2)],
     )
     identity = BotIdentity(slack, settings.slack_bot_token.get_secret_value())  # type: ignore[union-attr]
     bolt = App(
@@ -239,7 +258,7 @@ def build(
 
     publisher = Publisher(engine=engine, slack=slack, clock=clock, post_interval=settings.slack_post_interval,
                           sla_policy=sla_policy, lease_seconds=settings.publish_lease_seconds,
-                          notify=lambda: wake(NOTICE_JOB))
+                          notify=lambda: wake(NOTICE_JOB), metrics=metrics)
     sla_sweep = SlaSweep(engine=engine, slack=slack, clock=clock, policy=sla_policy, lead=settings.sla_lead,
                          notifier=notifier)
     poller = Poller(
@@ -251,12 +270,15 @@ def build(
         triage=Triage(),
         incident_window=settings.incident_timedelta,
         on_new_cases=lambda case_ids: wake_publisher(),
+        metrics=metrics,
     )
     streams = stream_workers(
         list(networks.values()), engine=engine, poller=poller, clock=clock,
         removed_for=lambda name: RemovalMarker(engine=engine, slack=slack, network=name),
         edited=EditMarker(engine=engine, slack=slack), lease_seconds=settings.stream_lease_seconds,
+        metrics=metrics,
     )
+    watch_state(metrics, engine=engine, clock=clock, poller=poller, streams=streams)
 
     def wake_publisher() -> None:
         """New cases: publish now rather than at the next tick (a stream's card within a second)."""
@@ -286,4 +308,5 @@ def build(
         poller=poller, publisher=publisher, scheduler=scheduler, sla_sweep=sla_sweep, notifier=notifier,
         running_jobs=running_jobs,
         streams=streams, later=later, deps=deps, identity=identity, checkpointer=WalCheckpointer(engine),
+        metrics=metrics,
     )

@@ -50,6 +50,10 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
                            description="HTTP mode: the address to listen on (127.0.0.1 behind a local proxy)")
     http_port: int = Field(3000, alias="SOCIALDESK_HTTP_PORT", ge=1, le=65535,
                            description="HTTP mode: the port serving /slack/events and /healthz")
+    metrics_port: int | None = Field(None, alias="SOCIALDESK_METRICS_PORT", ge=1, le=65535,
+                                     description="a port serving /metrics (Prometheus) on SOCIALDESK_HTTP_HOST: "
+                                                 "for Socket Mode, which has no HTTP port (HTTP mode serves "
+                                                 "/metrics on its own port too); unset: none")
     own_handles: str = Field("", alias="SOCIALDESK_OWN_HANDLES",
                              description="the brand's own accounts, comma- or space-separated: their posts open no case")
     # Who may send public replies: user ids and/or user group ids; empty = the rule's channel members.

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from socialdesk.logs import about, redact
 from socialdesk.matcher import QueryInvalid, parse, target_of
+from socialdesk.metrics import Metrics
 from socialdesk.networks.base import CursorExpired, Network, RateLimited, SourceError, SourceRejected, SourceUnavailable
 from socialdesk.rules import Filters, rejection
 from socialdesk.domain import Post
@@ -126,8 +127,10 @@ class Poller:
         follow_conversations: bool = False,
         triage: Triage | None = None,
         incident_window: timedelta | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._engine = engine
+        self._metrics = metrics or Metrics()  # posts fetched and matched, cases opened, errors, rate-limit waits
         self._incident_window = incident_window  # near duplicates within it join one incident (store.incidents)
         self._networks = networks
         self._own_configured = own_handles
@@ -140,6 +143,12 @@ class Poller:
         # (rule id, exception type) whose traceback was logged: the next ones are logged quietly.
         self._reported: set[tuple[int, str]] = set()
         self._reported_lock = threading.Lock()
+        # Rule id -> whether this replica holds its poll lease now (rules it has walked; read by the metrics).
+        self._leases: dict[int, bool] = {}
+
+    def leases(self) -> dict[int, bool]:
+        """The rules this replica has polled, and whether it holds each one's lease right now (a walk runs)."""
+        return dict(self._leases)
 
     @property
     def _own(self) -> frozenset[str]:
@@ -231,16 +240,22 @@ class Poller:
         unexpected (a body of the wrong shape, a bug): it is treated like SourceUnavailable,
         and its traceback is logged the first time only.
         """
+        self._leases[rule.id] = True
         try:
             with LeaseKeeper(self._engine, rule, clock=self._now):
                 return self._walk(rule, opened, pages=pages)
         except SourceError as exc:
+            self._metrics.network_error(rule.network, exc)
+            if isinstance(exc, RateLimited):
+                self._metrics.rate_limit_wait(rule.network, (exc.reset_at - self._now()).total_seconds())
             self._failed(rule.id, rule.consecutive_failures, exc)  # type: ignore[arg-type]
             return False
         except Exception as exc:  # noqa: BLE001 - nothing a source does may stop the poll job
+            self._metrics.network_error(rule.network, exc)
             self._failed(rule.id, rule.consecutive_failures, SourceUnavailable(_short(exc)), cause=exc)
             return False
         finally:
+            self._leases[rule.id] = False
             with session_scope(self._engine) as session:
                 rule_store.release_lease(session=session, rule_id=rule.id, taken_at=rule.last_polled_at)
 
@@ -266,6 +281,10 @@ class Poller:
             accepted = [p for p in posts if rejection(p, filters) is None
                         and (local is None or local.matches(target_of(p)))]
             now = self._now()
+            self._metrics.fetched(rule.network, rule.id, len(page.posts), via="poll")
+            self._metrics.matched(rule.network, rule.id, len(accepted), via="poll")
+            if page.not_before is not None and page.not_before > now:  # the quota is spent: the next page waits
+                self._metrics.rate_limit_wait(rule.network, (page.not_before - now).total_seconds())
             try:
                 case_ids, held = self._store(rule, accepted, page.cursor, page.not_before, now, guessed)
             except IntegrityError:
@@ -353,6 +372,7 @@ class Poller:
         filters = self.filters(rule)
         posts, guessed = self._languages(posts)
         accepted = [p for p in posts if rejection(p, filters) is None]
+        self._metrics.matched(rule.network, rule.id, len(accepted), via="stream")
         if not accepted:
             return []
         try:
@@ -394,6 +414,7 @@ class Poller:
         if stored.follow_up_post_ids:
             log.info("rule %s: %d follow-up(s) joined existing cases", rule.id, len(stored.follow_up_post_ids),
                      extra=about(rule_id=rule.id, network=rule.network))
+        self._metrics.opened(rule.network, rule.id, len(stored.new_case_ids))
         return stored.new_case_ids, held
 
     def _failed(self, rule_id: int, failures_before: int, exc: SourceError, *,

@@ -34,11 +34,12 @@ from sqlalchemy import Engine
 
 from socialdesk.domain import CaseView
 from socialdesk.logs import about
+from socialdesk.metrics import SLACK, Metrics
 from socialdesk.sla import Policy
 from socialdesk.slack import cards
 from socialdesk.store import cases as case_store
 from socialdesk.store import conversations, notices
-from socialdesk.store.db import session_scope
+from socialdesk.store.db import as_utc, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,10 @@ class Publisher:
         sla_policy: Policy | None = None,
         lease_seconds: float = LEASE_SECONDS,
         notify: Callable[[], object] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._engine = engine
+        self._metrics = metrics or Metrics()  # publish latency, Slack's rate-limit waits
         self._slack = slack
         self._now = clock
         self._interval = post_interval
@@ -186,8 +189,10 @@ class Publisher:
         except OSError as exc:  # connection refused, DNS, timeouts from urllib
             self._retry_later(case_id, case.publish_failures, f"could not reach Slack: {exc}")
             return 0
+        posted_at = self._now()
         with session_scope(self._engine) as session:
-            case_store.record_card(session=session, case_id=case_id, message_ts=ts, now=self._now())
+            case_store.record_card(session=session, case_id=case_id, message_ts=ts, now=posted_at)
+        self._metrics.published((posted_at - as_utc(case.opened_at)).total_seconds())
         if view.in_incident_thread:
             self._redraw(view.incident.anchor_case_id, "incident card")  # type: ignore[union-attr]  # the live count
         return 1
@@ -207,6 +212,7 @@ class Publisher:
         if exc.response.status_code == 429:
             retry_after = float(exc.response.headers.get("Retry-After", "1") or 1)
             self._next_slot[channel] = time.monotonic() + retry_after
+            self._metrics.rate_limit_wait(SLACK, retry_after)
             log.warning("Slack rate limit in %s: waiting %.0f s as Retry-After asks", channel, retry_after,
                         extra=about(case_id=case_id))
             with session_scope(self._engine) as session:
@@ -264,6 +270,7 @@ class Publisher:
         if exc.response.status_code == 429:
             retry_after = float(exc.response.headers.get("Retry-After", "1") or 1)
             self._next_slot[f.channel_id] = time.monotonic() + retry_after
+            self._metrics.rate_limit_wait(SLACK, retry_after)
             log.warning("Slack rate limit in %s: waiting %.0f s as Retry-After asks", f.channel_id, retry_after,
                         extra=about(case_id=f.case_id))
             # Nothing was posted by this try: free it for the channel's next slot.

@@ -51,6 +51,7 @@ from socialdesk.jobs.edits import EditMarker
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.removal import RemovalMarker
 from socialdesk.jobs.stream_rules import StreamRules
+from socialdesk.metrics import Metrics
 from socialdesk.networks.base import (CursorExpired, Network, RateLimited, Removal, SourceError, SourceRejected,
                                      SourceUnavailable, StreamEvent)
 from socialdesk.store import ingest
@@ -89,9 +90,11 @@ class StreamWorker:
 
     def __init__(self, *, engine: Engine, network: Network, poller: Poller, clock: Callable[[], datetime],
                  removed: RemovalMarker | None = None, edited: EditMarker | None = None,
-                 holder: str | None = None, lease_seconds: float = LEASE_SECONDS) -> None:
+                 holder: str | None = None, lease_seconds: float = LEASE_SECONDS,
+                 metrics: Metrics | None = None) -> None:
         assert network.stream is not None
         self._engine, self._network, self._poller, self._now = engine, network, poller, clock
+        self._metrics = metrics or Metrics()
         self._stream = network.stream
         self._removed, self._edited = removed, edited
         self._holder = holder or f"{uuid.uuid4().hex[:12]}"
@@ -116,6 +119,18 @@ class StreamWorker:
         # storing it failed resumes there, not at a later tip (what came between would be lost).
         self._began_at: dict[str, Any] | None = None
         self.events_seen = 0
+        # The newest post time seen (never ahead of our clock): stream lag is now minus this.
+        self._newest_at: datetime | None = None
+
+    @property
+    def holds_lease(self) -> bool:
+        """Whether this replica holds the network's stream right now."""
+        return self._held.is_set()
+
+    @property
+    def newest_event_at(self) -> datetime | None:
+        """When the newest post this worker has seen was made (capped at now): what stream lag is counted from."""
+        return self._newest_at
 
     @property
     def name(self) -> str:
@@ -145,6 +160,7 @@ class StreamWorker:
         if ended:
             with session_scope(self._engine) as session:
                 store.release_lease(session=session, network=self.name, holder=self._holder)
+            self._held.clear()
         return ended
 
     # --- the loop ---------------------------------------------------------------------
@@ -163,6 +179,7 @@ class StreamWorker:
                     self._stream_once()
                     failures = 0
             except CursorExpired as exc:
+                self._metrics.network_error(self.name, exc)
                 log.warning("%s stream: %s; filling the gap with search", self.name, exc,
                             extra=about(network=self.name))
                 self._gap_started = self._gap_started or self._now()
@@ -178,7 +195,8 @@ class StreamWorker:
             except SourceError as exc:
                 failures = 1 if self._got_event else failures + 1  # a drop after a good while: soon
                 wait = self._failed(exc, failures, backoff(failures), quiet=failures > 2)
-            except Exception:  # noqa: BLE001 - the worker outlives one bad event or a database hiccup
+            except Exception as exc:  # noqa: BLE001 - the worker outlives one bad event or a database hiccup
+                self._metrics.network_error(self.name, exc)
                 failures += 1
                 log.exception("%s stream: unexpected error; starting again", self.name, extra=about(network=self.name))
                 wait = backoff(failures)
@@ -260,6 +278,8 @@ class StreamWorker:
     def _handle(self, event: StreamEvent) -> bool:
         """Act on one event; True when something was stored (the cursor must be saved now)."""
         self.events_seen += 1
+        if event.post is not None:
+            self._seen(event.post, new=event.kind == "post")
         if event.kind == "post" and event.post is not None:
             return self._post(event.post, mention_of=event.mention_of, rule_ids=event.rule_ids)
         if event.kind == "update" and event.post is not None and self._edited is not None:
@@ -270,6 +290,14 @@ class StreamWorker:
             self._load_rules()  # a quiet stream still sees new and paused rules (and subscribes to them)
             return self._join(self._watching())  # and kept replies whose case was opened meanwhile
         return False
+
+    def _seen(self, post: Post, *, new: bool) -> None:
+        """Count a new post and keep the newest post time (a post dated ahead of our clock counts as now)."""
+        made = min(as_utc(post.created_at), self._now())
+        if self._newest_at is None or made > self._newest_at:
+            self._newest_at = made
+        if new:
+            self._metrics.fetched(self.name, None, 1, via="stream")
 
     def _post(self, post: Post, *, mention_of: str | None = None, rule_ids: Sequence[int] | None = None) -> bool:
         self._load_rules()
@@ -397,6 +425,10 @@ class StreamWorker:
         # The network's policy is for its connections; a gap search not done yet is ours to pace.
         documented = None if isinstance(exc, GapNotFilled) else self._stream.reconnect_wait(exc, failures)
         wait = documented if documented is not None else max(wait, BACKOFF_START)
+        if not isinstance(exc, GapNotFilled):  # the gap's searches count their own failures (the poller's)
+            self._metrics.network_error(self.name, exc)
+            if isinstance(exc, RateLimited):
+                self._metrics.rate_limit_wait(self.name, wait)
         log.log(logging.DEBUG if quiet else logging.WARNING, "%s stream: %s; reconnecting in %.3g s",
                 self.name, exc, wait)
         try:

@@ -41,12 +41,22 @@ class NetworkError(Exception):
 
 
 class SourceError(NetworkError):
-    """A source could not fetch a page, or its stream dropped."""
+    """A source could not fetch a page, or its stream dropped.
+
+    `status`: the HTTP status the network answered with, where there was one (counted by
+    status in the metrics); None for a connection that failed or dropped."""
+
+    status: int | None = None
+
+    def __init__(self, message: str = "", *, status: int | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
 
 
 class RateLimited(SourceError):
-    def __init__(self, message: str, *, reset_at: datetime) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, reset_at: datetime, status: int | None = None) -> None:
+        super().__init__(message, status=status)
         self.reset_at = reset_at
 
 

@@ -71,6 +71,13 @@ def list_rules(*, session: Session) -> list[RuleRow]:
     return list(session.exec(select(RuleRow).order_by(RuleRow.id)))
 
 
+def last_successes(*, session: Session) -> list[tuple[int, str, datetime]]:
+    """Each active rule's id, network and last successful poll (its creation, if it never had one)."""
+    rows = session.exec(select(RuleRow.id, RuleRow.network, RuleRow.last_success_at, RuleRow.created_at)
+                        .where(RuleRow.paused == False).order_by(RuleRow.id))  # noqa: E712
+    return [(rule_id, network, success or created) for rule_id, network, success, created in rows]  # type: ignore[misc]
+
+
 def get_rule(*, session: Session, rule_id: int) -> RuleRow:
     rule = session.get(RuleRow, rule_id)
     if rule is None:
