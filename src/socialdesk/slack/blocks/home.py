@@ -36,7 +36,7 @@ from socialdesk.slack.text import escape, escape_within
 from socialdesk.store.figures import Figures
 from socialdesk.store.lookups import CasePage
 from socialdesk.store.sla import AtRisk
-from socialdesk.store.views import DigestView, RuleView, WebhookView
+from socialdesk.store.views import DigestView, RuleView, SourceView, WebhookView
 from socialdesk.store.webhooks import display_url
 
 if TYPE_CHECKING:
@@ -108,6 +108,7 @@ class Home:
     settings: HomeSettings | None = None
     notice: str | None = None  # safe mrkdwn: what went wrong with the last click, and what to do
     queue_filter: str = ""  # the viewer's saved view of the queue (queue_filter text); "": every waiting case
+    sources: Sequence[SourceView] = ()  # every rule and stream with its state (socialdesk.health)
 
 
 @dataclass
@@ -226,7 +227,34 @@ def _today(home: Home) -> list[Block]:
             _context(f"Since midnight ({escape(home.timezone)}); first responses given today.")]
 
 
+SOURCES_SHOWN = 5  # sources in trouble listed by name; the rest are counted
+SOURCE_ICON = {"ok": "✅", "paused": "⏸", "paused by budget": "⏸", "idle": "💤", "rate-limited": "⏳"}
+
+
+def _sources(home: Home) -> list[Block]:
+    """A short "Sources" section for everyone: those not ok by name (a few), the rest counted."""
+    if not home.sources:
+        return []
+    troubled = [s for s in home.sources if s.state not in ("ok", "idle", "paused")]  # paused: an admin's choice
+    lines = []
+    for source in troubled[:SOURCES_SHOWN]:
+        text, _ = escape_within(" ".join(source.text.split()), ERROR_EXCERPT)
+        lines.append(f"{SOURCE_ICON.get(source.state, '⚠️')} *{escape(source.name)}* — {text}")
+    if len(troubled) > SOURCES_SHOWN:
+        lines.append(f"…and {len(troubled) - SOURCES_SHOWN} more not ok — `socialdesk rules list` shows them all")
+    paused = sum(1 for s in home.sources if s.state == "paused")
+    fine = len(home.sources) - len(troubled) - paused
+    counts = [f"✅ {'all ' if not troubled and not paused else ''}{fine} ok"] if fine else []
+    counts += [f"⏸ {paused} paused"] if paused else []
+    if counts:
+        lines.append(" · ".join(counts))
+    return [DividerBlock(), _header("Sources"), _section("\n".join(lines), "home_sources")]
+
+
 def rule_state(rule: RuleView) -> str:
+    if rule.health and not rule.healthy:
+        text, _ = escape_within(" ".join(rule.health.split()).split(": ", 1)[0], ERROR_EXCERPT)
+        return f"⚠️ *{text}*"
     if rule.paused:
         return "⏸ *paused*"
     if rule.last_error and rule.consecutive_failures:
@@ -365,15 +393,16 @@ def home_view(home: Home) -> View:
     if home.notice:
         top.append(_context(f"⚠️ {home.notice}", "home_notice"))
     today = _today(home)
+    sources = _sources(home)
     admin = home.is_admin
     lists = [_your_cases(home), _waiting(home), _sla(home)]
     if admin:
         lists += [_rules(home), _digests(home), _webhooks(home)]
     settings = _settings(home) if admin else []
     dividers = 3  # before Waiting, SLA and Today
-    budget = MAX_BLOCKS - len(top) - len(today) - len(settings) - dividers
+    budget = MAX_BLOCKS - len(top) - len(today) - len(sources) - len(settings) - dividers
     mine, waiting, sla, *managed = _fit(lists, budget)
-    blocks = [*top, *mine, DividerBlock(), *waiting, DividerBlock(), *sla, DividerBlock(), *today]
+    blocks = [*top, *mine, DividerBlock(), *waiting, DividerBlock(), *sla, DividerBlock(), *today, *sources]
     for part in managed:
         blocks += part
     blocks += settings
