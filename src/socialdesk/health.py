@@ -49,7 +49,7 @@ class SourceState:
     error: str | None = None
 
     def text(self) -> str:
-        """One line, plain: "failing since 2026-12-02 01:00 UTC: X answered 503"."""
+        """One line, plain: "failing since 2026-12-02 01:00 UTC: the network answered 503"."""
         if self.state == RATE_LIMITED and self.until is not None:
             return f"rate-limited until {self.until.strftime(STAMP)}"
         if self.state == FAILING:
@@ -152,23 +152,24 @@ def rule_conditions(rule: Any, state: SourceState, *, now: datetime, alert_after
     `started_at`: when this process began watching; "behind" is timed from then at the earliest (a
     restart after downtime gives its first polls their chance before anyone is told)."""
     name = _rule_name(rule, label)
+    title = name[:1].upper() + name[1:]  # "Rule 3 (…" (str.capitalize would lower the label)
     found: list[Condition] = []
     since = state.since
     if state.state == FAILING and since is not None and now - since >= alert_after:
         kind = REJECTED_KIND if getattr(rule, "failure_kind", None) == REJECTED_KIND else None
         found.append(Condition(f"failing:rule:{rule.id}:{_iso(since)}",
-                               f"{name.capitalize()} has failed since {since.strftime(STAMP)} "
+                               f"{title} has failed since {since.strftime(STAMP)} "
                                f"({rule.consecutive_failures} polls in a row): {' '.join((state.error or '?').split())}",
                                FIX_FAILING[kind]))
     if state.state == BEHIND and since is not None and now - max(since, started_at or since) >= alert_after + \
             timedelta(seconds=BEHIND_FACTOR * rule.every_seconds):
         found.append(Condition(f"behind:rule:{rule.id}:{_iso(since)}",
-                               f"{name.capitalize()} is behind: last read {since.strftime(STAMP)}, though it is "
+                               f"{title} is behind: last read {since.strftime(STAMP)}, though it is "
                                f"polled every {rule.every_seconds} s.", FIX_BEHIND))
     gap_from, gap_to = _utc(getattr(rule, "gap_from", None)), _utc(getattr(rule, "gap_to", None))
     if gap_from is not None and gap_to is not None and now - gap_to < GAP_TOLD_WITHIN:
         found.append(Condition(f"gap:rule:{rule.id}:{_iso(gap_from)}",
-                               f"{name.capitalize()} missed posts from {gap_from.strftime(STAMP)} to "
+                               f"{title} missed posts from {gap_from.strftime(STAMP)} to "
                                f"{gap_to.strftime(STAMP)}: polling stopped longer ago than {label}'s search "
                                "reaches back.", FIX_GAP, recovers=False))
     return found

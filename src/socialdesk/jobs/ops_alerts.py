@@ -3,7 +3,7 @@
 Every run asks each check (`health.Check`: `(session, now) -> list[Condition]`) what holds now.
 A condition whose key was never told is taken (store.ops_alerts: of several replicas one wins,
 and a restart finds it taken) and posted; an alert told whose condition no longer holds is
-taken for its recovery and that is posted, in the alert's thread and to the channel. So an
+taken for its recovery and that is posted to the channel the alert went to. So an
 incident is one message and one recovery, however many polls fail meanwhile. A check that
 raises this run recovers nothing (what it would have said is unknown), and the others go on.
 
@@ -81,7 +81,7 @@ class OpsAlerts:
                                        channel_id=self._channel, now=now, recovers=condition.recovers)
             if won:
                 log.warning("ops alert: %s", condition.text)
-                ts, error = self._post(say.alert(text=condition.text, fix=condition.fix), None)
+                ts, error = self._post(say.alert(text=condition.text, fix=condition.fix))
                 with session_scope(self._engine) as session:
                     store.posted(session=session, key=condition.key, message_ts=ts, error=error)
                 sent += ts is not None
@@ -95,18 +95,16 @@ class OpsAlerts:
             if won:
                 log.info("ops alert recovered: %s", alert.text)
                 ts, _ = self._post(say.recovery(text=alert.text, opened_at=alert.opened_at, now=now),
-                                   alert.message_ts, channel=alert.channel_id)
+                                   channel=alert.channel_id)
                 sent += ts is not None
         return sent
 
-    def _post(self, message: say.Message, thread_ts: str | None, *,
-              channel: str | None = None) -> tuple[str | None, str | None]:
-        """Post it (a recovery in the alert's thread, shown in the channel too); (its ts, or why it was not posted)."""
+    def _post(self, message: say.Message, *, channel: str | None = None) -> tuple[str | None, str | None]:
+        """Post it to the channel (a recovery too: whoever watches the channel sees it); (its ts, or why not)."""
         channel = channel or self._channel
-        extra = {"thread_ts": thread_ts, "reply_broadcast": True} if thread_ts else {}
         try:
             response = self._slack.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False,
-                                                    **extra, **message.as_kwargs())
+                                                    **message.as_kwargs())
         except SlackApiError as exc:
             error = str(exc.response.get("error") or exc)
             hint = HINTS.get(error, "check SOCIALDESK_OPS_CHANNEL and the app's access to that channel")

@@ -402,6 +402,6 @@ class OpsAlertRow(SQLModel, table=True):
     fix: str = Field(sa_column=Column(Text, nullable=False))  # what to do
     channel_id: str = Field(max_length=32)
     opened_at: datetime
-    message_ts: str | None = Field(default=None, max_length=32)  # the alert's message: the recovery threads under it
+    message_ts: str | None = Field(default=None, max_length=32)  # the alert as posted (chat.postMessage ts)
     recovered_at: datetime | None = None  # None: still open
     error: str | None = Field(default=None, sa_column=Column(Text))  # why Slack did not take it

@@ -54,7 +54,7 @@ def take_alert(*, session: Session, key: str, text: str, fix: str, channel_id: s
 
 
 def posted(*, session: Session, key: str, message_ts: str | None, error: str | None = None) -> None:
-    """What became of a taken alert: its message (the recovery threads under it), or why Slack refused it."""
+    """What became of a taken alert: its message ts, or why Slack did not take it."""
     session.execute(update(OpsAlertRow).where(OpsAlertRow.key == key)
                     .values(message_ts=message_ts, error=(error or None) and error[:2000]))
 

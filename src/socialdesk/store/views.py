@@ -47,7 +47,7 @@ class RuleView:
 class SourceView:
     """A rule or stream and its state, as App Home's Sources section lists it."""
 
-    name: str  # "Rule 3 · X search", "Bluesky stream"
+    name: str  # "Rule 3 · <network label> search", "<network label> stream"
     state: str  # socialdesk.health's state: ok, behind, failing …
     text: str  # the state in words ("failing since 2026-12-02 01:00 UTC: …")
 

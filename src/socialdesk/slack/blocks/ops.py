@@ -29,9 +29,8 @@ def alert(*, text: str, fix: str) -> Message:
 
 
 def recovery(*, text: str, opened_at: datetime, now: datetime) -> Message:
-    """The incident is over (its source works again, or it is gone): how long it lasted."""
-    lasted = minutes(now - opened_at)
-    said = f"✅ Recovered after {lasted} (told at {opened_at.strftime('%Y-%m-%d %H:%M UTC')})"
+    """The incident is over (its source works again, or it is gone), so long after it was told."""
+    said = f"✅ Recovered, {minutes(now - opened_at)} after the alert of {opened_at.strftime('%Y-%m-%d %H:%M UTC')}"
     return Message(text=f"{said}: {_cut(text)}",
                    blocks=[SectionBlock(text=MarkdownTextObject(text=f"{said}"), block_id="ops_recovered"),
                            ContextBlock(elements=[MarkdownTextObject(text=_cut(text))], block_id="ops_was")])
