@@ -322,7 +322,8 @@ def test_rules_list_shows_each_rule_s_state_and_the_streams(env, cli):
                                       not_before=now + timedelta(seconds=30))
             rule_store.save_cursor(session=session, rule_id=2, cursor={"since_id": "5"}, not_before=None,
                                    now=now - timedelta(minutes=10))  # every 60 s: behind
-            rule_store.record_gap(session=session, rule_id=2, start=now - timedelta(days=9), end=now - timedelta(days=7))
+            rule_store.record_gap(session=session, rule_id=2, start=now - timedelta(days=9), end=now - timedelta(days=7),
+                                  now=now)
             rule_store.save_cursor(session=session, rule_id=3, cursor={"since_id": "6"}, not_before=None, now=now)
             stream_store.take_lease(session=session, network="x", holder="h1", now=now, seconds=30)
             stream_store.record_connection(session=session, network="x", holder="h1", now=now - timedelta(minutes=3),

@@ -36,7 +36,7 @@ OK, BEHIND, RATE_LIMITED, FAILING, PAUSED, BUDGET, IDLE = (
 BEHIND_FACTOR = 2  # a rule is behind when its last success is older than this many intervals
 STAMP = "%Y-%m-%d %H:%M UTC"
 RATE_LIMIT_KIND, REJECTED_KIND = "rate_limited", "rejected"  # store.rules' failure kinds
-GAP_TOLD_WITHIN = timedelta(days=7)  # a gap is a condition this long after it ended (ops_alerts keep theirs longer)
+GAP_TOLD_WITHIN = timedelta(days=7)  # a gap is a condition this long after it was found (ops_alerts keep theirs longer)
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,11 @@ FIX_GAP = ("Those posts cannot be read any more, so no cards were made for them.
            "itself if they matter; keep socialdesk running (or its replicas) to avoid another gap.")
 
 
+def _fresh(found_at: datetime | None, now: datetime) -> bool:
+    """A gap found this recently is still a condition (told once; forgotten later, so it is never told again)."""
+    return found_at is not None and now - as_utc(found_at) < GAP_TOLD_WITHIN
+
+
 def _iso(when: datetime) -> str:
     return when.isoformat(timespec="seconds")
 
@@ -167,7 +172,7 @@ def rule_conditions(rule: Any, state: SourceState, *, now: datetime, alert_after
                                f"{title} is behind: last read {since.strftime(STAMP)}, though it is "
                                f"polled every {rule.every_seconds} s.", FIX_BEHIND))
     gap_from, gap_to = _utc(getattr(rule, "gap_from", None)), _utc(getattr(rule, "gap_to", None))
-    if gap_from is not None and gap_to is not None and now - gap_to < GAP_TOLD_WITHIN:
+    if gap_from is not None and gap_to is not None and _fresh(getattr(rule, "gap_at", None), now):
         found.append(Condition(f"gap:rule:{rule.id}:{_iso(gap_from)}",
                                f"{title} missed posts from {gap_from.strftime(STAMP)} to "
                                f"{gap_to.strftime(STAMP)}: polling stopped longer ago than {label}'s search "
@@ -190,7 +195,7 @@ def stream_conditions(row: Any, state: SourceState, *, now: datetime, alert_afte
                                f"The {label} stream is connected but has not moved since {since.strftime(STAMP)}.",
                                FIX_STREAM_BEHIND))
     gap_from, gap_to = _utc(getattr(row, "gap_from", None)), _utc(getattr(row, "gap_to", None))
-    if gap_from is not None and gap_to is not None and now - gap_to < GAP_TOLD_WITHIN:
+    if gap_from is not None and gap_to is not None and _fresh(getattr(row, "gap_at", None), now):
         found.append(Condition(f"gap:stream:{row.network}:{_iso(gap_from)}",
                                f"The {label} stream missed posts from {gap_from.strftime(STAMP)} to "
                                f"{gap_to.strftime(STAMP)}: it was down longer than {label}'s search reaches back.",

@@ -224,7 +224,7 @@ class Poller:
         if limit is None or last is None or rule.cursor is None or now - last <= limit:
             return
         with session_scope(self._engine) as session:
-            rule_store.record_gap(session=session, rule_id=rule.id, start=last, end=now - limit)
+            rule_store.record_gap(session=session, rule_id=rule.id, start=last, end=now - limit, now=now)
         log.warning("rule %s: last polled %s, longer ago than %s search reaches back (%s): posts before %s cannot "
                     "be read", rule.id, last.isoformat(timespec="minutes"), network.info.label, limit,  # type: ignore[union-attr]
                     (now - limit).isoformat(timespec="minutes"))

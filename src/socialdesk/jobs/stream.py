@@ -426,7 +426,7 @@ class StreamWorker:
         if limit is None or now - since <= limit:
             return
         with session_scope(self._engine) as session:
-            store.record_gap(session=session, network=self.name, start=since, end=now - limit)
+            store.record_gap(session=session, network=self.name, start=since, end=now - limit, now=now)
         log.warning("%s stream: down since %s, longer ago than search reaches back (%s): posts before %s cannot be "
                     "read", self.name, since.isoformat(timespec="minutes"), limit,
                     (now - limit).isoformat(timespec="minutes"))

@@ -70,6 +70,7 @@ class RuleRow(SQLModel, table=True):
     failure_kind: str | None = Field(default=None, max_length=16)
     gap_from: datetime | None = None
     gap_to: datetime | None = None
+    gap_at: datetime | None = None  # when the gap was found
 
 
 class PostRow(SQLModel, table=True):
@@ -236,6 +237,7 @@ class StreamRow(SQLModel, table=True):
     # Posts in this window could not be read: the gap was older than search reaches (Network.gap_limit).
     gap_from: datetime | None = None
     gap_to: datetime | None = None
+    gap_at: datetime | None = None  # when the gap was found
 
 
 class CaseEventRow(SQLModel, table=True):

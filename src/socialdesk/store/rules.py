@@ -301,6 +301,6 @@ def record_failure(*, session: Session, rule_id: int, error: str, not_before: da
     return rule.consecutive_failures
 
 
-def record_gap(*, session: Session, rule_id: int, start: datetime, end: datetime) -> None:
+def record_gap(*, session: Session, rule_id: int, start: datetime, end: datetime, now: datetime) -> None:
     """Posts between `start` and `end` could not be read for the rule (older than its network's search reaches)."""
-    session.execute(update(RuleRow).where(RuleRow.id == rule_id).values(gap_from=start, gap_to=end))
+    session.execute(update(RuleRow).where(RuleRow.id == rule_id).values(gap_from=start, gap_to=end, gap_at=now))

@@ -66,9 +66,9 @@ def record_connection(*, session: Session, network: str, holder: str, now: datet
     session.execute(update(StreamRow).where(StreamRow.network == network, StreamRow.holder == holder).values(**values))
 
 
-def record_gap(*, session: Session, network: str, start: datetime, end: datetime) -> None:
+def record_gap(*, session: Session, network: str, start: datetime, end: datetime, now: datetime) -> None:
     """Posts between `start` and `end` could not be read: the stream's gap began before search reaches back."""
-    session.execute(update(StreamRow).where(StreamRow.network == network).values(gap_from=start, gap_to=end))
+    session.execute(update(StreamRow).where(StreamRow.network == network).values(gap_from=start, gap_to=end, gap_at=now))
 
 
 def list_streams(*, session: Session) -> list[StreamRow]:

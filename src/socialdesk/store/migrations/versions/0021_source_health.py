@@ -4,8 +4,8 @@
   (cleared by a success), so "failing since …" and the ops alert's threshold need no history;
 - `rules.failure_kind`: what the last failure was (rate_limited, unavailable, rejected): a rate
   limit is a state of its own, not a failure to alert on;
-- `rules.gap_from`/`gap_to`, `streams.gap_from`/`gap_to`: posts in that window could not be
-  read (the gap was older than the network's search reaches back, `Network.gap_limit`);
+- `rules.gap_from`/`gap_to`/`gap_at`, the same on `streams`: posts in that window could not be
+  read (the gap was older than the network's search reaches back, `Network.gap_limit`), found then;
 - `ops_alerts`: one row per incident told to SOCIALDESK_OPS_CHANNEL, its key unique: inserting
   it is taking it (of several replicas one posts it), and setting `recovered_at` takes the recovery.
 
@@ -28,13 +28,15 @@ def rule_columns() -> list[sa.Column]:
     return [sa.Column('failing_since', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
             sa.Column('failure_kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
             sa.Column('gap_from', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-            sa.Column('gap_to', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)]
+            sa.Column('gap_to', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+            sa.Column('gap_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)]
 
 
 def stream_columns() -> list[sa.Column]:
     return [sa.Column('failing_since', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
             sa.Column('gap_from', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-            sa.Column('gap_to', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)]
+            sa.Column('gap_to', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+            sa.Column('gap_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)]
 
 
 def upgrade() -> None:
