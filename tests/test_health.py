@@ -85,6 +85,7 @@ def test_a_stream_s_state():
     down = Stream(last_error="dropped", failing_since=NOW - timedelta(minutes=7))
     assert stream_state(down, now=NOW).text() == "failing since 2026-12-02 11:53 UTC: dropped"
     assert stream_state(Stream(holder=None, lease_until=None), now=NOW).state == IDLE
+    assert stream_state(Stream(last_error="old", lease_until=NOW - timedelta(seconds=1)), now=NOW).state == IDLE
     still = Stream(cursor_at=NOW - timedelta(minutes=3))
     assert stream_state(still, now=NOW).state == OK  # a quiet stream may be quiet
     assert stream_state(still, now=NOW, behind_after=timedelta(minutes=2)).state == BEHIND

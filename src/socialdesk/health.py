@@ -13,6 +13,7 @@ stream worker keep them), by pure functions; nothing is stored for it. For a rul
 A rule whose posts arrive by its network's live stream (`streamed`) is as healthy as that stream.
 A stream is `failing` (its connections fail), `behind` (connected, but its cursor has not moved for
 the network's `stream_behind_after`), `idle` (no replica holds it: it has no rules to carry) or `ok`.
+A `Condition` may also come as a plain (key, text, fix) tuple from a check.
 
 Conditions (`Condition`) are what jobs.ops_alerts tells the ops channel: a source failing for longer
 than SOCIALDESK_ALERT_AFTER, behind for that long, or a gap that could not be filled. Each key names
@@ -21,10 +22,10 @@ one incident (the time its run began), so the alert is told once and its recover
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session
 
@@ -94,11 +95,13 @@ def rule_state(rule: Any, *, now: datetime, budget_paused: bool = False, streame
 def stream_state(row: Any, *, now: datetime, behind_after: timedelta | None = None) -> SourceState:
     """The state of a network's stream from its `streams` row; `behind_after`: Network.stream_behind_after."""
     lease = _utc(row.lease_until)
+    # A worker holds the lease while it tries, failing or not; none holds it when it has no rules to carry
+    # (an error left on the row from before says nothing then).
+    if not row.holder or lease is None or lease <= now:
+        return SourceState(IDLE)
     if row.last_error:
         since = _utc(getattr(row, "failing_since", None)) or _utc(row.updated_at)
         return SourceState(FAILING, since=since, error=row.last_error)
-    if not row.holder or lease is None or lease <= now:
-        return SourceState(IDLE)
     moved = _utc(row.cursor_at) or _utc(row.connected_at)
     if behind_after is not None and row.connected_at is not None and moved is not None and now - moved > behind_after:
         return SourceState(BEHIND, since=moved)
@@ -108,10 +111,10 @@ def stream_state(row: Any, *, now: datetime, behind_after: timedelta | None = No
 # --- conditions for the ops channel -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Condition:
+class Condition(NamedTuple):
     """Something the ops channel is told of: `key` names the incident (told once), `text` what happened,
-    `fix` what to do. `recovers`: False for an event that is over once told (a gap: its posts are lost)."""
+    `fix` what to do. `recovers`: False for an event that is over once told (a gap: its posts are lost).
+    A tuple, so a check may return plain (key, text, fix) tuples."""
 
     key: str
     text: str
@@ -119,7 +122,8 @@ class Condition:
     recovers: bool = True
 
 
-Check = Callable[[Session, datetime], list[Condition]]
+# Called as check(session=…, now=…): positional (session, now) callables and keyword-only ones both fit.
+Check = Callable[..., Sequence[Condition | tuple[str, str, str]]]
 
 FIX_FAILING = {
     REJECTED_KIND: "The network refuses the rule as it is: read the error, then fix the rule's query or the "

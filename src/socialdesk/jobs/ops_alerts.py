@@ -1,6 +1,7 @@
 """Telling the ops channel (SOCIALDESK_OPS_CHANNEL) when a source is in trouble, and when it recovers.
 
-Every run asks each check (`health.Check`: `(session, now) -> list[Condition]`) what holds now.
+Every run asks each check (`health.Check`: `check(session=, now=) -> [Condition or (key, text, fix)]`)
+what holds now.
 A condition whose key was never told is taken (store.ops_alerts: of several replicas one wins,
 and a restart finds it taken) and posted; an alert told whose condition no longer holds is
 taken for its recovery and that is posted to the channel the alert went to. So an
@@ -59,7 +60,8 @@ class OpsAlerts:
         for check in self._checks:
             try:
                 with read_scope(self._engine) as session:
-                    for condition in check(session, now):
+                    for said in check(session=session, now=now):
+                        condition = said if isinstance(said, Condition) else Condition(*said)
                         found.setdefault(condition.key, condition)
             except Exception:  # noqa: BLE001 - one check's bug must not silence the others
                 complete = False
