@@ -89,6 +89,8 @@ def test_a_stream_s_state():
     still = Stream(cursor_at=NOW - timedelta(minutes=3))
     assert stream_state(still, now=NOW).state == OK  # a quiet stream may be quiet
     assert stream_state(still, now=NOW, behind_after=timedelta(minutes=2)).state == BEHIND
+    still.connected_at = NOW - timedelta(seconds=5)  # a new connection: not behind until it has had its chance
+    assert stream_state(still, now=NOW, behind_after=timedelta(minutes=2)).state == OK
 
 
 @pytest.mark.parametrize("minutes, told", [(4.9, False), (5, True), (60, True)])

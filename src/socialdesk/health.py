@@ -102,7 +102,7 @@ def stream_state(row: Any, *, now: datetime, behind_after: timedelta | None = No
     if row.last_error:
         since = _utc(getattr(row, "failing_since", None)) or _utc(row.updated_at)
         return SourceState(FAILING, since=since, error=row.last_error)
-    moved = _utc(row.cursor_at) or _utc(row.connected_at)
+    moved = max((t for t in (_utc(row.cursor_at), _utc(row.connected_at)) if t is not None), default=None)
     if behind_after is not None and row.connected_at is not None and moved is not None and now - moved > behind_after:
         return SourceState(BEHIND, since=moved)
     return SourceState(OK)
