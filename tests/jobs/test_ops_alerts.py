@@ -111,3 +111,19 @@ def test_a_check_that_fails_recovers_nothing_and_the_others_still_alert(engine, 
     assert job.run_once() == 1  # now it is: one recovery; the gap, told once, has none
     texts = said(slack_emulator, channel)
     assert len(texts) == 3 and texts[2].startswith("✅ Recovered, 0 min after") and "80 %" in texts[2]
+
+
+def test_the_app_runs_the_alert_job_only_with_an_ops_channel(engine, slack_emulator):
+    from tests.support.in_process import make_desk, url_of
+
+    channel = slack_emulator.new_channel("ops")
+    quiet = make_desk(url_of(engine), slack_emulator.url, secret="s")
+    told = make_desk(url_of(engine), slack_emulator.url, secret="s", SOCIALDESK_OPS_CHANNEL=channel,
+                     SOCIALDESK_ALERT_AFTER="10m")
+    try:
+        assert quiet.ops_alerts is None and quiet.scheduler.get_job("ops-alerts") is None
+        assert told.ops_alerts is not None and told.scheduler.get_job("ops-alerts") is not None
+        assert told.ops_alerts.run_once() == 0  # nothing is wrong
+    finally:
+        quiet.close(grace=1)
+        told.close(grace=1)
