@@ -259,7 +259,6 @@ def _mentions_query(settings: Settings, network: str, handle: str) -> str:
 
 
 def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
-    from socialdesk.store import rules as rule_store
     from socialdesk.store.db import session_scope
 
     from socialdesk.health import OK, PAUSED, label_of, read_health

@@ -32,6 +32,7 @@ from socialdesk.slack.blocks.card import PRIORITY_LABEL, slack_date
 from socialdesk.slack.blocks.lookup import age, case_label, duration, item_line, mention
 from socialdesk.slack.blocks.queue import ORDER, filter_label
 from socialdesk.slack.blocks.queue import row as queue_row
+from socialdesk.slack.blocks.sources import sources_section
 from socialdesk.slack.text import escape, escape_within
 from socialdesk.store.figures import Figures
 from socialdesk.store.lookups import CasePage
@@ -227,30 +228,6 @@ def _today(home: Home) -> list[Block]:
             _context(f"Since midnight ({escape(home.timezone)}); first responses given today.")]
 
 
-SOURCES_SHOWN = 5  # sources in trouble listed by name; the rest are counted
-SOURCE_ICON = {"ok": "✅", "paused": "⏸", "paused by budget": "⏸", "idle": "💤", "rate-limited": "⏳"}
-
-
-def _sources(home: Home) -> list[Block]:
-    """A short "Sources" section for everyone: those not ok by name (a few), the rest counted."""
-    if not home.sources:
-        return []
-    troubled = [s for s in home.sources if s.state not in ("ok", "idle", "paused")]  # paused: an admin's choice
-    lines = []
-    for source in troubled[:SOURCES_SHOWN]:
-        text, _ = escape_within(" ".join(source.text.split()), ERROR_EXCERPT)
-        lines.append(f"{SOURCE_ICON.get(source.state, '⚠️')} *{escape(source.name)}* — {text}")
-    if len(troubled) > SOURCES_SHOWN:
-        lines.append(f"…and {len(troubled) - SOURCES_SHOWN} more not ok — `socialdesk rules list` shows them all")
-    paused = sum(1 for s in home.sources if s.state == "paused")
-    fine = len(home.sources) - len(troubled) - paused
-    counts = [f"✅ {'all ' if not troubled and not paused else ''}{fine} ok"] if fine else []
-    counts += [f"⏸ {paused} paused"] if paused else []
-    if counts:
-        lines.append(" · ".join(counts))
-    return [DividerBlock(), _header("Sources"), _section("\n".join(lines), "home_sources")]
-
-
 def rule_state(rule: RuleView) -> str:
     if rule.health and not rule.healthy:
         text, _ = escape_within(" ".join(rule.health.split()).split(": ", 1)[0], ERROR_EXCERPT)
@@ -393,7 +370,7 @@ def home_view(home: Home) -> View:
     if home.notice:
         top.append(_context(f"⚠️ {home.notice}", "home_notice"))
     today = _today(home)
-    sources = _sources(home)
+    sources = sources_section(home.sources)
     admin = home.is_admin
     lists = [_your_cases(home), _waiting(home), _sla(home)]
     if admin:
