@@ -29,7 +29,10 @@ from typing import Any, NamedTuple
 
 from sqlmodel import Session
 
+from socialdesk.jobs.poll import carried  # the poller's own test: whether a network's live stream carries a rule
 from socialdesk.networks.base import Network
+from socialdesk.store import rules as rule_store
+from socialdesk.store import streams as stream_store
 from socialdesk.store.db import as_utc
 
 OK, BEHIND, RATE_LIMITED, FAILING, PAUSED, BUDGET, IDLE = (
@@ -217,9 +220,6 @@ class Health:
     rules: list[tuple[Any, SourceState]]  # (the RuleRow, its state), by rule id
     streams: list[tuple[Any, SourceState]]  # (the StreamRow, its state), by network
 
-    def of_rule(self, rule_id: int) -> SourceState | None:
-        return next((state for rule, state in self.rules if rule.id == rule_id), None)
-
 
 BudgetPaused = Callable[..., set[int]]  # (session=, now=) -> rule ids the spend meter paused
 
@@ -227,10 +227,6 @@ BudgetPaused = Callable[..., set[int]]  # (session=, now=) -> rule ids the spend
 def read_health(*, session: Session, networks: Mapping[str, Network], now: datetime,
                 budget_paused: BudgetPaused | None = None) -> Health:
     """The states of every rule and stream as the database holds them now."""
-    from socialdesk.jobs.poll import carried  # the poller's rule: whether a network's stream carries a rule
-    from socialdesk.store import rules as rule_store
-    from socialdesk.store import streams as stream_store
-
     paused = budget_paused(session=session, now=now) if budget_paused is not None else set()
     streams = []
     live: set[str] = set()
