@@ -227,7 +227,7 @@ class Poller:
             rule_store.record_gap(session=session, rule_id=rule.id, start=last, end=now - limit, now=now)
         log.warning("rule %s: last polled %s, longer ago than %s search reaches back (%s): posts before %s cannot "
                     "be read", rule.id, last.isoformat(timespec="minutes"), network.info.label, limit,  # type: ignore[union-attr]
-                    (now - limit).isoformat(timespec="minutes"))
+                    (now - limit).isoformat(timespec="minutes"), extra=about(rule_id=rule.id, network=rule.network))
 
     def fill_gap(self, rule_id: int, *, start: dict[str, Any] | None) -> bool:
         """Search what a stream missed for one rule: from `start` (a cursor; None: go on with

@@ -429,7 +429,7 @@ class StreamWorker:
             store.record_gap(session=session, network=self.name, start=since, end=now - limit, now=now)
         log.warning("%s stream: down since %s, longer ago than search reaches back (%s): posts before %s cannot be "
                     "read", self.name, since.isoformat(timespec="minutes"), limit,
-                    (now - limit).isoformat(timespec="minutes"))
+                    (now - limit).isoformat(timespec="minutes"), extra=about(network=self.name))
 
     def _failed(self, exc: Exception, failures: int, wait: float, *, quiet: bool = False) -> float:
         """Log the failure, note it for whoever looks (and for the poller: not live); the wait.
