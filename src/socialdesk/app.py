@@ -23,10 +23,12 @@ from sqlalchemy import Engine, text
 
 from socialdesk.config import REQUIRED_TO_RUN, Settings
 from socialdesk.drafting.client import Drafter
+from socialdesk.health import SourceChecks
 
 from socialdesk.jobs.digest import DigestScheduler
 from socialdesk.jobs.edits import EditMarker
 from socialdesk.jobs.notices import Notifier
+from socialdesk.jobs.ops_alerts import OpsAlerts
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.publish import Publisher
 from socialdesk.jobs.removal import RemovalMarker
@@ -60,6 +62,8 @@ METRICS_PATH = "/metrics"
 WEBHOOK_SECONDS = 2  # how soon a case event reaches a CRM
 NOTICE_SECONDS = 5  # how soon a notice queued without a wake-up (another replica's, one held for quiet hours) goes
 NOTICE_JOB = "notices"
+OPS_ALERTS_SECONDS = 30  # how late an ops alert (or its recovery) is, at most, after SOCIALDESK_ALERT_AFTER
+OPS_ALERTS_JOB = "ops-alerts"
 STOP_GRACE_SECONDS = 10.0  # how long a stop waits for running jobs
 
 
@@ -79,6 +83,7 @@ class Socialdesk:
     scheduler: BackgroundScheduler
     sla_sweep: SlaSweep | None = None
     notifier: Notifier | None = None  # the DMs and pings that tell people (jobs.notices)
+    ops_alerts: OpsAlerts | None = None  # tells SOCIALDESK_OPS_CHANNEL of sources in trouble (jobs.ops_alerts)
     running_jobs: RunningJobs | None = None
     streams: list[StreamWorker] = field(default_factory=list)
     later: Later = field(default_factory=Later)  # listeners' work after their acks
@@ -293,6 +298,11 @@ def build(
     webhook_sender = WebhookSender(engine=engine, http=http, clock=clock,
                                    allow_loopback=settings.webhooks_allow_loopback)
     running_jobs = RunningJobs()
+    ops_alerts = None
+    if settings.ops_channel:
+        # The spend meter's budget check (and its paused rules) plug in here as more checks.
+        checks = [SourceChecks(networks=networks, alert_after=settings.alert_timedelta, started_at=clock())]
+        ops_alerts = OpsAlerts(engine=engine, slack=slack, channel=settings.ops_channel, checks=checks, clock=clock)
     scheduler = build_scheduler(
         engine=engine, poller=poller, publisher=publisher, sla_sweep=sla_sweep, running=running_jobs,
         sla_seconds=settings.sla_check_seconds, syncs=[digests.sync],
@@ -301,12 +311,13 @@ def build(
             *removal_jobs(networks, engine=engine, slack=slack, clock=clock),
             PeriodicJob("webhooks", webhook_sender.run_once, WEBHOOK_SECONDS),
             PeriodicJob(NOTICE_JOB, notifier.run_once, NOTICE_SECONDS, reentrant=True),  # a wake while it sends
+            *([PeriodicJob(OPS_ALERTS_JOB, ops_alerts.run_once, OPS_ALERTS_SECONDS)] if ops_alerts else []),
         ],
     )
     return Socialdesk(
         settings=settings, engine=engine, http=http, slack=slack, bolt=bolt,
         poller=poller, publisher=publisher, scheduler=scheduler, sla_sweep=sla_sweep, notifier=notifier,
-        running_jobs=running_jobs,
+        running_jobs=running_jobs, ops_alerts=ops_alerts,
         streams=streams, later=later, deps=deps, identity=identity, checkpointer=WalCheckpointer(engine),
         metrics=metrics,
     )

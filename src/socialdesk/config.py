@@ -122,6 +122,14 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
     incident_window: str = Field("2h", alias="SOCIALDESK_INCIDENT_WINDOW",
                                  description="near-identical posts on one rule this close together share one "
                                              "incident card (2h, 30m; 0 turns incidents off)")
+    # Ops alerts (jobs.ops_alerts): a source failing or behind for this long, or a gap it cannot fill,
+    # is one message to this channel, and its recovery one more. Unset channel: no alerts.
+    ops_channel: str = Field("", alias="SOCIALDESK_OPS_CHANNEL",
+                             description="a Slack channel id (C…) told when a source fails, falls behind or misses "
+                                         "posts, and when it recovers (unset: no alerts; invite the app there)")
+    alert_after: str = Field("5m", alias="SOCIALDESK_ALERT_AFTER",
+                             description="how long a source fails or is behind before the ops channel is told "
+                                         "(5m, 1h)")
     webhooks_allow_loopback: bool = Field(
         False, alias="SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK",
         description="true: webhooks may go to this machine (127.0.0.1, ::1), for tests and the local demo")
@@ -203,6 +211,25 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
     def incident_timedelta(self) -> timedelta | None:
         """The incident window; None when incidents are off."""
         return None if self.incident_window in ("0", "off", "") else parse_duration(self.incident_window)
+
+    @field_validator("ops_channel")
+    @classmethod
+    def _channel_id(cls, value: str) -> str:
+        value = value.strip().removeprefix("<#").removesuffix(">").split("|", 1)[0]
+        if value and not re.fullmatch(r"[CG][A-Z0-9]{2,30}", value):
+            raise ValueError("must be a Slack channel id like C012ABCDEF (not a #name); it is at the bottom of "
+                             "the channel's details in Slack")
+        return value
+
+    @field_validator("alert_after")
+    @classmethod
+    def _valid_alert_after(cls, value: str) -> str:
+        parse_duration(value)  # ValueError → named by load_settings
+        return value.strip().lower()
+
+    @property
+    def alert_timedelta(self) -> timedelta:
+        return parse_duration(self.alert_after)
 
     @field_validator("sla_lead")
     @classmethod

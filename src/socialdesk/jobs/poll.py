@@ -33,7 +33,7 @@ from socialdesk.triage.triaged import SAME_TEXT_SAMPLE, Triaged, fill_languages,
 from socialdesk.store import conversations, ingest, texts
 from socialdesk.store import rules as rule_store
 from socialdesk.store import streams as stream_store
-from socialdesk.store.db import read_scope, session_scope
+from socialdesk.store.db import as_utc, read_scope, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,20 @@ class Poller:
                                          min_gap=rule.every_seconds / 2)
         if rule is None:
             return
+        self._note_gap(rule, network, now)
         self._leased_walk(rule, opened, pages=MAX_PAGES_PER_POLL)
+
+    def _note_gap(self, rule, network: Network | None, now: datetime) -> None:  # type: ignore[no-untyped-def]
+        """A walk resuming after longer than the network's search reaches back: what came before is lost; record it."""
+        limit = network.gap_limit if network is not None else None
+        last = as_utc(rule.last_success_at) if rule.last_success_at else None
+        if limit is None or last is None or rule.cursor is None or now - last <= limit:
+            return
+        with session_scope(self._engine) as session:
+            rule_store.record_gap(session=session, rule_id=rule.id, start=last, end=now - limit, now=now)
+        log.warning("rule %s: last polled %s, longer ago than %s search reaches back (%s): posts before %s cannot "
+                    "be read", rule.id, last.isoformat(timespec="minutes"), network.info.label, limit,  # type: ignore[union-attr]
+                    (now - limit).isoformat(timespec="minutes"), extra=about(rule_id=rule.id, network=rule.network))
 
     def fill_gap(self, rule_id: int, *, start: dict[str, Any] | None) -> bool:
         """Search what a stream missed for one rule: from `start` (a cursor; None: go on with
@@ -428,13 +441,13 @@ class Poller:
                             extra=about(rule_id=rule_id))
                 return
             if isinstance(exc, RateLimited):
-                not_before = exc.reset_at
+                not_before, kind = exc.reset_at, rule_store.RATE_LIMITED
             elif isinstance(exc, SourceUnavailable):
-                not_before = now + backoff(failures_before + 1)
+                not_before, kind = now + backoff(failures_before + 1), rule_store.UNAVAILABLE
             else:
-                not_before = now + REJECTED_RETRY
+                not_before, kind = now + REJECTED_RETRY, rule_store.REJECTED
             failures = rule_store.record_failure(
-                session=session, rule_id=rule_id, error=str(exc), not_before=not_before, now=now
+                session=session, rule_id=rule_id, error=str(exc), not_before=not_before, now=now, kind=kind
             )
         if cause is not None:
             self._log_unexpected(rule_id, cause, f"polling failed ({exc}); next try at {not_before.isoformat()}")

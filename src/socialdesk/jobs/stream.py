@@ -396,6 +396,8 @@ class StreamWorker:
         """
         assert self._gap_started is not None
         start = self._network.search_since(since - GAP_MARGIN) if since and self._network.search_since else None
+        if since is not None and not self._gap_tried:
+            self._note_gap(since)
         rules = self._carried.carried
         for rule_id in list(rules):
             if self._stop.is_set():
@@ -416,6 +418,18 @@ class StreamWorker:
                  extra=about(network=self.name))
         self._gap_started, self._gap_done, self._gap_tried = None, set(), set()
         return resume
+
+    def _note_gap(self, since: datetime) -> None:
+        """The gap began longer ago than the network's search reaches back: the posts before that are lost.
+        Recorded on the stream's row (source health, an ops alert) once per gap."""
+        limit, now = self._network.gap_limit, self._now()
+        if limit is None or now - since <= limit:
+            return
+        with session_scope(self._engine) as session:
+            store.record_gap(session=session, network=self.name, start=since, end=now - limit, now=now)
+        log.warning("%s stream: down since %s, longer ago than search reaches back (%s): posts before %s cannot be "
+                    "read", self.name, since.isoformat(timespec="minutes"), limit,
+                    (now - limit).isoformat(timespec="minutes"), extra=about(network=self.name))
 
     def _failed(self, exc: Exception, failures: int, wait: float, *, quiet: bool = False) -> float:
         """Log the failure, note it for whoever looks (and for the poller: not live); the wait.

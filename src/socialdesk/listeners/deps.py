@@ -43,6 +43,8 @@ class Deps:
     later: Callable[..., Future[Any]] = run_now  # work after the ack (app.build gives a Later pool)
     notify: Callable[[], object] = lambda: None  # a notice was queued: send what is due now (jobs.notices)
     names: SlackNames | None = None  # Slack ids as "@alice" where Slack does not show mentions (exports)
+    # The rules the spend meter paused ((session=, now=) -> rule ids), for the Home's source states; None: none.
+    budget_paused: Callable[..., set[int]] | None = None
 
     @property
     def case_tags(self) -> list[str]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from socialdesk.domain import Post
@@ -387,6 +387,12 @@ class Network:
     removal: RemovalCheck | None = None
     follow_ups: FollowUps | None = None
     search_since: Callable[[datetime], dict[str, Any]] | None = None  # a search cursor for posts since then
+    # How far back its search reaches: a gap (a stream down, polls stopped) older than this loses the
+    # posts before it, and the poller and stream worker record that (an ops alert). None: no limit.
+    gap_limit: timedelta | None = None
+    # A connected stream whose cursor has not moved for this long is behind (a firehose ticks every few
+    # seconds). None: its stream may be quiet for hours (only matching posts move it): never "behind".
+    stream_behind_after: timedelta | None = None
     brand_handle: Callable[[], str | None] = lambda: None  # the account replies go out as, if known
     reply_not_configured: str = ""
     # How replies are counted where the limit is the server's own (an instance's setting): `info`

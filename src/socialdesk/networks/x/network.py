@@ -57,7 +57,7 @@ def build(settings: Any, *, http: httpx.Client, clock: Callable[[], datetime],
     from socialdesk.networks.x.mentions import XMentionsSource
     from socialdesk.networks.x.removal import XRemovalCheck
     from socialdesk.networks.x.reply import XReplier
-    from socialdesk.networks.x.search import XSource, cursor_since
+    from socialdesk.networks.x.search import RECENT_SEARCH_REACH, XSource, cursor_since
     from socialdesk.networks.x.stream import XStream
 
     auth = XUserAuth(settings, http=http, credentials=credentials(INFO.name), clock=clock)
@@ -84,6 +84,7 @@ def build(settings: Any, *, http: httpx.Client, clock: Callable[[], datetime],
         network.follow_ups = FollowUpSearch()
         network.check = lambda: check_bearer(http=http, api_url=settings.x_api_url, bearer_token=token)
         network.search_since = lambda when: cursor_since(when, clock())  # the stream's gaps, when the worker fills them
+        network.gap_limit = RECENT_SEARCH_REACH  # recent search: 7 days back
         # Always there, so rules added with --stream are streamed; with none the worker does not connect.
         network.stream = XStream(http=http, api_url=settings.x_api_url, bearer_token=token,
                                  opt_in=not settings.x_stream, clock=clock)
