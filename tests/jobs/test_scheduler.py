@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
+from slack_sdk import WebClient
 
-from socialdesk.jobs.scheduler import RunningJobs
+from socialdesk.jobs.poll import Poller
+from socialdesk.jobs.publish import Publisher
+from socialdesk.jobs.scheduler import RunningJobs, build_scheduler
+from socialdesk.store.db import session_scope
+from socialdesk.store.models import RuleRow
+from tests.jobs.test_poll import add_rule
 from tests.support.waiting import wait_for
 
 
@@ -36,3 +42,62 @@ def test_a_stop_waits_for_running_jobs_until_its_grace_runs_out():
     assert running.wait_idle(0.2) is False  # still running: the stop goes on without it
     release.set()
     assert running.wait_idle(10) is True and running.count == 0
+
+
+# -- poll timers across replicas -----------------------------------------------------------------
+
+
+def replica_scheduler(engine):  # type: ignore[no-untyped-def]
+    """One replica's scheduler with its poll jobs made (the sync run by hand), paused: nothing runs."""
+    slack = WebClient(token="xoxb-unused", base_url="http://127.0.0.1:9/api/")  # never called: nothing runs
+    scheduler = build_scheduler(engine=engine, poller=Poller(engine=engine, networks={}, own_handles=frozenset(),
+                                                             clock=lambda: datetime.now(UTC)),
+                                publisher=Publisher(engine=engine, slack=slack, clock=lambda: datetime.now(UTC)))
+    scheduler.start(paused=True)
+    scheduler.get_job("sync-rules").func()
+    return scheduler
+
+
+def polled(engine, rule_id: int, ago: float | None) -> None:  # type: ignore[no-untyped-def]
+    with session_scope(engine) as session:
+        rule = session.get(RuleRow, rule_id)
+        rule.last_polled_at = None if ago is None else datetime.now(UTC) - timedelta(seconds=ago)
+        session.add(rule)
+
+
+def fires(scheduler, rule_id: int, n: int = 3) -> list[datetime]:  # type: ignore[no-untyped-def]
+    trigger, at, times = scheduler.get_job(f"poll-rule-{rule_id}").trigger, datetime.now(UTC) + timedelta(hours=1), []
+    for _ in range(n):
+        at = trigger.get_next_fire_time(None, at) + timedelta(microseconds=1)
+        times.append(at)
+    return times
+
+
+def test_every_replica_polls_a_rule_at_the_same_instants_and_rules_at_phases_of_their_own(engine):
+    rule_ids = [add_rule(engine, query=f"acme {i}", every=60) for i in range(8)]
+    a = replica_scheduler(engine)
+    b = replica_scheduler(engine)  # started later (a restart, another machine)
+    try:
+        for rule_id in rule_ids:
+            assert fires(a, rule_id) == fires(b, rule_id), f"rule {rule_id}: the replicas' timers are out of step"
+        # Started together, rules are not all polled in the same second: their beats are spread over the minute.
+        seconds = sorted(fires(a, rule_id, 1)[0].timestamp() % 60 for rule_id in rule_ids)
+        assert min(b - a for a, b in zip(seconds, seconds[1:])) > 2
+    finally:
+        a.shutdown(wait=False)
+        b.shutdown(wait=False)
+
+
+def test_a_replica_starting_polls_at_once_only_the_rules_due(engine):
+    fresh, recent, stale = (add_rule(engine, query=q, every=60) for q in ("acme new", "acme recent", "acme stale"))
+    polled(engine, recent, ago=10)  # by another replica, ten seconds ago
+    polled(engine, stale, ago=61)  # more than an interval ago: nobody is polling it
+    scheduler = replica_scheduler(engine)
+    try:
+        soon = datetime.now(UTC) + timedelta(seconds=1)
+        assert scheduler.get_job(f"poll-rule-{fresh}").next_run_time <= soon
+        assert scheduler.get_job(f"poll-rule-{stale}").next_run_time <= soon
+        waits = scheduler.get_job(f"poll-rule-{recent}").next_run_time
+        assert soon < waits <= datetime.now(UTC) + timedelta(seconds=60)  # its next beat, within the interval
+    finally:
+        scheduler.shutdown(wait=False)
