@@ -20,6 +20,27 @@ from tests.jobs.test_poll import add_rule
 from tests.support.waiting import wait_for
 
 
+def test_a_run_that_came_too_late_is_not_counted_as_running(engine):
+    """A poll whose timer fired past its grace (a busy process) is skipped: a stop must not wait for it."""
+    running, ran = RunningJobs(), threading.Event()
+    scheduler = build_scheduler(engine=engine, poller=Poller(engine=engine, networks={}, own_handles=frozenset(),
+                                                             clock=lambda: datetime.now(UTC)),
+                                publisher=Publisher(engine=engine, slack=WebClient(base_url="http://127.0.0.1:9/api/"),
+                                                    clock=lambda: datetime.now(UTC)), running=running)
+    scheduler.start(paused=True)
+    scheduler.add_job(ran.set, DateTrigger(datetime.now(UTC) - timedelta(seconds=10)), misfire_grace_time=1, id="late")
+    for job in scheduler.get_jobs():  # only the late one is due
+        if job.id != "late":
+            job.pause()
+    scheduler.resume()
+    try:
+        wait_for(lambda: scheduler.get_job("late") is None, timeout=10, what="the late job handled")
+        assert not ran.is_set()
+        assert running.wait_idle(5) is True and running.count == 0
+    finally:
+        scheduler.shutdown(wait=False)
+
+
 def test_a_stop_waits_for_running_jobs_until_its_grace_runs_out():
     running = RunningJobs()
     scheduler = BackgroundScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(max_workers=2)})
@@ -66,26 +87,39 @@ def polled(engine, rule_id: int, ago: float | None) -> None:  # type: ignore[no-
 
 
 def fires(scheduler, rule_id: int, n: int = 3) -> list[datetime]:  # type: ignore[no-untyped-def]
-    trigger, at, times = scheduler.get_job(f"poll-rule-{rule_id}").trigger, datetime.now(UTC) + timedelta(hours=1), []
-    for _ in range(n):
-        at = trigger.get_next_fire_time(None, at) + timedelta(microseconds=1)
-        times.append(at)
+    """The rule's next `n` regular polls on this replica, as APScheduler goes from one to the next."""
+    job = scheduler.get_job(f"poll-rule-{rule_id}")
+    times = [job.next_run_time]
+    while len(times) < n:
+        times.append(job.trigger.get_next_fire_time(times[-1], times[-1]))
     return times
 
 
 def test_every_replica_polls_a_rule_at_the_same_instants_and_rules_at_phases_of_their_own(engine):
     rule_ids = [add_rule(engine, query=f"acme {i}", every=60) for i in range(8)]
-    a = replica_scheduler(engine)
-    b = replica_scheduler(engine)  # started later (a restart, another machine)
+    a = replica_scheduler(engine)  # polls them at once (never polled), then on their beats
+    for rule_id in rule_ids:
+        polled(engine, rule_id, ago=0)
+    b = replica_scheduler(engine)  # started later (a restart, another machine): they were just polled
     try:
         for rule_id in rule_ids:
             assert fires(a, rule_id) == fires(b, rule_id), f"rule {rule_id}: the replicas' timers are out of step"
+            assert a.get_job(f"poll-now-rule-{rule_id}") is not None and b.get_job(f"poll-now-rule-{rule_id}") is None
         # Started together, rules are not all polled in the same second: their beats are spread over the minute.
         seconds = sorted(fires(a, rule_id, 1)[0].timestamp() % 60 for rule_id in rule_ids)
         assert min(b - a for a, b in zip(seconds, seconds[1:])) > 2
     finally:
         a.shutdown(wait=False)
         b.shutdown(wait=False)
+
+
+def test_a_poll_timer_firing_late_skips_its_turn_before_half_an_interval(engine):
+    rule_id = add_rule(engine, every=60)
+    scheduler = replica_scheduler(engine)
+    try:  # the Poller polls a rule again half an interval after its last poll: a timer that late would
+        assert 1 <= scheduler.get_job(f"poll-rule-{rule_id}").misfire_grace_time < 30
+    finally:
+        scheduler.shutdown(wait=False)
 
 
 def test_a_replica_starting_polls_at_once_only_the_rules_due(engine):
@@ -95,9 +129,10 @@ def test_a_replica_starting_polls_at_once_only_the_rules_due(engine):
     scheduler = replica_scheduler(engine)
     try:
         soon = datetime.now(UTC) + timedelta(seconds=1)
-        assert scheduler.get_job(f"poll-rule-{fresh}").next_run_time <= soon
-        assert scheduler.get_job(f"poll-rule-{stale}").next_run_time <= soon
-        waits = scheduler.get_job(f"poll-rule-{recent}").next_run_time
-        assert soon < waits <= datetime.now(UTC) + timedelta(seconds=60)  # its next beat, within the interval
+        for rule_id in (fresh, stale):
+            assert scheduler.get_job(f"poll-now-rule-{rule_id}").next_run_time <= soon
+        assert scheduler.get_job(f"poll-now-rule-{recent}") is None
+        for rule_id in (fresh, recent, stale):  # and all on their beats, within the interval
+            assert datetime.now(UTC) < scheduler.get_job(f"poll-rule-{rule_id}").next_run_time <= soon + timedelta(seconds=60)
     finally:
         scheduler.shutdown(wait=False)

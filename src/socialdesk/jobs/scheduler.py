@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED, JobEvent
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
@@ -40,6 +41,10 @@ SLA_SECONDS = 30
 # rule was polled every two thirds of its interval, or more often.
 POLL_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 GOLDEN = 0.6180339887  # spreads the rules' phases over the interval: not all polled in the same second
+# A poll timer that fires later than this part of its interval (a busy process) skips that turn: a
+# poll half an interval late would be a second poll of that interval (Poller lets a rule be polled
+# again half an interval after its last poll). Another replica's timer, on time, polls it instead.
+POLL_LATE_FRACTION = 0.25
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,9 @@ def build_scheduler(
     )
     now = datetime.now(UTC)
     if running is not None:
-        scheduler.add_listener(running.on_event, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        # A run that came too late (a poll past its grace) ends as missed: it is not running either.
+        scheduler.add_listener(running.on_event,
+                               EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
 
     def sync_rules() -> None:
         """Match the poll jobs to the rules table (added, removed, paused, re-timed)."""
@@ -122,15 +129,15 @@ def build_scheduler(
         for rule_id, rule in rules.items():
             job_id = f"poll-rule-{rule_id}"
             if scheduler.get_job(job_id) is None:
-                scheduler.add_job(
-                    poller.poll_rule,
-                    poll_trigger(rule_id, rule.every_seconds),
-                    args=[rule_id],
-                    id=job_id,
-                    name=f"poll rule {rule_id}",
-                    # At once only when due: a replica starting must not poll a rule the others just did.
-                    **({"next_run_time": now} if poll_due(rule, now) else {}),
-                )
+                late = max(1, int(rule.every_seconds * POLL_LATE_FRACTION))
+                scheduler.add_job(poller.poll_rule, poll_trigger(rule_id, rule.every_seconds), args=[rule_id],
+                                  id=job_id, name=f"poll rule {rule_id}", misfire_grace_time=late)
+                # At once only when due: a replica starting must not poll a rule the others just did. A
+                # job of its own (an interval job run now would keep now's phase, off the beat).
+                if poll_due(rule, now):
+                    scheduler.add_job(poller.poll_rule, DateTrigger(now, timezone=UTC), args=[rule_id],
+                                      id=f"poll-now-rule-{rule_id}", name=f"first poll of rule {rule_id}",
+                                      misfire_grace_time=late, replace_existing=True)
         for sync in syncs:
             try:
                 sync(scheduler)
