@@ -1,7 +1,8 @@
 """Three replicas on one PostgreSQL, as compose.yaml runs two (issue #16): `socialdesk run` three
 times with the Slack emulator, a local X and a local Bluesky with its Jetstream. They start a
-moment apart on an empty database (each migrates it first), post cards for a while, and the one
-holding Bluesky's stream is killed with kill -9:
+moment apart on an empty database (each runs the migrations first, as the container does; started
+at the same instant they race for it in tests/store/test_db_upgrade.py), post cards for a while,
+and the one holding Bluesky's stream is killed with kill -9:
 
 - every poll runs once per interval: X's requests per rule, counted, are one per interval
   whichever replica sends them (replicas started at different moments have timers at different
@@ -171,7 +172,7 @@ def _run(replicas, db, db_url, fake_x, pds, jetstream, slack_emulator, channels,
 
     # Settled: every case carded, then a poll of each X rule after that (a second reading would be done).
     for name, texts in made.items():
-        wait_for(lambda: len(cards(slack_emulator, channels[name])) >= len(texts), timeout=45,
+        wait_for(lambda name=name, texts=texts: len(cards(slack_emulator, channels[name])) >= len(texts), timeout=45,
                  what=f"{len(texts)} cards in the {name} channel")
     wait_for(lambda: nothing_to_post(db_url), timeout=20, what="every case's card recorded")
     settled = time.time()

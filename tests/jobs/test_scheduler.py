@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -107,7 +108,7 @@ def test_every_replica_polls_a_rule_at_the_same_instants_and_rules_at_phases_of_
             assert a.get_job(f"poll-now-rule-{rule_id}") is not None and b.get_job(f"poll-now-rule-{rule_id}") is None
         # Started together, rules are not all polled in the same second: their beats are spread over the minute.
         seconds = sorted(fires(a, rule_id, 1)[0].timestamp() % 60 for rule_id in rule_ids)
-        assert min(b - a for a, b in zip(seconds, seconds[1:])) > 2
+        assert min(b - a for a, b in itertools.pairwise(seconds)) > 2
     finally:
         a.shutdown(wait=False)
         b.shutdown(wait=False)

@@ -22,8 +22,8 @@ def test_replicas_migrating_one_empty_database_at_once_all_succeed_and_it_is_mig
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOCIALDESK_", "SLACK_"))}
     env["SOCIALDESK_DATABASE_URL"] = db_url
     # Each waits on stdin until all are up (imports take a second): their first statements come together.
-    procs = [subprocess.Popen([sys.executable, "-c", "import sys; from socialdesk.cli import main; sys.stdin.read(); "
-                               "sys.exit(main(['db', 'upgrade']))"],
+    procs = [subprocess.Popen([sys.executable, "-c", ("import sys; from socialdesk.cli import main; sys.stdin.read(); "
+                                                      "sys.exit(main(['db', 'upgrade']))")],
                               env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(REPLICAS)]
     try:
