@@ -47,7 +47,7 @@ def test_leases_default_to_what_the_jobs_use(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     settings = load_settings()
     assert settings.publish_lease_seconds == publish.LEASE_SECONDS == 60
-    assert settings.stream_lease_seconds == stream.LEASE_SECONDS == 30
+    assert settings.stream_lease_seconds == stream.LEASE_SECONDS == 20
     monkeypatch.setenv("SOCIALDESK_PUBLISH_LEASE_SECONDS", "0")
     with pytest.raises(ConfigError, match="^SOCIALDESK_PUBLISH_LEASE_SECONDS is invalid"):
         load_settings()

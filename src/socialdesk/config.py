@@ -79,7 +79,7 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
         60.0, alias="SOCIALDESK_PUBLISH_LEASE_SECONDS", ge=1, le=3600,
         description="seconds after which a card left half-posted by a dead process is looked up and retried")
     stream_lease_seconds: float = Field(
-        30.0, alias="SOCIALDESK_STREAM_LEASE_SECONDS", ge=1, le=3600,
+        20.0, alias="SOCIALDESK_STREAM_LEASE_SECONDS", ge=1, le=3600,
         description="seconds after which another replica takes over a dead one's network stream")
     log_level: str = Field("INFO", alias="SOCIALDESK_LOG_LEVEL",
                            description="DEBUG, INFO, WARNING… (tokens are masked at every level)")

@@ -60,7 +60,7 @@ from socialdesk.store.db import as_utc, read_scope, session_scope
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 30.0  # another replica takes over within this of a holder's death
+LEASE_SECONDS = 20.0  # another replica takes over within this (and IDLE_SECONDS) of a holder's death: under 30 s
 IDLE_SECONDS = 2.0  # how often a worker without the lease, or without rules, looks again
 # A connection that delivered only ticks (some streams tick right after connecting) is good
 # once it has lasted this long: one that keeps dropping at once backs off instead.
