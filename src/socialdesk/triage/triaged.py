@@ -46,6 +46,7 @@ class Triaged:
     spam_score: float | None = None  # 0..1
     spam_reasons: tuple[str, ...] = ()
     text_key: str | None = None  # digest of the normalised text (posts.text_key); None: no words
+    similarity_key: str | None = None  # the normalised text itself (similarity.text_key; not stored): storms compare it
     lang_detected: bool = False  # the post's language was guessed here (the network gave none)
     # What the case does, from the rule's settings:
     route_to: str | None = None  # the channel it opens in instead of the rule's
@@ -65,11 +66,17 @@ class Triaged:
 UNTRIAGED = Triaged()
 
 
-@functools.lru_cache(maxsize=_CACHED_TEXTS)
 def text_digest(text: str) -> str | None:
     """A short digest of `similarity.text_key(text)` (an index column holds it); None when the key is empty."""
+    return _keyed(text)[1]
+
+
+@functools.lru_cache(maxsize=_CACHED_TEXTS)
+def _keyed(text: str) -> tuple[str, str | None]:
+    """`similarity.text_key(text)` and its digest, worked out once a text: the spam count, the
+    stored column and the storm join (store.storms, through Triaged.similarity_key) all use them."""
     key = text_key(text)
-    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest() if key else None
+    return key, (hashlib.blake2b(key.encode(), digest_size=16).hexdigest() if key else None)
 
 
 @functools.lru_cache(maxsize=_CACHED_TEXTS)
@@ -148,6 +155,7 @@ def read_post(
     mood = sentiment(post.text)
     reading = read_intent(post.text, sentiment=mood)
     spam = read_spam(post, same_text_accounts=same_text_accounts, now=now)
+    key, digest = _keyed(post.text)
     return Triaged(
         sentiment=mood,
         priority=priority(post, keywords=tuple(keywords), followers_threshold=followers_threshold, sentiment=mood),
@@ -155,7 +163,8 @@ def read_post(
         tags=tuple(dict.fromkeys(reading.tags)),
         spam_score=round(spam.score, 3),
         spam_reasons=tuple(spam.reasons),
-        text_key=text_digest(post.text),
+        text_key=digest,
+        similarity_key=key,
         lang_detected=lang_detected,
     )
 
