@@ -211,9 +211,9 @@ class _Pool:
         self._texts: dict[int, str] = {}
         self._postings: dict[str, list[int]] = {}
         self._by_key: dict[str, list[int]] = {}
-        for case_id, text in texts.items():
-            key = text_key(text)
-            self.add(case_id, text, key, _words(key))
+        for case_id, body in texts.items():
+            key = text_key(body)
+            self.add(case_id, body, key, _words(key))
 
     def add(self, case_id: int, text: str, key: str, words: set[str]) -> None:
         """`key`: the text's triage.similarity.text_key, `words`: its words (_words)."""
