@@ -34,7 +34,7 @@ def test_rules_lifecycle(env, cli):
     assert added.stdout.strip() == "rule 1 added: x 'acme phone' → C0123ABCD every 30 s"
     assert "SOCIALDESK_X_BEARER_TOKEN is not set" in added.stderr
     listed = cli("rules", "list", env=env).stdout
-    assert "C0123ABCD" in listed and "active" in listed and "acme phone" in listed and "never" in listed
+    assert "C0123ABCD" in listed and " ok " in listed and "acme phone" in listed and "never" in listed
     assert cli("rules", "pause", "1", env=env).stdout.strip() == "rule 1 paused"
     assert "paused" in cli("rules", "list", env=env).stdout
     assert cli("rules", "resume", "1", env=env).stdout.strip() == "rule 1 resumed"
@@ -302,3 +302,39 @@ def test_the_readme_quick_start_is_two_commands_in_two_blocks(cli):
     shown = cli("demo", "--help", env={}).stdout
     options = set(re.findall(r"`(--[a-z-]+)", quick))
     assert options and [o for o in sorted(options) if o not in shown] == []  # the options it names exist
+
+
+def test_rules_list_shows_each_rule_s_state_and_the_streams(env, cli):
+    from datetime import UTC, datetime, timedelta
+
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store import streams as stream_store
+    from socialdesk.store.db import make_engine, session_scope
+
+    for query in ("acme phone", "acme tv", "acme radio"):
+        assert cli("rules", "add", "--network", "x", "--query", query, "--channel", "C0123ABCD", "--every", "60",
+                   env=env).returncode == 0
+    now = datetime.now(UTC)
+    engine = make_engine(env["SOCIALDESK_DATABASE_URL"])
+    try:
+        with session_scope(engine) as session:
+            rule_store.record_failure(session=session, rule_id=1, error="X answered 503", now=now - timedelta(hours=1),
+                                      not_before=now + timedelta(seconds=30))
+            rule_store.save_cursor(session=session, rule_id=2, cursor={"since_id": "5"}, not_before=None,
+                                   now=now - timedelta(minutes=10))  # every 60 s: behind
+            rule_store.record_gap(session=session, rule_id=2, start=now - timedelta(days=9), end=now - timedelta(days=7),
+                                  now=now)
+            rule_store.save_cursor(session=session, rule_id=3, cursor={"since_id": "6"}, not_before=None, now=now)
+            stream_store.take_lease(session=session, network="x", holder="h1", now=now, seconds=30)
+            stream_store.record_connection(session=session, network="x", holder="h1", now=now - timedelta(minutes=3),
+                                           error="the stream dropped")
+    finally:
+        engine.dispose()
+    rows = {line.split()[0]: line for line in cli("rules", "list", env=env).stdout.splitlines()[1:]
+            if line.split()[0].isdigit()}
+    listed = cli("rules", "list", env=env).stdout
+    assert rows["1"].split()[4] == "failing" and rows["2"].split()[4] == "behind" and rows["3"].split()[4] == "ok"
+    assert f"state: failing since {(now - timedelta(hours=1)):%Y-%m-%d %H:%M} UTC" in listed
+    assert "last error: X answered 503" in listed
+    assert f"missed posts from {(now - timedelta(days=9)):%Y-%m-%d %H:%M} to " in listed
+    assert f"X stream: failing since {(now - timedelta(minutes=3)):%Y-%m-%d %H:%M} UTC: the stream dropped" in listed

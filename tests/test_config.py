@@ -47,7 +47,21 @@ def test_leases_default_to_what_the_jobs_use(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     settings = load_settings()
     assert settings.publish_lease_seconds == publish.LEASE_SECONDS == 60
-    assert settings.stream_lease_seconds == stream.LEASE_SECONDS == 30
+    assert settings.stream_lease_seconds == stream.LEASE_SECONDS == 20
     monkeypatch.setenv("SOCIALDESK_PUBLISH_LEASE_SECONDS", "0")
     with pytest.raises(ConfigError, match="^SOCIALDESK_PUBLISH_LEASE_SECONDS is invalid"):
         load_settings()
+
+
+def test_the_ops_channel_is_a_channel_id_and_alerts_wait_five_minutes_by_default(monkeypatch, tmp_path):
+    from datetime import timedelta
+
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.ops_channel == "" and settings.alert_timedelta == timedelta(minutes=5)
+    assert load_settings(SOCIALDESK_OPS_CHANNEL="<#C0OPS123|ops>", SOCIALDESK_ALERT_AFTER="1h").ops_channel == "C0OPS123"
+    assert load_settings(SOCIALDESK_ALERT_AFTER="1h").alert_timedelta == timedelta(hours=1)
+    with pytest.raises(ConfigError, match="^SOCIALDESK_OPS_CHANNEL is invalid: must be a Slack channel id"):
+        load_settings(SOCIALDESK_OPS_CHANNEL="#ops")
+    with pytest.raises(ConfigError, match="^SOCIALDESK_ALERT_AFTER is invalid: 'soon' is not a duration"):
+        load_settings(SOCIALDESK_ALERT_AFTER="soon")

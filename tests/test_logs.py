@@ -1,12 +1,22 @@
 import io
+import json
 import logging
 import secrets
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from socialdesk import logs
+from socialdesk.jobs.poll import Poller
 from socialdesk.logs import RedactingFilter, redact
+from socialdesk.networks.x.fake.server import FakeX
+from socialdesk.networks.x.search import SEARCH_PATH, XSource
+from socialdesk.store import rules as rule_store
+from socialdesk.store.db import session_scope
+from tests.support.db import engine  # noqa: F401  (fixture)
+from tests.support.networks import x_network
 
 
 def test_tokens_and_bearer_credentials_are_masked():
@@ -123,3 +133,81 @@ def test_slack_sdk_debug_bodies_stay_out_even_at_debug(app_logging):
     logging.getLogger("slack_sdk.web.base_client").debug("Sending a request - body: token=xoxb-1-2-secretbody")
     out = app_logging()
     assert "secretbody" not in out and "Sending a request" not in out  # the SDK stays at INFO
+
+
+# --- SOCIALDESK_LOG_FORMAT=json ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def json_logging() -> Iterator[Callable[[], list[dict]]]:
+    """logs.configure(…, "json") on the real root logger; returns the lines written so far, each parsed."""
+    saved = {name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers),
+                    list(logging.getLogger(name).filters)) for name in _CONFIGURED}
+    logs.configure("DEBUG", "json")
+    buffer = io.StringIO()
+    [handler] = logging.getLogger().handlers
+    handler.setStream(buffer)  # type: ignore[attr-defined]
+    yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]  # every line is one object
+    for name, (level, handlers, filters) in saved.items():
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+        logger.filters[:] = filters
+
+
+def test_json_lines_carry_the_case_rule_and_network_as_fields(json_logging):
+    log = logging.getLogger("socialdesk.jobs.publish")
+    log.warning("case %s: card not posted (%s)", 7, "channel_not_found", extra=logs.about(case_id=7))
+    log.info("rule %s: polling %s recovered", 3, "X", extra=logs.about(rule_id=3, network="x"))
+    logging.getLogger("socialdesk.server").info("listening")
+    first, second, plain = json_logging()
+    assert first == {"time": first["time"], "level": "WARNING", "logger": "socialdesk.jobs.publish",
+                     "message": "case 7: card not posted (channel_not_found)", "case_id": 7}
+    assert datetime.fromisoformat(first["time"]).utcoffset() == timedelta(0)
+    assert (second["rule_id"], second["network"], second["message"]) == (3, "x", "rule 3: polling X recovered")
+    assert plain.keys() == {"time", "level", "logger", "message"}
+
+
+def test_json_lines_are_redacted_and_a_traceback_stays_on_its_line(json_logging):
+    log = logging.getLogger("socialdesk.jobs.poll")
+    log.warning("sending %s", {"Authorization": "Bearer xoxb-123-456-secretjson"}, extra=logs.about(rule_id=1))
+    try:
+        raise ConnectionError("could not connect to postgresql+psycopg://u:pa55word-json@db/socialdesk")
+    except ConnectionError:
+        log.exception("rule %s: polling failed", 2, extra=logs.about(rule_id=2))
+    try:
+        raise ValueError("a plain failure\nover two lines")
+    except ValueError:
+        log.exception("rule %s: unexpected", 3, extra=logs.about(rule_id=3))
+    secret, quoted, plain = json_logging()
+    assert "secretjson" not in json.dumps(secret) and secret["rule_id"] == 1
+    assert "pa55word-json" not in json.dumps(quoted) and "ConnectionError" in json.dumps(quoted)
+    assert plain["exception"].startswith("Traceback") and "over two lines" in plain["exception"]
+    assert plain["rule_id"] == 3
+
+
+def test_the_log_format_is_a_setting_with_a_clear_error(cli, tmp_path):
+    env = {"SOCIALDESK_DATABASE_URL": f"sqlite:///{tmp_path}/s.db"}
+    bad = cli("db", "upgrade", env={**env, "SOCIALDESK_LOG_FORMAT": "yaml"})
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == ("socialdesk: SOCIALDESK_LOG_FORMAT is invalid: 'yaml' is not a log format; use "
+                                  "text or json. Fix it in the environment or .env")
+    assert cli("db", "upgrade", env={**env, "SOCIALDESK_LOG_FORMAT": "JSON"}).returncode == 0
+    assert isinstance(logging.getLogger().handlers[0].formatter, logs.JsonFormatter)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_poller_says_which_rule_a_failure_is_about(json_logging, engine):  # noqa: F811
+    with FakeX(bearer_token="log-bearer") as fake:
+        fake.unavailable_next(SEARCH_PATH, times=1)
+        with session_scope(engine) as session:
+            rule_id = rule_store.add_rule(session=session, network="x", query="acme", channel_id="C1",
+                                          every_seconds=60, lang=None, include_reposts=False,
+                                          now=datetime.now(UTC)).id
+        with httpx.Client(timeout=5) as http:
+            source = XSource(http=http, api_url=fake.url, bearer_token="log-bearer")
+            Poller(engine=engine, networks=x_network(source), own_handles=frozenset(),
+                   clock=lambda: datetime.now(UTC)).poll_rule(rule_id)
+    [failed] = [line for line in json_logging() if line["logger"] == "socialdesk.jobs.poll"]
+    assert (failed["level"], failed["rule_id"]) == ("WARNING", rule_id)
+    assert failed["message"].startswith(f"rule {rule_id}: polling failed (X answered 503")

@@ -18,15 +18,17 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from sqlalchemy import Engine, text
 
 from socialdesk.config import REQUIRED_TO_RUN, Settings
 from socialdesk.drafting.client import Drafter
+from socialdesk.health import SourceChecks
 
 from socialdesk.jobs.digest import DigestScheduler
 from socialdesk.jobs.edits import EditMarker
 from socialdesk.jobs.notices import Notifier
+from socialdesk.jobs.ops_alerts import OpsAlerts
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.publish import Publisher
 from socialdesk.jobs.removal import RemovalMarker
@@ -40,6 +42,7 @@ from socialdesk.listeners import (actions, answers, commands, events, faq, home,
                                   views, webhooks)
 from socialdesk.listeners.binding import Later
 from socialdesk.listeners.deps import Deps
+from socialdesk.metrics import MeteredRateLimitHandler, Metrics, MetricsServer, SlackCallMeter, watch_state
 from socialdesk.replying import ReplyDesk
 from socialdesk.saved_replies import load_saved_replies
 from socialdesk.spend import Meter
@@ -56,9 +59,12 @@ from socialdesk.triage.sentiment import Triage
 
 log = logging.getLogger(__name__)
 SLACK_PATH = "/slack/events"
+METRICS_PATH = "/metrics"
 WEBHOOK_SECONDS = 2  # how soon a case event reaches a CRM
 NOTICE_SECONDS = 5  # how soon a notice queued without a wake-up (another replica's, one held for quiet hours) goes
 NOTICE_JOB = "notices"
+OPS_ALERTS_SECONDS = 30  # how late an ops alert (or its recovery) is, at most, after SOCIALDESK_ALERT_AFTER
+OPS_ALERTS_JOB = "ops-alerts"
 STOP_GRACE_SECONDS = 10.0  # how long a stop waits for running jobs
 
 
@@ -78,32 +84,43 @@ class Socialdesk:
     scheduler: BackgroundScheduler
     sla_sweep: SlaSweep | None = None
     notifier: Notifier | None = None  # the DMs and pings that tell people (jobs.notices)
+    ops_alerts: OpsAlerts | None = None  # tells SOCIALDESK_OPS_CHANNEL of sources in trouble (jobs.ops_alerts)
     running_jobs: RunningJobs | None = None
     streams: list[StreamWorker] = field(default_factory=list)
     later: Later = field(default_factory=Later)  # listeners' work after their acks
     deps: Deps | None = None  # what the listeners were given (tests call handlers with it)
     identity: BotIdentity | None = None  # who the app is in Slack, looked up off the ack path
     checkpointer: WalCheckpointer | None = None  # SQLite's log copied back off the writers' path
+    metrics: Metrics = field(default_factory=Metrics)  # what /metrics shows (the parts record into it)
 
     def __post_init__(self) -> None:
         self.slack_handler = SlackRequestHandler(self.bolt, path=SLACK_PATH)
+        self.metrics_app = self.metrics.wsgi()
+        self.metrics_server: MetricsServer | None = None  # SOCIALDESK_METRICS_PORT's, while running
         self.request_guard = RequestGuard(
             signing_secret=self.settings.slack_signing_secret.get_secret_value(),  # type: ignore[union-attr]
             engine=self.engine,
         )
 
     def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """HTTP mode: Slack's requests on /slack/events, and /healthz for load balancers.
+        """HTTP mode: Slack's requests on /slack/events, /healthz for load balancers, /metrics for Prometheus.
 
         Slack's requests are verified (size, timestamp, signature), checked for shape and for
-        replays before Bolt parses them (slack.verify).
+        replays before Bolt parses them (slack.verify). The ack is the response (listeners.binding),
+        so the time until the guard returns is the ack latency (socialdesk_ack_seconds).
         """
         path = environ.get("PATH_INFO", "")
         if path == SLACK_PATH:
-            with self.later.acks.answering():  # the work of earlier acks waits a moment for this one
-                return self.request_guard(environ, start_response, self.slack_handler)
+            started = time.perf_counter()
+            try:
+                with self.later.acks.answering():  # the work of earlier acks waits a moment for this one
+                    return self.request_guard(environ, start_response, self.slack_handler)
+            finally:
+                self.metrics.acked("http", time.perf_counter() - started)
         if path == "/healthz":
             return self._health(start_response)
+        if path == METRICS_PATH:
+            return self.metrics_app(environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found; Slack requests go to /slack/events\n"]
 
@@ -123,6 +140,8 @@ class Socialdesk:
             self.identity.start()
         if self.checkpointer is not None:
             self.checkpointer.start()
+        if self.settings.metrics_port is not None:
+            self.metrics_server = self.metrics.serve(self.settings.http_host, self.settings.metrics_port)
         self.scheduler.start()
         for stream in self.streams:
             stream.start()
@@ -157,6 +176,8 @@ class Socialdesk:
             log.warning("%d job(s) still running %g s after the stop; leaving them", self.running_jobs.count, grace)
         idle = self.later.close(max(left(), 1.0)) and idle  # acked clicks: what is left of the grace (a second at least)
         self.request_guard.close()
+        if self.metrics_server is not None:
+            self.metrics_server.close()
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self.http.close()
@@ -195,12 +216,15 @@ def build(
     settings.require(*REQUIRED_TO_RUN)
     engine = engine or make_engine(settings.database_url)
     upgrade(engine)
+    metrics = Metrics()
     http = http or httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0), headers={"User-Agent": "socialdesk"})
     slack = slack_client or WebClient(
         token=settings.slack_bot_token.get_secret_value(),  # type: ignore[union-attr]
         base_url=settings.slack_api_url,
         timeout=15,
-        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=2)],
+        # The meter first: it sees every response and retries nothing (metrics.SlackCallMeter).
+        retry_handlers=[SlackCallMeter(metrics), ConnectionErrorRetryHandler(max_retry_count=2),
+                        MeteredRateLimitHandler(metrics, max_retry_count=2)],
     )
     identity = BotIdentity(slack, settings.slack_bot_token.get_secret_value())  # type: ignore[union-attr]
     bolt = App(
@@ -242,7 +266,7 @@ def build(
 
     publisher = Publisher(engine=engine, slack=slack, clock=clock, post_interval=settings.slack_post_interval,
                           sla_policy=sla_policy, lease_seconds=settings.publish_lease_seconds,
-                          notify=lambda: wake(NOTICE_JOB))
+                          notify=lambda: wake(NOTICE_JOB), metrics=metrics)
     sla_sweep = SlaSweep(engine=engine, slack=slack, clock=clock, policy=sla_policy, lead=settings.sla_lead,
                          notifier=notifier)
     poller = Poller(
@@ -255,12 +279,15 @@ def build(
         incident_window=settings.incident_timedelta,
         on_new_cases=lambda case_ids: wake_publisher(),
         meter=meter,
+        metrics=metrics,
     )
     streams = stream_workers(
         list(networks.values()), engine=engine, poller=poller, clock=clock,
         removed_for=lambda name: RemovalMarker(engine=engine, slack=slack, network=name),
         edited=EditMarker(engine=engine, slack=slack), lease_seconds=settings.stream_lease_seconds,
+        metrics=metrics,
     )
+    watch_state(metrics, engine=engine, clock=clock, poller=poller, streams=streams)
 
     def wake_publisher() -> None:
         """New cases: publish now rather than at the next tick (a stream's card within a second)."""
@@ -275,6 +302,11 @@ def build(
     webhook_sender = WebhookSender(engine=engine, http=http, clock=clock,
                                    allow_loopback=settings.webhooks_allow_loopback)
     running_jobs = RunningJobs()
+    ops_alerts = None
+    if settings.ops_channel:
+        # The spend meter's budget check (and its paused rules) plug in here as more checks.
+        checks = [SourceChecks(networks=networks, alert_after=settings.alert_timedelta, started_at=clock())]
+        ops_alerts = OpsAlerts(engine=engine, slack=slack, channel=settings.ops_channel, checks=checks, clock=clock)
     scheduler = build_scheduler(
         engine=engine, poller=poller, publisher=publisher, sla_sweep=sla_sweep, running=running_jobs,
         sla_seconds=settings.sla_check_seconds, syncs=[digests.sync],
@@ -283,11 +315,13 @@ def build(
             *removal_jobs(networks, engine=engine, slack=slack, clock=clock, meter=meter),
             PeriodicJob("webhooks", webhook_sender.run_once, WEBHOOK_SECONDS),
             PeriodicJob(NOTICE_JOB, notifier.run_once, NOTICE_SECONDS, reentrant=True),  # a wake while it sends
+            *([PeriodicJob(OPS_ALERTS_JOB, ops_alerts.run_once, OPS_ALERTS_SECONDS)] if ops_alerts else []),
         ],
     )
     return Socialdesk(
         settings=settings, engine=engine, http=http, slack=slack, bolt=bolt,
         poller=poller, publisher=publisher, scheduler=scheduler, sla_sweep=sla_sweep, notifier=notifier,
-        running_jobs=running_jobs,
+        running_jobs=running_jobs, ops_alerts=ops_alerts,
         streams=streams, later=later, deps=deps, identity=identity, checkpointer=WalCheckpointer(engine),
+        metrics=metrics,
     )

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from socialdesk import logs
 from socialdesk.networks import registry
 from socialdesk.sla import DEFAULT_TARGETS, BusinessHours, Policy, parse_duration, parse_targets
 
@@ -49,6 +50,10 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
                            description="HTTP mode: the address to listen on (127.0.0.1 behind a local proxy)")
     http_port: int = Field(3000, alias="SOCIALDESK_HTTP_PORT", ge=1, le=65535,
                            description="HTTP mode: the port serving /slack/events and /healthz")
+    metrics_port: int | None = Field(None, alias="SOCIALDESK_METRICS_PORT", ge=1, le=65535,
+                                     description="a port serving /metrics (Prometheus) on SOCIALDESK_HTTP_HOST: "
+                                                 "for Socket Mode, which has no HTTP port (HTTP mode serves "
+                                                 "/metrics on its own port too); unset: none")
     own_handles: str = Field("", alias="SOCIALDESK_OWN_HANDLES",
                              description="the brand's own accounts, comma- or space-separated: their posts open no case")
     # Who may send public replies: user ids and/or user group ids; empty = the rule's channel members.
@@ -74,10 +79,13 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
         60.0, alias="SOCIALDESK_PUBLISH_LEASE_SECONDS", ge=1, le=3600,
         description="seconds after which a card left half-posted by a dead process is looked up and retried")
     stream_lease_seconds: float = Field(
-        30.0, alias="SOCIALDESK_STREAM_LEASE_SECONDS", ge=1, le=3600,
+        20.0, alias="SOCIALDESK_STREAM_LEASE_SECONDS", ge=1, le=3600,
         description="seconds after which another replica takes over a dead one's network stream")
     log_level: str = Field("INFO", alias="SOCIALDESK_LOG_LEVEL",
                            description="DEBUG, INFO, WARNING… (tokens are masked at every level)")
+    log_format: str = Field("text", alias="SOCIALDESK_LOG_FORMAT",
+                            description="text: a line for a person; json: one JSON object per line (time, level, "
+                                        "logger, message, case_id, rule_id, network) for a log collector")
     # First-response SLAs (see socialdesk.sla): targets per priority, the at-risk point as a
     # fraction of the target, who gets a DM on a breach, and optional business hours.
     sla_targets: str = Field(DEFAULT_TARGETS, alias="SOCIALDESK_SLA_TARGETS",
@@ -114,6 +122,14 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
     incident_window: str = Field("2h", alias="SOCIALDESK_INCIDENT_WINDOW",
                                  description="near-identical posts on one rule this close together share one "
                                              "incident card (2h, 30m; 0 turns incidents off)")
+    # Ops alerts (jobs.ops_alerts): a source failing or behind for this long, or a gap it cannot fill,
+    # is one message to this channel, and its recovery one more. Unset channel: no alerts.
+    ops_channel: str = Field("", alias="SOCIALDESK_OPS_CHANNEL",
+                             description="a Slack channel id (C…) told when a source fails, falls behind or misses "
+                                         "posts, and when it recovers (unset: no alerts; invite the app there)")
+    alert_after: str = Field("5m", alias="SOCIALDESK_ALERT_AFTER",
+                             description="how long a source fails or is behind before the ops channel is told "
+                                         "(5m, 1h)")
     webhooks_allow_loopback: bool = Field(
         False, alias="SOCIALDESK_WEBHOOKS_ALLOW_LOOPBACK",
         description="true: webhooks may go to this machine (127.0.0.1, ::1), for tests and the local demo")
@@ -141,6 +157,14 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
         if level not in logging.getLevelNamesMapping():  # a wrong one failed in logging, as a traceback
             raise ValueError(f"{value!r} is not a log level; use DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        fmt = value.strip().lower()
+        if fmt not in logs.FORMATS:
+            raise ValueError(f"{value!r} is not a log format; use text or json")
+        return fmt
 
     @field_validator("llm_url")
     @classmethod
@@ -187,6 +211,25 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
     def incident_timedelta(self) -> timedelta | None:
         """The incident window; None when incidents are off."""
         return None if self.incident_window in ("0", "off", "") else parse_duration(self.incident_window)
+
+    @field_validator("ops_channel")
+    @classmethod
+    def _channel_id(cls, value: str) -> str:
+        value = value.strip().removeprefix("<#").removesuffix(">").split("|", 1)[0]
+        if value and not re.fullmatch(r"[CG][A-Z0-9]{2,30}", value):
+            raise ValueError("must be a Slack channel id like C012ABCDEF (not a #name); it is at the bottom of "
+                             "the channel's details in Slack")
+        return value
+
+    @field_validator("alert_after")
+    @classmethod
+    def _valid_alert_after(cls, value: str) -> str:
+        parse_duration(value)  # ValueError → named by load_settings
+        return value.strip().lower()
+
+    @property
+    def alert_timedelta(self) -> timedelta:
+        return parse_duration(self.alert_after)
 
     @field_validator("sla_lead")
     @classmethod

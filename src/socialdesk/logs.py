@@ -3,13 +3,21 @@
 slack_sdk logs request headers and bodies at DEBUG; a filter on our handler masks
 tokens, bearer and OAuth 1.0a credentials, webhook secrets and passwords in URLs
 whatever the level and whichever logger, and the SDK loggers stay at INFO.
+
+Two formats (SOCIALDESK_LOG_FORMAT): `text`, a line for a person, and `json`, one JSON
+object per line for a log collector: time, level, logger, message, and `case_id`,
+`rule_id` and `network` as fields of their own when the call passed them
+(`log.info(…, extra=about(rule_id=3))`). Both are redacted by the same filter.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
+from datetime import UTC, datetime
+from typing import Any
 
 # Slack tokens, bearer credentials, JWTs (the networks' session tokens), app passwords (xxxx-xxxx-xxxx-xxxx)
 # and language-model API keys in OpenAI's form (sk-…, sk-proj-…; SOCIALDESK_LLM_API_KEY).
@@ -66,9 +74,43 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure(level: str = "INFO") -> None:
+# What a log call may say it is about, as `extra=`: each becomes a field of the JSON line.
+FIELDS = ("case_id", "rule_id", "network")
+FORMATS = ("text", "json")
+
+
+def about(*, case_id: int | None = None, rule_id: int | None = None, network: str | None = None) -> dict[str, Any]:
+    """`extra=` for a log call about a case, a rule or a network (the ones left None are left out)."""
+    given = {"case_id": case_id, "rule_id": rule_id, "network": network}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line (a traceback is a field, its newlines escaped)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),  # redacted already by RedactingFilter, which runs first
+        }
+        for name in FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = redact(value) if isinstance(value, str) else value
+        if record.exc_info and record.exc_info[1] is not None:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        if record.stack_info:
+            entry["stack"] = redact(self.formatStack(record.stack_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure(level: str = "INFO", fmt: str = "text") -> None:
+    """Our one handler on the root logger, at `level`, writing `fmt` ("text" or "json") to stderr."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 
 from socialdesk.app import Socialdesk
 
@@ -134,7 +135,17 @@ def _connection_limit() -> int:
 def _socket_mode(desk: Socialdesk, stop: threading.Event) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    handler = SocketModeHandler(desk.bolt, desk.settings.slack_app_token.get_secret_value(),  # type: ignore[union-attr]
+    class TimedHandler(SocketModeHandler):
+        """Bolt's handler, timing each envelope from its arrival to its ack sent (socialdesk_ack_seconds)."""
+
+        def handle(self, client, req) -> None:  # type: ignore[no-untyped-def]
+            started = time.perf_counter()
+            try:
+                super().handle(client, req)
+            finally:
+                desk.metrics.acked("socket", time.perf_counter() - started)
+
+    handler = TimedHandler(desk.bolt, desk.settings.slack_app_token.get_secret_value(),  # type: ignore[union-attr]
                                 ping_interval=SOCKET_MODE_PING_SECONDS)
     handler.connect()
     log.info("connected to Slack in Socket Mode")

@@ -75,4 +75,7 @@ def test_unanswered_card_gets_one_nudge_one_escalation_and_shows_overdue(app, fa
 
     assert not [t for t in ws.thread_texts(ws.card(answered)) if "SLA" in t]
     assert "SLA" not in triage(ws, answered) and "reply due" not in triage(ws, answered) and "overdue" not in triage(ws, answered)
-    assert " sla_" not in app.cli("case", "show", str(answered)).stdout
+    history = app.cli("case", "show", str(answered)).stdout
+    assert " sla_breached " not in history
+    if " sla_at_risk " in history:  # a loaded machine took longer than the at-risk point to answer: marked, not told
+        assert history.index(" sla_at_risk ") < history.index(" reply_requested "), history

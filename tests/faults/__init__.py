@@ -25,6 +25,8 @@ Polling and publishing
 - a 200 that is not the JSON a source expects . tests/jobs/test_poll_faults.py
 - an expired page token ....................... tests/jobs/test_poll_cursor.py
 - two replicas racing for one rule ............ tests/jobs/test_poll_replicas.py
+- three replicas, kill -9 of the stream holder  test_replicas.py (polls once per interval, cards and
+  digests once, the stream moved within 30 s); replicas migrating at once: tests/store/test_db_upgrade.py
 - Slack 429 with Retry-After while publishing . tests/jobs/test_publish.py
 - hostile text in posts ....................... test_hostile_text.py
 

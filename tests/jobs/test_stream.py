@@ -234,10 +234,17 @@ def test_an_edit_rewrites_the_stored_post_and_an_unknown_or_unchanged_one_is_lef
     jetstream.publish(post_commit(did, rkey, "my acme phone will not charge, even with a new cable",
                                   operation="update"))
     wait_for(lambda: desk.worker.events_seen >= seen + 3, what="the three updates")
+
+    def edited() -> tuple[str, int] | None:  # the worker counts an event as it takes it, before it is written
+        with session_scope(engine) as session:
+            row = session.exec(select(PostRow).where(PostRow.external_id == first["uri"])).one()
+            return (row.text, row.case_id) if row.edited_at is not None else None
+
+    wait_for(lambda: edited() is not None, what="the edit stored")
+    text, case_id = edited()  # type: ignore[misc]
+    assert text == "my acme phone will not charge, even with a new cable"
     with session_scope(engine) as session:
-        row = session.exec(select(PostRow).where(PostRow.external_id == first["uri"])).one()
-        assert (row.text, row.edited_at is not None) == ("my acme phone will not charge, even with a new cable", True)
-        events = [e.kind for e in session.exec(select(CaseEventRow).where(CaseEventRow.case_id == row.case_id))]
+        events = [e.kind for e in session.exec(select(CaseEventRow).where(CaseEventRow.case_id == case_id))]
     assert events.count("edited_at_source") == 1
     assert list(stored(engine)) == [first["uri"]]  # an edit of a post we never stored opens nothing
 

@@ -241,6 +241,28 @@ def test_bad_credentials_raise_source_rejected_naming_the_setting(adapter: Adapt
         _closed(unconfigured)
 
 
+def test_the_credentials_check_says_whose_they_are_or_what_to_fix(adapter: Adapter, network: Network,
+                                                                   engine: Engine, http: httpx.Client) -> None:
+    # `socialdesk doctor` calls it: one cheap call, a line for a person, or the setting to fix. The wrong
+    # credentials first: a session the right ones signed in is kept, and rightly passes while it lasts.
+    refused = adapter.build(engine, http, **adapter.bad_credentials())
+    try:
+        assert refused.check is not None
+        with pytest.raises(SourceRejected) as rejected:
+            refused.check()
+        assert adapter.credential_setting in str(rejected.value)
+    finally:
+        _closed(refused)
+    assert network.check is not None, f"{network.name} is configured but has no credentials check"
+    said = network.check()
+    assert isinstance(said, str) and said.strip()
+    unconfigured = adapter.build(engine, http, **adapter.no_credentials())
+    try:
+        assert unconfigured.check is None  # nothing to check: `missing(kind)` says what to set
+    finally:
+        _closed(unconfigured)
+
+
 # --- 3. a stream resumes from its cursor --------------------------------------------------------
 
 

@@ -249,3 +249,24 @@ def test_the_backlog_shows_the_viewer_s_saved_view_with_filter_and_show_all():
     assert "…and 2 more — `/social queue priority:high tag:refund`" in text and "⏳ due in 9m" in text
     empty = texts(blocks_of(make(queue_filter="intent:praise", queue=page([]))))
     assert "Nothing waiting matches your view." in empty
+
+
+def test_the_sources_section_names_a_few_in_trouble_escaped_counts_the_rest_and_fits_the_limit():
+    from socialdesk.store.views import SourceView
+
+    sources = ([SourceView(name=f"Rule {i} · X search", state="failing", text=f"failing since 01:00 UTC: {HOSTILE}")
+                for i in range(1, 8)]
+               + [SourceView(name="Rule 8 · X search", state="paused", text="paused")]
+               + [SourceView(name=f"Rule {i} · X search", state="ok", text="ok") for i in range(9, 70)])
+    many = admin(rules=[rule(i, f"query {i}") for i in range(1, 70)], sources=sources,
+                 at_risk=[risk(200 + i) for i in range(30)])
+    blocks = blocks_of(many)
+    assert len(blocks) <= 100
+    [section] = [b["text"]["text"] for b in blocks if b.get("block_id") == "home_sources"]
+    lines = section.splitlines()
+    assert len(lines) == 7 and lines[0].startswith("⚠️ *Rule 1 · X search* — failing since 01:00 UTC: &lt;!channel&gt;")
+    assert lines[5] == "…and 2 more not ok — `socialdesk rules list` shows them all"
+    assert lines[6] == "✅ 61 ok · ⏸ 1 paused"
+    assert "<!channel>" not in json.dumps(blocks)
+    assert "Sources" in headers(blocks) and "Sources" in headers(blocks_of(make(sources=sources)))  # for everyone
+    assert "Sources" not in headers(blocks_of(make()))  # no sources: no section

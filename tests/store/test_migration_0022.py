@@ -15,7 +15,7 @@ def test_0022_adds_the_spend_tables_and_the_budget_and_downgrades(db_url):
     engine = make_engine(db_url)
     try:
         config = alembic_config(engine)
-        command.upgrade(config, "0020")
+        command.upgrade(config, "0021")
         with engine.begin() as conn:  # a rule from before keeps working, with no budget
             conn.execute(text("INSERT INTO rules (id, network, query, channel_id, every_seconds, include_reposts, "
                               "paused, created_at, stream, kind, ignore_spam, consecutive_failures) VALUES "
@@ -29,8 +29,8 @@ def test_0022_adds_the_spend_tables_and_the_budget_and_downgrades(db_url):
             "network", "day", "kind", "resource_id"}
         with engine.connect() as conn:
             assert conn.execute(text("SELECT monthly_budget FROM rules WHERE id = 1")).scalar() is None
-        command.downgrade(config, "0020")
-        assert current_revision(engine) == "0020"
+        command.downgrade(config, "0021")
+        assert current_revision(engine) == "0021"
         assert not {"billed_seen", "spend"} & set(inspect(engine).get_table_names())
         assert "monthly_budget" not in {c["name"] for c in inspect(engine).get_columns("rules")}
         command.upgrade(config, "head")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.cli import Ran, run_main
 from tests.support.ports import free_port
 
 
@@ -36,9 +37,10 @@ class AppProcess:
     def signing_secret(self) -> str:
         return self.env["SLACK_SIGNING_SECRET"]
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run([sys.executable, "-m", "socialdesk", *args], env=self._env(), capture_output=True,
-                                text=True, timeout=60)
+    def cli(self, *args: str, check: bool = True) -> Ran:
+        """`socialdesk …` against this app's database and settings, as an admin runs it beside the app.
+        In the test's process (`main([...])`): a process of its own adds a second of start-up, nothing more."""
+        result = run_main(list(args), env=self._env())
         if check and result.returncode != 0:
             raise AssertionError(f"socialdesk {' '.join(args)} failed ({result.returncode}): {result.stderr}")
         return result

@@ -38,6 +38,8 @@ class SlackProxy:
         self.calls: list[Call] = []
         self._limits: dict[str, list[int]] = {}  # method -> [times, retry_after]
         self._canned: dict[str, dict | Callable[[dict, str], dict]] = {}
+        # Added to every answer passed on from the emulator: headers Slack sends and it does not (x-oauth-scopes).
+        self.response_headers: dict[str, str] = {}
         self._holds: dict[str, int] = {}  # method -> how many more calls to hold
         self._held: list[str] = []  # methods of the calls whose answers are held now
         self._released = threading.Event()
@@ -90,6 +92,8 @@ class SlackProxy:
             def _answer(self, upstream: httpx.Response) -> None:
                 self.send_response(upstream.status_code)
                 self.send_header("Content-Type", upstream.headers.get("content-type", "application/json"))
+                for name, value in proxy.response_headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(upstream.content)))
                 self.end_headers()
                 self.wfile.write(upstream.content)

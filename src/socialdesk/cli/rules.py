@@ -293,25 +293,34 @@ def _mentions_query(settings: Settings, network: str, handle: str) -> str:
 
 
 def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
-    from socialdesk.store import rules as rule_store
-    from socialdesk.store.db import session_scope
+    from socialdesk.health import BUDGET, OK, PAUSED, label_of, read_health
+    from socialdesk.spend import Meter
+    from socialdesk.store.db import session_scope, utcnow
 
     engine = open_store(settings)
+    networks = _networks(settings, engine)
     with session_scope(engine) as session:
-        rules = rule_store.list_rules(session=session)
-        over = _budget_paused(settings, engine, session) if rules else set()
-    if not rules:
+        # A rule's budget pauses it as the poller sees it (spend.Meter; the X package's settings give the overall one).
+        health = read_health(session=session, networks=networks, now=utcnow(),
+                             budget_paused=Meter(networks).paused_by_budget)
+        session.expunge_all()
+    if not health.rules:
         print(f"no rules yet; add one with: socialdesk rules add --network {registry.names()[0]} --query 'acme phone' "
               "--channel C0123ABCD")
         return 0
-    print(f"{'id':>4}  {'network':7}  {'channel':11}  {'every':>6}  {'state':6}  {'last success':20}  query / last error")
-    for r in rules:
+    print(f"{'id':>4}  {'network':7}  {'channel':11}  {'every':>6}  {'state':12}  {'last success':20}  query / last error")
+    for r, state in health.rules:
         success = r.last_success_at.strftime("%Y-%m-%d %H:%M:%S") if r.last_success_at else "never"
-        print(f"{r.id:>4}  {r.network:7}  {r.channel_id:11}  {r.every_seconds:>5}s  {'paused' if r.paused else 'active':6}  {success:20}  {r.query}")
-        if r.id in over and not r.paused:
+        print(f"{r.id:>4}  {r.network:7}  {r.channel_id:11}  {r.every_seconds:>5}s  {state.state:12}  {success:20}  {r.query}")
+        if state.state == BUDGET:
             print(f"{'':>4}  paused by budget: this month's billed reads reached it (`socialdesk usage`)")
+        elif state.state not in (OK, PAUSED):
+            print(f"{'':>4}  state: {state.text().split(': ', 1)[0]}")  # the error follows as `last error`
         if r.monthly_budget is not None:
             print(f"{'':>4}  budget: ${r.monthly_budget:,.2f} a month")
+        if r.gap_from and r.gap_to:
+            print(f"{'':>4}  missed posts from {r.gap_from:%Y-%m-%d %H:%M} to {r.gap_to:%Y-%m-%d %H:%M} UTC "
+                  "(older than the network's search reaches)")
         if r.stream:
             print(f"{'':>4}  streamed" + (f" (refused: {r.stream_refused}; polled instead)" if r.stream_refused else ""))
         if r.sla_targets:
@@ -322,14 +331,9 @@ def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
             print(f"{'':>4}  routes: {routes_text(r.routes)}")
         if r.last_error:
             print(f"{'':>4}  last error: {r.last_error}")
+    for row, state in health.streams:
+        print(f"{label_of(networks, row.network)} stream: {state.text()}")
     return 0
-
-
-def _budget_paused(settings: Settings, engine: Engine, session) -> set[int]:  # type: ignore[no-untyped-def]
-    from socialdesk.spend import Meter
-    from socialdesk.store.db import utcnow
-
-    return Meter(_networks(settings, engine)).paused_by_budget(session=session, now=utcnow())
 
 
 def _set_paused(settings: Settings, rule_id: int, paused: bool) -> int:

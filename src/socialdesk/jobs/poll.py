@@ -22,8 +22,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 
-from socialdesk.logs import redact
+from socialdesk.logs import about, redact
 from socialdesk.matcher import QueryInvalid, parse, target_of
+from socialdesk.metrics import Metrics
 from socialdesk.networks.base import BilledReads, CursorExpired, Network, RateLimited, SourceError, SourceRejected, SourceUnavailable
 from socialdesk.rules import Filters, rejection
 from socialdesk.spend import Meter
@@ -33,7 +34,7 @@ from socialdesk.triage.triaged import SAME_TEXT_SAMPLE, Triaged, fill_languages,
 from socialdesk.store import conversations, ingest, texts
 from socialdesk.store import rules as rule_store
 from socialdesk.store import streams as stream_store
-from socialdesk.store.db import read_scope, session_scope
+from socialdesk.store.db import as_utc, read_scope, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,8 @@ class LeaseKeeper:
                                                   taken_at=self._rule.last_polled_at, now=self._now(),
                                                   seconds=self._seconds)
             except Exception as exc:  # noqa: BLE001 - the walk's own renewal per page still tries
-                log.warning("rule %s: could not renew its poll lease (%s)", self._rule.id, type(exc).__name__)
+                log.warning("rule %s: could not renew its poll lease (%s)", self._rule.id, type(exc).__name__,
+                            extra=about(rule_id=self._rule.id, network=self._rule.network))
                 continue
             if not held:
                 return  # taken by another worker: the walk finds out at its next page and stops
@@ -127,11 +129,13 @@ class Poller:
         triage: Triage | None = None,
         incident_window: timedelta | None = None,
         meter: Meter | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._engine = engine
         # What each page was billed for is counted with the page (store.spend); its budgets pause rules.
         self._meter = meter if meter is not None else Meter(networks)
         self._budget_paused: set[int] = set()  # rules noted (logged) as paused by budget
+        self._metrics = metrics or Metrics()  # posts fetched and matched, cases opened, errors, rate-limit waits
         self._incident_window = incident_window  # near duplicates within it join one incident (store.incidents)
         self._networks = networks
         self._own_configured = own_handles
@@ -144,6 +148,12 @@ class Poller:
         # (rule id, exception type) whose traceback was logged: the next ones are logged quietly.
         self._reported: set[tuple[int, str]] = set()
         self._reported_lock = threading.Lock()
+        # Rule id -> whether this replica holds its poll lease now (rules it has walked; read by the metrics).
+        self._leases: dict[int, bool] = {}
+
+    def leases(self) -> dict[int, bool]:
+        """The rules this replica has polled, and whether it holds each one's lease right now (a walk runs)."""
+        return dict(self._leases)
 
     @property
     def _own(self) -> frozenset[str]:
@@ -198,10 +208,10 @@ class Poller:
                 return  # removed since the scheduler last looked
             network = self._networks.get(rule.network)
             if self._meter.is_paused(session=session, rule=rule, now=now):
-                self._note_budget(rule_id, paused=True)
+                self._note_budget(rule_id, rule.network, paused=True)
                 rule_store.skip_poll(session=session, rule_id=rule_id, now=now)
                 return
-            self._note_budget(rule_id, paused=False)
+            self._note_budget(rule_id, rule.network, paused=False)
             leased = rule.lease_until is not None and rule.lease_until > now
             # (Not while another worker's walk holds the lease: last_polled_at is that lease's token.)
             streamed = network is not None and carried(network, rule)
@@ -214,9 +224,22 @@ class Poller:
                                          min_gap=rule.every_seconds / 2)
         if rule is None:
             return
+        self._note_gap(rule, network, now)
         self._leased_walk(rule, opened, pages=MAX_PAGES_PER_POLL)
 
-    def _note_budget(self, rule_id: int, *, paused: bool) -> None:
+    def _note_gap(self, rule, network: Network | None, now: datetime) -> None:  # type: ignore[no-untyped-def]
+        """A walk resuming after longer than the network's search reaches back: what came before is lost; record it."""
+        limit = network.gap_limit if network is not None else None
+        last = as_utc(rule.last_success_at) if rule.last_success_at else None
+        if limit is None or last is None or rule.cursor is None or now - last <= limit:
+            return
+        with session_scope(self._engine) as session:
+            rule_store.record_gap(session=session, rule_id=rule.id, start=last, end=now - limit, now=now)
+        log.warning("rule %s: last polled %s, longer ago than %s search reaches back (%s): posts before %s cannot "
+                    "be read", rule.id, last.isoformat(timespec="minutes"), network.info.label, limit,  # type: ignore[union-attr]
+                    (now - limit).isoformat(timespec="minutes"), extra=about(rule_id=rule.id, network=rule.network))
+
+    def _note_budget(self, rule_id: int, network: str, *, paused: bool) -> None:
         """Log when a rule is paused by its budget and when it runs again (once each, not every poll)."""
         with self._reported_lock:
             if paused == (rule_id in self._budget_paused):
@@ -224,9 +247,10 @@ class Poller:
             (self._budget_paused.add if paused else self._budget_paused.discard)(rule_id)
         if paused:
             log.warning("rule %s: paused by budget (this month's billed reads reached it); it polls again when the "
-                        "month turns or the budget is raised (`socialdesk usage`)", rule_id)
+                        "month turns or the budget is raised (`socialdesk usage`)", rule_id,
+                        extra=about(rule_id=rule_id, network=network))
         else:
-            log.info("rule %s: within budget again; polling", rule_id)
+            log.info("rule %s: within budget again; polling", rule_id, extra=about(rule_id=rule_id, network=network))
 
     def paused_by_budget(self, rule_ids: Sequence[int]) -> set[int]:
         """Of these rules, those their budget pauses now (the stream worker leaves them too)."""
@@ -263,16 +287,22 @@ class Poller:
         unexpected (a body of the wrong shape, a bug): it is treated like SourceUnavailable,
         and its traceback is logged the first time only.
         """
+        self._leases[rule.id] = True
         try:
             with LeaseKeeper(self._engine, rule, clock=self._now):
                 return self._walk(rule, opened, pages=pages)
         except SourceError as exc:
+            self._metrics.network_error(rule.network, exc)
+            if isinstance(exc, RateLimited):
+                self._metrics.rate_limit_wait(rule.network, (exc.reset_at - self._now()).total_seconds())
             self._failed(rule.id, rule.consecutive_failures, exc)  # type: ignore[arg-type]
             return False
         except Exception as exc:  # noqa: BLE001 - nothing a source does may stop the poll job
+            self._metrics.network_error(rule.network, exc)
             self._failed(rule.id, rule.consecutive_failures, SourceUnavailable(_short(exc)), cause=exc)
             return False
         finally:
+            self._leases[rule.id] = False
             with session_scope(self._engine) as session:
                 rule_store.release_lease(session=session, rule_id=rule.id, taken_at=rule.last_polled_at)
 
@@ -298,6 +328,10 @@ class Poller:
             accepted = [p for p in posts if rejection(p, filters) is None
                         and (local is None or local.matches(target_of(p)))]
             now = self._now()
+            self._metrics.fetched(rule.network, rule.id, len(page.posts), via="poll")
+            self._metrics.matched(rule.network, rule.id, len(accepted), via="poll")
+            if page.not_before is not None and page.not_before > now:  # the quota is spent: the next page waits
+                self._metrics.rate_limit_wait(rule.network, (page.not_before - now).total_seconds())
             try:
                 case_ids, held = self._store(rule, accepted, page.cursor, page.not_before, now, guessed,
                                              billed=page.billed)
@@ -309,15 +343,17 @@ class Poller:
             if case_ids:
                 self._on_new_cases(case_ids)
             if rule.consecutive_failures:
-                log.info("rule %s: polling %s recovered", rule.id, network.info.label)
+                log.info("rule %s: polling %s recovered", rule.id, network.info.label,
+                         extra=about(rule_id=rule.id, network=rule.network))
                 rule.consecutive_failures = 0
                 with self._reported_lock:
                     self._reported = {k for k in self._reported if k[0] != rule.id}
             for warning in page.warnings:
-                log.warning("rule %s: %s returned a partial error: %s", rule.id, network.info.label, warning)
+                log.warning("rule %s: %s returned a partial error: %s", rule.id, network.info.label, warning,
+                            extra=about(rule_id=rule.id, network=rule.network))
             if not held:
                 log.warning("rule %s: this walk outlived its lease and another worker took the rule; "
-                            "leaving the walk to it", rule.id)
+                            "leaving the walk to it", rule.id, extra=about(rule_id=rule.id, network=rule.network))
                 return False
             cursor = page.cursor
             if page.done or page.not_before:
@@ -378,7 +414,7 @@ class Poller:
                     raise
         if stored.follow_up_post_ids:
             log.info("%s: %d follow-up(s) found in watched conversations", f"rule {rule.id}" if rule else "stream",
-                     len(stored.follow_up_post_ids))
+                     len(stored.follow_up_post_ids), extra=about(rule_id=rule.id if rule else None))
 
     def filters(self, rule) -> Filters:  # type: ignore[no-untyped-def]
         return Filters(lang=rule.lang, include_reposts=rule.include_reposts, own_handles=self._own)
@@ -388,6 +424,7 @@ class Poller:
         filters = self.filters(rule)
         posts, guessed = self._languages(posts)
         accepted = [p for p in posts if rejection(p, filters) is None]
+        self._metrics.matched(rule.network, rule.id, len(accepted), via="stream")
         if not accepted:
             return []
         try:
@@ -431,7 +468,9 @@ class Poller:
                     rule_store.save_cursor(session=session, rule_id=rule.id, cursor=cursor, not_before=not_before,
                                            now=now)
         if stored.follow_up_post_ids:
-            log.info("rule %s: %d follow-up(s) joined existing cases", rule.id, len(stored.follow_up_post_ids))
+            log.info("rule %s: %d follow-up(s) joined existing cases", rule.id, len(stored.follow_up_post_ids),
+                     extra=about(rule_id=rule.id, network=rule.network))
+        self._metrics.opened(rule.network, rule.id, len(stored.new_case_ids))
         return stored.new_case_ids, held
 
     def _failed(self, rule_id: int, failures_before: int, exc: SourceError, *,
@@ -441,23 +480,25 @@ class Poller:
         with session_scope(self._engine) as session:
             if isinstance(exc, CursorExpired):
                 rule_store.reset_cursor_walk(session=session, rule_id=rule_id, cursor=exc.restart)
-                log.warning("rule %s: %s; restarting the walk from the last seen post", rule_id, exc)
+                log.warning("rule %s: %s; restarting the walk from the last seen post", rule_id, exc,
+                            extra=about(rule_id=rule_id))
                 return
             if isinstance(exc, RateLimited):
-                not_before = exc.reset_at
+                not_before, kind = exc.reset_at, rule_store.RATE_LIMITED
             elif isinstance(exc, SourceUnavailable):
-                not_before = now + backoff(failures_before + 1)
+                not_before, kind = now + backoff(failures_before + 1), rule_store.UNAVAILABLE
             else:
-                not_before = now + REJECTED_RETRY
+                not_before, kind = now + REJECTED_RETRY, rule_store.REJECTED
             failures = rule_store.record_failure(
-                session=session, rule_id=rule_id, error=str(exc), not_before=not_before, now=now
+                session=session, rule_id=rule_id, error=str(exc), not_before=not_before, now=now, kind=kind
             )
         if cause is not None:
             self._log_unexpected(rule_id, cause, f"polling failed ({exc}); next try at {not_before.isoformat()}")
             return
         # Log the first failure loudly and the rest quietly, like an update coordinator.
         level = logging.WARNING if failures == 1 else logging.DEBUG
-        log.log(level, "rule %s: polling failed (%s); next try at %s", rule_id, exc, not_before.isoformat())
+        log.log(level, "rule %s: polling failed (%s); next try at %s", rule_id, exc, not_before.isoformat(),
+                extra=about(rule_id=rule_id))
 
     def _log_unexpected(self, rule_id: int, exc: BaseException, message: str) -> None:
         """With its traceback the first time this kind of exception hits this rule, quietly after that."""
@@ -466,9 +507,9 @@ class Poller:
             first = key not in self._reported
             self._reported.add(key)
         if first:
-            log.error("rule %s: %s", rule_id, message, exc_info=exc)
+            log.error("rule %s: %s", rule_id, message, exc_info=exc, extra=about(rule_id=rule_id))
         else:
-            log.debug("rule %s: %s", rule_id, message)
+            log.debug("rule %s: %s", rule_id, message, extra=about(rule_id=rule_id))
 
 
 def _short(exc: BaseException) -> str:

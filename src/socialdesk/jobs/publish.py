@@ -33,11 +33,13 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
 from socialdesk.domain import CaseView
+from socialdesk.logs import about
+from socialdesk.metrics import SLACK, Metrics
 from socialdesk.sla import Policy
 from socialdesk.slack import cards
 from socialdesk.store import cases as case_store
 from socialdesk.store import conversations, notices
-from socialdesk.store.db import session_scope
+from socialdesk.store.db import as_utc, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +75,10 @@ class Publisher:
         sla_policy: Policy | None = None,
         lease_seconds: float = LEASE_SECONDS,
         notify: Callable[[], object] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._engine = engine
+        self._metrics = metrics or Metrics()  # publish latency, Slack's rate-limit waits
         self._slack = slack
         self._now = clock
         self._interval = post_interval
@@ -171,7 +175,8 @@ class Publisher:
                       else cards.find_card(self._slack, channel_id=channel, case_id=case_id,
                                            since=case.publish_attempted_at))
                 if ts:
-                    log.info("case %s: found the card posted before a restart (ts %s)", case_id, ts)
+                    log.info("case %s: found the card posted before a restart (ts %s)", case_id, ts,
+                             extra=about(case_id=case_id))
                     with session_scope(self._engine) as session:
                         case_store.record_card(session=session, case_id=case_id, message_ts=ts, now=now, found_after_crash=True)
                     return 0
@@ -184,8 +189,10 @@ class Publisher:
         except OSError as exc:  # connection refused, DNS, timeouts from urllib
             self._retry_later(case_id, case.publish_failures, f"could not reach Slack: {exc}")
             return 0
+        posted_at = self._now()
         with session_scope(self._engine) as session:
-            case_store.record_card(session=session, case_id=case_id, message_ts=ts, now=self._now())
+            case_store.record_card(session=session, case_id=case_id, message_ts=ts, now=posted_at)
+        self._metrics.published((posted_at - as_utc(case.opened_at)).total_seconds())
         if view.in_incident_thread:
             self._redraw(view.incident.anchor_case_id, "incident card")  # type: ignore[union-attr]  # the live count
         return 1
@@ -198,14 +205,16 @@ class Publisher:
         try:
             cards.redraw(self._slack, load)
         except (SlackApiError, OSError) as exc:  # posted; the card catches up on its next update
-            log.warning("case %s: %s not refreshed: %s", case_id, what, exc)
+            log.warning("case %s: %s not refreshed: %s", case_id, what, exc, extra=about(case_id=case_id))
 
     def _failed(self, case_id: int, failures: int, channel: str, exc: SlackApiError) -> None:
         error = str(exc.response.get("error") or exc)
         if exc.response.status_code == 429:
             retry_after = float(exc.response.headers.get("Retry-After", "1") or 1)
             self._next_slot[channel] = time.monotonic() + retry_after
-            log.warning("Slack rate limit in %s: waiting %.0f s as Retry-After asks", channel, retry_after)
+            self._metrics.rate_limit_wait(SLACK, retry_after)
+            log.warning("Slack rate limit in %s: waiting %.0f s as Retry-After asks", channel, retry_after,
+                        extra=about(case_id=case_id))
             with session_scope(self._engine) as session:
                 case_store.record_publish_failure(
                     session=session, case_id=case_id, error="ratelimited",
@@ -217,7 +226,8 @@ class Publisher:
 
     def _retry_later(self, case_id: int, failures: int, message: str) -> None:
         delay = min(timedelta(seconds=5 * 2**failures), BACKOFF_MAX)
-        log.error("case %s: card not posted (%s); retrying in %s", case_id, message, delay)
+        log.error("case %s: card not posted (%s); retrying in %s", case_id, message, delay,
+                  extra=about(case_id=case_id))
         with session_scope(self._engine) as session:
             case_store.record_publish_failure(session=session, case_id=case_id, error=message, retry_at=self._now() + delay)
 
@@ -233,7 +243,8 @@ class Publisher:
                 ts = cards.find_follow_up(self._slack, channel_id=f.channel_id, thread_ts=f.card_ts,
                                           post_id=f.post_id, since=f.attempted_at)
                 if ts:
-                    log.info("case %s: found follow-up %s posted before a restart", f.case_id, f.post.external_id)
+                    log.info("case %s: found follow-up %s posted before a restart", f.case_id, f.post.external_id,
+                             extra=about(case_id=f.case_id))
             posted = ts is None
             if ts is None:
                 ts = self._paced(f.channel_id, lambda: cards.post_follow_up(
@@ -243,7 +254,8 @@ class Publisher:
             self._thread_failed(f, now, exc)
             return 0
         except OSError as exc:  # maybe posted: the next try (after the lease) looks first
-            log.error("case %s: follow-up not posted (could not reach Slack: %s); retrying later", f.case_id, exc)
+            log.error("case %s: follow-up not posted (could not reach Slack: %s); retrying later", f.case_id, exc,
+                      extra=about(case_id=f.case_id))
             return 0
         with session_scope(self._engine) as session:  # the owner's ping, queued with the thread's ts: once
             conversations.record_thread(session=session, post_id=f.post_id, thread_ts=ts)
@@ -258,11 +270,13 @@ class Publisher:
         if exc.response.status_code == 429:
             retry_after = float(exc.response.headers.get("Retry-After", "1") or 1)
             self._next_slot[f.channel_id] = time.monotonic() + retry_after
-            log.warning("Slack rate limit in %s: waiting %.0f s as Retry-After asks", f.channel_id, retry_after)
+            self._metrics.rate_limit_wait(SLACK, retry_after)
+            log.warning("Slack rate limit in %s: waiting %.0f s as Retry-After asks", f.channel_id, retry_after,
+                        extra=about(case_id=f.case_id))
             # Nothing was posted by this try: free it for the channel's next slot.
             with session_scope(self._engine) as session:
                 conversations.give_back_attempt(session=session, post_id=f.post_id, taken=taken, previous=f.attempted_at)
             return
         hint = NEEDS_ADMIN.get(error)
         log.error("case %s: follow-up %s not posted (%s); retrying in %s", f.case_id, f.post.external_id,
-                  f"{error}: {hint}" if hint else error, self._thread_lease)
+                  f"{error}: {hint}" if hint else error, self._thread_lease, extra=about(case_id=f.case_id))

@@ -12,11 +12,12 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED, JobEvent
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
@@ -24,7 +25,8 @@ from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.publish import Publisher
 from socialdesk.jobs.sla import SlaSweep
 from socialdesk.store import rules as rule_store
-from socialdesk.store.db import session_scope
+from socialdesk.store.db import as_utc, session_scope
+from socialdesk.store.models import RuleRow
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,16 @@ SYNC_SECONDS = 5  # how soon `socialdesk rules add/pause/…` reaches a running 
 PUBLISH_SECONDS = 1
 PUBLISH_JOB = "publish"
 SLA_SECONDS = 30
+# Poll timers count from here (plus a phase of the rule's own), so every replica's timer of a rule
+# fires at the same instants. Counted from when each replica added the job, they were at different
+# phases, and a replica finding the rule half an interval old polled it: with three replicas a
+# rule was polled every two thirds of its interval, or more often.
+POLL_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+GOLDEN = 0.6180339887  # spreads the rules' phases over the interval: not all polled in the same second
+# A poll timer that fires later than this part of its interval (a busy process) skips that turn: a
+# poll half an interval late would be a second poll of that interval (Poller lets a rule be polled
+# again half an interval after its last poll). Another replica's timer, on time, polls it instead.
+POLL_LATE_FRACTION = 0.25
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,20 @@ class RunningJobs:
 SchedulerSync = Callable[[BackgroundScheduler], None]
 
 
+def poll_trigger(rule_id: int, every_seconds: float) -> IntervalTrigger:
+    """The rule's poll timer: every `every_seconds` at the same instants on every replica (clocks
+    agree to well within the half interval `Poller` allows), at a phase of the rule's own."""
+    phase = (rule_id * GOLDEN % 1.0) * every_seconds
+    return IntervalTrigger(seconds=every_seconds, start_date=POLL_EPOCH + timedelta(seconds=phase), timezone=UTC)
+
+
+def poll_due(rule: RuleRow, now: datetime) -> bool:
+    """Whether a rule this replica starts polling should be polled at once, not at its next beat:
+    never polled, or not for an interval (a new rule, a resumed one, a restart after a while)."""
+    last = rule.last_polled_at
+    return last is None or as_utc(last) <= now - timedelta(seconds=rule.every_seconds)
+
+
 def build_scheduler(
     *,
     engine: Engine,
@@ -86,12 +112,15 @@ def build_scheduler(
     )
     now = datetime.now(UTC)
     if running is not None:
-        scheduler.add_listener(running.on_event, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        # A run that came too late (a poll past its grace) ends as missed: it is not running either.
+        scheduler.add_listener(running.on_event,
+                               EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
 
     def sync_rules() -> None:
         """Match the poll jobs to the rules table (added, removed, paused, re-timed)."""
         with session_scope(engine) as session:
             rules = {r.id: r for r in rule_store.list_rules(session=session) if not r.paused}
+        now = datetime.now(UTC)
         jobs = {j.id: j for j in scheduler.get_jobs() if j.id.startswith("poll-rule-")}
         for job_id, job in jobs.items():
             rule = rules.get(int(job_id.removeprefix("poll-rule-")))
@@ -100,14 +129,15 @@ def build_scheduler(
         for rule_id, rule in rules.items():
             job_id = f"poll-rule-{rule_id}"
             if scheduler.get_job(job_id) is None:
-                scheduler.add_job(
-                    poller.poll_rule,
-                    IntervalTrigger(seconds=rule.every_seconds, timezone=UTC),
-                    args=[rule_id],
-                    id=job_id,
-                    name=f"poll rule {rule_id}",
-                    next_run_time=datetime.now(UTC),
-                )
+                late = max(1, int(rule.every_seconds * POLL_LATE_FRACTION))
+                scheduler.add_job(poller.poll_rule, poll_trigger(rule_id, rule.every_seconds), args=[rule_id],
+                                  id=job_id, name=f"poll rule {rule_id}", misfire_grace_time=late)
+                # At once only when due: a replica starting must not poll a rule the others just did. A
+                # job of its own (an interval job run now would keep now's phase, off the beat).
+                if poll_due(rule, now):
+                    scheduler.add_job(poller.poll_rule, DateTrigger(now, timezone=UTC), args=[rule_id],
+                                      id=f"poll-now-rule-{rule_id}", name=f"first poll of rule {rule_id}",
+                                      misfire_grace_time=late, replace_existing=True)
         for sync in syncs:
             try:
                 sync(scheduler)

@@ -46,10 +46,12 @@ from typing import Any
 from sqlalchemy import Engine
 
 from socialdesk.domain import Post
+from socialdesk.logs import about
 from socialdesk.jobs.edits import EditMarker
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.removal import RemovalMarker
 from socialdesk.jobs.stream_rules import StreamRules
+from socialdesk.metrics import Metrics
 from socialdesk.networks.base import (BilledReads, CursorExpired, Network, RateLimited, Removal, SourceError,
                                      SourceRejected, SourceUnavailable, StreamEvent)
 from socialdesk.store import ingest
@@ -58,7 +60,7 @@ from socialdesk.store.db import as_utc, read_scope, session_scope
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 30.0  # another replica takes over within this of a holder's death
+LEASE_SECONDS = 20.0  # another replica takes over within this (and IDLE_SECONDS) of a holder's death: under 30 s
 IDLE_SECONDS = 2.0  # how often a worker without the lease, or without rules, looks again
 # A connection that delivered only ticks (some streams tick right after connecting) is good
 # once it has lasted this long: one that keeps dropping at once backs off instead.
@@ -88,9 +90,11 @@ class StreamWorker:
 
     def __init__(self, *, engine: Engine, network: Network, poller: Poller, clock: Callable[[], datetime],
                  removed: RemovalMarker | None = None, edited: EditMarker | None = None,
-                 holder: str | None = None, lease_seconds: float = LEASE_SECONDS) -> None:
+                 holder: str | None = None, lease_seconds: float = LEASE_SECONDS,
+                 metrics: Metrics | None = None) -> None:
         assert network.stream is not None
         self._engine, self._network, self._poller, self._now = engine, network, poller, clock
+        self._metrics = metrics or Metrics()
         self._stream = network.stream
         self._removed, self._edited = removed, edited
         self._holder = holder or f"{uuid.uuid4().hex[:12]}"
@@ -116,6 +120,18 @@ class StreamWorker:
         # storing it failed resumes there, not at a later tip (what came between would be lost).
         self._began_at: dict[str, Any] | None = None
         self.events_seen = 0
+        # The newest post time seen (never ahead of our clock): stream lag is now minus this.
+        self._newest_at: datetime | None = None
+
+    @property
+    def holds_lease(self) -> bool:
+        """Whether this replica holds the network's stream right now."""
+        return self._held.is_set()
+
+    @property
+    def newest_event_at(self) -> datetime | None:
+        """When the newest post this worker has seen was made (capped at now): what stream lag is counted from."""
+        return self._newest_at
 
     @property
     def name(self) -> str:
@@ -145,6 +161,7 @@ class StreamWorker:
         if ended:
             with session_scope(self._engine) as session:
                 store.release_lease(session=session, network=self.name, holder=self._holder)
+            self._held.clear()
         return ended
 
     # --- the loop ---------------------------------------------------------------------
@@ -163,7 +180,9 @@ class StreamWorker:
                     self._stream_once()
                     failures = 0
             except CursorExpired as exc:
-                log.warning("%s stream: %s; filling the gap with search", self.name, exc)
+                self._metrics.network_error(self.name, exc)
+                log.warning("%s stream: %s; filling the gap with search", self.name, exc,
+                            extra=about(network=self.name))
                 self._gap_started = self._gap_started or self._now()
                 failures += 1
                 wait = backoff(failures) if failures > 1 else 0.0  # at once, but never in a tight loop
@@ -177,9 +196,10 @@ class StreamWorker:
             except SourceError as exc:
                 failures = 1 if self._got_event else failures + 1  # a drop after a good while: soon
                 wait = self._failed(exc, failures, backoff(failures), quiet=failures > 2)
-            except Exception:  # noqa: BLE001 - the worker outlives one bad event or a database hiccup
+            except Exception as exc:  # noqa: BLE001 - the worker outlives one bad event or a database hiccup
+                self._metrics.network_error(self.name, exc)
                 failures += 1
-                log.exception("%s stream: unexpected error; starting again", self.name)
+                log.exception("%s stream: unexpected error; starting again", self.name, extra=about(network=self.name))
                 wait = backoff(failures)
             self._stop.wait(wait)
 
@@ -190,10 +210,11 @@ class StreamWorker:
                 continue
             try:
                 if not self._renew():
-                    log.warning("%s stream: another replica holds the stream now; stopping here", self.name)
+                    log.warning("%s stream: another replica holds the stream now; stopping here", self.name,
+                                extra=about(network=self.name))
                     self._held.clear()
             except Exception:  # noqa: BLE001 - a missed renewal is retried; the lease outlasts two of them
-                log.exception("%s stream: could not renew the lease", self.name)
+                log.exception("%s stream: could not renew the lease", self.name, extra=about(network=self.name))
 
     def _stream_once(self) -> None:
         with session_scope(self._engine) as session:
@@ -207,7 +228,8 @@ class StreamWorker:
             polled = [as_utc(r.last_polled_at) for r in self._carried.carried.values() if r.last_polled_at is not None]
             cursor = self._stream.cursor_at(min(polled)) if polled else None
         if cursor is not None and self._stream.is_stale(cursor) and self._gap_started is None:
-            log.warning("%s stream: stopped too long ago to resume; filling the gap with search", self.name)
+            log.warning("%s stream: stopped too long ago to resume; filling the gap with search", self.name,
+                        extra=about(network=self.name))
             self._gap_started = self._now()
         if self._gap_started is not None:
             cursor = self._fill_gap(since=as_utc(cursor_at) if cursor_at else None)
@@ -221,19 +243,22 @@ class StreamWorker:
                 if cursor is None:  # from the live tip: whoever resumes after us starts here
                     store.save_cursor(session=session, network=self.name, holder=self._holder, cursor=start,
                                       now=self._now())
-            log.info("%s stream: connected%s", self.name, " (resuming)" if cursor else "")
+            log.info("%s stream: connected%s", self.name, " (resuming)" if cursor else "",
+                     extra=about(network=self.name))
 
         for event in self._stream.events(cursor, connected):
             if self._stop.is_set():
                 return
             if not self._held.is_set():
-                log.warning("%s stream: the lease was lost; reconnecting when it is ours again", self.name)
+                log.warning("%s stream: the lease was lost; reconnecting when it is ours again", self.name,
+                            extra=about(network=self.name))
                 return
             if event.kind != "tick" or time.monotonic() - self._connected_at >= GOOD_CONNECTION_SECONDS:
                 self._got_event = True  # a drop after this is a new incident, retried soon
             stored = self._handle(event)
             if not self._checkpoint(event.cursor, stored):
-                log.warning("%s stream: another replica holds the stream now; stopping here", self.name)
+                log.warning("%s stream: another replica holds the stream now; stopping here", self.name,
+                            extra=about(network=self.name))
                 self._held.clear()
                 return
 
@@ -248,12 +273,14 @@ class StreamWorker:
             if self._poller.fill_gap(rule_id, start=None):
                 self._carried.newly_carried.discard(rule_id)
                 log.info("%s stream: rule %s is carried now; searched from where its polling stopped",
-                         self.name, rule_id)
+                         self.name, rule_id, extra=about(network=self.name, rule_id=rule_id))
         return carried
 
     def _handle(self, event: StreamEvent) -> bool:
         """Act on one event; True when something was stored (the cursor must be saved now)."""
         self.events_seen += 1
+        if event.post is not None:
+            self._seen(event.post, new=event.kind == "post")
         if event.kind == "post" and event.post is not None:
             return self._post(event.post, mention_of=event.mention_of, rule_ids=event.rule_ids, billed=event.billed)
         if event.billed:
@@ -266,6 +293,14 @@ class StreamWorker:
             self._load_rules()  # a quiet stream still sees new and paused rules (and subscribes to them)
             return self._join(self._watching())  # and kept replies whose case was opened meanwhile
         return False
+
+    def _seen(self, post: Post, *, new: bool) -> None:
+        """Count a new post and keep the newest post time (a post dated ahead of our clock counts as now)."""
+        made = min(as_utc(post.created_at), self._now())
+        if self._newest_at is None or made > self._newest_at:
+            self._newest_at = made
+        if new:
+            self._metrics.fetched(self.name, None, 1, via="stream")
 
     def _post(self, post: Post, *, mention_of: str | None = None, rule_ids: Sequence[int] | None = None,
               billed: Sequence[BilledReads] = ()) -> bool:
@@ -367,6 +402,8 @@ class StreamWorker:
         """
         assert self._gap_started is not None
         start = self._network.search_since(since - GAP_MARGIN) if since and self._network.search_since else None
+        if since is not None and not self._gap_tried:
+            self._note_gap(since)
         rules = self._carried.carried
         for rule_id in list(rules):
             if self._stop.is_set():
@@ -383,9 +420,22 @@ class StreamWorker:
         resume = self._stream.cursor_at(self._gap_started)
         with session_scope(self._engine) as session:
             store.save_cursor(session=session, network=self.name, holder=self._holder, cursor=resume, now=self._now())
-        log.info("%s stream: gap filled by search for %d rule(s)", self.name, len(self._gap_done))
+        log.info("%s stream: gap filled by search for %d rule(s)", self.name, len(self._gap_done),
+                 extra=about(network=self.name))
         self._gap_started, self._gap_done, self._gap_tried = None, set(), set()
         return resume
+
+    def _note_gap(self, since: datetime) -> None:
+        """The gap began longer ago than the network's search reaches back: the posts before that are lost.
+        Recorded on the stream's row (source health, an ops alert) once per gap."""
+        limit, now = self._network.gap_limit, self._now()
+        if limit is None or now - since <= limit:
+            return
+        with session_scope(self._engine) as session:
+            store.record_gap(session=session, network=self.name, start=since, end=now - limit, now=now)
+        log.warning("%s stream: down since %s, longer ago than search reaches back (%s): posts before %s cannot be "
+                    "read", self.name, since.isoformat(timespec="minutes"), limit,
+                    (now - limit).isoformat(timespec="minutes"), extra=about(network=self.name))
 
     def _failed(self, exc: Exception, failures: int, wait: float, *, quiet: bool = False) -> float:
         """Log the failure, note it for whoever looks (and for the poller: not live); the wait.
@@ -395,6 +445,10 @@ class StreamWorker:
         # The network's policy is for its connections; a gap search not done yet is ours to pace.
         documented = None if isinstance(exc, GapNotFilled) else self._stream.reconnect_wait(exc, failures)
         wait = documented if documented is not None else max(wait, BACKOFF_START)
+        if not isinstance(exc, GapNotFilled):  # the gap's searches count their own failures (the poller's)
+            self._metrics.network_error(self.name, exc)
+            if isinstance(exc, RateLimited):
+                self._metrics.rate_limit_wait(self.name, wait)
         log.log(logging.DEBUG if quiet else logging.WARNING, "%s stream: %s; reconnecting in %.3g s",
                 self.name, exc, wait)
         try:
@@ -402,7 +456,7 @@ class StreamWorker:
                 store.record_connection(session=session, network=self.name, holder=self._holder, now=self._now(),
                                         error=str(exc))
         except Exception:  # noqa: BLE001 - the database may be what failed; the log has it
-            log.exception("%s stream: could not record the failure", self.name)
+            log.exception("%s stream: could not record the failure", self.name, extra=about(network=self.name))
         return wait
 
 

@@ -40,6 +40,7 @@ from socialdesk.store import suggestions
 from socialdesk.store.curated import without_leading_mentions
 from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.events import record_event
+from socialdesk.logs import about
 
 log = logging.getLogger(__name__)
 SUGGESTIONS = 3
@@ -142,7 +143,8 @@ def _draft(client: WebClient, deps: Deps, modal: dict[str, Any], view: CaseView,
     try:
         done = drafter.complete(messages, max_tokens=prompt.max_tokens(rules.text_limit))
     except DraftError as exc:
-        log.warning("no draft for case %s from %s: %s", view.case_id, drafter.where, type(exc).__name__)
+        log.warning("no draft for case %s from %s: %s", view.case_id, drafter.where, type(exc).__name__,
+                    extra=about(case_id=view.case_id))
         line = DraftLine("failed", view.case_id, drafter.model, message=str(exc), timeout=drafter.timeout)
     else:
         with session_scope(deps.engine) as session:

@@ -14,6 +14,7 @@ from socialdesk.listeners.deps import Deps
 from socialdesk.slack import cards, messages
 from socialdesk.store import cases as case_store
 from socialdesk.store.db import read_scope
+from socialdesk.logs import about
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ def clicked_case(deps: Deps, client: WebClient, body: dict[str, Any]) -> CaseVie
         return None
     if not on_its_card(view, body):
         log.warning("click on case %s from message %s in %s, not its card", case_id,
-                    str(message_ts_of(body))[:32], str(channel_of(body))[:32])
+                    str(message_ts_of(body))[:32], str(channel_of(body))[:32], extra=about(case_id=case_id))
         tell(client, channel=channel_of(body), user=user_of(body), text=other_card(view.case_id))
         return None
     return view

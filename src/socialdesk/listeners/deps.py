@@ -45,6 +45,8 @@ class Deps:
     notify: Callable[[], object] = lambda: None  # a notice was queued: send what is due now (jobs.notices)
     names: SlackNames | None = None  # Slack ids as "@alice" where Slack does not show mentions (exports)
     meter: Meter | None = None  # the spend meter (`/social usage`); None: one made from `networks`
+    # The rules the spend meter paused ((session=, now=) -> rule ids), for the Home's source states; None: none.
+    budget_paused: Callable[..., set[int]] | None = None
 
     def spend_meter(self) -> Meter:
         return self.meter if self.meter is not None else Meter(self.networks)

@@ -31,6 +31,7 @@ from socialdesk.store import rules as rule_store
 from socialdesk.store import saved_views
 from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.views import rule_view
+from socialdesk.logs import about
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,8 @@ def set_paused(body: dict[str, Any], client: WebClient, deps: Deps, paused: bool
     try:
         with session_scope(deps.engine) as session:
             rule_store.set_paused(session=session, rule_id=rule_id, paused=paused)
-        log.info("rule %s %s by %s from App Home", rule_id, "paused" if paused else "resumed", user)
+        log.info("rule %s %s by %s from App Home", rule_id, "paused" if paused else "resumed", user,
+                 extra=about(rule_id=rule_id))
     except rule_store.RuleNotFound:
         notice = f"Rule {rule_id or '?'} no longer exists; someone removed it. The list below is current."
     publish(deps, client, user, notice=notice)
@@ -234,7 +236,7 @@ def save_rule(client: WebClient, deps: Deps, *, user: str, rule_id: int, values:
             rule_store.update_rule(session=session, rule_id=rule_id, **values)
             if stream is not None:
                 rule_store.set_stream(session=session, rule_id=rule_id, stream=stream)
-        log.info("rule %s edited by %s from App Home", rule_id, user)
+        log.info("rule %s edited by %s from App Home", rule_id, user, extra=about(rule_id=rule_id))
     except rule_store.RuleNotFound:
         notice = f"Rule {rule_id} was removed while you edited it; nothing was saved."
     publish(deps, client, user, notice=notice)

@@ -6,12 +6,14 @@ row's Claim, an assignment made from the Home) can re-publish it without importi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time
 from typing import Any
 
 from slack_sdk import WebClient
 
 from socialdesk import queue_filter
+from socialdesk.health import IDLE, OK, PAUSED, Health, label_of, read_health
 from socialdesk.listeners.commands import permalinks
 from socialdesk.listeners.deps import Deps
 from socialdesk.slack.blocks.home import Home, HomeSettings, home_view
@@ -19,11 +21,10 @@ from socialdesk.slack.text import escape
 from socialdesk.store import digests as digest_store
 from socialdesk.store import figures as figure_store
 from socialdesk.store import lookups, saved_views
-from socialdesk.store import rules as rule_store
 from socialdesk.store import sla as sla_store
 from socialdesk.store import webhooks as webhook_store
 from socialdesk.store.db import read_scope
-from socialdesk.store.views import digest_view, rule_view, webhook_view
+from socialdesk.store.views import SourceView, digest_view, rule_view, webhook_view
 
 LIST_LIMIT = 10
 
@@ -51,9 +52,12 @@ def load_home(deps: Deps, client: WebClient | None, user_id: str, *, notice: str
         queue = lookups.queue(session=session, limit=LIST_LIMIT, offset=0, policy=deps.sla_policy, filters=filters)
         at_risk = sla_store.at_risk(session=session, now=now, policy=deps.sla_policy) if deps.sla_policy else []
         today = figure_store.figures(session=session, start=today_start(now, deps), end=now, tz=deps.tz)
+        health = read_health(session=session, networks=deps.networks, now=now, budget_paused=deps.budget_paused)
+        sources = source_views(health, deps)
         managed: dict[str, Any] = {}
         if admin:
-            managed = dict(rules=[rule_view(r) for r in rule_store.list_rules(session=session)],
+            managed = dict(rules=[replace(rule_view(r), health=state.text(), healthy=state.state in FINE)
+                                  for r, state in health.rules],
                            digests=[digest_view(d) for d in digest_store.list_schedules(session=session)],
                            webhooks=[webhook_view(w) for w in webhook_store.list_webhooks(session=session)])
     links = permalinks(client, [*mine.items, *queue.items, *at_risk[:LIST_LIMIT]])
@@ -63,7 +67,23 @@ def load_home(deps: Deps, client: WebClient | None, user_id: str, *, notice: str
                                               tags=list(deps.tags))
     return Home(user_id=user_id, now=now, mine=mine, queue=queue, at_risk=at_risk, today=today, permalinks=links,
                 timezone=deps.tz.key, is_admin=admin, settings=settings, notice=notice, queue_filter=filters.text(),
-                **managed)
+                sources=sources, **managed)
+
+
+FINE = (OK, PAUSED)  # a rule in these states needs nobody (paused: an admin chose it)
+
+
+def source_views(health: Health, deps: Deps) -> list[SourceView]:
+    """Every rule and stream with its state, for the Sources section (names only: no queries)."""
+    views = []
+    for row, state in health.streams:
+        if state.state != IDLE or row.last_error:
+            views.append(SourceView(name=f"{label_of(deps.networks, row.network)} stream", state=state.state,
+                                    text=state.text()))
+    for rule, state in health.rules:
+        views.append(SourceView(name=f"Rule {rule.id} · {label_of(deps.networks, rule.network)} {rule.kind}",
+                                state=state.state, text=state.text()))
+    return views
 
 
 def publish(deps: Deps, client: WebClient, user_id: str, *, notice: str | None = None) -> None:

@@ -35,6 +35,7 @@ from socialdesk.slack.text import escape
 from socialdesk.store import incidents, lifecycle
 from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.events import record_event
+from socialdesk.logs import about
 
 log = logging.getLogger(__name__)
 NOT_AN_INCIDENT = ("This card is no incident any more (its other posts were split out), so nothing was done. "
@@ -169,7 +170,8 @@ def _redraw(client: WebClient, deps: Deps, case_id: int) -> None:
     try:
         cards.redraw(client, lambda: load_view(deps, case_id))
     except SlackApiError as exc:  # the reply is out and audited; the message catches up on its next redraw
-        log.warning("case %s: not redrawn after a reply to all (%s)", case_id, exc.response.get("error"))
+        log.warning("case %s: not redrawn after a reply to all (%s)", case_id, exc.response.get("error"),
+                    extra=about(case_id=case_id))
 
 
 def _report(client: WebClient, deps: Deps, result: Sent, *, anchor_case_id: int, user: str, text: str,

@@ -34,6 +34,7 @@ from socialdesk.slack.blocks.lookup import case_label
 from socialdesk.slack.blocks.queue import parse_row_value
 from socialdesk.store import lifecycle
 from socialdesk.store.db import session_scope
+from socialdesk.logs import about
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def claim(body: dict[str, Any], client: WebClient, respond: Respond | None, deps
         return
     view = refresh(client, deps, case_id, messages.claimed(user))
     link = commands.permalink(client, view.channel_id, view.message_ts) if view is not None else None
-    log.info("case %s claimed by %s from the queue", case_id, user[:32])
+    log.info("case %s claimed by %s from the queue", case_id, user[:32], extra=about(case_id=case_id))
     show(body, client, respond, deps, arg=arg, offset=offset, failed=False,
          notice=f"🙋 You claimed {case_label(case_id, link)}: its card and thread say so.")
 

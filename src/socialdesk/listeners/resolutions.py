@@ -37,6 +37,7 @@ from socialdesk.slack.blocks.resolve import duplicate_modal, resolve_modal
 from socialdesk.slack.verify import replay_harmless
 from socialdesk.store import lifecycle
 from socialdesk.store.db import read_scope, session_scope
+from socialdesk.logs import about
 
 log = logging.getLogger(__name__)
 CHECK_BUDGET = 1.5  # seconds the duplicate's check may take in the ack (Slack's deadline is 3 s)
@@ -96,10 +97,10 @@ def checked_in_time(deps: Deps, case_id: int, other: int) -> str | None:
         return pending.result(timeout=CHECK_BUDGET)
     except FutureTimeout:
         log.warning("case %s: the duplicate's check took over %.1f s; it is checked again when resolving",
-                    case_id, CHECK_BUDGET)
+                    case_id, CHECK_BUDGET, extra=about(case_id=case_id))
     except Exception as exc:  # noqa: BLE001 - the resolve checks again and says what went wrong
         log.warning("case %s: the duplicate's check failed (%s); it is checked again when resolving",
-                    case_id, type(exc).__name__)
+                    case_id, type(exc).__name__, extra=about(case_id=case_id))
     return None
 
 
@@ -141,7 +142,8 @@ def card_link(client: WebClient, view: Any) -> str | None:
     try:
         return str(client.chat_getPermalink(channel=view.channel_id, message_ts=view.message_ts)["permalink"])
     except (SlackApiError, OSError, KeyError) as exc:
-        log.info("case %s: no permalink for the owner's DM (%s); it names the case", view.case_id, exc)
+        log.info("case %s: no permalink for the owner's DM (%s); it names the case", view.case_id, exc,
+                 extra=about(case_id=view.case_id))
         return None
 
 
@@ -151,7 +153,8 @@ def tell_owner(client: WebClient, owner: str, text: str, case_id: int) -> None:
         client.chat_postMessage(channel=owner, text=text)
     except (SlackApiError, OSError) as exc:
         error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
-        log.warning("case %s: the owner was not told it was resolved (%s)", case_id, error)
+        log.warning("case %s: the owner was not told it was resolved (%s)", case_id, error,
+                    extra=about(case_id=case_id))
 
 
 def register(app: App, deps: Deps) -> None:

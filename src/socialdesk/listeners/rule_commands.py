@@ -22,6 +22,7 @@ from socialdesk.slack.text import escape
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.views import rule_view
+from socialdesk.logs import about
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: 
                                    kind=kind, sla_targets=sla_targets, stream=streamed,
                                    ignore_spam="ignore_spam" in options, routes=routes)
         rule_id = rule.id
-    log.info("rule %s added by %s from Slack", rule_id, user_id)
+    log.info("rule %s added by %s from Slack", rule_id, user_id, extra=about(rule_id=rule_id))
     sla_line = f" First-response targets: {escape(sla_targets)}." if sla_targets else ""
     stream_line = " Streamed: cards within seconds (polled while the stream is down)." if streamed else ""
     spam_line = " Likely spam opens as ignored (its card collapsed, with *Not spam*)." if "ignore_spam" in options else ""
@@ -226,7 +227,7 @@ def stream(deps: Deps, args: list[str], *, user_id: str) -> Reply:
         return plain(f"There is no rule {rule_id}; `/social rules` lists them.")
     except rule_rules.RuleInvalid as exc:
         return plain(f"{escape(str(exc)[:1000])}.")
-    log.info("rule %s: stream %s by %s from Slack", rule_id, state, user_id)
+    log.info("rule %s: stream %s by %s from Slack", rule_id, state, user_id, extra=about(rule_id=rule_id))
     return plain(f"Rule {rule_id} " + ("is streamed now: cards within seconds (polled while the stream is down)."
                                        if on else "is polled now, not streamed."))
 
@@ -245,7 +246,7 @@ def change(deps: Deps, verb: str, args: list[str], *, user_id: str) -> Reply:
                 rule_store.set_paused(session=session, rule_id=rule_id, paused=verb == "pause")
     except rule_store.RuleNotFound:
         return plain(f"There is no rule {rule_id}; `/social rules` lists them.")
-    log.info("rule %s: %s by %s from Slack", rule_id, verb, user_id)
+    log.info("rule %s: %s by %s from Slack", rule_id, verb, user_id, extra=about(rule_id=rule_id))
     done = {"pause": "paused: it polls no more until resumed", "resume": "resumed: it polls again",
             "remove": "removed; its cases stay"}[verb]
     return plain(f"Rule {rule_id} {done}.")

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from socialdesk.domain import Post
@@ -41,12 +41,22 @@ class NetworkError(Exception):
 
 
 class SourceError(NetworkError):
-    """A source could not fetch a page, or its stream dropped."""
+    """A source could not fetch a page, or its stream dropped.
+
+    `status`: the HTTP status the network answered with, where there was one (counted by
+    status in the metrics); None for a connection that failed or dropped."""
+
+    status: int | None = None
+
+    def __init__(self, message: str = "", *, status: int | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
 
 
 class RateLimited(SourceError):
-    def __init__(self, message: str, *, reset_at: datetime) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, reset_at: datetime, status: int | None = None) -> None:
+        super().__init__(message, status=status)
         self.reset_at = reset_at
 
 
@@ -412,12 +422,22 @@ class Network:
     removal: RemovalCheck | None = None
     follow_ups: FollowUps | None = None
     search_since: Callable[[datetime], dict[str, Any]] | None = None  # a search cursor for posts since then
+    # How far back its search reaches: a gap (a stream down, polls stopped) older than this loses the
+    # posts before it, and the poller and stream worker record that (an ops alert). None: no limit.
+    gap_limit: timedelta | None = None
+    # A connected stream whose cursor has not moved for this long is behind (a firehose ticks every few
+    # seconds). None: its stream may be quiet for hours (only matching posts move it): never "behind".
+    stream_behind_after: timedelta | None = None
     brand_handle: Callable[[], str | None] = lambda: None  # the account replies go out as, if known
     reply_not_configured: str = ""
     # How replies are counted where the limit is the server's own (an instance's setting): `info`
     # with the server's limit and count. None: `info` as it is.
     reply_rules: Callable[[], NetworkInfo] | None = None
     billing: Billing | None = None  # the network bills per read (its sources report `billed`); None: free
+    # `socialdesk doctor`: one cheap call that proves the configured credentials work; returns what it
+    # found, for a person ("signed in as @acme"); raises NetworkError whose message says what to fix.
+    # None: nothing is configured to check (`missing` says what to set).
+    check: Callable[[], str] | None = None
 
     @property
     def name(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -176,6 +176,11 @@ def unpublished(*, session: Session, now: datetime, limit: int) -> list[CaseRow]
             .limit(limit)
         )
     )
+
+
+def count_unpublished(*, session: Session) -> int:
+    """How many cases have no card in Slack yet (waiting, being posted, or held back by a failure)."""
+    return int(session.exec(select(func.count()).select_from(CaseRow).where(CaseRow.message_ts.is_(None))).one())
 
 
 def lease_publish(*, session: Session, case_id: int, now: datetime, seconds: float) -> CaseRow | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -22,6 +22,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # app running, store.checkpoint does it in the background well before (about 40 MB).
 SQLITE_AUTOCHECKPOINT_PAGES = 10_000
 READ_ONLY = "socialdesk_read_only"  # execution option: a transaction that only reads (see read_scope)
+# pg_advisory_xact_lock's key for schema upgrades (any constant bigint no other tool on the database uses).
+MIGRATION_LOCK_KEY = 0x50C1A1DE5C0DE
 log = logging.getLogger(__name__)
 
 
@@ -108,8 +110,23 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+    """Bring the schema to the newest migration (idempotent). Safe when replicas start at once
+    on one database: each waits for the one migrating (`lock_for_migrations`), then finds the
+    schema at head and does nothing."""
     command.upgrade(alembic_config(engine), "head")
+
+
+def lock_for_migrations(connection: Connection) -> None:
+    """Hold the database's migration lock until `connection`'s transaction ends (migrations/env.py
+    takes it before alembic reads the current revision).
+
+    On PostgreSQL, replicas migrating an empty database at once each created alembic_version
+    and the tables (all but one failed to start on a duplicate); a transaction-level advisory
+    lock makes the others wait, then read the revision the first one committed. On SQLite the
+    migration's transaction is already BEGIN IMMEDIATE (`_sqlite_engine`): one writer at a time.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
 
 
 def head_revision() -> str:

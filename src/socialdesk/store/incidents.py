@@ -1,13 +1,9 @@
 """Storms → one incident: near-duplicate posts on one rule share one card.
 
-After a page is stored (store.ingest.store_page), each case it opened is compared with
-the open cases of the same rule and channel whose first post was written within the
-window before it (the page's own earlier cases included): the candidates are read in
-one query per page and compared in Python (triage.similarity), each new post with the few
-that share its telling words (_Pool: cheap per post at ingest). A near duplicate joins the
-most similar candidate's incident, made on the first join with that older case as its
-anchor: the anchor's card becomes the incident card, and each member, still its own
-case (it is its own customer), is posted in that card's thread (jobs.publish).
+Storms are found as a page is stored (store.storms, called by store.ingest.store_page):
+near-duplicate new cases of one rule join an incident whose anchor's card becomes the
+incident card; each member, still its own case (it is its own customer), is posted in that
+card's thread (jobs.publish). This module is the incident card's side.
 
 The changes to cases are conditional, like every other transition: a member splits out
 only while it is still in the incident; "resolve all" and "ignore all" are one audited
@@ -17,212 +13,23 @@ wins or loses cleanly.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, insert, text, update
+from sqlalchemy import delete, func, update
 from sqlalchemy import case as sql_case
 from sqlmodel import Session, col, select
 
-from socialdesk.domain import DUPLICATE, CaseStatus, EventKind, Post
+from socialdesk.domain import DUPLICATE, CaseStatus, EventKind
 from socialdesk.store import lifecycle
-from socialdesk.store.events import event_row, record_event, record_events
-from socialdesk.store.ids import take_ids
+from socialdesk.store.events import record_event
 from socialdesk.store.incident_views import CLOSED
 from socialdesk.store.models import AuthorRow, CaseRow, IncidentRow, PostRow
-from socialdesk.triage.similarity import near_duplicates, text_key
 
-SYSTEM = "system"
-CANDIDATES = 200  # the newest open cases of the rule read per page (a firehose rule has many; storms are bursts)
-MEMBERS_COMPARED = 3  # of each incident, its newest cases are compared (see _representatives)
-SHORTLIST = 8  # candidates compared with each new post, those sharing the most telling words (see _Pool)
-COMMON_FLOOR, COMMON_SHARE = 16, 0.1  # a word in more candidates than both tells nothing
 OPEN = tuple(s.value for s in CaseStatus if s.value not in CLOSED)
 # Reply to all answers the customers still waiting for one: a replied case has its answer.
 AWAITING_REPLY = (CaseStatus.NEW.value, CaseStatus.REOPENED.value, CaseStatus.CLAIMED.value)
-
-
-@dataclass(frozen=True)
-class Joined:
-    """A case the page opened that joined an incident (`like`: the case it is most like)."""
-
-    case_id: int
-    incident_id: int
-    like: int
-
-
-@dataclass(slots=True)
-class _Candidate:
-    case_id: int
-    incident_id: int | None
-    channel_id: str
-    text: str
-    written_at: datetime
-
-
-# Advisory lock keys: this namespace (an arbitrary constant) and the rule's id.
-_RULE_LOCK = text("SELECT pg_advisory_xact_lock(1769, :rule)")
-
-
-def join_storms(*, session: Session, rule_id: int | None, case_ids: Sequence[int], posts: Sequence[Post],
-                window: timedelta | None, now: datetime) -> list[Joined]:
-    """Join the page's new cases (`case_ids`; `posts`: the page's posts) to incidents; returns who joined.
-
-    `window` None or zero: incidents are off. A case the page opened as ignored (noise) joins nothing.
-    """
-    if rule_id is None or not case_ids or not window or not posts:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        # Two pages of one rule stored at once (a poll and the stream) would both see a candidate
-        # in no incident and each make one for it: one at a time per rule, until commit. (SQLite's
-        # writers are one at a time already: BEGIN IMMEDIATE.)
-        session.connection().execute(_RULE_LOCK, {"rule": rule_id})
-    since = min(p.created_at for p in posts) - window
-    rows = session.exec(
-        select(CaseRow.id, CaseRow.incident_id, CaseRow.channel_id, PostRow.text, PostRow.created_at)
-        .join(PostRow, col(PostRow.id) == col(CaseRow.first_post_id))
-        # opened_at (when stored) is never before the post was written: the index narrows, created_at decides.
-        .where(CaseRow.rule_id == rule_id, CaseRow.opened_at >= since, PostRow.created_at >= since,
-               col(CaseRow.status).in_(OPEN))
-        .order_by(col(CaseRow.opened_at).desc(), col(CaseRow.id).desc())
-        .limit(CANDIDATES + len(case_ids))
-    ).all()
-    known = {cid: _Candidate(cid, incident, channel, text, written) for cid, incident, channel, text, written in rows}
-    new = set(case_ids)
-    fresh = sorted((known[c] for c in new if c in known), key=lambda c: (c.written_at, c.case_id))
-    pool = _Pool(_representatives([c for c in known.values() if c.case_id not in new]))
-    joins: list[tuple[_Candidate, _Candidate]] = []  # (member, the case it is most like)
-    for case in fresh:
-        key = text_key(case.text)
-        if not key:
-            continue
-        words = _words(key)
-        def eligible(ids: Sequence[int], case: _Candidate = case) -> list[int]:
-            return [c for c in ids if known[c].channel_id == case.channel_id
-                    and known[c].written_at >= case.written_at - window]  # type: ignore[operator]
-
-        # The same text (a copied post) is as similar as can be: nothing to compare.
-        similar = eligible(pool.same_text(key)) or eligible(near_duplicates(case.text, pool.shortlist(key, words)))
-        like = _best(similar, known)
-        if like is not None:
-            joins.append((case, like))
-            if like.incident_id is None:
-                like.incident_id = -like.case_id  # placeholder: the incident is made below, anchored on `like`
-            case.incident_id = like.incident_id
-        pool.add(case.case_id, case.text, key, words)  # the page's later posts may be like it
-    return _write_joins(session, joins, rule_id=rule_id, now=now)
-
-
-def _representatives(cases: Sequence[_Candidate]) -> dict[int, str]:
-    """The candidates worth comparing: every case in no incident, and of each incident its anchor's
-    kin, the newest few (a storm of 500 is not compared 500 times: its newest say what it is about)."""
-    chosen: dict[int, str] = {}
-    by_incident: dict[int, list[_Candidate]] = {}
-    for case in cases:
-        if case.incident_id is None:
-            chosen[case.case_id] = case.text
-        else:
-            by_incident.setdefault(case.incident_id, []).append(case)
-    for members in by_incident.values():
-        for case in sorted(members, key=lambda c: (c.written_at, c.case_id))[-MEMBERS_COMPARED:]:
-            chosen[case.case_id] = case.text
-    return chosen
-
-
-class _Pool:
-    """The page's candidates by word: a post is compared (triage.similarity) with the few that share
-    its telling words, not with all of them. Near duplicates share most of their content, so they
-    share some word that few other candidates use; a word in many of them (the rule's own "acme")
-    tells nothing and is not looked up, and the same text is always found by its key."""
-
-    def __init__(self, texts: Mapping[int, str]) -> None:
-        self._texts: dict[int, str] = {}
-        self._postings: dict[str, list[int]] = {}
-        self._by_key: dict[str, list[int]] = {}
-        for case_id, text in texts.items():
-            key = text_key(text)
-            self.add(case_id, text, key, _words(key))
-
-    def add(self, case_id: int, text: str, key: str, words: set[str]) -> None:
-        """`key`: the text's triage.similarity.text_key, `words`: its words (_words)."""
-        if not key:
-            return
-        self._texts[case_id] = text
-        self._by_key.setdefault(key, []).append(case_id)
-        for word in words:
-            self._postings.setdefault(word, []).append(case_id)
-
-    def same_text(self, key: str) -> list[int]:
-        """The candidates with this very text, newest first."""
-        return self._by_key.get(key, [])[::-1][:SHORTLIST]
-
-    def shortlist(self, key: str, words: set[str]) -> dict[int, str]:
-        """The candidates most like the text whose text_key is `key`, by their telling words."""
-        common = max(COMMON_FLOOR, len(self._texts) * COMMON_SHARE)
-        shared: Counter[int] = Counter()
-        for word in words:
-            ids = self._postings.get(word)
-            if ids and len(ids) <= common:
-                weight = 1.0 / len(ids)  # a rarer word says more
-                for case_id in ids:
-                    shared[case_id] += weight
-        return {c: self._texts[c] for c, _ in shared.most_common(SHORTLIST)}
-
-
-def _words(key: str) -> set[str]:
-    return {w for w in key.split() if len(w) > 2 or w.isdigit()}
-
-
-def _best(similar: Sequence[int], known: Mapping[int, _Candidate]) -> _Candidate | None:
-    """The most similar case already in an incident (the storm goes on), else the most similar one."""
-    if not similar:
-        return None
-    in_one = [known[c] for c in similar if known[c].incident_id is not None]
-    return in_one[0] if in_one else known[similar[0]]
-
-
-_CASES = CaseRow.__table__
-_INCIDENTS = IncidentRow.__table__
-# Built once, executed for all the page's rows (one executemany each, whatever the page holds).
-_SET_INCIDENT = update(_CASES).where(_CASES.c.id == bindparam("case")).values(incident_id=bindparam("incident"))
-_JOINED = (update(_INCIDENTS).where(_INCIDENTS.c.id == bindparam("incident"))
-           .values(last_joined_at=bindparam("now"), closed_at=None, version=_INCIDENTS.c.version + 1))
-
-
-def _write_joins(session: Session, joins: Sequence[tuple[_Candidate, _Candidate]], *, rule_id: int,
-                 now: datetime) -> list[Joined]:
-    """The page's joins in a few statements: new incidents, each case's incident, the incidents' times, events."""
-    if not joins:
-        return []
-    anchors = list(dict.fromkeys(-like.incident_id for _, like in joins  # type: ignore[operator]
-                                 if like.incident_id is not None and like.incident_id < 0))
-    ids = take_ids(session, _INCIDENTS, len(anchors))  # type: ignore[arg-type]
-    made = dict(zip((-a for a in anchors), ids))  # placeholder → the new incident's id
-    channels = {like.case_id: like.channel_id for _, like in joins}
-    connection = session.connection()
-    if made:
-        connection.execute(insert(_INCIDENTS), [
-            {"id": incident_id, "rule_id": rule_id, "channel_id": channels[-placeholder],
-             "anchor_case_id": -placeholder, "opened_at": now, "last_joined_at": now, "closed_at": None,
-             "version": 1} for placeholder, incident_id in made.items()])
-    events = [event_row(-placeholder, EventKind.INCIDENT_JOINED, SYSTEM, now, incident_id=incident_id, anchor=True)
-              for placeholder, incident_id in made.items()]
-    memberships = [{"case": -placeholder, "incident": incident_id} for placeholder, incident_id in made.items()]
-    joined = []
-    for member, like in joins:
-        incident_id: int = made.get(member.incident_id, member.incident_id)  # type: ignore[arg-type, assignment]
-        memberships.append({"case": member.case_id, "incident": incident_id})
-        joined.append(Joined(member.case_id, incident_id, like.case_id))
-        events.append(event_row(member.case_id, EventKind.INCIDENT_JOINED, SYSTEM, now, incident_id=incident_id,
-                                like=like.case_id))
-    connection.execute(_SET_INCIDENT, memberships)
-    grown = sorted({j.incident_id for j in joined} - set(made.values()))  # the new ones were written as they are
-    if grown:
-        connection.execute(_JOINED, [{"incident": i, "now": now} for i in grown])
-    record_events(session, events)
-    return joined
 
 
 # --- from the incident card ---

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, select
 from sqlmodel import Session, col
 
 from socialdesk.domain import Author, EventKind, Post
-from socialdesk.store import conversations, incidents
+from socialdesk.store import conversations, storms
 from socialdesk.store.conversations import CaseRef, Opened
 from socialdesk.store.bulk import Upsert, insert_rows
 from socialdesk.store.events import event_row
@@ -128,16 +128,17 @@ def store_page(
     if follow_ups_only:
         author_ids = _upsert_authors(session, network, [p.author for p, _, _ in plan], now)
     scored = (scores([p for p, _, _ in plan]) if callable(scores) else scores) or {}
-    stored = _write(session, plan, author_ids, scored, network=network, rule_id=rule_id, channel_id=channel_id,
-                    now=now)
-    incidents.join_storms(session=session, rule_id=rule_id, case_ids=stored.new_case_ids, posts=ordered,
-                          window=incident_window, now=now)
-    return stored
+    # Storms are decided before the page is written: a new case goes in with its incident.
+    since = min(p.created_at for p in ordered) - incident_window if incident_window else None
+    return _write(session, plan, author_ids, scored, network=network, rule_id=rule_id, channel_id=channel_id,
+                  now=now, storms_since=since, window=incident_window)
 
 
 def _write(session: Session, plan: Sequence[tuple[Post, CaseRef, bool]], author_ids: Mapping[str, int], scores: Scores,
-           *, network: str, rule_id: int | None, channel_id: str, now: datetime) -> Stored:
-    """Insert the page as planned: cases, then posts with their case, then the events."""
+           *, network: str, rule_id: int | None, channel_id: str, now: datetime, storms_since: datetime | None = None,
+           window: timedelta | None = None) -> Stored:
+    """Insert the page as planned: cases (with their incidents, store.storms), then posts with
+    their case, then the events."""
     session.flush()  # anything the caller added through the ORM goes first (core statements skip autoflush)
     post_ids = take_ids(session, PostRow.__table__, len(plan))  # type: ignore[arg-type]
     opening = [(post, post_id) for (post, _, opens), post_id in zip(plan, post_ids) if opens]
@@ -160,12 +161,25 @@ def _write(session: Session, plan: Sequence[tuple[Post, CaseRef, bool]], author_
         post_rows.append(_post_row(post, post_id, case_id, network, author_ids, rule_id, now, scores))
         if not opens:
             follow_ups.append((post_id, case_id, post.external_id))
+    joining = storms.Storms()
+    if window and storms_since is not None and rule_id is not None and case_rows:
+        opened = set(case_ids)
+        joining = storms.plan_storms(
+            session=session, rule_id=rule_id, since=storms_since, window=window, now=now,
+            opening=[storms.Opening(row["id"], row["channel_id"], row["status"], post.text, post.created_at,
+                                    scores.get(post.external_id, UNTRIAGED).similarity_key)
+                     for row, (post, _) in zip(case_rows, opening)],
+            reopening=[case_id for _, case_id, _ in follow_ups if case_id not in opened])
+    for row in case_rows:
+        row["incident_id"] = joining.incident_of.get(row["id"])
     connection = session.connection()
+    joining.before_cases(session)
     insert_rows(connection, CaseRow.__table__, case_rows)  # type: ignore[arg-type]
     insert_rows(connection, PostRow.__table__, post_rows)  # type: ignore[arg-type]
     index_posts(session=session, post_ids=post_ids)
     insert_rows(connection, CaseEventRow.__table__, events)  # type: ignore[arg-type]
     conversations.attach(session=session, follow_ups=[(case_id, ext) for _, case_id, ext in follow_ups], now=now)
+    joining.after_cases(session)
     return Stored(new_case_ids=case_ids, follow_up_post_ids=[post_id for post_id, _, _ in follow_ups])
 
 

@@ -66,6 +66,13 @@ class RuleRow(SQLModel, table=True):
     lease_until: datetime | None = None  # a replica polling it holds this lease
     # Dollars a month its network's billed reads may cost (store.spend); at 100 % it pauses until the month turns.
     monthly_budget: float | None = None
+    # Source health (socialdesk.health): when this run of failures began (a success clears it), what
+    # the last one was (rate_limited, unavailable, rejected), and a window of posts that could not be read.
+    failing_since: datetime | None = None
+    failure_kind: str | None = Field(default=None, max_length=16)
+    gap_from: datetime | None = None
+    gap_to: datetime | None = None
+    gap_at: datetime | None = None  # when the gap was found
 
 
 class PostRow(SQLModel, table=True):
@@ -228,6 +235,11 @@ class StreamRow(SQLModel, table=True):
     connected_at: datetime | None = None
     last_error: str | None = Field(default=None, max_length=500)
     updated_at: datetime
+    failing_since: datetime | None = None  # when this run of failed connections began (a connection clears it)
+    # Posts in this window could not be read: the gap was older than search reaches (Network.gap_limit).
+    gap_from: datetime | None = None
+    gap_to: datetime | None = None
+    gap_at: datetime | None = None  # when the gap was found
 
 
 class CaseEventRow(SQLModel, table=True):
@@ -405,3 +417,20 @@ class SpendRow(SQLModel, table=True):
     kind: str = Field(primary_key=True, max_length=16)
     reads: int = 0
     cost: float = 0.0  # dollars
+
+
+class OpsAlertRow(SQLModel, table=True):
+    """One incident told to the ops channel (jobs.ops_alerts): inserting the row is taking the alert, setting
+    `recovered_at` is taking its recovery, so of several replicas (and restarts) one posts each."""
+
+    __tablename__ = "ops_alerts"
+    __table_args__ = (Index("ix_ops_alerts_open", "recovered_at"),)
+
+    key: str = Field(primary_key=True, max_length=200)  # names the incident: "failing:rule:3:2026-12-02T01:00:00"
+    text: str = Field(sa_column=Column(Text, nullable=False))  # what happened, as posted
+    fix: str = Field(sa_column=Column(Text, nullable=False))  # what to do
+    channel_id: str = Field(max_length=32)
+    opened_at: datetime
+    message_ts: str | None = Field(default=None, max_length=32)  # the alert as posted (chat.postMessage ts)
+    recovered_at: datetime | None = None  # None: still open
+    error: str | None = Field(default=None, sa_column=Column(Text))  # why Slack did not take it

@@ -73,6 +73,13 @@ def list_rules(*, session: Session) -> list[RuleRow]:
     return list(session.exec(select(RuleRow).order_by(RuleRow.id)))
 
 
+def last_successes(*, session: Session) -> list[tuple[int, str, datetime]]:
+    """Each active rule's id, network and last successful poll (its creation, if it never had one)."""
+    rows = session.exec(select(RuleRow.id, RuleRow.network, RuleRow.last_success_at, RuleRow.created_at)
+                        .where(RuleRow.paused == False).order_by(RuleRow.id))  # noqa: E712
+    return [(rule_id, network, success or created) for rule_id, network, success, created in rows]  # type: ignore[misc]
+
+
 def get_rule(*, session: Session, rule_id: int) -> RuleRow:
     rule = session.get(RuleRow, rule_id)
     if rule is None:
@@ -261,6 +268,7 @@ _SAVE_CURSOR = (
     .values(cursor=bindparam("new_cursor", type_=RuleRow.__table__.c.cursor.type),
             last_success_at=bindparam("now", type_=RuleRow.__table__.c.last_success_at.type), consecutive_failures=0,
             not_before=bindparam("new_not_before", type_=RuleRow.__table__.c.not_before.type),
+            failing_since=None, failure_kind=None,
             last_error=case((RuleRow.last_error.like(STREAM_REFUSED + "%"),  # type: ignore[union-attr]
                              RuleRow.last_error), else_=None))
 )
@@ -283,12 +291,27 @@ def skip_poll(*, session: Session, rule_id: int, now: datetime) -> None:
     session.execute(update(RuleRow).where(RuleRow.id == rule_id).values(last_polled_at=now))
 
 
-def record_failure(*, session: Session, rule_id: int, error: str, not_before: datetime | None, now: datetime) -> int:
-    """Note a failed poll; returns how many polls in a row have failed."""
+RATE_LIMITED, UNAVAILABLE, REJECTED = "rate_limited", "unavailable", "rejected"  # failure kinds
+
+
+def record_failure(*, session: Session, rule_id: int, error: str, not_before: datetime | None, now: datetime,
+                   kind: str = UNAVAILABLE) -> int:
+    """Note a failed poll; returns how many polls in a row have failed.
+
+    `kind`: RATE_LIMITED, UNAVAILABLE or REJECTED. A rate limit is waited out, not a failure:
+    it does not start `failing_since` (the ops alert's clock); the first other failure does."""
     rule = get_rule(session=session, rule_id=rule_id)
     rule.consecutive_failures += 1
     rule.last_error = error[:2000]
     rule.last_error_at = now
     rule.not_before = not_before
+    rule.failure_kind = kind
+    if kind != RATE_LIMITED and rule.failing_since is None:
+        rule.failing_since = now
     session.add(rule)
     return rule.consecutive_failures
+
+
+def record_gap(*, session: Session, rule_id: int, start: datetime, end: datetime, now: datetime) -> None:
+    """Posts between `start` and `end` could not be read for the rule (older than its network's search reaches)."""
+    session.execute(update(RuleRow).where(RuleRow.id == rule_id).values(gap_from=start, gap_to=end, gap_at=now))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -60,8 +60,20 @@ def record_connection(*, session: Session, network: str, holder: str, now: datet
     """A connection was made (error None) or failed (the error, for `socialdesk status` and App Home)."""
     values: dict[str, Any] = {"last_error": error[:500] if error else None, "updated_at": now}
     if error is None:
-        values["connected_at"] = now
+        values.update(connected_at=now, failing_since=None)
+    else:  # the first failure of a run starts its clock (source health, the ops alert)
+        values["failing_since"] = func.coalesce(StreamRow.failing_since, now)
     session.execute(update(StreamRow).where(StreamRow.network == network, StreamRow.holder == holder).values(**values))
+
+
+def record_gap(*, session: Session, network: str, start: datetime, end: datetime, now: datetime) -> None:
+    """Posts between `start` and `end` could not be read: the stream's gap began before search reaches back."""
+    session.execute(update(StreamRow).where(StreamRow.network == network).values(gap_from=start, gap_to=end, gap_at=now))
+
+
+def list_streams(*, session: Session) -> list[StreamRow]:
+    """Every network's stream row (one exists once a replica has tried to hold it)."""
+    return list(session.exec(select(StreamRow).order_by(StreamRow.network)))
 
 
 def streamed_rules(*, session: Session, network: str, kinds: Sequence[str] = ("search",),

@@ -39,6 +39,17 @@ class RuleView:
     stream_refused: str | None = None  # the network's reason for not carrying it (polled meanwhile)
     ignore_spam: bool = False  # likely spam opens its case as ignored (reversible: "Not spam")
     routes: tuple[tuple[str, str], ...] = ()  # (intent or "tag:<tag>", channel id), as `--route` set them
+    health: str = ""  # its source state (socialdesk.health: "ok", "failing since …"); "": not read
+    healthy: bool = True  # that state is ok (or paused by an admin)
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """A rule or stream and its state, as App Home's Sources section lists it."""
+
+    name: str  # "Rule 3 · <network label> search", "<network label> stream"
+    state: str  # socialdesk.health's state: ok, behind, failing …
+    text: str  # the state in words ("failing since 2026-12-02 01:00 UTC: …")
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ class Triaged:
     spam_score: float | None = None  # 0..1
     spam_reasons: tuple[str, ...] = ()
     text_key: str | None = None  # digest of the normalised text (posts.text_key); None: no words
+    similarity_key: str | None = None  # the normalised text itself (similarity.text_key; not stored): storms compare it
     lang_detected: bool = False  # the post's language was guessed here (the network gave none)
     # What the case does, from the rule's settings:
     route_to: str | None = None  # the channel it opens in instead of the rule's
@@ -65,11 +66,17 @@ class Triaged:
 UNTRIAGED = Triaged()
 
 
-@functools.lru_cache(maxsize=_CACHED_TEXTS)
 def text_digest(text: str) -> str | None:
     """A short digest of `similarity.text_key(text)` (an index column holds it); None when the key is empty."""
+    return _keyed(text)[1]
+
+
+@functools.lru_cache(maxsize=_CACHED_TEXTS)
+def _keyed(text: str) -> tuple[str, str | None]:
+    """`similarity.text_key(text)` and its digest, worked out once a text: the spam count, the
+    stored column and the storm join (store.storms, through Triaged.similarity_key) all use them."""
     key = text_key(text)
-    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest() if key else None
+    return key, (hashlib.blake2b(key.encode(), digest_size=16).hexdigest() if key else None)
 
 
 @functools.lru_cache(maxsize=_CACHED_TEXTS)
@@ -124,11 +131,9 @@ def triage_page(
         key = text_digest(post.text)
         triaged = read_post(post, sentiment=sentiment, keywords=keywords, followers_threshold=followers_threshold,
                             same_text_accounts=counts.get(key, 1) if key else 1, now=now,
-                            lang_detected=post.external_id in guessed)
-        if key and len(recent_accounts.get(key, ())) >= SAME_TEXT_SAMPLE:  # more were not read: "at least"
-            counted = f"same text from {counts[key]} accounts"
-            triaged = dataclasses.replace(triaged, spam_reasons=tuple(
-                f"same text from {counts[key]}+ accounts" if r == counted else r for r in triaged.spam_reasons))
+                            lang_detected=post.external_id in guessed,
+                            # More were not read: "at least".
+                            same_text_at_least=bool(key) and len(recent_accounts.get(key, ())) >= SAME_TEXT_SAMPLE)
         route = route_for(routes, intent=triaged.intent, tags=triaged.tags, channel_id=channel_id)
         scores[post.external_id] = dispose(triaged, route=route, ignore_spam=ignore_spam)
     return scores
@@ -143,19 +148,28 @@ def read_post(
     same_text_accounts: int = 1,
     now: datetime | None = None,
     lang_detected: bool = False,
+    same_text_at_least: bool = False,
 ) -> Triaged:
-    """Everything triage reads in one post (`sentiment`: triage.sentiment.Triage.sentiment)."""
+    """Everything triage reads in one post (`sentiment`: triage.sentiment.Triage.sentiment).
+
+    `same_text_at_least`: more accounts may have posted the text than were counted (the reason says "N+")."""
     mood = sentiment(post.text)
     reading = read_intent(post.text, sentiment=mood)
     spam = read_spam(post, same_text_accounts=same_text_accounts, now=now)
+    reasons = spam.reasons
+    if same_text_at_least:
+        counted = f"same text from {same_text_accounts} accounts"
+        reasons = tuple(f"same text from {same_text_accounts}+ accounts" if r == counted else r for r in reasons)
+    key, digest = _keyed(post.text)
     return Triaged(
         sentiment=mood,
         priority=priority(post, keywords=tuple(keywords), followers_threshold=followers_threshold, sentiment=mood),
         intent=reading.intent.value,
         tags=tuple(dict.fromkeys(reading.tags)),
         spam_score=round(spam.score, 3),
-        spam_reasons=tuple(spam.reasons),
-        text_key=text_digest(post.text),
+        spam_reasons=tuple(reasons),
+        text_key=digest,
+        similarity_key=key,
         lang_detected=lang_detected,
     )
 

@@ -1,12 +1,18 @@
-"""`socialdesk auth x` as an admin runs it: a real process, FakeX, a real SQLite database."""
+"""`socialdesk auth x` as an admin runs it: FakeX and a real SQLite database.
+
+The commands run in-process (`main([...])`, tests.support.cli), what they would read on a
+terminal given as standard input; the one that pastes the address at a prompt runs the real
+entry point in a process of its own.
+"""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -19,22 +25,10 @@ from socialdesk.networks.x.auth import XUserAuth
 from socialdesk.networks.x.reply import XReplier
 from socialdesk.store.credentials import DatabaseCredentials, get_credential
 from socialdesk.store.db import make_engine, session_scope
+from tests.support.cli import Cli, Ran
 
-
-def _command() -> list[str]:
-    """`socialdesk auth x` once cli.py registers it; until then the module's own entry point."""
-    try:
-        from socialdesk import cli
-
-        commands = cli._parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-        if "auth" in commands:
-            return [sys.executable, "-m", "socialdesk", "auth", "x"]
-    except Exception:  # noqa: BLE001  (a half-wired cli.py must not hide this command's tests)
-        pass
-    return [sys.executable, "-m", "socialdesk", "auth", "x"]
-
-
-AUTH_X = _command()
+AUTH_X = [sys.executable, "-m", "socialdesk", "auth", "x"]
+Run = Callable[..., Ran]
 
 
 @pytest.fixture
@@ -51,12 +45,17 @@ def env(fake: FakeX, tmp_path: Path) -> dict[str, str]:
             "SOCIALDESK_X_CLIENT_ID": fake.client_id, "SOCIALDESK_X_CLIENT_SECRET": fake.client_secret or ""}
 
 
-def run(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*AUTH_X, *args], env=env, input=stdin, capture_output=True, text=True, timeout=60,
-                          stdin=None if stdin is not None else subprocess.DEVNULL)
+@pytest.fixture
+def run(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """`run("--redirect-url", url, env=env)`: `socialdesk auth x …` with nothing (or `stdin`) to read."""
+    def auth_x(*args: str, env: dict[str, str], stdin: str | None = None) -> Ran:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))
+        return cli("auth", "x", *args, env={k: v for k, v in env.items() if k.startswith(("SOCIALDESK_", "SLACK_"))})
+
+    return auth_x
 
 
-def start(env: dict[str, str]) -> str:
+def start(run: Run, env: dict[str, str]) -> str:
     """Run `socialdesk auth x` with nothing to paste; returns the authorize URL it printed."""
     started = run(env=env)
     assert started.returncode == 2, started.stderr
@@ -70,8 +69,8 @@ def connected(fake: FakeX) -> str:
     return f"connected @acmephones (id {fake.own_user['id']}); replies will be sent as @acmephones\n"
 
 
-def test_sign_in_then_finish_with_redirect_url(fake: FakeX, env: dict[str, str]) -> None:
-    url = start(env)
+def test_sign_in_then_finish_with_redirect_url(fake: FakeX, env: dict[str, str], run: Run) -> None:
+    url = start(run, env)
     landed = fake.approve(url)  # the admin clicks "Authorize app"
     done = run("--redirect-url", landed, env=env)
     assert (done.returncode, done.stdout) == (0, connected(fake)), done.stderr
@@ -109,15 +108,15 @@ def test_sign_in_pasting_the_address(fake: FakeX, env: dict[str, str]) -> None:
     assert "Paste that whole address here" in err
 
 
-def test_missing_client_id_is_one_line(env: dict[str, str]) -> None:
+def test_missing_client_id_is_one_line(env: dict[str, str], run: Run) -> None:
     failed = run(env={**env, "SOCIALDESK_X_CLIENT_ID": ""})
     assert failed.returncode == 2 and failed.stdout == ""
     assert failed.stderr.startswith("socialdesk: SOCIALDESK_X_CLIENT_ID is not set: in the X developer console")
     assert failed.stderr.count("\n") == 1
 
 
-def test_bad_redirects_are_one_line_errors(fake: FakeX, env: dict[str, str]) -> None:
-    url = start(env)
+def test_bad_redirects_are_one_line_errors(fake: FakeX, env: dict[str, str], run: Run) -> None:
+    url = start(run, env)
     state = parse_qs(urlsplit(url).query)["state"][0]
     callback = "http://127.0.0.1:8765/x/callback?"
 

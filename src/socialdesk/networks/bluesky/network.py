@@ -9,7 +9,7 @@ stream configured), mentions come from notifications. Deletions come with the st
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,6 +21,9 @@ from socialdesk.networks.bluesky.text import MAX_GRAPHEMES, grapheme_length
 
 NAME = "bluesky"
 MAX_QUERY_LENGTH = 1000  # our own query language, matched locally; Bluesky's search documents no limit
+# Jetstream ticks every few seconds of stream time and the worker saves the cursor every 2 s: a
+# connected stream whose cursor stood still this long has stalled behind the firehose.
+STREAM_BEHIND_AFTER = timedelta(minutes=2)
 SIGN_IN = "SOCIALDESK_BLUESKY_HANDLE and SOCIALDESK_BLUESKY_APP_PASSWORD are not set; add them and restart"
 
 INFO = NetworkInfo(
@@ -77,7 +80,19 @@ def build(settings: Any, *, http: httpx.Client, clock: Callable[[], datetime],
         network.sources = {"search": BlueskySearch(xrpc, profiles=profiles, clock=clock),
                            "mentions": BlueskyMentions(xrpc, profiles=profiles, clock=clock)}
         network.replier = BlueskyReplier(xrpc, session, resolve_handle=profiles.resolve_handle, clock=clock)
+        network.check = lambda: check_session(session, xrpc)
     if settings.bluesky_jetstream_url:
         network.stream = JetstreamStream(settings.bluesky_jetstream_url, complete=profiles.complete,
                                          resolve_handle=profiles.resolve_handle)
+        network.stream_behind_after = STREAM_BEHIND_AFTER
     return network
+
+
+def check_session(session: Any, xrpc: Any) -> str:
+    """The app password signs in (or the stored session still works): one authenticated call proves it."""
+    from socialdesk.networks.bluesky.xrpc import as_source_errors
+
+    with as_source_errors():
+        account = session.account()
+        xrpc.get("app.bsky.actor.getProfiles", {"actors": [account.account_id]})
+    return f"signed in as @{account.account_handle} ({account.account_id})"

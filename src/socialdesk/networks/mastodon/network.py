@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from socialdesk.networks.base import CredentialStore, Network, NetworkInfo, SourceError
+from socialdesk.networks.base import CredentialStore, Network, NetworkInfo, SourceError, SourceUnavailable
 from socialdesk.networks.mastodon import links
 from socialdesk.networks.mastodon.text import DEFAULT_LIMIT, counter, hint, text_length
 
@@ -121,9 +121,22 @@ def build(settings: Any, *, http: httpx.Client, clock: Callable[[], datetime],
     network.replier = MastodonReplier(api, threads)
     network.search_since = cursor_since
     network.brand_handle = brand_handle
+    network.check = lambda: check_token(api)
     network.reply_rules = reply_rules
     if settings.mastodon_streaming:
         from socialdesk.networks.mastodon.streaming import MastodonStream
 
         network.stream = MastodonStream(api, threads, http_get=http.get, clock=clock)
     return network
+
+
+def check_token(api: Any) -> str:
+    """The token works: verify_credentials names its account (asked anew, not `me()`'s cached answer);
+    a refused token raises ApiRejected naming SOCIALDESK_MASTODON_TOKEN."""
+    from socialdesk.networks.mastodon.parse import handle_of
+
+    me = api.get("/api/v1/accounts/verify_credentials").json
+    if not isinstance(me, dict) or not me.get("id"):
+        raise SourceUnavailable("Mastodon answered verify_credentials without an account; try again later")
+    handle = handle_of(str(me.get("acct") or ""), api.instance().domain)  # the instance's domain, as people write it
+    return f"the token is accepted: signed in as @{handle} (account id {me['id']})"

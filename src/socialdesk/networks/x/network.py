@@ -71,7 +71,7 @@ def build(settings: Any, *, http: httpx.Client, clock: Callable[[], datetime],
     from socialdesk.networks.x.mentions import XMentionsSource
     from socialdesk.networks.x.removal import XRemovalCheck
     from socialdesk.networks.x.reply import XReplier
-    from socialdesk.networks.x.search import XSource, cursor_since
+    from socialdesk.networks.x.search import RECENT_SEARCH_REACH, XSource, cursor_since
     from socialdesk.networks.x.stream import XStream
 
     auth = XUserAuth(settings, http=http, credentials=credentials(INFO.name), clock=clock)
@@ -97,8 +97,19 @@ def build(settings: Any, *, http: httpx.Client, clock: Callable[[], datetime],
         }
         network.removal = XRemovalCheck(http=http, api_url=settings.x_api_url, bearer_token=token)
         network.follow_ups = FollowUpSearch()
+        network.check = lambda: check_bearer(http=http, api_url=settings.x_api_url, bearer_token=token)
         network.search_since = lambda when: cursor_since(when, clock())  # the stream's gaps, when the worker fills them
+        network.gap_limit = RECENT_SEARCH_REACH  # recent search: 7 days back
         # Always there, so rules added with --stream are streamed; with none the worker does not connect.
         network.stream = XStream(http=http, api_url=settings.x_api_url, bearer_token=token,
                                  opt_in=not settings.x_stream, clock=clock)
     return network
+
+
+def check_bearer(*, http: httpx.Client, api_url: str, bearer_token: str) -> str:
+    """The bearer token works: it lists the app's stream rules. That reads no post or user, the resources X
+    bills reads of (refs/x/docs/pricing.mdx), so a check costs nothing; search would bill each post it returns."""
+    from socialdesk.networks.x.stream_rules import StreamRules
+
+    rules = StreamRules(http=http, api_url=api_url, bearer_token=bearer_token).list()
+    return f"the bearer token is accepted (the app's filtered stream has {len(rules)} rule(s))"

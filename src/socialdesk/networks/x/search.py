@@ -344,19 +344,19 @@ def send(http: httpx.Client, method: str, url: str, params: dict[str, Any], head
         return response
     if status == 429:
         reset_at = reset_time(response, now)
-        raise RateLimited(f"X rate limit reached: {error_text(response)}", reset_at=reset_at)
+        raise RateLimited(f"X rate limit reached: {error_text(response)}", reset_at=reset_at, status=status)
     if status >= 500:
-        raise SourceUnavailable(f"X answered {status}: {error_text(response)}")
+        raise SourceUnavailable(f"X answered {status}: {error_text(response)}", status=status)
     if status in (401, 403):
         raise SourceRejected(
             f"X refused the credentials ({status}: {error_text(response)}); "
-            "check SOCIALDESK_X_BEARER_TOKEN and the app's access level"
+            "check SOCIALDESK_X_BEARER_TOKEN and the app's access level", status=status
         )
     if status >= 400:
         text = error_text(response)
         if "next_token" in text or "pagination_token" in text:
             raise CursorExpired(f"X refused the stored page token: {text}")
-        raise SourceRejected(f"X refused the {what} ({status}): {text}")
+        raise SourceRejected(f"X refused the {what} ({status}): {text}", status=status)
     return response
 
 

@@ -32,11 +32,12 @@ from socialdesk.slack.blocks.card import PRIORITY_LABEL, slack_date
 from socialdesk.slack.blocks.lookup import age, case_label, duration, item_line, mention
 from socialdesk.slack.blocks.queue import ORDER, filter_label
 from socialdesk.slack.blocks.queue import row as queue_row
+from socialdesk.slack.blocks.sources import sources_section
 from socialdesk.slack.text import escape, escape_within
 from socialdesk.store.figures import Figures
 from socialdesk.store.lookups import CasePage
 from socialdesk.store.sla import AtRisk
-from socialdesk.store.views import DigestView, RuleView, WebhookView
+from socialdesk.store.views import DigestView, RuleView, SourceView, WebhookView
 from socialdesk.store.webhooks import display_url
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ class Home:
     settings: HomeSettings | None = None
     notice: str | None = None  # safe mrkdwn: what went wrong with the last click, and what to do
     queue_filter: str = ""  # the viewer's saved view of the queue (queue_filter text); "": every waiting case
+    sources: Sequence[SourceView] = ()  # every rule and stream with its state (socialdesk.health)
 
 
 @dataclass
@@ -227,6 +229,9 @@ def _today(home: Home) -> list[Block]:
 
 
 def rule_state(rule: RuleView) -> str:
+    if rule.health and not rule.healthy:
+        text, _ = escape_within(" ".join(rule.health.split()).split(": ", 1)[0], ERROR_EXCERPT)
+        return f"⚠️ *{text}*"
     if rule.paused:
         return "⏸ *paused*"
     if rule.last_error and rule.consecutive_failures:
@@ -365,15 +370,16 @@ def home_view(home: Home) -> View:
     if home.notice:
         top.append(_context(f"⚠️ {home.notice}", "home_notice"))
     today = _today(home)
+    sources = sources_section(home.sources)
     admin = home.is_admin
     lists = [_your_cases(home), _waiting(home), _sla(home)]
     if admin:
         lists += [_rules(home), _digests(home), _webhooks(home)]
     settings = _settings(home) if admin else []
     dividers = 3  # before Waiting, SLA and Today
-    budget = MAX_BLOCKS - len(top) - len(today) - len(settings) - dividers
+    budget = MAX_BLOCKS - len(top) - len(today) - len(sources) - len(settings) - dividers
     mine, waiting, sla, *managed = _fit(lists, budget)
-    blocks = [*top, *mine, DividerBlock(), *waiting, DividerBlock(), *sla, DividerBlock(), *today]
+    blocks = [*top, *mine, DividerBlock(), *waiting, DividerBlock(), *sla, DividerBlock(), *today, *sources]
     for part in managed:
         blocks += part
     blocks += settings

@@ -1,7 +1,7 @@
 """spend: billed reads per day and rule, the resources billed each day, and a rule's monthly budget
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 
 `billed_seen` holds (network, UTC day, kind, resource id) once: a network that bills a
 resource once a day is metered the same way. `spend` counts the billed reads per network,
@@ -14,7 +14,7 @@ import sqlmodel
 
 
 revision = '0022'
-down_revision = '0020'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,129 @@
+"""Ops alerts (jobs.ops_alerts) against the local X and the Slack emulator: a source that fails is one alert once
+SOCIALDESK_ALERT_AFTER has passed, and one recovery when it works again, whatever the number of polls, replicas or
+restarts. The clock is the test's: five minutes pass without sleeping."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from slack_sdk import WebClient
+
+from socialdesk.health import Condition, SourceChecks
+from socialdesk.jobs.ops_alerts import OpsAlerts
+from socialdesk.jobs.poll import Poller
+from socialdesk.networks.x.search import SEARCH_PATH, XSource
+from socialdesk.store import streams as stream_store
+from socialdesk.store.db import session_scope
+from tests.jobs.test_poll import add_rule
+from tests.support.networks import x_network
+
+AFTER = timedelta(minutes=5)
+
+
+def alerts_for(engine, slack_emulator, channel, clock, networks, *, checks=None) -> OpsAlerts:
+    """An alert job as a replica builds it (each call: another replica, or the same one restarted)."""
+    slack = WebClient(token=slack_emulator.token, base_url=slack_emulator.url)
+    return OpsAlerts(engine=engine, slack=slack, channel=channel, clock=clock,
+                     checks=checks or [SourceChecks(networks=networks, alert_after=AFTER)])
+
+
+def said(slack_emulator, channel) -> list[str]:
+    """The channel's top-level messages, oldest first."""
+    return [m["text"] for m in reversed(slack_emulator.history(channel))]
+
+
+def test_a_failing_rule_is_one_alert_after_the_threshold_and_one_recovery(engine, fake_x, clock, slack_emulator):
+    channel = slack_emulator.new_channel("ops")
+    http = httpx.Client(timeout=5)
+    networks = x_network(XSource(http=http, api_url=fake_x.url, bearer_token="test-bearer"))
+    poller = Poller(engine=engine, networks=networks, own_handles=frozenset(), clock=clock)
+    rule_id = add_rule(engine, every=60)
+    poller.poll_rule(rule_id)  # its first poll works
+    replicas = [alerts_for(engine, slack_emulator, channel, clock, networks) for _ in range(2)]
+    fake_x.fail_next(SEARCH_PATH, status=500, times=6)
+    seen: list[tuple[int, int]] = []  # (seconds since the failures began, messages in the channel)
+    for minute in range(1, 16):
+        clock.offset += timedelta(seconds=60)
+        poller.poll_rule(rule_id)
+        for replica in replicas:
+            replica.run_once()
+        if minute == 8:  # a restart: a new job, same database
+            replicas[0] = alerts_for(engine, slack_emulator, channel, clock, networks)
+        seen.append((minute, len(said(slack_emulator, channel))))
+    assert fake_x.faults_pending(SEARCH_PATH) == 0  # six polls failed, then it works again
+    # Failing since minute 1 (backing off 5 s, 10 s … 160 s): told at minute 6, not before; recovered at minute 10.
+    assert [n for _, n in seen[:5]] == [0] * 5 and seen[5] == (6, 1)
+    messages = said(slack_emulator, channel)
+    assert len(messages) == 2, messages  # the alert, and the recovery
+    alert, recovery = messages
+    assert alert.startswith(f"⚠️ Rule {rule_id} (X search “acme phone”) has failed since ")
+    assert "polls in a row)" in alert and "500" in alert
+    assert recovery.startswith("✅ Recovered, 4 min after the alert of ") and f"Rule {rule_id} (X search" in recovery
+    assert {n for m, n in seen if m >= 10} == {2}  # recovered once, nothing after
+
+
+def test_a_stream_dropping_for_longer_than_the_threshold_is_told_once_and_its_return_once(engine, clock,
+                                                                                          slack_emulator):
+    channel = slack_emulator.new_channel("ops")
+    networks = x_network()
+    job = alerts_for(engine, slack_emulator, channel, clock, networks)
+    with session_scope(engine) as session:
+        stream_store.take_lease(session=session, network="x", holder="h1", now=clock(), seconds=30)
+        stream_store.record_connection(session=session, network="x", holder="h1", now=clock())
+    for minute in range(1, 9):  # it drops, and every reconnect fails
+        clock.offset += timedelta(seconds=60)
+        with session_scope(engine) as session:
+            stream_store.take_lease(session=session, network="x", holder="h1", now=clock(), seconds=30)
+            stream_store.record_connection(session=session, network="x", holder="h1", now=clock(),
+                                           error="the stream dropped (connection reset)")
+        job.run_once()
+        assert len(said(slack_emulator, channel)) == (0 if minute < 6 else 1), minute
+    clock.offset += timedelta(seconds=60)
+    with session_scope(engine) as session:  # connected again
+        stream_store.take_lease(session=session, network="x", holder="h1", now=clock(), seconds=30)
+        stream_store.record_connection(session=session, network="x", holder="h1", now=clock())
+    job.run_once()
+    job.run_once()
+    alert, recovery = said(slack_emulator, channel)
+    assert alert.startswith("⚠️ The X stream has been down since ") and "connection reset" in alert
+    assert recovery.startswith("✅ Recovered, 3 min after the alert of ") and "X stream has been down" in recovery
+
+
+def test_a_check_that_fails_recovers_nothing_and_the_others_still_alert(engine, clock, slack_emulator):
+    channel = slack_emulator.new_channel("ops")
+    budget = [("budget:80:2026-12", "Spend reached 80 % of the month's budget", "Raise the budget")]  # plain tuples
+    broken = [False]
+
+    def budget_check(*, session, now):  # keyword-only, as the spend meter's
+        if broken[0]:
+            raise RuntimeError("the meter's table is locked")
+        return list(budget)
+
+    def other_check(session, now):
+        return [Condition("gap:stream:x:1", "Posts were missed", "Search for them", recovers=False)]
+
+    job = alerts_for(engine, slack_emulator, channel, clock, {}, checks=[budget_check, other_check])
+    assert job.run_once() == 2
+    broken[0] = True
+    assert job.run_once() == 0  # the budget alert is not "recovered" by a check that did not answer
+    broken[0], budget[:] = False, []
+    assert job.run_once() == 1  # now it is: one recovery; the gap, told once, has none
+    texts = said(slack_emulator, channel)
+    assert len(texts) == 3 and texts[2].startswith("✅ Recovered, 0 min after") and "80 %" in texts[2]
+
+
+def test_the_app_runs_the_alert_job_only_with_an_ops_channel(engine, slack_emulator):
+    from tests.support.in_process import make_desk, url_of
+
+    channel = slack_emulator.new_channel("ops")
+    quiet = make_desk(url_of(engine), slack_emulator.url, secret="s")
+    told = make_desk(url_of(engine), slack_emulator.url, secret="s", SOCIALDESK_OPS_CHANNEL=channel,
+                     SOCIALDESK_ALERT_AFTER="10m")
+    try:
+        assert quiet.ops_alerts is None and quiet.scheduler.get_job("ops-alerts") is None
+        assert told.ops_alerts is not None and told.scheduler.get_job("ops-alerts") is not None
+        assert told.ops_alerts.run_once() == 0  # nothing is wrong
+    finally:
+        quiet.close(grace=1)
+        told.close(grace=1)

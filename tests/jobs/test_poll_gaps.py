@@ -1,0 +1,43 @@
+"""Gaps no search can fill (Network.gap_limit): a walk resuming after longer than its network's search reaches
+back records the posts it cannot read, on the rule (source health, an ops alert); a shorter pause records nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from socialdesk.config import Settings
+from socialdesk.networks.base import Network
+from socialdesk.networks.x import network as x
+from socialdesk.networks.x.search import XSource
+from socialdesk.jobs.poll import Poller
+from socialdesk.store import rules as rule_store
+from socialdesk.store.db import as_utc, session_scope
+from tests.jobs.test_poll import add_rule, rule
+
+
+def test_the_x_network_says_how_far_back_its_search_reaches():
+    settings = Settings(_env_file=None, SOCIALDESK_X_BEARER_TOKEN="t")
+    with httpx.Client() as http:
+        built = x.build(settings, http=http, clock=lambda: datetime.now(UTC), credentials=lambda name: None)
+    assert timedelta(days=6, hours=23) < built.gap_limit <= timedelta(days=7)
+
+
+def test_a_rule_polled_again_after_longer_than_search_reaches_records_its_gap(engine, fake_x, clock):
+    limit = timedelta(days=7)
+    source = XSource(http=httpx.Client(timeout=5), api_url=fake_x.url, bearer_token="test-bearer")
+    network = Network(info=x.INFO, sources={"search": source}, gap_limit=limit)
+    poller = Poller(engine=engine, networks={"x": network}, own_handles=frozenset(), clock=clock)
+    short, long = add_rule(engine), add_rule(engine, query="acme tv")
+    last = {short: clock() - timedelta(days=6), long: clock() - timedelta(days=9)}
+    with session_scope(engine) as session:
+        for rule_id, at in last.items():
+            rule_store.save_cursor(session=session, rule_id=rule_id, cursor={}, not_before=None, now=at)
+    for rule_id in (short, long):
+        poller.poll_rule(rule_id)
+    assert rule(engine, short).gap_from is None
+    found = rule(engine, long)
+    assert as_utc(found.gap_from) == last[long]  # from its last success …
+    assert as_utc(found.gap_to) == as_utc(found.gap_at) - limit  # … to as far back as search reaches
+    assert found.last_error is None  # the walk itself went on
