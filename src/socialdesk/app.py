@@ -240,7 +240,8 @@ def build(
     notifier = Notifier(engine=engine, slack=slack, clock=clock, policy=sla_policy, oncall=settings.oncall)
     networks = registry.build(settings, http=http, clock=clock,
                               credentials=lambda name: DatabaseCredentials(engine, name))
-    meter = Meter(networks)  # the spend meter: the poller, streams and replies count what the networks bill
+    # The spend meter: the poller, streams and replies count what the networks bill; /metrics shows each new read.
+    meter = Meter(networks, on_billed=metrics.billed)
     desk = ReplyDesk(engine=engine, networks=networks, clock=clock, approvers=settings.approver_set, meter=meter)
     deps = Deps(
         engine=engine,
@@ -260,6 +261,7 @@ def build(
         notify=notifier.run_once,  # in the listener's work after its ack
         names=SlackNames(slack),  # the one name cache: users.info once per person, bounded
         meter=meter,
+        budget_paused=meter.paused_by_budget,  # App Home's source states
     )
     for module in (events, actions, views, resolutions, replies, answers, incidents, commands, queue, faq, home, webhooks):
         module.register(bolt, deps)
@@ -304,8 +306,11 @@ def build(
     running_jobs = RunningJobs()
     ops_alerts = None
     if settings.ops_channel:
-        # The spend meter's budget check (and its paused rules) plug in here as more checks.
-        checks = [SourceChecks(networks=networks, alert_after=settings.alert_timedelta, started_at=clock())]
+        # The sources' states (a rule its budget paused is "paused by budget", not behind) and the spend
+        # meter's budgets: one alert at 80 % and one at 100 % of each (spend.Meter.budget_conditions).
+        checks = [SourceChecks(networks=networks, alert_after=settings.alert_timedelta,
+                               budget_paused=meter.paused_by_budget, started_at=clock()),
+                  meter.budget_conditions]
         ops_alerts = OpsAlerts(engine=engine, slack=slack, channel=settings.ops_channel, checks=checks, clock=clock)
     scheduler = build_scheduler(
         engine=engine, poller=poller, publisher=publisher, sla_sweep=sla_sweep, running=running_jobs,

@@ -67,11 +67,14 @@ def month_fraction(now: datetime) -> float:
 
 
 class Condition(NamedTuple):
-    """Something the ops channel is told about once (`key` names the incident), and how to fix it."""
+    """Something the ops channel is told about once (`key` names the incident), and how to fix it; the
+    shape of health.Condition (health imports the poller, which imports this module). `recovers`: False for a
+    mark that is passed once told (80 %: spending goes on to 100 %, it never "recovers")."""
 
     key: str
     text: str
     fix: str
+    recovers: bool = True
 
 
 @dataclass(frozen=True)
@@ -211,7 +214,10 @@ class Meter:
         return rule.id in self.paused_by_budget(session=session, now=now)
 
     def budget_conditions(self, *, session: Session, now: datetime) -> list[Condition]:
-        """A condition per budget at 80 % (and per budget spent) and per plan cap at 80 %, this month."""
+        """A condition per budget at 80 % (and per budget spent) and per plan cap at 80 %, this month.
+
+        The ops alert job (jobs.ops_alerts) tells each once: 80 % is a mark passed (no recovery when 100 %
+        follows), a spent budget recovers when the month turns or the budget is raised."""
         usage = self.usage(session=session, now=now)
         month = f"{month_of(now)[0]:%Y-%m}"
         found: list[Condition] = []
@@ -224,7 +230,8 @@ class Meter:
                     + (f": every {n.label} rule is paused by budget until the month turns" if spent_all else
                        f" ({n.cost / n.budget:.0%}); at this pace the month costs {money(n.projected)}"),
                     f"raise the {n.label} monthly budget (the network's setting) and restart, or narrow its rules' "
-                    "queries; `socialdesk usage` shows which rules spend most"))
+                    "queries; `socialdesk usage` shows which rules spend most",
+                    recovers=spent_all))  # a pause ends (its recovery is told); 80 % is a mark passed
             for kind, cap in n.caps.items():
                 read = n.reads.get(kind, 0)
                 if cap and reached(read, WARN_AT * cap):
@@ -232,7 +239,8 @@ class Meter:
                     found.append(Condition(
                         f"cap:{n.network}:{kind}:{month}", f"{n.label}: {read:,} of the plan's {cap:,} {label} a "
                         f"month are used ({read / cap:.0%})",
-                        f"narrow the rules' queries, or move to a plan with a higher cap before {label} stop"))
+                        f"narrow the rules' queries, or move to a plan with a higher cap before {label} stop",
+                        recovers=False))
         for r in usage.rules:
             if r.budget is None or not reached(r.cost, WARN_AT * r.budget):
                 continue
@@ -241,7 +249,8 @@ class Meter:
                 f"budget:rule:{r.rule_id}:{month}:{'100' if r.paused else '80'}",
                 f"rule {r.rule_id} ({label}) spent {money(r.cost)} of its {money(r.budget)} monthly budget"
                 + (": it is paused by budget until the month turns" if r.paused else f" ({r.cost / r.budget:.0%})"),
-                f"raise it with `socialdesk rules edit {r.rule_id} --budget N/month`, or narrow its query"))
+                f"raise it with `socialdesk rules edit {r.rule_id} --budget N/month`, or narrow its query",
+                recovers=r.paused))
         return found
 
 
