@@ -300,7 +300,7 @@ def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
     engine = open_store(settings)
     networks = _networks(settings, engine)
     with session_scope(engine) as session:
-        # A rule's budget pauses it as the poller sees it (spend.Meter; the X package's settings give the overall one).
+        # A rule its budget (or its network's) paused shows so, as the poller sees it (spend.Meter).
         health = read_health(session=session, networks=networks, now=utcnow(),
                              budget_paused=Meter(networks).paused_by_budget)
         session.expunge_all()
