@@ -58,7 +58,7 @@ def test_admin_manages_rules_with_the_slash_command(app, slack_emulator):
     assert social(app, emu, "rules pause 1", channel=channel, user="mia") == "Rule 1 paused: it polls no more until resumed."
     assert "paused" in cli_rules(app).splitlines()[1]
     assert social(app, emu, "rules resume 1", channel=channel, user="mia").startswith("Rule 1 resumed")
-    assert "active" in cli_rules(app).splitlines()[1]
+    assert " ok " in cli_rules(app).splitlines()[1]  # its state again (socialdesk.health)
     assert social(app, emu, "rules remove 2", channel=channel, user="mia") == "Rule 2 removed; its cases stay."
     assert "acme <refund>" not in cli_rules(app)
     assert social(app, emu, "rules pause 2", channel=channel, user="mia").startswith("There is no rule 2")
