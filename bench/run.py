@@ -93,6 +93,11 @@ ROWS = [
       for days in (365, 60) for database, label in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL"))
       for what, key in (("/social stats 30d", "stats_30d_s"), ("a week's digest", "digest_week_s"))),
     Row("`socialdesk --help`", 0.3, True, "s", "cli_start.py", [], [], value=lambda f: f.get("median_s")),
+    Row("spend meter vs a hand count of what X served", 1.0, True, "%", "spend.py", [],
+        ["--days", "1", "--posts", "400"], value=lambda f: f.get("difference_percent"),
+        note=lambda f: f"${f.get('metered_dollars', 0):,.2f} metered over {f.get('requests', 0):,} answers; pages "
+                       f"read twice {f.get('pages_read_twice', '?')}, posts a rule read twice "
+                       f"{f.get('posts_a_rule_read_twice', '?')}"),
     # Triage on the labelled set (tests/fixtures/triage/): measured quality, then per-call costs.
     Row("triage: spam precision, labelled set", 0.95, False, "", "triage.py", [], [],
         value=lambda f: f.get("spam_precision"), note=lambda f: f"recall {f.get('spam_recall', 0):.2f}"),

@@ -45,6 +45,7 @@ from socialdesk.listeners.deps import Deps
 from socialdesk.metrics import MeteredRateLimitHandler, Metrics, MetricsServer, SlackCallMeter, watch_state
 from socialdesk.replying import ReplyDesk
 from socialdesk.saved_replies import load_saved_replies
+from socialdesk.spend import Meter
 from socialdesk.slack.identity import BotIdentity
 from socialdesk.slack.names import SlackNames
 from socialdesk.slack.permissions import AdminCheck, ReplyPermissions
@@ -239,7 +240,9 @@ def build(
     notifier = Notifier(engine=engine, slack=slack, clock=clock, policy=sla_policy, oncall=settings.oncall)
     networks = registry.build(settings, http=http, clock=clock,
                               credentials=lambda name: DatabaseCredentials(engine, name))
-    desk = ReplyDesk(engine=engine, networks=networks, clock=clock, approvers=settings.approver_set)
+    # The spend meter: the poller, streams and replies count what the networks bill; /metrics shows each new read.
+    meter = Meter(networks, on_billed=metrics.billed)
+    desk = ReplyDesk(engine=engine, networks=networks, clock=clock, approvers=settings.approver_set, meter=meter)
     deps = Deps(
         engine=engine,
         clock=clock,
@@ -257,6 +260,8 @@ def build(
         later=later,
         notify=notifier.run_once,  # in the listener's work after its ack
         names=SlackNames(slack),  # the one name cache: users.info once per person, bounded
+        meter=meter,
+        budget_paused=meter.paused_by_budget,  # App Home's source states
     )
     for module in (events, actions, views, resolutions, replies, answers, incidents, commands, queue, faq, home, webhooks):
         module.register(bolt, deps)
@@ -275,6 +280,7 @@ def build(
         triage=Triage(),
         incident_window=settings.incident_timedelta,
         on_new_cases=lambda case_ids: wake_publisher(),
+        meter=meter,
         metrics=metrics,
     )
     streams = stream_workers(
@@ -294,21 +300,24 @@ def build(
         with contextlib.suppress(JobLookupError, SchedulerNotRunningError):
             scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
 
-    digests = DigestScheduler(engine=engine, slack=slack, clock=clock, tz=settings.tz)
+    digests = DigestScheduler(engine=engine, slack=slack, clock=clock, tz=settings.tz, meter=meter)
     webhook_sender = WebhookSender(engine=engine, http=http, clock=clock,
                                    allow_loopback=settings.webhooks_allow_loopback)
     running_jobs = RunningJobs()
     ops_alerts = None
     if settings.ops_channel:
-        # The spend meter's budget check (and its paused rules) plug in here as more checks.
-        checks = [SourceChecks(networks=networks, alert_after=settings.alert_timedelta, started_at=clock())]
+        # The sources' states (a rule its budget paused is "paused by budget", not behind) and the spend
+        # meter's budgets: one alert at 80 % and one at 100 % of each (spend.Meter.budget_conditions).
+        checks = [SourceChecks(networks=networks, alert_after=settings.alert_timedelta,
+                               budget_paused=meter.paused_by_budget, started_at=clock()),
+                  meter.budget_conditions]
         ops_alerts = OpsAlerts(engine=engine, slack=slack, channel=settings.ops_channel, checks=checks, clock=clock)
     scheduler = build_scheduler(
         engine=engine, poller=poller, publisher=publisher, sla_sweep=sla_sweep, running=running_jobs,
         sla_seconds=settings.sla_check_seconds, syncs=[digests.sync],
         periodic=[
             *retention_jobs(settings, engine=engine, clock=clock),
-            *removal_jobs(networks, engine=engine, slack=slack, clock=clock),
+            *removal_jobs(networks, engine=engine, slack=slack, clock=clock, meter=meter),
             PeriodicJob("webhooks", webhook_sender.run_once, WEBHOOK_SECONDS),
             PeriodicJob(NOTICE_JOB, notifier.run_once, NOTICE_SECONDS, reentrant=True),  # a wake while it sends
             *([PeriodicJob(OPS_ALERTS_JOB, ops_alerts.run_once, OPS_ALERTS_SECONDS)] if ops_alerts else []),

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from socialdesk.networks import registry
 from socialdesk.networks.base import Network
+from socialdesk.spend import Meter
 from socialdesk.store import replies as reply_store
 from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.replies import Decision, Reply
@@ -46,9 +47,10 @@ class Outcome:
 
 class ReplyDesk:
     def __init__(self, *, engine: Engine, networks: Mapping[str, Network], clock: Callable[[], datetime],
-                 approvers: frozenset[str]) -> None:
+                 approvers: frozenset[str], meter: Meter | None = None) -> None:
         self._engine = engine
         self._networks = networks
+        self._meter = meter if meter is not None else Meter(networks)  # a reply posted may be billed (spend)
         self._now = clock
         self._approvers = approvers
 
@@ -155,6 +157,9 @@ class ReplyDesk:
             reply_store.record_sent(session=session, reply_id=reply_id, case_id=case_id, agent=agent,
                                     approver=actor if actor != agent else None, external_id=sent.id, url=sent.url,
                                     now=self._now())
+            if sent.billed and network is not None:
+                self._meter.record(session=session, network=network.name, now=self._now(), reads=sent.billed,
+                                   rule_id=reply_store.case_rule(session=session, case_id=case_id))
         return Outcome("sent", reply_id=reply_id, case_id=case_id, url=sent.url, text=text)
 
     def replies_since(self, *, case_id: int, since: datetime) -> list[Reply]:

@@ -108,3 +108,30 @@ def test_the_digest_shows_the_backlog_now_and_today_so_far(engine, slack_emulato
     [message] = [m for m in slack_emulator.history(channel) if m.get("ts") == today.posted[channel]]
     assert message["text"].startswith("Social care so far today — Fri 16 Jan 2026, 00:00–09:00: 2 opened")
     assert "compared with yesterday up to the same time" in str(message["blocks"])
+
+
+def test_the_digest_carries_a_line_of_this_months_spend(engine, slack_emulator):
+    from socialdesk.networks.base import BilledReads, Network
+    from socialdesk.networks.x import network as x
+    from socialdesk.networks.x.settings import XSettings
+    from socialdesk.spend import Meter
+
+    channel = slack_emulator.new_channel("digest")
+    slack = WebClient(token=slack_emulator.token, base_url=slack_emulator.url)
+    meter = Meter({"x": Network(info=x.INFO, billing=x.billing(XSettings(SOCIALDESK_X_MONTHLY_BUDGET=40)))})
+    with Session(engine) as session:  # 15.33 days into January: $3 so far is $6.07 by the month's end
+        meter.record(session=session, network="x", rule_id=1, now=datetime(2026, 1, 2, tzinfo=UTC),
+                     reads=[BilledReads("post", tuple(map(str, range(600))))])
+        session.commit()
+    job = DigestJob(engine=engine, slack=slack, clock=lambda: NOW, tz=BERLIN, targets=[channel], kind="day",
+                    meter=meter)
+    ts = job.run_once().posted[channel]
+    [message] = [m for m in slack_emulator.history(channel) if m.get("ts") == ts]
+    [line] = [e["text"] for b in message["blocks"] if b["type"] == "context" for e in b["elements"]
+              if "reads this month" in e["text"]]
+    assert line == (":moneybag: X reads this month: $3.00, projected $6.07 of a $40.00 budget; "
+                    "600 of 3,000,000 post reads")
+    without = DigestJob(engine=engine, slack=slack, clock=lambda: NOW, tz=BERLIN, targets=[channel], kind="day")
+    ts = without.run_once().posted[channel]
+    [plain] = [m for m in slack_emulator.history(channel) if m.get("ts") == ts]
+    assert "reads this month" not in str(plain["blocks"])

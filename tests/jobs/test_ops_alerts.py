@@ -4,15 +4,17 @@ restarts. The clock is the test's: five minutes pass without sleeping."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from slack_sdk import WebClient
 
 from socialdesk.health import Condition, SourceChecks
 from socialdesk.jobs.ops_alerts import OpsAlerts
 from socialdesk.jobs.poll import Poller
 from socialdesk.networks.x.search import SEARCH_PATH, XSource
+from socialdesk.store import rules as rule_store
 from socialdesk.store import streams as stream_store
 from socialdesk.store.db import session_scope
 from tests.jobs.test_poll import add_rule
@@ -127,3 +129,93 @@ def test_the_app_runs_the_alert_job_only_with_an_ops_channel(engine, slack_emula
     finally:
         quiet.close(grace=1)
         told.close(grace=1)
+
+
+# --- the spend meter's budgets, as app.build wires them (health's states, the alert job's checks, /metrics) ---
+
+
+def _mid_month(clock) -> None:
+    """The clock on the 15th of this month: minutes added never reach another month, so the meter's month is
+    the one `socialdesk rules list` (real time) reads."""
+    now = datetime.now(UTC)
+    clock.offset = now.replace(day=15, hour=12, minute=0, second=0, microsecond=0) - now
+
+
+def _budgeted_desk(engine, fake_x, clock, slack_emulator, cli, channel, budget: str):
+    """The app built with the local X and an ops channel; a rule on X with `budget` (added as an admin does)."""
+    from tests.support.in_process import make_desk, url_of
+
+    env = {"SOCIALDESK_DATABASE_URL": url_of(engine)}
+    added = cli("rules", "add", "--network", "x", "--query", "acme phone", "--channel", "C0123ABCD", "--backfill",
+                "--budget", budget, env=env)
+    assert added.returncode == 0, added.stderr
+    with session_scope(engine) as session:
+        [rule] = rule_store.list_rules(session=session)
+    desk = make_desk(url_of(engine), slack_emulator.url, secret="s", clock=clock, SOCIALDESK_OPS_CHANNEL=channel,
+                     SOCIALDESK_ALERT_AFTER="5m", SOCIALDESK_X_API_URL=fake_x.url,
+                     SOCIALDESK_X_BEARER_TOKEN="test-bearer")
+    return desk, rule.id, env
+
+
+def _posts(fake_x, clock, n: int, start: int = 0) -> None:
+    for i in range(start, start + n):  # by 7 customers: $0.005 a post, $0.01 an author (once a day)
+        fake_x.post(username=f"cust{i % 7}", text=f"my acme phone is broken #{i}",
+                    created_at=clock() - timedelta(seconds=n - i))
+
+
+def test_a_rule_whose_budget_runs_out_is_paused_by_budget_and_told_once(engine, fake_x, clock, slack_emulator, cli):
+    channel = slack_emulator.new_channel("ops")
+    _mid_month(clock)
+    desk, rule_id, env = _budgeted_desk(engine, fake_x, clock, slack_emulator, cli, channel, "0.10/month")
+    try:
+        _posts(fake_x, clock, 10)  # one page: 10 posts and 7 authors, $0.12 of its $0.10
+        assert desk.poller.poll_rule(rule_id) == 10
+        sample = desk.metrics.registry.get_sample_value
+        labels = {"network": "x", "rule": str(rule_id)}
+        assert sample("socialdesk_network_billed_reads_total", labels | {"kind": "post"}) == 10
+        assert sample("socialdesk_network_billed_reads_total", labels | {"kind": "user"}) == 7
+        assert sample("socialdesk_network_billed_cost_dollars_total", labels | {"kind": "user"}) == pytest.approx(0.07)
+        _posts(fake_x, clock, 3, start=10)
+        asked = len(fake_x.requests_to(SEARCH_PATH))  # its poll (and the conversations it follows)
+        for _ in range(12):  # twice its interval and SOCIALDESK_ALERT_AFTER over: not polled, yet not "behind"
+            clock.offset += timedelta(seconds=60)
+            desk.poller.poll_rule(rule_id)
+            assert desk.ops_alerts is not None
+            desk.ops_alerts.run_once()
+        assert len(fake_x.requests_to(SEARCH_PATH)) == asked  # paused by budget: X was not asked again
+        [alert] = said(slack_emulator, channel)
+        assert alert == (f"⚠️ rule {rule_id} (X) spent $0.12 of its $0.10 monthly budget: it is paused by budget "
+                         "until the month turns")
+    finally:
+        desk.close(grace=1)
+    listed = cli("rules", "list", env=env).stdout.splitlines()
+    [row] = [line for line in listed if line.split()[:1] == [str(rule_id)]]
+    assert row.split()[4:7] == ["paused", "by", "budget"]  # the state column
+    assert "paused by budget: this month's billed reads reached it (`socialdesk usage`)" in [x.strip() for x in listed]
+
+
+def test_a_budget_is_told_at_80_and_at_100_percent_and_when_it_is_raised(engine, fake_x, clock, slack_emulator, cli):
+    channel = slack_emulator.new_channel("ops")
+    _mid_month(clock)
+    desk, rule_id, env = _budgeted_desk(engine, fake_x, clock, slack_emulator, cli, channel, "0.15/month")
+    assert desk.ops_alerts is not None
+    try:
+        _posts(fake_x, clock, 10)
+        desk.poller.poll_rule(rule_id)  # $0.12 of $0.15: 80 %
+        desk.ops_alerts.run_once()
+        _posts(fake_x, clock, 6, start=10)
+        clock.offset += timedelta(seconds=61)
+        desk.poller.poll_rule(rule_id)  # 6 posts more, their authors read today already: $0.15, all of it
+        desk.ops_alerts.run_once()
+        desk.ops_alerts.run_once()
+        assert [t.split(" spent ")[1] for t in said(slack_emulator, channel)] == [
+            "$0.12 of its $0.15 monthly budget (80%)",  # and no "recovered" as it went on to 100 %
+            "$0.15 of its $0.15 monthly budget: it is paused by budget until the month turns"]
+        assert cli("rules", "edit", str(rule_id), "--budget", "1/month", env=env).returncode == 0
+        clock.offset += timedelta(seconds=61)
+        desk.ops_alerts.run_once()
+        told = said(slack_emulator, channel)
+        assert len(told) == 3 and told[2].startswith("✅ Recovered, 1 min after the alert of ")
+        assert "it is paused by budget" in told[2]
+    finally:
+        desk.close(grace=1)

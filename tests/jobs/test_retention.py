@@ -143,6 +143,29 @@ def test_only_posts_of_live_cases_are_checked_and_a_rate_limit_waits(engine, sla
             is None
 
 
+def test_a_lookup_x_bills_is_metered_as_post_reads_of_no_rule(engine, slack_emulator, fake_x):
+    from socialdesk.networks.base import Network
+    from socialdesk.networks.x import network as x
+    from socialdesk.networks.x.settings import XSettings
+    from socialdesk.spend import Meter
+    from socialdesk.store import spend
+
+    clock = Clock()
+    channel = slack_emulator.new_channel("billed")
+    kept, gone = on_x(fake_x, "still here", "keeper"), on_x(fake_x, "soon gone", "leaver")
+    for post in (kept, gone):
+        published_case(engine, slack_emulator, clock, channel, post)
+    fake_x.delete_post(gone.external_id)
+    clock.now += FIRST_CHECK + timedelta(minutes=1)
+    removal = XRemovalCheck(http=httpx.Client(timeout=5), api_url=fake_x.url, bearer_token=BEARER)
+    meter = Meter({"x": Network(info=x.INFO, billing=x.billing(XSettings()))})
+    SourceCheck(engine=engine, slack=WebClient(token=slack_emulator.token, base_url=slack_emulator.url), network="x",
+                removal=removal, clock=clock, meter=meter).run_once()
+    with session_scope(engine) as session:
+        rows = spend.spent(session=session, start=clock().date(), end=clock().date() + timedelta(days=1))
+    assert [(r.rule_id, r.kind, r.reads) for r in rows] == [(spend.NO_RULE, "post", 1)]  # the deleted one is no read
+
+
 def test_parse_lookup_reads_the_recorded_shapes():
     recorded = ref_json("x/tweepy-cassettes/decoded/test_client_get_tweets.json")[0]["response_body"]
     asked = [p["id"] for p in recorded["data"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from socialdesk.listeners import home
+from socialdesk.networks.base import BilledReads
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import session_scope
 from tests.listeners.conftest import published_homes
@@ -52,3 +53,17 @@ def test_when_every_source_is_ok_the_section_is_one_line(desk, deps, slack_emula
     home.home_opened(opened(slack_emulator, "alice"), desk.slack, deps=deps)
     [view] = published_homes(slack_proxy, slack_emulator.users["alice"])
     assert sources(view) == "✅ all 1 ok"
+
+
+def test_a_rule_its_budget_paused_is_shown_paused_by_budget(desk, deps, slack_emulator, slack_proxy, channel):
+    spent, fine = add_rule(deps, channel), add_rule(deps, channel, query="acme")
+    now = datetime.now(UTC)
+    with session_scope(deps.engine) as session:
+        for rule_id in (spent, fine):
+            rule_store.save_cursor(session=session, rule_id=rule_id, cursor={}, not_before=None, now=now)
+        rule_store.set_budget(session=session, rule_id=spent, monthly_budget=0.01)
+        deps.spend_meter().record(session=session, network="x", rule_id=spent, now=now,  # as a poll counts a page
+                                  reads=[BilledReads("post", ("1", "2"))])
+    home.home_opened(opened(slack_emulator, "alice"), desk.slack, deps=deps)  # app.build's Deps.budget_paused
+    [view] = published_homes(slack_proxy, slack_emulator.users["alice"])
+    assert sources(view).splitlines() == [f"⏸ *Rule {spent} · X search* — paused by budget", "✅ 1 ok"]

@@ -161,6 +161,31 @@ def test_the_desk_sends_once_and_records_it(engine, case_id):
     assert sending_reply(engine, case_id) is None
 
 
+def test_a_sent_reply_the_network_bills_is_counted_for_its_cases_rule(engine):
+    from socialdesk.networks.base import BilledReads, Billing
+    from socialdesk.store import spend
+
+    class BilledReplier(Replier):
+        def reply(self, text: str, in_reply_to: str, *, idempotency_key: str) -> SentReply:
+            sent = super().reply(text, in_reply_to, idempotency_key=idempotency_key)
+            return dataclasses.replace(sent, billed=(BilledReads("created", (sent.id,)),))
+
+    from socialdesk.store import rules
+
+    with session_scope(engine) as session:
+        rule_id = rules.add_rule(session=session, network="x", query="phone", channel_id="C1", every_seconds=60,
+                                 lang=None, include_reposts=False, now=NOW).id
+        [cid] = ingest.store_posts(session=session, posts=[FIRST], rule_id=rule_id, channel_id="C1", now=NOW)
+    network = Network(info=registry.info("x"), replier=BilledReplier(),
+                      billing=Billing(rates={"created": 0.015}, labels={"created": "posts created"}))
+    sent = ReplyDesk(engine=engine, networks={"x": network}, clock=lambda: NOW, approvers=frozenset()).request(
+        case_id=cid, agent="UALICE", text="Sorry!", key="view:1")
+    assert sent.status == "sent"
+    with session_scope(engine) as session:
+        [row] = spend.spent(session=session, start=NOW.date(), end=NOW.date() + timedelta(days=1))
+    assert (row.rule_id, row.kind, row.reads, row.cost) == (rule_id, "created", 1, pytest.approx(0.015))
+
+
 def test_the_desk_does_not_send_over_a_teammates_reply(engine, case_id):
     replier = Replier()
     d = desk(engine, replier)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -29,7 +31,9 @@ def url_of(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
-def make_desk(url: str, slack_api_url: str, *, secret: str, **settings: Any) -> Socialdesk:
+def make_desk(url: str, slack_api_url: str, *, secret: str, clock: Callable[[], datetime] | None = None,
+              **settings: Any) -> Socialdesk:
+    """`clock`: the app's clock (a test's, moved forward without sleeping); None: the real one."""
     values: dict[str, Any] = dict(
         SOCIALDESK_DATABASE_URL=url,
         SLACK_BOT_TOKEN=f"xoxb-in-process-{uuid.uuid4().hex}",  # a token of its own: the emulator budgets per token
@@ -38,7 +42,7 @@ def make_desk(url: str, slack_api_url: str, *, secret: str, **settings: Any) -> 
         SOCIALDESK_OWN_HANDLES="acmephones",
         SOCIALDESK_BLUESKY_JETSTREAM_URL="",
     )
-    return build(Settings(**(values | settings)), engine=make_engine(url))
+    return build(Settings(**(values | settings)), engine=make_engine(url), **({"clock": clock} if clock else {}))
 
 
 def post(desk: Socialdesk, body: bytes | None, headers: dict[str, str] | None = None, *,

@@ -12,13 +12,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from socialdesk.cli import auth, cases, db, doctor, export, faq, privacy, rules, run, webhooks
+from socialdesk.cli import auth, cases, db, doctor, export, faq, privacy, rules, run, usage, webhooks
 from socialdesk.cli.common import EXIT_ENVIRONMENT, EXIT_USAGE, CliError
 from socialdesk.demo import run as demo
 from socialdesk.sandbox import run as sandbox
 
 # In the order `socialdesk --help` lists them.
-FAMILIES = (run, db, doctor, rules, cases, sandbox, demo, auth, faq, export, privacy, webhooks)
+FAMILIES = (run, db, doctor, rules, usage, cases, sandbox, demo, auth, faq, export, privacy, webhooks)
 
 
 def _parser() -> argparse.ArgumentParser:

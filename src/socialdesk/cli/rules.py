@@ -49,14 +49,17 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
     add.add_argument("--stream", action="store_true",
                      help="carried by the network's live stream, where it takes only the rules marked so "
                           "(cards within a second; polled while the stream is down)")
+    add.add_argument("--budget", type=budget, metavar="DOLLARS/month", help=BUDGET_HELP)
     _triage_arguments(add)
     add.set_defaults(func=cmd_rules_add)
-    edit = rules.add_parser("edit", help="change a saved search's spam filing and routes",
+    edit = rules.add_parser("edit", help="change a saved search's spam filing, routes and budget",
                             description="Change how a saved search triages its new cases: whether likely spam "
-                                        "opens as ignored, and which intents or tags go to another channel. "
-                                        "Options left out stay as they are.")
+                                        "opens as ignored, and which intents or tags go to another channel; and "
+                                        "its monthly budget. Options left out stay as they are.")
     edit.add_argument("id", type=int, metavar="ID", help=RULE_ID_HELP)
     _triage_arguments(edit, editing=True)
+    edit.add_argument("--budget", type=budget, default=KEEP, metavar="DOLLARS/month",
+                      help=BUDGET_HELP + "; 'none' removes it (raising it resumes a rule paused by budget)")
     edit.set_defaults(func=cmd_rules_edit)
     rules.add_parser("list", help="list saved searches and their state",
                      description="List the saved searches: network, channel, interval, state, last success and error.").set_defaults(func=cmd_rules_list)
@@ -104,6 +107,19 @@ def language(text: str) -> str:
 
 
 RULE_ID_HELP = "the rule's number, as `socialdesk rules list` shows it"
+BUDGET_HELP = ("what the rule's billed reads may cost a month, e.g. 50/month (dollars; on networks that bill per "
+               "read): an ops alert at 80 %%, and at 100 %% the rule pauses itself until the month turns")
+KEEP = object()  # `rules edit` without --budget: the budget stays
+
+
+def budget(text: str) -> float | None:
+    """An argparse type: '50/month' → 50.0, 'none' → None, with the way to write it when it cannot be read."""
+    from socialdesk.spend import BudgetInvalid, parse_budget
+
+    try:
+        return parse_budget(text)
+    except BudgetInvalid as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 ROUTE_HELP = (f"send new cases of an intent ({', '.join(route_names())}) or a tag (tag:refund) to another "
               "channel, e.g. question=C0SUPPORT or tag:refund=C0BILLING (repeat for more; a tag route wins over "
               "an intent route)")
@@ -136,14 +152,29 @@ def cmd_rules_edit(settings: Settings, args: argparse.Namespace) -> int:
     from socialdesk.store.db import session_scope
 
     routes = {} if args.no_routes else parse_routes(args.route) if args.route else None
-    if args.ignore_spam is None and routes is None:
-        raise CliError("nothing to change: give --ignore-spam or --no-ignore-spam, --route NAME=CHANNEL or --no-routes")
+    if args.ignore_spam is None and routes is None and args.budget is KEEP:
+        raise CliError("nothing to change: give --ignore-spam or --no-ignore-spam, --route NAME=CHANNEL or "
+                       "--no-routes, or --budget N/month")
     engine = open_store(settings)
     with session_scope(engine) as session:
+        if args.budget is not KEEP:
+            _check_budget(settings, engine, rule_store.get_rule(session=session, rule_id=args.id).network, args.budget)
+            rule_store.set_budget(session=session, rule_id=args.id, monthly_budget=args.budget)
         rule = rule_store.set_triage(session=session, rule_id=args.id, ignore_spam=args.ignore_spam, routes=routes)
         summary = _triage_summary(rule.ignore_spam, rule.routes)
-    print(f"rule {args.id}: " + (summary or "likely spam opens normal cases; no routes"))
+        budget_now = rule.monthly_budget
+    if args.ignore_spam is not None or routes is not None:
+        print(f"rule {args.id}: " + (summary or "likely spam opens normal cases; no routes"))
+    if args.budget is not KEEP:
+        print(f"rule {args.id}: " + (f"budget ${budget_now:,.2f} a month" if budget_now is not None else "no budget"))
     return 0
+
+
+def _check_budget(settings: Settings, engine: Engine, network: str, monthly_budget: float | None) -> None:
+    """A budget only means something where the network bills per read."""
+    if monthly_budget is not None and _networks(settings, engine)[network].billing is None:
+        raise CliError(f"{registry.label(network)} does not bill per read, so a budget would never be spent; "
+                       "leave out --budget")
 
 
 def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
@@ -165,6 +196,7 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
     sla_targets = _rule_sla(args.sla)
     routes = parse_routes(args.route or [])
     engine = open_store(settings)
+    _check_budget(settings, engine, args.network, args.budget)
     with session_scope(engine) as session:
         if args.stream:
             validate_stream(args.network, query,
@@ -176,10 +208,12 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
             priority_keywords=parse_keywords(args.priority_keywords),
             priority_followers=args.priority_followers,
             sla_targets=sla_targets, stream=args.stream, ignore_spam=args.ignore_spam, routes=routes,
+            monthly_budget=args.budget,
         )
     triage = _triage_summary(args.ignore_spam, routes)
     print(f"rule {rule.id} added: {args.network} {what} → {args.channel} every {args.every} s"
-          + (", streamed" if args.stream else "") + (f"; {triage}" if triage else ""))
+          + (", streamed" if args.stream else "") + (f"; {triage}" if triage else "")
+          + (f"; budget ${args.budget:,.2f} a month" if args.budget is not None else ""))
     network = _networks(settings, engine)[args.network]
     if args.kind not in network.sources and network.stream is None:
         print(f"note: {network.missing(args.kind)}; the rule will not poll until then", file=sys.stderr)
@@ -259,15 +293,16 @@ def _mentions_query(settings: Settings, network: str, handle: str) -> str:
 
 
 def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
-    from socialdesk.store.db import session_scope
-
-    from socialdesk.health import OK, PAUSED, label_of, read_health
-    from socialdesk.store.db import utcnow
+    from socialdesk.health import BUDGET, OK, PAUSED, label_of, read_health
+    from socialdesk.spend import Meter
+    from socialdesk.store.db import session_scope, utcnow
 
     engine = open_store(settings)
     networks = _networks(settings, engine)
     with session_scope(engine) as session:
-        health = read_health(session=session, networks=networks, now=utcnow())
+        # A rule its budget (or its network's) paused shows so, as the poller sees it (spend.Meter).
+        health = read_health(session=session, networks=networks, now=utcnow(),
+                             budget_paused=Meter(networks).paused_by_budget)
         session.expunge_all()
     if not health.rules:
         print(f"no rules yet; add one with: socialdesk rules add --network {registry.names()[0]} --query 'acme phone' "
@@ -277,8 +312,12 @@ def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
     for r, state in health.rules:
         success = r.last_success_at.strftime("%Y-%m-%d %H:%M:%S") if r.last_success_at else "never"
         print(f"{r.id:>4}  {r.network:7}  {r.channel_id:11}  {r.every_seconds:>5}s  {state.state:12}  {success:20}  {r.query}")
-        if state.state not in (OK, PAUSED):
+        if state.state == BUDGET:
+            print(f"{'':>4}  paused by budget: this month's billed reads reached it (`socialdesk usage`)")
+        elif state.state not in (OK, PAUSED):
             print(f"{'':>4}  state: {state.text().split(': ', 1)[0]}")  # the error follows as `last error`
+        if r.monthly_budget is not None:
+            print(f"{'':>4}  budget: ${r.monthly_budget:,.2f} a month")
         if r.gap_from and r.gap_to:
             print(f"{'':>4}  missed posts from {r.gap_from:%Y-%m-%d %H:%M} to {r.gap_to:%Y-%m-%d %H:%M} UTC "
                   "(older than the network's search reaches)")

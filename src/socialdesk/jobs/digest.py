@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
 from socialdesk.schedules import parse_schedule
+from socialdesk.spend import Meter, summary
 from socialdesk.slack.blocks.digest import digest_blocks, digest_text
 from socialdesk.store import digests as digest_store
 from socialdesk.store.db import read_scope, session_scope
@@ -61,8 +62,10 @@ class DigestJob:
         targets: list[str],
         kind: PeriodKind,
         title: str | None = None,
+        meter: Meter | None = None,
     ) -> None:
         self.engine, self.slack, self.clock, self.tz = engine, slack, clock, tz
+        self.meter = meter  # the digest carries a line of what the networks that bill cost this month
         self.targets, self.kind = list(targets), kind
         self.title = title or TITLES[kind]
 
@@ -74,10 +77,11 @@ class DigestJob:
             before = figures(session=session, start=prev_start, end=prev_end, tz=self.tz)
             # Now, not at the period's end: the digest says what is waiting when it is read.
             waiting = backlog(session=session)
+            spend_line = summary(self.meter.usage(session=session, now=self.clock())) if self.meter else None
         permalinks = self._permalinks(waiting)
         blocks = [b.to_dict() for b in digest_blocks(current, before, title=self.title, period_label=info.label,
                                                      permalinks=permalinks, backlog=waiting,
-                                                     compared_with=COMPARED_WITH[self.kind])]
+                                                     compared_with=COMPARED_WITH[self.kind], spend=spend_line)]
         text = digest_text(current, title=self.title, period_label=info.label, backlog=waiting)
         posted: dict[str, str] = {}
         failed: dict[str, str] = {}
@@ -116,10 +120,12 @@ def post_digest(
     tz: ZoneInfo,
     targets: list[str],
     kind: PeriodKind = "day",
+    meter: Meter | None = None,
 ) -> DigestResult:
     """One digest of the last complete local day or week (or today so far), now, to `targets`
     (`/social digest now`)."""
-    return DigestJob(engine=engine, slack=slack, clock=clock, tz=tz, targets=targets, kind=kind).run_once()
+    return DigestJob(engine=engine, slack=slack, clock=clock, tz=tz, targets=targets, kind=kind,
+                     meter=meter).run_once()
 
 
 # -- scheduled digests ---------------------------------------------------------------------------
@@ -151,8 +157,10 @@ class DigestScheduler:
         clock: Callable[[], datetime],
         tz: ZoneInfo,
         grace: float = MISFIRE_GRACE_SECONDS,
+        meter: Meter | None = None,
     ) -> None:
         self.engine, self.slack, self.clock, self.tz, self.grace = engine, slack, clock, tz, grace
+        self.meter = meter
 
     @staticmethod
     def job_id(schedule_id: int) -> str:
@@ -221,7 +229,8 @@ class DigestScheduler:
             return None
         try:
             result = DigestJob(
-                engine=self.engine, slack=self.slack, clock=lambda: due, tz=self.tz, targets=targets, kind=schedule.kind
+                engine=self.engine, slack=self.slack, clock=lambda: due, tz=self.tz, targets=targets, kind=schedule.kind,
+                meter=self.meter,
             ).run_once()
         except Exception as exc:
             self._finish(run_id, {"posted": {}, "failed": dict.fromkeys(targets, type(exc).__name__)})

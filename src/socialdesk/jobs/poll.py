@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from datetime import datetime, timedelta
 
@@ -25,8 +25,9 @@ from sqlalchemy.exc import IntegrityError
 from socialdesk.logs import about, redact
 from socialdesk.matcher import QueryInvalid, parse, target_of
 from socialdesk.metrics import Metrics
-from socialdesk.networks.base import CursorExpired, Network, RateLimited, SourceError, SourceRejected, SourceUnavailable
+from socialdesk.networks.base import BilledReads, CursorExpired, Network, RateLimited, SourceError, SourceRejected, SourceUnavailable
 from socialdesk.rules import Filters, rejection
+from socialdesk.spend import Meter
 from socialdesk.domain import Post
 from socialdesk.triage.sentiment import Triage
 from socialdesk.triage.triaged import SAME_TEXT_SAMPLE, Triaged, fill_languages, text_digest, triage_page
@@ -127,9 +128,13 @@ class Poller:
         follow_conversations: bool = False,
         triage: Triage | None = None,
         incident_window: timedelta | None = None,
+        meter: Meter | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self._engine = engine
+        # What each page was billed for is counted with the page (store.spend); its budgets pause rules.
+        self._meter = meter if meter is not None else Meter(networks)
+        self._budget_paused: set[int] = set()  # rules noted (logged) as paused by budget
         self._metrics = metrics or Metrics()  # posts fetched and matched, cases opened, errors, rate-limit waits
         self._incident_window = incident_window  # near duplicates within it join one incident (store.incidents)
         self._networks = networks
@@ -202,6 +207,11 @@ class Poller:
             except rule_store.RuleNotFound:
                 return  # removed since the scheduler last looked
             network = self._networks.get(rule.network)
+            if self._meter.is_paused(session=session, rule=rule, now=now):
+                self._note_budget(rule_id, rule.network, paused=True)
+                rule_store.skip_poll(session=session, rule_id=rule_id, now=now)
+                return
+            self._note_budget(rule_id, rule.network, paused=False)
             leased = rule.lease_until is not None and rule.lease_until > now
             # (Not while another worker's walk holds the lease: last_polled_at is that lease's token.)
             streamed = network is not None and carried(network, rule)
@@ -228,6 +238,30 @@ class Poller:
         log.warning("rule %s: last polled %s, longer ago than %s search reaches back (%s): posts before %s cannot "
                     "be read", rule.id, last.isoformat(timespec="minutes"), network.info.label, limit,  # type: ignore[union-attr]
                     (now - limit).isoformat(timespec="minutes"), extra=about(rule_id=rule.id, network=rule.network))
+
+    def _note_budget(self, rule_id: int, network: str, *, paused: bool) -> None:
+        """Log when a rule is paused by its budget and when it runs again (once each, not every poll)."""
+        with self._reported_lock:
+            if paused == (rule_id in self._budget_paused):
+                return
+            (self._budget_paused.add if paused else self._budget_paused.discard)(rule_id)
+        if paused:
+            log.warning("rule %s: paused by budget (this month's billed reads reached it); it polls again when the "
+                        "month turns or the budget is raised (`socialdesk usage`)", rule_id,
+                        extra=about(rule_id=rule_id, network=network))
+        else:
+            log.info("rule %s: within budget again; polling", rule_id, extra=about(rule_id=rule_id, network=network))
+
+    def paused_by_budget(self, rule_ids: Sequence[int]) -> set[int]:
+        """Of these rules, those their budget pauses now (the stream worker leaves them too)."""
+        with read_scope(self._engine) as session:
+            return self._meter.paused_by_budget(session=session, now=self._now()) & set(rule_ids)
+
+    def bill(self, network: str, rule_id: int | None, billed: Sequence[BilledReads]) -> None:
+        """Count what a stream event was billed for (the network charged it when it was sent, stored or not)."""
+        if billed and self._meter.bills(network):
+            with session_scope(self._engine) as session:
+                self._meter.record(session=session, network=network, rule_id=rule_id, reads=billed, now=self._now())
 
     def fill_gap(self, rule_id: int, *, start: dict[str, Any] | None) -> bool:
         """Search what a stream missed for one rule: from `start` (a cursor; None: go on with
@@ -299,10 +333,12 @@ class Poller:
             if page.not_before is not None and page.not_before > now:  # the quota is spent: the next page waits
                 self._metrics.rate_limit_wait(rule.network, (page.not_before - now).total_seconds())
             try:
-                case_ids, held = self._store(rule, accepted, page.cursor, page.not_before, now, guessed)
+                case_ids, held = self._store(rule, accepted, page.cursor, page.not_before, now, guessed,
+                                             billed=page.billed)
             except IntegrityError:
                 # Another worker stored one of these posts a moment ago: store again, skipping it.
-                case_ids, held = self._store(rule, accepted, page.cursor, page.not_before, now, guessed)
+                case_ids, held = self._store(rule, accepted, page.cursor, page.not_before, now, guessed,
+                                             billed=page.billed)
             opened += case_ids
             if case_ids:
                 self._on_new_cases(case_ids)
@@ -349,7 +385,7 @@ class Poller:
                 page = source.fetch(walk.query, cursor)
                 for post in page.posts:
                     newest = later(post.external_id, newest)
-                self._store_follow_ups(rule, page.posts)
+                self._store_follow_ups(rule, page.posts, billed=page.billed)
                 cursor = page.cursor
                 if page.done or page.not_before:
                     break
@@ -362,13 +398,16 @@ class Poller:
         horizon = clock - WATCH_WINDOW.total_seconds()
         self._watched = {k: v for k, v in self._watched.items() if v[0] > horizon}
 
-    def _store_follow_ups(self, rule, posts) -> None:  # type: ignore[no-untyped-def]
+    def _store_follow_ups(self, rule, posts, *, billed: Sequence[BilledReads] = ()) -> None:  # type: ignore[no-untyped-def]
         for attempt in range(2):
             try:
                 with session_scope(self._engine) as session:
                     stored = ingest.store_page(session=session, posts=posts, rule_id=rule.id if rule else None,
                                                channel_id=rule.channel_id if rule else "", now=self._now(),
                                                own_handles=self._own, follow_ups_only=True)
+                    if billed and rule is not None:
+                        self._meter.record(session=session, network=rule.network, rule_id=rule.id, reads=billed,
+                                           now=self._now())
                 break
             except IntegrityError:  # stored by another worker meanwhile: again, skipping it
                 if attempt:
@@ -401,12 +440,14 @@ class Poller:
         self._store_follow_ups(None, posts)
 
     def _store(self, rule, posts, cursor, not_before, now,  # type: ignore[no-untyped-def]
-               guessed: frozenset[str] = frozenset()) -> tuple[list[int], bool]:
+               guessed: frozenset[str] = frozenset(),
+               billed: Sequence[BilledReads] = ()) -> tuple[list[int], bool]:
         """Store a page (and the rule's cursor with it, when `cursor` is not None: a poll).
 
         Returns the cases opened, and False when the poll's lease was taken by another worker
         (ours ran out mid-walk): the posts are stored (duplicates are dropped anyway) but the
         cursor is not, since that worker walks on from the one it read; this walk must stop.
+        `billed`: what the network charged for the page, counted in the same transaction.
         """
         held = True
         # Scored before the transaction, so SQLite's write lock is held only while writing and
@@ -418,6 +459,8 @@ class Poller:
                 own_handles=self._own, scores=scores,
                 incident_window=self._incident_window,
             )
+            if billed:
+                self._meter.record(session=session, network=rule.network, rule_id=rule.id, reads=billed, now=now)
             if cursor is not None:
                 held = rule_store.renew_lease(session=session, rule_id=rule.id, taken_at=rule.last_polled_at,
                                               now=now, seconds=lease_seconds(rule))

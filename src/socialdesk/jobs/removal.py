@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from socialdesk.jobs.retention import refresh_card
 from socialdesk.jobs.scheduler import PeriodicJob
 from socialdesk.networks.base import Network, RateLimited, Removal, RemovalCheck, SourceError
+from socialdesk.spend import Meter
 from socialdesk.slack import cards
 from socialdesk.store import cases as case_store
 from socialdesk.store import retention as store
@@ -82,8 +83,9 @@ class SourceCheck:
 
     def __init__(self, *, engine: Engine, slack: WebClient, network: str, removal: RemovalCheck,
                  clock: Callable[[], datetime], recheck: timedelta = timedelta(hours=24),
-                 first_check: timedelta = FIRST_CHECK, max_requests: int = 10) -> None:
+                 first_check: timedelta = FIRST_CHECK, max_requests: int = 10, meter: Meter | None = None) -> None:
         self._engine = engine
+        self._meter = meter  # a lookup the network bills is counted (no rule's: "replies and lookups")
         self._network = network
         self._removal = removal
         self._marker = RemovalMarker(engine=engine, slack=slack, network=network)
@@ -122,6 +124,9 @@ class SourceCheck:
                     break
                 with session_scope(self._engine) as session:
                     store.mark_checked(session=session, post_ids=[post_id for post_id, _ in batch], now=now)
+                    if self._meter is not None and verdict.billed:
+                        self._meter.record(session=session, network=self._network, rule_id=None, reads=verdict.billed,
+                                           now=now)
                 removed += self._marker.mark(verdict, now)
             for post in removed:
                 self._marker.refresh(post)
@@ -131,9 +136,10 @@ class SourceCheck:
 
 
 def periodic_jobs(networks: Mapping[str, Network], *, engine: Engine, slack: WebClient,
-                  clock: Callable[[], datetime]) -> list[PeriodicJob]:
+                  clock: Callable[[], datetime], meter: Meter | None = None) -> list[PeriodicJob]:
     """A source check for each network that has one configured."""
     return [PeriodicJob(f"source-check-{name}", SourceCheck(engine=engine, slack=slack, network=name,
-                                                            removal=network.removal, clock=clock).run_once,
+                                                            removal=network.removal, clock=clock,
+                                                            meter=meter).run_once,
                         SOURCE_CHECK_SECONDS)
             for name, network in networks.items() if network.removal is not None]

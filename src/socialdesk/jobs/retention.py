@@ -29,7 +29,9 @@ from socialdesk.domain import CaseView
 from socialdesk.jobs.scheduler import PeriodicJob
 from socialdesk.slack import cards
 from socialdesk.store import cases as case_store
+from socialdesk.spend import month_of
 from socialdesk.store import retention as store
+from socialdesk.store import spend as spend_store
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import PostRow
 
@@ -115,6 +117,16 @@ class RetentionJob:
                 return done["cases"] == CLOSED_BATCH
 
             batches(closed)
+        # The resources billed in months that are over: the spend meter de-duplicates within a day only.
+        month_start = month_of(now)[0]
+
+        def billed(s: Session) -> bool:
+            n = spend_store.prune_seen(session=s, before=month_start)
+            if n:
+                counts.add({"billed_seen": n})
+            return n > 0
+
+        batches(billed)
 
 
 def refresh_card(slack: WebClient, engine: Engine, case_id: int, *, removed: str | None = None) -> None:

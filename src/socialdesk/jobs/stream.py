@@ -52,8 +52,8 @@ from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.removal import RemovalMarker
 from socialdesk.jobs.stream_rules import StreamRules
 from socialdesk.metrics import Metrics
-from socialdesk.networks.base import (CursorExpired, Network, RateLimited, Removal, SourceError, SourceRejected,
-                                     SourceUnavailable, StreamEvent)
+from socialdesk.networks.base import (BilledReads, CursorExpired, Network, RateLimited, Removal, SourceError,
+                                     SourceRejected, SourceUnavailable, StreamEvent)
 from socialdesk.store import ingest
 from socialdesk.store import streams as store
 from socialdesk.store.db import as_utc, read_scope, session_scope
@@ -105,7 +105,8 @@ class StreamWorker:
         self._heartbeat: threading.Thread | None = None
         # Card refreshes for deletions go through Slack (paced, retried): not on the stream's thread.
         self._slack_work = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stream-{network.name}-slack")
-        self._carried = StreamRules(engine=engine, network=network.name, stream=self._stream, clock=clock)
+        self._carried = StreamRules(engine=engine, network=network.name, stream=self._stream, clock=clock,
+                                    leave_out=poller.paused_by_budget if network.billing is not None else None)
         self._watch_at = self._saved_at = 0.0
         self._saved_cursor: dict[str, Any] | None = None  # what the last save stored (saving it again says nothing)
         self._watched: set[str] = set()
@@ -281,7 +282,9 @@ class StreamWorker:
         if event.post is not None:
             self._seen(event.post, new=event.kind == "post")
         if event.kind == "post" and event.post is not None:
-            return self._post(event.post, mention_of=event.mention_of, rule_ids=event.rule_ids)
+            return self._post(event.post, mention_of=event.mention_of, rule_ids=event.rule_ids, billed=event.billed)
+        if event.billed:
+            self._poller.bill(self.name, None, event.billed)
         if event.kind == "update" and event.post is not None and self._edited is not None:
             return self._update(event.post)
         if event.kind == "delete" and event.external_id and self._removed is not None:
@@ -299,9 +302,12 @@ class StreamWorker:
         if new:
             self._metrics.fetched(self.name, None, 1, via="stream")
 
-    def _post(self, post: Post, *, mention_of: str | None = None, rule_ids: Sequence[int] | None = None) -> bool:
+    def _post(self, post: Post, *, mention_of: str | None = None, rule_ids: Sequence[int] | None = None,
+              billed: Sequence[BilledReads] = ()) -> bool:
         self._load_rules()
         matched = self._carried.match(post, mention_of=mention_of, rule_ids=rule_ids)
+        if billed:  # charged to the first rule it matched (the network bills it once, whichever asked)
+            self._poller.bill(self.name, matched[0] if matched else None, billed)
         joined = self._join(self._watching())
         watched = bool(post.conversation_id) and post.conversation_id in self._watched
         if not matched and not watched:

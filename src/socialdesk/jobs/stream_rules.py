@@ -34,8 +34,11 @@ RULES_SECONDS = 3.0  # how soon a new or paused rule is seen by the stream
 class StreamRules:
     """One network's streamed rules: loaded, handed to its stream, matched to posts."""
 
-    def __init__(self, *, engine: Engine, network: str, stream: Stream, clock: Callable[[], datetime]) -> None:
+    def __init__(self, *, engine: Engine, network: str, stream: Stream, clock: Callable[[], datetime],
+                 leave_out: Callable[[Sequence[int]], set[int]] | None = None) -> None:
         self._engine, self._network, self._stream, self._now = engine, network, stream, clock
+        # Of the active rules, those not to carry now (paused by budget): the stream stops asking for them.
+        self._leave_out = leave_out
         self.carried: dict[int, Any] = {}  # rule id → its row: the rules the stream carries now
         self._key: tuple = ()
         self._index, self._index_size = RuleIndex([]), 0
@@ -63,6 +66,9 @@ class StreamRules:
         with session_scope(self._engine) as session:
             rules = store.streamed_rules(session=session, network=self._network, kinds=self._stream.kinds,
                                          opted_in_only=self._stream.opt_in)
+        if self._leave_out is not None and rules:
+            left_out = self._leave_out([r.id for r in rules])
+            rules = [r for r in rules if r.id not in left_out]
         if not tell:
             return any(r.id not in self._refused for r in rules)
         key = tuple(sorted((r.id, r.kind, r.query, r.channel_id, r.lang, r.include_reposts) for r in rules))

@@ -27,7 +27,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from socialdesk import queue_filter, search_query
-from socialdesk.listeners import digest_commands, export_commands, rule_commands, webhook_commands
+from socialdesk.listeners import digest_commands, export_commands, rule_commands, usage_commands, webhook_commands
 from socialdesk.listeners.binding import Replayed, awaited_by_ack, with_deps
 from socialdesk.listeners.common import action_value
 from socialdesk.listeners.deps import Deps
@@ -83,7 +83,7 @@ PERIODS = {"today", "7d", "30d"}
 MORE: dict[str, tuple[Subcommand, str]] = {
     name: (module.run, module.HELP)
     for name, module in (("rules", rule_commands), ("digest", digest_commands),
-                         ("export", export_commands), ("webhooks", webhook_commands))
+                         ("export", export_commands), ("webhooks", webhook_commands), ("usage", usage_commands))
 }
 HELP = HELP.format(more="".join(help_lines for _, help_lines in MORE.values()), filters=queue_filter.usage())
 MAX_CASE_ID = 2**31 - 1  # an INTEGER column: a bigger number is no case, not a database error

@@ -17,6 +17,7 @@ from socialdesk.networks import registry
 from socialdesk.networks.base import Network
 from socialdesk.replying import ReplyDesk
 from socialdesk.sla import Policy
+from socialdesk.spend import Meter
 from socialdesk.slack.blocks.modals import SavedReply
 from socialdesk.slack.names import SlackNames
 from socialdesk.slack.permissions import AdminCheck, ReplyPermissions
@@ -43,8 +44,12 @@ class Deps:
     later: Callable[..., Future[Any]] = run_now  # work after the ack (app.build gives a Later pool)
     notify: Callable[[], object] = lambda: None  # a notice was queued: send what is due now (jobs.notices)
     names: SlackNames | None = None  # Slack ids as "@alice" where Slack does not show mentions (exports)
+    meter: Meter | None = None  # the spend meter (`/social usage`); None: one made from `networks`
     # The rules the spend meter paused ((session=, now=) -> rule ids), for the Home's source states; None: none.
     budget_paused: Callable[..., set[int]] | None = None
+
+    def spend_meter(self) -> Meter:
+        return self.meter if self.meter is not None else Meter(self.networks)
 
     @property
     def case_tags(self) -> list[str]:

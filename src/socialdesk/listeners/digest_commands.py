@@ -174,7 +174,7 @@ def now_cmd(deps: Deps, client: WebClient | None, *, user_id: str, args: list[st
     def post() -> None:
         try:
             result = post_digest(engine=deps.engine, slack=client, clock=deps.clock, tz=deps.tz, targets=targets,
-                                 kind=kind)
+                                 kind=kind, meter=deps.spend_meter())
         except Exception:  # noqa: BLE001 - the person hears about it, the log gets the trace
             log.exception("digest now for %s failed", targets)
             text = "Sorry, the digest could not be made. Try again in a minute; if it keeps failing, check the app's log."

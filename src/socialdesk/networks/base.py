@@ -120,6 +120,37 @@ class ReplyFailed(NetworkError):
 # --- what a network fetches -------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class BilledReads:
+    """Resources a network bills for, as one request returned them (or one write made).
+
+    `kind` is a key of the network's `Billing.rates` ("post", "user", …, the network's own
+    names); `ids` the resources (a network that bills a resource once a day is charged once
+    for an id seen twice that day: the meter drops repeats). `rule_id`: the rule the read
+    was for; the poller and stream worker fill it in (a source does not know its rule).
+    """
+
+    kind: str
+    ids: tuple[str, ...]
+    rule_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Billing:
+    """How a network bills the reads it reports (`Page.billed`, `StreamEvent.billed`, `SentReply.billed`).
+
+    `rates`: dollars per resource by kind; `labels`: what a person calls each kind ("post reads");
+    `caps`: the most resources of a kind the plan allows a month (X: 3 M post reads);
+    `monthly_budget`: the operator's limit for the whole network (dollars a month, None: none).
+    Networks without billing leave `Network.billing` None and report nothing.
+    """
+
+    rates: Mapping[str, float]
+    labels: Mapping[str, str]
+    caps: Mapping[str, int] = field(default_factory=dict)
+    monthly_budget: float | None = None
+
+
 @dataclass
 class Page:
     """One fetched page and the cursor to store with it.
@@ -134,6 +165,7 @@ class Page:
     done: bool
     not_before: datetime | None = None
     warnings: list[str] = field(default_factory=list)
+    billed: list[BilledReads] = field(default_factory=list)  # what the network charges for this page
 
 
 class Source(Protocol):
@@ -163,6 +195,7 @@ class StreamEvent:
     external_id: str | None = None
     mention_of: str | None = None
     rule_ids: tuple[int, ...] | None = None
+    billed: tuple[BilledReads, ...] = ()  # what the network charges for this event
 
 
 @dataclass(frozen=True)
@@ -242,6 +275,7 @@ class SentReply:
     id: str
     url: str
     text: str
+    billed: tuple[BilledReads, ...] = ()  # what the network charges for posting it
 
 
 class Replier(Protocol):
@@ -259,6 +293,7 @@ class Removal:
 
     deleted: list[str]
     withheld: dict[str, list[str]] = field(default_factory=dict)
+    billed: tuple[BilledReads, ...] = ()  # what the network charges for the lookup
 
 
 class RemovalCheck(Protocol):
@@ -398,6 +433,7 @@ class Network:
     # How replies are counted where the limit is the server's own (an instance's setting): `info`
     # with the server's limit and count. None: `info` as it is.
     reply_rules: Callable[[], NetworkInfo] | None = None
+    billing: Billing | None = None  # the network bills per read (its sources report `billed`); None: free
     # `socialdesk doctor`: one cheap call that proves the configured credentials work; returns what it
     # found, for a person ("signed in as @acme"); raises NetworkError whose message says what to fix.
     # None: nothing is configured to check (`missing` says what to set).

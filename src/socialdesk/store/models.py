@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
@@ -64,6 +64,8 @@ class RuleRow(SQLModel, table=True):
     consecutive_failures: int = 0
     not_before: datetime | None = None  # rate-limit reset or backoff: no request before this
     lease_until: datetime | None = None  # a replica polling it holds this lease
+    # Dollars a month its network's billed reads may cost (store.spend); at 100 % it pauses until the month turns.
+    monthly_budget: float | None = None
     # Source health (socialdesk.health): when this run of failures began (a success clears it), what
     # the last one was (rate_limited, unavailable, rejected), and a window of posts that could not be read.
     failing_since: datetime | None = None
@@ -390,6 +392,31 @@ class SavedViewRow(SQLModel, table=True):
     # queue_filter.QueueFilter.text(): parsed again when read, "" for the whole queue.
     queue_filter: str = Field(default="", sa_column=Column(Text, nullable=False))
     updated_at: datetime
+
+
+class BilledSeenRow(SQLModel, table=True):
+    """A resource a network billed on a UTC day: read again that day, it costs nothing (the network
+    de-duplicates within the day, and so does the meter). Pruned once its month is over."""
+
+    __tablename__ = "billed_seen"
+
+    network: str = Field(primary_key=True, max_length=16)
+    day: date = Field(primary_key=True)
+    kind: str = Field(primary_key=True, max_length=16)  # the network's Billing.rates key
+    resource_id: str = Field(primary_key=True, max_length=64)
+
+
+class SpendRow(SQLModel, table=True):
+    """Billed reads counted per network, UTC day, rule and kind, with what they cost at the rate of the day."""
+
+    __tablename__ = "spend"
+
+    network: str = Field(primary_key=True, max_length=16)
+    day: date = Field(primary_key=True)
+    rule_id: int = Field(primary_key=True)  # 0: no rule (a reply's post, a lookup); no foreign key (rules go)
+    kind: str = Field(primary_key=True, max_length=16)
+    reads: int = 0
+    cost: float = 0.0  # dollars
 
 
 class OpsAlertRow(SQLModel, table=True):

@@ -66,6 +66,12 @@ def case_network(*, session: Session, case_id: int) -> str | None:
     return case.network if case is not None else None
 
 
+def case_rule(*, session: Session, case_id: int) -> int | None:
+    """The rule that opened the case (its reply's cost is that rule's), None when it has none."""
+    case = session.get(CaseRow, case_id)
+    return case.rule_id if case is not None else None
+
+
 def create_request(*, session: Session, case_id: int, key: str, agent: str, text: str, status: str,
                    now: datetime) -> int:
     """Add the reply (`queued` or `awaiting_approval`) and audit the request; returns its id.

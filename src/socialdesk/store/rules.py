@@ -39,13 +39,15 @@ def add_rule(
     stream: bool = False,
     ignore_spam: bool = False,
     routes: dict[str, str] | None = None,
+    monthly_budget: float | None = None,
 ) -> RuleRow:
     """A new rule starts from the newest page (cursor None); `backfill` walks every page instead.
 
     `stream`: carried by the network's stream where it takes only the rules marked so.
     `ignore_spam`: likely spam opens as ignored; `routes`: intent or `tag:<tag>` → channel
-    (rules.parse_routes checks them)."""
+    (rules.parse_routes checks them); `monthly_budget`: dollars a month its billed reads may cost."""
     rule = RuleRow(
+        monthly_budget=monthly_budget,
         stream=stream,
         ignore_spam=ignore_spam,
         routes=dict(routes) if routes else None,
@@ -89,6 +91,15 @@ def set_paused(*, session: Session, rule_id: int, paused: bool) -> RuleRow:
     rule = get_rule(session=session, rule_id=rule_id)
     rule.paused = paused
     session.add(rule)
+    return rule
+
+
+def set_budget(*, session: Session, rule_id: int, monthly_budget: float | None) -> RuleRow:
+    """The rule's monthly budget in dollars (None: no limit of its own)."""
+    rule = get_rule(session=session, rule_id=rule_id)
+    rule.monthly_budget = monthly_budget
+    session.add(rule)
+    session.flush()
     return rule
 
 

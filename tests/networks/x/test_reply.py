@@ -15,6 +15,7 @@ from socialdesk.networks.x.fake.server import TOKEN_PATH, FakeX
 from socialdesk.networks.x.auth import XUserAuth
 from socialdesk.networks.x.links import intent_url
 from socialdesk.networks.x.reply import ReplyFailed, SentReply, XReplier, post_url
+from socialdesk.networks.base import BilledReads
 from tests.networks.x.test_auth import Clock, brand, engine, fake, oauth1_settings, sign_in, x_settings  # noqa: F401
 
 CREATE = "/2/tweets"
@@ -51,7 +52,8 @@ def own_posts(fake: FakeX) -> int:
 def test_a_sent_reply_is_a_reply_on_x(fake: FakeX, replier: XReplier, question: dict) -> None:
     text = "@dana_k Sorry! Acme Care covers 1 screen & 1 battery <a year>."
     sent = replier.reply(text, question["id"], idempotency_key="k")
-    assert sent == SentReply(sent.id, f"https://x.com/acmephones/status/{sent.id}", text)  # not X's &amp;
+    assert sent == SentReply(sent.id, f"https://x.com/acmephones/status/{sent.id}", text,  # not X's &amp;
+                             billed=(BilledReads("created", (sent.id,)),))  # X bills a post created
     fields = "author_id,referenced_tweets,in_reply_to_user_id,conversation_id"
     posted = httpx.get(f"{fake.url}/2/tweets/{sent.id}", params={"tweet.fields": fields},
                        headers={"Authorization": f"Bearer {fake.bearer_token}"}).json()

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from socialdesk.networks.base import (CursorExpired, RateLimited, SourceRejected, SourceUnavailable, StreamEvent,
+from socialdesk.networks.base import (BilledReads, CursorExpired, RateLimited, SourceRejected, SourceUnavailable, StreamEvent,
                                      TrackedRule)
 from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.networks.x.search import SEARCH_PATH, XSource, snowflake_at, snowflake_time
@@ -108,6 +108,14 @@ def test_live_posts_come_with_the_rules_x_matched(fake: FakeX, stream: XStream) 
     assert got[both].rule_ids == (1, 2) and got[one].rule_ids == (2,)
     assert got[both].post is not None and got[both].post.author.handle == "dana"
     assert got[one].cursor == {"since_id": one}
+
+
+def test_a_streamed_post_is_billed_as_a_post_read_and_its_author_as_a_user_read(fake: FakeX, stream: XStream) -> None:
+    reader = read(stream)
+    made = customer_post(fake, "acme phone broke")
+    [event] = [e for e in reader.read_until({made}) if e.post is not None and e.post.external_id == made]
+    assert event.post is not None
+    assert event.billed == (BilledReads("post", (made,)), BilledReads("user", (event.post.author.external_id,)))
 
 
 def test_a_streamed_post_is_the_post_search_finds(fake: FakeX, stream: XStream, http: httpx.Client) -> None:

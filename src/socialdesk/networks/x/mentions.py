@@ -61,4 +61,4 @@ class XMentionsSource:
         if token:
             params["pagination_token"] = token  # the timeline's name for search's next_token
         return page_of(get_page(self._http, url, params, self._headers, what="mentions request", since_id=since_id),
-                       cursor)
+                       cursor, owned=True)

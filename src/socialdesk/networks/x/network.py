@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from socialdesk.networks.base import ConversationWalk, CredentialStore, Network, NetworkInfo
+from socialdesk.networks.base import Billing, ConversationWalk, CredentialStore, Network, NetworkInfo
 from socialdesk.networks.x import links
 from socialdesk.networks.x.text import MAX_WEIGHTED_LENGTH, weighted_length
 
@@ -51,6 +51,20 @@ class FollowUpSearch:
         return conversation_walks({c: int(f) if str(f).isdigit() else 0 for c, f in floors.items()}, now)
 
 
+def billing(settings: Any) -> Billing:
+    """X's pay-per-use billing as the settings say (X's published rates by default)."""
+    from socialdesk.networks.x.search import OWNED_READ, POST_CREATED, POST_READ, USER_READ
+
+    return Billing(
+        rates={POST_READ: settings.x_rate_post_read, USER_READ: settings.x_rate_user_read,
+               OWNED_READ: settings.x_rate_owned_read, POST_CREATED: settings.x_rate_post_created},
+        labels={POST_READ: "post reads", USER_READ: "user reads", OWNED_READ: "owned reads",
+                POST_CREATED: "posts created"},
+        caps={POST_READ: settings.x_monthly_post_reads_cap},
+        monthly_budget=settings.x_monthly_budget,
+    )
+
+
 def build(settings: Any, *, http: httpx.Client, clock: Callable[[], datetime],
           credentials: Callable[[str], CredentialStore]) -> Network:
     from socialdesk.networks.x.auth import XAuthError, XUserAuth
@@ -73,6 +87,7 @@ def build(settings: Any, *, http: httpx.Client, clock: Callable[[], datetime],
         replier=XReplier(http=http, api_url=settings.x_api_url, auth=auth, clock=clock),
         brand_handle=brand_handle,
         reply_not_configured="Replies to X are not set up: an admin must run `socialdesk auth x`.",
+        billing=billing(settings),
     )
     if settings.x_bearer_token:
         token = settings.x_bearer_token.get_secret_value()

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from socialdesk.networks.base import Removal
-from socialdesk.networks.x.search import get
+from socialdesk.networks.base import BilledReads, Removal
+from socialdesk.networks.x.search import POST_READ, get
 
 LOOKUP_PATH = "/2/tweets"
 LOOKUP_IDS = 100  # X's maximum per request
@@ -38,7 +38,9 @@ def parse_lookup(body: dict[str, Any], asked: Sequence[str]) -> Removal:
         held = post.get("withheld")
         if isinstance(held, dict) and str(post.get("id")) in asked_set:
             withheld[str(post["id"])] = [str(c) for c in held.get("country_codes") or []]
-    return Removal(deleted=sorted(set(deleted)), withheld=withheld)
+    found = tuple(str(post["id"]) for post in body.get("data") or [] if isinstance(post, dict) and "id" in post)
+    return Removal(deleted=sorted(set(deleted)), withheld=withheld,
+                   billed=(BilledReads(POST_READ, found),) if found else ())  # each post still there is a read
 
 
 class XRemovalCheck:

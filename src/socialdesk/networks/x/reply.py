@@ -27,9 +27,9 @@ from typing import Any
 
 import httpx
 
-from socialdesk.networks.base import ReplyFailed, SentReply
+from socialdesk.networks.base import BilledReads, ReplyFailed, SentReply
 from socialdesk.networks.x.links import post_url
-from socialdesk.networks.x.search import describe_error
+from socialdesk.networks.x.search import POST_CREATED, describe_error
 from socialdesk.networks.x.auth import XAuthError, XAuthMissing, XAuthUnavailable, XUserAuth, json_object, utcnow
 
 __all__ = ["ReplyFailed", "SentReply", "XReplier", "post_url"]
@@ -58,7 +58,8 @@ class XReplier:
                 log.info("X reply %s sent for key %s in reply to %s", reply_id, idempotency_key, in_reply_to)
                 # X's v2 JSON escapes &, < and >: keep what the agent wrote.
                 sent_text = html.unescape(str(data.get("text") or text))
-                return SentReply(reply_id, post_url(self._handle(), reply_id), sent_text)
+                return SentReply(reply_id, post_url(self._handle(), reply_id), sent_text,
+                                 billed=(BilledReads(POST_CREATED, (reply_id,)),))
             raise self._unknown(f"X answered {response.status_code} without the new post's id")
         failure = self._failure(response)
         log.warning("X reply for key %s refused: %s %s", idempotency_key, failure.kind, failure.detail)

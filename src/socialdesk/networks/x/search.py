@@ -19,6 +19,7 @@ import httpx
 from socialdesk.domain import Author, Post
 from socialdesk.networks.x.links import post_url
 from socialdesk.networks.base import (
+    BilledReads,
     ConversationWalk,
     CursorExpired,
     Page,
@@ -282,14 +283,32 @@ def start_walk(cursor: dict[str, Any] | None) -> tuple[dict[str, Any], str | Non
     return cursor, cursor.get("since_id"), cursor.get("next_token")
 
 
-def page_of(response: httpx.Response, cursor: dict[str, Any] | None) -> Page:
+# What X bills (refs/x/docs/pricing.mdx), as network.billing names them: a post read, a user read,
+# the owned read of the brand's own timelines, a post created (a reply).
+POST_READ, USER_READ, OWNED_READ, POST_CREATED = "post", "user", "owned", "created"
+
+
+def billed_reads(body: Any, *, owned: bool = False) -> list[BilledReads]:
+    """What X charges for a page it returned: each post in `data` and each user in `includes`.
+
+    `owned`: the brand's own timeline (mentions), billed as owned reads whatever the resource."""
+    posts = tuple(str(t["id"]) for t in body.get("data") or [])
+    users = tuple(str(u["id"]) for u in (body.get("includes") or {}).get("users") or [])
+    if owned:
+        return [BilledReads(OWNED_READ, posts + tuple(f"user:{u}" for u in users))] if posts or users else []
+    return [reads for reads in (BilledReads(POST_READ, posts), BilledReads(USER_READ, users)) if reads.ids]
+
+
+def page_of(response: httpx.Response, cursor: dict[str, Any] | None, *, owned: bool = False) -> Page:
     """One page of a walk (search or timeline), and the cursor that follows it.
 
     `cursor` None is a new rule: only its newest page is taken; {} walks every page.
+    `owned`: the brand's own timeline (its reads are billed as owned reads).
     """
     fresh = cursor is None
     cursor, since_id, token = start_walk(cursor)
-    posts, meta, warnings = parse_search_body(json_body(response))
+    body = json_body(response)
+    posts, meta, warnings = parse_search_body(body)
     # The first page of a walk names the newest id; remember it until the walk ends.
     newest = cursor.get("pending_newest_id") if token else meta.get("newest_id")
     newest = newest or since_id
@@ -299,7 +318,7 @@ def page_of(response: httpx.Response, cursor: dict[str, Any] | None) -> Page:
     else:
         page_cursor = {"since_id": newest}
     return Page(posts=posts, cursor=page_cursor, done=not more, not_before=quota_spent_until(response),
-                warnings=warnings)
+                warnings=warnings, billed=billed_reads(body, owned=owned))
 
 
 def get(http: httpx.Client, url: str, params: dict[str, Any], headers: dict[str, str], *, what: str) -> httpx.Response:

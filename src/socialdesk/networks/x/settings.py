@@ -43,6 +43,28 @@ class XSettings(BaseSettings):
         None, alias="SOCIALDESK_X_ACCESS_SECRET",
         description="OAuth 1.0a: the brand account's access token secret")
 
+    # X bills per resource read since February 2026 (refs/x/docs/pricing.mdx): the spend meter's
+    # rates, X's published ones by default; change them when X's console shows others.
+    x_rate_post_read: float = Field(
+        0.005, ge=0, alias="SOCIALDESK_X_RATE_POST_READ",
+        description="dollars X charges per post read (search, the filtered stream), once per post a UTC day")
+    x_rate_user_read: float = Field(
+        0.010, ge=0, alias="SOCIALDESK_X_RATE_USER_READ",
+        description="dollars X charges per user read (the authors that come with posts), once per user a UTC day")
+    x_rate_post_created: float = Field(
+        0.015, ge=0, alias="SOCIALDESK_X_RATE_POST_CREATED",
+        description="dollars X charges per post created (a reply as the brand)")
+    x_rate_owned_read: float = Field(
+        0.001, ge=0, alias="SOCIALDESK_X_RATE_OWNED_READ",
+        description="dollars X charges per owned read (the brand's own mentions timeline)")
+    x_monthly_post_reads_cap: int = Field(
+        3_000_000, ge=0, alias="SOCIALDESK_X_MONTHLY_POST_READS_CAP",
+        description="the most post reads X's pay-per-use plan allows a month (shown beside the month's reads)")
+    x_monthly_budget: float | None = Field(
+        None, gt=0, alias="SOCIALDESK_X_MONTHLY_BUDGET",
+        description="dollars a month socialdesk may spend on X reads: an ops alert at 80 %, X's rules "
+                    "pause at 100 % until the month turns or it is raised (unset: no limit)")
+
     @field_validator("x_api_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:

@@ -39,9 +39,9 @@ from typing import Any
 import httpx
 
 from socialdesk.domain import Post
-from socialdesk.networks.base import (CursorExpired, RateLimited, SourceRejected, SourceUnavailable, StreamEvent,
+from socialdesk.networks.base import (BilledReads, CursorExpired, RateLimited, SourceRejected, SourceUnavailable, StreamEvent,
                                      TrackedRule)
-from socialdesk.networks.x.search import (RECENT_SEARCH_REACH, SEARCH_PATH, TWEET_FIELDS, USER_FIELDS, error_text,
+from socialdesk.networks.x.search import (POST_READ, RECENT_SEARCH_REACH, USER_READ, SEARCH_PATH, TWEET_FIELDS, USER_FIELDS, error_text,
                                          field_params, get, json_body, parse_search_body, reset_time, snowflake_at,
                                          snowflake_time)
 from socialdesk.networks.x.stream_lines import Connection, StreamLine, parse_line
@@ -174,7 +174,7 @@ class XStream:
             if since:
                 for post, rule_ids in self._gap(since, str(until)):
                     filled.add(post.external_id)
-                    yield StreamEvent("post", dict(start), post=post, rule_ids=rule_ids)
+                    yield StreamEvent("post", dict(start), post=post, rule_ids=rule_ids, billed=billed(post))
                 latest = max(latest, until - 1)
             yield StreamEvent("tick", {"since_id": str(latest)})
             quiet_since = time.monotonic()
@@ -187,7 +187,8 @@ class XStream:
                     latest = max(latest, int(post.external_id))
                     if decoded.rule_ids:  # only other tools' rules matched it: not ours
                         quiet_since = time.monotonic()
-                        yield StreamEvent("post", {"since_id": str(latest)}, post=post, rule_ids=decoded.rule_ids)
+                        yield StreamEvent("post", {"since_id": str(latest)}, post=post, rule_ids=decoded.rule_ids,
+                                          billed=billed(post))
                         continue
                 if time.monotonic() - quiet_since >= self._tick:
                     quiet_since = time.monotonic()
@@ -294,6 +295,13 @@ class XStream:
             params = {**params, "next_token": meta["next_token"]}
         raise CursorExpired(f"X: more than {self._gap_pages} pages for {query!r} were posted while the stream "
                             "was down; the rules' searches fill the gap")
+
+
+def billed(post: Post) -> tuple[BilledReads, ...]:
+    """What X charges for a streamed (or gap-searched) post: the post, and its author (the one expansion)."""
+    author = post.author.external_id
+    user = (BilledReads(USER_READ, (author,)),) if author and author != "unknown" else ()
+    return (BilledReads(POST_READ, (post.external_id,)), *user)
 
 
 def _refusal(response: httpx.Response) -> Exception:

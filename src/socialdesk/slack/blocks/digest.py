@@ -144,10 +144,12 @@ def digest_blocks(
     backlog: Backlog | None = None,
     backlog_url: str | None = None,
     compared_with: str = "the period before",
+    spend: str | None = None,
 ) -> list[Block]:
     """The digest. `backlog` is the cases waiting now (none given: none waiting); `permalinks`
     maps case ids to their card's permalink; the backlog button opens `backlog_url`, else the
-    oldest waiting case's card, else is left out."""
+    oldest waiting case's card, else is left out. `spend`: a line of what billed reads cost
+    this month (spend.summary), shown under the backlog."""
     backlog = backlog or Backlog()
     c, p = current, previous
     blocks: list[Block] = [
@@ -180,6 +182,8 @@ def digest_blocks(
         DividerBlock(),
         _section(_backlog(backlog, permalinks)),
     ]
+    if spend:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f":moneybag: {escape(plain_cut(spend, 2900))}")]))
     url = backlog_url or next((permalinks[u.case_id] for u in backlog.oldest if u.case_id in permalinks), None)
     if url:
         blocks.append(
