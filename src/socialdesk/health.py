@@ -77,18 +77,20 @@ def rule_state(rule: Any, *, now: datetime, budget_paused: bool = False, streame
         return SourceState(PAUSED)
     if budget_paused:
         return SourceState(BUDGET)
+    if streamed:  # its polls only fill gaps; one that failed before the stream came back says nothing now
+        return SourceState(OK)
     not_before = _utc(rule.not_before)
     failures = rule.consecutive_failures or 0
     kind = getattr(rule, "failure_kind", None)
+    failing_since = _utc(getattr(rule, "failing_since", None))
     waiting = not_before is not None and not_before > now
     # Rate-limited: a 429 waited out, or a page that said its quota is spent (a success with a not-before).
-    if waiting and (kind == RATE_LIMIT_KIND or not failures):
+    # A 429 in the middle of a failing run does not end it (only a success does): the run goes on.
+    if waiting and (kind == RATE_LIMIT_KIND or not failures) and failing_since is None:
         return SourceState(RATE_LIMITED, until=not_before)
-    if failures and kind != RATE_LIMIT_KIND:
-        since = _utc(getattr(rule, "failing_since", None)) or _utc(rule.last_error_at)
+    if failures and (kind != RATE_LIMIT_KIND or failing_since is not None):
+        since = failing_since or _utc(rule.last_error_at)
         return SourceState(FAILING, since=since, error=rule.last_error)
-    if streamed:
-        return SourceState(OK)
     last = _utc(rule.last_success_at) or _utc(rule.created_at)
     if last is not None and now - last > timedelta(seconds=BEHIND_FACTOR * rule.every_seconds):
         return SourceState(BEHIND, since=last)
@@ -123,6 +125,9 @@ class Condition(NamedTuple):
     text: str
     fix: str
     recovers: bool = True
+    # False: it holds, but not for long enough to tell yet. An alert already told stays open while its
+    # condition holds at all: only its end (not a threshold, nor a restart's grace) is a recovery.
+    due: bool = True
 
 
 # Called as check(session=…, now=…): positional (session, now) callables and keyword-only ones both fit.
@@ -159,25 +164,26 @@ def _rule_name(rule: Any, label: str) -> str:
 
 def rule_conditions(rule: Any, state: SourceState, *, now: datetime, alert_after: timedelta,
                     label: str, started_at: datetime | None = None) -> list[Condition]:
-    """What the ops channel hears of a rule in this state (failing or behind for `alert_after`, a gap).
+    """What the ops channel hears of a rule in this state (failing or behind, `due` once for `alert_after`; a gap).
 
-    `started_at`: when this process began watching; "behind" is timed from then at the earliest (a
+    `started_at`: when this process began watching; "behind" is due from then at the earliest (a
     restart after downtime gives its first polls their chance before anyone is told)."""
     name = _rule_name(rule, label)
     title = name[:1].upper() + name[1:]  # "Rule 3 (…" (str.capitalize would lower the label)
     found: list[Condition] = []
     since = state.since
-    if state.state == FAILING and since is not None and now - since >= alert_after:
+    if state.state == FAILING and since is not None:
         kind = REJECTED_KIND if getattr(rule, "failure_kind", None) == REJECTED_KIND else None
         found.append(Condition(f"failing:rule:{rule.id}:{_iso(since)}",
                                f"{title} has failed since {since.strftime(STAMP)} "
                                f"({rule.consecutive_failures} polls in a row): {' '.join((state.error or '?').split())}",
-                               FIX_FAILING[kind]))
-    if state.state == BEHIND and since is not None and now - max(since, started_at or since) >= alert_after + \
-            timedelta(seconds=BEHIND_FACTOR * rule.every_seconds):
+                               FIX_FAILING[kind], due=now - since >= alert_after))
+    if state.state == BEHIND and since is not None:
+        grace = alert_after + timedelta(seconds=BEHIND_FACTOR * rule.every_seconds)
         found.append(Condition(f"behind:rule:{rule.id}:{_iso(since)}",
                                f"{title} is behind: last read {since.strftime(STAMP)}, though it is "
-                               f"polled every {rule.every_seconds} s.", FIX_BEHIND))
+                               f"polled every {rule.every_seconds} s.", FIX_BEHIND,
+                               due=now - max(since, started_at or since) >= grace))
     gap_from, gap_to = _utc(getattr(rule, "gap_from", None)), _utc(getattr(rule, "gap_to", None))
     if gap_from is not None and gap_to is not None and _fresh(getattr(rule, "gap_at", None), now):
         found.append(Condition(f"gap:rule:{rule.id}:{_iso(gap_from)}",
@@ -192,15 +198,15 @@ def stream_conditions(row: Any, state: SourceState, *, now: datetime, alert_afte
     """What the ops channel hears of a network's stream in this state."""
     found: list[Condition] = []
     since = state.since
-    if state.state == FAILING and since is not None and now - since >= alert_after:
+    if state.state == FAILING and since is not None:
         found.append(Condition(f"failing:stream:{row.network}:{_iso(since)}",
                                f"The {label} stream has been down since {since.strftime(STAMP)}: "
                                f"{' '.join((state.error or '?').split())}. Its rules are polled meanwhile.",
-                               FIX_FAILING[None]))
-    if state.state == BEHIND and since is not None and now - since >= alert_after:
+                               FIX_FAILING[None], due=now - since >= alert_after))
+    if state.state == BEHIND and since is not None:
         found.append(Condition(f"behind:stream:{row.network}:{_iso(since)}",
                                f"The {label} stream is connected but has not moved since {since.strftime(STAMP)}.",
-                               FIX_STREAM_BEHIND))
+                               FIX_STREAM_BEHIND, due=now - since >= alert_after))
     gap_from, gap_to = _utc(getattr(row, "gap_from", None)), _utc(getattr(row, "gap_to", None))
     if gap_from is not None and gap_to is not None and _fresh(getattr(row, "gap_at", None), now):
         found.append(Condition(f"gap:stream:{row.network}:{_iso(gap_from)}",

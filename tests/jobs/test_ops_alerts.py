@@ -115,6 +115,28 @@ def test_a_check_that_fails_recovers_nothing_and_the_others_still_alert(engine, 
     assert len(texts) == 3 and texts[2].startswith("✅ Recovered, 0 min after") and "80 %" in texts[2]
 
 
+def test_an_alert_told_stays_open_while_its_condition_holds_even_where_it_is_not_due_yet(engine, clock,
+                                                                                         slack_emulator):
+    """A replica just started holds "behind" back (its polls get their chance), but still knows it holds:
+    the alert another replica told is not recovered by it; and what is not due is not told."""
+    channel = slack_emulator.new_channel("ops")
+    due = [True]
+
+    def behind(session, now):
+        return [Condition("behind:rule:1:2026-12-02T10:00:00+00:00", "Rule 1 is behind", "Check the replicas",
+                          due=due[0])]
+
+    assert alerts_for(engine, slack_emulator, channel, clock, {}, checks=[behind]).run_once() == 1
+    due[0] = False  # as a replica started a minute ago sees it
+    assert alerts_for(engine, slack_emulator, channel, clock, {}, checks=[behind]).run_once() == 0
+    assert len(said(slack_emulator, channel)) == 1  # no "recovered" while it is still behind
+
+    other = [Condition("failing:rule:2:2026-12-02T10:00:00+00:00", "Rule 2 fails", "Wait", due=False)]
+    assert alerts_for(engine, slack_emulator, channel, clock, {},
+                      checks=[behind, lambda session, now: other]).run_once() == 0
+    assert len(said(slack_emulator, channel)) == 1  # not due: not told
+
+
 def test_the_app_runs_the_alert_job_only_with_an_ops_channel(engine, slack_emulator):
     from tests.support.in_process import make_desk, url_of
 

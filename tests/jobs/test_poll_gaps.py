@@ -41,3 +41,26 @@ def test_a_rule_polled_again_after_longer_than_search_reaches_records_its_gap(en
     assert as_utc(found.gap_from) == last[long]  # from its last success …
     assert as_utc(found.gap_to) == as_utc(found.gap_at) - limit  # … to as far back as search reaches
     assert found.last_error is None  # the walk itself went on
+
+
+class _StreamCarryingSearch:
+    """A stream that carries search rules (never started here: the rule is polled while it is down)."""
+
+    kinds = ("search",)
+    opt_in = False
+
+
+def test_a_rule_a_stream_carries_records_no_gap_of_its_own(engine, fake_x, clock):
+    """Its last successful poll is old because the stream read its posts meanwhile: the stream worker
+    accounts for the stream's own gaps (from its cursor), the poll does not report one."""
+    source = XSource(http=httpx.Client(timeout=5), api_url=fake_x.url, bearer_token="test-bearer")
+    network = Network(info=x.INFO, sources={"search": source}, gap_limit=timedelta(days=7),
+                      stream=_StreamCarryingSearch())  # type: ignore[arg-type]
+    poller = Poller(engine=engine, networks={"x": network}, own_handles=frozenset(), clock=clock)
+    streamed = add_rule(engine)
+    with session_scope(engine) as session:  # carried by the stream for a month; the stream just dropped
+        rule_store.save_cursor(session=session, rule_id=streamed, cursor={}, not_before=None,
+                               now=clock() - timedelta(days=30))
+    poller.poll_rule(streamed)
+    found = rule(engine, streamed)
+    assert found.gap_from is None and as_utc(found.last_success_at) > clock() - timedelta(minutes=1)  # it was polled

@@ -104,7 +104,9 @@ def test_every_replica_polls_a_rule_at_the_same_instants_and_rules_at_phases_of_
     b = replica_scheduler(engine)  # started later (a restart, another machine): they were just polled
     try:
         for rule_id in rule_ids:
-            assert fires(a, rule_id) == fires(b, rule_id), f"rule {rule_id}: the replicas' timers are out of step"
+            # On one grid (b, made a moment later, may be a beat further on when one passed meanwhile).
+            apart = {round((x - y).total_seconds(), 6) % 60 for x, y in zip(fires(a, rule_id), fires(b, rule_id))}
+            assert apart == {0}, f"rule {rule_id}: the replicas' timers are out of step"
             assert a.get_job(f"poll-now-rule-{rule_id}") is not None and b.get_job(f"poll-now-rule-{rule_id}") is None
         # Started together, rules are not all polled in the same second: their beats are spread over the minute.
         seconds = sorted(fires(a, rule_id, 1)[0].timestamp() % 60 for rule_id in rule_ids)
@@ -118,7 +120,8 @@ def test_a_poll_timer_firing_late_skips_its_turn_before_half_an_interval(engine)
     rule_id = add_rule(engine, every=60)
     scheduler = replica_scheduler(engine)
     try:  # the Poller polls a rule again half an interval after its last poll: a timer that late would
-        assert 1 <= scheduler.get_job(f"poll-rule-{rule_id}").misfire_grace_time < 30
+        # poll a beat another replica polled on time; one late by less still polls (with one replica, nobody else does)
+        assert 15 < scheduler.get_job(f"poll-rule-{rule_id}").misfire_grace_time < 30
     finally:
         scheduler.shutdown(wait=False)
 

@@ -2,9 +2,10 @@
 
 Every run asks each check (`health.Check`: `check(session=, now=) -> [Condition or (key, text, fix)]`)
 what holds now.
-A condition whose key was never told is taken (store.ops_alerts: of several replicas one wins,
+A condition due (it has held long enough) whose key was never told is taken (store.ops_alerts: of several replicas one wins,
 and a restart finds it taken) and posted; an alert told whose condition no longer holds is
-taken for its recovery and that is posted to the channel the alert went to. So an
+taken for its recovery and that is posted to the channel the alert went to (a condition that still
+holds, due or not, is no recovery: a replica just started holds "behind" back, and still knows it holds). So an
 incident is one message and one recovery, however many polls fail meanwhile. A check that
 raises this run recovers nothing (what it would have said is unknown), and the others go on.
 
@@ -71,12 +72,14 @@ class OpsAlerts:
 
     def _run(self, now: datetime) -> int:
         self._prune(now)
-        conditions, complete = self._conditions(now)
+        # What was told is read before what holds: an alert another replica tells meanwhile is not
+        # among `told`, so this run cannot take its condition's absence (read earlier) for a recovery.
         with read_scope(self._engine) as session:
             told = {a.key: a for a in store.open_alerts(session=session)}
+        conditions, complete = self._conditions(now)
         sent = 0
         for condition in conditions.values():
-            if condition.key in told:
+            if condition.key in told or not condition.due:
                 continue
             with session_scope(self._engine) as session:
                 won = store.take_alert(session=session, key=condition.key, text=condition.text, fix=condition.fix,

@@ -224,7 +224,8 @@ class Poller:
                                          min_gap=rule.every_seconds / 2)
         if rule is None:
             return
-        self._note_gap(rule, network, now)
+        if not streamed:  # a stream's rule is read by the stream between polls: its gaps are the stream worker's
+            self._note_gap(rule, network, now)
         self._leased_walk(rule, opened, pages=MAX_PAGES_PER_POLL)
 
     def _note_gap(self, rule, network: Network | None, now: datetime) -> None:  # type: ignore[no-untyped-def]

@@ -41,10 +41,11 @@ SLA_SECONDS = 30
 # rule was polled every two thirds of its interval, or more often.
 POLL_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 GOLDEN = 0.6180339887  # spreads the rules' phases over the interval: not all polled in the same second
-# A poll timer that fires later than this part of its interval (a busy process) skips that turn: a
-# poll half an interval late would be a second poll of that interval (Poller lets a rule be polled
-# again half an interval after its last poll). Another replica's timer, on time, polls it instead.
-POLL_LATE_FRACTION = 0.25
+# A poll timer that fires late (a busy process) still polls while it is less than half an interval
+# late: then Poller's own guard (no poll within half an interval of the last) keeps it from being a
+# second poll of a beat another replica polled on time. Later than that it skips its turn (another
+# replica's timer polls it instead; with one replica, the next beat does).
+POLL_LATE_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def build_scheduler(
         for rule_id, rule in rules.items():
             job_id = f"poll-rule-{rule_id}"
             if scheduler.get_job(job_id) is None:
-                late = max(1, int(rule.every_seconds * POLL_LATE_FRACTION))
+                late = max(1, int(rule.every_seconds * POLL_LATE_FRACTION) - 1)  # a second short of it
                 scheduler.add_job(poller.poll_rule, poll_trigger(rule_id, rule.every_seconds), args=[rule_id],
                                   id=job_id, name=f"poll rule {rule_id}", misfire_grace_time=late)
                 # At once only when due: a replica starting must not poll a rule the others just did. A

@@ -253,8 +253,11 @@ class StreamWorker:
                 log.warning("%s stream: the lease was lost; reconnecting when it is ours again", self.name,
                             extra=about(network=self.name))
                 return
-            if event.kind != "tick" or time.monotonic() - self._connected_at >= GOOD_CONNECTION_SECONDS:
+            if not self._got_event and (event.kind != "tick"
+                                        or time.monotonic() - self._connected_at >= GOOD_CONNECTION_SECONDS):
                 self._got_event = True  # a drop after this is a new incident, retried soon
+                with session_scope(self._engine) as session:  # and the failing run is over (source health)
+                    store.record_healthy(session=session, network=self.name, holder=self._holder)
             stored = self._handle(event)
             if not self._checkpoint(event.cursor, stored):
                 log.warning("%s stream: another replica holds the stream now; stopping here", self.name,

@@ -60,10 +60,17 @@ def record_connection(*, session: Session, network: str, holder: str, now: datet
     """A connection was made (error None) or failed (the error, for `socialdesk status` and App Home)."""
     values: dict[str, Any] = {"last_error": error[:500] if error else None, "updated_at": now}
     if error is None:
-        values.update(connected_at=now, failing_since=None)
+        # A connection that drops again at once is still the same failing run: record_healthy ends it.
+        values.update(connected_at=now)
     else:  # the first failure of a run starts its clock (source health, the ops alert)
         values["failing_since"] = func.coalesce(StreamRow.failing_since, now)
     session.execute(update(StreamRow).where(StreamRow.network == network, StreamRow.holder == holder).values(**values))
+
+
+def record_healthy(*, session: Session, network: str, holder: str) -> None:
+    """The connection delivered a post, or held for a good while: a failing run (if any) is over."""
+    session.execute(update(StreamRow).where(StreamRow.network == network, StreamRow.holder == holder,
+                                            StreamRow.failing_since.is_not(None)).values(failing_since=None))
 
 
 def record_gap(*, session: Session, network: str, start: datetime, end: datetime, now: datetime) -> None:
