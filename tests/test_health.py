@@ -163,3 +163,13 @@ def test_a_streamed_rule_is_as_healthy_as_its_stream_whatever_its_last_polls_did
     rule = failing(30)  # polls failed while the stream was down; the stream is back
     assert rule_state(rule, now=NOW, streamed=True).state == OK
     assert rule_state(rule, now=NOW).state == FAILING
+
+
+def test_a_stream_connected_again_is_still_failing_until_the_connection_proves_good():
+    flapping = Stream(last_error=None, failing_since=NOW - timedelta(minutes=12))  # connected, dropped, connected …
+    state = stream_state(flapping, now=NOW)
+    assert state.state == FAILING and state.since == NOW - timedelta(minutes=12)
+    [condition] = stream_conditions(flapping, state, now=NOW, alert_after=AFTER, label="Net")
+    assert condition.due  # the alert told at minute 5 stays open: no recovery until a connection proves good
+    flapping.failing_since = None  # it did (jobs.stream: a post through it, or up for a good while)
+    assert stream_state(flapping, now=NOW).state == OK

@@ -104,9 +104,12 @@ def stream_state(row: Any, *, now: datetime, behind_after: timedelta | None = No
     # (an error left on the row from before says nothing then).
     if not row.holder or lease is None or lease <= now:
         return SourceState(IDLE)
-    if row.last_error:
-        since = _utc(getattr(row, "failing_since", None)) or _utc(row.updated_at)
-        return SourceState(FAILING, since=since, error=row.last_error)
+    failing_since = _utc(getattr(row, "failing_since", None))
+    # Failing until a connection proves good (a post, or long enough up: jobs.stream), not as soon as one
+    # is made: a stream that connects and drops at once, again and again, is one incident that goes on.
+    if row.last_error or failing_since is not None:
+        return SourceState(FAILING, since=failing_since or _utc(row.updated_at),
+                           error=row.last_error or "connected again, not yet for long")
     moved = max((t for t in (_utc(row.cursor_at), _utc(row.connected_at)) if t is not None), default=None)
     if behind_after is not None and row.connected_at is not None and moved is not None and now - moved > behind_after:
         return SourceState(BEHIND, since=moved)

@@ -177,7 +177,10 @@ class StreamWorker:
                     wait = IDLE_SECONDS
                 else:
                     self._got_event = False
-                    self._stream_once()
+                    try:
+                        self._stream_once()
+                    finally:
+                        self._connected_at = 0.0  # no connection up now
                     failures = 0
             except CursorExpired as exc:
                 self._metrics.network_error(self.name, exc)
@@ -204,7 +207,8 @@ class StreamWorker:
             self._stop.wait(wait)
 
     def _beat(self) -> None:
-        """Renew the lease every third of its length, whatever the stream is doing."""
+        """Renew the lease every third of its length, whatever the stream is doing; and see a quiet
+        connection that has held long enough as good (a stream may send nothing for a long while)."""
         while not self._stop.wait(self._lease_seconds / 3):
             if not self._held.is_set():
                 continue
@@ -213,8 +217,18 @@ class StreamWorker:
                     log.warning("%s stream: another replica holds the stream now; stopping here", self.name,
                                 extra=about(network=self.name))
                     self._held.clear()
+                up = self._connected_at
+                if up and not self._got_event and time.monotonic() - up >= GOOD_CONNECTION_SECONDS:
+                    self._proved_good()
             except Exception:  # noqa: BLE001 - a missed renewal is retried; the lease outlasts two of them
                 log.exception("%s stream: could not renew the lease", self.name, extra=about(network=self.name))
+
+    def _proved_good(self) -> None:
+        """This connection delivered a post or held for a good while: a drop after this is a new incident
+        (retried soon), and the failing run, if any, is over (source health)."""
+        self._got_event = True
+        with session_scope(self._engine) as session:
+            store.record_healthy(session=session, network=self.name, holder=self._holder)
 
     def _stream_once(self) -> None:
         with session_scope(self._engine) as session:
@@ -255,9 +269,7 @@ class StreamWorker:
                 return
             if not self._got_event and (event.kind != "tick"
                                         or time.monotonic() - self._connected_at >= GOOD_CONNECTION_SECONDS):
-                self._got_event = True  # a drop after this is a new incident, retried soon
-                with session_scope(self._engine) as session:  # and the failing run is over (source health)
-                    store.record_healthy(session=session, network=self.name, holder=self._holder)
+                self._proved_good()
             stored = self._handle(event)
             if not self._checkpoint(event.cursor, stored):
                 log.warning("%s stream: another replica holds the stream now; stopping here", self.name,
