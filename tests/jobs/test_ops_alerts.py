@@ -86,6 +86,10 @@ def test_a_stream_dropping_for_longer_than_the_threshold_is_told_once_and_its_re
         stream_store.take_lease(session=session, network="x", holder="h1", now=clock(), seconds=30)
         stream_store.record_connection(session=session, network="x", holder="h1", now=clock())
     job.run_once()
+    assert len(said(slack_emulator, channel)) == 1  # connected is not yet recovered: it may drop again at once
+    with session_scope(engine) as session:  # the connection proved good (a post through it, or 30 s up)
+        stream_store.record_healthy(session=session, network="x", holder="h1")
+    job.run_once()
     job.run_once()
     alert, recovery = said(slack_emulator, channel)
     assert alert.startswith("⚠️ The X stream has been down since ") and "connection reset" in alert

@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from socialdesk.domain import CaseStatus
 from socialdesk.store.models import CaseRow, NoticeRow
+from socialdesk.store.once import insert_once
 
 ASSIGNED, FOLLOW_UP, SLA_AT_RISK, SLA_BREACHED, SLA_LEAD = "assigned", "follow_up", "sla_at_risk", "sla_breached", "sla_lead"
 KINDS = (ASSIGNED, FOLLOW_UP, SLA_AT_RISK, SLA_BREACHED, SLA_LEAD)
@@ -51,19 +50,7 @@ def queue(*, session: Session, key: str, kind: str, case_id: int, channel_id: st
         raise ValueError(f"unknown notice kind {kind!r}")
     values = {"key": key[:128], "kind": kind, "case_id": case_id, "channel_id": channel_id[:32], "payload": payload,
               "status": QUEUED, "attempts": 0, "created_at": now, "due_at": now}
-    table = NoticeRow.__table__
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        module = postgresql if dialect == "postgresql" else sqlite
-        statement = (module.insert(table).values(values).on_conflict_do_nothing(index_elements=["key"])  # type: ignore[attr-defined]
-                     .returning(table.c.id))  # type: ignore[attr-defined]
-        return session.execute(statement).first() is not None  # RETURNING: psycopg's rowcount is -1 here
-    try:
-        with session.begin_nested():
-            session.execute(insert(table).values(values))  # type: ignore[arg-type]
-    except IntegrityError:
-        return False
-    return True
+    return insert_once(session=session, table=NoticeRow.__table__, values=values, key="key")  # type: ignore[arg-type]
 
 
 def queue_assigned(*, session: Session, case_id: int, version: int, by: str, assignee: str, now: datetime) -> bool:

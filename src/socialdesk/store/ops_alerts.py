@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
 from socialdesk.store.models import OpsAlertRow
+from socialdesk.store.once import insert_once
 
 KEEP = timedelta(days=30)
 
@@ -38,19 +37,7 @@ def take_alert(*, session: Session, key: str, text: str, fix: str, channel_id: s
     `recovers`: False for an event told once, with no recovery (it is closed as it is taken)."""
     values = {"key": key[:200], "text": text, "fix": fix, "channel_id": channel_id[:32], "opened_at": now,
               "recovered_at": None if recovers else now}
-    table = OpsAlertRow.__table__
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        module = postgresql if dialect == "postgresql" else sqlite
-        statement = (module.insert(table).values(values).on_conflict_do_nothing(index_elements=["key"])  # type: ignore[attr-defined]
-                     .returning(table.c.key))  # type: ignore[attr-defined]
-        return session.execute(statement).first() is not None  # RETURNING: psycopg's rowcount is -1 here
-    try:
-        with session.begin_nested():
-            session.execute(insert(table).values(values))  # type: ignore[arg-type]
-    except IntegrityError:
-        return False
-    return True
+    return insert_once(session=session, table=OpsAlertRow.__table__, values=values, key="key")  # type: ignore[arg-type]
 
 
 def posted(*, session: Session, key: str, message_ts: str | None, error: str | None = None) -> None:
