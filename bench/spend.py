@@ -2,9 +2,9 @@
 
 A run is a list of posts (when, who, what) over a few simulated days and the rules that
 poll them: overlapping searches (a post found by two rules is billed once a UTC day),
-the brand's mentions (owned reads), a rule added with --backfill on the second day (it
-reads old posts again, billed again on a new day), and customers who post every day
-(their user reads are billed once a day). The run is made from a seed, or read from a file
+the brand's mentions (post and user reads: read with the bearer token), a rule added with
+--backfill on the second day (it reads old posts again, billed again on a new day), and
+customers who post every day (their user reads are billed once a day). The run is made from a seed, or read from a file
 written earlier (`--save`, `--replay`): the same run gives the same figures.
 
 The poller (the app's, with its meter) polls each rule every interval of simulated time
@@ -46,7 +46,7 @@ from socialdesk.networks.base import Network  # noqa: E402
 from socialdesk.networks.x import network as x  # noqa: E402
 from socialdesk.networks.x.fake.server import FakeX  # noqa: E402
 from socialdesk.networks.x.mentions import XMentionsSource  # noqa: E402
-from socialdesk.networks.x.search import OWNED_READ, POST_READ, SEARCH_PATH, USER_READ, XSource  # noqa: E402
+from socialdesk.networks.x.search import POST_READ, SEARCH_PATH, USER_READ, XSource  # noqa: E402
 from socialdesk.networks.x.settings import XSettings  # noqa: E402
 from socialdesk.spend import Meter  # noqa: E402
 from socialdesk.store import rules as rule_store  # noqa: E402
@@ -114,7 +114,6 @@ class HandCount:
         body = response.json()
         self.requests += 1
         day = self.clock().date().isoformat()
-        owned = path == self.mentions_path
         posts = [str(t["id"]) for t in body.get("data") or []]
         users = [str(u["id"]) for u in (body.get("includes") or {}).get("users") or []]
         if posts:
@@ -123,8 +122,9 @@ class HandCount:
             query = response.request.url.params.get("query", "")  # each rule's query differs: it names the rule
             for post_id in posts:
                 self.per_rule[(path, query, post_id)] += 1
-        for kind, ids in (((OWNED_READ, posts), (OWNED_READ, [f"user:{u}" for u in users])) if owned else
-                          ((POST_READ, posts), (USER_READ, users))):
+        # Mentions read with the app's bearer token are post and user reads, as search's are (X prices owned
+        # reads only for the authenticated owner's own token: refs/x/docs/pricing.mdx).
+        for kind, ids in ((POST_READ, posts), (USER_READ, users)):
             for i in ids:
                 self.served[kind] += 1
                 self.seen.add((day, kind, i))

@@ -70,3 +70,20 @@ def test_usage_shows_spend_by_rule_the_projection_and_the_cap(env, cli, db_url):
     [rule_line] = [line for line in lines if line.lstrip().startswith("1  ")]
     assert "$1.20" in rule_line and "$1.00" in rule_line and "paused by budget" in rule_line and "acme phone" in rule_line
     assert "paused by budget" in cli("rules", "list", env=env).stdout
+
+
+def test_usage_says_a_rule_the_networks_budget_paused_is_paused_by_budget(env, cli, db_url):
+    assert add(cli, env).returncode == 0  # no budget of its own
+    assert add(cli, env, "--budget", "50/month").returncode == 0
+    engine = make_engine(db_url)
+    meter = Meter({"x": Network(info=x.INFO, billing=x.billing(XSettings()))})
+    with session_scope(engine) as session:
+        for rule_id in (1, 2):
+            meter.record(session=session, network="x", rule_id=rule_id, now=datetime.now(UTC),
+                         reads=[BilledReads("post", tuple(f"{rule_id}-{i}" for i in range(100)))])  # $0.50 each
+    engine.dispose()
+    shown = cli("usage", env=env | {"SOCIALDESK_X_MONTHLY_BUDGET": "1"})  # $1.00 of X's $1.00
+    assert shown.returncode == 0, shown.stderr
+    rows = {line.split()[0]: line for line in shown.stdout.splitlines() if line.lstrip()[:2] in ("1 ", "2 ")}
+    assert "paused by budget" in rows["1"] and "no budget" not in rows["1"]
+    assert "paused by budget" in rows["2"] and "% of budget" not in rows["2"]

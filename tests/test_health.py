@@ -33,6 +33,7 @@ class Rule:
     gap_from: datetime | None = None
     gap_to: datetime | None = None
     gap_at: datetime | None = None
+    budget_paused_at: datetime | None = None
 
 
 @dataclass
@@ -173,3 +174,15 @@ def test_a_stream_connected_again_is_still_failing_until_the_connection_proves_g
     assert condition.due  # the alert told at minute 5 stays open: no recovery until a connection proves good
     flapping.failing_since = None  # it did (jobs.stream: a post through it, or up for a good while)
     assert stream_state(flapping, now=NOW).state == OK
+
+
+def test_a_budget_pause_that_ended_is_not_behind_until_its_polls_had_their_chance():
+    """The month turned or the budget was raised: its last success is weeks old, but "behind" counts from the
+    last time the poller found it paused (rules.budget_paused_at)."""
+    resumed = Rule(last_success_at=NOW - timedelta(days=20), budget_paused_at=NOW - timedelta(seconds=50))
+    assert rule_state(resumed, now=NOW).state == OK
+    assert rule_conditions(resumed, rule_state(resumed, now=NOW), now=NOW, alert_after=AFTER, label="N") == []
+    stuck = Rule(last_success_at=NOW - timedelta(days=20), budget_paused_at=NOW - timedelta(seconds=121))
+    assert (rule_state(stuck, now=NOW).state, rule_state(stuck, now=NOW).since) == (BEHIND, stuck.budget_paused_at)
+    polled = Rule(last_success_at=NOW - timedelta(seconds=10), budget_paused_at=NOW - timedelta(days=3))
+    assert rule_state(polled, now=NOW).state == OK  # the later of the two

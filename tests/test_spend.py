@@ -10,7 +10,7 @@ import pytest
 from socialdesk.networks.base import BilledReads, Billing, Network
 from socialdesk.networks.x import network as x
 from socialdesk.networks.x.settings import XSettings
-from socialdesk.spend import BudgetInvalid, Meter, month_fraction, month_of, parse_budget, summary, usage_text
+from socialdesk.spend import NO_RULE, BudgetInvalid, Meter, month_fraction, month_of, parse_budget, rule_state, summary, usage_text
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import session_scope
 from tests.support.db import engine  # noqa: F401  (fixture)
@@ -97,14 +97,14 @@ def test_budgets_are_alert_conditions_at_80_percent_and_when_spent(engine):
     assert conditions(engine, meter) == []
     read(engine, meter, rule_id, 1, start=159)  # 80 %
     [warning] = conditions(engine, meter)
-    assert warning.key == f"budget:rule:{rule_id}:2026-12:80"
+    assert warning.key == f"budget:rule:{rule_id}:2026-12:1.00:80"
     assert "rule 1 (X) spent $0.80 of its $1.00 monthly budget (80%)" in warning.text
     assert f"socialdesk rules edit {rule_id} --budget" in warning.fix
     read(engine, meter, rule_id, 1600, start=160)  # $8.80: the rule's budget spent, the network's at 88 %
     found = {c.key: c for c in conditions(engine, meter)}
-    assert set(found) == {f"budget:rule:{rule_id}:2026-12:100", "budget:x:2026-12:80"}
-    assert "paused by budget until the month turns" in found[f"budget:rule:{rule_id}:2026-12:100"].text
-    assert "X reads cost $8.80 of this month's $10.00 budget (88%)" in found["budget:x:2026-12:80"].text
+    assert set(found) == {f"budget:rule:{rule_id}:2026-12:1.00:100", "budget:x:2026-12:10.00:80"}
+    assert "paused by budget until the month turns" in found[f"budget:rule:{rule_id}:2026-12:1.00:100"].text
+    assert "X reads cost $8.80 of this month's $10.00 budget (88%)" in found["budget:x:2026-12:10.00:80"].text
     assert conditions(engine, meter, datetime(2027, 1, 1, 1, tzinfo=UTC)) == []  # the month turned: all clear
 
 
@@ -129,13 +129,13 @@ def test_usage_by_rule_with_the_projection_and_the_cap(engine):
     assert (n.cost, n.reads) == (pytest.approx(10.03), {"post": 2002, "user": 2})
     assert n.projected == pytest.approx(10.03 * 31 / 10.5)
     assert [(r.rule_id, r.cost, r.budget, r.query) for r in usage.rules] == [
-        (busy, pytest.approx(10.0), 50.0, "acme"), (gone, pytest.approx(0.03), None, None),
-        (quiet, 0.0, 20.0, "acme")]  # a budgeted rule with nothing spent is listed too
+        (busy, pytest.approx(10.0), 50.0, "acme"), (NO_RULE, pytest.approx(0.03), None, None),
+        (quiet, 0.0, 20.0, "acme")]  # a budgeted rule with nothing spent is listed too; a removed one's is no rule's
     text = "\n".join(usage_text(usage))
     assert "Spend in December 2026 (UTC), day 11 of 31" in text
     assert "X: $10.03 so far, $29.61 projected by the month's end; budget $100.00 (10% spent)" in text
     assert "2,002 of the plan's 3,000,000 post reads a month (0.1%)" in text
-    assert "(removed rule)" in text and "20% of budget" in text
+    assert "(replies, lookups, removed rules)" in text and "20% of budget" in text
     assert summary(usage) == ("X reads this month: $10.03, projected $29.61 of a $100.00 budget; "
                               "2,002 of 3,000,000 post reads")
 
@@ -149,3 +149,78 @@ def test_a_network_without_billing_is_not_metered(engine):
         assert meter.usage(session=session, now=NOON).networks == []
         assert summary(meter.usage(session=session, now=NOON)) is None  # the digest says nothing of spend
     assert paused(engine, meter) == set()
+
+
+def test_a_raised_budget_is_a_new_budget_whose_marks_are_told_again(engine):
+    meter = Meter(networks(budget=1.0))
+    rule_id = add_rule(engine, budget=1.0)
+    read(engine, meter, rule_id, 200)  # $1.00: the rule's budget and the network's spent
+    assert {c.key for c in conditions(engine, meter)} == {f"budget:rule:{rule_id}:2026-12:1.00:100",
+                                                          "budget:x:2026-12:1.00:100"}
+    with session_scope(engine) as session:
+        rule_store.set_budget(session=session, rule_id=rule_id, monthly_budget=1.2)
+    # 83 % of the new budget: its own 80 % mark (the old keys were taken, and would not be told again)
+    assert f"budget:rule:{rule_id}:2026-12:1.20:80" in {c.key for c in conditions(engine, meter)}
+    read(engine, meter, rule_id, 40, start=200)
+    assert f"budget:rule:{rule_id}:2026-12:1.20:100" in {c.key for c in conditions(engine, meter)}
+
+
+def test_a_removed_rules_spend_is_no_rules_and_a_new_rule_does_not_inherit_it(engine):
+    meter = Meter(networks(budget=100.0))
+    keep = add_rule(engine)
+    gone = add_rule(engine, budget=1.0)
+    read(engine, meter, gone, 200)  # $1.00: paused by its budget
+    assert paused(engine, meter) == {gone}
+    with session_scope(engine) as session:
+        rule_store.remove_rule(session=session, rule_id=gone)
+    new = add_rule(engine, budget=1.0)  # on SQLite it gets the removed rule's id (the highest is reused)
+    assert paused(engine, meter) == set()
+    with session_scope(engine) as session:
+        usage = meter.usage(session=session, now=NOON)
+    assert {r.rule_id: r.cost for r in usage.rules} == {NO_RULE: pytest.approx(1.0), new: 0.0}
+    assert usage.networks[0].cost == pytest.approx(1.0)  # the network's month is unchanged
+    assert keep != new
+
+
+def test_a_rule_paused_by_its_networks_budget_says_so_in_usage(engine):
+    meter = Meter(networks(budget=1.0))
+    plain, capped = add_rule(engine), add_rule(engine, budget=50.0)
+    read(engine, meter, plain, 100)
+    read(engine, meter, capped, 100)  # $1.00 of the network's $1.00
+    with session_scope(engine) as session:
+        usage = meter.usage(session=session, now=NOON)
+    states = {r.rule_id: rule_state(r) for r in usage.rules}
+    assert states == {plain: "paused by budget", capped: "paused by budget"}  # not "no budget", not "2% of budget"
+    assert "paused by budget" in "\n".join(usage_text(usage))
+
+
+def test_metrics_hear_of_billed_reads_only_once_their_transaction_commits(engine):
+    told: list[tuple] = []
+    meter = Meter(networks(), on_billed=lambda *args: told.append(args))
+    rule_id = add_rule(engine)
+    with pytest.raises(RuntimeError):
+        with session_scope(engine) as session:
+            meter.record(session=session, network="x", rule_id=rule_id, now=NOON,
+                         reads=[BilledReads("post", ("1", "2"))])
+            assert told == []  # not inside the transaction
+            raise RuntimeError("the page's store failed")
+    assert told == []  # rolled back: nothing was billed
+    with session_scope(engine) as session:
+        meter.record(session=session, network="x", rule_id=rule_id, now=NOON, reads=[BilledReads("post", ("1", "2"))])
+        assert told == []
+    assert told == [("x", rule_id, "post", 2, pytest.approx(0.01))]
+
+
+def test_headroom_is_what_the_rule_or_its_network_may_still_spend(engine):
+    meter = Meter(networks(budget=2.0))
+    rule_id = add_rule(engine, budget=1.5)
+    read(engine, meter, rule_id, 100)  # $0.50
+    read(engine, meter, None, 100)  # $0.50 of replies and lookups: the network's, not the rule's
+    with session_scope(engine) as session:
+        rule = rule_store.get_rule(session=session, rule_id=rule_id)
+        assert meter.headroom(session=session, rule=rule, now=NOON) == pytest.approx(1.0)  # the network's $2 - $1
+        rule_store.set_budget(session=session, rule_id=rule_id, monthly_budget=0.75)
+        rule = rule_store.get_rule(session=session, rule_id=rule_id)
+        assert meter.headroom(session=session, rule=rule, now=NOON) == pytest.approx(0.25)
+    assert Meter(networks()).headroom(session=None, rule=rule.model_copy(update={"monthly_budget": None}),  # type: ignore[arg-type]
+                                      now=NOON) is None  # no budget: nothing read

@@ -7,7 +7,7 @@ stream worker keep them), by pure functions; nothing is stored for it. For a rul
     paused by budget  its spend reached its budget (the spend meter decides: `budget_paused`)
     rate-limited      the network said not before …, and the rule waits for it
     failing since …   its polls fail (the first failure of the run started the clock), with the last error
-    behind            its last successful poll is older than twice its interval
+    behind            its last successful poll (or the end of a budget pause) is older than twice its interval
     ok
 
 A rule whose posts arrive by its network's live stream (`streamed`) is as healthy as that stream.
@@ -91,7 +91,10 @@ def rule_state(rule: Any, *, now: datetime, budget_paused: bool = False, streame
     if failures and (kind != RATE_LIMIT_KIND or failing_since is not None):
         since = failing_since or _utc(rule.last_error_at)
         return SourceState(FAILING, since=since, error=rule.last_error)
-    last = _utc(rule.last_success_at) or _utc(rule.created_at)
+    # From the later of its last success and the last time it was found paused by budget: a pause that ended
+    # (the month turned, the budget was raised) leaves weeks since the last success, and the rule is not behind.
+    last = max((t for t in (_utc(rule.last_success_at), _utc(getattr(rule, "budget_paused_at", None)))
+                if t is not None), default=None) or _utc(rule.created_at)
     if last is not None and now - last > timedelta(seconds=BEHIND_FACTOR * rule.every_seconds):
         return SourceState(BEHIND, since=last)
     return SourceState(OK)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
+from sqlalchemy import event
 from sqlmodel import Session
 
 from socialdesk.networks.base import BilledReads, Billing, Network
@@ -85,9 +86,11 @@ class RuleSpend:
     cost: float
     budget: float | None = None
     query: str | None = None  # None: the rule was removed (or none)
+    network_paused: bool = False  # its network's budget is spent: paused whatever its own says
 
     @property
     def paused(self) -> bool:
+        """Its own budget is spent."""
         return self.budget is not None and reached(self.cost, self.budget)
 
 
@@ -121,16 +124,61 @@ def money(dollars: float) -> str:
 class Meter:
     """Counts billed reads and keeps them within budget; built once (app.build) from the networks.
 
-    `on_billed(network, rule_id, kind, reads, cost)` is told of every new billed read (metrics)."""
+    `on_billed(network, rule_id, kind, reads, cost)` is told of every new billed read (metrics), once the
+    transaction that recorded it commits: a page rolled back (and stored again) is not counted twice."""
 
     def __init__(self, networks: Mapping[str, Network],
                  on_billed: Callable[[str, int | None, str, int, float], None] | None = None) -> None:
         self._billing: dict[str, Billing] = {name: n.billing for name, n in networks.items() if n.billing is not None}
         self._labels = {name: n.info.label for name, n in networks.items()}
         self._on_billed = on_billed
+        self._pending_key = ("socialdesk.spend.billed", id(self))  # in session.info: told at commit
 
     def bills(self, network: str) -> bool:
         return network in self._billing
+
+    def cost(self, network: str, new: Mapping[str, int]) -> float:
+        """What `record`'s new reads cost (dollars)."""
+        rates = self._billing[network].rates if network in self._billing else {}
+        return sum(count * rates.get(kind, 0.0) for kind, count in new.items())
+
+    def budgeted(self, rule: Any) -> bool:
+        """Whether a budget (the rule's or its network's) applies to the rule."""
+        billing = self._billing.get(rule.network)
+        return billing is not None and (rule.monthly_budget is not None or billing.monthly_budget is not None)
+
+    def headroom(self, *, session: Session, rule: Any, now: datetime) -> float | None:
+        """Dollars the rule may still spend this month before its budget or its network's is reached (0 or less:
+        paused); None: no budget applies. A walk subtracts what each page cost (`cost`) and stops at 0."""
+        if not self.budgeted(rule):
+            return None
+        billing = self._billing[rule.network]
+        start, end = month_of(now)
+        rows = [r for r in store.spent(session=session, start=start, end=end) if r.network == rule.network]
+        left = []
+        if billing.monthly_budget is not None:
+            left.append(billing.monthly_budget - sum(r.cost for r in rows))
+        if rule.monthly_budget is not None:
+            left.append(rule.monthly_budget - sum(r.cost for r in rows if r.rule_id == rule.id))
+        return min(left)
+
+    def _tell_after_commit(self, session: Session, told: list[tuple[str, int | None, str, int, float]]) -> None:
+        """Metrics hear of new reads once their transaction commits; a rollback forgets them."""
+        pending = session.info.get(self._pending_key)
+        if pending is None:
+            pending = session.info[self._pending_key] = []
+            if not session.info.get((self._pending_key, "hooked")):  # one pair of listeners per session
+                session.info[(self._pending_key, "hooked")] = True
+                event.listen(session, "after_commit", self._committed)
+                event.listen(session, "after_rollback", self._rolled_back)
+        pending.extend(told)
+
+    def _committed(self, session: Session) -> None:
+        for args in session.info.pop(self._pending_key, None) or ():
+            self._on_billed(*args)  # type: ignore[misc]
+
+    def _rolled_back(self, session: Session) -> None:
+        session.info.pop(self._pending_key, None)
 
     def record(self, *, session: Session, network: str, rule_id: int | None, reads: Sequence[BilledReads],
                now: datetime) -> dict[str, int]:
@@ -143,9 +191,9 @@ class Meter:
             by_kind.setdefault(read.kind, []).extend(read.ids)
         new = store.record(session=session, network=network, rule_id=rule_id, reads=by_kind, rates=billing.rates,
                            now=now)
-        if self._on_billed is not None:
-            for kind, count in new.items():
-                self._on_billed(network, rule_id, kind, count, count * billing.rates[kind])
+        if self._on_billed is not None and new:
+            self._tell_after_commit(session, [(network, rule_id, kind, count, count * billing.rates[kind])
+                                              for kind, count in new.items()])
         return new
 
     def usage(self, *, session: Session, now: datetime) -> Usage:
@@ -176,8 +224,11 @@ class Meter:
         for rule_id, rule in rules.items():  # a budgeted rule with nothing spent yet is listed too
             if rule.monthly_budget is not None and (rule.network, rule_id) not in per_rule and rule.network in self._billing:
                 per_rule[(rule.network, rule_id)], costs[(rule.network, rule_id)] = {}, 0.0
+        # A rule of a network whose budget is spent is paused by budget too (as paused_by_budget says).
+        over = {n.network for n in networks if n.budget is not None and reached(n.cost, n.budget)}
         listed = [RuleSpend(rule_id, network, reads, costs[(network, rule_id)], budgets.get(rule_id),
-                            names.get(rule_id)) for (network, rule_id), reads in per_rule.items()]
+                            names.get(rule_id), network_paused=network in over and rule_id in rules)
+                  for (network, rule_id), reads in per_rule.items()]
         listed.sort(key=lambda r: (-r.cost, r.rule_id))
         return Usage(month=f"{start:%B %Y}", day=now.astimezone(UTC).day, days=(end - start).days,
                      networks=networks, rules=listed)
@@ -208,8 +259,7 @@ class Meter:
 
     def is_paused(self, *, session: Session, rule: Any, now: datetime) -> bool:
         """`paused_by_budget` for one rule (the poller asks before each poll); no query where no budget applies."""
-        billing = self._billing.get(rule.network)
-        if billing is None or (rule.monthly_budget is None and billing.monthly_budget is None):
+        if not self.budgeted(rule):
             return False
         return rule.id in self.paused_by_budget(session=session, now=now)
 
@@ -217,7 +267,8 @@ class Meter:
         """A condition per budget at 80 % (and per budget spent) and per plan cap at 80 %, this month.
 
         The ops alert job (jobs.ops_alerts) tells each once: 80 % is a mark passed (no recovery when 100 %
-        follows), a spent budget recovers when the month turns or the budget is raised."""
+        follows), a spent budget recovers when the month turns or the budget is raised. A budget's key holds
+        its amount: a raised budget is a new one, whose 80 % and 100 % are told again."""
         usage = self.usage(session=session, now=now)
         month = f"{month_of(now)[0]:%Y-%m}"
         found: list[Condition] = []
@@ -225,7 +276,7 @@ class Meter:
             if n.budget is not None and reached(n.cost, WARN_AT * n.budget):
                 spent_all = reached(n.cost, n.budget)
                 found.append(Condition(
-                    f"budget:{n.network}:{month}:{'100' if spent_all else '80'}",
+                    f"budget:{n.network}:{month}:{n.budget:.2f}:{'100' if spent_all else '80'}",
                     f"{n.label} reads cost {money(n.cost)} of this month's {money(n.budget)} budget"
                     + (f": every {n.label} rule is paused by budget until the month turns" if spent_all else
                        f" ({n.cost / n.budget:.0%}); at this pace the month costs {money(n.projected)}"),
@@ -246,7 +297,7 @@ class Meter:
                 continue
             label = self._labels.get(r.network, r.network)
             found.append(Condition(
-                f"budget:rule:{r.rule_id}:{month}:{'100' if r.paused else '80'}",
+                f"budget:rule:{r.rule_id}:{month}:{r.budget:.2f}:{'100' if r.paused else '80'}",
                 f"rule {r.rule_id} ({label}) spent {money(r.cost)} of its {money(r.budget)} monthly budget"
                 + (": it is paused by budget until the month turns" if r.paused else f" ({r.cost / r.budget:.0%})"),
                 f"raise it with `socialdesk rules edit {r.rule_id} --budget N/month`, or narrow its query",
@@ -287,6 +338,8 @@ def network_lines(n: NetworkSpend) -> list[str]:
 
 
 def rule_state(r: RuleSpend) -> str:
+    if r.network_paused:
+        return "paused by budget"  # the network's
     if r.budget is None:
         return "no budget"
     return "paused by budget" if r.paused else f"{r.cost / r.budget:.0%} of budget"
@@ -306,7 +359,7 @@ def usage_text(usage: Usage) -> list[str]:
     for r in usage.rules:
         name = "—" if r.rule_id == NO_RULE else str(r.rule_id)
         budget = money(r.budget) if r.budget is not None else "—"
-        query = ("(replies and lookups)" if r.rule_id == NO_RULE else
+        query = ("(replies, lookups, removed rules)" if r.rule_id == NO_RULE else
                  r.query if r.query is not None else "(removed rule)")
         lines.append(f"{name:>5}  {r.network:8}  {money(r.cost):>10}  {budget:>10}  {rule_state(r):18}  "
                      f"{reads_text(r.reads, labels.get(r.network, {}))} · {query[:60]}")

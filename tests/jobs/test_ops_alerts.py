@@ -212,12 +212,20 @@ def test_a_rule_whose_budget_runs_out_is_paused_by_budget_and_told_once(engine, 
         [alert] = said(slack_emulator, channel)
         assert alert == (f"⚠️ rule {rule_id} (X) spent $0.12 of its $0.10 monthly budget: it is paused by budget "
                          "until the month turns")
+        listed = cli("rules", "list", env=env).stdout.splitlines()
+        [row] = [line for line in listed if line.split()[:1] == [str(rule_id)]]
+        assert row.split()[4:7] == ["paused", "by", "budget"]  # the state column
+        assert "paused by budget: this month's billed reads reached it (`socialdesk usage`)" in [
+            x.strip() for x in listed]
+        # Raised: the pause ends. Its last success is 12 minutes old, yet it is not "behind" before its next poll
+        # has had its chance: that counts from when the pause was last in force (rules.budget_paused_at).
+        assert cli("rules", "edit", str(rule_id), "--budget", "1/month", env=env).returncode == 0
+        clock.offset += timedelta(seconds=30)
+        desk.ops_alerts.run_once()
+        told = said(slack_emulator, channel)
+        assert len(told) == 2 and told[1].startswith("✅ Recovered"), told  # and no "is behind"
     finally:
         desk.close(grace=1)
-    listed = cli("rules", "list", env=env).stdout.splitlines()
-    [row] = [line for line in listed if line.split()[:1] == [str(rule_id)]]
-    assert row.split()[4:7] == ["paused", "by", "budget"]  # the state column
-    assert "paused by budget: this month's billed reads reached it (`socialdesk usage`)" in [x.strip() for x in listed]
 
 
 def test_a_budget_is_told_at_80_and_at_100_percent_and_when_it_is_raised(engine, fake_x, clock, slack_emulator, cli):
@@ -237,11 +245,37 @@ def test_a_budget_is_told_at_80_and_at_100_percent_and_when_it_is_raised(engine,
         assert [t.split(" spent ")[1] for t in said(slack_emulator, channel)] == [
             "$0.12 of its $0.15 monthly budget (80%)",  # and no "recovered" as it went on to 100 %
             "$0.15 of its $0.15 monthly budget: it is paused by budget until the month turns"]
-        assert cli("rules", "edit", str(rule_id), "--budget", "1/month", env=env).returncode == 0
+        # Raised to $0.18: the pause ends (its recovery is told), and the new budget is 83 % spent: its own 80 %
+        # mark is told (the key holds the amount; the $0.15 budget's marks were taken).
+        assert cli("rules", "edit", str(rule_id), "--budget", "0.18/month", env=env).returncode == 0
         clock.offset += timedelta(seconds=61)
         desk.ops_alerts.run_once()
         told = said(slack_emulator, channel)
-        assert len(told) == 3 and told[2].startswith("✅ Recovered, 1 min after the alert of ")
-        assert "it is paused by budget" in told[2]
+        assert len(told) == 4, told
+        [recovery] = [t for t in told[2:] if t.startswith("✅ Recovered, 1 min after the alert of ")]
+        assert "it is paused by budget" in recovery
+        assert any(t.endswith("spent $0.15 of its $0.18 monthly budget (83%)") for t in told[2:]), told
+        _posts(fake_x, clock, 6, start=16)
+        clock.offset += timedelta(seconds=61)
+        desk.poller.poll_rule(rule_id)  # $0.18: the new budget spent is told too
+        desk.ops_alerts.run_once()
+        told = said(slack_emulator, channel)
+        assert len(told) == 5 and "spent $0.18 of its $0.18 monthly budget: it is paused by budget" in told[4]
     finally:
         desk.close(grace=1)
+
+
+def test_a_once_only_alert_told_on_a_months_first_day_is_not_told_again_on_its_last(engine, clock, slack_emulator):
+    """ops_alerts are kept longer than the longest month: a budget's 80 % told on 1 December is still remembered on
+    the 31st (a replica restarting prunes first), so it is not told again."""
+    channel = slack_emulator.new_channel("ops")
+
+    def eighty(session, now):
+        return [Condition("budget:rule:1:2026-12:50.00:80", "Rule 1 spent 80 %", "Raise it", recovers=False)]
+
+    now = datetime.now(UTC)
+    clock.offset = datetime(2026, 12, 1, 0, 5, tzinfo=UTC) - now
+    assert alerts_for(engine, slack_emulator, channel, clock, {}, checks=[eighty]).run_once() == 1
+    clock.offset = datetime(2026, 12, 31, 23, 0, tzinfo=UTC) - now
+    assert alerts_for(engine, slack_emulator, channel, clock, {}, checks=[eighty]).run_once() == 0
+    assert len(said(slack_emulator, channel)) == 1

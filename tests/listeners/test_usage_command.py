@@ -32,7 +32,7 @@ def test_usage_shows_this_months_spend_by_rule_with_the_projection_and_the_cap(d
     assert "X: $2.03 so far" in text and "projected by the month's end" in text
     assert "400 of the plan's 3,000,000 post reads a month" in text
     assert f"*Rule {rule_id}* `acme &lt;phone&gt;`: $2.00 of $50.00 · 4% of budget · 400 post reads" in text
-    assert "*Replies and lookups*: $0.03 · no budget · 2 posts created" in text
+    assert "*Replies, lookups, removed rules*: $0.03 · no budget · 2 posts created" in text
     assert "--budget 50/month" in text
 
 

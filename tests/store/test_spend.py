@@ -117,3 +117,14 @@ def test_pruning_forgets_the_days_before_the_month_one_day_at_a_time(engine):
         assert spend.seen_count(session=session, network="n") == {"post": 1}
     # What was spent stays counted (only the de-duplication rows go).
     assert sum(s.reads for s in month(engine, start=date(2026, 11, 1))) == 4
+
+
+def test_the_day_is_utcs_whatever_zone_the_clock_gives(engine):
+    from datetime import timezone
+
+    late = datetime(2026, 12, 2, 1, 0, tzinfo=timezone(timedelta(hours=5)))  # 20:00 UTC on 1 December
+    assert record(engine, {"post": ["1"]}, now=late) == {"post": 1}
+    assert record(engine, {"post": ["1"]}, now=datetime(2026, 12, 1, 23, 0, tzinfo=UTC)) == {}  # that UTC day
+    assert [s.reads for s in month(engine, end=date(2026, 12, 2))] == [1]
+    with session_scope(engine) as session:
+        assert spend.seen_count(session=session, network="n", day=date(2026, 12, 1)) == {"post": 1}

@@ -207,13 +207,15 @@ class Poller:
             except rule_store.RuleNotFound:
                 return  # removed since the scheduler last looked
             network = self._networks.get(rule.network)
-            if self._meter.is_paused(session=session, rule=rule, now=now):
-                self._note_budget(rule_id, rule.network, paused=True)
-                rule_store.skip_poll(session=session, rule_id=rule_id, now=now)
-                return
-            self._note_budget(rule_id, rule.network, paused=False)
             leased = rule.lease_until is not None and rule.lease_until > now
             # (Not while another worker's walk holds the lease: last_polled_at is that lease's token.)
+            if self._meter.is_paused(session=session, rule=rule, now=now):
+                self._note_budget(rule_id, rule.network, paused=True)
+                rule_store.note_budget_pause(session=session, rule_id=rule_id, now=now)  # "behind" counts from here
+                if not leased:
+                    rule_store.skip_poll(session=session, rule_id=rule_id, now=now)
+                return
+            self._note_budget(rule_id, rule.network, paused=False)
             streamed = network is not None and carried(network, rule)
             if rule.cursor is not None and streamed and not leased \
                     and stream_store.is_live(session=session, network=rule.network, now=now):
@@ -323,7 +325,17 @@ class Poller:
         # A mentions rule's query names an account, not words: what it reads is what it asked for.
         local = compile_local(rule.query) if network.info.local_match and rule.kind == "search" else None
         cursor = rule.cursor
+        # The budget is checked before every page, not only before the walk: a walk (a gap's above all) may read
+        # many pages. What the meter records per page is added up; another replica's spend meanwhile is not seen.
+        headroom = None
+        if self._meter.budgeted(rule):  # (no read, nor clock reading, where no budget applies)
+            with read_scope(self._engine) as session:
+                headroom = self._meter.headroom(session=session, rule=rule, now=self._now())
+        page = None
         for _ in range(pages):
+            if headroom is not None and headroom <= 1e-9:
+                self._note_budget(rule.id, rule.network, paused=True)
+                return False  # the cursor after the last page stored is saved: the walk goes on from there
             page = source.fetch(rule.query, cursor)
             posts, guessed = self._languages(page.posts)
             accepted = [p for p in posts if rejection(p, filters) is None
@@ -334,12 +346,14 @@ class Poller:
             if page.not_before is not None and page.not_before > now:  # the quota is spent: the next page waits
                 self._metrics.rate_limit_wait(rule.network, (page.not_before - now).total_seconds())
             try:
-                case_ids, held = self._store(rule, accepted, page.cursor, page.not_before, now, guessed,
-                                             billed=page.billed)
+                case_ids, held, cost = self._store(rule, accepted, page.cursor, page.not_before, now, guessed,
+                                                   billed=page.billed)
             except IntegrityError:
                 # Another worker stored one of these posts a moment ago: store again, skipping it.
-                case_ids, held = self._store(rule, accepted, page.cursor, page.not_before, now, guessed,
-                                             billed=page.billed)
+                case_ids, held, cost = self._store(rule, accepted, page.cursor, page.not_before, now, guessed,
+                                                   billed=page.billed)
+            if headroom is not None:
+                headroom -= cost
             opened += case_ids
             if case_ids:
                 self._on_new_cases(case_ids)
@@ -359,8 +373,8 @@ class Poller:
             cursor = page.cursor
             if page.done or page.not_before:
                 break
-        caught_up = page.done and not page.not_before
-        if caught_up and self._follow:
+        caught_up = page is not None and page.done and not page.not_before
+        if caught_up and self._follow and (headroom is None or headroom > 1e-9):  # their pages bill the rule too
             self._follow_conversations(rule, network)
         return caught_up
 
@@ -429,9 +443,9 @@ class Poller:
         if not accepted:
             return []
         try:
-            case_ids, _ = self._store(rule, accepted, None, None, self._now(), guessed)
+            case_ids, _, _ = self._store(rule, accepted, None, None, self._now(), guessed)
         except IntegrityError:  # stored by another worker meanwhile: again, skipping it
-            case_ids, _ = self._store(rule, accepted, None, None, self._now(), guessed)
+            case_ids, _, _ = self._store(rule, accepted, None, None, self._now(), guessed)
         if case_ids:
             self._on_new_cases(case_ids)
         return case_ids
@@ -442,15 +456,15 @@ class Poller:
 
     def _store(self, rule, posts, cursor, not_before, now,  # type: ignore[no-untyped-def]
                guessed: frozenset[str] = frozenset(),
-               billed: Sequence[BilledReads] = ()) -> tuple[list[int], bool]:
+               billed: Sequence[BilledReads] = ()) -> tuple[list[int], bool, float]:
         """Store a page (and the rule's cursor with it, when `cursor` is not None: a poll).
 
         Returns the cases opened, and False when the poll's lease was taken by another worker
         (ours ran out mid-walk): the posts are stored (duplicates are dropped anyway) but the
         cursor is not, since that worker walks on from the one it read; this walk must stop.
-        `billed`: what the network charged for the page, counted in the same transaction.
+        `billed`: what the network charged for the page, counted in the same transaction; its new cost is returned.
         """
-        held = True
+        held, cost = True, 0.0
         # Scored before the transaction, so SQLite's write lock is held only while writing and
         # other polls store meanwhile (a post stored already is scored for nothing: rare in a walk).
         scores = self._scores(rule, posts, guessed=guessed, now=now)
@@ -461,7 +475,8 @@ class Poller:
                 incident_window=self._incident_window,
             )
             if billed:
-                self._meter.record(session=session, network=rule.network, rule_id=rule.id, reads=billed, now=now)
+                new = self._meter.record(session=session, network=rule.network, rule_id=rule.id, reads=billed, now=now)
+                cost = self._meter.cost(rule.network, new)
             if cursor is not None:
                 held = rule_store.renew_lease(session=session, rule_id=rule.id, taken_at=rule.last_polled_at,
                                               now=now, seconds=lease_seconds(rule))
@@ -472,7 +487,7 @@ class Poller:
             log.info("rule %s: %d follow-up(s) joined existing cases", rule.id, len(stored.follow_up_post_ids),
                      extra=about(rule_id=rule.id, network=rule.network))
         self._metrics.opened(rule.network, rule.id, len(stored.new_case_ids))
-        return stored.new_case_ids, held
+        return stored.new_case_ids, held, cost
 
     def _failed(self, rule_id: int, failures_before: int, exc: SourceError, *,
                 cause: BaseException | None = None) -> None:

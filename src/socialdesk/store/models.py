@@ -66,6 +66,8 @@ class RuleRow(SQLModel, table=True):
     lease_until: datetime | None = None  # a replica polling it holds this lease
     # Dollars a month its network's billed reads may cost (store.spend); at 100 % it pauses until the month turns.
     monthly_budget: float | None = None
+    # When the poller last found it paused by budget: "behind" counts from here when the pause ends (health).
+    budget_paused_at: datetime | None = None
     # Source health (socialdesk.health): when this run of failures began (a success clears it), what
     # the last one was (rate_limited, unavailable, rejected), and a window of posts that could not be read.
     failing_since: datetime | None = None
@@ -401,7 +403,7 @@ class BilledSeenRow(SQLModel, table=True):
     __tablename__ = "billed_seen"
 
     network: str = Field(primary_key=True, max_length=16)
-    day: date = Field(primary_key=True)
+    day: date = Field(primary_key=True, index=True)  # retention prunes by day (the key starts with network)
     kind: str = Field(primary_key=True, max_length=16)  # the network's Billing.rates key
     resource_id: str = Field(primary_key=True, max_length=64)
 

@@ -18,7 +18,9 @@ from sqlmodel import Session, select
 from socialdesk.store.models import OpsAlertRow
 from socialdesk.store.once import insert_once
 
-KEEP = timedelta(days=30)
+# At least the longest month and a day: a once-only alert of a month (a budget's 80 %, a cap) told on its first
+# day is still remembered on its last, so it is not told again.
+KEEP = timedelta(days=32)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, func, or_, update
 from sqlmodel import Session, select
 
+from socialdesk.store import spend
 from socialdesk.store.models import CaseRow, PostRow, RuleRow
 
 # A rule's last_error when the network's stream refused it (it is polled instead). A poll that
@@ -209,8 +210,9 @@ def set_sla_targets(*, session: Session, rule_id: int, sla_targets: str | None) 
 
 
 def remove_rule(*, session: Session, rule_id: int) -> RuleRow:
-    """Delete the rule; its cases and posts stay, no longer linked to it."""
+    """Delete the rule; its cases and posts stay, no longer linked to it, and its spend becomes no rule's."""
     rule = get_rule(session=session, rule_id=rule_id)
+    spend.forget_rule(session=session, rule_id=rule_id)
     session.execute(update(CaseRow).where(CaseRow.rule_id == rule_id).values(rule_id=None))
     session.execute(update(PostRow).where(PostRow.rule_id == rule_id).values(rule_id=None))
     session.delete(rule)
@@ -289,6 +291,11 @@ def reset_cursor_walk(*, session: Session, rule_id: int, cursor: dict[str, Any])
 def skip_poll(*, session: Session, rule_id: int, now: datetime) -> None:
     """The rule's posts arrive by stream: count this turn as polled so it is not due again at once."""
     session.execute(update(RuleRow).where(RuleRow.id == rule_id).values(last_polled_at=now))
+
+
+def note_budget_pause(*, session: Session, rule_id: int, now: datetime) -> None:
+    """The poller found the rule paused by budget now: once the pause ends, "behind" counts from here (health)."""
+    session.execute(update(RuleRow).where(RuleRow.id == rule_id).values(budget_paused_at=now))
 
 
 RATE_LIMITED, UNAVAILABLE, REJECTED = "rate_limited", "unavailable", "rejected"  # failure kinds

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -49,7 +49,7 @@ def record(*, session: Session, network: str, rule_id: int | None, reads: Mappin
     """Count the resources by kind (kind → ids) not billed yet today; returns the new reads by kind.
 
     Kinds without a rate are not billed. Ids repeated within the call count once."""
-    day = now.date()
+    day = now.astimezone(UTC).date()  # the network's day is UTC's, whatever zone the clock gives
     rule = rule_id or NO_RULE
     new: dict[str, int] = {}
     statement = _seen_insert(session)
@@ -78,6 +78,17 @@ def _add(session: Session, *, network: str, day: date, rule_id: int, kind: str, 
         set_={"reads": table.c.reads + statement.excluded.reads, "cost": table.c.cost + statement.excluded.cost})
     session.execute(statement, {"network": network, "day": day, "rule_id": rule_id, "kind": kind, "reads": reads,
                                 "cost": cost})
+
+
+def forget_rule(*, session: Session, rule_id: int) -> None:
+    """A removed rule's spend becomes no rule's (NO_RULE): the network's total stays, and a new rule given the
+    same id (SQLite reuses the highest removed one) does not inherit it and its budget with it."""
+    table = SpendRow.__table__
+    rows = session.execute(select(table.c.network, table.c.day, table.c.kind, table.c.reads, table.c.cost)
+                           .where(table.c.rule_id == rule_id)).all()
+    for network, day, kind, reads, cost in rows:
+        _add(session, network=network, day=day, rule_id=NO_RULE, kind=kind, reads=reads, cost=cost)
+    session.execute(delete(table).where(table.c.rule_id == rule_id))
 
 
 def spent(*, session: Session, start: date, end: date) -> list[Spent]:

@@ -16,6 +16,8 @@ from socialdesk.networks.x.auth import XUserAuth
 from socialdesk.networks.x.links import intent_url
 from socialdesk.networks.x.reply import ReplyFailed, SentReply, XReplier, post_url
 from socialdesk.networks.base import BilledReads
+from socialdesk.networks.x import network as x_network
+from socialdesk.networks.x.settings import XSettings
 from tests.networks.x.test_auth import Clock, brand, engine, fake, oauth1_settings, sign_in, x_settings  # noqa: F401
 
 CREATE = "/2/tweets"
@@ -62,6 +64,19 @@ def test_a_sent_reply_is_a_reply_on_x(fake: FakeX, replier: XReplier, question: 
     assert posted["data"]["in_reply_to_user_id"] == question["author_id"]
     assert fake.requests_to(CREATE, method="POST")[0].json() == {
         "text": text, "reply": {"in_reply_to_tweet_id": question["id"]}}
+
+
+def test_a_reply_with_a_url_is_billed_as_a_post_created_with_a_url(fake: FakeX, replier: XReplier,
+                                                                    question: dict) -> None:
+    """X bills "Post: Create (with URL)" at $0.200, not $0.015 (refs/x/docs/pricing.mdx)."""
+    for n, text in enumerate(("@dana_k See https://acme.example/care for the steps", "@dana_k see acme.com/care")):
+        sent = replier.reply(text + f" ({n})", question["id"], idempotency_key=f"k{n}")
+        assert sent.billed == (BilledReads("created_url", (sent.id,)),)
+    plain = replier.reply("@dana_k Sorry about that. We are on it.", question["id"], idempotency_key="k3")
+    assert plain.billed == (BilledReads("created", (plain.id,)),)
+    billing = x_network.billing(XSettings())
+    assert (billing.rates["created_url"], billing.rates["created"]) == (0.200, 0.015)
+    assert billing.labels["created_url"] == "posts created with a URL"
 
 
 def test_oauth1_keys_reply_too(fake: FakeX, http: httpx.Client, engine: Engine, question: dict) -> None:

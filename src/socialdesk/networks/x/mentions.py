@@ -44,7 +44,7 @@ def lookup_user_id(*, http: httpx.Client, api_url: str, bearer_token: str, handl
 
 
 class XMentionsSource:
-    """Posts that mention our account, with an app bearer token."""
+    """Posts that mention our account, with an app bearer token (billed as post and user reads)."""
 
     def __init__(self, *, http: httpx.Client, api_url: str, bearer_token: str, page_size: int = 100) -> None:
         self._http = http
@@ -60,5 +60,8 @@ class XMentionsSource:
             params["since_id"] = since_id
         if token:
             params["pagination_token"] = token  # the timeline's name for search's next_token
+        # Not owned reads: X prices the mentions timeline as owned only when `{id}` is the authenticated user
+        # (the app's owner, with their user token; refs/x/docs/pricing.mdx). An app bearer token authenticates
+        # no user, so its posts and authors are billed as post reads and user reads.
         return page_of(get_page(self._http, url, params, self._headers, what="mentions request", since_id=since_id),
-                       cursor, owned=True)
+                       cursor)

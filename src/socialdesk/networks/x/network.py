@@ -53,13 +53,14 @@ class FollowUpSearch:
 
 def billing(settings: Any) -> Billing:
     """X's pay-per-use billing as the settings say (X's published rates by default)."""
-    from socialdesk.networks.x.search import OWNED_READ, POST_CREATED, POST_READ, USER_READ
+    from socialdesk.networks.x.search import OWNED_READ, POST_CREATED, POST_CREATED_URL, POST_READ, USER_READ
 
     return Billing(
         rates={POST_READ: settings.x_rate_post_read, USER_READ: settings.x_rate_user_read,
-               OWNED_READ: settings.x_rate_owned_read, POST_CREATED: settings.x_rate_post_created},
+               OWNED_READ: settings.x_rate_owned_read, POST_CREATED: settings.x_rate_post_created,
+               POST_CREATED_URL: settings.x_rate_post_created_with_url},
         labels={POST_READ: "post reads", USER_READ: "user reads", OWNED_READ: "owned reads",
-                POST_CREATED: "posts created"},
+                POST_CREATED: "posts created", POST_CREATED_URL: "posts created with a URL"},
         caps={POST_READ: settings.x_monthly_post_reads_cap},
         monthly_budget=settings.x_monthly_budget,
     )

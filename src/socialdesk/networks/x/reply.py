@@ -29,7 +29,8 @@ import httpx
 
 from socialdesk.networks.base import BilledReads, ReplyFailed, SentReply
 from socialdesk.networks.x.links import post_url
-from socialdesk.networks.x.search import POST_CREATED, describe_error
+from socialdesk.networks.x.search import POST_CREATED, POST_CREATED_URL, describe_error
+from socialdesk.networks.x.text import has_url
 from socialdesk.networks.x.auth import XAuthError, XAuthMissing, XAuthUnavailable, XUserAuth, json_object, utcnow
 
 __all__ = ["ReplyFailed", "SentReply", "XReplier", "post_url"]
@@ -59,7 +60,8 @@ class XReplier:
                 # X's v2 JSON escapes &, < and >: keep what the agent wrote.
                 sent_text = html.unescape(str(data.get("text") or text))
                 return SentReply(reply_id, post_url(self._handle(), reply_id), sent_text,
-                                 billed=(BilledReads(POST_CREATED, (reply_id,)),))
+                                 billed=(BilledReads(POST_CREATED_URL if has_url(text) else POST_CREATED,
+                                                     (reply_id,)),))  # X bills a post with a link dearer
             raise self._unknown(f"X answered {response.status_code} without the new post's id")
         failure = self._failure(response)
         log.warning("X reply for key %s refused: %s %s", idempotency_key, failure.kind, failure.detail)

@@ -284,14 +284,16 @@ def start_walk(cursor: dict[str, Any] | None) -> tuple[dict[str, Any], str | Non
 
 
 # What X bills (refs/x/docs/pricing.mdx), as network.billing names them: a post read, a user read,
-# the owned read of the brand's own timelines, a post created (a reply).
-POST_READ, USER_READ, OWNED_READ, POST_CREATED = "post", "user", "owned", "created"
+# an owned read (the app owner's own data read with that user's token, not the app's bearer token),
+# a post created (a reply), and a post created with a URL in it ("Post: Create (with URL)", dearer).
+POST_READ, USER_READ, OWNED_READ, POST_CREATED, POST_CREATED_URL = "post", "user", "owned", "created", "created_url"
 
 
 def billed_reads(body: Any, *, owned: bool = False) -> list[BilledReads]:
     """What X charges for a page it returned: each post in `data` and each user in `includes`.
 
-    `owned`: the brand's own timeline (mentions), billed as owned reads whatever the resource."""
+    `owned`: the app owner's own data read with that user's own token, billed as owned reads whatever the
+    resource (X: "when {id} matches the authenticated user"; the app's bearer token authenticates no user)."""
     posts = tuple(str(t["id"]) for t in body.get("data") or [])
     users = tuple(str(u["id"]) for u in (body.get("includes") or {}).get("users") or [])
     if owned:
@@ -303,7 +305,7 @@ def page_of(response: httpx.Response, cursor: dict[str, Any] | None, *, owned: b
     """One page of a walk (search or timeline), and the cursor that follows it.
 
     `cursor` None is a new rule: only its newest page is taken; {} walks every page.
-    `owned`: the brand's own timeline (its reads are billed as owned reads).
+    `owned`: the app owner's own data read with that user's token (its reads are billed as owned reads).
     """
     fresh = cursor is None
     cursor, since_id, token = start_walk(cursor)

@@ -54,9 +54,15 @@ class XSettings(BaseSettings):
     x_rate_post_created: float = Field(
         0.015, ge=0, alias="SOCIALDESK_X_RATE_POST_CREATED",
         description="dollars X charges per post created (a reply as the brand)")
+    x_rate_post_created_with_url: float = Field(
+        0.200, ge=0, alias="SOCIALDESK_X_RATE_POST_CREATED_WITH_URL",
+        description="dollars X charges per post created with a URL in its text (a reply with a link)")
+    # X prices owned reads only for the app owner's own data read with that user's token; socialdesk reads
+    # mentions with the app's bearer token, so they are post and user reads (refs/x/docs/pricing.mdx).
     x_rate_owned_read: float = Field(
         0.001, ge=0, alias="SOCIALDESK_X_RATE_OWNED_READ",
-        description="dollars X charges per owned read (the brand's own mentions timeline)")
+        description="dollars X charges per owned read (the app owner's own data read with that user's token; "
+                    "mentions read with the bearer token are post and user reads)")
     x_monthly_post_reads_cap: int = Field(
         3_000_000, ge=0, alias="SOCIALDESK_X_MONTHLY_POST_READS_CAP",
         description="the most post reads X's pay-per-use plan allows a month (shown beside the month's reads)")

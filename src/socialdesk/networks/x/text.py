@@ -115,6 +115,11 @@ def weighted_length(text: str) -> int:
     return total
 
 
+def has_url(text: str) -> bool:
+    """Whether X finds a link in `text` (as twitter-text does): such a post costs more to create."""
+    return bool(_url_spans(unicodedata.normalize("NFC", text)))
+
+
 def remaining(text: str) -> int:
     """Characters left before the limit; negative when over."""
     return MAX_WEIGHTED_LENGTH - weighted_length(text)

@@ -33,7 +33,7 @@ def usage_blocks(usage: Usage) -> list[Block]:
     labels = {n.network: n.labels for n in usage.networks}
     lines = []
     for r in usage.rules[:RULES_SHOWN]:
-        name = "Replies and lookups" if r.rule_id == NO_RULE else f"Rule {r.rule_id}"
+        name = "Replies, lookups, removed rules" if r.rule_id == NO_RULE else f"Rule {r.rule_id}"
         query = "" if r.rule_id == NO_RULE else f" `{escape(plain_cut(r.query, 60))}`" if r.query else " (removed)"
         budget = f" of {money(r.budget)}" if r.budget is not None else ""
         lines.append(f"• *{name}*{query}: {money(r.cost)}{budget} · {escape(rule_state(r))} · "
