@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from sqlmodel import Session
 
-from socialdesk.jobs.poll import carried  # the poller's own test: whether a network's live stream carries a rule
+from socialdesk.jobs.poll_leases import carried  # the poller's own test: whether a network's live stream carries a rule
 from socialdesk.networks.base import Network
 from socialdesk.store import rules as rule_store
 from socialdesk.store import streams as stream_store

@@ -269,7 +269,7 @@ def test_the_signed_in_brand_account_never_opens_cases(engine, fake_x, clock):
 
 
 def test_a_worker_killed_mid_poll_holds_its_rule_no_longer_than_the_lease(engine, fake_x, clock):
-    from socialdesk.jobs.poll import LEASE_SECONDS
+    from socialdesk.jobs.poll_leases import LEASE_SECONDS
 
     rule_id = add_rule(engine, every=60)
     with session_scope(engine) as session:  # a worker took the lease, then was killed -9
@@ -283,7 +283,7 @@ def test_a_worker_killed_mid_poll_holds_its_rule_no_longer_than_the_lease(engine
 
 
 def test_a_walk_renews_its_lease_and_gives_back_only_its_own(engine, fake_x, clock):
-    from socialdesk.jobs.poll import LEASE_SECONDS
+    from socialdesk.jobs.poll_leases import LEASE_SECONDS
 
     rule_id = add_rule(engine, backfill=True)
     post_many(fake_x, 30)

@@ -17,7 +17,8 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from socialdesk.jobs.poll import LEASE_SECONDS, Poller
+from socialdesk.jobs.poll import Poller
+from socialdesk.jobs.poll_leases import LEASE_SECONDS
 from socialdesk.networks.base import Network, Page
 from socialdesk.networks.x.search import XSource
 from socialdesk.store import streams as stream_store

@@ -15,35 +15,45 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-
+from socialdesk.domain import Post
+from socialdesk.jobs.poll_leases import LeaseKeeper, backoff, carried, lease_seconds
 from socialdesk.logs import about, redact
 from socialdesk.matcher import QueryInvalid, parse, target_of
 from socialdesk.metrics import Metrics
-from socialdesk.networks.base import BilledReads, CursorExpired, Network, RateLimited, SourceError, SourceRejected, SourceUnavailable
+from socialdesk.networks.base import (
+    BilledReads,
+    CursorExpired,
+    Network,
+    RateLimited,
+    SourceError,
+    SourceRejected,
+    SourceUnavailable,
+)
 from socialdesk.rules import Filters, rejection
 from socialdesk.spend import Meter
-from socialdesk.domain import Post
-from socialdesk.triage.sentiment import Triage
-from socialdesk.triage.triaged import SAME_TEXT_SAMPLE, Triaged, fill_languages, text_digest, triage_page
 from socialdesk.store import conversations, ingest, texts
 from socialdesk.store import rules as rule_store
 from socialdesk.store import streams as stream_store
 from socialdesk.store.db import as_utc, read_scope, session_scope
+from socialdesk.triage.sentiment import Triage
+from socialdesk.triage.triaged import (
+    SAME_TEXT_SAMPLE,
+    Triaged,
+    fill_languages,
+    text_digest,
+    triage_page,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_PAGES_PER_POLL = 10
 GAP_PAGES_FACTOR = 10  # filling a stream's gap may read this many times more pages in one go
-LEASE_SECONDS = 30  # the longest lease; a rule polled more often has a lease as long as its interval
-MIN_LEASE_SECONDS = 5  # the shortest poll interval (rules.MIN_POLL_SECONDS)
-BACKOFF_START = timedelta(seconds=5)
-BACKOFF_MAX = timedelta(minutes=15)
 REJECTED_RETRY = timedelta(minutes=5)
 WATCH_WINDOW = timedelta(days=7)  # cases active this recently have their conversations watched (a week of search)
 WATCH_CANDIDATES = 500
@@ -57,63 +67,6 @@ def compile_local(query: str):  # type: ignore[no-untyped-def]
         return parse(query)
     except QueryInvalid as exc:
         raise SourceRejected(f"the rule's query cannot be read: {exc}; edit or remove the rule") from None
-
-
-def carried(network: Network, rule: Any) -> bool:
-    """Whether the network's stream carries the rule (when it is live, the rule needs no polling).
-
-    Of a kind the stream carries, marked `stream` where the stream takes only those, and not
-    refused by the network (a refused rule is polled)."""
-    stream = network.stream
-    return (stream is not None and rule.kind in stream.kinds and (not stream.opt_in or bool(rule.stream))
-            and rule.stream_refused is None)
-
-
-def backoff(failures: int) -> timedelta:
-    """5 s, 10 s, 20 s … up to 15 minutes."""
-    return min(BACKOFF_START * (2 ** max(failures - 1, 0)), BACKOFF_MAX)
-
-
-def lease_seconds(rule: Any) -> float:
-    """A poll's lease: as long as the rule's interval, between MIN_LEASE_SECONDS and LEASE_SECONDS.
-
-    A worker killed mid-poll holds its rule this long at most, so a restarted process (or
-    another replica) polls it again within about one interval. LeaseKeeper renews the lease
-    while the walk runs, so a page slower than the lease does not lose it.
-    """
-    return float(max(MIN_LEASE_SECONDS, min(LEASE_SECONDS, rule.every_seconds)))
-
-
-class LeaseKeeper:
-    """Renews a walk's lease every third of its length until the walk ends (or the lease is lost)."""
-
-    def __init__(self, engine: Engine, rule: Any, *, clock: Callable[[], datetime]) -> None:
-        self._engine, self._rule, self._now = engine, rule, clock
-        self._seconds = lease_seconds(rule)
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._renew, name=f"lease-{rule.id}", daemon=True)
-
-    def __enter__(self) -> LeaseKeeper:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._done.set()
-        self._thread.join(timeout=5)
-
-    def _renew(self) -> None:
-        while not self._done.wait(self._seconds / 3):
-            try:
-                with session_scope(self._engine) as session:
-                    held = rule_store.renew_lease(session=session, rule_id=self._rule.id,
-                                                  taken_at=self._rule.last_polled_at, now=self._now(),
-                                                  seconds=self._seconds)
-            except Exception as exc:  # noqa: BLE001 - the walk's own renewal per page still tries
-                log.warning("rule %s: could not renew its poll lease (%s)", self._rule.id, type(exc).__name__,
-                            extra=about(rule_id=self._rule.id, network=self._rule.network))
-                continue
-            if not held:
-                return  # taken by another worker: the walk finds out at its next page and stops
 
 
 class Poller:
