@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from socialdesk.domain import Post
+from socialdesk.jobs.conversation_watch import ConversationWatch
 from socialdesk.jobs.poll_leases import LeaseKeeper, backoff, carried, lease_seconds
 from socialdesk.logs import about, redact
 from socialdesk.matcher import QueryInvalid, parse, target_of
@@ -37,7 +37,7 @@ from socialdesk.networks.base import (
 )
 from socialdesk.rules import Filters, rejection
 from socialdesk.spend import Meter
-from socialdesk.store import conversations, ingest, texts
+from socialdesk.store import ingest, texts
 from socialdesk.store import rules as rule_store
 from socialdesk.store import streams as stream_store
 from socialdesk.store.db import as_utc, read_scope, session_scope
@@ -55,10 +55,7 @@ log = logging.getLogger(__name__)
 MAX_PAGES_PER_POLL = 10
 GAP_PAGES_FACTOR = 10  # filling a stream's gap may read this many times more pages in one go
 REJECTED_RETRY = timedelta(minutes=5)
-WATCH_WINDOW = timedelta(days=7)  # cases active this recently have their conversations watched (a week of search)
-WATCH_CANDIDATES = 500
 SAME_TEXT_WINDOW = timedelta(hours=24)  # the same text from many accounts this recently: a spam signal
-WATCH_PER_POLL = 26  # conversations searched per poll of a rule (a couple of searches), least recently first
 
 
 def compile_local(query: str):  # type: ignore[no-untyped-def]
@@ -96,8 +93,7 @@ class Poller:
         self._now = clock
         self._on_new_cases = on_new_cases
         self._follow = follow_conversations
-        # (network, conversation) -> (monotonic time checked, post id seen up to): rotation and a start hint.
-        self._watched: dict[tuple[str, str], tuple[float, str]] = {}
+        self._conversations = ConversationWatch(engine=engine, clock=clock, store=self._store_follow_ups)
         # (rule id, exception type) whose traceback was logged: the next ones are logged quietly.
         self._reported: set[tuple[int, str]] = set()
         self._reported_lock = threading.Lock()
@@ -328,43 +324,8 @@ class Poller:
                 break
         caught_up = page is not None and page.done and not page.not_before
         if caught_up and self._follow and (headroom is None or headroom > 1e-9):  # their pages bill the rule too
-            self._follow_conversations(rule, network)
+            self._conversations.follow(rule, network)
         return caught_up
-
-    def _follow_conversations(self, rule, network: Network) -> None:  # type: ignore[no-untyped-def]
-        """Search the conversations of the rule's recent cases; what is found only joins cases."""
-        source = network.sources.get("search")
-        if source is None or network.follow_ups is None:
-            return
-        name, newer = network.name, network.info.is_newer
-        now, clock = self._now(), time.monotonic()
-        with session_scope(self._engine) as session:
-            floors = conversations.watched(session=session, rule_id=rule.id, network=name,
-                                           active_since=now - WATCH_WINDOW, limit=WATCH_CANDIDATES, is_newer=newer)
-        memory = {c: self._watched.get((name, c), (0.0, "")) for c in floors}
-
-        def later(a: str, b: str) -> str:
-            return a if not b or (a and newer(a, b)) else b
-
-        chosen = sorted(floors, key=lambda c: memory[c][0])[:WATCH_PER_POLL]
-        for walk in network.follow_ups.walks({c: later(floors[c], memory[c][1]) for c in chosen}, now):
-            newest, cursor = "", walk.cursor
-            for _ in range(MAX_PAGES_PER_POLL):
-                page = source.fetch(walk.query, cursor)
-                for post in page.posts:
-                    newest = later(post.external_id, newest)
-                self._store_follow_ups(rule, page.posts, billed=page.billed)
-                cursor = page.cursor
-                if page.done or page.not_before:
-                    break
-            if not page.done:
-                return  # unfinished: these conversations start from the stored posts again next time
-            for conversation in walk.conversation_ids:
-                self._watched[(name, conversation)] = (clock, later(newest, memory.get(conversation, (0.0, ""))[1]))
-            if page.not_before:
-                return
-        horizon = clock - WATCH_WINDOW.total_seconds()
-        self._watched = {k: v for k, v in self._watched.items() if v[0] > horizon}
 
     def _store_follow_ups(self, rule, posts, *, billed: Sequence[BilledReads] = ()) -> None:  # type: ignore[no-untyped-def]
         for attempt in range(2):
