@@ -16,11 +16,14 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import event
 from sqlmodel import Session
 
+from socialdesk.health import (
+    Condition,  # what the ops channel is told (the budgets' marks: recovers=False at 80 %)
+)
 from socialdesk.networks.base import BilledReads, Billing, Network
 from socialdesk.store import spend as store
 
@@ -65,17 +68,6 @@ def month_fraction(now: datetime) -> float:
     begin = datetime(start.year, start.month, start.day, tzinfo=UTC)
     length = (datetime(end.year, end.month, end.day, tzinfo=UTC) - begin).total_seconds()
     return min(1.0, max((now.astimezone(UTC) - begin).total_seconds(), 3600.0) / length)
-
-
-class Condition(NamedTuple):
-    """Something the ops channel is told about once (`key` names the incident), and how to fix it; the
-    shape of health.Condition (health imports the poller, which imports this module). `recovers`: False for a
-    mark that is passed once told (80 %: spending goes on to 100 %, it never "recovers")."""
-
-    key: str
-    text: str
-    fix: str
-    recovers: bool = True
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from socialdesk.networks.bluesky.fake.pds import FakeBluesky
 from socialdesk.networks.x.search import SEARCH_PATH
@@ -28,6 +27,7 @@ from socialdesk.store import digests as digest_store
 from socialdesk.store.db import make_engine, session_scope
 from tests.e2e.conftest import X_TOKEN, oauth1_env
 from tests.e2e.helpers import block_text, cards, case_id_of, nothing_to_post
+from tests.faults.test_poll_restart import Db  # what the replicas wrote, read with plain SQL
 from tests.support.app_process import AppProcess, app_env
 from tests.support.bluesky import local_jetstream
 from tests.support.waiting import wait_for
@@ -39,17 +39,6 @@ MOVE_WITHIN = 30  # seconds for another replica to take the stream over (issue #
 BRAND, PASSWORD = "acmephones.bsky.social", "e2e-app-password"
 DIGEST_TITLE = "Daily social care digest"
 X_QUERIES = ("acme", "globex")
-
-
-class Db:
-    """What the replicas wrote, read with plain SQL on an engine of its own."""
-
-    def __init__(self, url: str) -> None:
-        self.engine = create_engine(url)
-
-    def rows(self, sql: str, **params) -> list:  # type: ignore[no-untyped-def]
-        with self.engine.connect() as conn:
-            return list(conn.execute(text(sql), params))
 
 
 def first_pages(fake_x, query: str) -> list[float]:  # type: ignore[no-untyped-def]
@@ -96,7 +85,7 @@ def test_three_replicas_and_a_kill_9_of_the_lease_holder_poll_once_per_interval_
             for replica in replicas:
                 if replica.proc is not None and replica.proc.poll() is None:
                     replica.stop()
-            db.engine.dispose()
+            db.close()
             for i, replica in enumerate(replicas):
                 print(f"--- replica {i}\n{replica.log()[-3000:]}")  # shown by pytest on failure
 

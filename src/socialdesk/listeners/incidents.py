@@ -236,10 +236,18 @@ def resolve_all_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, 
         deps.later(resolve_all, client, deps, anchor_case_id=chosen[0], user=user_of(body), outcome=chosen[1])
 
 
-def resolve_all(client: WebClient, deps: Deps, *, anchor_case_id: int, user: str, outcome: str) -> None:
+def _incident_or_tell(client: WebClient, deps: Deps, anchor_case_id: int, user: str) -> CaseView | None:
+    """The incident card's view, or None after telling the user the case no longer anchors an incident."""
     view = load_view(deps, anchor_case_id)
     if view is None or view.incident is None or view.in_incident_thread:
         tell(client, channel=None, user=user, text=NOT_AN_INCIDENT)
+        return None
+    return view
+
+
+def resolve_all(client: WebClient, deps: Deps, *, anchor_case_id: int, user: str, outcome: str) -> None:
+    view = _incident_or_tell(client, deps, anchor_case_id, user)
+    if view is None:
         return
     with session_scope(deps.engine) as session:
         done = incidents.resolve_all(session=session, incident_id=view.incident.incident_id, user_id=user,
@@ -268,9 +276,8 @@ def ignore_all_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, d
 
 
 def ignore_all(client: WebClient, deps: Deps, *, anchor_case_id: int, user: str, reason: str) -> None:
-    view = load_view(deps, anchor_case_id)
-    if view is None or view.incident is None or view.in_incident_thread:
-        tell(client, channel=None, user=user, text=NOT_AN_INCIDENT)
+    view = _incident_or_tell(client, deps, anchor_case_id, user)
+    if view is None:
         return
     with session_scope(deps.engine) as session:
         done = incidents.ignore_all(session=session, incident_id=view.incident.incident_id, user_id=user,
