@@ -117,6 +117,7 @@ socialdesk demo: {TEAM}, all on 127.0.0.1, no credentials
 {endpoint_lines(plays, 25)}
   Drafted replies:         {llm.where}
   Database:                {db}
+  Metrics:                 http://127.0.0.1:{app_port}/metrics  (Prometheus' format, from the app itself)
 
 What to try:
   - Watch cards arrive in #{CHANNEL}: {waiting} posts are waiting and {later} more arrive
