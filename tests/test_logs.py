@@ -57,8 +57,8 @@ def test_a_traceback_quoting_a_secret_is_masked(caplog):
 
 # --- through logs.configure(), as `socialdesk` configures it (cli.main) -----------------------------------------
 
-_CONFIGURED = ("", "slack_sdk", "slack_bolt", "urllib3", "waitress.queue", "apscheduler", "apscheduler.scheduler",
-               "alembic", "httpx", "httpcore")
+_CONFIGURED = ("", "slack_sdk", "slack_bolt", "slack_bolt.App", "urllib3", "waitress.queue", "apscheduler",
+               "apscheduler.scheduler", "alembic", "httpx", "httpcore")
 
 
 @pytest.fixture
@@ -76,6 +76,20 @@ def app_logging() -> Iterator[Callable[[], str]]:
         logger.setLevel(level)
         logger.handlers[:] = handlers
         logger.filters[:] = filters
+
+
+def test_bolts_start_up_warnings_about_the_unused_token_are_dropped_and_its_others_kept(app_logging):
+    logs.configure("DEBUG")  # again, as a second command in one process does: still one filter
+    [handler] = logging.getLogger().handlers
+    buffer = io.StringIO()
+    handler.setStream(buffer)  # type: ignore[attr-defined]
+    bolt = logging.getLogger("slack_bolt.App")
+    bolt.warning("As you gave `client` as well, `token` will be unused.")
+    bolt.warning("As `installation_store` or `authorize` has been used, `token` (or SLACK_BOT_TOKEN env variable) "
+                 "will be ignored.")
+    bolt.warning("Failed to run a middleware (error: boom)")
+    assert buffer.getvalue().count("slack_bolt.App") == 1 and "Failed to run a middleware" in buffer.getvalue()
+    assert len(bolt.filters) == 1
 
 
 def test_webhook_secrets_are_masked_whichever_logger_logs_them(app_logging):

@@ -60,6 +60,17 @@ class _PublisherOverlapFilter(logging.Filter):
         return "Publisher.run_once" not in record.getMessage()
 
 
+class _BoltStartFilter(logging.Filter):
+    """Bolt warns at start that the token it read from SLACK_BOT_TOKEN is unused: app.build gives it a
+    client and an authorizer (slack.identity) on purpose, so the lines only alarm whoever reads the log."""
+
+    _SAID = ("As you gave `client` as well, `token` will be unused.",
+             "As `installation_store` or `authorize` has been used, `token`")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self._SAID)
+
+
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -119,7 +130,9 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
         logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
     # "Running job …" every second is noise; job failures are logged by the jobs.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler.scheduler").addFilter(_PublisherOverlapFilter())
+    for name, only in (("apscheduler.scheduler", _PublisherOverlapFilter()), ("slack_bolt.App", _BoltStartFilter())):
+        logger = logging.getLogger(name)  # configured again (a CLI command in a test): one filter, not two
+        logger.filters[:] = [f for f in logger.filters if type(f) is not type(only)] + [only]
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # One line per HTTP request to a network is noise; failures are logged by the poll job.
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -23,7 +23,7 @@ import pytest
 
 from socialdesk.cli import main
 
-_LOGGERS_MAIN_SETS = ("slack_sdk", "slack_bolt", "urllib3", "waitress.queue", "apscheduler", "apscheduler.scheduler",
+_LOGGERS_MAIN_SETS = ("slack_sdk", "slack_bolt", "slack_bolt.App", "urllib3", "waitress.queue", "apscheduler", "apscheduler.scheduler",
                       "alembic", "httpx", "httpcore")
 
 
