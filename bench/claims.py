@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
                           for o in outcomes)
     every = [o.seconds * 1000 for o in all_a + all_b if o.status == 200]
     write_json(args.json, {
-        "clicks": len(all_a) + len(all_b), "answered": len(every), "problems": len(problems),
+        "clicks": len(all_a) + len(all_b), "answered": len(every), "problems": problems,
         "p99_ms": percentile(every, 99) if every else None, "median_ms": statistics.median(every) if every else None,
         "over_3s": sum(1 for o in all_a + all_b if o.seconds > SLACK_ACK_LIMIT),
     })

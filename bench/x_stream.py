@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     random.seed(7)
     print(f"code {code_version()}")
     problems: list[str] = []
-    write_json(args.json, {**run(args, problems), "problems": len(problems)})
+    write_json(args.json, {**run(args, problems), "problems": problems})
     for problem in problems:
         print(f"PROBLEM: {problem}")
     return 1 if problems else 0
