@@ -59,7 +59,9 @@ def test_unanswered_card_gets_one_nudge_one_escalation_and_shows_overdue(app, fa
 
     # The other one: at risk, then overdue, each said once, and the card shows where it stands.
     wait_for(lambda: "SLA at risk" in triage(ws, late), timeout=30, what="the at-risk card")
-    [nudge] = [t for t in ws.thread_texts(ws.card(late)) if "SLA at risk" in t]
+    # The card is updated and the nudge posted by one sweep, one after the other: wait for both.
+    [nudge] = wait_for(lambda: [t for t in ws.thread_texts(ws.card(late)) if "SLA at risk" in t], timeout=30,
+                       what="the at-risk nudge in the card's thread")
     assert nudge.startswith("⏰ First-response SLA at risk: due <!date^")
     wait_for(lambda: "First response overdue" in triage(ws, late), timeout=30, what="the overdue card")
     assert "🔴 *First response overdue* — was due <!date^" in triage(ws, late) and "SLA at risk" not in triage(ws, late)
