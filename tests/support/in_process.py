@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from socialdesk.app import Socialdesk, build
+from socialdesk.app import Socialdesk, build, http_client
 from socialdesk.config import Settings
 from socialdesk.store.db import make_engine
+from tests.support.http import ssl_context
 
 
 @dataclass
@@ -42,7 +43,8 @@ def make_desk(url: str, slack_api_url: str, *, secret: str, clock: Callable[[], 
         SOCIALDESK_OWN_HANDLES="acmephones",
         SOCIALDESK_BLUESKY_JETSTREAM_URL="",
     )
-    return build(Settings(**(values | settings)), engine=make_engine(url), **({"clock": clock} if clock else {}))
+    return build(Settings(**(values | settings)), engine=make_engine(url), http=http_client(verify=ssl_context()),
+                 **({"clock": clock} if clock else {}))
 
 
 def post(desk: Socialdesk, body: bytes | None, headers: dict[str, str] | None = None, *,

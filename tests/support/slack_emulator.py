@@ -37,8 +37,9 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.support.ports import free_port
 from socialdesk.slack.scopes import BOT_SCOPES
+from tests.support.http import local
+from tests.support.ports import free_port
 
 BOT_TOKEN = "xoxb-socialdesk-test"
 # The helpers' own identity: the default "admin" user, a member of every channel.
@@ -116,7 +117,7 @@ class SlackEmulator:
 
     def call(self, method: str, *, token: str | None = None, **params: Any) -> dict:
         """POST a Web API method as JSON; raise SlackApiError unless ok."""
-        resp = httpx.post(
+        resp = local().post(
             self.url + method,
             json=params,
             headers={"Authorization": f"Bearer {token or self.token}"},
@@ -178,7 +179,7 @@ class SlackEmulator:
         text when the text is empty.
         """
         channel = self.channels.get(channel, channel)
-        page = httpx.get(self.base + "/", params={"tab": "messages", "channel": channel}).text
+        page = local().get(self.base + "/", params={"tab": "messages", "channel": channel}).text
         section = page.split(">Ephemeral<", 1)[1].split(">Scheduled<", 1)[0]
         rows = re.findall(r"<tr>(.*?)</tr>", section, re.S)
         texts = []

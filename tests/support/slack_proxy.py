@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
+from tests.support.http import local
+
 
 @dataclass(frozen=True)
 class Call:
@@ -78,7 +80,7 @@ class SlackProxy:
                     self.wfile.write(payload)
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")}
-                upstream = httpx.post(proxy.upstream + method, content=body, headers=headers, timeout=30)
+                upstream = local().post(proxy.upstream + method, content=body, headers=headers, timeout=30)
                 proxy._note(method, upstream.status_code, _decode(body, self.headers.get("Content-Type", "")),
                             _json(upstream.content))
                 if proxy._hold(method):

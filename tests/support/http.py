@@ -1,0 +1,29 @@
+"""One HTTP client per test process for the local servers (the Slack emulator, the app under test).
+
+`httpx.post(...)` builds a client per call, and each client loads the CA bundle into a new
+SSL context: about 25 ms of CPU a call, even to a plain-HTTP local server. The suite makes
+tens of thousands of such calls (every `wait_for` on a card polls the emulator), so they go
+through this shared client instead. Its idle connections are dropped after a second, well
+before a Node server closes them (5 s), so a request never lands on a connection being closed.
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+
+import httpx
+
+KEEPALIVE_SECONDS = 1.0
+
+
+@functools.cache
+def local() -> httpx.Client:
+    """The process's client (thread-safe); per-request timeouts still apply."""
+    return httpx.Client(timeout=10, limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS))
+
+
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """One verifying context for the apps a test process builds (app.http_client)."""
+    return httpx.create_ssl_context()
