@@ -13,6 +13,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from socialdesk.metrics import MeteredRateLimitHandler, Metrics, SlackCallMeter, watch_state
+from socialdesk.networks.base import BilledReads, Network
+from socialdesk.networks.x import network as x
+from socialdesk.networks.x.settings import XSettings
+from socialdesk.spend import Meter
 from socialdesk.store import ingest
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import session_scope
@@ -94,18 +98,36 @@ def test_state_read_at_scrape_poll_lag_cards_waiting_stream_lag_and_leases(engin
         paused = rule_store.add_rule(session=session, network="x", query="gamma", channel_id="C1",
                                      every_seconds=60, lang=None, include_reposts=False, now=NOW)
         rule_store.set_paused(session=session, rule_id=paused.id, paused=True)
+        over_budget = rule_store.add_rule(session=session, network="x", query="delta", channel_id="C1",
+                                          every_seconds=60, lang=None, include_reposts=False,
+                                          now=NOW - timedelta(days=20))
+        # Paused by budget from day 2 to yesterday (the budget was raised): its lag counts from then.
+        resumed = rule_store.add_rule(session=session, network="x", query="epsilon", channel_id="C1",
+                                      every_seconds=60, lang=None, include_reposts=False, now=NOW - timedelta(days=20))
+        rule_store.save_cursor(session=session, rule_id=resumed.id, cursor={"since_id": "1"}, not_before=None,
+                               now=NOW - timedelta(days=18))
+        rule_store.note_budget_pause(session=session, rule_id=resumed.id, now=NOW - timedelta(seconds=45))
         polled_id, never_id, paused_id = polled.id, never.id, paused.id
+        over_budget_id, resumed_id = over_budget.id, resumed.id
         ingest.store_posts(session=session, posts=[x_post(f"acme #{i}") for i in range(3)], rule_id=polled_id,
                            channel_id="C1", now=NOW)
     metrics = Metrics()
     clock = [NOW]
+    meter = Meter({"x": Network(info=x.INFO, billing=x.billing(XSettings()))})
+    with session_scope(engine) as session:  # $1.00 of post reads: its $1 budget is spent
+        rule_store.set_budget(session=session, rule_id=over_budget_id, monthly_budget=1.0)
+        meter.record(session=session, network="x", rule_id=over_budget_id, now=NOW,
+                     reads=[BilledReads("post", tuple(f"p{i}" for i in range(200)))])
+
     watch_state(metrics, engine=engine, clock=lambda: clock[0], poller=Leases({polled_id: True, never_id: False}),
                 streams=[StreamState("bluesky", True, NOW - timedelta(seconds=4)),
-                         StreamState("mastodon", False, NOW - timedelta(seconds=1))])
+                         StreamState("mastodon", False, NOW - timedelta(seconds=1))], budget_paused=meter.paused_by_budget)
 
     assert value(metrics, "socialdesk_poll_lag_seconds", network="x", rule=str(polled_id)) == 90
     assert value(metrics, "socialdesk_poll_lag_seconds", network="x", rule=str(never_id)) == 600  # since it was added
     assert value(metrics, "socialdesk_poll_lag_seconds", network="x", rule=str(paused_id)) is None
+    assert value(metrics, "socialdesk_poll_lag_seconds", network="x", rule=str(over_budget_id)) is None
+    assert value(metrics, "socialdesk_poll_lag_seconds", network="x", rule=str(resumed_id)) == 45
     assert value(metrics, "socialdesk_cards_waiting") == 3
     assert value(metrics, "socialdesk_stream_lag_seconds", network="bluesky") == 4
     assert value(metrics, "socialdesk_stream_lag_seconds", network="mastodon") is None  # another replica's to say

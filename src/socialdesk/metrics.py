@@ -281,20 +281,24 @@ class _StreamState(Protocol):
 
 
 def watch_state(metrics: Metrics, *, engine: Engine, clock: Callable[[], datetime], poller: _Leases,
-                streams: Sequence[_StreamState]) -> None:
+                streams: Sequence[_StreamState], budget_paused: Callable[..., set[int]] | None = None) -> None:
     """The gauges read when scraped: poll lag, cards waiting, stream lag and the leases this replica holds.
 
     Poll lag counts from a rule's last successful poll (its creation before the first): a
     rule its network's live stream carries is polled only to fill gaps, so its freshness is
-    the stream's lag. Stream lag is given by the replica holding the stream, the others say
-    nothing, so a sum or max over replicas is the stream's.
+    the stream's lag. Rules paused by an admin or by their budget (`budget_paused`: the spend
+    meter's, session= and now=) are not polled and have no lag: their pause is an ops alert
+    of its own, and a lag growing all month would page whoever watches it. Stream lag is given
+    by the replica holding the stream, the others say nothing, so a sum or max over replicas
+    is the stream's.
     """
     def poll_lag() -> Rows:
+        now = clock()
         with read_scope(engine) as session:
             rows = rule_store.last_successes(session=session)
-        now = clock()
+            paused = budget_paused(session=session, now=now) if budget_paused is not None else set()
         return [((network, str(rule_id)), max((now - as_utc(at)).total_seconds(), 0.0))
-                for rule_id, network, at in rows]
+                for rule_id, network, at in rows if rule_id not in paused]
 
     def cards_waiting() -> Rows:
         with read_scope(engine) as session:

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, case, func, or_, update
 from sqlmodel import Session, select
 
 from socialdesk.store import spend
+from socialdesk.store.db import as_utc
 from socialdesk.store.models import CaseRow, PostRow, RuleRow
 
 # A rule's last_error when the network's stream refused it (it is polled instead). A poll that
@@ -75,10 +76,14 @@ def list_rules(*, session: Session) -> list[RuleRow]:
 
 
 def last_successes(*, session: Session) -> list[tuple[int, str, datetime]]:
-    """Each active rule's id, network and last successful poll (its creation, if it never had one)."""
-    rows = session.exec(select(RuleRow.id, RuleRow.network, RuleRow.last_success_at, RuleRow.created_at)
+    """Each active rule's id, network and last successful poll (its creation, if it never had one),
+    or the last time the poller found it paused by budget, if later: a pause that has ended left no
+    polls behind it to count as lag (health.rule_state counts "behind" the same way)."""
+    rows = session.exec(select(RuleRow.id, RuleRow.network, RuleRow.last_success_at, RuleRow.created_at,
+                               RuleRow.budget_paused_at)
                         .where(RuleRow.paused == False).order_by(RuleRow.id))  # noqa: E712
-    return [(rule_id, network, success or created) for rule_id, network, success, created in rows]  # type: ignore[misc]
+    return [(rule_id, network, max(as_utc(success or created), as_utc(budget_paused or created)))
+            for rule_id, network, success, created, budget_paused in rows]  # type: ignore[misc]
 
 
 def get_rule(*, session: Session, rule_id: int) -> RuleRow:
