@@ -108,3 +108,24 @@ def test_a_bad_route_is_explained_and_adds_nothing(deps, slack_emulator):
         assert says in answer and "Usage: `/social rules add" in answer
     assert marked(deps) == {}
     assert "route:question=#support" in rules(deps, slack_emulator, "help")
+
+
+def test_a_rule_added_with_a_budget_keeps_it_and_lists_it(deps, slack_emulator):
+    billing = next(name for name, n in deps.networks.items() if n.billing is not None)  # bills per read
+    free = next(name for name, n in deps.networks.items() if n.billing is None)
+    added = rules(deps, slack_emulator, f"add network:{billing} acme phone budget:12.50/month")
+    assert "Rule 1 added" in added and "Budget: $12.50 a month of billed reads." in added
+    assert "Rule 2 added" in rules(deps, slack_emulator, f"add network:{billing} acme refund budget:none")
+    with session_scope(deps.engine) as session:
+        assert [r.monthly_budget for r in rule_store.list_rules(session=session)] == [12.5, None]
+    first, second = rules(deps, slack_emulator, "list").split("*Rule 2*")
+    assert "Budget: $12.50 a month of billed reads" in first and "Budget" not in second
+
+    for text, says in ((f"add network:{billing} acme budget:lots", "write dollars a month, like 50/month"),
+                       (f"add network:{billing} acme budget:", "`budget:` needs a value, like `budget:50/month`"),
+                       (f"add network:{billing} acme budget:5 budget:6", "`budget:` is given twice"),
+                       (f"add network:{free} acme budget:5/month", "does not bill per read")):
+        answer = rules(deps, slack_emulator, text)
+        assert says in answer and "Usage: `/social rules add" in answer, answer
+    assert len(marked(deps)) == 2
+    assert "budget:50/month" in rules(deps, slack_emulator, "help")

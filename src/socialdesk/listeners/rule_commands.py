@@ -19,6 +19,7 @@ from socialdesk.slack.blocks.home import route_label
 from socialdesk.slack.blocks.admin import rules_reply
 from socialdesk.slack.blocks.lookup import Reply, plain
 from socialdesk.slack.text import escape
+from socialdesk.spend import BudgetInvalid, money, parse_budget
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.views import rule_view
@@ -27,7 +28,7 @@ from socialdesk.logs import about
 log = logging.getLogger(__name__)
 
 ADD_SYNTAX = ("/social rules add <query> [network:NAME] [channel:#chan] [every:60] [kind:mentions] "
-              "[sla:high=15m,normal=1h] [--stream] [--ignore-spam] [route:question=#support] "
+              "[sla:high=15m,normal=1h] [budget:50/month] [--stream] [--ignore-spam] [route:question=#support] "
               "[route:tag:refund=#billing]")
 HELP = (
     "• `/social rules` — the saved searches: query, channel, interval, state and last error\n"
@@ -36,7 +37,9 @@ HELP = (
     "cards go to this channel unless `channel:` says otherwise; `--stream`: carried by the network's live "
     "stream where it takes only the rules marked so; `--ignore-spam`: likely spam opens as ignored (its card "
     "collapsed, with *Not spam*); `route:` sends new cases of an intent (complaint, question, praise, other) or "
-    "a tag to another channel, repeat it for more (admins)\n"
+    "a tag to another channel, repeat it for more; `budget:` caps what the rule's billed reads may cost a "
+    "month, where its network bills per read (it pauses at the budget until the month turns; "
+    "`/social usage` shows the spend) (admins)\n"
     "• `/social rules pause|resume|remove <id>` — stop, restart or delete a saved search; its cases stay (admins)\n"
     "• `/social rules stream <id> on|off` — carry a saved search on its network's live stream, or poll it only "
     "(admins)\n"
@@ -53,14 +56,15 @@ USAGE = {
 }
 NOT_ADMIN = ("Only socialdesk admins can add, pause, resume, stream or remove rules. Ask a workspace admin, or "
              "someone listed in SOCIALDESK_ADMINS, to do it or to add you there.")
-OPTION = re.compile(r"(?<!\S)(network|channel|every|kind|sla):(\S*)", re.IGNORECASE)
+OPTION = re.compile(r"(?<!\S)(network|channel|every|kind|sla|budget):(\S*)", re.IGNORECASE)
 STREAM_FLAG = re.compile(r"(?<!\S)--stream(?!\S)", re.IGNORECASE)
 SPAM_FLAG = re.compile(r"(?<!\S)--ignore-spam(?!\S)", re.IGNORECASE)
 ROUTE_OPTION = re.compile(r"(?<!\S)route:(\S*)", re.IGNORECASE)
 CHANNEL_LINK = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 MAX_RULE_ID = 2**31 - 1
-EXAMPLE = {"network": registry.names()[0], "channel": "#social-care", "every": "60", "kind": "mentions", "sla": "high=15m,normal=1h"}
+EXAMPLE = {"network": registry.names()[0], "channel": "#social-care", "every": "60", "kind": "mentions", "sla": "high=15m,normal=1h",
+           "budget": "50/month"}
 CHANNEL_PAGES = 5  # conversations.list pages (1000 each) searched for a #name
 
 
@@ -152,6 +156,21 @@ def _route(client: WebClient | None, spec: str) -> str:
     return f"{name}={resolve_channel(client, value)}"
 
 
+def _budget(deps: Deps, network: str, text: str | None) -> float | None:
+    """`budget:50/month` in dollars a month ('none': no budget), only where the network bills per read."""
+    if text is None:
+        return None
+    try:
+        budget = parse_budget(text)
+    except BudgetInvalid as exc:
+        raise Malformed(f"`budget:` {escape(str(exc)[:200])}.") from None
+    configured = deps.networks.get(network)
+    if budget is not None and (configured is None or configured.billing is None):
+        raise Malformed(f"{escape(registry.label(network))} does not bill per read, so a budget would never be "
+                        "spent: leave out `budget:`.")
+    return budget
+
+
 def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: str) -> Reply:
     try:
         query, options = parse_add(text)
@@ -180,6 +199,7 @@ def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: 
         except ValueError as exc:
             raise Malformed(f"`sla:` {escape(str(exc)[:200])}.") from None
         routes = rule_rules.parse_routes([_route(client, r) for r in options.get("routes", "").splitlines()])
+        budget = _budget(deps, network, options.get("budget"))
     except Malformed as exc:
         return plain(f"{exc}\n{USAGE['add']}")
     except rule_rules.RuleInvalid as exc:
@@ -188,16 +208,17 @@ def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: 
         rule = rule_store.add_rule(session=session, network=network, query=query, channel_id=target,
                                    every_seconds=int(every), lang=None, include_reposts=False, now=deps.clock(),
                                    kind=kind, sla_targets=sla_targets, stream=streamed,
-                                   ignore_spam="ignore_spam" in options, routes=routes)
+                                   ignore_spam="ignore_spam" in options, routes=routes, monthly_budget=budget)
         rule_id = rule.id
     log.info("rule %s added by %s from Slack", rule_id, user_id, extra=about(rule_id=rule_id))
     sla_line = f" First-response targets: {escape(sla_targets)}." if sla_targets else ""
     stream_line = " Streamed: cards within seconds (polled while the stream is down)." if streamed else ""
     spam_line = " Likely spam opens as ignored (its card collapsed, with *Not spam*)." if "ignore_spam" in options else ""
+    budget_line = f" Budget: {money(budget)} a month of billed reads." if budget is not None else ""
     route_line = (" Routes: " + ", ".join(f"{route_label(n)} → {channel_mention(c)}" for n, c in routes.items()) + "."
                   if routes else "")
     lines = [f"Rule {rule_id} added: {registry.label(network)} {kind} `{escape(query)}` → {channel_mention(target)} every {every} s."
-             + sla_line + stream_line + spam_line + route_line,
+             + sla_line + stream_line + spam_line + route_line + budget_line,
              f"Cards appear in {channel_mention(target)} once @socialdesk is a member there "
              "(`/invite @socialdesk`)."]
     configured = deps.networks.get(network)

@@ -39,6 +39,7 @@ class RuleView:
     stream_refused: str | None = None  # the network's reason for not carrying it (polled meanwhile)
     ignore_spam: bool = False  # likely spam opens its case as ignored (reversible: "Not spam")
     routes: tuple[tuple[str, str], ...] = ()  # (intent or "tag:<tag>", channel id), as `--route` set them
+    monthly_budget: float | None = None  # dollars a month its billed reads may cost (socialdesk.spend)
     health: str = ""  # its source state (socialdesk.health: "ok", "failing since …"); "": not read
     healthy: bool = True  # that state is ok (or paused by an admin)
 
@@ -105,7 +106,7 @@ def rule_view(row: RuleRow) -> RuleView:
                     sla_targets=row.sla_targets, last_error=row.last_error, last_error_at=row.last_error_at,
                     consecutive_failures=row.consecutive_failures, stream=row.stream,
                     stream_refused=row.stream_refused, ignore_spam=row.ignore_spam,
-                    routes=tuple((row.routes or {}).items()))
+                    routes=tuple((row.routes or {}).items()), monthly_budget=row.monthly_budget)
 
 
 def digest_view(row: DigestScheduleRow) -> DigestView:

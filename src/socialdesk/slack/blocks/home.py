@@ -258,6 +258,8 @@ def rule_text(rule: RuleView) -> str:
         triage.append("routes " + ", ".join(f"{route_label(name)} → {channel(to)}" for name, to in rule.routes))
     if triage:
         lines.append("Triage: " + "; ".join(triage))
+    if rule.monthly_budget is not None:
+        lines.append(f"Budget: ${rule.monthly_budget:,.2f} a month of billed reads")
     if rule.last_error:
         error, cut = escape_within(" ".join(rule.last_error.split()), ERROR_EXCERPT)
         when = f" ({slack_date(rule.last_error_at, '{date_short} {time}')})" if rule.last_error_at else ""
