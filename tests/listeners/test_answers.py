@@ -126,8 +126,7 @@ def test_use_this_puts_the_answer_in_a_new_box_and_keeps_the_rest(desk, deps, sl
     [asking] = publish_cases(desk, channel, [ASKING])
     open_reply(desk, deps, slack_emulator, channel, asking)
     shown = redrawn(slack_proxy)
-    use(desk, deps, slack_emulator, shown, f"case:{known['charge']}",
-        {input_block(shown)["block_id"]: {ids.REPLY_INPUT: {"type": "plain_text_input", "value": "Hel"}}})
+    use(desk, deps, slack_emulator, shown, f"case:{known['charge']}")  # the box untouched
     filled = redrawn(slack_proxy)
     box = input_block(filled)
     assert box["block_id"] == f"{ids.REPLY_INPUT}-1" and box["element"]["initial_value"] == CHARGE_ANSWER
@@ -141,6 +140,19 @@ def test_use_this_puts_the_answer_in_a_new_box_and_keeps_the_rest(desk, deps, sl
     # Sent as it is, from the new box: its block id is the one the submission's errors name.
     ack = replies_ack(desk, deps, slack_emulator, filled, "x" * 300)
     assert list(ack["errors"]) == [f"{ids.REPLY_INPUT}-1"]
+
+
+def test_use_this_keeps_what_the_agent_typed_and_puts_the_answer_after_it(desk, deps, slack_emulator, slack_proxy,
+                                                                         channel, known):
+    [asking] = publish_cases(desk, channel, [ASKING])
+    open_reply(desk, deps, slack_emulator, channel, asking)
+    shown = redrawn(slack_proxy)
+    typed = "Hi, so sorry about this! "
+    use(desk, deps, slack_emulator, shown, f"case:{known['charge']}",
+        {input_block(shown)["block_id"]: {ids.REPLY_INPUT: {"type": "plain_text_input", "value": typed}}})
+    box = input_block(redrawn(slack_proxy))
+    assert box["block_id"] == f"{ids.REPLY_INPUT}-1"
+    assert box["element"]["initial_value"] == f"{typed.rstrip()}\n\n{CHARGE_ANSWER}"
 
 
 def replies_ack(desk, deps, slack_emulator, view: dict, text: str) -> dict:

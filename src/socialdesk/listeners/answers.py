@@ -31,6 +31,7 @@ from socialdesk.listeners.binding import after_ack
 from socialdesk.listeners.common import action_value, load_view, meta_id, tell, user_of, view_metadata
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.reply_rules import modal_rules
+from socialdesk.listeners.views import state_value
 from socialdesk.networks.base import NetworkInfo
 from socialdesk.slack import ids
 from socialdesk.slack.blocks import modals
@@ -92,7 +93,7 @@ def offer(client: WebClient, deps: Deps, *, opened: dict[str, Any], view: CaseVi
 
 
 def use_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
-    """ "Use this": the suggestion's answer, as it is now, into the reply box."""
+    """ "Use this": the suggestion's answer, as it is now, into the reply box, after what was typed there."""
     modal, case_id, rules = _modal(body, deps)
     key = action_value(body)
     view = load_view(deps, case_id) if case_id is not None else None
@@ -103,7 +104,11 @@ def use_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
     if chosen is None:
         tell(client, channel=None, user=user_of(body), text=GONE)
         return
-    _draw(client, modal, modals.redrawn(modal, rules, text=addressed(chosen.answer, view, rules)))
+    # What the agent typed stays, the answer after it, as with a saved reply.
+    typed = state_value(modal, ids.REPLY_INPUT, ids.REPLY_INPUT).get("value")
+    text = modals.with_saved(typed if isinstance(typed, str) else "", without_leading_mentions(chosen.answer),
+                             rules.reply_opening(view.post.author.handle))
+    _draw(client, modal, modals.redrawn(modal, rules, text=text))
 
 
 def draft_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps,
