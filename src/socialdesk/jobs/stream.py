@@ -25,10 +25,11 @@ The cursor is stored after what came before it was stored, at most every SAVE_SE
 when nothing was stored, so a crash repeats a few seconds of stream (the store drops
 duplicates) and loses nothing. Resuming after a gap longer than the stream can rewind
 (`Stream.events` raises CursorExpired, or the stream says the cursor is stale), search
-fills it: each rule's walk starts where the stored cursor was and must catch up
-(`Poller.fill_gap`, under the rule's lease); then the stream resumes from when that
-search began. A heartbeat thread renews the lease whatever the stream is doing; card
-refreshes for deletions go to Slack from a thread of their own.
+fills it (`GapFiller`, jobs/stream_gaps.py): each rule's walk starts where the stored
+cursor was and must catch up (`Poller.fill_gap`, under the rule's lease); then the
+stream resumes from when that search began. A heartbeat thread renews the lease
+whatever the stream is doing; card refreshes for deletions go to Slack from a thread
+of their own.
 """
 
 from __future__ import annotations
@@ -50,10 +51,11 @@ from socialdesk.logs import about
 from socialdesk.jobs.edits import EditMarker
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.removal import RemovalMarker
+from socialdesk.jobs.stream_gaps import GapFiller, GapNotFilled
 from socialdesk.jobs.stream_rules import StreamRules
 from socialdesk.metrics import Metrics
 from socialdesk.networks.base import (BilledReads, CursorExpired, Network, RateLimited, Removal, SourceError,
-                                     SourceRejected, SourceUnavailable, StreamEvent)
+                                     SourceRejected, StreamEvent)
 from socialdesk.store import ingest
 from socialdesk.store import streams as store
 from socialdesk.store.db import as_utc, read_scope, session_scope
@@ -73,11 +75,6 @@ REPLIES_KEPT_MAX = 5_000  # a firehose carries tens of replies a second: bounded
 BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
 REJECTED_WAIT = 300.0
 RATE_LIMIT_MAX_WAIT = 900.0
-GAP_MARGIN = timedelta(minutes=1)  # search a little before the last stored cursor: clocks differ
-
-
-class GapNotFilled(SourceUnavailable):
-    """Search has not caught up with what the stream missed (a rate limit, an outage): try again later."""
 
 
 def backoff(failures: int) -> float:
@@ -111,9 +108,8 @@ class StreamWorker:
         self._saved_cursor: dict[str, Any] | None = None  # what the last save stored (saving it again says nothing)
         self._watched: set[str] = set()
         self._replies: deque[tuple[float, Post]] = deque(maxlen=REPLIES_KEPT_MAX)  # not watched when they came
-        self._gap_started: datetime | None = None  # a gap is being filled: search began then
-        self._gap_done: set[int] = set()  # rules whose gap walk caught up
-        self._gap_tried: set[int] = set()  # rules whose gap walk has begun
+        self._gaps = GapFiller(engine=engine, network=network, poller=poller, carried=self._carried, clock=clock,
+                               holder=self._holder, stop=self._stop)
         self._got_event = False  # this connection delivered something (a drop after that retries at once)
         self._connected_at = 0.0  # time.monotonic() when this connection came up
         # Where a first connection began (the live tip), kept before it is stored: a retry after
@@ -186,7 +182,7 @@ class StreamWorker:
                 self._metrics.network_error(self.name, exc)
                 log.warning("%s stream: %s; filling the gap with search", self.name, exc,
                             extra=about(network=self.name))
-                self._gap_started = self._gap_started or self._now()
+                self._gaps.begin()
                 failures += 1
                 wait = backoff(failures) if failures > 1 else 0.0  # at once, but never in a tight loop
             except RateLimited as exc:
@@ -241,12 +237,12 @@ class StreamWorker:
         if cursor is None:  # a first connection: from the rules' last polls, so nothing between is lost
             polled = [as_utc(r.last_polled_at) for r in self._carried.carried.values() if r.last_polled_at is not None]
             cursor = self._stream.cursor_at(min(polled)) if polled else None
-        if cursor is not None and self._stream.is_stale(cursor) and self._gap_started is None:
+        if cursor is not None and self._stream.is_stale(cursor) and not self._gaps.pending:
             log.warning("%s stream: stopped too long ago to resume; filling the gap with search", self.name,
                         extra=about(network=self.name))
-            self._gap_started = self._now()
-        if self._gap_started is not None:
-            cursor = self._fill_gap(since=as_utc(cursor_at) if cursor_at else None)
+            self._gaps.begin()
+        if self._gaps.pending:
+            cursor = self._gaps.fill(since=as_utc(cursor_at) if cursor_at else None)
 
         def connected(start: dict[str, Any]) -> None:
             self._connected_at = time.monotonic()
@@ -378,7 +374,7 @@ class StreamWorker:
         self._saved_at, self._saved_cursor = clock, dict(cursor)
         return saved
 
-    # --- conversations, lease, gaps -----------------------------------------------------
+    # --- conversations, lease ---------------------------------------------------------
 
     def _watching(self) -> list[Post]:
         """Read the watched set again when due; the kept replies it now covers (taken out of the keep)."""
@@ -407,50 +403,6 @@ class StreamWorker:
         with session_scope(self._engine) as session:
             return store.take_lease(session=session, network=self.name, holder=self._holder, now=self._now(),
                                     seconds=self._lease_seconds)
-
-    def _fill_gap(self, *, since: datetime | None) -> dict[str, Any] | None:
-        """Search what the stream cannot replay (since its cursor was stored); the cursor to stream from.
-
-        Every rule's walk must catch up (a rate limit or an outage leaves it for the next
-        try, after a backoff); then the stream resumes from when the search began, which
-        it can replay, so nothing between the two is lost.
-        """
-        assert self._gap_started is not None
-        start = self._network.search_since(since - GAP_MARGIN) if since and self._network.search_since else None
-        if since is not None and not self._gap_tried:
-            self._note_gap(since)
-        rules = self._carried.carried
-        for rule_id in list(rules):
-            if self._stop.is_set():
-                raise SourceUnavailable("stopping")
-            if rule_id in self._gap_done:
-                continue
-            fresh = rule_id not in self._gap_tried  # the first try starts the walk at the gap; later ones go on
-            if self._poller.fill_gap(rule_id, start=start if fresh else None):
-                self._gap_done.add(rule_id)
-            self._gap_tried.add(rule_id)
-        missing = set(rules) - self._gap_done
-        if missing:
-            raise GapNotFilled(f"the gap is not filled yet for rule(s) {', '.join(map(str, sorted(missing)))}")
-        resume = self._stream.cursor_at(self._gap_started)
-        with session_scope(self._engine) as session:
-            store.save_cursor(session=session, network=self.name, holder=self._holder, cursor=resume, now=self._now())
-        log.info("%s stream: gap filled by search for %d rule(s)", self.name, len(self._gap_done),
-                 extra=about(network=self.name))
-        self._gap_started, self._gap_done, self._gap_tried = None, set(), set()
-        return resume
-
-    def _note_gap(self, since: datetime) -> None:
-        """The gap began longer ago than the network's search reaches back: the posts before that are lost.
-        Recorded on the stream's row (source health, an ops alert) once per gap."""
-        limit, now = self._network.gap_limit, self._now()
-        if limit is None or now - since <= limit:
-            return
-        with session_scope(self._engine) as session:
-            store.record_gap(session=session, network=self.name, start=since, end=now - limit, now=now)
-        log.warning("%s stream: down since %s, longer ago than search reaches back (%s): posts before %s cannot be "
-                    "read", self.name, since.isoformat(timespec="minutes"), limit,
-                    (now - limit).isoformat(timespec="minutes"), extra=about(network=self.name))
 
     def _failed(self, exc: Exception, failures: int, wait: float, *, quiet: bool = False) -> float:
         """Log the failure, note it for whoever looks (and for the poller: not live); the wait.
