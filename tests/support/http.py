@@ -1,4 +1,4 @@
-"""One HTTP client per test process for the local servers (the Slack emulator, the app under test).
+"""HTTP clients shared by a test process for the local servers (the Slack emulator, the app under test).
 
 `httpx.post(...)` builds a client per call, and each client loads the CA bundle into a new
 SSL context: about 25 ms of CPU a call, even to a plain-HTTP local server. The suite makes
@@ -19,8 +19,15 @@ KEEPALIVE_SECONDS = 1.0
 
 @functools.cache
 def local() -> httpx.Client:
-    """The process's client (thread-safe); per-request timeouts still apply."""
+    """The process's client for the emulator and the proxy (thread-safe); per-request timeouts still apply."""
     return httpx.Client(timeout=10, limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS))
+
+
+@functools.cache
+def to_app() -> httpx.Client:
+    """For requests to the app under test: no connection is kept, since the app's HTTP server, told to
+    stop, waits (up to 5 s) for the connections still open, and every test would wait with it."""
+    return httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
 
 
 @functools.cache

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from tests.support.http import local
+from tests.support.http import to_app
 from tests.support.slack_emulator import APP_ID, BOT_ID, BOT_USER_ID
 
 FORM = "application/x-www-form-urlencoded"
@@ -38,7 +38,7 @@ def post_signed(
     url: str, body: bytes, secret: str, content_type: str, extra_headers: dict[str, str] | None = None
 ) -> httpx.Response:
     headers = {"Content-Type": content_type, **sign(body, secret), **(extra_headers or {})}
-    return local().post(url, content=body, headers=headers, timeout=10)
+    return to_app().post(url, content=body, headers=headers, timeout=10)
 
 
 def new_trigger_id() -> str:
