@@ -172,7 +172,7 @@ def test_a_customer_reply_in_the_thread_joins_the_case_without_matching(engine, 
 def test_a_reply_joins_a_case_the_search_opened_moments_before(engine, pds, jetstream, desks, monkeypatch):
     """The poller's search can store a post before the stream relays it: the stream's copy is
     then a duplicate, and the customer's answer right after must still join (CI lost one)."""
-    monkeypatch.setattr("socialdesk.jobs.stream.WATCH_SECONDS", 600.0)  # no reload of the watched set comes to help
+    monkeypatch.setattr("socialdesk.jobs.stream_watch.WATCH_SECONDS", 600.0)  # no reload of the watched set comes to help
     with session_scope(engine) as session:  # a new rule: its newest page is taken by search
         rule_id = rule_store.add_rule(session=session, network="bluesky", query="acme", channel_id="C1",
                                       every_seconds=60, lang=None, include_reposts=False, now=now()).id
@@ -199,7 +199,7 @@ def test_a_reply_that_came_before_its_case_was_opened_elsewhere_joins_it(engine,
                                                                           monkeypatch):
     """A case opened by another replica's search (or a mentions poll) just after its customer's
     answer streamed by: the answer was kept, and joins once the watched set is read again."""
-    monkeypatch.setattr("socialdesk.jobs.stream.WATCH_SECONDS", 0.5)
+    monkeypatch.setattr("socialdesk.jobs.stream_watch.WATCH_SECONDS", 0.5)
     add_rule(engine, "acme")
     desk = desks().start()
     connected(jetstream)

@@ -114,7 +114,7 @@ def test_a_gap_longer_than_the_replay_is_searched_from_where_the_stream_stopped(
 
 def test_a_kept_reply_joins_its_case_on_a_quiet_stream(engine, fake, worker_for, monkeypatch):
     """A case opened elsewhere just after its customer's reply streamed by; nothing else is posted."""
-    monkeypatch.setattr("socialdesk.jobs.stream.WATCH_SECONDS", 0.5)
+    monkeypatch.setattr("socialdesk.jobs.stream_watch.WATCH_SECONDS", 0.5)
     add_rule(engine, "zzzunused", polled_at=now())  # a keyword rule: the public stream is read
     worker, poller = worker_for(tick_seconds=0.2)
     assert fake.streaming.wait_for_subscription("public", timeout=10)

@@ -9,14 +9,9 @@ Which rules the stream carries, and which of them a post belongs to, is `StreamR
 (jobs/stream_rules.py): matched locally, or tagged by a network that matches its rules itself.
 
 For each event, in order:
-- a new post goes to the rules it matched; a matched post has its author completed
-  (streams may carry only an account id), then the rule's filters decide and the poller's
-  store path opens its case. A post in a conversation we watch joins that case, matched or not.
-  The watched set is read again every WATCH_SECONDS; a matched post's conversation is
-  watched at once (its case may have been opened by search a moment before, so this
-  copy opened nothing), and replies in conversations not watched yet are kept for
-  REPLIES_KEPT and looked at again after each read, for cases opened elsewhere (by a
-  poll, on another replica) just before their customer answered.
+- a new post goes to the rules it matched; a matched post has its author completed (streams may
+  carry only an account id), then the rule's filters decide and the poller's store path opens its
+  case. A post in a conversation we watch joins that case, matched or not (jobs/stream_watch.py).
 - a post that came as a mention of our account (`mention_of`) goes to the mentions
   rules naming that account (streams whose `kinds` include "mentions");
 - an edit of a stored post rewrites its text and its card (or thread message);
@@ -38,10 +33,9 @@ import logging
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -53,6 +47,7 @@ from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.removal import RemovalMarker
 from socialdesk.jobs.stream_gaps import GapFiller, GapNotFilled
 from socialdesk.jobs.stream_rules import StreamRules
+from socialdesk.jobs.stream_watch import WatchedConversations
 from socialdesk.metrics import Metrics
 from socialdesk.networks.base import (BilledReads, CursorExpired, Network, RateLimited, Removal, SourceError,
                                      SourceRejected, StreamEvent)
@@ -68,10 +63,6 @@ IDLE_SECONDS = 2.0  # how often a worker without the lease, or without rules, lo
 # once it has lasted this long: one that keeps dropping at once backs off instead.
 GOOD_CONNECTION_SECONDS = 30.0
 SAVE_SECONDS = 2.0
-WATCH_SECONDS = 5.0
-WATCH_WINDOW = timedelta(days=7)
-REPLIES_KEPT = 2 * WATCH_SECONDS + 1.0  # two reads of the watched set: one committed after the first is in the second
-REPLIES_KEPT_MAX = 5_000  # a firehose carries tens of replies a second: bounded memory whatever the rate
 BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
 REJECTED_WAIT = 300.0
 RATE_LIMIT_MAX_WAIT = 900.0
@@ -104,10 +95,9 @@ class StreamWorker:
         self._slack_work = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stream-{network.name}-slack")
         self._carried = StreamRules(engine=engine, network=network.name, stream=self._stream, clock=clock,
                                     leave_out=poller.paused_by_budget if network.billing is not None else None)
-        self._watch_at = self._saved_at = 0.0
+        self._saved_at = 0.0
         self._saved_cursor: dict[str, Any] | None = None  # what the last save stored (saving it again says nothing)
-        self._watched: set[str] = set()
-        self._replies: deque[tuple[float, Post]] = deque(maxlen=REPLIES_KEPT_MAX)  # not watched when they came
+        self._watch = WatchedConversations(engine=engine, network=network, poller=poller, clock=clock)
         self._gaps = GapFiller(engine=engine, network=network, poller=poller, carried=self._carried, clock=clock,
                                holder=self._holder, stop=self._stop)
         self._got_event = False  # this connection delivered something (a drop after that retries at once)
@@ -302,7 +292,7 @@ class StreamWorker:
             return self._delete(event.external_id)
         if event.kind == "tick":
             self._load_rules()  # a quiet stream still sees new and paused rules (and subscribes to them)
-            return self._join(self._watching())  # and kept replies whose case was opened meanwhile
+            return self._watch.join_kept()  # and kept replies whose case was opened meanwhile
         return False
 
     def _seen(self, post: Post, *, new: bool) -> None:
@@ -319,11 +309,10 @@ class StreamWorker:
         matched = self._carried.match(post, mention_of=mention_of, rule_ids=rule_ids)
         if billed:  # charged to the first rule it matched (the network bills it once, whichever asked)
             self._poller.bill(self.name, matched[0] if matched else None, billed)
-        joined = self._join(self._watching())
-        watched = bool(post.conversation_id) and post.conversation_id in self._watched
+        joined = self._watch.join_kept()
+        watched = self._watch.watches(post)
         if not matched and not watched:
-            if post.conversation_id and post.conversation_id != post.external_id:
-                self._replies.append((time.monotonic(), post))
+            self._watch.keep(post)  # a reply, if it is one: its case may yet be opened elsewhere
             return joined
         [post] = self._stream.complete([post])
         opened: list[int] = []
@@ -332,14 +321,7 @@ class StreamWorker:
         if watched and not opened:  # a customer's answer, whether or not a rule's words (and filters) took it
             self._poller.store_follow_ups([post])
         if matched and post.conversation_id:  # opened now, or stored by search a moment ago
-            self._watched.add(post.conversation_id)
-        return True
-
-    def _join(self, posts: list[Post]) -> bool:
-        """Store kept replies whose conversations turned out to be watched; True when there were any."""
-        if not posts:
-            return False
-        self._poller.store_follow_ups(self._stream.complete(posts))
+            self._watch.watch(post.conversation_id)
         return True
 
     def _update(self, post: Post) -> bool:
@@ -373,23 +355,6 @@ class StreamWorker:
                                       now=self._now())
         self._saved_at, self._saved_cursor = clock, dict(cursor)
         return saved
-
-    # --- conversations, lease ---------------------------------------------------------
-
-    def _watching(self) -> list[Post]:
-        """Read the watched set again when due; the kept replies it now covers (taken out of the keep)."""
-        clock = time.monotonic()
-        if clock - self._watch_at < WATCH_SECONDS:
-            return []
-        with read_scope(self._engine) as session:
-            self._watched = store.watched_conversations(session=session, network=self.name,
-                                                        active_since=self._now() - WATCH_WINDOW)
-        self._watch_at = clock
-        late = [post for _, post in self._replies if post.conversation_id in self._watched]
-        self._replies = deque(((t, p) for t, p in self._replies  # looked at once more, then given up
-                               if p.conversation_id not in self._watched and clock - t <= REPLIES_KEPT),
-                              maxlen=REPLIES_KEPT_MAX)
-        return late
 
     def _take_lease(self) -> bool:
         if self._held.is_set():
