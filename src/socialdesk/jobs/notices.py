@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -26,6 +25,7 @@ from sqlalchemy import Engine
 
 from socialdesk import sla
 from socialdesk.domain import CaseStatus, CaseView
+from socialdesk.jobs.every import HOURLY, Every
 from socialdesk.slack.blocks import notices as say
 from socialdesk.store import cases as case_store
 from socialdesk.store import notices as store
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 BATCH = 100
 MAX_ATTEMPTS = 4  # Slack refused it this often: given up, the reason logged and kept on the row
 RETRY = timedelta(seconds=30)  # doubled each time
-PRUNE_SECONDS = 3600.0
 WAITING = {CaseStatus.NEW, CaseStatus.REOPENED, CaseStatus.CLAIMED}  # no first response yet (store.sla.WAITING)
 CLOSED = {CaseStatus.RESOLVED, CaseStatus.IGNORED}
 # What to do when Slack refuses a notice for a reason a person must fix.
@@ -61,7 +60,7 @@ class Notifier:
         self._oncall = oncall or None
         self._lock = threading.Lock()
         self._wanted = threading.Event()
-        self._next_prune = 0.0  # monotonic
+        self._pruning = Every(HOURLY)
 
     def run_once(self) -> int:
         """Send what is due; how many messages went out. A call while another runs makes that one look again."""
@@ -106,9 +105,8 @@ class Notifier:
         return sent
 
     def _prune(self, now: datetime) -> None:
-        if time.monotonic() < self._next_prune:
+        if not self._pruning.due():
             return
-        self._next_prune = time.monotonic() + PRUNE_SECONDS
         with session_scope(self._engine) as session:
             store.prune(session=session, before=now - store.KEEP)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -27,13 +26,13 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
 from socialdesk.health import Check, Condition
+from socialdesk.jobs.every import HOURLY, Every
 from socialdesk.jobs.notices import HINTS
 from socialdesk.slack.blocks import ops as say
 from socialdesk.store import ops_alerts as store
 from socialdesk.store.db import read_scope, session_scope
 
 log = logging.getLogger(__name__)
-PRUNE_SECONDS = 3600.0
 
 
 class OpsAlerts:
@@ -43,7 +42,7 @@ class OpsAlerts:
         self._checks = list(checks)
         self._now = clock
         self._lock = threading.Lock()
-        self._next_prune = 0.0  # monotonic
+        self._pruning = Every(HOURLY)
 
     def run_once(self) -> int:
         """Tell what began and what ended since the last run; how many messages went out."""
@@ -122,8 +121,7 @@ class OpsAlerts:
         return str(response.get("ts") or "") or None, None
 
     def _prune(self, now: datetime) -> None:
-        if time.monotonic() < self._next_prune:
+        if not self._pruning.due():
             return
-        self._next_prune = time.monotonic() + PRUNE_SECONDS
         with session_scope(self._engine) as session:
             store.prune(session=session, before=now - store.KEEP)

@@ -43,6 +43,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 from sqlalchemy import Engine
 
+from socialdesk.jobs.every import HOURLY, Every
 from socialdesk.store import webhooks as store
 from socialdesk.store.db import session_scope, utcnow
 from socialdesk.store.webhook_payloads import PING
@@ -61,7 +62,6 @@ BATCH = 20
 WORKERS = 4
 USER_AGENT = "socialdesk-webhooks/1"
 KEEP_LOG = timedelta(days=30)  # settled deliveries older than this leave the log
-PRUNE_EVERY = 3600.0  # seconds between prunes
 
 
 @dataclass(frozen=True)
@@ -169,16 +169,15 @@ class WebhookSender:
         self._workers = workers
         self._budget = time_budget
         self._monotonic = monotonic
-        self._next_prune = 0.0  # monotonic; the first run prunes
+        self._pruning = Every(HOURLY, clock=monotonic)  # the first run prunes
 
     def run_once(self) -> list[DeliveryResult]:
         """Queue new case events, then send what is due; returns this run's attempts."""
         with session_scope(self._engine) as session:
             store.enqueue_new_events(session=session, now=self._now())
-        if self._monotonic() >= self._next_prune:
+        if self._pruning.due():
             with session_scope(self._engine) as session:
                 store.prune(session=session, before=self._now() - KEEP_LOG)
-            self._next_prune = self._monotonic() + PRUNE_EVERY
         results: list[DeliveryResult] = []
         started = self._monotonic()
         while self._monotonic() - started < self._budget:
