@@ -14,8 +14,8 @@ from sqlalchemy import update
 
 from socialdesk.jobs.retention import REMOVED_METADATA_TYPE, REMOVED_TEXT, remove_messages
 from socialdesk.store.db import make_engine, session_scope
+from socialdesk.store.forget import SlackMessage
 from socialdesk.store.models import CaseRow
-from socialdesk.store.retention import SlackMessage
 from tests.support.slack_proxy import SlackProxy
 from tests.test_cli_privacy import run, seeded  # noqa: F401  (fixtures)
 

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from socialdesk.domain import EventKind
 from socialdesk.search_query import Query
-from socialdesk.store import ingest, lifecycle, retention
+from socialdesk.store import forget, ingest, lifecycle, retention
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import (
     AuthorRow,
@@ -146,7 +146,7 @@ def test_forget_leaves_no_trace_in_any_table(engine):
         assert "search_index_content" in before
 
     with session_scope(engine) as session:
-        report = retention.forget_author(session=session, network="x", handle="@JANE_doe")
+        report = forget.forget_author(session=session, network="x", handle="@JANE_doe")
 
     assert traces(engine, needles) == []
     assert report.handle == HANDLE and report.name == NAME
@@ -179,12 +179,12 @@ def test_forget_by_account_id_and_unknown_or_ambiguous_authors(engine):
                               updated_at=NOW))
         session.add(RuleRow(network="x", query="from:jane_doe OR acme", channel_id="C1", created_at=NOW))
     with session_scope(engine) as session:
-        with pytest.raises(retention.AmbiguousAuthor, match="u-jane, u-other-jane|u-other-jane, u-jane"):
-            retention.forget_author(session=session, network="x", handle="jane_doe")
-        with pytest.raises(retention.AuthorNotFound, match="@nobody_here"):
-            retention.forget_author(session=session, network="x", handle="@nobody_here")
+        with pytest.raises(forget.AmbiguousAuthor, match="u-jane, u-other-jane|u-other-jane, u-jane"):
+            forget.forget_author(session=session, network="x", handle="jane_doe")
+        with pytest.raises(forget.AuthorNotFound, match="@nobody_here"):
+            forget.forget_author(session=session, network="x", handle="@nobody_here")
     with session_scope(engine) as session:
-        report = retention.forget_author(session=session, network="x", handle="u-jane")
+        report = forget.forget_author(session=session, network="x", handle="u-jane")
     assert report.deleted["posts"] == 4 and len(report.rules_naming_them) == 1
 
 
@@ -192,7 +192,7 @@ def test_dry_run_is_the_same_call_rolled_back(engine):
     s = seed_people(engine)
     snapshot = sorted(every_string(engine))
     with Session(engine) as session:
-        report = retention.forget_author(session=session, network="x", handle=HANDLE)
+        report = forget.forget_author(session=session, network="x", handle=HANDLE)
         session.rollback()
     assert report.deleted["cases"] == 1
     assert sorted(every_string(engine)) == snapshot
@@ -299,7 +299,7 @@ def test_a_drafted_reply_s_prompt_goes_with_the_posts_it_quoted(engine):
                                     "prompt_dropped": "it quoted a post deleted at the source"}
     assert drafted(s.bob_case)["prompt"] is not None  # her post in Bob's case is still there
     with session_scope(engine) as session:
-        report = retention.forget_author(session=session, network="x", handle=HANDLE)
+        report = forget.forget_author(session=session, network="x", handle=HANDLE)
     assert drafted(s.bob_case)["prompt_dropped"] == "it quoted a person forgotten on request"
     assert drafted(s.carol_case)["prompt"] is not None and report.redacted["case_events"] >= 1
     assert traces(engine, ["jellyfishcharger"]) == []
@@ -313,7 +313,7 @@ def test_forget_finds_a_non_ascii_handle_in_other_posts_raw_payloads(engine):
     with session_scope(engine) as session:
         ingest.store_posts(session=session, posts=[jose, mention], rule_id=None, channel_id="C1", now=NOW)
     with session_scope(engine) as session:
-        report = retention.forget_author(session=session, network="x", handle="josé_m")
+        report = forget.forget_author(session=session, network="x", handle="josé_m")
     assert report.redacted["posts.raw"] == 1
     with session_scope(engine) as session:
         assert _post(session, mention.external_id).raw is None

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from socialdesk.config import Settings
     from socialdesk.jobs.retention import RetentionCounts
-    from socialdesk.store import retention as store
+    from socialdesk.store import forget as store
 
 
 def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
@@ -68,7 +68,7 @@ def _describe(report: store.ForgetReport, *, done: bool) -> None:
 def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
-    from socialdesk.store import retention as store
+    from socialdesk.store import forget as store
     from socialdesk.store.db import session_scope
 
     engine = open_store(settings)

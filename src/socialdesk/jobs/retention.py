@@ -33,6 +33,7 @@ from socialdesk.spend import month_of
 from socialdesk.store import retention as store
 from socialdesk.store import spend as spend_store
 from socialdesk.store.db import session_scope
+from socialdesk.store.forget import SlackMessage
 from socialdesk.store.models import PostRow
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ def _error(exc: Exception) -> str:
     return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else f"{type(exc).__name__}: {exc}"
 
 
-def remove_messages(slack: WebClient, messages: Sequence[store.SlackMessage]) -> list[str]:
+def remove_messages(slack: WebClient, messages: Sequence[SlackMessage]) -> list[str]:
     """Delete each message (a card with our thread messages under it); where Slack refuses, blank it.
 
     Returns one line per message saying what happened.
@@ -179,7 +180,7 @@ def remove_messages(slack: WebClient, messages: Sequence[store.SlackMessage]) ->
     return lines
 
 
-def _clear_thread(slack: WebClient, card: store.SlackMessage, bot_user: str) -> str:
+def _clear_thread(slack: WebClient, card: SlackMessage, bot_user: str) -> str:
     """Delete our messages in the card's thread (follow-ups, notes, notices); say what is left."""
     try:
         replies = slack.conversations_replies(channel=card.channel_id, ts=card.ts, limit=1000).get("messages") or []

@@ -1,4 +1,4 @@
-"""Retention and privacy: purge old data, forget one person, hide posts removed at the source.
+"""Retention: purge old data by age, and hide posts removed at the source.
 
 What each function removes (rows, in foreign-key-safe order: webhook deliveries,
 curated entries, replies, case events, posts, cases, then authors left without posts):
@@ -7,21 +7,14 @@ curated entries, replies, case events, posts, cases, then authors left without p
 - `purge_closed_cases`: resolved/ignored cases with no activity since a time (no
   event, no newly fetched post), with everything hanging off them. A case saved as
   an active FAQ entry is kept: the entry needs it and was curated on purpose.
-- `forget_author`: one person, on request. Their author row, all their posts (in
-  any case), every case they are the customer of with everything hanging off it
-  (our replies and notes about them, other people's posts in those conversations,
-  FAQ entries, webhook deliveries). In what remains, `@handle` and links to their
-  profile are redacted in post texts, notes and other event payloads, replies, FAQ
-  entries and webhook bodies; the raw payloads of other posts that name them are
-  dropped, and in-reply-to ids pointing at their posts cleared. Conversation ids are
-  kept (other cases need them to follow their threads). Rules whose query names
-  them are reported, not changed. On SQLite the full-text index is optimized so
-  their words leave its shadow tables too.
 - `mark_removed_at_source`: a post deleted or withheld on the network keeps its row
   (the case's history refers to it) but loses its text and raw payload; the text
   becomes a notice the card shows instead ("This post was deleted by its author.").
   The prompts of the case's drafted replies (`reply_drafted` events) quote its posts:
   they are dropped too, here and for a forgotten person's posts in other cases.
+
+Forgetting one person on request is store/forget.py; it deletes cases with
+`_delete_cases` and drops prompts with `_drop_draft_prompts` from here.
 
 The caller owns the transaction (`session_scope`): a dry run is the same call
 rolled back.
@@ -29,18 +22,14 @@ rolled back.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Text, and_, cast, delete, exists, func, null, or_, select, update
+from sqlalchemy import and_, delete, exists, func, null, or_, select, update
 from sqlmodel import Session
 
 from socialdesk.domain import CaseStatus, EventKind
-from socialdesk.networks import registry
 from socialdesk.store import incidents, notices
 from socialdesk.store.events import record_event
 from socialdesk.store.models import (
@@ -50,47 +39,14 @@ from socialdesk.store.models import (
     CuratedEntryRow,
     PostRow,
     ReplyRow,
-    RuleRow,
     WebhookDeliveryRow,
 )
 
 CHUNK = 500  # ids per IN (…): far below SQLite's and PostgreSQL's parameter limits
 CLOSED = (CaseStatus.RESOLVED.value, CaseStatus.IGNORED.value)
-REDACTED = "[removed]"
 DELETED, WITHHELD = "deleted", "withheld"
 # Tables in the order rows are deleted (children first); counts are reported in this order.
 TABLES = ("webhook_deliveries", "curated_entries", "replies", "case_events", "posts", "cases", "authors")
-
-
-class AuthorNotFound(LookupError):
-    """No stored author matches; the message says what was looked for."""
-
-
-class AmbiguousAuthor(LookupError):
-    """Several stored authors match a handle (a handle changed hands); pick one by external id."""
-
-
-@dataclass(frozen=True)
-class SlackMessage:
-    """A message in Slack that showed a forgotten person: a case card, or a follow-up in a card's thread."""
-
-    channel_id: str
-    ts: str
-    what: str  # "card" or "follow-up"
-    case_id: int
-
-
-@dataclass
-class ForgetReport:
-    network: str
-    handle: str
-    name: str
-    external_id: str
-    deleted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
-    redacted: dict[str, int] = field(default_factory=dict)  # rows elsewhere where their handle was redacted
-    messages: list[SlackMessage] = field(default_factory=list)
-    cards_to_refresh: list[int] = field(default_factory=list)  # other cases whose card text was redacted
-    rules_naming_them: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -196,178 +152,15 @@ def purge_closed_cases(*, session: Session, older_than: datetime, limit: int = 2
     return counts
 
 
-# --- forgetting one person -----------------------------------------------------------
+# --- removed at the source -------------------------------------------------------------
 
 
-def find_author(*, session: Session, network: str, handle: str) -> AuthorRow:
-    """The author by handle (any case, '@' optional) or by the network's account id."""
-    wanted = handle.strip().lstrip("@")
-    if not wanted:
-        raise AuthorNotFound("no handle given: pass the person's handle, e.g. --author @jane_doe")
-    rows = list(session.execute(
-        select(AuthorRow).where(AuthorRow.network == network,
-                                or_(func.lower(AuthorRow.handle) == wanted.lower(), AuthorRow.external_id == wanted))
-    ).scalars())
-    by_id = [r for r in rows if r.external_id == wanted]
-    if by_id:
-        return by_id[0]
-    if not rows:
-        raise AuthorNotFound(f"no {network} author @{wanted} is stored (looked up by handle and by account id); "
-                             "check the spelling, or they may already be forgotten or purged")
-    if len(rows) > 1:
-        ids = ", ".join(r.external_id for r in rows)
-        raise AmbiguousAuthor(f"{len(rows)} stored {network} authors have the handle @{wanted} (account ids {ids}): "
-                              "the handle changed hands; pass the account id instead of the handle")
-    return rows[0]
-
-
-def forget_author(*, session: Session, network: str, handle: str) -> ForgetReport:
-    """Remove everything about one person (see the module docstring); the caller commits or rolls back."""
-    author = find_author(session=session, network=network, handle=handle)
-    report = ForgetReport(network=network, handle=author.handle, name=author.name, external_id=author.external_id)
-    if session.get_bind().dialect.name == "sqlite":
-        session.connection().exec_driver_sql("PRAGMA secure_delete = ON")  # freed pages are zeroed
-    own_posts = list(session.execute(
-        select(PostRow.id, PostRow.external_id, PostRow.case_id).where(PostRow.author_id == author.id)))
-    own_post_ids = [p.id for p in own_posts]
-    case_ids: set[int] = set(session.execute(select(CaseRow.id).where(CaseRow.customer_author_id == author.id)).scalars())
-    for chunk in _chunks(own_post_ids):  # a case opened by their post, whoever is recorded as its customer
-        case_ids.update(session.execute(select(CaseRow.id).where(CaseRow.first_post_id.in_(chunk))).scalars())
-    report.messages = _slack_messages(session, sorted(case_ids), own_post_ids)
-    authors = _delete_cases(session, sorted(case_ids), own_post_ids, report.deleted)
-    session.execute(delete(AuthorRow).where(AuthorRow.id == author.id))
-    report.deleted["authors"] += 1
-    _delete_orphan_authors(session, authors - {author.id}, report.deleted)
-    elsewhere = sorted({p.case_id for p in own_posts if p.case_id is not None} - case_ids)
-    _redact_elsewhere(session, author, [p.external_id for p in own_posts], elsewhere, report)
-    report.rules_naming_them = [
-        r.id for r in session.execute(select(RuleRow).where(RuleRow.network == network)).scalars()
-        if re.search(rf"(?i)(?<!\w){re.escape(author.handle)}(?!\w)", r.query)
-    ]
-    if session.get_bind().dialect.name == "sqlite":
-        # Deleted rows leave their words in the FTS5 segments (as delete markers) until a merge.
-        session.connection().exec_driver_sql("INSERT INTO search_index(search_index) VALUES ('optimize')")
-    return report
-
-
-def _slack_messages(session: Session, case_ids: Sequence[int], own_post_ids: Sequence[int]) -> list[SlackMessage]:
-    messages: list[SlackMessage] = []
-    for chunk in _chunks(case_ids):
-        for row in session.execute(select(CaseRow.id, CaseRow.channel_id, CaseRow.message_ts)
-                                   .where(CaseRow.id.in_(chunk), CaseRow.message_ts.is_not(None))):
-            messages.append(SlackMessage(row.channel_id, row.message_ts, "card", row.id))
-    for chunk in _chunks(own_post_ids):  # their follow-ups in other people's cases, threaded under those cards
-        for row in session.execute(select(PostRow.thread_ts, CaseRow.id, CaseRow.channel_id)
-                                   .join(CaseRow, CaseRow.id == PostRow.case_id)
-                                   .where(PostRow.id.in_(chunk), PostRow.thread_ts.is_not(None))):
-            if row.id not in case_ids:
-                messages.append(SlackMessage(row.channel_id, row.thread_ts, "follow-up", row.id))
-    return messages
-
-
-def _mentions(handle: str) -> re.Pattern[str]:
-    """@handle and links to the profile (as each network writes them), not inside a longer handle."""
-    h = re.escape(handle)
-    links = [p.replace("{handle}", h) for n in registry.names() if (p := registry.info(n).handle_link_pattern)]
-    return re.compile("|".join([rf"(?i)(?<![\w@])@{h}(?!\w)", *(f"(?i:{p})" for p in links)]))
-
-
-def _redact_text(text: str, pattern: re.Pattern[str]) -> str:
-    def redact(match: re.Match[str]) -> str:
-        found = match.group(0)
-        return f"@{REDACTED}" if found.startswith("@") else found[: found.rfind("/") + 1] + REDACTED
-
-    return pattern.sub(redact, text)
-
-
-def _redact_json(value: Any, pattern: re.Pattern[str]) -> Any:
-    if isinstance(value, str):
-        return _redact_text(value, pattern)
-    if isinstance(value, list):
-        return [_redact_json(v, pattern) for v in value]
-    if isinstance(value, dict):
-        return {k: _redact_json(v, pattern) for k, v in value.items()}
-    return value
-
-
-def _replace_ids(value: Any, ids: Collection[str]) -> Any:
-    if isinstance(value, str):
-        return REDACTED if value in ids else value
-    if isinstance(value, list):
-        return [_replace_ids(v, ids) for v in value]
-    if isinstance(value, dict):
-        return {k: _replace_ids(v, ids) for k, v in value.items()}
-    return value
-
-
-def _like(column: Any, needle: str) -> Any:
-    """A cheap superset filter (LIKE's `_` matches any character); Python decides exactly."""
-    return func.lower(cast(column, Text)).like(f"%{needle.lower()}%")
-
-
-def _redact_elsewhere(session: Session, author: AuthorRow, their_post_ids: Sequence[str],
-                      their_other_cases: Sequence[int], report: ForgetReport) -> None:
-    """Redact them in rows that stay: mentions of their handle, and their posts' ids in other cases' history."""
-    pattern = _mentions(author.handle)
-    redacted: dict[str, int] = {}
-
-    def bump(table: str) -> None:
-        redacted[table] = redacted.get(table, 0) + 1
-
-    for row in session.execute(select(PostRow).where(_like(PostRow.text, author.handle))).scalars():
-        new = _redact_text(row.text, pattern)
-        if new != row.text:
-            session.execute(update(PostRow).where(PostRow.id == row.id).values(text=new))
-            bump("posts")
-            report.cards_to_refresh += list(session.execute(
-                select(CaseRow.id).where(CaseRow.first_post_id == row.id, CaseRow.message_ts.is_not(None))).scalars())
-    # Raw payloads name the people a post mentions or answers (username and account id).
-    needles = (author.handle.lower(), author.external_id)
-    for row in session.execute(select(PostRow.id, PostRow.raw).where(
-            or_(*(_like(PostRow.raw, n) for n in needles)))):
-        blob = json.dumps(row.raw, ensure_ascii=False).lower()  # as stored (store.jsonfmt writes UTF-8)
-        if any(n.lower() in blob for n in needles):
-            session.execute(update(PostRow).where(PostRow.id == row.id).values(raw=null()))
-            bump("posts.raw")
-    for chunk in (list(their_post_ids[i:i + CHUNK]) for i in range(0, len(their_post_ids), CHUNK)):
-        done = session.execute(update(PostRow).where(PostRow.in_reply_to_id.in_(chunk)).values(in_reply_to_id=None))
-        redacted["posts.in_reply_to_id"] = redacted.get("posts.in_reply_to_id", 0) + done.rowcount
-    for row in session.execute(select(ReplyRow.id, ReplyRow.text).where(_like(ReplyRow.text, author.handle))):
-        new = _redact_text(row.text, pattern)
-        if new != row.text:
-            session.execute(update(ReplyRow).where(ReplyRow.id == row.id).values(text=new))
-            bump("replies")
-    for row in session.execute(select(CaseEventRow.id, CaseEventRow.payload)
-                               .where(_like(CaseEventRow.payload, author.handle))):
-        new = _redact_json(row.payload, pattern)
-        if new != row.payload:
-            session.execute(update(CaseEventRow).where(CaseEventRow.id == row.id).values(payload=new))
-            bump("case_events")
-    dropped = _drop_draft_prompts(session, their_other_cases, "it quoted a person forgotten on request")
-    if dropped:
-        redacted["case_events"] = redacted.get("case_events", 0) + dropped
-    gone = set(their_post_ids)  # e.g. the follow_up event their post made in someone else's case
-    for chunk in _chunks(their_other_cases):
-        for row in session.execute(select(CaseEventRow.id, CaseEventRow.payload).where(CaseEventRow.case_id.in_(chunk))):
-            new = _replace_ids(row.payload, gone)
-            if new != row.payload:
-                session.execute(update(CaseEventRow).where(CaseEventRow.id == row.id).values(payload=new))
-                bump("case_events")
-    curated = (CuratedEntryRow.question, CuratedEntryRow.answer, CuratedEntryRow.notes)
-    for entry in session.execute(select(CuratedEntryRow).where(
-            or_(*(_like(c, author.handle) for c in curated)))).scalars():
-        values = {c.key: _redact_text(getattr(entry, c.key), pattern) for c in curated}
-        if any(values[k] != getattr(entry, k) for k in values):
-            session.execute(update(CuratedEntryRow).where(CuratedEntryRow.id == entry.id).values(**values))
-            bump("curated_entries")
-    for row in session.execute(select(WebhookDeliveryRow.id, WebhookDeliveryRow.body)
-                               .where(_like(WebhookDeliveryRow.body, author.handle))):
-        new = _redact_text(row.body, pattern)
-        if new != row.body:
-            session.execute(update(WebhookDeliveryRow).where(WebhookDeliveryRow.id == row.id).values(body=new))
-            bump("webhook_deliveries")
-    report.redacted = {k: v for k, v in redacted.items() if v}
-    report.cards_to_refresh = sorted(set(report.cards_to_refresh))
+def removal_notice(reason: str, countries: Sequence[str] = ()) -> str:
+    """What a card shows instead of a removed post's text (and what `posts.text` becomes)."""
+    if reason == WITHHELD:
+        where = ", ".join(sorted({c.upper() for c in countries if c})) if countries else ""
+        return f"This post is withheld in {where} and hidden here." if where else "This post is withheld and hidden here."
+    return "This post was deleted by its author."
 
 
 def _drop_draft_prompts(session: Session, case_ids: Collection[int], why: str) -> int:
@@ -384,17 +177,6 @@ def _drop_draft_prompts(session: Session, case_ids: Collection[int], why: str) -
             session.execute(update(CaseEventRow).where(CaseEventRow.id == row.id).values(payload=payload))
             changed += 1
     return changed
-
-
-# --- removed at the source -------------------------------------------------------------
-
-
-def removal_notice(reason: str, countries: Sequence[str] = ()) -> str:
-    """What a card shows instead of a removed post's text (and what `posts.text` becomes)."""
-    if reason == WITHHELD:
-        where = ", ".join(sorted({c.upper() for c in countries if c})) if countries else ""
-        return f"This post is withheld in {where} and hidden here." if where else "This post is withheld and hidden here."
-    return "This post was deleted by its author."
 
 
 def mark_removed_at_source(*, session: Session, network: str, external_ids: Collection[str], reason: str,
@@ -467,7 +249,6 @@ def mark_checked(*, session: Session, post_ids: Collection[int], now: datetime) 
 
 
 __all__ = [
-    "AmbiguousAuthor", "AuthorNotFound", "ForgetReport", "RemovedPost", "SlackMessage", "TABLES",
-    "find_author", "forget_author", "mark_checked", "mark_removed_at_source", "posts_to_check", "purge_closed_cases",
+    "RemovedPost", "TABLES", "mark_checked", "mark_removed_at_source", "posts_to_check", "purge_closed_cases",
     "purge_raw", "removal_notice",
 ]
