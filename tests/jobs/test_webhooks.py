@@ -18,6 +18,7 @@ from sqlalchemy import update
 from socialdesk.jobs.webhooks import (BACKOFF_SECONDS, MAX_ATTEMPTS, WebhookSender,
                                       send_test_ping)
 from socialdesk.store import ingest, lifecycle
+from socialdesk.store import webhook_deliveries as outbox
 from socialdesk.store import webhooks as store
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import WebhookRow
@@ -72,7 +73,7 @@ def open_case(engine, clock, text="my Acme phone broke") -> int:
 
 def log(engine, webhook_id) -> list:
     with session_scope(engine) as session:
-        return store.deliveries(session=session, webhook_id=webhook_id)
+        return outbox.deliveries(session=session, webhook_id=webhook_id)
 
 
 def test_case_events_arrive_signed_with_their_delivery_id(engine, http, clock):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from socialdesk.store.models import DigestScheduleRow, RuleRow, WebhookDeliveryRow, WebhookRow
 from socialdesk.store.views import (DeliveryView, DigestView, RuleView, WebhookView, delivery_view, digest_view,
                                     rule_view, webhook_summary_view, webhook_view)
-from socialdesk.store.webhooks import WebhookSummary
+from socialdesk.store.webhook_deliveries import WebhookSummary
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

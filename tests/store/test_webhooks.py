@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from socialdesk.domain import EventKind
 from socialdesk.store import ingest, lifecycle
+from socialdesk.store import webhook_deliveries as outbox
 from socialdesk.store import webhooks as store
 from socialdesk.store.db import session_scope
 from socialdesk.store.events import record_event
@@ -63,12 +64,12 @@ def change(engine, fn, case_id, user="UALICE", **kw):
 
 def enqueue(engine, now=NOW) -> int:
     with session_scope(engine) as session:
-        return store.enqueue_new_events(session=session, now=now)
+        return outbox.enqueue_new_events(session=session, now=now)
 
 
 def queued(engine, webhook_id) -> list[WebhookDeliveryRow]:
     with session_scope(engine) as session:
-        return list(reversed(store.deliveries(session=session, webhook_id=webhook_id, limit=1000)))
+        return list(reversed(outbox.deliveries(session=session, webhook_id=webhook_id, limit=1000)))
 
 
 def max_event_id(engine) -> int:
@@ -294,18 +295,18 @@ def test_a_leased_delivery_is_not_claimed_again_until_the_lease_runs_out(engine)
     open_case(engine)
     enqueue(engine)
     with session_scope(engine) as session:
-        [first] = store.claim_due(session=session, now=NOW, limit=10, lease=LEASE)
+        [first] = outbox.claim_due(session=session, now=NOW, limit=10, lease=LEASE)
     with session_scope(engine) as session:
-        assert store.claim_due(session=session, now=NOW + timedelta(seconds=59), limit=10, lease=LEASE) == []
+        assert outbox.claim_due(session=session, now=NOW + timedelta(seconds=59), limit=10, lease=LEASE) == []
     with session_scope(engine) as session:  # the first sender died: another takes over
-        [again] = store.claim_due(session=session, now=NOW + timedelta(seconds=61), limit=10, lease=LEASE)
+        [again] = outbox.claim_due(session=session, now=NOW + timedelta(seconds=61), limit=10, lease=LEASE)
     assert again.delivery_id == first.delivery_id and again.attempt == first.attempt == 1
     assert first.secret == hook.secret and first.url == hook.url
     with session_scope(engine) as session:
-        assert store.record_attempt(session=session, claimed=again, now=NOW, status_code=200, error=None,
+        assert outbox.record_attempt(session=session, claimed=again, now=NOW, status_code=200, error=None,
                                     delivered=True, retry_at=None)
     with session_scope(engine) as session:  # the slow first sender's late record is dropped
-        assert not store.record_attempt(session=session, claimed=first, now=NOW, status_code=500, error="HTTP 500",
+        assert not outbox.record_attempt(session=session, claimed=first, now=NOW, status_code=500, error="HTTP 500",
                                         delivered=False, retry_at=NOW)
     [row] = queued(engine, hook.id)
     assert (row.status, row.attempts, row.last_status_code, row.delivered_at) == ("delivered", 1, 200, NOW)
@@ -323,7 +324,7 @@ def test_concurrent_claims_share_the_due_deliveries_without_overlap(engine):
         start.wait()
         while True:
             with session_scope(engine) as session:
-                batch = store.claim_due(session=session, now=NOW, limit=3, lease=LEASE)
+                batch = outbox.claim_due(session=session, now=NOW, limit=3, lease=LEASE)
             if not batch:
                 return
             claimed.extend(c.delivery_id for c in batch)
@@ -341,17 +342,17 @@ def test_retries_wait_for_their_time_and_paused_webhooks_are_not_sent(engine):
     open_case(engine)
     enqueue(engine)
     with session_scope(engine) as session:
-        [c] = store.claim_due(session=session, now=NOW, limit=10, lease=LEASE)
-        store.record_attempt(session=session, claimed=c, now=NOW, status_code=500, error="HTTP 500",
+        [c] = outbox.claim_due(session=session, now=NOW, limit=10, lease=LEASE)
+        outbox.record_attempt(session=session, claimed=c, now=NOW, status_code=500, error="HTTP 500",
                              delivered=False, retry_at=NOW + timedelta(seconds=10))
     with session_scope(engine) as session:
-        assert store.claim_due(session=session, now=NOW + timedelta(seconds=9), limit=10, lease=LEASE) == []
+        assert outbox.claim_due(session=session, now=NOW + timedelta(seconds=9), limit=10, lease=LEASE) == []
         store.set_active(session=session, webhook_id=hook.id, active=False)
     with session_scope(engine) as session:
-        assert store.claim_due(session=session, now=NOW + timedelta(seconds=11), limit=10, lease=LEASE) == []
+        assert outbox.claim_due(session=session, now=NOW + timedelta(seconds=11), limit=10, lease=LEASE) == []
         store.set_active(session=session, webhook_id=hook.id, active=True)
     with session_scope(engine) as session:
-        [again] = store.claim_due(session=session, now=NOW + timedelta(seconds=11), limit=10, lease=LEASE)
+        [again] = outbox.claim_due(session=session, now=NOW + timedelta(seconds=11), limit=10, lease=LEASE)
     assert again.attempt == 2
 
 
@@ -360,30 +361,30 @@ def test_failed_deliveries_can_be_queued_again_once(engine):
     open_case(engine)
     enqueue(engine)
     with session_scope(engine) as session:
-        [c] = store.claim_due(session=session, now=NOW, limit=10, lease=LEASE)
-        store.record_attempt(session=session, claimed=c, now=NOW, status_code=410, error="HTTP 410",
+        [c] = outbox.claim_due(session=session, now=NOW, limit=10, lease=LEASE)
+        outbox.record_attempt(session=session, claimed=c, now=NOW, status_code=410, error="HTTP 410",
                              delivered=False, retry_at=None)
     with session_scope(engine) as session:
-        assert store.claim_due(session=session, now=NOW + timedelta(days=1), limit=10, lease=LEASE) == []
-        assert store.retry_failed(session=session, webhook_id=hook.id, now=NOW + timedelta(days=1)) == 1
+        assert outbox.claim_due(session=session, now=NOW + timedelta(days=1), limit=10, lease=LEASE) == []
+        assert outbox.retry_failed(session=session, webhook_id=hook.id, now=NOW + timedelta(days=1)) == 1
     with session_scope(engine) as session:
-        [again] = store.claim_due(session=session, now=NOW + timedelta(days=1), limit=10, lease=LEASE)
-        assert store.retry_failed(session=session, webhook_id=hook.id, now=NOW) == 0  # pending, not failed
+        [again] = outbox.claim_due(session=session, now=NOW + timedelta(days=1), limit=10, lease=LEASE)
+        assert outbox.retry_failed(session=session, webhook_id=hook.id, now=NOW) == 0  # pending, not failed
     assert (again.delivery_id, again.attempt) == (c.delivery_id, 2)
     with session_scope(engine) as session:
         with pytest.raises(store.WebhookNotFound):
-            store.retry_failed(session=session, webhook_id=hook.id + 99, now=NOW)
+            outbox.retry_failed(session=session, webhook_id=hook.id + 99, now=NOW)
 
 
 def test_test_pings_summaries_and_removal(engine):
     hook = add(engine)
     other = add(engine)
     with session_scope(engine) as session:
-        ping = store.enqueue_test(session=session, webhook_id=hook.id, now=NOW)
-        store.enqueue_test(session=session, webhook_id=hook.id, now=NOW)  # pings have no event: no clash
+        ping = outbox.enqueue_test(session=session, webhook_id=hook.id, now=NOW)
+        outbox.enqueue_test(session=session, webhook_id=hook.id, now=NOW)  # pings have no event: no clash
     assert json.loads(ping.body)["type"] == "ping" and ping.case_event_id is None
     with session_scope(engine) as session:
-        summary = {s.webhook.id: s for s in store.summaries(session=session)}
+        summary = {s.webhook.id: s for s in outbox.summaries(session=session)}
     assert summary[hook.id].pending == 2 and summary[hook.id].last.kind == "ping"
     assert summary[other.id].last is None and summary[other.id].pending == 0
     with session_scope(engine) as session:
@@ -391,7 +392,7 @@ def test_test_pings_summaries_and_removal(engine):
     with session_scope(engine) as session:
         assert session.exec(select(WebhookDeliveryRow)).all() == []
         with pytest.raises(store.WebhookNotFound, match="no webhook"):
-            store.deliveries(session=session, webhook_id=hook.id)
+            outbox.deliveries(session=session, webhook_id=hook.id)
 
 
 def test_display_url_hides_tokens():
@@ -408,6 +409,6 @@ def test_prune_forgets_old_settled_deliveries_but_keeps_pending_ones(engine):
         session.add(WebhookDeliveryRow(webhook_id=hook.id, kind="ping", body="{}", status="delivered",
                                        next_attempt_at=NOW, created_at=NOW))
     with session_scope(engine) as session:
-        assert store.prune(session=session, before=NOW - timedelta(days=30)) == 2
+        assert outbox.prune(session=session, before=NOW - timedelta(days=30)) == 2
     assert sorted((d.status, d.created_at == NOW) for d in queued(engine, hook.id)) == [
         ("delivered", True), ("pending", False)]

@@ -79,11 +79,11 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_list(settings: Settings, _args: argparse.Namespace) -> int:
-    from socialdesk.store import webhooks as store
+    from socialdesk.store import webhook_deliveries as outbox
     from socialdesk.store.db import session_scope
 
     with session_scope(open_store(settings)) as session:
-        rows = store.summaries(session=session)
+        rows = outbox.summaries(session=session)
     if not rows:
         print("no webhooks yet; add one with: socialdesk webhooks add https://crm.example.com/hooks/socialdesk")
         return 0
@@ -135,11 +135,11 @@ def cmd_test(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_retry(settings: Settings, args: argparse.Namespace) -> int:
-    from socialdesk.store import webhooks as store
+    from socialdesk.store import webhook_deliveries as outbox
     from socialdesk.store.db import session_scope, utcnow
 
     with session_scope(open_store(settings)) as session:
-        count = store.retry_failed(session=session, webhook_id=args.id, now=utcnow())
+        count = outbox.retry_failed(session=session, webhook_id=args.id, now=utcnow())
     if not count:
         print(f"webhook {args.id} has no failed deliveries")
     else:
@@ -149,11 +149,11 @@ def cmd_retry(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_deliveries(settings: Settings, args: argparse.Namespace) -> int:
-    from socialdesk.store import webhooks as store
+    from socialdesk.store import webhook_deliveries as outbox
     from socialdesk.store.db import session_scope
 
     with session_scope(open_store(settings)) as session:
-        rows = store.deliveries(session=session, webhook_id=args.id, limit=args.limit)
+        rows = outbox.deliveries(session=session, webhook_id=args.id, limit=args.limit)
     if not rows:
         print(f"webhook {args.id} has no deliveries yet; `socialdesk webhooks test {args.id}` sends one")
         return 0

@@ -1,7 +1,7 @@
 """Sending queued webhook deliveries: signed POSTs, retried with backoff.
 
-Each run queues new case events (store.webhooks.enqueue_new_events), then leases the
-due deliveries and POSTs them. The retry policy:
+Each run queues new case events (store.webhook_deliveries.enqueue_new_events), then
+leases the due deliveries and POSTs them. The retry policy:
 
 * 2xx: delivered.
 * 410 Gone: failed at once (the receiver says the endpoint is gone for good).
@@ -44,6 +44,7 @@ import httpx
 from sqlalchemy import Engine
 
 from socialdesk.jobs.every import HOURLY, Every
+from socialdesk.store import webhook_deliveries as outbox
 from socialdesk.store import webhooks as store
 from socialdesk.store.db import session_scope, utcnow
 from socialdesk.store.webhook_payloads import PING
@@ -87,7 +88,7 @@ class DeliveryResult:
         return f"failed: {why}"
 
 
-def headers_for(claimed: store.Claimed, *, timestamp: int) -> dict[str, str]:
+def headers_for(claimed: outbox.Claimed, *, timestamp: int) -> dict[str, str]:
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -174,18 +175,18 @@ class WebhookSender:
     def run_once(self) -> list[DeliveryResult]:
         """Queue new case events, then send what is due; returns this run's attempts."""
         with session_scope(self._engine) as session:
-            store.enqueue_new_events(session=session, now=self._now())
+            outbox.enqueue_new_events(session=session, now=self._now())
         if self._pruning.due():
             with session_scope(self._engine) as session:
-                store.prune(session=session, before=self._now() - KEEP_LOG)
+                outbox.prune(session=session, before=self._now() - KEEP_LOG)
         results: list[DeliveryResult] = []
         started = self._monotonic()
         while self._monotonic() - started < self._budget:
             with session_scope(self._engine) as session:
-                claimed = store.claim_due(session=session, now=self._now(), limit=self._batch, lease=LEASE)
+                claimed = outbox.claim_due(session=session, now=self._now(), limit=self._batch, lease=LEASE)
             if not claimed:
                 break
-            by_webhook: dict[int, list[store.Claimed]] = {}
+            by_webhook: dict[int, list[outbox.Claimed]] = {}
             for c in claimed:
                 by_webhook.setdefault(c.webhook_id, []).append(c)
             with ThreadPoolExecutor(max_workers=min(self._workers, len(by_webhook)), thread_name_prefix="webhook") as pool:
@@ -195,7 +196,7 @@ class WebhookSender:
                 break
         return results
 
-    def _deliver_in_order(self, queue: list[store.Claimed]) -> list[DeliveryResult]:
+    def _deliver_in_order(self, queue: list[outbox.Claimed]) -> list[DeliveryResult]:
         """One webhook's deliveries, oldest first (receivers see events in order unless a retry intervenes).
 
         When the receiver looks down (no answer, 408, 429, 5xx) the rest wait for the failed
@@ -214,21 +215,21 @@ class WebhookSender:
                 break
         return results
 
-    def _defer(self, rest: list[store.Claimed], until: datetime) -> None:
+    def _defer(self, rest: list[outbox.Claimed], until: datetime) -> None:
         if rest:
             with session_scope(self._engine) as session:
-                store.defer(session=session, delivery_ids=[c.delivery_id for c in rest], until=until)
+                outbox.defer(session=session, delivery_ids=[c.delivery_id for c in rest], until=until)
 
     def send_test(self, webhook_id: int) -> DeliveryResult:
         """Queue a ping for `webhook_id` and send it now (raises store.WebhookNotFound)."""
         now = self._now()
         with session_scope(self._engine) as session:
-            delivery = store.enqueue_test(session=session, webhook_id=webhook_id, now=now)
-            claimed = store.claim_one(session=session, delivery_id=delivery.id, now=now, lease=LEASE)  # type: ignore[arg-type]
+            delivery = outbox.enqueue_test(session=session, webhook_id=webhook_id, now=now)
+            claimed = outbox.claim_one(session=session, delivery_id=delivery.id, now=now, lease=LEASE)  # type: ignore[arg-type]
         assert claimed is not None  # just queued in this transaction: nobody else can hold it
         return self.deliver(claimed)
 
-    def _post(self, claimed: store.Claimed, headers: dict[str, str]) -> httpx.Response:
+    def _post(self, claimed: outbox.Claimed, headers: dict[str, str]) -> httpx.Response:
         """POST to an address the URL's host resolved to and that passed the check, trying the next on ConnectError."""
         addresses = checked_addresses(claimed.url, allow_loopback=self._allow_loopback, resolve=self._resolve,
                                       timeout=self._timeout)
@@ -246,7 +247,7 @@ class WebhookSender:
                     raise
         raise AssertionError("unreachable: checked_addresses returns at least one address")
 
-    def deliver(self, claimed: store.Claimed) -> DeliveryResult:
+    def deliver(self, claimed: outbox.Claimed) -> DeliveryResult:
         """One signed POST and its recorded outcome."""
         sent_at = self._now()
         started = time.monotonic()
@@ -274,7 +275,7 @@ class WebhookSender:
         if not delivered and status_code != GONE:
             retry_at = next_attempt(claimed.attempt, now, wait_asked, max_attempts=max_attempts)
         with session_scope(self._engine) as session:
-            recorded = store.record_attempt(session=session, claimed=claimed, now=now, status_code=status_code,
+            recorded = outbox.record_attempt(session=session, claimed=claimed, now=now, status_code=status_code,
                                             error=error, delivered=delivered, retry_at=retry_at)
         outcome = "delivered" if delivered else ("retrying" if retry_at else "failed")
         result = DeliveryResult(delivery_id=claimed.delivery_id, webhook_id=claimed.webhook_id, kind=claimed.kind,

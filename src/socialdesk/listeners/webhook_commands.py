@@ -13,6 +13,7 @@ from socialdesk.listeners.deps import Deps
 from socialdesk.slack.blocks.lookup import Reply, plain
 from socialdesk.slack.blocks.webhooks import delivery_log_reply, webhook_list_reply
 from socialdesk.slack.text import escape
+from socialdesk.store import webhook_deliveries as outbox
 from socialdesk.store import webhooks as store
 from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.views import delivery_view, webhook_summary_view
@@ -49,7 +50,7 @@ def run(deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], 
     verb, rest = (args[0].lower(), args[1:]) if args else ("list", [])
     if verb == "list" and not rest:
         with read_scope(deps.engine) as session:
-            return webhook_list_reply([webhook_summary_view(s) for s in store.summaries(session=session)])
+            return webhook_list_reply([webhook_summary_view(s) for s in outbox.summaries(session=session)])
     if verb == "add" and rest:
         return add(deps, user_id=user_id, url=rest[0], events=",".join(rest[1:]))
     webhook_id = _id(rest)
@@ -60,11 +61,11 @@ def run(deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], 
             return test(deps, client, user_id=user_id, channel_id=channel_id, webhook_id=webhook_id)
         if verb == "log":
             with read_scope(deps.engine) as session:
-                rows = [delivery_view(d) for d in store.deliveries(session=session, webhook_id=webhook_id, limit=LOG_LIMIT)]
+                rows = [delivery_view(d) for d in outbox.deliveries(session=session, webhook_id=webhook_id, limit=LOG_LIMIT)]
             return delivery_log_reply(webhook_id, rows)
         if verb == "retry":
             with session_scope(deps.engine) as session:
-                count = store.retry_failed(session=session, webhook_id=webhook_id, now=deps.clock())
+                count = outbox.retry_failed(session=session, webhook_id=webhook_id, now=deps.clock())
             if not count:
                 return plain(f"Webhook {webhook_id} has no failed deliveries.")
             return plain(f"Webhook {webhook_id}: {count} failed deliver{'y' if count == 1 else 'ies'} queued again; "

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from socialdesk.store.models import DigestScheduleRow, RuleRow, WebhookDeliveryRow, WebhookRow
-    from socialdesk.store.webhooks import WebhookSummary
+    from socialdesk.store.webhook_deliveries import WebhookSummary
 
 
 @dataclass(frozen=True)
