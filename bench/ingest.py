@@ -9,7 +9,7 @@ page through the pipeline the poll job runs:
 3. store: the rule's triage (`Poller._scores`) of the posts at least one rule accepts,
    then one transaction per page holding `store.ingest.store_page` for them (storms
    joined as incidents, the default 2-hour window) plus `store.rules.save_cursor`, as
-   `Poller._store` does; SQLite's log is checkpointed by
+   `PageStore.store` (jobs/poll_pages.py) does; SQLite's log is checkpointed by
    `store.checkpoint.WalCheckpointer` in the background, as in `socialdesk run`.
 
 Then the rows the store wrote (authors, cases, posts) are written again, page by page,
@@ -211,7 +211,7 @@ def run(backend: str, url: str, pages: list[dict], plain_url: str) -> Result:
             # The page was fetched by one rule's walk; its posts open cases in that rule's channel.
             rule, _ = rules[number % RULES]
             now = utcnow()
-            scores = scorer(rule, guessed, now)(accepted)  # before the transaction, as Poller._store does
+            scores = scorer(rule, guessed, now)(accepted)  # before the transaction, as PageStore.store does
             with session_scope(engine) as session:
                 stored = store_page(session=session, posts=accepted, rule_id=rule.id, channel_id=rule.channel_id,
                                     now=now, own_handles=frozenset({OWN_HANDLE}), scores=scores,

@@ -2,7 +2,7 @@
 
 The poller owns backoff, rate-limit waits and cursors (sources only fetch).
 Each page is stored together with the cursor that follows it, in one transaction,
-so a crash at any point repeats at most one page, and duplicates are dropped.
+so a crash at any point repeats at most one page, and duplicates are dropped (jobs/poll_pages.py).
 
 After a rule is caught up, the conversations of its recent cases are searched for
 follow-ups (a customer's answer rarely repeats the rule's keywords). Where each
@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from socialdesk.domain import Post
 from socialdesk.jobs.conversation_watch import ConversationWatch
 from socialdesk.jobs.poll_leases import LeaseKeeper, backoff, carried, lease_seconds
+from socialdesk.jobs.poll_pages import PageStore
 from socialdesk.logs import about, redact
 from socialdesk.matcher import QueryInvalid, parse, target_of
 from socialdesk.metrics import Metrics
@@ -37,25 +38,17 @@ from socialdesk.networks.base import (
 )
 from socialdesk.rules import Filters, rejection
 from socialdesk.spend import Meter
-from socialdesk.store import ingest, texts
 from socialdesk.store import rules as rule_store
 from socialdesk.store import streams as stream_store
 from socialdesk.store.db import as_utc, read_scope, session_scope
 from socialdesk.triage.sentiment import Triage
-from socialdesk.triage.triaged import (
-    SAME_TEXT_SAMPLE,
-    Triaged,
-    fill_languages,
-    text_digest,
-    triage_page,
-)
+from socialdesk.triage.triaged import Triaged
 
 log = logging.getLogger(__name__)
 
 MAX_PAGES_PER_POLL = 10
 GAP_PAGES_FACTOR = 10  # filling a stream's gap may read this many times more pages in one go
 REJECTED_RETRY = timedelta(minutes=5)
-SAME_TEXT_WINDOW = timedelta(hours=24)  # the same text from many accounts this recently: a spam signal
 
 
 def compile_local(query: str):  # type: ignore[no-untyped-def]
@@ -86,14 +79,15 @@ class Poller:
         self._meter = meter if meter is not None else Meter(networks)
         self._budget_paused: set[int] = set()  # rules noted (logged) as paused by budget
         self._metrics = metrics or Metrics()  # posts fetched and matched, cases opened, errors, rate-limit waits
-        self._incident_window = incident_window  # near duplicates within it join one incident (store.incidents)
         self._networks = networks
         self._own_configured = own_handles
-        self._triage = triage
         self._now = clock
         self._on_new_cases = on_new_cases
         self._follow = follow_conversations
-        self._conversations = ConversationWatch(engine=engine, clock=clock, store=self._store_follow_ups)
+        # Languages, triage and the page's transaction (with its bill and cursor); `_own` read at each store.
+        self._pages = PageStore(engine=engine, clock=clock, own=lambda: self._own, meter=self._meter,
+                                metrics=self._metrics, triage=triage, incident_window=incident_window)
+        self._conversations = ConversationWatch(engine=engine, clock=clock, store=self._pages.store_follow_ups)
         # (rule id, exception type) whose traceback was logged: the next ones are logged quietly.
         self._reported: set[tuple[int, str]] = set()
         self._reported_lock = threading.Lock()
@@ -111,29 +105,11 @@ class Poller:
         return self._own_configured | signed_in
 
     def _languages(self, posts) -> tuple[list[Post], frozenset[str]]:  # type: ignore[no-untyped-def]
-        """The posts with a language guessed where the network gave none, and the ids guessed.
-
-        Before the rule's filters, so a rule's language works on every network."""
-        if self._triage is None:
-            return list(posts), frozenset()
-        return fill_languages(posts)
+        return self._pages.languages(posts)  # kept on the poller: bench/ingest.py times it
 
     def _scores(self, rule, posts, *, guessed: frozenset[str] = frozenset(),  # type: ignore[no-untyped-def]
                 now: datetime | None = None) -> dict[str, Triaged]:
-        """Triage per post (by external id), and what each case does by the rule's settings.
-
-        "The same text from N accounts" is counted in one read for the page (store.texts),
-        before the page's write transaction like the rest of the scoring."""
-        if self._triage is None or not posts:
-            return {}
-        now = now or self._now()
-        keys = {key for p in posts if (key := text_digest(p.text)) is not None}
-        with read_scope(self._engine) as session:
-            recent = texts.accounts_by_text(session=session, keys=keys, since=now - SAME_TEXT_WINDOW,
-                                            at_most=SAME_TEXT_SAMPLE)
-        return triage_page(posts, sentiment=self._triage.sentiment, recent_accounts=recent, guessed=guessed, now=now,
-                           keywords=tuple(rule.priority_keywords or ()), followers_threshold=rule.priority_followers,
-                           routes=rule.routes, channel_id=rule.channel_id, ignore_spam=bool(rule.ignore_spam))
+        return self._pages.scores(rule, posts, guessed=guessed, now=now)  # as _languages
 
     def poll_rule(self, rule_id: int) -> int:
         """Poll one rule if it is due and free; returns how many cases it opened. Never raises.
@@ -295,12 +271,12 @@ class Poller:
             if page.not_before is not None and page.not_before > now:  # the quota is spent: the next page waits
                 self._metrics.rate_limit_wait(rule.network, (page.not_before - now).total_seconds())
             try:
-                case_ids, held, cost = self._store(rule, accepted, page.cursor, page.not_before, now, guessed,
-                                                   billed=page.billed)
+                case_ids, held, cost = self._pages.store(rule, accepted, page.cursor, page.not_before, now, guessed,
+                                                         billed=page.billed)
             except IntegrityError:
                 # Another worker stored one of these posts a moment ago: store again, skipping it.
-                case_ids, held, cost = self._store(rule, accepted, page.cursor, page.not_before, now, guessed,
-                                                   billed=page.billed)
+                case_ids, held, cost = self._pages.store(rule, accepted, page.cursor, page.not_before, now, guessed,
+                                                         billed=page.billed)
             if headroom is not None:
                 headroom -= cost
             opened += case_ids
@@ -327,24 +303,6 @@ class Poller:
             self._conversations.follow(rule, network)
         return caught_up
 
-    def _store_follow_ups(self, rule, posts, *, billed: Sequence[BilledReads] = ()) -> None:  # type: ignore[no-untyped-def]
-        for attempt in range(2):
-            try:
-                with session_scope(self._engine) as session:
-                    stored = ingest.store_page(session=session, posts=posts, rule_id=rule.id if rule else None,
-                                               channel_id=rule.channel_id if rule else "", now=self._now(),
-                                               own_handles=self._own, follow_ups_only=True)
-                    if billed and rule is not None:
-                        self._meter.record(session=session, network=rule.network, rule_id=rule.id, reads=billed,
-                                           now=self._now())
-                break
-            except IntegrityError:  # stored by another worker meanwhile: again, skipping it
-                if attempt:
-                    raise
-        if stored.follow_up_post_ids:
-            log.info("%s: %d follow-up(s) found in watched conversations", f"rule {rule.id}" if rule else "stream",
-                     len(stored.follow_up_post_ids), extra=about(rule_id=rule.id if rule else None))
-
     def filters(self, rule) -> Filters:  # type: ignore[no-untyped-def]
         return Filters(lang=rule.lang, include_reposts=rule.include_reposts, own_handles=self._own)
 
@@ -357,51 +315,16 @@ class Poller:
         if not accepted:
             return []
         try:
-            case_ids, _, _ = self._store(rule, accepted, None, None, self._now(), guessed)
+            case_ids, _, _ = self._pages.store(rule, accepted, None, None, self._now(), guessed)
         except IntegrityError:  # stored by another worker meanwhile: again, skipping it
-            case_ids, _, _ = self._store(rule, accepted, None, None, self._now(), guessed)
+            case_ids, _, _ = self._pages.store(rule, accepted, None, None, self._now(), guessed)
         if case_ids:
             self._on_new_cases(case_ids)
         return case_ids
 
     def store_follow_ups(self, posts) -> None:  # type: ignore[no-untyped-def]
         """Posts a stream saw in watched conversations: they only join cases (never open one)."""
-        self._store_follow_ups(None, posts)
-
-    def _store(self, rule, posts, cursor, not_before, now,  # type: ignore[no-untyped-def]
-               guessed: frozenset[str] = frozenset(),
-               billed: Sequence[BilledReads] = ()) -> tuple[list[int], bool, float]:
-        """Store a page (and the rule's cursor with it, when `cursor` is not None: a poll).
-
-        Returns the cases opened, and False when the poll's lease was taken by another worker
-        (ours ran out mid-walk): the posts are stored (duplicates are dropped anyway) but the
-        cursor is not, since that worker walks on from the one it read; this walk must stop.
-        `billed`: what the network charged for the page, counted in the same transaction; its new cost is returned.
-        """
-        held, cost = True, 0.0
-        # Scored before the transaction, so SQLite's write lock is held only while writing and
-        # other polls store meanwhile (a post stored already is scored for nothing: rare in a walk).
-        scores = self._scores(rule, posts, guessed=guessed, now=now)
-        with session_scope(self._engine) as session:
-            stored = ingest.store_page(
-                session=session, posts=posts, rule_id=rule.id, channel_id=rule.channel_id, now=now,
-                own_handles=self._own, scores=scores,
-                incident_window=self._incident_window,
-            )
-            if billed:
-                new = self._meter.record(session=session, network=rule.network, rule_id=rule.id, reads=billed, now=now)
-                cost = self._meter.cost(rule.network, new)
-            if cursor is not None:
-                held = rule_store.renew_lease(session=session, rule_id=rule.id, taken_at=rule.last_polled_at,
-                                              now=now, seconds=lease_seconds(rule))
-                if held:
-                    rule_store.save_cursor(session=session, rule_id=rule.id, cursor=cursor, not_before=not_before,
-                                           now=now)
-        if stored.follow_up_post_ids:
-            log.info("rule %s: %d follow-up(s) joined existing cases", rule.id, len(stored.follow_up_post_ids),
-                     extra=about(rule_id=rule.id, network=rule.network))
-        self._metrics.opened(rule.network, rule.id, len(stored.new_case_ids))
-        return stored.new_case_ids, held, cost
+        self._pages.store_follow_ups(None, posts)
 
     def _failed(self, rule_id: int, failures_before: int, exc: SourceError, *,
                 cause: BaseException | None = None) -> None:

@@ -1,6 +1,6 @@
 """What triage makes of a post at ingest, and what its case does about it (pure).
 
-The poller reads each post it is about to store (jobs/poll.py `Poller._scores`): VADER's
+The poller reads each post it is about to store (jobs/poll_pages.py `PageStore.scores`): VADER's
 sentiment, the rule's priority settings, the intent and care tags, the spam score. The
 rule's settings then say what the case does: open in a route's channel instead of the
 rule's (`rules.route_for`), or open as ignored when it is likely spam and the rule says so.
