@@ -12,7 +12,7 @@ from datetime import timedelta
 from socialdesk.listeners import commands, home, views
 from socialdesk.listeners import queue as queue_listeners
 from socialdesk.slack import ids, messages
-from socialdesk.slack.blocks.queue import row_value
+from socialdesk.slack.blocks.queue import parse_row_value, row_value
 from socialdesk.store import saved_views
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import CaseRow
@@ -111,6 +111,30 @@ def test_social_queue_filters_narrow_it_and_a_mistake_is_explained(desk, deps, s
     bad = social(deps, slack_emulator, desk, "queue tag:<!here>")["text"]
     assert bad.startswith("`tag:&lt;!here&gt;`: `&lt;!here&gt;` is not a tag cases carry (battery, screen, billing")
     assert "<!here>" not in bad and "Filters: `priority:high|normal|low`" in bad
+
+
+def test_social_queue_alone_shows_the_saved_view_and_all_shows_every_case(desk, deps, slack_emulator, channel):
+    cases = urgent_cases(desk, deps, channel)
+    alice, bob = slack_emulator.users["alice"], slack_emulator.users["bob"]
+    with session_scope(deps.engine) as session:
+        saved_views.save_queue_filter(session=session, user_id=alice, text="priority:high,low", now=deps.clock())
+        saved_views.save_queue_filter(session=session, user_id=bob, text="tag:warranty", now=deps.clock())
+    mine = social(deps, slack_emulator, desk, "queue")
+    assert rows(mine) == [cases["old_low"], cases["high"]]
+    assert "Your saved view from App Home: `priority:high,low`" in shown(mine) and "`/social queue all`" in shown(mine)
+    # A row's Claim redraws the list with the filters shown, as for typed ones.
+    [claim] = [e for b in mine["blocks"] if b.get("block_id") == f"qrow_{cases['high']}" for e in b["elements"]
+               if e["action_id"] == ids.QUEUE_CLAIM]
+    assert parse_row_value(claim["value"]) == (cases["high"], "priority:high,low", 0)
+    assert rows(social(deps, slack_emulator, desk, "queue all")) == list(cases.values())
+    assert rows(social(deps, slack_emulator, desk, "queue ALL")) == list(cases.values())
+    assert rows(social(deps, slack_emulator, desk, "queue priority:normal")) == [cases["normal"], cases["fresh"]]
+    # A saved view that no longer parses (the tag was dropped): every case, and why.
+    stale = social(deps, slack_emulator, desk, "queue", user="bob")
+    assert rows(stale) == list(cases.values())
+    assert "Your saved view `tag:warranty` no longer reads as filters" in shown(stale)
+    assert rows(social(deps, slack_emulator, desk, "queue", user="carol")) == list(cases.values())  # none saved
+    assert "`/social queue all`" in commands.HELP
 
 
 def test_claim_from_the_list_claims_redraws_the_card_and_the_list_and_a_late_click_is_told(

@@ -41,7 +41,7 @@ from socialdesk.slack.text import escape
 from socialdesk.slack.verify import replay_harmless
 from socialdesk.store import cases as case_store
 from socialdesk.store import figures, incidents
-from socialdesk.store import lookups
+from socialdesk.store import lookups, saved_views
 from socialdesk.store import search as search_store
 from socialdesk.store.db import read_scope
 
@@ -54,7 +54,8 @@ HELP = (
     "• `/social case <id>` — one case: status, owner, the post, its card, recent history\n"
     "• `/social mine` — the open cases you hold, newest activity first\n"
     "• `/social queue [filters]` — cases nobody has claimed yet, most urgent first (SLA due, then priority, "
-    "then age), each with *Claim* and *Assign…*. {filters} App Home keeps your filters as your view.\n"
+    "then age), each with *Claim* and *Assign…*. {filters} App Home keeps your filters as your view, and "
+    "`/social queue` alone shows it; `/social queue all` shows every waiting case.\n"
     "• `/social author <handle>` — one customer's cases and posts (`@` optional)\n"
     "• `/social stats [today|7d|30d]` — team figures for the period (default: today, team time zone)\n"
     "• `/social incidents` — open incidents: storms of near-identical posts, one card each\n"
@@ -181,6 +182,27 @@ def queue_page(deps: Deps, client: WebClient | None, *, arg: str, offset: int, n
                                     now=deps.clock(), notice=notice)
 
 
+def queue_cmd(deps: Deps, client: WebClient | None, args: list[str], user_id: str) -> Reply:
+    """`/social queue [filters|all]`: no filters shows the person's saved view (App Home's Filter…), if any."""
+    if [a.lower() for a in args] == ["all"]:
+        return queue_page(deps, client, arg="", offset=0)
+    if args:
+        return queue_page(deps, client, arg=" ".join(args), offset=0)
+    with read_scope(deps.engine) as session:
+        saved = saved_views.queue_filter(session=session, user_id=user_id)
+    if not saved:
+        return queue_page(deps, client, arg="", offset=0)
+    try:
+        queue_filter.parse(saved, tags=deps.case_tags)
+    except queue_filter.FilterError:  # a tag removed since it was saved: the whole queue, and why
+        return queue_page(deps, client, arg="", offset=0, notice=(
+            f"Your saved view {queue_blocks.filter_label(saved)} no longer reads as filters (a tag or rule it names "
+            "may be gone), so this is every waiting case; change it with *Filter…* on App Home."))
+    return queue_page(deps, client, arg=saved, offset=0, notice=(
+        f"Your saved view from App Home: {queue_blocks.filter_label(saved)}. `/social queue all` shows every "
+        "waiting case."))
+
+
 def author_cmd(deps: Deps, client: WebClient | None, args: list[str], user_id: str) -> Reply:
     if len(args) != 1 or not HANDLE.match(args[0]):
         return usage("author")
@@ -235,7 +257,7 @@ def answer(deps: Deps, client: WebClient | None, *, user_id: str, text: str, cha
             return plain("Usage: `/social mine` (no arguments).")
         return list_page(deps, client, view=name, arg="", user_id=user_id, offset=0)
     if name == "queue":
-        return queue_page(deps, client, arg=" ".join(args), offset=0)
+        return queue_cmd(deps, client, args, user_id)
     if name == "author":
         return author_cmd(deps, client, args, user_id)
     if name == "stats":
