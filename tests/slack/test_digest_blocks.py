@@ -90,7 +90,7 @@ def test_the_backlog_waiting_now_is_shown_even_when_the_period_was_quiet():
                                 backlog=waiting, compared_with="the day before"))
     assert "clear" not in text
     assert "*Backlog now* · 10 cases waiting for a claim\\nCase #1 · waiting since" in text
-    assert "_…and 5 more: `/social queue` lists them_" in text and "compared with the day before" in text
+    assert "_…and 5 more: `/social queue all` lists them_" in text and "compared with the day before" in text
 
 
 def test_hostile_handles_and_rule_queries_are_escaped():

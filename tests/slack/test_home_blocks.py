@@ -156,7 +156,7 @@ def test_the_view_never_exceeds_100_blocks_and_says_where_the_rest_is():
     assert len(blocks) <= 100
     text = texts(blocks)
     assert "…and 30 more — `/social mine`" in text and "…and 240 more — `/social queue`" in text
-    assert "…and 20 more — `/social queue`" in text  # SLA at risk: 10 of 30 shown
+    assert "…and 20 more — `/social queue all`" in text  # SLA at risk (a saved view could hide some): 10 of 30 shown
     assert "more — `/social rules`" in text  # 60 rules cannot all fit
     assert headers(blocks)[-1] == "Settings" and ids.HOME_DIGEST_ADD in [a for a, _ in action_ids(blocks)]
     shown_rules = {v for a, v in action_ids(blocks) if a == ids.HOME_RULE_EDIT}

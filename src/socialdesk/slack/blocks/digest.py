@@ -261,5 +261,5 @@ def _backlog(backlog: Backlog, permalinks: dict[int, str]) -> str:
         flag = " 🔥" if u.priority == "high" else ""
         lines.append(f"{ref}{flag} · waiting since {slack_date(u.opened_at, '{date_short_pretty} {time}')}")
     if n > len(backlog.oldest):
-        lines.append(f"_…and {n - len(backlog.oldest):,} more: `/social queue` lists them_")
+        lines.append(f"_…and {n - len(backlog.oldest):,} more: `/social queue all` lists them_")
     return _fit(lines)

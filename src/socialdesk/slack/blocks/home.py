@@ -210,7 +210,7 @@ def _sla(home: Home) -> _List:
     items = [[_section(at_risk_line(c, permalink=home.permalinks.get(c.case_id), now=home.now), f"sla_{c.case_id}")]
              for c in shown]
     empty = [] if items else [_context("No case is close to its first-response target.")]
-    return _List([_header(f"SLA at risk ({len(home.at_risk)})")], items, len(home.at_risk), "`/social queue`", empty)
+    return _List([_header(f"SLA at risk ({len(home.at_risk)})")], items, len(home.at_risk), "`/social queue all`", empty)
 
 
 def _today(home: Home) -> list[Block]:
