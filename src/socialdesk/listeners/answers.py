@@ -104,10 +104,9 @@ def use_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
     if chosen is None:
         tell(client, channel=None, user=user_of(body), text=GONE)
         return
-    # What the agent typed stays, the answer after it, as with a saved reply.
-    typed = state_value(modal, ids.REPLY_INPUT, ids.REPLY_INPUT).get("value")
-    text = modals.with_saved(typed if isinstance(typed, str) else "", without_leading_mentions(chosen.answer),
-                             rules.reply_opening(view.post.author.handle))
+    typed = state_value(modal, ids.REPLY_INPUT, ids.REPLY_INPUT).get("value")  # the box as it is now: kept
+    text = modals.with_answer(typed if isinstance(typed, str) else "", without_leading_mentions(chosen.answer),
+                              rules.reply_opening(view.post.author.handle))
     _draw(client, modal, modals.redrawn(modal, rules, text=text))
 
 

@@ -160,6 +160,16 @@ def with_saved(typed: str, saved: str, opening: str = "") -> str:
     return f"{typed.rstrip()}\n\n{saved}"
 
 
+def with_answer(typed: str, answer: str, opening: str = "") -> str:
+    """The reply box after "Use this": what was typed stays and the answer (its leading mentions
+    gone) follows it, a new paragraph. An untouched box takes the network's `opening` and the
+    answer, always: an answer from another case never names this customer, even where it
+    mentions someone whose handle contains theirs."""
+    if typed.strip() in ("", opening.strip()):
+        return opening + answer
+    return f"{typed.rstrip()}\n\n{answer}"
+
+
 _KEEP = object()  # `redrawn`: leave that part as the modal has it
 
 
