@@ -9,15 +9,15 @@ HOURLY = 3600.0
 
 
 class Every:
-    """`due()` is True at most once per `seconds` of `clock` (monotonic), the first time at once."""
+    """Due at once, then `seconds` of `clock` (monotonic) after each `done()`: a chore that failed
+    (the database was locked) is due again on the next run, not an interval later."""
 
     def __init__(self, seconds: float = HOURLY, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._seconds, self._clock = seconds, clock
         self._next = 0.0
 
     def due(self) -> bool:
-        now = self._clock()
-        if now < self._next:
-            return False
-        self._next = now + self._seconds
-        return True
+        return self._clock() >= self._next
+
+    def done(self) -> None:
+        self._next = self._clock() + self._seconds

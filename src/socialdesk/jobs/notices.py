@@ -109,6 +109,7 @@ class Notifier:
             return
         with session_scope(self._engine) as session:
             store.prune(session=session, before=now - store.KEEP)
+        self._pruning.done()
 
     def _finish(self, notices: list[store.Notice], status: str, error: str | None = None) -> None:
         with session_scope(self._engine) as session:

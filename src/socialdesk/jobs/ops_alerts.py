@@ -125,3 +125,4 @@ class OpsAlerts:
             return
         with session_scope(self._engine) as session:
             store.prune(session=session, before=now - store.KEEP)
+        self._pruning.done()

@@ -179,6 +179,7 @@ class WebhookSender:
         if self._pruning.due():
             with session_scope(self._engine) as session:
                 outbox.prune(session=session, before=self._now() - KEEP_LOG)
+            self._pruning.done()
         results: list[DeliveryResult] = []
         started = self._monotonic()
         while self._monotonic() - started < self._budget:
