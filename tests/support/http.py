@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import ssl
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
@@ -20,14 +21,20 @@ KEEPALIVE_SECONDS = 1.0
 @functools.cache
 def local() -> httpx.Client:
     """The process's client for the emulator and the proxy (thread-safe); per-request timeouts still apply."""
-    return httpx.Client(timeout=10, limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS))
+    return httpx.Client(timeout=10, limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS), cookies=_no_cookies())
 
 
 @functools.cache
 def to_app() -> httpx.Client:
     """For requests to the app under test: no connection is kept, since the app's HTTP server, told to
     stop, waits (up to 5 s) for the connections still open, and every test would wait with it."""
-    return httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
+    return httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0), cookies=_no_cookies())
+
+
+def _no_cookies() -> CookieJar:
+    """A jar that keeps none: shared clients must not carry one server's (or test's) cookies to the next
+    (cookies go by host, not port, and every local server is 127.0.0.1)."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 @functools.cache
