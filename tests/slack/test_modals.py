@@ -19,6 +19,9 @@ def test_a_network_s_opening_stays_unless_the_saved_reply_names_the_customer():
     # Where replies start with the author's handle ("@dana ", written into the box when it opened).
     assert with_saved("@dana ", SAVED, "@dana ") == SAVED
     assert with_saved("@dana ", "Thanks, that made our day!", "@dana ") == "@dana Thanks, that made our day!"
+    # Another handle that merely contains theirs is not naming them.
+    assert with_saved("@dan ", SAVED, "@dan ") == "@dan " + SAVED
+    assert with_saved("@dan ", "Hi @DAN, sorry!", "@dan ") == "Hi @DAN, sorry!"
 
 
 def test_a_typed_draft_is_kept_and_the_saved_reply_follows_it():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -156,8 +157,13 @@ def with_saved(typed: str, saved: str, opening: str = "") -> str:
     (a new paragraph). An untouched box (empty, or only the network's `opening`, "@dana ") takes the
     saved reply, the opening kept in front unless the saved reply names the customer itself."""
     if typed.strip() in ("", opening.strip()):
-        return saved if not opening.strip() or opening.strip() in saved else opening + saved
+        return saved if not opening.strip() or _names(saved, opening.strip()) else opening + saved
     return f"{typed.rstrip()}\n\n{saved}"
+
+
+def _names(text: str, mention: str) -> bool:
+    """`text` has `mention` ("@dan") as a whole handle: not "@dana", nor "@dan@other.example"."""
+    return re.search(rf"(?<![\w@]){re.escape(mention)}(?![\w@.-])", text, re.IGNORECASE) is not None
 
 
 def with_answer(typed: str, answer: str, opening: str = "") -> str:
