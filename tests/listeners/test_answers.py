@@ -177,19 +177,19 @@ def test_a_saved_reply_keeps_the_answers_at_hand(desk, deps, slack_emulator, sla
     assert input_block(redrawn(slack_proxy))["block_id"] == f"{ids.REPLY_INPUT}-2"
 
 
-def test_untrusted_answers_are_escaped_and_cut(desk, deps, slack_emulator, slack_proxy, channel, known):
+def test_use_this_puts_an_untrusted_answer_in_the_box_as_plain_text(desk, deps, slack_emulator, slack_proxy, channel,
+                                                                    known):
+    """How a hostile answer is shown (escaped, cut): tests/slack/test_answer_blocks.py."""
     hostile = "<!channel> *Refund* <@U0BOSS> & " + "long words " * 60
     with session_scope(desk.engine) as session:
         curated.update_entry(session=session, entry_id=known["entry"], question="<!here> screen cracked?",
                              answer=hostile, notes="", tags=[], actor="UBOB", now=datetime.now(UTC))
     [asking] = publish_cases(desk, channel, ["@acmephones screen cracked, warranty?"])
     open_reply(desk, deps, slack_emulator, channel, asking)
-    # The FAQ's block, wherever it ranks (this test is about what it shows; ranking: the tests above).
-    [faq] = [b for b in shown_answers(redrawn(slack_proxy)) if b["accessory"]["value"] == f"faq:{known['entry']}"]
-    text = faq["text"]["text"]
-    assert text.startswith("*📖 FAQ: &lt;!here&gt; screen cracked?*\n&lt;!channel&gt; *Refund* &lt;@U0BOSS&gt; &amp; ")
-    assert "<!" not in text and "<@" not in text and text.endswith("…") and len(text) < 400
-    use(desk, deps, slack_emulator, redrawn(slack_proxy), f"faq:{known['entry']}")
+    [opened] = opened_views(slack_proxy, ids.REPLY_MODAL)
+    # The modal as it is now (its suggestions drawn in, if any): "Use this" works by the answer's key.
+    now_shown = [c.response["view"] for c in updates(slack_proxy) if c.response.get("ok")] or [opened]
+    use(desk, deps, slack_emulator, now_shown[-1], f"faq:{known['entry']}")
     assert input_block(redrawn(slack_proxy))["element"]["initial_value"] == hostile.strip()  # plain text in the box
 
 
