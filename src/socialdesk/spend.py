@@ -37,6 +37,13 @@ class BudgetInvalid(ValueError):
     """A budget that cannot be read; the message says how to write one."""
 
 
+def unbilled(network: Network | None, label: str, monthly_budget: float | None) -> str | None:
+    """Why a budget cannot go on a rule of this network (it does not bill per read), or None."""
+    if monthly_budget is not None and (network is None or network.billing is None):
+        return f"{label} does not bill per read, so a budget would never be spent"
+    return None
+
+
 def reached(cost: float, limit: float) -> bool:
     """`cost` (a sum of float cents) has reached `limit`, give or take the float's last bits."""
     return cost >= limit - 1e-9

@@ -172,9 +172,12 @@ def cmd_rules_edit(settings: Settings, args: argparse.Namespace) -> int:
 
 def _check_budget(settings: Settings, engine: Engine, network: str, monthly_budget: float | None) -> None:
     """A budget only means something where the network bills per read."""
-    if monthly_budget is not None and _networks(settings, engine)[network].billing is None:
-        raise CliError(f"{registry.label(network)} does not bill per read, so a budget would never be spent; "
-                       "leave out --budget")
+    from socialdesk.spend import unbilled
+
+    if monthly_budget is None:
+        return
+    if (refused := unbilled(_networks(settings, engine).get(network), registry.label(network), monthly_budget)):
+        raise CliError(f"{refused}; leave out --budget")
 
 
 def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from socialdesk.slack.blocks.home import route_label
 from socialdesk.slack.blocks.admin import rules_reply
 from socialdesk.slack.blocks.lookup import Reply, plain
 from socialdesk.slack.text import escape
-from socialdesk.spend import BudgetInvalid, money, parse_budget
+from socialdesk.spend import BudgetInvalid, money, parse_budget, unbilled
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.views import rule_view
@@ -164,10 +164,8 @@ def _budget(deps: Deps, network: str, text: str | None) -> float | None:
         budget = parse_budget(text)
     except BudgetInvalid as exc:
         raise Malformed(f"`budget:` {escape(str(exc)[:200])}.") from None
-    configured = deps.networks.get(network)
-    if budget is not None and (configured is None or configured.billing is None):
-        raise Malformed(f"{escape(registry.label(network))} does not bill per read, so a budget would never be "
-                        "spent: leave out `budget:`.")
+    if (refused := unbilled(deps.networks.get(network), registry.label(network), budget)):
+        raise Malformed(f"{escape(refused)}: leave out `budget:`.")
     return budget
 
 
