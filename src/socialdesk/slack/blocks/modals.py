@@ -156,9 +156,13 @@ def with_saved(typed: str, saved: str, opening: str = "") -> str:
     """The reply box after a saved reply is chosen: what was typed stays and the saved reply follows it
     (a new paragraph). An untouched box (empty, or only the network's `opening`, "@dana ") takes the
     saved reply, the opening kept in front unless the saved reply names the customer itself."""
-    if typed.strip() in ("", opening.strip()):
-        return saved if not opening.strip() or _names(saved, opening.strip()) else opening + saved
-    return f"{typed.rstrip()}\n\n{saved}"
+    if _untouched(typed, opening) and opening.strip() and _names(saved, opening.strip()):
+        return saved
+    return with_answer(typed, saved, opening)
+
+
+def _untouched(typed: str, opening: str) -> bool:
+    return typed.strip() in ("", opening.strip())
 
 
 def _names(text: str, mention: str) -> bool:
@@ -171,7 +175,7 @@ def with_answer(typed: str, answer: str, opening: str = "") -> str:
     gone) follows it, a new paragraph. An untouched box takes the network's `opening` and the
     answer, always: an answer from another case never names this customer, even where it
     mentions someone whose handle contains theirs."""
-    if typed.strip() in ("", opening.strip()):
+    if _untouched(typed, opening):
         return opening + answer
     return f"{typed.rstrip()}\n\n{answer}"
 
