@@ -26,3 +26,22 @@ def test_a_chore_that_failed_is_due_again_at_once():
     every = Every(60, clock=lambda: 5.0)
     assert every.due()  # tried, failed: done() never called
     assert every.due()
+
+
+def test_run_does_a_due_chore_once_and_a_failed_one_again():
+    clock = [0.0]
+    every, done = Every(60, clock=lambda: clock[0]), []
+    every.run(lambda: done.append(1))
+    every.run(lambda: done.append(2))
+    assert done == [1]
+
+    def failing() -> None:
+        raise OSError("database is locked")
+
+    clock[0] += 60
+    try:
+        every.run(failing)
+    except OSError:
+        pass
+    every.run(lambda: done.append(3))  # the failed one left it due
+    assert done == [1, 3]

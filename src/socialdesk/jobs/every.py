@@ -21,3 +21,9 @@ class Every:
 
     def done(self) -> None:
         self._next = self._clock() + self._seconds
+
+    def run(self, chore: Callable[[], object]) -> None:
+        """`chore()` if it is due, then done; if it raises, it stays due (and the error goes on)."""
+        if self.due():
+            chore()
+            self.done()

@@ -86,7 +86,7 @@ class Notifier:
                 log.info("%d notice(s) held for quiet hours (SOCIALDESK_BUSINESS_HOURS) until %s", held,
                          opens.isoformat(timespec="minutes"))
             return 0
-        self._prune(now)
+        self._pruning.run(lambda: self._prune(now))
         with session_scope(self._engine) as session:
             due = store.due(session=session, now=now, limit=BATCH)
         if len(due) == BATCH:
@@ -105,11 +105,8 @@ class Notifier:
         return sent
 
     def _prune(self, now: datetime) -> None:
-        if not self._pruning.due():
-            return
         with session_scope(self._engine) as session:
             store.prune(session=session, before=now - store.KEEP)
-        self._pruning.done()
 
     def _finish(self, notices: list[store.Notice], status: str, error: str | None = None) -> None:
         with session_scope(self._engine) as session:

@@ -70,7 +70,7 @@ class OpsAlerts:
         return found, complete
 
     def _run(self, now: datetime) -> int:
-        self._prune(now)
+        self._pruning.run(lambda: self._prune(now))
         # What was told is read before what holds: an alert another replica tells meanwhile is not
         # among `told`, so this run cannot take its condition's absence (read earlier) for a recovery.
         with read_scope(self._engine) as session:
@@ -121,8 +121,5 @@ class OpsAlerts:
         return str(response.get("ts") or "") or None, None
 
     def _prune(self, now: datetime) -> None:
-        if not self._pruning.due():
-            return
         with session_scope(self._engine) as session:
             store.prune(session=session, before=now - store.KEEP)
-        self._pruning.done()

@@ -172,14 +172,15 @@ class WebhookSender:
         self._monotonic = monotonic
         self._pruning = Every(HOURLY, clock=monotonic)  # the first run prunes
 
+    def _prune(self) -> None:
+        with session_scope(self._engine) as session:
+            outbox.prune(session=session, before=self._now() - KEEP_LOG)
+
     def run_once(self) -> list[DeliveryResult]:
         """Queue new case events, then send what is due; returns this run's attempts."""
         with session_scope(self._engine) as session:
             outbox.enqueue_new_events(session=session, now=self._now())
-        if self._pruning.due():
-            with session_scope(self._engine) as session:
-                outbox.prune(session=session, before=self._now() - KEEP_LOG)
-            self._pruning.done()
+        self._pruning.run(self._prune)
         results: list[DeliveryResult] = []
         started = self._monotonic()
         while self._monotonic() - started < self._budget:
