@@ -176,6 +176,11 @@ def queue_page(deps: Deps, client: WebClient | None, *, arg: str, offset: int, n
         filters = queue_filter.parse(arg, tags=deps.case_tags)
     except queue_filter.FilterError as exc:
         return plain(str(exc)[:2900])
+    return _queue(deps, client, filters, offset=offset, notice=notice)
+
+
+def _queue(deps: Deps, client: WebClient | None, filters: queue_filter.QueueFilter, *, offset: int,
+           notice: str | None) -> Reply:
     with read_scope(deps.engine) as session:
         page = lookups.queue(session=session, limit=PAGE_SIZE, offset=offset, policy=deps.sla_policy, filters=filters)
     return queue_blocks.queue_reply(page, filters=filters.text(), permalinks=permalinks(client, page.items),
@@ -193,12 +198,12 @@ def queue_cmd(deps: Deps, client: WebClient | None, args: list[str], user_id: st
     if not saved:
         return queue_page(deps, client, arg="", offset=0)
     try:
-        queue_filter.parse(saved, tags=deps.case_tags)
+        filters = queue_filter.parse(saved, tags=deps.case_tags)
     except queue_filter.FilterError:  # a tag removed since it was saved: the whole queue, and why
         return queue_page(deps, client, arg="", offset=0, notice=(
             f"Your saved view {queue_blocks.filter_label(saved)} no longer reads as filters (a tag or rule it names "
             "may be gone), so this is every waiting case; change it with *Filter…* on App Home."))
-    return queue_page(deps, client, arg=saved, offset=0, notice=(
+    return _queue(deps, client, filters, offset=0, notice=(
         f"Your saved view from App Home: {queue_blocks.filter_label(saved)}. `/social queue all` shows every "
         "waiting case."))
 
