@@ -7,6 +7,7 @@ and a test's cases could swap ids depending on what ran before it.
 """
 
 from datetime import timedelta
+from itertools import pairwise
 
 from tests.support.factories import x_post
 
@@ -14,7 +15,7 @@ from tests.support.factories import x_post
 def test_posts_made_one_after_another_are_in_time_order_past_a_thousand():
     posts = [x_post(f"post {n}") for n in range(1_200)]
     times = [p.created_at for p in posts]
-    assert all(earlier < later for earlier, later in zip(times, times[1:]))
+    assert all(earlier < later for earlier, later in pairwise(times))
     assert times[-1] - times[0] < timedelta(minutes=1)  # near the fixed time
 
 
