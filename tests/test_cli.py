@@ -42,6 +42,25 @@ def test_rules_lifecycle(env, cli):
     assert cli("rules", "list", env=env).stdout.startswith("no rules yet")
 
 
+def test_resuming_a_rule_paused_longer_than_search_reaches_back_says_what_is_lost(env, db_url, cli):
+    from datetime import timedelta
+
+    from socialdesk.store import rules as rule_store
+    from socialdesk.store.db import make_engine, session_scope, utcnow
+
+    env = {**env, "SOCIALDESK_X_BEARER_TOKEN": "test-bearer"}  # the network is built (nothing is fetched)
+    assert cli("rules", "add", "--network", "x", "--query", "acme phone", "--channel", "C0123ABCD", env=env).returncode == 0
+    engine = make_engine(db_url)
+    with session_scope(engine) as session:
+        rule_store.save_cursor(session=session, rule_id=1, cursor={"since_id": "1"}, not_before=None,
+                               now=utcnow() - timedelta(days=30))
+    engine.dispose()
+    assert cli("rules", "pause", "1", env=env).stdout.strip() == "rule 1 paused"
+    said = cli("rules", "resume", "1", env=env).stdout.splitlines()
+    assert said[0] == "rule 1 resumed"
+    assert said[1].startswith("It last read posts ") and "X's search reaches back 7 days" in said[1]
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_rule_is_streamed_with_stream_and_turned_on_and_off(env, cli):
     added = cli("rules", "add", "--network", "x", "--query", "acme phone", "--channel", "C0123ABCD", "--stream",

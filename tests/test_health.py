@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
-from socialdesk.health import (BEHIND, BUDGET, FAILING, IDLE, OK, PAUSED, RATE_LIMITED, rule_conditions,
-                               rule_state, stream_conditions, stream_state)
+from socialdesk.health import (BEHIND, BUDGET, FAILING, IDLE, OK, PAUSED, RATE_LIMITED, resume_notice,
+                               rule_conditions, rule_state, stream_conditions, stream_state)
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 AFTER = timedelta(minutes=5)
@@ -34,6 +35,10 @@ class Rule:
     gap_to: datetime | None = None
     gap_at: datetime | None = None
     budget_paused_at: datetime | None = None
+    resumed_at: datetime | None = None
+    cursor: dict | None = None
+    stream: bool = False
+    stream_refused: str | None = None
 
 
 @dataclass
@@ -186,3 +191,32 @@ def test_a_budget_pause_that_ended_is_not_behind_until_its_polls_had_their_chanc
     assert (rule_state(stuck, now=NOW).state, rule_state(stuck, now=NOW).since) == (BEHIND, stuck.budget_paused_at)
     polled = Rule(last_success_at=NOW - timedelta(seconds=10), budget_paused_at=NOW - timedelta(days=3))
     assert rule_state(polled, now=NOW).state == OK  # the later of the two
+
+
+def test_a_rule_an_admin_resumed_is_not_behind_until_its_polls_had_their_chance():
+    resumed = Rule(last_success_at=NOW - timedelta(days=20), resumed_at=NOW - timedelta(seconds=50))
+    assert rule_state(resumed, now=NOW).state == OK
+    stuck = Rule(last_success_at=NOW - timedelta(days=20), resumed_at=NOW - timedelta(seconds=121))
+    assert (rule_state(stuck, now=NOW).state, rule_state(stuck, now=NOW).since) == (BEHIND, stuck.resumed_at)
+
+
+def _network(gap_limit: timedelta | None, stream: object = None) -> SimpleNamespace:
+    """What resume_notice reads of a Network."""
+    return SimpleNamespace(info=SimpleNamespace(label="Net"), gap_limit=gap_limit, stream=stream)
+
+
+def test_resuming_after_longer_than_search_reaches_back_says_what_cannot_be_read():
+    week = _network(timedelta(days=7))
+    long = Rule(last_success_at=NOW - timedelta(days=10), cursor={"since_id": "1"}, paused=True)
+    assert resume_notice(long, network=week, now=NOW) == (
+        "It last read posts 2026-11-22 12:00 UTC, and Net's search reaches back 7 days: posts from then to "
+        "2026-11-25 12:00 UTC cannot be read, and get no cards.")
+    assert "36 hours" in resume_notice(long, network=_network(timedelta(hours=36)), now=NOW)
+    # Nothing is lost: a short pause, a rule never polled (its first walk starts fresh), no limit known.
+    assert resume_notice(Rule(last_success_at=NOW - timedelta(days=6), cursor={}), network=week, now=NOW) is None
+    assert resume_notice(Rule(last_success_at=None, cursor=None), network=week, now=NOW) is None
+    assert resume_notice(long, network=_network(None), now=NOW) is None
+    assert resume_notice(long, network=None, now=NOW) is None
+    # A stream carries it from now on (it is not walked from its cursor): nothing to say here.
+    stream = SimpleNamespace(kinds=("search",), opt_in=False)
+    assert resume_notice(long, network=_network(timedelta(days=7), stream), now=NOW) is None

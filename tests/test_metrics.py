@@ -97,7 +97,7 @@ def test_state_read_at_scrape_poll_lag_cards_waiting_stream_lag_and_leases(engin
                                     lang=None, include_reposts=False, now=NOW - timedelta(minutes=10))
         paused = rule_store.add_rule(session=session, network="x", query="gamma", channel_id="C1",
                                      every_seconds=60, lang=None, include_reposts=False, now=NOW)
-        rule_store.set_paused(session=session, rule_id=paused.id, paused=True)
+        rule_store.set_paused(session=session, rule_id=paused.id, paused=True, now=datetime.now(UTC))
         over_budget = rule_store.add_rule(session=session, network="x", query="delta", channel_id="C1",
                                           every_seconds=60, lang=None, include_reposts=False,
                                           now=NOW - timedelta(days=20))

@@ -91,13 +91,34 @@ def rule_state(rule: Any, *, now: datetime, budget_paused: bool = False, streame
     if failures and (kind != RATE_LIMIT_KIND or failing_since is not None):
         since = failing_since or _utc(rule.last_error_at)
         return SourceState(FAILING, since=since, error=rule.last_error)
-    # From the later of its last success and the last time it was found paused by budget: a pause that ended
-    # (the month turned, the budget was raised) leaves weeks since the last success, and the rule is not behind.
-    last = max((t for t in (_utc(rule.last_success_at), _utc(getattr(rule, "budget_paused_at", None)))
-                if t is not None), default=None) or _utc(rule.created_at)
+    # From the later of its last success, the last time it was found paused by budget and its last resume: a
+    # pause that ended (the month turned, the budget was raised, an admin resumed it) leaves weeks since the
+    # last success, and the rule is not behind.
+    last = read_from(rule) or _utc(rule.created_at)
     if last is not None and now - last > timedelta(seconds=BEHIND_FACTOR * rule.every_seconds):
         return SourceState(BEHIND, since=last)
     return SourceState(OK)
+
+
+def read_from(rule: Any) -> datetime | None:
+    """Since when the rule should have been read: the later of its last success, the last time the poller
+    found it paused by budget, and an admin's last resume (None: none of them yet)."""
+    return max((t for t in (_utc(rule.last_success_at), _utc(getattr(rule, "budget_paused_at", None)),
+                            _utc(getattr(rule, "resumed_at", None))) if t is not None), default=None)
+
+
+def resume_notice(rule: Any, *, network: Network | None, now: datetime) -> str | None:
+    """What resuming a rule paused longer than its network's search reaches back cannot bring back
+    (None: nothing is lost). Said to the admin who resumes it, instead of an ops alert later."""
+    limit = network.gap_limit if network is not None else None
+    last = _utc(rule.last_success_at)
+    if limit is None or last is None or rule.cursor is None or now - last <= limit or carried(network, rule):
+        return None  # (a streamed rule is read by its stream from now on, not by a walk from its cursor)
+    # Roughly (a network keeps a margin: X's is 7 days less 10 minutes); the end of the loss is exact.
+    reach = (f"{round(limit / timedelta(days=1))} days" if limit >= timedelta(days=2)
+             else f"{round(limit / timedelta(hours=1))} hours")
+    return (f"It last read posts {last.strftime(STAMP)}, and {network.info.label}'s search reaches back {reach}: "
+            f"posts from then to {(now - limit).strftime(STAMP)} cannot be read, and get no cards.")
 
 
 def stream_state(row: Any, *, now: datetime, behind_after: timedelta | None = None) -> SourceState:

@@ -222,7 +222,7 @@ def test_missing_source_is_reported_on_the_rule(engine, clock):
 def test_paused_rules_are_not_polled(engine, fake_x, clock):
     rule_id = add_rule(engine)
     with session_scope(engine) as session:
-        rule_store.set_paused(session=session, rule_id=rule_id, paused=True)
+        rule_store.set_paused(session=session, rule_id=rule_id, paused=True, now=datetime.now(UTC))
     make_poller(engine, fake_x, clock).poll_rule(rule_id)
     assert fake_x.requests_to(SEARCH_PATH) == []
 

@@ -64,3 +64,24 @@ def test_a_rule_a_stream_carries_records_no_gap_of_its_own(engine, fake_x, clock
     poller.poll_rule(streamed)
     found = rule(engine, streamed)
     assert found.gap_from is None and as_utc(found.last_success_at) > clock() - timedelta(minutes=1)  # it was polled
+
+
+def test_a_rule_an_admin_resumed_after_a_long_pause_records_no_gap(engine, fake_x, clock):
+    """The admin was told what the pause cost when they resumed it (health.resume_notice): no ops alert
+    later. A budget's pause is not an admin's choice, and its gap is still recorded."""
+    source = XSource(http=httpx.Client(timeout=5), api_url=fake_x.url, bearer_token="test-bearer")
+    network = Network(info=x.INFO, sources={"search": source}, gap_limit=timedelta(days=7))
+    poller = Poller(engine=engine, networks={"x": network}, own_handles=frozenset(), clock=clock)
+    resumed, budget = add_rule(engine), add_rule(engine, query="acme tv")
+    with session_scope(engine) as session:
+        for rule_id in (resumed, budget):
+            rule_store.save_cursor(session=session, rule_id=rule_id, cursor={}, not_before=None,
+                                   now=clock() - timedelta(days=12))
+        rule_store.set_paused(session=session, rule_id=resumed, paused=True, now=clock() - timedelta(days=12))
+        rule_store.set_paused(session=session, rule_id=resumed, paused=False, now=clock() - timedelta(minutes=1))
+        rule_store.note_budget_pause(session=session, rule_id=budget, now=clock() - timedelta(minutes=1))
+    for rule_id in (resumed, budget):
+        poller.poll_rule(rule_id)
+    assert rule(engine, resumed).gap_from is None
+    assert as_utc(rule(engine, resumed).last_success_at) > clock() - timedelta(minutes=1)  # it was polled
+    assert rule(engine, budget).gap_from is not None

@@ -146,7 +146,7 @@ def test_posts_of_our_own_account_and_of_paused_rules_open_nothing(engine, pds, 
     first = pds.world.add_post(cust, "acme phone question")
     wait_for(lambda: first["uri"] in stored(engine), what="the customer's post")
     with session_scope(engine) as session:
-        rule_store.set_paused(session=session, rule_id=rule_id, paused=True)
+        rule_store.set_paused(session=session, rule_id=rule_id, paused=True, now=datetime.now(UTC))
     time.sleep(3.5)  # the worker reloads rules every few seconds
     pds.world.add_post(cust, "acme still broken")
     marker = pds.world.add_post(cust, "unrelated marker")  # nothing matches; proves the stream got this far

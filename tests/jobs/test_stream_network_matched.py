@@ -275,7 +275,7 @@ def test_only_rules_marked_stream_are_given_to_the_stream_and_the_others_are_pol
         rule_store.set_stream(session=session, rule_id=unmarked, stream=True)
     wait_for(lambda: {r.rule_id for r in desk.stream.tracked[-1]} == {marked, unmarked}, what="the rule to be tracked")
     with session_scope(engine) as session:
-        rule_store.set_paused(session=session, rule_id=marked, paused=True)
+        rule_store.set_paused(session=session, rule_id=marked, paused=True, now=datetime.now(UTC))
     wait_for(lambda: {r.rule_id for r in desk.stream.tracked[-1]} == {unmarked}, what="the paused rule to go")
 
 
@@ -380,11 +380,11 @@ def test_a_rule_marked_for_the_stream_is_searched_from_where_its_polling_stopped
     assert desk.search.returned.count(missed.external_id) == 1
 
     with session_scope(engine) as session:  # paused, then resumed: the pause is searched too
-        rule_store.set_paused(session=session, rule_id=polled, paused=True)
+        rule_store.set_paused(session=session, rule_id=polled, paused=True, now=datetime.now(UTC))
     wait_for(lambda: {r.rule_id for r in desk.stream.tracked[-1]} == {1}, what="the paused rule to go")
     during = desk.world.post("refund, while the rule was paused")
     with session_scope(engine) as session:
-        rule_store.set_paused(session=session, rule_id=polled, paused=False)
+        rule_store.set_paused(session=session, rule_id=polled, paused=False, now=datetime.now(UTC))
     wait_for(lambda: during.external_id in cases(engine), what="the post made during the pause")
     assert desk.search.returned.count(missed.external_id) == 1  # from the rule's own cursor: not read again
 

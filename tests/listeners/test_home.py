@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from socialdesk.listeners import home
 from socialdesk.listeners.binding import run_now
+from socialdesk.networks import registry
+from socialdesk.networks.base import Network
 from socialdesk.slack import ids
 from socialdesk.store import digests as digest_store
 from socialdesk.store import lifecycle
@@ -128,6 +130,20 @@ def test_every_admin_button_refuses_a_non_admin_at_the_top_of_the_home(desk, dep
     assert rule_of(deps, rule_id).paused is False
     assert [s.id for s in schedules(deps)] == [digest_id]
     assert opened_views(slack_proxy) == []
+
+
+def test_resuming_a_rule_paused_longer_than_its_search_reaches_back_says_what_is_lost(desk, deps, slack_emulator,
+                                                                                     slack_proxy, channel):
+    rule_id = add_rule(deps, channel, paused=True)
+    with session_scope(deps.engine) as session:  # last read a month ago
+        rule_store.save_cursor(session=session, rule_id=rule_id, cursor={"since_id": "1"}, not_before=None,
+                               now=datetime.now(UTC) - timedelta(days=30))
+    deps = dataclasses.replace(deps, networks={**deps.networks, "x": Network(
+        info=registry.info("x"), sources={}, gap_limit=timedelta(days=7))})
+    home.resume_clicked(home_click(slack_emulator, "mia", ids.HOME_RULE_RESUME, str(rule_id)), desk.slack, deps=deps)
+    said = notice(last_home(slack_proxy, slack_emulator, "mia"))
+    assert said.startswith(f"⚠️ Rule {rule_id} resumed. It last read posts ") and "cannot be read" in said
+    assert rule_of(deps, rule_id).paused is False and rule_of(deps, rule_id).resumed_at is not None
 
 
 def test_an_admin_resumes_a_rule_and_a_rule_removed_meanwhile_is_noted(desk, deps, slack_emulator, slack_proxy,

@@ -29,7 +29,7 @@ def test_everyone_sees_the_sources_in_trouble_and_admins_see_each_rule_s_state(d
                                       not_before=now + timedelta(seconds=20), now=now - timedelta(minutes=9 - n))
         rule_store.record_failure(session=session, rule_id=limited, error="X's rate limit is spent",
                                   not_before=now + timedelta(minutes=12), now=now, kind=rule_store.RATE_LIMITED)
-        rule_store.set_paused(session=session, rule_id=paused, paused=True)
+        rule_store.set_paused(session=session, rule_id=paused, paused=True, now=datetime.now(UTC))
 
     home.home_opened(opened(slack_emulator, "alice"), desk.slack, deps=deps)
     [view] = published_homes(slack_proxy, slack_emulator.users["alice"])

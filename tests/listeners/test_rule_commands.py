@@ -5,10 +5,12 @@ The rest of `/social rules` is driven end to end in tests/e2e/test_rule_commands
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, datetime, timedelta
 
 from socialdesk.listeners import rule_commands
 from socialdesk.networks import registry
+from socialdesk.networks.base import Network
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import session_scope
 
@@ -129,3 +131,26 @@ def test_a_rule_added_with_a_budget_keeps_it_and_lists_it(deps, slack_emulator):
         assert says in answer and "Usage: `/social rules add" in answer, answer
     assert len(marked(deps)) == 2
     assert "budget:50/month" in rules(deps, slack_emulator, "help")
+
+
+def test_resuming_a_rule_paused_longer_than_its_search_reaches_back_says_what_is_lost(deps, slack_emulator):
+    """Told to the admin at once, rather than an ops alert about an outage at the next poll."""
+    network = OPT_IN  # its stream takes only marked rules: these two are walked from their cursors
+    deps = dataclasses.replace(deps, networks={**deps.networks, network: Network(
+        info=registry.info(network), sources={}, gap_limit=timedelta(days=7))})
+    now = deps.clock()
+    rules(deps, slack_emulator, f"add network:{network} acme phone")
+    rules(deps, slack_emulator, f"add network:{network} acme tv")
+    with session_scope(deps.engine) as session:
+        for rule_id, days in ((1, 30), (2, 2)):
+            rule_store.save_cursor(session=session, rule_id=rule_id, cursor={"since_id": "1"}, not_before=None,
+                                   now=now - timedelta(days=days))
+    assert "paused" in rules(deps, slack_emulator, "pause 1")
+    resumed = rules(deps, slack_emulator, "resume 1")
+    assert resumed.startswith("Rule 1 resumed: it polls again.\nIt last read posts ")
+    assert "search reaches back" in resumed and "cannot be read" in resumed
+    rules(deps, slack_emulator, "pause 2")
+    assert set(rules(deps, slack_emulator, "resume 2").splitlines()) == {"Rule 2 resumed: it polls again."}
+    with session_scope(deps.engine) as session:  # "behind" and the poll lag count from the resume
+        assert rule_store.get_rule(session=session, rule_id=1).resumed_at is not None
+        assert rule_store.last_successes(session=session)[0][2] >= now

@@ -340,13 +340,16 @@ def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _set_paused(settings: Settings, rule_id: int, paused: bool) -> int:
+    from socialdesk.health import resume_notice
     from socialdesk.store import rules as rule_store
-    from socialdesk.store.db import session_scope
+    from socialdesk.store.db import session_scope, utcnow
 
     engine = open_store(settings)
+    now = utcnow()
     with session_scope(engine) as session:
-        rule_store.set_paused(session=session, rule_id=rule_id, paused=paused)
-    print(f"rule {rule_id} {'paused' if paused else 'resumed'}")
+        rule = rule_store.set_paused(session=session, rule_id=rule_id, paused=paused, now=now)
+        lost = None if paused else resume_notice(rule, network=_networks(settings, engine).get(rule.network), now=now)
+    print(f"rule {rule_id} {'paused' if paused else 'resumed'}" + (f"\n{lost}" if lost else ""))
     return 0
 
 

@@ -158,7 +158,10 @@ class Poller:
     def _note_gap(self, rule, network: Network | None, now: datetime) -> None:  # type: ignore[no-untyped-def]
         """A walk resuming after longer than the network's search reaches back: what came before is lost; record it."""
         limit = network.gap_limit if network is not None else None
-        last = as_utc(rule.last_success_at) if rule.last_success_at else None
+        # Not from before an admin's resume: what the pause cost was said to them then (health.resume_notice).
+        # (A budget's pause is reported as a gap: nobody chose to miss those posts.)
+        last = (max(as_utc(rule.last_success_at), as_utc(rule.resumed_at or rule.last_success_at))
+                if rule.last_success_at else None)
         if limit is None or last is None or rule.cursor is None or now - last <= limit:
             return
         with session_scope(self._engine) as session:

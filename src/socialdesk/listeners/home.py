@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from socialdesk import queue_filter
 from socialdesk import rules as rule_rules
 from socialdesk.listeners.binding import after_ack, with_deps
+from socialdesk.health import resume_notice
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.home_page import publish
 from socialdesk.listeners.views import state_value, text_input
@@ -175,7 +176,10 @@ def set_paused(body: dict[str, Any], client: WebClient, deps: Deps, paused: bool
     notice = None
     try:
         with session_scope(deps.engine) as session:
-            rule_store.set_paused(session=session, rule_id=rule_id, paused=paused)
+            now = deps.clock()
+            rule = rule_store.set_paused(session=session, rule_id=rule_id, paused=paused, now=now)
+            if not paused and (lost := resume_notice(rule, network=deps.networks.get(rule.network), now=now)):
+                notice = f"Rule {rule_id} resumed. {lost}"
         log.info("rule %s %s by %s from App Home", rule_id, "paused" if paused else "resumed", user,
                  extra=about(rule_id=rule_id))
     except rule_store.RuleNotFound:

@@ -12,6 +12,7 @@ import re
 from slack_sdk import WebClient
 
 from socialdesk import rules as rule_rules
+from socialdesk.health import resume_notice
 from socialdesk.listeners.deps import Deps
 from socialdesk.networks import registry
 from socialdesk.slack.blocks.home import channel as channel_mention
@@ -257,15 +258,19 @@ def change(deps: Deps, verb: str, args: list[str], *, user_id: str) -> Reply:
         problem = f"`{escape(args[0][:40])}` is not a rule number.\n" if len(args) == 1 else ""
         return plain(problem + USAGE["id"].format(verb=verb))
     rule_id = int(raw)
+    lost = None
     try:
         with session_scope(deps.engine) as session:
             if verb == "remove":
                 rule_store.remove_rule(session=session, rule_id=rule_id)
             else:
-                rule_store.set_paused(session=session, rule_id=rule_id, paused=verb == "pause")
+                now = deps.clock()
+                rule = rule_store.set_paused(session=session, rule_id=rule_id, paused=verb == "pause", now=now)
+                if verb == "resume":
+                    lost = resume_notice(rule, network=deps.networks.get(rule.network), now=now)
     except rule_store.RuleNotFound:
         return plain(f"There is no rule {rule_id}; `/social rules` lists them.")
     log.info("rule %s: %s by %s from Slack", rule_id, verb, user_id, extra=about(rule_id=rule_id))
     done = {"pause": "paused: it polls no more until resumed", "resume": "resumed: it polls again",
             "remove": "removed; its cases stay"}[verb]
-    return plain(f"Rule {rule_id} {done}.")
+    return plain(f"Rule {rule_id} {done}." + (f"\n{escape(lost)}" if lost else ""))

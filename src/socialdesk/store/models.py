@@ -68,6 +68,8 @@ class RuleRow(SQLModel, table=True):
     monthly_budget: float | None = None
     # When the poller last found it paused by budget: "behind" counts from here when the pause ends (health).
     budget_paused_at: datetime | None = None
+    # When an admin last resumed it: "behind" and a gap count from the later of this and the last success.
+    resumed_at: datetime | None = None
     # Source health (socialdesk.health): when this run of failures began (a success clears it), what
     # the last one was (rate_limited, unavailable, rejected), and a window of posts that could not be read.
     failing_since: datetime | None = None

@@ -77,13 +77,13 @@ def list_rules(*, session: Session) -> list[RuleRow]:
 
 def last_successes(*, session: Session) -> list[tuple[int, str, datetime]]:
     """Each active rule's id, network and last successful poll (its creation, if it never had one),
-    or the last time the poller found it paused by budget, if later: a pause that has ended left no
-    polls behind it to count as lag (health.rule_state counts "behind" the same way)."""
+    or the last time the poller found it paused by budget or an admin resumed it, if later: a pause
+    that has ended left no polls behind it to count as lag (health.rule_state counts "behind" the same way)."""
     rows = session.exec(select(RuleRow.id, RuleRow.network, RuleRow.last_success_at, RuleRow.created_at,
-                               RuleRow.budget_paused_at)
+                               RuleRow.budget_paused_at, RuleRow.resumed_at)
                         .where(RuleRow.paused == False).order_by(RuleRow.id))  # noqa: E712
-    return [(rule_id, network, max(as_utc(success or created), as_utc(budget_paused or created)))
-            for rule_id, network, success, created, budget_paused in rows]  # type: ignore[misc]
+    return [(rule_id, network, max(as_utc(t or created) for t in (success, budget_paused, resumed)))
+            for rule_id, network, success, created, budget_paused, resumed in rows]  # type: ignore[misc]
 
 
 def get_rule(*, session: Session, rule_id: int) -> RuleRow:
@@ -93,8 +93,11 @@ def get_rule(*, session: Session, rule_id: int) -> RuleRow:
     return rule
 
 
-def set_paused(*, session: Session, rule_id: int, paused: bool) -> RuleRow:
+def set_paused(*, session: Session, rule_id: int, paused: bool, now: datetime) -> RuleRow:
+    """Pause or resume the rule; a resume is recorded (`resumed_at`: a pause leaves no polls behind it)."""
     rule = get_rule(session=session, rule_id=rule_id)
+    if rule.paused and not paused:
+        rule.resumed_at = now
     rule.paused = paused
     session.add(rule)
     return rule
