@@ -9,8 +9,9 @@ import sys
 from typing import TYPE_CHECKING
 
 from socialdesk.cli.common import CliError, Unavailable, int_in, open_store
+from socialdesk.cli.rule_accounts import mentions_billed, mentions_query, own_account
 from socialdesk.networks import registry
-from socialdesk.networks.base import NetworkError, RateLimited, SourceError, SourceUnavailable
+from socialdesk.networks.base import RateLimited, SourceError, SourceUnavailable
 from socialdesk.rules import (DEFAULT_POLL_SECONDS, KINDS, Filters, parse_keywords, parse_routes, parse_rule_sla,
                               rejection, route_names, routes_text, validate, validate_schedule, validate_stream)
 
@@ -181,6 +182,7 @@ def _check_budget(settings: Settings, engine: Engine, network: str, monthly_budg
 
 
 def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
+    from socialdesk.spend import Meter
     from socialdesk.store import rules as rule_store
     from socialdesk.store.db import session_scope, utcnow
 
@@ -188,8 +190,8 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
         if args.query:
             raise CliError("a mentions rule takes no --query; it watches --account (or SOCIALDESK_OWN_HANDLES' first)")
         validate_schedule(args.every, args.channel)
-        handle = _own_account(settings, args)
-        query = _mentions_query(settings, args.network, handle)
+        handle = own_account(settings, args)
+        query = mentions_query(settings, args.network, handle)
         what = f"mentions of @{handle} ({query})"
     else:
         if not args.query:
@@ -200,13 +202,18 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
     routes = parse_routes(args.route or [])
     engine = open_store(settings)
     _check_budget(settings, engine, args.network, args.budget)
+    networks = _networks(settings, engine)
+    now = utcnow()
     with session_scope(engine) as session:
+        if args.kind == "mentions":  # the account lookup was a billed read: the spend meter counts it (no rule's)
+            Meter(networks).record(session=session, network=args.network, rule_id=None,
+                                   reads=mentions_billed(args.network, query), now=now)
         if args.stream:
             validate_stream(args.network, query,
                             streamed=rule_store.streamed_count(session=session, network=args.network))
         rule = rule_store.add_rule(
             session=session, network=args.network, query=query, channel_id=args.channel,
-            every_seconds=args.every, lang=args.lang, include_reposts=args.include_reposts, now=utcnow(),
+            every_seconds=args.every, lang=args.lang, include_reposts=args.include_reposts, now=now,
             backfill=args.backfill, kind=args.kind,
             priority_keywords=parse_keywords(args.priority_keywords),
             priority_followers=args.priority_followers,
@@ -217,7 +224,7 @@ def cmd_rules_add(settings: Settings, args: argparse.Namespace) -> int:
     print(f"rule {rule.id} added: {args.network} {what} → {args.channel} every {args.every} s"
           + (", streamed" if args.stream else "") + (f"; {triage}" if triage else "")
           + (f"; budget ${args.budget:,.2f} a month" if args.budget is not None else ""))
-    network = _networks(settings, engine)[args.network]
+    network = networks[args.network]
     if args.kind not in network.sources and network.stream is None:
         print(f"note: {network.missing(args.kind)}; the rule will not poll until then", file=sys.stderr)
     elif args.stream and network.stream is None:
@@ -270,29 +277,6 @@ def cmd_rules_sla(settings: Settings, args: argparse.Namespace) -> int:
         rule_store.set_sla_targets(session=session, rule_id=args.id, sla_targets=targets)
     print(f"rule {args.id}: first-response targets {targets or 'from SOCIALDESK_SLA_TARGETS'}")
     return 0
-
-
-def _own_account(settings: Settings, args: argparse.Namespace) -> str:
-    """--account, else the first of SOCIALDESK_OWN_HANDLES (in the order written)."""
-    if args.account and args.account.strip("@"):
-        return args.account.strip().lstrip("@")
-    handles = [h.lstrip("@") for h in settings.own_handles.replace(",", " ").split() if h.strip("@")]
-    if not handles:
-        raise CliError("a mentions rule needs our account: pass --account HANDLE or set SOCIALDESK_OWN_HANDLES")
-    return handles[0]
-
-
-def _mentions_query(settings: Settings, network: str, handle: str) -> str:
-    """Looked up once, when the rule is added: the rule keeps the account's id, which survives renames."""
-    for module in registry.cli_modules():
-        if getattr(module, "NETWORK", None) == network and hasattr(module, "mentions_query"):
-            try:
-                return str(module.mentions_query(settings, handle))
-            except (SourceUnavailable, RateLimited) as exc:
-                raise Unavailable(f"{exc}; try again later") from None
-            except (NetworkError, ValueError) as exc:
-                raise CliError(str(exc)) from None
-    raise CliError(f"{registry.label(network)} has no mentions rules")
 
 
 def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
@@ -16,7 +16,8 @@ from socialdesk.networks.base import CursorExpired, RateLimited, SourceRejected,
 from socialdesk.networks.x.search import SEARCH_PATH, XSource
 from socialdesk.networks.x.mentions import XMentionsSource, lookup_user_id
 from socialdesk.store import rules as rule_store
-from socialdesk.store.db import session_scope
+from socialdesk.store import spend as spend_store
+from socialdesk.store.db import make_engine, session_scope
 from socialdesk.store.models import PostRow
 from tests.support.db import engine  # noqa: F401  (fixture)
 from tests.support.networks import x_network
@@ -157,6 +158,16 @@ def test_rules_add_mentions_resolves_our_account_once(run_cli, db_url, fake_x):
     assert other.returncode == 0 and "mentions of @acme_help (user:" in other.stdout
     listed = run_cli("rules", "list", env=env).stdout
     assert f"user:{own}" in listed
+    engine = make_engine(db_url)
+    with session_scope(engine) as session:  # each lookup was one billed user read, no rule's
+        assert [(s.rule_id, s.kind, s.reads) for s in spend_store.spent(session=session, start=date(2000, 1, 1),
+                                                                          end=date(2100, 1, 1))] == [(0, "user", 2)]
+    again = run_cli("rules", "add", "--network", "x", "--kind", "mentions", "--account", "@acme_help",
+                    "--channel", "C0OTHER01", env=env)
+    assert again.returncode == 0, again.stderr
+    with session_scope(engine) as session:  # the same account the same day: X bills it once
+        assert spend_store.seen_count(session=session, network="x") == {"user": 2}
+    engine.dispose()
     unknown = run_cli("rules", "add", "--network", "x", "--kind", "mentions", "--account", "nobody_here",
                       "--channel", "C0123ABCD", env=env)
     assert unknown.returncode == 2 and "no account @nobody_here" in unknown.stderr

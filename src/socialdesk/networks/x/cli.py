@@ -51,3 +51,12 @@ def mentions_query(settings: Settings, handle: str) -> str:
             raise SourceUnavailable(f"could not look up @{handle} on X: {exc}") from None
         except SourceError as exc:
             raise SourceRejected(f"could not look up @{handle} on X: {exc}") from None
+
+
+def mentions_billed(query: str) -> tuple:  # tuple[BilledReads, ...]
+    """What the lookup behind a mentions rule's `query` was billed for: one user read (spend.Meter counts it)."""
+    from socialdesk.networks.base import BilledReads
+    from socialdesk.networks.x.mentions import user_id_of
+    from socialdesk.networks.x.search import USER_READ
+
+    return (BilledReads(USER_READ, (user_id_of(query),)),)
