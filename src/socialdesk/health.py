@@ -114,7 +114,7 @@ def resume_notice(rule: Any, *, network: Network | None, now: datetime) -> str |
     last = _utc(rule.last_success_at)
     if limit is None or last is None or rule.cursor is None or now - last <= limit or carried(network, rule):
         return None  # (a streamed rule is read by its stream from now on, not by a walk from its cursor)
-    # Roughly (a network keeps a margin: X's is 7 days less 10 minutes); the end of the loss is exact.
+    # Roughly (a network may keep a margin, a few minutes short of a week); the end of the loss is exact.
     reach = (f"{round(limit / timedelta(days=1))} days" if limit >= timedelta(days=2)
              else f"{round(limit / timedelta(hours=1))} hours")
     return (f"It last read posts {last.strftime(STAMP)}, and {network.info.label}'s search reaches back {reach}: "
