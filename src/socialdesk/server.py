@@ -9,6 +9,7 @@ import socket
 import sys
 import threading
 import time
+from typing import Any
 
 from socialdesk.app import Socialdesk
 
@@ -42,6 +43,9 @@ MAX_REQUEST_HEADER_SIZE = 64 * 1024
 # itself defaults to 5): a connection reset by the network then goes unnoticed, and every click
 # and command in that time fails, for up to 10 s; an unanswered connection for over 40.
 SOCKET_MODE_PING_SECONDS = 5
+# A stop waits this long for the requests in progress (stop_http), looking this often for idle connections.
+STOP_GRACE_SECONDS = 5.0
+STOP_CHECK_SECONDS = 0.05
 # How often the main thread wakes to run a pending signal handler (see _wait_for_stop).
 SIGNAL_CHECK_SECONDS = 0.25
 ACK_SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL before a waiting one (an ack) may take it
@@ -105,8 +109,35 @@ def _http_mode(desk: Socialdesk, stop: threading.Event) -> None:
     thread.start()
     log.info("listening on http://%s:%s/slack/events", settings.http_host, server.effective_port)
     _wait_for_stop(stop)
+    stop_http(server, thread)
+
+
+def stop_http(server: Any, thread: threading.Thread, *, grace: float = STOP_GRACE_SECONDS) -> None:
+    """Stop accepting, let the requests in progress finish (for up to `grace` seconds), and close idle
+    keep-alive connections at once.
+
+    waitress's loop runs until its last connection closes, and on its own it closes an idle one only
+    after CHANNEL_TIMEOUT: a stop waited the whole grace for any client (Slack, a proxy) that kept
+    its connection open. A connection is idle when it has no request queued or being read, as
+    waitress's own idle sweep (`maintenance`) judges it; the loop closes it within its next turn.
+    """
+    _close_idle(server)
+    server.pull_trigger()  # the loop wakes and closes them now, not at its next turn
     server.close()
-    thread.join(timeout=5)
+    deadline = time.monotonic() + grace
+    while thread.is_alive() and time.monotonic() < deadline:
+        _close_idle(server)  # those whose request has been answered since
+        thread.join(timeout=STOP_CHECK_SECONDS)
+
+
+def _close_idle(server: Any) -> None:
+    try:
+        channels = list(server.active_channels.values())
+    except RuntimeError:  # the loop's thread changed the dict meanwhile: the next look sees them
+        return
+    for channel in channels:
+        if not channel.requests and getattr(channel, "request", None) is None:
+            channel.will_close = True
 
 
 def _connection_limit() -> int:
