@@ -5,8 +5,9 @@ package parses a rule's query once (`parse`), turns each post into a `MatchTarge
 once, and `RuleIndex.match` finds the rules a post satisfies without evaluating them
 all. Pure: no I/O, stdlib only.
 
-Modules: `text` (normalization, `MatchTarget`, `target_of`), `query` (the query tree,
-`parse`, `describe`, `QueryInvalid`) and `index` (`RuleIndex`); import from here.
+Modules: `text` (normalization, `MatchTarget`, `target_of`), `tree` (the query tree,
+`describe`, `alternatives`), `query` (`parse`, `QueryInvalid`) and `index` (`RuleIndex`);
+import from here.
 
 Query language (`QUERY_LANGUAGE_HELP` says it shorter, in Markdown, for the README):
 
@@ -43,8 +44,9 @@ Matching rules (decided here, and tested):
 """
 
 from socialdesk.matcher.index import IndexStats, RuleIndex
-from socialdesk.matcher.query import (
-    QUERY_LANGUAGE_HELP,
+from socialdesk.matcher.query import QUERY_LANGUAGE_HELP, QueryInvalid, parse
+from socialdesk.matcher.text import MatchTarget, normalize, target_of
+from socialdesk.matcher.tree import (
     And,
     FromAuthor,
     Hashtag,
@@ -54,14 +56,11 @@ from socialdesk.matcher.query import (
     Or,
     Phrase,
     Query,
-    QueryInvalid,
     Unspaced,
     Word,
     alternatives,
     describe,
-    parse,
 )
-from socialdesk.matcher.text import MatchTarget, normalize, target_of
 
 __all__ = [
     "QUERY_LANGUAGE_HELP", "And", "FromAuthor", "Hashtag", "IndexStats", "Lang", "MatchTarget",

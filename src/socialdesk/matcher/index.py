@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
-from socialdesk.matcher.query import (
+from socialdesk.matcher.text import MatchTarget, _is_unspaced
+from socialdesk.matcher.tree import (
     And,
     FromAuthor,
     Hashtag,
@@ -21,7 +22,6 @@ from socialdesk.matcher.query import (
     Unspaced,
     Word,
 )
-from socialdesk.matcher.text import MatchTarget, _is_unspaced
 
 
 @dataclass(slots=True)
