@@ -35,6 +35,8 @@ SETTINGS = {
     "synchronous_commit": "off",
     "full_page_writes": "off",
     "max_connections": "200",
+    # Not UTC, as many servers are: a time written or read as the server's wall clock fails a test.
+    "timezone": "'America/New_York'",
 }
 
 
