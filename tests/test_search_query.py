@@ -40,12 +40,20 @@ def test_empty():
     ("network:myspace", "network:myspace"),
     ("from:@", "from:@"),
     ("rule:-1", "rule:-1"),
+    ("rule:2147483648", "rule:2147483648"),  # past an INTEGER column: PostgreSQL refused the whole query
+    ("rule:" + "9" * 5000, "rule:999"),
 ])
 def test_bad_filters_name_themselves_in_one_line(bad, named):
     with pytest.raises(QueryError) as info:
         parse(f"battery {bad}")
     message = str(info.value)
     assert named in message and "\n" not in message and "usage: /social search" in message
+
+
+def test_a_handle_with_its_server_is_one_author():
+    assert parse("refund from:@dana@example.social from:Bob@Other.example").authors == {
+        "dana@example.social", "bob@other.example"}
+    assert parse("rule:2147483647").rule_ids == {2147483647}
 
 
 def test_unknown_filter_is_named():

@@ -26,10 +26,11 @@ USAGE = (
 )
 MAX_WORDS_CHARS = 2000  # longer input is cut here (the store uses its first terms anyway)
 MAX_SINCE = timedelta(days=3660)
+MAX_RULE_ID = 2**31 - 1  # an INTEGER column: a bigger number is no rule (PostgreSQL refused the query)
 
 _FILTER = re.compile(r"^([A-Za-z]+):(.*)$", re.DOTALL)
 _SINCE = re.compile(r"^(\d{1,6})([mhdw])$")
-_HANDLE = re.compile(r"^@?([\w.\-]{1,255})$")
+_HANDLE = re.compile(r"^@?([\w.\-]{1,255}(?:@[\w.\-]{1,253})?)$")  # also user@server, as cards show it
 _KEYS = frozenset({"status", "rule", "network", "from", "since"})
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -89,7 +90,7 @@ def parse(text: str) -> Query:
         elif key == "rule":
             for value in _values(token, raw):
                 value = value.removeprefix("#")
-                if not value.isascii() or not value.isdigit() or len(value) > 18:
+                if not value.isascii() or not value.isdigit() or len(value) > 10 or int(value) > MAX_RULE_ID:
                     raise _bad(token, "rule takes a rule number, e.g. rule:3")
                 rule_ids.add(int(value))
         elif key == "network":

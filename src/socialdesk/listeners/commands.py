@@ -56,7 +56,8 @@ HELP = (
     "• `/social queue [filters]` — cases nobody has claimed yet, most urgent first (SLA due, then priority, "
     "then age), each with *Claim* and *Assign…*. {filters} App Home keeps your filters as your view, and "
     "`/social queue` alone shows it; `/social queue all` shows every waiting case.\n"
-    "• `/social author <handle>` — one customer's cases and posts (`@` optional)\n"
+    "• `/social author <handle>` — one customer's cases and posts (`@` optional; as the card shows it, "
+    "`dana@example.social` included)\n"
     "• `/social stats [today|7d|30d]` — team figures for the period (default: today, team time zone)\n"
     "• `/social incidents` — open incidents: storms of near-identical posts, one card each\n"
     "{more}"
@@ -72,7 +73,7 @@ HELP = (
 
 USAGE = {
     "case": "Usage: `/social case <id>`, e.g. `/social case 42`.",
-    "author": "Usage: `/social author <handle>`, e.g. `/social author @dana_k`.",
+    "author": "Usage: `/social author <handle>`, e.g. `/social author @dana_k` or `/social author dana@example.social`.",
     "stats": "Usage: `/social stats [today|7d|30d]` (default: today, in the team's time zone).",
     "incidents": "Usage: `/social incidents` (no arguments): the open incidents.",
     "search": "Usage: `/social search <words> [status:…] [rule:3] [network:x] [from:@handle] [since:7d]`, "
@@ -88,7 +89,8 @@ MORE: dict[str, tuple[Subcommand, str]] = {
 }
 HELP = HELP.format(more="".join(help_lines for _, help_lines in MORE.values()), filters=queue_filter.usage())
 MAX_CASE_ID = 2**31 - 1  # an INTEGER column: a bigger number is no case, not a database error
-HANDLE = re.compile(r"^@?[A-Za-z0-9_.\-]{1,64}$")
+# A handle, or user@server where a network has servers (as cards show it): @dana, dana@example.social.
+HANDLE = re.compile(r"^@?[A-Za-z0-9_.\-]{1,64}(?:@[A-Za-z0-9.\-]{1,253})?$")
 NAV_VIEWS = ("mine", "queue", "author", "search")  # what Prev/Next buttons page through
 MAX_OFFSET = 100_000  # a Prev/Next offset past this was not made by us (and would overflow the database's OFFSET)
 INCIDENTS_LISTED = 20
