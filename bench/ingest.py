@@ -48,7 +48,8 @@ from sqlmodel import select  # noqa: E402
 from bench._report import add_json_option, write_json  # noqa: E402
 from socialdesk.jobs.poll import Poller  # noqa: E402
 from socialdesk.networks.x.fake.server import FakeX  # noqa: E402
-from socialdesk.networks.x.search import TWEET_FIELDS, USER_FIELDS, parse_search_body  # noqa: E402
+from socialdesk.networks.x.parse import parse_search_body  # noqa: E402
+from socialdesk.networks.x.search import TWEET_FIELDS, USER_FIELDS  # noqa: E402
 from socialdesk.rules import Filters, rejection  # noqa: E402
 from socialdesk.store.checkpoint import WalCheckpointer  # noqa: E402
 from socialdesk.store.db import make_engine, session_scope, upgrade, utcnow  # noqa: E402

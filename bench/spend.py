@@ -46,7 +46,8 @@ from socialdesk.networks.base import Network  # noqa: E402
 from socialdesk.networks.x import network as x  # noqa: E402
 from socialdesk.networks.x.fake.server import FakeX  # noqa: E402
 from socialdesk.networks.x.mentions import XMentionsSource  # noqa: E402
-from socialdesk.networks.x.search import POST_READ, SEARCH_PATH, USER_READ, XSource  # noqa: E402
+from socialdesk.networks.x.billing import POST_READ, USER_READ  # noqa: E402
+from socialdesk.networks.x.search import SEARCH_PATH, XSource  # noqa: E402
 from socialdesk.networks.x.settings import XSettings  # noqa: E402
 from socialdesk.spend import Meter  # noqa: E402
 from socialdesk.store import rules as rule_store  # noqa: E402

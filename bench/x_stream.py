@@ -66,7 +66,7 @@ def product(k: int) -> str:
 def fakes_main(conn: Any, emulator_api: str) -> None:
     """The child process: FakeX + the recording proxy; makes the posts on command."""
     from socialdesk.networks.x.fake.server import FakeX
-    from socialdesk.networks.x.search import snowflake_at
+    from socialdesk.networks.x.parse import snowflake_at
 
     fake = FakeX(bearer_token=TOKEN).start()
     fake.stream_keepalive_seconds = 5.0

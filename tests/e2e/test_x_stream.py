@@ -13,7 +13,7 @@ import time
 import pytest
 
 from socialdesk.networks.x.fake.server import FakeX
-from socialdesk.networks.x.search import snowflake_at
+from socialdesk.networks.x.parse import snowflake_at
 from tests.e2e.helpers import block_text, case_id_of
 from tests.e2e.workspace import Workspace
 from tests.support.app_process import AppProcess

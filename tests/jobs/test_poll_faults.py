@@ -14,7 +14,8 @@ import pytest
 
 from socialdesk.jobs.poll import Poller
 from socialdesk.networks.base import Page
-from socialdesk.networks.x.search import SEARCH_PATH, _reset_time
+from socialdesk.networks.x.api import _reset_time
+from socialdesk.networks.x.search import SEARCH_PATH
 from tests.jobs.test_poll import (
     add_rule,
     make_poller,

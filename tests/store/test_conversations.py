@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlmodel import select
 
 from socialdesk.domain import Post
-from socialdesk.networks.x.search import _answered_handle
+from socialdesk.networks.x.parse import _answered_handle
 from socialdesk.store import cases, conversations, ingest
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import CaseRow, PostRow, ReplyRow

@@ -267,7 +267,8 @@ def test_fields_are_only_the_requested_ones(fake: FakeX) -> None:
 def test_an_accounts_creation_time_is_served_when_asked_and_read_by_the_source(fake: FakeX) -> None:
     from datetime import UTC, datetime
 
-    from socialdesk.networks.x.search import field_params, parse_search_body
+    from socialdesk.networks.x.parse import parse_search_body
+    from socialdesk.networks.x.search import field_params
 
     fake.add_user(username="newbie", followers=3, created_at=datetime(2026, 5, 20, 8, 0, tzinfo=UTC))
     fake.post(username="newbie", text="free phone")

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from socialdesk.networks.x.search import parse_search_body, parse_tweet, snowflake_time
+from socialdesk.networks.x.parse import parse_search_body, parse_tweet, snowflake_time
 from tests.support.refs import ref_json
 
 

@@ -14,7 +14,8 @@ import pytest
 from socialdesk.networks.base import (BilledReads, CursorExpired, RateLimited, SourceRejected, SourceUnavailable, StreamEvent,
                                      TrackedRule)
 from socialdesk.networks.x.fake.server import FakeX
-from socialdesk.networks.x.search import SEARCH_PATH, XSource, snowflake_at, snowflake_time
+from socialdesk.networks.x.parse import snowflake_at, snowflake_time
+from socialdesk.networks.x.search import SEARCH_PATH, XSource
 from socialdesk.networks.x.stream import STREAM_PATH, XStream
 from socialdesk.networks.x.stream_lines import parse_line
 from tests.networks.contract_support import StreamReader, post_ids

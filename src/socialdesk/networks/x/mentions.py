@@ -13,7 +13,8 @@ import httpx
 
 
 from socialdesk.networks.base import Page, SourceRejected
-from socialdesk.networks.x.search import field_params, get, get_page, page_of, start_walk
+from socialdesk.networks.x.api import get, get_page
+from socialdesk.networks.x.search import field_params, page_of, start_walk
 
 MENTIONS_PATH = "/2/users/{id}/mentions"
 USER_BY_NAME_PATH = "/2/users/by/username/{username}"

@@ -53,7 +53,7 @@ class FollowUpSearch:
 
 def billing(settings: Any) -> Billing:
     """X's pay-per-use billing as the settings say (X's published rates by default)."""
-    from socialdesk.networks.x.search import OWNED_READ, POST_CREATED, POST_CREATED_URL, POST_READ, USER_READ
+    from socialdesk.networks.x.billing import OWNED_READ, POST_CREATED, POST_CREATED_URL, POST_READ, USER_READ
 
     return Billing(
         rates={POST_READ: settings.x_rate_post_read, USER_READ: settings.x_rate_user_read,

@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 
 from socialdesk.networks.base import BilledReads, Removal
-from socialdesk.networks.x.search import POST_READ, get
+from socialdesk.networks.x.api import get
+from socialdesk.networks.x.billing import POST_READ
 
 LOOKUP_PATH = "/2/tweets"
 LOOKUP_IDS = 100  # X's maximum per request

@@ -29,7 +29,8 @@ import httpx
 
 from socialdesk.networks.base import BilledReads, ReplyFailed, SentReply
 from socialdesk.networks.x.links import post_url
-from socialdesk.networks.x.search import POST_CREATED, POST_CREATED_URL, describe_error
+from socialdesk.networks.x.billing import POST_CREATED, POST_CREATED_URL
+from socialdesk.networks.x.parse import describe_error
 from socialdesk.networks.x.text import has_url
 from socialdesk.networks.x.auth import XAuthError, XAuthMissing, XAuthUnavailable, XUserAuth, json_object, utcnow
 

@@ -41,9 +41,10 @@ import httpx
 from socialdesk.domain import Post
 from socialdesk.networks.base import (BilledReads, CursorExpired, RateLimited, SourceRejected, SourceUnavailable, StreamEvent,
                                      TrackedRule)
-from socialdesk.networks.x.search import (POST_READ, RECENT_SEARCH_REACH, USER_READ, SEARCH_PATH, TWEET_FIELDS, USER_FIELDS, error_text,
-                                         field_params, get, json_body, parse_search_body, reset_time, snowflake_at,
-                                         snowflake_time)
+from socialdesk.networks.x.api import error_text, get, json_body, reset_time
+from socialdesk.networks.x.billing import POST_READ, USER_READ
+from socialdesk.networks.x.parse import parse_search_body, snowflake_at, snowflake_time
+from socialdesk.networks.x.search import RECENT_SEARCH_REACH, SEARCH_PATH, TWEET_FIELDS, USER_FIELDS, field_params
 from socialdesk.networks.x.stream_lines import Connection, StreamLine, parse_line
 from socialdesk.networks.x.stream_rules import StreamRules
 

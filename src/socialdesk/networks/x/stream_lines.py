@@ -21,7 +21,7 @@ import httpx
 
 from socialdesk.domain import Post
 from socialdesk.networks.base import SourceUnavailable
-from socialdesk.networks.x.search import describe_error, parse_tweet, parse_user
+from socialdesk.networks.x.parse import describe_error, parse_tweet, parse_user
 from socialdesk.networks.x.stream_rules import ids_from_tag
 
 _END = object()

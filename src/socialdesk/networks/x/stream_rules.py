@@ -25,7 +25,8 @@ from typing import Any
 import httpx
 
 from socialdesk.networks.base import SourceRejected
-from socialdesk.networks.x.search import describe_error, json_body, send
+from socialdesk.networks.x.api import json_body, send
+from socialdesk.networks.x.parse import describe_error
 
 log = logging.getLogger(__name__)
 
