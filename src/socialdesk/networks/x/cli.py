@@ -57,6 +57,6 @@ def mentions_billed(query: str) -> tuple:  # tuple[BilledReads, ...]
     """What the lookup behind a mentions rule's `query` was billed for: one user read (spend.Meter counts it)."""
     from socialdesk.networks.base import BilledReads
     from socialdesk.networks.x.mentions import user_id_of
-    from socialdesk.networks.x.search import USER_READ
+    from socialdesk.networks.x.billing import USER_READ
 
     return (BilledReads(USER_READ, (user_id_of(query),)),)
