@@ -60,6 +60,20 @@ class EventKind(str, enum.Enum):
     INCIDENT_SPLIT = "incident_split"  # taken out of its incident by an agent: it has its own card again
 
 
+# Characters that are never shown from text that came from outside: control characters (a terminal
+# escape, a bell) and the bidirectional overrides and isolates that can make text display as
+# something it is not (U+202E turns "evil" around). Newlines and tabs are not among them; nor are
+# ordinary right-to-left letters.
+HIDDEN_CONTROLS: dict[str, str] = {chr(c): "" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20),
+                                                        *range(0x7F, 0xA0), *range(0x202A, 0x202F),
+                                                        *range(0x2066, 0x206A))}
+_HIDDEN = str.maketrans(HIDDEN_CONTROLS)
+
+
+def without_controls(text: str) -> str:
+    """`text` from outside (a post, a network's error) with HIDDEN_CONTROLS dropped: safe on a terminal."""
+    return text.translate(_HIDDEN)
+
 @dataclass(frozen=True)
 class Author:
     network: str  # a network package's name (socialdesk.networks)

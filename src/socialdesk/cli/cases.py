@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from socialdesk.cli.common import CliError, open_store
+from socialdesk.domain import without_controls
 
 if TYPE_CHECKING:
     from socialdesk.config import Settings
@@ -43,13 +44,16 @@ def cmd_case_show(settings: Settings, args: argparse.Namespace) -> int:
     author = view.post.author
     print(f"case #{view.case_id} · {view.status.value} · {view.priority} priority"
           + (f" · owner {names(view.assignee)}" if view.assignee else "") + (f" · tags {', '.join(view.tags)}" if view.tags else ""))
-    print(f"  {view.post.network} @{author.handle} ({author.name}, {author.followers} followers) · {view.post.url}")
-    print(f"  rule: {view.rule_query or '(removed)'} · channel {view.channel_id} · card ts {view.message_ts or '(not posted yet)'}")
+    # A customer's text (and handle, name, link) is printed without control characters: a post could
+    # otherwise clear the operator's screen or rename their terminal.
+    print(without_controls(f"  {view.post.network} @{author.handle} ({author.name}, {author.followers} followers) · "
+                           f"{view.post.url}"))
+    print(f"  rule: {without_controls(view.rule_query or '(removed)')} · channel {view.channel_id} · card ts {view.message_ts or '(not posted yet)'}")
     for line in outcome_lines(view):
         print(f"  {line}")
     print("posts:")
     for post in posts:
-        print(f"  {post.created_at:%Y-%m-%d %H:%M} {post.url}\n    " + post.text.replace("\n", "\n    "))
+        print(f"  {post.created_at:%Y-%m-%d %H:%M} " + without_controls(f"{post.url}\n    " + post.text.replace("\n", "\n    ")))
     print("history:")
     for event in history:
         payload = dict(event.payload or {})
@@ -69,7 +73,8 @@ def cmd_case_show(settings: Settings, args: argparse.Namespace) -> int:
             if isinstance(payload[key], str):
                 payload[key] = names(payload[key])
         details = " ".join(f"{k}={v!r}" for k, v in payload.items() if v is not None)
-        print(f"  {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<16} {names(event.actor):<12} {details}".rstrip() + prompt)
+        print(without_controls(f"  {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<16} {names(event.actor):<12} {details}".rstrip()
+                               + prompt))
     return 0
 
 

@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from socialdesk.cli.common import CliError, open_store
+from socialdesk.domain import without_controls
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -34,7 +35,7 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
 
 
 def _one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
+    flat = " ".join(without_controls(text).split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 

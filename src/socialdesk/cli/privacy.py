@@ -14,6 +14,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from socialdesk.cli.common import CliError, open_store
+from socialdesk.domain import without_controls
 from socialdesk.networks import registry
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ def _counts(counts: dict[str, int]) -> str:
 
 def _describe(report: store.ForgetReport, *, done: bool) -> None:
     verb = "Removed" if done else "Would remove"
-    print(f"{verb} everything about @{report.handle} ({report.name}, {report.network} account {report.external_id}):")
+    print(without_controls(f"{verb} everything about @{report.handle} ({report.name}, {report.network} account "
+                           f"{report.external_id}):"))
     print("rows deleted per table:" if done else "rows to delete per table:")
     print(_counts(report.deleted))
     if report.redacted:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from socialdesk.cli.common import CliError, Unavailable, int_in, open_store
 from socialdesk.cli.rule_accounts import mentions_billed, mentions_query, own_account
+from socialdesk.domain import without_controls
 from socialdesk.networks import registry
 from socialdesk.networks.base import RateLimited, SourceError, SourceUnavailable
 from socialdesk.rules import (DEFAULT_POLL_SECONDS, KINDS, Filters, parse_keywords, parse_routes, parse_rule_sla,
@@ -298,7 +299,7 @@ def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
     print(f"{'id':>4}  {'network':7}  {'channel':11}  {'every':>6}  {'state':12}  {'last success':20}  query / last error")
     for r, state in health.rules:
         success = r.last_success_at.strftime("%Y-%m-%d %H:%M:%S") if r.last_success_at else "never"
-        print(f"{r.id:>4}  {r.network:7}  {r.channel_id:11}  {r.every_seconds:>5}s  {state.state:12}  {success:20}  {r.query}")
+        print(f"{r.id:>4}  {r.network:7}  {r.channel_id:11}  {r.every_seconds:>5}s  {state.state:12}  {success:20}  {without_controls(r.query)}")
         if state.state == BUDGET:
             print(f"{'':>4}  paused by budget: this month's billed reads reached it (`socialdesk usage`)")
         elif state.state not in (OK, PAUSED):
@@ -317,9 +318,9 @@ def cmd_rules_list(settings: Settings, _args: argparse.Namespace) -> int:
         if r.routes:
             print(f"{'':>4}  routes: {routes_text(r.routes)}")
         if r.last_error:
-            print(f"{'':>4}  last error: {r.last_error}")
+            print(f"{'':>4}  last error: {without_controls(r.last_error)}")  # a network's words
     for row, state in health.streams:
-        print(f"{label_of(networks, row.network)} stream: {state.text()}")
+        print(f"{label_of(networks, row.network)} stream: {without_controls(state.text())}")
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from socialdesk.cli.common import EXIT_ENVIRONMENT, CliError, int_in, open_store
+from socialdesk.domain import without_controls
 from socialdesk.webhook_events import EVENT_KINDS
 
 if TYPE_CHECKING:
@@ -162,5 +163,5 @@ def cmd_deliveries(settings: Settings, args: argparse.Namespace) -> int:
     for d in rows:
         when = _when(d.delivered_at) if d.status == "delivered" else (_when(d.next_attempt_at) if d.status == "pending" else "-")
         print(f"{d.id:>6}  {_when(d.created_at):19}  {d.kind:15}  {d.case_id or '-':>5}  {d.status:9}  {d.attempts:>5}  "
-              f"{d.last_status_code or '-':>4}  {when:20}  {(d.last_error or '')[:100]}")
+              f"{d.last_status_code or '-':>4}  {when:20}  {without_controls(d.last_error or '')[:100]}")
     return 0

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from socialdesk.domain import HIDDEN_CONTROLS
+
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-# Dropped from untrusted text: control characters (a terminal escape, a bell) and the
-# bidirectional overrides and isolates that can make a post display as something it is
-# not (U+202E turns "evil" around). Newlines and tabs stay; so do ordinary RTL letters.
-_DROPPED = {chr(c): "" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0),
-                                 *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
-_ESCAPES.update(_DROPPED)
+_ESCAPES.update(HIDDEN_CONTROLS)  # dropped from untrusted text (domain.HIDDEN_CONTROLS says which, and why)
 
 
 def escape(text: str) -> str:
