@@ -193,5 +193,5 @@ def test_a_prev_next_value_we_did_not_make_gets_the_list_is_gone(deps, desk, sla
     stored_cases(deps, 1)
     for value in ("not json", '{"v": "queue"}', nav_value("stats", "", 0), nav_value("export", "", 0),
                   '{"v": "queue", "a": "", "o": -1}', nav_value("queue", "", 100_001),
-                  '{"v": "queue", "a": "", "o": "10"}', '{"v": "author", "a": "' + "x" * 501 + '", "o": 0}'):
+                  '{"v": "queue", "a": "", "o": "10"}', '{"v": "author", "a": "' + "x" * 2001 + '", "o": 0}'):
         assert page(deps, desk, slack_emulator, "C0NOWHERE", value)["text"] == GONE, value

@@ -334,7 +334,8 @@ def page_clicked(ack: Ack, body: dict[str, Any], respond: Respond, client: WebCl
 def show_page(body: dict[str, Any], respond: Respond, client: WebClient, deps: Deps) -> None:
     """Prev/Next on a list: the page replaces the ephemeral message (only response_url can)."""
     parsed = blocks.parse_nav_value(action_value(body))
-    if parsed is None or not (parsed[0] in NAV_VIEWS and 0 <= parsed[2] <= MAX_OFFSET and len(parsed[1]) <= 500):
+    if parsed is None or not (parsed[0] in NAV_VIEWS and 0 <= parsed[2] <= MAX_OFFSET
+                              and len(parsed[1]) <= blocks.BUTTON_VALUE_LIMIT):
         reply = plain("That list is no longer available; run the command again.")
     else:
         view, arg, offset = parsed

@@ -210,13 +210,13 @@ def item_line(item: CaseItem, *, permalink: str | None, now: datetime, show_owne
     return " · ".join(parts) + f"\n>{excerpt(item.text, LIST_EXCERPT)}"
 
 
-NAV_ARG_LIMIT = 500
 BUTTON_VALUE_LIMIT = 2000  # Block Kit's limit for a button's value
 
 
 def nav_value(view: str, arg: str, offset: int) -> str:
-    return json.dumps({"v": view, "a": arg[:NAV_ARG_LIMIT], "o": max(0, offset)}, separators=(",", ":"),
-                      ensure_ascii=False)
+    """The whole search (cut, Prev/Next would page through another one: its filters were at the end);
+    a value too long for a button leaves the button out (nav_buttons)."""
+    return json.dumps({"v": view, "a": arg, "o": max(0, offset)}, separators=(",", ":"), ensure_ascii=False)
 
 
 def parse_nav_value(value: str) -> tuple[str, str, int] | None:
