@@ -21,10 +21,11 @@ def app(environ, start_response):  # type: ignore[no-untyped-def]
     return [body]
 
 
-@pytest.fixture
-def server():
+@pytest.fixture(params=[True, False], ids=["poll", "select"])  # `socialdesk run` polls; waitress's default selects
+def server(request):
     RELEASED.clear()
-    built = create_server(app, host="127.0.0.1", port=0, threads=2, channel_timeout=CHANNEL_TIMEOUT)
+    built = create_server(app, host="127.0.0.1", port=0, threads=2, channel_timeout=CHANNEL_TIMEOUT,
+                          asyncore_use_poll=request.param)
     thread = threading.Thread(target=built.run, daemon=True)
     thread.start()
     yield built, thread
@@ -44,12 +45,18 @@ def answer(sock: socket.socket) -> bytes:
     """One response: its headers, then as many bytes of body as they say."""
     data = b""
     while b"\r\n\r\n" not in data:
-        data += sock.recv(4096)
+        data += _more(sock)
     head, body = data.split(b"\r\n\r\n", 1)
     length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
     while len(body) < length:
-        body += sock.recv(4096)
+        body += _more(sock)
     return body
+
+
+def _more(sock: socket.socket) -> bytes:
+    chunk = sock.recv(4096)
+    assert chunk, "the server closed the connection before answering"
+    return chunk
 
 
 def test_a_kept_connection_is_closed_at_once_and_the_server_stops(server):

@@ -119,25 +119,44 @@ def stop_http(server: Any, thread: threading.Thread, *, grace: float = STOP_GRAC
     waitress's loop runs until its last connection closes, and on its own it closes an idle one only
     after CHANNEL_TIMEOUT: a stop waited the whole grace for any client (Slack, a proxy) that kept
     its connection open. A connection is idle when it has no request queued or being read, as
-    waitress's own idle sweep (`maintenance`) judges it; the loop closes it within its next turn.
+    waitress's own idle sweep (`maintenance`) judges it. All of it happens in waitress's thread (a
+    trigger's callback): a socket closed from another thread while the loop polls it can stop the loop.
     """
-    _close_idle(server)
-    server.pull_trigger()  # the loop wakes and closes them now, not at its next turn
-    server.close()
+    from waitress import wasyncore
+
+    done = threading.Event()
+
+    def step() -> None:  # in waitress's loop
+        if server.accepting:
+            wasyncore.dispatcher.close(server)  # the listening socket: no new connections
+        _close_idle(server)
+        if not server.active_channels:
+            server.trigger.del_channel()  # the loop ends with nothing left to watch; its pipe is closed below
+            done.set()
+
     deadline = time.monotonic() + grace
-    while thread.is_alive() and time.monotonic() < deadline:
-        _close_idle(server)  # those whose request has been answered since
+    while thread.is_alive() and not done.is_set() and time.monotonic() < deadline:
+        server.trigger.pull_trigger(step)
         thread.join(timeout=STOP_CHECK_SECONDS)
+    thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    if not thread.is_alive():
+        server.trigger.close()
 
 
 def _close_idle(server: Any) -> None:
-    try:
-        channels = list(server.active_channels.values())
-    except RuntimeError:  # the loop's thread changed the dict meanwhile: the next look sees them
-        return
-    for channel in channels:
-        if not channel.requests and getattr(channel, "request", None) is None:
+    for channel in list(server.active_channels.values()):
+        if not channel.requests and getattr(channel, "request", None) is None and not _unread(channel):
             channel.will_close = True
+
+
+def _unread(channel: Any) -> bool:
+    """Whether the client has sent bytes the loop has not read yet: a request that just arrived is answered."""
+    try:
+        return bool(channel.socket.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return False  # gone: closing it is right
 
 
 def _connection_limit() -> int:
