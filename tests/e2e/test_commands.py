@@ -22,3 +22,13 @@ def test_help_and_unknown_subcommands_answer_privately(app, slack_emulator):
     unknown = social(app, slack_emulator, "<!channel> frobnicate").json()
     assert unknown["response_type"] == "ephemeral"
     assert unknown["text"].startswith("`/social &lt;!channel&gt;` is not a command socialdesk knows yet.")
+
+
+def test_a_subcommand_followed_by_help_answers_its_own_help(app, slack_emulator):
+    app.start()
+    for asked, first_line in (("digest help", "• `/social digest now"), ("webhooks --help", "• `/social webhooks`"),
+                              ("search help", "• `/social search <text>`"), ("help stats", "• `/social stats")):
+        reply = social(app, slack_emulator, asked).json()
+        assert reply["response_type"] == "ephemeral"
+        assert reply["text"].startswith(first_line), (asked, reply["text"])
+        assert reply["text"].endswith("`/social help` lists every command."), (asked, reply["text"])

@@ -15,7 +15,8 @@ from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 
 from socialdesk import queue_filter
-from socialdesk.listeners import commands
+from socialdesk.listeners import commands, digest_commands, export_commands, rule_commands
+from socialdesk.listeners import usage_commands, webhook_commands
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.lookup import nav_value, parse_nav_value
 from socialdesk.store import ingest, lifecycle, lookups
@@ -84,6 +85,42 @@ def test_help_usage_and_unknown_commands_answer_without_touching_anything(deps, 
         assert social(deps, slack_emulator, desk, text)["text"] == expected, text
     unknown = social(deps, slack_emulator, desk, "frob<!everyone> now")["text"]
     assert unknown.startswith("`/social frob&lt;!everyone&gt;` is not a command socialdesk knows yet.")
+
+
+SUBCOMMANDS = ("search", "case", "mine", "queue", "author", "stats", "incidents", "rules", "digest", "export",
+               "webhooks", "usage")
+
+
+def test_every_subcommand_answers_help_with_its_own_help(deps, desk, slack_emulator):
+    for name in SUBCOMMANDS:
+        for asked in (f"{name} help", f"{name.upper()} HELP", f"{name} -h", f"{name} --help", f"{name} ?",
+                      f"help {name}"):
+            for user in ("alice", "mia"):  # admins' subcommands have help for everyone
+                answer = shown(social(deps, slack_emulator, desk, asked, user=user))
+                assert answer.startswith(f"• `/social {name}"), (asked, user, answer)
+                assert "is not" not in answer and "*socialdesk*" not in answer, (asked, user, answer)
+                assert answer.endswith("`/social help` lists every command."), (asked, user, answer)
+    for name, module in (("rules", rule_commands), ("digest", digest_commands), ("export", export_commands),
+                         ("webhooks", webhook_commands), ("usage", usage_commands)):
+        assert module.HELP.rstrip("\n") in shown(social(deps, slack_emulator, desk, f"{name} help")), name
+    assert "e.g. `/social case 42`" in shown(social(deps, slack_emulator, desk, "case help"))
+    assert "not a digest command" in shown(social(deps, slack_emulator, desk, "digest helpme"))
+    assert "`/social <command> help`" in commands.HELP
+
+
+def test_search_help_alone_is_help_and_help_with_other_words_or_quoted_searches(deps, desk, slack_emulator):
+    now = datetime.now(UTC)
+    with session_scope(deps.engine) as session:
+        asked, other = (ingest.store_posts(session=session, posts=[x_post(text, handle=handle)], rule_id=None,
+                                           channel_id="C0NOCARDS", now=now)[0]
+                        for text, handle in (("acme battery help please", "dana"), ("acme battery fine", "sam")))
+    for alone in ("search help", "search HELP", "search -h", "search ?"):
+        answer = shown(social(deps, slack_emulator, desk, alone))
+        assert answer.startswith("• `/social search <text>`") and '`/social search "help"`' in answer, alone
+        assert commands.USAGE["search"] in answer, alone
+    assert case_ids_in(social(deps, slack_emulator, desk, 'search "help"')) == [asked]
+    assert case_ids_in(social(deps, slack_emulator, desk, "search help battery")) == [asked]
+    assert sorted(case_ids_in(social(deps, slack_emulator, desk, "search battery"))) == sorted([asked, other])
 
 
 def test_case_accepts_a_hash_and_links_the_card(deps, desk, slack_emulator, channel):

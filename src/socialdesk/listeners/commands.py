@@ -31,7 +31,7 @@ from socialdesk.listeners import digest_commands, export_commands, rule_commands
 from socialdesk.listeners.binding import Replayed, awaited_by_ack, with_deps
 from socialdesk.listeners.common import action_value
 from socialdesk.listeners.deps import Deps
-from socialdesk.listeners.subcommand import Subcommand
+from socialdesk.listeners.subcommand import HELP_WORDS, Subcommand, asks_for_help
 from socialdesk.slack import ids
 from socialdesk.slack.blocks import incident as incident_blocks
 from socialdesk.slack.blocks import lookup as blocks
@@ -47,20 +47,25 @@ from socialdesk.store.db import read_scope
 
 log = logging.getLogger(__name__)
 
-HELP = (
+INTRO = (
     "*socialdesk* — social posts as cases you can work from Slack.\n"
-    "• `/social help` — this message\n"
-    "• `/social search <text>` — find posts and cases by their text\n"
-    "• `/social case <id>` — one case: status, owner, the post, its card, recent history\n"
-    "• `/social mine` — the open cases you hold, newest activity first\n"
-    "• `/social queue [filters]` — cases nobody has claimed yet, most urgent first (SLA due, then priority, "
-    "then age), each with *Claim* and *Assign…*. {filters} App Home keeps your filters as your view, and "
-    "`/social queue` alone shows it; `/social queue all` shows every waiting case.\n"
-    "• `/social author <handle>` — one customer's cases and posts (`@` optional; as the card shows it, "
-    "`dana@example.social` included)\n"
-    "• `/social stats [today|7d|30d]` — team figures for the period (default: today, team time zone)\n"
-    "• `/social incidents` — open incidents: storms of near-identical posts, one card each\n"
-    "{more}"
+    "• `/social help` — this message; `/social <command> help` (or `/social help <command>`) — one command's help\n"
+)
+# Each built-in subcommand's lines in `/social help`, which are also its own help.
+LINES = {
+    "search": "• `/social search <text>` — find posts and cases by their text; `/social search \"help\"` "
+              "looks for the word help itself\n",
+    "case": "• `/social case <id>` — one case: status, owner, the post, its card, recent history\n",
+    "mine": "• `/social mine` — the open cases you hold, newest activity first\n",
+    "queue": "• `/social queue [filters]` — cases nobody has claimed yet, most urgent first (SLA due, then priority, "
+             f"then age), each with *Claim* and *Assign…*. {queue_filter.usage()} App Home keeps your filters as your "
+             "view, and `/social queue` alone shows it; `/social queue all` shows every waiting case.\n",
+    "author": "• `/social author <handle>` — one customer's cases and posts (`@` optional, but needed for a "
+              "customer called help; as the card shows it, `dana@example.social` included)\n",
+    "stats": "• `/social stats [today|7d|30d]` — team figures for the period (default: today, team time zone)\n",
+    "incidents": "• `/social incidents` — open incidents: storms of near-identical posts, one card each\n",
+}
+OUTRO = (
     "Cards for new posts appear in the channels named by the rules "
     "(`socialdesk rules list` on the server). On a card: *Claim* takes the case, *Reply* answers "
     "publicly as the brand, *Note* adds an internal note, *Resolve* closes it; the ⋯ menu assigns, "
@@ -73,6 +78,7 @@ HELP = (
 
 USAGE = {
     "case": "Usage: `/social case <id>`, e.g. `/social case 42`.",
+    "mine": "Usage: `/social mine` (no arguments).",
     "author": "Usage: `/social author <handle>`, e.g. `/social author @dana_k` or `/social author dana@example.social`.",
     "stats": "Usage: `/social stats [today|7d|30d]` (default: today, in the team's time zone).",
     "incidents": "Usage: `/social incidents` (no arguments): the open incidents.",
@@ -87,7 +93,10 @@ MORE: dict[str, tuple[Subcommand, str]] = {
     for name, module in (("rules", rule_commands), ("digest", digest_commands),
                          ("export", export_commands), ("webhooks", webhook_commands), ("usage", usage_commands))
 }
-HELP = HELP.format(more="".join(help_lines for _, help_lines in MORE.values()), filters=queue_filter.usage())
+HELP = INTRO + "".join(LINES.values()) + "".join(help_lines for _, help_lines in MORE.values()) + OUTRO
+# `/social <name> help`: the lines `/social help` has for it, then how it is typed.
+SUBCOMMAND_HELP = {name: (lines + USAGE.get(name, "")).rstrip("\n") for name, lines in LINES.items()} | {
+    name: help_lines.rstrip("\n") for name, (_, help_lines) in MORE.items()}
 MAX_CASE_ID = 2**31 - 1  # an INTEGER column: a bigger number is no case, not a database error
 # A handle, or user@server where a network has servers (as cards show it): @dana, dana@example.social.
 HANDLE = re.compile(r"^@?[A-Za-z0-9_.\-]{1,64}(?:@[A-Za-z0-9.\-]{1,253})?$")
@@ -252,16 +261,23 @@ def search_page(deps: Deps, client: WebClient | None, *, text: str, offset: int)
     return blocks.search_reply(page, text=text, offset=offset, limit=PAGE_SIZE, permalinks=links, now=now)
 
 
+def subcommand_help(name: str) -> Reply:
+    return long_plain(f"{SUBCOMMAND_HELP[name]}\n`/social help` lists every command.")
+
+
 def answer(deps: Deps, client: WebClient | None, *, user_id: str, text: str, channel_id: str = "") -> Reply:
     words = text.split()
-    if not words or words[0].lower() == "help":
-        return long_plain(HELP)
+    if not words or words[0].lower() in HELP_WORDS:
+        topic = words[1].lower() if len(words) == 2 else ""
+        return subcommand_help(topic) if topic in SUBCOMMAND_HELP else long_plain(HELP)
     name, args = words[0].lower(), words[1:]
+    if name in SUBCOMMAND_HELP and asks_for_help(args, words_are_data=name == "search"):
+        return subcommand_help(name)
     if name == "case":
         return case_cmd(deps, client, args)
     if name == "mine":
         if args:
-            return plain("Usage: `/social mine` (no arguments).")
+            return usage("mine")
         return list_page(deps, client, view=name, arg="", user_id=user_id, offset=0)
     if name == "queue":
         return queue_cmd(deps, client, args, user_id)
@@ -293,10 +309,12 @@ def social(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respon
     (lookups are reads, which never wait for a writer); otherwise the ack says it is coming
     and the answer follows through the command's response_url."""
     text = command.get("text") or ""
-    what = text.split()[0][:40] if text.split() else "help"
-    # A lookup only reads: it is answered in the ack even while the database is locked, without
+    words = text.split()
+    what = words[0][:40] if words else "help"
+    # A lookup or a help only reads: it is answered in the ack even while the database is locked, without
     # waiting for the replay check (which writes). Anything else waits for it, and a replay does nothing.
-    with replay_harmless() if what.lower() not in MORE else contextlib.nullcontext(), awaited_by_ack():
+    reads_only = what.lower() not in MORE or asks_for_help(words[1:])
+    with replay_harmless() if reads_only else contextlib.nullcontext(), awaited_by_ack():
         pending = deps.later(safely, what, lambda: answer(deps, client, user_id=command.get("user_id", ""),
                                                           text=text, channel_id=command.get("channel_id", "")))
     try:

@@ -20,3 +20,18 @@ class Subcommand(Protocol):
         within Slack's 3 s goes into `Reply.after`, run after the ack.
         """
         ...
+
+
+# `/social <subcommand> help`: every subcommand answers these with its own help (commands.answer).
+HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
+
+
+def asks_for_help(args: list[str], *, words_are_data: bool = False) -> bool:
+    """Whether the words after a subcommand's name ask for its help.
+
+    Where the words are data (`search`), only a help word alone does: `/social search help desk`
+    still searches.
+    """
+    if not args or args[0].lower() not in HELP_WORDS:
+        return False
+    return len(args) == 1 or not words_are_data

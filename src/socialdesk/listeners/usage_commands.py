@@ -16,8 +16,6 @@ USAGE = "Usage: `/social usage` (no arguments): this month's spend on billed rea
 
 def run(deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], text: str,
         channel_id: str = "") -> Reply:
-    if args and args[0].lower() == "help":
-        return plain(HELP.removeprefix("• ") + "\n" + USAGE)
     if args:
         return plain(USAGE)
     with read_scope(deps.engine) as session:
