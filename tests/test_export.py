@@ -314,6 +314,17 @@ def test_filters_from_words():
             bad()
 
 
+def test_a_filter_error_quotes_only_the_start_of_the_value_and_keeps_its_advice():
+    typed = "x" * 5000
+    for bad, advice in ((lambda: export.parse_when(typed, now=NOW), "use YYYY-MM-DD, an ISO date-time, or 7d"),
+                        (lambda: export.parse_statuses(typed), "use one or more of new"),
+                        (lambda: export.parse_rule(typed), "use the number `socialdesk rules list` shows")):
+        with pytest.raises(export.FilterError) as raised:
+            bad()
+        assert str(raised.value).startswith("'" + "x" * 39 + "…' is not a "), str(raised.value)[:80]
+        assert advice in str(raised.value) and len(str(raised.value)) < 200
+
+
 def test_slack_export_words():
     from zoneinfo import ZoneInfo
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from socialdesk.networks import registry
+from socialdesk.slack.text import ECHO_CHARS, plain_cut
 from socialdesk.triage.intent import Intent
 
 PRIORITIES = ("high", "normal", "low")  # as store.lifecycle.PRIORITIES, most urgent first
@@ -65,8 +66,7 @@ class QueueFilter:
 
 
 def _shown(token: str) -> str:
-    cut = token if len(token) <= 40 else token[:39] + "…"
-    return cut.replace("`", "'").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return plain_cut(token, ECHO_CHARS).replace("`", "'").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _bad(token: str, why: str) -> FilterError:

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from socialdesk.slack.text import echoed
+
 _SPEC = re.compile(
     r"^\s*(?:(?P<daily>daily)|weekly\s+(?P<dow>mon|tue|wed|thu|fri|sat|sun)[a-z]*)\s+(?P<h>\d{1,2}):(?P<m>\d{2})\s*$",
     re.IGNORECASE,
@@ -34,7 +36,7 @@ def parse_schedule(text: str, *, tz: ZoneInfo) -> Schedule:
     """
     match = _SPEC.match(text)
     if not match:
-        raise ValueError(f'not a digest schedule: {text!r} (try "daily 09:00" or "weekly mon 09:00")')
+        raise ValueError(f'not a digest schedule: {echoed(text)} (try "daily 09:00" or "weekly mon 09:00")')
     hour, minute = int(match["h"]), int(match["m"])
     if hour > 23 or minute > 59:
         raise ValueError(f"not a time of day: {match['h']}:{match['m']}")

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from socialdesk.domain import CaseStatus
 from socialdesk.networks import registry
+from socialdesk.slack.text import ECHO_CHARS, plain_cut
 
 STATUSES = tuple(s.value for s in CaseStatus)
 NETWORKS = registry.names()
@@ -54,8 +55,7 @@ class Query:
 
 
 def _bad(filter_text: str, why: str) -> QueryError:
-    shown = filter_text if len(filter_text) <= 40 else filter_text[:39] + "…"
-    return QueryError(f"`{shown}`: {why}. {USAGE}")
+    return QueryError(f"`{plain_cut(filter_text, ECHO_CHARS)}`: {why}. {USAGE}")
 
 
 def _values(token: str, raw: str) -> list[str]:

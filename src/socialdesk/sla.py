@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from socialdesk.slack.text import echoed
+
 State = Literal["ok", "at_risk", "breached", "met"]
 OPEN_STATUSES = frozenset({"new", "reopened", "claimed", "replied"})
 DEFAULT_TARGETS = "high=30m,normal=2h,low=8h"
@@ -27,10 +29,10 @@ def parse_duration(text: str) -> timedelta:
     """'30m', '2h', '1h30m', '1d', '45s' → timedelta (positive)."""
     compact = text.strip().lower().replace(" ", "")
     if not compact or _DURATION.sub("", compact):
-        raise ValueError(f"{text!r} is not a duration like 30m, 2h or 1h30m")
+        raise ValueError(f"{echoed(text)} is not a duration like 30m, 2h or 1h30m")
     seconds = sum(int(n) * _UNITS[u] for n, u in _DURATION.findall(compact))
     if seconds <= 0:
-        raise ValueError(f"{text!r} must be longer than zero")
+        raise ValueError(f"{echoed(text)} must be longer than zero")
     return timedelta(seconds=seconds)
 
 
@@ -43,9 +45,9 @@ def parse_targets(text: str) -> dict[str, timedelta]:
         name, sep, value = part.partition("=")
         name = name.strip().lower()
         if not sep or not name:
-            raise ValueError(f"{part.strip()!r} should look like priority=duration, e.g. high=30m")
+            raise ValueError(f"{echoed(part.strip())} should look like priority=duration, e.g. high=30m")
         if name in targets:
-            raise ValueError(f"priority {name!r} is given twice")
+            raise ValueError(f"priority {echoed(name)} is given twice")
         targets[name] = parse_duration(value)
     if not targets:
         raise ValueError("no targets given; expected e.g. high=30m,normal=2h,low=8h")
@@ -56,12 +58,12 @@ def _hhmm(text: str) -> time | None:
     """'09:00' → time; '24:00' → None (end of day)."""
     m = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
     if not m:
-        raise ValueError(f"{text!r} is not a time like 09:00")
+        raise ValueError(f"{echoed(text)} is not a time like 09:00")
     hour, minute = int(m[1]), int(m[2])
     if (hour, minute) == (24, 0):
         return None
     if hour > 23 or minute > 59:
-        raise ValueError(f"{text!r} is not a time of day")
+        raise ValueError(f"{echoed(text)} is not a time of day")
     return time(hour, minute)
 
 
@@ -70,7 +72,7 @@ def _days(text: str) -> frozenset[int]:
     for part in text.lower().split(","):
         first, _, last = part.strip().partition("-")
         if first[:3] not in DAYS or (last and last[:3] not in DAYS):
-            raise ValueError(f"{part.strip()!r} is not a day or a range like Mon-Fri")
+            raise ValueError(f"{echoed(part.strip())} is not a day or a range like Mon-Fri")
         a = DAYS.index(first[:3])
         b = DAYS.index(last[:3]) if last else a
         i = a
@@ -95,18 +97,18 @@ class BusinessHours:
     def parse(cls, text: str) -> BusinessHours:
         words = text.split()
         if len(words) not in (2, 3):
-            raise ValueError(f"{text!r} should look like 'Mon-Fri 09:00-17:00 Europe/Berlin'")
+            raise ValueError(f"{echoed(text)} should look like 'Mon-Fri 09:00-17:00 Europe/Berlin'")
         days = _days(words[0])
         start_text, sep, end_text = words[1].partition("-")
         if not sep:
-            raise ValueError(f"{words[1]!r} should look like 09:00-17:00")
+            raise ValueError(f"{echoed(words[1])} should look like 09:00-17:00")
         start, end = _hhmm(start_text), _hhmm(end_text)
         if start is None or (end is not None and end <= start):
-            raise ValueError(f"{words[1]!r}: the end must be after the start (same day)")
+            raise ValueError(f"{echoed(words[1])}: the end must be after the start (same day)")
         try:
             tz = ZoneInfo(words[2]) if len(words) == 3 else ZoneInfo("UTC")
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{words[2]!r} is not a time zone name like Europe/Berlin") from None
+            raise ValueError(f"{echoed(words[2])} is not a time zone name like Europe/Berlin") from None
         return cls(days=days, start=start, end=end, tz=tz)
 
     def windows(self, since: datetime) -> Any:

@@ -25,6 +25,7 @@ from socialdesk.health import (
     Condition,  # what the ops channel is told (the budgets' marks: recovers=False at 80 %)
 )
 from socialdesk.networks.base import BilledReads, Billing, Network
+from socialdesk.slack.text import echoed
 from socialdesk.store import spend as store
 
 WARN_AT = 0.8  # a budget this far spent is an alert condition
@@ -56,7 +57,7 @@ def parse_budget(text: str) -> float | None:
         return None
     match = _BUDGET.match(value)
     if not match or float(match.group(1)) <= 0:
-        raise BudgetInvalid(f"{text!r} is not a budget; write dollars a month, like 50/month or 12.50/month "
+        raise BudgetInvalid(f"{echoed(text)} is not a budget; write dollars a month, like 50/month or 12.50/month "
                             "('none' for no limit)")
     return float(match.group(1))
 

@@ -123,6 +123,40 @@ def test_search_help_alone_is_help_and_help_with_other_words_or_quoted_searches(
     assert sorted(case_ids_in(social(deps, slack_emulator, desk, "search battery"))) == sorted([asked, other])
 
 
+LONG = "a" * 5000
+
+
+def test_an_error_shows_only_the_start_of_what_was_typed_so_its_advice_and_usage_always_show(deps, desk,
+                                                                                               slack_emulator):
+    url = "https://93.184.215.14/hooks/socialdesk"  # an address: no DNS
+    typed = {  # what was typed -> what the answer must go on to say (its advice, then its usage line)
+        f"digest schedule daily {LONG}": ('(try "daily 09:00" or "weekly mon 09:00")', digest_commands.USAGE["schedule"]),
+        f"digest schedule weekly {LONG} 09:00": ('(try "daily 09:00"', digest_commands.USAGE["schedule"]),
+        f"export since:{LONG}": ("is not a date: use YYYY-MM-DD", export_commands.USAGE),
+        f"export until:{LONG}": ("is not a date: use YYYY-MM-DD", export_commands.USAGE),
+        f"export status:{LONG}": ("is not a case status: use one or more of new", export_commands.USAGE),
+        f"export rule:{LONG}": ("is not a rule id: use the number", export_commands.USAGE),
+        f"export {LONG}": ("is not something export understands", export_commands.USAGE),
+        f"webhooks add {url} {LONG}": ("; choose from case.opened", webhook_commands.USAGE),
+        f"webhooks add https://crm.example.com:{'9' * 1500}/hook": ("has an invalid port; use a number",
+                                                                    webhook_commands.USAGE),
+        f"rules add acme network:{LONG}": ("; choose one of: ", rule_commands.USAGE["add"]),
+        f"rules add acme budget:{LONG}": ("write dollars a month, like 50/month", rule_commands.USAGE["add"]),
+        f"rules add acme sla:high={LONG}": ("is not a duration like 30m", rule_commands.USAGE["add"]),
+        f"rules add acme sla:{LONG}": ("should look like priority=duration", rule_commands.USAGE["add"]),
+        f"search status:{LONG}": ("status is one of new", ""),
+        f"queue tag:{LONG}": ("tag:", queue_filter.usage()),
+    }
+    wrong = []
+    for text, (advice, usage) in typed.items():
+        answer = social(deps, slack_emulator, desk, text, user="mia", channel="C0CARE1")
+        said = answer["text"]
+        if not (advice in said and said.endswith(usage)) or "a" * 41 in said or "9" * 101 in said \
+                or [b["text"]["text"] for b in answer["blocks"]] != [said]:  # one section, nothing cut
+            wrong.append(f"{text[:40]}… -> {said[:60]}…{said[-60:]}")
+    assert wrong == [], "\n".join(wrong)
+
+
 def test_case_accepts_a_hash_and_links_the_card(deps, desk, slack_emulator, channel):
     [case_id] = publish_cases(desk, channel, ["acme <!channel> phone overheats"])
     answer = shown(social(deps, slack_emulator, desk, f"case #{case_id}"))

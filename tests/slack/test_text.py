@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from socialdesk.slack.text import escape, escape_within
+from socialdesk.slack.text import ECHO_CHARS, echoed, escape, escape_within
 
 
 def test_escape_shows_control_sequences_as_text_and_drops_control_and_bidi_characters():
@@ -14,3 +14,10 @@ def test_escape_shows_control_sequences_as_text_and_drops_control_and_bidi_chara
 def test_escape_within_counts_what_it_keeps():
     assert escape_within("\x00<<", 4) == ("&lt;", True)
     assert escape_within("\u202eab", 2) == ("ab", False)
+
+
+def test_echoed_quotes_what_was_typed_as_repr_does_and_cuts_it():
+    assert echoed("daily 9am") == repr("daily 9am") == "'daily 9am'"
+    assert echoed("it's") == '"it\'s"'
+    assert echoed("a" * 5000) == repr("a" * (ECHO_CHARS - 1) + "…")
+    assert echoed("a" * 5000, 100) == repr("a" * 99 + "…")

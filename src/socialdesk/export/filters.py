@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from socialdesk.domain import CaseStatus
+from socialdesk.slack.text import echoed
 
 STATUSES = tuple(s.value for s in CaseStatus)
 
@@ -49,7 +50,7 @@ def parse_when(value: str, *, now: datetime, upper: bool = False, tz: tzinfo = U
             return start.astimezone(UTC)
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise FilterError(f"{value!r} is not a date: use YYYY-MM-DD, an ISO date-time, or 7d / 24h / 2w") from None
+        raise FilterError(f"{echoed(value)} is not a date: use YYYY-MM-DD, an ISO date-time, or 7d / 24h / 2w") from None
     return moment.replace(tzinfo=tz).astimezone(UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -57,14 +58,14 @@ def parse_statuses(value: str) -> frozenset[str]:
     statuses = frozenset(s.strip().lower() for s in value.split(",") if s.strip())
     unknown = sorted(statuses - set(STATUSES))
     if unknown or not statuses:
-        raise FilterError(f"{value!r} is not a case status: use one or more of {', '.join(STATUSES)} (comma-separated)")
+        raise FilterError(f"{echoed(value)} is not a case status: use one or more of {', '.join(STATUSES)} (comma-separated)")
     return statuses
 
 
 def parse_rule(value: str) -> int:
     raw = value.strip().lstrip("#")
     if not raw.isascii() or not raw.isdigit() or int(raw) > 2**31 - 1:
-        raise FilterError(f"{value!r} is not a rule id: use the number `socialdesk rules list` shows")
+        raise FilterError(f"{echoed(value)} is not a rule id: use the number `socialdesk rules list` shows")
     return int(raw)
 
 

@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from socialdesk import export
 from socialdesk.listeners.deps import Deps
 from socialdesk.slack.blocks.lookup import Reply, plain
-from socialdesk.slack.text import escape
+from socialdesk.slack.text import ECHO_CHARS, escape, plain_cut
 from socialdesk.store.db import read_scope
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def parse(args: list[str], *, now: datetime, deps: Deps) -> Request:
             rule_id = export.parse_rule(value)
             described.append(f"rule {rule_id}")
         else:
-            raise export.FilterError(f"`{word[:40]}` is not something export understands")
+            raise export.FilterError(f"`{plain_cut(word, ECHO_CHARS)}` is not something export understands")
     flt = export.check_range(export.ExportFilter(since=since, until=until, statuses=statuses, rule_id=rule_id,
                                                  curated_only=curated))
     if redacted:

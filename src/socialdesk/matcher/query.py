@@ -32,6 +32,7 @@ from socialdesk.matcher.tree import (
     Word,
     _positive,
 )
+from socialdesk.slack.text import ECHO_CHARS, plain_cut
 
 QUERY_LANGUAGE_HELP = """\
 ### Rule queries
@@ -83,8 +84,7 @@ class _Token:
 
     @property
     def where(self) -> str:
-        shown = self.text if len(self.text) <= 40 else self.text[:39] + "…"
-        return f"`{'-' if self.negated else ''}{shown}` at position {self.at + 1}"
+        return f"`{'-' if self.negated else ''}{plain_cut(self.text, ECHO_CHARS)}` at position {self.at + 1}"
 
 
 def _lex(query: str) -> list[_Token]:
@@ -166,7 +166,7 @@ def _term(tok: _Token) -> Node:
         if value and (key in _FOREIGN_OPERATORS or close):
             hint = f" (did you mean {close}:?)" if close else ""
             raise QueryInvalid(f"{tok.where}: `{key}:` is not an operator here{hint}. The operators are "
-                               f"from:handle and lang:xx; to look for the text itself, quote it: \"{m.group(1)} {value}\"")
+                               f"from:handle and lang:xx; to look for the text itself, quote it: \"{m.group(1)} {plain_cut(value, ECHO_CHARS)}\"")
     parts = tuple(_SEGMENT.findall(normalize(text)))
     if not parts:
         raise QueryInvalid(f"{tok.where} has no letters or digits; emoji and punctuation are not matched, so remove it")

@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from socialdesk.networks.base import CredentialStore, Network, NetworkInfo
+from socialdesk.slack.text import echoed
 
 if TYPE_CHECKING:
     import httpx
@@ -32,7 +33,7 @@ def names() -> tuple[str, ...]:
 
 def _module(name: str, part: str) -> ModuleType:
     if name not in PACKAGES:
-        raise UnknownNetwork(f"unknown network {name!r}; choose one of: {', '.join(PACKAGES)}")
+        raise UnknownNetwork(f"unknown network {echoed(name)}; choose one of: {', '.join(PACKAGES)}")
     return importlib.import_module(f"socialdesk.networks.{name}.{part}")
 
 

@@ -47,3 +47,13 @@ def link(url: str, label: str) -> str:
 def plain_cut(text: str, limit: int) -> str:
     """Cut plain text to `limit` characters with an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# What an error shows of what someone typed: enough to recognise it, and short enough that the
+# explanation and the usage after it always fit (a section holds 3,000 characters).
+ECHO_CHARS = 40
+
+
+def echoed(typed: str, limit: int = ECHO_CHARS) -> str:
+    """What someone typed, cut to `limit` and quoted as `{typed!r}` would be, for an error message."""
+    return repr(plain_cut(typed, limit))

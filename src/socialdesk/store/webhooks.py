@@ -29,6 +29,7 @@ from urllib.parse import SplitResult, urlsplit
 from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
+from socialdesk.slack.text import ECHO_CHARS, echoed, plain_cut
 from socialdesk.store.models import CaseEventRow, WebhookDeliveryRow, WebhookRow
 from socialdesk.webhook_events import EVENT_KINDS
 
@@ -92,7 +93,7 @@ def check_url_form(url: str) -> SplitResult:
                              "copy it again without spaces or line breaks")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise WebhookInvalid(f"{url[:100]!r} is not an http(s) URL; give the full address, e.g. https://crm.example.com/hooks/socialdesk")
+        raise WebhookInvalid(f"{echoed(url, 100)} is not an http(s) URL; give the full address, e.g. https://crm.example.com/hooks/socialdesk")
     if "@" in parts.netloc:
         raise WebhookInvalid("the URL carries a user name or password (user:pass@host); webhooks are "
                              "authenticated by their signature: leave the credentials out")
@@ -101,7 +102,7 @@ def check_url_form(url: str) -> SplitResult:
     except ValueError:
         port = -1
     if (port is not None and not 1 <= port <= 65535) or parts.netloc.endswith(":"):
-        raise WebhookInvalid(f"{parts.netloc!r} has an invalid port; use a number from 1 to 65535, or none")
+        raise WebhookInvalid(f"{echoed(parts.netloc, 100)} has an invalid port; use a number from 1 to 65535, or none")
     host = parts.hostname
     literal = literal_address(host)
     if literal is None:
@@ -126,13 +127,13 @@ def _check_name(host: str) -> None:
     try:
         ascii_host = host.encode("idna").decode("ascii")
     except UnicodeError:
-        raise WebhookInvalid(f"{host[:100]!r} is not a valid host name") from None
+        raise WebhookInvalid(f"{echoed(host, 100)} is not a valid host name") from None
     labels = ascii_host.removesuffix(".").split(".")
     if not all(_LABEL.fullmatch(label) for label in labels):
-        raise WebhookInvalid(f"{host[:100]!r} is not a valid host name (letters, digits, '-' and dots)")
+        raise WebhookInvalid(f"{echoed(host, 100)} is not a valid host name (letters, digits, '-' and dots)")
     if re.fullmatch(r"[0-9]+|0x[0-9a-f]*", labels[-1]):
         # 2130706433, 0x7f.1, 127.1: the system would read these as IPv4 addresses
-        raise WebhookInvalid(f"{host[:100]!r} is not a valid address; write an IPv4 address as four numbers "
+        raise WebhookInvalid(f"{echoed(host, 100)} is not a valid address; write an IPv4 address as four numbers "
                              "(a.b.c.d) or use the host name")
 
 
@@ -183,7 +184,8 @@ def check_address(host: str, address: str, *, allow_loopback: bool = False) -> N
     if problem is None:
         return
     literal = literal_address(host.strip("[]").split("%", 1)[0])
-    where = f"{host} is" if literal is not None else f"{host} resolves to {address},"
+    shown = plain_cut(host, 100)
+    where = f"{shown} is" if literal is not None else f"{shown} resolves to {address},"
     if problem.startswith(LOOPBACK):
         raise WebhookRefused(f"{where} {problem}: webhooks go only to public addresses; to send them to a local "
                              f"receiver (tests, the local demo) set {ALLOW_LOOPBACK_ENV}=1")
@@ -228,7 +230,7 @@ def parse_events(names: Sequence[str] | str | None) -> list[str]:
         return []
     unknown = [n for n in wanted if n not in EVENT_KINDS]
     if unknown:
-        raise WebhookInvalid(f"unknown event {', '.join(unknown)}; choose from {', '.join(EVENT_KINDS)} (or leave out for all)")
+        raise WebhookInvalid(f"unknown event {plain_cut(', '.join(unknown), ECHO_CHARS)}; choose from {', '.join(EVENT_KINDS)} (or leave out for all)")
     return sorted(set(wanted), key=list(EVENT_KINDS).index)
 
 
