@@ -148,7 +148,8 @@ def test_admins_list_and_test_webhooks_from_slack(app, slack_emulator, slack_pro
     assert social(app, emu, "mia", channel, "webhooks remove 2")["text"] == "Webhook 2 removed, with its delivery log."
     assert social(app, emu, "mia", channel, "webhooks test 2")["text"] == \
         "There is no webhook 2. `/social webhooks` lists them."
-    assert social(app, emu, "mia", channel, "webhooks frobnicate")["text"].startswith("Usage: `/social webhooks")
+    assert social(app, emu, "mia", channel, "webhooks frobnicate 2")["text"].startswith(
+        "`frobnicate` is not a webhooks command.\nUsage: `/social webhooks")
 
 
 @pytest.mark.both_databases

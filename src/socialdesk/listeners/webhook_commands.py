@@ -12,7 +12,7 @@ from socialdesk.jobs.webhooks import send_test_ping
 from socialdesk.listeners.deps import Deps
 from socialdesk.slack.blocks.lookup import Reply, plain
 from socialdesk.slack.blocks.webhooks import delivery_log_reply, webhook_list_reply
-from socialdesk.slack.text import escape
+from socialdesk.slack.text import ECHO_CHARS, escape, plain_cut
 from socialdesk.store import webhook_deliveries as outbox
 from socialdesk.store import webhooks as store
 from socialdesk.store.db import read_scope, session_scope
@@ -36,6 +36,7 @@ NOT_ADMIN = ("Only socialdesk admins can manage webhooks: they send case data ou
 LOG_LIMIT = 10
 ADD_RESOLVE_SECONDS = 1.0  # `add` answers in the ack: DNS slower than this is left to the send-time check
 MAX_ID = 2**31 - 1
+VERBS = ("list", "add", "test", "log", "retry", "pause", "resume", "remove")
 
 
 def _id(args: list[str]) -> int | None:
@@ -48,14 +49,19 @@ def run(deps: Deps, client: WebClient | None, *, user_id: str, args: list[str], 
     if not deps.is_admin(user_id):
         return plain(NOT_ADMIN)
     verb, rest = (args[0].lower(), args[1:]) if args else ("list", [])
-    if verb == "list" and not rest:
+    if verb not in VERBS:
+        return plain(f"`{escape(plain_cut(args[0], ECHO_CHARS))}` is not a webhooks command.\n{USAGE}")
+    if verb == "list":
+        if rest:
+            return plain(USAGE)
         with read_scope(deps.engine) as session:
             return webhook_list_reply([webhook_summary_view(s) for s in outbox.summaries(session=session)])
     if verb == "add" and rest:
         return add(deps, user_id=user_id, url=rest[0], events=",".join(rest[1:]))
     webhook_id = _id(rest)
     if webhook_id is None:
-        return plain(USAGE)
+        problem = f"`{escape(plain_cut(rest[0], ECHO_CHARS))}` is not a webhook number.\n" if len(rest) == 1 else ""
+        return plain(problem + USAGE)
     try:
         if verb == "test":
             return test(deps, client, user_id=user_id, channel_id=channel_id, webhook_id=webhook_id)
