@@ -130,6 +130,25 @@ def test_a_number_out_of_range_is_refused_with_the_range(env, cli):
     assert shown.returncode == 0 and "--limit N" in shown.stdout and "{10," not in shown.stdout
 
 
+ID_COMMANDS = [("rules", verb) for verb in ("pause", "resume", "remove", "edit", "sla", "stream")] + [
+    ("case", "show"), ("faq", "withdraw")] + [("webhooks", verb) for verb in
+                                               ("remove", "test", "deliveries", "retry", "pause", "resume")]
+FOLLOWING = {"sla": ("high=15m",), "stream": ("on",), "edit": ("--ignore-spam",)}  # the rest of a valid command
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("command", ID_COMMANDS, ids=" ".join)
+@pytest.mark.parametrize("given", ["99999999999999999999", "2147483648", "0"])
+def test_an_id_no_row_can_have_is_a_usage_error_that_gives_the_range(env, cli, command, given):
+    """Not an OverflowError from the database driver: refused while parsing, with the range ids have."""
+    ran = cli(*command, given, *FOLLOWING.get(command[1], ()), env=env)
+    assert ran.returncode == 2, ran.stderr
+    assert ran.stderr.splitlines()[-1] == (f"socialdesk {' '.join(command)}: error: argument ID: {given} is out of "
+                                           "range; use a number from 1 to 2,147,483,647")
+    largest = cli(*command, "2147483647", *FOLLOWING.get(command[1], ()), env=env)  # names nothing: one line
+    assert largest.returncode == 2 and largest.stderr.count("\n") == 1 and "socialdesk: " in largest.stderr, largest
+
+
 @pytest.mark.parametrize("url", ["mysql://desk:hunter2@127.0.0.1/desk", "foo://desk:hunter2@127.0.0.1/desk"])
 @pytest.mark.parametrize("command", [("rules", "list"), ("run",)])
 def test_a_database_socialdesk_has_no_driver_for_is_exit_2_without_the_password(cli, url, command):
@@ -296,6 +315,8 @@ def test_rules_spam_filing_and_routes_are_set_checked_listed_and_edited(env, cli
     (("sandbox", "--port", "http"), "argument --port: 'http' is not a whole number; use one from 1 to 65535"),
     (("demo", "--speed", "fast"), "argument --speed: 'fast' is not a number; use a positive one like 2 or 0.5"),
     (("sandbox", "--duration", "-5"), "argument --duration: -5 is not a positive number; use one like 2 or 0.5"),
+    (("export", "--format", "jsonl", "--batch", "99999999999999999999"),
+     "argument --batch: 99999999999999999999 is out of range; use a number from 1 to 100,000"),
     (("demo", "--duration", "inf"), "argument --duration: inf is not a positive number; use one like 2 or 0.5"),
     (("rules", "add", "--network", "x", "--query", "acme", "--channel", "C0123ABCD", "--priority-followers", "-5"),
      "argument --priority-followers: -5 is out of range; use a number from 0 to 1,000,000,000"),

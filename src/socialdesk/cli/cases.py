@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from socialdesk.cli.common import CliError, open_store
+from socialdesk.cli.common import CliError, open_store, record_id
 from socialdesk.domain import without_controls
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
     case = commands.add_parser("case", help="look at cases", description="Look at cases: what was posted, and everything done about it.").add_subparsers(dest="case_command", required=True, metavar="ACTION")
     show = case.add_parser("show", help="a case with its posts and full history",
                            description="Print a case: its customer, rule and card, its posts, and its full history.")
-    show.add_argument("id", type=int, help="the case's number, as its card shows it (\"case #12\")")
+    show.add_argument("id", type=record_id, metavar="ID", help="the case's number, as its card shows it (\"case #12\")")
     show.add_argument("--prompts", action="store_true",
                       help="print drafted replies' prompts in full (otherwise: how many messages and characters)")
     show.set_defaults(func=cmd_case_show)

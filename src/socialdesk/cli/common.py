@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 1
+# Ids are INTEGER columns: PostgreSQL's hold no more, and a bigger number sent to SQLite is an
+# OverflowError, not "no such row".
+MAX_ID = 2**31 - 1
 
 
 class CliError(Exception):
@@ -50,6 +53,9 @@ def int_in(low: int, high: int):  # type: ignore[no-untyped-def]
             raise argparse.ArgumentTypeError(f"{value} is out of range; use a number from {lo} to {hi}")
         return value
     return parse
+
+
+record_id = int_in(1, MAX_ID)  # the argparse type of every ID argument (a rule's, a case's, a webhook's …)
 
 
 def positive_number(text: str) -> float:

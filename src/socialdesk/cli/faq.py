@@ -7,7 +7,7 @@ import getpass
 import sys
 from typing import TYPE_CHECKING
 
-from socialdesk.cli.common import CliError, open_store
+from socialdesk.cli.common import CliError, open_store, record_id
 from socialdesk.domain import without_controls
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
     withdraw = actions.add_parser("withdraw", help="withdraw a FAQ entry (its case and history stay)",
                                   description="Withdraw a FAQ entry: exports leave it out; its case and history stay. "
                                               "With SLACK_BOT_TOKEN set, the case's card shows it.")
-    withdraw.add_argument("id", type=int, help="the entry's number, as `socialdesk faq list` shows it")
+    withdraw.add_argument("id", type=record_id, metavar="ID", help="the entry's number, as `socialdesk faq list` shows it")
     withdraw.set_defaults(func=cmd_faq_withdraw)
 
 

@@ -8,7 +8,7 @@ import re
 import sys
 from typing import TYPE_CHECKING
 
-from socialdesk.cli.common import CliError, Unavailable, int_in, open_store
+from socialdesk.cli.common import CliError, Unavailable, int_in, open_store, record_id
 from socialdesk.cli.rule_accounts import mentions_billed, mentions_query, own_account
 from socialdesk.domain import without_controls
 from socialdesk.networks import registry
@@ -58,7 +58,7 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
                             description="Change how a saved search triages its new cases: whether likely spam "
                                         "opens as ignored, and which intents or tags go to another channel; and "
                                         "its monthly budget. Options left out stay as they are.")
-    edit.add_argument("id", type=int, metavar="ID", help=RULE_ID_HELP)
+    edit.add_argument("id", type=record_id, metavar="ID", help=RULE_ID_HELP)
     _triage_arguments(edit, editing=True)
     edit.add_argument("--budget", type=budget, default=KEEP, metavar="DOLLARS/month",
                       help=BUDGET_HELP + "; 'none' removes it (raising it resumes a rule paused by budget)")
@@ -68,23 +68,23 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
     for name, paused, what in (("pause", True, "Stop polling a saved search (its cases stay)."),
                                ("resume", False, "Poll a paused saved search again, from where it stopped.")):
         p = rules.add_parser(name, help=f"{name} a saved search", description=what)
-        p.add_argument("id", type=int, metavar="ID", help=RULE_ID_HELP)
+        p.add_argument("id", type=record_id, metavar="ID", help=RULE_ID_HELP)
         p.set_defaults(func=lambda s, a, paused=paused: _set_paused(s, a.id, paused))
     stream = rules.add_parser("stream", help="carry a saved search on its network's live stream, or stop",
                               description="Mark a saved search for its network's live stream (on: cards within a "
                                           "second, polled only while the stream is down) or take it off (off).")
-    stream.add_argument("id", type=int, metavar="ID", help=RULE_ID_HELP)
+    stream.add_argument("id", type=record_id, metavar="ID", help=RULE_ID_HELP)
     stream.add_argument("state", choices=("on", "off"), help="on: streamed; off: polled only")
     stream.set_defaults(func=cmd_rules_stream)
     sla = rules.add_parser("sla", help="set a saved search's own first-response targets",
                            description="Set the first-response targets of one saved search's cases "
                                        "('default': SOCIALDESK_SLA_TARGETS again).")
-    sla.add_argument("id", type=int, metavar="ID", help=RULE_ID_HELP)
+    sla.add_argument("id", type=record_id, metavar="ID", help=RULE_ID_HELP)
     sla.add_argument("targets", help="e.g. 'high=15m,normal=1h', or 'default' for SOCIALDESK_SLA_TARGETS")
     sla.set_defaults(func=cmd_rules_sla)
     remove = rules.add_parser("remove", help="delete a saved search (its cases stay)",
                               description="Delete a saved search; the cases it opened stay.")
-    remove.add_argument("id", type=int, metavar="ID", help=RULE_ID_HELP)
+    remove.add_argument("id", type=record_id, metavar="ID", help=RULE_ID_HELP)
     remove.set_defaults(func=cmd_rules_remove)
     preview = rules.add_parser("preview", help="print what a query matches now, as JSON lines",
                                description="Search the network now and print each post as a JSON line, with "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from socialdesk.cli.common import EXIT_ENVIRONMENT, CliError, int_in, open_store
+from socialdesk.cli.common import EXIT_ENVIRONMENT, CliError, int_in, open_store, record_id
 from socialdesk.domain import without_controls
 from socialdesk.webhook_events import EVENT_KINDS
 
@@ -38,12 +38,12 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
                              ("test", "send a test ping now and print the outcome", cmd_test),
                              ("retry", "queue the failed deliveries again (a running app sends them)", cmd_retry)):
         p = hooks.add_parser(name, help=what, description=what[:1].upper() + what[1:] + ".")
-        p.add_argument("id", type=int, metavar="ID", help=WEBHOOK_ID_HELP)
+        p.add_argument("id", type=record_id, metavar="ID", help=WEBHOOK_ID_HELP)
         p.set_defaults(func=_guarded(func))
     log = hooks.add_parser("deliveries", help="the delivery log, newest first",
                            description="Print a webhook's delivery log, newest first: event, status, tries, "
                                        "HTTP code, last error.")
-    log.add_argument("id", type=int, metavar="ID", help=WEBHOOK_ID_HELP)
+    log.add_argument("id", type=record_id, metavar="ID", help=WEBHOOK_ID_HELP)
     log.add_argument("--limit", type=int_in(1, 1000), default=20, metavar="N",
                      help="print the newest N deliveries, from 1 to 1000 (default 20)")
     log.set_defaults(func=_guarded(cmd_deliveries))
