@@ -130,6 +130,22 @@ def test_a_number_out_of_range_is_refused_with_the_range(env, cli):
     assert shown.returncode == 0 and "--limit N" in shown.stdout and "{10," not in shown.stdout
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_poll_interval_past_a_day_is_refused_and_adds_no_rule(env, cli):
+    """A rule polled every 999999999999 s was saved, and then its poll timer could not be set."""
+    for every in ("86401", "999999999999", "99999999999999999999"):
+        refused = cli("rules", "add", "--network", "x", "--query", "acme", "--channel", "C0123ABCD", "--every", every,
+                      env=env)
+        assert (refused.returncode, refused.stderr) == (
+            2, f"socialdesk: --every {every} is longer than a day; give an interval from 5 to 86400 seconds "
+               "(a day)\n"), refused
+    assert cli("rules", "list", env=env).stdout.startswith("no rules yet")
+    assert cli("rules", "add", "--network", "x", "--query", "acme", "--channel", "C0123ABCD", "--every", "86400",
+               env=env).stdout.startswith("rule 1 added: x 'acme' → C0123ABCD every 86400 s")
+    assert "seconds between polls, 5 to 86400 (a day; default 60)" in " ".join(
+        cli("rules", "add", "--help", env=env).stdout.split())
+
+
 ID_COMMANDS = [("rules", verb) for verb in ("pause", "resume", "remove", "edit", "sla", "stream")] + [
     ("case", "show"), ("faq", "withdraw")] + [("webhooks", verb) for verb in
                                                ("remove", "test", "deliveries", "retry", "pause", "resume")]

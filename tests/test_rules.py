@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -22,18 +23,25 @@ def test_query_of_exactly_512_characters_is_accepted():
     assert validate("x", "a" * 512, 60, "C0123ABCD") == "x"
 
 
+def test_a_rule_may_be_polled_from_every_5_seconds_to_once_a_day():
+    for every in (5, 86400):
+        assert validate("x", "acme", every, "C0123ABCD") == "x"
+
+
 @pytest.mark.parametrize(
     ("network", "query", "every", "channel", "message"),
     [
         ("myspace", "q", 60, "C1", "unknown network 'myspace'; choose one of: x"),
         ("x", "   ", 60, "C1", "the query is empty"),
         ("x", "q", 4, "C1", "--every 4 is too often; the minimum is 5 seconds"),
+        ("x", "q", 86401, "C1", "--every 86401 is longer than a day; give an interval from 5 to 86400 seconds (a day)"),
+        ("x", "q", 10**30, "C1", "--every 10000000000000000000… is longer than a day"),
         ("x", "q", 60, "#support", "'#support' is not a Slack channel id"),
         ("x", "q", 60, "", "is not a Slack channel id"),
     ],
 )
 def test_invalid_rules_say_what_to_fix(network, query, every, channel, message):
-    with pytest.raises(RuleInvalid, match=message.replace("(", r"\(")):
+    with pytest.raises(RuleInvalid, match=re.escape(message)):
         validate(network, query, every, channel)
 
 

@@ -12,6 +12,10 @@ from socialdesk.sla import parse_targets
 
 RULE_SLA_PRIORITIES = ("high", "normal", "low")
 MIN_POLL_SECONDS = 5
+# A day: a rule wanted less often is better paused, and past some trillions of seconds the poll timer
+# (jobs.scheduler) cannot even be set.
+MAX_POLL_SECONDS = 86_400
+POLL_RANGE = f"from {MIN_POLL_SECONDS} to {MAX_POLL_SECONDS} seconds (a day)"
 DEFAULT_POLL_SECONDS = 60
 KINDS = ("search", "mentions")  # a saved search, or the mentions of our own account
 
@@ -90,8 +94,16 @@ def validate_schedule(every_seconds: int, channel_id: str) -> None:
     """The parts of a rule every kind has: how often, and which channel."""
     if every_seconds < MIN_POLL_SECONDS:
         raise RuleInvalid(f"--every {every_seconds} is too often; the minimum is {MIN_POLL_SECONDS} seconds")
+    if every_seconds > MAX_POLL_SECONDS:
+        raise RuleInvalid(f"--every {_number(every_seconds)} is longer than a day; give an interval {POLL_RANGE}")
     if not channel_id or not channel_id[0] in "CGD" or not channel_id.isalnum():
         raise RuleInvalid(f"{channel_id!r} is not a Slack channel id (like C0123ABCD); copy it from the channel's details")
+
+
+def _number(n: int) -> str:
+    """A number as typed, cut when it is too long to read (every digit of a mistyped one says nothing more)."""
+    shown = str(n)
+    return shown if len(shown) <= 20 else shown[:20] + "…"
 
 
 def parse_keywords(text: str | None) -> list[str]:

@@ -6,6 +6,7 @@ import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -138,5 +139,36 @@ def test_a_replica_starting_polls_at_once_only_the_rules_due(engine):
         assert scheduler.get_job(f"poll-now-rule-{recent}") is None
         for rule_id in (fresh, recent, stale):  # and all on their beats, within the interval
             assert datetime.now(UTC) < scheduler.get_job(f"poll-rule-{rule_id}").next_run_time <= soon + timedelta(seconds=60)
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # PostgreSQL's INTEGER never held such an interval
+def test_a_rule_whose_interval_cannot_be_timed_is_logged_once_and_the_rest_are_still_scheduled(engine, caplog):
+    """Saved before intervals had a maximum, `every 999999999999` could not be timed: it stopped the sync
+    at that rule, leaving the rules after it, and the digests, unscheduled."""
+    synced = []
+    too_long = add_rule(engine, query="acme never", every=999_999_999_999)
+    fine = add_rule(engine, query="acme phone", every=60)
+    slack = WebClient(token="xoxb-unused", base_url="http://127.0.0.1:9/api/")
+    scheduler = build_scheduler(engine=engine, poller=Poller(engine=engine, networks={}, own_handles=frozenset(),
+                                                             clock=lambda: datetime.now(UTC)),
+                                publisher=Publisher(engine=engine, slack=slack, clock=lambda: datetime.now(UTC)),
+                                syncs=[synced.append])
+    scheduler.start(paused=True)
+    try:
+        with caplog.at_level("ERROR", logger="socialdesk.jobs.scheduler"):
+            scheduler.get_job("sync-rules").func()
+            scheduler.get_job("sync-rules").func()  # every few seconds: said once, not at every sync
+        assert scheduler.get_job(f"poll-rule-{fine}") is not None
+        assert scheduler.get_job(f"poll-rule-{too_long}") is None
+        assert scheduler.get_job(f"poll-now-rule-{too_long}") is None
+        assert synced == [scheduler, scheduler]  # the digests' sync ran after the rules, both times
+        said = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert len(said) == 1 and said[0].rule_id == too_long
+        assert said[0].getMessage().startswith(f"rule {too_long} is not polled: its interval, every 999999999999 s, "
+                                               "cannot be scheduled (")
+        assert said[0].getMessage().endswith(f"remove it (`socialdesk rules remove {too_long}`) and add it again "
+                                             "with an interval from 5 to 86400 seconds (a day)")
     finally:
         scheduler.shutdown(wait=False)

@@ -201,6 +201,8 @@ def test_the_rule_editor_refuses_what_rules_add_would_and_saves_the_rest(desk, d
         ids.RULE_EVERY_INPUT, ids.RULE_FOLLOWERS_INPUT}
     assert errors(rule_values(channel, every=""))[ids.RULE_EVERY_INPUT].startswith("Give a whole number of seconds")
     assert errors(rule_values(channel, every="٦٠"))[ids.RULE_EVERY_INPUT].startswith("Give a whole number")
+    assert errors(rule_values(channel, every="86401")) == {  # at most a day, as `rules add` takes it
+        ids.RULE_EVERY_INPUT: "86401 s is longer than a day; give an interval from 5 to 86400 seconds (a day)."}
     assert "is not a Slack channel id" in errors(rule_values(""))[ids.RULE_CHANNEL_INPUT]
     assert errors(rule_values(channel, query="   ")) == {
         ids.RULE_QUERY_INPUT: "the query is empty; give the words to search for"}

@@ -154,3 +154,18 @@ def test_resuming_a_rule_paused_longer_than_its_search_reaches_back_says_what_is
     with session_scope(deps.engine) as session:  # "behind" and the poll lag count from the resume
         assert rule_store.get_rule(session=session, rule_id=1).resumed_at is not None
         assert rule_store.last_successes(session=session)[0][2] >= now
+
+
+def test_a_poll_interval_outside_5_seconds_to_a_day_is_refused_with_the_range(deps, slack_emulator):
+    """`every:1234567890` is a number of seconds, only too many: the answer gives the range, and adds nothing."""
+    for text, says in (("add acme every:1234567890", "1234567890 is longer than a day"),
+                       ("add acme every:86401", "86401 is longer than a day"),
+                       ("add acme every:" + "9" * 5000, "is not a number of seconds"),
+                       ("add acme every:often", "`every:often` is not a number of seconds")):
+        answer = rules(deps, slack_emulator, text)
+        assert says in answer and "from 5 to 86400 seconds (a day)" in answer, answer
+        assert "Usage: `/social rules add" in answer
+    assert marked(deps) == {}
+    assert "Rule 1 added" in rules(deps, slack_emulator, "add acme every:86400")
+    assert "`every:` is the seconds between polls, 5 to 86400 (a day; default 60)" in rules(deps, slack_emulator,
+                                                                                             "help")

@@ -13,8 +13,9 @@ from socialdesk.cli.rule_accounts import mentions_billed, mentions_query, own_ac
 from socialdesk.domain import without_controls
 from socialdesk.networks import registry
 from socialdesk.networks.base import RateLimited, SourceError, SourceUnavailable
-from socialdesk.rules import (DEFAULT_POLL_SECONDS, KINDS, Filters, parse_keywords, parse_routes, parse_rule_sla,
-                              rejection, route_names, routes_text, validate, validate_schedule, validate_stream)
+from socialdesk.rules import (DEFAULT_POLL_SECONDS, KINDS, MAX_POLL_SECONDS, MIN_POLL_SECONDS, Filters,
+                              parse_keywords, parse_routes, parse_rule_sla, rejection, route_names, routes_text,
+                              validate, validate_schedule, validate_stream)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -36,7 +37,9 @@ def add_parser(commands) -> None:  # type: ignore[no-untyped-def]
     add.add_argument("--account", metavar="HANDLE",
                      help="our account whose mentions to watch (mentions rules; default: the first of SOCIALDESK_OWN_HANDLES)")
     add.add_argument("--channel", required=True, help="Slack channel id for the cards (C0123ABCD)")
-    add.add_argument("--every", type=int, default=DEFAULT_POLL_SECONDS, metavar="SECONDS", help=f"poll interval (default {DEFAULT_POLL_SECONDS}, minimum 5)")
+    add.add_argument("--every", type=int, default=DEFAULT_POLL_SECONDS, metavar="SECONDS",
+                     help=f"seconds between polls, {MIN_POLL_SECONDS} to {MAX_POLL_SECONDS} (a day; default "
+                          f"{DEFAULT_POLL_SECONDS})")
     add.add_argument("--lang", type=language, help="only posts in this language (ISO code, e.g. en)")
     add.add_argument("--include-reposts", action="store_true", help="also open cases for reposts")
     add.add_argument("--priority-keywords", metavar="WORDS",

@@ -24,6 +24,8 @@ from sqlalchemy import Engine
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.publish import Publisher
 from socialdesk.jobs.sla import SlaSweep
+from socialdesk.logs import about
+from socialdesk.rules import POLL_RANGE
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import as_utc, session_scope
 from socialdesk.store.models import RuleRow
@@ -117,12 +119,31 @@ def build_scheduler(
         scheduler.add_listener(running.on_event,
                                EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
 
+    def add_poll_jobs(rule: RuleRow, now: datetime) -> None:
+        """The rule's poll timer, and a poll now when it is due; neither when either cannot be made."""
+        rule_id = rule.id
+        late = max(1, int(rule.every_seconds * POLL_LATE_FRACTION) - 1)  # a second short of it
+        trigger = poll_trigger(rule_id, rule.every_seconds)
+        due = poll_due(rule, now)
+        scheduler.add_job(poller.poll_rule, trigger, args=[rule_id], id=f"poll-rule-{rule_id}",
+                          name=f"poll rule {rule_id}", misfire_grace_time=late)
+        # At once only when due: a replica starting must not poll a rule the others just did. A
+        # job of its own (an interval job run now would keep now's phase, off the beat).
+        if due:
+            scheduler.add_job(poller.poll_rule, DateTrigger(now, timezone=UTC), args=[rule_id],
+                              id=f"poll-now-rule-{rule_id}", name=f"first poll of rule {rule_id}",
+                              misfire_grace_time=late, replace_existing=True)
+
+    unschedulable: dict[int, int] = {}  # rule id -> the interval it could not be scheduled at (logged once)
+
     def sync_rules() -> None:
         """Match the poll jobs to the rules table (added, removed, paused, re-timed)."""
         with session_scope(engine) as session:
             rules = {r.id: r for r in rule_store.list_rules(session=session) if not r.paused}
         now = datetime.now(UTC)
         jobs = {j.id: j for j in scheduler.get_jobs() if j.id.startswith("poll-rule-")}
+        for gone in set(unschedulable) - set(rules):
+            del unschedulable[gone]
         for job_id, job in jobs.items():
             rule = rules.get(int(job_id.removeprefix("poll-rule-")))
             if rule is None or job.trigger.interval.total_seconds() != rule.every_seconds:
@@ -130,15 +151,19 @@ def build_scheduler(
         for rule_id, rule in rules.items():
             job_id = f"poll-rule-{rule_id}"
             if scheduler.get_job(job_id) is None:
-                late = max(1, int(rule.every_seconds * POLL_LATE_FRACTION) - 1)  # a second short of it
-                scheduler.add_job(poller.poll_rule, poll_trigger(rule_id, rule.every_seconds), args=[rule_id],
-                                  id=job_id, name=f"poll rule {rule_id}", misfire_grace_time=late)
-                # At once only when due: a replica starting must not poll a rule the others just did. A
-                # job of its own (an interval job run now would keep now's phase, off the beat).
-                if poll_due(rule, now):
-                    scheduler.add_job(poller.poll_rule, DateTrigger(now, timezone=UTC), args=[rule_id],
-                                      id=f"poll-now-rule-{rule_id}", name=f"first poll of rule {rule_id}",
-                                      misfire_grace_time=late, replace_existing=True)
+                # One rule that cannot be timed (an interval saved before rules.MAX_POLL_SECONDS, too long for
+                # a timer) must not leave the rules after it, and the digests, unscheduled.
+                try:
+                    add_poll_jobs(rule, now)
+                except Exception as exc:  # noqa: BLE001 - logged with what to do; the others go on
+                    if unschedulable.get(rule_id) != rule.every_seconds:
+                        log.error("rule %s is not polled: its interval, every %s s, cannot be scheduled (%s); "
+                                  "remove it (`socialdesk rules remove %s`) and add it again with an interval %s",
+                                  rule_id, rule.every_seconds, exc, rule_id, POLL_RANGE,
+                                  extra=about(rule_id=rule_id))
+                    unschedulable[rule_id] = rule.every_seconds
+                    continue
+            unschedulable.pop(rule_id, None)
         for sync in syncs:
             try:
                 sync(scheduler)

@@ -78,10 +78,12 @@ def rule_errors(view: dict[str, Any], rule: Any, *, streamed: int = 0) -> tuple[
     keywords = rule_rules.parse_keywords(_selected(view, ids.RULE_KEYWORDS_INPUT, "value"))
     every = int(every_text) if every_text.isascii() and every_text.isdigit() else None
     if every is None:
-        errors[ids.RULE_EVERY_INPUT] = f"Give a whole number of seconds, at least {rule_rules.MIN_POLL_SECONDS}."
+        errors[ids.RULE_EVERY_INPUT] = f"Give a whole number of seconds, {rule_rules.POLL_RANGE}."
     elif every < rule_rules.MIN_POLL_SECONDS:
         errors[ids.RULE_EVERY_INPUT] = (f"{every} s is too often; the minimum is {rule_rules.MIN_POLL_SECONDS} "
                                         "seconds.")
+    elif every > rule_rules.MAX_POLL_SECONDS:
+        errors[ids.RULE_EVERY_INPUT] = f"{every} s is longer than a day; give an interval {rule_rules.POLL_RANGE}."
     try:
         sla_targets = rule_rules.parse_rule_sla(_selected(view, ids.RULE_SLA_INPUT, "value"))
     except ValueError as exc:

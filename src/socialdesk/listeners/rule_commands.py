@@ -35,7 +35,9 @@ HELP = (
     "• `/social rules` — the saved searches: query, channel, interval, state and last error\n"
     f"• `{ADD_SYNTAX}` — "
     "a new saved search whose "
-    "cards go to this channel unless `channel:` says otherwise; `--stream`: carried by the network's live "
+    "cards go to this channel unless `channel:` says otherwise; `every:` is the seconds between polls, "
+    f"{rule_rules.MIN_POLL_SECONDS} to {rule_rules.MAX_POLL_SECONDS} (a day; default "
+    f"{rule_rules.DEFAULT_POLL_SECONDS}); `--stream`: carried by the network's live "
     "stream where it takes only the rules marked so; `--ignore-spam`: likely spam opens as ignored (its card "
     "collapsed, with *Not spam*); `route:` sends new cases of an intent (complaint, question, praise, other) or "
     "a tag to another channel, repeat it for more; `budget:` caps what the rule's billed reads may cost a "
@@ -157,6 +159,16 @@ def _route(client: WebClient | None, spec: str) -> str:
     return f"{name}={resolve_channel(client, value)}"
 
 
+def _seconds(every: str) -> int:
+    """`every:120` → 120; whether so many seconds will do is for rules.validate_schedule to say, as on the CLI."""
+    try:
+        if every.isascii() and every.isdigit():
+            return int(every)
+    except ValueError:  # thousands of digits: int() refuses to read them
+        pass
+    raise Malformed(f"`every:{escape(every[:20])}` is not a number of seconds; give one {rule_rules.POLL_RANGE}.")
+
+
 def _budget(deps: Deps, network: str, text: str | None) -> float | None:
     """`budget:50/month` in dollars a month ('none': no budget), only where the network bills per read."""
     if text is None:
@@ -174,8 +186,7 @@ def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: 
     try:
         query, options = parse_add(text)
         every = options.get("every", str(rule_rules.DEFAULT_POLL_SECONDS))
-        if not every.isascii() or not every.isdigit() or len(every) > 9:
-            raise Malformed(f"`every:{escape(every[:20])}` is not a number of seconds.")
+        every_seconds = _seconds(every)
         kind = options.get("kind", "search").lower()
         network = options.get("network", "").lower() or deps.default_network()
         target = resolve_channel(client, options["channel"]) if "channel" in options else here
@@ -187,7 +198,7 @@ def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: 
                             "on the server, which looks the account up).")
         if not target:
             raise Malformed("I don't know which channel this was typed in: add `channel:#name`.")
-        network = rule_rules.validate(network, query, int(every), target, kind=kind)
+        network = rule_rules.validate(network, query, every_seconds, target, kind=kind)
         streamed = "stream" in options
         if streamed:
             with read_scope(deps.engine) as session:
@@ -205,7 +216,7 @@ def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: 
         return plain(f"{escape(str(exc)[:1000])}.\n{USAGE['add']}")
     with session_scope(deps.engine) as session:
         rule = rule_store.add_rule(session=session, network=network, query=query, channel_id=target,
-                                   every_seconds=int(every), lang=None, include_reposts=False, now=deps.clock(),
+                                   every_seconds=every_seconds, lang=None, include_reposts=False, now=deps.clock(),
                                    kind=kind, sla_targets=sla_targets, stream=streamed,
                                    ignore_spam="ignore_spam" in options, routes=routes, monthly_budget=budget)
         rule_id = rule.id
@@ -216,7 +227,7 @@ def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: 
     budget_line = f" Budget: {money(budget)} a month of billed reads." if budget is not None else ""
     route_line = (" Routes: " + ", ".join(f"{route_label(n)} → {channel_mention(c)}" for n, c in routes.items()) + "."
                   if routes else "")
-    lines = [f"Rule {rule_id} added: {registry.label(network)} {kind} `{escape(query)}` → {channel_mention(target)} every {every} s."
+    lines = [f"Rule {rule_id} added: {registry.label(network)} {kind} `{escape(query)}` → {channel_mention(target)} every {every_seconds} s."
              + sla_line + stream_line + spam_line + route_line + budget_line,
              f"Cards appear in {channel_mention(target)} once @socialdesk is a member there "
              "(`/invite @socialdesk`)."]

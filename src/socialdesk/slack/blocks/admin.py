@@ -22,7 +22,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from socialdesk.networks import registry
-from socialdesk.rules import MIN_POLL_SECONDS, TAG_ROUTE, route_names
+from socialdesk.rules import MAX_POLL_SECONDS, MIN_POLL_SECONDS, TAG_ROUTE, route_names
 from socialdesk.slack import ids
 from socialdesk.slack.blocks.home import rule_text
 from socialdesk.slack.blocks.lookup import Reply
@@ -60,7 +60,7 @@ def rule_modal(rule: RuleView) -> View:
         InputBlock(block_id=ids.RULE_EVERY_INPUT, label="Poll every (seconds)",
                    element=PlainTextInputElement(action_id=ids.RULE_EVERY_INPUT,
                                                  initial_value=str(rule.every_seconds), max_length=7),
-                   hint=f"At least {MIN_POLL_SECONDS}. {network.poll_hint}".strip()),
+                   hint=f"From {MIN_POLL_SECONDS} to {MAX_POLL_SECONDS} (a day). {network.poll_hint}".strip()),
         InputBlock(block_id=ids.RULE_KEYWORDS_INPUT, label="Priority keywords", optional=True,
                    element=PlainTextInputElement(action_id=ids.RULE_KEYWORDS_INPUT, max_length=1000,
                                                  initial_value=", ".join(rule.priority_keywords or []) or None,
