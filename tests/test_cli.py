@@ -97,6 +97,15 @@ def test_a_rule_can_have_its_own_first_response_targets(env, cli):
                 env=env)
     assert worse.returncode == 2 and "is not a duration like 30m" in worse.stderr
     assert cli("rules", "sla", "9", "high=5m", env=env).returncode == 2
+    for targets in ("high=99999999999999d", "normal=31d"):  # a deadline so far off overflowed the date
+        too_long = cli("rules", "sla", "1", targets, env=env)
+        assert (too_long.returncode, too_long.stderr) == (
+            2, f"socialdesk: --sla: '{targets.split('=')[1]}' is too long for a first-response target: give at most "
+               "30 days (30d)\n"), too_long
+    added = cli("rules", "add", "--network", "x", "--query", "acme", "--channel", "C0123ABCD", "--sla",
+                "high=99999999999999999d", env=env)
+    assert added.returncode == 2 and added.stderr.count("\n") == 1 and "give at most 30 days" in added.stderr
+    assert "SLA:" not in cli("rules", "list", env=env).stdout and "rule 2" not in cli("rules", "list", env=env).stdout
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -74,6 +74,8 @@ def test_a_rules_sla_is_normalized(text, expected):
     ("high=soon", "is not a duration"),
     ("high=5m,high=6m", "given twice"),
     ("high", "should look like priority=duration"),
+    ("normal=99999999d", "'99999999d' is too long for a first-response target: give at most 30 days"),
+    ("high=15m,low=99999999999999999d", "'99999999999999999d' is too long for a first-response target"),
 ])
 def test_a_bad_rule_sla_says_what_to_fix(text, message):
     with pytest.raises(ValueError, match=message):

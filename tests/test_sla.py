@@ -41,9 +41,32 @@ def test_bad_targets_are_refused(text):
         parse_targets(text)
 
 
+@pytest.mark.parametrize("text", ["high=31d", "high=30d1s", "normal=99999999d", "high=99999999999999999d",
+                                  "high=" + "9" * 5000 + "h", "low=721h"])
+def test_a_target_is_at_most_30_days(text):
+    """A case's deadline is its start plus its target: 99999999d overflowed the date (OverflowError, not ValueError,
+    for longer ones while parsing)."""
+    with pytest.raises(ValueError, match=r"is too long for a first-response target: give at most 30 days \(30d\)$"):
+        parse_targets(text)
+    assert parse_targets("high=30d,low=720h") == {"high": timedelta(days=30), "low": timedelta(days=30)}
+
+
+def test_a_duration_too_long_for_any_setting_is_a_value_error_that_says_the_most():
+    assert sla.parse_duration("3650d") == timedelta(days=3650)
+    for text in ("3651d", "99999999999999999999d", "0000000000000000001d" + "9" * 20 + "s"):
+        with pytest.raises(ValueError, match=r"is too long for this setting: give at most 3650 days \(3650d\)$"):
+            sla.parse_duration(text)
+    assert sla.parse_duration("0000000000000000001d") == timedelta(days=1)  # leading zeros are no length
+
+
 def test_bad_settings_name_the_variable():
     with pytest.raises(ConfigError, match="^SOCIALDESK_SLA_TARGETS is invalid: .*'soon'"):
         load_settings(SOCIALDESK_SLA_TARGETS="high=soon")
+    with pytest.raises(ConfigError, match="^SOCIALDESK_SLA_TARGETS is invalid: '99999999999999d' is too long for a "
+                                          "first-response target"):
+        load_settings(SOCIALDESK_SLA_TARGETS="high=30m,normal=99999999999999d")
+    with pytest.raises(ConfigError, match="^SOCIALDESK_INCIDENT_WINDOW is invalid: .* give at most 3650 days"):
+        load_settings(SOCIALDESK_INCIDENT_WINDOW="99999999999999d")
     with pytest.raises(ConfigError, match="^SOCIALDESK_BUSINESS_HOURS is invalid: .*Mars/Olympus"):
         load_settings(SOCIALDESK_BUSINESS_HOURS="Mon-Fri 09:00-17:00 Mars/Olympus")
     with pytest.raises(ConfigError, match="^SOCIALDESK_SLA_AT_RISK is invalid"):

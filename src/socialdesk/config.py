@@ -89,7 +89,8 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
     # First-response SLAs (see socialdesk.sla): targets per priority, the at-risk point as a
     # fraction of the target, who gets a DM on a breach, and optional business hours.
     sla_targets: str = Field(DEFAULT_TARGETS, alias="SOCIALDESK_SLA_TARGETS",
-                             description="first-response targets per priority (30m, 2h, 1d; a priority left out has none)")
+                             description="first-response targets per priority (30m, 2h, 1d, at most 30d; a "
+                                         "priority left out has none)")
     sla_at_risk: float = Field(0.75, alias="SOCIALDESK_SLA_AT_RISK", gt=0, lt=1,
                                description="the fraction of a target after which a case is at risk and nudged")
     sla_lead: str = Field("", alias="SOCIALDESK_SLA_LEAD",

@@ -23,14 +23,25 @@ DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION = re.compile(r"(\d+)\s*([dhms])")
 _MAX_DAYS_SCANNED = 3700  # about ten years of calendar days: a guard, never reached with a sane policy
+# A case's deadline is its start plus its target: a longer target is no first-response target, and one of
+# millions of days overflowed the date, failing `/social queue` for everyone.
+MAX_TARGET = timedelta(days=30)
+# Any setting's duration (an incident window, an alert delay): well inside what a date can be moved by.
+MAX_DURATION = timedelta(days=3650)
+_MAX_DIGITS = 12  # more is past MAX_DURATION in any unit, and int() would read thousands only to refuse them
 
 
-def parse_duration(text: str) -> timedelta:
-    """'30m', '2h', '1h30m', '1d', '45s' → timedelta (positive)."""
+def parse_duration(text: str, *, longest: timedelta = MAX_DURATION, of: str = "this setting") -> timedelta:
+    """'30m', '2h', '1h30m', '1d', '45s' → timedelta: positive, at most `longest` (whole days), which the
+    error names as the most for `of`."""
     compact = text.strip().lower().replace(" ", "")
     if not compact or _DURATION.sub("", compact):
         raise ValueError(f"{echoed(text)} is not a duration like 30m, 2h or 1h30m")
-    seconds = sum(int(n) * _UNITS[u] for n, u in _DURATION.findall(compact))
+    parts = _DURATION.findall(compact)
+    seconds = (None if any(len(n.lstrip("0")) > _MAX_DIGITS for n, _ in parts)
+               else sum(int(n) * _UNITS[u] for n, u in parts))
+    if seconds is None or seconds > longest.total_seconds():
+        raise ValueError(f"{echoed(text.strip())} is too long for {of}: give at most {longest.days} days ({longest.days}d)")
     if seconds <= 0:
         raise ValueError(f"{echoed(text)} must be longer than zero")
     return timedelta(seconds=seconds)
@@ -48,7 +59,7 @@ def parse_targets(text: str) -> dict[str, timedelta]:
             raise ValueError(f"{echoed(part.strip())} should look like priority=duration, e.g. high=30m")
         if name in targets:
             raise ValueError(f"priority {echoed(name)} is given twice")
-        targets[name] = parse_duration(value)
+        targets[name] = parse_duration(value, longest=MAX_TARGET, of="a first-response target")
     if not targets:
         raise ValueError("no targets given; expected e.g. high=30m,normal=2h,low=8h")
     return targets

@@ -289,3 +289,20 @@ def test_a_list_too_old_to_redraw_still_says_what_the_click_did(desk, deps, slac
                           desk.slack, expired, deps)
     assert case_row(deps, cases["high"]).assignee == slack_emulator.users["alice"]
     assert any("You claimed" in t and f"Case #{cases['high']}" in t for t in slack_emulator.ephemeral_texts(channel))
+
+
+def test_a_rule_target_stored_before_targets_had_a_maximum_does_not_break_the_queue(desk, deps, slack_emulator,
+                                                                                     channel):
+    """`sla:normal=99999999d` was saved; then every deadline of its cases overflowed, and `/social queue`
+    answered "Sorry, that did not work" for everyone. Now it is no target (the team's apply)."""
+    from socialdesk.store import rules as rule_store
+
+    with session_scope(deps.engine) as session:
+        rule = rule_store.add_rule(session=session, network="x", query="acme", channel_id=channel, every_seconds=60,
+                                   lang=None, include_reposts=False, now=deps.clock(), sla_targets="normal=99999999d")
+        rule_id = rule.id
+    [case_id] = publish_cases(desk, channel, ["acme broke"])
+    set_case(deps, case_id, rule_id=rule_id, opened_at=deps.clock() - timedelta(minutes=110))
+    answer = social(deps, slack_emulator, desk, "queue")
+    assert rows(answer) == [case_id]
+    assert "due in 9m" in shown(answer) or "due in 10m" in shown(answer)  # the team's normal target, 2 h

@@ -169,3 +169,13 @@ def test_a_poll_interval_outside_5_seconds_to_a_day_is_refused_with_the_range(de
     assert "Rule 1 added" in rules(deps, slack_emulator, "add acme every:86400")
     assert "`every:` is the seconds between polls, 5 to 86400 (a day; default 60)" in rules(deps, slack_emulator,
                                                                                              "help")
+
+
+def test_a_first_response_target_past_30_days_is_refused_and_adds_nothing(deps, slack_emulator):
+    """`sla:normal=99999999d` was saved, and then `/social queue` failed for everyone (its deadlines overflowed)."""
+    for text in ("add acme sla:normal=99999999d", "add acme sla:high=99999999999999999d", "add acme sla:low=31d"):
+        answer = rules(deps, slack_emulator, text)
+        assert "is too long for a first-response target: give at most 30 days (30d)." in answer, answer
+        assert "Usage: `/social rules add" in answer
+    assert marked(deps) == {}
+    assert "First-response targets: low=30d." in rules(deps, slack_emulator, "add acme sla:low=30d")
