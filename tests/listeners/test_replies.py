@@ -321,6 +321,14 @@ def test_an_approver_s_edit_is_checked_before_the_ack_then_sent_as_edited(desk, 
     assert "2 too many" in errors(submit(replies.edited_approval, slack_emulator, desk, deps, modal, "🙏" * 141,
                                          user="alice"))[block]
     assert reply_rows(deps, case)[0].status == "awaiting_approval" and x_replies(fake_x) == []
+    # Someone who is no approver: told before any modal opens, and refused in the modal with the text kept.
+    before = len(opened_views(slack_proxy, ids.APPROVE_EDIT_MODAL))
+    replies.edit_clicked(click(slack_emulator, user="bob", channel=channel, card=request, action_id=ids.EDIT_REPLY,
+                               value=str(row.id)), desk.slack, deps=deps)
+    assert len(opened_views(slack_proxy, ids.APPROVE_EDIT_MODAL)) == before
+    assert replies.NOT_APPROVER in sent_texts(slack_proxy, "chat.postEphemeral", user=bob)
+    assert errors(submit(replies.edited_approval, slack_emulator, desk, deps, modal, "ok", user="bob")) == {
+        block: replies.NOT_APPROVER}
 
     assert submit(replies.edited_approval, slack_emulator, desk, deps, modal, "We'll refund you today.",
                   user="alice").only == {}

@@ -40,7 +40,7 @@ NO_REPLY = "That reply is not in socialdesk's database, so nothing was done. Loo
 VIAS = ("manual", "intent")  # how a reply marked as replied went out (the button's value says)
 # views.update errors a count redraw expects: a newer redraw (or a saved reply) won, or the modal was closed.
 STALE_VIEW = ("hash_conflict", "not_found")
-
+NOT_APPROVER = "Only the approvers an admin named can approve or reject replies."
 
 def length_error(text: str, network: NetworkInfo) -> str | None:
     if len(text) > modals.REPLY_MAX_INPUT:  # bounded before the network counts it (a forged 200,000 characters)
@@ -245,8 +245,7 @@ def decide(body: dict[str, Any], client: WebClient, deps: Deps, verb: str, text:
         return
     if not desk_of(deps).is_approver(user):
         view = load_view(deps, reply.case_id)
-        tell(client, channel=view.channel_id if view else None, user=user,
-             text="Only the approvers an admin named can approve or reject replies.")
+        tell(client, channel=view.channel_id if view else None, user=user, text=NOT_APPROVER)
         return
     outcome = desk_of(deps).reject(reply_id=reply_id, approver=user) if verb == "rejected" else \
         desk_of(deps).approve(reply_id=reply_id, approver=user, text=text)
@@ -280,6 +279,9 @@ def edit_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None
     if reply is None or view is None:
         tell(client, channel=channel_of(body), user=body["user"]["id"], text=NO_REPLY)
         return
+    if not desk_of(deps).is_approver(body["user"]["id"]):  # before the modal: an edit they cannot send is lost work
+        tell(client, channel=view.channel_id, user=body["user"]["id"], text=NOT_APPROVER)
+        return
     open_view(client, body, modals.reply_modal(
         view, brand=deps.brand(view.post.network), saved=(), text=reply.text, opened_at=time.time(),
         rules=reply_rules(deps, view.post.network), answering=answered_post(deps, view.case_id),
@@ -294,6 +296,8 @@ def edited_approval(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: 
     error = "This case's network is not known here." if rules is None else length_error(text, rules)
     if error is None and meta_id(meta, "reply_id") is None:
         error = NO_REPLY
+    if error is None and not desk_of(deps).is_approver(body["user"]["id"]):
+        error = NOT_APPROVER  # in the modal, with the text still there (an approver can be named meanwhile)
     if error:
         ack(response_action="errors", errors={f"{ids.REPLY_INPUT}-0": error})
         return
