@@ -93,6 +93,9 @@ def test_assign_without_a_slack_user_is_refused_inline(desk, deps, slack_emulato
         assert ack.only == {"response_action": "errors", "errors": {ids.ASSIGNEE_INPUT: "Choose someone."}}, chosen
     assert submit(views.assign_submitted, slack_emulator, desk, deps, view, {}).only["errors"] == {
         ids.ASSIGNEE_INPUT: "Choose someone."}
+    # The user picker offers Slackbot: a case it held would leave the queue with nobody working it.
+    assert submit(views.assign_submitted, slack_emulator, desk, deps, view, assign_values("USLACKBOT")).only == {
+        "response_action": "errors", "errors": {ids.ASSIGNEE_INPUT: "Choose a person, not Slackbot."}}
     assert case_row(deps, case).assignee is None
 
 

@@ -28,6 +28,7 @@ from socialdesk.store.db import session_scope
 
 MAX_SELECTED = 100  # a multi-select offers at most 100 options
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+SLACKBOT = "USLACKBOT"
 BAD_METADATA = ("socialdesk can't tell which case this window is for, so nothing was saved. "
                 "Close it and open it again from the case's card.")
 
@@ -142,7 +143,10 @@ def note_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: D
 def assign_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
     assignee = selected_value(body.get("view") or {}, ids.ASSIGNEE_INPUT, ids.ASSIGNEE_INPUT, "selected_user")
     valid = assignee is not None and SLACK_USER.match(assignee) is not None
-    if refused(ack, body, ids.ASSIGNEE_INPUT, None if valid else "Choose someone."):
+    problem = None if valid else "Choose someone."
+    if assignee == SLACKBOT:  # the picker offers it; a case it holds leaves the queue and nobody works it
+        problem = "Choose a person, not Slackbot."
+    if refused(ack, body, ids.ASSIGNEE_INPUT, problem):
         return
     ack()
     deps.later(assign, body, client, deps, assignee)
