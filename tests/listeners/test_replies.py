@@ -179,6 +179,28 @@ def test_a_reply_is_refused_when_a_teammate_answered_while_it_was_written(desk, 
     assert x_replies(fake_x) == [] and [r.status for r in reply_rows(deps, case)] == ["marked"]
 
 
+def test_a_reply_is_refused_when_a_teammate_closed_the_case_while_it_was_written(desk, deps, slack_emulator, fake_x,
+                                                                                 case):
+    """A public reply on a case a teammate just resolved would go out unseen by them, and an ignored case's
+    history cannot record one; a modal opened on a case already resolved may still reply (a follow-up)."""
+    bob = slack_emulator.users["bob"]
+    view = reply_modal(deps, case, opened_at=time.time() - 60)
+    with session_scope(deps.engine) as session:
+        assert lifecycle.resolve(session=session, case_id=case, user_id=bob, now=datetime.now(UTC)).ok
+    said = errors(submit(replies.reply_submitted, slack_emulator, desk, deps, view, "On it!"))[f"{ids.REPLY_INPUT}-0"]
+    assert said.startswith(f"Case #{case} was resolved while you were writing, so nothing was sent.")
+    assert x_replies(fake_x) == [] and reply_rows(deps, case) == []
+    later = reply_modal(deps, case, opened_at=time.time() + 1)  # opened after: the agent saw it resolved
+    assert submit(replies.reply_submitted, slack_emulator, desk, deps, later, "Thanks for your patience!").only == {}
+    assert [r["text"] for r in x_replies(fake_x)] == ["Thanks for your patience!"]
+    with session_scope(deps.engine) as session:
+        assert lifecycle.ignore(session=session, case_id=case, user_id=bob, reason="spam", now=datetime.now(UTC)).ok
+    ignored = reply_modal(deps, case, opened_at=time.time() + 1)
+    said = errors(submit(replies.reply_submitted, slack_emulator, desk, deps, ignored, "Hi"))[f"{ids.REPLY_INPUT}-0"]
+    assert said.startswith(f"Case #{case} is ignored, so nothing was sent. Reopen it")
+    assert len(x_replies(fake_x)) == 1
+
+
 def test_an_agent_s_own_earlier_reply_does_not_refuse_their_modal(desk, deps, slack_emulator, fake_x, case):
     """Only a teammate's reply counts against a modal (the inline check skips the agent's own)."""
     view = reply_modal(deps, case, opened_at=time.time() - 60)

@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
-from socialdesk.domain import EventKind, Post
+from socialdesk.domain import CaseStatus, EventKind, Post
 from socialdesk.listeners import answers
 from socialdesk.listeners.binding import ack_only, after_ack, with_deps
 from socialdesk.listeners.common import (action_value, channel_of, clicked_case, id_from, load_view, meta_id, missing,
@@ -32,7 +32,7 @@ from socialdesk.networks import registry
 from socialdesk.networks.base import NetworkInfo
 from socialdesk.store import lifecycle
 from socialdesk.store import replies as reply_store
-from socialdesk.store.db import read_scope, session_scope
+from socialdesk.store.db import as_utc, read_scope, session_scope
 from socialdesk.store.events import record_event
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,8 @@ def reply_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: 
     if error is None and not permissions_of(deps).allowed(user, view.channel_id):  # type: ignore[union-attr]
         error = "You are not allowed to send public replies for this case."
     if error is None:
+        error = closed_meanwhile(view, opened_when(meta))
+    if error is None:
         others = [r for r in desk_of(deps).replies_since(case_id=case_id, since=opened_when(meta)) if r.agent != user]
         if others:
             error = ("A teammate replied to this customer while you were writing. Read the card's thread "
@@ -194,6 +196,21 @@ def reply_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: 
     ack()
     deps.later(send_reply, client, deps, case_id=case_id, user=user, text=text, key=f"view:{modal['id']}",
                since=opened_when(meta))
+
+
+def closed_meanwhile(view: Any, opened: datetime) -> str | None:
+    """Why not to send: the case is ignored (its history could not record the reply: reopen it first), or a
+    teammate resolved it after the modal opened (a public reply would go out on a case they closed, unseen
+    by them). A modal opened on a case already resolved may reply, as a follow-up."""
+    changed = view.updated_at is not None and as_utc(view.updated_at) > opened
+    if view.status == CaseStatus.IGNORED:
+        when = " (a teammate ignored it while you were writing)" if changed else ""
+        return (f"Case #{view.case_id} is ignored{when}, so nothing was sent. Reopen it from the card's ⋯ menu "
+                "first if the customer needs an answer.")
+    if view.status == CaseStatus.RESOLVED and changed:
+        return (f"Case #{view.case_id} was resolved while you were writing, so nothing was sent. Read the card "
+                "first; reopen it from the card's ⋯ menu if the customer still needs this answer.")
+    return None
 
 
 def send_reply(client: WebClient, deps: Deps, *, case_id: int, user: str, text: str, key: str,
