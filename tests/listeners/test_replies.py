@@ -262,6 +262,19 @@ def test_a_reply_x_could_not_take_is_recorded_and_the_agent_told_without_a_worka
     assert len(told["blocks"]) == 1  # no "Open in X" / "Mark as replied": that is for replies X does not allow
 
 
+def test_a_failed_reply_is_told_even_when_slack_refuses_to_redraw_the_card(
+        desk, deps, slack_emulator, slack_proxy, fake_x, channel, case):
+    """The card is redrawn before the agent is told: a redraw Slack refused (an archived channel) left
+    them believing the reply went out."""
+    fake_x.fail_next("/2/tweets", status=503, method="POST")
+    slack_proxy.answer("chat.update", {"ok": False, "error": "is_archived"})
+    alice = slack_emulator.users["alice"]
+    assert submit(replies.reply_submitted, slack_emulator, desk, deps, reply_modal(deps, case), "Hello!").only == {}
+    assert reply_rows(deps, case)[0].status == "failed"
+    [told] = [c.params for c in slack_proxy.calls_to("chat.postEphemeral") if c.params.get("user") == alice]
+    assert told["text"].startswith("⚠️ Your reply was *not* sent.")
+
+
 def approval_request(slack_emulator, channel: str, card: dict) -> dict:
     [request] = [m for m in slack_emulator.replies(channel, card["ts"])[1:] if "needs approval" in m.get("text", "")]
     return request

@@ -147,15 +147,32 @@ def load_view(deps: Deps, case_id: int) -> CaseView | None:
 
 
 def refresh(client: WebClient, deps: Deps, case_id: int, thread_text: str | None = None) -> CaseView | None:
-    """Show everyone the case as it is now; add a line to the card's thread."""
-    view = cards.redraw(client, lambda: load_view(deps, case_id))
+    """Show everyone the case as it is now; add a line to the card's thread.
+
+    What Slack refuses here (an archived channel, a deleted card, an outage) is logged and skipped:
+    the change is stored, and the caller still tells the person who made it what happened (a reply
+    that failed, say), which it does after this."""
+    try:
+        view = cards.redraw(client, lambda: load_view(deps, case_id))
+    except SlackApiError as exc:
+        _not_shown(case_id, "its card could not be redrawn", exc)
+        return load_view(deps, case_id)
     if view is None:
         return None
-    if view.in_incident_thread:  # the incident card lists its members' states: it follows too
-        cards.redraw(client, lambda: load_view(deps, view.incident.anchor_case_id))  # type: ignore[union-attr]
-    if thread_text:
-        cards.thread_note(client, view, thread_text)
+    try:
+        if view.in_incident_thread:  # the incident card lists its members' states: it follows too
+            cards.redraw(client, lambda: load_view(deps, view.incident.anchor_case_id))  # type: ignore[union-attr]
+        if thread_text:
+            cards.thread_note(client, view, thread_text)
+    except SlackApiError as exc:
+        _not_shown(case_id, "its incident card or thread could not be updated", exc)
     return view
+
+
+def _not_shown(case_id: int, what: str, exc: SlackApiError) -> None:
+    error = exc.response.get("error") if exc.response is not None else None
+    log.warning("case %s: %s (Slack said %s); the change is stored and shows at the card's next update",
+                case_id, what, error or exc, extra=about(case_id=case_id))
 
 
 NO_CASE = ("This button does not name a case socialdesk knows, so nothing was done. "
