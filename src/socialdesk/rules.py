@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from socialdesk.domain import Post
 from socialdesk.networks import registry
 from socialdesk.sla import parse_targets
+from socialdesk.slack.text import echoed
 
 RULE_SLA_PRIORITIES = ("high", "normal", "low")
 MIN_POLL_SECONDS = 5
@@ -38,14 +39,14 @@ def validate(network: str, query: str, every_seconds: int, channel_id: str, *, k
     except registry.UnknownNetwork as exc:
         raise RuleInvalid(str(exc)) from None
     if kind not in KINDS:
-        raise RuleInvalid(f"unknown rule kind {kind!r}; choose one of: {', '.join(KINDS)}")
+        raise RuleInvalid(f"unknown rule kind {echoed(kind)}; choose one of: {', '.join(KINDS)}")
     if kind not in info.kinds:
         raise RuleInvalid(f"{info.label} has no {kind} rules; choose one of: {', '.join(info.kinds)}")
     if kind == "mentions":
         # The account is resolved to its id once (`rules add --kind mentions`): renames don't break it.
         if not re.fullmatch(info.mentions_query, query):
             raise RuleInvalid(f"a mentions rule's query is our account's id, like {info.mentions_query_example!r}, "
-                              f"not {query!r}")
+                              f"not {echoed(query)}")
     else:
         if not query.strip():
             raise RuleInvalid("the query is empty; give the words to search for")
@@ -97,7 +98,7 @@ def validate_schedule(every_seconds: int, channel_id: str) -> None:
     if every_seconds > MAX_POLL_SECONDS:
         raise RuleInvalid(f"--every {_number(every_seconds)} is longer than a day; give an interval {POLL_RANGE}")
     if not channel_id or not channel_id[0] in "CGD" or not channel_id.isalnum():
-        raise RuleInvalid(f"{channel_id!r} is not a Slack channel id (like C0123ABCD); copy it from the channel's details")
+        raise RuleInvalid(f"{echoed(channel_id)} is not a Slack channel id (like C0123ABCD); copy it from the channel's details")
 
 
 def _number(n: int) -> str:
@@ -198,6 +199,6 @@ def parse_rule_sla(text: str | None) -> str | None:
     targets = parse_targets(text)
     unknown = sorted(set(targets) - set(RULE_SLA_PRIORITIES))
     if unknown:
-        raise ValueError(f"unknown priority {unknown[0]!r}; use {', '.join(RULE_SLA_PRIORITIES)}")
+        raise ValueError(f"unknown priority {echoed(unknown[0])}; use {', '.join(RULE_SLA_PRIORITIES)}")
     return ",".join(f"{name}={part.split('=', 1)[1].strip()}" for name, part in
                     zip(targets, (p for p in text.replace(";", ",").split(",") if p.strip())))

@@ -144,6 +144,9 @@ def test_an_error_shows_only_the_start_of_what_was_typed_so_its_advice_and_usage
         f"rules add acme budget:{LONG}": ("write dollars a month, like 50/month", rule_commands.USAGE["add"]),
         f"rules add acme sla:high={LONG}": ("is not a duration like 30m", rule_commands.USAGE["add"]),
         f"rules add acme sla:{LONG}": ("should look like priority=duration", rule_commands.USAGE["add"]),
+        f"rules add acme kind:{LONG}": ("; choose one of: search", rule_commands.USAGE["add"]),
+        f"rules add kind:mentions {LONG}": ("a mentions rule's query is our account's id", rule_commands.USAGE["add"]),
+        f"rules add acme sla:{LONG}=1h": ("; use high, normal, low", rule_commands.USAGE["add"]),
         f"search status:{LONG}": ("status is one of new", ""),
         f"queue tag:{LONG}": ("tag:", queue_filter.usage()),
     }
