@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,6 +23,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Pages of log past which a commit checkpoints itself (SQLite's default is 1,000): with the
 # app running, store.checkpoint does it in the background well before (about 40 MB).
 SQLITE_AUTOCHECKPOINT_PAGES = 10_000
+WAL_SWITCH_RETRY_S = 0.02  # between tries to put a database another connection is writing into WAL mode
 READ_ONLY = "socialdesk_read_only"  # execution option: a transaction that only reads (see read_scope)
 # pg_advisory_xact_lock's key for schema upgrades (any constant bigint no other tool on the database uses).
 MIGRATION_LOCK_KEY = 0x50C1A1DE5C0DE
@@ -58,8 +61,8 @@ def _sqlite_engine(url: str) -> Engine:
         # Let SQLAlchemy, not pysqlite, decide when transactions begin.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _use_wal(cur)
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
@@ -75,6 +78,23 @@ def _sqlite_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _use_wal(cur: sqlite3.Cursor) -> None:
+    """Put the database in WAL mode (kept in the file: once one connection has, the others find it so).
+
+    Switching is a write that SQLite refuses at once, busy timeout or not, while another connection
+    holds or wants the write lock: replicas opening a new database together failed to start on
+    "database is locked". So it is retried for as long as the busy timeout would have waited."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(WAL_SWITCH_RETRY_S)
 
 
 @contextmanager
