@@ -115,6 +115,25 @@ class Acks:
         return self.calls[0]
 
 
+class AcksWatching(Acks):
+    """`Acks` that also notes how many calls to `method` the app had made when it acked (an ack must not wait on Slack)."""
+
+    def __init__(self, proxy: SlackProxy, method: str) -> None:
+        super().__init__()
+        self._proxy, self._method = proxy, method
+        self.calls_before: list[int] = []
+
+    def __call__(self, **answer: Any) -> None:
+        self.calls_before.append(len(self._proxy.calls_to(self._method)))
+        super().__call__(**answer)
+
+
+def told(slack_proxy: SlackProxy, user_id: str) -> list[str]:
+    """What the app told `user_id` on its own: ephemeral messages, or DMs where it could not post one."""
+    return [c.params.get("text", "") for method, to in (("chat.postEphemeral", "user"), ("chat.postMessage", "channel"))
+            for c in slack_proxy.calls_to(method) if c.params.get(to) == user_id and c.response.get("ok")]
+
+
 class Responses:
     """Stands in for Bolt's `respond` (the response_url): what the handler sent through it."""
 

@@ -22,6 +22,7 @@ from socialdesk.store import curated, lifecycle
 from socialdesk.store.db import read_scope, session_scope
 from tests.listeners.conftest import (
     Acks,
+    AcksWatching,
     card_of,
     card_updates,
     click,
@@ -29,6 +30,7 @@ from tests.listeners.conftest import (
     publish_cases,
     submission,
     text_input,
+    told,
 )
 
 QUESTION, ANSWER = "Why won't my phone charge?", "Use the cable from the box."
@@ -139,6 +141,25 @@ def test_the_modal_refuses_a_case_gone_reopened_or_not_the_submitter_s_to_curate
     assert question_error(draft_modal(resolved)) == (
         f"Case #{resolved} was reopened while you wrote this. Resolve it again, then save; copy your text first.")
     assert entries(deps) == []
+
+
+def test_a_save_acks_before_asking_slack_who_may_curate_and_a_refusal_then_keeps_the_text(
+        desk, deps, slack_emulator, slack_proxy, channel, resolved):
+    carol = slack_emulator.users["carol"]
+    slack_emulator.call("conversations.kick", channel=channel, user=carol)
+    ack = AcksWatching(slack_proxy, "conversations.members")  # nothing cached: the modal opened on another replica
+    faq.modal_submitted(ack, submission(slack_emulator, user="carol", view=draft_modal(resolved),
+                                        values=values(notes="only batch 7")), desk.slack, deps=deps)
+    assert ack.only == {} and ack.calls_before == [0]
+    assert len(slack_proxy.calls_to("conversations.members")) == 1  # asked after the ack
+    assert entries(deps) == []
+    [said] = told(slack_proxy, carol)
+    assert said.startswith(faq.not_allowed(resolved))
+    assert said.endswith(f"What you wrote, not sent:\n>{QUESTION}\n>\n>{ANSWER}\n>\n>only batch 7")
+    # Known now: refused in the modal, Slack not asked again.
+    assert submit(slack_emulator, desk, deps, draft_modal(resolved), values(), user="carol")["errors"] == {
+        faq_blocks.QUESTION_INPUT: faq.not_allowed(resolved)}
+    assert len(slack_proxy.calls_to("conversations.members")) == 1
 
 
 def test_a_save_that_loses_to_a_reopen_after_the_ack_is_told_and_keeps_nothing(desk, deps, slack_emulator, channel,

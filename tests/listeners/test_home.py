@@ -25,6 +25,7 @@ from socialdesk.store import rules as rule_store
 from socialdesk.store.db import read_scope, session_scope
 from tests.listeners.conftest import (
     Acks,
+    AcksWatching,
     opened_views,
     publish_cases,
     published_homes,
@@ -173,8 +174,9 @@ def rule_values(channel: str, *, every: str = "60", query: str = "acme phone", f
                                                                  "selected_conversation": channel}}})
 
 
-def submit_rule(slack_emulator, desk, deps, view: dict, values: dict, user: str = "mia") -> Acks:
-    ack = Acks()
+def submit_rule(slack_emulator, desk, deps, view: dict, values: dict, user: str = "mia",
+                ack: Acks | None = None) -> Acks:
+    ack = ack or Acks()
     home.rule_submitted(ack, submission(slack_emulator, user=user, view=view, values=values), desk.slack, deps=deps)
     return ack
 
@@ -195,7 +197,16 @@ def test_the_rule_editor_refuses_what_rules_add_would_and_saves_the_rest(desk, d
         assert ack.only.get("response_action") == "errors", ack.only
         return ack.only["errors"]
 
-    assert errors(rule_values(channel), user="alice") == {
+    # Whether alice is an admin is not known here yet: the ack does not wait on Slack to find out; the
+    # work after it asks, changes nothing, and says why in her Home.
+    cold = AcksWatching(slack_proxy, "users.info")
+    asked = len(slack_proxy.calls_to("users.info"))
+    assert submit_rule(slack_emulator, desk, deps, view, rule_values(channel, every="90"), "alice", cold).only == {}
+    assert cold.calls_before == [asked] and len(slack_proxy.calls_to("users.info")) == asked + 1
+    assert rule_of(deps, rule_id).every_seconds == 300
+    assert notice(last_home(slack_proxy, slack_emulator, "alice")) == (
+        f"⚠️ Rule {rule_id} was not changed. " + home.NOT_ADMIN.format(what="edit rules"))
+    assert errors(rule_values(channel), user="alice") == {  # known now: refused in the modal
         ids.RULE_QUERY_INPUT: home.NOT_ADMIN.format(what="edit rules")}  # the first input block
     assert set(errors(rule_values(channel, every="sixty", followers="lots"))) == {
         ids.RULE_EVERY_INPUT, ids.RULE_FOLLOWERS_INPUT}
@@ -309,6 +320,9 @@ def test_digests_are_added_checked_and_removed_once(desk, deps, slack_emulator, 
         return ack.only
 
     good = digest_values("weekly Monday 9:30", [channel], [alice])
+    assert submit(good, user="alice") == {}  # not known here yet whether alice is an admin: asked after the ack
+    assert notice(last_home(slack_proxy, slack_emulator, "alice")) == (
+        "⚠️ The digest (weekly Monday 9:30) was not scheduled. " + home.NOT_ADMIN.format(what="schedule digests"))
     assert submit(good, user="alice") == {"response_action": "errors", "errors": {
         ids.DIGEST_SPEC_INPUT: home.NOT_ADMIN.format(what="schedule digests")}}
     forged = submit(digest_values("daily 09:00", ["<!channel>"], []))

@@ -6,6 +6,7 @@ incident: the anchor's card in the channel, the members in its thread (the real 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -19,8 +20,9 @@ from socialdesk.jobs.publish import Publisher
 from socialdesk.listeners import actions, incidents as incident_listeners
 from socialdesk.listeners.common import load_view
 from socialdesk.networks.x.fake.server import FakeX
-from socialdesk.slack import ids
+from socialdesk.slack import ids, messages
 from socialdesk.slack.blocks import incident as incident_blocks
+from socialdesk.slack.permissions import ReplyPermissions
 from socialdesk.store import ingest
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import read_scope, session_scope
@@ -28,6 +30,7 @@ from socialdesk.store.models import ReplyRow
 from tests.e2e.helpers import block_text, button_ids
 from tests.listeners.conftest import (
     Acks,
+    AcksWatching,
     card_of,
     case_row,
     click,
@@ -36,6 +39,7 @@ from tests.listeners.conftest import (
     sent_texts,
     submission,
     text_input,
+    told,
 )
 from tests.listeners.test_resolutions import outcome_values
 from tests.support.factories import x_post
@@ -219,6 +223,27 @@ def test_reply_to_all_needs_the_right_to_reply(desk, deps, slack_emulator, slack
     assert submit_reply_all(desk, deps, slack_emulator, view, "hi", user="bob").only["errors"] == {
         ids.INCIDENT_REPLY_INPUT: "You are not allowed to send public replies for these cases."}
     assert x_replies(fake_x) == []
+
+
+def test_reply_to_all_acks_before_asking_slack_who_may_reply_and_a_refusal_then_keeps_the_text(
+        desk, deps, slack_emulator, slack_proxy, fake_x, channel, storm):
+    carol = slack_emulator.users["carol"]
+    slack_emulator.call("conversations.kick", channel=channel, user=carol)
+    view = open_reply_all(desk, deps, slack_emulator, slack_proxy, channel, storm[0])  # by alice, who may
+    elsewhere = dataclasses.replace(deps, permissions=ReplyPermissions(  # another replica: nothing cached
+        client=desk.slack, users=frozenset(), groups=frozenset()))
+    asked = len(slack_proxy.calls_to("conversations.members"))
+    ack = AcksWatching(slack_proxy, "conversations.members")
+    incident_listeners.reply_all_submitted(ack, submission(
+        slack_emulator, user="carol", view=view, values=text_input(ids.INCIDENT_REPLY_INPUT, "Fixed, sorry {author}")),
+        desk.slack, deps=elsewhere)
+    assert ack.only == {} and ack.calls_before == [asked]
+    assert len(slack_proxy.calls_to("conversations.members")) == asked + 1  # asked after the ack
+    assert x_replies(fake_x) == [] and all(reply_rows(deps, case_id) == [] for case_id in storm)
+    assert ("reply_refused", carol) in event_kinds(deps, storm[0])
+    [said] = told(slack_proxy, carol)
+    assert said.startswith(messages.not_allowed_to_reply(storm[0]))
+    assert said.endswith("What you wrote, not sent:\n>Fixed, sorry {author}")
 
 
 def test_resolve_all_asks_how_resolves_each_open_case_and_tells_the_owners(desk, deps, slack_emulator, slack_proxy,

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
+from socialdesk.domain import EventKind
 from socialdesk.jobs.publish import Publisher
 from socialdesk.listeners import replies
 from socialdesk.listeners.common import load_view
@@ -29,6 +30,7 @@ from socialdesk.store.models import ReplyRow
 from tests.e2e.helpers import block_text
 from tests.listeners.conftest import (
     Acks,
+    AcksWatching,
     card_of,
     case_row,
     click,
@@ -37,6 +39,7 @@ from tests.listeners.conftest import (
     sent_texts,
     submission,
     text_input,
+    told,
 )
 from tests.support.factories import x_post
 
@@ -100,9 +103,9 @@ def reply_modal(deps, case_id: int, *, opened_at: float | None = None, revision:
 
 
 def submit(handler, slack_emulator, desk, deps, view: dict, text: str, *, user: str = "alice",
-           block: str | None = None) -> Acks:
+           block: str | None = None, ack: Acks | None = None) -> Acks:
     block = block or next(b["block_id"] for b in view["blocks"] if b.get("block_id", "").startswith(ids.REPLY_INPUT))
-    ack = Acks()
+    ack = ack or Acks()
     handler(ack, submission(slack_emulator, user=user, view=view, values=text_input(block, text, ids.REPLY_INPUT)),
             desk.slack, deps=deps)
     return ack
@@ -167,6 +170,42 @@ def test_a_submission_from_someone_not_allowed_is_refused_inline(desk, deps, sla
     assert errors(submit(replies.reply_submitted, slack_emulator, desk, deps, view, "Hi!", user="bob")) == {
         f"{ids.REPLY_INPUT}-0": "You are not allowed to send public replies for this case."}
     assert x_replies(fake_x) == [] and reply_rows(deps, case) == []
+
+
+def test_a_submission_acks_before_asking_slack_who_may_reply_and_a_refusal_then_keeps_the_text(
+        desk, deps, slack_emulator, slack_proxy, fake_x, case, channel):
+    """The 3-second ack never waits on Slack: who may reply is read from the cache (opening the modal fills
+    it) and, when nothing is cached, asked after the ack; a refusal then is recorded and told with the text."""
+    carol = slack_emulator.users["carol"]
+    slack_emulator.call("conversations.kick", channel=channel, user=carol)
+    view = reply_modal(deps, case)  # opened on another replica, or long ago: nothing cached here
+    ack = AcksWatching(slack_proxy, "conversations.members")
+    submit(replies.reply_submitted, slack_emulator, desk, deps, view, "Hi Dana, a new charger is on its way",
+           user="carol", ack=ack)
+    assert ack.only == {} and ack.calls_before == [0]
+    assert len(slack_proxy.calls_to("conversations.members")) == 1  # asked after the ack
+    assert x_replies(fake_x) == [] and reply_rows(deps, case) == []
+    assert (EventKind.REPLY_REFUSED.value, carol) in event_kinds(deps, case)
+    [said] = told(slack_proxy, carol)
+    assert said.startswith(messages.not_allowed_to_reply(case))
+    assert said.endswith("What you wrote, not sent:\n>Hi Dana, a new charger is on its way")
+    # Now it is known here: the next submission is refused in the modal, with nothing asked of Slack.
+    again = AcksWatching(slack_proxy, "conversations.members")
+    assert errors(submit(replies.reply_submitted, slack_emulator, desk, deps, view, "Hi", user="carol", ack=again)) == {
+        f"{ids.REPLY_INPUT}-0": "You are not allowed to send public replies for this case."}
+    assert again.calls_before == [1] and len(slack_proxy.calls_to("conversations.members")) == 1
+
+
+def test_a_reply_is_not_sent_and_the_text_is_kept_when_slack_cannot_say_who_may_reply(
+        desk, deps, slack_emulator, slack_proxy, fake_x, case):
+    slack_proxy.answer("conversations.members", {"ok": False, "error": "internal_error"})
+    assert submit(replies.reply_submitted, slack_emulator, desk, deps, reply_modal(deps, case), "On it!").only == {}
+    assert x_replies(fake_x) == [] and reply_rows(deps, case) == []
+    [said] = told(slack_proxy, slack_emulator.users["alice"])
+    assert said.startswith(f"Slack did not answer whether you may send public replies for case #{case} "
+                           "(SlackApiError), so nothing was sent.")
+    assert said.endswith("What you wrote, not sent:\n>On it!")
+    assert case_row(deps, case).replying_user is None
 
 
 def test_a_reply_is_refused_when_a_teammate_answered_while_it_was_written(desk, deps, slack_emulator, fake_x, case):

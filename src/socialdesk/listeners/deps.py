@@ -66,3 +66,7 @@ class Deps:
 
     def is_admin(self, user_id: str) -> bool:
         return self.admins is not None and self.admins.is_admin(user_id)
+
+    def admin_known(self, user_id: str) -> bool | None:
+        """`is_admin` without asking Slack (for an ack); None: not known here, so ask after the ack."""
+        return False if self.admins is None else self.admins.known(user_id)

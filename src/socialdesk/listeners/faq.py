@@ -37,9 +37,10 @@ from socialdesk.listeners.views import (
     tags_problem,
     text_input,
 )
-from socialdesk.slack import ids
+from socialdesk.slack import ids, messages
 from socialdesk.slack.blocks import faq as faq_blocks
 from socialdesk.slack.blocks.faq import FaqForm
+from socialdesk.slack.permissions import ReplyPermissions
 from socialdesk.store import curated
 from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.models import CuratedEntryRow
@@ -147,7 +148,7 @@ def entry_and_view(body: dict[str, Any], client: WebClient, deps: Deps) -> tuple
     if view is None:
         missing(client, body, entry.case_id)
         return None
-    if not allowed(deps, user, view.channel_id):
+    if not permissions_of(deps).allowed(user, view.channel_id):
         tell(client, channel=channel_of(body), user=user, text=not_allowed(view.case_id))
         return None
     if entry.status != curated.ACTIVE:
@@ -172,7 +173,7 @@ def save_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None
     view = clicked_case(deps, client, body)
     if view is None:
         return
-    if not allowed(deps, user, view.channel_id):
+    if not permissions_of(deps).allowed(user, view.channel_id):
         tell(client, channel=channel_of(body), user=user, text=not_allowed(view.case_id))
         return
     if view.status is not CaseStatus.RESOLVED:  # a stale card: the case was reopened since
@@ -235,7 +236,7 @@ def modal_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: 
     if view is None:
         errors[faq_blocks.QUESTION_INPUT] = ("This case is no longer in socialdesk's database, so it can't be "
                                              "saved. Copy your text, press Cancel, and ask an admin.")
-    elif not allowed(deps, user, view.channel_id):
+    elif permissions_of(deps).known(user, view.channel_id) is False:  # the cache only: save_entry asks Slack
         errors[faq_blocks.QUESTION_INPUT] = not_allowed(view.case_id)
     elif entry_id is None and view.status is not CaseStatus.RESOLVED:
         errors[faq_blocks.QUESTION_INPUT] = (f"Case #{view.case_id} was {view.status.value} while you wrote this. "
@@ -257,6 +258,11 @@ def modal_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: 
 def save_entry(client: WebClient, deps: Deps, *, view: CaseView, user: str, entry_id: int | None,
                meta: dict[str, Any], values: tuple[str, str, str, list[str] | None]) -> None:
     question, answer, notes, tags = values
+    refusal = curator_refusal(deps, user, view)
+    if refusal is not None:
+        typed = "\n\n".join(part for part in (question, answer, notes) if part)
+        tell(client, channel=view.channel_id, user=user, text=messages.refused_after_submit(refusal, typed))
+        return
     try:
         with session_scope(deps.engine) as session:
             if entry_id is not None:
@@ -272,9 +278,19 @@ def save_entry(client: WebClient, deps: Deps, *, view: CaseView, user: str, entr
     refresh(client, deps, view.case_id)  # the card's button now reads "Edit FAQ"
 
 
-def allowed(deps: Deps, user: str, channel_id: str) -> bool:
+def curator_refusal(deps: Deps, user: str, view: CaseView) -> str | None:
+    """Why `user` may not curate `view`'s case, asked of Slack (the submission's ack only read the cache)."""
+    try:
+        return None if permissions_of(deps).allowed(user, view.channel_id) else not_allowed(view.case_id)
+    except Exception as exc:  # noqa: BLE001 - Slack down or limiting: not saved, and said so
+        log.warning("could not ask Slack who may curate case %s: %s", view.case_id, type(exc).__name__)
+        return (f"Slack did not answer whether you may save case #{view.case_id} as a FAQ entry "
+                f"({type(exc).__name__}), so nothing was saved. Try again in a minute.")
+
+
+def permissions_of(deps: Deps) -> ReplyPermissions:
     assert deps.permissions is not None, "Save as FAQ needs the reply permissions (app.build sets them)"
-    return deps.permissions.allowed(user, channel_id)
+    return deps.permissions
 
 
 def register(app: App, deps: Deps) -> None:

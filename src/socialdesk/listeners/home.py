@@ -27,6 +27,7 @@ from socialdesk.listeners.common import action_value, id_from, meta_id, metadata
 from socialdesk.slack import ids
 from socialdesk.slack.blocks import queue as queue_blocks
 from socialdesk.slack.blocks.admin import digest_modal, route_block_id, rule_modal
+from socialdesk.slack.text import escape
 from socialdesk.store import digests as digest_store
 from socialdesk.store import rules as rule_store
 from socialdesk.store import saved_views
@@ -215,7 +216,7 @@ def rule_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: D
     user, view = _user(body), body["view"]
     first_block = next((b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"),
                        ids.RULE_CHANNEL_INPUT)
-    if not deps.is_admin(user):
+    if deps.admin_known(user) is False:  # the cache only (the ack never waits on Slack): save_rule asks it
         ack(response_action="errors", errors={first_block: NOT_ADMIN.format(what="edit rules")})
         return
     rule_id = meta_id(metadata_of(view), "rule_id")
@@ -235,6 +236,9 @@ def rule_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: D
 
 
 def save_rule(client: WebClient, deps: Deps, *, user: str, rule_id: int, values: dict[str, Any]) -> None:
+    if not deps.is_admin(user):
+        publish(deps, client, user, notice=f"Rule {rule_id} was not changed. " + NOT_ADMIN.format(what="edit rules"))
+        return
     notice = None
     try:
         stream = values.pop("stream", None)
@@ -256,7 +260,7 @@ def add_digest_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -
 
 def digest_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
     user, view = _user(body), body["view"]
-    if not deps.is_admin(user):
+    if deps.admin_known(user) is False:  # the cache only: save_digest asks Slack
         ack(response_action="errors", errors={ids.DIGEST_SPEC_INPUT: NOT_ADMIN.format(what="schedule digests")})
         return
     spec = (_selected(view, ids.DIGEST_SPEC_INPUT, "value") or "").strip()
@@ -279,6 +283,10 @@ def digest_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps:
 
 
 def save_digest(client: WebClient, deps: Deps, *, user: str, spec: str, targets: list[str]) -> None:
+    if not deps.is_admin(user):
+        publish(deps, client, user, notice=f"The digest ({escape(spec)}) was not scheduled. "
+                                           + NOT_ADMIN.format(what="schedule digests"))
+        return
     with session_scope(deps.engine) as session:
         row = digest_store.add_schedule(session=session, spec=spec, targets=targets, created_by=user,
                                         now=deps.clock())

@@ -25,7 +25,8 @@ from socialdesk.listeners.binding import after_ack, with_deps
 from socialdesk.listeners.common import (channel_of, clicked_case, id_from, load_view, meta_id, metadata_of, open_view,
                                          refresh, tell, user_of)
 from socialdesk.listeners.deps import Deps
-from socialdesk.listeners.replies import ask_approval, desk_of, length_error, modal_rules, permissions_of, reply_rules
+from socialdesk.listeners.replies import (ask_approval, desk_of, length_error, modal_rules, permissions_of,
+                                          refused_after_ack, reply_rules)
 from socialdesk.listeners.resolutions import tell_owner
 from socialdesk.listeners.views import selected_value, text_input
 from socialdesk.replying import Outcome
@@ -100,7 +101,8 @@ def reply_all_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, de
     else:
         # The longest handle a placeholder can become is checked; the reply desk checks nothing more.
         error = length_error(personal(text, _LONGEST_HANDLE) if AUTHOR in text else text, rules)
-    if error is None and not permissions_of(deps).allowed(user, str(meta.get("channel") or "")):
+    # From the cache only (opening the modal filled it): the ack never waits on Slack; send_to_all asks it.
+    if error is None and permissions_of(deps).known(user, str(meta.get("channel") or "")) is False:
         error = "You are not allowed to send public replies for these cases."
     if error:
         ack(response_action="errors", errors={ids.INCIDENT_REPLY_INPUT: error})
@@ -133,6 +135,9 @@ class Sent:
 def send_to_all(client: WebClient, deps: Deps, *, incident_id: int, anchor_case_id: int, case_ids: Sequence[int],
                 user: str, text: str, key: str, since: datetime) -> Sent:
     """One reply per case, one after the other (see the module's docstring); then the thread and the agent are told."""
+    anchor = load_view(deps, anchor_case_id)
+    if anchor is not None and refused_after_ack(client, deps, anchor, user=user, text=text, incident_id=incident_id):
+        return Sent(not_tried=[(case_id, "") for case_id in case_ids])
     with read_scope(deps.engine) as session:
         recipients = incidents.awaiting_reply(session=session, incident_id=incident_id, case_ids=case_ids)
     result = Sent(skipped=[c for c in case_ids if c not in {r for r, _ in recipients}])

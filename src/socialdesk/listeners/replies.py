@@ -173,7 +173,8 @@ def reply_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: 
     view = load_view(deps, case_id) if case_id is not None else None
     rules = reply_rules(deps, view.post.network) if view is not None else None
     error = "This case no longer exists." if view is None or rules is None else length_error(text, rules)
-    if error is None and not permissions_of(deps).allowed(user, view.channel_id):  # type: ignore[union-attr]
+    # From the cache only (opening the modal filled it): the ack never waits on Slack; send_reply asks it.
+    if error is None and permissions_of(deps).known(user, view.channel_id) is False:  # type: ignore[union-attr]
         error = "You are not allowed to send public replies for this case."
     if error is None:
         error = closed_meanwhile(view, opened_when(meta))
@@ -217,11 +218,35 @@ def send_reply(client: WebClient, deps: Deps, *, case_id: int, user: str, text: 
                since: datetime) -> None:
     with session_scope(deps.engine) as session:
         lifecycle.set_replying(session=session, case_id=case_id, user_id=None, now=deps.clock(), only_if=user)
+    view = load_view(deps, case_id)
+    if view is not None and refused_after_ack(client, deps, view, user=user, text=text):
+        refresh(client, deps, case_id)  # no longer "replying"
+        return
     outcome = desk_of(deps).request(case_id=case_id, agent=user, text=text, key=key, since=since)
     if outcome.status == "awaiting_approval":
         ask_approval(client, deps, outcome, agent=user)
     elif outcome.status != "duplicate":
         announce(client, deps, outcome, agent=user)
+
+
+def refused_after_ack(client: WebClient, deps: Deps, view: Any, *, user: str, text: str,
+                      incident_id: int | None = None) -> bool:
+    """Whether `user` may not reply on `view`'s case, asked of Slack now (the submission's ack only read the
+    cache). A refusal is recorded and told with the text typed, so nothing written is lost."""
+    try:
+        if permissions_of(deps).allowed(user, view.channel_id):
+            return False
+    except Exception as exc:  # noqa: BLE001 - Slack down or limiting: not sent, and said so
+        log.warning("could not ask Slack who may reply on case %s: %s", view.case_id, type(exc).__name__)
+        refusal = (f"Slack did not answer whether you may send public replies for case #{view.case_id} "
+                   f"({type(exc).__name__}), so nothing was sent. Try again in a minute.")
+    else:
+        with session_scope(deps.engine) as session:
+            record_event(session, view.case_id, EventKind.REPLY_REFUSED, user, deps.clock(), reason="not allowed",
+                         **({"incident_id": incident_id} if incident_id is not None else {}))
+        refusal = messages.not_allowed_to_reply(view.case_id)
+    tell(client, channel=view.channel_id, user=user, text=messages.refused_after_submit(refusal, text))
+    return True
 
 
 def reply_closed(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:

@@ -142,5 +142,10 @@ def not_allowed_to_reply(case_id: int) -> str:
             "users or groups). Add a note instead, or ask a teammate. This attempt was recorded.")
 
 
+def refused_after_submit(refusal: str, text: str) -> str:
+    """A refusal the modal could not show (it was decided after the ack), with what was typed: nothing is lost."""
+    return f"{refusal}\nWhat you wrote, not sent:\n{quote(text, limit=4000)}"
+
+
 def reply_failed(error: str) -> str:
     return f"⚠️ Your reply was *not* sent. {error}"
