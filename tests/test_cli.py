@@ -146,7 +146,7 @@ def test_a_poll_interval_past_a_day_is_refused_and_adds_no_rule(env, cli):
         refused = cli("rules", "add", "--network", "x", "--query", "acme", "--channel", "C0123ABCD", "--every", every,
                       env=env)
         assert (refused.returncode, refused.stderr) == (
-            2, f"socialdesk: --every {every} is longer than a day; give an interval from 5 to 86400 seconds "
+            2, f"socialdesk: an interval of {every} s is longer than a day; give one from 5 to 86400 seconds "
                "(a day)\n"), refused
     assert cli("rules", "list", env=env).stdout.startswith("no rules yet")
     assert cli("rules", "add", "--network", "x", "--query", "acme", "--channel", "C0123ABCD", "--every", "86400",

@@ -5,7 +5,7 @@ import pytest
 
 from socialdesk.domain import Author, Post
 from socialdesk.networks import registry
-from socialdesk.rules import Filters, RuleInvalid, parse_rule_sla, rejection, validate, validate_stream
+from socialdesk.rules import Filters, RuleInvalid, parse_rule_sla, rejection, spelled, validate, validate_stream
 
 
 def make_post(*, handle="customer", repost=False, lang="en") -> Post:
@@ -33,9 +33,9 @@ def test_a_rule_may_be_polled_from_every_5_seconds_to_once_a_day():
     [
         ("myspace", "q", 60, "C1", "unknown network 'myspace'; choose one of: x"),
         ("x", "   ", 60, "C1", "the query is empty"),
-        ("x", "q", 4, "C1", "--every 4 is too often; the minimum is 5 seconds"),
-        ("x", "q", 86401, "C1", "--every 86401 is longer than a day; give an interval from 5 to 86400 seconds (a day)"),
-        ("x", "q", 10**30, "C1", "--every 10000000000000000000… is longer than a day"),
+        ("x", "q", 4, "C1", "an interval of 4 s is too often; the minimum is 5 seconds"),
+        ("x", "q", 86401, "C1", "an interval of 86401 s is longer than a day; give one from 5 to 86400 seconds (a day)"),
+        ("x", "q", 10**30, "C1", "an interval of 10000000000000000000… s is longer than a day"),
         ("x", "q", 60, "#support", "'#support' is not a Slack channel id"),
         ("x", "q", 60, "", "is not a Slack channel id"),
     ],
@@ -113,3 +113,10 @@ def test_a_streamed_query_and_the_number_of_streamed_rules_are_held_to_the_strea
     assert str(full.value) == (f"{info.label}'s stream carries at most {info.stream_rules_max} rules and "
                                f"{info.stream_rules_max} are marked already; turn one off (`rules stream ID off`) "
                                "or remove one, or leave out --stream to have this one polled")
+
+
+def test_a_refusal_names_the_command_as_the_surface_showing_it_takes_it():
+    said = "turn one off (`rules stream ID off`) or remove one"
+    assert spelled(said, "socialdesk") == "turn one off (`socialdesk rules stream ID off`) or remove one"
+    assert spelled(said, "/social") == "turn one off (`/social rules stream ID off`) or remove one"
+    assert spelled("the query is empty", "/social") == "the query is empty"

@@ -65,7 +65,12 @@ def validate(network: str, query: str, every_seconds: int, channel_id: str, *, k
     return info.name
 
 
-STREAM_OFF_HINT = "`rules stream ID off`"
+STREAM_OFF_HINT = "`rules stream ID off`"  # `spelled` makes it a command of the surface that shows it
+
+
+def spelled(message: str, command: str) -> str:
+    """A RuleInvalid's message with the command it names as `command` takes it ("socialdesk", "/social")."""
+    return message.replace(STREAM_OFF_HINT, f"`{command} rules stream ID off`")
 
 
 def validate_stream(network: str, query: str, *, streamed: int) -> None:
@@ -94,9 +99,11 @@ def validate_stream(network: str, query: str, *, streamed: int) -> None:
 def validate_schedule(every_seconds: int, channel_id: str) -> None:
     """The parts of a rule every kind has: how often, and which channel."""
     if every_seconds < MIN_POLL_SECONDS:
-        raise RuleInvalid(f"--every {every_seconds} is too often; the minimum is {MIN_POLL_SECONDS} seconds")
+        # In words every surface shares (the CLI's --every, Slack's every:, the rule editor's box).
+        raise RuleInvalid(f"an interval of {_number(every_seconds)} s is too often; the minimum is "
+                          f"{MIN_POLL_SECONDS} seconds")
     if every_seconds > MAX_POLL_SECONDS:
-        raise RuleInvalid(f"--every {_number(every_seconds)} is longer than a day; give an interval {POLL_RANGE}")
+        raise RuleInvalid(f"an interval of {_number(every_seconds)} s is longer than a day; give one {POLL_RANGE}")
     if not channel_id or not channel_id[0] in "CGD" or not channel_id.isalnum():
         raise RuleInvalid(f"{echoed(channel_id)} is not a Slack channel id (like C0123ABCD); copy it from the channel's details")
 

@@ -377,5 +377,7 @@ def test_the_rule_editor_has_no_stream_box_where_the_stream_takes_every_rule(des
     assert ids.RULE_STREAM_INPUT not in [b.get("block_id") for b in view["blocks"]]
     forged = rule_values(channel) | stream_box(True)
     ack = submit_rule(slack_emulator, desk, deps, view, forged)
-    assert ack.only["response_action"] == "errors" and "has no such stream" in ack.only["errors"][ids.RULE_STREAM_INPUT]
+    said = ack.only["errors"][ids.RULE_STREAM_INPUT]
+    assert ack.only["response_action"] == "errors" and "has no such stream" in said
+    assert said.endswith("Untick the live stream") and "--stream" not in said  # the box, not the flag
     assert rule_of(deps, rule_id).stream is False

@@ -78,7 +78,7 @@ def test_stream_is_refused_where_the_network_streams_every_rule_or_past_its_limi
     assert f"Rule {limit} added" in last and "Streamed" in last
     over = rules(deps, slack_emulator, f"add network:{OPT_IN} acme over --stream")
     assert f"carries at most {limit} rules and {limit} are marked already" in over
-    assert "`rules stream ID off`" in over
+    assert "turn one off (`/social rules stream ID off`)" in over  # as Slack takes it, not the CLI
     assert f"Rule {limit + 1} added" in rules(deps, slack_emulator, f"add network:{OPT_IN} acme over")
     assert f"carries at most {limit} rules" in rules(deps, slack_emulator, f"stream {limit + 1} on")
     assert "is streamed now" in rules(deps, slack_emulator, f"stream {limit} on")  # already on: not counted twice
@@ -158,12 +158,12 @@ def test_resuming_a_rule_paused_longer_than_its_search_reaches_back_says_what_is
 
 def test_a_poll_interval_outside_5_seconds_to_a_day_is_refused_with_the_range(deps, slack_emulator):
     """`every:1234567890` is a number of seconds, only too many: the answer gives the range, and adds nothing."""
-    for text, says in (("add acme every:1234567890", "1234567890 is longer than a day"),
-                       ("add acme every:86401", "86401 is longer than a day"),
+    for text, says in (("add acme every:1234567890", "an interval of 1234567890 s is longer than a day"),
+                       ("add acme every:86401", "an interval of 86401 s is longer than a day"),
                        ("add acme every:" + "9" * 5000, "is not a number of seconds"),
                        ("add acme every:often", "`every:often` is not a number of seconds")):
         answer = rules(deps, slack_emulator, text)
-        assert says in answer and "from 5 to 86400 seconds (a day)" in answer, answer
+        assert says in answer and "from 5 to 86400 seconds (a day)" in answer and "--every" not in answer, answer
         assert "Usage: `/social rules add" in answer
     assert marked(deps) == {}
     assert "Rule 1 added" in rules(deps, slack_emulator, "add acme every:86400")

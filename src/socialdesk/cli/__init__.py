@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from socialdesk import logs
     from socialdesk.config import ConfigError, load_settings
     from socialdesk.networks.base import NetworkError, RateLimited, SourceUnavailable
-    from socialdesk.rules import RuleInvalid
+    from socialdesk.rules import RuleInvalid, spelled
     from socialdesk.store.rules import RuleNotFound
 
     try:
@@ -47,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(settings, args))
     except CliError as exc:
         return _fail(str(exc), exc.exit_code)
-    except (ConfigError, RuleInvalid, RuleNotFound) as exc:
+    except RuleInvalid as exc:
+        return _fail(spelled(str(exc), "socialdesk"), EXIT_USAGE)
+    except (ConfigError, RuleNotFound) as exc:
         return _fail(str(exc), EXIT_USAGE)
     except (SourceUnavailable, RateLimited) as exc:
         return _fail(f"{exc}; try again later", EXIT_ENVIRONMENT)

@@ -103,7 +103,7 @@ def rule_errors(view: dict[str, Any], rule: Any, *, streamed: int = 0) -> tuple[
             block = ids.RULE_CHANNEL_INPUT if "channel" in str(exc) else ids.RULE_QUERY_INPUT
             if rule.kind == "mentions":
                 block = ids.RULE_CHANNEL_INPUT
-            errors[block] = str(exc)[:2000]
+            errors[block] = rule_rules.spelled(str(exc), "/social")[:2000]
     values = dict(query=query, channel_id=channel, every_seconds=every or 0, priority_keywords=keywords,
                   priority_followers=followers, sla_targets=sla_targets)
     stream = _stream_choice(view) if rule.kind == "search" else None  # a forged box on another kind: ignored
@@ -112,7 +112,11 @@ def rule_errors(view: dict[str, Any], rule: Any, *, streamed: int = 0) -> tuple[
             try:
                 rule_rules.validate_stream(rule.network, query, streamed=streamed)
             except rule_rules.RuleInvalid as exc:
-                errors[ids.RULE_STREAM_INPUT] = str(exc).replace("--stream", "the live stream")[:2000]
+                said = rule_rules.spelled(str(exc), "/social")
+                for flag, box in (("leave out --stream", "untick the live stream"),
+                                  ("Leave out --stream", "Untick the live stream"), ("--stream", "the live stream")):
+                    said = said.replace(flag, box)
+                errors[ids.RULE_STREAM_INPUT] = said[:2000]
         values["stream"] = stream
     values["ignore_spam"] = _box_ticked(view, ids.RULE_SPAM_INPUT, ids.RULE_SPAM_ON)
     try:

@@ -213,7 +213,7 @@ def add(deps: Deps, client: WebClient | None, *, text: str, user_id: str, here: 
     except Malformed as exc:
         return plain(f"{exc}\n{USAGE['add']}")
     except rule_rules.RuleInvalid as exc:
-        return plain(f"{escape(str(exc)[:1000])}.\n{USAGE['add']}")
+        return plain(f"{escape(rule_rules.spelled(str(exc), '/social')[:1000])}.\n{USAGE['add']}")
     with session_scope(deps.engine) as session:
         rule = rule_store.add_rule(session=session, network=network, query=query, channel_id=target,
                                    every_seconds=every_seconds, lang=None, include_reposts=False, now=deps.clock(),
@@ -257,7 +257,7 @@ def stream(deps: Deps, args: list[str], *, user_id: str) -> Reply:
     except rule_store.RuleNotFound:
         return plain(f"There is no rule {rule_id}; `/social rules` lists them.")
     except rule_rules.RuleInvalid as exc:
-        return plain(f"{escape(str(exc)[:1000])}.")
+        return plain(f"{escape(rule_rules.spelled(str(exc), '/social')[:1000])}.")
     log.info("rule %s: stream %s by %s from Slack", rule_id, state, user_id, extra=about(rule_id=rule_id))
     return plain(f"Rule {rule_id} " + ("is streamed now: cards within seconds (polled while the stream is down)."
                                        if on else "is polled now, not streamed."))
