@@ -81,12 +81,12 @@ def test_one_dm_per_assignment_none_for_oneself_or_for_whom_it_already_was(desk,
     [case_id] = publish_cases(desk, channel, ["acme screen flickers"])
     alice, bob = slack_emulator.users["alice"], slack_emulator.users["bob"]
     assign(slack_emulator, desk, deps, case_id, by="alice", to="alice")  # takes it herself: no DM
-    assign(slack_emulator, desk, deps, case_id, by="carol", to="bob")
+    assign(slack_emulator, desk, deps, case_id, by="carol", to="bob")  # bob hears, and alice that it is not hers
     assign(slack_emulator, desk, deps, case_id, by="carol", to="bob")  # already his: nothing new to tell
     assert desk.notifier.run_once() == 0  # a later sweep (a restart) sends nothing again
-    assert len(dms(slack_proxy, bob)) == 1 and dms(slack_proxy, alice) == []
-    assign(slack_emulator, desk, deps, case_id, by="bob", to="alice")  # handed over: alice hears of it
-    assert len(dms(slack_proxy, alice)) == 1
+    assert len(dms(slack_proxy, bob)) == 1 and len(dms(slack_proxy, alice)) == 1
+    assign(slack_emulator, desk, deps, case_id, by="bob", to="alice")  # handed over by its owner: only alice hears
+    assert len(dms(slack_proxy, alice)) == 2 and len(dms(slack_proxy, bob)) == 1
     # The thread names whom a DM tells (no mention: told once), and mentions whom none tells.
     carol = slack_emulator.users["carol"]
     card = card_of(slack_emulator, channel, case_id)
@@ -97,7 +97,32 @@ def test_one_dm_per_assignment_none_for_oneself_or_for_whom_it_already_was(desk,
         f"👉 <@{bob}> assigned this case to *@alice* (a DM tells them)."]
     with read_scope(deps.engine) as session:
         assert [(r.kind, r.channel_id, r.status) for r in session.exec(select(NoticeRow).order_by(NoticeRow.id))] == [
-            ("assigned", bob, "sent"), ("assigned", alice, "sent")]
+            ("assigned", bob, "sent"), ("reassigned", alice, "sent"), ("assigned", alice, "sent")]
+
+
+def test_the_owner_a_case_is_taken_from_hears_who_has_it_now_unless_it_came_back(desk, deps, slack_emulator,
+                                                                               slack_proxy, channel):
+    [case_id] = publish_cases(desk, channel, ["acme battery swells"])
+    alice, bob, carol = (slack_emulator.users[n] for n in ("alice", "bob", "carol"))
+    with session_scope(deps.engine) as session:
+        lifecycle.claim(session=session, case_id=case_id, user_id=carol, now=datetime.now(UTC))
+    assign(slack_emulator, desk, deps, case_id, by="bob", to="alice")
+    [dm] = dms(slack_proxy, carol)
+    card = card_of(slack_emulator, channel, case_id)
+    assert dm["text"].startswith(f"↪️ <@{bob}> gave <http")
+    assert f"/archives/{channel}/p{card['ts'].replace('.', '')}|case #{case_id}> (@cust0 on X), which you owned, " \
+           f"to <@{alice}>. It is theirs now" in dm["text"]
+    # Given away and back before the notifier ran: alice is not told (it is hers again), nor carol (she never heard).
+    with session_scope(deps.engine) as session:
+        lifecycle.assign(session=session, case_id=case_id, user_id=bob, assignee=carol, now=datetime.now(UTC))
+        lifecycle.assign(session=session, case_id=case_id, user_id=carol, assignee=alice, now=datetime.now(UTC))
+    desk.notifier.run_once()
+    with read_scope(deps.engine) as session:
+        rows = [(r.kind, r.channel_id, r.status, r.error) for r in session.exec(select(NoticeRow).order_by(NoticeRow.id))]
+    assert rows[-3:] == [("assigned", carol, "skipped", "the case was given to someone else since"),
+                         ("reassigned", alice, "skipped", "the case is theirs again since"),
+                         ("assigned", alice, "sent", None)], rows
+    assert len(dms(slack_proxy, carol)) == 1
 
 
 def test_a_dm_held_through_quiet_hours_is_skipped_when_the_case_went_to_someone_else(desk, deps, slack_emulator,

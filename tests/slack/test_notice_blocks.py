@@ -83,3 +83,12 @@ def test_the_follow_up_ping():
         "🔔 <@U0BOB> @jo&lt; wrote again.")
     assert notices.follow_up_ping(owner="U0BOB", handle="jo", posts=3, reopened=True).text == (
         "🔔 <@U0BOB> @jo wrote again (3 new posts): the case is reopened and still yours.")
+
+
+def test_the_dm_to_the_owner_a_case_was_taken_from_names_who_has_it_and_escapes_the_handle():
+    linked = notices.reassigned_dm(view(), by="U0CAROL", to="U0DAN", permalink=PERMALINK)
+    assert linked.text == (f"↪️ <@U0CAROL> gave <{PERMALINK}|case #12> (@jo_&lt;tanaka&gt; on X), which you owned, "
+                           "to <@U0DAN>. It is theirs now: nothing more to do on it unless they ask you.")
+    assert linked.blocks == []
+    plain = notices.reassigned_dm(view(), by="U0CAROL", to="<!channel>", permalink=None).text
+    assert plain.startswith("↪️ <@U0CAROL> gave case #12 (") and "to &lt;!channel&gt;." in plain

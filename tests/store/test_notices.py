@@ -47,18 +47,20 @@ def test_an_event_is_queued_once_and_an_unknown_kind_is_refused(engine):
     assert (row.status, row.due_at, row.attempts) == ("queued", NOW, 0)
 
 
-def test_assigning_queues_a_dm_for_the_assignee_but_not_for_oneself(engine):
+def test_assigning_queues_a_dm_for_the_assignee_but_not_for_oneself_and_one_for_the_owner_it_is_taken_from(engine):
     case_id = open_case(engine)
     with session_scope(engine) as session:
         lifecycle.assign(session=session, case_id=case_id, user_id="UCAROL", assignee="UBOB", now=NOW)
+        # Bob's DM has not gone out yet: he never heard it was his, so he is not told it is not.
         lifecycle.assign(session=session, case_id=case_id, user_id="UALICE", assignee="UALICE", now=NOW)
-        lifecycle.assign(session=session, case_id=case_id, user_id="UCAROL", assignee="UBOB", now=NOW)
+        lifecycle.assign(session=session, case_id=case_id, user_id="UCAROL", assignee="UBOB", now=NOW)  # alice's
         assert lifecycle.assign(session=session, case_id=case_id, user_id="UDAN", assignee="UBOB", now=NOW).ok  # his already
         lifecycle.resolve(session=session, case_id=case_id, user_id="UBOB", now=NOW)
         assert not lifecycle.assign(session=session, case_id=case_id, user_id="UCAROL", assignee="UDAN", now=NOW).ok
     found = rows(engine)
     assert [(r.kind, r.channel_id, r.payload) for r in found] == [
-        ("assigned", "UBOB", {"by": "UCAROL", "to": "UBOB"}), ("assigned", "UBOB", {"by": "UCAROL", "to": "UBOB"})]
+        ("assigned", "UBOB", {"by": "UCAROL", "to": "UBOB"}), ("assigned", "UBOB", {"by": "UCAROL", "to": "UBOB"}),
+        ("reassigned", "UALICE", {"by": "UCAROL", "to": "UBOB", "from": "UALICE"})]
     assert found[0].key != found[1].key  # two assignments, two events
 
 

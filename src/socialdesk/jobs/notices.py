@@ -172,6 +172,11 @@ class Notifier:
             if view.status in CLOSED:
                 return f"the case is {view.status.value} since"
             return notice.channel_id, None, say.assigned_dm(view, by=str(p.get("by")), permalink=self._permalink(view))
+        if notice.kind == store.REASSIGNED:
+            if view.assignee == p.get("from"):
+                return "the case is theirs again since"
+            return notice.channel_id, None, say.reassigned_dm(view, by=str(p.get("by")), to=str(p.get("to")),
+                                                              permalink=self._permalink(view))
         if notice.kind == store.FOLLOW_UP:
             if not view.assignee:
                 return "nobody owns the case now"

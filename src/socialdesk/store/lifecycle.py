@@ -114,7 +114,7 @@ def unclaim(*, session: Session, case_id: int, user_id: str, now: datetime) -> T
 
 def assign(*, session: Session, case_id: int, user_id: str, assignee: str, now: datetime) -> TransitionResult:
     """Give the case to `assignee`; they are told in a DM (queued here, in the same transaction: store.notices),
-    unless it was theirs already or they assigned it to themselves."""
+    unless it was theirs already or they assigned it to themselves; so is the owner it was taken from."""
     before = session.exec(select(CaseRow.assignee).where(CaseRow.id == case_id)).first()
     result = _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from=OPEN,
                     event=EventKind.ASSIGNED, last_action=f"assigned to <@{assignee}> by <@{user_id}>",
@@ -124,6 +124,8 @@ def assign(*, session: Session, case_id: int, user_id: str, assignee: str, now: 
     if result.ok and before != assignee:
         notices.queue_assigned(session=session, case_id=case_id, version=result.case.version, by=user_id,
                                assignee=assignee, now=now)
+        notices.queue_reassigned(session=session, case_id=case_id, version=result.case.version, by=user_id,
+                                 owner=before, assignee=assignee, now=now)
     return result
 
 

@@ -26,7 +26,8 @@ from socialdesk.store.models import CaseRow, NoticeRow
 from socialdesk.store.once import insert_once
 
 ASSIGNED, FOLLOW_UP, SLA_AT_RISK, SLA_BREACHED, SLA_LEAD = "assigned", "follow_up", "sla_at_risk", "sla_breached", "sla_lead"
-KINDS = (ASSIGNED, FOLLOW_UP, SLA_AT_RISK, SLA_BREACHED, SLA_LEAD)
+REASSIGNED = "reassigned"  # the owner a case was taken from by someone else's assignment
+KINDS = (ASSIGNED, FOLLOW_UP, SLA_AT_RISK, SLA_BREACHED, SLA_LEAD, REASSIGNED)
 QUEUED, TAKEN, SENT, SKIPPED, FAILED = "queued", "taken", "sent", "skipped", "failed"
 FINISHED = (SENT, SKIPPED, FAILED)
 KEEP = timedelta(days=30)  # finished notices are kept this long (to see what was sent), then pruned
@@ -60,6 +61,21 @@ def queue_assigned(*, session: Session, case_id: int, version: int, by: str, ass
         return False
     return queue(session=session, key=f"{ASSIGNED}:{case_id}:v{version}", kind=ASSIGNED, case_id=case_id,
                  channel_id=assignee, now=now, payload={"by": by, "to": assignee})
+
+
+def queue_reassigned(*, session: Session, case_id: int, version: int, by: str, owner: str | None, assignee: str,
+                     now: datetime) -> bool:
+    """The owner hears that someone else gave their case to another (not when they did it themselves, or when
+    it stays theirs), so they stop working it. One per assignment, as `queue_assigned`; none while the DM
+    that gave it to them is still waiting (quiet hours): they never heard it was theirs, and that DM is skipped."""
+    if owner is None or owner in (by, assignee):
+        return False
+    unheard = session.exec(select(NoticeRow.id).where(NoticeRow.case_id == case_id, NoticeRow.kind == ASSIGNED,
+                                                      NoticeRow.channel_id == owner, NoticeRow.status == QUEUED)).first()
+    if unheard is not None:
+        return False
+    return queue(session=session, key=f"{REASSIGNED}:{case_id}:v{version}", kind=REASSIGNED, case_id=case_id,
+                 channel_id=owner, now=now, payload={"by": by, "to": assignee, "from": owner})
 
 
 def queue_follow_up(*, session: Session, case_id: int, post_id: int, now: datetime) -> bool:

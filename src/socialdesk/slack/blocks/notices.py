@@ -113,6 +113,16 @@ def assigned_dm(view: CaseView, *, by: str, permalink: str | None) -> Message:
     return Message(f"{mention(by)} assigned you case #{view.case_id} (@{handle} on {where})", blocks)
 
 
+def reassigned_dm(view: CaseView, *, by: str, to: str, permalink: str | None) -> Message:
+    """The DM to the owner a case was taken from: who gave it to whom, so they stop working it."""
+    handle = escape(view.post.author.handle)
+    where = escape(registry.label(view.post.network))
+    case = f"<{permalink}|case #{view.case_id}>" if permalink else f"case #{view.case_id}"
+    text = (f"↪️ {mention(by)} gave {case} (@{handle} on {where}), which you owned, to {mention(to)}. "
+            "It is theirs now: nothing more to do on it unless they ask you.")
+    return Message(text)
+
+
 def follow_up_ping(*, owner: str, handle: str, posts: int, reopened: bool) -> Message:
     """The owner's ping in the card's thread: the customer wrote again (`posts` times since the last ping)."""
     again = f"wrote again ({posts} new posts)" if posts > 1 else "wrote again"
