@@ -248,6 +248,22 @@ def test_a_keystroke_from_before_a_saved_reply_does_not_undo_it(desk, deps, slac
                                                      "as X counts them"
 
 
+def test_a_saved_reply_chosen_as_a_count_redraw_lands_still_goes_in(desk, deps, slack_emulator, slack_proxy,
+                                                                    channel, case):
+    opened = open_reply(desk, deps, slack_emulator, slack_proxy, channel, case)
+    type_in(desk, deps, slack_emulator, opened, "Hel")  # its redraw landed after the click: the click's hash is stale
+    chosen = {"type": "static_select", "block_id": "saved", "action_id": ids.SAVED_REPLY,
+              "selected_option": {"value": "0"}, "action_ts": f"{time.time():.6f}"}
+    typed = text_input(input_block(opened)["block_id"], "Hel", ids.REPLY_INPUT)
+    replies.saved_reply_chosen(in_modal(slack_emulator, opened, chosen, typed), desk.slack, deps=deps)
+    stale, landed = updates(slack_proxy)[-2:]
+    assert stale.response.get("error") == "hash_conflict" and stale.params["hash"] == opened["hash"]
+    assert landed.response.get("ok") and "hash" not in landed.params  # a count redraw changes no text: overwritten
+    box = input_block(redrawn(slack_proxy))
+    assert box["block_id"] == f"{ids.REPLY_INPUT}-1"
+    assert box["element"]["initial_value"].startswith("Hel") and len(box["element"]["initial_value"]) > 3
+
+
 def test_one_over_the_limit_reads_281_of_280_before_send_and_send_is_refused(desk, deps, slack_emulator, slack_proxy,
                                                                            channel, case):
     view = open_reply(desk, deps, slack_emulator, slack_proxy, channel, case)

@@ -125,8 +125,17 @@ def saved_reply_chosen(body: dict[str, Any], client: WebClient, *, deps: Deps) -
     text = modals.with_saved(typed if isinstance(typed, str) else "", saved, rules.reply_opening(view.post.author.handle))
     # The modal as Slack holds it with the text in a new box: its suggestions and draft line stay.
     updated = modals.redrawn(modal, rules, text=text)
-    if updated is not None:
+    if updated is None:
+        return
+    try:
         client.views_update(view_id=modal["id"], hash=modal.get("hash"), view=updated)
+    except SlackApiError as exc:
+        if exc.response.get("error") == "not_found":  # closed meanwhile: nothing to put it in
+            return
+        if exc.response.get("error") != "hash_conflict":
+            raise
+        # A count redraw landed since the click: it changes the count, never the text, so the choice goes in.
+        client.views_update(view_id=modal["id"], view=updated)
 
 
 def reply_typed(body: dict[str, Any], client: WebClient, *, deps: Deps, redraws: Redraws | None = None) -> None:
