@@ -100,6 +100,22 @@ def test_one_dm_per_assignment_none_for_oneself_or_for_whom_it_already_was(desk,
             ("assigned", bob, "sent"), ("reassigned", alice, "sent"), ("assigned", alice, "sent")]
 
 
+def test_a_case_is_not_assigned_to_a_bot_and_the_assigner_is_told(desk, deps, slack_emulator, slack_proxy, channel):
+    [case_id] = publish_cases(desk, channel, ["acme screen went dark"])
+    bot = slack_emulator.bot_user_id  # the picker offers the app itself too
+    view = modals.assign_modal(load_view(deps, case_id)).to_dict()
+    ack = Acks()
+    views.assign_submitted(ack, submission(slack_emulator, user="carol", view=view, values=assign_values(bot)),
+                           desk.slack, deps=deps)
+    assert ack.only == {}  # who it is is asked of Slack after the ack
+    assert case_row(deps, case_id).assignee is None
+    said = [t for t in slack_emulator.ephemeral_texts(channel) if "was not assigned" in t]
+    assert len(said) == 1 and said[0].endswith(f"is a bot, an app or a deactivated account, so case #{case_id} was "
+                                               "not assigned. Assign it to a person."), said
+    assign(slack_emulator, desk, deps, case_id, by="carol", to="bob")  # a person: assigned
+    assert case_row(deps, case_id).assignee == slack_emulator.users["bob"]
+
+
 def test_the_owner_a_case_is_taken_from_hears_who_has_it_now_unless_it_came_back(desk, deps, slack_emulator,
                                                                                slack_proxy, channel):
     [case_id] = publish_cases(desk, channel, ["acme battery swells"])

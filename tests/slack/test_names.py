@@ -86,3 +86,13 @@ def test_slack_out_of_reach_gives_the_id(slack_emulator):
 def test_a_cache_needs_room():
     with pytest.raises(ValueError, match="at least one name"):
         SlackNames(None, size=0)
+
+
+def test_a_bot_an_app_or_someone_slack_does_not_know_is_not_a_person(proxy, slack_emulator):
+    names = names_through(proxy, slack_emulator)
+    assert names.is_person(slack_emulator.users["alice"]) is True
+    assert names.is_person(slack_emulator.bot_user_id) is False
+    assert names.is_person("U0NOBODY99") is False  # user_not_found
+    assert names.is_person("cli:root") is None  # not a Slack id: nothing to say
+    calls = len(proxy.calls_to("users.info"))
+    assert names.name(slack_emulator.users["alice"]).startswith("@") and len(proxy.calls_to("users.info")) == calls

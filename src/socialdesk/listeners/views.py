@@ -23,6 +23,7 @@ from socialdesk.listeners.binding import with_deps
 from socialdesk.listeners.deps import Deps
 from socialdesk.slack import ids, messages
 from socialdesk.slack.blocks import modals
+from socialdesk.slack.text import escape
 from socialdesk.store import lifecycle
 from socialdesk.store.db import session_scope
 
@@ -159,6 +160,12 @@ def assign(body: dict[str, Any], client: WebClient, deps: Deps, assignee: str) -
     # The DM (lifecycle.assign queues one unless they assign themselves or already own it) tells the
     # assignee; then the thread names them without a mention, so they are told once.
     before = load_view(deps, case_id) if case_id is not None else None
+    if deps.names is not None and before is not None and deps.names.is_person(assignee) is False:
+        # The picker offers bots, apps and deactivated accounts too: a case one held would leave the queue unworked.
+        tell(client, channel=before.channel_id, user=user, text=(
+            f"{escape(deps.names.name(assignee))} is a bot, an app or a deactivated account, so case #{before.case_id} "
+            "was not assigned. Assign it to a person."))
+        return
     dm = assignee != user and (before is None or before.assignee != assignee)
     told_as = deps.names.name(assignee) if deps.names is not None and dm else None
     apply(body, client, deps, lifecycle.assign, messages.assigned(user, assignee, told_as=told_as), "assigned",

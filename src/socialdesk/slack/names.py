@@ -52,7 +52,8 @@ class SlackNames:
         if size < 1:
             raise ValueError("a name cache needs room for at least one name")
         self._client, self._size, self._ttl, self._pause, self._clock = client, size, ttl, pause, clock
-        self._names: OrderedDict[str, tuple[float, str]] = OrderedDict()  # id -> (good until, shown)
+        # id -> (good until, shown, a person: not a bot, an app or a deactivated account; None: not known)
+        self._names: OrderedDict[str, tuple[float, str, bool | None]] = OrderedDict()
         self._quiet_until = 0.0
         self._lock = threading.Lock()
 
@@ -63,28 +64,38 @@ class SlackNames:
         return len(self._names)
 
     def name(self, user_id: str) -> str:
+        return self._lookup(user_id)[0]
+
+    def is_person(self, user_id: str) -> bool | None:
+        """Whether `user_id` is someone who can work a case (not a bot, an app or a deactivated account);
+        None when Slack could not say."""
+        return self._lookup(user_id)[1]
+
+    def _lookup(self, user_id: str) -> tuple[str, bool | None]:
         if self._client is None or not USER_ID.match(user_id):
-            return user_id
+            return user_id, None
         now = self._clock()
         with self._lock:
             cached = self._names.get(user_id)
             if cached is not None and cached[0] > now:
                 self._names.move_to_end(user_id)
-                return cached[1]
-            if now < self._quiet_until:
-                return cached[1] if cached is not None else user_id  # a stale name beats an id
-        shown = self._ask(user_id, now)
-        return shown if shown is not None else (cached[1] if cached is not None else user_id)
+                return cached[1], cached[2]
+            if now < self._quiet_until:  # a stale name beats an id
+                return (cached[1], cached[2]) if cached is not None else (user_id, None)
+        found = self._ask(user_id, now)
+        if found is not None:
+            return found
+        return (cached[1], cached[2]) if cached is not None else (user_id, None)
 
-    def _ask(self, user_id: str, now: float) -> str | None:
-        """users.info; the name to show and keep, or None (nothing learnt: Slack failed)."""
+    def _ask(self, user_id: str, now: float) -> tuple[str, bool | None] | None:
+        """users.info; the name to show and whether it is a person, kept; None: nothing learnt (Slack failed)."""
         try:
             user = self._client.users_info(user=user_id).get("user") or {}  # type: ignore[union-attr]
         except SlackApiError as exc:
             error = str(exc.response.get("error", "")) if exc.response is not None else ""
-            if error in PERSON_ERRORS:
-                self._keep(user_id, user_id, now)
-                return user_id
+            if error in PERSON_ERRORS:  # nobody Slack will show: not someone to give work to
+                self._keep(user_id, user_id, False, now)
+                return user_id, False
             self._rest(now, error or type(exc).__name__)
             return None
         except (OSError, ValueError) as exc:  # no connection, a timeout, an answer that is not JSON
@@ -92,12 +103,13 @@ class SlackNames:
             return None
         name = display_name(user)
         shown = f"@{name}" if name else user_id
-        self._keep(user_id, shown, now)
-        return shown
+        person = not (user.get("is_bot") or user.get("deleted") or user.get("id") == "USLACKBOT")
+        self._keep(user_id, shown, person, now)
+        return shown, person
 
-    def _keep(self, user_id: str, shown: str, now: float) -> None:
+    def _keep(self, user_id: str, shown: str, person: bool | None, now: float) -> None:
         with self._lock:
-            self._names[user_id] = (now + self._ttl, shown)
+            self._names[user_id] = (now + self._ttl, shown, person)
             self._names.move_to_end(user_id)
             while len(self._names) > self._size:
                 self._names.popitem(last=False)
