@@ -64,7 +64,7 @@ def test_an_oversized_note_is_refused_inline_before_anything_is_written(desk, de
 
 def test_a_note_whose_metadata_names_no_case_is_refused_inline(desk, deps, slack_emulator, case):
     for metadata in ["", "not json", "[1, 2]", case_metadata("abc"), case_metadata(2**31), case_metadata(True),
-                     case_metadata(case) + " " * 3000]:
+                     case_metadata(case) + " " * 3000, "[" * 2999]:  # the last: deeper than json can parse
         view = dict(modal(deps, case, modals.note_modal), private_metadata=metadata)
         ack = submit(views.note_submitted, slack_emulator, desk, deps, view, note_values("a good note"))
         assert ack.only == {"response_action": "errors", "errors": {ids.NOTE_INPUT: views.BAD_METADATA}}, metadata

@@ -99,6 +99,7 @@ def test_nav_values_reject_garbage():
     assert lookup.parse_nav_value("not json") is None
     assert lookup.parse_nav_value('{"v":"mine","o":-1}') is None
     assert lookup.parse_nav_value('{"v":"mine","a":"","o":"3"}') is None
+    assert lookup.parse_nav_value("[" * 1999) is None  # deeper than json can parse
     assert lookup.parse_nav_value(lookup.nav_value("author", "x" * 500, 10)) == ("author", "x" * 500, 10)
 
 

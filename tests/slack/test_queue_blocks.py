@@ -47,6 +47,7 @@ def test_hostile_post_text_is_escaped_in_a_row():
 @pytest.mark.parametrize("value", [
     "", "not json", "[]", '{"c": "1"}', '{"c": true}', '{"c": 0}', '{"c": 2147483648}', '{"c": 1, "o": -1}',
     '{"c": 1, "o": 100001}', '{"c": 1, "a": 5}', json.dumps({"c": 1, "a": "x" * 501}), '{"a": ""}',
+    "[" * 1999,  # deeper than json can parse: RecursionError, not ValueError
 ])
 def test_a_row_value_we_did_not_make_is_none(value):
     assert queue.parse_row_value(value) is None

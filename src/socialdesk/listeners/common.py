@@ -68,7 +68,7 @@ def metadata_of(view: object) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(raw)
-    except ValueError:  # also RecursionError's cousins: json raises ValueError for bad input
+    except (ValueError, RecursionError):  # RecursionError: deep nesting ('[' * 3000), which json does not catch
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -223,7 +223,7 @@ def parse_nav_value(value: str) -> tuple[str, str, int] | None:
     try:
         data = json.loads(value)
         view, arg, offset = data["v"], data.get("a", ""), data["o"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):  # RecursionError: '[' * 2000
         return None
     if not isinstance(view, str) or not isinstance(arg, str) or not isinstance(offset, int) or offset < 0:
         return None

@@ -239,7 +239,7 @@ def _is_input(block: object) -> bool:
 def _metadata(modal: dict) -> dict:
     try:
         meta = json.loads(modal.get("private_metadata") or "{}")
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # RecursionError: '[' * 3000
         return {}
     return meta if isinstance(meta, dict) else {}
 

@@ -62,7 +62,7 @@ def parse_row_value(value: str) -> tuple[int, str, int] | None:
     try:
         data = json.loads(value)
         case_id, arg, offset = data["c"], data.get("a", ""), data.get("o", 0)
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):  # RecursionError: '[' * 2000
         return None
     if (not isinstance(case_id, int) or isinstance(case_id, bool) or not 1 <= case_id < 2**31
             or not isinstance(arg, str) or len(arg) > ARG_LIMIT
