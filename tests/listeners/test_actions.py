@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from sqlmodel import select
 
 from socialdesk.listeners import actions, resolutions
-from socialdesk.listeners.common import TRIGGER_EXPIRED, other_card
+from socialdesk.listeners.common import TRIGGER_EXPIRED, WINDOW_REFUSED, other_card
 from socialdesk.slack import ids
 from socialdesk.store.db import read_scope
 from socialdesk.store.models import CaseEventRow, CaseRow
@@ -95,6 +97,16 @@ def test_a_modal_whose_trigger_expired_while_busy_tells_the_clicker(desk, deps, 
     actions.menu_chosen(click(slack_emulator, user="bob", channel=channel, card=card, action_id=ids.MENU,
                               value=f"{ids.MENU_TAGS}:{case_id}", action_type="overflow"), desk.slack, deps=deps)
     assert TRIGGER_EXPIRED in slack_emulator.ephemeral_texts(channel)
+
+
+@pytest.mark.parametrize("error", ["service_unavailable", "exchanged_trigger_id"])
+def test_a_modal_slack_would_not_open_tells_the_clicker_why(desk, deps, slack_emulator, slack_proxy, channel, error):
+    [case_id] = publish_cases(desk, channel, ["acme note please"])
+    card = card_of(slack_emulator, channel, case_id)
+    slack_proxy.answer("views.open", {"ok": False, "error": error})
+    actions.note_clicked(click(slack_emulator, user="bob", channel=channel, card=card, action_id=ids.NOTE,
+                               value=str(case_id)), desk.slack, deps=deps)
+    assert WINDOW_REFUSED.format(error=error) in slack_emulator.ephemeral_texts(channel)
 
 
 def test_an_unknown_menu_choice_is_told_and_does_nothing(desk, deps, slack_emulator, channel):

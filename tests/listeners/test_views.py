@@ -82,6 +82,16 @@ def test_a_note_is_stripped_recorded_and_shown_in_the_thread(desk, deps, slack_e
     assert card_updates(slack_proxy, card), "the card was not redrawn"
 
 
+def test_a_note_reaches_the_thread_when_slack_will_not_redraw_the_card(desk, deps, slack_emulator, slack_proxy,
+                                                                        channel, case):
+    card = card_of(slack_emulator, channel, case)
+    slack_proxy.answer("chat.update", {"ok": False, "error": "cant_update_message"})
+    view = modal(deps, case, modals.note_modal)
+    assert submit(views.note_submitted, slack_emulator, desk, deps, view, note_values("VIP, call back")).only == {}
+    assert [m["text"] for m in slack_emulator.replies(channel, card["ts"])[1:]] == [
+        messages.note(slack_emulator.users["alice"], "VIP, call back")]
+
+
 def assign_values(user_id: object) -> dict:
     return {ids.ASSIGNEE_INPUT: {ids.ASSIGNEE_INPUT: {"type": "users_select", "selected_user": user_id}}}
 

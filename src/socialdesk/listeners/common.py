@@ -119,10 +119,14 @@ TRIGGER_EXPIRED = ("Slack did not let socialdesk open the window in time (the cl
                    "and socialdesk was busy), so nothing opened. Click again.")
 
 
+WINDOW_REFUSED = "Slack did not open the window ({error}), so nothing opened and nothing changed. Click again."
+
+
 def open_view(client: WebClient, body: dict[str, Any], view: Any) -> dict[str, Any] | None:
     """Open a modal for a click: the view as Slack holds it (its id and hash), or None when it did not open.
 
-    A trigger that expired while socialdesk was busy is told, not raised.
+    A window Slack would not open (a trigger that expired while socialdesk was busy, an outage) is told,
+    not raised: the click would otherwise do nothing, silently.
     """
     trigger = body.get("trigger_id")
     if not isinstance(trigger, str):
@@ -130,10 +134,13 @@ def open_view(client: WebClient, body: dict[str, Any], view: Any) -> dict[str, A
     try:
         opened = client.views_open(trigger_id=trigger, view=view).get("view")
     except SlackApiError as exc:
-        if exc.response.get("error") != "expired_trigger_id":
-            raise
-        log.warning("a modal for %s opened too late: Slack's trigger had expired", user_of(body)[:32])
-        tell(client, channel=channel_of(body), user=user_of(body), text=TRIGGER_EXPIRED)
+        error = str(exc.response.get("error") or "")[:64] if exc.response is not None else ""
+        if error == "expired_trigger_id":
+            log.warning("a modal for %s opened too late: Slack's trigger had expired", user_of(body)[:32])
+            tell(client, channel=channel_of(body), user=user_of(body), text=TRIGGER_EXPIRED)
+        else:  # an outage, a trigger already used: the click did nothing, and they should know
+            log.warning("a modal for %s did not open (Slack said %s)", user_of(body)[:32], error or exc)
+            tell(client, channel=channel_of(body), user=user_of(body), text=WINDOW_REFUSED.format(error=error or "no reason"))
         return None
     return opened if isinstance(opened, dict) and opened else {"id": None}  # opened, though Slack did not say as what
 
@@ -154,18 +161,20 @@ def refresh(client: WebClient, deps: Deps, case_id: int, thread_text: str | None
     that failed, say), which it does after this."""
     try:
         view = cards.redraw(client, lambda: load_view(deps, case_id))
-    except SlackApiError as exc:
+    except SlackApiError as exc:  # the thread line still goes: a card Slack won't edit can still be replied to
         _not_shown(case_id, "its card could not be redrawn", exc)
-        return load_view(deps, case_id)
-    if view is None:
-        return None
-    try:
-        if view.in_incident_thread:  # the incident card lists its members' states: it follows too
-            cards.redraw(client, lambda: load_view(deps, view.incident.anchor_case_id))  # type: ignore[union-attr]
-        if thread_text:
+        view = load_view(deps, case_id)
+    else:
+        try:
+            if view is not None and view.in_incident_thread:  # the incident card lists its members' states
+                cards.redraw(client, lambda: load_view(deps, view.incident.anchor_case_id))  # type: ignore[union-attr]
+        except SlackApiError as exc:
+            _not_shown(case_id, "its incident card could not be redrawn", exc)
+    if view is not None and thread_text:
+        try:
             cards.thread_note(client, view, thread_text)
-    except SlackApiError as exc:
-        _not_shown(case_id, "its incident card or thread could not be updated", exc)
+        except SlackApiError as exc:
+            _not_shown(case_id, "its thread could not be written to", exc)
     return view
 
 
