@@ -207,8 +207,26 @@ def test_an_answer_gone_meanwhile_is_told_and_a_stale_click_loses_cleanly(desk, 
     assert len(updates(slack_proxy)) == 1  # only the suggestions' own
 
     use(desk, deps, slack_emulator, shown, f"case:{known['charge']}")  # fresh: drawn
-    use(desk, deps, slack_emulator, shown, f"case:{known['charge']}")  # its hash is gone now: loses, no error
-    assert [c.response.get("error") for c in updates(slack_proxy)] == [None, None, "hash_conflict"]
+    first = input_block(redrawn(slack_proxy))
+    use(desk, deps, slack_emulator, shown, f"case:{known['charge']}")  # a double click: its hash is gone now
+    assert [c.response.get("error") for c in updates(slack_proxy)] == [None, None, "hash_conflict", None]
+    assert input_block(redrawn(slack_proxy)) == first  # drawn again without the hash: the same box
+
+
+def test_use_this_clicked_as_a_keystroke_s_count_redraw_lands_still_puts_the_answer_in(
+        desk, deps, slack_emulator, slack_proxy, channel, known):
+    [asking] = publish_cases(desk, channel, [ASKING])
+    open_reply(desk, deps, slack_emulator, channel, asking)
+    shown = redrawn(slack_proxy)
+    block = input_block(shown)["block_id"]
+    typed = text_input(block, "Hi, so sorry!", ids.REPLY_INPUT)
+    keystroke = {"type": "plain_text_input", "block_id": block, "action_id": ids.REPLY_INPUT, "value": "Hi, so sorry!",
+                 "action_ts": f"{time.time():.6f}"}
+    replies.reply_typed(in_modal(slack_emulator, shown, keystroke, typed), desk.slack, deps=deps)  # changes the hash
+    use(desk, deps, slack_emulator, shown, f"case:{known['charge']}", typed)  # the click carried the older hash
+    assert [c.response.get("error") for c in updates(slack_proxy)][-2:] == ["hash_conflict", None]
+    box = input_block(redrawn(slack_proxy))["element"]["initial_value"]
+    assert box.startswith("Hi, so sorry!") and CHARGE_ANSWER in box
 
 
 def test_a_removed_post_gets_no_suggestions(desk, deps, slack_emulator, slack_proxy, channel, known):

@@ -107,7 +107,11 @@ def use_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
     typed = state_value(modal, ids.REPLY_INPUT, ids.REPLY_INPUT).get("value")  # the box as it is now: kept
     text = modals.with_answer(typed if isinstance(typed, str) else "", without_leading_mentions(chosen.answer),
                               rules.reply_opening(view.post.author.handle))
-    _draw(client, modal, modals.redrawn(modal, rules, text=text))
+    updated = modals.redrawn(modal, rules, text=text)
+    if _draw(client, modal, updated)[0] == "changed":
+        # A count redraw landed since the click (the usual cause: it changes no text), so the answer goes in
+        # anyway, after the text as it was at the click; as a saved reply does (listeners.replies).
+        _draw(client, modal, updated, check_hash=False)
 
 
 def draft_clicked(body: dict[str, Any], client: WebClient, *, deps: Deps,
@@ -204,12 +208,13 @@ def _modal(body: dict[str, Any], deps: Deps) -> tuple[dict[str, Any] | None, int
     return modal, meta_id(meta), modal_rules(deps, meta)
 
 
-def _draw(client: WebClient, modal: dict[str, Any], updated: dict[str, Any] | None) -> tuple[Landed, dict | None]:
+def _draw(client: WebClient, modal: dict[str, Any], updated: dict[str, Any] | None,
+          check_hash: bool = True) -> tuple[Landed, dict | None]:
     """views.update from the view `modal` as it was: "drawn" (with the view Slack holds now), or
     "changed" / "closed" when the agent changed or closed it since (nothing drawn)."""
     if updated is None:
         return "changed", None
-    hash_ = modal.get("hash")
+    hash_ = modal.get("hash") if check_hash else None
     try:
         answer = client.views_update(view_id=modal["id"], hash=hash_ if isinstance(hash_, str) else None,
                                      view=updated)
