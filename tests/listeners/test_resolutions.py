@@ -110,7 +110,8 @@ def test_duplicate_asks_of_which_case_checks_it_and_links_both_cards(desk, deps,
     carol = slack_emulator.users["carol"]
     ack = submit(resolutions.resolve_submitted, slack_emulator, desk, deps, resolve_view(deps, duplicate, carol),
                  outcome_values("duplicate"))
-    assert ack.only == {"response_action": "push", "view": duplicate_modal(duplicate).to_dict()}
+    shown = {"status": "new", "assignee": None}  # the case as the resolve modal showed it, carried on
+    assert ack.only == {"response_action": "push", "view": duplicate_modal(duplicate, shown=shown).to_dict()}
     asked = ack.only["view"]
     for typed, says in (("twelve", resolutions.NOT_A_NUMBER), (f"#{duplicate}", "can't be a duplicate of itself"),
                         ("424242", "There is no case #424242")):
@@ -152,6 +153,27 @@ def test_a_duplicate_that_changed_after_the_check_is_not_resolved_and_the_agent_
     assert case_row(deps, second).status == "new"
     assert any(f"Case #{second} was *not* resolved: Case #{first} is already resolved as a duplicate" in t
                for t in slack_emulator.ephemeral_texts(channel))
+
+
+def test_a_resolve_window_opened_before_a_teammate_reopened_the_case_resolves_nothing(desk, deps, slack_emulator,
+                                                                                      channel):
+    [case] = publish_cases(desk, channel, ["acme screen flickers"])
+    carol, bob = slack_emulator.users["carol"], slack_emulator.users["bob"]
+    view = resolve_view(deps, case, carol)  # carol opens Resolve…
+    with session_scope(deps.engine) as session:  # meanwhile bob resolves it, and it is reopened and claimed
+        assert lifecycle.resolve(session=session, case_id=case, user_id=bob, now=deps.clock(), outcome="fixed").ok
+        assert lifecycle.reopen(session=session, case_id=case, user_id=bob, now=deps.clock()).ok
+        assert lifecycle.claim(session=session, case_id=case, user_id=bob, now=deps.clock()).ok
+    assert submit(resolutions.resolve_submitted, slack_emulator, desk, deps, view, outcome_values("answered")).only == {}
+    assert (case_row(deps, case).status, case_row(deps, case).assignee) == ("claimed", bob)  # not undone
+    assert f"Case #{case} changed while your window was open: it is claimed now and <@{bob}> owns it. Nothing was " \
+           "done; look at its card, then try again if it still needs it." in slack_emulator.ephemeral_texts(channel)
+    # The window's duplicate step carries what it showed: the same refusal.
+    pushed = submit(resolutions.resolve_submitted, slack_emulator, desk, deps, view, outcome_values("duplicate"))
+    [other] = publish_cases(desk, channel, ["acme screen flickers too"])
+    assert submit(resolutions.duplicate_submitted, slack_emulator, desk, deps, pushed.only["view"],
+                  text_input(ids.DUPLICATE_OF_INPUT, str(other))).only == {"response_action": "clear"}
+    assert case_row(deps, case).status == "claimed"
 
 
 def test_resolve_on_a_card_resolved_meanwhile_says_so_and_opens_nothing(desk, deps, slack_emulator, slack_proxy,

@@ -164,6 +164,23 @@ def tag_values(tags: object, priority: str | None = "normal") -> dict:
             ids.PRIORITY_INPUT: {ids.PRIORITY_INPUT: {"type": "static_select", "selected_option": chosen}}}
 
 
+def test_an_ignore_window_opened_before_a_teammate_claimed_and_replied_ignores_nothing(desk, deps, slack_emulator,
+                                                                                      channel, case):
+    view = modal(deps, case, modals.ignore_modal)  # alice reads it as spam
+    bob = slack_emulator.users["bob"]
+    with session_scope(deps.engine) as session:  # meanwhile bob claims it and answers the customer
+        assert lifecycle.claim(session=session, case_id=case, user_id=bob, now=deps.clock()).ok
+    reason = {ids.IGNORE_REASON_INPUT: {ids.IGNORE_REASON_INPUT: {"type": "static_select",
+                                                                  "selected_option": {"value": "spam"}}}}
+    assert submit(views.ignore_submitted, slack_emulator, desk, deps, view, reason).only == {}
+    assert case_row(deps, case).status == "claimed" and "ignored" not in [k for k, _ in event_kinds(deps, case)]
+    assert any(t.startswith(f"Case #{case} changed while your window was open: it is claimed now and <@{bob}> owns it.")
+               for t in slack_emulator.ephemeral_texts(channel))
+    fresh = modal(deps, case, modals.ignore_modal)  # opened as it is now: applied
+    assert submit(views.ignore_submitted, slack_emulator, desk, deps, fresh, reason).only == {}
+    assert case_row(deps, case).status == "ignored"
+
+
 def test_tags_outside_the_team_s_list_and_malformed_choices_are_refused_inline(desk, deps, slack_emulator, case):
     view = modal(deps, case, lambda v: modals.tags_modal(v, deps.tags))
 

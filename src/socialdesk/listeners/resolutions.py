@@ -25,13 +25,14 @@ from socialdesk.listeners.common import (
     clicked_case,
     id_from,
     load_view,
+    metadata_of,
     open_view,
     refresh,
     tell,
     user_of,
 )
 from socialdesk.listeners.deps import Deps
-from socialdesk.listeners.views import case_of, refused, selected_value, text_input
+from socialdesk.listeners.views import case_of, changed_since, refused, selected_value, text_input
 from socialdesk.slack import ids, messages
 from socialdesk.slack.blocks.resolve import duplicate_modal, resolve_modal
 from socialdesk.slack.verify import replay_harmless
@@ -64,11 +65,12 @@ def resolve_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps
         return
     case_id = case_of(body)
     assert case_id is not None and outcome is not None  # `refused` answered a modal naming no case
+    shown = metadata_of(body.get("view")).get("seen")
     if outcome == DUPLICATE:  # of which case: asked next, over this modal
-        ack(response_action="push", view=duplicate_modal(case_id).to_dict())
+        ack(response_action="push", view=duplicate_modal(case_id, shown=shown).to_dict())
         return
     ack()
-    deps.later(resolve_case, client, deps, user_of(body), case_id, outcome, None)
+    deps.later(resolve_case, client, deps, user_of(body), case_id, outcome, None, shown=shown)
 
 
 def duplicate_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
@@ -86,7 +88,8 @@ def duplicate_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, de
         ack(response_action="errors", errors={ids.DUPLICATE_OF_INPUT: problem})
         return
     ack(response_action="clear")  # both modals close
-    deps.later(resolve_case, client, deps, user_of(body), case_id, DUPLICATE, other)
+    deps.later(resolve_case, client, deps, user_of(body), case_id, DUPLICATE, other,
+               shown=metadata_of(body.get("view")).get("seen"))
 
 
 def checked_in_time(deps: Deps, case_id: int, other: int) -> str | None:
@@ -110,16 +113,23 @@ def duplicate_problem(deps: Deps, case_id: int, other: int) -> str | None:
 
 
 def resolve_case(client: WebClient, deps: Deps, user: str, case_id: int, outcome: str,
-                 duplicate_of: int | None) -> None:
-    """Resolve, redraw the card (and the card it duplicates), and tell the owner if it was someone else's."""
+                 duplicate_of: int | None, *, shown: object = None) -> None:
+    """Resolve, redraw the card (and the card it duplicates), and tell the owner if it was someone else's.
+
+    `shown`: the case as the modal showed it (`modals.seen`); changed since, nothing is resolved."""
     view = load_view(deps, case_id)
     if view is None:
         tell(client, channel=None, user=user, text=messages.case_missing(str(case_id)))
         return
+    problem = changed_since(view, shown)
+    if problem:
+        tell(client, channel=view.channel_id, user=user, text=problem)
+        return
     try:
         with session_scope(deps.engine) as session:
             result = lifecycle.resolve(session=session, case_id=case_id, user_id=user, now=deps.clock(),
-                                       outcome=outcome, duplicate_of=duplicate_of)
+                                       outcome=outcome, duplicate_of=duplicate_of,
+                                       expected_version=view.version if isinstance(shown, dict) else None)
     except lifecycle.OutcomeError as exc:  # the duplicate changed since the modal's check (or was not checked)
         tell(client, channel=view.channel_id, user=user, text=f"Case #{case_id} was *not* resolved: {exc}")
         return

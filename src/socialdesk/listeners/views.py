@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from socialdesk.domain import CaseStatus
+from socialdesk.domain import CaseStatus, CaseView
 from socialdesk.listeners.common import (
     load_view,
     meta_id,
@@ -99,13 +99,32 @@ def case_of(body: dict[str, Any]) -> int | None:
     return meta_id(metadata_of(body.get("view")))
 
 
+def changed_since(view: CaseView, shown: object) -> str | None:
+    """Why a window's submission is not applied: the case's status or owner is not what it showed
+    (`modals.seen`), so a teammate acted meanwhile; None when it is (or the window kept no such record)."""
+    if not isinstance(shown, dict) or (shown.get("status"), shown.get("assignee")) == (view.status.value, view.assignee):
+        return None
+    owner = f" and <@{view.assignee}> owns it" if view.assignee else ""
+    return (f"Case #{view.case_id} changed while your window was open: it is {messages.NOW_IS[view.status]} now"
+            f"{owner}. Nothing was done; look at its card, then try again if it still needs it.")
+
+
 def apply(body: dict[str, Any], client: WebClient, deps: Deps, change, thread_text: str, action: str,  # type: ignore[no-untyped-def]
           **extra: Any) -> None:
+    """`change` the case the window or button names, unless a window's `seen` says it changed since (then
+    only if it is still as seen: `expected_version`)."""
     user, case_id = user_of(body), case_of(body)
     view = load_view(deps, case_id) if case_id is not None else None
     if view is None:
         tell(client, channel=None, user=user, text=messages.case_missing(str(case_id)))
         return
+    shown = metadata_of(body.get("view")).get("seen")
+    if isinstance(shown, dict):
+        problem = changed_since(view, shown)
+        if problem:
+            tell(client, channel=view.channel_id, user=user, text=problem)
+            return
+        extra["expected_version"] = view.version  # and no change between this read and the write
     with session_scope(deps.engine) as session:
         result = change(session=session, case_id=case_id, user_id=user, now=deps.clock(), **extra)
     if result.ok:

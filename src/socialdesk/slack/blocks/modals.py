@@ -290,9 +290,15 @@ def assign_modal(view: CaseView) -> View:
     )
 
 
+def seen(view: CaseView) -> dict[str, str | None]:
+    """The case as a window showed it, kept in its metadata: a submission after a teammate changed its
+    status or owner is not applied to what the person never saw (listeners.views.changed_since)."""
+    return {"status": view.status.value, "assignee": view.assignee}
+
+
 def ignore_modal(view: CaseView) -> View:
     return View(
-        type="modal", callback_id=ids.IGNORE_MODAL, private_metadata=metadata(view.case_id),
+        type="modal", callback_id=ids.IGNORE_MODAL, private_metadata=metadata(view.case_id, seen=seen(view)),
         title="Ignore this case", submit="Ignore", close="Cancel",
         blocks=[InputBlock(block_id=ids.IGNORE_REASON_INPUT, label="Why",
                            element=StaticSelectElement(action_id=ids.IGNORE_REASON_INPUT, options=[

@@ -15,7 +15,7 @@ from slack_sdk.models.views import View
 
 from socialdesk.domain import DUPLICATE, OUTCOMES, CaseStatus, CaseView
 from socialdesk.slack import ids
-from socialdesk.slack.blocks.modals import metadata, quoted_post
+from socialdesk.slack.blocks.modals import metadata, quoted_post, seen
 
 # What each outcome means, in the hint under the choice (a select: options have no descriptions).
 DESCRIPTIONS = {
@@ -49,14 +49,16 @@ def resolve_modal(view: CaseView, *, user_id: str) -> View:
     blocks.append(InputBlock(block_id=ids.OUTCOME_INPUT, label="How was it resolved?", hint=HINT,
                              element=StaticSelectElement(action_id=ids.OUTCOME_INPUT, options=options,
                                                          initial_option=initial, placeholder="Choose an outcome")))
-    return View(type="modal", callback_id=ids.RESOLVE_MODAL, private_metadata=metadata(view.case_id),
+    return View(type="modal", callback_id=ids.RESOLVE_MODAL, private_metadata=metadata(view.case_id, seen=seen(view)),
                 title=f"Resolve case #{view.case_id}"[:TITLE_LIMIT], submit="Resolve", close="Cancel", blocks=blocks)
 
 
-def duplicate_modal(case_id: int) -> View:
-    """Pushed over the resolve modal: the number of the case this one duplicates."""
+def duplicate_modal(case_id: int, *, shown: object = None) -> View:
+    """Pushed over the resolve modal: the number of the case this one duplicates (`shown`: the resolve
+    modal's `seen`, carried on)."""
     return View(
-        type="modal", callback_id=ids.DUPLICATE_MODAL, private_metadata=metadata(case_id),
+        type="modal", callback_id=ids.DUPLICATE_MODAL,
+        private_metadata=metadata(case_id, **({"seen": shown} if isinstance(shown, dict) else {})),
         title="Duplicate of…", submit="Resolve", close="Back",
         blocks=[InputBlock(
             block_id=ids.DUPLICATE_OF_INPUT, label=f"Case #{case_id} duplicates case number",
