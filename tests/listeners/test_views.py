@@ -215,12 +215,27 @@ def test_tags_and_priority_are_saved_once_each_and_the_card_redrawn(desk, deps, 
     assert (row.tags, row.priority) == (["battery", "screen"], "high")
     card = card_of(slack_emulator, channel, case)
     alice = slack_emulator.users["alice"]
-    assert messages.tagged(alice, ["screen", "battery"], "high") in [
+    assert messages.tagged(alice, ["battery", "screen"], "high") in [
         m["text"] for m in slack_emulator.replies(channel, card["ts"])[1:]]
     assert card_updates(slack_proxy, card)
     # No tags at all is a choice too (the multi-select is optional).
-    assert submit(views.tags_submitted, slack_emulator, desk, deps, view, tag_values([], "low")).only == {}
+    again = modal(deps, case, lambda v: modals.tags_modal(v, deps.tags))
+    assert submit(views.tags_submitted, slack_emulator, desk, deps, again, tag_values([], "low")).only == {}
     assert (case_row(deps, case).tags, case_row(deps, case).priority) == ([], "low")
+
+
+def test_two_agents_editing_tags_at_once_each_keep_the_other_s_change(desk, deps, slack_emulator, case):
+    """Each window sends its whole list: saved as such, the second undid the first's tags and escalation."""
+    bobs = modal(deps, case, lambda v: modals.tags_modal(v, deps.tags))
+    alices = modal(deps, case, lambda v: modals.tags_modal(v, deps.tags))  # opened before bob saved
+    assert submit(views.tags_submitted, slack_emulator, desk, deps, bobs, tag_values(["screen"], "high"),
+                  user="bob").only == {}
+    assert submit(views.tags_submitted, slack_emulator, desk, deps, alices, tag_values(["battery"], "normal")).only == {}
+    assert (case_row(deps, case).tags, case_row(deps, case).priority) == (["battery", "screen"], "high")
+    # Removing is a change too: a window that showed "screen" and unticks it removes it, and only it.
+    mine = modal(deps, case, lambda v: modals.tags_modal(v, deps.tags))
+    assert submit(views.tags_submitted, slack_emulator, desk, deps, mine, tag_values(["battery"], "low")).only == {}
+    assert (case_row(deps, case).tags, case_row(deps, case).priority) == (["battery"], "low")
 
 
 def test_the_care_tags_triage_found_are_offered_kept_and_saved_beside_the_teams(desk, deps, slack_emulator, case):

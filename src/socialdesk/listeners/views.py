@@ -214,11 +214,39 @@ def tags_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: D
     if refused(ack, body, ids.PRIORITY_INPUT, None if priority in lifecycle.PRIORITIES else "Choose a priority."):
         return
     ack()
-    user = user_of(body)
     by_value = {modals.tag_value(t): t for t in deps.case_tags}
-    tags = list(dict.fromkeys(by_value[v] for v in chosen or []))
-    deps.later(apply, body, client, deps, lifecycle.set_tags, messages.tagged(user, tags, priority), "tagged",
-               tags=tags, priority=priority)
+    tags = [by_value[v] for v in chosen or []]
+    # What the window showed (its blocks come back as we sent them): the change is the difference.
+    shown_tags = [by_value[v] for v in shown_values(view, ids.TAGS_INPUT) if v in by_value]
+    shown_priority = shown_values(view, ids.PRIORITY_INPUT)
+    deps.later(save_tags, body, client, deps, added=[t for t in tags if t not in shown_tags],
+               removed=[t for t in shown_tags if t not in tags],
+               priority=None if shown_priority == [priority] else priority)
+
+
+def shown_values(view: dict[str, Any], block_id: str) -> list[str]:
+    """The options a window's select started with (`initial_options`, or its `initial_option`)."""
+    block = next((b for b in view.get("blocks") or [] if isinstance(b, dict) and b.get("block_id") == block_id), {})
+    element = block.get("element") if isinstance(block.get("element"), dict) else {}
+    options = element.get("initial_options") or ([element["initial_option"]] if element.get("initial_option") else [])
+    return [o["value"] for o in options[:MAX_SELECTED] if isinstance(o, dict) and isinstance(o.get("value"), str)]
+
+
+def save_tags(body: dict[str, Any], client: WebClient, deps: Deps, *, added: list[str], removed: list[str],
+              priority: str | None) -> None:
+    user, case_id = user_of(body), case_of(body)
+    view = load_view(deps, case_id) if case_id is not None else None
+    if view is None:
+        tell(client, channel=None, user=user, text=messages.case_missing(str(case_id)))
+        return
+    with session_scope(deps.engine) as session:
+        result = lifecycle.change_tags(session=session, case_id=view.case_id, user_id=user, added=added,
+                                       removed=removed, known=deps.case_tags, priority=priority, now=deps.clock())
+    if result.ok:
+        refresh(client, deps, view.case_id, messages.tagged(user, list(result.case.tags or []), result.case.priority))
+    else:  # a teammate's change landed between the read and the write: nothing is lost, try again
+        tell(client, channel=view.channel_id, user=user, text=(
+            f"Case #{view.case_id} changed as you saved its tags, so nothing was saved. Open Tags & priority again."))
 
 
 def register(app: App, deps: Deps) -> None:

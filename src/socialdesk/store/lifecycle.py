@@ -214,6 +214,21 @@ def set_tags(*, session: Session, case_id: int, user_id: str, tags: list[str], p
                   payload={"tags": sorted(set(tags)), "priority": priority})
 
 
+def change_tags(*, session: Session, case_id: int, user_id: str, added: Collection[str], removed: Collection[str],
+                known: Collection[str], priority: str | None, now: datetime) -> TransitionResult:
+    """What an agent changed in the Tags & priority window, onto the case as it is now: a teammate's change
+    made meanwhile stays (the window's whole list would undo it). `priority` None: left as it is. Tags
+    not in `known` (no longer the team's) are dropped, as the window says."""
+    if priority is not None and priority not in PRIORITIES:
+        raise ValueError(f"unknown priority {priority!r}")
+    case = get_case(session=session, case_id=case_id)
+    tags = sorted({t for t in case.tags or [] if t in known and t not in removed} | set(added))
+    chosen = priority or case.priority
+    return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from=set(S), expected_version=case.version,
+                  event=EventKind.TAGGED, last_action=f"tagged by <@{user_id}>",
+                  values={"tags": tags, "priority": chosen}, payload={"tags": tags, "priority": chosen})
+
+
 def add_note(*, session: Session, case_id: int, user_id: str, text: str, now: datetime) -> TransitionResult:
     """Notes are internal: history and the card's thread, never the network."""
     return _apply(session, case_id=case_id, actor=user_id, now=now, allowed_from=set(S),
