@@ -403,3 +403,13 @@ def test_rules_list_shows_each_rule_s_state_and_the_streams(env, cli):
     assert "last error: X answered 503" in listed
     assert f"missed posts from {(now - timedelta(days=9)):%Y-%m-%d %H:%M} to " in listed
     assert f"X stream: failing since {(now - timedelta(minutes=3)):%Y-%m-%d %H:%M} UTC: the stream dropped" in listed
+
+
+@pytest.mark.parametrize("blank", ["SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN"])
+def test_run_takes_a_blank_secret_for_unset(cli, blank):
+    """A blank signing secret was a traceback; a blank bot token started the app calling Slack with it."""
+    # A database URL nothing opens: were the secret taken, `run` stops there rather than serving.
+    ran = cli("run", env={"SOCIALDESK_DATABASE_URL": "foo://", "SLACK_BOT_TOKEN": "xoxb-1",
+                          "SLACK_SIGNING_SECRET": "s", blank: " "})
+    assert ran.returncode == 2 and ran.stderr.startswith(f"socialdesk: {blank} is not set: copy the ")
+    assert ran.stderr.count("\n") == 1

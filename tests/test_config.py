@@ -65,3 +65,21 @@ def test_the_ops_channel_is_a_channel_id_and_alerts_wait_five_minutes_by_default
         load_settings(SOCIALDESK_OPS_CHANNEL="#ops")
     with pytest.raises(ConfigError, match="^SOCIALDESK_ALERT_AFTER is invalid: 'soon' is not a duration"):
         load_settings(SOCIALDESK_ALERT_AFTER="soon")
+
+
+def test_a_blank_setting_is_unset(monkeypatch, tmp_path):
+    """`VAR=` or spaces: a secret is not set (it passed `require`), an optional port is none (it was "not a valid
+    integer"), a number takes its default; a text setting with a default keeps its empty value."""
+    monkeypatch.chdir(tmp_path)
+    blank = {"SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": "  ", "SOCIALDESK_METRICS_PORT": "",
+             "SOCIALDESK_HTTP_PORT": " ", "SOCIALDESK_INCIDENT_WINDOW": ""}
+    for name, value in blank.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert (settings.slack_bot_token, settings.slack_signing_secret, settings.metrics_port) == (None, None, None)
+    assert settings.http_port == 3000 and settings.incident_timedelta is None
+    with pytest.raises(ConfigError, match="^SLACK_SIGNING_SECRET is not set: copy the Signing Secret"):
+        settings.require("slack_signing_secret")
+    from pydantic import SecretStr
+
+    assert Settings(SLACK_BOT_TOKEN=SecretStr(" ")).slack_bot_token is None  # as tests and callers pass it

@@ -146,6 +146,20 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
     llm_timeout: float = Field(20.0, alias="SOCIALDESK_LLM_TIMEOUT", gt=0, le=120,
                                description="seconds a draft may take")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object, info: ValidationInfo) -> object:
+        # `VAR=` (a template's ${VAR} with nothing behind it) means unset: an empty secret passed the
+        # "is not set" check, and a blank port was "not a valid integer". A text setting with a default
+        # keeps its empty value: there it means something (no stream, incidents off).
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(text, str) or text.strip():
+            return value
+        field = cls.model_fields[info.field_name]  # type: ignore[index]
+        if field.default is None:
+            return None
+        return value if isinstance(field.default, str) else field.default
+
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
@@ -305,9 +319,14 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
     def require(self, *names: str) -> None:
         """Raise ConfigError naming the first unset variable among `names` (field names)."""
         for name in names:
-            if getattr(self, name) in (None, ""):
+            if _unset(getattr(self, name)):
                 alias = type(self).model_fields[name].alias
                 raise ConfigError(f"{alias} is not set: {_HOW_TO_SET.get(name, 'set it in the environment or .env')}")
+
+
+def _unset(value: object) -> bool:
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return text is None or (isinstance(text, str) and not text.strip())
 
 
 _HOW_TO_SET = {
