@@ -83,3 +83,17 @@ def test_a_blank_setting_is_unset(monkeypatch, tmp_path):
     from pydantic import SecretStr
 
     assert Settings(SLACK_BOT_TOKEN=SecretStr(" ")).slack_bot_token is None  # as tests and callers pass it
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "latin-1"])
+def test_an_env_file_that_is_not_utf8_is_one_line(monkeypatch, tmp_path, encoding):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("SOCIALDESK_OWN_HANDLES=café\n", encoding=encoding)
+    with pytest.raises(ConfigError, match="^.env is not UTF-8: save it as UTF-8$"):
+        load_settings()
+
+
+def test_an_env_file_with_a_byte_order_mark_is_read(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("SOCIALDESK_OWN_HANDLES=café\n", encoding="utf-8-sig")
+    assert load_settings().own_handle_set == {"café"}

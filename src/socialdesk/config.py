@@ -31,7 +31,9 @@ REQUIRED_TO_RUN = ("slack_bot_token", "slack_signing_secret")
 class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc]
     """Everything socialdesk reads; each network package adds its own fields (networks.registry)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    # utf-8-sig: a BOM (Windows editors write one) would otherwise join the first variable's name.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8-sig", extra="ignore",
+                                      populate_by_name=True)
 
     # Each description is what `socialdesk run --help` prints for the variable (cli/run.py).
     database_url: str = Field(
@@ -374,6 +376,8 @@ def load_settings(**overrides: object) -> Settings:
     """Read settings; turn pydantic's report into one line naming the variable."""
     try:
         return Settings(**overrides)
+    except UnicodeDecodeError:  # UTF-16 from PowerShell's `>`, Latin-1 from an old editor
+        raise ConfigError(".env is not UTF-8: save it as UTF-8") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
