@@ -413,3 +413,47 @@ def test_run_takes_a_blank_secret_for_unset(cli, blank):
                           "SLACK_SIGNING_SECRET": "s", blank: " "})
     assert ran.returncode == 2 and ran.stderr.startswith(f"socialdesk: {blank} is not set: copy the ")
     assert ran.stderr.count("\n") == 1
+
+
+@pytest.fixture
+def taken_port():
+    """A port something already listens on (127.0.0.1)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+RUNNABLE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SOCIALDESK_HTTP_HOST": "127.0.0.1",
+            "SOCIALDESK_SLACK_API_URL": "http://127.0.0.1:9/", "SOCIALDESK_BLUESKY_JETSTREAM_URL": ""}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_run_on_a_port_in_use_is_one_line_before_anything_starts(env, cli, taken_port):
+    """It was an OSError traceback, after the jobs had started."""
+    ran = cli("run", env={**env, **RUNNABLE, "SOCIALDESK_HTTP_PORT": str(taken_port)})
+    assert (ran.returncode, ran.stderr) == (1, f"socialdesk: SOCIALDESK_HTTP_PORT {taken_port} is in use on "
+                                               f"127.0.0.1: stop what listens there (another socialdesk?) or set "
+                                               "SOCIALDESK_HTTP_PORT to a free port\n")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_run_with_its_metrics_port_in_use_is_one_line(env, taken_port):
+    from tests.support.ports import free_port
+
+    # A process: `run` has set its signal handlers by the time the metrics port is opened.
+    ran = process("run", env={**env, **RUNNABLE, "SOCIALDESK_HTTP_PORT": str(free_port()),
+                              "SOCIALDESK_METRICS_PORT": str(taken_port)})
+    assert ran.returncode == 1 and ran.stderr.splitlines()[-1] == (
+        f"socialdesk: SOCIALDESK_METRICS_PORT {taken_port} is in use on 127.0.0.1: stop what listens there "
+        "(another socialdesk?) or set SOCIALDESK_METRICS_PORT to a free port")
+    assert "Traceback" not in ran.stderr
+
+
+@pytest.mark.parametrize("host", ["localhost:3000", "http://127.0.0.1", "nosuch.invalid"])
+def test_run_on_a_host_it_cannot_listen_on_is_a_setting_to_fix(cli, host):
+    ran = cli("run", env={**RUNNABLE, "SOCIALDESK_DATABASE_URL": "sqlite:///desk.db", "SOCIALDESK_HTTP_HOST": host})
+    assert ran.returncode == 2 and ran.stderr.startswith("socialdesk: SOCIALDESK_HTTP_HOST is invalid: ")
+    assert ran.stderr.count("\n") == 1

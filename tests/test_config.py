@@ -97,3 +97,15 @@ def test_an_env_file_with_a_byte_order_mark_is_read(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("SOCIALDESK_OWN_HANDLES=café\n", encoding="utf-8-sig")
     assert load_settings().own_handle_set == {"café"}
+
+
+@pytest.mark.parametrize(("given", "kept"), [("0.0.0.0", "0.0.0.0"), (" localhost ", "localhost"), ("[::1]", "::1"),
+                                             ("desk-1.internal", "desk-1.internal")])
+def test_the_http_host_is_an_address_or_a_host_name(given, kept):
+    assert Settings(SOCIALDESK_HTTP_HOST=given).http_host == kept
+
+
+@pytest.mark.parametrize("given", ["localhost:3000", "http://0.0.0.0", "", "a b"])
+def test_an_http_host_with_a_port_or_a_scheme_is_refused(given):
+    with pytest.raises(ConfigError, match="^SOCIALDESK_HTTP_HOST is invalid: .* without http:// or a port"):
+        load_settings(SOCIALDESK_HTTP_HOST=given)

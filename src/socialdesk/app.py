@@ -22,7 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from sqlalchemy import Engine, text
 
-from socialdesk.config import REQUIRED_TO_RUN, Settings
+from socialdesk.config import REQUIRED_TO_RUN, CannotListen, Settings
 from socialdesk.drafting.client import Drafter
 from socialdesk.health import SourceChecks
 
@@ -142,7 +142,11 @@ class Socialdesk:
         if self.checkpointer is not None:
             self.checkpointer.start()
         if self.settings.metrics_port is not None:
-            self.metrics_server = self.metrics.serve(self.settings.http_host, self.settings.metrics_port)
+            try:
+                self.metrics_server = self.metrics.serve(self.settings.http_host, self.settings.metrics_port)
+            except OSError as exc:
+                raise CannotListen.of("SOCIALDESK_METRICS_PORT", self.settings.http_host, self.settings.metrics_port,
+                                      exc) from None
         self.scheduler.start()
         for stream in self.streams:
             stream.start()

@@ -6,6 +6,8 @@ build `Settings(...)` directly.
 
 from __future__ import annotations
 
+import errno
+import ipaddress
 import logging
 import re
 from dataclasses import dataclass
@@ -23,6 +25,23 @@ from socialdesk.sla import DEFAULT_TARGETS, BusinessHours, Policy, parse_duratio
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names the variable and the fix."""
 
+
+class CannotListen(Exception):
+    """The address and port the settings name could not be listened on (in use, not this machine's); the
+    message names the setting. The environment, not the setting, is usually at fault: `run` exits 1."""
+
+    @classmethod
+    def of(cls, setting: str, host: str, port: int, exc: OSError) -> CannotListen:
+        if exc.errno == errno.EADDRINUSE:
+            return cls(f"{setting} {port} is in use on {host}: stop what listens there (another socialdesk?) "
+                       f"or set {setting} to a free port")
+        return cls(f"cannot listen on {host} port {port} ({exc.strerror or exc}): check SOCIALDESK_HTTP_HOST "
+                   f"and {setting}")
+
+
+# A host name as RFC 1123 spells it (labels of letters, digits and inner hyphens).
+_HOST_NAME = re.compile(r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
 
 # What `socialdesk run` does not start without (app.build checks them; `run --help` lists them first).
 REQUIRED_TO_RUN = ("slack_bot_token", "slack_signing_secret")
@@ -166,6 +185,20 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("http_host")
+    @classmethod
+    def _listen_address(cls, value: str) -> str:
+        # Checked here, not at the bind: waitress's "Invalid host/port" came as a traceback after the jobs started.
+        host = value.strip()
+        try:
+            return str(ipaddress.ip_address(host.removeprefix("[").removesuffix("]")))
+        except ValueError:
+            pass
+        if not _HOST_NAME.fullmatch(host):
+            raise ValueError(f"{value!r} is not an address to listen on; use one like 0.0.0.0 (every interface), "
+                             "127.0.0.1 or localhost, without http:// or a port (the port is SOCIALDESK_HTTP_PORT)")
+        return host
 
     @field_validator("log_level")
     @classmethod

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from socialdesk.app import Socialdesk
+from socialdesk.config import CannotListen, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -72,39 +73,59 @@ def _wait_for_stop(stop: threading.Event) -> None:
 
 
 def serve(desk: Socialdesk) -> None:
+    settings = desk.settings
+    stop = threading.Event()
+    server = None
+    try:
+        # The port before the jobs: one in use stops `run` before anything is polled or posted.
+        server = None if settings.slack_app_token else _listen(desk)
+        _stop_on_signals(stop)
+        desk.start()  # CannotListen for SOCIALDESK_METRICS_PORT
+    except BaseException:
+        if server is not None:
+            server.close()
+        desk.close()
+        raise
     # An ack waits for the GIL each time it comes back from a socket or a lock; with the
     # work of earlier clicks running, the default 5 ms switch interval made that wait the
     # most of a burst's last acks. 1 ms: acks get their turn sooner; the work hardly slows.
     sys.setswitchinterval(ACK_SWITCH_INTERVAL)
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    desk.start()
-    settings = desk.settings
     try:
-        if settings.slack_app_token:
+        if server is None:
             _socket_mode(desk, stop)
         else:
-            _http_mode(desk, stop)
+            _http_mode(desk, server, stop)
     finally:
         desk.close()
         log.info("stopped")
 
 
-def _http_mode(desk: Socialdesk, stop: threading.Event) -> None:
+def _listen(desk: Socialdesk) -> Any:
+    """waitress's server, bound to SOCIALDESK_HTTP_HOST and _PORT (CannotListen or ConfigError when it cannot be)."""
     from waitress.server import create_server
 
     settings = desk.settings
-    server = create_server(
-        desk.wsgi, host=settings.http_host, port=settings.http_port, threads=32, ident="socialdesk",
-        connection_limit=_connection_limit(),
-        channel_timeout=CHANNEL_TIMEOUT,
-        cleanup_interval=CLEANUP_INTERVAL,
-        max_request_body_size=MAX_REQUEST_BODY_SIZE,
-        max_request_header_size=MAX_REQUEST_HEADER_SIZE,
-        # poll() instead of select(): select() cannot watch a descriptor numbered 1024 or
-        # more and would stop the server's loop once that many connections are open.
-        asyncore_use_poll=True,
-    )
+    try:
+        return create_server(
+            desk.wsgi, host=settings.http_host, port=settings.http_port, threads=32, ident="socialdesk",
+            connection_limit=_connection_limit(),
+            channel_timeout=CHANNEL_TIMEOUT,
+            cleanup_interval=CLEANUP_INTERVAL,
+            max_request_body_size=MAX_REQUEST_BODY_SIZE,
+            max_request_header_size=MAX_REQUEST_HEADER_SIZE,
+            # poll() instead of select(): select() cannot watch a descriptor numbered 1024 or
+            # more and would stop the server's loop once that many connections are open.
+            asyncore_use_poll=True,
+        )
+    except OSError as exc:
+        raise CannotListen.of("SOCIALDESK_HTTP_PORT", settings.http_host, settings.http_port, exc) from None
+    except ValueError:  # waitress: a host name that resolves to no address
+        raise ConfigError(f"SOCIALDESK_HTTP_HOST is invalid: {settings.http_host} is not a name this machine "
+                          "resolves; use an address like 0.0.0.0 or 127.0.0.1. Fix it in the environment or .env") from None
+
+
+def _http_mode(desk: Socialdesk, server: Any, stop: threading.Event) -> None:
+    settings = desk.settings
     thread = threading.Thread(target=server.run, name="http", daemon=True)
     thread.start()
     log.info("listening on http://%s:%s/slack/events", settings.http_host, server.effective_port)

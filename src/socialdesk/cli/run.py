@@ -10,7 +10,7 @@ import textwrap
 import threading
 from typing import TYPE_CHECKING
 
-from socialdesk.cli.common import open_store
+from socialdesk.cli.common import Unavailable, open_store
 
 if TYPE_CHECKING:
     from socialdesk.config import Settings
@@ -55,11 +55,14 @@ def settings_help(width: int) -> str:
 
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     from socialdesk.app import build
-    from socialdesk.config import REQUIRED_TO_RUN
+    from socialdesk.config import REQUIRED_TO_RUN, CannotListen
     from socialdesk.server import serve
 
     settings.require(*REQUIRED_TO_RUN)  # the settings first, then the database they name
-    serve(build(settings, engine=open_store(settings)))  # build's own upgrade finds nothing left to do
+    try:
+        serve(build(settings, engine=open_store(settings)))  # build's own upgrade finds nothing left to do
+    except CannotListen as exc:
+        raise Unavailable(str(exc)) from None
     # Listener threads still busy are joined at exit; each is safe to cut off like a kill -9,
     # so a stopped process never hangs on one stuck Slack call.
     watchdog = threading.Timer(EXIT_GRACE_SECONDS, os._exit, args=(0,))
