@@ -457,3 +457,11 @@ def test_run_on_a_host_it_cannot_listen_on_is_a_setting_to_fix(cli, host):
     ran = cli("run", env={**RUNNABLE, "SOCIALDESK_DATABASE_URL": "sqlite:///desk.db", "SOCIALDESK_HTTP_HOST": host})
     assert ran.returncode == 2 and ran.stderr.startswith("socialdesk: SOCIALDESK_HTTP_HOST is invalid: ")
     assert ran.stderr.count("\n") == 1
+
+
+def test_a_database_file_that_is_not_sqlite_is_one_line(cli, tmp_path):
+    """An 80-line traceback: the driver's DatabaseError is OperationalError's parent, which was all that was caught."""
+    (tmp_path / "junk.db").write_text("notadb\n")
+    ran = cli("rules", "list", env={"SOCIALDESK_DATABASE_URL": f"sqlite:///{tmp_path}/junk.db"})
+    assert (ran.returncode, ran.stderr) == (1, "socialdesk: the database could not be used (file is not a database); "
+                                               "check that SOCIALDESK_DATABASE_URL names socialdesk's database\n")

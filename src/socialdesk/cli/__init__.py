@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns its exit code (see cli/common.py: 2 fix the command, 1 the environment)."""
     args = _parser().parse_args(argv)
     # Past parsing a command runs: now the settings (pydantic) and the rest are worth loading.
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DatabaseError, OperationalError
 
     from socialdesk import logs
     from socialdesk.config import ConfigError, load_settings
@@ -59,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         said = str(exc.orig or exc).strip().splitlines()[0]  # the driver's words; no URL, so no password
         return _fail(f"the database did not answer ({said}); check SOCIALDESK_DATABASE_URL and that the "
                      "database is running", EXIT_ENVIRONMENT)
+    except DatabaseError as exc:  # it answered, but as no database socialdesk can use (a file that is not SQLite)
+        said = str(exc.orig or exc).strip().splitlines()[0]
+        return _fail(f"the database could not be used ({said}); check that SOCIALDESK_DATABASE_URL names "
+                     "socialdesk's database", EXIT_ENVIRONMENT)
     except KeyboardInterrupt:
         return 130
 
