@@ -213,3 +213,12 @@ def test_rule_channels_lists_each_channel_once_with_its_rules():
     rules = [RuleRow(id=1, channel_id="C1", routes={"complaint": "C2", "tag:vip": "C1"}), RuleRow(id=2, channel_id="C2"),
              RuleRow(id=3, channel_id="C1")]
     assert rule_channels(rules) == {"C1": [1, 3], "C2": [1, 2]}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_password_in_the_slack_api_url_is_not_shown(cli, db_url):
+    ran = cli("doctor", env={"SOCIALDESK_DATABASE_URL": db_url, "SLACK_BOT_TOKEN": "xoxb-1",
+                             "SOCIALDESK_SLACK_API_URL": "http://ops:hunter2pass@127.0.0.1:9/"})
+    assert ran.returncode == 1 and "hunter2pass" not in ran.stdout + ran.stderr
+    assert lines(ran.stdout)["Slack bot token"].startswith(
+        "✗ Slack bot token: Slack did not answer at http://ops:…[redacted]@127.0.0.1:9/ (")

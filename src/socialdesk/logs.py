@@ -48,9 +48,15 @@ def redact(text: str) -> str:
     text = _SECRET.sub(lambda m: m.group(0)[:5] + _REDACTED, text)
     text = _OAUTH1_HEADER.sub(lambda m: f"{m.group(1)} {_REDACTED}", text)
     text = _OAUTH1_PARAM.sub(lambda m: m.group(1) + _REDACTED, text)
-    text = _URL_PASSWORD.sub(lambda m: m.group(1) + _REDACTED + m.group(3), text)
+    text = url_passwords_masked(text)
     text = _NAMED_SECRET.sub(lambda m: m.group(1) + _REDACTED, text)
     return _WEBHOOK_SECRET.sub(_REDACTED, text)
+
+
+def url_passwords_masked(text: str) -> str:
+    """`text` with the password of each URL in it masked: for lines meant for people, where `redact`'s other
+    patterns would mask prose ("the bearer token")."""
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + _REDACTED + m.group(3), text)
 
 
 class _PublisherOverlapFilter(logging.Filter):

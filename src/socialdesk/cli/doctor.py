@@ -57,8 +57,11 @@ class Check:
     said: str
 
     def line(self) -> str:
+        from socialdesk.logs import url_passwords_masked
+
         mark = {True: "✓", False: "✗", None: "–"}[self.ok]
-        return f"{mark} {self.name}: {self.said}"
+        # Lines quote settings and error texts: a URL's password (SOCIALDESK_SLACK_API_URL) is masked as in the logs.
+        return url_passwords_masked(f"{mark} {self.name}: {self.said}")
 
 
 def cmd_doctor(settings: Settings, _args: argparse.Namespace) -> int:
