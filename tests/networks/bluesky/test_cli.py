@@ -64,6 +64,14 @@ def test_auth_bluesky_says_what_to_set_and_what_was_refused(run, fake, env):
     assert "not-this-one-42" not in refused.stderr + refused.stdout
 
 
+def test_auth_bluesky_when_bluesky_does_not_answer_is_exit_1_try_again_later(run, env):
+    """It was exit 2, as if a setting were wrong, and said "retrying later" though nothing retries."""
+    gone = run("auth", "bluesky", env={**env, "SOCIALDESK_BLUESKY_SERVICE_URL": "http://127.0.0.1:9"})
+    assert gone.returncode == 1 and gone.stderr.count("\n") == 1
+    assert gone.stderr.startswith("socialdesk: Bluesky's sign-in service did not answer (")
+    assert gone.stderr.endswith("; try again later\n") and "retrying" not in gone.stderr
+
+
 def test_rules_add_mentions_keeps_the_accounts_did_and_queries_are_checked(run, fake, env):
     added = run("rules", "add", "--network", "bluesky", "--kind", "mentions", "--account", BRAND, "--channel",
                 "C0123ABCD", env=env)

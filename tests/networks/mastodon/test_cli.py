@@ -55,8 +55,14 @@ def test_auth_explains_a_missing_or_refused_token(fake, capsys) -> None:
     assert cli.cmd_auth_mastodon(settings_for(fake.url, "wrong-token-123"), SimpleNamespace()) == 2
     err = capsys.readouterr().err
     assert err.startswith("socialdesk: ") and "SOCIALDESK_MASTODON_TOKEN" in err and "wrong-token-123" not in err
-    assert cli.cmd_auth_mastodon(settings_for("http://127.0.0.1:9", "t"), SimpleNamespace()) == 2
-    assert "could not be reached" in capsys.readouterr().err
+
+
+def test_auth_on_an_instance_that_does_not_answer_is_exit_1_try_again_later(capsys) -> None:
+    """It was exit 2, as if a setting were wrong."""
+    assert cli.cmd_auth_mastodon(settings_for("http://127.0.0.1:9", "t"), SimpleNamespace()) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("socialdesk: Mastodon could not be reached") and err.endswith("; try again later\n")
+    assert err.count("\n") == 1
 
 
 def test_a_mentions_rule_keeps_the_tokens_account_id(fake) -> None:

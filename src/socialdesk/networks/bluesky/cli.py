@@ -45,7 +45,7 @@ def cmd_auth_bluesky(settings: Any, args: Any) -> int:
 
     import httpx
 
-    from socialdesk.networks.base import AuthError, SourceError
+    from socialdesk.networks.base import AuthError, AuthUnavailable, RateLimited, SourceError, SourceUnavailable
     from socialdesk.networks.bluesky.session import Session
     from socialdesk.networks.bluesky.xrpc import XrpcClient
 
@@ -63,7 +63,12 @@ def cmd_auth_bluesky(settings: Any, args: Any) -> int:
             # An authenticated call: the stored session must still be accepted (or be renewed now).
             XrpcClient(http, settings.bluesky_service_url, session=session).get(
                 "app.bsky.actor.getProfiles", {"actors": [account.account_id]})
-    except (AuthError, SourceError) as exc:
+    except (AuthUnavailable, SourceUnavailable, RateLimited) as exc:  # Bluesky did not answer: exit 1, as main's
+        # The session's "retrying later" is the running app's; nothing retries a command.
+        said = str(exc).replace("; retrying after that", "").replace("; retrying later", "")
+        print(f"socialdesk: {said}; try again later", file=sys.stderr)
+        return 1
+    except (AuthError, SourceError) as exc:  # refused: the settings need fixing
         print(f"socialdesk: {exc}", file=sys.stderr)
         return 2
     print(f"signed in to Bluesky as @{account.account_handle} ({account.account_id}); replies go out from it")

@@ -59,7 +59,7 @@ def cmd_auth_mastodon(settings: Any, args: Any) -> int:
 
     import httpx
 
-    from socialdesk.networks.base import SourceError
+    from socialdesk.networks.base import RateLimited, SourceError, SourceUnavailable
 
     if not (settings.mastodon_url and settings.mastodon_token):
         print(f"socialdesk: {_MISSING}", file=sys.stderr)
@@ -67,7 +67,10 @@ def cmd_auth_mastodon(settings: Any, args: Any) -> int:
     try:
         with httpx.Client(timeout=15) as http:
             brand, account_id, instance = _brand(settings, http)
-    except SourceError as exc:
+    except (SourceUnavailable, RateLimited) as exc:  # the instance did not answer: exit 1, as main's
+        print(f"socialdesk: {exc}; try again later", file=sys.stderr)
+        return 1
+    except SourceError as exc:  # refused: the settings need fixing
         print(f"socialdesk: {exc}", file=sys.stderr)
         return 2
     print(f"signed in to Mastodon as @{brand} (account id {account_id}); replies go out from it")
