@@ -113,6 +113,10 @@ def test_progress_is_live_on_a_terminal(seeded):
     (["--status", "done"], "'done' is not a case status: use one or more of new, reopened"),
     (["--rule", "three"], "'three' is not a rule id"),
     (["--since", "2026-11-28", "--until", "2026-11-27"], "the start (since) must be before the end (until)"),
+    # Past what a date holds once the day's end or UTC is reached: an OverflowError traceback.
+    (["--until", "9999-12-31"], "'9999-12-31' is out of range: use a date from 0001-01-02 to 9999-12-30"),
+    (["--since", "0001-01-01T00:00:00+01:00"], "'0001-01-01T00:00:00+01:00' is out of range: use a date from "
+                                               "0001-01-02 to 9999-12-30"),
 ])
 def test_mistakes_are_one_line_and_exit_2(run, seeded, args, message):
     env, _ = seeded

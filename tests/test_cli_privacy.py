@@ -112,3 +112,16 @@ def test_purge_dry_run_counts_and_changes_nothing_then_purges(run, tmp_path):
     assert done.stdout.splitlines()[0] == "raw payloads dropped: 6 posts fetched more than 30 days ago"
     assert run("purge", env=env, cwd=tmp_path).stdout.splitlines()[0] == \
         "raw payloads dropped: 0 posts fetched more than 30 days ago"
+
+
+@pytest.mark.parametrize("setting", ["SOCIALDESK_RETENTION_CLOSED_DAYS", "SOCIALDESK_RETENTION_RAW_DAYS"])
+def test_a_retention_longer_than_100_years_is_a_setting_to_fix(run, tmp_path, setting):
+    """An OverflowError from `purge`, and from the running app's retention job every time it ran."""
+    ran = run("purge", "--dry-run", env={"SOCIALDESK_DATABASE_URL": f"sqlite:///{tmp_path}/desk.db",
+                                         setting: "99999999999"}, cwd=tmp_path)
+    assert (ran.returncode, ran.stderr) == (2, f"socialdesk: {setting} is invalid: 99999999999 days is more than "
+                                               "100 years: give at most 36500, or 0 to keep everything. Fix it in "
+                                               "the environment or .env\n")
+    longest = run("purge", "--dry-run", env={"SOCIALDESK_DATABASE_URL": f"sqlite:///{tmp_path}/desk.db",
+                                             setting: "36500"}, cwd=tmp_path)
+    assert longest.returncode == 0, longest.stderr

@@ -43,6 +43,10 @@ class CannotListen(Exception):
 _HOST_NAME = re.compile(r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
 
+# The longest retention: a cutoff this far back is still a date (far more was an OverflowError in the
+# retention job, every time it ran); keeping for longer is 0, keep forever.
+MAX_RETENTION_DAYS = 36_500
+
 # What `socialdesk run` does not start without (app.build checks them; `run --help` lists them first).
 REQUIRED_TO_RUN = ("slack_bot_token", "slack_signing_secret")
 
@@ -135,10 +139,11 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
                           description="the team's IANA time zone: digest days and weeks, schedules, \"today\"")
     # Retention (days; 0 keeps forever): raw network payloads, then whole resolved/ignored cases.
     retention_raw_days: int = Field(30, alias="SOCIALDESK_RETENTION_RAW_DAYS", ge=0,
-                                    description="days to keep the networks' raw payloads (0 keeps them)")
+                                    description="days to keep the networks' raw payloads (0 keeps them; at most "
+                                                f"{MAX_RETENTION_DAYS}, 100 years)")
     retention_closed_days: int = Field(0, alias="SOCIALDESK_RETENTION_CLOSED_DAYS", ge=0,
                                        description="days after which quiet resolved and ignored cases are deleted "
-                                                   "(0 keeps them)")
+                                                   f"(0 keeps them; at most {MAX_RETENTION_DAYS}, 100 years)")
     # Storms: a post near-duplicate to an open case of its rule written this long before joins
     # that case's incident, one card for all ("2h", "30m"; 0 turns incidents off).
     incident_window: str = Field("2h", alias="SOCIALDESK_INCIDENT_WINDOW",
@@ -199,6 +204,14 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
             raise ValueError(f"{value!r} is not an address to listen on; use one like 0.0.0.0 (every interface), "
                              "127.0.0.1 or localhost, without http:// or a port (the port is SOCIALDESK_HTTP_PORT)")
         return host
+
+    @field_validator("retention_raw_days", "retention_closed_days")
+    @classmethod
+    def _retention_bound(cls, value: int) -> int:
+        if value > MAX_RETENTION_DAYS:
+            raise ValueError(f"{value} days is more than 100 years: give at most {MAX_RETENTION_DAYS}, or 0 to keep "
+                             "everything")
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -31,6 +31,9 @@ class FilterError(ValueError):
 
 
 _RELATIVE = re.compile(r"^(\d{1,5})([mhdw])$")
+# Days a bound may name: a day past either end of what datetime holds, so a day's end or a time zone
+# (at most a day off UTC) never goes beyond it (9999-12-31 was an OverflowError).
+EARLIEST, LATEST = date(1, 1, 2), date(9999, 12, 30)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -44,13 +47,14 @@ def parse_when(value: str, *, now: datetime, upper: bool = False, tz: tzinfo = U
     if relative:
         return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            start = datetime.combine(day + timedelta(days=1 if upper else 0), time(0), tzinfo=tz)
-            return start.astimezone(UTC)
-        moment = datetime.fromisoformat(text)
+        day_only = len(text) == 10
+        moment = datetime.combine(date.fromisoformat(text), time(0)) if day_only else datetime.fromisoformat(text)
     except ValueError:
         raise FilterError(f"{echoed(value)} is not a date: use YYYY-MM-DD, an ISO date-time, or 7d / 24h / 2w") from None
+    if not EARLIEST <= moment.date() <= LATEST:
+        raise FilterError(f"{echoed(value)} is out of range: use a date from {EARLIEST} to {LATEST}")
+    if day_only:
+        return (moment + timedelta(days=1 if upper else 0)).replace(tzinfo=tz).astimezone(UTC)
     return moment.replace(tzinfo=tz).astimezone(UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
