@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,11 +42,35 @@ def test_forget_without_yes_shows_what_it_would_remove_and_changes_nothing(run, 
     env, _ = seeded
     before = strings(env)
     shown = run("forget", "--network", "x", "--author", "@jane_doe", env=env, cwd=tmp_path)
-    assert shown.returncode == 0, shown.stderr
+    assert shown.returncode == 2, shown.stderr  # it was 0: a script could not tell nothing was removed
     assert shown.stdout.startswith(f"Would remove everything about @{HANDLE} (Jane Zanzibar-Doe, x account u-jane):")
     assert "  cases                      1\n" in shown.stdout and "  posts                      4\n" in shown.stdout
     assert shown.stdout.rstrip().endswith("Nothing was removed. Run again with --yes to remove it.")
     assert strings(env) == before
+
+
+class Terminal(io.StringIO):
+    """What is typed at `forget`'s prompt; "" is Ctrl-D."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_forget_at_a_terminal_removes_only_on_yes_and_ctrl_d_is_no(run, seeded, tmp_path, monkeypatch):
+    """Ctrl-D was an EOFError traceback."""
+    env, _ = seeded
+    before = strings(env)
+    # The terminal echoes what was typed, with its newline; after Ctrl-D the prompt's line is ended by us.
+    for typed, after_prompt in (("", "\n"), ("no\n", "")):
+        monkeypatch.setattr(sys, "stdin", Terminal(typed))
+        declined = run("forget", "--network", "x", "--author", "@jane_doe", env=env, cwd=tmp_path)
+        assert (declined.returncode, declined.stderr) == (2, ""), typed
+        assert declined.stdout.endswith(f"Type yes: {after_prompt}Nothing was removed. Run again with --yes to "
+                                        "remove it.\n"), typed
+        assert strings(env) == before
+    monkeypatch.setattr(sys, "stdin", Terminal("yes\n"))
+    done = run("forget", "--network", "x", "--author", "@jane_doe", env=env, cwd=tmp_path)
+    assert done.returncode == 0 and f"Removed everything about @{HANDLE}" in done.stdout
 
 
 def test_forget_with_yes_removes_and_prints_the_counts(run, seeded, tmp_path):

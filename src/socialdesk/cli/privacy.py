@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from socialdesk.cli.common import CliError, open_store
+from socialdesk.cli.common import EXIT_USAGE, CliError, open_store
 from socialdesk.domain import without_controls
 from socialdesk.networks import registry
 
@@ -30,7 +30,8 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
         "forget", help="remove everything stored about one person (a privacy request)",
         description="Remove an author, all their posts, every case they are the customer of (with notes, replies, "
                     "FAQ entries and webhook deliveries), redact their @handle elsewhere, and delete the Slack "
-                    "cards that showed them. Shows what it would remove and asks first, unless --yes.")
+                    "cards that showed them. Shows what it would remove and asks first, unless --yes. Exits 2 "
+                    "when nothing was removed: not confirmed, or no terminal to ask on and no --yes.")
     forget.add_argument("--network", required=True, choices=registry.names(), help="the network of their account")
     forget.add_argument("--author", required=True, metavar="HANDLE",
                         help="their handle ('@' optional, any case) or their account id on the network")
@@ -82,15 +83,26 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     if not args.yes:
         _describe(preview, done=False)
-        if not (sys.stdin.isatty() and input("Remove all of this for good? Type yes: ").strip().lower() == "yes"):
+        if not _confirmed():
+            # Not 0: a script that ran it without --yes must not take it as done.
             print("Nothing was removed. Run again with --yes to remove it.")
-            return 0
+            return EXIT_USAGE
     with session_scope(engine) as session:
         report = store.forget_author(session=session, network=args.network, handle=args.author)
     _checkpoint(engine)
     _describe(report, done=True)
     _slack(settings, engine, report)
     return 0
+
+
+def _confirmed() -> bool:
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input("Remove all of this for good? Type yes: ").strip().lower() == "yes"
+    except EOFError:  # Ctrl-D
+        print()  # the prompt's line ends before what follows
+        return False
 
 
 def _checkpoint(engine: Engine) -> None:
