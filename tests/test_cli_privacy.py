@@ -151,3 +151,10 @@ def test_a_retention_longer_than_100_years_is_a_setting_to_fix(run, tmp_path, se
     longest = run("purge", "--dry-run", env={"SOCIALDESK_DATABASE_URL": f"sqlite:///{tmp_path}/desk.db",
                                              setting: "36500"}, cwd=tmp_path)
     assert longest.returncode == 0, longest.stderr
+
+
+def test_purge_help_says_how_often_the_app_purges(run, tmp_path):
+    from socialdesk.jobs.retention import RETENTION_SECONDS
+
+    shown = run("purge", "--help", env={})
+    assert RETENTION_SECONDS == 6 * 3600 and "the running app does every six hours" in " ".join(shown.stdout.split())

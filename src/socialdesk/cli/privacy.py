@@ -40,7 +40,8 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
     purge = subparsers.add_parser(
         "purge", help="apply the retention settings now (SOCIALDESK_RETENTION_RAW_DAYS, …_CLOSED_DAYS)",
         description="Drop raw payloads older than SOCIALDESK_RETENTION_RAW_DAYS and delete resolved or ignored "
-                    "cases quiet for longer than SOCIALDESK_RETENTION_CLOSED_DAYS, as the running app does daily.")
+                    "cases quiet for longer than SOCIALDESK_RETENTION_CLOSED_DAYS, as the running app does every six "
+                    "hours.")
     purge.add_argument("--dry-run", action="store_true", help="only count what would be removed")
     purge.set_defaults(func=cmd_purge)
 
