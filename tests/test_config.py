@@ -109,3 +109,14 @@ def test_the_http_host_is_an_address_or_a_host_name(given, kept):
 def test_an_http_host_with_a_port_or_a_scheme_is_refused(given):
     with pytest.raises(ConfigError, match="^SOCIALDESK_HTTP_HOST is invalid: .* without http:// or a port"):
         load_settings(SOCIALDESK_HTTP_HOST=given)
+
+
+@pytest.mark.parametrize("name", ["SOCIALDESK_X_MONTHLY_BUDGET", "SOCIALDESK_SLACK_POST_INTERVAL",
+                                  "SOCIALDESK_X_RATE_POST_READ"])
+@pytest.mark.parametrize("given", ["inf", "nan", "-inf"])
+def test_a_number_setting_is_finite(monkeypatch, tmp_path, name, given):
+    """`inf` was taken: usage printed "budget $inf"."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(name, given)
+    with pytest.raises(ConfigError, match=f"^{name} is invalid: Input should be a finite number"):
+        load_settings()

@@ -55,8 +55,9 @@ class Settings(*registry.settings_classes(), BaseSettings):  # type: ignore[misc
     """Everything socialdesk reads; each network package adds its own fields (networks.registry)."""
 
     # utf-8-sig: a BOM (Windows editors write one) would otherwise join the first variable's name.
+    # allow_inf_nan off: "inf" was a budget ("budget $inf") and a card interval that never ends.
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8-sig", extra="ignore",
-                                      populate_by_name=True)
+                                      populate_by_name=True, allow_inf_nan=False)
 
     # Each description is what `socialdesk run --help` prints for the variable (cli/run.py).
     database_url: str = Field(
