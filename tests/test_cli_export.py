@@ -138,3 +138,14 @@ def test_unknown_format_is_refused_by_the_parser(run, seeded):
     env, _ = seeded
     result = run("--format", "xlsx", env=env)
     assert result.returncode == 2 and "invalid choice: 'xlsx'" in result.stderr
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ("", "argument --output/-o: an empty path: give a file name, or leave out --output for standard output"),
+    (".", "argument --output/-o: . is a directory: give a file name in it, like cases.jsonl"),
+])
+def test_an_output_that_names_no_file_is_refused_before_exporting(run, seeded, given, said):
+    """`-o ''` was "could not write: Device or resource busy", after the whole export was written."""
+    env, _ = seeded
+    result = run("-o", given, env=env)
+    assert result.returncode == 2 and result.stderr.splitlines()[-1] == f"socialdesk export: error: {said}"

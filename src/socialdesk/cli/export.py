@@ -45,11 +45,21 @@ def add_parser(subparsers) -> None:  # type: ignore[no-untyped-def]
                    help="the active curated FAQ entries (their edited question and answer) instead of raw cases")
     p.add_argument("--redact", action="store_true",
                    help="remove e-mail addresses, phone numbers and @handles (our own accounts stay)")
-    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    p.add_argument("--output", "-o", metavar="FILE", type=_file_name, help="write here instead of standard output")
     p.add_argument("--progress", action="store_true", help="report progress on stderr even when it is not a terminal")
     p.add_argument("--no-bom", action="store_true", help="CSV without the byte-order mark Excel needs to read UTF-8")
     p.add_argument("--batch", type=int_in(1, MAX_BATCH), help=argparse.SUPPRESS)  # default: export.DEFAULT_BATCH
     p.set_defaults(func=cmd_export)
+
+
+def _file_name(text: str) -> str:
+    """An argparse type: a path a file can be put at (`-o ''` and `-o somedir` failed only once written,
+    as "Device or resource busy")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path: give a file name, or leave out --output for standard output")
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a directory: give a file name in it, like {Path(text) / 'cases.jsonl'}")
+    return text
 
 
 def build_filter(args: argparse.Namespace, *, now: datetime) -> export.ExportFilter:
