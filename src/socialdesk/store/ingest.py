@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, select
 from sqlmodel import Session, col
 
 from socialdesk.domain import Author, EventKind, Post
-from socialdesk.store import conversations, storms
+from socialdesk.store import conversations, storable, storms
 from socialdesk.store.conversations import CaseRef, Opened
 from socialdesk.store.bulk import Upsert, insert_rows
 from socialdesk.store.events import event_row
@@ -93,8 +93,11 @@ def store_page(
     when it is likely spam on a rule that ignores spam (an automatic `ignored` event).
     `incident_window`: new cases near-duplicate to an open case of the rule written within
     this long join its incident (store.incidents); None or zero: no incidents.
+    Values their rows cannot hold (too long, NUL, lone surrogates) are cut and cleaned
+    (store.storable): one odd post must not fail the page on every retry.
     """
-    posts = [p for p in posts if p.author.handle.lower() not in own_handles]
+    # Made storable first, so the lookups below see the values the rows will hold.
+    posts = [storable.post(p) for p in posts if p.author.handle.lower() not in own_handles]
     if not posts:
         return Stored()
     network = posts[0].network
