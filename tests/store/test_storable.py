@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from socialdesk.domain import Author
-from socialdesk.store import ingest
+from socialdesk.store import edits, ingest
 from socialdesk.store.db import as_utc, session_scope
 from socialdesk.store.models import AuthorRow, CaseRow, PostRow
 from tests.support.factories import x_post
@@ -75,6 +75,21 @@ def test_the_same_odd_post_again_is_known_and_its_author_is_not_rewritten(engine
         [author] = session.exec(select(AuthorRow)).all()
         assert as_utc(author.updated_at) == NOW
         assert len(session.exec(select(PostRow)).all()) == 2
+
+
+def test_an_edit_is_stored_cleaned_and_the_same_edit_again_changes_nothing(engine):
+    post = x_post("my acme phone broke")
+    store(engine, [post])
+    edit = dataclasses.replace(post, text="my acme\x00 phone broke \ud800 twice", lang="y" * 40,
+                               raw={"text": "acme\x00"})
+    with session_scope(engine) as session:
+        edited = edits.record_edit(session=session, post=edit, now=NOW + timedelta(minutes=1))
+    assert edited is not None
+    with session_scope(engine) as session:
+        row = session.exec(select(PostRow)).one()
+        assert (row.text, row.lang, row.raw) == ("my acme phone broke \ufffd twice", "y" * 16, {"text": "acme"})
+        # The stored text is the edit as it can be stored: reported again, it is no new edit.
+        assert edits.record_edit(session=session, post=edit, now=NOW + timedelta(minutes=2)) is None
 
 
 def test_a_cut_keeps_whole_letters_and_a_value_that_fits_is_the_same_object():

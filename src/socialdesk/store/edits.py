@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from socialdesk.domain import EventKind, Post
+from socialdesk.store import storable
 from socialdesk.store.events import record_event
 from socialdesk.store.models import CaseRow, PostRow
 
@@ -36,6 +37,7 @@ class EditedPost:
 
 def record_edit(*, session: Session, post: Post, now: datetime) -> EditedPost | None:
     """Store `post` (the new version) over the stored one; None when not stored, removed or unchanged."""
+    post = storable.post(post)  # as stored: compared with the stored text, an unchanged edit is no edit
     row = session.execute(
         select(PostRow.id, PostRow.text, PostRow.case_id, PostRow.thread_ts, PostRow.removed_at,
                CaseRow.first_post_id, CaseRow.channel_id, CaseRow.message_ts)
