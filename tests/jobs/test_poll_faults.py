@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from socialdesk.jobs.poll import Poller
 from socialdesk.networks.base import Page
@@ -24,6 +25,8 @@ from tests.jobs.test_poll import (
     rule,
     stored_ids,
 )
+from socialdesk.store.db import session_scope
+from socialdesk.store.models import AuthorRow, PostRow
 from tests.support.networks import x_network
 
 
@@ -185,3 +188,28 @@ def test_retry_after_as_an_http_date_and_nonsense():
     assert wait() == 60
     assert wait(**{"x-rate-limit-reset": str(int(now.timestamp()) + 300), "retry-after": "5"}) == 300
     assert timedelta(seconds=wait()) < timedelta(minutes=15)
+
+
+# --- posts whose values their rows cannot hold as they came -----------------------------------------------------
+
+
+def test_a_page_with_a_post_its_rows_cannot_hold_is_stored_and_the_cursor_moves_on(engine, fake_x, clock):
+    """PostgreSQL refuses what SQLite takes (a name past authors.name, NUL in text, a lang past its
+    column): the page would fail on every poll, and the other customers' posts on it never be stored."""
+    accented = "".join("a" + "\u0301" * 4 for _ in range(60))  # 300 code points: a name a network allows
+    fake_x.add_user(username="odd_one", name=accented)
+    rule_id = add_rule(engine)
+    poller = make_poller(engine, fake_x, clock)
+    poller.poll_rule(rule_id)  # the newest page: nothing yet
+    fine = post_many(fake_x, 2)
+    odd = fake_x.post(username="odd_one", text="my acme phone is broken\x00", lang="q" * 40)["id"]
+    after = post_many(fake_x, 1, text="my acme phone is still broken #{i}")
+    assert poll_again(poller, clock, rule_id) == 4
+    assert stored_ids(engine) == sorted([*fine, odd, *after])
+    state = rule(engine, rule_id)
+    assert (state.consecutive_failures, state.last_error) == (0, None)
+    assert state.cursor["since_id"] == after[-1]
+    with session_scope(engine) as session:
+        post = session.exec(select(PostRow).where(PostRow.external_id == odd)).one()
+        author = session.get(AuthorRow, post.author_id)
+    assert (post.text, post.lang, author.name) == ("my acme phone is broken", "q" * 16, accented[:255])

@@ -28,7 +28,7 @@ from socialdesk.store import rules as rule_store
 from socialdesk.store import streams as stream_store
 from socialdesk.store.credentials import DatabaseCredentials
 from socialdesk.store.db import session_scope
-from socialdesk.store.models import CaseEventRow, CaseRow, PostRow
+from socialdesk.store.models import AuthorRow, CaseEventRow, CaseRow, PostRow
 
 BRAND, PASSWORD = "acme.bsky.social", "app-password"
 
@@ -247,6 +247,31 @@ def test_an_edit_rewrites_the_stored_post_and_an_unknown_or_unchanged_one_is_lef
         events = [e.kind for e in session.exec(select(CaseEventRow).where(CaseEventRow.case_id == case_id))]
     assert events.count("edited_at_source") == 1
     assert list(stored(engine)) == [first["uri"]]  # an edit of a post we never stored opens nothing
+
+
+def test_a_post_its_rows_cannot_hold_is_stored_cleaned_and_the_stream_goes_on(engine, pds, jetstream, desks):
+    """PostgreSQL refuses a display name past authors.name and NUL in text (SQLite takes both):
+    the post, and every one after it, would fail to store on every try."""
+    add_rule(engine, "acme")
+    desk = desks().start()
+    connected(jetstream)
+    accented = "".join("a" + "\u0301" * 4 for _ in range(60))  # 300 code points: within the lexicon's limits
+    odd = pds.world.add_account("zed.bsky.social", accented)
+    first = pds.world.add_post(odd, "acme support\x00 please")
+    fine = pds.world.add_post(pds.world.add_account("dana.bsky.social", "Dana"), "acme charger broke")
+    wait_for(lambda: {first["uri"], fine["uri"]} <= set(stored(engine)), what="both posts")
+    seen = desk.worker.events_seen
+    jetstream.publish(post_commit(odd, first["uri"].rsplit("/", 1)[1], "acme support\x00 please, still",
+                                  operation="update"))
+    wait_for(lambda: desk.worker.events_seen > seen, what="the edit")
+
+    def row() -> tuple[str, str, bool]:
+        with session_scope(engine) as session:
+            post = session.exec(select(PostRow).where(PostRow.external_id == first["uri"])).one()
+            return post.text, session.get(AuthorRow, post.author_id).name, post.edited_at is not None
+
+    wait_for(lambda: row()[2], what="the edit stored")
+    assert row() == ("acme support please, still", accented[:255], True)
 
 
 def test_dropped_connections_mid_burst_lose_and_duplicate_nothing(engine, pds, jetstream, desks):
