@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from socialdesk.jobs.poll import Poller
 from socialdesk.networks.base import Page
+from socialdesk.networks.errors import SourceUnavailable
 from socialdesk.networks.x.api import _reset_time
 from socialdesk.networks.x.search import SEARCH_PATH
 from tests.jobs.test_poll import (
@@ -160,6 +161,22 @@ def test_any_exception_from_a_source_is_backed_off_and_never_escapes(engine, clo
     assert state.last_error.startswith("unexpected RuntimeError: boom") and "secretBEARER" not in state.last_error
     assert seconds_until(state.not_before, clock) == pytest.approx(20, abs=2)
     assert sum(1 for r in caplog.records if r.exc_info) == 1
+
+
+class _Refusing:
+    """A source whose network answers with words holding NUL (an error body quoted as it came)."""
+
+    def fetch(self, query: str, cursor: dict[str, Any] | None) -> Page:
+        raise SourceUnavailable("upstream said: bad\x00gateway")
+
+
+def test_a_failure_whose_words_hold_nul_is_recorded_without_it(engine, clock):
+    rule_id = add_rule(engine, every=5)
+    poller = Poller(engine=engine, networks=x_network(_Refusing()), own_handles=frozenset(), clock=clock)
+    for _ in range(2):
+        assert poll_again(poller, clock, rule_id, 3600) == 0
+    state = rule(engine, rule_id)
+    assert state.consecutive_failures == 2 and "upstream said: badgateway" in state.last_error
 
 
 def test_the_database_going_away_mid_poll_does_not_raise_out_of_the_job(engine, fake_x, clock, monkeypatch, caplog):

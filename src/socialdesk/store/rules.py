@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, func, or_, update
 from sqlmodel import Session, select
 
-from socialdesk.store import spend
+from socialdesk.store import spend, storable
 from socialdesk.store.db import as_utc
 from socialdesk.store.models import CaseRow, PostRow, RuleRow
 
@@ -137,6 +137,7 @@ def record_stream_refusal(*, session: Session, rule_id: int, reason: str, now: d
 
     False when that was already noted (or the rule is gone)."""
     rule = session.get(RuleRow, rule_id)
+    reason = storable.text(reason)  # a network's words: NUL would fail the write on PostgreSQL
     if rule is None or rule.stream_refused == reason[:2000]:
         return False
     rule.stream_refused = reason[:2000]
@@ -317,7 +318,7 @@ def record_failure(*, session: Session, rule_id: int, error: str, not_before: da
     it does not start `failing_since` (the ops alert's clock); the first other failure does."""
     rule = get_rule(session=session, rule_id=rule_id)
     rule.consecutive_failures += 1
-    rule.last_error = error[:2000]
+    rule.last_error = storable.text(error)[:2000]  # a network's words: NUL would fail recording the failure
     rule.last_error_at = now
     rule.not_before = not_before
     rule.failure_kind = kind

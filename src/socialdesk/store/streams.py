@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from socialdesk.store import storable
 from socialdesk.store.db import as_utc
 from socialdesk.store.models import CaseRow, RuleRow, StreamRow
 from socialdesk.domain import CaseStatus
@@ -58,7 +59,8 @@ def save_cursor(*, session: Session, network: str, holder: str, cursor: dict[str
 def record_connection(*, session: Session, network: str, holder: str, now: datetime,
                       error: str | None = None) -> None:
     """A connection was made (error None) or failed (the error, for `socialdesk status` and App Home)."""
-    values: dict[str, Any] = {"last_error": error[:500] if error else None, "updated_at": now}
+    # A network's words: NUL would fail recording the failure on PostgreSQL.
+    values: dict[str, Any] = {"last_error": storable.text(error)[:500] if error else None, "updated_at": now}
     if error is None:
         # A connection that drops again at once is still the same failing run: record_healthy ends it.
         values.update(connected_at=now)
