@@ -33,6 +33,11 @@ def test_a_resource_is_billed_once_a_utc_day_whichever_rule_reads_it(engine):
     assert rows == {(1, "post"): (3, 0.015), (1, "user"): (1, 0.01), (2, "post"): (1, 0.005)}
 
 
+def test_an_id_holding_nul_is_billed_without_it(engine):
+    """Billed in the page's transaction: PostgreSQL refusing the id would fail the page."""
+    assert record(engine, {"post": ["7\x00", "7"]}) == {"post": 1}
+
+
 def test_kinds_without_a_rate_and_other_networks_are_apart(engine):
     assert record(engine, {"post": ["1"], "dm": ["d1"]}) == {"post": 1}  # no rate: not billed
     assert record(engine, {"post": ["1"]}, network="m") == {"post": 1}  # another network bills its own

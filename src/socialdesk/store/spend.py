@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from socialdesk.store import storable
 from socialdesk.store.models import BilledSeenRow, RuleRow, SpendRow
 
 NO_RULE = 0  # spend that is no rule's (a reply posted, a lookup)
@@ -57,7 +58,8 @@ def record(*, session: Session, network: str, rule_id: int | None, reads: Mappin
     # two rules) then wait for each other in the same order on PostgreSQL, never deadlock.
     for kind in sorted(reads):
         rate = rates.get(kind)
-        unique = sorted({str(i)[:64] for i in reads[kind]})
+        # Written in the page's transaction: an id PostgreSQL refuses (NUL) would fail the page.
+        unique = sorted({storable.text(str(i))[:64] for i in reads[kind]})
         if rate is None or not unique:
             continue
         # One cached statement, executemany ("insertmanyvalues": a few multi-row INSERTs); RETURNING names the
