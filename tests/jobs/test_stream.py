@@ -466,3 +466,27 @@ def test_a_first_connection_that_could_not_be_noted_resumes_where_it_began(engin
             conn.exec_driver_sql(statement)
     # The retry starts where the first connection began, not at the live tip it reaches later.
     wait_for(lambda: meanwhile["uri"] in stored(engine), timeout=30, what="the post made meanwhile")
+
+
+def test_a_hostile_record_is_skipped_and_the_stream_moves_past_it(engine, pds, jetstream, desks):
+    """QA's poison: a reply whose root and parent URIs are lists. Nothing matches it, yet it broke every
+    post (the worker reconnected, rewound to before it and read it again, for a day)."""
+    add_rule(engine, "acme")
+    desks().start()
+    connected(jetstream)
+    cust = pds.world.add_account("cust.bsky.social")
+    before = pds.world.add_post(cust, "acme phone will not charge")
+    wait_for(lambda: before["uri"] in stored(engine), what="the post before the poison")
+    poison = post_commit("did:plc:evilevilevilevil", "3kpoison", "lovely weather")
+    poison["commit"]["record"]["reply"] = {"root": {"uri": ["x"], "cid": "c"}, "parent": {"uri": ["x"], "cid": "c"}}
+    poison_at = jetstream.publish(poison)["time_us"]
+    after = pds.world.add_post(cust, "acme still broken, please help")
+    wait_for(lambda: after["uri"] in stored(engine), what="the post after the poison")
+
+    def cursor() -> int:
+        with session_scope(engine) as session:
+            return stream_store.stream_state(session=session, network="bluesky").cursor["time_us"]
+
+    wait_for(lambda: cursor() > poison_at, what="the cursor to move past the poison")
+    assert sorted(stored(engine)) == sorted([before["uri"], after["uri"]])
+    assert len(jetstream.connections) == 1  # skipped, not a reconnect from before it

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from socialdesk.networks.bluesky.parse import (
+    BadRecord,
     BadUri,
     author_from_profile,
     expand_links,
@@ -183,3 +184,56 @@ def test_an_authors_account_creation_time_is_read_when_the_profile_has_it(views:
     assert author.created_at == parse_datetime(views[0]["author"]["createdAt"])
     assert author.created_at is not None and author.created_at.tzinfo is UTC
     assert author_from_profile({"did": "did:plc:a", "handle": "ann.bsky.social"}).created_at is None
+
+
+# --- records of the wrong shape: anyone can write any JSON into their repo ---------------------------
+
+_URI = "at://did:plc:ann/app.bsky.feed.post/3lpk2u6qo222m"
+
+
+def _record(**fields: object) -> dict:
+    return {"$type": "app.bsky.feed.post", "text": "acme phone", "createdAt": "2025-05-19T17:10:09Z", **fields}
+
+
+@pytest.mark.parametrize("record", [
+    _record(reply={"root": {"uri": ["x"], "cid": "c"}, "parent": {"uri": ["x"], "cid": "c"}}),  # QA's poison
+    _record(reply={"root": {"uri": _URI, "cid": "c"}, "parent": {"uri": {"a": 1}, "cid": "c"}}),
+    _record(reply={"root": "at://did:plc:ann/app.bsky.feed.post/3k1", "parent": {"uri": _URI}}),
+    _record(reply=["root"]),
+    _record(text=["acme"]),
+    _record(text=42),
+    _record(langs="en"),
+], ids=["root-uri-list", "parent-uri-dict", "root-not-a-ref", "reply-list", "text-list", "text-int", "langs-str"])
+def test_a_record_whose_fields_have_the_wrong_type_is_refused(record: dict) -> None:
+    with pytest.raises(BadRecord):
+        post_from_record(did="did:plc:ann", rkey="3lpk2u6qo222m", cid="bafy", record=record, author=None)
+
+
+def test_a_view_with_a_record_or_cid_of_the_wrong_type_is_refused() -> None:
+    view = {"uri": _URI, "cid": "bafy", "author": {"did": "did:plc:ann", "handle": "ann.bsky.social"},
+            "record": _record(), "indexedAt": "2025-05-19T17:10:10Z"}
+    assert post_from_view(view).text == "acme phone"
+    for broken in ({**view, "record": ["x"]}, {**view, "cid": ["x"]}):
+        with pytest.raises(BadRecord):
+            post_from_view(broken)
+    with pytest.raises(BadUri):
+        post_from_view({**view, "uri": ["at://x"]})
+
+
+def test_a_profile_of_the_wrong_shape_only_loses_what_is_wrong() -> None:
+    """The profile only decorates the post (and comes from Bluesky's own servers, not the record)."""
+    author = author_from_profile({"did": "did:plc:a", "handle": ["ann"], "displayName": {"x": 1},
+                                  "followersCount": "many", "verification": "valid", "avatar": 7})
+    assert (author.external_id, author.handle, author.name, author.followers, author.verified, author.avatar_url) == (
+        "did:plc:a", "", "did:plc:a", 0, False, None)
+
+
+@pytest.mark.parametrize("facets", [
+    {"index": 1}, ["x"], [{"index": "0-4"}], [{"index": {"byteStart": 0, "byteEnd": 4}, "features": "link"}],
+    [{"index": {"byteStart": 0, "byteEnd": 4}, "features": ["x"]}],
+    [{"index": {"byteStart": 0, "byteEnd": 4},
+      "features": [{"$type": "app.bsky.richtext.facet#link", "uri": ["https://acme.example"]}]}],
+])
+def test_facets_of_the_wrong_shape_are_refused(facets: object) -> None:
+    with pytest.raises(BadRecord):
+        expand_links("acme phone", facets)  # type: ignore[arg-type]

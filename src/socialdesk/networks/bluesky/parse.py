@@ -31,9 +31,26 @@ class BadUri(ValueError):
     """Not an at:// URI of the form at://<did>/<collection>/<rkey>."""
 
 
+class BadRecord(TypeError):
+    """A field we read has the wrong type (anyone can write any JSON into a record): the post is skipped."""
+
+
+def _optional(value: Any, kind: type, field: str) -> Any:
+    """`value` when it is a `kind` or missing (None); else BadRecord naming `field`."""
+    if value is not None and not isinstance(value, kind):
+        raise BadRecord(f"{field} is a {type(value).__name__}, not a {kind.__name__}")
+    return value
+
+
+def _ref_uri(reply: dict[str, Any], key: str) -> str | None:
+    """`reply.<key>.uri` (a strongRef), None when there is none; BadRecord when it is not a string."""
+    ref = _optional(reply.get(key), dict, f"reply.{key}") or {}
+    return _optional(ref.get("uri"), str, f"reply.{key}.uri") or None
+
+
 def split_at_uri(uri: str) -> tuple[str, str, str]:
     """`at://did:plc:x/app.bsky.feed.post/3k…` → (did, collection, rkey)."""
-    if not uri.startswith("at://"):
+    if not isinstance(uri, str) or not uri.startswith("at://"):
         raise BadUri(f"{uri!r} is not an at:// URI")
     parts = uri[len("at://"):].split("/")
     if len(parts) != 3 or not all(parts):
@@ -75,20 +92,26 @@ def parse_datetime(value: Any) -> datetime | None:
 
 def author_from_profile(profile: dict[str, Any]) -> Author:
     """profileViewBasic / profileView / profileViewDetailed → Author (DID as its id)."""
-    handle = profile.get("handle") or ""
+    # A field of the wrong type reads as absent: the profile only decorates the post.
+    did, handle, shown = (_text(profile.get(key)) for key in ("did", "handle", "displayName"))
     if handle == "handle.invalid":
         handle = ""  # Bluesky's placeholder when the handle no longer verifies
-    verification = profile.get("verification") or {}
+    verification = profile.get("verification")
+    followers = profile.get("followersCount")
     return Author(
         network=NETWORK,  # type: ignore[arg-type]  # Post/Author.network is becoming a str
-        external_id=profile.get("did") or "",
+        external_id=did,
         handle=handle,
-        name=profile.get("displayName") or handle or profile.get("did") or "",
-        followers=int(profile.get("followersCount") or 0),
-        verified=verification.get("verifiedStatus") == "valid",
-        avatar_url=profile.get("avatar"),
+        name=shown or handle or did,
+        followers=followers if isinstance(followers, int) and not isinstance(followers, bool) else 0,
+        verified=isinstance(verification, dict) and verification.get("verifiedStatus") == "valid",
+        avatar_url=_text(profile.get("avatar")) or None,
         created_at=parse_datetime(profile.get("createdAt")),  # optional in the lexicon: the account's age (spam)
     )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def unknown_author(did: str) -> Author:
@@ -105,12 +128,15 @@ def expand_links(text: str, facets: list[dict[str, Any]] | None) -> str:
     """
     data = text.encode("utf-8")
     replacements: list[tuple[int, int, bytes]] = []
-    for facet in facets or []:
-        index = facet.get("index") or {}
+    for facet in _optional(facets, list, "facets") or []:
+        facet = _optional(facet, dict, "facet") or {}
+        index = _optional(facet.get("index"), dict, "facet.index") or {}
         start, end = index.get("byteStart"), index.get("byteEnd")
         if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end <= len(data):
             continue
-        uri = next((f.get("uri") for f in facet.get("features") or []
+        links = [_optional(f, dict, "facet feature") or {} for f in _optional(facet.get("features"), list,
+                                                                               "facet.features") or []]
+        uri = next((_optional(f.get("uri"), str, "link uri") for f in links
                     if f.get("$type") == "app.bsky.richtext.facet#link" and f.get("uri")), None)
         if not uri:
             continue
@@ -136,7 +162,7 @@ def post_from_view(view: dict[str, Any]) -> Post:
         ("likeCount", "like_count"), ("repostCount", "repost_count"),
         ("replyCount", "reply_count"), ("quoteCount", "quote_count"),
     ) if isinstance(view.get(key), int)}
-    return _post(view["uri"], view.get("cid"), view.get("record") or {}, author,
+    return _post(view["uri"], view.get("cid"), view.get("record"), author,
                  view.get("indexedAt"), metrics, view)
 
 
@@ -153,19 +179,23 @@ def post_from_record(*, did: str, rkey: str, cid: str | None, record: dict[str, 
 def post_from_notification(notification: dict[str, Any]) -> Post:
     """A listNotifications entry (mention, reply, quote) → the post that caused it."""
     author = author_from_profile(notification.get("author") or {})
-    return _post(notification["uri"], notification.get("cid"), notification.get("record") or {},
+    return _post(notification["uri"], notification.get("cid"), notification.get("record"),
                  author, notification.get("indexedAt"), {}, notification)
 
 
-def _post(uri: str, cid: str | None, record: dict[str, Any], author: Author,
+def _post(uri: str, cid: str | None, record: dict[str, Any] | None, author: Author,
           indexed_at: str | None, metrics: dict[str, int], raw: dict[str, Any]) -> Post:
+    """Raises BadUri or BadRecord: the record is anyone's JSON, and what we keep of it must have the
+    types the rest of the app relies on (a list as a conversation id broke the stream for every post)."""
     did, _, rkey = split_at_uri(uri)
+    _optional(cid, str, "cid")
+    record = _optional(record, dict, "record") or {}
     if not author.external_id:
         author = unknown_author(did)
-    reply = record.get("reply") or {}
-    root = (reply.get("root") or {}).get("uri")
-    parent = (reply.get("parent") or {}).get("uri")
-    langs = record.get("langs") or []
+    reply = _optional(record.get("reply"), dict, "reply") or {}
+    root, parent = _ref_uri(reply, "root"), _ref_uri(reply, "parent")
+    text = _optional(record.get("text"), str, "text") or ""
+    langs = _optional(record.get("langs"), list, "langs") or []
     created = (parse_datetime(record.get("createdAt")) or parse_datetime(indexed_at)
                or datetime.now(UTC))
     raw = dict(raw)
@@ -177,7 +207,7 @@ def _post(uri: str, cid: str | None, record: dict[str, Any], author: Author,
         external_id=uri,
         url=post_url(author.handle or did, rkey),
         author=author,
-        text=expand_links(record.get("text") or "", record.get("facets")),
+        text=expand_links(text, record.get("facets")),
         created_at=created,
         lang=langs[0] if langs and isinstance(langs[0], str) else None,
         conversation_id=root or uri,
