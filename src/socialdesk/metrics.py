@@ -78,6 +78,9 @@ class Metrics:
                                        "by network, kind (rate_limited, unavailable, rejected, cursor_expired, "
                                        "unexpected) and HTTP status where there was one",
                                        ["network", "kind", "status"], registry=r)
+        self._skipped = Counter("socialdesk_stream_events_skipped", "Stream events the worker could not handle "
+                                "and skipped (a malformed post, or a bug it met), by network and the error's type",
+                                ["network", "error"], registry=r)
         self._waits = Counter("socialdesk_rate_limit_waits", "Times a rate limit made the app wait "
                               "(service: slack or the network)", ["service"], registry=r)
         self._waited = Counter("socialdesk_rate_limit_wait_seconds", "Seconds the app was told to wait by rate "
@@ -115,6 +118,10 @@ class Metrics:
         """A poll or a stream connection failed with `error` (a SourceError, or anything unexpected)."""
         status = getattr(error, "status", None)
         self._network_errors.labels(network, error_kind(error), str(status) if isinstance(status, int) else "").inc()
+
+    def stream_event_skipped(self, network: str, error: BaseException) -> None:
+        name = type(error).__name__
+        self._skipped.labels(network, name if _CODE.fullmatch(name) else "other").inc()
 
     def rate_limit_wait(self, service: str, seconds: float) -> None:
         self._waits.labels(service).inc()

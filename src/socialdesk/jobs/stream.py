@@ -16,6 +16,9 @@ For each event, in order:
   rules naming that account (streams whose `kinds` include "mentions");
 - an edit of a stored post rewrites its text and its card (or thread message);
 - a delete of a stored post marks it removed at the source and rewrites its card.
+An event whose handling fails with anything but a database, Slack or network error
+(`NOT_THE_EVENT`) is skipped, logged by its id and counted: resuming from the cursor would
+only meet it again. Those errors stop the connection instead, and it resumes from the cursor.
 The cursor is stored after what came before it was stored, at most every SAVE_SECONDS
 when nothing was stored, so a crash repeats a few seconds of stream (the store drops
 duplicates) and loses nothing. Resuming after a gap longer than the stream can rewind
@@ -32,13 +35,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
+import httpx
+from slack_sdk.errors import SlackClientError
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from socialdesk.domain import Post
 from socialdesk.logs import about
@@ -49,8 +56,8 @@ from socialdesk.jobs.stream_gaps import GapFiller, GapNotFilled
 from socialdesk.jobs.stream_rules import StreamRules
 from socialdesk.jobs.stream_watch import WatchedConversations
 from socialdesk.metrics import Metrics
-from socialdesk.networks.base import (BilledReads, CursorExpired, Network, RateLimited, Removal, SourceError,
-                                     SourceRejected, StreamEvent)
+from socialdesk.networks.base import (BilledReads, CursorExpired, Network, NetworkError, RateLimited, Removal,
+                                     SourceError, SourceRejected, StreamEvent)
 from socialdesk.store import ingest
 from socialdesk.store import streams as store
 from socialdesk.store.db import as_utc, read_scope, session_scope
@@ -66,6 +73,10 @@ SAVE_SECONDS = 2.0
 BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
 REJECTED_WAIT = 300.0
 RATE_LIMIT_MAX_WAIT = 900.0
+# What handling an event may fail with that is not the event's fault: the worker stops and resumes
+# from the cursor, so the event is handled again once the database, Slack or the network is back.
+# Anything else is the event (or our code meeting it) and is skipped: retrying would meet it forever.
+NOT_THE_EVENT = (SQLAlchemyError, NetworkError, SlackClientError, httpx.HTTPError, OSError)
 
 
 def backoff(failures: int) -> float:
@@ -256,7 +267,13 @@ class StreamWorker:
             if not self._got_event and (event.kind != "tick"
                                         or time.monotonic() - self._connected_at >= GOOD_CONNECTION_SECONDS):
                 self._proved_good()
-            stored = self._handle(event)
+            try:
+                stored = self._handle(event)
+            except NOT_THE_EVENT:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one event we cannot handle must not stall the stream
+                self._skip(event, exc)
+                stored = False
             if not self._checkpoint(event.cursor, stored):
                 log.warning("%s stream: another replica holds the stream now; stopping here", self.name,
                             extra=about(network=self.name))
@@ -294,6 +311,15 @@ class StreamWorker:
             self._load_rules()  # a quiet stream still sees new and paused rules (and subscribes to them)
             return self._watch.join_kept()  # and kept replies whose case was opened meanwhile
         return False
+
+    def _skip(self, event: StreamEvent, exc: Exception) -> None:
+        """Count and log an event skipped; its id and where it failed, not the error's text (it may quote the post)."""
+        self._metrics.stream_event_skipped(self.name, exc)
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+        event_id = event.post.external_id if event.post is not None else event.external_id
+        log.error("%s stream: skipped %s event %.200s: %s%s", self.name, event.kind, event_id, type(exc).__name__, where,
+                  extra=about(network=self.name))
 
     def _seen(self, post: Post, *, new: bool) -> None:
         """Count a new post and keep the newest post time (a post dated ahead of our clock counts as now)."""
