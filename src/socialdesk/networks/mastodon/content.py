@@ -14,6 +14,9 @@ is only as tidy as they make it, so this reads any HTML with BeautifulSoup's
 - scripts, styles and other non-text elements are dropped with everything inside
   them, comments too; entities are decoded; images read as their alt text
 - deeply nested or oversized markup is walked without recursion and cut at `MAX_HTML`
+- it never raises: markup BeautifulSoup rejects (an unfinished `<![`, which it raises
+  ParserRejectedMarkup for) is read as text with its tags stripped (`_plain`), and lone
+  surrogates (valid JSON, not valid text) read as U+FFFD
 
 The result is plain text: escaping it for Slack is the card builder's job.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from html import unescape
 from urllib.parse import urlsplit
 
 from bs4 import (
@@ -48,6 +52,8 @@ _AROUND_BREAK = re.compile(r"[ \t]*\n[ \t]*")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://(www\.)?", re.IGNORECASE)
 _ELLIPSES = ("…", "...")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_TAG = re.compile(r"<[^<>]*>")  # only whole tags: a stray "<" and the words after it stay
 
 
 class _End:
@@ -60,10 +66,29 @@ class _End:
 
 
 def html_to_text(html: str, *, mentions: Mapping[str, str] | None = None) -> str:
-    """`html` as plain text; `mentions` maps a mention link's href to the handle it names."""
-    if not html:
+    """`html` as plain text; `mentions` maps a mention link's href to the handle it names. Never raises."""
+    if not html or not isinstance(html, str):
         return ""
-    soup = BeautifulSoup(html[:MAX_HTML], "html.parser")
+    markup = _SURROGATES.sub("\ufffd", html[:MAX_HTML])
+    try:
+        return _read(markup, mentions or {})
+    except Exception:  # noqa: BLE001 - any markup at all is someone's post: read it plainer rather than lose it
+        return _plain(markup)
+
+
+def without_surrogates(text: str) -> str:
+    """`text` with lone surrogates (JSON allows "\\ud800", UTF-8 does not) as U+FFFD."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
+def _plain(markup: str) -> str:
+    """The text with tags stripped and entities decoded, for markup the parser rejects."""
+    text = _CONTROL.sub("", unescape(_TAG.sub(" ", markup)))
+    return _SURROGATES.sub("\ufffd", _SPACES.sub(" ", text)).strip()
+
+
+def _read(html: str, mentions: Mapping[str, str]) -> str:
+    soup = BeautifulSoup(html, "html.parser")
     for dropped in soup.find_all(sorted(_DROPPED)):
         dropped.decompose()  # with everything inside: a script's text is not the post's
     pieces: list[str | int] = []  # text, or how many line breaks a block edge needs
@@ -90,7 +115,7 @@ def html_to_text(html: str, *, mentions: Mapping[str, str] | None = None) -> str
         if name == "br":
             pieces.append("\n")
         elif name == "a":
-            pieces.append(_link(node, mentions or {}))
+            pieces.append(_link(node, mentions))
         elif name == "img":
             alt = node.get("alt")
             pieces.append(_SPACES.sub(" ", alt) if isinstance(alt, str) else "")
