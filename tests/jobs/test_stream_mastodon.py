@@ -127,3 +127,54 @@ def test_a_kept_reply_joins_its_case_on_a_quiet_stream(engine, fake, worker_for,
     wait_for(lambda: reply["id"] in stored(engine), timeout=10, what="the kept reply, on ticks alone")
     posts = stored(engine)
     assert posts[reply["id"]] == posts[root["id"]] is not None
+
+
+BROKEN_HTML = '<p><a href="https://other.example/tags/acmephones" class="hashtag">#acmephones</a> is <![ broken</p>'
+
+
+def stream_cursor(engine) -> dict | None:  # type: ignore[no-untyped-def]
+    with session_scope(engine) as session:
+        state = stream_store.stream_state(session=session, network="mastodon")
+        return state.cursor if state is not None else None
+
+
+def test_a_status_whose_markup_the_parser_rejects_is_read_and_the_stream_goes_on(engine, fake, worker_for):
+    """QA's poison: BeautifulSoup raised ParserRejectedMarkup (no skip caught it); the stream crash-looped,
+    each reconnect's replay reading it again."""
+    add_rule(engine, "#acmephones", polled_at=now())
+    worker_for(tick_seconds=0.2)
+    assert fake.streaming.wait_for_subscription("hashtag", "acmephones", timeout=10)
+    ann = fake.world.add_account("ann", "Ann", domain="other.example")
+    before = fake.world.add_status(ann, "#acmephones first")["id"]
+    wait_for(lambda: before in stored(engine), timeout=10, what="the status before")
+    broken = fake.world.add_status(ann, "#acmephones is broken", html=BROKEN_HTML)["id"]
+    after = fake.world.add_status(ann, "#acmephones my screen cracked")["id"]
+    wait_for(lambda: after in stored(engine), timeout=15, what="the status after")
+    wait_for(lambda: stream_cursor(engine) == {"since_id": after}, timeout=10, what="the cursor past both")
+    assert set(stored(engine)) == {before, broken, after}
+    with session_scope(engine) as session:
+        assert session.exec(select(PostRow.text).where(PostRow.external_id == broken)).one() == \
+            "#acmephones is <![ broken"
+    assert len(fake.streaming.connections) == 1
+
+
+def test_a_status_the_replay_cannot_read_is_skipped_and_the_rest_is_replayed(engine, fake, worker_for):
+    """The replay after a (re)connect read statuses with no skip at all: one bad one ended every connection."""
+    dropped = now() - timedelta(minutes=5)
+    add_rule(engine, "#acmephones", polled_at=dropped)
+    with session_scope(engine) as session:  # the stream stopped five minutes ago, its cursor stored then
+        stream_store.take_lease(session=session, network="mastodon", holder="gone", now=dropped, seconds=30)
+        stream_store.save_cursor(session=session, network="mastodon", holder="gone",
+                                 cursor={"since_id": snowflake_at(dropped)}, now=dropped)
+        stream_store.release_lease(session=session, network="mastodon", holder="gone")
+    ann = fake.world.add_account("ann", "Ann", domain="other.example")
+    before = fake.world.add_status(ann, "#acmephones before")["id"]
+    wrong = fake.world.add_status(ann, "#acmephones of the wrong shape")["id"]
+    fake.world.statuses[wrong]["in_reply_to_id"] = ["1"]  # an id is a string (or a number)
+    after = fake.world.add_status(ann, "#acmephones after")["id"]
+    worker_for(tick_seconds=0.2)
+    wait_for(lambda: {before, after} <= set(stored(engine)), timeout=15, what="the statuses around it, replayed")
+    live = fake.world.add_status(ann, "#acmephones live")["id"]
+    wait_for(lambda: stream_cursor(engine) == {"since_id": live}, timeout=10, what="the cursor past it")
+    assert set(stored(engine)) == {before, after, live}
+    assert len(fake.streaming.connections) == 1

@@ -12,6 +12,7 @@ import pytest
 from socialdesk.networks.mastodon.content import MAX_HTML, html_to_text
 from socialdesk.networks.mastodon.parse import (
     MAX_TEXT,
+    BadStatus,
     handle_of,
     is_newer,
     post_from_status,
@@ -158,7 +159,7 @@ def test_remote_handles_keep_their_server_and_ids_order_by_time() -> None:
 
 
 def test_a_status_without_an_account_is_an_error_the_sources_skip() -> None:
-    with pytest.raises(KeyError):
+    with pytest.raises(BadStatus):
         post_from_status({"id": "1", "content": "<p>x</p>"}, instance_host=HOST)
 
 
@@ -169,3 +170,37 @@ def test_an_accounts_creation_day_is_read_from_recorded_statuses() -> None:
         author = post_from_status(status, instance_host=HOST).author
         assert author.created_at is not None and author.created_at.tzinfo is UTC
         assert author.created_at.isoformat().startswith(status["account"]["created_at"][:10])
+
+
+def _fine() -> dict[str, Any]:
+    return {"id": "117020583258292382", "created_at": "2026-08-01T13:53:15.909Z", "content": "<p>acme broke</p>",
+            "account": {"id": "7", "acct": "ann@other.example", "username": "ann", "display_name": "Ann"}}
+
+
+@pytest.mark.parametrize("change", [
+    {"id": ["1"]}, {"id": True}, {"id": ""}, {"account": ["ann"]}, {"account": {"id": ["7"], "acct": "ann"}},
+    {"account": {"id": "7", "acct": {"x": 1}}}, {"account": {"id": "7", "display_name": 3}},
+    {"account": {"id": "7", "avatar": ["https://x"]}}, {"content": ["<p>x</p>"]}, {"spoiler_text": 5},
+    {"in_reply_to_id": ["1"]}, {"media_attachments": "image"}, {"mentions": {"acct": "bob"}},
+    {"language": ["en"]}, {"reblog": {"id": "5", "content": 1, "account": {"id": "7"}}},
+], ids=lambda change: ",".join(change))
+def test_a_status_whose_fields_have_the_wrong_type_is_refused(change: dict[str, Any]) -> None:
+    assert post_from_status(_fine(), instance_host=HOST).text == "acme broke"
+    with pytest.raises(BadStatus):
+        post_from_status({**_fine(), **change}, instance_host=HOST)
+
+
+def test_anything_else_reading_a_status_raises_is_a_bad_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the callers skip: a parser's own failure (BeautifulSoup's ParserRejectedMarkup was an Exception)."""
+    def rejected(*args: Any, **kwargs: Any) -> str:
+        raise Exception("The markup you provided was rejected by the parser")  # noqa: TRY002 - as bs4 does
+
+    monkeypatch.setattr("socialdesk.networks.mastodon.parse.html_to_text", rejected)
+    with pytest.raises(BadStatus):
+        post_from_status(_fine(), instance_host=HOST)
+
+
+def test_lone_surrogates_anywhere_in_the_text_read_as_the_replacement_character() -> None:
+    status = {**_fine(), "spoiler_text": "cw \ud800", "content": "<p>acme \udfff</p>",
+              "media_attachments": [{"type": "image", "description": "a \udc00"}]}
+    assert text_of(status) == "CW: cw \ufffd\n\nacme \ufffd\n\n[image: a \ufffd]"

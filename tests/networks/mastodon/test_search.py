@@ -213,3 +213,22 @@ def test_queries_are_spread_into_tags_and_searches() -> None:
         branches("(a OR b OR c) (d OR e OR f)")
     with pytest.raises(SourceRejected, match="cannot be read"):
         branches('"unclosed')
+
+
+BROKEN_HTML = '<p><a href="https://social.example/tags/acmephones" class="hashtag">#acmephones</a> is <![ broken</p>'
+
+
+def test_a_status_that_cannot_be_read_is_skipped_and_the_rest_of_the_page_is_kept(fake, clock, ann, bob, api,
+                                                                                   threads) -> None:
+    """QA's markup (BeautifulSoup raised ParserRejectedMarkup, which no skip caught: the rule's poll failed
+    forever) is read as text now; a status of the wrong shape is skipped, the page around it kept."""
+    before = post(fake, clock, ann, "#acmephones before")
+    broken = post(fake, clock, bob, "#acmephones is broken", html=BROKEN_HTML)
+    wrong = post(fake, clock, bob, "#acmephones of the wrong shape")
+    fake.world.statuses[wrong]["in_reply_to_id"] = ["1"]  # an id is a string (or a number)
+    after = post(fake, clock, ann, "#acmephones after")
+    page = MastodonSearch(api, threads, clock=clock).fetch("#acmephones", cursor_since(clock.now - timedelta(minutes=5)))
+    texts = {p.external_id: p.text for p in page.posts}
+    assert list(texts) == [before, broken, after]
+    assert texts[broken] == "#acmephones is <![ broken"
+    assert page.cursor == {"tags": {"acmephones": {"min_id": after}}}  # past both

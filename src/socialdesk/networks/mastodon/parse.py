@@ -21,16 +21,59 @@ from urllib.parse import urlsplit
 
 from socialdesk.domain import Author, Post
 from socialdesk.networks.mastodon.api import parse_time
-from socialdesk.networks.mastodon.content import html_to_text
+from socialdesk.networks.mastodon.content import html_to_text, without_surrogates
 from socialdesk.networks.mastodon.links import is_newer
 
-__all__ = ["NETWORK", "author_from_account", "handle_of", "is_newer", "post_from_status", "snowflake_at",
-           "text_of", "time_of"]
+__all__ = ["NETWORK", "BadStatus", "author_from_account", "check_status", "handle_of", "is_newer",
+           "post_from_status", "snowflake_at", "text_of", "time_of"]
 
 NETWORK = "mastodon"
 MAX_TEXT = 20_000  # Mastodon's limit is 500 by default, but other servers federate far longer posts
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MEDIA_KINDS = {"image": "image", "gifv": "GIF", "video": "video", "audio": "audio"}
+
+
+class BadStatus(TypeError):
+    """A status we cannot read (a field of the wrong type, markup that broke us): it is skipped."""
+
+
+_ID = (str, int)
+# The fields we read and the types they may have (None: absent). Federated statuses are only as
+# well formed as the servers that wrote them.
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "content": (str,), "spoiler_text": (str,), "in_reply_to_id": _ID, "in_reply_to_account_id": _ID,
+    "media_attachments": (list,), "mentions": (list,), "language": (str,), "url": (str,), "uri": (str,),
+}
+_ACCOUNT_FIELDS: dict[str, tuple[type, ...]] = {
+    "id": _ID, "acct": (str,), "username": (str,), "display_name": (str,), "url": (str,),
+    "avatar": (str,), "avatar_static": (str,),
+}
+
+
+def _check_fields(value: Mapping[str, Any], fields: Mapping[str, tuple[type, ...]], what: str) -> None:
+    for key, kinds in fields.items():
+        field = value.get(key)
+        if field is not None and (not isinstance(field, kinds) or isinstance(field, bool)):
+            raise BadStatus(f"{what}.{key} is a {type(field).__name__}")
+
+
+def check_status(status: Any) -> None:
+    """BadStatus unless what `post_from_status` reads has the types it relies on (the reblog's too)."""
+    if not isinstance(status, Mapping):
+        raise BadStatus(f"a status is an object, not a {type(status).__name__}")
+    status_id = status.get("id")
+    if not isinstance(status_id, _ID) or isinstance(status_id, bool) or status_id == "":
+        raise BadStatus(f"status.id is a {type(status_id).__name__}")
+    account = status.get("account")
+    if not isinstance(account, Mapping):
+        raise BadStatus(f"status.account is a {type(account).__name__}")
+    _check_fields(status, _FIELDS, "status")
+    _check_fields(account, _ACCOUNT_FIELDS, "status.account")
+    reblog = status.get("reblog")
+    if isinstance(reblog, Mapping) and reblog.get("id"):
+        _check_fields(reblog, _FIELDS, "status.reblog")
+        if not isinstance(reblog.get("id"), _ID) or isinstance(reblog.get("id"), bool):
+            raise BadStatus("status.reblog.id is not an id")
 
 
 def snowflake_at(when: datetime) -> str:
@@ -118,7 +161,7 @@ def text_of(status: Mapping[str, Any], *, instance_host: str = "") -> str:
     extras.append(_poll_line(status.get("poll")))
     if any(extras):
         parts.append("\n".join(e for e in extras if e))
-    text = "\n\n".join(parts)
+    text = without_surrogates("\n\n".join(parts))  # a warning or a description may hold them too
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1].rstrip() + "…"
 
 
@@ -137,8 +180,20 @@ def post_from_status(status: Mapping[str, Any], *, instance_host: str, conversat
 
     `accounts` (id → handle) names accounts a reply may answer without mentioning them (the brand).
 
-    Raises KeyError/TypeError/ValueError on a status without an id or account (callers skip it).
+    Raises BadStatus (a TypeError, which callers skip the status for) and nothing else: reading a
+    status asks nothing of the network, so whatever fails here is the status's, and it must not stop
+    a stream or a poll.
     """
+    check_status(status)
+    try:
+        return _post_from_status(status, instance_host=instance_host, conversation_id=conversation_id,
+                                 accounts=accounts)
+    except Exception as exc:  # noqa: BLE001 - see above: anything else would retry the same status forever
+        raise BadStatus(f"status {status['id']} could not be read: {type(exc).__name__}") from exc
+
+
+def _post_from_status(status: Mapping[str, Any], *, instance_host: str, conversation_id: str | None,
+                      accounts: Mapping[str, str] | None) -> Post:
     status_id = str(status["id"])
     author = author_from_account(status["account"], instance_host=instance_host)
     reblog = status.get("reblog")

@@ -44,6 +44,7 @@ from socialdesk.networks.base import Page, RateLimited, SourceError, SourceRejec
 from socialdesk.networks.mastodon.api import ApiRejected, MastodonApi, utcnow
 from socialdesk.networks.mastodon.instance import host_of
 from socialdesk.networks.mastodon.parse import (
+    check_status,
     handle_of,
     is_newer,
     post_from_status,
@@ -236,17 +237,20 @@ def posts_of(statuses: Any, api: MastodonApi, threads: Threads) -> list[Post]:
         return []
     host, accounts = local_domain(api), brand_accounts(api)
     posts = []
-    for status in sorted(statuses, key=lambda s: int(s["id"]) if str(s["id"]).isdigit() else -1):
-        shown = status.get("reblog") if isinstance(status.get("reblog"), Mapping) else status
-        reset_at = api.spent_until() if threads.known_root(shown) is None else None
-        if reset_at is not None:
-            # Its thread cannot be asked for now: the page waits for the budget rather than filing the
-            # reply under its parent (a case of its own) for good.
-            raise RateLimited(f"Mastodon's rate limit is spent until {reset_at.isoformat()}; the page waits for "
-                              "the threads of its replies", reset_at=reset_at)
-        try:
+    for status in sorted(statuses, key=lambda s: int(s["id"]) if str(s.get("id")).isdigit() else -1):
+        try:  # one status that cannot be read is skipped; the rest of the page is stored
+            check_status(status)  # before its thread is asked for
+            shown = status.get("reblog") if isinstance(status.get("reblog"), Mapping) else status
+            reset_at = api.spent_until() if threads.known_root(shown) is None else None
+            if reset_at is not None:
+                # Its thread cannot be asked for now: the page waits for the budget rather than filing the
+                # reply under its parent (a case of its own) for good.
+                raise RateLimited(f"Mastodon's rate limit is spent until {reset_at.isoformat()}; the page waits "
+                                  "for the threads of its replies", reset_at=reset_at)
             posts.append(post_from_status(status, instance_host=host, conversation_id=threads.root_of(shown),
                                           accounts=accounts))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            log.warning("skipping a Mastodon status that could not be read (%s): %.200r", exc, status)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # BadStatus is a TypeError; the
+            # network's errors (RateLimited above) still stop the page, to be read again
+            log.warning("skipping Mastodon status %.40s that could not be read: %s: %.200s",
+                        status.get("id"), type(exc).__name__, exc)
     return posts

@@ -42,7 +42,7 @@ from socialdesk.domain import Post
 from socialdesk.networks.base import (CursorExpired, RateLimited, SourceError, SourceRejected, SourceUnavailable,
                                      StreamEvent, TrackedRule)
 from socialdesk.networks.mastodon.api import TOKEN_SETTING, ApiRejected, MastodonApi, parse_time
-from socialdesk.networks.mastodon.parse import is_newer, post_from_status, snowflake_at, time_of
+from socialdesk.networks.mastodon.parse import BadStatus, check_status, is_newer, post_from_status, snowflake_at, time_of
 from socialdesk.networks.mastodon.search import branches
 from socialdesk.networks.mastodon.threads import Threads
 from socialdesk.networks.mastodon.walk import forward_page
@@ -281,14 +281,19 @@ class MastodonStream:
             kind = "post" if event == "update" else "update"
             return self._post_event(kind, body, mention=False, me=me, public=bool(streams) and
                                     streams[0] in ("public", "public:local", "public:remote"))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            self.skipped += 1
-            if self.skipped <= 20 or self.skipped % 1000 == 0:
-                log.warning("Mastodon: skipped streaming message %d (%s): %.120r", self.skipped, exc, message)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # BadStatus is a TypeError
+            self._skip("streaming message", exc)
             return None
+
+    def _skip(self, what: str, exc: Exception) -> None:
+        """Count a message or status not read; the log says why, never the post's text."""
+        self.skipped += 1
+        if self.skipped <= 20 or self.skipped % 1000 == 0:
+            log.warning("Mastodon: skipped %s (%d so far): %s: %.200s", what, self.skipped, type(exc).__name__, exc)
 
     def _post_event(self, kind: str, status: Mapping[str, Any], *, mention: bool, me: str,
                     public: bool) -> StreamEvent | None:
+        check_status(status)  # before its thread is asked for
         status_id = str(status["id"])
         if kind == "post":
             key = f"{'m' if mention else 's'}{status_id}"  # a mention must reach the mentions rules too
@@ -331,8 +336,12 @@ class MastodonStream:
                         else "/api/v1/timelines/public")
                 statuses = self._timeline_since(path, floor, expire=stream != PUBLIC)
             for status in statuses:
-                event = self._post_event("post", status, mention=stream == NOTIFICATION, me=me,
-                                         public=stream == PUBLIC)
+                try:
+                    event = self._post_event("post", status, mention=stream == NOTIFICATION, me=me,
+                                             public=stream == PUBLIC)
+                except BadStatus as exc:  # the rest of the timeline is read; a network error still stops it
+                    self._skip(f"status {status.get('id')!s:.40} of {':'.join(stream)}", exc)
+                    continue
                 if event is not None:
                     yield event
 
@@ -378,7 +387,7 @@ class MastodonStream:
         else:
             raise CursorExpired(f"Mastodon: more than {self._replay_pages} pages of mentions came while the stream "
                                 "was down; the mentions rules' polls fill the gap")
-        yield from sorted(found, key=lambda s: int(str(s["id"])))
+        yield from sorted(found, key=lambda s: int(s["id"]) if str(s.get("id")).isdigit() else -1)  # -1: skipped later
 
 
 def _refusal(url: str, exc: InvalidStatus) -> SourceError:
