@@ -17,7 +17,7 @@ from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.networks.x.parse import snowflake_at, snowflake_time
 from socialdesk.networks.x.search import SEARCH_PATH, XSource
 from socialdesk.networks.x.stream import STREAM_PATH, XStream
-from socialdesk.networks.x.stream_lines import parse_line
+from socialdesk.networks.x.stream_lines import MAX_LINE_BYTES, parse_line
 from tests.networks.contract_support import StreamReader, post_ids
 from tests.support.refs import ref_json
 
@@ -276,3 +276,38 @@ def test_a_second_connection_is_too_many(fake: FakeX, stream: XStream, http: htt
     error = ended(StreamReader(other, None))
     assert isinstance(error, RateLimited) and "one connection" in str(error)
     assert reader.error is None
+
+
+def test_a_line_that_never_ends_drops_the_connection_and_the_next_one_reads_past_it(fake: FakeX,
+                                                                                      stream: XStream) -> None:
+    """QA: the line buffer had no bound, so a body without a line end grew memory without limit."""
+    reader = read(stream)
+    before = customer_post(fake, "acme before")
+    cursor = posts(reader.read_until({before}))[before].cursor
+    fake.send_raw_on_stream(b'{"data": {"text": "' + b"a" * (MAX_LINE_BYTES + 2**20))  # no line end
+    error = ended(reader)
+    assert isinstance(error, SourceUnavailable) and "without a line end" in str(error)
+    after = customer_post(fake, "acme after")
+    again = read(stream, cursor)  # as the worker reconnects, from the cursor it stored
+    events = again.read_until({after})
+    assert after in posts(events) and before not in posts(events)
+    ticks = again.read_until({"never"}, timeout=0.5)
+    assert ticks and int(ticks[-1].cursor["since_id"]) >= int(after)  # the cursor moved past it
+
+
+def test_bytes_without_a_line_end_are_not_a_keep_alive(fake: FakeX, stream: XStream) -> None:
+    """A keep-alive is a line end: a trickle of bytes that never ends a line is a stall, dropped as silence."""
+    fake.stream_keepalive_seconds = 3600.0  # only the trickle
+    reader = read(stream)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.wait(0.05):
+            fake.send_raw_on_stream(b"a")
+
+    threading.Thread(target=trickle, daemon=True).start()
+    try:
+        error = ended(reader)
+    finally:
+        stop.set()
+    assert isinstance(error, SourceUnavailable) and "silent for 1 s" in str(error)

@@ -114,6 +114,9 @@ class StreamConnection:
     def send(self, body: dict) -> None:
         self._queue.put(json.dumps(body, ensure_ascii=False).encode() + b"\r\n")
 
+    def send_raw(self, data: bytes) -> None:
+        self._queue.put(data)
+
     def drop(self, body: dict | None = None) -> None:
         """End abruptly (no last chunk), after `body` (an in-stream error) when given."""
         if body is not None:
@@ -205,6 +208,12 @@ class StreamApi:
         with self._lock:
             for connection in self._stream_connections:
                 connection.send(body)
+
+    def send_raw_on_stream(self, data: bytes) -> None:
+        """Send `data` as it is on the open connections (no line end added: a body that never ends a line)."""
+        with self._lock:
+            for connection in self._stream_connections:
+                connection.send_raw(data)
 
     # --- endpoints ------------------------------------------------------------------------
 
