@@ -25,8 +25,8 @@ from socialdesk.listeners.binding import after_ack, with_deps
 from socialdesk.listeners.common import (channel_of, clicked_case, id_from, load_view, meta_id, metadata_of, open_view,
                                          refresh, tell, user_of)
 from socialdesk.listeners.deps import Deps
-from socialdesk.listeners.replies import (ask_approval, desk_of, length_error, modal_rules, permissions_of,
-                                          refused_after_ack, reply_rules)
+from socialdesk.listeners.replies import ask_approval, desk_of, length_error, modal_rules, reply_rules
+from socialdesk.listeners.reply_refusals import permissions_of, refused_after_ack
 from socialdesk.listeners.resolutions import tell_owner
 from socialdesk.listeners.views import selected_value, text_input
 from socialdesk.replying import Outcome

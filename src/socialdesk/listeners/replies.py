@@ -13,26 +13,26 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
-from socialdesk.domain import CaseStatus, EventKind, Post
+from socialdesk.domain import EventKind, Post
 from socialdesk.listeners import answers
 from socialdesk.listeners.binding import ack_only, after_ack, with_deps
 from socialdesk.listeners.common import (action_value, channel_of, clicked_case, id_from, load_view, meta_id, missing,
                                          open_view, refresh, tell, view_metadata)
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.redraws import Redraws
+from socialdesk.listeners.reply_refusals import closed_meanwhile, permissions_of, refused_after_ack
 from socialdesk.listeners.reply_modal import action_ts, input_text, opened_when, revision_of
 from socialdesk.listeners.reply_rules import modal_network, modal_rules, reply_rules
 from socialdesk.listeners.views import state_value
 from socialdesk.replying import Outcome, ReplyDesk
 from socialdesk.slack import ids, messages
-from socialdesk.slack.permissions import ReplyPermissions
 from socialdesk.slack.blocks import modals
 from socialdesk.slack.text import escape
 from socialdesk.networks import registry
 from socialdesk.networks.base import NetworkInfo
 from socialdesk.store import lifecycle
 from socialdesk.store import replies as reply_store
-from socialdesk.store.db import as_utc, read_scope, session_scope
+from socialdesk.store.db import read_scope, session_scope
 from socialdesk.store.events import record_event
 
 log = logging.getLogger(__name__)
@@ -208,21 +208,6 @@ def reply_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: 
                since=opened_when(meta))
 
 
-def closed_meanwhile(view: Any, opened: datetime) -> str | None:
-    """Why not to send: the case is ignored (its history could not record the reply: reopen it first), or a
-    teammate resolved it after the modal opened (a public reply would go out on a case they closed, unseen
-    by them). A modal opened on a case already resolved may reply, as a follow-up."""
-    changed = view.updated_at is not None and as_utc(view.updated_at) > opened
-    if view.status == CaseStatus.IGNORED:
-        when = " (a teammate ignored it while you were writing)" if changed else ""
-        return (f"Case #{view.case_id} is ignored{when}, so nothing was sent. Reopen it from the card's ⋯ menu "
-                "first if the customer needs an answer.")
-    if view.status == CaseStatus.RESOLVED and changed:
-        return (f"Case #{view.case_id} was resolved while you were writing, so nothing was sent. Read the card "
-                "first; reopen it from the card's ⋯ menu if the customer still needs this answer.")
-    return None
-
-
 def send_reply(client: WebClient, deps: Deps, *, case_id: int, user: str, text: str, key: str,
                since: datetime) -> None:
     with session_scope(deps.engine) as session:
@@ -236,26 +221,6 @@ def send_reply(client: WebClient, deps: Deps, *, case_id: int, user: str, text: 
         ask_approval(client, deps, outcome, agent=user)
     elif outcome.status != "duplicate":
         announce(client, deps, outcome, agent=user)
-
-
-def refused_after_ack(client: WebClient, deps: Deps, view: Any, *, user: str, text: str,
-                      incident_id: int | None = None) -> bool:
-    """Whether `user` may not reply on `view`'s case, asked of Slack now (the submission's ack only read the
-    cache). A refusal is recorded and told with the text typed, so nothing written is lost."""
-    try:
-        if permissions_of(deps).allowed(user, view.channel_id):
-            return False
-    except Exception as exc:  # noqa: BLE001 - Slack down or limiting: not sent, and said so
-        log.warning("could not ask Slack who may reply on case %s: %s", view.case_id, type(exc).__name__)
-        refusal = (f"Slack did not answer whether you may send public replies for case #{view.case_id} "
-                   f"({type(exc).__name__}), so nothing was sent. Try again in a minute.")
-    else:
-        with session_scope(deps.engine) as session:
-            record_event(session, view.case_id, EventKind.REPLY_REFUSED, user, deps.clock(), reason="not allowed",
-                         **({"incident_id": incident_id} if incident_id is not None else {}))
-        refusal = messages.not_allowed_to_reply(view.case_id)
-    tell(client, channel=view.channel_id, user=user, text=messages.refused_after_submit(refusal, text))
-    return True
 
 
 def reply_closed(body: dict[str, Any], client: WebClient, *, deps: Deps) -> None:
@@ -403,11 +368,6 @@ def answered_post(deps: Deps, case_id: int) -> Post | None:
 def desk_of(deps: Deps) -> ReplyDesk:
     assert deps.desk is not None, "replies need the reply desk (app.build sets it)"
     return deps.desk
-
-
-def permissions_of(deps: Deps) -> ReplyPermissions:
-    assert deps.permissions is not None, "replies need the reply permissions (app.build sets them)"
-    return deps.permissions
 
 
 def register(app: App, deps: Deps) -> None:
