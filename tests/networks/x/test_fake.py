@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
+from socialdesk.networks.x.fake import data as d
 from socialdesk.networks.x.fake.server import FakeX
 from tests.support.refs import REFS, ref_json
 
@@ -120,6 +121,7 @@ def test_search_matches_the_tweepy_recording(fake: FakeX, cassette: str) -> None
 @pytest.mark.parametrize("name", ["search_tweets_for_nyc", "search_tweets_query"])
 def test_search_matches_the_python_twitter_samples(fake: FakeX, name: str) -> None:
     want = ref_json(f"x/python-twitter-testdata/apis/searches/{name}.json")
+    fake.recent_search_reach = None  # the recordings are years old: their ids are since_ids X would refuse now
     users = want.get("includes", {}).get("users", [])
     usernames = {u["id"]: u["username"] for u in users}
     for u in users:
@@ -462,3 +464,19 @@ def test_text_is_html_escaped_like_x_v2_and_matches_on_what_was_written():
                          headers={"Authorization": "Bearer t"}).json()
     texts = sorted(t["text"] for t in body["data"])
     assert texts == ["RT @a: acme &lt;b&gt; &amp; co", "acme &lt;b&gt; &amp; co"]
+
+
+def test_search_refuses_a_since_id_older_than_its_7_days_as_x_does(fake: FakeX) -> None:
+    fake.post(username="dana", text="acme phone")
+    old = str(d.snowflake(datetime.now(UTC) - timedelta(days=8)))
+    recent = str(d.snowflake(datetime.now(UTC) - timedelta(days=6)))
+    with client(fake) as http:
+        refused = http.get(SEARCH, params={"query": "acme", "since_id": old})
+        assert http.get(SEARCH, params={"query": "acme", "since_id": recent}).status_code == 200
+    assert refused.status_code == 400
+    body = refused.json()
+    assert body["title"] == "Invalid Request"
+    [error] = body["errors"]
+    assert error["parameters"] == {"since_id": [old]}
+    assert re.fullmatch(r"'since_id' must be a tweet id created after \d{4}-\d\d-\d\dT\d\d:\d\dZ\. "
+                        r"Please use a 'since_id' that is larger than \d+", error["message"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -15,6 +15,7 @@ from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.networks.base import CursorExpired, RateLimited, SourceRejected, SourceUnavailable
 from socialdesk.networks.x.search import SEARCH_PATH, XSource
 from socialdesk.networks.x.mentions import XMentionsSource, lookup_user_id
+from socialdesk.networks.x.parse import snowflake_at
 from socialdesk.store import rules as rule_store
 from socialdesk.store import spend as spend_store
 from socialdesk.store.db import make_engine, session_scope
@@ -101,7 +102,8 @@ def test_a_stale_page_token_is_cursor_expired_for_search_too(fake_x, http):
     # Shared error handling: X names the refused parameter only inside "Invalid Request"'s errors.
     search = XSource(http=http, api_url=fake_x.url, bearer_token=TOKEN)
     with pytest.raises(CursorExpired, match="next_token"):
-        search.fetch("acme", {"since_id": "1", "next_token": "gone", "pending_newest_id": "2"})
+        since = snowflake_at(datetime.now(UTC) - timedelta(minutes=5))  # within recent search's 7 days
+        search.fetch("acme", {"since_id": str(since), "next_token": "gone", "pending_newest_id": str(since + 1)})
 
 
 def test_the_account_is_looked_up_by_handle(fake_x, http):

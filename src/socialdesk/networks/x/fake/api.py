@@ -13,6 +13,7 @@ import copy
 import json
 import secrets
 import string
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from socialdesk.networks.x.fake import data as d
@@ -42,6 +43,10 @@ class _Refusal(Exception):
 class XApi:
     """Endpoints; FakeX supplies _users, _user_ids, _posts, _match_ctx, _tokens, own_user, post(),
     restrict_replies, reply_restriction_body, and _token (fake_x_auth)."""
+
+    # Recent search refuses a since_id from before this (refs/x/openapi: start_time "Must be within the
+    # last 7 days"; X says the same of since_id). None: no limit (tests mirroring old recordings).
+    recent_search_reach: timedelta | None = timedelta(days=7)
 
     def _route(self, method: str, path: str):
         parts = path.strip("/").split("/")
@@ -74,6 +79,11 @@ class XApi:
         if not q.get("query"):
             raise _Refusal(d.QUERY_REQUIRED)
         max_results = _max_results(q, 10, 100)
+        since = _id_param(q, "since_id")
+        if since is not None and self.recent_search_reach is not None:
+            oldest = datetime.now(UTC) - self.recent_search_reach
+            if d.time_of(since) < oldest:
+                raise _Refusal(d.since_id_too_old(q["since_id"], oldest))
         try:
             tree = xq.parse_query(q["query"])
         except xq.QueryError as exc:

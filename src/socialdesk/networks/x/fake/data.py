@@ -155,6 +155,15 @@ def bad_param(name: str, value: str, message: str) -> dict:
     return invalid_request([{"parameters": {name: [value]}, "message": message}])
 
 
+def since_id_too_old(value: str, oldest: datetime) -> dict:
+    """Recent search refuses a since_id from before its 7 days. Observed from the live API (third-party
+    clients' fixtures and handlers on GitHub, e.g. rooteco/tweetscape#421 for the `parameters` part): the
+    cut-off to the minute, and the smallest id X would take."""
+    cut = oldest.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+    return bad_param("since_id", value, f"'since_id' must be a tweet id created after {cut}. Please use a "
+                                        f"'since_id' that is larger than {snowflake(oldest)}")
+
+
 def not_found(parameter: str, value: str, what: str = "user") -> dict:
     """X answers 200 with only `errors` when a looked-up user or post does not exist."""
     return {"errors": [{
