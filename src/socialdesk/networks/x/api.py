@@ -5,6 +5,7 @@
                                        (capped at X's 15-minute window), else in a minute
     401, 403                           SourceRejected naming SOCIALDESK_X_BEARER_TOKEN
     other 4xx naming a page token      CursorExpired (`get_page`: the walk restarts from since_id)
+    other 4xx naming since_id          CursorExpired restarting without one (recent search: older than 7 days)
     other 4xx                          SourceRejected with X's error text
     a 200 whose body is not JSON       SourceUnavailable (`json_body`)
 
@@ -122,6 +123,11 @@ def send(http: httpx.Client, method: str, url: str, params: dict[str, Any], head
         text = error_text(response)
         if "next_token" in text or "pagination_token" in text:
             raise CursorExpired(f"X refused the stored page token: {text}")
+        if _names_parameter(response, "since_id"):
+            # Recent search refuses a since_id from before its 7 days (our clock behind X's, a cursor stored
+            # long ago). Nothing older can be read, so the walk starts again without one: all 7 days.
+            raise CursorExpired(f"X refused the stored since_id, older than its search reaches back: {text}",
+                                restart={"since_id": None})
         raise SourceRejected(f"X refused the {what} ({status}): {text}", status=status)
     return response
 
@@ -132,7 +138,25 @@ def get_page(http: httpx.Client, url: str, params: dict[str, Any], headers: dict
     try:
         return get(http, url, params, headers, what=what)
     except CursorExpired as exc:
+        if exc.restart:  # the since_id itself was refused: restart as `send` says
+            raise
         raise CursorExpired(str(exc), restart={"since_id": since_id}) from exc
+
+
+def _names_parameter(response: httpx.Response, name: str) -> bool:
+    """Whether X's 400 names the parameter: in `errors[].parameters` (what X sends), `parameter` (the
+    openapi's InvalidRequestProblem), else quoted in the message."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    if not isinstance(body, dict):
+        return False
+    for error in [body, *(e for e in body.get("errors") or [] if isinstance(e, dict))]:
+        parameters = error.get("parameters")
+        if (isinstance(parameters, dict) and name in parameters) or error.get("parameter") == name:
+            return True
+    return f"'{name}'" in error_text(response)
 
 
 def quota_spent_until(response: httpx.Response) -> datetime | None:
