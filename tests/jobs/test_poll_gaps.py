@@ -10,11 +10,12 @@ import httpx
 from socialdesk.config import Settings
 from socialdesk.networks.base import Network
 from socialdesk.networks.x import network as x
-from socialdesk.networks.x.search import XSource
+from socialdesk.networks.x.parse import snowflake_at
+from socialdesk.networks.x.search import RECENT_SEARCH_REACH, SEARCH_PATH, XSource
 from socialdesk.jobs.poll import Poller
 from socialdesk.store import rules as rule_store
 from socialdesk.store.db import as_utc, session_scope
-from tests.jobs.test_poll import add_rule, rule
+from tests.jobs.test_poll import add_rule, rule, stored_ids
 
 
 def test_the_x_network_says_how_far_back_its_search_reaches():
@@ -85,3 +86,25 @@ def test_a_rule_an_admin_resumed_after_a_long_pause_records_no_gap(engine, fake_
     assert rule(engine, resumed).gap_from is None
     assert as_utc(rule(engine, resumed).last_success_at) > clock() - timedelta(minutes=1)  # it was polled
     assert rule(engine, budget).gap_from is not None
+
+
+def test_a_rule_whose_since_id_is_older_than_search_reaches_polls_and_moves_on(engine, fake_x, clock):
+    """Recent search refuses a since_id from before its 7 days (FakeX as X): the walk starts at the oldest
+    id search takes, the days before are the rule's gap, and the cursor leaves the refused id behind."""
+    source = XSource(http=httpx.Client(timeout=5), api_url=fake_x.url, bearer_token="test-bearer", clock=clock)
+    network = Network(info=x.INFO, sources={"search": source}, gap_limit=RECENT_SEARCH_REACH)
+    poller = Poller(engine=engine, networks={"x": network}, own_handles=frozenset(), clock=clock)
+    rule_id = add_rule(engine)
+    stopped = clock() - timedelta(days=8)  # e.g. the app was down for a week
+    old = str(snowflake_at(stopped))
+    with session_scope(engine) as session:
+        rule_store.save_cursor(session=session, rule_id=rule_id, cursor={"since_id": old}, not_before=None,
+                               now=stopped)
+    new = fake_x.post(username="dana", text="my acme phone is broken")["id"]
+    assert poller.poll_rule(rule_id) == 1
+    found = rule(engine, rule_id)
+    assert found.last_error is None and found.failure_kind is None
+    assert stored_ids(engine) == [new]
+    assert found.cursor == {"since_id": new}  # moved on
+    assert as_utc(found.gap_from) == stopped and as_utc(found.gap_to) == as_utc(found.gap_at) - RECENT_SEARCH_REACH
+    assert all(int(r.query["since_id"]) > int(old) for r in fake_x.requests_to(SEARCH_PATH))

@@ -93,7 +93,7 @@ def build(settings: Any, *, http: httpx.Client, clock: Callable[[], datetime],
     if settings.x_bearer_token:
         token = settings.x_bearer_token.get_secret_value()
         network.sources = {
-            "search": XSource(http=http, api_url=settings.x_api_url, bearer_token=token),
+            "search": XSource(http=http, api_url=settings.x_api_url, bearer_token=token, clock=clock),
             "mentions": XMentionsSource(http=http, api_url=settings.x_api_url, bearer_token=token),
         }
         network.removal = XRemovalCheck(http=http, api_url=settings.x_api_url, bearer_token=token)

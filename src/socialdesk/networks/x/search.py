@@ -3,7 +3,10 @@
 Polling: the first page of a walk carries `meta.newest_id`; follow `next_token`
 until it is absent, then the next walk starts with `since_id` = that newest id.
 A walk interrupted between pages resumes from the stored `next_token`, so nothing
-is skipped; duplicates are dropped downstream on (network, id).
+is skipped; duplicates are dropped downstream on (network, id). Recent search refuses
+a since_id older than its 7 days: such a cursor (a quiet rule, one stopped for days)
+starts a new walk at the oldest id search takes; the poller reports what lay before
+as the rule's gap (it knows when the rule last read).
 
 This module holds the search itself (`XSource`), the walk over its pages (`page_of`,
 shared with the mentions timeline) and the follow-up searches for conversations;
@@ -13,8 +16,8 @@ billing.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -22,7 +25,7 @@ import httpx
 from socialdesk.networks.base import ConversationWalk, Page
 from socialdesk.networks.x.api import get_page, json_body, quota_spent_until
 from socialdesk.networks.x.billing import billed_reads
-from socialdesk.networks.x.parse import parse_search_body, snowflake_at
+from socialdesk.networks.x.parse import parse_search_body, snowflake_at, snowflake_time
 
 SEARCH_PATH = "/2/tweets/search/recent"
 TWEET_FIELDS = (
@@ -66,6 +69,15 @@ def conversation_walks(floors: Mapping[str, int], now: datetime) -> list[Convers
     return walks
 
 
+def within_reach(cursor: dict[str, Any] | None, now: datetime) -> dict[str, Any] | None:
+    """The cursor, or a new walk from the oldest id recent search takes when its since_id is older (X
+    refuses it with a 400). The old walk's page token goes too: it ran from before the window."""
+    since = str((cursor or {}).get("since_id") or "")
+    if not since.isdigit() or now - snowflake_time(since) <= RECENT_SEARCH_REACH:
+        return cursor
+    return cursor_since(now - RECENT_SEARCH_REACH, now)
+
+
 def start_walk(cursor: dict[str, Any] | None) -> tuple[dict[str, Any], str | None, str | None]:
     """The stored cursor as (a copy, since_id, page token to resume with)."""
     cursor = dict(cursor or {})
@@ -107,13 +119,16 @@ def field_params(page_size: int) -> dict[str, Any]:
 class XSource:
     """Recent search with an app bearer token."""
 
-    def __init__(self, *, http: httpx.Client, api_url: str, bearer_token: str, page_size: int = 100) -> None:
+    def __init__(self, *, http: httpx.Client, api_url: str, bearer_token: str, page_size: int = 100,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._http = http
         self._url = api_url.rstrip("/") + SEARCH_PATH
         self._headers = {"Authorization": f"Bearer {bearer_token}"}
         self._page_size = page_size
+        self._clock = clock
 
     def fetch(self, query: str, cursor: dict[str, Any] | None) -> Page:
+        cursor = within_reach(cursor, self._clock())
         _, since_id, next_token = start_walk(cursor)
         params: dict[str, Any] = {"query": query, **field_params(self._page_size)}
         if since_id:
