@@ -2,8 +2,9 @@
 
 A rule added with `--stream` is registered at X (tagged with its id) within seconds, a
 matching post is a card within seconds (the figure is printed, never asserted), a paused
-rule leaves X's rules; a dropped stream loses nothing and reads nothing twice: the gap is
-read once by search, and what the stream delivered is never searched again.
+rule leaves X's rules; a dropped stream loses nothing and doubles nothing: the gap is
+read once by search, and of what the stream delivered only the last minute before the drop
+is searched again (X's stream is not in order: the overlap catches a post still on its way).
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def test_a_streamed_rule_is_at_x_within_seconds_and_its_posts_are_cards(app: App
 
 
 @pytest.mark.both_databases
-def test_a_dropped_stream_loses_nothing_and_reads_nothing_twice(app: AppProcess, fake_x: FakeX, slack_emulator,
+def test_a_dropped_stream_loses_nothing_and_doubles_nothing(app: AppProcess, fake_x: FakeX, slack_emulator,
                                                                 slack_proxy):
     ws = Workspace(app, slack_emulator, slack_proxy, slack_emulator.new_channel("x-drop"))
     app.cli("rules", "add", "--network", "x", "--query", QUERY, "--channel", ws.channel, "--stream")
@@ -149,4 +150,7 @@ def test_a_dropped_stream_loses_nothing_and_reads_nothing_twice(app: AppProcess,
         f"acme phone {label} question {i}" for label in made for i in range(5))
     reads = searched(fake_x, [i for ids in made.values() for i in ids])
     assert {i: reads[i] for i in made["during"]} == dict.fromkeys(made["during"], 1)  # the gap: by search, once
-    assert {i: reads[i] for i in made["before"] + made["after"]} == dict.fromkeys(made["before"] + made["after"], 0)
+    # The gap's search starts a minute before the newest post seen (networks/x/stream.py REWIND): the posts
+    # just before the drop are read by it once more, and carded once (above).
+    assert {i: reads[i] for i in made["before"]} == dict.fromkeys(made["before"], 1)
+    assert {i: reads[i] for i in made["after"]} == dict.fromkeys(made["after"], 0)

@@ -14,9 +14,13 @@ connection as a drop.
 
 X cannot replay its stream (recovery is an Enterprise feature), so the cursor is
 `{"since_id": <newest post id seen>}` and after each connect the gap is read with recent
-search: every carried query from since_id up to the id of the moment of connecting
-(ids are times: milliseconds << 22), newest-first pages followed by next_token. The
-gap's posts come first, with the cursor the connection started from (a crash mid-gap
+search: every carried query from REWIND before since_id up to the id of the moment of
+connecting (ids are times: milliseconds << 22), newest-first pages followed by next_token.
+X does not deliver posts in order: one older than the newest seen may still have been on
+its way when the connection dropped, hence the rewind; what it reads again is stored once
+(the store drops duplicates) and billed once (X and the meter count a post once a UTC day).
+A cursor made for a time (`cursor_at`: the worker's searches filled a gap) is not rewound.
+The gap's posts come first, with the cursor the connection started from (a crash mid-gap
 reads it again), one event per post with every rule that found it; a streamed post the
 gap already yielded is skipped. A gap over GAP_PAGES pages for a query, a since_id past
 recent search's 7 days, or a search rate limit raise CursorExpired: the worker's own
@@ -56,6 +60,10 @@ TICK_SECONDS = 2.0
 SILENCE_SECONDS = 30.0  # X sends a keep-alive at least every 20 s
 GAP_PAGES = 10  # per query, 100 posts a page; past that the worker's searches fill the gap
 STALE_AFTER = timedelta(days=6, hours=12)  # recent search reaches 7 days back: leave room to fill
+# Posts are "not delivered in sorted order" (refs/x/docs/consuming-streaming-data.mdx) and 99 % arrive within a
+# minute of being made (the same page; the filtered stream's P99 is 6-7 s): a post made more than this before the
+# newest one seen and still undelivered at a drop is past X's own bound.
+REWIND = timedelta(minutes=1)
 CONNECT_TIMEOUT = 10.0
 STREAM_FIELDS = {"expansions": "author_id", "tweet.fields": TWEET_FIELDS, "user.fields": USER_FIELDS}
 
@@ -173,7 +181,7 @@ class XStream:
             latest = int(start["since_id"])
             filled: set[str] = set()
             if since:
-                for post, rule_ids in self._gap(since, str(until)):
+                for post, rule_ids in self._gap(self._rewound(start), str(until)):
                     filled.add(post.external_id)
                     yield StreamEvent("post", dict(start), post=post, rule_ids=rule_ids, billed=billed(post))
                 latest = max(latest, until - 1)
@@ -211,7 +219,7 @@ class XStream:
         return since.isdigit() and self._clock() - snowflake_time(since) > STALE_AFTER
 
     def cursor_at(self, when: datetime) -> dict[str, Any]:
-        return {"since_id": str(snowflake_at(when))}
+        return {"since_id": str(snowflake_at(when)), "exact": True}  # searched up to then: no rewind
 
     def close(self) -> None:
         self._closed.set()
@@ -260,6 +268,14 @@ class XStream:
             return None
 
     # --- the gap since the cursor ---------------------------------------------------------
+
+    def _rewound(self, cursor: dict[str, Any]) -> str:
+        """Where the gap's search starts: REWIND before the newest id seen (within search's reach)."""
+        since = str(cursor["since_id"])
+        if cursor.get("exact"):
+            return since
+        oldest = self._clock() - RECENT_SEARCH_REACH
+        return str(snowflake_at(max(snowflake_time(since) - REWIND, oldest)))
 
     def _gap(self, since_id: str, until_id: str) -> list[tuple[Post, tuple[int, ...]]]:
         """Posts of the carried queries between the two ids, oldest first, each with every rule that found it."""
