@@ -14,9 +14,11 @@ from socialdesk.config import Settings
 from socialdesk.jobs.poll import Poller
 from socialdesk.jobs.stream import StreamWorker
 from socialdesk.networks.x import network as x
+from socialdesk.networks.x.billing import POST_READ
 from socialdesk.networks.x.fake.server import FakeX
 from socialdesk.networks.x.parse import snowflake_time
 from socialdesk.store import rules as rule_store
+from socialdesk.store import spend as spend_store
 from socialdesk.store.credentials import DatabaseCredentials
 from socialdesk.store.db import session_scope
 from socialdesk.store.models import PostRow
@@ -70,6 +72,7 @@ def test_a_post_delivered_out_of_order_across_a_drop_is_stored_once(engine, fake
                                    lang=None, include_reposts=False, now=now(), stream=True)
         rule_store.save_cursor(session=session, rule_id=rule.id, cursor={"since_id": None}, not_before=None,
                                now=now())  # as if its newest page had been taken: only the stream brings posts
+    day = now().date()
     desk.worker.start()
     wait_for(lambda: fake_x.stream_connections() == 1 and fake_x.stream_rules, timeout=15,
              what="the worker to connect with the rule at X")
@@ -85,3 +88,7 @@ def test_a_post_delivered_out_of_order_across_a_drop_is_stored_once(engine, fake
     wait_for(lambda: after in stored(engine), timeout=10, what="a post after the reconnect")
     assert stored(engine) == sorted([newest, late, after])
     assert len(desk.opened) == 3 == len(set(desk.opened))  # one case each, none opened twice
+    if now().date() == day:  # X bills a post once a UTC day however often it is read; so does the meter
+        with session_scope(engine) as session:
+            reads = {r.kind: r.reads for r in spend_store.spent(session=session, start=day, end=day + timedelta(days=1))}
+        assert reads[POST_READ] == 3  # `newest`, read again by the gap's search, is not billed again
