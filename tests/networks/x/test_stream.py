@@ -316,7 +316,7 @@ def test_a_line_that_never_ends_drops_the_connection_and_the_next_one_reads_past
     after = customer_post(fake, "acme after")
     again = read(stream, cursor)  # as the worker reconnects, from the cursor it stored
     events = again.read_until({after})
-    assert after in posts(events) and before not in posts(events)
+    assert after in posts(events)  # (`before` may come again: the gap's search rewinds a minute, REWIND)
     ticks = again.read_until({"never"}, timeout=0.5)
     assert ticks and int(ticks[-1].cursor["since_id"]) >= int(after)  # the cursor moved past it
 
