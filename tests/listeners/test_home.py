@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from socialdesk.listeners import home
+from socialdesk.listeners import home, views
 from socialdesk.listeners.binding import run_now
 from socialdesk.networks import registry
 from socialdesk.networks.base import Network
@@ -230,6 +230,27 @@ def test_the_rule_editor_refuses_what_rules_add_would_and_saves_the_rest(desk, d
         "acme x2 -is:retweet", other, 90, 12500, ["refund", "recall"])
     republished = last_home(slack_proxy, slack_emulator, "mia")
     assert "every 90 s" in texts(republished) and notice(republished) is None
+
+
+def test_two_admins_editing_one_rule_at_once_each_keep_the_other_s_change(desk, deps, slack_emulator, slack_proxy,
+                                                                            channel):
+    """Each editor sends its whole form: saved as such, the second undid the first's edit, silently."""
+    rule_id = add_rule(deps, channel)
+    first = edit_rule(slack_emulator, slack_proxy, desk, deps, rule_id)
+    second = edit_rule(slack_emulator, slack_proxy, desk, deps, rule_id)  # opened before the first is saved
+
+    def as_left(view: dict) -> dict:  # the form as it opened: what Slack submits for fields nobody touched
+        return views.as_shown(view)["state"]["values"]
+
+    assert submit_rule(slack_emulator, desk, deps, first,
+                       as_left(first) | text_input(ids.RULE_EVERY_INPUT, "90")).only == {}
+    assert submit_rule(slack_emulator, desk, deps, second,
+                       as_left(second) | text_input(ids.RULE_QUERY_INPUT, "acme x2 -is:retweet")).only == {}
+    saved = rule_of(deps, rule_id)
+    assert (saved.query, saved.every_seconds, saved.channel_id) == ("acme x2 -is:retweet", 90, channel)
+    # A form saved untouched changes nothing, even what changed since it opened.
+    assert submit_rule(slack_emulator, desk, deps, first, as_left(first)).only == {}
+    assert (rule_of(deps, rule_id).query, rule_of(deps, rule_id).every_seconds) == ("acme x2 -is:retweet", 90)
 
 
 def triage_values(*, spam: bool, question: str | None = None, tags: str = "") -> dict:

@@ -21,7 +21,7 @@ from socialdesk.listeners.binding import after_ack, with_deps
 from socialdesk.health import resume_notice
 from socialdesk.listeners.deps import Deps
 from socialdesk.listeners.home_page import publish
-from socialdesk.listeners.views import state_value, text_input
+from socialdesk.listeners.views import as_shown, state_value, text_input
 from socialdesk.schedules import canonical_spec
 from socialdesk.listeners.common import action_value, id_from, meta_id, metadata_of, open_view
 from socialdesk.slack import ids
@@ -236,7 +236,11 @@ def rule_submitted(ack: Ack, body: dict[str, Any], client: WebClient, *, deps: D
         ack(response_action="errors", errors=errors)
         return
     ack()
-    deps.later(save_rule, client, deps, user=user, rule_id=rule.id, values=values)
+    # Only what the admin changed in the window is saved: its whole form would undo another admin's
+    # edit made since it opened.
+    shown = rule_errors(as_shown(view), rule, streamed=streamed)[1]
+    changed = {key: value for key, value in values.items() if key not in shown or shown[key] != value}
+    deps.later(save_rule, client, deps, user=user, rule_id=rule.id, values=changed)
 
 
 def save_rule(client: WebClient, deps: Deps, *, user: str, rule_id: int, values: dict[str, Any]) -> None:
@@ -247,7 +251,11 @@ def save_rule(client: WebClient, deps: Deps, *, user: str, rule_id: int, values:
     try:
         stream = values.pop("stream", None)
         with session_scope(deps.engine) as session:
-            rule_store.update_rule(session=session, rule_id=rule_id, **values)
+            now = rule_store.get_rule(session=session, rule_id=rule_id)  # what `values` does not change stays
+            kept = dict(query=now.query, channel_id=now.channel_id, every_seconds=now.every_seconds,
+                        priority_keywords=now.priority_keywords, priority_followers=now.priority_followers,
+                        sla_targets=now.sla_targets)
+            rule_store.update_rule(session=session, rule_id=rule_id, **(kept | values))
             if stream is not None:
                 rule_store.set_stream(session=session, rule_id=rule_id, stream=stream)
         log.info("rule %s edited by %s from App Home", rule_id, user, extra=about(rule_id=rule_id))

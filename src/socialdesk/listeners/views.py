@@ -232,6 +232,31 @@ def shown_values(view: dict[str, Any], block_id: str) -> list[str]:
     return [o["value"] for o in options[:MAX_SELECTED] if isinstance(o, dict) and isinstance(o.get("value"), str)]
 
 
+# An element's initial value, and the key Slack's submitted state holds it under.
+_INITIAL_AS_STATE = (("initial_value", "value"), ("initial_conversation", "selected_conversation"),
+                     ("initial_conversations", "selected_conversations"), ("initial_channel", "selected_channel"),
+                     ("initial_user", "selected_user"), ("initial_users", "selected_users"),
+                     ("initial_option", "selected_option"), ("initial_options", "selected_options"))
+
+
+def as_shown(view: dict[str, Any]) -> dict[str, Any]:
+    """`view` as if submitted untouched: its state built from its blocks' initial values (the blocks come
+    back as we sent them), so what a window showed reads like what it submitted."""
+    values: dict[str, Any] = {}
+    for block in view.get("blocks") or []:
+        element = block.get("element") if isinstance(block, dict) else None
+        if not isinstance(element, dict) or not isinstance(block.get("block_id"), str):
+            continue
+        state: dict[str, Any] = {"type": element.get("type")}
+        if element.get("type") in ("checkboxes", "multi_static_select"):
+            state["selected_options"] = []  # nothing ticked is a state too
+        for initial, key in _INITIAL_AS_STATE:
+            if initial in element:
+                state[key] = element[initial]
+        values[block["block_id"]] = {str(element.get("action_id")): state}
+    return dict(view, state={"values": values})
+
+
 def save_tags(body: dict[str, Any], client: WebClient, deps: Deps, *, added: list[str], removed: list[str],
               priority: str | None) -> None:
     user, case_id = user_of(body), case_of(body)
