@@ -143,18 +143,23 @@ def get_page(http: httpx.Client, url: str, params: dict[str, Any], headers: dict
         raise CursorExpired(str(exc), restart={"since_id": since_id}) from exc
 
 
-def _names_parameter(response: httpx.Response, name: str) -> bool:
-    """Whether X's 400 names the parameter: in `errors[].parameters` (what X sends), `parameter` (the
-    openapi's InvalidRequestProblem), else quoted in the message."""
+def problems(response: httpx.Response) -> list[dict[str, Any]]:
+    """The problems an error answer holds: its body (a Problem) and each of its `errors`; [] when it is not JSON."""
     try:
         body = response.json()
     except ValueError:
-        return False
+        return []
     if not isinstance(body, dict):
-        return False
-    for error in [body, *(e for e in body.get("errors") or [] if isinstance(e, dict))]:
-        parameters = error.get("parameters")
-        if (isinstance(parameters, dict) and name in parameters) or error.get("parameter") == name:
+        return []
+    return [body, *(e for e in body.get("errors") or [] if isinstance(e, dict))]
+
+
+def _names_parameter(response: httpx.Response, name: str) -> bool:
+    """Whether X's 400 names the parameter: in `errors[].parameters` (what X sends), `parameter` (the
+    openapi's InvalidRequestProblem), else quoted in the message."""
+    for problem in problems(response):
+        parameters = problem.get("parameters")
+        if (isinstance(parameters, dict) and name in parameters) or problem.get("parameter") == name:
             return True
     return f"'{name}'" in error_text(response)
 

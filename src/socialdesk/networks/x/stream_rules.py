@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from socialdesk.networks.base import SourceRejected
-from socialdesk.networks.x.api import json_body, send
+from socialdesk.networks.x.api import json_body, problems, send
 from socialdesk.networks.x.parse import describe_error
 
 log = logging.getLogger(__name__)
@@ -153,14 +153,7 @@ class StreamRules:
 
 
 def _is_cap(response: httpx.Response) -> bool:
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    if not isinstance(body, dict):
-        return False
-    errors = [body, *(e for e in body.get("errors") or [] if isinstance(e, dict))]
-    return any(e.get("title") == "RulesCapExceeded" or problem_kind(e) == RULE_CAP for e in errors)
+    return any(e.get("title") == "RulesCapExceeded" or problem_kind(e) == RULE_CAP for e in problems(response))
 
 
 def _cap_reason(response: httpx.Response) -> str:
