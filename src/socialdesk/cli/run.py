@@ -40,7 +40,7 @@ class _HelpWithSettings(argparse._HelpAction):
 
 def settings_help(width: int) -> str:
     """Each setting with its default and description, grouped; the variables come from config.Settings."""
-    from socialdesk.config import setting_groups
+    from socialdesk.settings_help import setting_groups
 
     lines = ["settings: environment variables, or a .env file in the working directory; `run` does not start",
              "without the required ones, and a network's rules poll once its own are set:"]
