@@ -72,7 +72,8 @@ def test_known_with_named_users_and_groups_needs_the_groups_cached(slack_emulato
     assert len(proxy.calls_to("usergroups.users.list")) == 1
 
 
-def test_an_admin_is_known_from_the_cache_or_the_list_and_a_failed_lookup_is_not_remembered(slack_emulator, proxy):
+def test_an_admin_is_known_from_the_cache_or_the_list_and_a_failed_lookup_is_not_remembered(slack_emulator, proxy,
+                                                                                           caplog):
     mia, alice = slack_emulator.users["mia"], slack_emulator.users["alice"]
     check = AdminCheck(client=client(proxy), admins=frozenset({"UNAMED"}))
     assert check.known("UNAMED") is True and check.known(mia) is None and check.known(alice) is None
@@ -81,4 +82,7 @@ def test_an_admin_is_known_from_the_cache_or_the_list_and_a_failed_lookup_is_not
     assert (check.known(mia), check.known(alice)) == (True, False)
     proxy.answer("users.info", {"ok": False, "error": "internal_error"})
     assert not check.is_admin(slack_emulator.users["bob"]) and check.known(slack_emulator.users["bob"]) is None
+    said = [r.getMessage() for r in caplog.records if r.name == "socialdesk.slack.permissions"]
+    assert said == [f"could not tell whether {slack_emulator.users['bob']} is a Slack admin (users.info: "
+                    "internal_error); refused as not one until Slack answers"]
     assert AdminCheck(client=None, admins=frozenset()).known(mia) is False  # no Slack client: only the list

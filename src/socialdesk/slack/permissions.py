@@ -7,16 +7,20 @@ None there means "not known here", and the work after the ack decides with `allo
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 CACHE_SECONDS = 60.0
 # How old a cached answer `known` still gives. Opening a modal fills the cache, so its submission
 # is answered at once unless it stayed open longer than this or another replica opened it.
 KNOWN_FOR_SECONDS = 3600.0
+
+log = logging.getLogger(__name__)
 
 
 class ReplyPermissions:
@@ -114,7 +118,11 @@ class AdminCheck:
         try:
             user = self._client.users_info(user=user_id).get("user") or {}
             answer = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
-        except Exception:  # noqa: BLE001 - unknown stays "not an admin"; the refusal says whom to ask
+        except Exception as exc:  # noqa: BLE001 - unknown stays "not an admin"; the refusal says whom to ask
+            # Said, so an operator sees why an admin was refused (a missing users:read scope, Slack down).
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            log.warning("could not tell whether %s is a Slack admin (users.info: %s); refused as not one until "
+                        "Slack answers", user_id[:40], error)
             return False
         with self._lock:
             self._cache[user_id] = (self._clock(), answer)
