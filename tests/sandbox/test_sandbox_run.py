@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import signal
 import sqlite3
 import os
 import subprocess
@@ -33,7 +34,10 @@ def _emulators_on(port: int) -> str:
 def test_sandbox_plays_the_scenario_and_stops_cleanly(tmp_path: Path) -> None:
     port, db = free_port(), tmp_path / "s.db"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "socialdesk", "sandbox", "--port", str(port), "--speed", "20", "--duration", "25", "--db", str(db)],
+        # --duration only as a backstop: the test stops it (SIGTERM, the path --duration takes too) once every
+        # card is out, so a slow machine is waited for instead of being cut off mid-scenario.
+        [sys.executable, "-m", "socialdesk", "sandbox", "--port", str(port), "--speed", "20", "--duration", "150",
+         "--db", str(db)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
     )
     lines: list[str] = []
@@ -46,6 +50,8 @@ def test_sandbox_plays_the_scenario_and_stops_cleanly(tmp_path: Path) -> None:
         assert "Messages In # social-care" in page
         shown = html.unescape(page)
         assert "&lt;!channel&gt; refund now &amp; &lt;@U0ADMIN&gt;" in shown
+        _wait_for(lambda: _every_card_out(db), timeout=90)
+        proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=45) == 0, "".join(lines)
     finally:
         if proc.poll() is None:
@@ -98,6 +104,23 @@ def test_sandbox_plays_the_scenario_and_stops_cleanly(tmp_path: Path) -> None:
     assert triaged["free_phones_4u"] == "other ignored likely_spam", triaged
     assert "account 2 days old with 3 followers" in spam_reasons
     assert _emulators_on(port) == ""
+
+
+def _every_card_out(db: Path) -> bool | None:
+    """True once the scenario's X cases and the first Bluesky ones are all posted to Slack (None: not yet)."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            cards = conn.execute(
+                "SELECT c.network, a.handle, c.message_ts FROM cases c JOIN posts p ON p.id = c.first_post_id "
+                "JOIN authors a ON a.id = p.author_id").fetchall()
+    except sqlite3.Error:  # not created yet
+        return None
+    x = sorted(handle for network, handle, _ in cards if network == "x")
+    bluesky = {handle for network, handle, _ in cards if network == "bluesky"}
+    wanted_bluesky = {b.handle for b in BLUESKY_STORY[:3] if not b.reply_to}
+    done = (x == sorted(b.handle for b in SCENARIO if b.opens_case) and wanted_bluesky <= bluesky
+            and all(ts for _, _, ts in cards))
+    return True if done else None
 
 
 def _read_into(proc: subprocess.Popen, lines: list[str]) -> None:
